@@ -1,0 +1,38 @@
+with
+
+source as (
+    {{ current_raw_rows('raw_ads', 'ads__delivery') }}
+),
+
+renamed as (
+    select
+        platform || ':' || campaign_id || ':' || strftime(delivery_date, '%Y-%m-%d') as delivery_id,
+        platform,
+        account_id,
+        campaign_id,
+        campaign_name,
+        {{ extract_reference('campaign_name') }} as campaign_ref_normalised,
+        delivery_date,
+        impressions,
+        clicks,
+        cast(spend as decimal(18, 4)) as spend_amount,
+        currency,
+        _batch_id as batch_id,
+        _source_file as source_file,
+        _row_number as source_row_number,
+        _ingested_at as ingested_at
+    from source
+),
+
+deduplicated as (
+    -- Platforms restate recent days as late conversions and corrections come in:
+    -- the last report of a campaign-day is the one that counts.
+    select *
+    from renamed
+    qualify row_number() over (
+        partition by delivery_id
+        order by batch_id desc, source_row_number desc
+    ) = 1
+)
+
+select * from deduplicated

@@ -1,0 +1,36 @@
+with
+
+source as (
+    {{ current_raw_rows('raw_ads', 'ads__lead_forms') }}
+),
+
+renamed as (
+    select
+        submission_id,
+        platform,
+        campaign_id,
+        form_id,
+        email,
+        nullif(lower(trim(email)), '') as email_normalised,
+        full_name,
+        nullif(lower(trim({{ regexp_replace_all('full_name', '\\s+', ' ') }})), '') as full_name_normalised,
+        submitted_at,
+        _batch_id as batch_id,
+        _source_file as source_file,
+        _row_number as source_row_number,
+        _ingested_at as ingested_at
+    from source
+),
+
+deduplicated as (
+    -- The same submission can be exported twice: keep the latest delivery. Two
+    -- submissions by one person are kept (that is a duplicate lead, found later).
+    select *
+    from renamed
+    qualify row_number() over (
+        partition by submission_id
+        order by batch_id desc, source_row_number desc
+    ) = 1
+)
+
+select * from deduplicated

@@ -1,0 +1,42 @@
+with
+
+source as (
+    {{ current_raw_rows('raw_billing', 'billing__invoices') }}
+),
+
+renamed as (
+    select
+        invoice_id,
+        invoice_number,
+        client_name as client_name_billed,
+        {{ normalise_client_name('client_name') }} as client_name_normalised,
+        reference,
+        {{ normalise_reference('reference') }} as reference_normalised,
+        issue_date,
+        due_date,
+        currency,
+        cast(net_amount as decimal(18, 4)) as net_amount,
+        cast(tax_amount as decimal(18, 4)) as tax_amount,
+        cast(total_amount as decimal(18, 4)) as total_amount,
+        status as invoice_status,
+        status = 'void' as is_void,
+        updated_at,
+        _batch_id as batch_id,
+        _source_file as source_file,
+        _row_number as source_row_number,
+        _ingested_at as ingested_at
+    from source
+),
+
+deduplicated as (
+    -- Billing exports re-send invoices when their status changes (issued → paid → void):
+    -- keep the latest version of each invoice.
+    select *
+    from renamed
+    qualify row_number() over (
+        partition by invoice_id
+        order by updated_at desc nulls last, batch_id desc, source_row_number desc
+    ) = 1
+)
+
+select * from deduplicated

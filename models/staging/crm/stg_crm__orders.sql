@@ -1,0 +1,42 @@
+with
+
+source as (
+    {{ current_raw_rows('raw_crm', 'crm__orders') }}
+),
+
+renamed as (
+    select
+        order_id,
+        client_id,
+        client_name,
+        {{ normalise_client_name('client_name') }} as client_name_normalised,
+        order_ref,
+        {{ normalise_reference('order_ref') }} as order_ref_normalised,
+        order_type,
+        cast(amount as decimal(18, 4)) as booked_amount,
+        currency,
+        service_start_date,
+        service_end_date,
+        account_manager,
+        status as order_status,
+        status = 'cancelled' as is_cancelled,
+        updated_at,
+        _batch_id as batch_id,
+        _source_file as source_file,
+        _row_number as source_row_number,
+        _ingested_at as ingested_at
+    from source
+),
+
+deduplicated as (
+    -- The CRM exports an order again whenever it changes, and exports get re-sent:
+    -- keep the latest version (latest update, then latest batch and row).
+    select *
+    from renamed
+    qualify row_number() over (
+        partition by order_id
+        order by updated_at desc, batch_id desc, source_row_number desc
+    ) = 1
+)
+
+select * from deduplicated

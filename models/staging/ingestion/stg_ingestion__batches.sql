@@ -1,0 +1,40 @@
+with
+
+ingestion_log as (
+    select * from {{ source('raw_ingestion', 'ingestion_log') }}
+),
+
+-- A self-reference, not a join of two sources: a batch is superseded when a later
+-- loaded batch of the same path names it.
+superseded as (
+    select distinct ingestion_log.supersedes_batch_id as batch_id
+    from ingestion_log
+    where ingestion_log.status = 'loaded'
+        and ingestion_log.supersedes_batch_id is not null
+),
+
+batches as (
+    select
+        ingestion_log.batch_id,
+        ingestion_log.source as source_system,
+        ingestion_log.entity,
+        ingestion_log.source_file,
+        ingestion_log.file_sha256,
+        ingestion_log.file_bytes,
+        ingestion_log.file_format,
+        ingestion_log.status as batch_status,
+        ingestion_log.is_restatement,
+        ingestion_log.supersedes_batch_id,
+        superseded.batch_id is not null as is_superseded,
+        ingestion_log.rows_read,
+        ingestion_log.rows_loaded,
+        ingestion_log.rows_quarantined,
+        ingestion_log.message,
+        ingestion_log.contract_version,
+        ingestion_log.ingested_at
+    from ingestion_log
+    left join superseded
+        on ingestion_log.batch_id = superseded.batch_id
+)
+
+select * from batches

@@ -1,0 +1,225 @@
+"""``recon``: the command line every operator and scheduler uses.
+
+Commands: generate, ingest, prepare, run, status, query, contract, demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from orchestration import settings
+
+
+def _dbt(*args: str) -> None:
+    """Run dbt from the project directory with the project's profile and no telemetry."""
+    settings.apply_environment()
+    exe = Path(sys.executable).with_name("dbt")
+    cmd = [str(exe) if exe.exists() else "dbt", *args, "--project-dir", str(settings.PROJECT_DIR)]
+    subprocess.run(cmd, cwd=settings.PROJECT_DIR, check=True)
+
+
+def manifest_path() -> Path:
+    return settings.PROJECT_DIR / "target" / "manifest.json"
+
+
+def prepare(force: bool = False) -> Path:
+    """Parse the dbt project into target/manifest.json, which the Dagster definitions load."""
+    if force or not manifest_path().exists():
+        _dbt("parse", "--quiet")
+    return manifest_path()
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from orchestration import generate
+
+    out = Path(args.out).resolve() if args.out else settings.recon_home()
+    result = generate.generate(
+        out,
+        seed=args.seed,
+        orders=args.orders,
+        noise=args.noise,
+        file_format=args.format,
+        chunk_size=args.chunk_size,
+        bad_rows=not args.no_bad_rows,
+        bad_files=not args.no_bad_files,
+    )
+    total = sum(result.rows.values())
+    print(f"generated {total:,} rows in {len(result.files)} files under {out / 'landing'} in {result.seconds:.1f}s")
+    for table, rows in sorted(result.rows.items()):
+        print(f"  {table:<28} {rows:>12,}")
+    print(f"ground truth: {result.ground_truth_dir}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from orchestration import ingest
+
+    settings.apply_environment()
+    report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
+    for outcome in report.files:
+        if args.verbose or outcome.status != "skipped":
+            print(ingest.describe(outcome))
+    print(
+        f"files: {len(report.by_status('loaded'))} loaded, {len(report.by_status('rejected'))} rejected, "
+        f"{len(report.by_status('skipped'))} already ingested; rows: {report.rows_loaded:,} loaded, "
+        f"{report.rows_quarantined:,} quarantined ({report.seconds:.1f}s)"
+    )
+    return 0
+
+
+def run_pipeline() -> bool:
+    """Materialize the whole asset graph in-process on the persistent Dagster instance."""
+    settings.apply_environment()
+    prepare()
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("recon_job").execute_in_process(instance=instance, raise_on_error=False)
+    print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'}")
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"  step {event.step_key} failed: {event.event_specific_data.error.message.strip()[:2000]}")
+    return result.success
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    ok = run_pipeline()
+    print(f"pipeline finished in {time.monotonic() - started:.1f}s")
+    if ok and not args.quiet:
+        from orchestration import status
+
+        print(status.render(settings.warehouse_path()))
+    return 0 if ok else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from orchestration import status
+
+    settings.apply_environment()
+    print(status.render(settings.warehouse_path()))
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from orchestration import status
+
+    settings.apply_environment()
+    print(status.query(settings.warehouse_path(), args.sql, limit=args.limit))
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    print(f"manifest: {prepare(force=True)}")
+    return 0
+
+
+def cmd_contract(args: argparse.Namespace) -> int:
+    from orchestration import contract_docs
+
+    if args.check:
+        stale = contract_docs.stale_files()
+        for path in stale:
+            print(f"out of date: {path} (run `recon contract --write`)")
+        return 1 if stale else 0
+    for path in contract_docs.write_files():
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Fresh demo: new RECON_HOME content, generated data, one full pipeline run, summary."""
+    started = time.monotonic()
+    settings.apply_environment()
+    home = settings.recon_home()
+    for sub in ("landing", "ground_truth"):
+        shutil.rmtree(home / sub, ignore_errors=True)
+    for path in (settings.warehouse_path(), settings.warehouse_path().with_suffix(".duckdb.wal")):
+        path.unlink(missing_ok=True)
+    gen_args = argparse.Namespace(
+        seed=args.seed,
+        orders=args.orders,
+        noise=1.0,
+        format="mixed",
+        chunk_size=100_000,
+        no_bad_rows=False,
+        no_bad_files=False,
+        out=None,
+    )
+    cmd_generate(gen_args)
+    ok = run_pipeline()
+    if not ok:
+        return 1
+    from orchestration import status
+
+    print(status.render(settings.warehouse_path()))
+    print(f"demo finished in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recon", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write a demo agency data set (landing files + ground truth)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--orders", type=int, default=2000)
+    p.add_argument("--out", help="output directory (default: $RECON_HOME)")
+    p.add_argument("--noise", type=float, default=1.0, help="multiplier on every noise rate (0 = clean)")
+    p.add_argument("--format", default="mixed", choices=["mixed", "csv", "parquet", "jsonl"])
+    p.add_argument("--chunk-size", type=int, default=100_000, help="orders per chunk (memory bound)")
+    p.add_argument("--no-bad-rows", action="store_true", help="do not inject unparseable values")
+    p.add_argument("--no-bad-files", action="store_true", help="do not write the malformed legacy file")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("ingest", help="load new landing files into the raw schema")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list skipped files")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("prepare", help="parse the dbt project (target/manifest.json)")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("run", help="ingest + dbt build + checks, as one Dagster run")
+    p.add_argument("--quiet", action="store_true", help="do not print the summary")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="summary of the warehouse: sources, quarantine, matches, exceptions")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("query", help="run a read-only SQL query against the warehouse")
+    p.add_argument("sql")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("contract", help="render the landing contract into docs/ and dbt sources")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--write", action="store_true", default=True)
+    g.add_argument("--check", action="store_true", help="exit 1 if a rendered file is out of date")
+    p.set_defaults(func=cmd_contract)
+
+    p = sub.add_parser("demo", help="generate demo data into $RECON_HOME and run the whole pipeline")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--orders", type=int, default=2000)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except subprocess.CalledProcessError as exc:
+        print(f"recon: {' '.join(map(str, exc.cmd[:2]))} failed with exit code {exc.returncode}", file=sys.stderr)
+        return exc.returncode or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""The landing contract: what each source system may drop, column by column.
+
+This module is the single source of truth for the raw layer. Ingestion validates
+against it, the dbt source declarations (`models/staging/*/_*__sources.yml`) and the
+human documentation (`docs/landing_contract.md`) are rendered from it by
+`recon contract --write`, and a test fails when those files drift from it.
+
+Bump ``CONTRACT_VERSION`` whenever a column is added, removed or changes meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CONTRACT_VERSION = "1.0.0"
+
+# ISO 4217 codes the agency trades in. Anything else is quarantined at ingestion:
+# an unknown code cannot be converted to the reporting currency.
+CURRENCIES: tuple[str, ...] = ("USD", "EUR", "GBP", "CAD", "AUD", "CHF", "SEK", "JPY")
+
+# Column kinds and how ingestion parses them. Raw tables store the parsed value, so a
+# row either parses in full or is quarantined with its original text.
+KIND_SQL_TYPE = {
+    "string": "VARCHAR",
+    "decimal": "DECIMAL(18, 4)",
+    "integer": "BIGINT",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",  # always UTC: offsets are converted, naive values are UTC
+    "currency": "VARCHAR",
+}
+
+KIND_FORMAT = {
+    "string": "text",
+    "decimal": "plain decimal, dot separator, at most 4 decimals, no thousands separator (1234.50)",
+    "integer": "whole number (42)",
+    "date": "ISO date YYYY-MM-DD (2026-03-31)",
+    "timestamp": "ISO 8601; an offset is converted to UTC, no offset means UTC (2026-03-31T14:05:00Z)",
+    "currency": "ISO 4217 code, one of " + ", ".join(CURRENCIES),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    required: bool
+    description: str
+    example: str
+    allowed: tuple[str, ...] = ()  # for enumerations: accepted values, case-insensitive
+
+    @property
+    def sql_type(self) -> str:
+        return KIND_SQL_TYPE[self.kind]
+
+
+@dataclass(frozen=True)
+class Entity:
+    source: str
+    name: str
+    description: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...] = field(default_factory=tuple)
+
+    @property
+    def table(self) -> str:
+        """Raw table name, ``<source>__<entity>`` in the ``raw`` schema."""
+        return f"{self.source}__{self.name}"
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _c(name, kind, required, description, example, allowed=()):
+    return Column(name, kind, required, description, example, tuple(allowed))
+
+
+SOURCES: dict[str, str] = {
+    "crm": "The agency's CRM: what was sold (orders) and who asked (leads).",
+    "ads": "Ad platforms (search, social, programmatic): what was delivered and spent.",
+    "billing": "The billing / accounting system: what was invoiced and credited.",
+    "fulfilment": "Project and fulfilment tools: what work was completed.",
+}
+
+ORDER_STATUSES = ("draft", "booked", "active", "completed", "cancelled")
+INVOICE_STATUSES = ("draft", "issued", "paid", "partially_paid", "overdue", "void")
+
+ENTITIES: tuple[Entity, ...] = (
+    Entity(
+        "crm",
+        "orders",
+        "Insertion orders, retainers and content packages as sold: one row per order version.",
+        key=("order_id",),
+        columns=(
+            _c("order_id", "string", True, "CRM identifier of the order.", "SO-000123"),
+            _c("client_id", "string", True, "CRM identifier of the client account.", "C-0042"),
+            _c("client_name", "string", True, "Client name as recorded in the CRM.", "Acme Widgets Ltd"),
+            _c(
+                "order_ref",
+                "string",
+                False,
+                "Order reference / PO number the client expects on invoices.",
+                "PO-2026-000123",
+            ),
+            _c(
+                "order_type",
+                "string",
+                True,
+                "What was sold.",
+                "insertion_order",
+                ("insertion_order", "retainer", "content_package"),
+            ),
+            _c("amount", "decimal", True, "Booked amount, net of tax, in `currency`.", "12500.00"),
+            _c("currency", "currency", True, "Currency of `amount`.", "EUR"),
+            _c("service_start_date", "date", True, "First day of the service period.", "2026-03-01"),
+            _c("service_end_date", "date", True, "Last day of the service period.", "2026-03-31"),
+            _c("account_manager", "string", False, "Owner of the client relationship.", "j.doe"),
+            _c("status", "string", True, "Order status.", "booked", ORDER_STATUSES),
+            _c("updated_at", "timestamp", True, "When the CRM last changed the order.", "2026-02-20T09:30:00Z"),
+        ),
+    ),
+    Entity(
+        "crm",
+        "leads",
+        "Leads recorded in the CRM (from forms, sales, imports).",
+        key=("lead_id",),
+        columns=(
+            _c("lead_id", "string", True, "CRM identifier of the lead.", "L-0000987"),
+            _c("email", "string", False, "Contact e-mail address.", "ana@example.com"),
+            _c("full_name", "string", False, "Contact name.", "Ana Ruiz"),
+            _c("client_id", "string", False, "Client the lead was generated for.", "C-0042"),
+            _c("campaign_id", "string", False, "Ad campaign credited with the lead.", "CMP-000123-1"),
+            _c("owner", "string", False, "Sales owner of the lead.", "j.doe"),
+            _c("created_at", "timestamp", True, "When the lead was created in the CRM.", "2026-03-02T10:00:00Z"),
+        ),
+    ),
+    Entity(
+        "ads",
+        "delivery",
+        "Daily delivery per campaign as reported by the ad platform.",
+        key=("platform", "campaign_id", "delivery_date"),
+        columns=(
+            _c("platform", "string", True, "Ad platform.", "meta"),
+            _c("account_id", "string", True, "Advertiser account on the platform.", "act_1001"),
+            _c("campaign_id", "string", True, "Platform campaign identifier.", "CMP-000123-1"),
+            _c(
+                "campaign_name",
+                "string",
+                True,
+                "Campaign name; often, not always, carries the order reference.",
+                "Acme | PO-2026-000123 | Spring",
+            ),
+            _c("delivery_date", "date", True, "Day of delivery (platform time zone, as reported).", "2026-03-05"),
+            _c("impressions", "integer", False, "Impressions served that day.", "15320"),
+            _c("clicks", "integer", False, "Clicks that day.", "210"),
+            _c("spend", "decimal", True, "Spend that day in `currency`.", "410.25"),
+            _c("currency", "currency", True, "Currency of `spend`.", "EUR"),
+        ),
+    ),
+    Entity(
+        "ads",
+        "credits",
+        "Credits granted by the ad platform (make-goods, billing adjustments).",
+        key=("credit_id",),
+        columns=(
+            _c("credit_id", "string", True, "Platform identifier of the credit.", "CR-000045"),
+            _c("platform", "string", True, "Ad platform.", "google_ads"),
+            _c("account_id", "string", True, "Advertiser account on the platform.", "act_1001"),
+            _c("campaign_id", "string", False, "Campaign the credit applies to, when known.", "CMP-000123-1"),
+            _c("credit_date", "date", True, "Day the credit was granted.", "2026-04-02"),
+            _c("amount", "decimal", True, "Credit amount (positive) in `currency`.", "120.00"),
+            _c("currency", "currency", True, "Currency of `amount`.", "EUR"),
+            _c("reason", "string", False, "Platform's reason text.", "under-delivery make-good"),
+        ),
+    ),
+    Entity(
+        "ads",
+        "lead_forms",
+        "Lead-form submissions captured on the ad platform.",
+        key=("submission_id",),
+        columns=(
+            _c("submission_id", "string", True, "Platform identifier of the submission.", "SUB-0001234"),
+            _c("platform", "string", True, "Ad platform.", "linkedin"),
+            _c("campaign_id", "string", True, "Campaign that captured the lead.", "CMP-000123-1"),
+            _c("form_id", "string", False, "Lead form identifier.", "F-77"),
+            _c("email", "string", False, "E-mail typed into the form.", "ana@example.com"),
+            _c("full_name", "string", False, "Name typed into the form.", "Ana Ruiz"),
+            _c("submitted_at", "timestamp", True, "Submission time.", "2026-03-02T09:58:12Z"),
+        ),
+    ),
+    Entity(
+        "billing",
+        "invoices",
+        "Invoice headers from the billing system.",
+        key=("invoice_id",),
+        columns=(
+            _c("invoice_id", "string", True, "Billing identifier of the invoice.", "INV-0004567"),
+            _c("invoice_number", "string", False, "Human-facing invoice number.", "2026-004567"),
+            _c("client_name", "string", True, "Client name as billed (free text).", "ACME WIDGETS LIMITED"),
+            _c("reference", "string", False, "Order reference / PO quoted on the invoice.", "PO 2026 000123"),
+            _c("issue_date", "date", True, "Invoice date.", "2026-04-03"),
+            _c("due_date", "date", False, "Payment due date.", "2026-05-03"),
+            _c("currency", "currency", True, "Invoice currency.", "EUR"),
+            _c("net_amount", "decimal", True, "Total before tax.", "12500.00"),
+            _c("tax_amount", "decimal", True, "Tax total.", "2500.00"),
+            _c("total_amount", "decimal", True, "Total including tax.", "15000.00"),
+            _c("status", "string", True, "Invoice status; void invoices are kept, not deleted.", "issued", INVOICE_STATUSES),
+            _c("updated_at", "timestamp", False, "When the billing system last changed the invoice.", "2026-04-03T08:00:00Z"),
+        ),
+    ),
+    Entity(
+        "billing",
+        "invoice_lines",
+        "Invoice lines; a line may quote its own order reference.",
+        key=("invoice_id", "line_number"),
+        columns=(
+            _c("invoice_id", "string", True, "Invoice the line belongs to.", "INV-0004567"),
+            _c("line_number", "integer", True, "Position of the line on the invoice.", "1"),
+            _c("description", "string", False, "Line text.", "Media buying March 2026"),
+            _c("reference", "string", False, "Order reference quoted on the line.", "PO-2026-000123"),
+            _c("quantity", "decimal", False, "Quantity billed.", "1"),
+            _c("unit_price", "decimal", False, "Unit price in the invoice currency.", "12500.00"),
+            _c("net_amount", "decimal", True, "Line amount before tax.", "12500.00"),
+        ),
+    ),
+    Entity(
+        "billing",
+        "credit_notes",
+        "Credit notes reducing what was invoiced.",
+        key=("credit_note_id",),
+        columns=(
+            _c("credit_note_id", "string", True, "Billing identifier of the credit note.", "CN-000321"),
+            _c("invoice_id", "string", False, "Invoice credited, when quoted.", "INV-0004567"),
+            _c("client_name", "string", True, "Client name as billed.", "Acme Widgets"),
+            _c("reference", "string", False, "Order reference quoted on the credit note.", "PO-2026-000123"),
+            _c("issue_date", "date", True, "Credit note date.", "2026-04-20"),
+            _c("currency", "currency", True, "Currency of `net_amount`.", "EUR"),
+            _c("net_amount", "decimal", True, "Amount credited before tax (positive).", "500.00"),
+            _c("reason", "string", False, "Why the credit was issued.", "under-delivery"),
+        ),
+    ),
+    Entity(
+        "fulfilment",
+        "deliverables",
+        "Deliverables / tasks tracked in project tools.",
+        key=("deliverable_id",),
+        columns=(
+            _c("deliverable_id", "string", True, "Project tool identifier of the deliverable.", "D-0009876"),
+            _c("project_id", "string", True, "Project the deliverable belongs to.", "PRJ-0456"),
+            _c("project_name", "string", False, "Project name; may carry the client or reference.", "Acme blog Q2"),
+            _c("order_ref", "string", False, "Order reference, when the team filled it in.", "PO-2026-000123"),
+            _c("client_name", "string", False, "Client as named in the project tool.", "acme"),
+            _c("description", "string", False, "What was delivered.", "Blog article 1500 words"),
+            _c("quantity", "decimal", True, "Units delivered.", "4"),
+            _c("unit_value", "decimal", True, "Value of one unit in `currency`.", "350.00"),
+            _c("currency", "currency", True, "Currency of `unit_value`.", "GBP"),
+            _c("status", "string", True, "Task status.", "completed", ("planned", "in_progress", "completed", "cancelled")),
+            _c("completed_at", "timestamp", False, "When the deliverable was completed.", "2026-04-11T16:20:00Z"),
+        ),
+    ),
+)
+
+ENTITY_BY_TABLE: dict[str, Entity] = {e.table: e for e in ENTITIES}
+
+FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def entity(source: str, name: str) -> Entity:
+    """Look up an entity, with an error that lists what exists."""
+    table = f"{source}__{name}"
+    if table not in ENTITY_BY_TABLE:
+        known = ", ".join(f"{e.source}/{e.name}" for e in ENTITIES)
+        raise KeyError(f"unknown landing entity {source}/{name}; the contract has: {known}")
+    return ENTITY_BY_TABLE[table]

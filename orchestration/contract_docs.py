@@ -1,0 +1,146 @@
+"""Render the landing contract into the files people and dbt read.
+
+``docs/landing_contract.md`` for people, ``models/staging/<source>/_<source>__sources.yml``
+for dbt. Both are generated so they cannot drift from ``orchestration.contract``;
+``recon contract --check`` (run by the tests) fails when a committed copy is stale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from orchestration import contract
+from orchestration.ingest import META_COLUMNS
+from orchestration.settings import PROJECT_DIR
+
+GENERATED = "# Generated from orchestration/contract.py by `recon contract --write`; do not edit by hand.\n"
+
+META_DESCRIPTIONS = {
+    "_batch_id": "Ingestion batch (one landing file) that delivered the row; see raw.ingestion_log.",
+    "_source_file": "Landing file path relative to $RECON_HOME/landing.",
+    "_file_sha256": "sha256 of the landing file; a file with a known hash is never loaded twice.",
+    "_row_number": "Data row number within the file (1 = first row after the header, or line number for JSON Lines).",
+    "_ingested_at": "When the batch was loaded (UTC).",
+}
+
+
+def sources_yaml(source: str) -> str:
+    tables = []
+    for ent in contract.ENTITIES:
+        if ent.source != source:
+            continue
+        columns = [
+            {
+                "name": c.name,
+                "description": c.description + ("" if c.required else " Optional."),
+                "data_type": c.sql_type.replace(" ", "").lower(),
+            }
+            for c in ent.columns
+        ]
+        columns += [{"name": n, "description": META_DESCRIPTIONS[n], "data_type": t.lower()} for n, t in META_COLUMNS]
+        tables.append(
+            {
+                "name": ent.table,
+                "description": f"{ent.description} Landing: $RECON_HOME/landing/{ent.source}/{ent.name}/. "
+                f"Natural key: {', '.join(ent.key)}. Append-only; loaded by `recon ingest`.",
+                "columns": columns,
+            }
+        )
+    doc = {
+        "version": 2,
+        "sources": [
+            {
+                "name": f"raw_{source}",
+                "description": contract.SOURCES[source],
+                "schema": "raw",
+                "meta": {"contract_version": contract.CONTRACT_VERSION},
+                "tables": tables,
+            }
+        ],
+    }
+    return GENERATED + yaml.safe_dump(doc, sort_keys=False, width=110, allow_unicode=True)
+
+
+def contract_markdown() -> str:
+    lines = [
+        "<!-- Generated from orchestration/contract.py by `recon contract --write`; do not edit by hand. -->",
+        f"# Landing contract v{contract.CONTRACT_VERSION}",
+        "",
+        "Drop files for each entity under `$RECON_HOME/landing/<source>/<entity>/` (any sub-folders below",
+        "that are fine). Accepted formats: CSV with a header row (UTF-8, comma-separated), Parquet, and",
+        "JSON Lines (`.jsonl` / `.ndjson`, one object per line; numbers may be JSON numbers or strings).",
+        "Column names are matched case-insensitively after trimming spaces; columns not listed here are",
+        "ignored (and noted in the ingestion log).",
+        "",
+        "What happens to a file (`recon ingest`, also the first step of `recon run`):",
+        "",
+        "- **Skipped** when a file with the same sha256 was already ingested (loaded or rejected).",
+        "- **Rejected whole** when it is not under `<source>/<entity>/`, has an unsupported extension,",
+        "  lacks a required column, or cannot be parsed (broken CSV quoting, wrong field count, not",
+        "  Parquet, not UTF-8). Nothing of it is loaded; `raw.ingestion_log` records why.",
+        "- **Loaded** otherwise, as one batch. Each row that has an empty required value or a value",
+        "  that does not parse goes to `raw.quarantine` with the file, row number, column, reason and",
+        "  original text; all other rows go to `raw.<source>__<entity>`. Rows read = rows loaded +",
+        "  rows quarantined, for every file.",
+        "- A file at a path already loaded but with new content is a **restatement**: a new batch that",
+        "  supersedes the earlier one; staging reads only the rows of the latest batch of each path.",
+        "",
+        "## Value formats",
+        "",
+        "| kind | format | stored as |",
+        "| --- | --- | --- |",
+    ]
+    for kind, fmt in contract.KIND_FORMAT.items():
+        lines.append(f"| {kind} | {fmt} | `{contract.KIND_SQL_TYPE[kind]}` |")
+    lines += ["", "Empty strings are missing values. Values of enumerated columns are matched case-insensitively."]
+    for source, about in contract.SOURCES.items():
+        lines += ["", f"## `{source}` — {about}"]
+        for ent in (e for e in contract.ENTITIES if e.source == source):
+            lines += [
+                "",
+                f"### `{source}/{ent.name}` → `raw.{ent.table}`",
+                "",
+                f"{ent.description} Natural key: `{', '.join(ent.key)}`.",
+                "",
+                "| column | type | required | meaning | example |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            for c in ent.columns:
+                meaning = c.description
+                if c.allowed:
+                    meaning += " One of: " + ", ".join(f"`{a}`" for a in c.allowed) + "."
+                lines.append(
+                    f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {meaning} | `{c.example}` |"
+                )
+    lines += [
+        "",
+        "## Columns added at ingestion",
+        "",
+        "| column | meaning |",
+        "| --- | --- |",
+    ]
+    lines += [f"| `{n}` | {d} |" for n, d in META_DESCRIPTIONS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def rendered_files(project_dir: Path = PROJECT_DIR) -> dict[Path, str]:
+    files = {project_dir / "docs" / "landing_contract.md": contract_markdown()}
+    for source in contract.SOURCES:
+        files[project_dir / "models" / "staging" / source / f"_{source}__sources.yml"] = sources_yaml(source)
+    return files
+
+
+def stale_files(project_dir: Path = PROJECT_DIR) -> list[Path]:
+    return [p for p, text in rendered_files(project_dir).items() if not p.exists() or p.read_text() != text]
+
+
+def write_files(project_dir: Path = PROJECT_DIR) -> list[Path]:
+    written = []
+    for path, text in rendered_files(project_dir).items():
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            written.append(path)
+    return written

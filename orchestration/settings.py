@@ -1,0 +1,45 @@
+"""Where state lives. Everything the product writes goes under ``RECON_HOME``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def recon_home() -> Path:
+    """``RECON_HOME`` (default ``.recon/`` in the project), made absolute."""
+    return Path(os.environ.get("RECON_HOME", PROJECT_DIR / ".recon")).resolve()
+
+
+def landing_dir() -> Path:
+    return recon_home() / "landing"
+
+
+def warehouse_path() -> Path:
+    return Path(os.environ.get("RECON_DUCKDB_PATH", recon_home() / "warehouse.duckdb")).resolve()
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME", recon_home() / "dagster")).resolve()
+
+
+def apply_environment() -> None:
+    """Pin the environment every entry point runs with: absolute state paths, no telemetry.
+
+    dbt and Dagster read these from the process environment, so the CLI, the Dagster
+    definitions and the tests call this before anything else.
+    """
+    home = recon_home()
+    os.environ["RECON_HOME"] = str(home)
+    os.environ.setdefault("RECON_DUCKDB_PATH", str(warehouse_path()))
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_DIR / "profiles"))
+    dagster_dir = Path(os.environ["DAGSTER_HOME"])
+    dagster_dir.mkdir(parents=True, exist_ok=True)
+    config = dagster_dir / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
