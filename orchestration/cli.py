@@ -72,16 +72,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_pipeline() -> bool:
+def run_pipeline(verbose: bool = False) -> bool:
     """Materialize the whole asset graph in-process on the persistent Dagster instance."""
     settings.apply_environment()
-    prepare()
+    prepare(force=True)  # the manifest must describe the models as they are now
     import dagster as dg
 
     from orchestration.definitions import defs
 
+    # The run's full event log is in the Dagster instance (open `make dev`); the
+    # terminal gets warnings and errors unless asked for more.
+    level = "DEBUG" if verbose else "WARNING"
+    run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("recon_job").execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def("recon_job").execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False
+        )
     print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'}")
     if not result.success:
         for event in result.all_events:
@@ -92,13 +98,22 @@ def run_pipeline() -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    ok = run_pipeline()
+    ok = run_pipeline(verbose=args.verbose)
     print(f"pipeline finished in {time.monotonic() - started:.1f}s")
     if ok and not args.quiet:
         from orchestration import status
 
         print(status.render(settings.warehouse_path()))
     return 0 if ok else 1
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Start the Dagster UI with the same environment `recon run` uses."""
+    settings.apply_environment()
+    prepare(force=True)
+    exe = Path(sys.executable).with_name("dagster")
+    cmd = [str(exe), "dev", "-m", "orchestration.definitions", "-p", str(args.port)]
+    return subprocess.run(cmd, cwd=settings.PROJECT_DIR).returncode
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -189,7 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="ingest + dbt build + checks, as one Dagster run")
     p.add_argument("--quiet", action="store_true", help="do not print the summary")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every Dagster event")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("dev", help="open the Dagster UI on the project (dagster dev)")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("status", help="summary of the warehouse: sources, quarantine, matches, exceptions")
     p.set_defaults(func=cmd_status)

@@ -111,9 +111,7 @@ def contract_markdown() -> str:
                 meaning = c.description
                 if c.allowed:
                     meaning += " One of: " + ", ".join(f"`{a}`" for a in c.allowed) + "."
-                lines.append(
-                    f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {meaning} | `{c.example}` |"
-                )
+                lines.append(f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {meaning} | `{c.example}` |")
     lines += [
         "",
         "## Columns added at ingestion",

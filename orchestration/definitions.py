@@ -5,12 +5,13 @@ in-process, so cron, CI and the UI all run exactly one thing. DuckDB allows one 
 so every run executes in-process, one step after another.
 """
 
-from __future__ import annotations
-
+import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import contract, ingest, settings
@@ -62,7 +63,7 @@ RAW_SPECS = [
 
 
 @dg.multi_asset(specs=RAW_SPECS, name="ingest_landing", can_subset=False)
-def ingest_landing(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+def ingest_landing(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
     """Load new landing files into the raw schema; rejected files are logged, not fatal."""
     report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
     for outcome in report.files:
@@ -126,7 +127,7 @@ def dbt_build_args() -> list[str]:
     project=dbt_project,
     dagster_dbt_translator=ReconDbtTranslator(),
 )
-def recon_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 
@@ -139,6 +140,9 @@ recon_job = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[ingest_landing, recon_dbt_assets],
     jobs=[recon_job],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+    resources={
+        # The dbt next to this interpreter: `recon` runs from the venv without activating it.
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt")))
+    },
     executor=dg.in_process_executor,
 )

@@ -482,7 +482,9 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
     ).fetchone()[0]
     outcome.is_restatement = earlier is not None
     outcome.supersedes_batch_id = earlier
-    outcome.batch_id = con.execute(f"select coalesce(max(batch_id), 0) + 1 from {RAW_SCHEMA}.ingestion_log").fetchone()[0]
+    outcome.batch_id = con.execute(f"select coalesce(max(batch_id), 0) + 1 from {RAW_SCHEMA}.ingestion_log").fetchone()[
+        0
+    ]
     fmt = contract.FILE_FORMATS.get(path.suffix.lower())
     now = datetime.now(UTC).replace(tzinfo=None)
 
@@ -495,9 +497,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
         except KeyError as exc:
             raise FileRejected(str(exc.args[0])) from exc
         if fmt is None:
-            raise FileRejected(
-                f"unsupported file type {path.suffix!r}; use .csv (with header), .parquet or .jsonl"
-            )
+            raise FileRejected(f"unsupported file type {path.suffix!r}; use .csv (with header), .parquet or .jsonl")
         _load_rows(con, ent, path, fmt, outcome, now)
         outcome.status = "loaded"
         if outcome.is_restatement:

@@ -33,7 +33,9 @@ def _table(headers: list[str], rows: list[tuple], indent: str = "  ") -> list[st
     widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
     out = [indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     for c in cells:
-        out.append(indent + "  ".join(v.rjust(w) if v[:1].isdigit() else v.ljust(w) for v, w in zip(c, widths, strict=True)))
+        out.append(
+            indent + "  ".join(v.rjust(w) if v[:1].isdigit() else v.ljust(w) for v, w in zip(c, widths, strict=True))
+        )
     return out
 
 
@@ -41,7 +43,8 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
     """The numbers `recon status` prints, as data (tests assert on these)."""
     out: dict = {}
     out["sources"] = con.execute(
-        "select source, entity, count(*) filter (where status = 'loaded'), count(*) filter (where status = 'rejected'), "
+        "select source, entity, count(*) filter (where status = 'loaded'), "
+        "count(*) filter (where status = 'rejected'), "
         "coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) "
         "from raw.ingestion_log group by source, entity order by source, entity"
     ).fetchall()
@@ -80,16 +83,16 @@ def render(warehouse: Path) -> str:
     finally:
         con.close()
     lines = ["", "== Sources (raw layer) =="]
-    lines += _table(
-        ["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"], data["sources"]
-    )
+    lines += _table(["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"], data["sources"])
     if data["rejected_files"]:
         lines += ["", "== Rejected files (nothing loaded; fix and re-drop) =="]
         lines += [f"  {msg}" for _, msg in data["rejected_files"]]
     lines += ["", "== Quarantined rows by reason (see raw.quarantine for file, row and original value) =="]
-    lines += _table(["entity", "column", "reason", "rows"], data["quarantine_reasons"]) if data[
-        "quarantine_reasons"
-    ] else ["  none"]
+    lines += (
+        _table(["entity", "column", "reason", "rows"], data["quarantine_reasons"])
+        if data["quarantine_reasons"]
+        else ["  none"]
+    )
     if "match_rate" in data:
         lines += [
             "",
@@ -103,15 +106,19 @@ def render(warehouse: Path) -> str:
         )
     if "exceptions" in data:
         lines += ["", "== Open exceptions =="]
-        lines += _table(
-            ["type", "count", "at risk (reporting ccy)"],
-            [(t, n, f"{a:,.2f}" if a is not None else "") for t, n, a in data["exceptions"]],
-        ) if data["exceptions"] else ["  none"]
+        lines += (
+            _table(
+                ["type", "count", "at risk (reporting ccy)"],
+                [(t, n, f"{a:,.2f}" if a is not None else "") for t, n, a in data["exceptions"]],
+            )
+            if data["exceptions"]
+            else ["  none"]
+        )
     lines += [
         "",
         f"warehouse: {warehouse}",
         f"open the Dagster UI: {DAGSTER_UI}",
-        "query the results:  .venv/bin/recon query \"select * from marts.fct_reconciled_orders limit 10\"",
+        'query the results:  .venv/bin/recon query "select * from marts.fct_reconciled_orders limit 10"',
     ]
     return "\n".join(lines)
 

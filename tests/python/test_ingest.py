@@ -1,0 +1,262 @@
+"""Ingestion into a real DuckDB file: idempotency, restatement, rejection, quarantine."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import write
+
+from orchestration import contract, ingest
+
+ORDER_HEADER = ",".join(contract.entity("crm", "orders").column_names)
+
+
+def order_row(order_id: str, amount: str = "1200.50", currency: str = "EUR", **over: str) -> str:
+    values = {
+        "order_id": order_id,
+        "client_id": "C-1",
+        "client_name": "Acme Ltd",
+        "order_ref": f"PO-2026-{order_id}",
+        "order_type": "insertion_order",
+        "amount": amount,
+        "currency": currency,
+        "service_start_date": "2026-01-01",
+        "service_end_date": "2026-01-31",
+        "account_manager": "jd",
+        "status": "booked",
+        "updated_at": "2026-01-01T10:00:00Z",
+    }
+    values.update(over)
+    return ",".join(values[c] for c in contract.entity("crm", "orders").column_names)
+
+
+def orders_csv(*rows: str) -> str:
+    return "\n".join([ORDER_HEADER, *rows]) + "\n"
+
+
+def run(home: Path) -> ingest.IngestReport:
+    return ingest.ingest_landing(home / "landing", home / "warehouse.duckdb")
+
+
+def scalar(home: Path, sql: str, params: list | None = None):
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchone()[0]
+    finally:
+        con.close()
+
+
+def rows(home: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_loads_rows_with_lineage_and_is_idempotent(recon_home: Path) -> None:
+    write(recon_home / "landing/crm/orders/o1.csv", orders_csv(order_row("1"), order_row("2")))
+
+    first = run(recon_home)
+    assert [f.status for f in first.files] == ["loaded"]
+    assert first.rows_loaded == 2
+    lineage = rows(recon_home, "select _batch_id, _source_file, _row_number from raw.crm__orders order by 3")
+    assert lineage == [(1, "crm/orders/o1.csv", 1), (1, "crm/orders/o1.csv", 2)]
+    sha = scalar(recon_home, "select distinct _file_sha256 from raw.crm__orders")
+    assert sha == ingest.sha256_of(recon_home / "landing/crm/orders/o1.csv")
+
+    second = run(recon_home)
+    assert [f.status for f in second.files] == ["skipped"]
+    assert scalar(recon_home, "select count(*) from raw.crm__orders") == 2
+    assert scalar(recon_home, "select count(*) from raw.ingestion_log") == 1
+
+
+def test_same_content_under_another_name_is_skipped(recon_home: Path) -> None:
+    text = orders_csv(order_row("1"))
+    write(recon_home / "landing/crm/orders/a.csv", text)
+    write(recon_home / "landing/crm/orders/copy_of_a.csv", text)
+    report = run(recon_home)
+    assert sorted(f.status for f in report.files) == ["loaded", "skipped"]
+    assert scalar(recon_home, "select count(*) from raw.crm__orders") == 1
+
+
+def test_changed_file_is_a_restatement(recon_home: Path) -> None:
+    path = write(recon_home / "landing/crm/orders/o.csv", orders_csv(order_row("1", "100.00")))
+    run(recon_home)
+    path.write_text(orders_csv(order_row("1", "150.00"), order_row("2")))
+    report = run(recon_home)
+    (outcome,) = report.files
+    assert outcome.status == "loaded"
+    assert outcome.is_restatement and outcome.supersedes_batch_id == 1
+    # Raw stays append-only: both versions are kept, each tagged with its batch.
+    assert rows(recon_home, "select _batch_id, amount from raw.crm__orders where order_id = '1' order by 1") == [
+        (1, Decimal("100.0000")),
+        (2, Decimal("150.0000")),
+    ]
+    log = rows(recon_home, "select batch_id, is_restatement, supersedes_batch_id from raw.ingestion_log order by 1")
+    assert log == [(1, False, None), (2, True, 1)]
+
+
+def test_bad_values_are_quarantined_with_file_row_column_and_reason(recon_home: Path) -> None:
+    write(
+        recon_home / "landing/crm/orders/o.csv",
+        orders_csv(
+            order_row("1"),
+            order_row("2", amount='"12,500.00"'),
+            order_row("3", currency="XYZ"),
+            order_row("", amount="5"),
+            order_row("5", service_start_date="31/03/2026"),
+            order_row("6", status="archived"),
+            order_row("7", updated_at="yesterday"),
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (7, 1, 6)
+    found = rows(
+        recon_home,
+        "select source_file, row_number, column_name, original_value, reason from raw.quarantine order by row_number",
+    )
+    assert [(f, r, c, v) for f, r, c, v, _ in found] == [
+        ("crm/orders/o.csv", 2, "amount", "12,500.00"),
+        ("crm/orders/o.csv", 3, "currency", "XYZ"),
+        ("crm/orders/o.csv", 4, "order_id", None),
+        ("crm/orders/o.csv", 5, "service_start_date", "31/03/2026"),
+        ("crm/orders/o.csv", 6, "status", "archived"),
+        ("crm/orders/o.csv", 7, "updated_at", "yesterday"),
+    ]
+    reasons = [r for *_, r in found]
+    assert "decimal" in reasons[0] and "currency" in reasons[1] and "fill in order_id" in reasons[2]
+    # The whole original row is kept, so nothing is lost.
+    record = json.loads(scalar(recon_home, "select record from raw.quarantine where row_number = 2"))
+    assert record["order_id"] == "2" and record["amount"] == "12,500.00"
+
+
+@pytest.mark.parametrize(
+    ("relative", "text", "expected"),
+    [
+        ("billing/invoices/legacy.csv", "invoice_id,client_name,issue_date\nI-1,Acme,2026-01-01\n", "missing required"),
+        ("crm/orders/broken.csv", ORDER_HEADER + "\n1,2,3\n", "structure is unreadable"),
+        ("crm/orders/empty.csv", "", "empty"),
+        ("crm/orders/notes.txt", "hello", "unsupported file type"),
+        ("crm/contacts/c.csv", "a\n1\n", "unknown landing entity"),
+        ("stray.csv", "a\n1\n", "not under <source>/<entity>/"),
+        ("crm/orders/o.parquet", "not parquet at all", "Parquet"),
+        ("crm/orders/dup.csv", "order_id,ORDER_ID\n1,1\n", "appears twice"),
+    ],
+)
+def test_unusable_files_are_rejected_whole_and_logged(
+    recon_home: Path, relative: str, text: str, expected: str
+) -> None:
+    write(recon_home / "landing" / relative, text)
+    write(recon_home / "landing/crm/orders/good.csv", orders_csv(order_row("1")))
+    report = run(recon_home)
+    by_file = {f.source_file: f for f in report.files}
+    rejected = by_file[relative]
+    assert rejected.status == "rejected"
+    assert expected in rejected.message and relative in rejected.message
+    assert by_file["crm/orders/good.csv"].status == "loaded"  # the run goes on
+    assert scalar(recon_home, "select count(*) from raw.crm__orders") == 1
+    logged = rows(
+        recon_home, "select status, rows_loaded, message from raw.ingestion_log where source_file = ?", [relative]
+    )
+    assert logged[0][0] == "rejected" and logged[0][1] == 0 and expected in logged[0][2]
+    # A rejected file is not retried until its content changes.
+    assert {f.status for f in run(recon_home).files} == {"skipped"}
+
+
+def test_jsonl_keeps_decimals_exact_and_quarantines_broken_lines(recon_home: Path) -> None:
+    lines = [
+        json.dumps(
+            {
+                "invoice_id": "I-1",
+                "client_name": "Acme",
+                "issue_date": "2026-01-05",
+                "currency": "gbp",
+                "net_amount": 0.1,
+                "tax_amount": 0.02,
+                "total_amount": 0.12,
+                "status": "Issued",
+            }
+        ),
+        "{not json",
+        "",
+        json.dumps(["a", "list"]),
+        json.dumps(
+            {
+                "invoice_id": "I-2",
+                "client_name": "Acme",
+                "issue_date": "2026-01-05",
+                "currency": "GBP",
+                "net_amount": "12.3456",
+                "tax_amount": "0",
+                "total_amount": "12.3456",
+                "status": "void",
+            }
+        ),
+    ]
+    write(recon_home / "landing/billing/invoices/i.jsonl", "\n".join(lines) + "\n")
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (4, 2, 2)
+    loaded = rows(recon_home, "select invoice_id, currency, net_amount, status from raw.billing__invoices order by 1")
+    assert loaded == [("I-1", "GBP", Decimal("0.1000"), "issued"), ("I-2", "GBP", Decimal("12.3456"), "void")]
+    bad = rows(recon_home, "select row_number, column_name from raw.quarantine order by 1")
+    assert bad == [(2, "_record"), (4, "_record")]
+
+
+def test_jsonl_without_a_required_key_anywhere_is_rejected(recon_home: Path) -> None:
+    write(recon_home / "landing/crm/leads/l.jsonl", json.dumps({"lead_id": "L1"}) + "\n")
+    (outcome,) = run(recon_home).files
+    assert outcome.status == "rejected" and "created_at" in outcome.message
+    assert scalar(recon_home, "select count(*) from raw.crm__leads") == 0
+    assert scalar(recon_home, "select count(*) from raw.quarantine") == 0
+
+
+def test_parquet_with_typed_columns_and_timestamps_to_utc(recon_home: Path) -> None:
+    ent = contract.entity("crm", "leads")
+    table = pa.table(
+        {
+            "lead_id": ["L1", "L2", "L3"],
+            "email": ["a@x.com", None, "c@x.com"],
+            "created_at": ["2026-03-01T12:00:00+02:00", "2026-03-01 08:30:00", "2026-03-01T09:00:00Z"],
+        }
+    )
+    path = recon_home / "landing/crm/leads/l.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(table, path)
+    (outcome,) = run(recon_home).files
+    assert outcome.rows_loaded == 3, outcome.message
+    got = rows(recon_home, "select lead_id, created_at from raw.crm__leads order by 1")
+    assert got == [
+        ("L1", datetime(2026, 3, 1, 10, 0)),
+        ("L2", datetime(2026, 3, 1, 8, 30)),
+        ("L3", datetime(2026, 3, 1, 9, 0)),
+    ]
+    assert set(ent.required_columns) <= set(table.column_names)
+
+
+def test_every_file_balances_read_loaded_quarantined(recon_home: Path) -> None:
+    write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1"), order_row("2", currency="??")))
+    write(recon_home / "landing/crm/orders/b.csv", orders_csv(order_row("3")))
+    run(recon_home)
+    unbalanced = rows(
+        recon_home,
+        """
+        select log.batch_id
+        from raw.ingestion_log as log
+        left join (select _batch_id, count(*) as n from raw.crm__orders group by 1) as loaded
+            on loaded._batch_id = log.batch_id
+        left join (select batch_id, count(*) as n from raw.quarantine group by 1) as bad
+            on bad.batch_id = log.batch_id
+        where log.rows_read != coalesce(loaded.n, 0) + coalesce(bad.n, 0)
+            or log.rows_loaded != coalesce(loaded.n, 0)
+        """,
+    )
+    assert unbalanced == []
+    assert scalar(recon_home, "select sum(rows_read) from raw.ingestion_log") == 3
