@@ -6,6 +6,7 @@ Commands: generate, ingest, prepare, run, status, query, contract, demo.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -80,19 +81,26 @@ def run_pipeline(verbose: bool = False) -> bool:
 
     from orchestration.definitions import defs
 
-    # The run's full event log is in the Dagster instance (open `make dev`); the
-    # terminal gets warnings and errors unless asked for more.
+    # The run's full event log is in the Dagster instance (open `make dev`) and dbt's
+    # output goes to a log file under RECON_HOME; the terminal gets warnings and errors
+    # unless asked for more.
     level = "DEBUG" if verbose else "WARNING"
     run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
-    with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("recon_job").execute_in_process(
-            run_config=run_config, instance=instance, raise_on_error=False
-        )
-    print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'}")
+    log_dir = settings.recon_home() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+    with dg.DagsterInstance.get() as instance, open(log_path, "w") as log:
+        with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log):
+            result = defs.resolve_job_def("recon_job").execute_in_process(
+                run_config=run_config, instance=instance, raise_on_error=False
+            )
+    print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'} (dbt log: {log_path})")
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
                 print(f"  step {event.step_key} failed: {event.event_specific_data.error.message.strip()[:2000]}")
+        tail = log_path.read_text().splitlines()[-40:]
+        print("\n".join(["  last lines of the dbt log:", *("    " + line for line in tail)]))
     return result.success
 
 

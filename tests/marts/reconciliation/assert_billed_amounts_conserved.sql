@@ -1,5 +1,7 @@
 -- Amounts are conserved per currency: every billable invoice line is either matched to
 -- an order or raised as an orphan, so matched + orphaned equals billed, per currency.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_order_invoice_matches'}}}) }}  -- shown as an asset check on fct_order_invoice_matches
+
 with
 
 billable as (

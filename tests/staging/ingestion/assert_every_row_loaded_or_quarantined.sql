@@ -1,6 +1,8 @@
 -- Every row that arrived is accounted for: for each loaded batch, rows read equals rows
 -- loaded plus rows quarantined, and those counts equal what the raw table and the
 -- quarantine actually hold for the batch. Returns the batches where any count disagrees.
+{{ config(meta={'dagster': {'ref': {'name': 'stg_ingestion__batches'}}}) }}  -- shown as an asset check on stg_ingestion__batches
+
 with
 
 batches as (
