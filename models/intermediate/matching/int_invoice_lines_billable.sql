@@ -62,7 +62,7 @@ billable as (
         invoices.issue_date,
         invoices.currency,
         all_lines.net_amount,
-        cast(all_lines.net_amount * fx_rates.rate_to_usd / reporting_rate.rate_to_usd as decimal(18, 4))
+        {{ convert_amount('all_lines.net_amount', 'fx_rates.rate_to_usd', 'reporting_rate.rate_to_usd') }}
             as net_amount_reporting
     from all_lines
     inner join invoices

@@ -29,9 +29,8 @@ matches as (
         invoice_lines.currency as invoice_currency,
         invoice_lines.net_amount as billed_amount,
         orders.currency as order_currency,
-        cast(
-            invoice_lines.net_amount * invoice_rate.rate_to_usd / order_rate.rate_to_usd as decimal(18, 4)
-        ) as billed_amount_order_currency,
+        {{ convert_amount('invoice_lines.net_amount', 'invoice_rate.rate_to_usd', 'order_rate.rate_to_usd') }}
+            as billed_amount_order_currency,
         invoice_lines.net_amount_reporting as billed_amount_reporting,
         '{{ invocation_id }}' as dbt_invocation_id
     from matched

@@ -40,7 +40,7 @@ joined as (
         orders.service_end_date,
         orders.currency,
         orders.booked_amount,
-        cast(orders.booked_amount * order_rate.rate_to_usd / reporting_rate.rate_to_usd as decimal(18, 4))
+        {{ convert_amount('orders.booked_amount', 'order_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
             as booked_amount_reporting,
         cast(coalesce(billed.invoice_count, 0) as integer) as invoice_count,
         cast(coalesce(billed.billed_amount, 0) as decimal(18, 4)) as billed_amount,

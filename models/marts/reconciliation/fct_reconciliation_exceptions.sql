@@ -30,10 +30,11 @@ order_breaks as (
         end as amount_at_risk,
         case
             when reconciled_orders.billing_state = 'not_billed' then reconciled_orders.booked_amount_reporting
-            else cast(
-                abs(reconciled_orders.billed_variance) * reconciled_orders.booked_amount_reporting
-                / nullif(reconciled_orders.booked_amount, 0) as decimal(18, 4)
-            )
+            else {{ convert_amount(
+                'abs(reconciled_orders.billed_variance)',
+                'reconciled_orders.booked_amount_reporting',
+                'nullif(reconciled_orders.booked_amount, 0)'
+            ) }}
         end as amount_at_risk_reporting
     from reconciled_orders
     where reconciled_orders.billing_state in ('not_billed', 'under_billed', 'over_billed')
