@@ -140,6 +140,78 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_scratch(home: Path, seed: int, orders: int, noise: float, select: str | None = None) -> Path:
+    """Generate a data set into ``home`` and build the warehouse there with plain dbt.
+
+    Used by tune and evaluate to get labelled data for one seed without touching the
+    main RECON_HOME; returns the ground-truth directory.
+    """
+    from orchestration import generate, ingest
+
+    settings.use_home(home)
+    shutil.rmtree(home, ignore_errors=True)
+    result = generate.generate(home, seed=seed, orders=orders, noise=noise)
+    ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
+    _dbt("build", "--quiet", *(["--select", select] if select else []))
+    return result.ground_truth_dir
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from orchestration import evaluate
+
+    settings.apply_environment()
+    main_home = settings.recon_home()
+    reports_by_seed = {}
+    if args.seeds:
+        for seed in args.seeds:
+            home = main_home / "scratch" / f"evaluate-seed-{seed}-noise-{args.noise}"
+            truth = build_scratch(home, seed, args.orders, args.noise)
+            reports_by_seed[seed] = (evaluate.evaluate(settings.warehouse_path(), truth), home)
+    else:
+        truth = Path(args.ground_truth) if args.ground_truth else main_home / "ground_truth"
+        reports_by_seed[None] = (evaluate.evaluate(settings.warehouse_path(), truth), main_home)
+    for seed, (reports, home) in reports_by_seed.items():
+        label = f"seed {seed}, {args.orders} orders, noise {args.noise}" if seed is not None else str(home)
+        print(f"== evaluation: {label} ==")
+        print(evaluate.render(reports))
+        out = Path(args.json) if args.json else home / "evaluation.json"
+        if seed is not None and args.json:
+            out = out.with_name(f"{out.stem}-seed-{seed}{out.suffix}")
+        evaluate.write_json(reports, out, seed=seed, orders=args.orders, noise=args.noise)
+        print(f"written: {out}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from orchestration import evaluate
+
+    settings.apply_environment()
+    main_home = settings.recon_home()
+    for name in args.reconciliations or list(evaluate.MAPPINGS):
+        counts = []
+        for seed in args.seeds:
+            home = main_home / "scratch" / f"tune-seed-{seed}"
+            truth = build_scratch(home, seed, args.orders, args.noise, select=f"+int_{name}__pairs")
+            con = duckdb_readonly(settings.warehouse_path())
+            try:
+                counts.append(evaluate.level_counts(con, name, truth))
+            finally:
+                con.close()
+        rows = evaluate.weights_rows(name, evaluate.merge_counts(counts))
+        print(f"== {name}: m/u from seeds {', '.join(map(str, args.seeds))} ({args.orders} orders each) ==")
+        print(evaluate.bayes_factor_table(rows))
+        if args.write:
+            evaluate.write_weights(name, rows)
+            print(f"written: {evaluate.WEIGHTS_SEED}")
+    return 0
+
+
+def duckdb_readonly(path: Path):
+    import duckdb
+
+    return duckdb.connect(str(path), read_only=True)
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     print(f"manifest: {prepare(force=True)}")
     return 0
@@ -226,6 +298,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sql")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("evaluate", help="precision / recall of the matches against generator ground truth")
+    p.add_argument("--ground-truth", help="ground truth of the current warehouse (default $RECON_HOME/ground_truth)")
+    p.add_argument("--seeds", type=int, nargs="*", help="instead, build and evaluate fresh data sets for these seeds")
+    p.add_argument("--orders", type=int, default=5000, help="orders per seed with --seeds")
+    p.add_argument("--noise", type=float, default=1.0, help="noise multiplier with --seeds")
+    p.add_argument("--json", help="where to write the JSON report (default beside the warehouse)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("tune", help="estimate match weights (m/u) from ground truth of training seeds")
+    p.add_argument("--seeds", type=int, nargs="+", default=[101, 102])
+    p.add_argument("--orders", type=int, default=5000)
+    p.add_argument("--noise", type=float, default=1.0)
+    p.add_argument("--reconciliations", nargs="*")
+    p.add_argument("--write", action="store_true", help="write seeds/match_weights.csv")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("contract", help="render the landing contract into docs/ and dbt sources")
     g = p.add_mutually_exclusive_group()

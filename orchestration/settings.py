@@ -25,6 +25,15 @@ def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME", recon_home() / "dagster")).resolve()
 
 
+def use_home(home: Path) -> None:
+    """Point every state path of this process at ``home`` (scratch builds: tune, evaluate)."""
+    home = Path(home).resolve()
+    os.environ["RECON_HOME"] = str(home)
+    os.environ["RECON_DUCKDB_PATH"] = str(home / "warehouse.duckdb")
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    apply_environment()
+
+
 def apply_environment() -> None:
     """Pin the environment every entry point runs with: absolute state paths, no telemetry.
 

@@ -20,6 +20,7 @@ lines_with_header as (
         invoice_lines.invoice_line_id,
         invoices.invoice_id,
         invoice_lines.line_number,
+        coalesce(invoice_lines.reference, invoices.reference) as reference,
         coalesce(invoice_lines.reference_normalised, invoices.reference_normalised) as reference_normalised,
         invoice_lines.reference_normalised is not null as is_line_reference,
         invoice_lines.net_amount
@@ -33,6 +34,7 @@ headers_without_lines as (
         invoices.invoice_id || '#0' as invoice_line_id,
         invoices.invoice_id,
         0 as line_number,
+        invoices.reference,
         invoices.reference_normalised,
         false as is_line_reference,
         invoices.net_amount
@@ -55,6 +57,7 @@ billable as (
         all_lines.invoice_line_id,
         all_lines.invoice_id,
         all_lines.line_number,
+        all_lines.reference,
         all_lines.reference_normalised,
         all_lines.is_line_reference,
         invoices.client_name_billed,

@@ -1,0 +1,31 @@
+{#- Level (0 = best, last = everything else, -1 = a side is null) of one comparison. -#}
+{% macro recon_comparison_level(comparison, left, right, has_fx) -%}
+    {%- set l = left ~ '.' ~ comparison.field -%}
+    {%- set r = right ~ '.' ~ comparison.field -%}
+    {%- if comparison.method == 'amount' and has_fx -%}
+        {%- set l = 'left_amount_compared' -%}
+    {%- endif -%}
+    {%- set n = comparison.levels | length -%}
+    case
+        when {{ l }} is null or {{ r }} is null then -1
+    {%- for level in comparison.levels[:-1] %}
+        {%- set i = loop.index0 %}
+        {%- if comparison.method == 'exact' %}
+        when {{ l }} = {{ r }} then {{ i }}
+        {%- elif comparison.method == 'edit_distance' %}
+        when {{ recon_edit_distance(l, r) }} <= {{ level.max }} then {{ i }}
+        {%- elif comparison.method == 'similarity' %}
+        when {{ recon_string_similarity(l, r) }} >= {{ level.min }} then {{ i }}
+        {%- elif comparison.method == 'days_between' %}
+        when {{ recon_days_between(l, r) }} between {{ level.min }} and {{ level.max }} then {{ i }}
+        {%- elif comparison.method == 'amount' %}
+            {%- if 'rel_min' in level %}
+        when {{ r }} between {{ level.rel_min }} * {{ l }} and {{ level.rel_max }} * {{ l }} then {{ i }}
+            {%- else %}
+        when abs({{ l }} - {{ r }}) <= {{ level.abs }} + {{ level.rel }} * abs({{ l }}) then {{ i }}
+            {%- endif %}
+        {%- endif %}
+    {%- endfor %}
+        else {{ n - 1 }}
+    end
+{%- endmacro %}

@@ -1,0 +1,211 @@
+{#- Candidate pairs of a reconciliation with their evidence.
+
+    Deterministic passes pair records whose fields are equal (every pass is run; a pair
+    keeps its highest-priority pass). Records no pass paired are blocked into candidate
+    pairs (any shared blocking key, date within the window) and capped per right record.
+    Every pair is compared field by field into levels, each level weighted log2(m/u)
+    from seed match_weights, summed into match_weight and turned into a posterior
+    match_probability with the spec's prior. -#}
+{% macro recon_pairs(name) %}
+{%- set spec = recon_spec(name) -%}
+{%- set cols = spec.right.columns -%}
+{%- set has_fx = 'currency' in cols and 'date' in cols and 'amount' in cols -%}
+{%- set window = spec.blocking.get('window_days') -%}
+with
+
+left_records as (
+    select
+        cast({{ spec.left.key }} as varchar) as left_key,
+        {%- for field, expression in spec.left.columns.items() %}
+        {{ expression }} as {{ field }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref(spec.left.model) }}
+    where {{ spec.left.get('where') or 'true' }}
+),
+
+right_records as (
+    select
+        cast({{ spec.right.key }} as varchar) as right_key,
+        {%- for field, expression in spec.right.columns.items() %}
+        {{ expression }} as {{ field }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref(spec.right.model) }}
+    where {{ spec.right.get('where') or 'true' }}
+),
+
+weights as (
+    select
+        match_weights.field,
+        match_weights.level,
+        log2(match_weights.m_probability / match_weights.u_probability) as weight
+    from {{ ref('match_weights') }} as match_weights
+    where match_weights.reconciliation = '{{ spec.name }}'
+),
+{%- if has_fx %}
+
+fx_rates as (
+    select * from {{ ref('fx_rates') }}
+),
+{%- endif %}
+{%- for pass in spec.deterministic %}
+
+deterministic_{{ loop.index }} as (
+    select
+        left_records.left_key,
+        right_records.right_key,
+        {{ loop.index }} as pass_priority,
+        '{{ pass.name }}' as pass_name
+    from left_records
+    inner join right_records
+        on {% for field in pass.fields -%}
+            left_records.{{ field }} = right_records.{{ field }}{{ " and " if not loop.last }}
+        {%- endfor %}
+    {%- if pass.get('confirm') %}
+    -- Equal keys are confirmed by a second field, so a key typed onto the wrong record
+    -- (a typo that hits another order's reference) is left to the scored pass.
+    where {{ recon_string_similarity(
+        'left_records.' ~ pass.confirm.field, 'right_records.' ~ pass.confirm.field
+    ) }} >= {{ pass.confirm.min_similarity }}
+    {%- endif %}
+),
+{%- endfor %}
+
+deterministic_pairs as (
+    select
+        passes.left_key,
+        passes.right_key,
+        min(passes.pass_priority) as pass_priority,
+        min_by(passes.pass_name, passes.pass_priority) as pass_name
+    from (
+        {%- for pass in spec.deterministic %}
+        select * from deterministic_{{ loop.index }}
+        {{ "union all" if not loop.last }}
+        {%- endfor %}
+    ) as passes
+    group by passes.left_key, passes.right_key
+),
+
+open_left as (
+    select * from left_records
+    where left_key not in (select deterministic_pairs.left_key from deterministic_pairs)
+),
+
+open_right as (
+    select * from right_records
+    where right_key not in (select deterministic_pairs.right_key from deterministic_pairs)
+),
+{%- for block in spec.blocking['keys'] %}
+
+blocked_{{ loop.index }} as (
+    -- blocking key {{ block.name }}
+    select
+        open_left.left_key,
+        open_right.right_key
+    from open_left
+    inner join open_right
+        on {{ recon_blocking_key(block, 'open_left') }} = {{ recon_blocking_key(block, 'open_right') }}
+        {%- if window %}
+        and {{ recon_days_between('open_left.date', 'open_right.date') }} between {{ window.min }} and {{ window.max }}
+        {%- endif %}
+),
+{%- endfor %}
+
+candidate_pairs as (
+    select
+        deterministic_pairs.left_key,
+        deterministic_pairs.right_key,
+        deterministic_pairs.pass_priority,
+        deterministic_pairs.pass_name
+    from deterministic_pairs
+    union all
+    select distinct
+        blocked.left_key,
+        blocked.right_key,
+        cast(null as integer) as pass_priority,
+        cast(null as varchar) as pass_name
+    from (
+        {%- for block in spec.blocking['keys'] %}
+        select * from blocked_{{ loop.index }}
+        {{ "union all" if not loop.last }}
+        {%- endfor %}
+    ) as blocked
+),
+
+compared as (
+    select
+        candidate_pairs.left_key,
+        candidate_pairs.right_key,
+        candidate_pairs.pass_priority,
+        candidate_pairs.pass_name,
+        candidate_pairs.pass_name is not null as is_deterministic,
+        {%- if has_fx %}
+        -- The left amount in the right record's currency, at the rates of the right
+        -- record's month (how the billing system would have converted it).
+        case
+            when left_records.currency = right_records.currency then left_records.amount
+            else {{ convert_amount('left_records.amount', 'fx_left.rate_to_usd', 'fx_right.rate_to_usd') }}
+        end as left_amount_compared,
+        {%- endif %}
+        {%- for comparison in spec.comparisons %}
+        {{ recon_comparison_level(comparison, 'left_records', 'right_records', has_fx) }} as level_{{ comparison.field }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from candidate_pairs
+    inner join left_records
+        on candidate_pairs.left_key = left_records.left_key
+    inner join right_records
+        on candidate_pairs.right_key = right_records.right_key
+    {%- if has_fx %}
+    left join fx_rates as fx_left
+        on left_records.currency = fx_left.currency
+        and date_trunc('month', right_records.date) = fx_left.rate_month
+    left join fx_rates as fx_right
+        on right_records.currency = fx_right.currency
+        and date_trunc('month', right_records.date) = fx_right.rate_month
+    {%- endif %}
+),
+
+scored as (
+    select
+        compared.*,
+        {%- for comparison in spec.comparisons %}
+        coalesce(weight_{{ comparison.field }}.weight, 0) as weight_{{ comparison.field }},
+        {%- endfor %}
+        {% for comparison in spec.comparisons -%}
+        coalesce(weight_{{ comparison.field }}.weight, 0){{ " + " if not loop.last }}
+        {%- endfor %} as match_weight
+    from compared
+    {%- for comparison in spec.comparisons %}
+    left join weights as weight_{{ comparison.field }}
+        on weight_{{ comparison.field }}.field = '{{ comparison.field }}'
+        and weight_{{ comparison.field }}.level = compared.level_{{ comparison.field }}
+    {%- endfor %}
+),
+
+ranked as (
+    select
+        scored.*,
+        1 / (1 + pow(2, -(scored.match_weight + log2(
+            {{ spec.thresholds.prior_match_probability }} / (1 - {{ spec.thresholds.prior_match_probability }})
+        )))) as match_probability,
+        row_number() over (
+            partition by scored.right_key
+            order by scored.is_deterministic desc, scored.match_weight desc, scored.left_key
+        ) as rank_for_right,
+        row_number() over (
+            partition by scored.left_key
+            order by scored.is_deterministic desc, scored.match_weight desc, scored.right_key
+        ) as rank_for_left
+    from scored
+),
+
+capped as (
+    -- Deterministic pairs are always kept; blocked candidates are capped per record so a
+    -- large block (a big client) cannot blow up the work downstream.
+    select *
+    from ranked
+    where ranked.is_deterministic
+        or ranked.rank_for_right <= {{ spec.blocking.max_candidates_per_record }}
+)
+
+select * from capped
+{% endmacro %}

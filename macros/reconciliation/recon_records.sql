@@ -1,0 +1,83 @@
+{#- Every record of both sides of a reconciliation in exactly one state — matched,
+    suggested, ambiguous or unmatched — with its partners and, unless matched, its top-k
+    candidates and their scores, so an operator can see why it did not match. -#}
+{% macro recon_records(name) %}
+{%- set spec = recon_spec(name) -%}
+{%- set top_k = spec.assignment.top_k -%}
+with
+
+pairs as (
+    select * from {{ ref('int_' ~ name ~ '__pairs') }}
+),
+
+decisions as (
+    select * from {{ ref('int_' ~ name ~ '__decisions') }}
+),
+{%- for side, other in [('left', 'right'), ('right', 'left')] %}
+{%- set side_spec = spec[side] %}
+
+{{ side }}_records as (
+    select cast({{ side_spec.key }} as varchar) as record_key
+    from {{ ref(side_spec.model) }}
+    where {{ side_spec.get('where') or 'true' }}
+),
+
+{{ side }}_states as (
+    select
+        {{ side }}_records.record_key,
+        case
+            when bool_or(decisions.decision = 'matched') then 'matched'
+            when bool_or(decisions.decision = 'suggested') then 'suggested'
+            when bool_or(decisions.decision = 'ambiguous') then 'ambiguous'
+            else 'unmatched'
+        end as record_state,
+        list(distinct decisions.{{ other }}_key) filter (where decisions.decision = 'matched') as matched_keys,
+        list(distinct decisions.pass_name) filter (where decisions.decision = 'matched') as matched_by
+    from {{ side }}_records
+    left join decisions
+        on {{ side }}_records.record_key = decisions.{{ side }}_key
+    group by {{ side }}_records.record_key
+),
+
+{{ side }}_candidates as (
+    select
+        pairs.{{ side }}_key as record_key,
+        count(*) as candidate_count,
+        {{ recon_ordered_list(
+            "struct_pack(candidate_key := pairs." ~ other ~ "_key, pass_name := pairs.pass_name, "
+            ~ "match_weight := round(pairs.match_weight, 3), "
+            ~ "match_probability := round(pairs.match_probability, 4))",
+            'pairs.match_weight desc, pairs.' ~ other ~ '_key',
+            top_k
+        ) }} as top_candidates
+    from pairs
+    group by pairs.{{ side }}_key
+),
+
+{{ side }}_final as (
+    select
+        '{{ spec.name }}' as reconciliation,
+        '{{ side }}' as side,
+        '{{ side_spec.model }}' as record_model,
+        {{ side }}_states.record_key,
+        {{ side }}_states.record_state,
+        {{ side }}_states.matched_keys,
+        {{ side }}_states.matched_by,
+        coalesce({{ side }}_candidates.candidate_count, 0) as candidate_count,
+        case
+            when {{ side }}_states.record_state != 'matched' then to_json({{ side }}_candidates.top_candidates)
+        end as top_candidates
+    from {{ side }}_states
+    left join {{ side }}_candidates
+        on {{ side }}_states.record_key = {{ side }}_candidates.record_key
+),
+{%- endfor %}
+
+final as (
+    select * from left_final
+    union all
+    select * from right_final
+)
+
+select * from final
+{% endmacro %}

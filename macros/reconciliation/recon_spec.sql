@@ -1,0 +1,35 @@
+{#- The spec of reconciliation `name` (macro spec__<name> in macros/reconciliations/),
+    checked for the keys the engine needs so a typo fails at compile time with a message. -#}
+{% macro recon_spec(name) %}
+    {%- set spec_macro = context.get('spec__' ~ name) -%}
+    {%- if spec_macro is none -%}
+        {{ exceptions.raise_compiler_error(
+            "No reconciliation spec '" ~ name ~ "': add a macro spec__" ~ name ~ " in macros/reconciliations/") }}
+    {%- endif -%}
+    {%- set spec = spec_macro() -%}
+    {%- for key in ['name', 'rule_version', 'left', 'right', 'deterministic', 'blocking', 'comparisons', 'thresholds', 'assignment'] -%}
+        {%- if key not in spec -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "' lacks '" ~ key ~ "'") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for side in ['left', 'right'] -%}
+        {%- for key in ['model', 'key', 'columns'] -%}
+            {%- if key not in spec[side] -%}
+                {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': " ~ side ~ " lacks '" ~ key ~ "'") }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for comparison in spec.comparisons -%}
+        {%- if comparison.field not in spec.left.columns or comparison.field not in spec.right.columns -%}
+            {{ exceptions.raise_compiler_error(
+                "Reconciliation spec '" ~ name ~ "': comparison field '" ~ comparison.field
+                ~ "' must be a column of both left and right") }}
+        {%- endif -%}
+        {%- if comparison.method not in ['exact', 'edit_distance', 'similarity', 'amount', 'days_between'] -%}
+            {{ exceptions.raise_compiler_error(
+                "Reconciliation spec '" ~ name ~ "': unknown comparison method '" ~ comparison.method
+                ~ "' (use exact, edit_distance, similarity, amount or days_between)") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(spec) }}
+{% endmacro %}

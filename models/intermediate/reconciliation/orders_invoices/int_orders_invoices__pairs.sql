@@ -1,0 +1,1 @@
+{{ recon_pairs('orders_invoices') }}

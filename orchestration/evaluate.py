@@ -1,0 +1,282 @@
+"""Measure the matching engine against the generator's ground truth, and tune it.
+
+``evaluate`` compares the decided pairs of each reconciliation with ``links.csv`` and
+reports precision, recall and F1 for auto-matches (overall and per pass) and for
+suggestions. ``tune`` estimates the m / u probabilities of every comparison level from
+labelled candidate pairs of *training* seeds and writes ``seeds/match_weights.csv``;
+evaluation is then done on other seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from orchestration.settings import PROJECT_DIR
+
+SPEC_DIR = PROJECT_DIR / "macros" / "reconciliations"
+WEIGHTS_SEED = PROJECT_DIR / "seeds" / "match_weights.csv"
+
+
+@dataclass(frozen=True)
+class TruthMapping:
+    """How a reconciliation's record keys map onto the ground truth's natural ids."""
+
+    truth_name: str
+    left_id: Callable[[str], str] = lambda key: key
+    right_id: Callable[[str], str] = lambda key: key
+    # Link types that are true but that this reconciliation does not try to make
+    # (void invoices bill nothing; credit notes are not invoice lines).
+    excluded_link_types: frozenset[str] = frozenset()
+
+
+MAPPINGS: dict[str, TruthMapping] = {
+    "orders_invoices": TruthMapping(
+        "orders_invoices",
+        right_id=lambda key: key.split("#", 1)[0],
+        excluded_link_types=frozenset({"void", "credit_note"}),
+    ),
+}
+
+
+def load_spec(name: str) -> dict:
+    """The YAML of ``macros/reconciliations/spec__<name>.sql`` (the same text dbt reads)."""
+    text = (SPEC_DIR / f"spec__{name}.sql").read_text()
+    match = re.search(r"{%\s*set spec_yaml\s*%}(.*?){%\s*endset\s*%}", text, re.S)
+    if not match:
+        raise ValueError(f"no spec_yaml block in spec__{name}.sql")
+    return yaml.safe_load(match.group(1))
+
+
+def load_truth(ground_truth: Path, truth_name: str, excluded: frozenset[str]) -> set[tuple[str, str]]:
+    with open(ground_truth / "links.csv", newline="") as fh:
+        return {
+            (row["left_id"], row["right_id"])
+            for row in csv.DictReader(fh)
+            if row["reconciliation"] == truth_name and row["link_type"] not in excluded
+        }
+
+
+@dataclass
+class Score:
+    predicted: int = 0
+    correct: int = 0
+    relevant: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.predicted if self.predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct / self.relevant if self.relevant else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "predicted": self.predicted,
+            "correct": self.correct,
+            "relevant": self.relevant,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+        }
+
+
+@dataclass
+class ReconciliationReport:
+    name: str
+    auto: Score
+    suggested: Score
+    by_pass: dict[str, Score] = field(default_factory=dict)
+    ambiguous_records: int = 0
+    truth_links: int = 0
+    truth_links_evaluable: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "reconciliation": self.name,
+            "truth_links": self.truth_links,
+            "truth_links_evaluable": self.truth_links_evaluable,
+            "auto_match": self.auto.as_dict(),
+            "suggested": self.suggested.as_dict(),
+            "by_pass": {k: v.as_dict() for k, v in sorted(self.by_pass.items())},
+            "ambiguous_records": self.ambiguous_records,
+        }
+
+
+def _present_ids(con: duckdb.DuckDBPyConnection, name: str, mapping: TruthMapping) -> tuple[set[str], set[str]]:
+    rows = con.execute(
+        f"select side, record_key from intermediate.int_{name}__records"  # name is a spec name, not data
+    ).fetchall()
+    left = {mapping.left_id(k) for s, k in rows if s == "left"}
+    right = {mapping.right_id(k) for s, k in rows if s == "right"}
+    return left, right
+
+
+def evaluate_reconciliation(con: duckdb.DuckDBPyConnection, name: str, ground_truth: Path) -> ReconciliationReport:
+    mapping = MAPPINGS[name]
+    truth = load_truth(ground_truth, mapping.truth_name, mapping.excluded_link_types)
+    left_present, right_present = _present_ids(con, name, mapping)
+    # Only links whose two records reached the reconciliation can be found; the others
+    # were quarantined at ingestion or filtered out (e.g. cancelled orders) by design.
+    evaluable = {(lid, rid) for lid, rid in truth if lid in left_present and rid in right_present}
+    decided = con.execute(
+        f"select left_key, right_key, decision, pass_name from intermediate.int_{name}__decisions"
+    ).fetchall()
+    auto: set[tuple[str, str]] = set()
+    suggested: set[tuple[str, str]] = set()
+    by_pass: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for left_key, right_key, decision, pass_name in decided:
+        pair = (mapping.left_id(left_key), mapping.right_id(right_key))
+        if decision == "matched":
+            auto.add(pair)
+            by_pass[pass_name].add(pair)
+        elif decision == "suggested":
+            suggested.add(pair)
+    ambiguous = con.execute(
+        f"select count(*) from intermediate.int_{name}__records where record_state = 'ambiguous'"
+    ).fetchone()[0]
+
+    def score(pred: set[tuple[str, str]]) -> Score:
+        return Score(predicted=len(pred), correct=len(pred & truth), relevant=len(evaluable))
+
+    return ReconciliationReport(
+        name=name,
+        auto=score(auto),
+        suggested=score(suggested),
+        by_pass={p: score(pairs) for p, pairs in by_pass.items()},
+        ambiguous_records=ambiguous,
+        truth_links=len(truth),
+        truth_links_evaluable=len(evaluable),
+    )
+
+
+def evaluate(warehouse: Path, ground_truth: Path, names: list[str] | None = None) -> list[ReconciliationReport]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return [evaluate_reconciliation(con, n, ground_truth) for n in (names or list(MAPPINGS))]
+    finally:
+        con.close()
+
+
+def render(reports: list[ReconciliationReport]) -> str:
+    lines = [
+        f"{'reconciliation':<18} {'what':<28} {'pred':>7} {'correct':>7} {'truth':>7} "
+        f"{'precision':>9} {'recall':>7} {'f1':>6}"
+    ]
+
+    def row(name: str, what: str, s: Score, recall: bool = True) -> str:
+        r = f"{s.recall:>7.4f}" if recall else f"{'':>7}"
+        f = f"{s.f1:>6.4f}" if recall else f"{'':>6}"
+        return f"{name:<18} {what:<28} {s.predicted:>7} {s.correct:>7} {s.relevant:>7} {s.precision:>9.4f} {r} {f}"
+
+    for rep in reports:
+        lines.append(row(rep.name, "auto-matches (all passes)", rep.auto))
+        for pass_name, s in sorted(rep.by_pass.items()):
+            lines.append(row("", f"  pass {pass_name}", s, recall=False))
+        lines.append(row("", "suggested for review", rep.suggested, recall=False))
+        lines.append(
+            f"{'':<18} ambiguous records: {rep.ambiguous_records}; truth links {rep.truth_links} "
+            f"({rep.truth_links_evaluable} reached the reconciliation)"
+        )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ tuning
+
+
+def level_counts(con: duckdb.DuckDBPyConnection, name: str, ground_truth: Path) -> dict[str, dict[bool, Counter]]:
+    """Per comparison field: level counts among true and among false candidate pairs."""
+    spec = load_spec(name)
+    mapping = MAPPINGS[name]
+    truth = load_truth(ground_truth, mapping.truth_name, mapping.excluded_link_types)
+    fields = [c["field"] for c in spec["comparisons"]]
+    cols = ", ".join(f"level_{f}" for f in fields)
+    counts: dict[str, dict[bool, Counter]] = {f: {True: Counter(), False: Counter()} for f in fields}
+    cur = con.execute(f"select left_key, right_key, {cols} from intermediate.int_{name}__pairs")
+    while batch := cur.fetchmany(100_000):
+        for left_key, right_key, *levels in batch:
+            is_match = (mapping.left_id(left_key), mapping.right_id(right_key)) in truth
+            for f, level in zip(fields, levels, strict=True):
+                if level is not None and level >= 0:
+                    counts[f][is_match][level] += 1
+    return counts
+
+
+def merge_counts(all_counts: list[dict[str, dict[bool, Counter]]]) -> dict[str, dict[bool, Counter]]:
+    merged: dict[str, dict[bool, Counter]] = {}
+    for counts in all_counts:
+        for f, by_label in counts.items():
+            slot = merged.setdefault(f, {True: Counter(), False: Counter()})
+            for label, counter in by_label.items():
+                slot[label].update(counter)
+    return merged
+
+
+def weights_rows(name: str, counts: dict[str, dict[bool, Counter]]) -> list[dict]:
+    """m and u per level with add-one smoothing, so an unseen level is rare, not impossible."""
+    spec = load_spec(name)
+    rows = []
+    for comparison in spec["comparisons"]:
+        f = comparison["field"]
+        levels = comparison["levels"]
+        for label_key, label in (("m_probability", True), ("u_probability", False)):
+            total = sum(counts[f][label].values())
+            for i, _ in enumerate(levels):
+                p = (counts[f][label][i] + 1) / (total + len(levels))
+                if label:
+                    rows.append(
+                        {
+                            "reconciliation": name,
+                            "field": f,
+                            "level": i,
+                            "level_name": levels[i]["name"],
+                            label_key: p,
+                        }
+                    )
+                else:
+                    rows[-len(levels) + i][label_key] = p
+    for r in rows:
+        r["m_probability"] = f"{r['m_probability']:.6g}"
+        r["u_probability"] = f"{r['u_probability']:.6g}"
+    return rows
+
+
+def write_weights(name: str, rows: list[dict], path: Path = WEIGHTS_SEED) -> None:
+    """Replace the rows of one reconciliation in the weights seed, keeping the others."""
+    header = ["reconciliation", "field", "level", "level_name", "m_probability", "u_probability"]
+    kept: list[dict] = []
+    if path.exists():
+        with open(path, newline="") as fh:
+            kept = [r for r in csv.DictReader(fh) if r["reconciliation"] != name]
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept + rows)
+
+
+def bayes_factor_table(rows: list[dict]) -> str:
+    lines = [f"{'field':<10} {'level':<14} {'m':>9} {'u':>9} {'weight':>8}"]
+    for r in rows:
+        m, u = float(r["m_probability"]), float(r["u_probability"])
+        lines.append(f"{r['field']:<10} {r['level_name']:<14} {m:>9.5f} {u:>9.5f} {math.log2(m / u):>8.2f}")
+    return "\n".join(lines)
+
+
+def write_json(reports: list[ReconciliationReport], path: Path, **context) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**context, "reconciliations": [r.as_dict() for r in reports]}, indent=2) + "\n")
