@@ -152,7 +152,7 @@ def build_scratch(home: Path, seed: int, orders: int, noise: float, select: str 
     shutil.rmtree(home, ignore_errors=True)
     result = generate.generate(home, seed=seed, orders=orders, noise=noise)
     ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
-    _dbt("build", "--quiet", *(["--select", select] if select else []))
+    _dbt("build", "--quiet", *(["--select", select, "--indirect-selection", "cautious"] if select else []))
     return result.ground_truth_dir
 
 
@@ -197,9 +197,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
                 counts.append(evaluate.level_counts(con, name, truth))
             finally:
                 con.close()
-        rows = evaluate.weights_rows(name, evaluate.merge_counts(counts))
+        merged = evaluate.merge_counts(counts)
+        rows = evaluate.weights_rows(name, merged)
         print(f"== {name}: m/u from seeds {', '.join(map(str, args.seeds))} ({args.orders} orders each) ==")
         print(evaluate.bayes_factor_table(rows))
+        print(
+            f"prior_match_probability (true share of scored candidates): {evaluate.prior_from_counts(merged):.4f}"
+            f" — set thresholds.prior_match_probability in the spec to this value"
+        )
         if args.write:
             evaluate.write_weights(name, rows)
             print(f"written: {evaluate.WEIGHTS_SEED}")

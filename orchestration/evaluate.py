@@ -25,6 +25,7 @@ from orchestration.settings import PROJECT_DIR
 
 SPEC_DIR = PROJECT_DIR / "macros" / "reconciliations"
 WEIGHTS_SEED = PROJECT_DIR / "seeds" / "match_weights.csv"
+PRIOR_KEY = "__prior__"
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class TruthMapping:
 MAPPINGS: dict[str, TruthMapping] = {
     "orders_invoices": TruthMapping(
         "orders_invoices",
-        right_id=lambda key: key.split("#", 1)[0],
+        right_id=lambda key: key.split("#", 1)[0],  # billing_item_id = invoice_id#reference
         excluded_link_types=frozenset({"void", "credit_note"}),
     ),
 }
@@ -207,14 +208,23 @@ def level_counts(con: duckdb.DuckDBPyConnection, name: str, ground_truth: Path) 
     fields = [c["field"] for c in spec["comparisons"]]
     cols = ", ".join(f"level_{f}" for f in fields)
     counts: dict[str, dict[bool, Counter]] = {f: {True: Counter(), False: Counter()} for f in fields}
-    cur = con.execute(f"select left_key, right_key, {cols} from intermediate.int_{name}__pairs")
+    # The prior of the scored pass: the share of true pairs among the candidates it scores.
+    counts[PRIOR_KEY] = {True: Counter(), False: Counter()}
+    cur = con.execute(f"select left_key, right_key, is_deterministic, {cols} from intermediate.int_{name}__pairs")
     while batch := cur.fetchmany(100_000):
-        for left_key, right_key, *levels in batch:
+        for left_key, right_key, is_deterministic, *levels in batch:
             is_match = (mapping.left_id(left_key), mapping.right_id(right_key)) in truth
+            if not is_deterministic:
+                counts[PRIOR_KEY][is_match][0] += 1
             for f, level in zip(fields, levels, strict=True):
                 if level is not None and level >= 0:
                     counts[f][is_match][level] += 1
     return counts
+
+
+def prior_from_counts(counts: dict[str, dict[bool, Counter]]) -> float:
+    true, false = counts[PRIOR_KEY][True][0], counts[PRIOR_KEY][False][0]
+    return (true + 1) / (true + false + 2)
 
 
 def merge_counts(all_counts: list[dict[str, dict[bool, Counter]]]) -> dict[str, dict[bool, Counter]]:

@@ -1,17 +1,18 @@
--- The breaks the first reconciliation pass can see, one row per break. The exception
--- engine (typed exceptions, owners, SLA, lifecycle) builds on this shape.
+-- The breaks the orders ↔ invoices reconciliation finds, one row per break. The
+-- exception engine (typed exceptions, owners, SLA, lifecycle) builds on this shape.
 with
 
 reconciled_orders as (
     select * from {{ ref('fct_reconciled_orders') }}
 ),
 
-invoice_lines as (
-    select * from {{ ref('int_invoice_lines_billable') }}
+billing_items as (
+    select * from {{ ref('int_invoice_billing_items') }}
 ),
 
-matches as (
-    select * from {{ ref('fct_order_invoice_matches') }}
+item_states as (
+    select * from {{ ref('int_orders_invoices__records') }}
+    where side = 'right'
 ),
 
 order_breaks as (
@@ -20,7 +21,7 @@ order_breaks as (
             when reconciled_orders.billing_state = 'not_billed' then 'unbilled_order'
             else 'amount_variance'
         end as exception_type,
-        'crm__orders' as record_entity,
+        'stg_crm__orders' as record_entity,
         reconciled_orders.order_id as record_id,
         reconciled_orders.client_name,
         reconciled_orders.currency,
@@ -40,25 +41,31 @@ order_breaks as (
     where reconciled_orders.billing_state in ('not_billed', 'under_billed', 'over_billed')
 ),
 
-orphan_lines as (
+item_breaks as (
+    -- Billing items no order claims outright: orphans, and items whose order is only
+    -- suggested or ambiguous (an operator must confirm before the amount counts).
     select
-        'orphan_invoice_line' as exception_type,
-        'billing__invoice_lines' as record_entity,
-        invoice_lines.invoice_line_id as record_id,
-        invoice_lines.client_name_billed as client_name,
-        invoice_lines.currency,
-        invoice_lines.net_amount as amount_at_risk,
-        invoice_lines.net_amount_reporting as amount_at_risk_reporting
-    from invoice_lines
-    left join matches
-        on invoice_lines.invoice_line_id = matches.invoice_line_id
-    where matches.invoice_line_id is null
+        case item_states.record_state
+            when 'unmatched' then 'orphan_invoice'
+            when 'ambiguous' then 'ambiguous_match'
+            else 'match_needs_review'
+        end as exception_type,
+        'int_invoice_billing_items' as record_entity,
+        billing_items.billing_item_id as record_id,
+        billing_items.client_name_billed as client_name,
+        billing_items.currency,
+        billing_items.net_amount as amount_at_risk,
+        billing_items.net_amount_reporting as amount_at_risk_reporting
+    from billing_items
+    inner join item_states
+        on billing_items.billing_item_id = item_states.record_key
+    where item_states.record_state != 'matched'
 ),
 
 all_breaks as (
     select * from order_breaks
     union all
-    select * from orphan_lines
+    select * from item_breaks
 ),
 
 exceptions as (

@@ -1,12 +1,13 @@
--- Amounts are conserved per currency: every billable invoice line is either matched to
--- an order or raised as an orphan, so matched + orphaned equals billed, per currency.
-{{ config(meta={'dagster': {'ref': {'name': 'fct_order_invoice_matches'}}}) }}  -- shown as an asset check on fct_order_invoice_matches
+-- Amounts are conserved per currency: every billing item is either matched to an order
+-- or raised as an exception (orphan, ambiguous, needs review), so matched + excepted
+-- equals billed, per currency, to the cent.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_reconciliation_exceptions'}}}) }}
 
 with
 
-billable as (
+billed as (
     select currency, sum(net_amount) as billed
-    from {{ ref('int_invoice_lines_billable') }}
+    from {{ ref('int_invoice_billing_items') }}
     group by currency
 ),
 
@@ -16,19 +17,19 @@ matched as (
     group by invoice_currency
 ),
 
-orphaned as (
-    select currency, sum(amount_at_risk) as orphaned
+excepted as (
+    select currency, sum(amount_at_risk) as excepted
     from {{ ref('fct_reconciliation_exceptions') }}
-    where exception_type = 'orphan_invoice_line'
+    where record_entity = 'int_invoice_billing_items'
     group by currency
 )
 
 select
-    billable.currency,
-    billable.billed,
+    billed.currency,
+    billed.billed,
     coalesce(matched.matched, 0) as matched,
-    coalesce(orphaned.orphaned, 0) as orphaned
-from billable
-left join matched on billable.currency = matched.currency
-left join orphaned on billable.currency = orphaned.currency
-where billable.billed != coalesce(matched.matched, 0) + coalesce(orphaned.orphaned, 0)
+    coalesce(excepted.excepted, 0) as excepted
+from billed
+left join matched on billed.currency = matched.currency
+left join excepted on billed.currency = excepted.currency
+where billed.billed != coalesce(matched.matched, 0) + coalesce(excepted.excepted, 0)

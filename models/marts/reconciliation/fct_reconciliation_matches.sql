@@ -1,0 +1,36 @@
+-- Every pair the matching engine decided, for every reconciliation: auto-matches,
+-- suggestions awaiting review and ambiguous mutual-best pairs, with the pass, score and
+-- per-field score components that explain the decision.
+with
+
+{% for name in var('reconciliations') %}
+{{ name }} as (
+    select * from {{ ref('int_' ~ name ~ '__decisions') }}
+),
+{% endfor %}
+
+all_decisions as (
+    {% for name in var('reconciliations') %}
+    select * from {{ name }}
+    {{ "union all" if not loop.last }}
+    {% endfor %}
+),
+
+final as (
+    select
+        all_decisions.match_id,
+        all_decisions.reconciliation,
+        all_decisions.rule_version,
+        all_decisions.left_key,
+        all_decisions.right_key,
+        all_decisions.decision,
+        all_decisions.pass_name,
+        all_decisions.assignment_round,
+        cast(all_decisions.match_weight as double) as match_weight,
+        cast(all_decisions.match_probability as double) as match_probability,
+        cast(all_decisions.score_components as varchar) as score_components,
+        '{{ invocation_id }}' as dbt_invocation_id
+    from all_decisions
+)
+
+select * from final

@@ -1,0 +1,34 @@
+-- Every source record of every reconciliation in exactly one state (matched, suggested,
+-- ambiguous, unmatched). Records not matched carry their top candidates with scores,
+-- so an operator can see why they did not match.
+with
+
+{% for name in var('reconciliations') %}
+{{ name }} as (
+    select * from {{ ref('int_' ~ name ~ '__records') }}
+),
+{% endfor %}
+
+all_records as (
+    {% for name in var('reconciliations') %}
+    select * from {{ name }}
+    {{ "union all" if not loop.last }}
+    {% endfor %}
+),
+
+final as (
+    select
+        all_records.reconciliation || ':' || all_records.side || ':' || all_records.record_key as reconciliation_record_id,
+        all_records.reconciliation,
+        all_records.side,
+        all_records.record_model,
+        all_records.record_key,
+        all_records.record_state,
+        all_records.matched_keys,
+        all_records.matched_by,
+        all_records.candidate_count,
+        cast(all_records.top_candidates as varchar) as top_candidates
+    from all_records
+)
+
+select * from final
