@@ -11,6 +11,8 @@
 {%- set cols = spec.right.columns -%}
 {%- set has_fx = 'currency' in cols and 'date' in cols and 'amount' in cols -%}
 {%- set window = spec.blocking.get('window_days') -%}
+{%- set left_amount = 'coalesce(left_remaining.remaining_amount, left_records.amount)'
+    if spec.assignment.get('left_accepts_remainder') else 'left_records.amount' -%}
 with
 
 left_records as (
@@ -85,9 +87,38 @@ deterministic_pairs as (
     group by passes.left_key, passes.right_key
 ),
 
+{%- set partial = spec.assignment.get('left_accepts_remainder') and 'amount' in cols %}
+{%- if partial %}
+
+left_remaining as (
+    -- What deterministic matches left uncovered of each left record (same currency only):
+    -- a split order whose other instalments quoted the reference stays open for the
+    -- instalment that did not, compared on the remaining amount.
+    select
+        left_records.left_key,
+        left_records.amount - coalesce(sum(right_records.amount), 0) as remaining_amount
+    from left_records
+    inner join deterministic_pairs
+        on left_records.left_key = deterministic_pairs.left_key
+    inner join right_records
+        on deterministic_pairs.right_key = right_records.right_key
+        and left_records.currency = right_records.currency
+    group by left_records.left_key, left_records.amount
+),
+{%- endif %}
+
 open_left as (
-    select * from left_records
-    where left_key not in (select deterministic_pairs.left_key from deterministic_pairs)
+    select
+        left_records.*{% if partial %} replace (coalesce(left_remaining.remaining_amount, left_records.amount) as amount){% endif %}
+    from left_records
+    {%- if partial %}
+    left join left_remaining
+        on left_records.left_key = left_remaining.left_key
+    {%- endif %}
+    where left_records.left_key not in (select deterministic_pairs.left_key from deterministic_pairs)
+    {%- if partial %}
+        or left_remaining.remaining_amount > {{ spec.assignment.left_accepts_remainder.min_remaining }}
+    {%- endif %}
 ),
 
 open_right as (
@@ -142,8 +173,8 @@ compared as (
         -- The left amount in the right record's currency, at the rates of the right
         -- record's month (how the billing system would have converted it).
         case
-            when left_records.currency = right_records.currency then left_records.amount
-            else {{ convert_amount('left_records.amount', 'fx_left.rate_to_usd', 'fx_right.rate_to_usd') }}
+            when left_records.currency = right_records.currency then {{ left_amount }}
+            else {{ convert_amount(left_amount, 'fx_left.rate_to_usd', 'fx_right.rate_to_usd') }}
         end as left_amount_compared,
         {%- endif %}
         {%- for comparison in spec.comparisons %}
@@ -154,6 +185,11 @@ compared as (
         on candidate_pairs.left_key = left_records.left_key
     inner join right_records
         on candidate_pairs.right_key = right_records.right_key
+    {%- if partial %}
+    left join left_remaining
+        on candidate_pairs.left_key = left_remaining.left_key
+        and candidate_pairs.pass_name is null
+    {%- endif %}
     {%- if has_fx %}
     left join fx_rates as fx_left
         on left_records.currency = fx_left.currency
