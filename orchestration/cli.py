@@ -187,23 +187,26 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     settings.apply_environment()
     main_home = settings.recon_home()
-    for name in args.reconciliations or list(evaluate.MAPPINGS):
-        counts = []
-        for seed in args.seeds:
-            home = main_home / "scratch" / f"tune-seed-{seed}"
-            truth = build_scratch(home, seed, args.orders, args.noise, select=f"+int_{name}__pairs")
-            con = duckdb_readonly(settings.warehouse_path())
-            try:
-                counts.append(evaluate.level_counts(con, name, truth))
-            finally:
-                con.close()
-        merged = evaluate.merge_counts(counts)
+    names = args.reconciliations or list(evaluate.MAPPINGS)
+    counts: dict[str, list] = {name: [] for name in names}
+    for seed in args.seeds:
+        home = main_home / "scratch" / f"tune-seed-{seed}"
+        select = " ".join(f"+int_{name}__pairs" for name in names)
+        truth = build_scratch(home, seed, args.orders, args.noise, select=select)
+        con = duckdb_readonly(settings.warehouse_path())
+        try:
+            for name in names:
+                counts[name].append(evaluate.level_counts(con, name, truth))
+        finally:
+            con.close()
+    for name in names:
+        merged = evaluate.merge_counts(counts[name])
         rows = evaluate.weights_rows(name, merged)
         print(f"== {name}: m/u from seeds {', '.join(map(str, args.seeds))} ({args.orders} orders each) ==")
         print(evaluate.bayes_factor_table(rows))
         print(
             f"prior_match_probability (true share of scored candidates): {evaluate.prior_from_counts(merged):.4f}"
-            f" — set thresholds.prior_match_probability in the spec to this value"
+            " — set thresholds.prior_match_probability in the spec to this value"
         )
         if args.write:
             evaluate.write_weights(name, rows)

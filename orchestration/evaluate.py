@@ -28,24 +28,74 @@ WEIGHTS_SEED = PROJECT_DIR / "seeds" / "match_weights.csv"
 PRIOR_KEY = "__prior__"
 
 
+def read_links(ground_truth: Path, name: str, excluded: frozenset[str] = frozenset()) -> set[tuple[str, str]]:
+    with open(ground_truth / "links.csv", newline="") as fh:
+        return {
+            (row["left_id"], row["right_id"])
+            for row in csv.DictReader(fh)
+            if row["reconciliation"] == name and row["link_type"] not in excluded
+        }
+
+
 @dataclass(frozen=True)
 class TruthMapping:
-    """How a reconciliation's record keys map onto the ground truth's natural ids."""
+    """How a reconciliation's record keys map onto the ground truth's natural ids.
 
-    truth_name: str
-    left_id: Callable[[str], str] = lambda key: key
+    ``truth`` returns the true (left id, right id) pairs in the reconciliation's own
+    orientation; ``right_id`` maps a right record key to the id used there.
+    """
+
+    truth: Callable[[Path, duckdb.DuckDBPyConnection], set[tuple[str, str]]]
     right_id: Callable[[str], str] = lambda key: key
-    # Link types that are true but that this reconciliation does not try to make
-    # (void invoices bill nothing; credit notes are not invoice lines).
-    excluded_link_types: frozenset[str] = frozenset()
+    # True when the truth only knows some records (projects of unbilled orders have no
+    # link): pairs whose two records are both unknown to it are left out of the counts.
+    partial_truth: bool = False
+
+    def known(self, truth: set[tuple[str, str]]) -> Callable[[str, str], bool]:
+        if not self.partial_truth:
+            return lambda left, right: True
+        lefts, rights = {a for a, _ in truth}, {b for _, b in truth}
+        return lambda left, right: left in lefts or right in rights
+
+
+def _orders_invoices_truth(gt: Path, con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    # Void invoices bill nothing and credit notes are not invoice lines: not made here.
+    return read_links(gt, "orders_invoices", frozenset({"void", "credit_note"}))
+
+
+def _swapped(name: str) -> Callable[[Path, duckdb.DuckDBPyConnection], set[tuple[str, str]]]:
+    return lambda gt, con: {(b, a) for a, b in read_links(gt, name)}
+
+
+def _projects_orders_truth(gt: Path, con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(order, project): a project belongs to the order its deliverables' invoices bill.
+
+    A consolidated invoice bills several orders, so a deliverable's order is the one
+    common to all its invoices; where that is not a single order the pair stays unknown.
+    """
+    orders_of_invoice: dict[str, set[str]] = defaultdict(set)
+    for order, invoice in read_links(gt, "orders_invoices"):
+        orders_of_invoice[invoice].add(order)
+    invoices_of: dict[str, set[str]] = defaultdict(set)
+    for deliverable, invoice in read_links(gt, "deliverables_invoices"):
+        invoices_of[deliverable].add(invoice)
+    project_of = dict(
+        con.execute("select deliverable_id, project_id from staging.stg_fulfilment__deliverables").fetchall()
+    )
+    pairs = set()
+    for deliverable, invoices in invoices_of.items():
+        common = set.intersection(*(orders_of_invoice.get(i, set()) for i in invoices))
+        if len(common) == 1 and deliverable in project_of:
+            pairs.add((common.pop(), project_of[deliverable]))
+    return pairs
 
 
 MAPPINGS: dict[str, TruthMapping] = {
-    "orders_invoices": TruthMapping(
-        "orders_invoices",
-        right_id=lambda key: key.split("#", 1)[0],  # billing_item_id = invoice_id#reference
-        excluded_link_types=frozenset({"void", "credit_note"}),
-    ),
+    # billing_item_id = invoice_id#reference
+    "orders_invoices": TruthMapping(_orders_invoices_truth, right_id=lambda key: key.split("#", 1)[0]),
+    "delivery_orders": TruthMapping(_swapped("delivery_orders")),
+    "projects_orders": TruthMapping(_projects_orders_truth, partial_truth=True),
+    "lead_forms_leads": TruthMapping(_swapped("lead_forms_leads")),
 }
 
 
@@ -56,15 +106,6 @@ def load_spec(name: str) -> dict:
     if not match:
         raise ValueError(f"no spec_yaml block in spec__{name}.sql")
     return yaml.safe_load(match.group(1))
-
-
-def load_truth(ground_truth: Path, truth_name: str, excluded: frozenset[str]) -> set[tuple[str, str]]:
-    with open(ground_truth / "links.csv", newline="") as fh:
-        return {
-            (row["left_id"], row["right_id"])
-            for row in csv.DictReader(fh)
-            if row["reconciliation"] == truth_name and row["link_type"] not in excluded
-        }
 
 
 @dataclass
@@ -123,14 +164,14 @@ def _present_ids(con: duckdb.DuckDBPyConnection, name: str, mapping: TruthMappin
     rows = con.execute(
         f"select side, record_key from intermediate.int_{name}__records"  # name is a spec name, not data
     ).fetchall()
-    left = {mapping.left_id(k) for s, k in rows if s == "left"}
+    left = {k for s, k in rows if s == "left"}
     right = {mapping.right_id(k) for s, k in rows if s == "right"}
     return left, right
 
 
 def evaluate_reconciliation(con: duckdb.DuckDBPyConnection, name: str, ground_truth: Path) -> ReconciliationReport:
     mapping = MAPPINGS[name]
-    truth = load_truth(ground_truth, mapping.truth_name, mapping.excluded_link_types)
+    truth = mapping.truth(ground_truth, con)
     left_present, right_present = _present_ids(con, name, mapping)
     # Only links whose two records reached the reconciliation can be found; the others
     # were quarantined at ingestion or filtered out (e.g. cancelled orders) by design.
@@ -141,8 +182,11 @@ def evaluate_reconciliation(con: duckdb.DuckDBPyConnection, name: str, ground_tr
     auto: set[tuple[str, str]] = set()
     suggested: set[tuple[str, str]] = set()
     by_pass: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    known = mapping.known(truth)
     for left_key, right_key, decision, pass_name in decided:
-        pair = (mapping.left_id(left_key), mapping.right_id(right_key))
+        pair = (left_key, mapping.right_id(right_key))
+        if not known(*pair):
+            continue
         if decision == "matched":
             auto.add(pair)
             by_pass[pass_name].add(pair)
@@ -166,10 +210,48 @@ def evaluate_reconciliation(con: duckdb.DuckDBPyConnection, name: str, ground_tr
     )
 
 
+def evaluate_deliverables_invoices(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> ReconciliationReport:
+    """Deliverables ↔ invoices, derived: deliverable → project → order → invoice.
+
+    A deliverable is linked to an invoice when its project is auto-matched to an order
+    and that order to the invoice; compared with the generator's deliverable links.
+    """
+    truth = read_links(ground_truth, "deliverables_invoices")
+    predicted = set(
+        con.execute(
+            """
+            select distinct deliverables.deliverable_id, invoice_matches.invoice_id
+            from staging.stg_fulfilment__deliverables as deliverables
+            inner join intermediate.int_projects_orders__decisions as projects
+                on deliverables.project_id = projects.right_key and projects.decision = 'matched'
+            inner join marts.fct_order_invoice_matches as invoice_matches
+                on projects.left_key = invoice_matches.order_id
+            """
+        ).fetchall()
+    )
+    deliverables = {
+        r[0] for r in con.execute("select deliverable_id from staging.stg_fulfilment__deliverables").fetchall()
+    }
+    invoices = {r[0] for r in con.execute("select invoice_id from intermediate.int_invoice_billing_items").fetchall()}
+    evaluable = {(d, i) for d, i in truth if d in deliverables and i in invoices}
+    score = Score(predicted=len(predicted), correct=len(predicted & truth), relevant=len(evaluable))
+    return ReconciliationReport(
+        name="deliverables_invoices",
+        auto=score,
+        suggested=Score(relevant=len(evaluable)),
+        by_pass={"derived via projects_orders and orders_invoices": score},
+        truth_links=len(truth),
+        truth_links_evaluable=len(evaluable),
+    )
+
+
 def evaluate(warehouse: Path, ground_truth: Path, names: list[str] | None = None) -> list[ReconciliationReport]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return [evaluate_reconciliation(con, n, ground_truth) for n in (names or list(MAPPINGS))]
+        reports = [evaluate_reconciliation(con, n, ground_truth) for n in (names or list(MAPPINGS))]
+        if names is None:
+            reports.append(evaluate_deliverables_invoices(con, ground_truth))
+        return reports
     finally:
         con.close()
 
@@ -204,16 +286,20 @@ def level_counts(con: duckdb.DuckDBPyConnection, name: str, ground_truth: Path) 
     """Per comparison field: level counts among true and among false candidate pairs."""
     spec = load_spec(name)
     mapping = MAPPINGS[name]
-    truth = load_truth(ground_truth, mapping.truth_name, mapping.excluded_link_types)
+    truth = mapping.truth(ground_truth, con)
     fields = [c["field"] for c in spec["comparisons"]]
     cols = ", ".join(f"level_{f}" for f in fields)
     counts: dict[str, dict[bool, Counter]] = {f: {True: Counter(), False: Counter()} for f in fields}
     # The prior of the scored pass: the share of true pairs among the candidates it scores.
     counts[PRIOR_KEY] = {True: Counter(), False: Counter()}
     cur = con.execute(f"select left_key, right_key, is_deterministic, {cols} from intermediate.int_{name}__pairs")
+    known = mapping.known(truth)
     while batch := cur.fetchmany(100_000):
         for left_key, right_key, is_deterministic, *levels in batch:
-            is_match = (mapping.left_id(left_key), mapping.right_id(right_key)) in truth
+            pair = (left_key, mapping.right_id(right_key))
+            if not known(*pair):
+                continue
+            is_match = pair in truth
             if not is_deterministic:
                 counts[PRIOR_KEY][is_match][0] += 1
             for f, level in zip(fields, levels, strict=True):

@@ -1,0 +1,69 @@
+{#- Reconciliation spec: ad-platform campaigns ↔ CRM insertion orders (booked vs delivered). -#}
+{% macro spec__delivery_orders() %}
+{% set spec_yaml %}
+name: delivery_orders
+rule_version: delivery_orders.v1
+description: >
+  Each ad campaign delivers for at most one insertion order; an order may run several
+  campaigns. Campaign names that carry the order reference match deterministically; the
+  rest are scored on the brand in the campaign name, spend against the booking, and the
+  flight dates against the service period.
+left:
+  model: stg_crm__orders
+  key: order_id
+  where: "order_type = 'insertion_order'"
+  columns:
+    reference: order_ref_normalised
+    name: client_name_normalised
+    currency: currency
+    amount: booked_amount
+    date: service_start_date
+right:
+  model: int_ads_campaigns
+  key: campaign_id
+  columns:
+    reference: campaign_ref_normalised
+    name: brand_normalised
+    currency: currency
+    amount: spend_amount
+    date: first_delivery_date
+deterministic:
+  - name: reference_in_campaign_name
+    fields: [reference]
+    confirm: {field: name, min_similarity: 0.8}
+blocking:
+  window_days: {min: -5, max: 95}
+  max_candidates_per_record: 50
+  keys:
+    - {name: name_prefix, field: name, method: prefix, length: 5}
+comparisons:
+  - field: reference
+    method: edit_distance
+    levels: [{name: exact, max: 0}, {name: one_edit, max: 1}, {name: different}]
+  - field: name
+    method: similarity
+    levels: [{name: very_high, min: 0.95}, {name: high, min: 0.88}, {name: low}]
+  - field: amount
+    method: amount
+    levels:
+      - {name: on_plan, abs: 1.00, rel: 0.05}
+      - {name: partial, rel_min: 0.3, rel_max: 0.95}
+      - {name: over, rel_min: 1.05, rel_max: 1.35}
+      - {name: different}
+  - field: date
+    method: days_between
+    levels: [{name: in_period, min: 0, max: 45}, {name: near, min: -5, max: 95}, {name: far}]
+  - field: currency
+    method: exact
+    levels: [{name: same}, {name: different}]
+thresholds:
+  prior_match_probability: 0.21
+  auto_match: 0.95
+  review: 0.5
+  ambiguity_margin: 3.0
+assignment:
+  rounds: 3
+  top_k: 3
+{% endset %}
+{{ return(fromyaml(spec_yaml)) }}
+{% endmacro %}

@@ -1,0 +1,61 @@
+{#- Reconciliation spec: ad-platform lead-form submissions ↔ CRM leads (commission disputes). -#}
+{% macro spec__lead_forms_leads() %}
+{% set spec_yaml %}
+name: lead_forms_leads
+rule_version: lead_forms_leads.v1
+description: >
+  Each form submission becomes at most one CRM lead; a lead submitted twice collects
+  both submissions. The same e-mail and campaign match deterministically, then the same
+  e-mail alone (the CRM credited another campaign: an attribution mismatch). The rest
+  are scored on name, e-mail similarity, campaign and timing.
+left:
+  model: stg_crm__leads
+  key: lead_id
+  columns:
+    email: email_normalised
+    name: full_name_normalised
+    campaign: campaign_id
+    date: cast(created_at as date)
+right:
+  model: stg_ads__lead_forms
+  key: submission_id
+  columns:
+    email: email_normalised
+    name: full_name_normalised
+    campaign: campaign_id
+    date: cast(submitted_at as date)
+deterministic:
+  - name: email_and_campaign
+    fields: [email, campaign]
+  - name: email_only
+    fields: [email]
+    confirm: {field: name, min_similarity: 0.85}
+blocking:
+  window_days: {min: -1, max: 7}
+  max_candidates_per_record: 50
+  keys:
+    - {name: name_prefix, field: name, method: prefix, length: 6}
+comparisons:
+  - field: email
+    method: similarity
+    levels: [{name: exact, min: 1.0}, {name: high, min: 0.92}, {name: low}]
+  - field: name
+    method: similarity
+    levels: [{name: exact, min: 1.0}, {name: high, min: 0.9}, {name: low}]
+  - field: campaign
+    method: exact
+    levels: [{name: same}, {name: different}]
+  - field: date
+    method: days_between
+    levels: [{name: same_day, min: 0, max: 0}, {name: within_week, min: -1, max: 7}, {name: far}]
+thresholds:
+  prior_match_probability: 0.025
+  auto_match: 0.95
+  review: 0.5
+  ambiguity_margin: 3.0
+assignment:
+  rounds: 2
+  top_k: 3
+{% endset %}
+{{ return(fromyaml(spec_yaml)) }}
+{% endmacro %}

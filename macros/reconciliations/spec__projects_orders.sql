@@ -1,0 +1,72 @@
+{#- Reconciliation spec: fulfilment projects ↔ CRM content packages and retainers.
+    Deliverables follow their project to the order, and from the order to its invoices,
+    which is how "completed but not billed" and "billed but not delivered" are found. -#}
+{% macro spec__projects_orders() %}
+{% set spec_yaml %}
+name: projects_orders
+rule_version: projects_orders.v1
+description: >
+  Each fulfilment project delivers one content package or retainer. Projects whose tasks
+  quote the order reference (in the reference field or the project name) match
+  deterministically; the rest are scored on client name, value against the booking and
+  completion dates against the service period.
+left:
+  model: stg_crm__orders
+  key: order_id
+  where: "order_type in ('content_package', 'retainer')"
+  columns:
+    reference: order_ref_normalised
+    name: client_name_normalised
+    currency: currency
+    amount: booked_amount
+    date: service_start_date
+right:
+  model: int_fulfilment_projects
+  key: project_id
+  columns:
+    reference: order_ref_normalised
+    name: client_name_normalised
+    currency: currency
+    amount: planned_value
+    date: first_completed_date
+deterministic:
+  - name: reference_exact
+    fields: [reference]
+    confirm: {field: name, min_similarity: 0.75}
+blocking:
+  window_days: {min: -5, max: 95}
+  max_candidates_per_record: 50
+  keys:
+    - {name: name_prefix, field: name, method: prefix, length: 5}
+    - {name: amount, field: amount, method: amount_rounded}
+comparisons:
+  - field: reference
+    method: edit_distance
+    levels: [{name: exact, max: 0}, {name: one_edit, max: 1}, {name: different}]
+  - field: name
+    method: similarity
+    levels: [{name: very_high, min: 0.95}, {name: high, min: 0.85}, {name: low}]
+  - field: amount
+    method: amount
+    levels:
+      - {name: exact, abs: 0.02, rel: 0.0005}
+      - {name: close, abs: 1.00, rel: 0.02}
+      - {name: partial, rel_min: 0.4, rel_max: 1.0}
+      - {name: different}
+  - field: date
+    method: days_between
+    levels: [{name: in_period, min: 0, max: 45}, {name: near, min: -5, max: 95}, {name: far}]
+  - field: currency
+    method: exact
+    levels: [{name: same}, {name: different}]
+thresholds:
+  prior_match_probability: 0.35
+  auto_match: 0.95
+  review: 0.5
+  ambiguity_margin: 3.0
+assignment:
+  rounds: 3
+  top_k: 3
+{% endset %}
+{{ return(fromyaml(spec_yaml)) }}
+{% endmacro %}

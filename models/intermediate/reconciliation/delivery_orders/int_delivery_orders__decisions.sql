@@ -1,0 +1,1 @@
+{{ recon_decisions('delivery_orders') }}

@@ -1,0 +1,1 @@
+{{ recon_pairs('delivery_orders') }}

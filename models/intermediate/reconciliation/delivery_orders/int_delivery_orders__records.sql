@@ -1,0 +1,1 @@
+{{ recon_records('delivery_orders') }}

@@ -1,0 +1,1 @@
+{{ recon_decisions('lead_forms_leads') }}

@@ -1,0 +1,1 @@
+{{ recon_pairs('lead_forms_leads') }}

@@ -1,0 +1,1 @@
+{{ recon_records('lead_forms_leads') }}

@@ -1,0 +1,1 @@
+{{ recon_decisions('projects_orders') }}

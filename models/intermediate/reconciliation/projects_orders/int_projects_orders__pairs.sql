@@ -1,0 +1,1 @@
+{{ recon_pairs('projects_orders') }}

@@ -1,0 +1,1 @@
+{{ recon_records('projects_orders') }}
