@@ -7,7 +7,10 @@
        of both sides trails by at least ambiguity_margin (in log2 Bayes-factor units);
        a mutual best inside the margin is ambiguous. Accepted pairs at or above the
        auto-match probability are matched, the rest suggested for review.
-    Output: one row per pair that was decided (matched, suggested or ambiguous). -#}
+    3. Groups (spec `groups`): among what is still open, 1:N or N:1 sets whose amounts
+       sum to the anchor's (see recon_group_decisions).
+    Output: one row per pair that was decided (matched, suggested or ambiguous); the
+    pairs of one group share its match_id. -#}
 {% macro recon_decisions(name) %}
 {%- set spec = recon_spec(name) -%}
 {%- set margin = spec.thresholds.ambiguity_margin -%}
@@ -89,34 +92,107 @@ probabilistic_{{ round }} as (
 ),
 {%- endfor %}
 
-all_decided as (
+decided_pairs as (
     select deterministic_decided.*, 0 as assignment_round from deterministic_decided
     {%- for round in range(1, spec.assignment.rounds + 1) %}
     union all
     select * from decided_{{ round }}
     {%- endfor %}
 ),
+{%- set groups = spec.get('groups') or [] %}
+{%- if groups %}
+
+open_for_groups as (
+    -- Candidates whose two records no pass or round decided (an order partly covered
+    -- by deterministic matches appears here only with its uncovered amount).
+    select *
+    from pairs
+    where not pairs.is_deterministic
+        and pairs.right_key not in (select decided_pairs.right_key from decided_pairs)
+        and pairs.left_key not in (
+            select decided_pairs.left_key from decided_pairs where decided_pairs.assignment_round > 0
+        )
+),
+{%- for group in groups %}
+
+{{ recon_group_decisions(spec, group, loop.index, 'open_for_groups') }},
+{%- endfor %}
+
+group_decided as (
+    -- A record in groups of both directions keeps only its first group.
+    select *
+    from (
+        {%- for group in groups %}
+        select *, {{ loop.index }} as group_priority from group_{{ loop.index }}_decided
+        {{ "union all" if not loop.last }}
+        {%- endfor %}
+    ) as candidates
+    qualify min(candidates.group_priority) over (partition by candidates.left_key) = candidates.group_priority
+        and min(candidates.group_priority) over (partition by candidates.right_key) = candidates.group_priority
+),
+{%- endif %}
+
+all_decided as (
+    select
+        decided_pairs.left_key,
+        decided_pairs.right_key,
+        decided_pairs.decision,
+        coalesce(decided_pairs.pass_name, 'probabilistic') as pass_name,
+        decided_pairs.assignment_round,
+        decided_pairs.match_weight,
+        decided_pairs.match_probability,
+        md5('{{ spec.rule_version }}' || '|' || decided_pairs.left_key || '|' || decided_pairs.right_key) as match_id,
+        to_json(struct_pack(
+            {%- for comparison in spec.comparisons %}
+            {{ comparison.field }} := struct_pack(
+                level := decided_pairs.level_{{ comparison.field }},
+                weight := round(decided_pairs.weight_{{ comparison.field }}, 3)
+            ){{ "," if not loop.last }}
+            {%- endfor %}
+        )) as score_components
+    from decided_pairs
+    {%- if groups %}
+    union all
+    select
+        group_decided.left_key,
+        group_decided.right_key,
+        group_decided.decision,
+        group_decided.pass_name,
+        {{ spec.assignment.rounds + 1 }} as assignment_round,
+        pairs.match_weight,
+        pairs.match_probability,
+        group_decided.group_match_id as match_id,
+        to_json(struct_pack(
+            group_size := group_decided.group_size,
+            group_amount := group_decided.group_amount,
+            anchor_amount := group_decided.group_anchor_amount,
+            {%- for comparison in spec.comparisons %}
+            {{ comparison.field }} := struct_pack(
+                level := pairs.level_{{ comparison.field }},
+                weight := round(pairs.weight_{{ comparison.field }}, 3)
+            ){{ "," if not loop.last }}
+            {%- endfor %}
+        )) as score_components
+    from group_decided
+    inner join pairs
+        on group_decided.left_key = pairs.left_key
+        and group_decided.right_key = pairs.right_key
+    {%- endif %}
+),
 
 final as (
     select
         '{{ spec.name }}' as reconciliation,
         '{{ spec.rule_version }}' as rule_version,
-        md5('{{ spec.rule_version }}' || '|' || all_decided.left_key || '|' || all_decided.right_key) as match_id,
+        all_decided.match_id,
         all_decided.left_key,
         all_decided.right_key,
         all_decided.decision,
-        coalesce(all_decided.pass_name, 'probabilistic') as pass_name,
+        all_decided.pass_name,
         all_decided.assignment_round,
         all_decided.match_weight,
         all_decided.match_probability,
-        to_json(struct_pack(
-            {%- for comparison in spec.comparisons %}
-            {{ comparison.field }} := struct_pack(
-                level := all_decided.level_{{ comparison.field }},
-                weight := round(all_decided.weight_{{ comparison.field }}, 3)
-            ){{ "," if not loop.last }}
-            {%- endfor %}
-        )) as score_components
+        all_decided.score_components
     from all_decided
 )
 

@@ -170,6 +170,9 @@ compared as (
         candidate_pairs.pass_name,
         candidate_pairs.pass_name is not null as is_deterministic,
         {%- if has_fx %}
+        left_records.currency as left_currency,
+        right_records.currency as right_currency,
+        right_records.amount as right_amount,
         -- The left amount in the right record's currency, at the rates of the right
         -- record's month (how the billing system would have converted it).
         case

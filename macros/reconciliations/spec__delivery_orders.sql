@@ -64,6 +64,11 @@ thresholds:
 assignment:
   rounds: 3
   top_k: 3
+  # An order whose other campaign named the reference stays open for the rest of its budget.
+  left_accepts_remainder: {min_remaining: 1.00}
+# An insertion order running two campaigns, neither naming the reference.
+groups:
+  - {direction: one_to_many, max_size: 3, max_candidates: 8, min_evidence_weight: 0.0, tolerance: {abs: 1.00, rel: 0.05}}
 {% endset %}
 {{ return(fromyaml(spec_yaml)) }}
 {% endmacro %}

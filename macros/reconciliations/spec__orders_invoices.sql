@@ -89,6 +89,11 @@ assignment:
   # An order partly covered by deterministic matches (split invoices) stays open for one
   # scored item, compared on the amount still uncovered.
   left_accepts_remainder: {min_remaining: 1.00}
+# Groups among what is still open: an order billed in instalments none of which quotes
+# the reference (one_to_many), an item billing several orders (many_to_one).
+groups:
+  - {direction: one_to_many, max_size: 4, max_candidates: 8, min_evidence_weight: 0.0, tolerance: {abs: 0.05, rel: 0.0005}}
+  - {direction: many_to_one, max_size: 3, max_candidates: 8, min_evidence_weight: 0.0, tolerance: {abs: 0.05, rel: 0.0005}}
 {% endset %}
 {{ return(fromyaml(spec_yaml)) }}
 {% endmacro %}
