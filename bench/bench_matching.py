@@ -527,6 +527,9 @@ def render(report: dict) -> str:
     w = lines.append
     w(f"== matching benchmark: {report['orders']:,} orders, seed {report['seed']}, noise {report['noise']} ==")
     w(f"machine: {report['machine']['cpus']} cpus, {report['machine']['mem_gib']} GiB, python {report['python']}")
+    code = report.get("code", {})
+    dirty = len(code.get("dirty", []))
+    w(f"code: {code.get('head')} + {dirty} uncommitted model/macro files, duckdb {report['duckdb']}")
     w("")
     w(f"{'stage':<12}{'wall s':>10}{'cpu s':>10}{'peak RSS MiB':>14}{'peak spill MiB':>16}{'other procs cpu s':>19}")
     for stage, m in report["stages"].items():
@@ -653,6 +656,19 @@ def _prepare_home(home: Path, reuse: bool, args: argparse.Namespace) -> bool:
     return False
 
 
+def _code_state() -> dict:
+    """The commit benchmarked and the uncommitted files that change what dbt builds (read-only git)."""
+
+    def git(*args: str) -> str:
+        cmd = ["git", "--no-optional-locks", "-C", str(PROJECT_DIR), *args]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    dirty = [line[3:] for line in git("status", "--porcelain").splitlines()]
+    relevant = ("macros/", "models/", "seeds/", "tests/", "dbt_project.yml")
+    return {"head": git("rev-parse", "--short", "HEAD"), "dirty": [p for p in dirty if p.startswith(relevant)]}
+
+
 def _dir_mib(path: Path) -> int:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20) if path.exists() else 0
 
@@ -700,6 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "stages": {},
         "data": {},
+        "code": _code_state(),
     }
     exit_code = 0
     try:
@@ -738,6 +755,9 @@ def main(argv: list[str] | None = None) -> int:
             report["dbt"] = node_times(target, samples)
         report["data"]["warehouse_mib"] = round(warehouse.stat().st_size / 2**20) if warehouse.exists() else None
 
+        analysis_started, analysis_busy = time.monotonic(), _machine_busy_s()
+        self_cpu = resource.getrusage(resource.RUSAGE_SELF)
+        self_cpu_before = self_cpu.ru_utime + self_cpu.ru_stime
         names = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["reconciliations"]
         model_time = {n["name"]: n["execution_time_s"] for n in report.get("dbt", {}).get("nodes", [])}
         con = duckdb.connect(str(warehouse), read_only=True)
@@ -774,7 +794,14 @@ def main(argv: list[str] | None = None) -> int:
                     exit_code = 1
         finally:
             con.close()
-        report["analysis_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = usage.ru_utime + usage.ru_stime - self_cpu_before
+        report["stages"]["analysis"] = {
+            "wall_s": round(time.monotonic() - analysis_started, 2),
+            "cpu_s": round(cpu, 2),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024),  # this process: its DuckDB queries
+            "other_cpu_s": round(max(0.0, _machine_busy_s() - analysis_busy - cpu), 1),
+        }
     finally:
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2, default=str))

@@ -161,23 +161,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     settings.apply_environment()
     main_home = settings.recon_home()
-    reports_by_seed = {}
+    runs = []  # (label, home, ground truth, seed)
     if args.seeds:
         for seed in args.seeds:
             home = main_home / "scratch" / f"evaluate-seed-{seed}-noise-{args.noise}"
             truth = build_scratch(home, seed, args.orders, args.noise)
-            reports_by_seed[seed] = (evaluate.evaluate(settings.warehouse_path(), truth), home)
+            runs.append((f"seed {seed}, {args.orders} orders, noise {args.noise}", home, truth, seed))
     else:
         truth = Path(args.ground_truth) if args.ground_truth else main_home / "ground_truth"
-        reports_by_seed[None] = (evaluate.evaluate(settings.warehouse_path(), truth), main_home)
-    for seed, (reports, home) in reports_by_seed.items():
-        label = f"seed {seed}, {args.orders} orders, noise {args.noise}" if seed is not None else str(home)
+        runs.append((str(main_home), main_home, truth, None))
+    for label, home, truth, seed in runs:
+        warehouse = home / "warehouse.duckdb"
+        reports = evaluate.evaluate(warehouse, truth)
+        confusion = evaluate.confusion_for(warehouse, truth)
         print(f"== evaluation: {label} ==")
         print(evaluate.render(reports))
+        print(evaluate.render_confusion(confusion))
         out = Path(args.json) if args.json else home / "evaluation.json"
         if seed is not None and args.json:
             out = out.with_name(f"{out.stem}-seed-{seed}{out.suffix}")
-        evaluate.write_json(reports, out, seed=seed, orders=args.orders, noise=args.noise)
+        evaluate.write_json(reports, out, confusion, seed=seed, orders=args.orders, noise=args.noise)
         print(f"written: {out}")
     return 0
 

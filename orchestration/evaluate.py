@@ -256,6 +256,98 @@ def evaluate(warehouse: Path, ground_truth: Path, names: list[str] | None = None
         con.close()
 
 
+def _true_order_states(ground_truth: Path) -> dict[str, dict[str, str]]:
+    """Per order, the state each leg should be in according to the generator."""
+    discrepancies: dict[str, dict[str, str]] = defaultdict(dict)
+    with open(ground_truth / "records.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["entity"] == "crm__orders":
+                discrepancies[row["record_id"]][row["discrepancy"]] = row["detail"]
+    duplicate_invoices = set()
+    with open(ground_truth / "records.csv", newline="") as fh:
+        duplicate_invoices = {r["record_id"] for r in csv.DictReader(fh) if r["discrepancy"] == "duplicate_billing"}
+    over_billed = {order for order, inv in read_links(ground_truth, "orders_invoices") if inv in duplicate_invoices}
+    # A short deliverable is recorded on the deliverable: reach its order through the
+    # invoices it was billed on (orders that were never billed are not reached).
+    with open(ground_truth / "records.csv", newline="") as fh:
+        short = {r["record_id"] for r in csv.DictReader(fh) if r["discrepancy"] == "quantity_short"}
+    orders_of_invoice: dict[str, set[str]] = defaultdict(set)
+    for order, invoice in read_links(ground_truth, "orders_invoices"):
+        orders_of_invoice[invoice].add(order)
+    short_orders = set()
+    for deliverable, invoice in read_links(ground_truth, "deliverables_invoices"):
+        if deliverable in short and len(orders_of_invoice.get(invoice, ())) == 1:
+            short_orders |= orders_of_invoice[invoice]
+    states: dict[str, dict[str, str]] = dict(discrepancies)
+    for order in over_billed:
+        states.setdefault(order, {})["duplicate_billing"] = ""
+    for order in short_orders:
+        states.setdefault(order, {})["quantity_short"] = ""
+    return states
+
+
+def state_confusion(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> dict[str, Counter]:
+    """Confusion of (true state, reported state) per leg of the reconciled orders.
+
+    The generator records discrepancies, not states, so the true state of a leg is
+    derived: unbilled → not_billed, partial billing → under_billed, a duplicate invoice →
+    over_billed; over/under delivery and no delivery for the ads leg; a short quantity or
+    no deliverables for the fulfilment leg; everything else agrees.
+    """
+    truth = _true_order_states(ground_truth)
+    rows = con.execute(
+        "select order_id, order_type, billing_state, delivery_state, fulfilment_state "
+        "from marts.fct_reconciled_orders where not is_cancelled"
+    ).fetchall()
+    confusion: dict[str, Counter] = {"billing": Counter(), "delivery": Counter(), "fulfilment": Counter()}
+    for order_id, order_type, billing, delivery, fulfilment in rows:
+        found = truth.get(order_id, {})
+        if "unbilled" in found:
+            true_billing = "not_billed"
+        elif "partial_billing" in found:
+            true_billing = "under_billed"
+        elif "duplicate_billing" in found:
+            true_billing = "over_billed"
+        else:
+            true_billing = "billed"
+        confusion["billing"][(true_billing, billing)] += 1
+        side = found.get("billed_not_delivered", "")
+        if order_type == "insertion_order":
+            if "side=ads" in side:
+                true_delivery = "not_delivered"
+            elif "over_delivery" in found:
+                true_delivery = "over_delivered"
+            elif "under_delivery" in found:
+                true_delivery = "under_delivered"
+            else:
+                true_delivery = "delivered"
+            confusion["delivery"][(true_delivery, delivery)] += 1
+        else:
+            if "side=fulfilment" in side:
+                true_fulfilment = "not_started"
+            elif "quantity_short" in found:
+                true_fulfilment = "partially_fulfilled"
+            else:
+                true_fulfilment = "fulfilled"
+            confusion["fulfilment"][(true_fulfilment, fulfilment)] += 1
+    return confusion
+
+
+def render_confusion(confusion: dict[str, Counter]) -> str:
+    lines = []
+    for leg, counts in confusion.items():
+        truths = sorted({t for t, _ in counts})
+        reported = sorted({r for _, r in counts})
+        lines.append(f"-- {leg} leg: rows = true state, columns = reported state")
+        lines.append(f"{'':<20}" + "".join(f"{r:>21}" for r in reported))
+        for t in truths:
+            lines.append(f"{t:<20}" + "".join(f"{counts[(t, r)]:>21}" for r in reported))
+        agree = sum(v for (t, r), v in counts.items() if t == r)
+        total = sum(counts.values())
+        lines.append(f"agreement: {agree}/{total} = {agree / total:.4f}" if total else "no rows")
+    return "\n".join(lines)
+
+
 def render(reports: list[ReconciliationReport]) -> str:
     lines = [
         f"{'reconciliation':<18} {'what':<28} {'pred':>7} {'correct':>7} {'truth':>7} "
@@ -373,6 +465,22 @@ def bayes_factor_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_json(reports: list[ReconciliationReport], path: Path, **context) -> None:
+def write_json(
+    reports: list[ReconciliationReport], path: Path, confusion: dict[str, Counter] | None = None, **context
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**context, "reconciliations": [r.as_dict() for r in reports]}, indent=2) + "\n")
+    doc = {**context, "reconciliations": [r.as_dict() for r in reports]}
+    if confusion is not None:
+        doc["state_confusion"] = {
+            leg: [{"true": t, "reported": r, "orders": n} for (t, r), n in sorted(counts.items())]
+            for leg, counts in confusion.items()
+        }
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def confusion_for(warehouse: Path, ground_truth: Path) -> dict[str, Counter]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return state_confusion(con, ground_truth)
+    finally:
+        con.close()

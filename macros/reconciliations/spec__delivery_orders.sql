@@ -57,7 +57,7 @@ comparisons:
     method: exact
     levels: [{name: same}, {name: different}]
 thresholds:
-  prior_match_probability: 0.21
+  prior_match_probability: 0.14
   auto_match: 0.95
   review: 0.5
   ambiguity_margin: 3.0

@@ -1,14 +1,27 @@
--- One row per CRM order: the system of record for "was what we sold billed?".
--- The billed leg sums matched invoice lines converted to the order currency at each
--- invoice's month rate; the state follows from the variance against the booking.
+-- One row per CRM order: the system of record. Every leg of the order — booked,
+-- delivered (ad campaigns), fulfilled (project deliverables), billed (invoices, and the
+-- credit notes against them) — in the order currency and the reporting currency, the
+-- variances between them and a state per leg plus an overall completeness state.
 with
 
 orders as (
     select * from {{ ref('stg_crm__orders') }}
 ),
 
-matches as (
+invoice_matches as (
     select * from {{ ref('fct_order_invoice_matches') }}
+),
+
+delivered as (
+    select * from {{ ref('int_orders_delivered') }}
+),
+
+fulfilled as (
+    select * from {{ ref('int_orders_fulfilled') }}
+),
+
+credited as (
+    select * from {{ ref('int_orders_credited') }}
 ),
 
 fx_rates as (
@@ -17,17 +30,16 @@ fx_rates as (
 
 billed as (
     select
-        matches.order_id,
-        count(distinct matches.invoice_id) as invoice_count,
-        sum(matches.billed_amount_order_currency) as billed_amount,
-        sum(matches.billed_amount_reporting) as billed_amount_reporting,
-        min(matches.issue_date) as first_invoiced_date,
-        max(matches.issue_date) as last_invoiced_date
-    from matches
-    group by matches.order_id
+        invoice_matches.order_id,
+        count(distinct invoice_matches.invoice_id) as invoice_count,
+        sum(invoice_matches.billed_amount_order_currency) as billed_amount,
+        min(invoice_matches.issue_date) as first_invoiced_date,
+        max(invoice_matches.issue_date) as last_invoiced_date
+    from invoice_matches
+    group by invoice_matches.order_id
 ),
 
-joined as (
+legs as (
     select
         orders.order_id,
         orders.client_id,
@@ -38,24 +50,37 @@ joined as (
         orders.account_manager,
         orders.service_start_date,
         orders.service_end_date,
+        orders.is_cancelled,
         orders.currency,
+        order_rate.rate_to_usd / reporting_rate.rate_to_usd as reporting_rate,
         orders.booked_amount,
-        {{ convert_amount('orders.booked_amount', 'order_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
-            as booked_amount_reporting,
-        cast(coalesce(billed.invoice_count, 0) as integer) as invoice_count,
-        cast(coalesce(billed.billed_amount, 0) as decimal(18, 4)) as billed_amount,
-        cast(coalesce(billed.billed_amount_reporting, 0) as decimal(18, 4)) as billed_amount_reporting,
-        cast(coalesce(billed.billed_amount, 0) - orders.booked_amount as decimal(18, 4)) as billed_variance,
         cast(greatest(
             {{ var('amount_tolerance_abs') }},
             {{ var('amount_tolerance_rel') }} * abs(orders.booked_amount)
         ) as decimal(18, 4)) as variance_tolerance,
+        orders.order_type = 'insertion_order' as expects_delivery,
+        orders.order_type in ('content_package', 'retainer') as expects_fulfilment,
+        cast(coalesce(billed.invoice_count, 0) as integer) as invoice_count,
+        cast(coalesce(billed.billed_amount, 0) as decimal(18, 4)) as billed_amount,
+        cast(coalesce(credited.credited_amount, 0) as decimal(18, 4)) as credited_amount,
         billed.first_invoiced_date,
         billed.last_invoiced_date,
-        orders.is_cancelled
+        cast(coalesce(delivered.campaign_count, 0) as integer) as campaign_count,
+        cast(coalesce(delivered.spend_amount, 0) as decimal(18, 4)) as delivered_amount,
+        cast(coalesce(delivered.credit_amount, 0) as decimal(18, 4)) as platform_credit_amount,
+        delivered.last_delivery_date,
+        cast(coalesce(fulfilled.deliverable_count, 0) as integer) as deliverable_count,
+        cast(coalesce(fulfilled.fulfilled_amount, 0) as decimal(18, 4)) as fulfilled_amount,
+        fulfilled.last_completed_date
     from orders
     left join billed
         on orders.order_id = billed.order_id
+    left join credited
+        on orders.order_id = credited.order_id
+    left join delivered
+        on orders.order_id = delivered.order_id
+    left join fulfilled
+        on orders.order_id = fulfilled.order_id
     left join fx_rates as order_rate
         on orders.currency = order_rate.currency
         and date_trunc('month', orders.service_end_date) = order_rate.rate_month
@@ -64,17 +89,95 @@ joined as (
         and date_trunc('month', orders.service_end_date) = reporting_rate.rate_month
 ),
 
-reconciled as (
+states as (
     select
-        joined.*,
+        legs.*,
+        cast(legs.billed_amount - legs.booked_amount as decimal(18, 4)) as billed_variance,
+        cast(legs.billed_amount - legs.credited_amount as decimal(18, 4)) as net_billed_amount,
+        cast(legs.delivered_amount - legs.booked_amount as decimal(18, 4)) as delivered_variance,
+        cast(legs.fulfilled_amount - legs.booked_amount as decimal(18, 4)) as fulfilled_variance,
         case
-            when joined.is_cancelled and joined.invoice_count = 0 then 'cancelled'
-            when joined.invoice_count = 0 then 'not_billed'
-            when abs(joined.billed_variance) <= joined.variance_tolerance then 'billed'
-            when joined.billed_variance < 0 then 'under_billed'
+            when legs.is_cancelled and legs.invoice_count = 0 then 'cancelled'
+            when legs.invoice_count = 0 then 'not_billed'
+            when abs(legs.billed_amount - legs.booked_amount) <= legs.variance_tolerance then 'billed'
+            when legs.billed_amount < legs.booked_amount then 'under_billed'
             else 'over_billed'
-        end as billing_state
-    from joined
+        end as billing_state,
+        case
+            when not legs.expects_delivery then 'not_applicable'
+            when legs.campaign_count = 0 then 'not_delivered'
+            when abs(legs.delivered_amount - legs.booked_amount)
+                <= greatest(legs.variance_tolerance, {{ var('delivery_tolerance_rel') }} * legs.booked_amount)
+                then 'delivered'
+            when legs.delivered_amount < legs.booked_amount then 'under_delivered'
+            else 'over_delivered'
+        end as delivery_state,
+        case
+            when not legs.expects_fulfilment then 'not_applicable'
+            when legs.deliverable_count = 0 then 'not_started'
+            when abs(legs.fulfilled_amount - legs.booked_amount) <= legs.variance_tolerance then 'fulfilled'
+            when legs.fulfilled_amount < legs.booked_amount then 'partially_fulfilled'
+            else 'over_fulfilled'
+        end as fulfilment_state
+    from legs
+),
+
+final as (
+    select
+        states.order_id,
+        states.client_id,
+        states.client_name,
+        states.order_ref,
+        states.order_type,
+        states.order_status,
+        states.account_manager,
+        states.service_start_date,
+        states.service_end_date,
+        states.is_cancelled,
+        states.currency,
+        states.booked_amount,
+        states.variance_tolerance,
+        states.invoice_count,
+        states.billed_amount,
+        states.credited_amount,
+        states.net_billed_amount,
+        states.billed_variance,
+        states.first_invoiced_date,
+        states.last_invoiced_date,
+        states.billing_state,
+        states.campaign_count,
+        states.delivered_amount,
+        states.platform_credit_amount,
+        states.delivered_variance,
+        states.last_delivery_date,
+        states.delivery_state,
+        states.deliverable_count,
+        states.fulfilled_amount,
+        states.fulfilled_variance,
+        states.last_completed_date,
+        states.fulfilment_state,
+        cast(case
+            when states.expects_delivery then states.billed_amount - states.delivered_amount
+            when states.expects_fulfilment then states.billed_amount - states.fulfilled_amount
+        end as decimal(18, 4)) as billed_vs_performed_variance,
+        case
+            when states.billing_state = 'cancelled' then 'cancelled'
+            when states.billing_state = 'not_billed'
+                or states.delivery_state = 'not_delivered'
+                or states.fulfilment_state = 'not_started'
+                then 'incomplete'
+            when states.billing_state = 'billed'
+                and states.delivery_state in ('delivered', 'not_applicable')
+                and states.fulfilment_state in ('fulfilled', 'not_applicable')
+                then 'complete'
+            else 'variance'
+        end as completeness_state,
+        '{{ var("reporting_currency") }}' as reporting_currency,
+        cast(states.booked_amount * states.reporting_rate as decimal(18, 4)) as booked_amount_reporting,
+        cast(states.billed_amount * states.reporting_rate as decimal(18, 4)) as billed_amount_reporting,
+        cast(states.delivered_amount * states.reporting_rate as decimal(18, 4)) as delivered_amount_reporting,
+        cast(states.fulfilled_amount * states.reporting_rate as decimal(18, 4)) as fulfilled_amount_reporting
+    from states
 )
 
-select * from reconciled
+select * from final

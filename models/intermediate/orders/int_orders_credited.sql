@@ -1,0 +1,70 @@
+-- Credit notes assigned to orders: by the order reference they quote, else through the
+-- invoice they credit when that invoice bills exactly one order. Amounts in the order
+-- currency at the credit note's month rate. Credit notes reaching no order stay out
+-- (they surface as exceptions later).
+with
+
+credit_notes as (
+    select * from {{ ref('stg_billing__credit_notes') }}
+),
+
+orders as (
+    select * from {{ ref('stg_crm__orders') }}
+),
+
+invoice_matches as (
+    select * from {{ ref('fct_order_invoice_matches') }}
+),
+
+fx_rates as (
+    select * from {{ ref('fx_rates') }}
+),
+
+orders_by_reference as (
+    select orders.order_ref_normalised, min(orders.order_id) as order_id
+    from orders
+    where orders.order_ref_normalised is not null
+    group by orders.order_ref_normalised
+    having count(*) = 1
+),
+
+single_order_invoices as (
+    select invoice_matches.invoice_id, min(invoice_matches.order_id) as order_id
+    from invoice_matches
+    group by invoice_matches.invoice_id
+    having count(distinct invoice_matches.order_id) = 1
+),
+
+assigned as (
+    select
+        credit_notes.credit_note_id,
+        coalesce(orders_by_reference.order_id, single_order_invoices.order_id) as order_id,
+        credit_notes.currency,
+        credit_notes.issue_date,
+        credit_notes.net_amount
+    from credit_notes
+    left join orders_by_reference
+        on credit_notes.reference_normalised = orders_by_reference.order_ref_normalised
+    left join single_order_invoices
+        on credit_notes.invoice_id = single_order_invoices.invoice_id
+),
+
+credited as (
+    select
+        assigned.order_id,
+        count(*) as credit_note_count,
+        sum({{ convert_amount('assigned.net_amount', 'note_rate.rate_to_usd', 'order_rate.rate_to_usd') }})
+            as credited_amount
+    from assigned
+    inner join orders
+        on assigned.order_id = orders.order_id
+    left join fx_rates as note_rate
+        on assigned.currency = note_rate.currency
+        and date_trunc('month', assigned.issue_date) = note_rate.rate_month
+    left join fx_rates as order_rate
+        on orders.currency = order_rate.currency
+        and date_trunc('month', assigned.issue_date) = order_rate.rate_month
+    group by assigned.order_id
+)
+
+select * from credited

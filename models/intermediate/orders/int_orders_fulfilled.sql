@@ -1,0 +1,45 @@
+-- The fulfilled leg of each content package or retainer: value of the deliverables of
+-- the project the projects ↔ orders reconciliation matched to it, in the order currency.
+with
+
+matches as (
+    select * from {{ ref('int_projects_orders__decisions') }}
+    where decision = 'matched'
+),
+
+projects as (
+    select * from {{ ref('int_fulfilment_projects') }}
+),
+
+orders as (
+    select * from {{ ref('stg_crm__orders') }}
+),
+
+fx_rates as (
+    select * from {{ ref('fx_rates') }}
+),
+
+fulfilled as (
+    select
+        matches.left_key as order_id,
+        count(*) as project_count,
+        sum(projects.deliverable_count) as deliverable_count,
+        sum(projects.completed_count) as completed_count,
+        sum({{ convert_amount('projects.completed_value', 'project_rate.rate_to_usd', 'order_rate.rate_to_usd') }})
+            as fulfilled_amount,
+        max(projects.last_completed_date) as last_completed_date
+    from matches
+    inner join projects
+        on matches.right_key = projects.project_id
+    inner join orders
+        on matches.left_key = orders.order_id
+    left join fx_rates as project_rate
+        on projects.currency = project_rate.currency
+        and date_trunc('month', orders.service_end_date) = project_rate.rate_month
+    left join fx_rates as order_rate
+        on orders.currency = order_rate.currency
+        and date_trunc('month', orders.service_end_date) = order_rate.rate_month
+    group by matches.left_key
+)
+
+select * from fulfilled
