@@ -1,5 +1,8 @@
--- Orders ↔ invoices auto-matches (deterministic or probabilistic above the auto-match
--- threshold) with the billed amount in invoice, order and reporting currency.
+-- Orders ↔ invoices auto-matches (deterministic, probabilistic above the auto-match
+-- threshold, or groups) with the billed amount in invoice, order and reporting currency.
+-- A billing item matched to several orders (an N:1 group) is allocated to them in
+-- proportion to their booked amounts, the first order taking the rounding, so billed
+-- amounts add up to the item exactly.
 with
 
 decisions as (
@@ -19,6 +22,38 @@ fx_rates as (
     select * from {{ ref('fx_rates') }}
 ),
 
+allocated as (
+    select
+        decisions.*,
+        -- The share is a ratio (double); the money it allocates is rounded back to DECIMAL
+        -- and the rounding difference goes to the first member.
+        cast(
+            cast(billing_items.net_amount as double) * cast(orders.booked_amount as double)
+            / sum(cast(orders.booked_amount as double)) over (partition by decisions.right_key)
+            as decimal(18, 4)
+        ) as rounded_share,
+        row_number() over (partition by decisions.right_key order by decisions.left_key) as member_order
+    from decisions
+    inner join orders
+        on decisions.left_key = orders.order_id
+    inner join billing_items
+        on decisions.right_key = billing_items.billing_item_id
+),
+
+shares as (
+    select
+        allocated.*,
+        case
+            when allocated.member_order = 1
+                then billing_items.net_amount - sum(allocated.rounded_share) over (partition by allocated.right_key)
+                    + allocated.rounded_share
+            else allocated.rounded_share
+        end as allocated_amount
+    from allocated
+    inner join billing_items
+        on allocated.right_key = billing_items.billing_item_id
+),
+
 matches as (
     select
         decisions.match_id,
@@ -32,17 +67,21 @@ matches as (
         decisions.rule_version,
         billing_items.issue_date,
         billing_items.currency as invoice_currency,
-        billing_items.net_amount as billed_amount,
+        cast(decisions.allocated_amount as decimal(18, 4)) as billed_amount,
         orders.currency as order_currency,
-        {{ convert_amount('billing_items.net_amount', 'invoice_rate.rate_to_usd', 'order_rate.rate_to_usd') }}
+        {{ convert_amount('decisions.allocated_amount', 'invoice_rate.rate_to_usd', 'order_rate.rate_to_usd') }}
             as billed_amount_order_currency,
-        billing_items.net_amount_reporting as billed_amount_reporting,
+        {{ convert_amount('decisions.allocated_amount', 'invoice_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
+            as billed_amount_reporting,
         '{{ invocation_id }}' as dbt_invocation_id
-    from decisions
+    from shares as decisions
     inner join orders
         on decisions.left_key = orders.order_id
     inner join billing_items
         on decisions.right_key = billing_items.billing_item_id
+    left join fx_rates as reporting_rate
+        on reporting_rate.currency = '{{ var("reporting_currency") }}'
+        and date_trunc('month', billing_items.issue_date) = reporting_rate.rate_month
     left join fx_rates as invoice_rate
         on billing_items.currency = invoice_rate.currency
         and date_trunc('month', billing_items.issue_date) = invoice_rate.rate_month
