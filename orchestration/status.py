@@ -68,6 +68,19 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
             "select billing_state, count(*), sum(booked_amount_reporting) from marts.fct_reconciled_orders "
             "group by 1 order by 2 desc"
         ).fetchall()
+    if _has(con, "marts", "fct_reconciliation_records"):
+        out["reconciliations"] = con.execute(
+            "select reconciliation, side, "
+            "count(*) filter (where record_state = 'matched'), "
+            "count(*) filter (where record_state = 'suggested'), "
+            "count(*) filter (where record_state = 'ambiguous'), "
+            "count(*) filter (where record_state = 'unmatched'), count(*) "
+            "from marts.fct_reconciliation_records group by 1, 2 order by 1, 2"
+        ).fetchall()
+        out["completeness"] = con.execute(
+            "select completeness_state, count(*), sum(booked_amount_reporting) from marts.fct_reconciled_orders "
+            "group by 1 order by 2 desc"
+        ).fetchall()
     if _has(con, "marts", "fct_reconciliation_exceptions"):
         out["exceptions"] = con.execute(
             "select exception_type, count(*), sum(amount_at_risk_reporting) from marts.fct_reconciliation_exceptions "
@@ -103,6 +116,17 @@ def render(warehouse: Path) -> str:
         lines += _table(
             ["billing state", "orders", "booked (reporting ccy)"],
             [(s, n, f"{a:,.2f}" if a is not None else "") for s, n, a in data["billing_states"]],
+        )
+    if "reconciliations" in data:
+        lines += ["", "== Reconciliations (records by state; see marts.fct_reconciliation_records) =="]
+        lines += _table(
+            ["reconciliation", "side", "matched", "suggested", "ambiguous", "unmatched", "records"],
+            data["reconciliations"],
+        )
+        lines += ["", "== Reconciled orders by completeness (every leg: booked, delivered, fulfilled, billed) =="]
+        lines += _table(
+            ["completeness", "orders", "booked (reporting ccy)"],
+            [(s, n, f"{a:,.2f}" if a is not None else "") for s, n, a in data["completeness"]],
         )
     if "exceptions" in data:
         lines += ["", "== Open exceptions =="]
