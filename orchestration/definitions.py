@@ -5,6 +5,7 @@ in-process, so cron, CI and the UI all run exactly one thing. DuckDB allows one 
 so every run executes in-process, one step after another.
 """
 
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -128,6 +129,9 @@ def dbt_build_args() -> list[str]:
     dagster_dbt_translator=ReconDbtTranslator(),
 )
 def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+    # Models stamp the Dagster run id on what they build (env_var RECON_RUN_ID), so every
+    # match and reconciled row says which run produced it.
+    os.environ["RECON_RUN_ID"] = context.run_id
     yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 

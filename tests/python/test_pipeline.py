@@ -140,3 +140,12 @@ def test_runs_and_materializations_are_recorded_in_dagster(pipeline_home: Path, 
         assert event is not None
         raw = instance.get_latest_materialization_event(dg.AssetKey(["raw_crm", "crm__orders"]))
         assert raw is not None and "rows_loaded" in raw.asset_materialization.metadata
+    # Every match names the Dagster run that produced it.
+    con = duckdb.connect(str(pipeline_home / "warehouse.duckdb"), read_only=True)
+    try:
+        stamped = {
+            r[0] for r in con.execute("select distinct dagster_run_id from marts.fct_reconciliation_matches").fetchall()
+        }
+    finally:
+        con.close()
+    assert stamped == {event.run_id}

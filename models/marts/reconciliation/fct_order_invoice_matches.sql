@@ -73,7 +73,8 @@ matches as (
             as billed_amount_order_currency,
         {{ convert_amount('decisions.allocated_amount', 'invoice_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
             as billed_amount_reporting,
-        '{{ invocation_id }}' as dbt_invocation_id
+        '{{ invocation_id }}' as dbt_invocation_id,
+        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
     from shares as decisions
     inner join orders
         on decisions.left_key = orders.order_id
