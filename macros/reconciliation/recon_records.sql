@@ -40,6 +40,7 @@ decisions as (
 ),
 
 {{ side }}_candidates as (
+    -- Candidates are listed only for records that did not match: that is who needs them.
     select
         pairs.{{ side }}_key as record_key,
         count(*) as candidate_count,
@@ -51,6 +52,9 @@ decisions as (
             top_k
         ) }} as top_candidates
     from pairs
+    inner join {{ side }}_states
+        on pairs.{{ side }}_key = {{ side }}_states.record_key
+        and {{ side }}_states.record_state != 'matched'
     group by pairs.{{ side }}_key
 ),
 

@@ -37,7 +37,7 @@ blocking:
   window_days: {min: -5, max: 95}
   max_candidates_per_record: 50
   keys:
-    - {name: name_prefix, field: name, method: prefix, length: 5}
+    - {name: name_words, field: name, method: first_words, count: 2}
     - {name: amount, field: amount, method: amount_rounded}
 comparisons:
   - field: reference
