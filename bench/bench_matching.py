@@ -529,10 +529,13 @@ def render(report: dict) -> str:
     w(f"machine: {report['machine']['cpus']} cpus, {report['machine']['mem_gib']} GiB, python {report['python']}")
     code = report.get("code", {})
     dirty = len(code.get("dirty", []))
-    w(f"code: {code.get('head')} + {dirty} uncommitted model/macro files, duckdb {report['duckdb']}")
+    changed = " (code changed during the build)" if code.get("changed_during_build") else ""
+    w(f"code: {code.get('head')} + {dirty} uncommitted model/macro files{changed}, duckdb {report['duckdb']}")
     w("")
     w(f"{'stage':<12}{'wall s':>10}{'cpu s':>10}{'peak RSS MiB':>14}{'peak spill MiB':>16}{'other procs cpu s':>19}")
     for stage, m in report["stages"].items():
+        if isinstance(m, dict) and m.get("reused"):
+            stage = f"{stage}*"
         if isinstance(m, dict):
             w(
                 f"{stage:<12}{m['wall_s']:>10.1f}{m['cpu_s']:>10.1f}{m['peak_rss_mib']:>14,}"
@@ -540,6 +543,8 @@ def render(report: dict) -> str:
             )
         else:
             w(f"{stage:<12}{m}")
+    if any(isinstance(m, dict) and m.get("reused") for m in report["stages"].values()):
+        w("* measured by the earlier run that made this data (--reuse)")
     data = report.get("data", {})
     if data.get("raw_rows"):
         w("")
@@ -716,15 +721,15 @@ def main(argv: list[str] | None = None) -> int:
         },
         "stages": {},
         "data": {},
-        "code": _code_state(),
     }
     exit_code = 0
     try:
         if reused:
-            report["stages"]["generate"] = report["stages"]["ingest"] = "reused from an earlier run (--reuse)"
-            previous = home / "bench" / "generate.json"
-            if previous.exists():
-                report["data"]["raw_rows"] = json.loads(previous.read_text())["rows"]
+            # The data of an earlier run in this home: report that run's stage measurements.
+            made = home / "bench" / "data_stages.json"
+            previous = json.loads(made.read_text()) if made.exists() else {"stages": {}, "data": {}}
+            report["stages"].update({k: {**v, "reused": True} for k, v in previous["stages"].items()})
+            report["data"].update(previous["data"])
         else:
             print(f"[bench] generating {args.orders:,} orders into {home}", flush=True)
             measured, produced = run_stage("generate", home, args)
@@ -739,11 +744,17 @@ def main(argv: list[str] | None = None) -> int:
             report["data"]["files_rejected"] = produced["files_rejected"]
             print(f"[bench] ingest {measured['wall_s']:.1f}s; dbt build", flush=True)
 
+            made = {"stages": report["stages"], "data": report["data"]}
+            (home / "bench" / "data_stages.json").write_text(json.dumps(made))
+
         target = home / "target"
         shutil.rmtree(target, ignore_errors=True)
+        report["code"] = _code_state()  # what dbt is about to parse (others may be committing meanwhile)
         measured = _run_child(dbt_command(home, "build"), home / "bench" / "dbt_build.log", Path(f"{warehouse}.tmp"))
         samples = measured.pop("samples", [])
         report["stages"]["dbt_build"] = measured
+        if _code_state() != report["code"]:
+            report["code"]["changed_during_build"] = True  # dbt parsed at its start: see the compiled SQL
         print(f"[bench] dbt build {measured['wall_s']:.1f}s (exit {measured['exit_code']})", flush=True)
         if measured["exit_code"] != 0:
             exit_code = 1

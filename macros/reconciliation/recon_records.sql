@@ -44,10 +44,16 @@ decisions as (
     select
         pairs.{{ side }}_key as record_key,
         count(*) as candidate_count,
+        {%- set components = [] %}
+        {%- for comparison in spec.comparisons %}
+            {%- do components.append(comparison.field ~ " := struct_pack(level := pairs.level_" ~ comparison.field
+                ~ ", weight := round(pairs.weight_" ~ comparison.field ~ ", 3))") %}
+        {%- endfor %}
         {{ recon_ordered_list(
             "struct_pack(candidate_key := pairs." ~ other ~ "_key, pass_name := pairs.pass_name, "
             ~ "match_weight := round(pairs.match_weight, 3), "
-            ~ "match_probability := round(pairs.match_probability, 4))",
+            ~ "match_probability := round(pairs.match_probability, 4), "
+            ~ "components := struct_pack(" ~ (components | join(', ')) ~ "))",
             'pairs.match_weight desc, pairs.' ~ other ~ '_key',
             top_k
         ) }} as top_candidates
