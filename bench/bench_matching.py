@@ -322,11 +322,20 @@ def cte_prefix(sql: str, cte: str) -> str:
     raise RuntimeError(f"unbalanced parentheses after CTE {cte!r} in the compiled SQL")
 
 
-def compiled_pairs_sql(target: Path, name: str) -> Path:
-    matches = sorted((target / "compiled").rglob(f"int_{name}__pairs.sql"))
-    if len(matches) != 1:
-        raise RuntimeError(f"expected one compiled int_{name}__pairs.sql under {target / 'compiled'}, found {matches}")
-    return matches[0]
+def compiled_pairs_sql(target: Path, name: str) -> str:
+    """The SQL dbt ran for model int_<name>__pairs in this build (run_results.json, else the manifest)."""
+    model = f"int_{name}__pairs"
+    for result in json.loads((target / "run_results.json").read_text())["results"]:
+        if result["unique_id"].startswith("model.") and result["unique_id"].endswith(f".{model}"):
+            if result.get("compiled_code"):
+                return result["compiled_code"]
+    for node in json.loads((target / "manifest.json").read_text())["nodes"].values():
+        if node["resource_type"] == "model" and node["name"] == model and node.get("compiled_path"):
+            path = Path(node["compiled_path"])
+            path = path if path.is_absolute() else PROJECT_DIR / path
+            if path.exists():
+                return path.read_text()
+    raise RuntimeError(f"no compiled SQL of {model} in {target}: did dbt build it?")
 
 
 def _timed(con, sql: str) -> tuple[float, list]:
@@ -396,7 +405,7 @@ def reconciliation_stats(con, target: Path, name: str, pairs_seconds: float | No
         out["decisions"] = f"n/a: {exc}"
     # As generated: the blocked candidates before the cap, from the compiled model SQL.
     try:
-        sql = compiled_pairs_sql(target, name).read_text()
+        sql = compiled_pairs_sql(target, name)
         prefix = cte_prefix(sql, "candidate_pairs")
         seconds, rows = _timed(
             con,
@@ -434,7 +443,7 @@ def reconciliation_stats(con, target: Path, name: str, pairs_seconds: float | No
         # In dbt the model shares 2 cores with whatever model the other dbt thread runs;
         # re-run the same compiled SQL alone (into a temp table, dropped at once).
         try:
-            sql = compiled_pairs_sql(target, name).read_text()
+            sql = compiled_pairs_sql(target, name)
             seconds, _ = _timed(con, f"create or replace temp table bench_pairs_isolated as {sql}")
             con.execute("drop table bench_pairs_isolated")
             out["pairs_isolated_s"] = round(seconds, 2)
@@ -470,7 +479,7 @@ where not orders.is_cancelled
 
 def deterministic_ratio(con, target: Path, repeats: int = 5) -> dict:
     """Hand-written deterministic join vs the engine's deterministic CTEs (orders_invoices), best of `repeats`."""
-    prefix = cte_prefix(compiled_pairs_sql(target, "orders_invoices").read_text(), "deterministic_pairs")
+    prefix = cte_prefix(compiled_pairs_sql(target, "orders_invoices"), "deterministic_pairs")
     variants = {
         "hand_equivalent_temp_table": HAND_EQUIVALENT,
         "hand_bare_join_temp_table": HAND_BARE,

@@ -2,6 +2,10 @@
 -- exception engine (typed exceptions, owners, SLA, lifecycle) builds on this shape.
 with
 
+exception_policy as (
+    select * from {{ ref('exception_policy') }}
+),
+
 reconciled_orders as (
     select * from {{ ref('fct_reconciled_orders') }}
 ),
@@ -73,8 +77,14 @@ exceptions as (
         md5(all_breaks.exception_type || '|' || all_breaks.record_entity || '|' || all_breaks.record_id)
             as exception_id,
         all_breaks.*,
+        exception_policy.domain,
+        exception_policy.owner_team,
+        exception_policy.severity,
+        exception_policy.sla_hours,
         'open' as exception_status
     from all_breaks
+    left join exception_policy
+        on all_breaks.exception_type = exception_policy.exception_type
 )
 
 select * from exceptions

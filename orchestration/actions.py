@@ -1,0 +1,563 @@
+"""The action store: what operators do to exceptions, and the rules they do it under.
+
+Operators act while the pipeline may hold the DuckDB write lock, so actions live in
+their own transactional store: a SQLite file in WAL mode under RECON_HOME. Every
+interface (CLI, future UI) calls :class:`ActionStore`, the one place the rules are
+enforced. Each action is one row of an append-only log: triggers refuse UPDATE and
+DELETE, and every row carries the hash of the previous one, so ``verify`` finds an
+entry that was edited, deleted or reordered behind the store's back.
+
+A rule write happens inside ``BEGIN IMMEDIATE``: the check (who holds the claim?) and
+the append are one transaction, so of many concurrent claims exactly one wins.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import yaml
+
+from orchestration.settings import PROJECT_DIR, recon_home
+
+GENESIS = "0" * 64
+ACTIONS = ("claim", "release", "comment", "resolve", "adjust", "approve", "reject", "reassign", "escalate")
+HASHED_FIELDS = (
+    "seq",
+    "action_id",
+    "exception_id",
+    "action",
+    "actor",
+    "acted_at",
+    "reason_code",
+    "comment",
+    "amount",
+    "target",
+    "state_before",
+    "state_after",
+)
+
+
+class ActionError(Exception):
+    """An action was refused; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 3
+
+
+class NotFound(ActionError):
+    exit_code = 4
+
+
+class Conflict(ActionError):
+    exit_code = 5
+
+
+def store_path() -> Path:
+    return Path(os.environ.get("RECON_ACTIONS_PATH", recon_home() / "actions.sqlite")).resolve()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+# ------------------------------------------------------------------- policy
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    team: str
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """People, teams and thresholds (config/operators.yml) plus reason codes (seed)."""
+
+    operators: dict[str, Operator]
+    escalation_team: str
+    approval_threshold: Decimal
+    reason_codes: dict[str, str]  # code -> action it applies to ('any' for all)
+
+    @classmethod
+    def load(cls, config: Path | None = None, reasons: Path | None = None) -> Policy:
+        config = config or Path(os.environ.get("RECON_OPERATORS", PROJECT_DIR / "config" / "operators.yml"))
+        reasons = reasons or PROJECT_DIR / "seeds" / "reason_codes.csv"
+        doc = yaml.safe_load(config.read_text())
+        operators = {
+            name: Operator(name, spec["team"], frozenset(spec.get("roles", [])))
+            for name, spec in (doc.get("users") or {}).items()
+        }
+        with open(reasons, newline="") as fh:
+            codes = {row["reason_code"]: row["applies_to"] for row in csv.DictReader(fh)}
+        return cls(operators, doc["escalation_team"], Decimal(str(doc["adjustment_approval_threshold"])), codes)
+
+    def operator(self, name: str | None) -> Operator:
+        if not name:
+            raise ActionError("no operator given: pass --as NAME or set RECON_USER")
+        if name not in self.operators:
+            raise ActionError(f"unknown operator {name!r}: add them to config/operators.yml")
+        return self.operators[name]
+
+    def check_reason(self, code: str | None, action: str) -> str:
+        if not code:
+            raise ActionError(f"{action} needs a reason code (--reason); one of: {', '.join(self.codes_for(action))}")
+        applies = self.reason_codes.get(code)
+        if applies is None or applies not in (action, "any"):
+            raise ActionError(
+                f"reason code {code!r} is not valid for {action}; use one of: {', '.join(self.codes_for(action))}"
+            )
+        return code
+
+    def codes_for(self, action: str) -> list[str]:
+        return sorted(c for c, a in self.reason_codes.items() if a in (action, "any"))
+
+
+# -------------------------------------------------------------------- state
+
+
+@dataclass
+class ExceptionState:
+    """An exception's operator state, folded from its actions in order."""
+
+    exception_id: str
+    owner_team: str
+    status: str = "open"  # open | claimed | resolved
+    claimed_by: str | None = None
+    escalated_to: str | None = None
+    attempts: int = 0
+    pending_adjustments: dict[str, dict] = field(default_factory=dict)
+    applied_adjustments: list[dict] = field(default_factory=list)
+    resolution: str | None = None
+    last_action: str | None = None
+    last_action_at: str | None = None
+
+    def snapshot(self) -> dict:
+        return {
+            "status": self.status,
+            "owner_team": self.owner_team,
+            "claimed_by": self.claimed_by,
+            "escalated_to": self.escalated_to,
+            "pending_adjustments": sorted(self.pending_adjustments),
+        }
+
+    def apply(self, row: dict) -> None:
+        action, actor = row["action"], row["actor"]
+        if action == "claim":
+            self.status, self.claimed_by = "claimed", actor
+            self.attempts += 1
+        elif action == "release":
+            self.status, self.claimed_by = "open", None
+        elif action == "resolve":
+            self.status, self.claimed_by, self.resolution = "resolved", None, row["reason_code"]
+        elif action == "adjust":
+            entry = {
+                "adjustment_id": row["target"],
+                "amount": row["amount"],
+                "maker": actor,
+                "reason": row["reason_code"],
+            }
+            needs_approval = json.loads(row["state_after"]).get("pending_adjustments", [])
+            if row["target"] in needs_approval:
+                self.pending_adjustments[row["target"]] = entry
+            else:
+                self.applied_adjustments.append(entry)
+        elif action == "approve":
+            self.applied_adjustments.append(self.pending_adjustments.pop(row["target"]))
+        elif action == "reject":
+            self.pending_adjustments.pop(row["target"], None)
+        elif action == "reassign":
+            self.owner_team, self.status, self.claimed_by = row["target"], "open", None
+        elif action == "escalate":
+            self.escalated_to = row["target"]
+        self.last_action, self.last_action_at = action, row["acted_at"]
+
+
+# -------------------------------------------------------------------- store
+
+SCHEMA = """
+create table if not exists actions (
+    seq integer primary key,
+    action_id text not null unique,
+    exception_id text not null,
+    action text not null,
+    actor text not null,
+    acted_at text not null,
+    reason_code text,
+    comment text,
+    amount text,
+    target text,
+    state_before text not null,
+    state_after text not null,
+    prev_hash text not null,
+    entry_hash text not null
+);
+create index if not exists actions_by_exception on actions (exception_id, seq);
+create trigger if not exists actions_no_update before update on actions
+begin select raise(abort, 'the action log is append-only: entries cannot be changed'); end;
+create trigger if not exists actions_no_delete before delete on actions
+begin select raise(abort, 'the action log is append-only: entries cannot be deleted'); end;
+create table if not exists exception_catalog (
+    exception_id text primary key,
+    exception_type text not null,
+    owner_team text not null,
+    severity text not null,
+    sla_hours integer,
+    record_entity text,
+    record_id text,
+    client_name text,
+    currency text,
+    amount_at_risk text,
+    amount_at_risk_reporting text,
+    details text,
+    first_seen_at text not null,
+    last_seen_at text not null,
+    is_current integer not null
+);
+"""
+
+
+def entry_hash(prev_hash: str, row: dict) -> str:
+    payload = json.dumps({k: row.get(k) for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
+
+
+class ActionStore:
+    def __init__(self, path: Path | None = None, policy: Policy | None = None, clock: Callable[[], datetime] = utc_now):
+        self.path = path or store_path()
+        self.policy = policy or Policy.load()
+        self.clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        try:
+            con.execute("pragma journal_mode = wal")
+            con.execute("pragma synchronous = full")
+            yield con
+        finally:
+            con.close()
+
+    # ------------------------------------------------------------ catalog
+
+    def publish(self, exceptions: list[dict]) -> tuple[int, int]:
+        """Replace the catalog of current exceptions with what the last run found.
+
+        An exception keeps its first_seen_at across runs; one no longer found is kept
+        with is_current = 0 (its actions stay meaningful). Returns (current, retired).
+        """
+        now = self.clock().isoformat()
+        with self._connect() as con:
+            con.execute("begin immediate")
+            con.execute("update exception_catalog set is_current = 0")
+            for e in exceptions:
+                con.execute(
+                    """
+                    insert into exception_catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                    on conflict (exception_id) do update set
+                        exception_type = excluded.exception_type, owner_team = excluded.owner_team,
+                        severity = excluded.severity, sla_hours = excluded.sla_hours,
+                        record_entity = excluded.record_entity, record_id = excluded.record_id,
+                        client_name = excluded.client_name, currency = excluded.currency,
+                        amount_at_risk = excluded.amount_at_risk,
+                        amount_at_risk_reporting = excluded.amount_at_risk_reporting,
+                        details = excluded.details, last_seen_at = excluded.last_seen_at, is_current = 1
+                    """,
+                    [
+                        e["exception_id"],
+                        e["exception_type"],
+                        e["owner_team"],
+                        e["severity"],
+                        e.get("sla_hours"),
+                        e.get("record_entity"),
+                        e.get("record_id"),
+                        e.get("client_name"),
+                        e.get("currency"),
+                        None if e.get("amount_at_risk") is None else str(e["amount_at_risk"]),
+                        None if e.get("amount_at_risk_reporting") is None else str(e["amount_at_risk_reporting"]),
+                        json.dumps(e.get("details") or {}, default=str),
+                        now,
+                        now,
+                    ],
+                )
+            retired = con.execute("select count(*) from exception_catalog where is_current = 0").fetchone()[0]
+            con.execute("commit")
+        return len(exceptions), retired
+
+    def resolve_id(self, prefix: str, con: sqlite3.Connection | None = None) -> str:
+        """An exception id from a unique prefix (ids are md5 hex; operators type 8 chars)."""
+
+        def lookup(c: sqlite3.Connection) -> str:
+            rows = c.execute(
+                "select exception_id from exception_catalog where exception_id like ? || '%' limit 2", [prefix]
+            ).fetchall()
+            if not rows:
+                raise NotFound(f"no exception with id {prefix!r}: run `recon exceptions list`")
+            if len(rows) > 1:
+                raise ActionError(f"id prefix {prefix!r} is ambiguous: type more characters")
+            return rows[0][0]
+
+        if con is not None:
+            return lookup(con)
+        with self._connect() as c:
+            return lookup(c)
+
+    # -------------------------------------------------------------- state
+
+    def _state(self, con: sqlite3.Connection, exception_id: str) -> ExceptionState:
+        row = con.execute("select owner_team from exception_catalog where exception_id = ?", [exception_id]).fetchone()
+        if row is None:
+            raise NotFound(f"no exception {exception_id}")
+        state = ExceptionState(exception_id, row["owner_team"])
+        for action in con.execute("select * from actions where exception_id = ? order by seq", [exception_id]):
+            state.apply(dict(action))
+        return state
+
+    def state(self, exception_id: str) -> ExceptionState:
+        with self._connect() as con:
+            return self._state(con, self.resolve_id(exception_id, con))
+
+    def history(self, exception_id: str) -> list[dict]:
+        with self._connect() as con:
+            eid = self.resolve_id(exception_id, con)
+            return [dict(r) for r in con.execute("select * from actions where exception_id = ? order by seq", [eid])]
+
+    def catalog_entry(self, exception_id: str) -> dict:
+        with self._connect() as con:
+            eid = self.resolve_id(exception_id, con)
+            return dict(con.execute("select * from exception_catalog where exception_id = ?", [eid]).fetchone())
+
+    # -------------------------------------------------------------- rules
+
+    def _may_work_on(self, op: Operator, state: ExceptionState) -> bool:
+        return (
+            op.team == state.owner_team
+            or "ops_lead" in op.roles
+            or (state.escalated_to is not None and op.team == state.escalated_to)
+        )
+
+    def _check(self, action: str, op: Operator, state: ExceptionState, kw: dict) -> dict:
+        """Refuse what the rules forbid; return the fields to record for the action."""
+        if action not in ACTIONS:
+            raise ActionError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        fields: dict = {"reason_code": kw.get("reason"), "comment": kw.get("comment"), "amount": None, "target": None}
+        if action != "comment" and state.status == "resolved":
+            raise ActionError(
+                f"exception {state.exception_id[:8]} is resolved ({state.resolution}); nothing to {action}"
+            )
+        if action == "claim":
+            if not self._may_work_on(op, state):
+                raise ActionError(
+                    f"{op.name} ({op.team}) may not claim: owned by {state.owner_team}"
+                    + (f", escalated to {state.escalated_to}" if state.escalated_to else "")
+                    + "; ask an ops lead to reassign it"
+                )
+            if state.claimed_by == op.name:
+                raise Conflict(f"you already hold the claim on {state.exception_id[:8]}")
+            if state.claimed_by:
+                raise Conflict(f"exception {state.exception_id[:8]} is already claimed by {state.claimed_by}")
+        elif action in ("release", "resolve", "adjust"):
+            if state.claimed_by is None:
+                raise ActionError(
+                    f"{action} needs a claim: run `recon exceptions claim {state.exception_id[:8]}` first"
+                )
+            if state.claimed_by != op.name and not (action == "release" and "ops_lead" in op.roles):
+                raise Conflict(f"exception {state.exception_id[:8]} is claimed by {state.claimed_by}, not {op.name}")
+            if action == "resolve":
+                if state.pending_adjustments:
+                    raise ActionError(
+                        "an adjustment awaits approval ("
+                        + ", ".join(state.pending_adjustments)
+                        + "); approve or reject it before resolving"
+                    )
+                fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "resolve")
+            if action == "release" and kw.get("reason"):
+                fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "release")
+            if action == "adjust":
+                try:
+                    amount = Decimal(str(kw.get("amount")))
+                except (InvalidOperation, TypeError) as exc:
+                    raise ActionError("adjust needs --amount as a decimal number, e.g. 125.50") from exc
+                if not amount.is_finite():
+                    raise ActionError("adjust needs a finite --amount")
+                fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "adjust")
+                fields["amount"] = str(amount)
+                fields["target"] = f"ADJ-{uuid.uuid4().hex[:8]}"
+                fields["needs_approval"] = abs(amount) > self.policy.approval_threshold
+        elif action in ("approve", "reject"):
+            adjustment = kw.get("adjustment")
+            if adjustment not in state.pending_adjustments:
+                pending = ", ".join(state.pending_adjustments) or "none"
+                raise NotFound(f"no pending adjustment {adjustment!r} on {state.exception_id[:8]} (pending: {pending})")
+            if "approver" not in op.roles:
+                raise ActionError(f"{op.name} has no approver role: ask an approver to {action} {adjustment}")
+            if state.pending_adjustments[adjustment]["maker"] == op.name:
+                raise ActionError(f"{op.name} made {adjustment}; a different approver must check it (maker-checker)")
+            fields["target"] = adjustment
+        elif action == "reassign":
+            team = kw.get("team")
+            if team not in self.policy_teams():
+                raise ActionError(f"unknown team {team!r}; teams: {', '.join(self.policy_teams())}")
+            if not ("ops_lead" in op.roles or op.team == state.owner_team):
+                raise ActionError(f"{op.name} may not reassign: only {state.owner_team} or an ops lead")
+            fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "reassign")
+            fields["target"] = team
+        elif action == "escalate":
+            if not self._may_work_on(op, state):
+                raise ActionError(f"{op.name} may not escalate an exception owned by {state.owner_team}")
+            if state.escalated_to:
+                raise Conflict(f"already escalated to {state.escalated_to}")
+            fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "escalate")
+            fields["target"] = self.policy.escalation_team
+        elif action == "comment":
+            if not (kw.get("comment") or "").strip():
+                raise ActionError("comment needs text (--text)")
+        return fields
+
+    def policy_teams(self) -> list[str]:
+        teams = {op.team for op in self.policy.operators.values()}
+        return sorted(teams | {self.policy.escalation_team})
+
+    def act(self, action: str, exception_id: str, actor: str | None, **kw) -> dict:
+        """Check the rules and append the action, atomically. Returns the recorded entry."""
+        op = self.policy.operator(actor)
+        with self._connect() as con:
+            con.execute("begin immediate")
+            try:
+                eid = self.resolve_id(exception_id, con)
+                state = self._state(con, eid)
+                fields = self._check(action, op, state, kw)
+                before = state.snapshot()
+                last = con.execute("select seq, entry_hash from actions order by seq desc limit 1").fetchone()
+                seq = (last["seq"] + 1) if last else 1
+                prev = last["entry_hash"] if last else GENESIS
+                row = {
+                    "seq": seq,
+                    "action_id": uuid.uuid4().hex,
+                    "exception_id": eid,
+                    "action": action,
+                    "actor": op.name,
+                    "acted_at": self.clock().isoformat(),
+                    "reason_code": fields["reason_code"],
+                    "comment": fields["comment"],
+                    "amount": fields["amount"],
+                    "target": fields["target"],
+                    "state_before": json.dumps(before, sort_keys=True),
+                    "state_after": None,
+                }
+                after = copy.deepcopy(state)
+                if action == "adjust":
+                    # Whether this adjustment waits for approval is decided now, under the
+                    # threshold in force, and recorded: apply() reads it from state_after.
+                    pending = set(state.pending_adjustments) | (
+                        {fields["target"]} if fields["needs_approval"] else set()
+                    )
+                    row["state_after"] = json.dumps({**before, "pending_adjustments": sorted(pending)})
+                after.apply(row)
+                row["state_after"] = json.dumps(after.snapshot(), sort_keys=True)
+                row["prev_hash"] = prev
+                row["entry_hash"] = entry_hash(prev, row)
+                con.execute(
+                    "insert into actions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [row[k] for k in (*HASHED_FIELDS, "prev_hash", "entry_hash")],
+                )
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+        return row
+
+    # ---------------------------------------------------------- listing
+
+    def list_exceptions(
+        self,
+        team: str | None = None,
+        owner: str | None = None,
+        status: str | None = None,
+        severity: str | None = None,
+        exception_type: str | None = None,
+        overdue: bool = False,
+        include_retired: bool = False,
+    ) -> list[dict]:
+        """Current exceptions with their operator state, most urgent SLA first."""
+        now = self.clock()
+        with self._connect() as con:
+            where, params = [], []
+            if not include_retired:
+                where.append("is_current = 1")
+            for column, value in (("severity", severity), ("exception_type", exception_type)):
+                if value:
+                    where.append(f"{column} = ?")  # column names are fixed above, values bound
+                    params.append(value)
+            rows = con.execute(
+                "select * from exception_catalog" + (" where " + " and ".join(where) if where else ""), params
+            ).fetchall()
+            out = []
+            for row in rows:
+                entry = dict(row)
+                state = self._state(con, entry["exception_id"])
+                due = datetime.fromisoformat(entry["first_seen_at"]) + timedelta(hours=entry["sla_hours"] or 0)
+                entry.update(
+                    status=state.status,
+                    owner_team=state.owner_team,
+                    claimed_by=state.claimed_by,
+                    escalated_to=state.escalated_to,
+                    attempts=state.attempts,
+                    sla_due_at=due.isoformat(),
+                    is_overdue=state.status != "resolved" and due < now,
+                    last_action=state.last_action,
+                )
+                if team and entry["owner_team"] != team:
+                    continue
+                if owner and entry["claimed_by"] != owner:
+                    continue
+                if status and entry["status"] != status:
+                    continue
+                if overdue and not entry["is_overdue"]:
+                    continue
+                out.append(entry)
+        return sorted(out, key=lambda e: (e["status"] == "resolved", e["sla_due_at"], e["exception_id"]))
+
+    # ------------------------------------------------------------ audit
+
+    def verify(self) -> list[str]:
+        """Problems in the hash chain; empty when every entry is intact and in order."""
+        problems: list[str] = []
+        prev, expected_seq = GENESIS, 1
+        with self._connect() as con:
+            for row in con.execute("select * from actions order by seq"):
+                entry = dict(row)
+                if entry["seq"] != expected_seq:
+                    problems.append(
+                        f"entry seq {entry['seq']}: expected seq {expected_seq} — "
+                        f"{entry['seq'] - expected_seq} entr{'y' if entry['seq'] - expected_seq == 1 else 'ies'} "
+                        "deleted before it"
+                    )
+                if entry["prev_hash"] != prev:
+                    problems.append(
+                        f"entry seq {entry['seq']}: does not follow the entry before it "
+                        "(an entry was deleted, inserted or the order changed)"
+                    )
+                if entry_hash(entry["prev_hash"], entry) != entry["entry_hash"]:
+                    problems.append(f"entry seq {entry['seq']}: content does not match its hash (edited)")
+                prev, expected_seq = entry["entry_hash"], entry["seq"] + 1
+        return problems
+
+    def all_actions(self, after_seq: int = 0) -> list[dict]:
+        with self._connect() as con:
+            return [dict(r) for r in con.execute("select * from actions where seq > ? order by seq", [after_seq])]

@@ -1,0 +1,192 @@
+"""The action store on a real SQLite file: rules, single claim under concurrency, audit chain."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from orchestration.actions import ActionError, ActionStore, Conflict, NotFound
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+FIN = "a" * 32
+MEDIA = "b" * 32
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_store(path: Path, clock: Clock | None = None) -> ActionStore:
+    store = ActionStore(path, clock=clock or Clock(T0))
+    store.publish(
+        [
+            {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "amount_at_risk": "1200.00"},
+            {"exception_id": MEDIA, "exception_type": "over_delivery", "owner_team": "media_ops",
+             "severity": "manual_review", "sla_hours": 24, "amount_at_risk": "80.00"},
+        ]
+    )  # fmt: skip
+    return store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ActionStore:
+    return make_store(tmp_path / "actions.sqlite")
+
+
+def test_claim_then_resolve_with_reason_records_state_before_and_after(store: ActionStore) -> None:
+    store.act("claim", FIN[:8], "alice")
+    entry = store.act("resolve", FIN[:8], "alice", reason="billed_late")
+    assert '"status": "claimed"' in entry["state_before"] and '"status": "resolved"' in entry["state_after"]
+    state = store.state(FIN)
+    assert (state.status, state.claimed_by, state.resolution, state.attempts) == ("resolved", None, "billed_late", 1)
+    assert [a["action"] for a in store.history(FIN)] == ["claim", "resolve"]
+    assert store.verify() == []
+
+
+@pytest.mark.parametrize(
+    ("steps", "error", "message"),
+    [
+        ([("resolve", "alice", {"reason": "billed_late"})], ActionError, "needs a claim"),
+        ([("claim", "carol", {})], ActionError, "may not claim: owned by finance"),
+        ([("claim", "alice", {}), ("claim", "bob", {})], Conflict, "already claimed by alice"),
+        ([("claim", "alice", {}), ("resolve", "alice", {})], ActionError, "needs a reason code"),
+        ([("claim", "alice", {}), ("resolve", "alice", {"reason": "rounding"})], ActionError, "not valid for resolve"),
+        ([("claim", "alice", {}), ("resolve", "bob", {"reason": "billed_late"})], Conflict, "claimed by alice"),
+        ([("claim", "mallory", {})], ActionError, "unknown operator 'mallory'"),
+        ([("claim", None, {})], ActionError, "--as NAME or set RECON_USER"),
+        ([("claim", "alice", {}), ("adjust", "alice", {"amount": "ten", "reason": "rounding"})], ActionError,
+         "decimal number"),
+        ([("reassign", "carol", {"team": "media_ops", "reason": "wrong_team"})], ActionError, "may not reassign"),
+        ([("comment", "alice", {"comment": "  "})], ActionError, "needs text"),
+    ],
+)  # fmt: skip
+def test_every_rule_refuses_with_a_clear_message(store, steps, error, message) -> None:
+    *setup, (action, actor, kw) = steps
+    for a, who, args in setup:
+        store.act(a, FIN, who, **args)
+    with pytest.raises(error, match=message):
+        store.act(action, FIN, actor, **kw)
+
+
+def test_unknown_exception_is_not_found(store: ActionStore) -> None:
+    with pytest.raises(NotFound, match="no exception with id 'ffff'"):
+        store.act("claim", "ffff", "alice")
+
+
+def test_maker_checker_for_adjustments_above_threshold(store: ActionStore) -> None:
+    store.act("claim", FIN, "bob")
+    small = store.act("adjust", FIN, "bob", amount="12.50", reason="rounding")
+    assert store.state(FIN).pending_adjustments == {} and len(store.state(FIN).applied_adjustments) == 1
+    big = store.act("adjust", FIN, "bob", amount="-900.00", reason="pricing_error")
+    adjustment = big["target"]
+    assert adjustment in store.state(FIN).pending_adjustments and small["target"] != adjustment
+    with pytest.raises(ActionError, match="maker-checker"):
+        store.act("approve", FIN, "bob", adjustment=adjustment)
+    with pytest.raises(ActionError, match="no approver role"):
+        store.act("approve", FIN, "alice", adjustment=adjustment)
+    with pytest.raises(ActionError, match="awaits approval"):
+        store.act("resolve", FIN, "bob", reason="credit_issued")
+    store.act("approve", FIN, "olga", adjustment=adjustment)
+    assert store.state(FIN).pending_adjustments == {}
+    store.act("resolve", FIN, "bob", reason="credit_issued")
+    assert store.state(FIN).status == "resolved"
+
+
+def test_escalation_lets_the_escalation_team_claim(store: ActionStore) -> None:
+    store.act("escalate", MEDIA, "carol", reason="needs_lead")
+    assert store.state(MEDIA).escalated_to == "operations"
+    store.act("claim", MEDIA, "olga")
+    store.act("release", MEDIA, "olga", reason="handover")
+    store.act("reassign", MEDIA, "olga", team="finance", reason="wrong_team")
+    store.act("claim", MEDIA, "alice")
+    assert store.state(MEDIA).owner_team == "finance"
+
+
+def test_sla_due_and_overdue_follow_the_clock(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    store = make_store(tmp_path / "a.sqlite", clock)
+    assert not any(e["is_overdue"] for e in store.list_exceptions())
+    clock.now = T0 + timedelta(hours=30)
+    assert [e["exception_id"] for e in store.list_exceptions(overdue=True)] == [MEDIA]
+    clock.now = T0 + timedelta(hours=100)
+    overdue = store.list_exceptions(overdue=True)
+    assert [e["exception_id"] for e in overdue] == [MEDIA, FIN]  # most urgent SLA first
+    store.act("claim", FIN, "alice")
+    store.act("resolve", FIN, "alice", reason="billed_late")
+    assert [e["exception_id"] for e in store.list_exceptions(overdue=True)] == [MEDIA]
+    assert [e["exception_id"] for e in store.list_exceptions(team="finance", status="resolved")] == [FIN]
+
+
+def _claim_in_process(args: tuple[str, str]) -> str:
+    path, actor = args
+    store = ActionStore(Path(path))
+    try:
+        store.act("claim", FIN, actor)
+        return "won"
+    except Conflict as exc:
+        return f"refused: {exc}"
+
+
+def test_concurrent_claims_exactly_one_wins_and_nothing_is_lost(tmp_path: Path) -> None:
+    path = tmp_path / "race.sqlite"
+    make_store(path)
+    actors = ["alice", "bob", "olga"] * 4
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        results = pool.map(_claim_in_process, [(str(path), a) for a in actors])
+    assert results.count("won") == 1
+    assert all("already claimed by" in r or "already hold" in r for r in results if r != "won")
+    store = ActionStore(path)
+    assert [a["action"] for a in store.history(FIN)] == ["claim"]
+    assert store.verify() == []
+    with sqlite3.connect(path) as con:
+        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+        assert con.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def _three_actions(store: ActionStore) -> None:
+    store.act("comment", FIN, "alice", comment="looking")
+    store.act("claim", FIN, "alice")
+    store.act("comment", FIN, "alice", comment="invoice found")
+
+
+def test_log_refuses_update_and_delete_through_sqlite(store: ActionStore) -> None:
+    _three_actions(store)
+    with sqlite3.connect(store.path) as con:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("update actions set actor = 'bob' where seq = 1")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("delete from actions where seq = 1")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("update actions set comment = 'nothing to see' where seq = 2", "entry seq 2: content does not match"),
+        ("delete from actions where seq = 2", "entry seq 3: expected seq 2"),
+        (
+            "update actions set seq = 100 where seq = 1; update actions set seq = 1 where seq = 2; "
+            "update actions set seq = 2 where seq = 100;",
+            "does not follow the entry before it",
+        ),
+    ],
+    ids=["edited", "deleted", "reordered"],
+)
+def test_audit_verify_finds_tampering_and_says_where(store: ActionStore, tamper: str, expected: str) -> None:
+    _three_actions(store)
+    assert store.verify() == []
+    with sqlite3.connect(store.path) as con:
+        # Someone with file access removes the guards first: the chain still tells.
+        con.execute("drop trigger actions_no_update")
+        con.execute("drop trigger actions_no_delete")
+        con.executescript(tamper)
+    problems = store.verify()
+    assert problems and any(expected in p for p in problems), problems
