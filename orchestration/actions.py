@@ -561,3 +561,66 @@ class ActionStore:
     def all_actions(self, after_seq: int = 0) -> list[dict]:
         with self._connect() as con:
             return [dict(r) for r in con.execute("select * from actions where seq > ? order by seq", [after_seq])]
+
+
+# ------------------------------------------------------- warehouse bridges
+
+
+def publish_from_warehouse(warehouse: Path, store: ActionStore) -> tuple[int, int]:
+    """Copy the current exceptions (and what an operator needs to see) into the store.
+
+    Runs after each pipeline build, so operators work from the action store alone and
+    never need the warehouse, which the next run may be holding for writing.
+    """
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        cur = con.execute(
+            """
+            select
+                exceptions.*,
+                records.record_state,
+                records.matched_keys,
+                records.top_candidates
+            from marts.fct_reconciliation_exceptions as exceptions
+            left join marts.fct_reconciliation_records as records
+                on records.reconciliation = 'orders_invoices'
+                and records.record_key = exceptions.record_id
+                and records.record_model = exceptions.record_entity
+            """
+        )
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
+    exceptions = []
+    for row in rows:
+        details = {
+            "record_state": row.pop("record_state"),
+            "matched_keys": row.pop("matched_keys"),
+            "top_candidates": json.loads(row.pop("top_candidates") or "null"),
+        }
+        exceptions.append({**row, "details": details})
+    return store.publish(exceptions)
+
+
+def copy_to_warehouse(store: ActionStore, con) -> int:
+    """Append actions the warehouse has not seen to raw.operator_actions; returns how many."""
+    con.execute(
+        """
+        create table if not exists raw.operator_actions (
+            seq BIGINT, action_id VARCHAR, exception_id VARCHAR, action VARCHAR, actor VARCHAR,
+            acted_at TIMESTAMP, reason_code VARCHAR, comment VARCHAR, amount DECIMAL(18, 4), target VARCHAR,
+            state_before JSON, state_after JSON, prev_hash VARCHAR, entry_hash VARCHAR
+        )
+        """
+    )
+    seen = con.execute("select coalesce(max(seq), 0) from raw.operator_actions").fetchone()[0]
+    new = store.all_actions(after_seq=seen)
+    for row in new:
+        con.execute(
+            "insert into raw.operator_actions values (?, ?, ?, ?, ?, cast(? as timestamptz), ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row[k] for k in (*HASHED_FIELDS, "prev_hash", "entry_hash")],
+        )
+    return len(new)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from orchestration import settings
@@ -223,6 +226,135 @@ def duckdb_readonly(path: Path):
     return duckdb.connect(str(path), read_only=True)
 
 
+def _store():
+    from orchestration import actions
+
+    settings.apply_environment()
+    return actions.ActionStore()
+
+
+def cmd_exceptions_list(args: argparse.Namespace) -> int:
+    from orchestration import status
+
+    rows = _store().list_exceptions(
+        team=args.team,
+        owner=args.owner,
+        status=args.status,
+        severity=args.severity,
+        exception_type=args.type,
+        overdue=args.overdue,
+        include_retired=args.all,
+    )
+    if args.json:
+        print(json.dumps(rows[: args.limit], indent=2, default=str))
+        return 0
+    table = [
+        (
+            r["exception_id"][:8],
+            r["exception_type"],
+            r["owner_team"],
+            r["status"],
+            r["claimed_by"] or "",
+            r["severity"],
+            r["sla_due_at"][:16].replace("T", " "),
+            "yes" if r["is_overdue"] else "",
+            f"{Decimal(r['amount_at_risk_reporting'] or 0):,.2f}",
+            r["record_id"],
+        )
+        for r in rows[: args.limit]
+    ]
+    headers = [
+        "id",
+        "type",
+        "team",
+        "status",
+        "claimed by",
+        "severity",
+        "SLA due (UTC)",
+        "overdue",
+        "at risk",
+        "record",
+    ]
+    print("\n".join(status._table(headers, table, indent="")))
+    print(f"{len(rows)} exception(s){' (showing ' + str(args.limit) + ')' if len(rows) > args.limit else ''}")
+    return 0
+
+
+def cmd_exceptions_show(args: argparse.Namespace) -> int:
+    store = _store()
+    entry = store.catalog_entry(args.id)
+    state = store.state(entry["exception_id"])
+    history = store.history(entry["exception_id"])
+    details = json.loads(entry.pop("details") or "{}")
+    doc = {"exception": entry, "state": state.__dict__, "details": details, "history": history}
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    print(f"exception {entry['exception_id']}  ({entry['exception_type']}, {entry['severity']})")
+    for key in ("record_entity", "record_id", "client_name", "currency", "amount_at_risk", "amount_at_risk_reporting"):
+        print(f"  {key:<26} {entry[key]}")
+    print(f"  {'owner team':<26} {state.owner_team}")
+    print(f"  {'status':<26} {state.status}" + (f" (claimed by {state.claimed_by})" if state.claimed_by else ""))
+    print(f"  {'first seen / last seen':<26} {entry['first_seen_at']} / {entry['last_seen_at']}")
+    if state.escalated_to:
+        print(f"  {'escalated to':<26} {state.escalated_to}")
+    if state.pending_adjustments:
+        print(f"  {'pending adjustments':<26} {', '.join(state.pending_adjustments)}")
+    print(f"  {'reconciliation state':<26} {details.get('record_state')}  matched: {details.get('matched_keys')}")
+    print("  candidates (best first):")
+    for cand in details.get("top_candidates") or []:
+        parts = ", ".join(f"{f}={c['level']}({c['weight']:+})" for f, c in (cand.get("components") or {}).items())
+        print(
+            f"    {cand['candidate_key']:<28} p={cand['match_probability']:<7} weight={cand['match_weight']:<8} {parts}"
+        )
+    if not details.get("top_candidates"):
+        print("    none: no record of the other side was close enough to score")
+    print("  history:")
+    for h in history:
+        extra = " ".join(
+            f"{k}={h[k]}" for k in ("reason_code", "amount", "target", "comment") if h.get(k) not in (None, "")
+        )
+        print(f"    #{h['seq']:<5} {h['acted_at']}  {h['actor']:<8} {h['action']:<9} {extra}")
+    if not history:
+        print("    no actions yet")
+    return 0
+
+
+def cmd_exception_action(args: argparse.Namespace) -> int:
+    store = _store()
+    actor = args.actor or os.environ.get("RECON_USER")
+    entry = store.act(
+        args.action,
+        args.id,
+        actor,
+        reason=args.reason,
+        comment=args.text,
+        amount=args.amount,
+        adjustment=args.adjustment,
+        team=args.team,
+    )
+    state = json.loads(entry["state_after"])
+    target = f" {entry['target']}" if entry.get("target") else ""
+    print(
+        f"{entry['action']}{target} recorded as #{entry['seq']} by {entry['actor']}: status {state['status']}"
+        + (f", pending approval: {', '.join(state['pending_adjustments'])}" if state["pending_adjustments"] else "")
+    )
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    store = _store()
+    problems = store.verify()
+    count = len(store.all_actions())
+    if problems:
+        print(f"audit FAILED for {store.path}: {len(problems)} problem(s) in {count} entries")
+        for p in problems:
+            print(f"  {p}")
+        return 6
+    print(f"audit ok: {count} entries, hash chain intact ({store.path})")
+    return 0
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     print(f"manifest: {prepare(force=True)}")
     return 0
@@ -326,6 +458,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write", action="store_true", help="write seeds/match_weights.csv")
     p.set_defaults(func=cmd_tune)
 
+    p = sub.add_parser("exceptions", help="work the exceptions: list, show, claim, resolve, ...")
+    exc = p.add_subparsers(dest="exceptions_command", required=True)
+    q = exc.add_parser("list", help="current exceptions, most urgent SLA first")
+    q.add_argument("--team")
+    q.add_argument("--owner", help="claimed by this operator")
+    q.add_argument("--status", choices=["open", "claimed", "resolved"])
+    q.add_argument("--severity", choices=["auto_resolve", "manual_review", "block_payout"])
+    q.add_argument("--type")
+    q.add_argument("--overdue", action="store_true")
+    q.add_argument("--all", action="store_true", help="include exceptions the last run no longer found")
+    q.add_argument("--limit", type=int, default=50)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_exceptions_list)
+    q = exc.add_parser("show", help="one exception: records, candidates with score components, every action")
+    q.add_argument("id")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_exceptions_show)
+    from orchestration.actions import ACTIONS
+
+    for action in ACTIONS:
+        q = exc.add_parser(action, help=f"{action} an exception")
+        q.add_argument("id", help="exception id (a unique prefix is enough)")
+        q.add_argument("--as", dest="actor", help="operator name (default $RECON_USER)")
+        q.add_argument("--reason", help="reason code (seeds/reason_codes.csv)")
+        q.add_argument("--text", help="comment text")
+        q.add_argument("--amount", help="adjustment amount (reporting currency)")
+        q.add_argument("--adjustment", help="adjustment id to approve or reject")
+        q.add_argument("--team", help="team to reassign to")
+        q.set_defaults(func=cmd_exception_action, action=action)
+
+    p = sub.add_parser("audit", help="check the operator action log")
+    aud = p.add_subparsers(dest="audit_command", required=True)
+    q = aud.add_parser("verify", help="recompute the hash chain; exit 6 and say where if anything was altered")
+    q.set_defaults(func=cmd_audit_verify)
+
     p = sub.add_parser("contract", help="render the landing contract into docs/ and dbt sources")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--write", action="store_true", default=True)
@@ -340,9 +507,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from orchestration.actions import ActionError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ActionError as exc:
+        print(f"recon: refused: {exc}", file=sys.stderr)
+        return exc.exit_code
     except subprocess.CalledProcessError as exc:
         print(f"recon: {' '.join(map(str, exc.cmd[:2]))} failed with exit code {exc.returncode}", file=sys.stderr)
         return exc.returncode or 1

@@ -15,7 +15,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration import contract, ingest, settings
+from orchestration import actions, contract, ingest, settings
 
 settings.apply_environment()
 
@@ -27,6 +27,7 @@ dbt_project.prepare_if_dev()
 
 RAW_GROUP = "raw"
 INGESTION_LOG_KEY = dg.AssetKey(["raw_ingestion", "ingestion_log"])
+OPERATOR_ACTIONS_KEY = dg.AssetKey(["raw_operations", "operator_actions"])
 QUARANTINE_KEY = dg.AssetKey(["raw_ingestion", "quarantine"])
 
 
@@ -52,6 +53,13 @@ RAW_SPECS = [
         description="One row per landing file loaded or rejected.",
         kinds={"duckdb"},
         owners=["team:data"],
+    ),
+    dg.AssetSpec(
+        key=OPERATOR_ACTIONS_KEY,
+        group_name=RAW_GROUP,
+        description="Operator actions copied from the action store (append-only, hash-chained).",
+        kinds={"duckdb", "sqlite"},
+        owners=["team:operations"],
     ),
     dg.AssetSpec(
         key=QUARANTINE_KEY,
@@ -98,6 +106,30 @@ def ingest_landing(context: AssetExecutionContext) -> Iterator[dg.MaterializeRes
         },
     )
     yield dg.MaterializeResult(asset_key=QUARANTINE_KEY, metadata={"rows_quarantined": report.rows_quarantined})
+    # Operator actions reach the warehouse every run, so dbt can fold them into state.
+    con = ingest.connect(settings.warehouse_path())
+    try:
+        copied = actions.copy_to_warehouse(actions.ActionStore(), con)
+    finally:
+        con.close()
+    yield dg.MaterializeResult(asset_key=OPERATOR_ACTIONS_KEY, metadata={"actions_copied": copied})
+
+
+@dg.asset(
+    key=dg.AssetKey(["operations", "exception_catalog"]),
+    deps=[
+        dg.AssetKey(["marts", "fct_reconciliation_exceptions"]),
+        dg.AssetKey(["marts", "fct_reconciliation_records"]),
+    ],
+    group_name="operations",
+    kinds={"sqlite"},
+    owners=["team:operations"],
+    description="Current exceptions published into the action store, where operators claim and resolve them.",
+)
+def exception_catalog(context: AssetExecutionContext) -> dg.MaterializeResult:
+    current, retired = actions.publish_from_warehouse(settings.warehouse_path(), actions.ActionStore())
+    context.log.info(f"published {current} current exceptions ({retired} no longer found)")
+    return dg.MaterializeResult(metadata={"current_exceptions": current, "no_longer_found": retired})
 
 
 class ReconDbtTranslator(DagsterDbtTranslator):
@@ -142,7 +174,7 @@ recon_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[ingest_landing, recon_dbt_assets],
+    assets=[ingest_landing, recon_dbt_assets, exception_catalog],
     jobs=[recon_job],
     resources={
         # The dbt next to this interpreter: `recon` runs from the venv without activating it.

@@ -14,6 +14,9 @@ import duckdb
 import pytest
 
 from orchestration import cli, evaluate, generate, status
+from orchestration.actions import ActionStore
+
+SESSION: dict[str, str] = {}  # what one test of this module leaves for a later one
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +129,32 @@ def test_every_record_has_one_state_and_unmatched_ones_show_candidates(pipeline_
     assert explained == 0
 
 
+def test_operator_session_claim_then_resolve(pipeline_home: Path, first_run: dict, capsys) -> None:
+    store = ActionStore()
+    (first, *_) = store.list_exceptions(team="finance", status="open")
+    short = first["exception_id"][:8]
+    assert cli.main(["exceptions", "show", short]) == 0
+    assert "candidates" in capsys.readouterr().out
+    assert cli.main(["exceptions", "claim", short, "--as", "carol"]) == 3  # media_ops: not the owner
+    assert cli.main(["exceptions", "claim", short, "--as", "alice"]) == 0
+    assert cli.main(["exceptions", "claim", short, "--as", "bob"]) == 5  # already claimed by alice
+    assert "already claimed by alice" in capsys.readouterr().err
+    assert cli.main(["exceptions", "resolve", short, "--as", "alice", "--reason", "billed_late"]) == 0
+    assert cli.main(["audit", "verify"]) == 0
+    SESSION["resolved"] = first["exception_id"]
+
+
 def test_second_run_without_new_files_changes_no_raw_counts(pipeline_home: Path, first_run: dict) -> None:
     before = raw_counts(pipeline_home)
     assert cli.run_pipeline()
-    assert raw_counts(pipeline_home) == before
+    after = raw_counts(pipeline_home)
+    # Landing data is unchanged; only the operator actions taken since the last run arrive.
+    assert after.pop("operator_actions") == before.pop("operator_actions", 0) + 2
+    assert after == before
+    resolved = SESSION.get("resolved")
+    if resolved:
+        state = ActionStore().state(resolved)
+        assert state.status == "resolved" and state.resolution == "billed_late"
 
 
 def test_runs_and_materializations_are_recorded_in_dagster(pipeline_home: Path, first_run: dict) -> None:
