@@ -78,7 +78,8 @@ def test_reconciliation_produces_real_numbers(pipeline_home: Path, first_run: di
     # noise (missing refs, typos, unbilled orders) must leave some unmatched.
     assert 0.5 < first_run["match_rate"] < 1.0
     types = {t for t, _, _ in first_run["exceptions"]}
-    assert {"unbilled_order", "orphan_invoice"} <= types
+    assert {"delivered_not_billed", "orphan_invoice", "billed_not_delivered"} <= types
+    assert len(types) >= 6  # billing, delivery, fulfilment, currency and lead breaks are typed
 
 
 def test_deterministic_matches_agree_with_ground_truth(pipeline_home: Path, first_run: dict) -> None:

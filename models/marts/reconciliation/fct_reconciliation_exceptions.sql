@@ -1,5 +1,6 @@
--- The breaks the orders ↔ invoices reconciliation finds, one row per break. The
--- exception engine (typed exceptions, owners, SLA, lifecycle) builds on this shape.
+-- Every break the reconciliations find, typed, one row per break, with the owning team,
+-- severity and SLA from seed exception_policy. exception_id is stable across runs (type,
+-- entity and record), so the same break is the same exception tomorrow.
 with
 
 exception_policy as (
@@ -19,30 +20,118 @@ item_states as (
     where side = 'right'
 ),
 
+invoice_matches as (
+    select * from {{ ref('fct_order_invoice_matches') }}
+),
+
+lead_decisions as (
+    select * from {{ ref('int_lead_forms_leads__decisions') }}
+),
+
 order_breaks as (
+    -- Each leg of a reconciled order that disagrees raises its own typed exception, so
+    -- billing goes to finance and delivery to media ops. Amounts are what is at stake:
+    -- the unbilled booking, the variance, or the billing nothing was delivered for.
     select
-        case
-            when reconciled_orders.billing_state = 'not_billed' then 'unbilled_order'
-            else 'amount_variance'
-        end as exception_type,
+        breaks.exception_type,
         'stg_crm__orders' as record_entity,
         reconciled_orders.order_id as record_id,
         reconciled_orders.client_name,
         reconciled_orders.currency,
-        case
-            when reconciled_orders.billing_state = 'not_billed' then reconciled_orders.booked_amount
-            else abs(reconciled_orders.billed_variance)
-        end as amount_at_risk,
-        case
-            when reconciled_orders.billing_state = 'not_billed' then reconciled_orders.booked_amount_reporting
-            else {{ convert_amount(
-                'abs(reconciled_orders.billed_variance)',
-                'reconciled_orders.booked_amount_reporting',
-                'nullif(reconciled_orders.booked_amount, 0)'
-            ) }}
-        end as amount_at_risk_reporting
+        cast(breaks.amount as decimal(18, 4)) as amount_at_risk,
+        {{ convert_amount(
+            'breaks.amount', 'reconciled_orders.booked_amount_reporting', 'nullif(reconciled_orders.booked_amount, 0)'
+        ) }} as amount_at_risk_reporting
     from reconciled_orders
-    where reconciled_orders.billing_state in ('not_billed', 'under_billed', 'over_billed')
+    cross join lateral (
+        select
+            case
+                when reconciled_orders.billing_state = 'not_billed'
+                    and (reconciled_orders.delivered_amount > 0 or reconciled_orders.fulfilled_amount > 0)
+                    then 'delivered_not_billed'
+                when reconciled_orders.billing_state = 'not_billed' then 'unbilled_order'
+                when reconciled_orders.billing_state = 'over_billed'
+                    and reconciled_orders.invoice_count >= 2
+                    and abs(reconciled_orders.billed_amount - 2 * reconciled_orders.booked_amount)
+                        <= 2 * reconciled_orders.variance_tolerance
+                    then 'duplicate_billing'
+                when reconciled_orders.billing_state in ('under_billed', 'over_billed') then 'amount_variance'
+            end as exception_type,
+            case
+                when reconciled_orders.billing_state = 'not_billed' then reconciled_orders.booked_amount
+                else abs(reconciled_orders.billed_variance)
+            end as amount
+        union all
+        select
+            case
+                when reconciled_orders.delivery_state = 'over_delivered' then 'over_delivery'
+                when reconciled_orders.delivery_state = 'under_delivered' then 'under_delivery'
+                when reconciled_orders.delivery_state = 'not_delivered'
+                    and reconciled_orders.billing_state in ('billed', 'under_billed', 'over_billed')
+                    then 'billed_not_delivered'
+            end,
+            case
+                when reconciled_orders.delivery_state = 'not_delivered' then reconciled_orders.billed_amount
+                else abs(reconciled_orders.delivered_variance)
+            end
+        union all
+        select
+            case
+                when reconciled_orders.fulfilment_state = 'partially_fulfilled' then 'under_fulfilment'
+                when reconciled_orders.fulfilment_state = 'not_started'
+                    and reconciled_orders.billing_state in ('billed', 'under_billed', 'over_billed')
+                    then 'billed_not_fulfilled'
+            end,
+            case
+                when reconciled_orders.fulfilment_state = 'not_started' then reconciled_orders.billed_amount
+                else abs(reconciled_orders.fulfilled_variance)
+            end
+    ) as breaks
+    where breaks.exception_type is not null
+        and not reconciled_orders.is_cancelled
+),
+
+currency_breaks as (
+    -- Billed in another currency than sold: the amounts reconcile only through FX.
+    select
+        'currency_mismatch' as exception_type,
+        'stg_crm__orders' as record_entity,
+        invoice_matches.order_id as record_id,
+        min(reconciled_orders.client_name) as client_name,
+        min(invoice_matches.invoice_currency) as currency,
+        cast(sum(invoice_matches.billed_amount) as decimal(18, 4)) as amount_at_risk,
+        cast(sum(invoice_matches.billed_amount_reporting) as decimal(18, 4)) as amount_at_risk_reporting
+    from invoice_matches
+    inner join reconciled_orders
+        on invoice_matches.order_id = reconciled_orders.order_id
+    where invoice_matches.invoice_currency != invoice_matches.order_currency
+    group by invoice_matches.order_id
+),
+
+lead_breaks as (
+    -- A submission two CRM leads claim is a duplicate lead; a lead matched on e-mail
+    -- while the CRM credits another campaign is an attribution mismatch.
+    select
+        case
+            when lead_decisions.decision = 'ambiguous' then 'duplicate_lead'
+            else 'attribution_mismatch'
+        end as exception_type,
+        case
+            when lead_decisions.decision = 'ambiguous' then 'stg_ads__lead_forms'
+            else 'stg_crm__leads'
+        end as record_entity,
+        case
+            when lead_decisions.decision = 'ambiguous' then lead_decisions.right_key
+            else lead_decisions.left_key
+        end as record_id,
+        cast(null as varchar) as client_name,
+        cast(null as varchar) as currency,
+        cast(null as decimal(18, 4)) as amount_at_risk,
+        cast(null as decimal(18, 4)) as amount_at_risk_reporting
+    from lead_decisions
+    where lead_decisions.decision = 'ambiguous'
+        or (lead_decisions.decision = 'matched' and lead_decisions.pass_name = 'email_only')
+    group by all
 ),
 
 item_breaks as (
@@ -69,7 +158,11 @@ item_breaks as (
 all_breaks as (
     select * from order_breaks
     union all
+    select * from currency_breaks
+    union all
     select * from item_breaks
+    union all
+    select * from lead_breaks
 ),
 
 exceptions as (
