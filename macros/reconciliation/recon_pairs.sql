@@ -62,12 +62,18 @@ deterministic_{{ loop.index }} as (
         on {% for field in pass.fields -%}
             left_records.{{ field }} = right_records.{{ field }}{{ " and " if not loop.last }}
         {%- endfor %}
+    where true
     {%- if pass.get('confirm') %}
-    -- Equal keys are confirmed by a second field, so a key typed onto the wrong record
-    -- (a typo that hits another order's reference) is left to the scored pass.
-    where {{ recon_string_similarity(
-        'left_records.' ~ pass.confirm.field, 'right_records.' ~ pass.confirm.field
-    ) }} >= {{ pass.confirm.min_similarity }}
+        -- Equal keys are confirmed by a second field, so a key typed onto the wrong record
+        -- (a typo that hits another order's reference) is left to the scored pass.
+        and {{ recon_string_similarity(
+            'left_records.' ~ pass.confirm.field, 'right_records.' ~ pass.confirm.field
+        ) }} >= {{ pass.confirm.min_similarity }}
+    {%- endif %}
+    {%- if pass.get('window_days') %}
+        -- A key that is not unique over time (an e-mail address) only counts near in time.
+        and {{ recon_days_between('left_records.date', 'right_records.date') }}
+            between {{ pass.window_days.min }} and {{ pass.window_days.max }}
     {%- endif %}
 ),
 {%- endfor %}
@@ -115,7 +121,9 @@ open_left as (
     left join left_remaining
         on left_records.left_key = left_remaining.left_key
     {%- endif %}
-    where left_records.left_key not in (select deterministic_pairs.left_key from deterministic_pairs)
+    where not exists (
+        select 1 from deterministic_pairs where deterministic_pairs.left_key = left_records.left_key
+    )
     {%- if partial %}
         or left_remaining.remaining_amount > {{ spec.assignment.left_accepts_remainder.min_remaining }}
     {%- endif %}
@@ -123,7 +131,9 @@ open_left as (
 
 open_right as (
     select * from right_records
-    where right_key not in (select deterministic_pairs.right_key from deterministic_pairs)
+    where not exists (
+        select 1 from deterministic_pairs where deterministic_pairs.right_key = right_records.right_key
+    )
 ),
 {%- for block in spec.blocking['keys'] %}
 
@@ -229,11 +239,7 @@ ranked as (
         row_number() over (
             partition by scored.right_key
             order by scored.is_deterministic desc, scored.match_weight desc, scored.left_key
-        ) as rank_for_right,
-        row_number() over (
-            partition by scored.left_key
-            order by scored.is_deterministic desc, scored.match_weight desc, scored.right_key
-        ) as rank_for_left
+        ) as rank_for_right
     from scored
 ),
 

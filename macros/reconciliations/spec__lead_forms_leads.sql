@@ -27,9 +27,11 @@ right:
 deterministic:
   - name: email_and_campaign
     fields: [email, campaign]
+    window_days: {min: -1, max: 7}
   - name: email_only
     fields: [email]
     confirm: {field: name, min_similarity: 0.85}
+    window_days: {min: -1, max: 7}
 blocking:
   window_days: {min: -1, max: 7}
   max_candidates_per_record: 50
