@@ -248,6 +248,9 @@ def cmd_exceptions_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows[: args.limit], indent=2, default=str))
         return 0
+    if args.ids:
+        print("\n".join(r["exception_id"] for r in rows[: args.limit]))
+        return 0
     table = [
         (
             r["exception_id"][:8],
@@ -308,7 +311,10 @@ def cmd_exceptions_show(args: argparse.Namespace) -> int:
             f"    {cand['candidate_key']:<28} p={cand['match_probability']:<7} weight={cand['match_weight']:<8} {parts}"
         )
     if not details.get("top_candidates"):
-        print("    none: no record of the other side was close enough to score")
+        if details.get("record_state") == "matched":
+            print("    none listed: the record is matched (see above); the break is in its amounts")
+        else:
+            print("    none: no record of the other side was close enough to score")
     print("  history:")
     for h in history:
         extra = " ".join(
@@ -470,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--all", action="store_true", help="include exceptions the last run no longer found")
     q.add_argument("--limit", type=int, default=50)
     q.add_argument("--json", action="store_true")
+    q.add_argument("--ids", action="store_true", help="print only the exception ids, one per line (for scripts)")
     q.set_defaults(func=cmd_exceptions_list)
     q = exc.add_parser("show", help="one exception: records, candidates with score components, every action")
     q.add_argument("id")

@@ -83,8 +83,9 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
         ).fetchall()
     if _has(con, "marts", "fct_reconciliation_exceptions"):
         out["exceptions"] = con.execute(
-            "select exception_type, count(*), sum(amount_at_risk_reporting) from marts.fct_reconciliation_exceptions "
-            "where exception_status = 'open' group by 1 order by 2 desc"
+            "select exception_type, owner_team, severity, count(*), sum(amount_at_risk_reporting) "
+            "from marts.fct_reconciliation_exceptions where exception_status = 'open' "
+            "group by 1, 2, 3 order by 4 desc"
         ).fetchall()
     return out
 
