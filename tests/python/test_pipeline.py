@@ -77,7 +77,8 @@ def test_reconciliation_produces_real_numbers(pipeline_home: Path, first_run: di
     # Most orders carry a usable reference; the deterministic pass must find them, and
     # noise (missing refs, typos, unbilled orders) must leave some unmatched.
     assert 0.5 < first_run["match_rate"] < 1.0
-    types = {t for t, _, _ in first_run["exceptions"]}
+    types = {t for t, *_ in first_run["exceptions"]}
+    assert all(owner for _, owner, *_ in first_run["exceptions"])  # every exception is routed to a team
     assert {"delivered_not_billed", "orphan_invoice", "billed_not_delivered"} <= types
     assert len(types) >= 6  # billing, delivery, fulfilment, currency and lead breaks are typed
 
