@@ -3,17 +3,8 @@
 -- per-field score components that explain the decision.
 with
 
-{% for name in var('reconciliations') %}
-{{ name }} as (
-    select * from {{ ref('int_' ~ name ~ '__decisions') }}
-),
-{% endfor %}
-
 all_decisions as (
-    {% for name in var('reconciliations') %}
-    select * from {{ name }}
-    {{ "union all" if not loop.last }}
-    {% endfor %}
+    {{ recon_union_all('decisions') }}
 ),
 
 final as (

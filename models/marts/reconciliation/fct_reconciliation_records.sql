@@ -3,17 +3,8 @@
 -- so an operator can see why they did not match.
 with
 
-{% for name in var('reconciliations') %}
-{{ name }} as (
-    select * from {{ ref('int_' ~ name ~ '__records') }}
-),
-{% endfor %}
-
 all_records as (
-    {% for name in var('reconciliations') %}
-    select * from {{ name }}
-    {{ "union all" if not loop.last }}
-    {% endfor %}
+    {{ recon_union_all('records') }}
 ),
 
 final as (
