@@ -1,6 +1,10 @@
-{#- SQL expression of one blocking key on relation alias `side`. -#}
+{#- SQL expression of one blocking key on relation alias `side`. `also: [fields]` adds
+    exact fields to the key (e.g. currency), making a block smaller. -#}
 {% macro recon_blocking_key(block, side) -%}
     {%- set value = side ~ '.' ~ block.field -%}
+    {%- for extra in block.get('also', []) -%}
+        {{ side }}.{{ extra }} || '|' ||
+    {%- endfor %}
     {%- if block.method == 'exact' -%}
         {{ value }}
     {%- elif block.method == 'prefix' -%}

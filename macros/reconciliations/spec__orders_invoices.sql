@@ -48,7 +48,8 @@ blocking:
   window_days: {min: -45, max: 75}
   max_candidates_per_record: 50
   keys:
-    - {name: name_words, field: name, method: first_words, count: 2}
+    - {name: name_exact, field: name, method: exact}
+    - {name: name_words, field: name, method: first_words, count: 2, also: [currency]}
     - {name: amount, field: amount, method: amount_rounded}
     - {name: reference_tail, field: reference, method: suffix, length: 4}
 # Comparisons of the probabilistic pass. Levels are tried in order; a null on either

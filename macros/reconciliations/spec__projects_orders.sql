@@ -37,7 +37,8 @@ blocking:
   window_days: {min: -5, max: 95}
   max_candidates_per_record: 50
   keys:
-    - {name: name_words, field: name, method: first_words, count: 2}
+    - {name: name_exact, field: name, method: exact}
+    - {name: name_words, field: name, method: first_words, count: 2, also: [currency]}
     - {name: amount, field: amount, method: amount_rounded}
 comparisons:
   - field: reference
