@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -42,6 +43,11 @@ def apply_environment() -> None:
     """
     home = recon_home()
     os.environ["RECON_HOME"] = str(home)
+    # dbt and dagster live next to this interpreter; `.venv/bin/recon` runs without an
+    # activated venv, and dagster-dbt looks dbt up on PATH when it prepares the project.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     os.environ.setdefault("RECON_DUCKDB_PATH", str(warehouse_path()))
     os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
     os.environ["DO_NOT_TRACK"] = "1"

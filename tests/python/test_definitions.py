@@ -51,3 +51,17 @@ def test_dbt_step_builds_everything() -> None:
     from orchestration.definitions import dbt_build_args
 
     assert dbt_build_args() == ["build"]
+
+
+def test_environment_puts_dbt_on_path_for_dagster_dev(recon_home, monkeypatch) -> None:
+    # `recon dev` runs from .venv/bin without an activated venv; dagster-dbt then looks
+    # dbt up on PATH when it prepares the project.
+    import shutil
+
+    from orchestration import settings
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert shutil.which("dbt") is None or "/.venv/" not in shutil.which("dbt")
+    settings.apply_environment()
+    found = shutil.which("dbt")
+    assert found is not None and found.startswith(str(__import__("pathlib").Path(__import__("sys").executable).parent))
