@@ -57,6 +57,8 @@ def test_environment_puts_dbt_on_path_for_dagster_dev(recon_home, monkeypatch) -
     # `recon dev` runs from .venv/bin without an activated venv; dagster-dbt then looks
     # dbt up on PATH when it prepares the project.
     import shutil
+    import sys
+    from pathlib import Path
 
     from orchestration import settings
 
@@ -64,4 +66,4 @@ def test_environment_puts_dbt_on_path_for_dagster_dev(recon_home, monkeypatch) -
     assert shutil.which("dbt") is None or "/.venv/" not in shutil.which("dbt")
     settings.apply_environment()
     found = shutil.which("dbt")
-    assert found is not None and found.startswith(str(__import__("pathlib").Path(__import__("sys").executable).parent))
+    assert found is not None and found.startswith(str(Path(sys.executable).parent))
