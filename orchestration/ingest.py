@@ -586,16 +586,6 @@ def _load_rows(
     outcome.message = "; ".join(notes)
 
 
-def quarantine_messages(warehouse_con: duckdb.DuckDBPyConnection, batch_id: int, limit: int = 5) -> list[str]:
-    """Operator-facing lines for a batch's quarantined rows: file, row, column, reason, value."""
-    rows = warehouse_con.execute(
-        f"select source_file, row_number, column_name, reason, original_value from {RAW_SCHEMA}.quarantine "
-        "where batch_id = ? order by row_number limit ?",
-        [batch_id, limit],
-    ).fetchall()
-    return [f"{f} row {r} column {c}: {reason} (got {v!r})" for f, r, c, reason, v in rows]
-
-
 def describe(outcome: FileOutcome) -> str:
     buf = io.StringIO()
     buf.write(f"{outcome.status:<9} {outcome.source_file}")
