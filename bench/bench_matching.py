@@ -322,6 +322,63 @@ def cte_prefix(sql: str, cte: str) -> str:
     raise RuntimeError(f"unbalanced parentheses after CTE {cte!r} in the compiled SQL")
 
 
+def top_level_ctes(sql: str) -> list[tuple[str, str]]:
+    """The CTEs of a WITH query in order, as (name, body without its parentheses)."""
+    mask = _code_mask(sql)
+    code = "".join(c if m else " " for c, m in zip(sql, mask, strict=True))
+    start = code.lower().find("with")
+    if start == -1 or code[:start].strip():
+        raise RuntimeError("compiled SQL does not start with WITH: the engine's shape changed")
+    ctes, pos = [], start + 4
+    pattern = re.compile(r"\s*,?\s*([A-Za-z_][\w]*)\s+as\s*\(", re.IGNORECASE)
+    while True:
+        found = pattern.match(code, pos)
+        if not found:
+            return ctes
+        depth, open_at = 0, found.end() - 1
+        for end in range(open_at, len(code)):
+            depth += {"(": 1, ")": -1}.get(code[end], 0)
+            if depth == 0:
+                break
+        else:
+            raise RuntimeError(f"unbalanced parentheses after CTE {found.group(1)!r}")
+        ctes.append((found.group(1), sql[open_at + 1 : end]))
+        pos = end + 1
+
+
+def scoring_step(con, sql: str) -> dict:
+    """Time the probabilistic pass's scoring alone: comparisons and weights over the candidates.
+
+    Every CTE up to ``candidate_pairs`` is first materialized as a temp table (records,
+    deterministic passes, blocking), then the ``compared`` and ``scored`` CTEs run over
+    them: joining each candidate to its two records and FX rates, computing every
+    comparison level, and looking up and summing the weights.
+    """
+    ctes = top_level_ctes(sql)
+    names = [name for name, _ in ctes]
+    if "candidate_pairs" not in names or "scored" not in names:
+        raise RuntimeError("the compiled pairs SQL has no candidate_pairs / scored CTE: the engine's shape changed")
+    cut = names.index("candidate_pairs") + 1
+    for name, body in ctes[:cut]:
+        con.execute(f"create or replace temp table {name} as {body}")
+    tail = ",\n".join(f"{name} as ({body})" for name, body in ctes[cut:] if name in ("compared", "scored"))
+    before = [name for name, _ in ctes[:cut]]
+    pairs = con.execute("select count(*), count(*) filter (where pass_name is null) from candidate_pairs").fetchone()
+    seconds, rows = _timed(
+        con,
+        f"with {tail} select count(*), sum(match_weight) from scored",
+    )
+    for name in reversed(before):
+        con.execute(f"drop table if exists {name}")
+    return {
+        "candidate_pairs": pairs[0],
+        "blocked_pairs": pairs[1],
+        "scored_rows": rows[0][0],
+        "seconds": round(seconds, 3),
+        "pairs_per_s": round(pairs[0] / seconds) if seconds else None,
+    }
+
+
 def compiled_pairs_sql(target: Path, name: str) -> str:
     """The SQL dbt ran for model int_<name>__pairs in this build (run_results.json, else the manifest)."""
     model = f"int_{name}__pairs"
@@ -451,6 +508,10 @@ def reconciliation_stats(con, target: Path, name: str, pairs_seconds: float | No
             out["all_pairs_per_s_isolated"] = round(out["pairs"] / seconds)
         except Exception as exc:  # noqa: BLE001
             out["pairs_isolated_s"] = f"n/a: {exc}"
+    try:
+        out["scoring_step"] = scoring_step(con, compiled_pairs_sql(target, name))
+    except Exception as exc:  # noqa: BLE001 - report why, keep the other numbers
+        out["scoring_step"] = f"n/a: {exc}"
     return out
 
 
@@ -621,6 +682,15 @@ def render(report: dict) -> str:
             )
         elif rec.get("pairs_isolated_s"):
             w(f"  pairs SQL re-run alone: {rec['pairs_isolated_s']}")
+        step = rec.get("scoring_step")
+        if isinstance(step, dict):
+            w(
+                f"  scoring step alone (compare + weigh {step['candidate_pairs']:,} candidate pairs, of them"
+                f" {step['blocked_pairs']:,} blocked): {step['seconds']:.2f} s = {step['pairs_per_s']:,} pairs/s"
+                " (target >= 1,000,000)"
+            )
+        elif step:
+            w(f"  scoring step alone: {step}")
         if rec.get("scored_pairs_per_s") is not None:
             w(
                 f"  scored pairs/s {rec['scored_pairs_per_s']:,} (target >= 1,000,000); all pairs/s"

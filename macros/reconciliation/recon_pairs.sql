@@ -2,7 +2,10 @@
 
     Deterministic passes pair records whose fields are equal (every pass is run; a pair
     keeps its highest-priority pass). Records no pass paired are blocked into candidate
-    pairs (any shared blocking key, date within the window) and capped per right record.
+    pairs (any shared blocking key, date within the window). Each block keeps at most
+    `max_candidates_per_block` (default `max_candidates_per_record`) per right record by a
+    cheap pre-rank before anything is compared; after scoring a right record keeps its
+    best `max_candidates_per_record`.
     Every pair is compared field by field into levels, each level weighted log2(m/u)
     from seed match_weights, summed into match_weight and turned into a posterior
     match_probability with the spec's prior. -#}
@@ -11,6 +14,11 @@
 {%- set cols = spec.right.columns -%}
 {%- set has_fx = 'currency' in cols and 'date' in cols and 'amount' in cols -%}
 {%- set window = spec.blocking.get('window_days') -%}
+{%- set per_block_cap = spec.blocking.get('max_candidates_per_block', spec.blocking.max_candidates_per_record) -%}
+{%- set prerank_fields = [] -%}
+{%- for comparison in spec.comparisons if comparison.field not in ('date', 'amount') -%}
+    {%- do prerank_fields.append(comparison.field) -%}
+{%- endfor -%}
 {%- set left_amount = 'coalesce(left_remaining.remaining_amount, left_records.amount)'
     if spec.assignment.get('left_accepts_remainder') else 'left_records.amount' -%}
 with
@@ -148,6 +156,20 @@ blocked_{{ loop.index }} as (
         {%- if window %}
         and {{ recon_days_between('open_left.date', 'open_right.date') }} between {{ window.min }} and {{ window.max }}
         {%- endif %}
+    -- Bounded before comparing: a right record keeps its nearest candidates of this block
+    -- by a cheap pre-rank (fields equal, then closest date), so a block that grows with
+    -- the data (many clients sharing a name) cannot grow the comparison work with it.
+    qualify row_number() over (
+        partition by open_right.right_key
+        order by
+            {% for field in prerank_fields -%}
+            (open_left.{{ field }} is not distinct from open_right.{{ field }}) desc,
+            {% endfor -%}
+            {%- if window -%}
+            abs({{ recon_days_between('open_left.date', 'open_right.date') }}),
+            {% endif -%}
+            open_left.left_key
+    ) <= {{ per_block_cap }}
 ),
 {%- endfor %}
 
