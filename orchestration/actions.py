@@ -33,6 +33,10 @@ from orchestration.settings import PROJECT_DIR, recon_home
 
 GENESIS = "0" * 64
 ACTIONS = ("claim", "release", "comment", "resolve", "adjust", "approve", "reject", "reassign", "escalate")
+# Appended by the pipeline, never by a person: the break disappeared (later data reconciled
+# it) or came back after it had disappeared.
+PIPELINE_ACTIONS = ("auto_resolve", "reopen")
+PIPELINE_ACTOR = "pipeline"
 HASHED_FIELDS = (
     "seq",
     "action_id",
@@ -68,6 +72,14 @@ def store_path() -> Path:
 
 
 def utc_now() -> datetime:
+    """The clock, or the time RECON_AS_OF pins (the same variable the dbt build reads)."""
+    as_of = os.environ.get("RECON_AS_OF", "").strip()
+    if as_of:
+        try:
+            pinned = datetime.fromisoformat(as_of)
+        except ValueError as exc:
+            raise ActionError(f"RECON_AS_OF={as_of} is not an ISO timestamp; use e.g. 2026-11-30T09:00:00Z") from exc
+        return pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
     return datetime.now(UTC).replace(microsecond=0)
 
 
@@ -83,10 +95,10 @@ class Operator:
 
 @dataclass(frozen=True)
 class Policy:
-    """People, teams and thresholds (config/operators.yml) plus reason codes (seed)."""
+    """People, teams and thresholds (config/operators.yml), reason codes and escalation targets (seeds)."""
 
     operators: dict[str, Operator]
-    escalation_team: str
+    escalate_to: dict[str, str]  # severity -> team that takes over after an SLA breach
     approval_threshold: Decimal
     reason_codes: dict[str, str]  # code -> action it applies to ('any' for all)
 
@@ -94,6 +106,7 @@ class Policy:
     def load(cls, config: Path | None = None, reasons: Path | None = None) -> Policy:
         config = config or Path(os.environ.get("RECON_OPERATORS", PROJECT_DIR / "config" / "operators.yml"))
         reasons = reasons or PROJECT_DIR / "seeds" / "reason_codes.csv"
+        severities = PROJECT_DIR / "seeds" / "severity_policy.csv"
         doc = yaml.safe_load(config.read_text())
         operators = {
             name: Operator(name, spec["team"], frozenset(spec.get("roles", [])))
@@ -101,7 +114,15 @@ class Policy:
         }
         with open(reasons, newline="") as fh:
             codes = {row["reason_code"]: row["applies_to"] for row in csv.DictReader(fh)}
-        return cls(operators, doc["escalation_team"], Decimal(str(doc["adjustment_approval_threshold"])), codes)
+        with open(severities, newline="") as fh:
+            escalate_to = {row["severity"]: row["escalate_to"] for row in csv.DictReader(fh)}
+        return cls(operators, escalate_to, Decimal(str(doc["adjustment_approval_threshold"])), codes)
+
+    def escalation_team(self, severity: str | None) -> str:
+        """Who takes over an exception of this severity (seed severity_policy)."""
+        if severity not in self.escalate_to:
+            raise ActionError(f"severity {severity!r} has no escalation target: add it to seeds/severity_policy.csv")
+        return self.escalate_to[severity]
 
     def operator(self, name: str | None) -> Operator:
         if not name:
@@ -133,9 +154,13 @@ class ExceptionState:
 
     exception_id: str
     owner_team: str
-    status: str = "open"  # open | claimed | resolved
+    severity: str | None = None
+    status: str = "open"  # open | claimed | resolved | auto_resolved
     claimed_by: str | None = None
     escalated_to: str | None = None
+    reopened_at: str | None = None
+    sla_due_at: datetime | None = None
+    is_breached: bool = False
     attempts: int = 0
     pending_adjustments: dict[str, dict] = field(default_factory=dict)
     applied_adjustments: list[dict] = field(default_factory=list)
@@ -181,7 +206,16 @@ class ExceptionState:
             self.owner_team, self.status, self.claimed_by = row["target"], "open", None
         elif action == "escalate":
             self.escalated_to = row["target"]
+        elif action == "auto_resolve":
+            self.status, self.claimed_by, self.resolution = "auto_resolved", None, "reconciled_by_later_data"
+        elif action == "reopen":
+            self.status, self.claimed_by, self.resolution = "open", None, None
+            self.escalated_to, self.reopened_at = None, row["acted_at"]
         self.last_action, self.last_action_at = action, row["acted_at"]
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in ("resolved", "auto_resolved")
 
 
 # -------------------------------------------------------------------- store
@@ -255,15 +289,18 @@ class ActionStore:
 
     # ------------------------------------------------------------ catalog
 
-    def publish(self, exceptions: list[dict]) -> tuple[int, int]:
+    def publish(self, exceptions: list[dict]) -> dict[str, int]:
         """Replace the catalog of current exceptions with what the last run found.
 
         An exception keeps its first_seen_at across runs; one no longer found is kept
-        with is_current = 0 (its actions stay meaningful). Returns (current, retired).
+        with is_current = 0 (its actions stay meaningful). The pipeline appends
+        ``auto_resolve`` to the log of an open exception that is no longer found, and
+        ``reopen`` to a closed one that is found again. Returns the counts.
         """
         now = self.clock().isoformat()
         with self._connect() as con:
             con.execute("begin immediate")
+            was_current = dict(con.execute("select exception_id, is_current from exception_catalog").fetchall())
             con.execute("update exception_catalog set is_current = 0")
             for e in exceptions:
                 con.execute(
@@ -295,9 +332,27 @@ class ActionStore:
                         now,
                     ],
                 )
+            found = {e["exception_id"] for e in exceptions}
+            events = {"auto_resolve": 0, "reopen": 0}
+            for eid in sorted(was_current):
+                if was_current[eid] and eid not in found:
+                    action = "auto_resolve"
+                elif not was_current[eid] and eid in found:
+                    action = "reopen"
+                else:
+                    continue
+                state = self._state(con, eid)
+                if state.is_closed == (action == "reopen"):
+                    self._append(con, eid, action, PIPELINE_ACTOR, state, {})
+                    events[action] += 1
             retired = con.execute("select count(*) from exception_catalog where is_current = 0").fetchone()[0]
             con.execute("commit")
-        return len(exceptions), retired
+        return {
+            "current": len(exceptions),
+            "no_longer_found": retired,
+            "auto_resolved": events["auto_resolve"],
+            "reopened": events["reopen"],
+        }
 
     def resolve_id(self, prefix: str, con: sqlite3.Connection | None = None) -> str:
         """An exception id from a unique prefix (ids are md5 hex; operators type 8 chars)."""
@@ -320,12 +375,22 @@ class ActionStore:
     # -------------------------------------------------------------- state
 
     def _state(self, con: sqlite3.Connection, exception_id: str) -> ExceptionState:
-        row = con.execute("select owner_team from exception_catalog where exception_id = ?", [exception_id]).fetchone()
+        row = con.execute(
+            "select owner_team, severity, sla_hours, first_seen_at from exception_catalog where exception_id = ?",
+            [exception_id],
+        ).fetchone()
         if row is None:
             raise NotFound(f"no exception {exception_id}")
-        state = ExceptionState(exception_id, row["owner_team"])
+        state = ExceptionState(exception_id, row["owner_team"], row["severity"])
         for action in con.execute("select * from actions where exception_id = ? order by seq", [exception_id]):
             state.apply(dict(action))
+        # The SLA runs from when the break was first seen, or from when it last came back.
+        opened = datetime.fromisoformat(state.reopened_at or row["first_seen_at"])
+        state.sla_due_at = opened + timedelta(hours=row["sla_hours"] or 0)
+        state.is_breached = not state.is_closed and state.sla_due_at < self.clock()
+        if state.is_breached and state.escalated_to is None:
+            # Automatic escalation: past its SLA, the escalation target may take it over.
+            state.escalated_to = self.policy.escalation_team(state.severity)
         return state
 
     def state(self, exception_id: str) -> ExceptionState:
@@ -356,10 +421,9 @@ class ActionStore:
         if action not in ACTIONS:
             raise ActionError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
         fields: dict = {"reason_code": kw.get("reason"), "comment": kw.get("comment"), "amount": None, "target": None}
-        if action != "comment" and state.status == "resolved":
-            raise ActionError(
-                f"exception {state.exception_id[:8]} is resolved ({state.resolution}); nothing to {action}"
-            )
+        if action != "comment" and state.is_closed:
+            how = "closed by later data" if state.status == "auto_resolved" else f"resolved ({state.resolution})"
+            raise ActionError(f"exception {state.exception_id[:8]} is {how}; nothing to {action}")
         if action == "claim":
             if not self._may_work_on(op, state):
                 raise ActionError(
@@ -423,7 +487,7 @@ class ActionStore:
             if state.escalated_to:
                 raise Conflict(f"already escalated to {state.escalated_to}")
             fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "escalate")
-            fields["target"] = self.policy.escalation_team
+            fields["target"] = self.policy.escalation_team(state.severity)
         elif action == "comment":
             if not (kw.get("comment") or "").strip():
                 raise ActionError("comment needs text (--text)")
@@ -431,7 +495,7 @@ class ActionStore:
 
     def policy_teams(self) -> list[str]:
         teams = {op.team for op in self.policy.operators.values()}
-        return sorted(teams | {self.policy.escalation_team})
+        return sorted(teams | set(self.policy.escalate_to.values()))
 
     def act(self, action: str, exception_id: str, actor: str | None, **kw) -> dict:
         """Check the rules and append the action, atomically. Returns the recorded entry."""
@@ -442,44 +506,49 @@ class ActionStore:
                 eid = self.resolve_id(exception_id, con)
                 state = self._state(con, eid)
                 fields = self._check(action, op, state, kw)
-                before = state.snapshot()
-                last = con.execute("select seq, entry_hash from actions order by seq desc limit 1").fetchone()
-                seq = (last["seq"] + 1) if last else 1
-                prev = last["entry_hash"] if last else GENESIS
-                row = {
-                    "seq": seq,
-                    "action_id": uuid.uuid4().hex,
-                    "exception_id": eid,
-                    "action": action,
-                    "actor": op.name,
-                    "acted_at": self.clock().isoformat(),
-                    "reason_code": fields["reason_code"],
-                    "comment": fields["comment"],
-                    "amount": fields["amount"],
-                    "target": fields["target"],
-                    "state_before": json.dumps(before, sort_keys=True),
-                    "state_after": None,
-                }
-                after = copy.deepcopy(state)
-                if action == "adjust":
-                    # Whether this adjustment waits for approval is decided now, under the
-                    # threshold in force, and recorded: apply() reads it from state_after.
-                    pending = set(state.pending_adjustments) | (
-                        {fields["target"]} if fields["needs_approval"] else set()
-                    )
-                    row["state_after"] = json.dumps({**before, "pending_adjustments": sorted(pending)})
-                after.apply(row)
-                row["state_after"] = json.dumps(after.snapshot(), sort_keys=True)
-                row["prev_hash"] = prev
-                row["entry_hash"] = entry_hash(prev, row)
-                con.execute(
-                    "insert into actions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [row[k] for k in (*HASHED_FIELDS, "prev_hash", "entry_hash")],
-                )
+                row = self._append(con, eid, action, op.name, state, fields)
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")
                 raise
+        return row
+
+    def _append(
+        self, con: sqlite3.Connection, eid: str, action: str, actor: str, state: ExceptionState, fields: dict
+    ) -> dict:
+        """Append one action to the chain, with the state before and after it (caller holds the transaction)."""
+        before = state.snapshot()
+        last = con.execute("select seq, entry_hash from actions order by seq desc limit 1").fetchone()
+        seq = (last["seq"] + 1) if last else 1
+        prev = last["entry_hash"] if last else GENESIS
+        row = {
+            "seq": seq,
+            "action_id": uuid.uuid4().hex,
+            "exception_id": eid,
+            "action": action,
+            "actor": actor,
+            "acted_at": self.clock().isoformat(),
+            "reason_code": fields.get("reason_code"),
+            "comment": fields.get("comment"),
+            "amount": fields.get("amount"),
+            "target": fields.get("target"),
+            "state_before": json.dumps(before, sort_keys=True),
+            "state_after": None,
+        }
+        after = copy.deepcopy(state)
+        if action == "adjust":
+            # Whether this adjustment waits for approval is decided now, under the
+            # threshold in force, and recorded: apply() reads it from state_after.
+            pending = set(state.pending_adjustments) | ({fields["target"]} if fields["needs_approval"] else set())
+            row["state_after"] = json.dumps({**before, "pending_adjustments": sorted(pending)})
+        after.apply(row)
+        row["state_after"] = json.dumps(after.snapshot(), sort_keys=True)
+        row["prev_hash"] = prev
+        row["entry_hash"] = entry_hash(prev, row)
+        con.execute(
+            "insert into actions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row[k] for k in (*HASHED_FIELDS, "prev_hash", "entry_hash")],
+        )
         return row
 
     # ---------------------------------------------------------- listing
@@ -495,7 +564,6 @@ class ActionStore:
         include_retired: bool = False,
     ) -> list[dict]:
         """Current exceptions with their operator state, most urgent SLA first."""
-        now = self.clock()
         with self._connect() as con:
             where, params = [], []
             if not include_retired:
@@ -511,15 +579,14 @@ class ActionStore:
             for row in rows:
                 entry = dict(row)
                 state = self._state(con, entry["exception_id"])
-                due = datetime.fromisoformat(entry["first_seen_at"]) + timedelta(hours=entry["sla_hours"] or 0)
                 entry.update(
                     status=state.status,
                     owner_team=state.owner_team,
                     claimed_by=state.claimed_by,
                     escalated_to=state.escalated_to,
                     attempts=state.attempts,
-                    sla_due_at=due.isoformat(),
-                    is_overdue=state.status != "resolved" and due < now,
+                    sla_due_at=state.sla_due_at.isoformat(),
+                    is_overdue=state.is_breached,
                     last_action=state.last_action,
                 )
                 if team and entry["owner_team"] != team:
@@ -531,7 +598,8 @@ class ActionStore:
                 if overdue and not entry["is_overdue"]:
                     continue
                 out.append(entry)
-        return sorted(out, key=lambda e: (e["status"] == "resolved", e["sla_due_at"], e["exception_id"]))
+        closed = ("resolved", "auto_resolved")
+        return sorted(out, key=lambda e: (e["status"] in closed, e["sla_due_at"], e["exception_id"]))
 
     # ------------------------------------------------------------ audit
 
@@ -566,7 +634,7 @@ class ActionStore:
 # ------------------------------------------------------- warehouse bridges
 
 
-def publish_from_warehouse(warehouse: Path, store: ActionStore) -> tuple[int, int]:
+def publish_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int]:
     """Copy the current exceptions (and what an operator needs to see) into the store.
 
     Runs after each pipeline build, so operators work from the action store alone and
@@ -605,22 +673,35 @@ def publish_from_warehouse(warehouse: Path, store: ActionStore) -> tuple[int, in
     return store.publish(exceptions)
 
 
+# Types of raw.operator_actions, in the order of HASHED_FIELDS + prev_hash, entry_hash.
+ACTION_COLUMN_TYPES = (
+    "bigint", "varchar", "varchar", "varchar", "varchar", "timestamptz", "varchar", "varchar",
+    "decimal(18, 4)", "varchar", "json", "json", "varchar", "varchar",
+)  # fmt: skip
+
+
 def copy_to_warehouse(store: ActionStore, con) -> int:
     """Append actions the warehouse has not seen to raw.operator_actions; returns how many."""
-    con.execute(
-        """
-        create table if not exists raw.operator_actions (
-            seq BIGINT, action_id VARCHAR, exception_id VARCHAR, action VARCHAR, actor VARCHAR,
-            acted_at TIMESTAMP, reason_code VARCHAR, comment VARCHAR, amount DECIMAL(18, 4), target VARCHAR,
-            state_before JSON, state_after JSON, prev_hash VARCHAR, entry_hash VARCHAR
-        )
-        """
-    )
-    seen = con.execute("select coalesce(max(seq), 0) from raw.operator_actions").fetchone()[0]
+    from orchestration.ingest import ensure_raw_schema
+
+    ensure_raw_schema(con)
+    seen = con.execute("select coalesce(max(seq), 0) from raw.operator_actions").fetchall()[0][0]
     new = store.all_actions(after_seq=seen)
-    for row in new:
-        con.execute(
-            "insert into raw.operator_actions values (?, ?, ?, ?, ?, cast(? as timestamptz), ?, ?, ?, ?, ?, ?, ?, ?)",
-            [row[k] for k in (*HASHED_FIELDS, "prev_hash", "entry_hash")],
-        )
+    if new:
+        import pyarrow as pa
+
+        columns = (*HASHED_FIELDS, "prev_hash", "entry_hash")
+        batch = pa.Table.from_pydict({k: [str(r[k]) if r[k] is not None else None for r in new] for k in columns})
+        con.register("new_operator_actions", batch)
+        try:
+            con.execute(
+                "insert into raw.operator_actions select "
+                + ", ".join(
+                    f"cast({k} as {t})"
+                    for k, t in zip(columns, ACTION_COLUMN_TYPES, strict=True)  # fixed names and types
+                )
+                + " from new_operator_actions order by cast(seq as bigint)"
+            )
+        finally:
+            con.unregister("new_operator_actions")
     return len(new)

@@ -127,9 +127,12 @@ def ingest_landing(context: AssetExecutionContext) -> Iterator[dg.MaterializeRes
     description="Current exceptions published into the action store, where operators claim and resolve them.",
 )
 def exception_catalog(context: AssetExecutionContext) -> dg.MaterializeResult:
-    current, retired = actions.publish_from_warehouse(settings.warehouse_path(), actions.ActionStore())
-    context.log.info(f"published {current} current exceptions ({retired} no longer found)")
-    return dg.MaterializeResult(metadata={"current_exceptions": current, "no_longer_found": retired})
+    counts = actions.publish_from_warehouse(settings.warehouse_path(), actions.ActionStore())
+    context.log.info(
+        f"published {counts['current']} current exceptions; {counts['auto_resolved']} closed by later data,"
+        f" {counts['reopened']} reopened, {counts['no_longer_found']} no longer found in all"
+    )
+    return dg.MaterializeResult(metadata={f"{k}_exceptions": v for k, v in counts.items()})
 
 
 class ReconDbtTranslator(DagsterDbtTranslator):

@@ -100,7 +100,7 @@ def _ident(name: str) -> str:
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema, one table per contract entity, the log and quarantine."""
+    """Create the raw schema: one table per contract entity, the log, quarantine and operator actions."""
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     for ent in contract.ENTITIES:
         cols = [f"{_ident(c.name)} {c.sql_type}" for c in ent.columns]
@@ -125,6 +125,16 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
             message VARCHAR,
             contract_version VARCHAR,
             ingested_at TIMESTAMP
+        )
+        """
+    )
+    # Filled by actions.copy_to_warehouse from the action store, every run.
+    con.execute(
+        f"""
+        create table if not exists {RAW_SCHEMA}.operator_actions (
+            seq BIGINT, action_id VARCHAR, exception_id VARCHAR, action VARCHAR, actor VARCHAR,
+            acted_at TIMESTAMP, reason_code VARCHAR, comment VARCHAR, amount DECIMAL(18, 4), target VARCHAR,
+            state_before JSON, state_after JSON, prev_hash VARCHAR, entry_hash VARCHAR
         )
         """
     )

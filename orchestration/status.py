@@ -81,11 +81,20 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
             "select completeness_state, count(*), sum(booked_amount_reporting) from marts.fct_reconciled_orders "
             "group by 1 order by 2 desc"
         ).fetchall()
-    if _has(con, "marts", "fct_reconciliation_exceptions"):
+    if _has(con, "marts", "fct_exception_current"):
+        # Exceptions not closed, as of the last run: routed, timed, and what is at stake.
         out["exceptions"] = con.execute(
-            "select exception_type, owner_team, severity, count(*), sum(amount_at_risk_reporting) "
-            "from marts.fct_reconciliation_exceptions where exception_status = 'open' "
-            "group by 1, 2, 3 order by 4 desc"
+            "select exception_type, owner_team, severity, count(*), "
+            "count(*) filter (where is_breached), sum(value_at_risk_reporting) "
+            "from marts.fct_exception_current where not is_closed "
+            "group by 1, 2, 3 order by 4 desc, 1"
+        ).fetchall()
+        out["exception_states"] = con.execute(
+            "select status, count(*) from marts.fct_exception_current group by 1 order by 1"
+        ).fetchall()
+    if _has(con, "marts", "fct_pending_breaks"):
+        out["pending"] = con.execute(
+            "select awaits_source, count(*), min(pending_until) from marts.fct_pending_breaks group by 1 order by 1"
         ).fetchall()
     return out
 
@@ -130,15 +139,19 @@ def render(warehouse: Path) -> str:
             [(s, n, f"{a:,.2f}" if a is not None else "") for s, n, a in data["completeness"]],
         )
     if "exceptions" in data:
-        lines += ["", "== Open exceptions =="]
+        lines += ["", "== Open exceptions, routed (recon exceptions list) =="]
         lines += (
             _table(
-                ["type", "count", "at risk (reporting ccy)"],
-                [(t, n, f"{a:,.2f}" if a is not None else "") for t, n, a in data["exceptions"]],
+                ["type", "owner team", "severity", "count", "past SLA", "at risk (reporting ccy)"],
+                [(t, o, s, n, b, f"{a:,.2f}" if a is not None else "") for t, o, s, n, b, a in data["exceptions"]],
             )
             if data["exceptions"]
             else ["  none"]
         )
+        lines += ["  by status: " + ", ".join(f"{s} {n:,}" for s, n in data["exception_states"])]
+    if data.get("pending"):
+        lines += ["", "== Pending late data (not exceptions yet: the source is inside its grace window) =="]
+        lines += _table(["awaits source", "breaks", "first grace ends"], data["pending"])
     lines += [
         "",
         f"warehouse: {warehouse}",

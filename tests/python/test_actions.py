@@ -126,6 +126,46 @@ def test_sla_due_and_overdue_follow_the_clock(tmp_path: Path) -> None:
     assert [e["exception_id"] for e in store.list_exceptions(team="finance", status="resolved")] == [FIN]
 
 
+def test_sla_breach_escalates_to_the_severity_target(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    store = make_store(tmp_path / "a.sqlite", clock)
+    with pytest.raises(ActionError, match="may not claim: owned by media_ops"):
+        store.act("claim", MEDIA, "paul")  # operations, not an ops lead: not yet
+    clock.now = T0 + timedelta(hours=25)  # MEDIA's 24 h SLA has passed
+    state = store.state(MEDIA)
+    assert (state.is_breached, state.escalated_to) == (True, "operations")
+    assert store.list_exceptions(overdue=True)[0]["escalated_to"] == "operations"
+    store.act("claim", MEDIA, "paul")
+    assert store.state(MEDIA).claimed_by == "paul"
+    assert store.state(FIN).escalated_to is None  # 72 h: not breached
+
+
+def test_pipeline_closes_a_break_that_reconciles_and_reopens_it_when_it_returns(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    store = make_store(tmp_path / "a.sqlite", clock)
+    media = store.catalog_entry(MEDIA)
+    fin = store.catalog_entry(FIN)
+    store.act("claim", FIN, "alice")
+    clock.now = T0 + timedelta(hours=10)
+    counts = store.publish([media])  # FIN's counterpart arrived: the break is gone
+    assert (counts["current"], counts["auto_resolved"], counts["reopened"]) == (1, 1, 0)
+    state = store.state(FIN)
+    assert (state.status, state.claimed_by, state.resolution) == ("auto_resolved", None, "reconciled_by_later_data")
+    with pytest.raises(ActionError, match="closed by later data"):
+        store.act("claim", FIN, "bob")
+    assert store.publish([media])["auto_resolved"] == 0  # closed once, not every run
+    clock.now = T0 + timedelta(hours=100)
+    counts = store.publish([media, fin])  # a restatement removed the invoice: it is back
+    assert (counts["auto_resolved"], counts["reopened"]) == (0, 1)
+    state = store.state(FIN)
+    assert (state.status, state.is_breached) == ("open", False)  # the SLA restarts when it reopens
+    assert state.sla_due_at == T0 + timedelta(hours=100 + 72)
+    store.act("claim", FIN, "bob")
+    history = [(a["action"], a["actor"]) for a in store.history(FIN)]
+    assert history == [("claim", "alice"), ("auto_resolve", "pipeline"), ("reopen", "pipeline"), ("claim", "bob")]
+    assert store.verify() == []
+
+
 def _claim_in_process(args: tuple[str, str]) -> str:
     path, actor = args
     store = ActionStore(Path(path))

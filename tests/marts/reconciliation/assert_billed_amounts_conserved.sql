@@ -1,6 +1,6 @@
 -- Amounts are conserved per currency: every billing item is either matched to an order
--- or raised as an exception (orphan, ambiguous, needs review), so matched + excepted
--- equals billed, per currency, to the cent.
+-- or a break (orphan, ambiguous, needs review; an exception, or pending while its order
+-- may still arrive), so matched + broken equals billed, per currency, to the cent.
 {{ config(meta={'dagster': {'ref': {'name': 'fct_reconciliation_exceptions'}}}) }}
 
 with
@@ -19,7 +19,7 @@ matched as (
 
 excepted as (
     select currency, sum(amount_at_risk) as excepted
-    from {{ ref('fct_reconciliation_exceptions') }}
+    from {{ ref('int_exception_breaks') }}
     where record_entity = 'int_invoice_billing_items'
     group by currency
 )

@@ -12,7 +12,7 @@ batches as (
 
 raw_counts as (
     {%- set raw_tables = [] -%}
-    {%- for node in graph.sources.values() if node.source_name.startswith('raw_') and node.source_name != 'raw_ingestion' -%}
+    {%- for node in graph.sources.values() if node.source_name.startswith('raw_') and node.source_name not in ('raw_ingestion', 'raw_operations') -%}
         {%- do raw_tables.append(node) -%}
     {%- endfor %}
     {% for node in raw_tables %}

@@ -1,0 +1,210 @@
+-- Every break the reconciliations find, typed, one row per break, before routing. A break
+-- whose counterpart may simply not have arrived yet (its source's grace window, seed
+-- source_grace_windows, has not passed since the record was due) is pending: late data,
+-- not yet an exception. exception_id is stable across runs (type, entity and record), so
+-- the same break is the same exception tomorrow.
+with
+
+exception_policy as (
+    select * from {{ ref('exception_policy') }}
+),
+
+grace_windows as (
+    select * from {{ ref('source_grace_windows') }}
+),
+
+reconciled_orders as (
+    select * from {{ ref('fct_reconciled_orders') }}
+),
+
+billing_items as (
+    select * from {{ ref('int_invoice_billing_items') }}
+),
+
+item_states as (
+    select * from {{ ref('int_orders_invoices__records') }}
+    where side = 'right'
+),
+
+invoice_matches as (
+    select * from {{ ref('fct_order_invoice_matches') }}
+),
+
+lead_decisions as (
+    select * from {{ ref('int_lead_forms_leads__decisions') }}
+),
+
+order_breaks as (
+    -- Each leg of a reconciled order that disagrees raises its own typed exception, so
+    -- billing goes to finance and delivery to media ops. Amounts are what is at stake:
+    -- the unbilled booking, the variance, or the billing nothing was delivered for.
+    select
+        breaks.exception_type,
+        'stg_crm__orders' as record_entity,
+        reconciled_orders.order_id as record_id,
+        reconciled_orders.client_name,
+        reconciled_orders.currency,
+        cast(breaks.amount as decimal(18, 4)) as amount_at_risk,
+        {{ convert_amount(
+            'breaks.amount', 'reconciled_orders.booked_amount_reporting', 'nullif(reconciled_orders.booked_amount, 0)'
+        ) }} as amount_at_risk_reporting,
+        breaks.due_date
+    from reconciled_orders
+    cross join lateral (
+        select
+            case
+                when reconciled_orders.billing_state = 'not_billed'
+                    and (reconciled_orders.delivered_amount > 0 or reconciled_orders.fulfilled_amount > 0)
+                    then 'delivered_not_billed'
+                when reconciled_orders.billing_state = 'not_billed' then 'unbilled_order'
+                when reconciled_orders.billing_state = 'over_billed'
+                    and reconciled_orders.invoice_count >= 2
+                    and abs(reconciled_orders.billed_amount - 2 * reconciled_orders.booked_amount)
+                        <= 2 * reconciled_orders.variance_tolerance
+                    then 'duplicate_billing'
+                when reconciled_orders.billing_state in ('under_billed', 'over_billed') then 'amount_variance'
+            end as exception_type,
+            case
+                when reconciled_orders.billing_state = 'not_billed' then reconciled_orders.booked_amount
+                else abs(reconciled_orders.billed_variance)
+            end as amount,
+            -- The counterpart was due from the service start (billing, delivery starting,
+            -- work starting) or, for a shortfall, by the service end.
+            reconciled_orders.service_start_date as due_date
+        union all
+        select
+            case
+                when reconciled_orders.delivery_state = 'over_delivered' then 'over_delivery'
+                when reconciled_orders.delivery_state = 'under_delivered' then 'under_delivery'
+                when reconciled_orders.delivery_state = 'not_delivered'
+                    and reconciled_orders.billing_state in ('billed', 'under_billed', 'over_billed')
+                    then 'billed_not_delivered'
+            end,
+            case
+                when reconciled_orders.delivery_state = 'not_delivered' then reconciled_orders.billed_amount
+                else abs(reconciled_orders.delivered_variance)
+            end,
+            case
+                when reconciled_orders.delivery_state = 'under_delivered' then reconciled_orders.service_end_date
+                else reconciled_orders.service_start_date
+            end
+        union all
+        select
+            case
+                when reconciled_orders.fulfilment_state = 'partially_fulfilled' then 'under_fulfilment'
+                when reconciled_orders.fulfilment_state = 'not_started'
+                    and reconciled_orders.billing_state in ('billed', 'under_billed', 'over_billed')
+                    then 'billed_not_fulfilled'
+            end,
+            case
+                when reconciled_orders.fulfilment_state = 'not_started' then reconciled_orders.billed_amount
+                else abs(reconciled_orders.fulfilled_variance)
+            end,
+            case
+                when reconciled_orders.fulfilment_state = 'partially_fulfilled' then reconciled_orders.service_end_date
+                else reconciled_orders.service_start_date
+            end
+    ) as breaks
+    where breaks.exception_type is not null
+        and not reconciled_orders.is_cancelled
+),
+
+currency_breaks as (
+    -- Billed in another currency than sold: the amounts reconcile only through FX.
+    select
+        'currency_mismatch' as exception_type,
+        'stg_crm__orders' as record_entity,
+        invoice_matches.order_id as record_id,
+        min(reconciled_orders.client_name) as client_name,
+        min(invoice_matches.invoice_currency) as currency,
+        cast(sum(invoice_matches.billed_amount) as decimal(18, 4)) as amount_at_risk,
+        cast(sum(invoice_matches.billed_amount_reporting) as decimal(18, 4)) as amount_at_risk_reporting,
+        cast(null as date) as due_date
+    from invoice_matches
+    inner join reconciled_orders
+        on invoice_matches.order_id = reconciled_orders.order_id
+    where invoice_matches.invoice_currency != invoice_matches.order_currency
+    group by invoice_matches.order_id
+),
+
+lead_breaks as (
+    -- A submission two CRM leads claim is a duplicate lead; a lead matched on e-mail
+    -- while the CRM credits another campaign is an attribution mismatch.
+    select
+        case
+            when lead_decisions.decision = 'ambiguous' then 'duplicate_lead'
+            else 'attribution_mismatch'
+        end as exception_type,
+        case
+            when lead_decisions.decision = 'ambiguous' then 'stg_ads__lead_forms'
+            else 'stg_crm__leads'
+        end as record_entity,
+        case
+            when lead_decisions.decision = 'ambiguous' then lead_decisions.right_key
+            else lead_decisions.left_key
+        end as record_id,
+        cast(null as varchar) as client_name,
+        cast(null as varchar) as currency,
+        cast(null as decimal(18, 4)) as amount_at_risk,
+        cast(null as decimal(18, 4)) as amount_at_risk_reporting,
+        cast(null as date) as due_date
+    from lead_decisions
+    where lead_decisions.decision = 'ambiguous'
+        or (lead_decisions.decision = 'matched' and lead_decisions.pass_name = 'email_only')
+    group by all
+),
+
+item_breaks as (
+    -- Billing items no order claims outright: orphans, and items whose order is only
+    -- suggested or ambiguous (an operator must confirm before the amount counts).
+    select
+        case item_states.record_state
+            when 'unmatched' then 'orphan_invoice'
+            when 'ambiguous' then 'ambiguous_match'
+            else 'match_needs_review'
+        end as exception_type,
+        'int_invoice_billing_items' as record_entity,
+        billing_items.billing_item_id as record_id,
+        billing_items.client_name_billed as client_name,
+        billing_items.currency,
+        billing_items.net_amount as amount_at_risk,
+        billing_items.net_amount_reporting as amount_at_risk_reporting,
+        billing_items.issue_date as due_date
+    from billing_items
+    inner join item_states
+        on billing_items.billing_item_id = item_states.record_key
+    where item_states.record_state != 'matched'
+),
+
+all_breaks as (
+    select * from order_breaks
+    union all
+    select * from currency_breaks
+    union all
+    select * from item_breaks
+    union all
+    select * from lead_breaks
+),
+
+breaks as (
+    select
+        md5(all_breaks.exception_type || '|' || all_breaks.record_entity || '|' || all_breaks.record_id)
+            as exception_id,
+        all_breaks.*,
+        exception_policy.domain,
+        exception_policy.owner_team as policy_owner_team,
+        exception_policy.severity,
+        exception_policy.awaits_source,
+        cast({{ dbt.dateadd('day', 'grace_windows.grace_days', 'all_breaks.due_date') }} as date) as pending_until
+    from all_breaks
+    left join exception_policy
+        on all_breaks.exception_type = exception_policy.exception_type
+    left join grace_windows
+        on exception_policy.awaits_source = grace_windows.source_system
+)
+
+select
+    breaks.*,
+    {{ normalise_client_name('breaks.client_name') }} as client_name_normalised,
+    coalesce(breaks.pending_until > cast(timezone('UTC', {{ recon_as_of() }}) as date), false) as is_pending
+from breaks

@@ -1,0 +1,155 @@
+-- One row per exception ever raised: where it stands now. Detection (this run's marts,
+-- through the snapshot) and operator actions (the action log) fold into one status:
+--   resolved       an operator resolved it with a reason code (and it has not come back since);
+--   auto_resolved  later data reconciled it: the break is no longer found;
+--   claimed / open otherwise, by the operator's last claim or release.
+-- A break that comes back after it was closed is reopened: its SLA restarts and earlier
+-- operator work no longer decides its status. Past its SLA an open exception is breached
+-- and escalated to the severity's target (seed severity_policy), unless an operator
+-- escalated it already.
+with
+
+lifecycle as (
+    select * from {{ ref('int_exception_lifecycle') }}
+),
+
+sightings as (
+    select * from {{ ref('int_exception_sightings') }}
+),
+
+actions as (
+    select * from {{ ref('stg_operations__operator_actions') }}
+),
+
+as_of as (
+    select {{ recon_as_of() }} as as_of_at
+),
+
+operator_actions as (
+    -- Work done in the exception's current episode (since it last reopened). Pipeline
+    -- events in the log mirror the lifecycle above and are not counted twice.
+    select actions.*
+    from actions
+    inner join lifecycle
+        on actions.exception_id = lifecycle.exception_id
+    where not actions.is_pipeline_event
+        and actions.acted_at >= coalesce(lifecycle.last_reopened_at, '-infinity'::timestamptz)
+),
+
+operator_state as (
+    select
+        exception_id,
+        arg_max(status_after, action_seq) as status_after,
+        arg_max(owner_team_after, action_seq) as owner_team_after,
+        arg_max(claimed_by_after, action_seq) as claimed_by,
+        arg_max(escalated_to_after, action_seq) as escalated_to_manually,
+        max(acted_at) filter (where action = 'resolve') as resolved_at,
+        arg_max(reason_code, action_seq) filter (where action = 'resolve') as resolution_code
+    from operator_actions
+    group by exception_id
+),
+
+all_actions as (
+    -- Attempts and the last action count every episode: nothing is forgotten on reopen.
+    select
+        exception_id,
+        count(*) filter (where action = 'claim') as attempts,
+        count(*) as action_count,
+        arg_max(action, action_seq) as last_action,
+        arg_max(actor, action_seq) as last_actor,
+        max(acted_at) as last_action_at
+    from actions
+    group by exception_id
+),
+
+folded as (
+    select
+        lifecycle.*,
+        sightings.first_seen_at,
+        sightings.last_seen_at,
+        sightings.runs_seen,
+        case
+            when operator_state.status_after = 'resolved' then 'resolved'
+            when not lifecycle.is_detected then 'auto_resolved'
+            when operator_state.status_after = 'claimed' then 'claimed'
+            else 'open'
+        end as status,
+        coalesce(operator_state.owner_team_after, lifecycle.owner_team) as current_owner_team,
+        case when operator_state.status_after = 'claimed' then operator_state.claimed_by end as claimed_by,
+        operator_state.escalated_to_manually,
+        operator_state.resolved_at,
+        operator_state.resolution_code,
+        coalesce(all_actions.attempts, 0) as attempts,
+        coalesce(all_actions.action_count, 0) as action_count,
+        all_actions.last_action,
+        all_actions.last_actor,
+        all_actions.last_action_at,
+        {{ dbt.dateadd('hour', 'lifecycle.sla_hours', 'coalesce(lifecycle.last_reopened_at, sightings.first_seen_at)') }}
+            as sla_due_at,
+        as_of.as_of_at
+    from lifecycle
+    inner join sightings
+        on lifecycle.exception_id = sightings.exception_id
+    cross join as_of
+    left join operator_state
+        on lifecycle.exception_id = operator_state.exception_id
+    left join all_actions
+        on lifecycle.exception_id = all_actions.exception_id
+),
+
+final as (
+    select
+        folded.exception_id,
+        folded.exception_type,
+        folded.record_entity,
+        folded.record_id,
+        folded.client_name,
+        folded.domain,
+        folded.severity,
+        folded.status,
+        folded.status in ('resolved', 'auto_resolved') as is_closed,
+        folded.current_owner_team as owner_team,
+        folded.account_owner,
+        case when folded.status = 'claimed' then folded.claimed_by end as claimed_by,
+        folded.currency,
+        folded.amount_at_risk,
+        folded.amount_at_risk_reporting as value_at_risk_reporting,
+        folded.first_seen_at,
+        folded.last_seen_at,
+        folded.runs_seen,
+        folded.is_detected,
+        folded.reopen_count,
+        folded.last_reopened_at,
+        case when folded.status = 'auto_resolved' then folded.auto_resolved_at end as auto_resolved_at,
+        folded.resolved_at,
+        folded.resolution_code,
+        cast(folded.sla_hours as integer) as sla_hours,
+        cast(folded.sla_due_at as timestamptz) as sla_due_at,
+        folded.status in ('open', 'claimed') and folded.sla_due_at < folded.as_of_at as is_breached,
+        coalesce(
+            folded.escalated_to_manually,
+            case when folded.status in ('open', 'claimed') and folded.sla_due_at < folded.as_of_at then folded.escalate_to end
+        ) as escalated_to,
+        round(
+            date_diff(
+                'second',
+                folded.first_seen_at,
+                case
+                    when folded.status = 'resolved' then folded.resolved_at
+                    when folded.status = 'auto_resolved' then folded.auto_resolved_at
+                    else folded.as_of_at
+                end
+            ) / 3600.0,
+            1
+        ) as age_hours,
+        folded.attempts,
+        folded.action_count,
+        folded.last_action,
+        folded.last_actor,
+        folded.last_action_at,
+        folded.as_of_at as state_as_of,
+        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+    from folded
+)
+
+select * from final

@@ -1,0 +1,114 @@
+-- Every event in every exception's life, in order: what the pipeline saw (detected,
+-- changed, auto_resolved, reopened — from the snapshot of the exception mart), the SLA
+-- breach and automatic escalation, and every operator action with its reason and the
+-- state before and after. `recon exceptions show` prints the same trail from the store.
+with
+
+versions as (
+    select
+        snapshot.exception_id,
+        timezone('UTC', snapshot.dbt_valid_from) as event_at,
+        coalesce(cast(snapshot.dbt_is_deleted as varchar) = 'True', false) as is_gone,
+        snapshot.amount_at_risk,
+        snapshot.owner_team,
+        snapshot.severity
+    from {{ ref('snap_reconciliation_exceptions') }} as snapshot
+),
+
+pipeline_events as (
+    select
+        versions.exception_id,
+        versions.event_at,
+        case
+            when lag(versions.is_gone) over by_exception is null then 'detected'
+            when versions.is_gone then 'auto_resolved'
+            when lag(versions.is_gone) over by_exception then 'reopened'
+            else 'changed'
+        end as event_type,
+        'pipeline' as actor,
+        cast(null as varchar) as reason_code,
+        cast(null as varchar) as comment,
+        versions.amount_at_risk as amount,
+        case when not versions.is_gone then versions.owner_team end as target,
+        cast(null as varchar) as status_before,
+        cast(null as varchar) as status_after,
+        cast(null as bigint) as action_seq
+    from versions
+    window by_exception as (partition by versions.exception_id order by versions.event_at)
+),
+
+current_state as (
+    select * from {{ ref('fct_exception_current') }}
+),
+
+sla_events as (
+    -- The moment an exception went past its SLA while still open, and the escalation
+    -- that followed automatically (unless an operator had escalated it already).
+    select
+        current_state.exception_id,
+        current_state.sla_due_at as event_at,
+        breach.event_type,
+        'pipeline' as actor,
+        cast(null as varchar) as reason_code,
+        cast(null as varchar) as comment,
+        cast(null as decimal(18, 4)) as amount,
+        breach.target,
+        cast(null as varchar) as status_before,
+        cast(null as varchar) as status_after,
+        cast(null as bigint) as action_seq
+    from current_state
+    cross join lateral (
+        select 'sla_breached' as event_type, current_state.owner_team as target
+        union all
+        select 'escalated', current_state.escalated_to
+    ) as breach
+    where current_state.is_breached
+        and (breach.event_type = 'sla_breached' or breach.target is not null)
+),
+
+operator_events as (
+    -- Pipeline events in the action log (auto_resolve, reopen) mirror the snapshot's and
+    -- are listed once, from the snapshot.
+    select
+        actions.exception_id,
+        actions.acted_at as event_at,
+        actions.action as event_type,
+        actions.actor,
+        actions.reason_code,
+        actions.comment,
+        actions.adjustment_amount as amount,
+        actions.target,
+        actions.status_before,
+        actions.status_after,
+        actions.action_seq
+    from {{ ref('stg_operations__operator_actions') }} as actions
+    where not actions.is_pipeline_event
+),
+
+events as (
+    select *, 1 as source_order from pipeline_events
+    union all
+    select *, 2 from operator_events
+    union all
+    select *, 3 from sla_events
+)
+
+select
+    md5(events.exception_id || '|' || events.event_type || '|' || cast(events.event_at as varchar)
+        || '|' || coalesce(cast(events.action_seq as varchar), '')) as event_id,
+    events.exception_id,
+    row_number() over (
+        partition by events.exception_id
+        order by events.event_at, events.source_order, events.action_seq
+    ) as event_number,
+    events.event_at,
+    events.event_type,
+    events.actor,
+    events.reason_code,
+    events.comment,
+    events.amount,
+    events.target,
+    events.status_before,
+    events.status_after,
+    events.action_seq
+from events

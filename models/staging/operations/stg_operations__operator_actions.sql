@@ -1,0 +1,31 @@
+with
+
+source as (
+    select * from {{ source('raw_operations', 'operator_actions') }}
+),
+
+renamed as (
+    select
+        source.seq as action_seq,
+        source.action_id,
+        source.exception_id,
+        source.action,
+        source.actor,
+        source.actor = 'pipeline' as is_pipeline_event,
+        timezone('UTC', cast(source.acted_at as timestamp)) as acted_at,
+        source.reason_code,
+        source.comment,
+        cast(source.amount as decimal(18, 4)) as adjustment_amount,
+        source.target,
+        source.state_before ->> 'status' as status_before,
+        source.state_after ->> 'status' as status_after,
+        source.state_after ->> 'owner_team' as owner_team_after,
+        source.state_after ->> 'claimed_by' as claimed_by_after,
+        source.state_after ->> 'escalated_to' as escalated_to_after,
+        source.state_before,
+        source.state_after,
+        source.entry_hash
+    from source
+)
+
+select * from renamed

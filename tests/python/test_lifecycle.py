@@ -1,0 +1,165 @@
+"""Exception lifecycle end to end, through real Dagster runs at pinned times (RECON_AS_OF).
+
+A held-back invoice makes its order a billing break. Inside the billing grace window the
+break is pending late data; after it, an exception an operator claims. When the invoice
+lands the exception closes as auto-resolved (in the marts and in the action store); when
+a restatement of that file takes the invoice away again, the exception reopens with a
+fresh SLA while the exceptions left open since the first run breach theirs and escalate.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import cli, generate
+from orchestration.actions import ActionStore
+
+BILLING_BREAKS = ("unbilled_order", "delivered_not_billed")
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict]]:
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write(path: Path, header: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def hold_back(landing: Path, entity: str, invoice_ids: set[str]) -> tuple[list[str], list[dict]]:
+    """Remove these invoices' rows from the entity's files; return them."""
+    held, header = [], []
+    for path in sorted((landing / "billing" / entity).glob("*.csv")):
+        header, rows = _rows(path)
+        keep = [r for r in rows if r["invoice_id"] not in invoice_ids]
+        held += [r for r in rows if r["invoice_id"] in invoice_ids]
+        if len(keep) != len(rows):
+            _write(path, header, keep)
+    return header, held
+
+
+def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def run_at(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
+    monkeypatch.setenv("RECON_AS_OF", f"{day.isoformat()}T12:00:00Z")
+    assert cli.run_pipeline(), "the Dagster run failed: see the log above"
+
+
+def test_late_invoice_pends_then_breaks_then_auto_resolves_and_reopens(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate.generate(recon_home, seed=5, orders=300, file_format="csv", bad_rows=False, bad_files=False)
+    landing = recon_home / "landing"
+    # Two orders billed by exactly one invoice each, neither invoice billing anything else.
+    _, links = _rows(recon_home / "ground_truth" / "links.csv")
+    pairs = [(r["left_id"], r["right_id"]) for r in links if r["reconciliation"] == "orders_invoices"]
+    per_order = {o: sum(1 for p in pairs if p[0] == o) for o, _ in pairs}
+    per_invoice = {i: sum(1 for p in pairs if p[1] == i) for _, i in pairs}
+    orders = {r["order_id"]: r for path in (landing / "crm" / "orders").glob("*.csv") for r in _rows(path)[1]}
+    simple = [
+        (o, i)
+        for o, i in pairs
+        if per_order[o] == 1 and per_invoice[i] == 1 and orders[o]["status"] == "active" and orders[o]["order_ref"]
+    ]
+    (order, invoice), (_, other_invoice) = simple[10], simple[11]
+    headers = hold_back(landing, "invoices", {invoice, other_invoice})
+    lines = hold_back(landing, "invoice_lines", {invoice, other_invoice})
+    start = date.fromisoformat(orders[order]["service_start_date"])
+
+    # Run 1, ten days into the service: the invoice may still come (billing grace 35 days).
+    run_at(monkeypatch, start + timedelta(days=10))
+    pending = query(
+        recon_home,
+        "select exception_type, pending_until from marts.fct_pending_breaks where record_id = ?",
+        [order],
+    )
+    assert len(pending) == 1 and pending[0][0] in BILLING_BREAKS
+    assert pending[0][1] == start + timedelta(days=35)
+    assert not query(recon_home, "select 1 from marts.fct_reconciliation_exceptions where record_id = ?", [order])
+
+    # Run 2, past the grace window: now it is an exception, routed to finance; alice claims it.
+    run_at(monkeypatch, start + timedelta(days=40))
+    [(exception_id, exception_type, owner, status)] = query(
+        recon_home,
+        "select exception_id, exception_type, owner_team, status from marts.fct_exception_current"
+        " where record_id = ? and exception_type in ('unbilled_order', 'delivered_not_billed')",
+        [order],
+    )
+    assert (exception_type, owner, status) == (pending[0][0], "finance", "open")
+    store = ActionStore()
+    store.act("claim", exception_id[:10], "alice")
+
+    # Run 3: the invoice lands late. The break is gone: auto-resolved, claim dropped.
+    for entity, (header, rows) in (("invoices", headers), ("invoice_lines", lines)):
+        _write(landing / "billing" / entity / f"{entity}_held_back.csv", header, rows)
+    run_at(monkeypatch, start + timedelta(days=41))
+    [(status, claimed_by, attempts, last_action)] = query(
+        recon_home,
+        "select status, claimed_by, attempts, last_action from marts.fct_exception_current where exception_id = ?",
+        [exception_id],
+    )
+    assert (status, claimed_by, attempts, last_action) == ("auto_resolved", None, 1, "claim")
+    assert store.state(exception_id).status == "auto_resolved"
+
+    # Run 4, four days later: billing restates the file without that invoice. The break
+    # is back: reopened with a new SLA; the exceptions open since run 2 (72 h SLA) are
+    # breached and escalated.
+    for entity, (header, rows) in (("invoices", headers), ("invoice_lines", lines)):
+        kept = [r for r in rows if r["invoice_id"] != invoice]
+        _write(landing / "billing" / entity / f"{entity}_held_back.csv", header, kept)
+    run_at(monkeypatch, start + timedelta(days=45))
+    [(status, reopen_count, is_breached, claimed_by, attempts)] = query(
+        recon_home,
+        "select status, reopen_count, is_breached, claimed_by, attempts from marts.fct_exception_current"
+        " where exception_id = ?",
+        [exception_id],
+    )
+    assert (status, reopen_count, is_breached, claimed_by, attempts) == ("open", 1, False, None, 1)
+    events = [
+        (event, actor)
+        for event, actor in query(
+            recon_home,
+            "select event_type, actor from marts.fct_exception_history where exception_id = ? order by event_number",
+            [exception_id],
+        )
+    ]
+    assert events == [
+        ("detected", "pipeline"),
+        ("claim", "alice"),
+        ("auto_resolved", "pipeline"),
+        ("reopened", "pipeline"),
+    ]
+    assert store.state(exception_id).status == "open"  # the store reopened it too
+    [(breached, escalated, unbreached_manual)] = query(
+        recon_home,
+        """
+        select
+            count(*) filter (where is_breached),
+            count(*) filter (where is_breached and escalated_to = 'operations'),
+            count(*) filter (where not is_breached and status = 'open' and severity = 'manual_review'
+                             and reopen_count = 0 and first_seen_at < ?::timestamptz)
+        from marts.fct_exception_current
+        """,
+        [f"{(start + timedelta(days=41)).isoformat()}T00:00:00Z"],
+    )
+    assert breached > 0 and escalated == breached and unbreached_manual == 0
+    assert (
+        query(recon_home, "select count(*) from marts.fct_exception_history where event_type = 'sla_breached'")[0][0]
+        == breached
+    )
+    assert store.verify() == []
