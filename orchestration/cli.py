@@ -260,7 +260,7 @@ def cmd_exceptions_list(args: argparse.Namespace) -> int:
             r["claimed_by"] or "",
             r["severity"],
             r["sla_due_at"][:16].replace("T", " "),
-            "yes" if r["is_overdue"] else "",
+            f"yes, to {r['escalated_to']}" if r["is_overdue"] else "",
             f"{Decimal(r['amount_at_risk_reporting'] or 0):,.2f}",
             r["record_id"],
         )
@@ -274,7 +274,7 @@ def cmd_exceptions_list(args: argparse.Namespace) -> int:
         "claimed by",
         "severity",
         "SLA due (UTC)",
-        "overdue",
+        "overdue (escalated)",
         "at risk",
         "record",
     ]
@@ -299,6 +299,8 @@ def cmd_exceptions_show(args: argparse.Namespace) -> int:
     print(f"  {'owner team':<26} {state.owner_team}")
     print(f"  {'status':<26} {state.status}" + (f" (claimed by {state.claimed_by})" if state.claimed_by else ""))
     print(f"  {'first seen / last seen':<26} {entry['first_seen_at']} / {entry['last_seen_at']}")
+    sla = f"{state.sla_due_at.isoformat()}" + ("  BREACHED" if state.is_breached else "")
+    print(f"  {'SLA due':<26} {sla}" + (f" (reopened {state.reopened_at})" if state.reopened_at else ""))
     if state.escalated_to:
         print(f"  {'escalated to':<26} {state.escalated_to}")
     if state.pending_adjustments:
@@ -320,7 +322,7 @@ def cmd_exceptions_show(args: argparse.Namespace) -> int:
         extra = " ".join(
             f"{k}={h[k]}" for k in ("reason_code", "amount", "target", "comment") if h.get(k) not in (None, "")
         )
-        print(f"    #{h['seq']:<5} {h['acted_at']}  {h['actor']:<8} {h['action']:<9} {extra}")
+        print(f"    #{h['seq']:<5} {h['acted_at']}  {h['actor']:<8} {h['action']:<12} {extra}")
     if not history:
         print("    no actions yet")
     return 0
