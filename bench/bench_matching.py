@@ -361,7 +361,7 @@ def scoring_step(con, sql: str) -> dict:
     cut = names.index("candidate_pairs") + 1
     for name, body in ctes[:cut]:
         con.execute(f"create or replace temp table {name} as {body}")
-    tail = ",\n".join(f"{name} as ({body})" for name, body in ctes[cut:] if name in ("compared", "scored"))
+    tail = ",\n".join(f"{name} as ({body})" for name, body in ctes[cut:] if name in ("weights", "compared", "scored"))
     before = [name for name, _ in ctes[:cut]]
     pairs = con.execute("select count(*), count(*) filter (where pass_name is null) from candidate_pairs").fetchone()
     seconds, rows = _timed(

@@ -92,11 +92,17 @@ def run_pipeline(verbose: bool = False) -> bool:
     log_dir = settings.recon_home() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
-    with dg.DagsterInstance.get() as instance, open(log_path, "w") as log:
-        with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log):
-            result = defs.resolve_job_def("recon_job").execute_in_process(
-                run_config=run_config, instance=instance, raise_on_error=False
-            )
+    from orchestration.lock import WarehouseBusy, warehouse_lock
+
+    try:
+        with warehouse_lock("recon run"), dg.DagsterInstance.get() as instance, open(log_path, "w") as log:
+            with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log):
+                result = defs.resolve_job_def("recon_job").execute_in_process(
+                    run_config=run_config, instance=instance, raise_on_error=False
+                )
+    except WarehouseBusy as exc:
+        print(f"recon run refused: {exc}", file=sys.stderr)
+        return False
     print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'} (dbt log: {log_path})")
     if not result.success:
         for event in result.all_events:

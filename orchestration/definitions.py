@@ -1,21 +1,28 @@
-"""The Dagster code location: ingestion assets, the dbt project as assets, one job.
+"""The Dagster code location: ingestion, the dbt project, quality gates and publication as
+assets of one job, with a nightly schedule and a landing-directory sensor.
 
 `dagster dev` (``make dev``) shows this graph; ``recon run`` materializes the same job
-in-process, so cron, CI and the UI all run exactly one thing. DuckDB allows one writer,
-so every run executes in-process, one step after another.
+in-process, so cron, the sensor, CI and the UI all run exactly one thing. DuckDB allows
+one writer: every run executes in-process, one step after another, and holds the
+warehouse lock (orchestration.lock) from start to end.
 """
 
+import hashlib
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration import actions, contract, ingest, settings
+from orchestration import actions, contract, ingest, publish, settings
+from orchestration.lock import warehouse_lock
 
 settings.apply_environment()
 
@@ -26,6 +33,23 @@ dbt_project = DbtProject(
 dbt_project.prepare_if_dev()
 
 RAW_GROUP = "raw"
+CODE_VERSION = publish.code_version()["git_sha"]
+# Transient failures (a file still being written, a busy disk) get retried; a failed
+# dbt test is not transient and is not retried.
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+
+class WarehouseWriter(dg.ConfigurableResource):
+    """Holds the warehouse lock for the whole run (every writing asset requires it)."""
+
+    wait_seconds: float | None = None
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseWriter"]:
+        with warehouse_lock(f"dagster run {context.run_id}", self.wait_seconds):
+            yield self
+
+
 INGESTION_LOG_KEY = dg.AssetKey(["raw_ingestion", "ingestion_log"])
 OPERATOR_ACTIONS_KEY = dg.AssetKey(["raw_operations", "operator_actions"])
 QUARANTINE_KEY = dg.AssetKey(["raw_ingestion", "quarantine"])
@@ -71,8 +95,8 @@ RAW_SPECS = [
 ]
 
 
-@dg.multi_asset(specs=RAW_SPECS, name="ingest_landing", can_subset=False)
-def ingest_landing(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+@dg.multi_asset(specs=RAW_SPECS, name="ingest_landing", can_subset=False, retry_policy=TRANSIENT_RETRY)
+def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> Iterator[dg.MaterializeResult]:
     """Load new landing files into the raw schema; rejected files are logged, not fatal."""
     report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
     for outcome in report.files:
@@ -92,6 +116,11 @@ def ingest_landing(context: AssetExecutionContext) -> Iterator[dg.MaterializeRes
                 "rows_loaded": sum(f.rows_loaded for f in files),
                 "rows_quarantined": sum(f.rows_quarantined for f in files),
                 "restatements": sum(1 for f in files if f.is_restatement),
+                # Lineage: which batches (files, checksums) this run brought in.
+                "input_batches": dg.MetadataValue.json(
+                    [{"batch_id": f.batch_id, "file": f.source_file, "sha256": f.sha256} for f in files]
+                ),
+                "code_version": CODE_VERSION,
             },
         )
     rejected = report.by_status("rejected")
@@ -126,7 +155,7 @@ def ingest_landing(context: AssetExecutionContext) -> Iterator[dg.MaterializeRes
     owners=["team:operations"],
     description="Current exceptions published into the action store, where operators claim and resolve them.",
 )
-def exception_catalog(context: AssetExecutionContext) -> dg.MaterializeResult:
+def exception_catalog(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
     counts = actions.publish_from_warehouse(settings.warehouse_path(), actions.ActionStore())
     context.log.info(
         f"published {counts['current']} current exceptions; {counts['auto_resolved']} closed by later data,"
@@ -163,25 +192,144 @@ def dbt_build_args() -> list[str]:
     project=dbt_project,
     dagster_dbt_translator=ReconDbtTranslator(),
 )
-def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse_writer: WarehouseWriter):
     # Models stamp the Dagster run id on what they build (env_var RECON_RUN_ID), so every
     # match and reconciled row says which run produced it.
     os.environ["RECON_RUN_ID"] = context.run_id
     yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 
+def _mart_keys() -> list[dg.AssetKey]:
+    """Every dbt model under models/marts, from the manifest: what a publication copies."""
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    return sorted(
+        dg.AssetKey(["marts", node["name"]])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["original_file_path"].startswith("models/marts/")
+    )
+
+
+MART_KEYS = _mart_keys()
+
+
+def _rule_versions() -> dict[str, str]:
+    from orchestration.evaluate import load_spec
+
+    names = yaml.safe_load((settings.PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["reconciliations"]
+    return {name: load_spec(name)["rule_version"] for name in names}
+
+
+@dg.asset(
+    key=dg.AssetKey(["publication", "serving_copy"]),
+    deps=[*MART_KEYS, dg.AssetKey(["operations", "exception_catalog"])],
+    group_name="publication",
+    kinds={"duckdb", "parquet"},
+    owners=["team:data"],
+    retry_policy=TRANSIENT_RETRY,
+    description=(
+        "Write-audit-publish: after the build and the blocking checks pass, the marts are copied to a new "
+        "read-only DuckDB file and Parquet exports under $RECON_HOME/publications and switched to atomically. "
+        "A failed check or build never gets here, so the last good publication stays."
+    ),
+)
+def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse_path()), read_only=True)
+    try:
+        match_rates = {
+            f"{reconciliation}/{side}": round(rate, 4)
+            for reconciliation, side, rate in con.execute(
+                "select reconciliation, side, avg(case when record_state = 'matched' then 1.0 else 0.0 end) "
+                "from marts.fct_reconciliation_records group by 1, 2 order by 1, 2"
+            ).fetchall()
+        }
+        batches = con.execute(
+            "select count(*), max(batch_id), count(*) filter (where status = 'rejected') from raw.ingestion_log"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    details = {
+        "rule_versions": _rule_versions(),
+        "match_rates": match_rates,
+        "input_batches": {"batches": batches[0], "latest_batch_id": batches[1], "rejected_files": batches[2]},
+    }
+    record = publish.publish(settings.warehouse_path(), context.run_id, details)
+    context.log.info(f"published {record['publication']} to {publish.serving_path()}")
+    return dg.MaterializeResult(
+        metadata={
+            "publication": record["publication"],
+            "serving_path": str(publish.serving_path()),
+            "code_version": record["code_version"]["git_sha"],
+            "rule_versions": dg.MetadataValue.json(details["rule_versions"]),
+            "match_rates": dg.MetadataValue.json(match_rates),
+            "row_counts": dg.MetadataValue.json(record["row_counts"]),
+        }
+    )
+
+
 recon_job = dg.define_asset_job(
     "recon_job",
     selection=dg.AssetSelection.all(),
-    description="Ingest new landing files, then build and test the dbt project.",
+    description="Ingest new landing files, build and test the dbt project, check quality, publish.",
 )
 
+recon_nightly = dg.ScheduleDefinition(
+    name="recon_nightly",
+    job=recon_job,
+    cron_schedule=os.environ.get("RECON_SCHEDULE_CRON", "0 2 * * *"),
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="The whole pipeline every night (cron from RECON_SCHEDULE_CRON, UTC).",
+)
+
+
+def landing_fingerprint() -> dict[str, list[int]]:
+    """Size and modification time of every landing file, by path relative to landing/."""
+    landing = settings.landing_dir()
+    out = {}
+    for path in ingest.discover(landing):
+        st = path.stat()
+        out[str(path.relative_to(landing))] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+@dg.sensor(
+    job=recon_job,
+    minimum_interval_seconds=int(os.environ.get("RECON_SENSOR_INTERVAL_SECONDS", "30")),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts a run when files appear or change in $RECON_HOME/landing (files already loaded are skipped).",
+)
+def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    # The sensor never opens the warehouse (a run may hold it): it compares file
+    # fingerprints with the cursor of its last tick. Ingestion is idempotent by checksum,
+    # so a touched but unchanged file loads nothing.
+    seen = json.loads(context.cursor) if context.cursor else {}
+    now = landing_fingerprint()
+    new = sorted(path for path, fp in now.items() if seen.get(path) != fp)
+    if not new:
+        return dg.SkipReason("no new or changed files in landing/")
+    run_key = hashlib.sha256(json.dumps({p: now[p] for p in new}, sort_keys=True).encode()).hexdigest()[:16]
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=run_key,
+                tags={"recon/trigger": "landing_sensor", "recon/new_files": str(len(new))},
+            )
+        ],
+        cursor=json.dumps(now, sort_keys=True),
+    )
+
+
 defs = dg.Definitions(
-    assets=[ingest_landing, recon_dbt_assets, exception_catalog],
+    assets=[ingest_landing, recon_dbt_assets, exception_catalog, serving_copy],
     jobs=[recon_job],
+    schedules=[recon_nightly],
+    sensors=[landing_sensor],
     resources={
         # The dbt next to this interpreter: `recon` runs from the venv without activating it.
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt")))
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
+        "warehouse_writer": WarehouseWriter(),
     },
     executor=dg.in_process_executor,
 )

@@ -56,5 +56,24 @@ def apply_environment() -> None:
     dagster_dir = Path(os.environ["DAGSTER_HOME"])
     dagster_dir.mkdir(parents=True, exist_ok=True)
     config = dagster_dir / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    if not config.exists() or config.read_text() != DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
+
+
+# The Dagster instance config recon manages under DAGSTER_HOME (rewritten if it differs).
+# Runs from the UI, the schedule and the sensor queue one at a time (one warehouse
+# writer); a run whose process dies is retried, a failed step (a failed test) is not.
+DAGSTER_YAML = """\
+# Written by recon (orchestration/settings.py); edits are overwritten.
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 1
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+"""

@@ -43,14 +43,6 @@ right_records as (
     where {{ spec.right.get('where') or 'true' }}
 ),
 
-weights as (
-    select
-        match_weights.field,
-        match_weights.level,
-        log2(match_weights.m_probability / match_weights.u_probability) as weight
-    from {{ ref('match_weights') }} as match_weights
-    where match_weights.reconciliation = '{{ spec.name }}'
-),
 {%- if has_fx %}
 
 fx_rates as (
@@ -235,21 +227,42 @@ compared as (
     {%- endif %}
 ),
 
+weights as (
+    -- One row: the weight log2(m/u) of every field's every level (seed match_weights), so
+    -- scoring looks weights up per pair with a CASE instead of a join per field.
+    select
+        {%- for comparison in spec.comparisons %}
+        {%- set field = comparison.field %}
+        {%- for level in range(comparison.levels | length) %}
+        coalesce(max(case when match_weights.field = '{{ field }}' and match_weights.level = {{ level }}
+            then log2(match_weights.m_probability / match_weights.u_probability) end), 0)
+            as {{ field }}_{{ level }}{{ "," if not (loop.last and comparison == spec.comparisons[-1]) }}
+        {%- endfor %}
+        {%- endfor %}
+    from {{ ref('match_weights') }} as match_weights
+    where match_weights.reconciliation = '{{ spec.name }}'
+),
+
 scored as (
     select
-        compared.*,
-        {%- for comparison in spec.comparisons %}
-        coalesce(weight_{{ comparison.field }}.weight, 0) as weight_{{ comparison.field }},
-        {%- endfor %}
+        weighed.*,
         {% for comparison in spec.comparisons -%}
-        coalesce(weight_{{ comparison.field }}.weight, 0){{ " + " if not loop.last }}
+        weighed.weight_{{ comparison.field }}{{ " + " if not loop.last }}
         {%- endfor %} as match_weight
-    from compared
-    {%- for comparison in spec.comparisons %}
-    left join weights as weight_{{ comparison.field }}
-        on weight_{{ comparison.field }}.field = '{{ comparison.field }}'
-        and weight_{{ comparison.field }}.level = compared.level_{{ comparison.field }}
-    {%- endfor %}
+    from (
+        select
+            compared.*,
+            {%- for comparison in spec.comparisons %}
+            case compared.level_{{ comparison.field }}
+                {%- for level in range(comparison.levels | length) %}
+                when {{ level }} then weights.{{ comparison.field }}_{{ level }}
+                {%- endfor %}
+                else 0
+            end as weight_{{ comparison.field }}{{ "," if not loop.last }}
+            {%- endfor %}
+        from compared
+        cross join weights
+    ) as weighed
 ),
 
 ranked as (

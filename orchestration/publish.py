@@ -1,0 +1,152 @@
+"""Write–audit–publish: the read-only serving copy BI tools and operators read.
+
+The pipeline builds in the working warehouse. Only after the blocking checks pass does
+the ``publication`` asset copy the marts into a new DuckDB file (and Parquet files) under
+``$RECON_HOME/publications/``, then switch to it with one atomic rename:
+
+* ``publications/serving.duckdb`` — what readers open (read-only). It is replaced by
+  ``os.replace`` of a finished file, so a reader sees the previous good publication or
+  the new one, never a half-written file, and never touches the working warehouse or its
+  writer lock. A reader that already has the old file open keeps reading it.
+* ``publications/parquet`` — a symlink, switched the same way, to the publication's
+  Parquet exports (one file per mart).
+* ``publications/current.json`` — what is published: run, code version, rule versions,
+  checks, row counts.
+
+A failed check or build never reaches this module, so the last good publication stays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.settings import PROJECT_DIR, recon_home
+
+PUBLISHED_SCHEMAS = ("marts",)
+KEEP = 5  # publications kept on disk besides the current one
+
+
+def publications_dir() -> Path:
+    return recon_home() / "publications"
+
+
+def serving_path() -> Path:
+    return publications_dir() / "serving.duckdb"
+
+
+def code_version() -> dict:
+    """The git commit the code runs from, and whether the work tree differs from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    sha = git("rev-parse", "HEAD")
+    return {"git_sha": sha or "unknown", "dirty": bool(git("status", "--porcelain")) if sha else None}
+
+
+def current() -> dict | None:
+    """What is published now (``current.json``), or None before the first publication."""
+    path = publications_dir() / "current.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _atomic_symlink(link: Path, target: Path) -> None:
+    tmp = link.with_name(f".{link.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = None) -> dict:
+    """Copy the marts of ``warehouse`` into a new publication and make it the serving copy.
+
+    ``details`` (rule versions, checks, input batches, …) is stored with the publication.
+    Returns the publication record written to ``current.json``.
+    """
+    now = now or datetime.now(UTC)
+    root = publications_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
+    building = root / f".{name}.building.duckdb"
+    building.unlink(missing_ok=True)
+    parquet_dir = root / name / "parquet"
+    parquet_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(building))
+    row_counts: dict[str, int] = {}
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("attach ? as working (read_only)", [str(warehouse)])
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = 'working' and list_contains(?, schema_name) order by 1, 2",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+        for schema in PUBLISHED_SCHEMAS:
+            con.execute(f'create schema if not exists "{schema}"')
+        for schema, table in tables:
+            # Identifiers come from DuckDB's own catalog, quoted; values are parameters.
+            con.execute(f'create table "{schema}"."{table}" as select * from working."{schema}"."{table}"')
+            row_counts[f"{schema}.{table}"] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
+            con.execute(
+                f'copy "{schema}"."{table}" to ? (format parquet, compression zstd)',
+                [str(parquet_dir / f"{table}.parquet")],
+            )
+        record = {
+            "publication": name,
+            "run_id": run_id,
+            "published_at": now.isoformat(),
+            "code_version": code_version(),
+            "row_counts": row_counts,
+            **details,
+        }
+        con.execute("create schema if not exists publication")
+        con.execute("create table publication.info (key varchar, value json)")
+        for key, value in record.items():
+            con.execute("insert into publication.info values (?, ?)", [key, json.dumps(value, default=str)])
+        con.execute("detach working")
+        con.execute("checkpoint")
+    except BaseException:
+        con.close()
+        building.unlink(missing_ok=True)
+        shutil.rmtree(root / name, ignore_errors=True)
+        raise
+    con.close()
+    final = root / name / "warehouse.duckdb"
+    os.replace(building, final)
+    final.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # a read-only copy
+    # The switch: one rename each; readers see the old or the new publication.
+    staged = root / ".serving.duckdb.next"
+    staged.unlink(missing_ok=True)
+    os.link(final, staged)
+    os.replace(staged, serving_path())
+    _atomic_symlink(root / "parquet", Path(name) / "parquet")
+    record["path"] = str(final)
+    _atomic_write(root / "current.json", json.dumps(record, indent=2, default=str))
+    history = root / "history.jsonl"
+    with open(history, "a") as fh:
+        fh.write(json.dumps({k: record[k] for k in ("publication", "run_id", "published_at", "code_version")}) + "\n")
+    _prune(root, keep=name)
+    return record
+
+
+def _prune(root: Path, keep: str) -> None:
+    """Delete all but the newest KEEP publications (the current one always stays)."""
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[:8].isdigit())
+    for old in names[:-KEEP]:
+        if old != keep:
+            shutil.rmtree(root / old, ignore_errors=True)
