@@ -22,6 +22,7 @@ demo: install
 
 test: install
 	$(BIN)/recon prepare
+	$(BIN)/recon governance check
 	$(BIN)/python -m pytest
 
 lint: install

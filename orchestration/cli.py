@@ -92,8 +92,14 @@ def run_pipeline(verbose: bool = False) -> bool:
     log_dir = settings.recon_home() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+    from orchestration import governance
     from orchestration.lock import WarehouseBusy, warehouse_lock
 
+    try:
+        governance.require_approved()
+    except governance.GovernanceError as exc:
+        print(f"recon run refused: {exc}", file=sys.stderr)
+        return False
     try:
         with warehouse_lock("recon run"), dg.DagsterInstance.get() as instance, open(log_path, "w") as log:
             with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log):
@@ -417,6 +423,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_governance_status(args: argparse.Namespace) -> int:
+    from orchestration import governance
+
+    current = governance.status()
+    print(f"active rules: {current.rules_hash}")
+    for path, digest in governance.rule_manifest().items():
+        print(f"  {digest[:12]}  {path}")
+    for approval in current.approvals:
+        print(
+            f"  approved as {approval['role']:<20} by {approval['by']:<8} at {approval['at']}"
+            f"  {approval.get('note', '')}"
+        )
+    print(current.message())
+    return 0 if current.approved else governance.EXIT_UNAPPROVED
+
+
+def cmd_governance_check(args: argparse.Namespace) -> int:
+    from orchestration import governance
+
+    current = governance.status()
+    print(current.message(), file=sys.stdout if current.approved else sys.stderr)
+    return 0 if current.approved else governance.EXIT_UNAPPROVED
+
+
+def cmd_governance_approve(args: argparse.Namespace) -> int:
+    from orchestration import governance
+
+    actor = args.actor or os.environ.get("RECON_USER")
+    if not actor:
+        print("recon: give the approver with --as NAME or RECON_USER", file=sys.stderr)
+        return 2
+    try:
+        current = governance.approve(args.role, actor, args.note)
+    except governance.GovernanceError as exc:
+        print(f"recon: refused: {exc}", file=sys.stderr)
+        return 3
+    print(current.message())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recon", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -507,6 +553,18 @@ def build_parser() -> argparse.ArgumentParser:
     aud = p.add_subparsers(dest="audit_command", required=True)
     q = aud.add_parser("verify", help="recompute the hash chain; exit 6 and say where if anything was altered")
     q.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("governance", help="rule versions by content hash and their approvals")
+    gov = p.add_subparsers(dest="governance_command", required=True)
+    q = gov.add_parser("status", help="the active rules' hash, files and approvals")
+    q.set_defaults(func=cmd_governance_status)
+    q = gov.add_parser("check", help="exit 7 unless the active rules are approved by every required role (CI)")
+    q.set_defaults(func=cmd_governance_check)
+    q = gov.add_parser("approve", help="approve the active rules in one role")
+    q.add_argument("--role", required=True, help="data_owner, operations_lead or governance_reviewer")
+    q.add_argument("--as", dest="actor", help="who approves (default $RECON_USER)")
+    q.add_argument("--note", default="", help="what was reviewed")
+    q.set_defaults(func=cmd_governance_approve)
 
     p = sub.add_parser("contract", help="render the landing contract into docs/ and dbt sources")
     g = p.add_mutually_exclusive_group()

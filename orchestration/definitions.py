@@ -196,6 +196,13 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
     # Models stamp the Dagster run id on what they build (env_var RECON_RUN_ID), so every
     # match and reconciled row says which run produced it.
     os.environ["RECON_RUN_ID"] = context.run_id
+    # Production runs only approved rules, however the run was started (UI, schedule, sensor).
+    from orchestration import governance
+
+    try:
+        context.log.info(governance.require_approved().message())
+    except governance.GovernanceError as exc:
+        raise dg.Failure(description=str(exc)) from exc
     yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 

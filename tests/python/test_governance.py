@@ -1,0 +1,68 @@
+"""Rule versions by content hash, approvals by three roles, and the run gate."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestration import cli, governance
+from orchestration.settings import PROJECT_DIR
+
+
+@pytest.fixture
+def rules_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project's rule files, with its own (empty) approvals file."""
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR / "macros" / "reconciliations", root / "macros" / "reconciliations")
+    shutil.copytree(PROJECT_DIR / "seeds", root / "seeds")
+    shutil.copy(PROJECT_DIR / "dbt_project.yml", root / "dbt_project.yml")
+    monkeypatch.setenv("RECON_APPROVALS", str(tmp_path / "approvals.yml"))
+    return root
+
+
+def test_the_repository_rules_are_approved() -> None:
+    current = governance.status()
+    assert current.approved, current.message()
+    assert cli.main(["governance", "check"]) == 0
+
+
+def test_any_rule_change_is_a_new_version(rules_root: Path) -> None:
+    before = governance.rules_hash(rules_root)
+    assert before == governance.rules_hash(PROJECT_DIR)
+    spec = rules_root / "macros" / "reconciliations" / "spec__orders_invoices.sql"
+    spec.write_text(spec.read_text().replace("auto_match: 0.95", "auto_match: 0.90"))
+    changed = governance.rules_hash(rules_root)
+    assert changed != before
+    policy = rules_root / "seeds" / "severity_policy.csv"
+    policy.write_text(policy.read_text().replace("block_payout,24,", "block_payout,48,"))
+    assert governance.rules_hash(rules_root) not in (before, changed)
+
+
+def test_three_roles_by_three_people_approve_a_version(rules_root: Path) -> None:
+    status = governance.status(rules_root)
+    assert status.missing_roles == ["data_owner", "operations_lead", "governance_reviewer"]
+    with pytest.raises(governance.GovernanceError, match="not approved: missing data_owner"):
+        governance.require_approved(rules_root)
+    with pytest.raises(governance.GovernanceError, match="does not hold the data_owner role"):
+        governance.approve("data_owner", "alice", root=rules_root)
+    governance.approve("data_owner", "dana", root=rules_root)
+    governance.approve("operations_lead", "olga", root=rules_root)
+    with pytest.raises(governance.GovernanceError, match="missing governance_reviewer"):
+        governance.require_approved(rules_root)
+    governance.approve("governance_reviewer", "gina", "reviewed the drift report", root=rules_root)
+    assert governance.require_approved(rules_root).approved
+    # Approved for that content only: the next change needs its own approvals.
+    weights = rules_root / "seeds" / "match_weights.csv"
+    weights.write_text(weights.read_text() + "\n")
+    assert governance.status(rules_root).missing_roles == list(governance.REQUIRED_ROLES)
+
+
+def test_a_run_with_unapproved_rules_is_refused(recon_home: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("RECON_APPROVALS", str(tmp_path / "nobody-approved.yml"))
+    assert cli.run_pipeline() is False
+    err = capsys.readouterr().err
+    assert "recon run refused" in err and "missing data_owner, operations_lead, governance_reviewer" in err
+    assert not (recon_home / "warehouse.duckdb").exists()
+    assert cli.main(["governance", "check"]) == governance.EXIT_UNAPPROVED
