@@ -623,7 +623,7 @@ def render(report: dict) -> str:
             w(f"  {table:<28}{n:>13,}{_fmt(data.get('raw_loaded', {}).get(table)):>13}")
         w(f"  quarantined rows {_fmt(data.get('rows_quarantined'))}; warehouse {_fmt(data.get('warehouse_mib'))} MiB")
     if data.get("model_rows"):
-        w("  " + ", ".join(f"{k} {v:,}" for k, v in data["model_rows"].items()))
+        w("  " + ", ".join(f"{k} {_fmt(v)}" for k, v in data["model_rows"].items()))
     nodes = report.get("dbt")
     if nodes:
         w("")
