@@ -423,6 +423,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shadow(args: argparse.Namespace) -> int:
+    from orchestration import shadow
+
+    settings.apply_environment()
+    try:
+        report = shadow.run_shadow(Path(args.rules))
+    except shadow.ShadowError as exc:
+        print(f"recon shadow: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(shadow.render(report))
+        print(f"report: {report['report_path']}  (production untouched; metrics appended to shadow/history.jsonl)")
+    return 0
+
+
 def cmd_governance_status(args: argparse.Namespace) -> int:
     from orchestration import governance
 
@@ -553,6 +570,11 @@ def build_parser() -> argparse.ArgumentParser:
     aud = p.add_subparsers(dest="audit_command", required=True)
     q = aud.add_parser("verify", help="recompute the hash chain; exit 6 and say where if anything was altered")
     q.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("shadow", help="run candidate rules over the full history into a shadow database; drift report")
+    p.add_argument("--rules", required=True, help="directory with the changed rule files, laid out like the project")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_shadow)
 
     p = sub.add_parser("governance", help="rule versions by content hash and their approvals")
     gov = p.add_subparsers(dest="governance_command", required=True)

@@ -1,0 +1,78 @@
+"""Write–audit–publish and shadow mode on one small agency, through real Dagster runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import cli, generate, publish, shadow
+from orchestration.settings import PROJECT_DIR
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("publication")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RECON_HOME", str(home))
+    mp.setenv("RECON_DUCKDB_PATH", str(home / "warehouse.duckdb"))
+    mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+    generate.generate(home, seed=21, orders=300, file_format="csv")
+    assert cli.run_pipeline(), "the Dagster run failed: see the log above"
+    yield home
+    mp.undo()
+
+
+def test_a_good_run_publishes_a_read_only_serving_copy(home: Path) -> None:
+    record = publish.current()
+    assert record is not None and record["publication"].endswith(record["run_id"][:8])
+    serving = publish.serving_path()
+    assert not os.stat(serving).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        tables = {
+            t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+        }
+        assert {"fct_reconciled_orders", "fct_exception_current", "fct_reconciliation_matches"} <= tables
+        published_run = con.execute("select distinct dagster_run_id from marts.fct_reconciled_orders").fetchall()
+        info = dict(con.execute("select key, value from publication.info").fetchall())
+    finally:
+        con.close()
+    assert published_run == [(record["run_id"],)]  # mart rows carry the run that produced them
+    assert json.loads(info["rule_versions"])["orders_invoices"].startswith("orders_invoices.v")
+    assert (home / "publications" / "parquet" / "fct_reconciled_orders.parquet").exists()
+
+
+def test_shadow_rules_report_drift_and_leave_production_alone(home: Path, tmp_path: Path) -> None:
+    spec = "macros/reconciliations/spec__orders_invoices.sql"
+    candidate = tmp_path / "candidate"
+    (candidate / spec).parent.mkdir(parents=True)
+    text = (PROJECT_DIR / spec).read_text()
+    assert "auto_match: 0.95" in text
+    (candidate / spec).write_text(text.replace("auto_match: 0.95", "auto_match: 0.9999"))
+    warehouse = home / "warehouse.duckdb"
+    before = (warehouse.stat().st_mtime_ns, (home / "publications" / "current.json").read_text())
+
+    report = shadow.run_shadow(candidate)
+
+    orders_invoices = next(m for m in report["drift"]["matches"] if m["reconciliation"] == "orders_invoices")
+    assert orders_invoices["lost"] > 0 and orders_invoices["gained"] == 0
+    added = {e["exception_type"]: e["added"] for e in report["drift"]["exceptions"]}
+    assert added.get("match_needs_review", 0) == orders_invoices["lost"]  # each lost match now awaits review
+    assert report["candidate_rules_hash"] != report["production_rules_hash"]
+    assert (warehouse.stat().st_mtime_ns, (home / "publications" / "current.json").read_text()) == before
+    history = (home / "shadow" / "history.jsonl").read_text().splitlines()
+    assert json.loads(history[-1])["matches_lost"] == orders_invoices["lost"]
+    assert "| orders_invoices |" in Path(report["report_path"]).read_text()
+
+
+def test_shadow_refuses_files_that_are_not_rules(home: Path, tmp_path: Path) -> None:
+    candidate = tmp_path / "candidate"
+    (candidate / "models").mkdir(parents=True)
+    (candidate / "models" / "evil.sql").write_text("select 1")
+    with pytest.raises(shadow.ShadowError, match="only rule files can be shadowed"):
+        shadow.run_shadow(candidate)
