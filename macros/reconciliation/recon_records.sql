@@ -17,7 +17,11 @@ decisions as (
 {%- set side_spec = spec[side] %}
 
 {{ side }}_records as (
-    select cast({{ side_spec.key }} as varchar) as record_key
+    select
+        cast({{ side_spec.key }} as varchar) as record_key,
+        -- The record's business date (the spec's date field), for reporting by day.
+        {{ "cast(" ~ side_spec.columns.date ~ " as date)" if 'date' in side_spec.columns else "cast(null as date)" }}
+            as record_date
     from {{ ref(side_spec.model) }}
     where {{ side_spec.get('where') or 'true' }}
 ),
@@ -25,6 +29,7 @@ decisions as (
 {{ side }}_states as (
     select
         {{ side }}_records.record_key,
+        any_value({{ side }}_records.record_date) as record_date,
         case
             when bool_or(decisions.decision = 'matched') then 'matched'
             when bool_or(decisions.decision = 'suggested') then 'suggested'
@@ -70,6 +75,7 @@ decisions as (
         '{{ side }}' as side,
         '{{ side_spec.model }}' as record_model,
         {{ side }}_states.record_key,
+        {{ side }}_states.record_date,
         {{ side }}_states.record_state,
         {{ side }}_states.matched_keys,
         {{ side }}_states.matched_by,

@@ -14,6 +14,7 @@ final as (
         all_records.side,
         all_records.record_model,
         all_records.record_key,
+        all_records.record_date,
         all_records.record_state,
         all_records.matched_keys,
         all_records.matched_by,

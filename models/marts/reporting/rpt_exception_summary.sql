@@ -1,0 +1,43 @@
+-- Exceptions for BI: counts, ageing, SLA breaches, time to resolution and value at risk
+-- (revenue leakage) by type, owner team and severity, as of the run.
+with
+
+exceptions as (
+    select * from {{ ref('fct_exception_current') }}
+),
+
+bucketed as (
+    select
+        exceptions.*,
+        case
+            when exceptions.is_closed then 'closed'
+            when exceptions.age_hours < 24 then '0-1 days'
+            when exceptions.age_hours < 72 then '1-3 days'
+            when exceptions.age_hours < 168 then '3-7 days'
+            when exceptions.age_hours < 720 then '7-30 days'
+            else '30+ days'
+        end as ageing_bucket
+    from exceptions
+)
+
+select
+    exception_type,
+    owner_team,
+    severity,
+    ageing_bucket,
+    count(*) as exceptions,
+    count(*) filter (where not is_closed) as open_exceptions,
+    count(*) filter (where status = 'claimed') as claimed,
+    count(*) filter (where status = 'resolved') as resolved_by_operator,
+    count(*) filter (where status = 'auto_resolved') as auto_resolved,
+    count(*) filter (where is_breached) as sla_breached,
+    count(*) filter (where escalated_to is not null and not is_closed) as escalated,
+    count(*) filter (where reopen_count > 0) as reopened,
+    round(avg(age_hours) filter (where is_closed), 1) as mean_hours_to_resolution,
+    round(median(age_hours) filter (where is_closed), 1) as median_hours_to_resolution,
+    cast(coalesce(sum(value_at_risk_reporting) filter (where not is_closed), 0) as decimal(18, 4))
+        as open_value_at_risk_reporting,
+    max(state_as_of) as state_as_of,
+    '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+from bucketed
+group by exception_type, owner_team, severity, ageing_bucket
