@@ -423,6 +423,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from orchestration import actions, publish, trace
+
+    settings.apply_environment()
+    try:
+        found = trace.trace(settings.warehouse_path(), actions.store_path(), args.id, publication=publish.current())
+    except trace.TraceError as exc:
+        print(f"recon trace: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(json.dumps(found.to_dict(), indent=2, default=str) if args.json else trace.render(found))
+    return 0
+
+
 def cmd_shadow(args: argparse.Namespace) -> int:
     from orchestration import shadow
 
@@ -570,6 +583,13 @@ def build_parser() -> argparse.ArgumentParser:
     aud = p.add_subparsers(dest="audit_command", required=True)
     q = aud.add_parser("verify", help="recompute the hash chain; exit 6 and say where if anything was altered")
     q.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("trace", help="lineage of an exception, a match or a record: files → staging → match → actions")
+    p.add_argument(
+        "id", help="exception id or prefix, match id, or a record key (SO-…, INV-…, CMP-…); kind:key forces a kind"
+    )
+    p.add_argument("--json", action="store_true", help="print the trace as JSON")
+    p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("shadow", help="run candidate rules over the full history into a shadow database; drift report")
     p.add_argument("--rules", required=True, help="directory with the changed rule files, laid out like the project")

@@ -1,0 +1,1021 @@
+"""``recon trace ID``: the lineage of one exception, match or record, end to end.
+
+An auditor who asks "why is this order flagged, and who touched it?" needs one chain,
+not six queries: the landing files and rows the records came from (with the file's
+checksum and whether a restatement superseded it) → the staged, normalised values the
+engine compared → the match pass, rule version and score components → the exceptions
+raised on those records → what operators did about them → the run that built it all.
+
+Both stores are opened read-only: DuckDB with ``read_only=True`` (a trace never takes
+the writer lock a run needs) and the SQLite action store with ``mode=ro``. Table and
+column names come from the constants below; every value is a ``?`` parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+MIN_PREFIX = 6  # shortest id prefix accepted (ids are md5 hex; operators type 8)
+HEX = re.compile(r"[0-9a-f]+")
+MAX_CANDIDATES_SHOWN = 3
+MAX_ROW_NUMBERS_SHOWN = 12
+
+
+class TraceError(Exception):
+    """The identifier cannot be traced; the message says what to type instead.
+
+    ``exit_code`` follows the CLI's conventions: 4 not found, 2 usage (ambiguous or too
+    short), 5 conflict (the warehouse is locked by a writer).
+    """
+
+    exit_code = 4
+
+
+class AmbiguousIdentifier(TraceError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of record an operator can name, and where its key lives."""
+
+    name: str  # what to type before a colon to force it: order:SO-00000123
+    label: str
+    relation: str  # schema.table with one row per key once staged
+    key: str
+    record_model: str | None  # record_model in marts.fct_reconciliation_records, if reconciled
+    raw: tuple[tuple[str, str], ...]  # (raw table, key column): its source rows, also before staging
+
+
+KINDS = (
+    Kind("order", "order", "staging.stg_crm__orders", "order_id", "stg_crm__orders", (("crm__orders", "order_id"),)),
+    Kind(
+        "invoice",
+        "invoice",
+        "staging.stg_billing__invoices",
+        "invoice_id",
+        None,
+        (("billing__invoices", "invoice_id"), ("billing__invoice_lines", "invoice_id")),
+    ),
+    # A billing item is derived (an invoice's lines grouped by reference): no raw key of its own.
+    Kind(
+        "billing_item",
+        "billing item",
+        "intermediate.int_invoice_billing_items",
+        "billing_item_id",
+        "int_invoice_billing_items",
+        (),
+    ),
+    Kind(
+        "campaign",
+        "campaign",
+        "intermediate.int_ads_campaigns",
+        "campaign_id",
+        "int_ads_campaigns",
+        (("ads__delivery", "campaign_id"), ("ads__credits", "campaign_id")),
+    ),
+    Kind(
+        "project",
+        "project",
+        "intermediate.int_fulfilment_projects",
+        "project_id",
+        "int_fulfilment_projects",
+        (("fulfilment__deliverables", "project_id"),),
+    ),
+    Kind(
+        "deliverable",
+        "deliverable",
+        "staging.stg_fulfilment__deliverables",
+        "deliverable_id",
+        None,
+        (("fulfilment__deliverables", "deliverable_id"),),
+    ),
+    Kind("lead", "CRM lead", "staging.stg_crm__leads", "lead_id", "stg_crm__leads", (("crm__leads", "lead_id"),)),
+    Kind(
+        "lead_form",
+        "lead-form submission",
+        "staging.stg_ads__lead_forms",
+        "submission_id",
+        "stg_ads__lead_forms",
+        (("ads__lead_forms", "submission_id"),),
+    ),
+)
+KIND = {k.name: k for k in KINDS}
+MODEL_KIND = {k.record_model: k for k in KINDS if k.record_model}
+
+WHAT_TO_TYPE = (
+    f"an exception id (or its first {MIN_PREFIX}+ characters, as `recon exceptions list` shows them), "
+    "a match id (marts.fct_reconciliation_matches.match_id), or a record key: an order id (e.g. SO-00000123), "
+    "invoice id, billing item id (INVOICE#REFERENCE), campaign id, project id, deliverable id, CRM lead id or "
+    "lead-form submission id; prefix it with its kind to force one (e.g. order:SO-00000123)"
+)
+
+# What the terminal shows of a staged row (the JSON has every column). A column followed
+# by its `_normalised` twin prints as `value → normalised`.
+SHOWN_COLUMNS = {
+    "stg_crm__orders": (
+        "client_name client_name_normalised order_ref order_ref_normalised order_type booked_amount currency "
+        "service_start_date service_end_date order_status"
+    ),
+    "stg_billing__invoices": (
+        "invoice_number client_name_billed client_name_normalised reference reference_normalised issue_date currency "
+        "net_amount invoice_status"
+    ),
+    "stg_billing__invoice_lines": "line_number reference reference_normalised net_amount",
+    "int_invoice_billing_items": "invoice_id reference reference_normalised currency line_count net_amount",
+    "int_invoice_lines_billable": "line_number reference reference_normalised is_line_reference net_amount",
+    "int_ads_campaigns": (
+        "platform campaign_name campaign_ref_normalised brand_normalised currency spend_amount credit_amount "
+        "first_delivery_date last_delivery_date"
+    ),
+    "int_fulfilment_projects": (
+        "project_name order_ref_normalised client_name_normalised currency planned_value completed_value "
+        "deliverable_count completed_count"
+    ),
+    "stg_fulfilment__deliverables": (
+        "project_id project_name order_ref order_ref_normalised client_name client_name_normalised deliverable_value "
+        "currency deliverable_status"
+    ),
+    "stg_crm__leads": "email email_normalised full_name full_name_normalised campaign_id created_at",
+    "stg_ads__lead_forms": "email email_normalised full_name full_name_normalised campaign_id submitted_at",
+}
+NORMALISED_PAIRS = {  # raw column → its normalised twin, where the names differ
+    "client_name_billed": "client_name_normalised",
+}
+JSON_COLUMNS = {"score_components", "top_candidates", "problems", "record", "state_before", "state_after"}
+
+
+# ------------------------------------------------------------------ results
+
+
+@dataclass
+class TracedRecord:
+    """One record in the chain: its raw rows, quarantined rows and staged rows."""
+
+    kind: str
+    key: str
+    role: str  # "traced", "record of the exception", "matched in orders_invoices", ...
+    source_rows: list[dict] = field(default_factory=list)
+    quarantined_rows: list[dict] = field(default_factory=list)
+    staged: list[dict] = field(default_factory=list)  # {"model": ..., "row": {...}}
+
+
+@dataclass
+class Trace:
+    identifier: str
+    kind: str  # exception | match | one of KIND
+    subject_id: str
+    resolved_as: str  # "exception id", "prefix of exception id", "order id", ...
+    summary: str
+    warehouse: str
+    action_store: str | None
+    records: list[TracedRecord] = field(default_factory=list)
+    matching: list[dict] = field(default_factory=list)
+    exceptions: list[dict] = field(default_factory=list)
+    actions: list[dict] = field(default_factory=list)
+    runs: list[dict] = field(default_factory=list)
+    # HOOK: what is published (e.g. $RECON_HOME/publications/current.json), passed in by
+    # the caller; render() says whether the traced run is the one being served.
+    publication: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Plain JSON types (Decimals as strings, timestamps as ISO 8601 UTC) for ``--json``."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+# --------------------------------------------------------------- warehouse
+
+
+class _Reader:
+    """A read-only warehouse connection that knows which relations exist."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.relations = {
+            f"{schema}.{name}"
+            for schema, name in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        }
+        self.built_by: dict[str, set[str]] = {}  # dagster_run_id -> relations whose rows carried it
+        self.invocations: dict[str, set[str]] = {}  # dagster_run_id -> dbt_invocation_id
+
+    def has(self, relation: str) -> bool:
+        return relation in self.relations
+
+    def rows(self, sql: str, params: list, relation: str | None = None) -> list[dict]:
+        """Rows as dicts, JSON columns parsed; runs named on mart rows are remembered."""
+        cur = self.con.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        out = []
+        for values in cur.fetchall():
+            row = dict(zip(names, values, strict=True))
+            for name in JSON_COLUMNS & row.keys():
+                if isinstance(row[name], str):
+                    try:
+                        row[name] = json.loads(row[name])
+                    except ValueError:
+                        pass
+            if relation and row.get("dagster_run_id"):
+                self.built_by.setdefault(row["dagster_run_id"], set()).add(relation)
+                if row.get("dbt_invocation_id"):
+                    self.invocations.setdefault(row["dagster_run_id"], set()).add(row["dbt_invocation_id"])
+            out.append(row)
+        return out
+
+    def select(self, relation: str, where: str, params: list, order: str = "") -> list[dict]:
+        """``select * from relation where ...``; relation and where are fixed strings of this module."""
+        if not self.has(relation):
+            return []
+        sql = f"select * from {relation} where {where}" + (f" order by {order}" if order else "")
+        return self.rows(sql, params, relation if relation.startswith("marts.") else None)
+
+
+def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    if not Path(warehouse).exists():
+        raise TraceError(f"no warehouse at {warehouse}: run `recon run` (or `make demo`) first")
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        err = TraceError(f"cannot open {warehouse} read-only ({exc}); if a run holds it, trace again when it finishes")
+        err.exit_code = 5
+        raise err from exc
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+# -------------------------------------------------------------- resolution
+
+
+@dataclass
+class _Subject:
+    kind: str  # exception | match | a KIND name
+    id: str
+    how: str
+
+
+def _exception_ids(db: _Reader, where: str, value: str) -> list[str]:
+    ids: set[str] = set()
+    for relation in ("marts.fct_exception_current", "marts.fct_pending_breaks"):
+        if db.has(relation):
+            ids |= {
+                r[0] for r in db.con.execute(f"select exception_id from {relation} where {where}", [value]).fetchall()
+            }
+    return sorted(ids)
+
+
+def _match_ids(db: _Reader, where: str, value: str) -> list[str]:
+    if not db.has("marts.fct_reconciliation_matches"):
+        return []
+    sql = f"select distinct match_id from marts.fct_reconciliation_matches where {where} order by 1"
+    return [r[0] for r in db.con.execute(sql, [value]).fetchall()]
+
+
+def _record_exists(db: _Reader, kind: Kind, key: str) -> bool:
+    """Staged, in raw (a superseded or older version), or only in quarantine."""
+    if db.has(kind.relation):
+        sql = f"select 1 from {kind.relation} where {kind.key} = ? limit 1"
+        if db.con.execute(sql, [key]).fetchall():
+            return True
+    if kind.record_model and db.has("marts.fct_reconciliation_records"):
+        # A marts-only copy (the published serving file) has no staging or raw schema.
+        sql = "select 1 from marts.fct_reconciliation_records where record_model = ? and record_key = ? limit 1"
+        if db.con.execute(sql, [kind.record_model, key]).fetchall():
+            return True
+    for table, column in kind.raw:
+        if (
+            db.has(f"raw.{table}")
+            and db.con.execute(f"select 1 from raw.{table} where {column} = ? limit 1", [key]).fetchall()
+        ):
+            return True
+        if _quarantined(db, table, column, key):
+            return True
+    return False
+
+
+def _resolve(db: _Reader, identifier: str) -> _Subject:
+    text = identifier.strip()
+    if not text:
+        raise AmbiguousIdentifier(f"nothing to trace: give {WHAT_TO_TYPE}")
+    forced, _, rest = text.partition(":")
+    if rest and (forced in KIND or forced in ("exception", "match")):
+        only, text = forced, rest.strip()
+    else:
+        only = None
+
+    if only in (None, "exception") and (found := _exception_ids(db, "exception_id = ?", text.lower())):
+        return _Subject("exception", found[0], "exception id")
+    if only in (None, "match") and (found := _match_ids(db, "match_id = ?", text.lower())):
+        return _Subject("match", found[0], "match id")
+
+    kinds = [KIND[only]] if only in KIND else [] if only else list(KINDS)
+    for candidate in dict.fromkeys((text, text.upper())):
+        hits = [k for k in kinds if _record_exists(db, k, candidate)]
+        if len(hits) == 1:
+            return _Subject(hits[0].name, candidate, f"{hits[0].label} id")
+        if len(hits) > 1:
+            choices = " or ".join(f"{k.name}:{candidate}" for k in hits)
+            raise AmbiguousIdentifier(
+                f"{candidate!r} is a key of more than one kind ({', '.join(k.label for k in hits)}): type {choices}"
+            )
+
+    prefix = text.lower()
+    if only in (None, "exception", "match") and HEX.fullmatch(prefix):
+        if len(prefix) < MIN_PREFIX:
+            raise AmbiguousIdentifier(
+                f"{text!r} is too short to find an id by prefix: type at least {MIN_PREFIX} characters "
+                "of the exception or match id"
+            )
+        found_ids: list[tuple[str, str]] = []
+        if only != "match":
+            found_ids += [("exception", i) for i in _exception_ids(db, "starts_with(exception_id, ?)", prefix)]
+        if only != "exception":
+            found_ids += [("match", i) for i in _match_ids(db, "starts_with(match_id, ?)", prefix)]
+        if len(found_ids) == 1:
+            kind, full = found_ids[0]
+            return _Subject(kind, full, f"prefix of {kind} id")
+        if len(found_ids) > 1:
+            shown = ", ".join(f"{kind} {full[: len(prefix) + 4]}…" for kind, full in found_ids[:5])
+            more = f" and {len(found_ids) - 5} more" if len(found_ids) > 5 else ""
+            raise AmbiguousIdentifier(
+                f"id prefix {text!r} matches {len(found_ids)} ids ({shown}{more}): type more characters"
+            )
+    if only in KIND:
+        raise TraceError(f"no {KIND[only].label} {text!r} in the warehouse (staged, raw or quarantined)")
+    raise TraceError(f"nothing in the warehouse is called {identifier.strip()!r}; trace {WHAT_TO_TYPE}")
+
+
+# ------------------------------------------------------------------ sources
+
+
+def _quarantined(db: _Reader, table: str, column: str, key: str) -> list[dict]:
+    if not db.has("raw.quarantine"):
+        return []
+    source, _, entity = table.partition("__")
+    return db.rows(
+        """
+        select
+            quarantine.source || '__' || quarantine.entity as raw_table,
+            quarantine.source_file,
+            quarantine.row_number,
+            quarantine.batch_id,
+            ingestion_log.file_sha256,
+            quarantine.column_name,
+            quarantine.reason,
+            quarantine.original_value,
+            quarantine.problems,
+            quarantine.record,
+            quarantine.quarantined_at
+        from raw.quarantine as quarantine
+        left join raw.ingestion_log as ingestion_log
+            on quarantine.batch_id = ingestion_log.batch_id
+        where quarantine.source = ?
+            and quarantine.entity = ?
+            and json_extract_string(quarantine.record, ?) = ?
+        order by quarantine.batch_id, quarantine.row_number, quarantine.column_name
+        """,
+        [source, entity, f"$.{column}", key],
+    )
+
+
+def _raw_rows(db: _Reader, table: str, where: str, params: list) -> list[dict]:
+    """Raw rows of ``table`` (``where`` on alias raw_rows), with their batch and whether staging kept them."""
+    if not db.has(f"raw.{table}"):
+        return []
+    staging = f"staging.stg_{table}"
+    staged_join = (
+        f"left join {staging} as staged on raw_rows._batch_id = staged.batch_id "
+        "and raw_rows._row_number = staged.source_row_number"
+        if db.has(staging)
+        else "left join (select null::bigint as batch_id) as staged on false"
+    )
+    rows = db.rows(
+        f"""
+        select
+            raw_rows as raw_row,  -- the whole row as a struct: its column names cannot clash with these
+            ingestion_log.file_sha256,
+            ingestion_log.ingested_at as batch_ingested_at,
+            ingestion_log.status as batch_status,
+            ingestion_log.is_restatement,
+            ingestion_log.supersedes_batch_id,
+            (
+                select min(restated.batch_id)
+                from raw.ingestion_log as restated
+                where restated.status = 'loaded'
+                    and restated.supersedes_batch_id = raw_rows._batch_id
+            ) as superseded_by_batch_id,
+            staged.batch_id is not null as is_staged
+        from raw.{table} as raw_rows
+        left join raw.ingestion_log as ingestion_log
+            on raw_rows._batch_id = ingestion_log.batch_id
+        {staged_join}
+        where {where}
+        order by raw_rows._batch_id, raw_rows._row_number
+        """,
+        params,
+    )
+    out = []
+    for row in rows:
+        raw = row["raw_row"]
+        if row["superseded_by_batch_id"] is not None:
+            status = f"superseded by restatement (batch {row['superseded_by_batch_id']})"
+        elif row["is_staged"]:
+            status = "staged"
+        else:
+            status = "older version (staging kept a later one)"
+        out.append(
+            {
+                "raw_table": table,
+                "source_file": raw["_source_file"],
+                "row_number": raw["_row_number"],
+                "batch_id": raw["_batch_id"],
+                "file_sha256": row["file_sha256"],
+                "ingested_at": row["batch_ingested_at"] or raw["_ingested_at"],
+                "is_restatement": row["is_restatement"],
+                "supersedes_batch_id": row["supersedes_batch_id"],
+                "superseded_by_batch_id": row["superseded_by_batch_id"],
+                "status": status,
+                "values": {k: v for k, v in raw.items() if not k.startswith("_")},
+            }
+        )
+    return out
+
+
+def _trace_record(db: _Reader, kind: Kind, key: str, role: str) -> TracedRecord:
+    record = TracedRecord(kind.name, key, role)
+    if kind.name == "billing_item":
+        items = db.select(kind.relation, "billing_item_id = ?", [key])
+        record.staged += [{"model": "int_invoice_billing_items", "row": r} for r in items]
+        if items:
+            invoice_id, reference = items[0]["invoice_id"], items[0]["reference_normalised"] or ""
+            in_item = (
+                "line_number in (select line_number from intermediate.int_invoice_lines_billable "
+                "where invoice_id = ? and coalesce(reference_normalised, '') = ?)"
+            )
+            record.source_rows += _raw_rows(db, "billing__invoices", "raw_rows.invoice_id = ?", [invoice_id])
+            record.source_rows += _raw_rows(
+                db,
+                "billing__invoice_lines",
+                f"raw_rows.invoice_id = ? and raw_rows.{in_item}",
+                [invoice_id, invoice_id, reference],
+            )
+            for table in ("billing__invoices", "billing__invoice_lines"):
+                record.quarantined_rows += _quarantined(db, table, "invoice_id", invoice_id)
+            record.staged += [
+                {"model": "stg_billing__invoices", "row": r}
+                for r in db.select("staging.stg_billing__invoices", "invoice_id = ?", [invoice_id])
+            ]
+            record.staged += [
+                {"model": "int_invoice_lines_billable", "row": r}
+                for r in db.select(
+                    "intermediate.int_invoice_lines_billable",
+                    "invoice_id = ? and coalesce(reference_normalised, '') = ?",
+                    [invoice_id, reference],
+                    order="line_number",
+                )
+            ]
+        return record
+    for table, column in kind.raw:
+        record.source_rows += _raw_rows(db, table, f"raw_rows.{column} = ?", [key])
+        record.quarantined_rows += _quarantined(db, table, column, key)
+    model = kind.relation.split(".", 1)[1]
+    record.staged += [{"model": model, "row": r} for r in db.select(kind.relation, f"{kind.key} = ?", [key])]
+    if kind.name == "invoice":
+        record.staged += [
+            {"model": "stg_billing__invoice_lines", "row": r}
+            for r in db.select("staging.stg_billing__invoice_lines", "invoice_id = ?", [key], order="line_number")
+        ]
+    return record
+
+
+# ----------------------------------------------------------------- matching
+
+
+def _side_models(db: _Reader) -> dict[tuple[str, str], str]:
+    if not db.has("marts.fct_reconciliation_records"):
+        return {}
+    return {
+        (r[0], r[1]): r[2]
+        for r in db.con.execute(
+            "select distinct reconciliation, side, record_model from marts.fct_reconciliation_records"
+        ).fetchall()
+    }
+
+
+def _matching(
+    db: _Reader, kind: Kind, key: str, sides: dict[tuple[str, str], str], reconciliation: str | None = None
+) -> list[dict]:
+    """The record's state in each reconciliation, its decided pairs and, unless matched, its candidates."""
+    if kind.record_model is None:
+        return []
+    out = []
+    states = db.select(
+        "marts.fct_reconciliation_records",
+        "record_model = ? and record_key = ?",
+        [kind.record_model, key],
+        order="reconciliation",
+    )
+    for state in states:
+        if reconciliation and state["reconciliation"] != reconciliation:
+            continue
+        side = state["side"]
+        other = "right" if side == "left" else "left"
+        pairs = db.select(
+            "marts.fct_reconciliation_matches",
+            "reconciliation = ? and " + ("left_key = ?" if side == "left" else "right_key = ?"),
+            [state["reconciliation"], key],
+            order="decision = 'matched' desc, match_probability desc, match_id",
+        )
+        invoices: list[dict] = []
+        if state["reconciliation"] == "orders_invoices":
+            # The billed amounts of a matched order ↔ billing item pair, in invoice, order and reporting currency.
+            column = "order_id" if kind.name == "order" else "billing_item_id"
+            invoices = db.select(
+                "marts.fct_order_invoice_matches", f"{column} = ?", [key], order="issue_date, billing_item_id"
+            )
+        for pair in pairs:
+            pair["partner_key"] = pair["right_key"] if side == "left" else pair["left_key"]
+            pair["partner_model"] = sides.get((state["reconciliation"], other))
+            pair["invoice_matches"] = [
+                inv
+                for inv in invoices
+                if (inv["match_id"], inv["order_id"], inv["billing_item_id"])
+                == (pair["match_id"], pair["left_key"], pair["right_key"])
+            ]
+        out.append(
+            {
+                "record_kind": kind.name,
+                "record_key": key,
+                **{k: state[k] for k in state if k != "record_key"},
+                "pairs": pairs,
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------- exceptions
+
+
+def _exceptions(db: _Reader, records: list[TracedRecord], traced_id: str | None) -> list[dict]:
+    keys = [(KIND[r.kind].record_model, r.key) for r in records if KIND[r.kind].record_model]
+    found: dict[str, dict] = {}
+    if traced_id:
+        for row in db.select("marts.fct_exception_current", "exception_id = ?", [traced_id]):
+            found[row["exception_id"]] = {**row, "is_pending": False}
+        for row in db.select("marts.fct_pending_breaks", "exception_id = ?", [traced_id]):
+            found.setdefault(row["exception_id"], {**row, "status": "pending", "is_pending": True})
+    for model, key in keys:
+        for row in db.select(
+            "marts.fct_exception_current", "record_entity = ? and record_id = ?", [model, key], order="exception_id"
+        ):
+            found.setdefault(row["exception_id"], {**row, "is_pending": False})
+        for row in db.select(
+            "marts.fct_pending_breaks", "record_entity = ? and record_id = ?", [model, key], order="exception_id"
+        ):
+            found.setdefault(row["exception_id"], {**row, "status": "pending", "is_pending": True})
+    out = []
+    for eid, row in found.items():
+        row["is_traced"] = eid == traced_id
+        row["history"] = db.select("marts.fct_exception_history", "exception_id = ?", [eid], order="event_number")
+        out.append(row)
+    return out
+
+
+def _actions(store_path: Path | None, exception_ids: list[str], notes: list[str]) -> list[dict]:
+    if store_path is None:
+        notes.append("no action store given: operator actions are those the last run carried into the history")
+        return []
+    if not Path(store_path).exists():
+        notes.append(f"no action store at {store_path}: operator actions are those the last run carried into history")
+        return []
+    if not exception_ids:
+        return []
+    con = sqlite3.connect(f"file:{Path(store_path).resolve()}?mode=ro", uri=True, timeout=30)
+    con.row_factory = sqlite3.Row
+    try:
+        marks = ", ".join("?" for _ in exception_ids)  # placeholders only; the ids are parameters
+        rows = con.execute(
+            "select seq, exception_id, action, actor, acted_at, reason_code, comment, amount, target, "
+            f"state_before, state_after, prev_hash, entry_hash from actions where exception_id in ({marks}) "
+            "order by seq",
+            exception_ids,
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        notes.append(f"action store {store_path} could not be read ({exc})")
+        return []
+    finally:
+        con.close()
+    out = []
+    for row in rows:
+        entry = dict(row)
+        for name in ("state_before", "state_after"):
+            try:
+                entry[name] = json.loads(entry[name])
+            except (TypeError, ValueError):
+                pass
+        out.append(entry)
+    return out
+
+
+# -------------------------------------------------------------------- trace
+
+
+def _subjects(
+    db: _Reader, subject: _Subject, sides: dict[tuple[str, str], str], result: Trace
+) -> tuple[list[tuple[Kind, str, str]], str | None, str | None]:
+    """The records the subject stands for, as (kind, key, role); sets the trace's summary.
+
+    Also returns the one reconciliation to show (a match belongs to one) and the traced
+    exception id, if any. An invoice stands for its billing items, a deliverable for its
+    project: those are the records the engine reconciles.
+    """
+    subjects: list[tuple[Kind, str, str]] = []  # (kind, key, role)
+    only_reconciliation = None
+    traced_exception = None
+    if subject.kind == "exception":
+        rows = db.select("marts.fct_exception_current", "exception_id = ?", [subject.id]) or db.select(
+            "marts.fct_pending_breaks", "exception_id = ?", [subject.id]
+        )
+        exc = rows[0]
+        traced_exception = subject.id
+        kind = MODEL_KIND.get(exc["record_entity"])
+        on = f"{kind.label} {exc['record_id']}" if kind else f"{exc['record_entity']} {exc['record_id']}"
+        result.summary = f"exception {subject.id}: {exc['exception_type']} on {on}"
+        if kind:
+            subjects.append((kind, exc["record_id"], "record of the exception"))
+        else:
+            result.notes.append(f"record entity {exc['record_entity']} is not one trace knows how to follow")
+    elif subject.kind == "match":
+        pairs = db.select("marts.fct_reconciliation_matches", "match_id = ?", [subject.id], order="left_key, right_key")
+        only_reconciliation = pairs[0]["reconciliation"]
+        result.summary = (
+            f"match {subject.id}: {only_reconciliation} {pairs[0]['decision']} by {pairs[0]['pass_name']} "
+            f"({pairs[0]['rule_version']}), {len(pairs)} pair(s)"
+        )
+        for side, column in (("left", "left_key"), ("right", "right_key")):
+            kind = MODEL_KIND.get(sides.get((only_reconciliation, side)))
+            for key in dict.fromkeys(p[column] for p in pairs):
+                if kind:
+                    subjects.append((kind, key, f"{side} side of the match"))
+    else:
+        kind = KIND[subject.kind]
+        result.summary = f"{kind.label} {subject.id}"
+        expanded: list[tuple[Kind, str, str]] = []
+        if kind.name == "invoice":
+            expanded = [
+                (KIND["billing_item"], r["billing_item_id"], f"billing item of invoice {subject.id}")
+                for r in db.select(
+                    "intermediate.int_invoice_billing_items",
+                    "invoice_id = ?",
+                    [subject.id],
+                    order="billing_item_id",
+                )
+            ]
+        elif kind.name == "deliverable":
+            expanded = [
+                (KIND["project"], r["project_id"], f"project of deliverable {subject.id}")
+                for r in db.select("staging.stg_fulfilment__deliverables", "deliverable_id = ?", [subject.id])
+            ]
+        if expanded:
+            result.summary += " → " + ", ".join(f"{k.label} {key}" for k, key, _ in expanded)
+            subjects += expanded
+        else:
+            subjects.append((kind, subject.id, "traced"))
+    return subjects, only_reconciliation, traced_exception
+
+
+def trace(warehouse: Path, store_path: Path | None, identifier: str, publication: dict | None = None) -> Trace:
+    """Resolve ``identifier`` and collect its lineage from the warehouse and the action store.
+
+    ``identifier``: an exception id or a unique prefix of ≥ 6 characters, a match id, or
+    a record key (order, invoice, billing item, campaign, project, deliverable, CRM lead,
+    lead-form submission), optionally as ``kind:key``. Raises :class:`TraceError` when
+    it names nothing, or more than one thing.
+    """
+    con = _connect(Path(warehouse))
+    try:
+        db = _Reader(con)
+        subject = _resolve(db, identifier)
+        sides = _side_models(db)
+        result = Trace(
+            identifier=identifier,
+            kind=subject.kind,
+            subject_id=subject.id,
+            resolved_as=subject.how,
+            summary="",
+            warehouse=str(warehouse),
+            action_store=str(store_path) if store_path else None,
+            publication=publication,
+        )
+        subjects, only_reconciliation, traced_exception = _subjects(db, subject, sides, result)
+        for kind, key, _ in subjects:
+            result.matching += _matching(db, kind, key, sides, only_reconciliation)
+        # The records a subject was paired with (matched, suggested or ambiguous) are followed
+        # to their sources too; a match's own members are its records, nothing beyond.
+        seen = {(k.name, key) for k, key, _ in subjects}
+        partners: list[tuple[Kind, str, str]] = []
+        for entry in result.matching if subject.kind != "match" else []:
+            for pair in entry["pairs"]:
+                partner = MODEL_KIND.get(pair["partner_model"])
+                if partner and (partner.name, pair["partner_key"]) not in seen:
+                    seen.add((partner.name, pair["partner_key"]))
+                    role = f"{pair['decision']} in {pair['reconciliation']} ({pair['pass_name']})"
+                    partners.append((partner, pair["partner_key"], role))
+        result.records = [_trace_record(db, kind, key, role) for kind, key, role in subjects + partners]
+        if not any(r.startswith("raw.") for r in db.relations):
+            result.notes.append(
+                f"{warehouse} has no raw or staging schema (a marts-only copy?): trace the working warehouse "
+                "for source files and staged values"
+            )
+        else:
+            for record in result.records:
+                if not record.source_rows and not record.quarantined_rows:
+                    result.notes.append(f"{KIND[record.kind].label} {record.key}: no raw rows found")
+        result.exceptions = _exceptions(db, result.records, traced_exception)
+        result.actions = _actions(store_path, [e["exception_id"] for e in result.exceptions], result.notes)
+        carried = {h["action_seq"] for e in result.exceptions for h in e["history"] if h.get("action_seq") is not None}
+        for action in result.actions:
+            action["is_in_warehouse"] = action["seq"] in carried or action["actor"] == "pipeline"
+        result.runs = [
+            {
+                "dagster_run_id": run_id,
+                "dbt_invocation_ids": sorted(db.invocations.get(run_id, ())),
+                "seen_in": sorted(relations),
+            }
+            for run_id, relations in sorted(db.built_by.items())
+        ]
+        return result
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------- render
+
+
+def _v(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC) if value.tzinfo else value
+        return value.strftime("%Y-%m-%d %H:%M:%SZ")
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _ranges(numbers: list[int]) -> str:
+    numbers = sorted(set(numbers))
+    spans: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        spans.append(str(start) if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    shown = ", ".join(spans[:MAX_ROW_NUMBERS_SHOWN])
+    return shown + (
+        f", … ({len(spans) - MAX_ROW_NUMBERS_SHOWN} more spans)" if len(spans) > MAX_ROW_NUMBERS_SHOWN else ""
+    )
+
+
+def _wrap(head: str, parts: list[str], indent: str, width: int = 118) -> list[str]:
+    """``head`` then the parts joined by " · ", broken between parts, never inside one."""
+    lines, line = [], head
+    for part in parts:
+        piece = part if line == head else " · " + part
+        if line != head and len(line) + len(piece) > width:
+            lines.append(line)
+            line, piece = indent, part
+        line += piece
+    return [*lines, line]
+
+
+def _staged_parts(model: str, row: dict) -> list[str]:
+    columns = SHOWN_COLUMNS.get(model, "").split() or [
+        c for c in row if c not in ("batch_id", "source_file", "source_row_number", "ingested_at", "updated_at")
+    ]
+    parts, skip = [], set()
+    for column in columns:
+        if column in skip or column not in row:
+            continue
+        twin = NORMALISED_PAIRS.get(column, f"{column}_normalised")
+        if twin in columns and twin in row:
+            shown = [repr(row[c]) if isinstance(row[c], str) else _v(row[c]) for c in (column, twin)]
+            parts.append(f"{column} {shown[0]} → {shown[1]}")
+            skip.add(twin)
+        else:
+            parts.append(f"{column} {_v(row[column])}")
+    return parts
+
+
+def _components(components) -> str:
+    if not isinstance(components, dict):
+        return ""
+    return " · ".join(
+        f"{name} L{c.get('level')} {c.get('weight') or 0:+.2f}" for name, c in components.items() if isinstance(c, dict)
+    )
+
+
+def _render_sources(trace: Trace) -> list[str]:
+    lines = ["", "1. sources: raw rows by landing file (checksum and restatements from raw.ingestion_log)"]
+    for record in trace.records:
+        lines.append(f"  {KIND[record.kind].label} {record.key}  [{record.role}]")
+        groups: dict[tuple, list[int]] = {}
+        for row in record.source_rows:
+            group = (row["raw_table"], row["source_file"], row["batch_id"], row["file_sha256"], row["ingested_at"])
+            groups.setdefault((*group, row["status"]), []).append(row["row_number"])
+        for (table, path, batch, sha, ingested, status), numbers in groups.items():
+            label = "row" if len(numbers) == 1 else f"{len(numbers)} rows"
+            lines.append(f"    raw.{table}  {path}  {label} {_ranges(numbers)}  {status}")
+            lines.append(f"      batch {batch}  sha256 {sha or '?'}  ingested {_v(ingested)}")
+        for row in record.quarantined_rows:
+            lines.append(
+                f"    QUARANTINED raw.{row['raw_table']}  {row['source_file']}  row {row['row_number']}  "
+                f"batch {row['batch_id']}: {row['column_name']} {row['original_value']!r} — {row['reason']}"
+            )
+        if not record.source_rows and not record.quarantined_rows:
+            lines.append("    no raw rows found")
+    return lines
+
+
+def _render_staging(trace: Trace) -> list[str]:
+    lines = ["", "2. staging: staged and normalised values (raw → normalised)"]
+    for record in trace.records:
+        lines.append(f"  {KIND[record.kind].label} {record.key}")
+        for staged in record.staged:
+            lines += _wrap(f"    {staged['model']}: ", _staged_parts(staged["model"], staged["row"]), " " * 6)
+        if not record.staged:
+            lines.append("    not staged: quarantined, superseded, or not loaded (see the raw rows above)")
+    return lines
+
+
+def _render_matching(trace: Trace) -> list[str]:
+    lines = ["", "3. matching"]
+    if not trace.matching:
+        lines.append("  no reconciliation holds these records (cancelled, void, or not a reconciled record)")
+    shown: set[tuple] = set()
+    for entry in trace.matching:
+        lines.append(
+            f"  {entry['reconciliation']} ({entry['side']} side): {KIND[entry['record_kind']].label} "
+            f"{entry['record_key']} is {entry['record_state']}"
+        )
+        for pair in entry["pairs"]:
+            ident = (pair["match_id"], pair["left_key"], pair["right_key"])
+            if ident in shown:
+                lines.append(f"    {pair['decision']} with {pair['partner_key']}: match {pair['match_id'][:8]} (above)")
+                continue
+            shown.add(ident)
+            lines.append(
+                f"    {pair['decision']} with {pair['partner_key']}  pass {pair['pass_name']}  "
+                f"rule {pair['rule_version']}  round {pair['assignment_round']}"
+            )
+            lines.append(
+                f"      p {_v(pair['match_probability'])}  weight {pair['match_weight']:.2f}  "
+                f"match {pair['match_id']}  run {pair.get('dagster_run_id') or '—'}"
+            )
+            lines.append(f"      components: {_components(pair['score_components'])}")
+            for inv in pair["invoice_matches"]:
+                lines.append(
+                    f"      invoice {inv['invoice_id']} issued {_v(inv['issue_date'])}: billed "
+                    f"{_v(inv['billed_amount'])} {inv['invoice_currency']} = "
+                    f"{_v(inv['billed_amount_order_currency'])} {inv['order_currency']} (order currency), "
+                    f"{_v(inv['billed_amount_reporting'])} (reporting)"
+                )
+        if entry["record_state"] != "matched":
+            candidates = entry.get("top_candidates") or []
+            lines.append(
+                f"    candidates: {entry.get('candidate_count') or 0} scored" + (", best first:" if candidates else "")
+            )
+            for cand in candidates[:MAX_CANDIDATES_SHOWN]:
+                head = f"      {cand.get('candidate_key')}  p {cand.get('match_probability')}  "
+                head += f"weight {cand.get('match_weight')}  "
+                lines += _wrap(head, _components(cand.get("components")).split(" · "), " " * 8)
+    return lines
+
+
+def _render_exceptions(trace: Trace) -> list[str]:
+    lines = ["", "4. exceptions on these records (state as of the last run)"]
+    if not trace.exceptions:
+        lines.append("  none")
+    for exc in trace.exceptions:
+        marker = "  ← traced" if exc["is_traced"] else ""
+        head = f"  {exc['exception_id'][:8]}  {exc['exception_type']} on {exc['record_id']}: "
+        if exc["is_pending"]:
+            lines.append(
+                head + f"PENDING late data from {exc.get('awaits_source')} until {_v(exc.get('pending_until'))}, "
+                f"then owned by {exc.get('owner_team')}{marker}"
+            )
+            continue
+        claimed = f" (claimed by {exc['claimed_by']})" if exc.get("claimed_by") else ""
+        lines.append(head + f"{exc['status']}{claimed}, owner {exc['owner_team']}, severity {exc['severity']}{marker}")
+        if exc.get("is_breached"):
+            sla = "BREACHED" + (f", escalated to {exc['escalated_to']}" if exc.get("escalated_to") else "")
+        else:
+            sla = "in time"
+        at_risk = f"{_v(exc.get('amount_at_risk'))} {exc.get('currency') or ''}".rstrip()
+        lines.append(f"    id {exc['exception_id']}  at risk {at_risk}")
+        lines.append(
+            f"    SLA {exc.get('sla_hours')}h due {_v(exc.get('sla_due_at'))} ({sla})  "
+            f"first seen {_v(exc.get('first_seen_at'))}  runs seen {exc.get('runs_seen')}"
+        )
+        for event in exc["history"]:
+            extra = " ".join(
+                f"{k}={_v(event[k])}"
+                for k in ("reason_code", "target", "amount", "comment")
+                if event.get(k) is not None
+            )
+            lines.append(
+                f"    {_v(event['event_at'])}  {event['event_type']:<14} by {event['actor']}  {extra}".rstrip()
+            )
+    return lines
+
+
+def _render_actions(trace: Trace) -> list[str]:
+    lines = ["", "5. operator actions" + (f" (action store {trace.action_store})" if trace.action_store else "")]
+    if not trace.actions:
+        lines.append("  none")
+    for action in trace.actions:
+        before, after = (
+            state.get("status") if isinstance(state, dict) else state
+            for state in (action["state_before"], action["state_after"])
+        )
+        extra = " ".join(
+            f"{k}={action[k]}"
+            for k in ("reason_code", "target", "amount", "comment")
+            if action.get(k) not in (None, "")
+        )
+        lines.append(
+            f"  #{action['seq']}  {action['acted_at']}  {action['actor']} {action['action']} "
+            f"{action['exception_id'][:8]}  {before} → {after}  {extra}".rstrip()
+        )
+        pending = "" if action["is_in_warehouse"] else "  (not in the warehouse yet: the next run carries it)"
+        lines.append(f"      entry {action['entry_hash'][:16]}  prev {action['prev_hash'][:16]}{pending}")
+    return lines
+
+
+def _render_runs(trace: Trace) -> list[str]:
+    lines = ["", "6. runs"]
+    if not trace.runs:
+        lines.append("  no run recorded on these rows")
+    for run in trace.runs:
+        invocations = ", ".join(run["dbt_invocation_ids"]) or "—"
+        lines.append(f"  dagster run {run['dagster_run_id']}  dbt invocation {invocations}")
+        lines += _wrap("    built: ", run["seen_in"], " " * 11)
+    # HOOK: the publication record (current.json) the caller passes in.
+    pub = trace.publication
+    if pub is None:
+        lines.append("  publication: none given")
+        return lines
+    code = pub.get("code_version") or {}
+    served = (
+        "the traced run is the one being served"
+        if pub.get("run_id") in {r["dagster_run_id"] for r in trace.runs}
+        else "the serving copy comes from another run than the rows traced here"
+    )
+    lines.append(
+        f"  publication {pub.get('publication', '?')}  run {pub.get('run_id', '?')}  "
+        f"published {pub.get('published_at', '?')}  code {str(code.get('git_sha', '?'))[:12]}"
+        + (" (dirty)" if code.get("dirty") else "")
+    )
+    lines.append(f"    {served}")
+    return lines
+
+
+def render(trace: Trace) -> str:
+    """The chain for a terminal, in lineage order: sources → staging → matching → exceptions → actions → runs."""
+    lines = [f"trace {trace.identifier}: {trace.summary}"]
+    lines.append(f"  warehouse {trace.warehouse}")
+    lines += _render_sources(trace)
+    lines += _render_staging(trace)
+    lines += _render_matching(trace)
+    lines += _render_exceptions(trace)
+    lines += _render_actions(trace)
+    lines += _render_runs(trace)
+    if trace.notes:
+        lines += ["", "notes", *(f"  {note}" for note in trace.notes)]
+    return "\n".join(lines)
