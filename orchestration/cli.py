@@ -110,6 +110,17 @@ def run_pipeline(verbose: bool = False) -> bool:
         print(f"recon run refused: {exc}", file=sys.stderr)
         return False
     print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'} (dbt log: {log_path})")
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    for evaluation in failed_checks:
+        level = evaluation.severity.value.lower() if evaluation.severity else "error"
+        print(f"  check failed ({level}): {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
+    if failed_checks or not result.success:
+        from orchestration import publish
+
+        published = publish.current()
+        if published is None or published["run_id"] != result.run_id:
+            last = published["publication"] if published else "none yet"
+            print(f"  not published: the last good publication stays ({last}, {publish.serving_path()})")
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:

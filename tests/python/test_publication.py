@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import stat
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from orchestration import cli, generate, publish, shadow
 from orchestration.settings import PROJECT_DIR
@@ -76,3 +78,41 @@ def test_shadow_refuses_files_that_are_not_rules(home: Path, tmp_path: Path) -> 
     (candidate / "models" / "evil.sql").write_text("select 1")
     with pytest.raises(shadow.ShadowError, match="only rule files can be shadowed"):
         shadow.run_shadow(candidate)
+
+
+def test_a_volume_spike_blocks_the_publication_and_the_last_good_one_stays(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One earlier run is history enough here (the shipped config asks for five).
+    config = yaml.safe_load((PROJECT_DIR / "config" / "quality.yml").read_text())
+    config["spikes"]["min_history_runs"] = 1
+    (tmp_path / "quality.yml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("RECON_QUALITY_CONFIG", str(tmp_path / "quality.yml"))
+    good = publish.current()
+    # A CRM export ten times the usual size: valid rows, new ids.
+    orders = home / "landing" / "crm" / "orders"
+    with open(orders / "orders_00000.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header, rows = reader.fieldnames, list(reader)
+    with open(orders / "orders_bulk_resend.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        for copy in range(10):
+            for row in rows:
+                writer.writerow({**row, "order_id": f"SO-9{copy}{row['order_id'][3:]}"})
+
+    assert cli.run_pipeline() is False  # the run reports the blocked publication
+
+    assert publish.current() == good  # the last good publication stays, readable
+    con = duckdb.connect(str(publish.serving_path()), read_only=True)
+    try:
+        assert con.execute("select distinct dagster_run_id from marts.fct_reconciled_orders").fetchall() == [
+            (good["run_id"],)
+        ]
+    finally:
+        con.close()
+    reports = sorted((home / "quality" / "history").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    report = json.loads(reports[-1].read_text())
+    spike = next(c for c in report["checks"] if c["name"] == "volume_spike" and c["asset"] == "raw_crm/crm__orders")
+    assert not spike["passed"] and spike["severity"] == "error"
+    assert not report["passed"]

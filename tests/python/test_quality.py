@@ -1,0 +1,367 @@
+"""Quality gates on real DuckDB files: generated data passes, each kind of break fails.
+
+A small agency is generated and ingested once per module; each test works on its own copy
+of that warehouse and breaks it the way a source or a contract change would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import write
+
+from orchestration import contract, generate, ingest, quality
+
+RECORDS = "marts.fct_reconciliation_records"
+
+
+@pytest.fixture(scope="module")
+def base_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("quality")
+    generate.generate(root, seed=3, orders=200)
+    path = root / "warehouse.duckdb"
+    con = ingest.connect(path)
+    try:
+        ingest.ensure_raw_schema(con)
+    finally:
+        con.close()
+    report = ingest.ingest_landing(root / "landing", path)
+    assert report.rows_loaded > 1000
+    return path
+
+
+@pytest.fixture
+def warehouse(base_warehouse: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "warehouse.duckdb"
+    shutil.copy(base_warehouse, target)
+    return target
+
+
+def execute(path: Path, *statements: str) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+
+
+def newest_ingested(path: Path) -> datetime:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("select max(ingested_at) from raw.ingestion_log").fetchone()[0]
+    finally:
+        con.close()
+
+
+def add_records_mart(path: Path, right_states: dict[str, list[str]], relation: str = RECORDS) -> None:
+    """A table shaped like the dbt mart: given right-side states, and unmatched left records."""
+    schema = relation.split(".")[0]
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create table {relation} (reconciliation VARCHAR, side VARCHAR, record_state VARCHAR)")
+        for name, states in right_states.items():
+            for state in states:
+                con.execute(f"insert into {relation} values (?, 'right', ?)", [name, state])
+            con.execute(f"insert into {relation} values (?, 'left', 'unmatched')", [name])
+    finally:
+        con.close()
+
+
+def run(path: Path, history: Path, run_id: str, now: datetime | None = None, **kwargs) -> quality.QualityReport:
+    return quality.run_quality_checks(path, history, run_id, now or newest_ingested(path), **kwargs)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def all_matched() -> dict[str, list[str]]:
+    return {name: ["matched"] * 10 for name in quality.reconciliations()}
+
+
+def test_generated_data_passes_every_gate_read_only_and_is_recorded(warehouse: Path, tmp_path: Path) -> None:
+    add_records_mart(warehouse, all_matched())
+    history = tmp_path / "history"
+    write(history / "half-written.json", "{")  # an unreadable earlier file does not stop the gate
+    before = sha256(warehouse)
+
+    report = run(warehouse, history, "run-1")
+
+    assert [c for c in report.checks if not c.passed] == []
+    assert report.blocking_failures() == []
+    assert sha256(warehouse) == before  # opened read-only
+    spec_keys = [(s.name, s.asset) for s in quality.check_specs()]
+    assert [(c.name, c.asset) for c in report.checks] == spec_keys
+    assert ("raw_keys_unique", "raw_crm/crm__orders") in spec_keys
+    assert ("match_rate_orders_invoices", "marts/fct_reconciliation_records") in spec_keys
+    assert ("freshness_ads", "raw_ingestion/ingestion_log") in spec_keys
+
+    saved = json.loads((history / "run-1.json").read_text())
+    assert saved["passed"] is True and saved["run_id"] == "run-1"
+    assert len(saved["checks"]) == len(report.checks)
+    orders = saved["observations"]["tables"]["crm__orders"]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        loaded = con.execute(
+            "select sum(rows_loaded) from raw.ingestion_log where source = 'crm' and entity = 'orders'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert orders["rows_loaded"] == loaded and orders["new_batches"] == 2
+    assert set(orders["amounts"]) <= set(contract.CURRENCIES)
+    assert report.get("volume_spike", "raw_crm/crm__orders").metadata["status"] == "insufficient history"
+
+    docs = quality.build_data_docs(report, tmp_path / "docs")
+    assert docs.is_file() and "raw_batches" in docs.read_text()
+
+
+def test_renamed_column_fails_schema_and_key_checks(warehouse: Path, tmp_path: Path) -> None:
+    execute(warehouse, "alter table raw.crm__orders rename column order_id to order_key")
+
+    report = run(warehouse, tmp_path / "history", "renamed")
+
+    columns = report.get("raw_columns", "raw_crm/crm__orders")
+    assert not columns.passed and columns.blocking
+    assert columns.metadata["missing_columns"] == ["order_id"]
+    assert columns.metadata["columns_not_in_contract"] == ["order_key"]
+    keys = report.get("raw_keys_not_null", "raw_crm/crm__orders")
+    assert not keys.passed and keys.metadata["missing_columns"] == ["order_id"]
+    assert report.get("raw_columns", "raw_crm/crm__leads").passed
+    # No dbt build in this warehouse: the match rate cannot be confirmed, so it fails.
+    rate = report.get("match_rate_orders_invoices", "marts/fct_reconciliation_records")
+    assert not rate.passed and "does not exist" in rate.metadata["error"]
+    assert {(c.name, c.asset) for c in report.blocking_failures()} >= {
+        ("raw_columns", "raw_crm/crm__orders"),
+        ("raw_keys_not_null", "raw_crm/crm__orders"),
+    }
+
+
+# (raw table, statement that breaks it, the check that must fail)
+BREAKS = [
+    (
+        "crm__orders",
+        "insert into raw.crm__orders select * replace (null as order_id) from raw.crm__orders limit 1",
+        "raw_keys_not_null",
+    ),
+    (
+        "crm__leads",
+        "insert into raw.crm__leads select * replace (coalesce(full_name, '') || ' (edited)' as full_name) "
+        "from raw.crm__leads limit 1",
+        "raw_keys_unique",
+    ),
+    (
+        "billing__invoices",
+        "update raw.billing__invoices set currency = 'XYZ' where invoice_id = (select min(invoice_id) from "
+        "raw.billing__invoices)",
+        "raw_currency_valid",
+    ),
+    (
+        "ads__delivery",
+        "update raw.ads__delivery set spend = -12.5 where campaign_id = (select min(campaign_id) from "
+        "raw.ads__delivery)",
+        "raw_non_negative",
+    ),
+    (
+        "fulfilment__deliverables",
+        "update raw.fulfilment__deliverables set status = 'archived' where deliverable_id = "
+        "(select min(deliverable_id) from raw.fulfilment__deliverables)",
+        "raw_allowed_values",
+    ),
+    (
+        "ads__credits",
+        "update raw.ads__credits set _source_file = null where credit_id = (select min(credit_id) from "
+        "raw.ads__credits)",
+        "raw_lineage_not_null",
+    ),
+]
+
+
+@pytest.mark.parametrize(("table", "statement", "check"), BREAKS, ids=[b[2] for b in BREAKS])
+def test_a_bad_raw_value_fails_its_check(
+    warehouse: Path, tmp_path: Path, table: str, statement: str, check: str
+) -> None:
+    execute(warehouse, statement)
+
+    report = run(warehouse, tmp_path / "history", "broken")
+
+    asset = quality.raw_asset(contract.ENTITY_BY_TABLE[table])
+    failed = report.get(check, asset)
+    assert not failed.passed and failed.severity == "error"
+    assert failed.metadata["offending"] >= 1 and failed.metadata["failing_batches"] >= 1
+    assert [(c.name, c.asset) for c in report.failures() if c.asset.startswith("raw_")] == [(check, asset)]
+
+
+def test_exact_copies_pass_and_superseded_batches_are_not_checked(warehouse: Path, tmp_path: Path) -> None:
+    con = duckdb.connect(str(warehouse))
+    try:
+        batch, source_file = con.execute("select _batch_id, _source_file from raw.crm__orders limit 1").fetchone()
+        con.execute("insert into raw.crm__leads select * from raw.crm__leads limit 3")  # re-sent rows
+        con.execute("insert into raw.crm__orders select * replace (null as order_id) from raw.crm__orders limit 1")
+        # A later restatement of the same file supersedes the batch holding the null key.
+        con.execute(
+            "insert into raw.ingestion_log (batch_id, source, entity, source_file, status, is_restatement, "
+            "supersedes_batch_id, rows_loaded) select max(batch_id) + 1, 'crm', 'orders', ?, 'loaded', true, ?, 0 "
+            "from raw.ingestion_log",
+            [source_file, batch],
+        )
+    finally:
+        con.close()
+
+    report = run(warehouse, tmp_path / "history", "restated")
+
+    unique = report.get("raw_keys_unique", "raw_crm/crm__leads")
+    assert unique.passed and unique.metadata["exact_copy_rows"] >= 3
+    assert report.get("raw_keys_not_null", "raw_crm/crm__orders").passed
+
+
+def test_match_rate_per_reconciliation_against_its_threshold(warehouse: Path, tmp_path: Path) -> None:
+    names = quality.reconciliations()
+    states = all_matched()
+    states["orders_invoices"] = ["matched"] * 9 + ["unmatched"]  # 0.90: exactly the threshold
+    states["delivery_orders"] = ["matched"] * 5 + ["suggested", "ambiguous"] + ["unmatched"] * 3  # 0.50
+    del states["projects_orders"]  # no records at all
+    add_records_mart(warehouse, states)
+
+    report = run(warehouse, tmp_path / "history", "rates")
+
+    by_name = {c.name: c for c in report.checks if c.name.startswith("match_rate_")}
+    assert sorted(by_name) == sorted(f"match_rate_{n}" for n in names)
+    assert by_name["match_rate_orders_invoices"].passed
+    assert by_name["match_rate_orders_invoices"].metadata["match_rate"] == 0.9
+    failed = by_name["match_rate_delivery_orders"]
+    assert not failed.passed and failed.blocking
+    assert failed.metadata["match_rate"] == 0.5 and failed.metadata["suggested"] == 1
+    assert failed.metadata["other_side_match_rate"] == 0.0  # the left side is not the gate
+    assert by_name["match_rate_projects_orders"].passed
+    assert by_name["match_rate_projects_orders"].metadata["status"] == "no records"
+
+
+def test_match_rate_frame_aggregates_any_records_table(warehouse: Path) -> None:
+    add_records_mart(
+        warehouse, {"a": ["matched", "matched", "suggested", "unmatched"], "b": ["ambiguous"]}, "scratch.records"
+    )
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        frame = quality.match_rate_frame(con, "scratch.records")
+    finally:
+        con.close()
+    got = {(r.reconciliation, r.side): (r.records, r.matched, r.match_rate) for r in frame.itertuples()}
+    assert got == {
+        ("a", "left"): (1, 0, 0.0),
+        ("a", "right"): (4, 2, 0.5),
+        ("b", "left"): (1, 0, 0.0),
+        ("b", "right"): (1, 0, 0.0),
+    }
+    with pytest.raises(ValueError):
+        quality.match_rate_frame(con, "scratch.records; drop table x")
+
+
+ORDER_COLUMNS = contract.entity("crm", "orders").column_names
+
+
+def orders_file(path: Path, run: int, count: int) -> None:
+    def row(i: int) -> str:
+        values = {
+            "order_id": f"SO-{run:02d}-{i:05d}",
+            "client_id": "C-1",
+            "client_name": "Acme Ltd",
+            "order_ref": f"PO-{run:02d}-{i:05d}",
+            "order_type": "insertion_order",
+            "amount": "1000.00",
+            "currency": "EUR",
+            "service_start_date": "2026-01-01",
+            "service_end_date": "2026-01-31",
+            "account_manager": "jd",
+            "status": "booked",
+            "updated_at": "2026-01-01T10:00:00Z",
+        }
+        return ",".join(values[c] for c in ORDER_COLUMNS)
+
+    write(path, "\n".join([",".join(ORDER_COLUMNS), *(row(i) for i in range(count))]) + "\n")
+
+
+def test_volume_spike_after_five_normal_runs_blocks_and_a_quiet_run_is_not_zero(tmp_path: Path) -> None:
+    landing, path, history = tmp_path / "landing", tmp_path / "warehouse.duckdb", tmp_path / "history"
+    start = datetime(2026, 3, 1, 6, 0)
+
+    def daily_run(day: int, count: int | None) -> quality.QualityReport:
+        if count is not None:
+            orders_file(landing / f"crm/orders/orders_{day:02d}.csv", day, count)
+        ingest.ingest_landing(landing, path)
+        return run(path, history, f"day-{day:02d}", start + timedelta(days=day))
+
+    for day, count in enumerate([100, 96, 104, 98, 102]):
+        report = daily_run(day, count)
+        volume = report.get("volume_spike", "raw_crm/crm__orders")
+        assert volume.passed and volume.metadata["status"] == "insufficient history"
+        assert volume.metadata["rows_loaded"] == count
+
+    quiet = daily_run(5, None)
+    volume = quiet.get("volume_spike", "raw_crm/crm__orders")
+    assert volume.passed and volume.metadata["status"].startswith("no new data")
+    saved = json.loads((history / "day-05.json").read_text())
+    assert saved["observations"]["tables"]["crm__orders"]["rows_loaded"] is None
+
+    spike = daily_run(6, 1000)
+    volume = spike.get("volume_spike", "raw_crm/crm__orders")
+    assert not volume.passed and volume.blocking
+    assert volume.metadata["history_runs"] == 5  # the quiet run added no zero
+    assert volume.metadata["median"] == 100 and volume.metadata["ratio_to_median"] == 10.0
+    amount = spike.get("amount_spike", "raw_crm/crm__orders")
+    assert not amount.passed and amount.metadata["currencies_outside_band"] == ["EUR"]
+    assert {(c.name, c.asset) for c in spike.blocking_failures() if "spike" in c.name} == {
+        ("volume_spike", "raw_crm/crm__orders"),
+        ("amount_spike", "raw_crm/crm__orders"),
+    }
+    assert spike.get("volume_spike", "raw_crm/crm__leads").passed  # nothing loaded there
+
+    # Severity comes from config: the same spike as a warning does not block.
+    relaxed = run(path, history, "day-06", start + timedelta(days=6), overrides={"spikes": {"severity": "warn"}})
+    assert not relaxed.get("volume_spike", "raw_crm/crm__orders").passed
+    assert not [c for c in relaxed.blocking_failures() if "spike" in c.name]
+
+
+def test_freshness_is_measured_against_the_injected_now(warehouse: Path, tmp_path: Path) -> None:
+    newest = newest_ingested(warehouse)
+
+    fresh = run(warehouse, tmp_path / "history", "fresh", newest + timedelta(hours=1))
+    assert all(fresh.get(f"freshness_{s}", "raw_ingestion/ingestion_log").passed for s in contract.SOURCES)
+
+    overrides = {"freshness": {"sources": {"crm": {"max_age_hours": 1000}}}}
+    stale = run(warehouse, tmp_path / "history", "stale", newest + timedelta(days=10), overrides=overrides)
+    ads = stale.get("freshness_ads", "raw_ingestion/ingestion_log")
+    assert not ads.passed and ads.severity == "warn" and not ads.blocking
+    assert 239 < ads.metadata["age_hours"] < 241
+    assert stale.get("freshness_crm", "raw_ingestion/ingestion_log").passed
+    assert not [c for c in stale.blocking_failures() if c.name.startswith("freshness_")]
+
+
+def test_robust_band_ignores_a_past_outlier_and_has_a_floor() -> None:
+    band = quality.robust_band([100, 96, 104, 98, 102], k=4, min_relative_band=0.25)
+    assert (band.median, band.mad, band.lower, band.upper) == (100, 2, 75, 125)
+    assert quality.robust_band([100, 100, 100, 100, 1000], k=4, min_relative_band=0.1).upper == 110
+    wide = quality.robust_band([10, 50, 90, 130, 170], k=4, min_relative_band=0)
+    assert wide.lower < 0 < 200 < wide.upper
+    with pytest.raises(ValueError):
+        quality.robust_band([], k=4, min_relative_band=0.25)
+
+
+def test_config_mistakes_fail_loudly(warehouse: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown key"):
+        quality.load_config(overrides={"spikes": {"window": 3}})
+    with pytest.raises(ValueError, match="no numeric column"):
+        quality.load_config(overrides={"raw": {"allow_negative": {"crm__orders": ["client_name"]}}})
+    with pytest.raises(ValueError, match="severity"):
+        quality.load_config(overrides={"freshness": {"severity": "fatal"}})
+    with pytest.raises(ValueError, match="vars.reconciliations"):
+        run(warehouse, tmp_path, "x", overrides={"match_rate": {"reconciliations": {"nope": {"min_rate": 0.5}}}})
+    with pytest.raises(ValueError, match="names a file"):
+        run(warehouse, tmp_path, "../escape")
