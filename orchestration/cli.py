@@ -447,6 +447,30 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from orchestration import actions, quality
+
+    settings.apply_environment()
+    # Against the runs' history, without adding to it: this check is not a run.
+    with tempfile.TemporaryDirectory(prefix="recon-quality-") as scratch:
+        history = Path(scratch) / "history"
+        if quality.default_history_dir().exists():
+            shutil.copytree(quality.default_history_dir(), history)
+        run_id = "manual-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        report = quality.run_quality_checks(settings.warehouse_path(), history, run_id, now=actions.utc_now())
+        for check in report.checks:
+            if not check.passed:
+                print(f"  FAILED ({check.severity}) {check.asset} {check.name}: {check.description}")
+        summary = report.to_dict()["summary"]
+        print(f"{summary['checks']} checks, {summary['failed']} failed, {summary['blocking']} blocking")
+        if args.docs:
+            index = quality.build_data_docs(report)
+            print(f"Data Docs: {index}  (styling loads from public CDNs; offline the pages render plain)")
+    return 1 if report.blocking_failures() else 0
+
+
 def cmd_shadow(args: argparse.Namespace) -> int:
     from orchestration import shadow
 
@@ -601,6 +625,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the trace as JSON")
     p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("quality", help="run the quality gates on the warehouse now and build GX Data Docs")
+    p.add_argument("--docs", action="store_true", help="also build Great Expectations Data Docs (HTML)")
+    p.set_defaults(func=cmd_quality)
 
     p = sub.add_parser("shadow", help="run candidate rules over the full history into a shadow database; drift report")
     p.add_argument("--rules", required=True, help="directory with the changed rule files, laid out like the project")
