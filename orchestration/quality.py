@@ -1051,8 +1051,10 @@ def load_history(history_dir: Path, exclude_run_id: str | None = None) -> list[d
                     "checked_at": datetime.fromisoformat(data["checked_at"].removesuffix("Z")),
                     "high_water_batch_id": int(data.get("high_water_batch_id") or 0),
                     "observations": data.get("observations") or {},
+                    # Blocked by its new batches: a failed blocking check on a raw table.
                     "blocked": any(
-                        not c.get("passed") and c.get("severity") == "error" for c in data.get("checks") or []
+                        not c.get("passed") and c.get("severity") == "error" and str(c.get("asset")).startswith("raw_")
+                        for c in data.get("checks") or []
                     ),
                 }
             )
@@ -1306,9 +1308,10 @@ def run_quality_checks(
     names = _checked_reconciliations(cfg, dbt_project)
     checked_at = _utc_naive(now)
     history_dir = Path(history_dir)
-    # A run a blocking check stopped neither moves the high-water mark nor joins the spike
-    # history: its batches are checked again by the next run, and keep blocking until they
-    # are restated or the thresholds change. A bad batch cannot become normal by waiting.
+    # A run that a blocking raw-table check stopped (its new batches failed) neither moves
+    # the high-water mark nor joins the spike history: its batches are checked again by the
+    # next run and keep blocking until they are restated or the thresholds change. A bad
+    # batch cannot become normal by waiting.
     history = [run for run in load_history(history_dir, exclude_run_id=run_id) if not run["blocked"]]
     previous_mark = history[-1]["high_water_batch_id"] if history else 0
 

@@ -323,6 +323,11 @@ def test_volume_spike_after_five_normal_runs_blocks_and_a_quiet_run_is_not_zero(
     }
     assert spike.get("volume_spike", "raw_crm/crm__leads").passed  # nothing loaded there
 
+    # Waiting does not make a bad batch normal: the next run checks it again.
+    again = daily_run(7, None)
+    volume = again.get("volume_spike", "raw_crm/crm__orders")
+    assert not volume.passed and volume.metadata["rows_loaded"] == 1000
+
     # Severity comes from config: the same spike as a warning does not block.
     relaxed = run(path, history, "day-06", start + timedelta(days=6), overrides={"spikes": {"severity": "warn"}})
     assert not relaxed.get("volume_spike", "raw_crm/crm__orders").passed
