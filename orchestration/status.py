@@ -152,9 +152,18 @@ def render(warehouse: Path) -> str:
     if data.get("pending"):
         lines += ["", "== Pending late data (not exceptions yet: the source is inside its grace window) =="]
         lines += _table(["awaits source", "breaks", "first grace ends"], data["pending"])
+    from orchestration import publish
+
+    published = publish.current()
     lines += [
         "",
         f"warehouse: {warehouse}",
+        "published (read-only, for BI): "
+        + (
+            f"{publish.serving_path()}  ({published['publication']}, run {published['run_id'][:8]})"
+            if published
+            else "nothing yet: a run publishes when its blocking checks pass"
+        ),
         f"open the Dagster UI: {DAGSTER_UI}",
         'query the results:  .venv/bin/recon query "select * from marts.fct_reconciled_orders limit 10"',
     ]
