@@ -46,7 +46,7 @@ class WarehouseWriter(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseWriter"]:
-        with warehouse_lock(f"dagster run {context.run_id}", self.wait_seconds):
+        with warehouse_lock(f"dagster run {context.run.run_id if context.run else None}", self.wait_seconds):
             yield self
 
 
@@ -195,7 +195,7 @@ def dbt_build_args() -> list[str]:
 def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse_writer: WarehouseWriter):
     # Models stamp the Dagster run id on what they build (env_var RECON_RUN_ID), so every
     # match and reconciled row says which run produced it.
-    os.environ["RECON_RUN_ID"] = context.run_id
+    os.environ["RECON_RUN_ID"] = context.run.run_id
     # Production runs only approved rules, however the run was started (UI, schedule, sensor).
     from orchestration import governance
 
@@ -317,7 +317,7 @@ def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWrit
         "match_rates": match_rates,
         "input_batches": {"batches": batches[0], "latest_batch_id": batches[1], "rejected_files": batches[2]},
     }
-    record = publish.publish(settings.warehouse_path(), context.run_id, details)
+    record = publish.publish(settings.warehouse_path(), context.run.run_id, details)
     context.log.info(f"published {record['publication']} to {publish.serving_path()}")
     return dg.MaterializeResult(
         metadata={
