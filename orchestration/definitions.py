@@ -301,11 +301,8 @@ def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWrit
     con = duckdb.connect(str(settings.warehouse_path()), read_only=True)
     try:
         match_rates = {
-            f"{reconciliation}/{side}": round(rate, 4)
-            for reconciliation, side, rate in con.execute(
-                "select reconciliation, side, avg(case when record_state = 'matched' then 1.0 else 0.0 end) "
-                "from marts.fct_reconciliation_records group by 1, 2 order by 1, 2"
-            ).fetchall()
+            f"{row.reconciliation}/{row.side}": round(float(row.match_rate), 4)
+            for row in quality.match_rate_frame(con).itertuples()
         }
         batches = con.execute(
             "select count(*), max(batch_id), count(*) filter (where status = 'rejected') from raw.ingestion_log"

@@ -75,7 +75,7 @@ folded as (
             else 'open'
         end as status,
         coalesce(operator_state.owner_team_after, lifecycle.owner_team) as current_owner_team,
-        case when operator_state.status_after = 'claimed' then operator_state.claimed_by end as claimed_by,
+        operator_state.claimed_by,
         operator_state.escalated_to_manually,
         operator_state.resolved_at,
         operator_state.resolution_code,
