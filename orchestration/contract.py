@@ -12,7 +12,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "1.0.0"
+CONTRACT_VERSION = "2.0.0"
+
+# What changed, newest first. Additive changes keep older files loading: a column that
+# a file lacks is loaded as null unless it is required.
+CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.0.0",
+        "crm/clients (client master: legal and trading names, aliases); orders: order_date, po_number; "
+        "delivery: account_name, account_timezone, negative spend is a platform credit; invoices: tax_rate, "
+        "payment_terms; invoice lines: negative amounts are discounts or credits; the meaning of a negative "
+        "value is stated per column. All additions are optional: 1.0.0 files still load.",
+    ),
+    (
+        "1.0.0",
+        "First contract: orders, leads, delivery, credits, lead forms, invoices, lines, credit notes, deliverables.",
+    ),
+)
 
 # ISO 4217 codes the agency trades in. Anything else is quarantined at ingestion:
 # an unknown code cannot be converted to the reporting currency.
@@ -47,6 +63,10 @@ class Column:
     description: str
     example: str
     allowed: tuple[str, ...] = ()  # for enumerations: accepted values, case-insensitive
+    # For numbers: what a negative value means. Empty: negatives are not expected, and the
+    # blocking raw gate stops the run on one (the source sent something we cannot read).
+    negative: str = ""
+    since: str = "1.0.0"  # contract version that added the column
 
     @property
     def sql_type(self) -> str:
@@ -75,8 +95,8 @@ class Entity:
         return tuple(c.name for c in self.columns)
 
 
-def _c(name, kind, required, description, example, allowed=()):
-    return Column(name, kind, required, description, example, tuple(allowed))
+def _c(name, kind, required, description, example, allowed=(), negative="", since="1.0.0"):
+    return Column(name, kind, required, description, example, tuple(allowed), negative, since)
 
 
 SOURCES: dict[str, str] = {
@@ -86,10 +106,40 @@ SOURCES: dict[str, str] = {
     "fulfilment": "Project and fulfilment tools: what work was completed.",
 }
 
+V2 = "2.0.0"
+
 ORDER_STATUSES = ("draft", "booked", "active", "completed", "cancelled")
 INVOICE_STATUSES = ("draft", "issued", "paid", "partially_paid", "overdue", "void")
 
 ENTITIES: tuple[Entity, ...] = (
+    Entity(
+        "crm",
+        "clients",
+        "Client master: one row per client account, with every name the client goes by.",
+        key=("client_id",),
+        columns=(
+            _c("client_id", "string", True, "CRM identifier of the client account.", "C-0042", since=V2),
+            _c("legal_name", "string", True, "Registered legal name.", "Patricia Williams Furniture Ltd", since=V2),
+            _c(
+                "trading_name",
+                "string",
+                False,
+                "Name the client trades and is billed under.",
+                "Williams Furniture",
+                since=V2,
+            ),
+            _c(
+                "aliases",
+                "string",
+                False,
+                "Other names seen on invoices, campaigns or projects, separated by `;`.",
+                "PW Furniture; Williams Furn.",
+                since=V2,
+            ),
+            _c("country", "string", False, "ISO 3166 country code.", "GB", since=V2),
+            _c("billing_currency", "currency", False, "Currency the client is billed in.", "GBP", since=V2),
+        ),
+    ),
     Entity(
         "crm",
         "orders",
@@ -114,10 +164,19 @@ ENTITIES: tuple[Entity, ...] = (
                 "insertion_order",
                 ("insertion_order", "retainer", "content_package"),
             ),
+            _c(
+                "po_number",
+                "string",
+                False,
+                "The client's purchase-order number, when it differs from `order_ref`; invoices may quote either.",
+                "4500012345",
+                since=V2,
+            ),
             _c("amount", "decimal", True, "Booked amount, net of tax, in `currency`.", "12500.00"),
             _c("currency", "currency", True, "Currency of `amount`.", "EUR"),
             _c("service_start_date", "date", True, "First day of the service period.", "2026-03-01"),
             _c("service_end_date", "date", True, "Last day of the service period.", "2026-03-31"),
+            _c("order_date", "date", False, "Signature date of the order.", "2026-02-14", since=V2),
             _c("account_manager", "string", False, "Owner of the client relationship.", "j.doe"),
             _c("status", "string", True, "Order status.", "booked", ORDER_STATUSES),
             _c("updated_at", "timestamp", True, "When the CRM last changed the order.", "2026-02-20T09:30:00Z"),
@@ -146,6 +205,15 @@ ENTITIES: tuple[Entity, ...] = (
         columns=(
             _c("platform", "string", True, "Ad platform.", "meta"),
             _c("account_id", "string", True, "Advertiser account on the platform.", "act_1001"),
+            _c("account_name", "string", False, "Advertiser account name on the platform.", "Acme - UK", since=V2),
+            _c(
+                "account_timezone",
+                "string",
+                False,
+                "IANA time zone of the account; `delivery_date` is a day in it.",
+                "Europe/London",
+                since=V2,
+            ),
             _c("campaign_id", "string", True, "Platform campaign identifier.", "CMP-000123-1"),
             _c(
                 "campaign_name",
@@ -157,7 +225,14 @@ ENTITIES: tuple[Entity, ...] = (
             _c("delivery_date", "date", True, "Day of delivery (platform time zone, as reported).", "2026-03-05"),
             _c("impressions", "integer", False, "Impressions served that day.", "15320"),
             _c("clicks", "integer", False, "Clicks that day.", "210"),
-            _c("spend", "decimal", True, "Spend that day in `currency`.", "410.25"),
+            _c(
+                "spend",
+                "decimal",
+                True,
+                "Spend that day in `currency`.",
+                "410.25",
+                negative="a platform credit or refund booked on that day; it reduces the campaign's delivered spend",
+            ),
             _c("currency", "currency", True, "Currency of `spend`.", "EUR"),
         ),
     ),
@@ -208,6 +283,8 @@ ENTITIES: tuple[Entity, ...] = (
             _c("net_amount", "decimal", True, "Total before tax.", "12500.00"),
             _c("tax_amount", "decimal", True, "Tax total.", "2500.00"),
             _c("total_amount", "decimal", True, "Total including tax.", "15000.00"),
+            _c("tax_rate", "decimal", False, "Tax rate applied, as a fraction.", "0.2000", since=V2),
+            _c("payment_terms", "string", False, "Payment terms as printed.", "Net 30", since=V2),
             _c(
                 "status",
                 "string",
@@ -237,7 +314,14 @@ ENTITIES: tuple[Entity, ...] = (
             _c("reference", "string", False, "Order reference quoted on the line.", "PO-2026-000123"),
             _c("quantity", "decimal", False, "Quantity billed.", "1"),
             _c("unit_price", "decimal", False, "Unit price in the invoice currency.", "12500.00"),
-            _c("net_amount", "decimal", True, "Line amount before tax.", "12500.00"),
+            _c(
+                "net_amount",
+                "decimal",
+                True,
+                "Line amount before tax (some billing exports give it including tax: detected per invoice).",
+                "12500.00",
+                negative="a discount or credit line; it reduces what the invoice bills",
+            ),
         ),
     ),
     Entity(

@@ -72,7 +72,8 @@ def contract_markdown() -> str:
         "that are fine). Accepted formats: CSV with a header row (UTF-8, comma-separated), Parquet, and",
         "JSON Lines (`.jsonl` / `.ndjson`, one object per line; numbers may be JSON numbers or strings).",
         "Column names are matched case-insensitively after trimming spaces; columns not listed here are",
-        "ignored (and noted in the ingestion log).",
+        "ignored (and noted in the ingestion log). Optional columns may be left out of a file: files",
+        "written for an earlier contract version still load.",
         "",
         "What happens to a file (`recon ingest`, also the first step of `recon run`):",
         "",
@@ -111,7 +112,15 @@ def contract_markdown() -> str:
                 meaning = c.description
                 if c.allowed:
                     meaning += " One of: " + ", ".join(f"`{a}`" for a in c.allowed) + "."
+                if c.kind in ("decimal", "integer"):
+                    meaning += (
+                        f" Negative: {c.negative}." if c.negative else " Negative: not expected (blocks the run)."
+                    )
+                if c.since != "1.0.0":
+                    meaning += f" (since v{c.since})"
                 lines.append(f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {meaning} | `{c.example}` |")
+    lines += ["", "## Versions", "", "| version | change |", "| --- | --- |"]
+    lines += [f"| {version} | {change} |" for version, change in contract.CONTRACT_HISTORY]
     lines += [
         "",
         "## Columns added at ingestion",

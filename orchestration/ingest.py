@@ -106,6 +106,12 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         cols = [f"{_ident(c.name)} {c.sql_type}" for c in ent.columns]
         cols += [f"{_ident(n)} {t}" for n, t in META_COLUMNS]
         con.execute(f"create table if not exists {RAW_SCHEMA}.{_ident(ent.table)} ({', '.join(cols)})")
+        # A warehouse made under an older contract gains the columns added since (null in
+        # the rows it already holds); raw stays append-only.
+        for c in ent.columns:
+            con.execute(
+                f"alter table {RAW_SCHEMA}.{_ident(ent.table)} add column if not exists {_ident(c.name)} {c.sql_type}"
+            )
     con.execute(
         f"""
         create table if not exists {RAW_SCHEMA}.ingestion_log (

@@ -737,7 +737,9 @@ def _batch_frame(
                 )
             else:
                 plan.missing["raw_allowed_values"].append(col.name)
-        if col.kind in ("decimal", "integer") and col.name not in allow_negative:
+        # The contract says per column what a negative value means; only columns where it
+        # means nothing (and those exempted in config) must be non-negative.
+        if col.kind in ("decimal", "integer") and not col.negative and col.name not in allow_negative:
             if col.name in present:
                 count(f"negative__{col.name}", f"{q} < 0", "raw_non_negative")
             else:

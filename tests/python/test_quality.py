@@ -165,7 +165,8 @@ BREAKS = [
     ),
     (
         "ads__delivery",
-        "update raw.ads__delivery set spend = -12.5 where campaign_id = (select min(campaign_id) from "
+        # Spend may be negative (the contract: a platform credit); impressions may not.
+        "update raw.ads__delivery set impressions = -12 where campaign_id = (select min(campaign_id) from "
         "raw.ads__delivery)",
         "raw_non_negative",
     ),
@@ -197,6 +198,21 @@ def test_a_bad_raw_value_fails_its_check(
     assert not failed.passed and failed.severity == "error"
     assert failed.metadata["offending"] >= 1 and failed.metadata["failing_batches"] >= 1
     assert [(c.name, c.asset) for c in report.failures() if c.asset.startswith("raw_")] == [(check, asset)]
+
+
+def test_negative_spend_is_a_platform_credit_not_a_failure(warehouse: Path, tmp_path: Path) -> None:
+    # The contract gives negative delivery spend a meaning (a platform credit), so the
+    # blocking raw gate must not stop a run on it.
+    assert any(c.name == "spend" and c.negative for c in contract.entity("ads", "delivery").columns)
+    execute(
+        warehouse,
+        "update raw.ads__delivery set spend = -12.5 where campaign_id = "
+        "(select min(campaign_id) from raw.ads__delivery)",
+    )
+
+    report = run(warehouse, tmp_path / "history", "credit")
+
+    assert report.get("raw_non_negative", quality.raw_asset(contract.entity("ads", "delivery"))).passed
 
 
 def test_exact_copies_pass_and_superseded_batches_are_not_checked(warehouse: Path, tmp_path: Path) -> None:
@@ -264,7 +280,7 @@ def test_match_rate_frame_aggregates_any_records_table(warehouse: Path) -> None:
         quality.match_rate_frame(con, "scratch.records; drop table x")
 
 
-ORDER_COLUMNS = contract.entity("crm", "orders").column_names
+ORDER_COLUMNS = [c.name for c in contract.entity("crm", "orders").columns if c.since == "1.0.0"]
 
 
 def orders_file(path: Path, run: int, count: int) -> None:

@@ -9,6 +9,8 @@ renamed as (
         platform || ':' || campaign_id || ':' || strftime(delivery_date, '%Y-%m-%d') as delivery_id,
         platform,
         account_id,
+        account_name,
+        account_timezone,
         campaign_id,
         campaign_name,
         {{ extract_reference('campaign_name') }} as campaign_ref_normalised,

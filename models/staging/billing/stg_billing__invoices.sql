@@ -18,6 +18,8 @@ renamed as (
         cast(net_amount as decimal(18, 4)) as net_amount,
         cast(tax_amount as decimal(18, 4)) as tax_amount,
         cast(total_amount as decimal(18, 4)) as total_amount,
+        cast(tax_rate as decimal(18, 4)) as tax_rate,
+        payment_terms,
         status as invoice_status,
         status = 'void' as is_void,
         updated_at,
