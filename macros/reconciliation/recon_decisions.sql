@@ -1,7 +1,8 @@
 {#- Assignment: which candidate pairs become matches, and the state of every record.
 
     1. Deterministic: a right record takes the left record(s) of its best pass; two
-       left records tied in that pass make it ambiguous (never a guess).
+       left records tied in that pass make it ambiguous (never a guess); a pair whose
+       amounts are beyond the pass's max_amount_ratio is only suggested.
     2. Probabilistic, one-to-one, in rounds: a pair above the review threshold is
        accepted when each side is the other's best remaining candidate and the runner-up
        of both sides trails by at least ambiguity_margin (in log2 Bayes-factor units);
@@ -31,8 +32,9 @@ deterministic_decided as (
     select
         deterministic.*,
         case
-            when count(*) over (partition by deterministic.right_key) = 1 then 'matched'
-            else 'ambiguous'
+            when count(*) over (partition by deterministic.right_key) > 1 then 'ambiguous'
+            when deterministic.is_amount_outlier then 'suggested'
+            else 'matched'
         end as decision
     from deterministic
 ),

@@ -56,19 +56,21 @@ deterministic_{{ loop.index }} as (
         left_records.left_key,
         right_records.right_key,
         {{ loop.index }} as pass_priority,
-        '{{ pass.name }}' as pass_name
+        '{{ pass.name }}' as pass_name,
+        cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio
     from left_records
     inner join right_records
         on {% for field in pass.fields -%}
             left_records.{{ field }} = right_records.{{ field }}{{ " and " if not loop.last }}
         {%- endfor %}
     where true
+    {%- if pass.get('where') %}
+        and ({{ pass.where }})
+    {%- endif %}
     {%- if pass.get('confirm') %}
-        -- Equal keys are confirmed by a second field, so a key typed onto the wrong record
+        -- Equal keys are confirmed by other evidence, so a key typed onto the wrong record
         -- (a typo that hits another order's reference) is left to the scored pass.
-        and {{ recon_string_similarity(
-            'left_records.' ~ pass.confirm.field, 'right_records.' ~ pass.confirm.field
-        ) }} >= {{ pass.confirm.min_similarity }}
+        and {{ recon_confirmation(pass.confirm) }}
     {%- endif %}
     {%- if pass.get('window_days') %}
         -- A key that is not unique over time (an e-mail address) only counts near in time.
@@ -83,7 +85,8 @@ deterministic_pairs as (
         passes.left_key,
         passes.right_key,
         min(passes.pass_priority) as pass_priority,
-        min_by(passes.pass_name, passes.pass_priority) as pass_name
+        min_by(passes.pass_name, passes.pass_priority) as pass_name,
+        min_by(passes.max_amount_ratio, passes.pass_priority) as max_amount_ratio
     from (
         {%- for pass in spec.deterministic %}
         select * from deterministic_{{ loop.index }}
@@ -170,14 +173,16 @@ candidate_pairs as (
         deterministic_pairs.left_key,
         deterministic_pairs.right_key,
         deterministic_pairs.pass_priority,
-        deterministic_pairs.pass_name
+        deterministic_pairs.pass_name,
+        deterministic_pairs.max_amount_ratio
     from deterministic_pairs
     union all
     select distinct
         blocked.left_key,
         blocked.right_key,
         cast(null as integer) as pass_priority,
-        cast(null as varchar) as pass_name
+        cast(null as varchar) as pass_name,
+        cast(null as double) as max_amount_ratio
     from (
         {%- for block in spec.blocking['keys'] %}
         select * from blocked_{{ loop.index }}
@@ -193,6 +198,7 @@ compared as (
         candidate_pairs.pass_priority,
         candidate_pairs.pass_name,
         candidate_pairs.pass_name is not null as is_deterministic,
+        candidate_pairs.max_amount_ratio,
         {%- if has_fx %}
         left_records.currency as left_currency,
         right_records.currency as right_currency,
@@ -234,9 +240,13 @@ weights as (
         {%- for comparison in spec.comparisons %}
         {%- set field = comparison.field %}
         {%- for level in range(comparison.levels | length) %}
-        coalesce(max(case when match_weights.field = '{{ field }}' and match_weights.level = {{ level }}
-            then log2(match_weights.m_probability / match_weights.u_probability) end), 0)
-            as {{ field }}_{{ level }}{{ "," if not (loop.last and comparison == spec.comparisons[-1]) }}
+        {{ recon_required(
+            "max(case when match_weights.field = '" ~ field ~ "' and match_weights.level = " ~ level
+                ~ " then log2(match_weights.m_probability / match_weights.u_probability) end)",
+            "seeds/match_weights.csv has no weight for reconciliation " ~ spec.name ~ ", field " ~ field
+                ~ ", level " ~ level ~ " (" ~ comparison.levels[level].name ~ "): run `recon train --write` "
+                ~ "(or `recon tune --write`), then `dbt seed`"
+        ) }} as {{ field }}_{{ level }}{{ "," if not (loop.last and comparison == spec.comparisons[-1]) }}
         {%- endfor %}
         {%- endfor %}
     from {{ ref('match_weights') }} as match_weights
@@ -281,7 +291,15 @@ ranked as (
 capped as (
     -- Deterministic pairs are always kept; blocked candidates are capped per record so a
     -- large block (a big client) cannot blow up the work downstream.
-    select *
+    select
+        ranked.*,
+        -- A pass's equal keys whose amounts are far apart (a whole consolidated invoice
+        -- against one order) are a suggestion, not a match (pass `max_amount_ratio`).
+        {%- if has_fx %}
+        coalesce(ranked.right_amount > ranked.left_amount_compared * ranked.max_amount_ratio, false)
+        {%- else %}
+        false
+        {%- endif %} as is_amount_outlier
     from ranked
     where ranked.is_deterministic
         or ranked.rank_for_right <= {{ spec.blocking.max_candidates_per_record }}

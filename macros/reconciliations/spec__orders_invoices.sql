@@ -4,21 +4,23 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v3
+rule_version: orders_invoices.v4
 description: >
-  Each billing item (an invoice's lines for one reference) belongs to at most one CRM
-  order. Items quoting the order's reference match deterministically (an order may collect
-  several: split invoices; an invoice may carry items of several orders: consolidated
-  invoices). Items without a usable reference are scored against open orders on client
-  name, amount, date and reference similarity.
+  Each billing item (an invoice's lines for one order reference, or one unreferenced line
+  of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
+  order's reference or PO number, in any shape and in any field, match deterministically
+  (an order may collect several: split invoices; an invoice may carry items of dozens of
+  orders: consolidated invoices). The rest are scored against open orders on client name,
+  amount, date and reference similarity.
 left:
-  model: stg_crm__orders
+  model: int_orders_resolved
   key: order_id
   where: "not is_cancelled"
   columns:
-    reference_raw: "upper(trim(order_ref))"
-    reference: order_ref_normalised
-    name: client_name_normalised
+    reference_key: order_reference_key
+    reference: order_reference_key
+    name: client_name_compared
+    client_id: client_id
     currency: currency
     amount: booked_amount
     date: service_end_date
@@ -26,22 +28,54 @@ right:
   model: int_invoice_billing_items
   key: billing_item_id
   columns:
-    reference_raw: "upper(trim(reference))"
-    reference: reference_normalised
-    name: client_name_normalised
+    # The order reference the item's lines resolve to (found in a reference column or
+    # the line text, in any shape: int_reference_mentions), and how it was read.
+    reference_key: reference_normalised
+    reference_kind: reference_kind
+    # For the scored pass: the resolved reference, else the most reference-like token.
+    reference: reference_compared
+    name: client_name_compared
+    client_id: client_id_resolved
     currency: currency
     amount: net_amount
     date: issue_date
 # Deterministic passes, in priority order. A right record matched by a pass is not
 # offered to later passes; two left records tied in one pass make it ambiguous.
-# `confirm` demands a similar client name too, else the pair is left to scoring.
+# `confirm` asks for other evidence: a similar client name, the same client (a resolved
+# alias), or the same amount, so a name variant never vetoes an exact reference but a
+# typo that hits another client's order is left to scoring. An item billing far more
+# than the order (`max_amount_ratio`) is suggested, not matched.
 deterministic:
   - name: reference_exact
-    fields: [reference_raw]
-    confirm: {field: name, min_similarity: 0.8}
-  - name: reference_normalised
-    fields: [reference]
-    confirm: {field: name, min_similarity: 0.8}
+    fields: [reference_key]
+    where: "right_records.reference_kind = 'exact'"
+    confirm:
+      any_of:
+        - {field: name, min_similarity: 0.8}
+        - {field: client_id, equal: true}
+        - {amount: {abs: 1.00, rel: 0.02}}
+    max_amount_ratio: 1.3
+  - name: reference_ocr
+    fields: [reference_key]
+    where: "right_records.reference_kind = 'ocr'"
+    confirm:
+      any_of:
+        - {field: name, min_similarity: 0.8}
+        - {field: client_id, equal: true}
+        - {amount: {abs: 1.00, rel: 0.02}}
+    max_amount_ratio: 1.3
+  # A bare number equal to the digits of one order's reference ("19837" for RT-019837)
+  # counts only when the client and the amount agree too.
+  - name: reference_digits
+    fields: [reference_key]
+    where: "right_records.reference_kind = 'digits'"
+    confirm:
+      all_of:
+        - any_of:
+            - {field: name, min_similarity: 0.8}
+            - {field: client_id, equal: true}
+        - {amount: {abs: 1.00, rel: 0.02}}
+    max_amount_ratio: 1.3
 # Candidate generation for records no deterministic pass matched: pairs sharing any
 # blocking key, with the right date within the window of the left date.
 blocking:
@@ -78,7 +112,7 @@ comparisons:
 thresholds:
   # Share of true pairs among the candidates the scored pass sees, from `recon tune`
   # on the training seeds (101, 102); it depends on the blocking keys above.
-  prior_match_probability: 0.23
+  prior_match_probability: 0.39
   # On the training seeds every scored candidate at p >= 0.90 was a true pair; 0.95
   # keeps a margin. Between review and auto_match a pair is suggested, not applied.
   auto_match: 0.95

@@ -4,19 +4,21 @@
 {% macro spec__projects_orders() %}
 {% set spec_yaml %}
 name: projects_orders
-rule_version: projects_orders.v1
+rule_version: projects_orders.v2
 description: >
   Each fulfilment project delivers one content package or retainer. Projects whose tasks
   quote the order reference (in the reference field or the project name) match
   deterministically; the rest are scored on client name, value against the booking and
   completion dates against the service period.
 left:
-  model: stg_crm__orders
+  model: int_orders_resolved
   key: order_id
   where: "order_type in ('content_package', 'retainer')"
   columns:
-    reference: order_ref_normalised
-    name: client_name_normalised
+    reference_key: order_reference_key
+    reference: order_reference_key
+    name: client_name_compared
+    client_id: client_id
     currency: currency
     amount: booked_amount
     date: service_start_date
@@ -24,15 +26,22 @@ right:
   model: int_fulfilment_projects
   key: project_id
   columns:
-    reference: order_ref_normalised
-    name: client_name_normalised
+    # The order reference its tasks carry (reference field or project name, any shape).
+    reference_key: order_ref_normalised
+    reference: reference_compared
+    name: client_name_compared
+    client_id: client_id_resolved
     currency: currency
     amount: planned_value
     date: first_completed_date
 deterministic:
   - name: reference_exact
-    fields: [reference]
-    confirm: {field: name, min_similarity: 0.75}
+    fields: [reference_key]
+    confirm:
+      any_of:
+        - {field: name, min_similarity: 0.75}
+        - {field: client_id, equal: true}
+        - {amount: {abs: 1.00, rel: 0.05}}
 blocking:
   window_days: {min: -5, max: 95}
   max_candidates_per_record: 50
@@ -61,7 +70,7 @@ comparisons:
     method: exact
     levels: [{name: same}, {name: different}]
 thresholds:
-  prior_match_probability: 0.35
+  prior_match_probability: 0.56
   auto_match: 0.95
   review: 0.5
   ambiguity_margin: 3.0

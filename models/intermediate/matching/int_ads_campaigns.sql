@@ -1,6 +1,7 @@
--- One row per ad campaign: its delivery summed over the flight, the order reference its
--- name carries (if any), the brand text before the first separator, and the platform
--- credits granted against it. Campaigns are what orders are matched to.
+-- One row per ad campaign: its delivery summed over the flight (negative days are
+-- platform credits and reduce it), the order reference its name carries in any shape
+-- (int_reference_mentions), the brand its name carries, and the platform credits granted
+-- against it. Campaigns are what orders are matched to.
 with
 
 delivery as (
@@ -9,6 +10,20 @@ delivery as (
 
 credits as (
     select * from {{ ref('stg_ads__credits') }}
+),
+
+mentions as (
+    select * from {{ ref('int_reference_mentions') }}
+    where record_type = 'campaign'
+),
+
+client_names as (
+    select * from {{ ref('int_client_names') }}
+    where is_unique
+),
+
+clients as (
+    select * from {{ ref('int_clients') }}
 ),
 
 campaign_credits as (
@@ -25,8 +40,8 @@ campaigns as (
         delivery.campaign_id,
         min(delivery.platform) as platform,
         min(delivery.account_id) as account_id,
+        min(delivery.account_name) as account_name,
         min(delivery.campaign_name) as campaign_name,
-        max(delivery.campaign_ref_normalised) as campaign_ref_normalised,
         min(delivery.currency) as currency,
         min(delivery.delivery_date) as first_delivery_date,
         max(delivery.delivery_date) as last_delivery_date,
@@ -36,15 +51,46 @@ campaigns as (
     group by delivery.campaign_id
 ),
 
-final as (
+brands as (
+    -- The brand is the first part of the name that is not the reference or another code:
+    -- names are cut at "|", "[", "]", "_" and a spaced dash ("IO-001149 | ACME | Search",
+    -- "[IO-013676] Acme - Prospecting", "Acme_Brand_Q3 io-2320").
+    select
+        campaigns.campaign_id,
+        trim(list_filter(
+            string_split_regex(campaigns.campaign_name, '\s*[|\[\]_]\s*|\s+[-–—:]\s+'),
+            lambda segment: trim(segment) <> '' and not regexp_matches(segment, '[0-9]{3,}')
+        )[1]) as brand
+    from campaigns
+),
+
+named as (
     select
         campaigns.*,
-        {{ normalise_client_name("nullif(regexp_extract(campaigns.campaign_name, '^(.*?)\\s+[|-]\\s+', 1), '')") }}
-            as brand_normalised,
-        cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
+        mentions.reference_key as campaign_ref_normalised,
+        mentions.reference_compared,
+        mentions.mention_kind as reference_kind,
+        {{ normalise_client_name('brands.brand') }} as brand_normalised
     from campaigns
+    left join mentions
+        on campaigns.campaign_id = mentions.record_id
+    left join brands
+        on campaigns.campaign_id = brands.campaign_id
+),
+
+final as (
+    select
+        named.*,
+        client_names.client_id as client_id_resolved,
+        coalesce(clients.client_name_canonical, named.brand_normalised) as client_name_compared,
+        cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
+    from named
+    left join client_names
+        on named.brand_normalised = client_names.name_normalised
+    left join clients
+        on client_names.client_id = clients.client_id
     left join campaign_credits
-        on campaigns.campaign_id = campaign_credits.campaign_id
+        on named.campaign_id = campaign_credits.campaign_id
 )
 
 select * from final

@@ -1,17 +1,36 @@
 -- One row per fulfilment project: the value of its deliverables (all, and completed
--- only), the order reference any of its tasks carries, and the client as the project
--- tool names it. Projects are what orders are matched to; deliverables follow them.
+-- only), the order reference its tasks carry (reference field or project name, in any
+-- shape: int_reference_mentions), and the client as the project tool names it, resolved
+-- to the client's canonical name where the name is known. Projects are what orders are
+-- matched to; deliverables follow them.
 with
 
 deliverables as (
     select * from {{ ref('stg_fulfilment__deliverables') }}
 ),
 
+mentions as (
+    select * from {{ ref('int_reference_mentions') }}
+    where record_type = 'deliverable'
+),
+
+client_names as (
+    select * from {{ ref('int_client_names') }}
+    where is_unique
+),
+
+clients as (
+    select * from {{ ref('int_clients') }}
+),
+
 projects as (
     select
         deliverables.project_id,
         min(deliverables.project_name) as project_name,
-        max(deliverables.order_ref_normalised) as order_ref_normalised,
+        -- A project whose tasks name two different orders names none.
+        case when count(distinct mentions.reference_key) = 1 then min(mentions.reference_key) end
+            as order_ref_normalised,
+        min(mentions.reference_compared) as reference_compared,
         min(deliverables.client_name_normalised) as client_name_normalised,
         min(deliverables.currency) as currency,
         count(*) as deliverable_count,
@@ -23,7 +42,21 @@ projects as (
         cast(min(deliverables.completed_at) as date) as first_completed_date,
         cast(max(deliverables.completed_at) as date) as last_completed_date
     from deliverables
+    left join mentions
+        on deliverables.deliverable_id = mentions.record_id
     group by deliverables.project_id
+),
+
+final as (
+    select
+        projects.*,
+        client_names.client_id as client_id_resolved,
+        coalesce(clients.client_name_canonical, projects.client_name_normalised) as client_name_compared
+    from projects
+    left join client_names
+        on projects.client_name_normalised = client_names.name_normalised
+    left join clients
+        on client_names.client_id = clients.client_id
 )
 
-select * from projects
+select * from final

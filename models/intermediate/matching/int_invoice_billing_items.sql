@@ -1,28 +1,57 @@
--- What an invoice bills for one order: its billable lines grouped by the reference that
--- applies to them. A two-line invoice ("media" + "agency fee") for one order is one
--- item carrying the order's full amount; a consolidated invoice whose lines quote
--- different orders becomes one item per order. Items are what orders are matched to.
+-- What an invoice bills for one order: its billable lines that share the reference that
+-- applies to them (int_invoice_lines_billable). A two-line invoice ("media" + "agency
+-- fee") for one order is one item carrying the order's full amount; a consolidated
+-- invoice is one item per order it names, and each line it leaves unreferenced is an item
+-- of its own, matched on amount, client and date. Items are what orders are matched to.
 with
 
 invoice_lines as (
     select * from {{ ref('int_invoice_lines_billable') }}
 ),
 
+client_names as (
+    select * from {{ ref('int_client_names') }}
+    where is_unique
+),
+
+clients as (
+    select * from {{ ref('int_clients') }}
+),
+
 items as (
     select
-        invoice_lines.invoice_id || '#' || coalesce(invoice_lines.reference_normalised, '') as billing_item_id,
-        invoice_lines.invoice_id,
-        invoice_lines.reference_normalised,
+        invoice_lines.billing_item_id,
+        min(invoice_lines.invoice_id) as invoice_id,
+        min(invoice_lines.reference_normalised) as reference_normalised,
+        min(invoice_lines.reference_compared) as reference_compared,
+        -- exact < ocr < digits: the weakest way any of its lines was read decides.
+        arg_max(
+            invoice_lines.reference_kind,
+            case invoice_lines.reference_kind when 'exact' then 1 when 'ocr' then 2 when 'digits' then 3 end
+        ) as reference_kind,
         min(invoice_lines.reference) as reference,
         min(invoice_lines.client_name_billed) as client_name_billed,
         min(invoice_lines.client_name_normalised) as client_name_normalised,
         min(invoice_lines.issue_date) as issue_date,
         min(invoice_lines.currency) as currency,
+        bool_or(invoice_lines.is_tax_inclusive) as is_tax_inclusive,
         count(*) as line_count,
         cast(sum(invoice_lines.net_amount) as decimal(18, 4)) as net_amount,
         cast(sum(invoice_lines.net_amount_reporting) as decimal(18, 4)) as net_amount_reporting
     from invoice_lines
-    group by invoice_lines.invoice_id, invoice_lines.reference_normalised
+    group by invoice_lines.billing_item_id
+),
+
+final as (
+    select
+        items.*,
+        client_names.client_id as client_id_resolved,
+        coalesce(clients.client_name_canonical, items.client_name_normalised) as client_name_compared
+    from items
+    left join client_names
+        on items.client_name_normalised = client_names.name_normalised
+    left join clients
+        on client_names.client_id = clients.client_id
 )
 
-select * from items
+select * from final

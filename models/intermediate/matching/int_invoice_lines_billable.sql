@@ -1,5 +1,15 @@
--- Every billable line of every non-void invoice, with the reference that applies to
--- it (the line's own, else the invoice header's) and its amount in reporting currency.
+-- Every billable line of every invoice that bills (not void, not a duplicate export),
+-- with the order reference that applies to it and its net amount.
+--   * A line's own reference (its reference column, else its description) applies first.
+--     The header's reference applies to a line without one only when no line of the
+--     invoice names another order: a consolidated invoice is matched line by line, and
+--     its header (often the first order's reference) does not swallow the other lines.
+--   * Lines given including tax, with no flag (they sum to the header's total, not its
+--     net), are converted to net in proportion; the rounding rest goes to the largest
+--     line, so the lines sum to the header's net to the cent.
+--   * Each line gets the billing item it belongs to (int_invoice_billing_items): the
+--     invoice's lines for one reference, or an unreferenced line of a consolidated
+--     invoice on its own, or the whole invoice when nothing on it names an order.
 -- An invoice that arrived without lines counts as one line carrying its header amount.
 with
 
@@ -11,72 +21,182 @@ invoice_lines as (
     select * from {{ ref('stg_billing__invoice_lines') }}
 ),
 
+mentions as (
+    select * from {{ ref('int_reference_mentions') }}
+),
+
 fx_rates as (
     select * from {{ ref('fx_rates') }}
 ),
 
-lines_with_header as (
-    select
-        invoice_lines.invoice_line_id,
-        invoices.invoice_id,
-        invoice_lines.line_number,
-        coalesce(invoice_lines.reference, invoices.reference) as reference,
-        coalesce(invoice_lines.reference_normalised, invoices.reference_normalised) as reference_normalised,
-        invoice_lines.reference_normalised is not null as is_line_reference,
-        invoice_lines.net_amount
+billing_invoices as (
+    select *
     from invoices
-    inner join invoice_lines
-        on invoices.invoice_id = invoice_lines.invoice_id
-),
-
-headers_without_lines as (
-    select
-        invoices.invoice_id || '#0' as invoice_line_id,
-        invoices.invoice_id,
-        0 as line_number,
-        invoices.reference,
-        invoices.reference_normalised,
-        false as is_line_reference,
-        invoices.net_amount
-    from invoices
-    where not exists (
-        select 1
-        from invoice_lines
-        where invoice_lines.invoice_id = invoices.invoice_id
-    )
+    where not invoices.is_void
+        and not invoices.is_duplicate_export
 ),
 
 all_lines as (
-    select * from lines_with_header
+    select
+        invoice_lines.invoice_line_id,
+        invoice_lines.invoice_id,
+        invoice_lines.line_number,
+        invoice_lines.line_description,
+        invoice_lines.net_amount as stated_amount
+    from invoice_lines
+    inner join billing_invoices
+        on invoice_lines.invoice_id = billing_invoices.invoice_id
     union all
-    select * from headers_without_lines
+    select
+        billing_invoices.invoice_id || '#0' as invoice_line_id,
+        billing_invoices.invoice_id,
+        0 as line_number,
+        cast(null as varchar) as line_description,
+        billing_invoices.net_amount as stated_amount
+    from billing_invoices
+    where not exists (
+        select 1
+        from invoice_lines
+        where invoice_lines.invoice_id = billing_invoices.invoice_id
+    )
+),
+
+invoice_sums as (
+    select
+        all_lines.invoice_id,
+        sum(all_lines.stated_amount) as lines_amount
+    from all_lines
+    group by all_lines.invoice_id
+),
+
+tax_basis as (
+    -- Lines are tax-inclusive when they add up to the total and not to the net.
+    select
+        billing_invoices.invoice_id,
+        billing_invoices.net_amount as header_net_amount,
+        billing_invoices.total_amount as header_total_amount,
+        coalesce(
+            billing_invoices.tax_amount <> 0
+            and abs(invoice_sums.lines_amount - billing_invoices.total_amount) <= 0.01
+            and abs(invoice_sums.lines_amount - billing_invoices.net_amount) > 0.01,
+            false
+        ) as is_tax_inclusive
+    from billing_invoices
+    inner join invoice_sums
+        on billing_invoices.invoice_id = invoice_sums.invoice_id
+),
+
+netted as (
+    select
+        all_lines.*,
+        tax_basis.is_tax_inclusive,
+        case
+            when tax_basis.is_tax_inclusive
+                then round(all_lines.stated_amount * tax_basis.header_net_amount / tax_basis.header_total_amount, 2)
+            else all_lines.stated_amount
+        end as rounded_net_amount,
+        tax_basis.header_net_amount,
+        row_number() over (
+            partition by all_lines.invoice_id
+            order by abs(all_lines.stated_amount) desc, all_lines.line_number
+        ) as size_rank
+    from all_lines
+    inner join tax_basis
+        on all_lines.invoice_id = tax_basis.invoice_id
+),
+
+net_lines as (
+    select
+        netted.* exclude (rounded_net_amount, header_net_amount, size_rank),
+        cast(case
+            when netted.is_tax_inclusive and netted.size_rank = 1
+                then netted.rounded_net_amount + netted.header_net_amount
+                    - sum(netted.rounded_net_amount) over (partition by netted.invoice_id)
+            else netted.rounded_net_amount
+        end as decimal(18, 4)) as net_amount
+    from netted
+),
+
+referenced as (
+    select
+        net_lines.*,
+        line_mentions.reference_key as line_reference_key,
+        line_mentions.mention_kind as line_mention_kind,
+        line_mentions.mentioned_text as line_mentioned_text,
+        line_mentions.reference_compared as line_reference_compared,
+        header_mentions.reference_key as header_reference_key,
+        header_mentions.mention_kind as header_mention_kind,
+        header_mentions.mentioned_text as header_mentioned_text,
+        header_mentions.reference_compared as header_reference_compared,
+        count(distinct line_mentions.reference_key) over (partition by net_lines.invoice_id) as line_references,
+        count(distinct case
+            when line_mentions.reference_key is distinct from header_mentions.reference_key
+                then line_mentions.reference_key
+        end) over (partition by net_lines.invoice_id) as lines_naming_other_orders
+    from net_lines
+    left join mentions as line_mentions
+        on line_mentions.record_type = 'invoice_line'
+        and net_lines.invoice_line_id = line_mentions.record_id
+    left join mentions as header_mentions
+        on header_mentions.record_type = 'invoice'
+        and net_lines.invoice_id = header_mentions.record_id
+),
+
+applied as (
+    select
+        referenced.*,
+        referenced.line_reference_key is null
+            and referenced.lines_naming_other_orders = 0 as is_header_reference_applied,
+        case
+            when referenced.line_reference_key is not null then referenced.line_reference_key
+            when referenced.lines_naming_other_orders = 0 then referenced.header_reference_key
+        end as reference_normalised
+    from referenced
 ),
 
 billable as (
     select
-        all_lines.invoice_line_id,
-        all_lines.invoice_id,
-        all_lines.line_number,
-        all_lines.reference,
-        all_lines.reference_normalised,
-        all_lines.is_line_reference,
-        invoices.client_name_billed,
-        invoices.client_name_normalised,
-        invoices.issue_date,
-        invoices.currency,
-        all_lines.net_amount,
-        {{ convert_amount('all_lines.net_amount', 'fx_rates.rate_to_usd', 'reporting_rate.rate_to_usd') }}
+        applied.invoice_line_id,
+        applied.invoice_id,
+        applied.line_number,
+        applied.line_description,
+        applied.invoice_id || '#' || coalesce(
+            applied.reference_normalised,
+            case when applied.line_references > 0 then 'L' || applied.line_number end,
+            ''
+        ) as billing_item_id,
+        applied.reference_normalised,
+        case
+            when applied.line_reference_key is not null then applied.line_mention_kind
+            when applied.is_header_reference_applied then applied.header_mention_kind
+        end as reference_kind,
+        case
+            when applied.line_reference_key is not null then applied.line_mentioned_text
+            when applied.is_header_reference_applied then applied.header_mentioned_text
+        end as reference,
+        coalesce(
+            applied.reference_normalised, applied.line_reference_compared, applied.header_reference_compared
+        ) as reference_compared,
+        applied.line_reference_key is not null as is_line_reference,
+        applied.is_header_reference_applied,
+        applied.is_tax_inclusive,
+        applied.stated_amount,
+        billing_invoices.client_name_billed,
+        billing_invoices.client_name_normalised,
+        billing_invoices.issue_date,
+        billing_invoices.currency,
+        applied.net_amount,
+        {{ convert_amount('applied.net_amount', 'fx_rates.rate_to_usd', 'reporting_rate.rate_to_usd') }}
             as net_amount_reporting
-    from all_lines
-    inner join invoices
-        on all_lines.invoice_id = invoices.invoice_id
+    from applied
+    inner join billing_invoices
+        on applied.invoice_id = billing_invoices.invoice_id
     left join fx_rates
-        on invoices.currency = fx_rates.currency
-        and date_trunc('month', invoices.issue_date) = fx_rates.rate_month
+        on billing_invoices.currency = fx_rates.currency
+        and date_trunc('month', billing_invoices.issue_date) = fx_rates.rate_month
     left join fx_rates as reporting_rate
         on reporting_rate.currency = '{{ var("reporting_currency") }}'
-        and date_trunc('month', invoices.issue_date) = reporting_rate.rate_month
-    where not invoices.is_void
+        and date_trunc('month', billing_invoices.issue_date) = reporting_rate.rate_month
 )
 
 select * from billable

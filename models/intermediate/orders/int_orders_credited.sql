@@ -1,4 +1,4 @@
--- Credit notes assigned to orders: by the order reference they quote, else through the
+-- Credit notes assigned to orders: by the order reference they quote (in any shape), else through the
 -- invoice they credit when that invoice bills exactly one order. Amounts in the order
 -- currency at the credit note's month rate. Credit notes reaching no order stay out
 -- (they surface as exceptions later).
@@ -20,11 +20,16 @@ fx_rates as (
     select * from {{ ref('fx_rates') }}
 ),
 
+mentions as (
+    select * from {{ ref('int_reference_mentions') }}
+    where record_type = 'credit_note'
+),
+
 orders_by_reference as (
-    select orders.order_ref_normalised, min(orders.order_id) as order_id
+    select orders.order_reference_key, min(orders.order_id) as order_id
     from orders
-    where orders.order_ref_normalised is not null
-    group by orders.order_ref_normalised
+    where orders.order_reference_key is not null
+    group by orders.order_reference_key
     having count(*) = 1
 ),
 
@@ -43,8 +48,10 @@ assigned as (
         credit_notes.issue_date,
         credit_notes.net_amount
     from credit_notes
+    left join mentions
+        on credit_notes.credit_note_id = mentions.record_id
     left join orders_by_reference
-        on credit_notes.reference_normalised = orders_by_reference.order_ref_normalised
+        on mentions.reference_key = orders_by_reference.order_reference_key
     left join single_order_invoices
         on credit_notes.invoice_id = single_order_invoices.invoice_id
 ),

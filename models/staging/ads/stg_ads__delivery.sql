@@ -13,7 +13,6 @@ renamed as (
         account_timezone,
         campaign_id,
         campaign_name,
-        {{ extract_reference('campaign_name') }} as campaign_ref_normalised,
         delivery_date,
         impressions,
         clicks,

@@ -39,6 +39,23 @@ deduplicated as (
         partition by invoice_id
         order by updated_at desc nulls last, batch_id desc, source_row_number desc
     ) = 1
+),
+
+flagged as (
+    -- The same invoice exported again under a new billing-system id (same number, client,
+    -- currency and net amount) is one invoice: the first export bills, later copies are
+    -- kept and flagged, never billed twice.
+    select
+        deduplicated.*,
+        invoice_number is not null and row_number() over (
+            partition by invoice_number, client_name_normalised, currency, net_amount
+            order by batch_id, source_row_number, invoice_id
+        ) > 1 as is_duplicate_export,
+        case when invoice_number is not null then first_value(invoice_id) over (
+            partition by invoice_number, client_name_normalised, currency, net_amount
+            order by batch_id, source_row_number, invoice_id
+        ) end as first_export_invoice_id
+    from deduplicated
 )
 
-select * from deduplicated
+select * from flagged

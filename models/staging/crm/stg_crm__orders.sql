@@ -13,6 +13,9 @@ renamed as (
         order_ref,
         {{ normalise_reference('order_ref') }} as order_ref_normalised,
         po_number,
+        -- The order's primary reference in canonical form: what any mention of its order
+        -- reference or PO number resolves to.
+        coalesce({{ normalise_reference('order_ref') }}, {{ normalise_reference('po_number') }}) as order_reference_key,
         order_type,
         cast(amount as decimal(18, 4)) as booked_amount,
         currency,

@@ -10,10 +10,7 @@ renamed as (
         project_id,
         project_name,
         order_ref,
-        coalesce(
-            {{ normalise_reference('order_ref') }},
-            {{ extract_reference('project_name') }}
-        ) as order_ref_normalised,
+        {{ normalise_reference('order_ref') }} as order_ref_normalised,
         client_name,
         {{ normalise_client_name('client_name') }} as client_name_normalised,
         description as deliverable_description,

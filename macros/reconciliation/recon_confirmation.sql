@@ -1,0 +1,31 @@
+{#- The condition that confirms a deterministic pass's equal keys, on `left_records` and
+    `right_records`. `confirm` is one condition or `{any_of: [...]}` / `{all_of: [...]}`:
+      {field: name, min_similarity: 0.8}   the field's similarity (Jaro–Winkler) is at least this;
+      {field: client_id, equal: true}      the field is equal on both sides (and not null);
+      {amount: {abs: 1.00, rel: 0.02}}     same currency and amounts within max(abs, rel × left).
+    A name variant then cannot veto an exact reference that the client or the amount
+    confirms. -#}
+{% macro recon_confirmation(confirm) -%}
+    {%- if confirm is not mapping -%}
+        {{ exceptions.raise_compiler_error("deterministic confirm must be a mapping, got " ~ confirm) }}
+    {%- endif -%}
+    {%- if 'any_of' in confirm or 'all_of' in confirm -%}
+        {%- set joiner = ' or ' if 'any_of' in confirm else ' and ' -%}
+        {%- set parts = confirm.get('any_of') or confirm.get('all_of') -%}
+        {%- if not parts -%}
+            {{ exceptions.raise_compiler_error("deterministic confirm: any_of / all_of needs at least one condition") }}
+        {%- endif -%}
+        ({% for part in parts %}{{ recon_confirmation(part) }}{{ joiner if not loop.last }}{% endfor %})
+    {%- elif 'amount' in confirm -%}
+        (left_records.currency = right_records.currency
+            and abs(left_records.amount - right_records.amount)
+                <= greatest({{ confirm.amount.get('abs', 0) }}, {{ confirm.amount.get('rel', 0) }} * abs(left_records.amount)))
+    {%- elif confirm.get('equal') -%}
+        coalesce(left_records.{{ confirm.field }} = right_records.{{ confirm.field }}, false)
+    {%- elif 'min_similarity' in confirm -%}
+        coalesce({{ recon_string_similarity('left_records.' ~ confirm.field, 'right_records.' ~ confirm.field) }}
+            >= {{ confirm.min_similarity }}, false)
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {amount: {abs, rel}}, any_of or all_of") }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,31 @@
+{#- Canonical form of a reference token: "<family>:<digits>", where the family is the
+    letters before the first digit and the digits are every digit after it with leading
+    zeros dropped. "CP#18251", "CP-018251", "cp-18251", "CP 18251" and "CP18251/A" are all
+    "CP:18251"; "PO-2024-0989455" and "po 2024 0989455" are "PO:20240989455"; a bare
+    "19837" is ":19837". Null when the text holds no digit.
+
+    variant:
+      - 'strict'      as typed (after the folding above);
+      - 'ocr_body'    letters O, I and L among the digits read as 0, 1 and 1 ("IO-00421l" → IO:4211);
+      - 'ocr_family'  trailing O / I / L of the letters read as digits ("RT-O05339" → RT:5339).
+    The OCR variants are only ever looked up against known references, never trusted alone. -#}
+{% macro canonical_reference(expression, variant='strict') -%}
+    {%- if variant not in ('strict', 'ocr_body', 'ocr_family') -%}
+        {{ exceptions.raise_compiler_error("canonical_reference: variant must be 'strict', 'ocr_body' or 'ocr_family', got " ~ variant) }}
+    {%- endif -%}
+    {%- set packed = regexp_replace_all('upper(' ~ expression ~ ')', '[^A-Z0-9]', '') -%}
+    {%- if variant == 'ocr_family' -%}
+        {%- set family = "regexp_extract(" ~ packed ~ ", '^([A-Z]+?)[OIL]+[0-9]', 1)" -%}
+    {%- else -%}
+        {%- set family = "regexp_extract(" ~ packed ~ ", '^([A-Z]*)', 1)" -%}
+    {%- endif -%}
+    {%- set body = "substr(" ~ packed ~ ", length(" ~ family ~ ") + 1)" -%}
+    {%- if variant != 'strict' -%}
+        {%- set body = "translate(" ~ body ~ ", 'OIL', '011')" -%}
+    {%- endif -%}
+    {%- set digits = regexp_replace_all(body, '[^0-9]', '') -%}
+    case
+        when {{ digits }} = '' {% if variant == 'ocr_family' %}or {{ family }} = ''{% endif %} then null
+        else {{ family }} || ':' || coalesce(nullif(ltrim({{ digits }}, '0'), ''), '0')
+    end
+{%- endmacro %}

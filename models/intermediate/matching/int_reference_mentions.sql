@@ -1,0 +1,220 @@
+-- Which order each record's text refers to. Every field that may carry a reference
+-- (reference columns, invoice line descriptions, campaign names, project names) is cut
+-- into tokens; each token is put in canonical form, and looked up against the references
+-- the orders carry (int_order_references). A token is read three ways, best first:
+--   exact   its canonical form is an order's reference or PO number;
+--   ocr     it is one once O / I / L are read as 0 / 1 / 1;
+--   digits  a bare number equal to the digits of exactly one known reference
+--           ("19837" for RT-019837): weak, the matching passes demand a confirmation.
+-- One row per record that resolved or holds a reference-like token: the reference it
+-- resolves to (null when the best hits name several orders), how it was found, and else
+-- its most reference-like token in canonical form, which the scored pass compares by
+-- edit distance.
+with
+
+order_references as (
+    select * from {{ ref('int_order_references') }}
+),
+
+invoices as (
+    select * from {{ ref('stg_billing__invoices') }}
+),
+
+invoice_lines as (
+    select * from {{ ref('stg_billing__invoice_lines') }}
+),
+
+credit_notes as (
+    select * from {{ ref('stg_billing__credit_notes') }}
+),
+
+delivery as (
+    select * from {{ ref('stg_ads__delivery') }}
+),
+
+deliverables as (
+    select * from {{ ref('stg_fulfilment__deliverables') }}
+),
+
+texts as (
+    -- field_rank: a reference column outranks free text of the same record.
+    select 'invoice' as record_type, invoices.invoice_id as record_id,
+        1 as field_rank, 'reference' as field_name, invoices.reference as text
+    from invoices
+    union all
+    select 'invoice_line', invoice_lines.invoice_line_id, 1, 'reference', invoice_lines.reference
+    from invoice_lines
+    union all
+    select 'invoice_line', invoice_lines.invoice_line_id, 2, 'description', invoice_lines.line_description
+    from invoice_lines
+    union all
+    select 'credit_note', credit_notes.credit_note_id, 1, 'reference', credit_notes.reference
+    from credit_notes
+    union all
+    select distinct 'campaign', delivery.campaign_id, 2, 'campaign_name', delivery.campaign_name
+    from delivery
+    union all
+    select 'deliverable', deliverables.deliverable_id, 1, 'order_ref', deliverables.order_ref
+    from deliverables
+    union all
+    select 'deliverable', deliverables.deliverable_id, 2, 'project_name', deliverables.project_name
+    from deliverables
+),
+
+tokens as (
+    -- A reference column is also read whole ("AGY 2025 0042" in one piece).
+    select
+        texts.record_type,
+        texts.record_id,
+        texts.field_rank,
+        texts.field_name,
+        unnest(list_distinct(list_concat(
+            case when texts.field_rank = 1 then [upper(trim(texts.text))] else [] end,
+            {{ reference_tokens('texts.text') }}
+        ))) as token
+    from texts
+    where nullif(trim(texts.text), '') is not null
+),
+
+readings as (
+    select
+        tokens.*,
+        {{ canonical_reference('tokens.token', 'strict') }} as canonical_strict,
+        {{ canonical_reference('tokens.token', 'ocr_body') }} as canonical_ocr_body,
+        {{ canonical_reference('tokens.token', 'ocr_family') }} as canonical_ocr_family
+    from tokens
+),
+
+variants as (
+    select readings.*, readings.canonical_strict as canonical, 'exact' as mention_kind, 1 as kind_rank
+    from readings
+    union all
+    select readings.*, readings.canonical_ocr_body, 'ocr', 2
+    from readings
+    where readings.canonical_ocr_body is distinct from readings.canonical_strict
+    union all
+    select readings.*, readings.canonical_ocr_family, 'ocr', 2
+    from readings
+    where readings.canonical_ocr_family is distinct from readings.canonical_strict
+),
+
+unique_digits as (
+    -- Digits that identify one order whatever prefix was typed before them.
+    select
+        order_references.reference_digits,
+        min(order_references.reference_key) as reference_key
+    from order_references
+    where length(order_references.reference_digits) >= 4
+    group by order_references.reference_digits
+    having count(distinct order_references.reference_key) = 1
+),
+
+hits as (
+    select
+        variants.record_type,
+        variants.record_id,
+        variants.field_rank,
+        variants.field_name,
+        variants.token,
+        variants.mention_kind,
+        variants.kind_rank,
+        order_references.reference_key
+    from variants
+    inner join order_references
+        on variants.canonical = order_references.reference_canonical
+    union all
+    -- A bare number (no letters before it) that is not a year.
+    select
+        readings.record_type,
+        readings.record_id,
+        readings.field_rank,
+        readings.field_name,
+        readings.token,
+        'digits' as mention_kind,
+        3 as kind_rank,
+        unique_digits.reference_key
+    from readings
+    inner join unique_digits
+        on split_part(readings.canonical_strict, ':', 2) = unique_digits.reference_digits
+    where split_part(readings.canonical_strict, ':', 1) = ''
+        and not regexp_full_match(split_part(readings.canonical_strict, ':', 2), '(19|20)[0-9]{2}')
+),
+
+best_hits as (
+    select *
+    from hits
+    qualify rank() over (
+        partition by hits.record_type, hits.record_id
+        order by hits.kind_rank, hits.field_rank
+    ) = 1
+),
+
+resolved as (
+    select
+        best_hits.record_type,
+        best_hits.record_id,
+        case when count(distinct best_hits.reference_key) = 1 then min(best_hits.reference_key) end
+            as reference_key,
+        min(best_hits.mention_kind) as mention_kind,
+        min_by(best_hits.field_name, best_hits.token) as mentioned_in,
+        min(best_hits.token) as mentioned_text,
+        count(distinct best_hits.reference_key) as candidate_references
+    from best_hits
+    group by best_hits.record_type, best_hits.record_id
+),
+
+known_families as (
+    select distinct order_references.reference_family
+    from order_references
+),
+
+fallback as (
+    -- The record's most reference-like token, for the scored pass's edit distance when
+    -- nothing resolved: a reference column's value, or a token of free text whose letters
+    -- are a family the orders use ("IO-004271", a typo of IO-004217; not "Q1 2025").
+    -- From the highest-ranked field, the longest digit run.
+    select
+        readings.record_type,
+        readings.record_id,
+        arg_min(
+            readings.canonical_strict,
+            readings.field_rank * 1000 - length(split_part(readings.canonical_strict, ':', 2))
+        ) as fallback_canonical
+    from readings
+    where readings.canonical_strict is not null
+        and (
+            readings.field_rank = 1
+            or (
+                split_part(readings.canonical_strict, ':', 1) in (select known_families.reference_family from known_families)
+                and length(split_part(readings.canonical_strict, ':', 2)) >= 3
+            )
+        )
+    group by readings.record_type, readings.record_id
+),
+
+records as (
+    select resolved.record_type, resolved.record_id from resolved
+    union
+    select fallback.record_type, fallback.record_id from fallback
+),
+
+final as (
+    select
+        records.record_type,
+        records.record_id,
+        resolved.reference_key,
+        resolved.mention_kind,
+        resolved.mentioned_in,
+        resolved.mentioned_text,
+        coalesce(resolved.candidate_references, 0) as candidate_references,
+        coalesce(resolved.reference_key, fallback.fallback_canonical) as reference_compared
+    from records
+    left join resolved
+        on records.record_type = resolved.record_type
+        and records.record_id = resolved.record_id
+    left join fallback
+        on records.record_type = fallback.record_type
+        and records.record_id = fallback.record_id
+)
+
+select * from final
