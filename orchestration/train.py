@@ -12,16 +12,21 @@ where a level of −1 (a null on either side) carries no evidence and contribute
 
 * EM runs on the distinct level patterns (``group by`` of the level columns, with a
   count), not on the rows: a million pairs are a few hundred patterns.
-* The deterministic pairs are near-certain matches. Their level frequencies initialise
-  m (so EM starts at "same order", not at another latent class such as "same client"),
-  and they stay in the m estimate as anchors with weight 1 — like ``recon tune``, which
-  counts them among the true pairs.
-* u is initialised from the level frequencies of the scored (non-deterministic) pairs,
-  which are almost all non-matches, and then re-estimated by EM with each pattern
-  weighted by its posterior non-match probability.
+* The deterministic pairs are near-certain matches: their level frequencies initialise
+  m, so EM starts at "same order" and not at another latent class ("same client",
+  "same period"). By default they then leave the estimate: the weights are only ever
+  applied to the scored (non-deterministic) pairs, and the true pairs among those look
+  different (no usable reference, by construction). ``anchors="all"`` keeps them in the
+  m estimate as known matches, like ``recon tune`` counts them among the true pairs;
+  ``anchors="unselected"`` does so only for the fields the passes do not select on.
+  Both measured worse (docs/matching.md, "Training without labels").
+* u is initialised from the level frequencies of the scored pairs and re-estimated by
+  EM, each pattern weighted by its posterior non-match probability. Keeping u at those
+  frequencies (as Splink keeps u from random pairs) measured worse: a quarter to a half
+  of the scored candidates are true matches here, so their frequencies are not u.
 * λ is estimated over the scored pairs only: it is the prior the scored pass needs.
-* Add-one smoothing on the expected counts, as ``recon tune`` does on the observed
-  ones, so no level is impossible.
+* Add-one smoothing on the expected counts (and on λ), as ``recon tune`` does on the
+  observed ones, so no level is impossible.
 
 The result has the row format of :func:`orchestration.evaluate.weights_rows`, so
 :func:`orchestration.evaluate.write_weights` writes it into ``seeds/match_weights.csv``.
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +46,8 @@ import yaml
 
 from orchestration import evaluate
 from orchestration.settings import PROJECT_DIR
+
+ANCHORS = ("none", "unselected", "all")
 
 
 class TrainError(Exception):
@@ -119,6 +127,10 @@ def _likelihoods(levels: tuple[int, ...], m: list[list[float]], u: list[list[flo
     return pm, pu
 
 
+def _largest_move(new: list[list[float]], old: list[list[float]]) -> float:
+    return max(abs(a - b) for fa, fb in zip(new, old, strict=True) for a, b in zip(fa, fb, strict=True))
+
+
 def estimate(
     patterns: list[Pattern],
     n_levels: list[int],
@@ -128,23 +140,26 @@ def estimate(
     fixed_u: bool = False,
     initial_prior: float = 0.1,
     tolerance: float = 1e-7,
-    max_iterations: int = 1000,
+    max_iterations: int = 10_000,
 ) -> FellegiSunter:
     """EM for a two-class Fellegi–Sunter mixture over the scored (non-deterministic) patterns.
 
-    The deterministic pairs always initialise m (when there are any); for the fields in
-    ``anchor_fields`` (default: every field) they also stay in the m estimate as known
-    matches; ``fixed_u`` keeps u at the
-    level frequencies of the scored pairs instead of re-estimating it. Converged when no
-    parameter moves by more than ``tolerance`` in an iteration.
+    The deterministic patterns initialise m (when there are any); for the fields in
+    ``anchor_fields`` (default: none) they also stay in the m estimate as known matches.
+    ``fixed_u`` keeps u at the level frequencies of the scored pairs instead of
+    re-estimating it. Converged when no parameter moves by more than ``tolerance`` in an
+    iteration; a pattern list may repeat a vector (pooled warehouses).
     """
     fields = fields or [f"field_{i}" for i in range(len(n_levels))]
-    scored = [p for p in patterns if not p.deterministic and p.count > 0]
-    anchors = [p for p in patterns if p.deterministic and p.count > 0]
+    pooled: Counter[tuple[bool, tuple[int, ...]]] = Counter()
+    for p in patterns:
+        pooled[(p.deterministic, p.levels)] += p.count
+    scored = [Pattern(v, False, n) for (det, v), n in pooled.items() if not det and n > 0]
+    anchors = [Pattern(v, True, n) for (det, v), n in pooled.items() if det and n > 0]
     n_scored = sum(p.count for p in scored)
     if n_scored == 0:
         raise TrainError("no scored (non-deterministic) candidate pairs to estimate from")
-    anchored = [anchor_fields is None or f in anchor_fields for f in fields]
+    anchored = [f in (anchor_fields or ()) for f in fields]
     anchor_counts = _level_counts(anchors, n_levels, [float(p.count) for p in anchors])
     scored_counts = _level_counts(scored, n_levels, [float(p.count) for p in scored])
 
@@ -184,10 +199,7 @@ def estimate(
         new_m = [_smoothed(c) for c in expected_m]
         new_u = u if fixed_u else [_smoothed(c) for c in _level_counts(scored, n_levels, non_match_weights)]
         new_prior = (sum(match_weights) + 1.0) / (n_scored + 2.0)  # add-one, as recon tune
-        change = max(
-            abs(new_prior - prior),
-            max(abs(a - b) for new, old in ((new_m, m), (new_u, u)) for fa, fb in zip(new, old) for a, b in zip(fa, fb)),
-        )
+        change = max(abs(new_prior - prior), _largest_move(new_m, m), _largest_move(new_u, u))
         m, u, prior = new_m, new_u, new_prior
         result.history.append(log_likelihood)
         result.iterations = iteration
@@ -263,14 +275,19 @@ def weights_rows(name: str, spec: dict, model: FellegiSunter) -> list[dict]:
 def train(
     warehouses: Path | list[Path],
     names: list[str] | None = None,
-    anchoring: str = "none",
+    anchors: str = "none",
     **options,
 ) -> list[TrainResult]:
     """Estimate m, u and the prior of each reconciliation from the pairs of the warehouses.
 
     Each warehouse is opened read-only; the patterns of several warehouses (several
-    periods, or several generated seeds) are pooled. ``options`` go to :func:`estimate`.
+    periods, or several generated seeds) are pooled. ``anchors`` is ``none`` (the
+    deterministic pairs only initialise m), ``all`` or ``unselected`` (they stay in the m
+    estimate of every field, or of the fields their passes do not select on). ``options``
+    go to :func:`estimate`.
     """
+    if anchors not in ANCHORS:
+        raise TrainError(f"anchors must be one of {', '.join(ANCHORS)}, not {anchors!r}")
     names = check_names(names)
     paths = [Path(warehouses)] if isinstance(warehouses, str | Path) else [Path(w) for w in warehouses]
     patterns: dict[str, list[Pattern]] = {name: [] for name in names}
@@ -296,12 +313,11 @@ def train(
         started = time.monotonic()
         comparisons = specs[name]["comparisons"]
         fields = [c["field"] for c in comparisons]
-        if anchoring == "all":
-            anchor_fields = set(fields)
-        elif anchoring == "none":
-            anchor_fields = set()
-        else:
-            anchor_fields = set(fields) - selected_fields(specs[name])
+        anchor_fields = {
+            "none": set(),
+            "all": set(fields),
+            "unselected": set(fields) - selected_fields(specs[name]),
+        }[anchors]
         model = estimate(
             patterns[name], [len(c["levels"]) for c in comparisons], fields, anchor_fields=anchor_fields, **options
         )
@@ -313,8 +329,8 @@ def train(
 def render(result: TrainResult) -> str:
     model = result.model
     lines = [
-        f"== {result.name}: EM on {model.scored_pairs:,} scored pairs ({model.patterns} patterns), "
-        f"{model.deterministic_pairs:,} deterministic pairs as anchors; "
+        f"== {result.name}: EM on {model.scored_pairs:,} scored pairs, m initialised from "
+        f"{model.deterministic_pairs:,} deterministic pairs ({model.patterns} level patterns); "
         f"{'converged' if model.converged else 'NOT converged'} after {model.iterations} iterations "
         f"({result.seconds:.2f}s) ==",
         evaluate.bayes_factor_table(result.rows),
