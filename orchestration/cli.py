@@ -258,10 +258,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(train.render(result))
         if args.write:
             evaluate.write_weights(result.name, result.rows, evaluate.WEIGHTS_SEED)
-            print(
-                f"written: {evaluate.WEIGHTS_SEED}; set thresholds.prior_match_probability in "
-                f"macros/reconciliations/spec__{result.name}.sql to {result.model.prior:.4f}"
-            )
+            spec = f"macros/reconciliations/spec__{result.name}.sql"
+            prior = f"set thresholds.prior_match_probability in {spec} to {result.model.prior:.4f}"
+            print(f"written: {evaluate.WEIGHTS_SEED}; {result.model.note or prior}")
     return 0
 
 

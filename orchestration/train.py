@@ -96,6 +96,7 @@ class FellegiSunter:
     deterministic_pairs: int = 0
     patterns: int = 0
     history: list[float] = field(default_factory=list)
+    note: str = ""
 
     def weight(self, f: int, level: int) -> float:
         return math.log2(self.m[f][level] / self.u[f][level])
@@ -157,8 +158,6 @@ def estimate(
     scored = [Pattern(v, False, n) for (det, v), n in pooled.items() if not det and n > 0]
     anchors = [Pattern(v, True, n) for (det, v), n in pooled.items() if det and n > 0]
     n_scored = sum(p.count for p in scored)
-    if n_scored == 0:
-        raise TrainError("no scored (non-deterministic) candidate pairs to estimate from")
     anchored = [f in (anchor_fields or ()) for f in fields]
     anchor_counts = _level_counts(anchors, n_levels, [float(p.count) for p in anchors])
     scored_counts = _level_counts(scored, n_levels, [float(p.count) for p in scored])
@@ -179,6 +178,12 @@ def estimate(
         deterministic_pairs=sum(p.count for p in anchors),
         patterns=len(scored) + len(anchors),
     )
+    if n_scored == 0:
+        # Nothing reaches the scored pass: the weights are never used. m from the
+        # deterministic pairs, u uniform, the prior unknown (left as the spec has it).
+        result.note = "no scored candidate pairs: m from the deterministic pairs, u uniform, keep the spec's prior"
+        result.prior, result.converged = float("nan"), True
+        return result
     for iteration in range(1, max_iterations + 1):
         # E-step: posterior match probability of each scored pattern.
         match_weights, non_match_weights = [], []
@@ -334,6 +339,7 @@ def render(result: TrainResult) -> str:
         f"{'converged' if model.converged else 'NOT converged'} after {model.iterations} iterations "
         f"({result.seconds:.2f}s) ==",
         evaluate.bayes_factor_table(result.rows),
-        f"prior_match_probability (estimated share of true matches among scored candidates): {model.prior:.4f}",
+        model.note
+        or f"prior_match_probability (estimated share of true matches among scored candidates): {model.prior:.4f}",
     ]
     return "\n".join(lines)
