@@ -243,6 +243,27 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """m/u per level and the prior by EM on the candidate pairs of a warehouse: no labels needed."""
+    from orchestration import evaluate, train
+
+    settings.apply_environment()
+    warehouses = [Path(w) for w in args.warehouse] if args.warehouse else [settings.warehouse_path()]
+    try:
+        results = train.train(warehouses, args.reconciliations, anchors=args.anchors)
+    except train.TrainError as exc:
+        print(f"recon train: {exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        print(train.render(result))
+        if args.write:
+            evaluate.write_weights(result.name, result.rows, evaluate.WEIGHTS_SEED)
+            spec = f"macros/reconciliations/spec__{result.name}.sql"
+            prior = f"set thresholds.prior_match_probability in {spec} to {result.model.prior:.4f}"
+            print(f"written: {evaluate.WEIGHTS_SEED}; {result.model.note or prior}")
+    return 0
+
+
 def duckdb_readonly(path: Path):
     import duckdb
 
@@ -582,6 +603,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reconciliations", nargs="*")
     p.add_argument("--write", action="store_true", help="write seeds/match_weights.csv")
     p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("train", help="estimate match weights (m/u) and the prior from the warehouse, without labels")
+    p.add_argument("--reconciliations", nargs="*", help="default: every one in vars.reconciliations")
+    p.add_argument("--warehouse", action="append", help="DuckDB file, read-only (default: the warehouse); repeatable")
+    p.add_argument("--anchors", choices=["none", "unselected", "all"], default="none", help=argparse.SUPPRESS)
+    p.add_argument("--write", action="store_true", help="write seeds/match_weights.csv for these reconciliations")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("exceptions", help="work the exceptions: list, show, claim, resolve, ...")
     exc = p.add_subparsers(dest="exceptions_command", required=True)

@@ -1,0 +1,345 @@
+"""Estimate match weights without labels: expectation–maximisation on the candidate pairs.
+
+``recon tune`` needs the generator's ground truth; a real warehouse has none. Here m and
+u of every comparison level, and the prior λ (the share of true matches among the scored
+candidates), are estimated from the pairs of ``intermediate.int_<name>__pairs`` alone,
+in the Fellegi–Sunter model: given the match status, the comparison levels of a pair are
+independent, so
+
+    P(γ) = λ · Π_f m_f(γ_f) + (1 − λ) · Π_f u_f(γ_f),
+
+where a level of −1 (a null on either side) carries no evidence and contributes 1.
+
+* EM runs on the distinct level patterns (``group by`` of the level columns, with a
+  count), not on the rows: a million pairs are a few hundred patterns.
+* The deterministic pairs are near-certain matches: their level frequencies initialise
+  m, so EM starts at "same order" and not at another latent class ("same client",
+  "same period"). By default they then leave the estimate: the weights are only ever
+  applied to the scored (non-deterministic) pairs, and the true pairs among those look
+  different (no usable reference, by construction). ``anchors="all"`` keeps them in the
+  m estimate as known matches, like ``recon tune`` counts them among the true pairs;
+  ``anchors="unselected"`` does so only for the fields the passes do not select on.
+  Both measured worse (docs/matching.md, "Training without labels").
+* u is initialised from the level frequencies of the scored pairs and re-estimated by
+  EM, each pattern weighted by its posterior non-match probability. Keeping u at those
+  frequencies (as Splink keeps u from random pairs) measured worse: a quarter to a half
+  of the scored candidates are true matches here, so their frequencies are not u.
+* λ is estimated over the scored pairs only: it is the prior the scored pass needs.
+* Add-one smoothing on the expected counts (and on λ), as ``recon tune`` does on the
+  observed ones, so no level is impossible.
+
+The result has the row format of :func:`orchestration.evaluate.weights_rows`, so
+:func:`orchestration.evaluate.write_weights` writes it into ``seeds/match_weights.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from orchestration import evaluate
+from orchestration.settings import PROJECT_DIR
+
+ANCHORS = ("none", "unselected", "all")
+
+
+class TrainError(Exception):
+    """A reconciliation or a warehouse that cannot be trained on; the message says why."""
+
+
+def configured_reconciliations(project_dir: Path = PROJECT_DIR) -> list[str]:
+    """The reconciliations the engine runs: ``vars.reconciliations`` of dbt_project.yml."""
+    doc = yaml.safe_load((project_dir / "dbt_project.yml").read_text())
+    return list((doc.get("vars") or {}).get("reconciliations") or [])
+
+
+def check_names(names: list[str] | None, project_dir: Path = PROJECT_DIR) -> list[str]:
+    """``names`` (default: all configured), refusing any not in vars.reconciliations."""
+    known = configured_reconciliations(project_dir)
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        raise TrainError(
+            f"unknown reconciliation {', '.join(repr(n) for n in unknown)}: dbt_project.yml "
+            f"vars.reconciliations lists {', '.join(known) or 'none'}"
+        )
+    return list(names) if names else known
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One distinct vector of comparison levels and how many pairs have it."""
+
+    levels: tuple[int, ...]
+    deterministic: bool
+    count: int
+
+
+@dataclass
+class FellegiSunter:
+    """Estimated parameters: m[f][l], u[f][l] and the prior λ of the scored pairs."""
+
+    fields: list[str]
+    m: list[list[float]]
+    u: list[list[float]]
+    prior: float
+    iterations: int = 0
+    converged: bool = False
+    log_likelihood: float = float("nan")
+    scored_pairs: int = 0
+    deterministic_pairs: int = 0
+    patterns: int = 0
+    history: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def weight(self, f: int, level: int) -> float:
+        return math.log2(self.m[f][level] / self.u[f][level])
+
+
+def _smoothed(counts: list[float]) -> list[float]:
+    total = sum(counts)
+    return [(c + 1.0) / (total + len(counts)) for c in counts]
+
+
+def _level_counts(patterns: list[Pattern], n_levels: list[int], weights: list[float]) -> list[list[float]]:
+    """Per field, the weighted count of each level (levels −1 are left out)."""
+    counts = [[0.0] * n for n in n_levels]
+    for pattern, w in zip(patterns, weights, strict=True):
+        if w == 0.0:
+            continue
+        for f, level in enumerate(pattern.levels):
+            if level >= 0:
+                counts[f][level] += w
+    return counts
+
+
+def _likelihoods(levels: tuple[int, ...], m: list[list[float]], u: list[list[float]]) -> tuple[float, float]:
+    pm = pu = 1.0
+    for f, level in enumerate(levels):
+        if level >= 0:
+            pm *= m[f][level]
+            pu *= u[f][level]
+    return pm, pu
+
+
+def _largest_move(new: list[list[float]], old: list[list[float]]) -> float:
+    return max(abs(a - b) for fa, fb in zip(new, old, strict=True) for a, b in zip(fa, fb, strict=True))
+
+
+def estimate(
+    patterns: list[Pattern],
+    n_levels: list[int],
+    fields: list[str] | None = None,
+    *,
+    anchor_fields: Collection[str] | None = None,
+    fixed_u: bool = False,
+    initial_prior: float = 0.1,
+    tolerance: float = 1e-7,
+    max_iterations: int = 10_000,
+) -> FellegiSunter:
+    """EM for a two-class Fellegi–Sunter mixture over the scored (non-deterministic) patterns.
+
+    The deterministic patterns initialise m (when there are any); for the fields in
+    ``anchor_fields`` (default: none) they also stay in the m estimate as known matches.
+    ``fixed_u`` keeps u at the level frequencies of the scored pairs instead of
+    re-estimating it. Converged when no parameter moves by more than ``tolerance`` in an
+    iteration; a pattern list may repeat a vector (pooled warehouses).
+    """
+    fields = fields or [f"field_{i}" for i in range(len(n_levels))]
+    pooled: Counter[tuple[bool, tuple[int, ...]]] = Counter()
+    for p in patterns:
+        pooled[(p.deterministic, p.levels)] += p.count
+    scored = [Pattern(v, False, n) for (det, v), n in pooled.items() if not det and n > 0]
+    anchors = [Pattern(v, True, n) for (det, v), n in pooled.items() if det and n > 0]
+    n_scored = sum(p.count for p in scored)
+    anchored = [f in (anchor_fields or ()) for f in fields]
+    anchor_counts = _level_counts(anchors, n_levels, [float(p.count) for p in anchors])
+    scored_counts = _level_counts(scored, n_levels, [float(p.count) for p in scored])
+
+    if anchors:
+        m = [_smoothed(c) for c in anchor_counts]
+    else:
+        # No deterministic pass to learn from: assume the best level is the likely one.
+        m = [[0.8 if level == 0 else 0.2 / (n - 1) for level in range(n)] if n > 1 else [1.0] for n in n_levels]
+    u = [_smoothed(c) for c in scored_counts]
+    prior = initial_prior
+    result = FellegiSunter(
+        fields=list(fields),
+        m=m,
+        u=u,
+        prior=prior,
+        scored_pairs=n_scored,
+        deterministic_pairs=sum(p.count for p in anchors),
+        patterns=len(scored) + len(anchors),
+    )
+    if n_scored == 0:
+        # Nothing reaches the scored pass: the weights are never used. m from the
+        # deterministic pairs, u uniform, the prior unknown (left as the spec has it).
+        result.note = "no scored candidate pairs: m from the deterministic pairs, u uniform, keep the spec's prior"
+        result.prior, result.converged = float("nan"), True
+        return result
+    for iteration in range(1, max_iterations + 1):
+        # E-step: posterior match probability of each scored pattern.
+        match_weights, non_match_weights = [], []
+        log_likelihood = 0.0
+        for p in scored:
+            pm, pu = _likelihoods(p.levels, m, u)
+            a, b = prior * pm, (1.0 - prior) * pu
+            posterior = a / (a + b)
+            match_weights.append(p.count * posterior)
+            non_match_weights.append(p.count * (1.0 - posterior))
+            log_likelihood += p.count * math.log(a + b)
+        # M-step: expected level counts, add-one smoothed.
+        expected_m = _level_counts(scored, n_levels, match_weights)
+        expected_m = [
+            [e + a for e, a in zip(ef, af, strict=True)] if anchored[f] else ef
+            for f, (ef, af) in enumerate(zip(expected_m, anchor_counts, strict=True))
+        ]
+        new_m = [_smoothed(c) for c in expected_m]
+        new_u = u if fixed_u else [_smoothed(c) for c in _level_counts(scored, n_levels, non_match_weights)]
+        new_prior = (sum(match_weights) + 1.0) / (n_scored + 2.0)  # add-one, as recon tune
+        change = max(abs(new_prior - prior), _largest_move(new_m, m), _largest_move(new_u, u))
+        m, u, prior = new_m, new_u, new_prior
+        result.history.append(log_likelihood)
+        result.iterations = iteration
+        if change < tolerance:
+            result.converged = True
+            break
+    result.m, result.u, result.prior = m, u, prior
+    result.log_likelihood = result.history[-1] if result.history else float("nan")
+    return result
+
+
+def selected_fields(spec: dict) -> set[str]:
+    """Comparison fields the deterministic passes select on (keys, confirmations, date windows).
+
+    Among the deterministic pairs these fields agree by construction, so their level
+    frequencies there say nothing about the true pairs the scored pass sees.
+    """
+    comparison_fields = {c["field"] for c in spec["comparisons"]}
+    selected = set()
+    for pass_ in spec.get("deterministic") or []:
+        selected |= set(pass_.get("fields") or [])
+        if pass_.get("confirm"):
+            selected.add(pass_["confirm"]["field"])
+        if pass_.get("window_days"):
+            selected.add("date")
+    # A raw key (reference_raw) selects its normalised comparison field (reference) too.
+    selected |= {f for f in comparison_fields for s in list(selected) if s.startswith(f + "_")}
+    return selected & comparison_fields
+
+
+def read_patterns(con: duckdb.DuckDBPyConnection, name: str, fields: list[str]) -> list[Pattern]:
+    """Distinct (is_deterministic, level vector) of the pairs model, with their counts."""
+    levels = ", ".join(f"coalesce(level_{f}, -1)" for f in fields)
+    try:
+        rows = con.execute(
+            # name is a configured reconciliation, fields come from its spec: not user data
+            f"select coalesce(is_deterministic, false), {levels}, count(*) "
+            f"from intermediate.int_{name}__pairs group by all"
+        ).fetchall()
+    except duckdb.CatalogException as exc:
+        raise TrainError(
+            f"{name}: intermediate.int_{name}__pairs is not in the warehouse (build it first: recon run): {exc}"
+        ) from exc
+    return [Pattern(levels=tuple(int(v) for v in row[1:-1]), deterministic=bool(row[0]), count=row[-1]) for row in rows]
+
+
+@dataclass
+class TrainResult:
+    name: str
+    model: FellegiSunter
+    rows: list[dict]
+    seconds: float
+
+
+def weights_rows(name: str, spec: dict, model: FellegiSunter) -> list[dict]:
+    """The rows of ``seeds/match_weights.csv`` for one reconciliation (as evaluate.weights_rows)."""
+    rows = []
+    for f, comparison in enumerate(spec["comparisons"]):
+        for i, level in enumerate(comparison["levels"]):
+            rows.append(
+                {
+                    "reconciliation": name,
+                    "field": comparison["field"],
+                    "level": i,
+                    "level_name": level["name"],
+                    "m_probability": f"{model.m[f][i]:.6g}",
+                    "u_probability": f"{model.u[f][i]:.6g}",
+                }
+            )
+    return rows
+
+
+def train(
+    warehouses: Path | list[Path],
+    names: list[str] | None = None,
+    anchors: str = "none",
+    **options,
+) -> list[TrainResult]:
+    """Estimate m, u and the prior of each reconciliation from the pairs of the warehouses.
+
+    Each warehouse is opened read-only; the patterns of several warehouses (several
+    periods, or several generated seeds) are pooled. ``anchors`` is ``none`` (the
+    deterministic pairs only initialise m), ``all`` or ``unselected`` (they stay in the m
+    estimate of every field, or of the fields their passes do not select on). ``options``
+    go to :func:`estimate`.
+    """
+    if anchors not in ANCHORS:
+        raise TrainError(f"anchors must be one of {', '.join(ANCHORS)}, not {anchors!r}")
+    names = check_names(names)
+    paths = [Path(warehouses)] if isinstance(warehouses, str | Path) else [Path(w) for w in warehouses]
+    patterns: dict[str, list[Pattern]] = {name: [] for name in names}
+    specs = {name: evaluate.load_spec(name) for name in names}
+    seconds: dict[str, float] = dict.fromkeys(names, 0.0)
+    for path in paths:
+        if not path.exists():
+            raise TrainError(f"no warehouse at {path} (build one first: recon run)")
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            raise TrainError(f"cannot open {path} read-only: {exc}") from exc
+        try:
+            for name in names:
+                started = time.monotonic()
+                fields = [c["field"] for c in specs[name]["comparisons"]]
+                patterns[name] += read_patterns(con, name, fields)
+                seconds[name] += time.monotonic() - started
+        finally:
+            con.close()
+    results = []
+    for name in names:
+        started = time.monotonic()
+        comparisons = specs[name]["comparisons"]
+        fields = [c["field"] for c in comparisons]
+        anchor_fields = {
+            "none": set(),
+            "all": set(fields),
+            "unselected": set(fields) - selected_fields(specs[name]),
+        }[anchors]
+        model = estimate(
+            patterns[name], [len(c["levels"]) for c in comparisons], fields, anchor_fields=anchor_fields, **options
+        )
+        rows = weights_rows(name, specs[name], model)
+        results.append(TrainResult(name, model, rows, seconds[name] + time.monotonic() - started))
+    return results
+
+
+def render(result: TrainResult) -> str:
+    model = result.model
+    lines = [
+        f"== {result.name}: EM on {model.scored_pairs:,} scored pairs, m initialised from "
+        f"{model.deterministic_pairs:,} deterministic pairs ({model.patterns} level patterns); "
+        f"{'converged' if model.converged else 'NOT converged'} after {model.iterations} iterations "
+        f"({result.seconds:.2f}s) ==",
+        evaluate.bayes_factor_table(result.rows),
+        model.note
+        or f"prior_match_probability (estimated share of true matches among scored candidates): {model.prior:.4f}",
+    ]
+    return "\n".join(lines)

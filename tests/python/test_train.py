@@ -1,0 +1,123 @@
+"""`recon train`: EM recovers a known Fellegi–Sunter model; the CLI on a real built warehouse."""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestration import cli, evaluate, settings, train
+from orchestration.train import Pattern
+
+# A known model: 4 comparison fields; m favours the best levels, u the worst.
+M = [[0.85, 0.10, 0.05], [0.70, 0.20, 0.10], [0.60, 0.30, 0.10], [0.90, 0.10]]
+U = [[0.05, 0.15, 0.80], [0.10, 0.30, 0.60], [0.20, 0.30, 0.50], [0.50, 0.50]]
+PRIOR = 0.3
+
+
+def draw(rng: random.Random, probabilities: list[list[float]], missing: float = 0.0) -> tuple[int, ...]:
+    return tuple(-1 if rng.random() < missing else rng.choices(range(len(p)), weights=p)[0] for p in probabilities)
+
+
+def synthetic_patterns(scored: int, deterministic: int, seed: int = 7) -> list[Pattern]:
+    """Pairs drawn from the model, counted per level vector (as the SQL group by does)."""
+    rng = random.Random(seed)
+    counts: dict[tuple[bool, tuple[int, ...]], int] = {}
+    for _ in range(scored):
+        levels = draw(rng, M if rng.random() < PRIOR else U, missing=0.05)
+        counts[(False, levels)] = counts.get((False, levels), 0) + 1
+    for _ in range(deterministic):
+        # Deterministic pairs are true pairs that also agree on the first field.
+        levels = (0, *draw(rng, M[1:]))
+        counts[(True, levels)] = counts.get((True, levels), 0) + 1
+    return [Pattern(levels, det, n) for (det, levels), n in counts.items()]
+
+
+def test_em_recovers_known_m_u_and_prior() -> None:
+    patterns = synthetic_patterns(scored=40_000, deterministic=2_000)
+    assert len(patterns) < 300  # EM runs on distinct patterns, not on the 42,000 pairs
+    model = train.estimate(patterns, [len(p) for p in M])
+    assert model.converged
+    assert model.prior == pytest.approx(PRIOR, abs=0.02)
+    for f in range(len(M)):
+        for level in range(len(M[f])):
+            assert model.m[f][level] == pytest.approx(M[f][level], abs=0.03), (f, level)
+            assert model.u[f][level] == pytest.approx(U[f][level], abs=0.03), (f, level)
+    # The log-likelihood rises (add-one smoothing makes this MAP-EM: it may dip by rounding-size
+    # amounts near the optimum, not more).
+    history = model.history
+    assert history[-1] > history[0]
+    assert all(b >= a - 1e-8 * abs(a) for a, b in zip(history, history[1:], strict=False))
+
+
+def test_em_smooths_unseen_levels() -> None:
+    # Level 2 of the first field never occurs: it stays possible (add-one), not 0.
+    patterns = [Pattern((0, 0, 0, 0), True, 50), Pattern((0, 1, 1, 0), False, 30), Pattern((1, 2, 2, 1), False, 300)]
+    model = train.estimate(patterns, [len(p) for p in M])
+    assert all(p > 0 for row in model.m + model.u for p in row)
+    assert 0 < model.prior < 1
+
+
+def test_cli_refuses_an_unknown_reconciliation(capsys: pytest.CaptureFixture[str], recon_home: Path) -> None:
+    assert cli.main(["train", "--reconciliations", "orders_invoices", "no_such_thing"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown reconciliation 'no_such_thing'" in err
+    assert "vars.reconciliations" in err and "orders_invoices" in err
+
+
+def test_cli_says_when_there_is_no_warehouse(capsys: pytest.CaptureFixture[str], recon_home: Path) -> None:
+    assert cli.main(["train"]) == 2
+    assert "no warehouse at" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated agency built up to the pair models with plain dbt."""
+    home = tmp_path_factory.mktemp("train")
+    mp = pytest.MonkeyPatch()
+    for var in ("RECON_HOME", "RECON_DUCKDB_PATH", "DAGSTER_HOME"):
+        mp.setenv(var, str(home))  # restored on undo; build_scratch points them at home
+    names = train.configured_reconciliations()
+    cli.build_scratch(home, seed=5, orders=500, noise=1.0, select=" ".join(f"+int_{n}__pairs" for n in names))
+    yield home
+    mp.undo()
+
+
+def test_train_write_on_a_built_warehouse(
+    built_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project_seed = (settings.PROJECT_DIR / "seeds" / "match_weights.csv").read_bytes()
+    seed = tmp_path / "match_weights.csv"
+    shutil.copy(evaluate.WEIGHTS_SEED, seed)
+    monkeypatch.setattr(evaluate, "WEIGHTS_SEED", seed)  # never the project's seed
+    warehouse = built_home / "warehouse.duckdb"
+    assert cli.main(["train", "--write", "--warehouse", str(warehouse)]) == 0
+    out = capsys.readouterr().out
+    with open(seed, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for name in train.configured_reconciliations():
+        spec = evaluate.load_spec(name)
+        expected = {
+            (c["field"], str(i), level["name"]) for c in spec["comparisons"] for i, level in enumerate(c["levels"])
+        }
+        written = [r for r in rows if r["reconciliation"] == name]
+        assert {(r["field"], r["level"], r["level_name"]) for r in written} == expected
+        assert len(written) == len(expected)
+        for r in written:
+            assert 0 < float(r["m_probability"]) < 1 and 0 < float(r["u_probability"]) < 1
+    assert "spec__orders_invoices.sql to 0." in out
+    assert (settings.PROJECT_DIR / "seeds" / "match_weights.csv").read_bytes() == project_seed
+
+
+def test_train_one_reconciliation_leaves_the_others(built_home: Path, tmp_path: Path, monkeypatch) -> None:
+    seed = tmp_path / "match_weights.csv"
+    shutil.copy(evaluate.WEIGHTS_SEED, seed)
+    before = [r for r in csv.DictReader(seed.open()) if r["reconciliation"] != "projects_orders"]
+    monkeypatch.setattr(evaluate, "WEIGHTS_SEED", seed)
+    warehouse = built_home / "warehouse.duckdb"
+    assert cli.main(["train", "--write", "--reconciliations", "projects_orders", "--warehouse", str(warehouse)]) == 0
+    after = [r for r in csv.DictReader(seed.open()) if r["reconciliation"] != "projects_orders"]
+    assert after == before
