@@ -166,20 +166,29 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_scratch(home: Path, seed: int, orders: int, noise: float, select: str | None = None) -> Path:
+def build_scratch(
+    home: Path, seed: int, orders: int, noise: float, select: str | None = None, dialect: str = "a"
+) -> Path:
     """Generate a data set into ``home`` and build the warehouse there with plain dbt.
 
     Used by tune and evaluate to get labelled data for one seed without touching the
-    main RECON_HOME; returns the ground-truth directory.
+    main RECON_HOME; returns the ground-truth directory. ``dialect`` "a" is the demo
+    generator, "b" the independently written one that is held out from tuning.
     """
     from orchestration import generate, ingest
 
     settings.use_home(home)
     shutil.rmtree(home, ignore_errors=True)
-    result = generate.generate(home, seed=seed, orders=orders, noise=noise)
+    if dialect == "b":
+        from orchestration import dialect_b
+
+        dialect_b.generate(home, seed=seed, orders=orders, noise=noise)
+        truth_dir = home / "ground_truth"
+    else:
+        truth_dir = generate.generate(home, seed=seed, orders=orders, noise=noise).ground_truth_dir
     ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
     _dbt("build", "--quiet", *(["--select", select, "--indirect-selection", "cautious"] if select else []))
-    return result.ground_truth_dir
+    return truth_dir
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -187,26 +196,39 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     settings.apply_environment()
     main_home = settings.recon_home()
-    runs = []  # (label, home, ground truth, seed)
+    runs = []  # (label, home, ground truth, seed, dialect)
     if args.seeds:
-        for seed in args.seeds:
-            home = main_home / "scratch" / f"evaluate-seed-{seed}-noise-{args.noise}"
-            truth = build_scratch(home, seed, args.orders, args.noise)
-            runs.append((f"seed {seed}, {args.orders} orders, noise {args.noise}", home, truth, seed))
+        for dialect in args.dialect:
+            for seed in args.seeds:
+                home = main_home / "scratch" / f"evaluate-{dialect}-seed-{seed}-noise-{args.noise}"
+                truth = build_scratch(home, seed, args.orders, args.noise, dialect=dialect)
+                label = f"dialect {dialect}, seed {seed}, {args.orders} orders, noise {args.noise}"
+                runs.append((label, home, truth, seed, dialect))
     else:
         truth = Path(args.ground_truth) if args.ground_truth else main_home / "ground_truth"
-        runs.append((str(main_home), main_home, truth, None))
-    for label, home, truth, seed in runs:
+        runs.append((str(main_home), main_home, truth, None, None))
+    for label, home, truth, seed, dialect in runs:
         warehouse = home / "warehouse.duckdb"
         reports = evaluate.evaluate(warehouse, truth)
-        confusion = evaluate.confusion_for(warehouse, truth)
+        billed = evaluate.billed_accuracy_for(warehouse, truth)
+        # The leg-state confusion reads dialect A's discrepancy names.
+        confusion = evaluate.confusion_for(warehouse, truth) if dialect in ("a", None) else None
         print(f"== evaluation: {label} ==")
         print(evaluate.render(reports))
-        print(evaluate.render_confusion(confusion))
+        if billed:
+            print(
+                f"billed amount within 1 % of the truth: {billed['within_tolerance']}/{billed['billed_orders']} "
+                f"billed orders = {billed['share']:.4f}"
+            )
+        if confusion is not None:
+            print(evaluate.render_confusion(confusion))
         out = Path(args.json) if args.json else home / "evaluation.json"
         if seed is not None and args.json:
-            out = out.with_name(f"{out.stem}-seed-{seed}{out.suffix}")
-        evaluate.write_json(reports, out, confusion, seed=seed, orders=args.orders, noise=args.noise)
+            out = out.with_name(f"{out.stem}-{dialect}-seed-{seed}{out.suffix}")
+        evaluate.write_json(
+            reports, out, confusion, seed=seed, dialect=dialect, orders=args.orders, noise=args.noise,
+            billed_amount_accuracy=billed,
+        )  # fmt: skip
         print(f"written: {out}")
     return 0
 
@@ -594,6 +616,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--orders", type=int, default=5000, help="orders per seed with --seeds")
     p.add_argument("--noise", type=float, default=1.0, help="noise multiplier with --seeds")
     p.add_argument("--json", help="where to write the JSON report (default beside the warehouse)")
+    p.add_argument(
+        "--dialect",
+        nargs="+",
+        choices=["a", "b"],
+        default=["a", "b"],
+        help="generator dialects to build with --seeds: a (tuned on), b (held out, never tuned on)",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("tune", help="estimate match weights (m/u) from ground truth of training seeds")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import yaml
 
 from orchestration.settings import PROJECT_DIR
@@ -245,13 +246,150 @@ def evaluate_deliverables_invoices(con: duckdb.DuckDBPyConnection, ground_truth:
     )
 
 
+def _has_links(ground_truth: Path, name: str) -> bool:
+    with open(ground_truth / "links.csv", newline="") as fh:
+        return any(row["reconciliation"] == name for row in csv.DictReader(fh))
+
+
+def _open_orders(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("select order_id from staging.stg_crm__orders where not is_cancelled").fetchall()}
+
+
+def evaluate_invoice_lines(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> ReconciliationReport:
+    """Order ↔ invoice line: every line of an auto-matched billing item is linked to its order.
+
+    Needs line-level truth (``orders_invoice_lines`` links, ``invoice_id#line_number``),
+    which dialect B writes. This is the figure that a consolidated invoice booked whole to
+    one order ruins and that order-level scores hide.
+    """
+    truth = read_links(ground_truth, "orders_invoice_lines")
+    predicted = set(
+        con.execute(
+            """
+            select distinct decisions.left_key, lines.invoice_id || '#' || lines.line_number
+            from intermediate.int_orders_invoices__decisions as decisions
+            inner join intermediate.int_invoice_lines_billable as lines
+                on decisions.right_key = lines.billing_item_id
+            where decisions.decision = 'matched'
+            """
+        ).fetchall()
+    )
+    lines = {
+        r[0]
+        for r in con.execute(
+            "select invoice_id || '#' || line_number from intermediate.int_invoice_lines_billable"
+        ).fetchall()
+    }
+    orders = _open_orders(con)
+    evaluable = {(o, line) for o, line in truth if o in orders and line in lines}
+    score = Score(predicted=len(predicted), correct=len(predicted & truth), relevant=len(evaluable))
+    return ReconciliationReport(
+        name="orders_invoice_lines",
+        auto=score,
+        suggested=Score(relevant=len(evaluable)),
+        by_pass={"lines of matched billing items": score},
+        truth_links=len(truth),
+        truth_links_evaluable=len(evaluable),
+    )
+
+
+def evaluate_deliverables_orders(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> ReconciliationReport:
+    """Deliverable → order, derived: a deliverable follows its project's auto-matched order."""
+    truth = read_links(ground_truth, "deliverables_orders")
+    predicted = set(
+        con.execute(
+            """
+            select deliverables.deliverable_id, projects.left_key
+            from staging.stg_fulfilment__deliverables as deliverables
+            inner join intermediate.int_projects_orders__decisions as projects
+                on deliverables.project_id = projects.right_key and projects.decision = 'matched'
+            """
+        ).fetchall()
+    )
+    deliverables = {
+        r[0] for r in con.execute("select deliverable_id from staging.stg_fulfilment__deliverables").fetchall()
+    }
+    orders = _open_orders(con)
+    evaluable = {(d, o) for d, o in truth if d in deliverables and o in orders}
+    score = Score(predicted=len(predicted), correct=len(predicted & truth), relevant=len(evaluable))
+    return ReconciliationReport(
+        name="deliverables_orders",
+        auto=score,
+        suggested=Score(relevant=len(evaluable)),
+        by_pass={"derived via projects_orders": score},
+        truth_links=len(truth),
+        truth_links_evaluable=len(evaluable),
+    )
+
+
+def billed_amount_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path, tolerance: float = 0.01) -> dict:
+    """Share of billed orders whose allocated billed amount is within ``tolerance`` of the truth.
+
+    The true billed amount of an order is the net of the invoice lines that truly bill it
+    (line-level truth); the allocated one is the net of the lines of the billing items
+    auto-matched to it. Both in the invoice currency, per (order, currency).
+    """
+    truth = read_links(ground_truth, "orders_invoice_lines")
+    if not truth:
+        return {}
+    pairs = sorted(truth)
+    con.register(
+        "_true_lines",
+        pa.table({"order_id": [o for o, _ in pairs], "line_id": [line for _, line in pairs]}),
+    )
+    rows = con.execute(
+        """
+        with lines as (
+            select invoice_id || '#' || line_number as line_id, billing_item_id, currency, net_amount
+            from intermediate.int_invoice_lines_billable
+        ),
+        true_billed as (
+            select _true_lines.order_id, lines.currency, sum(lines.net_amount) as amount
+            from _true_lines inner join lines on _true_lines.line_id = lines.line_id
+            group by all
+        ),
+        allocated as (
+            select decisions.left_key as order_id, lines.currency, sum(lines.net_amount) as amount
+            from intermediate.int_orders_invoices__decisions as decisions
+            inner join lines on decisions.right_key = lines.billing_item_id
+            where decisions.decision = 'matched'
+            group by all
+        )
+        select
+            count(*) as billed_orders,
+            count(*) filter (
+                where abs(coalesce(allocated.amount, 0) - true_billed.amount) <= ? * abs(true_billed.amount)
+            ) as within
+        from true_billed
+        left join allocated
+            on true_billed.order_id = allocated.order_id and true_billed.currency = allocated.currency
+        where true_billed.amount <> 0
+        """,
+        [tolerance],
+    ).fetchone()
+    billed, within = rows
+    return {"billed_orders": billed, "within_tolerance": within, "share": round(within / billed, 4) if billed else 1.0}
+
+
 def evaluate(warehouse: Path, ground_truth: Path, names: list[str] | None = None) -> list[ReconciliationReport]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         reports = [evaluate_reconciliation(con, n, ground_truth) for n in (names or list(MAPPINGS))]
         if names is None:
             reports.append(evaluate_deliverables_invoices(con, ground_truth))
+            if _has_links(ground_truth, "orders_invoice_lines"):
+                reports.append(evaluate_invoice_lines(con, ground_truth))
+            if _has_links(ground_truth, "deliverables_orders"):
+                reports.append(evaluate_deliverables_orders(con, ground_truth))
         return reports
+    finally:
+        con.close()
+
+
+def billed_accuracy_for(warehouse: Path, ground_truth: Path) -> dict:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return billed_amount_accuracy(con, ground_truth)
     finally:
         con.close()
 

@@ -130,8 +130,13 @@ SHOWN_COLUMNS = {
         "net_amount invoice_status"
     ),
     "stg_billing__invoice_lines": "line_number reference reference_normalised net_amount",
-    "int_invoice_billing_items": "invoice_id reference reference_normalised currency line_count net_amount",
-    "int_invoice_lines_billable": "line_number reference reference_normalised is_line_reference net_amount",
+    "int_invoice_billing_items": (
+        "invoice_id reference reference_normalised reference_kind currency line_count net_amount"
+    ),
+    "int_invoice_lines_billable": (
+        "line_number line_description reference reference_normalised reference_kind is_line_reference "
+        "is_tax_inclusive stated_amount net_amount"
+    ),
     "int_ads_campaigns": (
         "platform campaign_name campaign_ref_normalised brand_normalised currency spend_amount credit_amount "
         "first_delivery_date last_delivery_date"
@@ -468,17 +473,17 @@ def _trace_record(db: _Reader, kind: Kind, key: str, role: str) -> TracedRecord:
         items = db.select(kind.relation, "billing_item_id = ?", [key])
         record.staged += [{"model": "int_invoice_billing_items", "row": r} for r in items]
         if items:
-            invoice_id, reference = items[0]["invoice_id"], items[0]["reference_normalised"] or ""
+            invoice_id = items[0]["invoice_id"]
             in_item = (
                 "line_number in (select line_number from intermediate.int_invoice_lines_billable "
-                "where invoice_id = ? and coalesce(reference_normalised, '') = ?)"
+                "where billing_item_id = ?)"
             )
             record.source_rows += _raw_rows(db, "billing__invoices", "raw_rows.invoice_id = ?", [invoice_id])
             record.source_rows += _raw_rows(
                 db,
                 "billing__invoice_lines",
                 f"raw_rows.invoice_id = ? and raw_rows.{in_item}",
-                [invoice_id, invoice_id, reference],
+                [invoice_id, key],
             )
             for table in ("billing__invoices", "billing__invoice_lines"):
                 record.quarantined_rows += _quarantined(db, table, "invoice_id", invoice_id)
@@ -490,8 +495,8 @@ def _trace_record(db: _Reader, kind: Kind, key: str, role: str) -> TracedRecord:
                 {"model": "int_invoice_lines_billable", "row": r}
                 for r in db.select(
                     "intermediate.int_invoice_lines_billable",
-                    "invoice_id = ? and coalesce(reference_normalised, '') = ?",
-                    [invoice_id, reference],
+                    "billing_item_id = ?",
+                    [key],
                     order="line_number",
                 )
             ]
