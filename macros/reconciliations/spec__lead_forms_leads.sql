@@ -2,11 +2,12 @@
 {% macro spec__lead_forms_leads() %}
 {% set spec_yaml %}
 name: lead_forms_leads
-rule_version: lead_forms_leads.v1
+rule_version: lead_forms_leads.v2
 description: >
   Each form submission becomes at most one CRM lead; a lead submitted twice collects
   both submissions. The same e-mail and campaign match deterministically, then the same
-  e-mail alone (the CRM credited another campaign: an attribution mismatch). The rest
+  e-mail alone (the CRM credited another campaign: an attribution mismatch), then a later
+  submission by a known e-mail (merged into the older lead). The rest
   are scored on name, e-mail similarity, campaign and timing.
 left:
   model: stg_crm__leads
@@ -32,6 +33,11 @@ deterministic:
     fields: [email]
     confirm: {field: name, min_similarity: 0.85}
     window_days: {min: -1, max: 7}
+  # A repeat submission by someone the CRM already knows is merged into the older lead
+  # with the same e-mail (CRMs de-duplicate on e-mail), however long ago it was created.
+  - name: email_repeat_submission
+    fields: [email]
+    window_days: {min: 0, max: 730}
 blocking:
   window_days: {min: -1, max: 7}
   max_candidates_per_record: 50
