@@ -883,7 +883,8 @@ class Dialect:
                     "crm__orders",
                     o.oid,
                     "partial_billing",
-                    f"billed={money(sum(fees[:billed_months]))}; booked={money(o.cents)}; months={billed_months}/{o.months}",
+                    f"billed={money(sum(fees[:billed_months]))}; booked={money(o.cents)}; "
+                    f"months={billed_months}/{o.months}",
                 )
             void_month = rng.randrange(billed_months) if pattern == "void" else -1
             dup_month = rng.randrange(billed_months) if pattern == "duplicate" else -1
