@@ -418,11 +418,11 @@ class Dialect:
             if rng.random() < 0.15:  # a former brand name
                 aliases.append(rng.choice(SYLLABLES_A) + rng.choice(SYLLABLES_B) + " " + (ind or "Partners"))
             word = "".join(ch for ch in trading.split()[0] if ch.isalpha()).upper()
-            code = word[:4]
-            k = 1
-            while code in codes:
-                code = f"{word[:3]}{k}"
-                k += 1
+            candidates = [word[:4]] + [word[:3] + ch for ch in "XZQKVWJYBDFGHMNPRT"]
+            candidates += [word[:2] + a + b for a in "XZQKVWJY" for b in "XZQKVWJY"]
+            code = next((x for x in candidates if x not in codes), None)
+            if code is None:
+                continue
             codes.add(code)
             billing = home_ccy
             if country == "CH" and rng.random() < 0.2:
