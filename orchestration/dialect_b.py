@@ -311,7 +311,6 @@ class Order:
     months: int = 1
     campaigns: list = field(default_factory=list)
     invoices: list = field(default_factory=list)  # (invoice_id, link_type)
-    delivered_cents: int = 0
     early_delivery: bool = False
     consolidated: bool = False
     unbilled: bool = False
@@ -335,7 +334,6 @@ class Invoice:
     vat_inclusive: bool = False
     number: str = ""
     orphan: bool = False
-    seq: int = 0
 
 
 class Dialect:
@@ -663,7 +661,7 @@ class Dialect:
         repl = {"0": "O", "1": rng.choice("Il"), "5": "S", "8": "B", "2": "Z"}[ch]
         return text[:i] + repl + text[i + 1 :]
 
-    def invoice_ref(self, o: Order, rng: random.Random, inv_id_hint: str) -> tuple[str, str]:
+    def invoice_ref(self, o: Order, rng: random.Random) -> tuple[str, str]:
         """The reference a biller typed on an invoice for ``o``: (text, kinds recorded)."""
         if o.po and rng.random() < 0.45:
             return o.po, "po_reference"
@@ -724,7 +722,7 @@ class Dialect:
                     for o in chunk:
                         o.consolidated = True
 
-    def client_name(self, c: Client, rng: random.Random, inv_hint: list) -> str:
+    def client_name(self, c: Client, rng: random.Random, notes: list) -> str:
         if rng.random() >= self.rate("name_variant", 0.95):
             return c.legal
         kind = rng.choices(
@@ -750,7 +748,7 @@ class Dialect:
         else:
             name = c.trading if c.legal.startswith("The ") else " ".join(words[:-1])
             name = name.rstrip(",")
-        inv_hint.append(f"kind={kind}; legal={c.legal}")
+        notes.append(f"kind={kind}; legal={c.legal}")
         return name
 
     def line_text(self, o: Order, rng: random.Random, ref: str | None, when: date, part: str = "") -> str:
@@ -809,7 +807,7 @@ class Dialect:
         name = self.client_name(c, rng, notes)
         if notes:
             self.record("billing__invoices", iid, "name_variant", notes[0])
-        text, kind = self.invoice_ref(o, rng, iid)
+        text, kind = self.invoice_ref(o, rng)
         u = rng.random()
         header, in_line = text, False
         if u < self.rate("ref_nowhere"):
@@ -891,7 +889,7 @@ class Dialect:
             for m in range(billed_months):
                 when = month_start(o.start, m) + timedelta(days=rng.randint(0, 4))
                 if m == void_month:
-                    self.void_and_reissue(o, rng, when, fees[m], "split", f" (month {m + 1}/{o.months})")
+                    self.void_and_reissue(o, rng, when, fees[m], f" (month {m + 1}/{o.months})")
                     continue
                 self.new_invoice(
                     rng, o, when, fees[m], "split", f" (month {m + 1}/{o.months})" if rng.random() < 0.4 else ""
@@ -916,7 +914,7 @@ class Dialect:
                 )
             self.record("crm__orders", o.oid, "split", f"invoices={k}")
         elif pattern == "void":
-            self.void_and_reissue(o, rng, issue, o.cents, "one_to_one", "")
+            self.void_and_reissue(o, rng, issue, o.cents, "")
         else:
             self.new_invoice(rng, o, issue, o.cents, "one_to_one")
             if pattern == "duplicate":
@@ -924,7 +922,7 @@ class Dialect:
                 self.record("billing__invoices", dup.iid, "duplicate_billing", f"order={o.oid}")
         self.maybe_credit(o, rng)
 
-    def void_and_reissue(self, o: Order, rng, issue: date, cents: int, _lt: str, part: str) -> None:
+    def void_and_reissue(self, o: Order, rng, issue: date, cents: int, part: str) -> None:
         wrong = half_up(cents * rng.randint(80, 120), 100)
         if wrong == cents:
             wrong += 5000
@@ -977,7 +975,7 @@ class Dialect:
                 text = None
                 self.record("billing__invoice_lines", f"{iid}|{len(lines) + 1}", "ref_missing", f"order_ref={o.ref}")
             else:
-                text, kind = self.invoice_ref(o, rng, iid)
+                text, kind = self.invoice_ref(o, rng)
                 if kind:
                     self.record(
                         "billing__invoice_lines", f"{iid}|{len(lines) + 1}", kind, f"order_ref={o.ref}; quoted={text}"
@@ -1297,7 +1295,6 @@ class Dialect:
                 o.campaigns.append(cid)
                 self.link("delivery_orders", cid, o.oid, link_type)
                 self.emit_delivery(camp, budgets[j], rng, o.currency)
-            o.delivered_cents = target
         # test / sandbox / internal campaigns that belong to no order
         for _ in range(round(self.n_orders * self.rate("test_campaign"))):
             platform = pick(rng, PLATFORMS)
