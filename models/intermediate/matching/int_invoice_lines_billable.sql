@@ -92,7 +92,13 @@ netted as (
         tax_basis.is_tax_inclusive,
         case
             when tax_basis.is_tax_inclusive
-                then round(all_lines.stated_amount * tax_basis.header_net_amount / tax_basis.header_total_amount, 2)
+                -- The share is computed in double precision and rounded to the cent at once;
+                -- the rest of the rounding goes to the largest line below, in DECIMAL.
+                then cast(round(
+                    cast(all_lines.stated_amount as decimal(38, 4)) * tax_basis.header_net_amount
+                        / nullif(tax_basis.header_total_amount, 0),
+                    2
+                ) as decimal(18, 4))
             else all_lines.stated_amount
         end as rounded_net_amount,
         tax_basis.header_net_amount,
