@@ -216,6 +216,18 @@ def estimate(
     return result
 
 
+def _confirmed_fields(confirm: dict) -> set[str]:
+    """Fields a deterministic `confirm` looks at, through any_of / all_of lists."""
+    fields: set[str] = set()
+    for part in confirm.get("any_of") or confirm.get("all_of") or []:
+        fields |= _confirmed_fields(part)
+    if "field" in confirm:
+        fields.add(confirm["field"])
+    if "amount" in confirm:
+        fields.add("amount")
+    return fields
+
+
 def selected_fields(spec: dict) -> set[str]:
     """Comparison fields the deterministic passes select on (keys, confirmations, date windows).
 
@@ -227,7 +239,7 @@ def selected_fields(spec: dict) -> set[str]:
     for pass_ in spec.get("deterministic") or []:
         selected |= set(pass_.get("fields") or [])
         if pass_.get("confirm"):
-            selected.add(pass_["confirm"]["field"])
+            selected |= _confirmed_fields(pass_["confirm"])
         if pass_.get("window_days"):
             selected.add("date")
     # A raw key (reference_raw) selects its normalised comparison field (reference) too.
