@@ -1165,6 +1165,10 @@ def _fmt_rate(value: float) -> str:
     return text[:-1] if text.endswith("0") else text
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _match_rate_message(
     name: str, s: Mapping[str, Any], rate: float, b: Mapping[str, Any], min_ok: bool, drop_ok: bool
 ) -> tuple[str, str]:
@@ -1180,7 +1184,10 @@ def _match_rate_message(
     if b["in_baseline"]:
         run = f"baseline run {len(b['prior']) + 1} of {s['baseline_runs']}"
         if not min_ok:
-            return (f"{run}: {head}; {below_min} — warning only while the baseline is being set. {min_hint}", min_hint)
+            return (
+                f"{run}: {head}; {below_min} — warning only while the baseline is being set. {_sentence(min_hint)}",
+                min_hint,
+            )
         return (
             f"{run}: {head}; min_rate {_fmt_rate(s['min_rate'])} met. After {s['baseline_runs']} runs, a drop of "
             f"more than {s['max_drop']:g} below the baseline fails.",
@@ -1190,19 +1197,19 @@ def _match_rate_message(
     base = f"baseline {_fmt_rate(b['baseline'])} ({window})"
     if not drop_ok:
         hint = (
-            f"find what changed (a new export format, a rule or weight change: `recon evaluate`, "
-            f"`recon trace ID`), or {RETRAIN_HINT}. If the lower rate is expected from now on, set "
+            f"find what changed (a source's export format, a rule or weight change), or {RETRAIN_HINT}. "
+            f"If the lower rate is expected from now on, set "
             f"{where}.baseline_since in config/quality.yml to today's date: the next {s['baseline_runs']} runs "
             f"set a new baseline and only warn. To allow wider swings, raise {where}.max_drop (now {s['max_drop']:g})."
         )
         return (
             f"{head} is {_fmt_rate(b['baseline'] - rate)} below its {base}; {verb} below "
-            f"{_fmt_rate(b['fail_below'])} (max_drop {s['max_drop']:g}). {hint[0].upper()}{hint[1:]}",
+            f"{_fmt_rate(b['fail_below'])} (max_drop {s['max_drop']:g}). {_sentence(hint)}",
             hint,
         )
     within = f"{head}; {base}; {verb} below {_fmt_rate(b['fail_below'])} (max_drop {s['max_drop']:g})"
     if not min_ok:
-        return f"{within}; {below_min} — warning only. {min_hint[0].upper()}{min_hint[1:]}", min_hint
+        return f"{within}; {below_min} — warning only. {_sentence(min_hint)}", min_hint
     return f"{within}; min_rate {_fmt_rate(s['min_rate'])} met.", ""
 
 
