@@ -20,7 +20,14 @@ What runs (``run_quality_checks``), per family:
   the share of records in state ``matched`` on one side (``right`` by default: billing
   items, campaigns, projects and form submissions must each find their order or lead;
   orders may wait for billing inside their grace windows). Suggested and ambiguous records
-  count as not matched: they wait for a person.
+  count as not matched: they wait for a person. **Baseline first**: a real warehouse's
+  rates are not our generator's, so an absolute threshold would block its first run. The
+  first ``baseline_runs`` runs that measure a rate for a reconciliation and side only warn
+  (below ``min_rate``); after them the check fails, with its configured severity, when the
+  rate is more than ``max_drop`` (absolute) below the baseline, the median rate of the last
+  ``window_runs`` runs that passed their gates. ``min_rate`` stays as a warning. A run that
+  a gate blocked never joins the baseline, so a drop keeps blocking until it is fixed or
+  accepted (``baseline_since`` sets the baseline again). See ``_match_rate_checks``.
 * **spikes** (per raw table): ``volume_spike`` on the rows this run loaded, from
   ``raw.ingestion_log``, and ``amount_spike`` on this run's amount totals per currency,
   against median ± max(k × 1.4826 × MAD, min_relative_band × median) of the last runs that
@@ -40,8 +47,8 @@ Python memory grows with the number of landing files and reconciliations, not wi
 DuckDB's own memory is capped by ``RECON_DUCKDB_MEMORY_LIMIT`` and spills to
 ``RECON_DUCKDB_TEMP_DIRECTORY`` like the dbt profile's. The warehouse is opened read-only.
 
-Results, with the observations the next run's spike checks need, are written to
-``<history_dir>/<run_id>.json``; the spike checks read the earlier files back.
+Results, with the observations the next run's spike and match-rate checks need, are
+written to ``<history_dir>/<run_id>.json``; both read the earlier files back (one store).
 
 Great Expectations runs in an ephemeral context (no files, no project), analytics off, and
 is imported on first use so that loading the Dagster definitions stays fast.
@@ -60,7 +67,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +96,9 @@ INGESTION_LOG_ASSET = "raw_ingestion/ingestion_log"
 RECORDS_ASSET = "marts/fct_reconciliation_records"
 MAD_TO_SIGMA = 1.4826  # MAD × this estimates the standard deviation of normal data
 DOCS_SITE = "recon_quality"
+# What a match-rate warning suggests for re-estimating the weights from the user's data
+# without labels (`recon train`, orchestration/train.py on main): one place to rename it.
+RETRAIN_HINT = "run `recon train` to re-estimate the match weights from your data"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -213,7 +224,7 @@ def _plain(value: Any) -> Any:
 
 _CONFIG_KEYS: dict[str, set[str]] = {
     "raw": {"severity", "allow_negative", "version_columns"},
-    "match_rate": {"severity", "side", "min_rate", "reconciliations"},
+    "match_rate": {"severity", "side", "min_rate", "baseline_runs", "window_runs", "max_drop", "reconciliations"},
     "spikes": {
         "severity",
         "window_runs",
@@ -227,7 +238,8 @@ _CONFIG_KEYS: dict[str, set[str]] = {
     "freshness": {"severity", "max_age_hours", "sources"},
 }
 _OPTIONAL_KEYS = {"allow_negative", "version_columns", "reconciliations", "amount_columns", "tables", "sources"}
-_RECON_OVERRIDES = {"severity", "side", "min_rate"}
+_RECON_OVERRIDES = {"severity", "side", "min_rate", "baseline_runs", "window_runs", "max_drop"}
+_RECON_ONLY = {"baseline_since"}  # per reconciliation only: when its baseline starts again
 _TABLE_OVERRIDES = {"severity", "window_runs", "min_history_runs", "k", "min_relative_band", "min_absolute_rows"}
 _SOURCE_OVERRIDES = {"severity", "max_age_hours"}
 
@@ -309,6 +321,11 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
     ]:
         if "min_rate" in values:
             number(values["min_rate"], f"{where}.min_rate", 0, 1)
+        if "max_drop" in values:
+            number(values["max_drop"], f"{where}.max_drop", 0, 1)
+        for key in ("baseline_runs", "window_runs"):
+            if key in values:
+                number(values[key], f"{where}.{key}", 1, whole=True)
     for where, values in [("freshness", cfg["freshness"])] + [
         (f"freshness.sources.{n}", o) for n, o in cfg["freshness"]["sources"].items() if isinstance(o, Mapping)
     ]:
@@ -342,9 +359,11 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
         if "severity" in over:
             severity(over["severity"], f"freshness.sources.{source}")
     for name, over in cfg["match_rate"]["reconciliations"].items():
-        _check_overrides(path, f"match_rate.reconciliations.{name}", over, _RECON_OVERRIDES)
+        _check_overrides(path, f"match_rate.reconciliations.{name}", over, _RECON_OVERRIDES | _RECON_ONLY)
         if "severity" in over:
             severity(over["severity"], f"match_rate.reconciliations.{name}")
+        if "baseline_since" in over:
+            over["baseline_since"] = _moment(path, f"match_rate.reconciliations.{name}.baseline_since", over)
     for where, side in [("match_rate", cfg["match_rate"]["side"])] + [
         (f"match_rate.reconciliations.{n}", o["side"])
         for n, o in cfg["match_rate"]["reconciliations"].items()
@@ -360,6 +379,21 @@ def _entity_of(path: Path, table: str, where: str) -> Entity:
     if table not in contract.ENTITY_BY_TABLE:
         raise _config_error(path, f"{where}: unknown raw table {table!r}; known: {list(contract.ENTITY_BY_TABLE)}")
     return contract.ENTITY_BY_TABLE[table]
+
+
+def _moment(path: Path, where: str, over: Mapping[str, Any]) -> datetime:
+    """A date (UTC midnight), a datetime or an ISO string, as naive UTC like ``checked_at``."""
+    value = over["baseline_since"]
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            value = None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, dt_time())
+    if not isinstance(value, datetime):
+        raise _config_error(path, f"{where} must be a date or time such as 2026-03-10, not {over['baseline_since']!r}")
+    return _utc_naive(value)
 
 
 def _check_overrides(path: Path, where: str, over: Any, allowed: set[str]) -> None:
@@ -388,7 +422,8 @@ def _table_spike(cfg: Mapping[str, Any], table: str) -> dict[str, Any]:
 
 def _recon_settings(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     rate = cfg["match_rate"]
-    return {**{k: rate[k] for k in _RECON_OVERRIDES}, **rate["reconciliations"].get(name, {})}
+    base = {k: rate[k] for k in _RECON_OVERRIDES} | {"baseline_since": None}
+    return {**base, **rate["reconciliations"].get(name, {})}
 
 
 def _source_settings(cfg: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -454,7 +489,9 @@ def check_specs(config: Mapping[str, Any] | None = None, dbt_project: Path | Non
                 f"match_rate_{name}",
                 RECORDS_ASSET,
                 rs["severity"],
-                f"At least {rs['min_rate']:.0%} of {name} {rs['side']} records are matched.",
+                f"The share of {name} {rs['side']} records matched is at most {rs['max_drop']:g} below its "
+                f"baseline (median of the last {rs['window_runs']} passing runs; the first {rs['baseline_runs']} "
+                f"runs set it and only warn). Below {rs['min_rate']:.0%} warns.",
             )
         )
     for source in _sources():
@@ -953,58 +990,227 @@ def match_rate_frame(con: duckdb.DuckDBPyConnection, relation: str = RECORDS_REL
 
 
 def _match_rate_checks(
-    con: duckdb.DuckDBPyConnection, validator: _Validator, cfg: Mapping[str, Any], names: Sequence[str]
-) -> list[CheckResult]:
+    con: duckdb.DuckDBPyConnection,
+    validator: _Validator,
+    cfg: Mapping[str, Any],
+    names: Sequence[str],
+    history: Sequence[Mapping[str, Any]],
+    after_build: bool = True,
+) -> tuple[list[CheckResult], dict[str, Any]]:
+    """One check per reconciliation, and this run's rates for the next runs' baselines.
+
+    The rule, per reconciliation and checked side:
+
+    * **Baseline period.** While fewer than ``baseline_runs`` earlier runs measured a rate,
+      this run helps set the baseline: below ``min_rate`` it warns, it never blocks. A new
+      warehouse's first run publishes whatever its data matches.
+    * **After it**, the baseline is the median rate of the last ``window_runs`` runs that
+      passed their gates. More than ``max_drop`` below it fails with the configured
+      severity; below ``min_rate`` (but within ``max_drop``) warns.
+
+    ``max_drop`` is absolute (rate points), not relative: rates live in [0, 1], and a
+    relative drop would make a low-rate warehouse's gate hair-trigger (5 % of 0.4 is 0.02)
+    just where onboarding needs slack. The median of a trailing window of *passing* runs
+    lets a warehouse that improves (better data, re-trained weights) move its baseline up
+    within about half the window, ignores a single odd run, and follows a slow decline only
+    when it is slower than about ``max_drop`` per half window. A blocked run never joins,
+    so a sudden drop keeps blocking until it is fixed, accepted (``baseline_since`` starts
+    the baseline again) or the numbers change. Runs whose rate only warned do join: a
+    warning is accepted data. Changing ``side`` starts a new baseline (rates are kept per
+    side).
+    """
     wanted = {name: _recon_settings(cfg, name) for name in names}
+    observed: dict[str, Any] = {}
     if not wanted:
-        return []
+        return [], observed
     if not _relation_exists(con, RECORDS_RELATION):
         error = f"{RECORDS_RELATION} does not exist: the dbt build has not produced it"
+        for name, s in wanted.items():
+            observed[name] = {"side": s["side"], "records": 0, "baseline_candidate": False}
         return [
-            CheckResult(f"match_rate_{name}", RECORDS_ASSET, s["severity"], False, {"error": error})
+            CheckResult(f"match_rate_{name}", RECORDS_ASSET, s["severity"], False, {"error": error}, error)
             for name, s in wanted.items()
-        ]
+        ], observed
     rates = match_rate_frame(con)
-    # The checked side of each reconciliation, with its threshold beside it.
-    sides = [(name, s["side"], s["min_rate"]) for name, s in wanted.items()]
+    # The checked side of each reconciliation, its rate rounded like its thresholds (0.9 - 0.05
+    # is 0.8500000000000001 in floating point; a rate of exactly 0.85 must pass), and beside
+    # it the absolute minimum and, after the baseline period, the relative floor.
     key = rates["reconciliation"] + ":" + rates["side"]
-    checked = rates[key.isin([f"{n}:{side}" for n, side, _ in sides])].reset_index(drop=True)
-    checked["min_rate"] = checked["reconciliation"].map({n: float(rate) for n, _, rate in sides})
-    results_gx = validator.validate(
-        "match_rate",
-        checked,
-        [
+    checked = rates[key.isin([f"{n}:{s['side']}" for n, s in wanted.items()])].reset_index(drop=True)
+    checked["rate"] = checked["match_rate"].astype(float).round(6)
+    checked["min_rate"] = checked["reconciliation"].map({n: float(s["min_rate"]) for n, s in wanted.items()})
+    baselines: dict[str, dict[str, Any]] = {}
+    for name, s in wanted.items():
+        prior = _baseline_rates(history, name, s["side"], s["baseline_since"])
+        window = prior[-s["window_runs"] :]
+        entry: dict[str, Any] = {"prior": prior, "window": window, "in_baseline": len(prior) < s["baseline_runs"]}
+        entry["baseline"] = round(float(statistics.median(window)), 6) if window else None
+        entry["fail_below"] = (
+            None if entry["in_baseline"] else round(max(entry["baseline"] - float(s["max_drop"]), 0.0), 6)
+        )
+        baselines[name] = entry
+    checked["fail_below"] = checked["reconciliation"].map(
+        {n: (float("nan") if b["fail_below"] is None else b["fail_below"]) for n, b in baselines.items()}
+    )
+    expect = validator.expect
+    expectations = []
+    if len(checked):
+        expectations.append(
             (
-                "match_rate",
-                validator.expect.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A="match_rate", column_B="min_rate", or_equal=True
+                "min_rate",
+                expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="rate", column_B="min_rate", or_equal=True),
+            )
+        )
+    if checked["fail_below"].notna().any():
+        expectations.append(
+            (
+                "baseline",
+                expect.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="rate", column_B="fail_below", or_equal=True, ignore_row_if="either_value_is_missing"
                 ),
             )
-        ]
-        if len(checked)
-        else [],
-    )
+        )
+    results_gx = validator.validate("match_rate", checked, expectations)
     results = []
     for name, s in wanted.items():
         mine = checked.index[checked["reconciliation"] == name]
-        metadata: dict[str, Any] = {"side": s["side"], "min_rate": s["min_rate"]}
+        b = baselines[name]
+        metadata: dict[str, Any] = {
+            "reconciliation": name,
+            "side": s["side"],
+            "min_rate": s["min_rate"],
+            "max_drop": s["max_drop"],
+            "baseline_runs": s["baseline_runs"],
+            "window_runs": s["window_runs"],
+            "baseline": b["baseline"],
+            "baseline_from_runs": len(b["window"]),
+        }
+        if s["baseline_since"] is not None:
+            metadata["baseline_since"] = s["baseline_since"].isoformat()
         other = rates[(rates["reconciliation"] == name) & (rates["side"] != s["side"])]
         if len(other):
             metadata["other_side_match_rate"] = round(float(other["match_rate"].iloc[0]), 6)
+        severity = s["severity"]
         if not len(mine):
+            observed[name] = {"side": s["side"], "records": 0, "baseline_candidate": False}
             metadata.update(status="no records", records=0)
             passed = True
+            description = (
+                f"no {s['side']} records for {name}: nothing to check; this run does not count towards its baseline."
+            )
         else:
             row = checked.loc[mine[0]]
-            passed, gx, _ = _verdict(results_gx, mine)
+            rate = float(row["rate"])
+            observed[name] = {
+                "side": s["side"],
+                "match_rate": rate,
+                "records": int(row["records"]),
+                # Joins the baseline when the run passes its gates, and only if the rate was
+                # measured on this run's own build (not the previous build, before dbt ran).
+                "baseline_candidate": after_build,
+            }
+            min_ok, gx, _ = _verdict([r for r in results_gx if _key(r) == "min_rate"], mine)
+            drop_ok = True
+            if not b["in_baseline"]:
+                drop_ok, gx_drop, _ = _verdict([r for r in results_gx if _key(r) == "baseline"], mine)
+                gx = gx + gx_drop
+            passed = min_ok and drop_ok
+            if drop_ok and not min_ok:
+                severity = "warn"  # the absolute threshold only warns, in and after the baseline period
+            description, hint = _match_rate_message(name, s, rate, b, min_ok, drop_ok)
             metadata.update(
-                match_rate=round(float(row["match_rate"]), 6),
+                status="baseline" if b["in_baseline"] else "checked",
+                match_rate=rate,
                 records=int(row["records"]),
                 **{state: int(row[state]) for state in RECORD_STATES},
+                below_min_rate=not min_ok,
                 expectations=gx,
             )
-        results.append(CheckResult(f"match_rate_{name}", RECORDS_ASSET, s["severity"], passed, metadata))
-    return results
+            if b["in_baseline"]:
+                metadata["baseline_run"] = len(b["prior"]) + 1
+            else:
+                metadata.update(
+                    fail_below=b["fail_below"],
+                    drop=round(b["baseline"] - rate, 6),
+                    initial_baseline=round(float(statistics.median(b["prior"][: s["baseline_runs"]])), 6),
+                )
+            if hint:
+                metadata["hint"] = hint
+        results.append(
+            CheckResult(f"match_rate_{name}", RECORDS_ASSET, severity, passed, metadata, description=description)
+        )
+    return results, observed
+
+
+def _baseline_rates(history: Sequence[Mapping[str, Any]], name: str, side: str, since: datetime | None) -> list[float]:
+    """Rates of earlier runs that set the baseline of ``name`` on ``side``, oldest first.
+
+    A run counts when no gate blocked it and its rate was measured on its own build, with
+    records on that side, and (with ``baseline_since``) when it ran at or after that time.
+    """
+    found = []
+    for run in history:
+        seen = (run["observations"].get("match_rates") or {}).get(name) or {}
+        if not run["passed"] or not seen.get("baseline_candidate") or seen.get("side") != side:
+            continue
+        if since is not None and run["checked_at"] < since:
+            continue
+        found.append(float(seen["match_rate"]))
+    return found
+
+
+def _fmt_rate(value: float) -> str:
+    """0.41, 0.90, 0.905: two decimals unless a third one matters."""
+    text = f"{value:.3f}"
+    return text[:-1] if text.endswith("0") else text
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _match_rate_message(
+    name: str, s: Mapping[str, Any], rate: float, b: Mapping[str, Any], min_ok: bool, drop_ok: bool
+) -> tuple[str, str]:
+    """What the check found, in words, and what to change if it is not a problem (or is)."""
+    where = f"match_rate.reconciliations.{name}"
+    head = f"match rate {_fmt_rate(rate)} of {s['side']} records for {name}"
+    window = f"median of the last {len(b['window'])} passing run{'s' if len(b['window']) != 1 else ''}"
+    min_hint = (
+        f"if this rate is expected for your data, set {where}.min_rate in config/quality.yml "
+        f"(now {_fmt_rate(s['min_rate'])}) to {_fmt_rate(math.floor(rate * 100) / 100)} or lower, or {RETRAIN_HINT}."
+    )
+    below_min = f"below min_rate {_fmt_rate(s['min_rate'])}"
+    if b["in_baseline"]:
+        run = f"baseline run {len(b['prior']) + 1} of {s['baseline_runs']}"
+        if not min_ok:
+            return (
+                f"{run}: {head}; {below_min} — warning only while the baseline is being set. {_sentence(min_hint)}",
+                min_hint,
+            )
+        return (
+            f"{run}: {head}; min_rate {_fmt_rate(s['min_rate'])} met. After {s['baseline_runs']} runs, a drop of "
+            f"more than {s['max_drop']:g} below the baseline fails.",
+            "",
+        )
+    verb = "blocks" if s["severity"] == "error" else "warns"
+    base = f"baseline {_fmt_rate(b['baseline'])} ({window})"
+    if not drop_ok:
+        hint = (
+            f"find what changed (a source's export format, a rule or weight change), or {RETRAIN_HINT}. "
+            f"If the lower rate is expected from now on, set "
+            f"{where}.baseline_since in config/quality.yml to today's date: the next {s['baseline_runs']} runs "
+            f"set a new baseline and only warn. To allow wider swings, raise {where}.max_drop (now {s['max_drop']:g})."
+        )
+        return (
+            f"{head} is {_fmt_rate(b['baseline'] - rate)} below its {base}; {verb} below "
+            f"{_fmt_rate(b['fail_below'])} (max_drop {s['max_drop']:g}). {_sentence(hint)}",
+            hint,
+        )
+    within = f"{head}; {base}; {verb} below {_fmt_rate(b['fail_below'])} (max_drop {s['max_drop']:g})"
+    if not min_ok:
+        return f"{within}; {below_min} — warning only. {_sentence(min_hint)}", min_hint
+    return f"{within}; min_rate {_fmt_rate(s['min_rate'])} met.", ""
 
 
 # ----------------------------------------------------------------------------- spikes
@@ -1033,9 +1239,9 @@ def robust_band(values: Sequence[float], k: float, min_relative_band: float, min
 
 
 def load_history(history_dir: Path, exclude_run_id: str | None = None) -> list[dict[str, Any]]:
-    """Earlier reports' check time, high-water mark and observations, oldest first.
+    """Earlier reports' check time, high-water mark, observations and verdicts, oldest first.
 
-    Only those three fields are kept in memory, and unreadable files are skipped with a
+    Only those fields are kept in memory, and unreadable files are skipped with a
     warning (a half-written file must not stop the gate).
     """
     history_dir = Path(history_dir)
@@ -1053,6 +1259,8 @@ def load_history(history_dir: Path, exclude_run_id: str | None = None) -> list[d
                     "checked_at": datetime.fromisoformat(data["checked_at"].removesuffix("Z")),
                     "high_water_batch_id": int(data.get("high_water_batch_id") or 0),
                     "observations": data.get("observations") or {},
+                    # No blocking check failed: only such runs may set a match-rate baseline.
+                    "passed": bool(data.get("passed")),
                     # Blocked by its new batches: a failed blocking check on a raw table.
                     "blocked": any(
                         not c.get("passed") and c.get("severity") == "error" and str(c.get("asset")).startswith("raw_")
@@ -1294,13 +1502,16 @@ def run_quality_checks(
     config_path: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     dbt_project: Path | None = None,
+    after_build: bool = True,
 ) -> QualityReport:
     """Run every quality gate against the warehouse (read-only) and record the report.
 
     ``run_id`` names the history file (``<history_dir>/<run_id>.json``; re-running one id
     replaces its file and ignores it as history). ``now`` (default: the clock; naive means
     UTC) is what freshness is measured against and orders the history. ``overrides`` are
-    merged over the config file, for tests and one-off runs.
+    merged over the config file, for tests and one-off runs. ``after_build=False`` says the
+    marts are the previous run's (the raw gates run before dbt): this report's match rates
+    then never join a baseline, even if the build that follows fails and leaves it.
     """
     started = time.monotonic()
     if not _RUN_ID.match(run_id):
@@ -1314,7 +1525,8 @@ def run_quality_checks(
     # the high-water mark nor joins the spike history: its batches are checked again by the
     # next run and keep blocking until they are restated or the thresholds change. A bad
     # batch cannot become normal by waiting.
-    history = [run for run in load_history(history_dir, exclude_run_id=run_id) if not run["blocked"]]
+    runs = load_history(history_dir, exclude_run_id=run_id)
+    history = [run for run in runs if not run["blocked"]]
     previous_mark = history[-1]["high_water_batch_id"] if history else 0
 
     con = _connect(Path(warehouse))
@@ -1335,7 +1547,10 @@ def run_quality_checks(
         checks.extend(_raw_checks(con, validator, cfg, columns))
         observed = _observe(con, cfg, since, columns)
         checks.extend(_spike_checks(validator, cfg, observed, history))
-        checks.extend(_match_rate_checks(con, validator, cfg, names))
+        # Match-rate baselines come from the same reports, but only from runs that passed
+        # every gate (``runs`` includes runs blocked elsewhere; _baseline_rates skips them).
+        rate_checks, rates_seen = _match_rate_checks(con, validator, cfg, names, runs, after_build)
+        checks.extend(rate_checks)
         checks.extend(_freshness_checks(con, validator, cfg, checked_at, columns))
     finally:
         con.close()
@@ -1343,13 +1558,14 @@ def run_quality_checks(
     order = {(s.name, s.asset): i for i, s in enumerate(specs)}
     checks.sort(key=lambda c: order[(c.name, c.asset)])
     for check in checks:
-        check.description = specs[order[(check.name, check.asset)]].description
+        # What a check found (match rates say it in words) or else what it asserts.
+        check.description = check.description or specs[order[(check.name, check.asset)]].description
     report = QualityReport(
         run_id=run_id,
         checked_at=checked_at,
         warehouse=str(Path(warehouse).resolve()),
         checks=checks,
-        observations={"since_batch_id": since, "tables": observed},
+        observations={"since_batch_id": since, "tables": observed, "match_rates": rates_seen},
         high_water_batch_id=int(max_batch),
         previous_high_water_batch_id=int(previous_mark),
         _gx_context=validator.context,
@@ -1399,3 +1615,18 @@ def build_data_docs(report: QualityReport, out_dir: Path | None = None) -> Path:
         context.add_data_docs_site(DOCS_SITE, site)
     context.build_data_docs(site_names=[DOCS_SITE])
     return out / "index.html"
+
+
+def latest_report(history_dir: Path | None = None) -> dict[str, Any] | None:
+    """The newest quality report in ``history_dir`` (default: the runs' history), or None.
+
+    ``recon status`` shows its warnings and failures, with what to tune, from this file:
+    the summary reads the run's record, never the working warehouse.
+    """
+    history_dir = Path(history_dir) if history_dir else default_history_dir()
+    for run in reversed(load_history(history_dir)):
+        try:
+            return json.loads((history_dir / f"{run['run_id']}.json").read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("skipping unreadable quality report %s: %s", run["run_id"], exc)
+    return None

@@ -99,6 +99,34 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
     return out
 
 
+def quality_lines(report: dict | None) -> list[str]:
+    """The last run's quality gates: what failed or warned, in the checks' own words.
+
+    Match-rate checks say what to tune (the reconciliation, side, rate, baseline and the
+    key in config/quality.yml), so a first run on new data explains its warnings here.
+    Checks still setting their baseline are listed even when they pass.
+    """
+    if report is None:
+        return ["", "== Quality gates ==", "  no checked run yet ($RECON_HOME/quality/history is empty)"]
+    summary = report.get("summary") or {}
+    lines = [
+        "",
+        f"== Quality gates (run {str(report.get('run_id'))[:8]}, checked {report.get('checked_at')}; "
+        "recon quality re-runs them) ==",
+        f"  {summary.get('checks', 0)} checks: {summary.get('failed', 0)} failed or warned, "
+        f"{summary.get('blocking', 0)} blocking",
+    ]
+    for check in report.get("checks") or []:
+        baseline = (check.get("metadata") or {}).get("status") == "baseline"
+        if check.get("passed") and not baseline:
+            continue
+        label = "ok" if check.get("passed") else "BLOCKS" if check.get("severity") == "error" else "warn"
+        lines.append(f"  {label:<6} {check.get('asset')} {check.get('name')}")
+        if check.get("description"):
+            lines.append(f"         {check['description']}")
+    return lines
+
+
 def render(warehouse: Path) -> str:
     con = _connect(warehouse)
     try:
@@ -152,8 +180,9 @@ def render(warehouse: Path) -> str:
     if data.get("pending"):
         lines += ["", "== Pending late data (not exceptions yet: the source is inside its grace window) =="]
         lines += _table(["awaits source", "breaks", "first grace ends"], data["pending"])
-    from orchestration import publish
+    from orchestration import publish, quality
 
+    lines += quality_lines(quality.latest_report())
     published = publish.current()
     lines += [
         "",

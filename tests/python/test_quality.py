@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from conftest import write
 
-from orchestration import contract, generate, ingest, quality
+from orchestration import contract, generate, ingest, quality, status
 
 RECORDS = "marts.fct_reconciliation_records"
 
@@ -66,7 +66,7 @@ def add_records_mart(path: Path, right_states: dict[str, list[str]], relation: s
     con = duckdb.connect(str(path))
     try:
         con.execute(f"create schema if not exists {schema}")
-        con.execute(f"create table {relation} (reconciliation VARCHAR, side VARCHAR, record_state VARCHAR)")
+        con.execute(f"create or replace table {relation} (reconciliation VARCHAR, side VARCHAR, record_state VARCHAR)")
         for name, states in right_states.items():
             for state in states:
                 con.execute(f"insert into {relation} values (?, 'right', ?)", [name, state])
@@ -238,7 +238,7 @@ def test_exact_copies_pass_and_superseded_batches_are_not_checked(warehouse: Pat
     assert report.get("raw_keys_not_null", "raw_crm/crm__orders").passed
 
 
-def test_match_rate_per_reconciliation_against_its_threshold(warehouse: Path, tmp_path: Path) -> None:
+def test_a_first_run_below_min_rate_warns_and_does_not_block(warehouse: Path, tmp_path: Path) -> None:
     names = quality.reconciliations()
     states = all_matched()
     states["orders_invoices"] = ["matched"] * 9 + ["unmatched"]  # 0.90: exactly the threshold
@@ -252,12 +252,103 @@ def test_match_rate_per_reconciliation_against_its_threshold(warehouse: Path, tm
     assert sorted(by_name) == sorted(f"match_rate_{n}" for n in names)
     assert by_name["match_rate_orders_invoices"].passed
     assert by_name["match_rate_orders_invoices"].metadata["match_rate"] == 0.9
-    failed = by_name["match_rate_delivery_orders"]
-    assert not failed.passed and failed.blocking
-    assert failed.metadata["match_rate"] == 0.5 and failed.metadata["suggested"] == 1
-    assert failed.metadata["other_side_match_rate"] == 0.0  # the left side is not the gate
+    low = by_name["match_rate_delivery_orders"]
+    # A new warehouse's first run sets the baseline: below min_rate it warns, never blocks.
+    assert not low.passed and low.severity == "warn" and not low.blocking
+    assert low.metadata["status"] == "baseline" and low.metadata["baseline_run"] == 1
+    assert low.metadata["match_rate"] == 0.5 and low.metadata["suggested"] == 1
+    assert low.metadata["other_side_match_rate"] == 0.0  # the left side is not the gate
+    assert low.description.startswith(
+        "baseline run 1 of 3: match rate 0.50 of right records for delivery_orders; below min_rate 0.75 — "
+        "warning only while the baseline is being set."
+    )
+    assert "set match_rate.reconciliations.delivery_orders.min_rate in config/quality.yml" in low.description
+    assert "recon train" in low.metadata["hint"]
     assert by_name["match_rate_projects_orders"].passed
     assert by_name["match_rate_projects_orders"].metadata["status"] == "no records"
+    assert report.blocking_failures() == []  # the first run on new data publishes
+    # The same words reach `recon status`, read from the run's report.
+    shown = "\n".join(status.quality_lines(quality.latest_report(tmp_path / "history")))
+    assert "warn   marts/fct_reconciliation_records match_rate_delivery_orders" in shown
+    assert "baseline run 1 of 3: match rate 0.50 of right records for delivery_orders" in shown
+
+
+def rates(matched_of_100: int) -> dict[str, list[str]]:
+    """Every reconciliation fully matched but orders_invoices: ``matched_of_100`` of 100."""
+    return all_matched() | {"orders_invoices": ["matched"] * matched_of_100 + ["unmatched"] * (100 - matched_of_100)}
+
+
+def test_after_the_baseline_a_drop_blocks_and_a_blocked_run_does_not_join_it(warehouse: Path, tmp_path: Path) -> None:
+    history = tmp_path / "history"
+    start = newest_ingested(warehouse)
+
+    def checked(run_id: str, matched: int, hour: int, **kwargs) -> quality.CheckResult:
+        add_records_mart(warehouse, rates(matched))
+        report = run(warehouse, history, run_id, start + timedelta(hours=hour), **kwargs)
+        assert [c.name for c in report.blocking_failures() if not c.name.startswith("match_rate_")] == []
+        return report.get("match_rate_orders_invoices", "marts/fct_reconciliation_records")
+
+    # Rates measured before the run's own dbt build (the raw gates) set no baseline.
+    early = checked("run-0", 10, 0, after_build=False)
+    assert early.metadata["baseline_run"] == 1
+    for number, matched in enumerate([40, 42, 41], start=1):
+        first = checked(f"run-{number}", matched, number)
+        assert not first.passed and not first.blocking and first.severity == "warn"
+        assert first.description.startswith(f"baseline run {number} of 3: match rate 0.{matched} of right records")
+
+    # At the baseline (the median, 0.41): passes the gate, still warns under min_rate 0.90.
+    steady = checked("run-4", 41, 4)
+    assert steady.metadata["status"] == "checked" and steady.metadata["baseline"] == 0.41
+    assert steady.metadata["fail_below"] == 0.36 and steady.metadata["baseline_from_runs"] == 3
+    assert not steady.passed and steady.severity == "warn" and not steady.blocking
+    assert "baseline 0.41 (median of the last 3 passing runs); blocks below 0.36 (max_drop 0.05)" in (
+        steady.description
+    )
+    assert "below min_rate 0.90 — warning only" in steady.description
+    edge = checked("run-5", 36, 5)  # exactly max_drop below the baseline (0.41 - 0.05): passes
+    assert edge.metadata["fail_below"] == 0.36 and edge.severity == "warn" and not edge.blocking
+
+    # More than max_drop below it: blocks, and says what to look at or change.
+    dropped = checked("run-6", 30, 6)
+    assert not dropped.passed and dropped.blocking and dropped.severity == "error"
+    assert dropped.metadata["drop"] == 0.11 and dropped.metadata["baseline"] == 0.41
+    assert dropped.description.startswith(
+        "match rate 0.30 of right records for orders_invoices is 0.11 below its baseline 0.41 "
+        "(median of the last 5 passing runs); blocks below 0.36 (max_drop 0.05)."
+    )
+    assert "match_rate.reconciliations.orders_invoices.baseline_since" in dropped.metadata["hint"]
+    assert "match_rate.reconciliations.orders_invoices.max_drop" in dropped.metadata["hint"]
+    assert json.loads((history / "run-6.json").read_text())["passed"] is False
+
+    # Waiting does not make it normal: the blocked run did not join the baseline.
+    again = checked("run-7", 30, 7)
+    assert again.blocking and again.metadata["baseline_from_runs"] == 5 and again.metadata["baseline"] == 0.41
+
+    # Accepting the lower rate as the new normal starts the baseline again from that time.
+    accepted = checked(
+        "run-8",
+        30,
+        8,
+        overrides={
+            "match_rate": {"reconciliations": {"orders_invoices": {"baseline_since": start + timedelta(hours=8)}}}
+        },
+    )
+    assert not accepted.blocking and accepted.metadata["baseline_run"] == 1
+
+
+def test_an_improving_warehouse_moves_its_baseline_up(warehouse: Path, tmp_path: Path) -> None:
+    history = tmp_path / "history"
+    start = newest_ingested(warehouse)
+    overrides = {"match_rate": {"window_runs": 3, "reconciliations": {"orders_invoices": {"min_rate": 0.3}}}}
+    seen = []
+    for hour, matched in enumerate([40, 40, 40, 60, 60, 50]):
+        add_records_mart(warehouse, rates(matched))
+        report = run(warehouse, history, f"run-{hour}", start + timedelta(hours=hour), overrides=overrides)
+        seen.append(report.get("match_rate_orders_invoices", "marts/fct_reconciliation_records"))
+    assert [c.passed for c in seen[:5]] == [True] * 5  # 0.60 is no drop: it joins the baseline
+    assert seen[4].metadata["baseline"] == 0.4
+    # Median of the last three passing runs (0.40, 0.60, 0.60): the baseline moved up.
+    assert seen[5].metadata["baseline"] == 0.6 and seen[5].blocking
 
 
 def test_match_rate_frame_aggregates_any_records_table(warehouse: Path) -> None:
@@ -384,5 +475,17 @@ def test_config_mistakes_fail_loudly(warehouse: Path, tmp_path: Path) -> None:
         quality.load_config(overrides={"freshness": {"severity": "fatal"}})
     with pytest.raises(ValueError, match="vars.reconciliations"):
         run(warehouse, tmp_path, "x", overrides={"match_rate": {"reconciliations": {"nope": {"min_rate": 0.5}}}})
+    with pytest.raises(ValueError, match="unknown key|expected a mapping"):
+        quality.load_config(overrides={"match_rate": {"reconciliations": {"orders_invoices": {"max_dorp": 0.1}}}})
+    with pytest.raises(ValueError, match="baseline_runs must be a whole number"):
+        quality.load_config(overrides={"match_rate": {"baseline_runs": 0}})
+    with pytest.raises(ValueError, match="max_drop must be a number between 0 and 1"):
+        quality.load_config(overrides={"match_rate": {"reconciliations": {"orders_invoices": {"max_drop": 5}}}})
+    with pytest.raises(ValueError, match="baseline_since must be a date"):
+        quality.load_config(
+            overrides={"match_rate": {"reconciliations": {"orders_invoices": {"baseline_since": "yesterday"}}}}
+        )
+    with pytest.raises(ValueError, match="unknown key"):
+        quality.load_config(overrides={"match_rate": {"baseline_since": "2026-03-10"}})  # per reconciliation only
     with pytest.raises(ValueError, match="names a file"):
         run(warehouse, tmp_path, "../escape")
