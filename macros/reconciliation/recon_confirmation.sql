@@ -2,6 +2,8 @@
     `right_records`. `confirm` is one condition or `{any_of: [...]}` / `{all_of: [...]}`:
       {field: name, min_similarity: 0.8}   the field's similarity (Jaro–Winkler) is at least this;
       {field: client_id, equal: true}      the field is equal on both sides (and not null);
+      {field: client_id, not_contradicted: true}
+                                           the right side does not name another value (null or equal);
       {amount: {abs: 1.00, rel: 0.02}}     same currency and amounts within max(abs, rel × left).
     A name variant then cannot veto an exact reference that the client or the amount
     confirms. -#}
@@ -20,12 +22,14 @@
         (left_records.currency = right_records.currency
             and abs(left_records.amount - right_records.amount)
                 <= greatest({{ confirm.amount.get('abs', 0) }}, {{ confirm.amount.get('rel', 0) }} * abs(left_records.amount)))
+    {%- elif confirm.get('not_contradicted') -%}
+        (right_records.{{ confirm.field }} is null or right_records.{{ confirm.field }} = left_records.{{ confirm.field }})
     {%- elif confirm.get('equal') -%}
         coalesce(left_records.{{ confirm.field }} = right_records.{{ confirm.field }}, false)
     {%- elif 'min_similarity' in confirm -%}
         coalesce({{ recon_string_similarity('left_records.' ~ confirm.field, 'right_records.' ~ confirm.field) }}
             >= {{ confirm.min_similarity }}, false)
     {%- else -%}
-        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {amount: {abs, rel}}, any_of or all_of") }}
+        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, any_of or all_of") }}
     {%- endif -%}
 {%- endmacro %}

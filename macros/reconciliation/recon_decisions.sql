@@ -6,7 +6,9 @@
     2. Probabilistic, one-to-one, in rounds: a pair above the review threshold is
        accepted when each side is the other's best remaining candidate and the runner-up
        of both sides trails by at least ambiguity_margin (in log2 Bayes-factor units);
-       a mutual best inside the margin is ambiguous. Accepted pairs at or above the
+       a mutual best inside the margin is ambiguous. With `left_accepts_many`, many-to-one:
+       each right record takes its best candidate unless its own runner-up is within
+       the margin. Accepted pairs at or above the
        auto-match probability are matched, the rest suggested for review.
     3. Groups (spec `groups`): among what is still open, 1:N or N:1 sets whose amounts
        sum to the anchor's (see recon_group_decisions).
@@ -15,6 +17,10 @@
 {% macro recon_decisions(name) %}
 {%- set spec = recon_spec(name) -%}
 {%- set margin = spec.thresholds.ambiguity_margin -%}
+{#- left_accepts_many: a right record belongs to at most one left record, but a left
+    record may take many (an insertion order runs several campaigns): each right record
+    takes its best candidate, ambiguous only against its own runner-up. -#}
+{%- set many = spec.assignment.get('left_accepts_many', false) -%}
 with
 
 pairs as (
@@ -74,7 +80,9 @@ decided_{{ round }} as (
         ranked_{{ round }}.* exclude (right_rank, left_rank, right_runner_up, left_runner_up),
         case
             when ranked_{{ round }}.match_weight - coalesce(ranked_{{ round }}.right_runner_up, -1e9) < {{ margin }}
+            {%- if not many %}
                 or ranked_{{ round }}.match_weight - coalesce(ranked_{{ round }}.left_runner_up, -1e9) < {{ margin }}
+            {%- endif %}
                 then 'ambiguous'
             when ranked_{{ round }}.match_probability >= {{ spec.thresholds.auto_match }} then 'matched'
             else 'suggested'
@@ -82,7 +90,9 @@ decided_{{ round }} as (
         {{ round }} as assignment_round
     from ranked_{{ round }}
     where ranked_{{ round }}.right_rank = 1
+    {%- if not many %}
         and ranked_{{ round }}.left_rank = 1
+    {%- endif %}
 ),
 
 probabilistic_{{ round }} as (
@@ -90,7 +100,9 @@ probabilistic_{{ round }} as (
     select probabilistic_{{ round - 1 }}.*
     from probabilistic_{{ round - 1 }}
     where probabilistic_{{ round - 1 }}.right_key not in (select decided_{{ round }}.right_key from decided_{{ round }})
+        {%- if not many %}
         and probabilistic_{{ round - 1 }}.left_key not in (select decided_{{ round }}.left_key from decided_{{ round }})
+        {%- endif %}
 ),
 {%- endfor %}
 

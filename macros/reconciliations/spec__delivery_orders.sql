@@ -2,7 +2,7 @@
 {% macro spec__delivery_orders() %}
 {% set spec_yaml %}
 name: delivery_orders
-rule_version: delivery_orders.v2
+rule_version: delivery_orders.v3
 description: >
   Each ad campaign delivers for at most one insertion order; an order may run several
   campaigns. Campaign names that carry the order reference match deterministically; the
@@ -34,7 +34,9 @@ right:
     currency: currency
     amount: spend_amount
     date: first_delivery_date
-# A name variant never vetoes the reference when the client or the spend confirms it.
+# A campaign name often says nothing else about the client (it may start with the
+# reference and go on with marketing words), so an exact reference is trusted unless the
+# name names another known client.
 deterministic:
   - name: reference_in_campaign_name
     fields: [reference_key]
@@ -42,7 +44,7 @@ deterministic:
     confirm:
       any_of:
         - {field: name, min_similarity: 0.8}
-        - {field: client_id, equal: true}
+        - {field: client_id, not_contradicted: true}
         - {amount: {abs: 1.00, rel: 0.05}}
   - name: digits_in_campaign_name
     fields: [reference_key]
@@ -87,7 +89,9 @@ thresholds:
   review: 0.5
   ambiguity_margin: 3.0
 assignment:
-  rounds: 3
+  # Each campaign belongs to at most one order; an order runs any number of campaigns.
+  left_accepts_many: true
+  rounds: 1
   top_k: 3
   # An order whose other campaign named the reference stays open for the rest of its budget.
   left_accepts_remainder: {min_remaining: 1.00}

@@ -17,9 +17,8 @@ mentions as (
     where record_type = 'campaign'
 ),
 
-client_names as (
-    select * from {{ ref('int_client_names') }}
-    where is_unique
+client_name_keys as (
+    select * from {{ ref('int_client_name_keys') }}
 ),
 
 clients as (
@@ -81,14 +80,14 @@ named as (
 final as (
     select
         named.*,
-        client_names.client_id as client_id_resolved,
+        client_name_keys.client_id as client_id_resolved,
         coalesce(clients.client_name_canonical, named.brand_normalised) as client_name_compared,
         cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
     from named
-    left join client_names
-        on named.brand_normalised = client_names.name_normalised
+    left join client_name_keys
+        on replace(named.brand_normalised, ' ', '') = client_name_keys.name_key
     left join clients
-        on client_names.client_id = clients.client_id
+        on client_name_keys.client_id = clients.client_id
     left join campaign_credits
         on named.campaign_id = campaign_credits.campaign_id
 )

@@ -1,7 +1,7 @@
 -- Every name a client goes by, normalised, and which client it identifies: the CRM's
 -- names on orders, the client master's legal and trading names and aliases (contract
--- v2, optional), and aliases learned from the data: the name an invoice, campaign or
--- project carries when its reference resolved exactly to an order of that client.
+-- v2, optional), and aliases learned from the data: the name an invoice or a project
+-- carries when its references resolved exactly to orders of that one client.
 -- A name that identifies more than one client identifies none (`is_unique` false).
 with
 
@@ -27,6 +27,10 @@ invoices as (
 
 invoice_lines as (
     select * from {{ ref('stg_billing__invoice_lines') }}
+),
+
+deliverables as (
+    select * from {{ ref('stg_fulfilment__deliverables') }}
 ),
 
 master_names as (
@@ -69,16 +73,34 @@ invoice_clients as (
     where mentions.mention_kind = 'exact'
 ),
 
+project_clients as (
+    -- Which client a project tool's client name goes with, by the tasks' exact references.
+    select deliverables.deliverable_id, deliverables.client_name_normalised, order_references.client_id
+    from deliverables
+    inner join mentions
+        on mentions.record_type = 'deliverable'
+        and mentions.record_id = deliverables.deliverable_id
+    inner join order_references
+        on mentions.reference_key = order_references.reference_key
+    where mentions.mention_kind = 'exact'
+),
+
+seen_names as (
+    select invoice_clients.client_name_normalised, invoice_clients.client_id from invoice_clients
+    union all
+    select project_clients.client_name_normalised, project_clients.client_id from project_clients
+),
+
 learned_names as (
     -- An alias is learned only from a name whose exact references all point at one client.
     select
-        min(invoice_clients.client_id) as client_id,
-        invoice_clients.client_name_normalised as name_normalised,
+        min(seen_names.client_id) as client_id,
+        seen_names.client_name_normalised as name_normalised,
         'learned' as name_source
-    from invoice_clients
-    where invoice_clients.client_name_normalised is not null
-    group by invoice_clients.client_name_normalised
-    having count(distinct invoice_clients.client_id) = 1
+    from seen_names
+    where seen_names.client_name_normalised is not null
+    group by seen_names.client_name_normalised
+    having count(distinct seen_names.client_id) = 1
 ),
 
 all_names as (

@@ -14,9 +14,8 @@ mentions as (
     where record_type = 'deliverable'
 ),
 
-client_names as (
-    select * from {{ ref('int_client_names') }}
-    where is_unique
+client_name_keys as (
+    select * from {{ ref('int_client_name_keys') }}
 ),
 
 clients as (
@@ -50,13 +49,13 @@ projects as (
 final as (
     select
         projects.*,
-        client_names.client_id as client_id_resolved,
+        client_name_keys.client_id as client_id_resolved,
         coalesce(clients.client_name_canonical, projects.client_name_normalised) as client_name_compared
     from projects
-    left join client_names
-        on projects.client_name_normalised = client_names.name_normalised
+    left join client_name_keys
+        on replace(projects.client_name_normalised, ' ', '') = client_name_keys.name_key
     left join clients
-        on client_names.client_id = clients.client_id
+        on client_name_keys.client_id = clients.client_id
 )
 
 select * from final

@@ -9,9 +9,8 @@ invoice_lines as (
     select * from {{ ref('int_invoice_lines_billable') }}
 ),
 
-client_names as (
-    select * from {{ ref('int_client_names') }}
-    where is_unique
+client_name_keys as (
+    select * from {{ ref('int_client_name_keys') }}
 ),
 
 clients as (
@@ -45,13 +44,13 @@ items as (
 final as (
     select
         items.*,
-        client_names.client_id as client_id_resolved,
+        client_name_keys.client_id as client_id_resolved,
         coalesce(clients.client_name_canonical, items.client_name_normalised) as client_name_compared
     from items
-    left join client_names
-        on items.client_name_normalised = client_names.name_normalised
+    left join client_name_keys
+        on replace(items.client_name_normalised, ' ', '') = client_name_keys.name_key
     left join clients
-        on client_names.client_id = clients.client_id
+        on client_name_keys.client_id = clients.client_id
 )
 
 select * from final

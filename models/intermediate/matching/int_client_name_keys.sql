@@ -1,0 +1,49 @@
+-- How a name seen on an invoice, campaign or project is looked up to find its client:
+-- every known name (int_client_names) with its spaces squeezed out ("NguyenRemovals" is
+-- "Nguyen Removals"), and, where no full name claims the same key, its first word and
+-- first two words ("Rahman" for "Rahman Opticians"). A key resolves to a client only when
+-- the best kind of key that claims it names that one client.
+with
+
+client_names as (
+    select * from {{ ref('int_client_names') }}
+),
+
+words as (
+    select
+        client_names.client_id,
+        client_names.name_normalised,
+        string_split(client_names.name_normalised, ' ') as name_words
+    from client_names
+),
+
+keys as (
+    select words.client_id, replace(words.name_normalised, ' ', '') as name_key, 'name' as key_kind, 1 as key_rank
+    from words
+    union all
+    select words.client_id, words.name_words[1], 'first_word', 2
+    from words
+    where len(words.name_words) >= 2 and length(words.name_words[1]) >= 4
+    union all
+    select words.client_id, words.name_words[1] || words.name_words[2], 'first_two_words', 2
+    from words
+    where len(words.name_words) >= 3
+),
+
+best_keys as (
+    select *
+    from keys
+    qualify keys.key_rank = min(keys.key_rank) over (partition by keys.name_key)
+),
+
+resolved as (
+    select
+        best_keys.name_key,
+        min(best_keys.key_kind) as key_kind,
+        min(best_keys.client_id) as client_id
+    from best_keys
+    group by best_keys.name_key
+    having count(distinct best_keys.client_id) = 1
+)
+
+select * from resolved
