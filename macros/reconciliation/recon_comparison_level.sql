@@ -1,5 +1,5 @@
 {#- Level (0 = best, last = everything else, -1 = a side is null) of one comparison. -#}
-{% macro recon_comparison_level(comparison, left, right, has_fx) -%}
+{% macro recon_comparison_level(comparison, left, right, has_fx, spec=none) -%}
     {%- set l = left ~ '.' ~ comparison.field -%}
     {%- set r = right ~ '.' ~ comparison.field -%}
     {%- if comparison.method == 'amount' and has_fx -%}
@@ -17,7 +17,7 @@
         {%- elif comparison.method == 'similarity' %}
         when {{ recon_string_similarity(l, r) }} >= {{ level.min }} then {{ i }}
         {%- elif comparison.method == 'days_between' %}
-        when {{ recon_days_between(l, r) }} between {{ level.min }} and {{ level.max }} then {{ i }}
+        when {{ recon_date_gap(spec, left, right) if spec is not none and comparison.field == 'date' else recon_days_between(l, r) }} between {{ level.min }} and {{ level.max }} then {{ i }}
         {%- elif comparison.method == 'amount' %}
             {%- if 'rel_min' in level %}
         when {{ r }} between {{ level.rel_min }} * {{ l }} and {{ level.rel_max }} * {{ l }} then {{ i }}

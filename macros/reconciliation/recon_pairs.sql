@@ -74,7 +74,7 @@ deterministic_{{ loop.index }} as (
     {%- endif %}
     {%- if pass.get('window_days') %}
         -- A key that is not unique over time (an e-mail address) only counts near in time.
-        and {{ recon_days_between('left_records.date', 'right_records.date') }}
+        and {{ recon_date_gap(spec, 'left_records', 'right_records') }}
             between {{ pass.window_days.min }} and {{ pass.window_days.max }}
     {%- endif %}
 ),
@@ -149,7 +149,7 @@ blocked_{{ loop.index }} as (
     inner join open_right
         on {{ recon_blocking_key(block, 'open_left') }} = {{ recon_blocking_key(block, 'open_right') }}
         {%- if window %}
-        and {{ recon_days_between('open_left.date', 'open_right.date') }} between {{ window.min }} and {{ window.max }}
+        and {{ recon_date_gap(spec, 'open_left', 'open_right') }} between {{ window.min }} and {{ window.max }}
         {%- endif %}
     -- Bounded before comparing: a right record keeps its nearest candidates of this block
     -- by a cheap pre-rank (fields equal, then closest date), so a block that grows with
@@ -161,7 +161,7 @@ blocked_{{ loop.index }} as (
             (open_left.{{ field }} is not distinct from open_right.{{ field }}) desc,
             {% endfor -%}
             {%- if window -%}
-            abs({{ recon_days_between('open_left.date', 'open_right.date') }}),
+            abs({{ recon_date_gap(spec, 'open_left', 'open_right') }}),
             {% endif -%}
             open_left.left_key
     ) <= {{ per_block_cap }}
@@ -211,7 +211,7 @@ compared as (
         end as left_amount_compared,
         {%- endif %}
         {%- for comparison in spec.comparisons %}
-        {{ recon_comparison_level(comparison, 'left_records', 'right_records', has_fx) }} as level_{{ comparison.field }}{{ "," if not loop.last }}
+        {{ recon_comparison_level(comparison, 'left_records', 'right_records', has_fx, spec) }} as level_{{ comparison.field }}{{ "," if not loop.last }}
         {%- endfor %}
     from candidate_pairs
     inner join left_records

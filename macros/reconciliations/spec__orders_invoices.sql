@@ -23,7 +23,9 @@ left:
     client_id: client_id
     currency: currency
     amount: booked_amount
-    date: service_end_date
+    # The service period: a right date inside it is 0 days away (recon_date_gap).
+    date: service_start_date
+    date_end: service_end_date
 right:
   model: int_invoice_billing_items
   key: billing_item_id
@@ -112,17 +114,20 @@ comparisons:
 thresholds:
   # Share of true pairs among the candidates the scored pass sees, from `recon tune`
   # on the training seeds (101, 102); it depends on the blocking keys above.
-  prior_match_probability: 0.39
+  prior_match_probability: 0.32
   # On the training seeds every scored candidate at p >= 0.90 was a true pair; 0.95
   # keeps a margin. Between review and auto_match a pair is suggested, not applied.
   auto_match: 0.95
   review: 0.5
   ambiguity_margin: 3.0
 assignment:
-  rounds: 3
+  # An item bills at most one order; an order may be billed by many items (instalments,
+  # monthly retainer invoices that quote nothing).
+  left_accepts_many: true
+  rounds: 1
   top_k: 3
-  # An order partly covered by deterministic matches (split invoices) stays open for one
-  # scored item, compared on the amount still uncovered.
+  # An order partly covered by deterministic matches (split invoices) stays open, compared
+  # on the amount still uncovered.
   left_accepts_remainder: {min_remaining: 1.00}
 # Groups among what is still open: an order billed in instalments none of which quotes
 # the reference (one_to_many), an item billing several orders (many_to_one).

@@ -21,7 +21,9 @@ left:
     client_id: client_id
     currency: currency
     amount: booked_amount
+    # The service period: a right date inside it is 0 days away (recon_date_gap).
     date: service_start_date
+    date_end: service_end_date
 right:
   model: int_fulfilment_projects
   key: project_id
@@ -70,7 +72,7 @@ comparisons:
     method: exact
     levels: [{name: same}, {name: different}]
 thresholds:
-  prior_match_probability: 0.56
+  prior_match_probability: 0.46
   auto_match: 0.95
   review: 0.5
   ambiguity_margin: 3.0

@@ -1,7 +1,7 @@
 {#- Canonical form of a reference token: "<family>:<digits>", where the family is the
     letters before the first digit and the digits are every digit after it with leading
-    zeros dropped. "CP#18251", "CP-018251", "cp-18251", "CP 18251" and "CP18251/A" are all
-    "CP:18251"; "PO-2024-0989455" and "po 2024 0989455" are "PO:20240989455"; a bare
+    zeros dropped; a suffix after the number ("/A", "-R1") is not part of it. "CP#18251",
+    "CP-018251", "cp-18251", "CP 18251" and "CP-18251/A" are all "CP:18251"; "PO-2024-0989455" and "po 2024 0989455" are "PO:20240989455"; a bare
     "19837" is ":19837". Null when the text holds no digit.
 
     variant:
@@ -13,7 +13,10 @@
     {%- if variant not in ('strict', 'ocr_body', 'ocr_family') -%}
         {{ exceptions.raise_compiler_error("canonical_reference: variant must be 'strict', 'ocr_body' or 'ocr_family', got " ~ variant) }}
     {%- endif -%}
-    {%- set packed = regexp_replace_all('upper(' ~ expression ~ ')', '[^A-Z0-9]', '') -%}
+    {#- A suffix after the number ("/A", "-R1", " MARCH") is cut off first: letters that
+        follow a separator after the first digit end the reference. -#}
+    {%- set trimmed = "regexp_replace(upper(" ~ expression ~ "), '^([^0-9]*[0-9][^A-Z]*?)[^A-Z0-9]+[A-Z].*$', '\\1')" -%}
+    {%- set packed = regexp_replace_all(trimmed, '[^A-Z0-9]', '') -%}
     {%- if variant == 'ocr_family' -%}
         {%- set family = "regexp_extract(" ~ packed ~ ", '^([A-Z]+?)[OIL]+[0-9]', 1)" -%}
     {%- else -%}

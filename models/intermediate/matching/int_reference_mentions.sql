@@ -85,6 +85,11 @@ readings as (
     from tokens
 ),
 
+known_families as (
+    select distinct order_references.reference_family
+    from order_references
+),
+
 variants as (
     select readings.*, readings.canonical_strict as canonical, 'exact' as mention_kind, 1 as kind_rank
     from readings
@@ -96,6 +101,22 @@ variants as (
     select readings.*, readings.canonical_ocr_family, 'ocr', 2
     from readings
     where readings.canonical_ocr_family is distinct from readings.canonical_strict
+),
+
+stripped as (
+    -- Letters no order reference starts with are a word before the number ("No. 45574",
+    -- "Order 44136", "Ref 19837"): the number alone is read too, as a weak (digits) mention.
+    select distinct
+        variants.record_type,
+        variants.record_id,
+        variants.field_rank,
+        variants.field_name,
+        variants.token,
+        ':' || split_part(variants.canonical, ':', 2) as canonical
+    from variants
+    where variants.canonical is not null
+        and split_part(variants.canonical, ':', 1) <> ''
+        and split_part(variants.canonical, ':', 1) not in (select known_families.reference_family from known_families)
 ),
 
 unique_digits as (
@@ -123,21 +144,39 @@ hits as (
     inner join order_references
         on variants.canonical = order_references.reference_canonical
     union all
-    -- A bare number (no letters before it) that is not a year.
     select
-        readings.record_type,
-        readings.record_id,
-        readings.field_rank,
-        readings.field_name,
-        readings.token,
+        stripped.record_type,
+        stripped.record_id,
+        stripped.field_rank,
+        stripped.field_name,
+        stripped.token,
         'digits' as mention_kind,
         3 as kind_rank,
+        order_references.reference_key
+    from stripped
+    inner join order_references
+        on stripped.canonical = order_references.reference_canonical
+    union all
+    -- A bare number (typed bare, or after a word) equal to the digits of exactly one
+    -- known reference, whatever its prefix; never a year.
+    select
+        bare.record_type,
+        bare.record_id,
+        bare.field_rank,
+        bare.field_name,
+        bare.token,
+        'digits' as mention_kind,
+        4 as kind_rank,
         unique_digits.reference_key
-    from readings
+    from (
+        select record_type, record_id, field_rank, field_name, token, canonical from variants
+        where split_part(variants.canonical, ':', 1) = ''
+        union all
+        select record_type, record_id, field_rank, field_name, token, canonical from stripped
+    ) as bare
     inner join unique_digits
-        on split_part(readings.canonical_strict, ':', 2) = unique_digits.reference_digits
-    where split_part(readings.canonical_strict, ':', 1) = ''
-        and not regexp_full_match(split_part(readings.canonical_strict, ':', 2), '(19|20)[0-9]{2}')
+        on split_part(bare.canonical, ':', 2) = unique_digits.reference_digits
+    where not regexp_full_match(split_part(bare.canonical, ':', 2), '(19|20)[0-9]{2}')
 ),
 
 best_hits as (
@@ -161,11 +200,6 @@ resolved as (
         count(distinct best_hits.reference_key) as candidate_references
     from best_hits
     group by best_hits.record_type, best_hits.record_id
-),
-
-known_families as (
-    select distinct order_references.reference_family
-    from order_references
 ),
 
 fallback as (
