@@ -195,7 +195,10 @@ def build_scratch(
     else:
         truth_dir = generate.generate(home, seed=seed, orders=orders, noise=noise).ground_truth_dir
     ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
-    _dbt("build", "--quiet", *(["--select", select, "--indirect-selection", "cautious"] if select else []))
+    selection = ["--select", select, "--indirect-selection", "cautious"] if select else []
+    # Building pairs to learn weights from must not need the weights being learned.
+    bootstrap = ["--vars", "{recon_bootstrap_weights: true}"] if select else []
+    _dbt("build", "--quiet", *selection, *bootstrap)
     return truth_dir
 
 

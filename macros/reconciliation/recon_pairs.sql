@@ -240,13 +240,20 @@ weights as (
         {%- for comparison in spec.comparisons %}
         {%- set field = comparison.field %}
         {%- for level in range(comparison.levels | length) %}
+        {%- set weight_sql = "max(case when match_weights.field = '" ~ field ~ "' and match_weights.level = " ~ level
+                ~ " then log2(match_weights.m_probability / match_weights.u_probability) end)" %}
+        {%- if var('recon_bootstrap_weights', false) %}
+        {#- Only `recon tune` / `recon train` set this: they build the pairs to learn the
+            weights from, so a level without a weight yet must not stop them. #}
+        coalesce({{ weight_sql }}, 0) as {{ field }}_{{ level }}{{ "," if not (loop.last and comparison == spec.comparisons[-1]) }}
+        {%- else %}
         {{ recon_required(
-            "max(case when match_weights.field = '" ~ field ~ "' and match_weights.level = " ~ level
-                ~ " then log2(match_weights.m_probability / match_weights.u_probability) end)",
+            weight_sql,
             "seeds/match_weights.csv has no weight for reconciliation " ~ spec.name ~ ", field " ~ field
                 ~ ", level " ~ level ~ " (" ~ comparison.levels[level].name ~ "): run `recon train --write` "
                 ~ "(or `recon tune --write`), then `dbt seed`"
         ) }} as {{ field }}_{{ level }}{{ "," if not (loop.last and comparison == spec.comparisons[-1]) }}
+        {%- endif %}
         {%- endfor %}
         {%- endfor %}
     from {{ ref('match_weights') }} as match_weights

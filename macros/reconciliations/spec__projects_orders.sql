@@ -4,7 +4,7 @@
 {% macro spec__projects_orders() %}
 {% set spec_yaml %}
 name: projects_orders
-rule_version: projects_orders.v2
+rule_version: projects_orders.v3
 description: >
   Each fulfilment project delivers one content package or retainer. Projects whose tasks
   quote the order reference (in the reference field or the project name) match
@@ -50,6 +50,8 @@ blocking:
   keys:
     - {name: name_exact, field: name, method: exact}
     - {name: name_words, field: name, method: first_words, count: 2, also: [currency]}
+    # A client the project tool names by its first word only ("Tamworth").
+    - {name: name_first_word, field: name, method: first_words, count: 1, also: [currency]}
     - {name: amount, field: amount, method: amount_rounded}
 comparisons:
   - field: reference
@@ -72,7 +74,7 @@ comparisons:
     method: exact
     levels: [{name: same}, {name: different}]
 thresholds:
-  prior_match_probability: 0.46
+  prior_match_probability: 0.39
   auto_match: 0.95
   review: 0.5
   ambiguity_margin: 3.0

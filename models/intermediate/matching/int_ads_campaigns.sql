@@ -51,15 +51,19 @@ campaigns as (
 ),
 
 brands as (
-    -- The brand is the first part of the name that is not the reference or another code:
-    -- names are cut at "|", "[", "]", "_" and a spaced dash ("IO-001149 | ACME | Search",
-    -- "[IO-013676] Acme - Prospecting", "Acme_Brand_Q3 io-2320").
+    -- The brand is the first part of the name left once codes (words holding three or
+    -- more digits: the reference, a date) are taken out: names are cut at "|", "[", "]",
+    -- "_" and a spaced dash ("IO-001149 | ACME | Search", "[IO-013676] Acme - Prospecting",
+    -- "Acme_Brand_Q3 io-2320", "44496 Nguyen Conversions Aug 25").
     select
         campaigns.campaign_id,
-        trim(list_filter(
-            string_split_regex(campaigns.campaign_name, '\s*[|\[\]_]\s*|\s+[-–—:]\s+'),
-            lambda segment: trim(segment) <> '' and not regexp_matches(segment, '[0-9]{3,}')
-        )[1]) as brand
+        list_filter(
+            list_transform(
+                string_split_regex(campaigns.campaign_name, '\s*[|\[\]_]\s*|\s+[-–—:]\s+'),
+                lambda segment: trim(regexp_replace(segment, '\S*[0-9]{3,}\S*', '', 'g'))
+            ),
+            lambda segment: segment <> ''
+        )[1] as brand
     from campaigns
 ),
 
@@ -80,14 +84,13 @@ named as (
 final as (
     select
         named.*,
-        client_name_keys.client_id as client_id_resolved,
+        {{ client_lookup_id('client_key') }} as client_id_resolved,
         coalesce(clients.client_name_canonical, named.brand_normalised) as client_name_compared,
         cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
     from named
-    left join client_name_keys
-        on replace(named.brand_normalised, ' ', '') = client_name_keys.name_key
+    {{ client_lookup_joins('named.brand_normalised', 'client_key') }}
     left join clients
-        on client_name_keys.client_id = clients.client_id
+        on {{ client_lookup_id('client_key') }} = clients.client_id
     left join campaign_credits
         on named.campaign_id = campaign_credits.campaign_id
 )

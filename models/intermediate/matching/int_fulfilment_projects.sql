@@ -49,13 +49,12 @@ projects as (
 final as (
     select
         projects.*,
-        client_name_keys.client_id as client_id_resolved,
+        {{ client_lookup_id('client_key') }} as client_id_resolved,
         coalesce(clients.client_name_canonical, projects.client_name_normalised) as client_name_compared
     from projects
-    left join client_name_keys
-        on replace(projects.client_name_normalised, ' ', '') = client_name_keys.name_key
+    {{ client_lookup_joins('projects.client_name_normalised', 'client_key') }}
     left join clients
-        on client_name_keys.client_id = clients.client_id
+        on {{ client_lookup_id('client_key') }} = clients.client_id
 )
 
 select * from final

@@ -44,13 +44,12 @@ items as (
 final as (
     select
         items.*,
-        client_name_keys.client_id as client_id_resolved,
+        {{ client_lookup_id('client_key') }} as client_id_resolved,
         coalesce(clients.client_name_canonical, items.client_name_normalised) as client_name_compared
     from items
-    left join client_name_keys
-        on replace(items.client_name_normalised, ' ', '') = client_name_keys.name_key
+    {{ client_lookup_joins('items.client_name_normalised', 'client_key', by_first_words=false) }}
     left join clients
-        on client_name_keys.client_id = clients.client_id
+        on {{ client_lookup_id('client_key') }} = clients.client_id
 )
 
 select * from final

@@ -202,11 +202,20 @@ resolved as (
     group by best_hits.record_type, best_hits.record_id
 ),
 
+known_shapes as (
+    -- The shapes of the orders' references: family and number of digits.
+    select distinct
+        order_references.reference_family,
+        length(order_references.reference_digits) as digit_count
+    from order_references
+),
+
 fallback as (
     -- The record's most reference-like token, for the scored pass's edit distance when
-    -- nothing resolved: a reference column's value, or a token of free text whose letters
-    -- are a family the orders use ("IO-004271", a typo of IO-004217; not "Q1 2025").
-    -- From the highest-ranked field, the longest digit run.
+    -- nothing resolved: a reference column's value, or a token of free text shaped like
+    -- the orders' references (same family, digit count within one: "IO-004271", a typo of
+    -- IO-004217; not "Q1 2025", not a year). From the highest-ranked field, the longest
+    -- digit run.
     select
         readings.record_type,
         readings.record_id,
@@ -219,8 +228,13 @@ fallback as (
         and (
             readings.field_rank = 1
             or (
-                split_part(readings.canonical_strict, ':', 1) in (select known_families.reference_family from known_families)
-                and length(split_part(readings.canonical_strict, ':', 2)) >= 3
+                exists (
+                    select 1
+                    from known_shapes
+                    where known_shapes.reference_family = split_part(readings.canonical_strict, ':', 1)
+                        and abs(known_shapes.digit_count - length(split_part(readings.canonical_strict, ':', 2))) <= 1
+                )
+                and not regexp_full_match(split_part(readings.canonical_strict, ':', 2), '(19|20)[0-9]{2}')
             )
         )
     group by readings.record_type, readings.record_id

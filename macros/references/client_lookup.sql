@@ -1,0 +1,27 @@
+{#- Resolve a normalised name to a client through int_client_name_keys: the whole name
+    with spaces squeezed out first, then its first two words, then its first word ("Nguyen
+    Conversions Aug 25" → "nguyen" when only one client starts so). Short forms are how
+    campaigns and project tools name clients; a billed name is a full name, looked up whole
+    (`by_first_words=false`), so an unknown "Tamworth Dental Ltd" is not taken for
+    "Tamworth Solar". Use
+    `client_lookup_joins(name, 'x')` among the joins (the keys model imported as
+    `client_name_keys`) and `client_lookup_id('x')` for the client id. -#}
+{% macro client_lookup_joins(name_expression, alias, by_first_words=true) -%}
+    left join client_name_keys as {{ alias }}_full
+        on replace({{ name_expression }}, ' ', '') = {{ alias }}_full.name_key
+    {%- if by_first_words %}
+    left join client_name_keys as {{ alias }}_two
+        on split_part({{ name_expression }}, ' ', 3) <> ''
+        and split_part({{ name_expression }}, ' ', 1) || split_part({{ name_expression }}, ' ', 2) = {{ alias }}_two.name_key
+    left join client_name_keys as {{ alias }}_one
+        on split_part({{ name_expression }}, ' ', 2) <> ''
+        and split_part({{ name_expression }}, ' ', 1) = {{ alias }}_one.name_key
+    {%- else %}
+    left join (select null::varchar as client_id) as {{ alias }}_two on false
+    left join (select null::varchar as client_id) as {{ alias }}_one on false
+    {%- endif %}
+{%- endmacro %}
+
+{% macro client_lookup_id(alias) -%}
+    coalesce({{ alias }}_full.client_id, {{ alias }}_two.client_id, {{ alias }}_one.client_id)
+{%- endmacro %}
