@@ -1,7 +1,8 @@
 {#- Assignment: which candidate pairs become matches, and the state of every record.
 
     1. Deterministic: a right record takes the left record(s) of its best pass; two
-       left records tied in that pass make it ambiguous (never a guess); a pair whose
+       left records tied in that pass make it ambiguous (never a guess) unless the pass
+       says `ties: match_all`; a pair whose
        amounts are beyond the pass's max_amount_ratio is only suggested.
     2. Probabilistic, one-to-one, in rounds: a pair above the review threshold is
        accepted when each side is the other's best remaining candidate and the runner-up
@@ -21,6 +22,13 @@
     record may take many (an insertion order runs several campaigns): each right record
     takes its best candidate, ambiguous only against its own runner-up. -#}
 {%- set many = spec.assignment.get('left_accepts_many', false) -%}
+{#- Passes with `ties: match_all` link a right record to every left record tied in them
+    (one form submission the CRM stored as two leads belongs to both); elsewhere a tie
+    is ambiguous. -#}
+{%- set tie_passes = ["''"] -%}
+{%- for pass in spec.deterministic if pass.get('ties') == 'match_all' -%}
+    {%- do tie_passes.append("'" ~ pass.name ~ "'") -%}
+{%- endfor -%}
 with
 
 pairs as (
@@ -38,7 +46,8 @@ deterministic_decided as (
     select
         deterministic.*,
         case
-            when count(*) over (partition by deterministic.right_key) > 1 then 'ambiguous'
+            when count(*) over (partition by deterministic.right_key) > 1
+                and deterministic.pass_name not in ({{ tie_passes | join(', ') }}) then 'ambiguous'
             when deterministic.is_amount_outlier then 'suggested'
             else 'matched'
         end as decision

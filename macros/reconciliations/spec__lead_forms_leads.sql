@@ -2,7 +2,7 @@
 {% macro spec__lead_forms_leads() %}
 {% set spec_yaml %}
 name: lead_forms_leads
-rule_version: lead_forms_leads.v2
+rule_version: lead_forms_leads.v3
 description: >
   Each form submission becomes at most one CRM lead; a lead submitted twice collects
   both submissions. The same e-mail and campaign match deterministically, then the same
@@ -26,13 +26,17 @@ right:
     campaign: campaign_id
     date: cast(submitted_at as date)
 deterministic:
+  # A submission the CRM stored as two leads (same e-mail, near in time) belongs to both:
+  # it is linked to each, and the pair of leads is a duplicate-lead exception.
   - name: email_and_campaign
     fields: [email, campaign]
     window_days: {min: -1, max: 7}
+    ties: match_all
   - name: email_only
     fields: [email]
     confirm: {field: name, min_similarity: 0.85}
     window_days: {min: -1, max: 7}
+    ties: match_all
   # A repeat submission by someone the CRM already knows is merged into the older lead
   # with the same e-mail (CRMs de-duplicate on e-mail), however long ago it was created.
   - name: email_repeat_submission

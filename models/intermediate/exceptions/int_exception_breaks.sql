@@ -127,20 +127,30 @@ currency_breaks as (
     group by invoice_matches.order_id
 ),
 
+lead_decisions_shared as (
+    -- A submission linked to two CRM leads at once: the CRM holds the person twice.
+    select
+        lead_decisions.*,
+        lead_decisions.decision = 'ambiguous'
+            or count(*) filter (where lead_decisions.decision = 'matched')
+                over (partition by lead_decisions.right_key) > 1 as is_duplicate_lead
+    from lead_decisions
+),
+
 lead_breaks as (
     -- A submission two CRM leads claim is a duplicate lead; a lead matched on e-mail
     -- while the CRM credits another campaign is an attribution mismatch.
     select
         case
-            when lead_decisions.decision = 'ambiguous' then 'duplicate_lead'
+            when lead_decisions.is_duplicate_lead then 'duplicate_lead'
             else 'attribution_mismatch'
         end as exception_type,
         case
-            when lead_decisions.decision = 'ambiguous' then 'stg_ads__lead_forms'
+            when lead_decisions.is_duplicate_lead then 'stg_ads__lead_forms'
             else 'stg_crm__leads'
         end as record_entity,
         case
-            when lead_decisions.decision = 'ambiguous' then lead_decisions.right_key
+            when lead_decisions.is_duplicate_lead then lead_decisions.right_key
             else lead_decisions.left_key
         end as record_id,
         cast(null as varchar) as client_name,
@@ -148,8 +158,8 @@ lead_breaks as (
         cast(null as decimal(18, 4)) as amount_at_risk,
         cast(null as decimal(18, 4)) as amount_at_risk_reporting,
         cast(null as date) as due_date
-    from lead_decisions
-    where lead_decisions.decision = 'ambiguous'
+    from lead_decisions_shared as lead_decisions
+    where lead_decisions.is_duplicate_lead
         or (lead_decisions.decision = 'matched' and lead_decisions.pass_name = 'email_only')
     group by all
 ),
