@@ -139,7 +139,10 @@ CONTENT = [
     ("Case study", 70000, 120000, 1),
     ("Product photography (per image)", 4500, 9000, 12),
 ]
-TOPICS = "pricing explained|spring launch|customer story|how-to guide|industry trends|year in review|buyer's checklist|myth busting|behind the scenes|FAQ refresh|sustainability report|holiday gift guide".split("|")  # noqa: E501
+TOPICS = (
+    "pricing explained|spring launch|customer story|how-to guide|industry trends|year in review|"
+    "buyer's checklist|myth busting|behind the scenes|FAQ refresh|sustainability report|holiday gift guide"
+).split("|")
 PLATFORMS = ("google_ads", "linkedin", "microsoft_ads")
 OCR = {"0": "O", "O": "0", "1": "I", "I": "1", "5": "S", "S": "5", "8": "B", "B": "8", "2": "Z", "6": "G"}
 MONTHS = "January February March April May June July August September October November December".split()
@@ -379,8 +382,11 @@ class World:
             elif roll < 0.22:
                 core = f"{rng.choice(SURNAMES)} & {rng.choice(SURNAMES)}"
             elif roll < 0.32:
-                words = [rng.choice(BRAND_A), rng.choice(["Pacific", "Atlantic", "Northern", "Western", "United"]),
-                         rng.choice(INDUSTRY)]  # fmt: skip
+                words = [
+                    rng.choice(BRAND_A),
+                    rng.choice(["Pacific", "Atlantic", "Northern", "Western", "United"]),
+                    rng.choice(INDUSTRY),
+                ]
                 core = " ".join(words)
                 aliases.append("".join(w[0] for w in " ".join(words).split()).upper())
             else:
@@ -428,7 +434,7 @@ class World:
                 terms=rng.choice(["Net 30", "Net 30", "Net 14", "Net 45", "30 days EOM", "Due on receipt"]),
                 stripe_prefix=prefix,
                 team="monday" if country in ("US", "CA") else "jira",
-                weight=rng.paretovariate(1.3),
+                weight=min(15.0, rng.paretovariate(1.2)),
             )
             self.clients.append(client)
         # Divisions: a few clients are sister entities of another, with near-identical names.
@@ -513,8 +519,10 @@ class World:
                     for _ in range(count):
                         items.append({"name": name, "unit": unit, "qty": qty, "topic": rng.choice(TOPICS)})
                         amount += unit * qty
-            amount = round_ccy(int(amount * (1 / FX_TO_USD[client.currency] if client.currency in ("SEK", "JPY") else 1)),
-                               client.currency)  # fmt: skip
+            amount = round_ccy(
+                int(amount * (1 / FX_TO_USD[client.currency] if client.currency in ("SEK", "JPY") else 1)),
+                client.currency,
+            )
             if kind == "retainer" and client.currency in ("SEK", "JPY"):
                 fee = round_ccy(int(fee / FX_TO_USD[client.currency]), client.currency)
                 amount = fee * round((end - start).days / 30.4)
@@ -554,8 +562,15 @@ class World:
                 status = "active"
             else:
                 status = "completed"
-            changed = min(AS_OF, max(order_date, end + timedelta(days=rng.randint(0, 20)) if status == "completed"
-                                     else order_date + timedelta(days=rng.randint(0, 10))))  # fmt: skip
+            changed = min(
+                AS_OF,
+                max(
+                    order_date,
+                    end + timedelta(days=rng.randint(0, 20))
+                    if status == "completed"
+                    else order_date + timedelta(days=rng.randint(0, 10)),
+                ),
+            )
             order = Order(
                 id=self.unique(lambda o_rng=o_rng: sf_id(o_rng, "0064J")),
                 client=client,
@@ -669,7 +684,12 @@ class World:
             camp["objective"] = rng.choice(["Lead Gen", "Lead Gen", "Website Visits", "Brand Awareness", "Video Views"])
             camp["leadgen"] = camp["objective"] == "Lead Gen"
         else:
-            camp["objective"] = rng.choice(["Search", "Search", "PMax", "Display", "YouTube"])
+            choices = (
+                ["Search", "Search", "PMax", "Display", "YouTube"]
+                if platform == "google_ads"
+                else ["Search", "Search", "Search", "Audience", "PMax"]
+            )
+            camp["objective"] = rng.choice(choices)
             camp["leadgen"] = camp["objective"] == "Search" and platform == "google_ads" and rng.random() < 0.25
         camp["theme"] = rng.choice(["Brand", "Generic", "Competitor", "Prospecting", "Retargeting", "Launch", "Promo"])
         self.campaigns.append(camp)
@@ -683,8 +703,11 @@ class World:
         if camp["platform"] == "linkedin":
             tag = f" [{ref}]" if ref else ""
             return f"{self.billed_name(c)} – {camp['objective']} – Q{(when.month - 1) // 3 + 1} {when.year}{tag}"
-        parts = [c.code, ref, camp["objective"], camp["theme"], geo] if ref else [c.code, camp["objective"],
-                                                                                  camp["theme"], geo]  # fmt: skip
+        parts = (
+            [c.code, ref, camp["objective"], camp["theme"], geo]
+            if ref
+            else [c.code, camp["objective"], camp["theme"], geo]
+        )
         name = "_".join(parts)
         if camp["platform"] == "microsoft_ads" and rng.random() < 0.3:
             name += " (Imported from Google Ads)"
@@ -711,15 +734,25 @@ class World:
                 o.billing_mode = "advance" if advance else "arrears"
                 m = o.start
                 while m <= o.end:
-                    issue = m + timedelta(days=rng.randint(0, 3)) if advance else next_month(m) + timedelta(
-                        days=rng.randint(0, 4))  # fmt: skip
+                    issue = (
+                        m + timedelta(days=rng.randint(0, 3))
+                        if advance
+                        else next_month(m) + timedelta(days=rng.randint(0, 4))
+                    )
                     label = f"{MONTHS[m.month - 1]} {m.year}"
                     line = Line(f"{o.service} retainer – {label}", "1", o.monthly_fee, o.monthly_fee, o)
                     if o.jira_tracked:  # type: ignore[attr-defined]
                         done = month_end(m)
                         state = "completed" if done <= AS_OF else "in_progress" if m <= AS_OF else "planned"
-                        item = {"name": f"{o.service} retainer – {label}", "unit": o.monthly_fee, "qty": 1,
-                                "done": done, "topic": "", "status": state, "order": o}  # fmt: skip
+                        item = {
+                            "name": f"{o.service} retainer – {label}",
+                            "unit": o.monthly_fee,
+                            "qty": 1,
+                            "done": done,
+                            "topic": "",
+                            "status": state,
+                            "order": o,
+                        }
                         o.items.append(item)
                         line.deliverables.append(item)
                     key = ("ret", o.client.id, issue.year, issue.month) if groups_retainers[o.client.id] else None
@@ -772,7 +805,11 @@ class World:
             if roll < 0.8:
                 fee = round_ccy(pct_of(amount, rng.choice([1000, 1200, 1500])), o.currency)
                 media = amount - fee
-                names = {"google_ads": "Google Ads", "linkedin": "LinkedIn Ads", "microsoft_ads": "Microsoft Advertising"}
+                names = {
+                    "google_ads": "Google Ads",
+                    "linkedin": "LinkedIn Ads",
+                    "microsoft_ads": "Microsoft Advertising",
+                }
                 plats = o.platforms  # type: ignore[attr-defined]
                 out = []
                 left = media
@@ -798,10 +835,13 @@ class World:
             o.billing_mode = "deposit"
             dep = round_ccy(o.amount // 2, o.currency)
             return [
-                (o.order_date + timedelta(days=rng.randint(1, 7)), None,
-                 [Line(f"50% deposit – {o.ref} – paid media {flight}", "1", dep, dep, o)]),
+                (
+                    o.order_date + timedelta(days=rng.randint(1, 7)),
+                    None,
+                    [Line(f"50% deposit – {o.ref} – paid media {flight}", "1", dep, dep, o)],
+                ),
                 (o.end + timedelta(days=rng.randint(2, 10)), None, body(o.amount - dep, "Balance")),
-            ]  # fmt: skip
+            ]
         if roll < 0.35 and months >= 2:
             o.billing_mode = "monthly"
             out = []
@@ -813,8 +853,13 @@ class World:
                 part = left if hi == o.end else round_ccy(o.amount * ((hi - lo).days + 1) // total_days, o.currency)
                 left -= part
                 label = f"{MONTHS[m.month - 1]} {m.year}"
-                out.append((next_month(m) + timedelta(days=rng.randint(0, 5)), None,
-                            [Line(f"Paid media – {label} delivery", "1", part, part, o)]))  # fmt: skip
+                out.append(
+                    (
+                        next_month(m) + timedelta(days=rng.randint(0, 5)),
+                        None,
+                        [Line(f"Paid media – {label} delivery", "1", part, part, o)],
+                    )
+                )
                 m = next_month(m)
             return out
         o.billing_mode = "single"
@@ -870,26 +915,40 @@ class World:
         if roll < 0.75:
             o.billing_mode = "deposit"
             dep = round_ccy(o.amount // 2, o.currency)
-            out = [(o.order_date + timedelta(days=rng.randint(1, 6)), None,
-                    [Line(f"Deposit (50%) – {theme}", "1", dep, dep, o)])]  # fmt: skip
+            out = [
+                (
+                    o.order_date + timedelta(days=rng.randint(1, 6)),
+                    None,
+                    [Line(f"Deposit (50%) – {theme}", "1", dep, dep, o)],
+                )
+            ]
             if all_done:
                 rest = sum(it["unit"] * it["qty"] for it in billable) - dep
                 if rest > 0:
-                    out.append((last + timedelta(days=rng.randint(1, 10)), None,
-                                [Line(f"Balance – {theme}", "1", rest, rest, o, deliverables=list(billable))]))  # fmt: skip
+                    out.append(
+                        (
+                            last + timedelta(days=rng.randint(1, 10)),
+                            None,
+                            [Line(f"Balance – {theme}", "1", rest, rest, o, deliverables=list(billable))],
+                        )
+                    )
             return out
         o.billing_mode = "monthly"
         by_month: dict[date, list] = defaultdict(list)
         for it in billable:
             by_month[month_start(it["done"])].append(it)
-        return [(next_month(m) + timedelta(days=rng.randint(0, 5)), None, item_lines(items))
-                for m, items in sorted(by_month.items())]  # fmt: skip
+        return [
+            (next_month(m) + timedelta(days=rng.randint(0, 5)), None, item_lines(items))
+            for m, items in sorted(by_month.items())
+        ]
 
     # -------------------------------------------------------------- invoice mess
 
     def clone(self, inv: Invoice, kind: str, issue: date) -> Invoice:
-        lines = [Line(ln.description, ln.quantity, ln.unit_cents, ln.net, ln.order, ln.reference, list(ln.deliverables))
-                 for ln in inv.lines]  # fmt: skip
+        lines = [
+            Line(ln.description, ln.quantity, ln.unit_cents, ln.net, ln.order, ln.reference, list(ln.deliverables))
+            for ln in inv.lines
+        ]
         new = Invoice(inv.client, issue, lines, kind=kind, origin=inv)
         new.notes = []  # type: ignore[attr-defined]
         return new
@@ -927,8 +986,15 @@ class World:
                     inv.notes.append(("unlinked_line", desc))
         # Orphan invoices: ad-hoc work nobody put in the CRM.
         n_orphans = int(round(len(base) * self.p("orphan_invoice")))
-        adhoc = ["Strategy workshop (half day)", "Out-of-scope design amends", "Photography day rate",
-                 "Brand audit", "Emergency site fix", "Media consultancy – hours", "Conference booth artwork"]  # fmt: skip
+        adhoc = [
+            "Strategy workshop (half day)",
+            "Out-of-scope design amends",
+            "Photography day rate",
+            "Brand audit",
+            "Emergency site fix",
+            "Media consultancy – hours",
+            "Conference booth artwork",
+        ]
         span = (AS_OF - date(2024, 2, 1)).days
         for _ in range(n_orphans):
             client = rng.choice(self.clients)
@@ -1104,8 +1170,14 @@ class World:
         prev_ref: dict[str, str] = {}
         # Campaigns that belong to no order: the agency's own, tests, always-on that nobody sold.
         n_orphans = int(round(len(self.campaigns) * self.p("orphan_campaign")))
-        orphan_names = ["NF_Internal_Recruitment_UK", "TEST - do not use", "Always-on brand (client-paid)",
-                        "Northlight - Awards entry promo", "Remarketing - legacy", "Copy of Brand Search"]  # fmt: skip
+        orphan_names = [
+            "NF_Internal_Recruitment_UK",
+            "TEST - do not use",
+            "Always-on brand (client-paid)",
+            "Northlight - Awards entry promo",
+            "Remarketing - legacy",
+            "Copy of Brand Search",
+        ]
         planned = list(self.campaigns)
         for _ in range(n_orphans):
             client = rng.choice(self.clients)
@@ -1190,8 +1262,12 @@ class World:
                     days_rows.append([d, 0, 0, -credit])
                 else:
                     days_rows[-1] = [days_rows[-1][0], 0, 0, -credit]
-                self.record("ads__delivery", f"{camp['id']}|{iso(days_rows[-1][0])}", "negative_spend",
-                            f"platform credit {money(-credit, ccy)} {ccy}")  # fmt: skip
+                self.record(
+                    "ads__delivery",
+                    f"{camp['id']}|{iso(days_rows[-1][0])}",
+                    "negative_spend",
+                    f"platform credit {money(-credit, ccy)} {ccy}",
+                )
             self.delivered[camp["id"]] = sum(r[3] for r in days_rows)
             camp["delivered_days"] = [r[0] for r in days_rows]
             for d, impressions, clicks, spend in days_rows:
@@ -1243,8 +1319,15 @@ class World:
                     "credit_date": iso(day),
                     "amount": money(amount, camp["ccy"]),
                     "currency": camp["ccy"],
-                    "reason": rng.choice(["Invalid activity credit", "under-delivery make-good",
-                                          "Billing adjustment", "Policy refund", "Overdelivery credit"]),  # fmt: skip
+                    "reason": rng.choice(
+                        [
+                            "Invalid activity credit",
+                            "under-delivery make-good",
+                            "Billing adjustment",
+                            "Policy refund",
+                            "Overdelivery credit",
+                        ]
+                    ),
                 }
             )
 
@@ -1264,8 +1347,11 @@ class World:
             usd = max(0, self.delivered[camp["id"]]) / 100 * FX_TO_USD[camp["ccy"]]
             n = min(40, int(usd / rng.uniform(150, 400)))
             days = camp["delivered_days"]
-            form = (f"urn:li:adForm:{rng.randint(1000000, 9999999)}" if camp["platform"] == "linkedin"
-                    else f"lf_{rng.randint(10**9, 10**10 - 1)}")  # fmt: skip
+            form = (
+                f"urn:li:adForm:{rng.randint(1000000, 9999999)}"
+                if camp["platform"] == "linkedin"
+                else f"lf_{rng.randint(10**9, 10**10 - 1)}"
+            )
             company = "".join(ch for ch in strip_accents(c.short).lower() if ch.isalnum()) or "client"
             for _ in range(n):
                 d = rng.choice(days)
@@ -1274,14 +1360,21 @@ class World:
                     sid = self.unique(lambda: str(rng.randint(7 * 10**18, 8 * 10**18)))
                 else:
                     sid = self.unique(lambda: "Cj0KCQ" + "".join(rng.choice(B62) for _ in range(22)))
-                sub = {"submission_id": sid, "platform": camp["platform"], "campaign_id": camp["id"],
-                       "form_id": form, "at": at}  # fmt: skip
+                sub = {
+                    "submission_id": sid,
+                    "platform": camp["platform"],
+                    "campaign_id": camp["id"],
+                    "form_id": form,
+                    "at": at,
+                }
                 known = people[c.id]
                 if known and self.hit(rng, "repeat_submission"):
                     person = rng.choice(known)
                     if person["at"] < at:
-                        sub.update(email=person["email"] if rng.random() < 0.7 else person["email"].upper(),
-                                   full_name=person["name"])  # fmt: skip
+                        sub.update(
+                            email=person["email"] if rng.random() < 0.7 else person["email"].upper(),
+                            full_name=person["name"],
+                        )
                         subs.append(sub)
                         self.links.append(("lead_forms_leads", sid, person["lead_id"], "repeat"))
                         self.record("ads__lead_forms", sid, "repeat_submission", f"earlier lead {person['lead_id']}")
@@ -1307,33 +1400,53 @@ class World:
                         bad = email.replace("@", "@@") if rng.random() < 0.2 else email.replace(".", "", 1)
                     sub["email"] = bad  # the form has the typo, sales fixed it in the CRM
                     self.record("ads__lead_forms", sid, "email_variant", f"{bad} vs {email}")
-                created = at + timedelta(seconds=rng.randint(40, 5400) if rng.random() < 0.85 else rng.randint(
-                    40000, 200000))  # fmt: skip
+                created = at + timedelta(
+                    seconds=rng.randint(40, 5400) if rng.random() < 0.85 else rng.randint(40000, 200000)
+                )
                 lead_id = self.unique(lambda: sf_id(rng, "00Q4J"))
-                lead = {"lead_id": lead_id, "email": lead_email, "full_name": name,
-                        "client_id": c.id if rng.random() < 0.9 else "",
-                        "campaign_id": camp["id"] if rng.random() < 0.85 else "",
-                        "owner": rng.choice(MANAGERS) if rng.random() < 0.4 else "", "at": created}  # fmt: skip
+                lead = {
+                    "lead_id": lead_id,
+                    "email": lead_email,
+                    "full_name": name,
+                    "client_id": c.id if rng.random() < 0.9 else "",
+                    "campaign_id": camp["id"] if rng.random() < 0.85 else "",
+                    "owner": rng.choice(MANAGERS) if rng.random() < 0.4 else "",
+                    "at": created,
+                }
                 leads.append(lead)
                 people[c.id].append({"email": email, "name": name, "lead_id": lead_id, "at": created})
                 self.links.append(("lead_forms_leads", sid, lead_id, "one_to_one"))
                 if self.hit(rng, "duplicate_lead"):
                     dup_id = self.unique(lambda: sf_id(rng, "00Q4J"))
-                    leads.append({"lead_id": dup_id, "email": rng.choice([email, email.upper(), ""]),
-                                  "full_name": rng.choice([name, f"{first[0]}. {last}", last]), "client_id": c.id,
-                                  "campaign_id": "", "owner": rng.choice(MANAGERS),
-                                  "at": created + timedelta(days=rng.randint(1, 40), seconds=rng.randint(0, 30000))})  # fmt: skip
+                    leads.append(
+                        {
+                            "lead_id": dup_id,
+                            "email": rng.choice([email, email.upper(), ""]),
+                            "full_name": rng.choice([name, f"{first[0]}. {last}", last]),
+                            "client_id": c.id,
+                            "campaign_id": "",
+                            "owner": rng.choice(MANAGERS),
+                            "at": created + timedelta(days=rng.randint(1, 40), seconds=rng.randint(0, 30000)),
+                        }
+                    )
                     self.record("crm__leads", dup_id, "duplicate_lead", f"same person as {lead_id}")
         # Leads that never came through a form: events, referrals, list imports.
         span = (AS_OF - date(2024, 1, 8)).days
         for _ in range(len(leads) // 6):
             first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
-            leads.append({"lead_id": self.unique(lambda: sf_id(rng, "00Q4J")),
-                          "email": f"{strip_accents(first).lower()}.{strip_accents(last).lower()}@{rng.choice(domains)}"
-                          .replace("'", ""), "full_name": f"{first} {last}",
-                          "client_id": rng.choice(self.clients).id if rng.random() < 0.5 else "", "campaign_id": "",
-                          "owner": rng.choice(MANAGERS),
-                          "at": datetime(2024, 1, 8) + timedelta(days=rng.randint(0, span), seconds=rng.randint(0, 86399))})  # fmt: skip
+            leads.append(
+                {
+                    "lead_id": self.unique(lambda: sf_id(rng, "00Q4J")),
+                    "email": f"{strip_accents(first)}.{strip_accents(last)}@{rng.choice(domains)}".lower().replace(
+                        "'", ""
+                    ),
+                    "full_name": f"{first} {last}",
+                    "client_id": rng.choice(self.clients).id if rng.random() < 0.5 else "",
+                    "campaign_id": "",
+                    "owner": rng.choice(MANAGERS),
+                    "at": datetime(2024, 1, 8) + timedelta(days=rng.randint(0, span), seconds=rng.randint(0, 86399)),
+                }
+            )
         for s in sorted(subs, key=lambda s: (s["at"], s["submission_id"])):
             self.rows["ads/lead_forms/" + s["platform"]].append(
                 {
@@ -1375,8 +1488,13 @@ class World:
             else:
                 project = self.unique(lambda: str(rng.randint(3 * 10**9, 4 * 10**9)))
             label = "SEO retainer" if o.kind == "retainer" else "content"
-            pname = rng.choice([f"{c.short.capitalize()} – {label} {MON[o.start.month - 1]} {o.start.year}",
-                                f"{self.billed_name(c)} | {o.ref} | {label}", f"{c.code} {label} Q{(o.start.month - 1) // 3 + 1}"])  # fmt: skip
+            pname = rng.choice(
+                [
+                    f"{c.short.capitalize()} – {label} {MON[o.start.month - 1]} {o.start.year}",
+                    f"{self.billed_name(c)} | {o.ref} | {label}",
+                    f"{c.code} {label} Q{(o.start.month - 1) // 3 + 1}",
+                ]
+            )
             cname = rng.choice([c.short, c.code, self.billed_name(c)])
             filled = rng.random() < (0.6 if team == "jira" else 0.75)
             for it in o.items:
@@ -1424,15 +1542,25 @@ class World:
                 notes.append((inv, net, "Duplicate invoice", inv.issue + timedelta(days=rng.randint(5, 40)), ref))
             elif inv.kind == "normal" and len(orders) == 1 and orders[0].kind == "insertion_order":
                 o = orders[0]
-                if (o.delivery_factor < 0.92 and o.billing_mode in ("single", "quarterly")  # type: ignore[attr-defined]
-                        and not any(n[0] == "billed_actual_spend" for n in inv.notes)  # type: ignore[attr-defined]
-                        and rng.random() < 0.6):  # fmt: skip
+                if (
+                    o.delivery_factor < 0.92
+                    and o.billing_mode in ("single", "quarterly")  # type: ignore[attr-defined]
+                    and not any(n[0] == "billed_actual_spend" for n in inv.notes)  # type: ignore[attr-defined]
+                    and rng.random() < 0.6
+                ):
                     net = round_ccy(int(o.amount * (1 - o.delivery_factor)), o.currency)  # type: ignore[attr-defined]
                     notes.append((inv, net, "under-delivery", inv.issue + timedelta(days=rng.randint(10, 60)), ref))
             elif inv.kind == "normal" and rng.random() < 0.01:
                 net = round_ccy(int(sum(ln.net for ln in inv.lines) * rng.uniform(0.05, 0.15)), inv.client.currency)
-                notes.append((inv, net, rng.choice(["goodwill", "service issue", "pricing error"]),
-                              inv.issue + timedelta(days=rng.randint(3, 50)), ref))  # fmt: skip
+                notes.append(
+                    (
+                        inv,
+                        net,
+                        rng.choice(["goodwill", "service issue", "pricing error"]),
+                        inv.issue + timedelta(days=rng.randint(3, 50)),
+                        ref,
+                    )
+                )
         seq = 300
         for inv, net, reason, day, ref in notes:
             if day > AS_OF or net <= 0:
@@ -1521,8 +1649,9 @@ class World:
                 if ln.order is None:
                     continue
                 if inv.kind != "void":
-                    self.links.append(("orders_invoice_lines", ln.order.id, f"{inv.id}#{n}",
-                                       inv.link_type[ln.order.id]))  # fmt: skip
+                    self.links.append(
+                        ("orders_invoice_lines", ln.order.id, f"{inv.id}#{n}", inv.link_type[ln.order.id])
+                    )
                 for item in ln.deliverables:
                     if item["id"] not in seen:
                         seen.add(item["id"])
@@ -1534,22 +1663,58 @@ class World:
         rng = self.rng("bad-values")
         spec = [
             # rows prefix, entity, id builder, column, corruptions
-            ("ads/delivery", "ads__delivery", lambda r: f"{r['campaign_id']}|{r['delivery_date']}", "spend",
-             lambda v: rng.choice([f"{float(v):,.2f}", f"€{v}", v.replace(".", ","), "--"])),
-            ("billing/invoice_lines", "billing__invoice_lines", lambda r: f"{r['invoice_id']}#{r['line_number']}",
-             "net_amount", lambda v: rng.choice([f"({v.lstrip('-')})" if v.startswith("-") else f"{v} GBP",
-                                                 v.replace(".", ","), f"{float(v):,.2f}"])),
-            ("fulfilment/deliverables", "fulfilment__deliverables", lambda r: r["deliverable_id"], "quantity",
-             lambda v: rng.choice([f"{v} pcs", "x" + v, "tbc"])),
-            ("crm/leads", "crm__leads", lambda r: r["lead_id"], "created_at",
-             lambda v: rng.choice([f"{v[8:10]}/{v[5:7]}/{v[:4]} {v[11:16]}", "#VALUE!"])),
-            ("crm/orders", "crm__orders", lambda r: r["order_id"], "amount",
-             lambda v: rng.choice([f"{float(v):,.2f}", v.replace(".", ","), f"${v}"])),
-            ("ads/lead_forms", "ads__lead_forms", lambda r: r["submission_id"], "submitted_at",
-             lambda v: str(int(datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").timestamp() * 1000))),
-            ("billing/invoices", "billing__invoices", lambda r: r["invoice_id"], "due_date",
-             lambda v: f"{v[8:10]}/{v[5:7]}/{v[:4]}"),
-        ]  # fmt: skip
+            (
+                "ads/delivery",
+                "ads__delivery",
+                lambda r: f"{r['campaign_id']}|{r['delivery_date']}",
+                "spend",
+                lambda v: rng.choice([f"{float(v):,.2f}", f"€{v}", v.replace(".", ","), "--"]),
+            ),
+            (
+                "billing/invoice_lines",
+                "billing__invoice_lines",
+                lambda r: f"{r['invoice_id']}#{r['line_number']}",
+                "net_amount",
+                lambda v: rng.choice(
+                    [f"({v.lstrip('-')})" if v.startswith("-") else f"{v} GBP", v.replace(".", ","), f"{float(v):,.2f}"]
+                ),
+            ),
+            (
+                "fulfilment/deliverables",
+                "fulfilment__deliverables",
+                lambda r: r["deliverable_id"],
+                "quantity",
+                lambda v: rng.choice([f"{v} pcs", "x" + v, "tbc"]),
+            ),
+            (
+                "crm/leads",
+                "crm__leads",
+                lambda r: r["lead_id"],
+                "created_at",
+                lambda v: rng.choice([f"{v[8:10]}/{v[5:7]}/{v[:4]} {v[11:16]}", "#VALUE!"]),
+            ),
+            (
+                "crm/orders",
+                "crm__orders",
+                lambda r: r["order_id"],
+                "amount",
+                lambda v: rng.choice([f"{float(v):,.2f}", v.replace(".", ","), f"${v}"]),
+            ),
+            (
+                "ads/lead_forms",
+                "ads__lead_forms",
+                lambda r: r["submission_id"],
+                "submitted_at",
+                lambda v: str(int(datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").timestamp() * 1000)),
+            ),
+            (
+                "billing/invoices",
+                "billing__invoices",
+                lambda r: r["invoice_id"],
+                "due_date",
+                lambda v: f"{v[8:10]}/{v[5:7]}/{v[:4]}",
+            ),
+        ]
         for prefix, entity, rid, column, corrupt in spec:
             keys = sorted(k for k in self.rows if k.startswith(prefix))
             pool = [(k, i) for k in keys for i, r in enumerate(self.rows[k]) if r.get(column)]
@@ -1558,7 +1723,7 @@ class World:
                 row = self.rows[k][i]
                 old = row[column]
                 new = corrupt(old)
-                if new == old or "," in new and column in ("amount", "spend") and False:
+                if new == old:
                     continue
                 row[column] = new
                 self.record(entity, rid(row), "bad_value", f"{column}={new!r}")
@@ -1609,8 +1774,16 @@ def _raw_ms_report(rows: list[dict]) -> str:
     ]
     for r in rows:
         y, m, d = r["delivery_date"].split("-")
-        vals = [f"{int(m)}/{int(d)}/{y}", r["account_id"], r["campaign_name"], r["campaign_id"], r["impressions"],
-                r["clicks"], r["spend"], r["currency"]]  # fmt: skip
+        vals = [
+            f"{int(m)}/{int(d)}/{y}",
+            r["account_id"],
+            r["campaign_name"],
+            r["campaign_id"],
+            r["impressions"],
+            r["clicks"],
+            r["spend"],
+            r["currency"],
+        ]
         lines.append(",".join('"' + v.replace('"', '""') + '"' for v in vals))
     lines += ["", '"©2025 Microsoft Corporation. All rights reserved. "']
     return "\n".join(lines) + "\n"
@@ -1662,8 +1835,13 @@ def generate(out_dir: Path, *, seed: int = 5, orders: int = 20000, noise: float 
         rel = "landing/ads/delivery/microsoft_ads_campaign_performance_raw.csv"
         (out_dir / rel).write_text(_raw_ms_report(pick), encoding="utf-8")
         files.append(rel)
-        bad_files.append((rel, "raw Microsoft Advertising report: preamble and API headers, not mapped to the contract "
-                               "(its rows repeat rows already in microsoft_ads_*.csv)"))  # fmt: skip
+        bad_files.append(
+            (
+                rel,
+                "raw Microsoft Advertising report: preamble and API headers, not mapped to the contract "
+                "(its rows repeat rows already in microsoft_ads_*.csv)",
+            )
+        )
 
     truth = out_dir / "ground_truth"
     truth.mkdir(parents=True, exist_ok=True)
@@ -1692,7 +1870,13 @@ def generate(out_dir: Path, *, seed: int = 5, orders: int = 20000, noise: float 
         "discrepancies": dict(sorted(discrepancies.items())),
         "links": dict(sorted(link_counts.items())),
     }
-    manifest = {"dialect": "c", "seed": seed, "orders": orders, "noise": noise, "counts": counts,
-                "files": [*files, "ground_truth/links.csv", "ground_truth/records.csv", "ground_truth/bad_files.csv"]}  # fmt: skip
+    manifest = {
+        "dialect": "c",
+        "seed": seed,
+        "orders": orders,
+        "noise": noise,
+        "counts": counts,
+        "files": [*files, "ground_truth/links.csv", "ground_truth/records.csv", "ground_truth/bad_files.csv"],
+    }
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return {**counts, "files": len(files), "seconds": round(time.perf_counter() - started, 2)}
