@@ -950,7 +950,8 @@ class World:
             for ln in inv.lines
         ]
         new = Invoice(inv.client, issue, lines, kind=kind, origin=inv)
-        new.notes = []  # type: ignore[attr-defined]
+        carried = {"unlinked_line", "billed_actual_spend"} if kind != "copy" else set()
+        new.notes = [n for n in getattr(inv, "notes", []) if n[0] in carried]  # type: ignore[attr-defined]
         return new
 
     def invoice_noise(self, rng: random.Random) -> None:
@@ -1066,7 +1067,9 @@ class World:
                     cp.id = self.unique(lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4)))
                 else:
                     cp.id = self.unique(lambda: "in_1" + "".join(rng.choice(B62) for _ in range(23)))
-                cp.notes = [("reexported_copy", f"copy of {inv.id}")]  # type: ignore[attr-defined]
+                cp.notes = [("reexported_copy", f"copy of {inv.id}")]
+                if cp.inclusive:
+                    cp.notes.append(("tax_inclusive_lines", f"lines include {inv.client.tax_bp / 100:g}% tax"))  # type: ignore[attr-defined]
                 self.copies.append(cp)
 
     def dress_invoice(self, rng: random.Random, inv: Invoice) -> None:
@@ -1078,6 +1081,12 @@ class World:
             inv.inclusive = src.inclusive
             if inv.reference == "" and len(inv.orders) == 1:
                 inv.reference = inv.orders[0].ref
+            carried = {"client_name_variant"}
+            if inv.reference == src.reference:
+                carried |= {"po_instead_of_ref", "ref_typo", "ref_format_variant"}
+            inv.notes.extend(n for n in src.notes if n[0] in carried)  # type: ignore[attr-defined]
+            if inv.inclusive:
+                inv.notes.append(("tax_inclusive_lines", f"lines include {c.tax_bp / 100:g}% tax"))
             return
         inv.client_name = self.billed_name(c)
         if self.hit(rng, "client_name_variant"):
