@@ -48,6 +48,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         summary = dialect_b.generate(out, seed=args.seed, orders=args.orders, noise=args.noise)
         print(f"dialect b: {sum(summary['rows'].values()):,} rows under {out / 'landing'} in {summary['seconds']}s")
         return 0
+    if getattr(args, "dialect", "a") == "c":  # second held-out data set: never tune on it either
+        from orchestration import dialect_c
+
+        summary = dialect_c.generate(out, seed=args.seed, orders=args.orders, noise=args.noise)
+        print(f"dialect c: {sum(summary['rows'].values()):,} rows under {out / 'landing'} in {summary['seconds']}s")
+        return 0
     result = generate.generate(
         out,
         seed=args.seed,
@@ -595,7 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=100_000, help="orders per chunk (memory bound)")
     p.add_argument("--no-bad-rows", action="store_true", help="do not inject unparseable values")
     p.add_argument("--no-bad-files", action="store_true", help="do not write the malformed legacy file")
-    p.add_argument("--dialect", default="a", choices=["a", "b"], help="a: demo generator; b: held-out data set")
+    p.add_argument(
+        "--dialect", default="a", choices=["a", "b", "c"], help="a: demo generator; b, c: held-out data sets"
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("ingest", help="load new landing files into the raw schema")
