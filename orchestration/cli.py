@@ -187,16 +187,18 @@ def build_scratch(
 
     Used by tune and evaluate to get labelled data for one seed without touching the
     main RECON_HOME; returns the ground-truth directory. ``dialect`` "a" is the demo
-    generator, "b" the independently written one that is held out from tuning.
+    generator (tuned on), "b" and "c" independently written ones held out from tuning.
     """
     from orchestration import generate, ingest
 
     settings.use_home(home)
     shutil.rmtree(home, ignore_errors=True)
-    if dialect == "b":
-        from orchestration import dialect_b
+    if dialect in ("b", "c"):
+        import importlib
 
-        dialect_b.generate(home, seed=seed, orders=orders, noise=noise)
+        importlib.import_module(f"orchestration.dialect_{dialect}").generate(
+            home, seed=seed, orders=orders, noise=noise
+        )
         truth_dir = home / "ground_truth"
     else:
         truth_dir = generate.generate(home, seed=seed, orders=orders, noise=noise).ground_truth_dir
@@ -639,9 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dialect",
         nargs="+",
-        choices=["a", "b"],
-        default=["a", "b"],
-        help="generator dialects to build with --seeds: a (tuned on), b (held out, never tuned on)",
+        choices=["a", "b", "c"],
+        default=["a", "b", "c"],
+        help="generator dialects to build with --seeds: a (tuned on), b and c (held out, never tuned on)",
     )
     p.set_defaults(func=cmd_evaluate)
 
