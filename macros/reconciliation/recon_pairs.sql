@@ -46,7 +46,7 @@ right_records as (
 {%- if has_fx %}
 
 fx_rates as (
-    select * from {{ ref('fx_rates') }}
+    select * from {{ ref('int_fx_rates_monthly') }}
 ),
 {%- endif %}
 {%- for pass in spec.deterministic %}

@@ -26,7 +26,7 @@ mentions as (
 ),
 
 fx_rates as (
-    select * from {{ ref('fx_rates') }}
+    select * from {{ ref('int_fx_rates_monthly') }}
 ),
 
 billing_invoices as (

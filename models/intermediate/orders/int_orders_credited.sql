@@ -17,7 +17,7 @@ invoice_matches as (
 ),
 
 fx_rates as (
-    select * from {{ ref('fx_rates') }}
+    select * from {{ ref('int_fx_rates_monthly') }}
 ),
 
 mentions as (

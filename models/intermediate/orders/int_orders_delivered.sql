@@ -17,7 +17,7 @@ orders as (
 ),
 
 fx_rates as (
-    select * from {{ ref('fx_rates') }}
+    select * from {{ ref('int_fx_rates_monthly') }}
 ),
 
 delivered as (

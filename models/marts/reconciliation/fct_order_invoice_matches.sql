@@ -19,7 +19,7 @@ billing_items as (
 ),
 
 fx_rates as (
-    select * from {{ ref('fx_rates') }}
+    select * from {{ ref('int_fx_rates_monthly') }}
 ),
 
 allocated as (
