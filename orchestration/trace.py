@@ -56,7 +56,10 @@ class Kind:
 
 
 KINDS = (
-    Kind("order", "order", "staging.stg_crm__orders", "order_id", "stg_crm__orders", (("crm__orders", "order_id"),)),
+    # Orders reach the engine as int_orders_resolved (their canonical reference and name).
+    Kind(
+        "order", "order", "staging.stg_crm__orders", "order_id", "int_orders_resolved", (("crm__orders", "order_id"),)
+    ),
     Kind(
         "invoice",
         "invoice",
@@ -110,6 +113,10 @@ KINDS = (
 )
 KIND = {k.name: k for k in KINDS}
 MODEL_KIND = {k.record_model: k for k in KINDS if k.record_model}
+# Exceptions name the staging model of their record (an order's is stg_crm__orders even
+# though the engine reads int_orders_resolved).
+for _kind in KINDS:
+    MODEL_KIND.setdefault(_kind.relation.split(".")[-1], _kind)
 
 WHAT_TO_TYPE = (
     f"an exception id (or its first {MIN_PREFIX}+ characters, as `recon exceptions list` shows them), "
@@ -583,7 +590,12 @@ def _matching(
 
 
 def _exceptions(db: _Reader, records: list[TracedRecord], traced_id: str | None) -> list[dict]:
-    keys = [(KIND[r.kind].record_model, r.key) for r in records if KIND[r.kind].record_model]
+    # Exceptions name a record by its reconciled model or its staging model.
+    keys = [
+        (model, r.key)
+        for r in records
+        for model in {KIND[r.kind].record_model, KIND[r.kind].relation.split(".")[-1]} - {None}
+    ]
     found: dict[str, dict] = {}
     if traced_id:
         for row in db.select("marts.fct_exception_current", "exception_id = ?", [traced_id]):
