@@ -81,18 +81,32 @@ named as (
         on campaigns.campaign_id = brands.campaign_id
 ),
 
-final as (
+named_in_campaign_name as (
+    -- A name whose first part is not the client ("Prospecting | Acme | UK") may still name
+    -- it further on.
+    {{ client_named_in_text('campaigns', 'campaign_id', 'campaign_name') }}
+),
+
+resolved as (
     select
         named.*,
-        {{ client_lookup_id('client_key') }} as client_id_resolved,
-        coalesce(clients.client_name_canonical, named.brand_normalised) as client_name_compared,
-        cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
+        coalesce({{ client_lookup_id('client_key') }}, named_in_campaign_name.client_id) as client_id_resolved
     from named
     {{ client_lookup_joins('named.brand_normalised', 'client_key') }}
+    left join named_in_campaign_name
+        on named.campaign_id = named_in_campaign_name.campaign_id
+),
+
+final as (
+    select
+        resolved.*,
+        coalesce(clients.client_name_canonical, resolved.brand_normalised) as client_name_compared,
+        cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
+    from resolved
     left join clients
-        on {{ client_lookup_id('client_key') }} = clients.client_id
+        on resolved.client_id_resolved = clients.client_id
     left join campaign_credits
-        on named.campaign_id = campaign_credits.campaign_id
+        on resolved.campaign_id = campaign_credits.campaign_id
 )
 
 select * from final

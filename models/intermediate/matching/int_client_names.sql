@@ -98,7 +98,8 @@ learned_names as (
         seen_names.client_name_normalised as name_normalised,
         'learned' as name_source
     from seen_names
-    where seen_names.client_name_normalised is not null
+    -- Too short a name ("L", "hp") identifies nobody, whatever one run's data says.
+    where length(seen_names.client_name_normalised) >= 3
     group by seen_names.client_name_normalised
     having count(distinct seen_names.client_id) = 1
 ),

@@ -1,7 +1,8 @@
 -- One row per fulfilment project: the value of its deliverables (all, and completed
 -- only), the order reference its tasks carry (reference field or project name, in any
--- shape: int_reference_mentions), and the client as the project tool names it, resolved
--- to the client's canonical name where the name is known. Projects are what orders are
+-- shape: int_reference_mentions), and the client as the project tool names it (client
+-- field, else the client its project name names), compared as the client's canonical
+-- name where it is known. Projects are what orders are
 -- matched to; deliverables follow them.
 with
 
@@ -46,15 +47,29 @@ projects as (
     group by deliverables.project_id
 ),
 
-final as (
+named_in_project_name as (
+    -- Project tools name projects "Client: work" or "Work (Client)": the client the
+    -- project name names, for projects whose client field says too little ("L", "hp").
+    {{ client_named_in_text('projects', 'project_id', 'project_name') }}
+),
+
+resolved as (
     select
         projects.*,
-        {{ client_lookup_id('client_key') }} as client_id_resolved,
-        coalesce(clients.client_name_canonical, projects.client_name_normalised) as client_name_compared
+        coalesce({{ client_lookup_id('client_key') }}, named_in_project_name.client_id) as client_id_resolved
     from projects
     {{ client_lookup_joins('projects.client_name_normalised', 'client_key') }}
+    left join named_in_project_name
+        on projects.project_id = named_in_project_name.project_id
+),
+
+final as (
+    select
+        resolved.*,
+        coalesce(clients.client_name_canonical, resolved.client_name_normalised) as client_name_compared
+    from resolved
     left join clients
-        on {{ client_lookup_id('client_key') }} = clients.client_id
+        on resolved.client_id_resolved = clients.client_id
 )
 
 select * from final

@@ -1,0 +1,31 @@
+{#- A select of (`id_column`, client_id): the first part of `text_column` that names
+    exactly one known client, in reading order. The text is cut at ":", "|", "(", ")",
+    "[", "]", "_", dashes with spaces around them, and "–" / "—"; words holding three or
+    more digits (references, dates) are dropped first. "Hughes Studios: Always-on social",
+    "Product photography (Yates)", "[IO-013676] Acme - Prospecting" name Hughes Studios,
+    Yates and Acme when those names (or their first words) identify one client. Needs the
+    keys model imported as `client_name_keys`. -#}
+{% macro client_named_in_text(relation, id_column, text_column) -%}
+    select
+        segmented.{{ id_column }},
+        arg_min({{ client_lookup_id('segment_key') }}, segmented.position) as client_id
+    from (
+        select
+            {{ relation }}.{{ id_column }},
+            unnest(parts) as segment,
+            generate_subscripts(parts, 1) as position
+        from (
+            select
+                {{ relation }}.{{ id_column }},
+                list_transform(
+                    string_split_regex({{ relation }}.{{ text_column }}, '\s*[:|()\[\]_–—]\s*|\s+-\s+'),
+                    lambda part: trim(regexp_replace(part, '\S*[0-9]{3,}\S*', '', 'g'))
+                ) as parts
+            from {{ relation }}
+            where {{ relation }}.{{ text_column }} is not null
+        ) as {{ relation }}
+    ) as segmented
+    {{ client_lookup_joins(normalise_client_name('segmented.segment'), 'segment_key') }}
+    where {{ client_lookup_id('segment_key') }} is not null
+    group by segmented.{{ id_column }}
+{%- endmacro %}
