@@ -255,6 +255,21 @@ def _open_orders(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute("select order_id from staging.stg_crm__orders where not is_cancelled").fetchall()}
 
 
+def _derived_report(
+    name: str, how: str, truth: set[tuple[str, str]], predicted: set[tuple[str, str]], evaluable: set
+) -> ReconciliationReport:
+    """A link measured from decisions of other reconciliations: no suggestions of its own."""
+    score = Score(predicted=len(predicted), correct=len(predicted & truth), relevant=len(evaluable))
+    return ReconciliationReport(
+        name=name,
+        auto=score,
+        suggested=Score(relevant=len(evaluable)),
+        by_pass={how: score},
+        truth_links=len(truth),
+        truth_links_evaluable=len(evaluable),
+    )
+
+
 def evaluate_invoice_lines(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> ReconciliationReport:
     """Order ↔ invoice line: every line of an auto-matched billing item is linked to its order.
 
@@ -282,15 +297,7 @@ def evaluate_invoice_lines(con: duckdb.DuckDBPyConnection, ground_truth: Path) -
     }
     orders = _open_orders(con)
     evaluable = {(o, line) for o, line in truth if o in orders and line in lines}
-    score = Score(predicted=len(predicted), correct=len(predicted & truth), relevant=len(evaluable))
-    return ReconciliationReport(
-        name="orders_invoice_lines",
-        auto=score,
-        suggested=Score(relevant=len(evaluable)),
-        by_pass={"lines of matched billing items": score},
-        truth_links=len(truth),
-        truth_links_evaluable=len(evaluable),
-    )
+    return _derived_report("orders_invoice_lines", "lines of matched billing items", truth, predicted, evaluable)
 
 
 def evaluate_deliverables_orders(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> ReconciliationReport:
@@ -311,15 +318,7 @@ def evaluate_deliverables_orders(con: duckdb.DuckDBPyConnection, ground_truth: P
     }
     orders = _open_orders(con)
     evaluable = {(d, o) for d, o in truth if d in deliverables and o in orders}
-    score = Score(predicted=len(predicted), correct=len(predicted & truth), relevant=len(evaluable))
-    return ReconciliationReport(
-        name="deliverables_orders",
-        auto=score,
-        suggested=Score(relevant=len(evaluable)),
-        by_pass={"derived via projects_orders": score},
-        truth_links=len(truth),
-        truth_links_evaluable=len(evaluable),
-    )
+    return _derived_report("deliverables_orders", "derived via projects_orders", truth, predicted, evaluable)
 
 
 def billed_amount_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path, tolerance: float = 0.01) -> dict:
