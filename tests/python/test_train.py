@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration import cli, evaluate, settings, train
@@ -121,3 +125,31 @@ def test_train_one_reconciliation_leaves_the_others(built_home: Path, tmp_path: 
     assert cli.main(["train", "--write", "--reconciliations", "projects_orders", "--warehouse", str(warehouse)]) == 0
     after = [r for r in csv.DictReader(seed.open()) if r["reconciliation"] != "projects_orders"]
     assert after == before
+
+
+def test_a_missing_weight_fails_the_build_naming_spec_field_and_level(built_home: Path) -> None:
+    # A weight row the seed lacks must stop the pairs model, never count as 0.
+    con = duckdb.connect(str(built_home / "warehouse.duckdb"))
+    try:
+        con.execute(
+            "delete from reference.match_weights where reconciliation = 'orders_invoices' "
+            "and field = 'name' and level = 2"
+        )
+    finally:
+        con.close()
+    dbt = Path(sys.executable).with_name("dbt")
+    done = subprocess.run(
+        [str(dbt), "run", "--select", "int_orders_invoices__pairs", "--project-dir", str(settings.PROJECT_DIR)],
+        cwd=settings.PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "RECON_HOME": str(built_home),
+            "RECON_DUCKDB_PATH": str(built_home / "warehouse.duckdb"),
+            "DBT_PROFILES_DIR": str(settings.PROJECT_DIR / "profiles"),
+            "DO_NOT_TRACK": "1",
+        },
+    )
+    assert done.returncode != 0
+    assert "no weight for reconciliation orders_invoices, field name, level 2 (medium)" in done.stdout
