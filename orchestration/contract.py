@@ -12,11 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "2.0.0"
+CONTRACT_VERSION = "2.1.0"
 
 # What changed, newest first. Additive changes keep older files loading: a column that
 # a file lacks is loaded as null unless it is required.
 CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.1.0",
+        "Every value has a range every model can compute with: amounts below 10^12 in absolute value, "
+        "whole numbers below 10^12, dates and timestamps within 2000-01-01..2099-12-31, quantities below "
+        "10^9 and quantity × unit value below 10^12; service periods must not end before they start; a "
+        "negative value in a column that gives negatives no meaning is quarantined (it no longer stops the "
+        "run); only an empty field is missing (`NA`, `null`, `N/A` are text). Rows outside these ranges "
+        "are quarantined with the reason.",
+    ),
     (
         "2.0.0",
         "crm/clients (client master: legal and trading names, aliases); orders: order_date, po_number; "
@@ -45,6 +54,14 @@ KIND_SQL_TYPE = {
     "currency": "VARCHAR",
 }
 
+# Ranges every model can compute with. A value the contract accepts must never overflow a
+# model (DECIMAL(18, 4) holds 14 integer digits; products with constants and FX rates need
+# headroom), and an implausible date (year 9999) must not sit pending forever. Values
+# outside are quarantined at ingestion with the range in the reason.
+MAX_ABS_DECIMAL = 10**12  # exclusive: up to 999,999,999,999.9999
+MAX_ABS_INTEGER = 10**12
+MIN_DATE, MAX_DATE = "2000-01-01", "2099-12-31"
+
 KIND_FORMAT = {
     "string": "text",
     "decimal": "plain decimal, dot separator, at most 4 decimals, no thousands separator (1234.50)",
@@ -67,10 +84,26 @@ class Column:
     # blocking raw gate stops the run on one (the source sent something we cannot read).
     negative: str = ""
     since: str = "1.0.0"  # contract version that added the column
+    # For numbers: the exclusive bound on the absolute value, when tighter than the kind's.
+    max_abs: int | None = None
 
     @property
     def sql_type(self) -> str:
         return KIND_SQL_TYPE[self.kind]
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A check across columns of one row; a row that breaks it is quarantined.
+
+    ``condition`` is SQL over the parsed values, with each column written ``{name}``;
+    it is true for a good row (nulls count as good: emptiness is the columns' own check).
+    It comes from this module, never from data.
+    """
+
+    column: str  # the column the quarantine names
+    condition: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -80,6 +113,7 @@ class Entity:
     description: str
     key: tuple[str, ...]
     columns: tuple[Column, ...] = field(default_factory=tuple)
+    rules: tuple[RowRule, ...] = ()
 
     @property
     def table(self) -> str:
@@ -95,8 +129,27 @@ class Entity:
         return tuple(c.name for c in self.columns)
 
 
-def _c(name, kind, required, description, example, allowed=(), negative="", since="1.0.0"):
-    return Column(name, kind, required, description, example, tuple(allowed), negative, since)
+def _c(name, kind, required, description, example, allowed=(), negative="", since="1.0.0", max_abs=None):
+    return Column(name, kind, required, description, example, tuple(allowed), negative, since, max_abs)
+
+
+def column_range(col: Column) -> str:
+    """The accepted range of a number or date column, as the docs and messages say it."""
+    if col.kind in ("decimal", "integer"):
+        bound = col.max_abs or (MAX_ABS_DECIMAL if col.kind == "decimal" else MAX_ABS_INTEGER)
+        low = "0" if not col.negative else f"-{bound:,} (exclusive)"
+        return f"{low} to {bound:,} (exclusive)"
+    if col.kind in ("date", "timestamp"):
+        return f"{MIN_DATE} to {MAX_DATE}"
+    return ""
+
+
+SERVICE_PERIOD = RowRule(
+    "service_end_date",
+    "{service_end_date} >= {service_start_date}",
+    "service_end_date is before service_start_date; correct the service period and re-drop the file",
+)
+MAX_QUANTITY = 10**9
 
 
 SOURCES: dict[str, str] = {
@@ -181,6 +234,7 @@ ENTITIES: tuple[Entity, ...] = (
             _c("status", "string", True, "Order status.", "booked", ORDER_STATUSES),
             _c("updated_at", "timestamp", True, "When the CRM last changed the order.", "2026-02-20T09:30:00Z"),
         ),
+        rules=(SERVICE_PERIOD,),
     ),
     Entity(
         "crm",
@@ -312,8 +366,23 @@ ENTITIES: tuple[Entity, ...] = (
             _c("line_number", "integer", True, "Position of the line on the invoice.", "1"),
             _c("description", "string", False, "Line text.", "Media buying March 2026"),
             _c("reference", "string", False, "Order reference quoted on the line.", "PO-2026-000123"),
-            _c("quantity", "decimal", False, "Quantity billed.", "1"),
-            _c("unit_price", "decimal", False, "Unit price in the invoice currency.", "12500.00"),
+            _c(
+                "quantity",
+                "decimal",
+                False,
+                "Quantity billed.",
+                "1",
+                negative="units returned or credited, on a credit line",
+                max_abs=MAX_QUANTITY,
+            ),
+            _c(
+                "unit_price",
+                "decimal",
+                False,
+                "Unit price in the invoice currency.",
+                "12500.00",
+                negative="a discount or credit line",
+            ),
             _c(
                 "net_amount",
                 "decimal",
@@ -321,6 +390,14 @@ ENTITIES: tuple[Entity, ...] = (
                 "Line amount before tax (some billing exports give it including tax: detected per invoice).",
                 "12500.00",
                 negative="a discount or credit line; it reduces what the invoice bills",
+            ),
+        ),
+        rules=(
+            RowRule(
+                "unit_price",
+                "abs({quantity} * {unit_price}) < 1000000000000",
+                "quantity × unit_price is 10^12 or more, beyond what the models can compute with; "
+                "check the quantity and unit price",
             ),
         ),
     ),
@@ -352,7 +429,7 @@ ENTITIES: tuple[Entity, ...] = (
             _c("order_ref", "string", False, "Order reference, when the team filled it in.", "PO-2026-000123"),
             _c("client_name", "string", False, "Client as named in the project tool.", "acme"),
             _c("description", "string", False, "What was delivered.", "Blog article 1500 words"),
-            _c("quantity", "decimal", True, "Units delivered.", "4"),
+            _c("quantity", "decimal", True, "Units delivered.", "4", max_abs=MAX_QUANTITY),
             _c("unit_value", "decimal", True, "Value of one unit in `currency`.", "350.00"),
             _c("currency", "currency", True, "Currency of `unit_value`.", "GBP"),
             _c(
@@ -364,6 +441,14 @@ ENTITIES: tuple[Entity, ...] = (
                 ("planned", "in_progress", "completed", "cancelled"),
             ),
             _c("completed_at", "timestamp", False, "When the deliverable was completed.", "2026-04-11T16:20:00Z"),
+        ),
+        rules=(
+            RowRule(
+                "unit_value",
+                "abs({quantity} * {unit_value}) < 1000000000000",
+                "quantity × unit_value is 10^12 or more, beyond what the models can compute with; "
+                "check the quantity and unit value",
+            ),
         ),
     ),
 )

@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ META_COLUMNS = (
 )
 # Accept up to 4 significant decimals; trailing zeros beyond that (as typed Parquet
 # decimals render) are harmless.
-DECIMAL_PATTERN = r"^[+-]?[0-9]{1,14}(\.[0-9]{0,4}0*)?$"
+DECIMAL_PATTERN = r"^[+-]?[0-9]{1,30}(\.[0-9]{0,4}0*)?$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 TIMESTAMP_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 RECORD_COLUMN = "_record"  # quarantine column name for a line that is not a record at all
@@ -54,7 +55,7 @@ class FileOutcome:
     source_file: str
     source: str
     entity: str
-    status: str  # loaded | rejected | skipped
+    status: str  # loaded | rejected | duplicate | ignored | skipped (already ingested; not logged again)
     sha256: str
     batch_id: int | None = None
     rows_read: int = 0
@@ -62,6 +63,7 @@ class FileOutcome:
     rows_quarantined: int = 0
     is_restatement: bool = False
     supersedes_batch_id: int | None = None
+    duplicate_of_batch_id: int | None = None
     message: str = ""
 
 
@@ -134,6 +136,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    con.execute(f"alter table {RAW_SCHEMA}.ingestion_log add column if not exists duplicate_of_batch_id BIGINT")
     # Filled by actions.copy_to_warehouse from the action store, every run.
     con.execute(
         f"""
@@ -184,15 +187,40 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
             )
         )
     fmt = contract.KIND_FORMAT[col.kind]
-    if col.kind == "decimal":
-        checks.append(
-            (
-                f"{present} and not regexp_full_match({text}, ?)",
-                [DECIMAL_PATTERN, f"not a decimal number; expected {fmt}"],
+    out_of_range = (
+        f"out of range: {col.name} must be {contract.column_range(col)}; correct the value and re-drop the file"
+    )
+    if col.kind in ("decimal", "integer"):
+        if col.kind == "decimal":
+            checks.append(
+                (
+                    f"{present} and not regexp_full_match({text}, ?)",
+                    [DECIMAL_PATTERN, f"not a decimal number; expected {fmt}"],
+                )
             )
-        )
-    elif col.kind == "integer":
-        checks.append((f"{present} and try_cast({text} as BIGINT) is null", [f"not a whole number; expected {fmt}"]))
+            number = f"try_cast({text} as DECIMAL(38, 4))"
+        else:
+            checks.append(
+                (
+                    f"{present} and try_cast({text} as HUGEINT) is null",
+                    [f"not a whole number; expected {fmt}"],
+                )
+            )
+            number = f"try_cast({text} as HUGEINT)"
+        bound = col.max_abs or (contract.MAX_ABS_DECIMAL if col.kind == "decimal" else contract.MAX_ABS_INTEGER)
+        checks.append((f"abs({number}) >= cast(? as HUGEINT)", [str(bound), out_of_range]))
+        if not col.negative:
+            checks.append(
+                (
+                    f"{number} < 0 and abs({number}) < cast(? as HUGEINT)",
+                    [
+                        str(bound),
+                        f"negative value not expected: the contract gives a negative {col.name} no meaning "
+                        "(a credit or refund belongs in its own file, e.g. billing/credit_notes); "
+                        "correct the value and re-drop the file",
+                    ],
+                )
+            )
     elif col.kind == "date":
         checks.append(
             (
@@ -200,11 +228,24 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
                 [DATE_PATTERN, f"not a date; expected {fmt}"],
             )
         )
+        checks.append(
+            (
+                f"not (try_cast({text} as DATE) between cast(? as DATE) and cast(? as DATE))",
+                [contract.MIN_DATE, contract.MAX_DATE, out_of_range],
+            )
+        )
     elif col.kind == "timestamp":
         checks.append(
             (
                 f"{present} and (not regexp_matches({text}, ?) or try_cast({text} as TIMESTAMPTZ) is null)",
                 [TIMESTAMP_PREFIX, f"not a timestamp; expected {fmt}"],
+            )
+        )
+        checks.append(
+            (
+                f"not (cast(try_cast({text} as TIMESTAMPTZ) at time zone 'UTC' as DATE) "
+                "between cast(? as DATE) and cast(? as DATE))",
+                [contract.MIN_DATE, contract.MAX_DATE, out_of_range],
             )
         )
     elif col.kind == "currency":
@@ -223,6 +264,21 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
         )
     # Every check ends with the column name and reason, bound as parameters.
     return [(cond, params[:-1] + [col.name, params[-1]]) for cond, params in checks]
+
+
+def _parsed(col: Column) -> str:
+    """The value of ``col`` as the type a row rule computes with (null when it does not parse)."""
+    text = f"nullif(trim({_ident(col.name)}), '')"
+    cast_type = {"decimal": "DECIMAL(38, 4)", "integer": "HUGEINT", "date": "DATE", "timestamp": "TIMESTAMPTZ"}
+    return f"try_cast({text} as {cast_type[col.kind]})" if col.kind in cast_type else text
+
+
+def _rule_checks(ent: Entity) -> list[tuple[str, list]]:
+    """Row rules across columns: the row is quarantined when a rule's condition is false."""
+    values = {c.name: _parsed(c) for c in ent.columns}
+    return [
+        (f"not coalesce({rule.condition.format(**values)}, true)", [rule.column, rule.reason]) for rule in ent.rules
+    ]
 
 
 def _cast_expr(col: Column) -> str:
@@ -258,10 +314,10 @@ class _EntitySql:
 def _entity_sql(ent: Entity) -> _EntitySql:
     problems: list[str] = []
     params: list = []
-    for col in ent.columns:
-        for cond, p in _problem_checks(col):
-            problems.append(f"case when {cond} then {{'column': ?, 'reason': ?}} end")
-            params.extend(p)
+    checks = [check for col in ent.columns for check in _problem_checks(col)] + _rule_checks(ent)
+    for cond, p in checks:
+        problems.append(f"case when {cond} then {{'column': ?, 'reason': ?}} end")
+        params.extend(p)
     cols = ", ".join(_ident(c.name) for c in ent.columns)
     originals = ", ".join(f"{_ident(c.name)} := {_ident(c.name)}" for c in ent.columns)
     check_sql = (
@@ -342,7 +398,11 @@ def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Ta
             path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=8 << 20),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True
+                column_types={n: pa.string() for n in names},
+                # Only an empty field is missing: "NA", "null", "N/A" are values (a client
+                # may be called NA), not the reader's default list of null spellings.
+                null_values=[""],
+                strings_can_be_null=True,
             ),
         )
         row = 1
@@ -448,10 +508,56 @@ def sha256_of(path: Path) -> str:
 
 
 def discover(landing: Path) -> list[Path]:
-    """Landing files in a stable order: by path, so batches are numbered reproducibly."""
+    """Every entry under ``landing`` that ingestion must account for, in a stable order.
+
+    Sorted by path, so batches are numbered reproducibly. Symlinks are listed, not
+    followed (folders behind a symlink are not entered): `_ingest_file` decides about
+    each, so a hidden file, a dangling link or a link out of landing is logged rather
+    than passed over in silence.
+    """
     if not landing.exists():
         return []
-    return sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith("."))
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(landing, followlinks=False):
+        base = Path(folder)
+        # A symlinked folder shows up in ``dirs``; it is not walked but reported.
+        found += [base / d for d in dirs if (base / d).is_symlink()]
+        found += [base / f for f in files]
+    return sorted(found)
+
+
+def _is_hidden(rel: str) -> bool:
+    return any(part.startswith(".") for part in rel.split("/"))
+
+
+def _unreadable_entry(landing: Path, path: Path) -> tuple[str, str] | None:
+    """(status, reason) for an entry that cannot be read as a landing file, or None."""
+    if path.is_symlink():
+        target = os.readlink(path)
+        if not path.exists():
+            return (
+                "rejected",
+                f"dangling symlink to {target}: the file it points to is gone; remove the link or restore the file",
+            )
+        resolved = path.resolve()
+        if not resolved.is_relative_to(landing.resolve()):
+            return "rejected", (
+                f"symlink to {resolved}, outside the landing folder; not followed. "
+                "Copy the file into landing instead of linking to it"
+            )
+        if resolved.is_dir():
+            return (
+                "rejected",
+                f"symlink to the folder {target}; folders behind links are not read. Move the files into landing",
+            )
+    elif not path.is_file():
+        return "rejected", "not a regular file (a device, socket or pipe); landing holds files only"
+    return None
+
+
+def _link_digest(path: Path) -> str:
+    """A stable identity for a link that has no readable content: where it points."""
+    return hashlib.sha256(("symlink:" + os.readlink(path)).encode()).hexdigest()
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
@@ -480,29 +586,56 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
     rel = path.relative_to(landing).as_posix()
     parts = rel.split("/")
     source, entity_name = (parts[0], parts[1]) if len(parts) >= 3 else (parts[0], "")
-    sha = sha256_of(path)
+    unreadable = _unreadable_entry(landing, path)
+    if unreadable is None and _is_hidden(rel):
+        unreadable = (
+            "ignored",
+            "hidden file (a name starting with '.': editor locks, sync and system files); not loaded. "
+            "If it holds data, rename it without the leading dot",
+        )
+    sha = _link_digest(path) if unreadable and path.is_symlink() else sha256_of(path)
     outcome = FileOutcome(rel, source, entity_name, "skipped", sha)
 
-    previous = con.execute(
-        f"select batch_id, status from {RAW_SCHEMA}.ingestion_log where file_sha256 = ? order by batch_id limit 1",
-        [sha],
+    # Idempotency is per (path, content): a path whose latest batch has these bytes is
+    # done. Anything else at that path (new bytes, or bytes it held before) is a new
+    # batch, so a restatement back to an earlier version is never passed over.
+    latest = con.execute(
+        f"select batch_id, status, file_sha256, duplicate_of_batch_id from {RAW_SCHEMA}.ingestion_log "
+        "where source_file = ? order by batch_id desc limit 1",
+        [rel],
     ).fetchone()
-    if previous:
-        outcome.batch_id = previous[0]
-        outcome.message = f"already ingested as batch {previous[0]} ({previous[1]}); skipped"
+    if latest and latest[2] == sha and not (latest[1] == "duplicate" and not _is_live(con, latest[3])):
+        outcome.batch_id = latest[0]
+        outcome.message = f"already ingested as batch {latest[0]} ({latest[1]}); skipped"
         return outcome
 
     earlier = con.execute(
         f"select max(batch_id) from {RAW_SCHEMA}.ingestion_log where source_file = ? and status = 'loaded'",
         [rel],
     ).fetchone()[0]
-    outcome.is_restatement = earlier is not None
-    outcome.supersedes_batch_id = earlier
     outcome.batch_id = con.execute(f"select coalesce(max(batch_id), 0) + 1 from {RAW_SCHEMA}.ingestion_log").fetchone()[
         0
     ]
-    fmt = contract.FILE_FORMATS.get(path.suffix.lower())
     now = datetime.now(UTC).replace(tzinfo=None)
+    if unreadable:
+        outcome.status, reason = unreadable
+        outcome.message = f"{rel}: {outcome.status}, nothing loaded: {reason}"
+        _log_batch(con, outcome, None, now, file_bytes=None)
+        return outcome
+    twin = None if earlier is not None else _live_twin(con, sha)
+    if twin is not None:
+        # A new path with the bytes of a file that is loaded and current (a copy, or a
+        # file renamed after loading): loading it again would double its rows.
+        outcome.status, outcome.duplicate_of_batch_id = "duplicate", twin[0]
+        outcome.message = (
+            f"{rel}: duplicate, nothing loaded: same content as {twin[1]} (batch {twin[0]}), which is loaded "
+            "and current. Delete the copy; to load it anyway, change the original first"
+        )
+        _log_batch(con, outcome, contract.FILE_FORMATS.get(path.suffix.lower()), now, path.stat().st_size)
+        return outcome
+    outcome.is_restatement = earlier is not None
+    outcome.supersedes_batch_id = earlier
+    fmt = contract.FILE_FORMATS.get(path.suffix.lower())
 
     con.execute("begin transaction")
     try:
@@ -528,15 +661,59 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
     except BaseException:
         con.execute("rollback")
         raise
+    _log_batch(con, outcome, fmt, now, path.stat().st_size)
+    con.execute("commit")
+    return outcome
+
+
+def _is_live(con: duckdb.DuckDBPyConnection, batch_id: int | None) -> bool:
+    """Whether a loaded batch is still current (no later batch of its path supersedes it)."""
+    if batch_id is None:
+        return False
+    return bool(
+        con.execute(
+            f"select count(*) = 0 from {RAW_SCHEMA}.ingestion_log where supersedes_batch_id = ? and status = 'loaded'",
+            [batch_id],
+        ).fetchone()[0]
+    )
+
+
+def _live_twin(con: duckdb.DuckDBPyConnection, sha: str) -> tuple[int, str] | None:
+    """The current loaded batch, at another path, with these exact bytes."""
+    return con.execute(
+        f"""
+        select log.batch_id, log.source_file
+        from {RAW_SCHEMA}.ingestion_log as log
+        where log.file_sha256 = ? and log.status = 'loaded'
+            and not exists (
+                select 1 from {RAW_SCHEMA}.ingestion_log as later
+                where later.supersedes_batch_id = log.batch_id and later.status = 'loaded'
+            )
+        order by log.batch_id
+        limit 1
+        """,
+        [sha],
+    ).fetchone()
+
+
+def _log_batch(
+    con: duckdb.DuckDBPyConnection, outcome: FileOutcome, fmt: str | None, now: datetime, file_bytes: int | None
+) -> None:
     con.execute(
-        f"insert into {RAW_SCHEMA}.ingestion_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"""
+        insert into {RAW_SCHEMA}.ingestion_log (
+            batch_id, source, entity, source_file, file_sha256, file_bytes, file_format, status,
+            is_restatement, supersedes_batch_id, rows_read, rows_loaded, rows_quarantined, message,
+            contract_version, ingested_at, duplicate_of_batch_id
+        ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
         [
             outcome.batch_id,
-            source,
-            entity_name,
-            rel,
-            sha,
-            path.stat().st_size,
+            outcome.source,
+            outcome.entity,
+            outcome.source_file,
+            outcome.sha256,
+            file_bytes,
             fmt,
             outcome.status,
             outcome.is_restatement,
@@ -547,10 +724,9 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
             outcome.message,
             contract.CONTRACT_VERSION,
             now,
+            outcome.duplicate_of_batch_id,
         ],
     )
-    con.execute("commit")
-    return outcome
 
 
 _SQL_CACHE: dict[str, _EntitySql] = {}

@@ -80,13 +80,149 @@ def test_loads_rows_with_lineage_and_is_idempotent(recon_home: Path) -> None:
     assert scalar(recon_home, "select count(*) from raw.ingestion_log") == 1
 
 
-def test_same_content_under_another_name_is_skipped(recon_home: Path) -> None:
+def test_same_content_under_another_name_is_a_logged_duplicate(recon_home: Path) -> None:
     text = orders_csv(order_row("1"))
     write(recon_home / "landing/crm/orders/a.csv", text)
     write(recon_home / "landing/crm/orders/copy_of_a.csv", text)
     report = run(recon_home)
-    assert sorted(f.status for f in report.files) == ["loaded", "skipped"]
+    assert sorted(f.status for f in report.files) == ["duplicate", "loaded"]
     assert scalar(recon_home, "select count(*) from raw.crm__orders") == 1
+    (message,) = [f.message for f in report.files if f.status == "duplicate"]
+    assert "crm/orders/copy_of_a.csv" in message and "crm/orders/a.csv (batch 1)" in message
+    # Logged once, so it is visible, and not logged again on the next run.
+    assert {f.status for f in run(recon_home).files} == {"skipped"}
+    assert rows(recon_home, "select status, duplicate_of_batch_id from raw.ingestion_log order by batch_id") == [
+        ("loaded", None),
+        ("duplicate", 1),
+    ]
+
+
+def test_a_duplicate_loads_once_its_twin_is_restated(recon_home: Path) -> None:
+    text = orders_csv(order_row("1"))
+    original = write(recon_home / "landing/crm/orders/a.csv", text)
+    write(recon_home / "landing/crm/orders/b.csv", text)
+    run(recon_home)
+    original.write_text(orders_csv(order_row("2")))
+    statuses = {f.source_file: f.status for f in run(recon_home).files}
+    # a.csv no longer carries those rows, so b.csv is the only file that does.
+    assert statuses == {"crm/orders/a.csv": "loaded", "crm/orders/b.csv": "loaded"}
+
+
+def test_restatement_back_to_an_earlier_version_is_loaded(recon_home: Path) -> None:
+    """Idempotency is per (path, content): v1 → v2 → v1 makes v1's rows current again."""
+    path = write(recon_home / "landing/crm/orders/o.csv", orders_csv(order_row("1", "100.00")))
+    run(recon_home)
+    path.write_text(orders_csv(order_row("1", "150.00")))
+    run(recon_home)
+    path.write_text(orders_csv(order_row("1", "100.00")))
+    (outcome,) = run(recon_home).files
+    assert outcome.status == "loaded" and outcome.is_restatement and outcome.supersedes_batch_id == 2
+    assert rows(recon_home, "select batch_id, supersedes_batch_id from raw.ingestion_log order by 1") == [
+        (1, None),
+        (2, 1),
+        (3, 2),
+    ]
+
+
+def test_two_files_restated_to_the_same_bytes_are_both_restatements(recon_home: Path) -> None:
+    a = write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1")))
+    b = write(recon_home / "landing/crm/orders/b.csv", orders_csv(order_row("2")))
+    run(recon_home)
+    a.write_text(orders_csv())  # header only: every order of a.csv withdrawn
+    b.write_text(orders_csv())
+    outcomes = run(recon_home).files
+    assert [(f.status, f.is_restatement, f.supersedes_batch_id) for f in outcomes] == [
+        ("loaded", True, 1),
+        ("loaded", True, 2),
+    ]
+
+
+def test_a_rejected_file_loads_after_following_the_advice(recon_home: Path) -> None:
+    text = orders_csv(order_row("1"))
+    stray = write(recon_home / "landing/crm/o.csv", text)
+    txt = write(recon_home / "landing/crm/orders/p.txt", orders_csv(order_row("2")))
+    first = {f.source_file: f for f in run(recon_home).files}
+    assert "move it to e.g. crm/orders/o.csv" in first["crm/o.csv"].message
+    assert "unsupported file type" in first["crm/orders/p.txt"].message
+    stray.rename(recon_home / "landing/crm/orders/o.csv")
+    txt.rename(recon_home / "landing/crm/orders/p.csv")
+    second = {f.source_file: f.status for f in run(recon_home).files}
+    assert second == {"crm/orders/o.csv": "loaded", "crm/orders/p.csv": "loaded"}
+    assert scalar(recon_home, "select count(*) from raw.crm__orders") == 2
+
+
+def test_hidden_files_and_links_are_logged_not_followed(recon_home: Path, tmp_path: Path) -> None:
+    landing = recon_home / "landing"
+    write(landing / "crm/orders/good.csv", orders_csv(order_row("1")))
+    write(landing / "crm/orders/.~lock.good.csv#", "lock")
+    secret = write(tmp_path / "outside" / "secret.csv", orders_csv(order_row("9")))
+    (landing / "crm/orders/outside.csv").symlink_to(secret)
+    (landing / "crm/orders/gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    (landing / "crm/orders/inside.csv").symlink_to(landing / "crm/orders/good.csv")
+    (landing / "crm/linked").symlink_to(tmp_path / "outside", target_is_directory=True)
+    by_file = {f.source_file: f for f in run(recon_home).files}
+    assert by_file["crm/orders/.~lock.good.csv#"].status == "ignored"
+    assert by_file["crm/orders/outside.csv"].status == "rejected"
+    assert "outside the landing folder" in by_file["crm/orders/outside.csv"].message
+    assert "dangling symlink" in by_file["crm/orders/gone.csv"].message
+    assert by_file["crm/linked"].status == "rejected"
+    # A link inside landing is read; its rows equal good.csv's, so it is a duplicate.
+    assert by_file["crm/orders/inside.csv"].status == "duplicate"
+    assert scalar(recon_home, "select count(*) from raw.crm__orders where order_id = '9'") == 0
+    logged = scalar(recon_home, "select count(*) from raw.ingestion_log")
+    assert logged == 6
+    assert {f.status for f in run(recon_home).files} == {"skipped"}
+    assert scalar(recon_home, "select count(*) from raw.ingestion_log") == logged
+
+
+def test_values_outside_the_contract_range_are_quarantined(recon_home: Path) -> None:
+    write(
+        recon_home / "landing/crm/orders/o.csv",
+        orders_csv(
+            order_row("1", amount="999999999999.9999"),
+            order_row("2", amount="99999999999999.9999"),
+            order_row("3", amount="-5.00"),
+            order_row("4", service_start_date="2026-02-01", service_end_date="2026-01-31"),
+            order_row("5", service_end_date="9999-12-31"),
+            order_row("6", updated_at="9999-01-01T00:00:00Z"),
+            order_row("7", service_start_date="1899-12-31"),
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (7, 1, 6)
+    found = rows(recon_home, "select row_number, column_name, original_value, reason from raw.quarantine order by 1")
+    assert [(r, c, v) for r, c, v, _ in found] == [
+        (2, "amount", "99999999999999.9999"),
+        (3, "amount", "-5.00"),
+        (4, "service_end_date", "2026-01-31"),
+        (5, "service_end_date", "9999-12-31"),
+        (6, "updated_at", "9999-01-01T00:00:00Z"),
+        (7, "service_start_date", "1899-12-31"),
+    ]
+    reasons = [reason for *_, reason in found]
+    assert "out of range" in reasons[0] and "1,000,000,000,000" in reasons[0]
+    assert "negative value not expected" in reasons[1]
+    assert "before service_start_date" in reasons[2]
+    assert all("2000-01-01 to 2099-12-31" in r for r in reasons[3:])
+
+
+def test_only_an_empty_field_is_missing(recon_home: Path) -> None:
+    write(
+        recon_home / "landing/crm/orders/o.csv",
+        orders_csv(
+            order_row("1", client_name="NA", order_ref="N/A", account_manager="null"),
+            order_row("2", amount="NA"),
+            order_row("3", client_name="#N/A", account_manager=""),
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (2, 1)
+    loaded = "select order_id, client_name, order_ref, account_manager from raw.crm__orders order by 1"
+    assert rows(recon_home, loaded) == [
+        ("1", "NA", "N/A", "null"),
+        ("3", "#N/A", "PO-2026-3", None),
+    ]
+    assert rows(recon_home, "select column_name, original_value from raw.quarantine") == [("amount", "NA")]
 
 
 def test_changed_file_is_a_restatement(recon_home: Path) -> None:
