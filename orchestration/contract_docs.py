@@ -77,10 +77,16 @@ def contract_markdown() -> str:
         "",
         "What happens to a file (`recon ingest`, also the first step of `recon run`):",
         "",
-        "- **Skipped** when a file with the same sha256 was already ingested (loaded or rejected).",
+        "- **Skipped** when the latest batch of the same path has the same sha256 (loaded or rejected):",
+        "  idempotency is per (path, content). The same path with other bytes, including bytes it held",
+        "  before, is a new batch; a rejected file moved or renamed as its message advises is read again.",
+        "- **Duplicate** (logged, nothing loaded) when a new path holds exactly the bytes of a file that is",
+        "  loaded and current elsewhere; it loads later if that file is restated to other content.",
+        "- **Ignored** (logged once) when its name or a folder above it starts with `.`.",
         "- **Rejected whole** when it is not under `<source>/<entity>/`, has an unsupported extension,",
         "  lacks a required column, or cannot be parsed (broken CSV quoting, wrong field count, not",
-        "  Parquet, not UTF-8). Nothing of it is loaded; `raw.ingestion_log` records why.",
+        "  Parquet, not UTF-8), or is a symlink that dangles, leads out of landing or to a folder.",
+        "  Nothing of it is loaded; `raw.ingestion_log` records why.",
         "- **Loaded** otherwise, as one batch. Each row that has an empty required value or a value",
         "  that does not parse goes to `raw.quarantine` with the file, row number, column, reason and",
         "  original text; all other rows go to `raw.<source>__<entity>`. Rows read = rows loaded +",
@@ -95,7 +101,19 @@ def contract_markdown() -> str:
     ]
     for kind, fmt in contract.KIND_FORMAT.items():
         lines.append(f"| {kind} | {fmt} | `{contract.KIND_SQL_TYPE[kind]}` |")
-    lines += ["", "Empty strings are missing values. Values of enumerated columns are matched case-insensitively."]
+    lines += [
+        "",
+        "Only an empty field is a missing value: `NA`, `N/A`, `null` and `#N/A` are text (a client may be",
+        "called NA; in a number column they are quarantined as not a number). Values of enumerated columns",
+        "are matched case-insensitively.",
+        "",
+        "Every value has a range that every model can compute with; a row with a value outside it is",
+        f"quarantined with the range in the reason: amounts below {contract.MAX_ABS_DECIMAL:,} in absolute",
+        f"value (at most 4 decimals), whole numbers below {contract.MAX_ABS_INTEGER:,}, dates and timestamps",
+        f"from {contract.MIN_DATE} to {contract.MAX_DATE}. A negative number in a column that does not say",
+        "what a negative means is quarantined too (it does not stop the run). Tighter ranges and rules",
+        "across columns are listed per entity.",
+    ]
     for source, about in contract.SOURCES.items():
         lines += ["", f"## `{source}` — {about}"]
         for ent in (e for e in contract.ENTITIES if e.source == source):
@@ -116,9 +134,14 @@ def contract_markdown() -> str:
                     meaning += (
                         f" Negative: {c.negative}." if c.negative else " Negative: not expected (blocks the run)."
                     )
+                if c.max_abs:
+                    meaning += f" Range: {contract.column_range(c)}."
                 if c.since != "1.0.0":
                     meaning += f" (since v{c.since})"
                 lines.append(f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {meaning} | `{c.example}` |")
+            if ent.rules:
+                lines += ["", "Rows are also quarantined when:", ""]
+                lines += [f"- {rule.reason.split(';')[0]} (named column `{rule.column}`)." for rule in ent.rules]
     lines += ["", "## Versions", "", "| version | change |", "| --- | --- |"]
     lines += [f"| {version} | {change} |" for version, change in contract.CONTRACT_HISTORY]
     lines += [

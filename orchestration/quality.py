@@ -1316,7 +1316,9 @@ def _observe(
         present = set(columns[ent.table])
         if files and amount_cols and set(amount_cols) <= present and "_batch_id" in present:
             currency = next((c.name for c in ent.columns if c.kind == "currency" and c.name in present), None)
-            amount = " * ".join(_ident(c) for c in amount_cols)  # exact DECIMAL sum, then DOUBLE
+            # Exact DECIMAL sum, then DOUBLE; factors widened first so a product of two
+            # DECIMAL(18, 4) values cannot overflow.
+            amount = " * ".join(f"cast({_ident(c)} as DECIMAL(38, 4))" for c in amount_cols)
             group = _ident(currency) if currency else "'*'"
             obs["amounts"] = {
                 str(ccy): float(total or 0.0)

@@ -9,10 +9,12 @@ fx_rates as (
     select * from {{ ref('fx_rates') }}
 ),
 
+-- At least the landing contract's date range (orchestration/contract.py MIN_DATE, MAX_DATE):
+-- any date ingestion accepts has a rate. tests/python/test_ranges.py builds with both ends.
 bounds as (
     select
-        min(fx_rates.rate_month) - interval 20 year as first_month,
-        max(fx_rates.rate_month) + interval 20 year as last_month
+        least(min(fx_rates.rate_month) - interval 20 year, date '2000-01-01') as first_month,
+        greatest(max(fx_rates.rate_month) + interval 20 year, date '2099-12-01') as last_month
     from fx_rates
 ),
 

@@ -16,7 +16,8 @@ renamed as (
         description as deliverable_description,
         cast(quantity as decimal(18, 4)) as quantity,
         cast(unit_value as decimal(18, 4)) as unit_value,
-        cast(quantity * unit_value as decimal(18, 4)) as deliverable_value,
+        -- Widened before multiplying: the contract bounds the product, not each factor's scale.
+        cast(cast(quantity as decimal(38, 4)) * cast(unit_value as decimal(38, 4)) as decimal(18, 4)) as deliverable_value,
         currency,
         status as deliverable_status,
         status = 'completed' as is_completed,

@@ -1,0 +1,111 @@
+"""Every value the contract accepts is one every model can compute with.
+
+A small generated world plus, for every entity, rows at the edges of the contract's
+ranges: the largest amount, the most negative one where negatives mean something, the
+largest whole number and quantity, the first and last accepted dates. A whole run
+(Dagster: ingest, gates, dbt build, publication) must load them all and publish; the
+same rows one step beyond the edge are quarantined with the range in the reason.
+Before contract 2.1.0, an amount of 99,999,999,999,999.9999 passed ingest and then
+overflowed DECIMAL(18) in a pairs model, stopping every run.
+"""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import cli, contract, generate, publish
+
+EDGE_DECIMAL = Decimal(contract.MAX_ABS_DECIMAL) - Decimal("0.0001")
+EDGE_INTEGER = contract.MAX_ABS_INTEGER - 1
+
+
+def _value(ent: contract.Entity, col: contract.Column, high: bool) -> str:
+    """The value at the edge of ``col``'s range (``high``: the top, else the bottom)."""
+    if col.kind == "decimal":
+        if col.name in ("quantity",):
+            return "999.9999" if high else ("-999.9999" if col.negative else "0")
+        if col.name in ("unit_value", "unit_price"):
+            # Rules bound quantity × unit value below 10^12: stay just inside.
+            top = "999999999.9999"
+            return top if high else ("-" + top if col.negative else "0")
+        top = str(EDGE_DECIMAL)
+        return top if high else ("-" + top if col.negative else "0")
+    if col.kind == "integer":
+        return str(EDGE_INTEGER) if high else ("-" + str(EDGE_INTEGER) if col.negative else "0")
+    if col.kind == "date":
+        return contract.MAX_DATE if high else contract.MIN_DATE
+    if col.kind == "timestamp":
+        return contract.MAX_DATE + "T23:59:59Z" if high else contract.MIN_DATE + "T00:00:00Z"
+    if col.allowed:
+        return col.allowed[0]
+    return col.example
+
+
+def _edge_rows(ent: contract.Entity) -> list[dict[str, str]]:
+    out = []
+    for n, high in enumerate((True, False), start=1):
+        row = {c.name: _value(ent, c, high) for c in ent.columns}
+        for key in ent.key:
+            col = next(c for c in ent.columns if c.name == key)
+            if col.kind == "string":
+                row[key] = f"EDGE-{n}-{row[key]}"
+        # A service period must not end before it starts, whichever edge we are at.
+        if "service_start_date" in row:
+            row["service_start_date"] = row["service_end_date"]
+        out.append(row)
+    return out
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def edge_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
+    home = tmp_path_factory.mktemp("edges")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RECON_HOME", str(home))
+    mp.setenv("RECON_DUCKDB_PATH", str(home / "warehouse.duckdb"))
+    mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+    generate.generate(home, seed=3, orders=300)
+    for ent in contract.ENTITIES:
+        _write(home / "landing" / ent.source / ent.name / "edges.csv", _edge_rows(ent))
+        beyond = {c.name: v for c, v in zip(ent.columns, _edge_rows(ent)[0].values(), strict=True)}
+        beyond[ent.key[0]] = "BEYOND-" + beyond[ent.key[0]]
+        number = next((c for c in ent.columns if c.kind == "decimal" and not c.max_abs), None)
+        if number is not None:
+            beyond[number.name] = str(contract.MAX_ABS_DECIMAL)
+            _write(home / "landing" / ent.source / ent.name / "beyond.csv", [beyond])
+    ok = cli.run_pipeline()
+    yield home, ok
+    mp.undo()
+
+
+def test_a_run_with_every_value_at_the_edge_of_its_range_publishes(edge_home: tuple[Path, bool]) -> None:
+    home, ok = edge_home
+    assert ok, "a run with values the contract accepts failed: see the log above"
+    assert publish.current() is not None
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        for ent in contract.ENTITIES:
+            loaded = con.execute(
+                f'select count(*) from raw."{ent.table}" where _source_file like ?',  # table name from the contract
+                [f"%/{ent.name}/edges.csv"],
+            ).fetchone()[0]
+            assert loaded == 2, f"{ent.table}: {loaded} of 2 edge rows loaded"
+        quarantined = con.execute(
+            "select source_file, column_name, reason from raw.quarantine where source_file like '%beyond.csv'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert quarantined, "values beyond the range must be quarantined"
+    assert all("out of range" in reason and "1,000,000,000,000" in reason for *_, reason in quarantined)
