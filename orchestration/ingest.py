@@ -383,15 +383,74 @@ def _as_string_table(table: pa.Table, ent: Entity, first_row: int) -> pa.Table:
     return pa.table(arrays, names=[*ent.column_names, "_row_number"])
 
 
-def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+SEPARATOR_HINTS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _read_header(path: Path) -> list[str]:
+    """The header row, with a reason a person can act on when it cannot be read."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise FileRejected("file is UTF-16 encoded; save it as UTF-8 CSV (in Excel: CSV UTF-8) and re-drop it")
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    if not first.strip():
+        raise FileRejected("file is empty: expected a header row naming the columns")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileRejected(
+            f"header row: byte 0x{first[exc.start]:02x} at position {exc.start + 1} is not UTF-8 (the file "
+            "looks Latin-1 or Windows-1252 encoded); save it as UTF-8 CSV and re-drop it"
+        ) from exc
+    try:
+        header = next(csv.reader([text]))
+    except csv.Error as exc:
+        raise FileRejected(f"header row is unreadable ({exc}); save the file as UTF-8 CSV") from exc
+    if len(header) == 1:
+        for sep, name in SEPARATOR_HINTS.items():
+            if sep in header[0]:
+                raise FileRejected(
+                    f"the header is one column holding {name}s ({header[0][:60]!r}): the file looks "
+                    f"{name}-separated; export it comma-separated and re-drop it"
+                )
+    return header
+
+
+def _locate_csv_problem(path: Path, names: list[str]) -> str:
+    """Find the first record the fast reader choked on: its row number, column and fault.
+
+    Decoded as Latin-1 (which never fails) and parsed with the csv module, so a bad byte
+    or a short row can be named even when the whole file cannot be read as UTF-8.
+    """
+    with open(path, newline="", encoding="latin-1") as fh:
+        reader = csv.reader(fh)
         try:
-            header = next(csv.reader(fh))
-        except StopIteration as exc:
-            raise FileRejected("file is empty: expected a header row naming the columns") from exc
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise FileRejected(f"header row is unreadable ({exc}); save the file as UTF-8 CSV") from exc
-    names = _normalise_header(header, path)
+            next(reader)
+            for row_number, record in enumerate(reader, start=1):
+                if len(record) != len(names):
+                    if not record:
+                        continue
+                    return (
+                        f"row {row_number} (line {reader.line_num}) has {len(record)} field(s), the header "
+                        f"{len(names)}; check the separators and quoting on that line"
+                    )
+                for name, value in zip(names, record, strict=True):
+                    raw = value.encode("latin-1")
+                    try:
+                        raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        return (
+                            f"row {row_number}, column {name}: byte 0x{raw[exc.start]:02x} is not UTF-8 (the file "
+                            "looks Latin-1 or Windows-1252 encoded); save it as UTF-8 CSV and re-drop it"
+                        )
+        except csv.Error as exc:
+            return f"line {reader.line_num}: {exc}; check for an unterminated quote"
+    return ""
+
+
+def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:
+    names = _normalise_header(_read_header(path), path)
     notes.extend(_check_columns(ent, names))
     try:
         reader = pacsv.open_csv(
@@ -411,9 +470,9 @@ def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Ta
             yield _as_string_table(table, ent, row), []
             row += table.num_rows
     except pa.ArrowInvalid as exc:
+        where = _locate_csv_problem(path, names)
         raise FileRejected(
-            f"CSV structure is unreadable ({exc}); check quoting and that every row has "
-            f"{len(names)} fields like the header"
+            f"CSV structure is unreadable: {where or exc}. Every row needs {len(names)} fields like the header"
         ) from exc
 
 
@@ -454,7 +513,7 @@ def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.
     keys_seen: set[str] = set()
     rows: dict[str, list] = {c: [] for c in ent.column_names}
     numbers: list[int] = []
-    bad: list[tuple[int, str, str]] = []
+    bad: list[tuple[int, str, str, str]] = []  # line, text, reason, column
 
     def flush():
         table = pa.table({c: pa.array(v, pa.string()) for c, v in rows.items()})
@@ -470,13 +529,38 @@ def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.
                 try:
                     obj = json.loads(line, parse_float=str, parse_int=str)
                 except json.JSONDecodeError as exc:
-                    bad.append((line_no, line.rstrip("\n"), f"line is not valid JSON ({exc.msg}); fix the line"))
+                    bad.append(
+                        (line_no, line.rstrip("\n"), f"line is not valid JSON ({exc.msg}); fix the line", RECORD_COLUMN)
+                    )
                     continue
                 if not isinstance(obj, dict):
-                    bad.append((line_no, line.rstrip("\n"), "line is not a JSON object; write one object per line"))
+                    bad.append(
+                        (line_no, line.rstrip("\n"), "line is not a JSON object; write one object per line", RECORD_COLUMN)
+                    )
                     continue
-                lowered = {str(k).strip().lower(): v for k, v in obj.items()}
+                lowered: dict[str, object] = {}
+                spelled: dict[str, str] = {}
+                problem = None
+                for k, v in obj.items():
+                    key = str(k).strip().lower()
+                    if key in spelled and key in ent.column_names:
+                        problem = (
+                            f"keys {spelled[key]!r} and {k!r} differ only by case, so one would overwrite the "
+                            "other; keep one and re-drop the file",
+                            key,
+                        )
+                    spelled[key], lowered[key] = str(k), v
                 keys_seen.update(lowered)
+                nested = [c for c in ent.column_names if isinstance(lowered.get(c), dict | list)]
+                if problem is None and nested:
+                    problem = (
+                        f"{nested[0]} holds a nested JSON {type(lowered[nested[0]]).__name__}; "
+                        "expected a plain value (text or number): flatten it and re-drop the file",
+                        nested[0],
+                    )
+                if problem is not None:
+                    bad.append((line_no, line.rstrip("\n"), problem[0], problem[1]))
+                    continue
                 for c in ent.column_names:
                     rows[c].append(_json_text(lowered.get(c)))
                 numbers.append(line_no)
@@ -593,8 +677,12 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
             "hidden file (a name starting with '.': editor locks, sync and system files); not loaded. "
             "If it holds data, rename it without the leading dot",
         )
+    before = _fingerprint(path)
     sha = _link_digest(path) if unreadable and path.is_symlink() else sha256_of(path)
     outcome = FileOutcome(rel, source, entity_name, "skipped", sha)
+    if _fingerprint(path) != before:
+        outcome.message = STILL_WRITTEN
+        return outcome
 
     # Idempotency is per (path, content): a path whose latest batch has these bytes is
     # done. Anything else at that path (new bytes, or bytes it held before) is a new
@@ -648,6 +736,9 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
         if fmt is None:
             raise FileRejected(f"unsupported file type {path.suffix!r}; use .csv (with header), .parquet or .jsonl")
         _load_rows(con, ent, path, fmt, outcome, now)
+        if _fingerprint(path) != before:
+            con.execute("rollback")
+            return FileOutcome(rel, source, entity_name, "skipped", sha, message=STILL_WRITTEN)
         outcome.status = "loaded"
         if outcome.is_restatement:
             outcome.message = (f"restatement of batch {earlier}; " + outcome.message).rstrip("; ")
@@ -664,6 +755,18 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
     _log_batch(con, outcome, fmt, now, path.stat().st_size)
     con.execute("commit")
     return outcome
+
+
+STILL_WRITTEN = "still being written (it changed while it was read); nothing loaded, read again on the next run"
+
+
+def _fingerprint(path: Path) -> tuple[int, int] | None:
+    """Size and modification time: a file that changes between two looks is still being written."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _is_live(con: duckdb.DuckDBPyConnection, batch_id: int | None) -> bool:
@@ -750,7 +853,7 @@ def _load_rows(
             ).fetchone()[0]
             outcome.rows_loaded += loaded
             outcome.rows_quarantined += quarantined
-        for line_no, text, reason in bad_lines:
+        for line_no, text, reason, column in bad_lines:
             con.execute(
                 f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?, to_json(?::VARCHAR), ?)",
                 [
@@ -759,10 +862,10 @@ def _load_rows(
                     ent.name,
                     rel,
                     line_no,
-                    RECORD_COLUMN,
+                    column,
                     reason,
                     text,
-                    json.dumps([{"column": RECORD_COLUMN, "reason": reason}]),
+                    json.dumps([{"column": column, "reason": reason}]),
                     text,
                     now,
                 ],
