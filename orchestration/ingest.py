@@ -535,7 +535,7 @@ def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.
                     continue
                 if not isinstance(obj, dict):
                     bad.append(
-                        (line_no, line.rstrip("\n"), "line is not a JSON object; write one object per line", RECORD_COLUMN)
+                        (line_no, line.rstrip("\n"), "line is not a JSON object; one object per line", RECORD_COLUMN)
                     )
                     continue
                 lowered: dict[str, object] = {}
