@@ -2,8 +2,10 @@
 
 The *rules* are what decides matches and routing: the reconciliation specs
 (``macros/reconciliations/spec__*.sql``), the match weights, the exception, severity,
-grace-window, client-owner and reason-code seeds, and the ``vars`` of ``dbt_project.yml``
-(tolerances, the reconciliations that run). Their content hash names a rule version. A
+grace-window, client-owner and reason-code seeds, the ``vars`` of ``dbt_project.yml``
+(tolerances, the reconciliations that run), and what turns matches into money outcomes:
+the FX rates, ``convert_amount``, the exception models and their lifecycle macros, and
+the adjustment approval threshold. Their content hash names a rule version. A
 version may run in production only when ``governance/approvals.yml`` records an approval
 for that hash from each required role — data owner, operations lead, governance reviewer —
 by three different people who hold those roles in ``config/operators.yml``.
@@ -34,7 +36,18 @@ RULE_GLOBS = (
     "seeds/source_grace_windows.csv",
     "seeds/client_owners.csv",
     "seeds/reason_codes.csv",
+    # What turns matches into money outcomes and exceptions: FX rates and conversion,
+    # the exception models and their lifecycle. The matching engine's macros are code,
+    # named by the git commit every publication records.
+    "seeds/fx_rates.csv",
+    "macros/convert_amount.sql",
+    "macros/lifecycle/*.sql",
+    "models/intermediate/exceptions/*.sql",
+    "models/marts/operations/*.sql",
+    "models/marts/reconciliation/fct_reconciliation_exceptions.sql",
 )
+# Settings outside dbt that change money outcomes: (file, key).
+RULE_SETTINGS = (("config/operators.yml", "adjustment_approval_threshold"),)
 REQUIRED_ROLES = ("data_owner", "operations_lead", "governance_reviewer")
 EXIT_UNAPPROVED = 7
 
@@ -60,6 +73,9 @@ def rule_manifest(root: Path = PROJECT_DIR) -> dict[str, str]:
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
         for p in rule_files(root)
     }
+    for name, key in RULE_SETTINGS:
+        value = (yaml.safe_load((root / name).read_text()) or {}).get(key)
+        out[f"{name}#{key}"] = hashlib.sha256(json.dumps(str(value)).encode()).hexdigest()
     project_vars = yaml.safe_load((root / "dbt_project.yml").read_text()).get("vars", {})
     out["dbt_project.yml#vars"] = hashlib.sha256(json.dumps(project_vars, sort_keys=True).encode()).hexdigest()
     return out

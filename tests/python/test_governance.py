@@ -18,6 +18,12 @@ def rules_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(PROJECT_DIR / "macros" / "reconciliations", root / "macros" / "reconciliations")
     shutil.copytree(PROJECT_DIR / "seeds", root / "seeds")
     shutil.copy(PROJECT_DIR / "dbt_project.yml", root / "dbt_project.yml")
+    for pattern in governance.RULE_GLOBS:
+        for path in PROJECT_DIR.glob(pattern):
+            (root / path.relative_to(PROJECT_DIR)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, root / path.relative_to(PROJECT_DIR))
+    (root / "config").mkdir()
+    shutil.copy(PROJECT_DIR / "config" / "operators.yml", root / "config" / "operators.yml")
     monkeypatch.setenv("RECON_APPROVALS", str(tmp_path / "approvals.yml"))
     return root
 
@@ -38,6 +44,24 @@ def test_any_rule_change_is_a_new_version(rules_root: Path) -> None:
     policy = rules_root / "seeds" / "severity_policy.csv"
     policy.write_text(policy.read_text().replace("block_payout,24,", "block_payout,48,"))
     assert governance.rules_hash(rules_root) not in (before, changed)
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new"),
+    [
+        ("seeds/fx_rates.csv", "EUR,2024-01-01,", "EUR,2024-01-01,9"),
+        ("macros/convert_amount.sql", "/ cast", "* 1 / cast"),
+        ("models/intermediate/exceptions/int_exception_breaks.sql", "2 * reconciled_orders", "3 * reconciled_orders"),
+        ("config/operators.yml", "adjustment_approval_threshold: 500.00", "adjustment_approval_threshold: 50000.00"),
+    ],
+)
+def test_what_changes_money_outcomes_is_governed(rules_root: Path, relative: str, old: str, new: str) -> None:
+    """FX rates, conversion, the exception models and the adjustment threshold are rules too."""
+    before = governance.rules_hash(rules_root)
+    path = rules_root / relative
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new, 1))
+    assert governance.rules_hash(rules_root) != before
 
 
 def test_three_roles_by_three_people_approve_a_version(rules_root: Path) -> None:
