@@ -164,6 +164,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return subprocess.run(cmd, cwd=settings.PROJECT_DIR).returncode
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from orchestration import simulate
+
+    workdir = Path(args.workdir) if args.workdir else settings.recon_home() / "simulate"
+    seeds = range(args.start, args.start + args.seeds)
+    report = simulate.simulate(seeds, workdir, orders=args.orders, keep=args.keep)
+    print(simulate.render(report))
+    simulate.write_json(report, workdir / "report.json")
+    return 0 if not report.failed else 1
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from orchestration import status
 
@@ -620,6 +631,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="print every Dagster event")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("simulate", help="seeded fault injection: kill -9 at random points, check the rerun converges")
+    p.add_argument("--seeds", type=int, default=20, help="how many seeds (default 20; thousands in a long run)")
+    p.add_argument("--start", type=int, default=0, help="first seed")
+    p.add_argument("--orders", type=int, default=40, help="orders in the generated world")
+    p.add_argument("--workdir", help="where the homes go (default $RECON_HOME/simulate)")
+    p.add_argument("--keep", action="store_true", help="keep the homes of seeds that converged too")
+    p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("dev", help="open the Dagster UI on the project (dagster dev)")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_dev)

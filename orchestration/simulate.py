@@ -1,0 +1,473 @@
+"""Seeded fault injection: kill -9 at random points of a run, then prove the rerun converges.
+
+Each seed drives one episode on two copies of the same state:
+
+* a **stream** of inputs applied to both copies: late and out-of-order files, a duplicate
+  copy of a loaded file, a restatement (a row withdrawn, an amount changed), a hidden
+  file, and operator actions on the current exceptions (claims, comments, resolutions,
+  adjustments, escalations, and refused hostile values);
+* the **reference** copy then runs once, uninterrupted;
+* the **faulted** copy runs with ``kill -9`` of the ``recon run`` process at a random
+  point of ingest, the raw gates, the dbt build, the mart gates, the exception catalog or
+  the publication (sometimes twice in a row), then reruns once.
+
+After the rerun the faulted copy must equal the reference: the same marts in the serving
+copy (every mart hashed, run-time columns left out), no raw row loaded twice, every
+operator action in the warehouse and the audit chain intact. A seed that fails is
+reported with the command that replays it.
+
+The episodes start from one base state (a small generated world, its first wave of files
+and one run), built once per invocation, so a seed costs about three runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+BASE_SEED = 1000
+# Steps of recon_job, in order, with how long into each a kill may land (seconds).
+PHASES: dict[str, float] = {
+    "ingest_landing": 1.5,
+    "raw_quality_gates": 3.0,
+    "recon_dbt_assets": 14.0,
+    "mart_quality_gates": 4.0,
+    "operations__exception_catalog": 1.5,
+    "publication__serving_copy": 1.5,
+}
+RUN_TIMEOUT = 600
+# Columns that say when or in which run something happened, or carry an id minted at
+# action time: they differ between two correct histories and are left out of the hash.
+VOLATILE_NAMES = {"run_id", "publication", "target", "action_id", "adjustment_id", "event_id"}
+# Counts of runs and ages relative to the clock: an extra complete run (a kill that came
+# too late) or a later clock changes them without anything being wrong.
+VOLATILE_NAMES |= {"runs_seen", "age_hours", "hours_since_last_file"}
+VOLATILE_SUFFIXES = ("_at", "_batch_id", "_run_id", "_invocation_id", "_seconds", "batch_id")
+VOLATILE_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    ok: bool
+    faults: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    orders: int
+    results: list[SeedResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[SeedResult]:
+        return [r for r in self.results if not r.ok]
+
+
+def replay_command(seed: int, orders: int) -> str:
+    return f".venv/bin/recon simulate --seeds 1 --start {seed} --orders {orders} --keep"
+
+
+# ----------------------------------------------------------------------- runs
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        RECON_HOME=str(home),
+        RECON_DUCKDB_PATH=str(home / "warehouse.duckdb"),
+        DAGSTER_HOME=str(home / "dagster"),
+        DO_NOT_TRACK="1",
+    )
+    return env
+
+
+def _recon() -> str:
+    return str(Path(sys.executable).with_name("recon"))
+
+
+def run_clean(home: Path, log: Path) -> bool:
+    with open(log, "a") as out:
+        done = subprocess.run(
+            [_recon(), "run"], env=_env(home), stdout=out, stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT, check=False
+        )
+    return done.returncode == 0
+
+
+def run_killed(home: Path, log: Path, phase: str, delay: float) -> str:
+    """Start a run, kill -9 its main process ``delay`` s after ``phase`` starts; say what happened.
+
+    Only the ``recon run`` process is killed, as an OOM killer or a closed terminal
+    would: any dbt process it started is left running, orphaned.
+    """
+    marker = f'Started execution of step "{phase}"'
+    with open(log, "a") as out:
+        out.write(f"\n=== run to be killed {delay:.2f}s into {phase} ===\n")
+        out.flush()
+        start = out.tell()
+        proc = subprocess.Popen([_recon(), "run", "--verbose"], env=_env(home), stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return f"no fault: the run ended before {phase}"
+        with open(log) as fh:
+            fh.seek(start)
+            if marker in fh.read():
+                break
+        time.sleep(0.05)
+    time.sleep(delay)
+    if proc.poll() is not None:
+        return f"no fault: the run ended within {delay:.2f}s of {phase} starting"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return f"kill -9 at {phase} +{delay:.2f}s"
+
+
+# -------------------------------------------------------------------- inputs
+
+
+def _csv_files(landing: Path) -> list[Path]:
+    return sorted(p for p in landing.rglob("*.csv") if not p.name.startswith(("copy_of_", ".")))
+
+
+def _restate(path: Path, rng: random.Random) -> str:
+    """Rewrite a CSV: withdraw a row, or change one amount-like value."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if len(rows) < 3:
+        return f"restatement skipped ({path.name} has fewer than two rows)"
+    header, body = rows[0], rows[1:]
+    if rng.random() < 0.5:
+        gone = body.pop(rng.randrange(len(body)))
+        what = f"row {gone[0]} withdrawn"
+    else:
+        numeric = [i for i, name in enumerate(header) if name in ("amount", "net_amount", "spend", "unit_value")]
+        if not numeric:
+            gone = body.pop(rng.randrange(len(body)))
+            what = f"row {gone[0]} withdrawn"
+        else:
+            row = body[rng.randrange(len(body))]
+            col = numeric[0]
+            try:
+                row[col] = f"{float(row[col]) * 1.1:.2f}"
+            except ValueError:
+                row[col] = "100.00"
+            what = f"{header[col]} of {row[0]} changed"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows([header, *body])
+    return f"restated {path.name}: {what}"
+
+
+def apply_files(landing: Path, held_back: list[Path], world_landing: Path, rng: random.Random) -> list[str]:
+    """The same file stream for both copies (``rng`` seeded per seed). Returns what it did."""
+    done: list[str] = []
+    late = [p for p in held_back if rng.random() < 0.7]
+    for src in late:
+        dst = landing / src.relative_to(world_landing)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dst)
+        done.append(f"late file {dst.relative_to(landing)}")
+    loaded = _csv_files(landing)
+    if loaded and rng.random() < 0.6:
+        src = rng.choice(loaded)
+        shutil.copy(src, src.with_name("copy_of_" + src.name))
+        done.append(f"duplicate of {src.relative_to(landing)}")
+    if loaded and rng.random() < 0.8:
+        done.append(_restate(rng.choice(loaded), rng))
+    if rng.random() < 0.3:
+        hidden = landing / "crm" / "orders" / ".~lock.orders.csv#"
+        hidden.parent.mkdir(parents=True, exist_ok=True)
+        hidden.write_text("lock")
+        done.append("hidden lock file")
+    return done
+
+
+def apply_actions(home: Path, rng: random.Random) -> list[str]:
+    """Operator actions on the current exceptions, the same on both copies."""
+    from orchestration import actions, settings
+
+    settings.use_home(home)
+    store = actions.ActionStore(home / "actions.sqlite")
+    open_ids = sorted(
+        e["exception_id"] for e in store.list_exceptions() if e["status"] not in ("resolved", "auto_resolved")
+    )
+    done: list[str] = []
+    refused = 0
+    for eid in rng.sample(open_ids, min(len(open_ids), rng.randint(1, 4))):
+        try:
+            store.act("claim", eid, "olga")
+            choice = rng.choice(("comment", "resolve", "adjust", "escalate", "release"))
+            if choice == "comment":
+                store.act("comment", eid, "olga", comment=f"checked on seed stream {rng.randint(0, 9999)}")
+            elif choice == "resolve":
+                store.act("resolve", eid, "olga", reason=store.policy.codes_for("resolve")[0], comment="fixed")
+            elif choice == "adjust":
+                store.act(
+                    "adjust",
+                    eid,
+                    "olga",
+                    amount=f"{rng.randint(1, 400)}.50",
+                    reason=store.policy.codes_for("adjust")[0],
+                )
+            elif choice == "escalate":
+                store.act("escalate", eid, "olga", reason=store.policy.codes_for("escalate")[0])
+            else:
+                store.act("release", eid, "olga")
+            done.append(f"claim+{choice} {eid[:8]}")
+        except actions.ActionError as exc:
+            done.append(f"refused {eid[:8]}: {exc}")
+        # Hostile values must be refused at entry and never reach the log.
+        for amount in ("1e20", "123456789012345678", "nan"):
+            try:
+                store.act("adjust", eid, "olga", amount=amount, reason="x")
+            except (actions.ActionError, ValueError):
+                refused += 1
+    done.append(f"{refused} hostile value(s) refused")
+    return done
+
+
+# ------------------------------------------------------------------- checks
+
+
+def marts_digest(serving: Path) -> dict[str, tuple]:
+    """Per mart: row count and two order-free hashes of the rows, run-time columns left out."""
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
+        out: dict[str, tuple] = {}
+        for table in tables:
+            cols = con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+            keep = [
+                name
+                for name, kind in cols
+                if name not in VOLATILE_NAMES and not name.endswith(VOLATILE_SUFFIXES) and kind not in VOLATILE_TYPES
+            ]
+            if not keep:
+                continue
+            quoted = ", ".join('"' + name.replace('"', '""') + '"' for name in keep)  # names from the catalog
+            row = con.execute(
+                # Both aggregates are exact integers (UBIGINT, HUGEINT), so the row order and
+                # the parallel plan cannot change them.
+                f"select count(*), bit_xor(hash({quoted})), sum(hash({quoted}) % cast(1000000007 as UBIGINT)) "
+                f'from marts."{table}"'
+            ).fetchone()
+            out[table] = (int(row[0]), int(row[1] or 0), int(row[2] or 0))
+        return out
+    finally:
+        con.close()
+
+
+def invariants(home: Path) -> list[str]:
+    """What must hold in one home after a converged run."""
+    from orchestration import actions, settings
+
+    problems: list[str] = []
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        raw_tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.columns where table_schema = 'raw' "
+                "and column_name = '_row_number' group by 1 order by 1"
+            ).fetchall()
+        ]
+        for table in raw_tables:
+            total, distinct = con.execute(
+                f'select count(*), count(distinct (_batch_id, _row_number)) from raw."{table}"'  # catalog name
+            ).fetchone()
+            if total != distinct:
+                problems.append(f"raw.{table}: {total - distinct} row(s) loaded twice")
+        twice = con.execute(
+            """
+            select source_file, file_sha256, count(*) from (
+                select source_file, file_sha256,
+                    lag(file_sha256) over (partition by source_file order by batch_id) as previous
+                from raw.ingestion_log where status = 'loaded'
+            ) where previous = file_sha256 group by all
+            """
+        ).fetchall()
+        problems += [f"{path}: the same bytes loaded twice in a row" for path, _, _ in twice]
+        unbalanced = con.execute(
+            "select source_file from raw.ingestion_log where rows_read <> rows_loaded + rows_quarantined"
+        ).fetchall()
+        problems += [f"{path}: rows read ≠ loaded + quarantined" for (path,) in unbalanced]
+        in_warehouse = dict(con.execute("select seq, entry_hash from raw.operator_actions").fetchall())
+        copies = con.execute("select count(*) from raw.operator_actions").fetchone()[0]
+    finally:
+        con.close()
+    settings.use_home(home)
+    store = actions.ActionStore(home / "actions.sqlite")
+    logged = {a["seq"]: a["entry_hash"] for a in store.all_actions()}
+    if copies != len(in_warehouse):
+        problems.append(f"raw.operator_actions holds {copies - len(in_warehouse)} duplicated action(s)")
+    # Every action the store held when the last run copied them is in the warehouse, the
+    # same entry; the pipeline's own actions written after the copy arrive next run.
+    last = max(in_warehouse, default=0)
+    missing = [seq for seq in logged if seq <= last and logged[seq] != in_warehouse.get(seq)]
+    if missing:
+        problems.append(f"{len(missing)} action(s) of the store missing or different in the warehouse: {missing[:5]}")
+    problems += [f"audit: {p}" for p in store.verify()]
+    return problems
+
+
+def action_summary(home: Path) -> list[tuple]:
+    """The action log without times and minted ids: what two equal histories share."""
+    from orchestration import actions, settings
+
+    settings.use_home(home)
+    store = actions.ActionStore(home / "actions.sqlite")
+    return [
+        (a["seq"], a["exception_id"], a["action"], a["actor"], a["reason_code"], a["comment"], a["amount"])
+        for a in store.all_actions()
+    ]
+
+
+# ------------------------------------------------------------------ episodes
+
+
+def _copy_home(src: Path, dst: Path) -> None:
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst, symlinks=True)
+
+
+def build_base(workdir: Path, orders: int) -> tuple[Path, list[Path], Path]:
+    """A small world, its first wave of files landed and run once; the rest held back."""
+    from orchestration import generate
+
+    world = workdir / "world"
+    base = workdir / "base"
+    shutil.rmtree(world, ignore_errors=True)
+    shutil.rmtree(base, ignore_errors=True)
+    generate.generate(world, seed=BASE_SEED, orders=orders)
+    world_landing = world / "landing"
+    files = sorted(p for p in world_landing.rglob("*") if p.is_file())
+    held_back = [p for p in files if "late" in p.name]
+    for src in files:
+        if src in held_back:
+            continue
+        dst = base / "landing" / src.relative_to(world_landing)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dst)
+    if not run_clean(base, workdir / "base.log"):
+        raise RuntimeError(f"the base run failed: see {workdir / 'base.log'}")
+    return base, held_back, world_landing
+
+
+def episode(seed: int, workdir: Path, base: Path, held_back: list[Path], world_landing: Path) -> SeedResult:
+    started = time.monotonic()
+    result = SeedResult(seed, ok=False)
+    ref, faulted = workdir / f"seed-{seed}" / "reference", workdir / f"seed-{seed}" / "faulted"
+    log = workdir / f"seed-{seed}" / "runs.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    _copy_home(base, ref)
+    _copy_home(base, faulted)
+    stream: list[str] = []
+    for home in (ref, faulted):  # the same seeded stream on both copies
+        rng = random.Random(seed)
+        stream = apply_files(home / "landing", held_back, world_landing, rng)
+        stream += apply_actions(home, rng)
+    result.faults.append("stream: " + "; ".join(stream))
+
+    if not run_clean(ref, log):
+        result.problems.append("the reference run failed")
+        result.seconds = time.monotonic() - started
+        return result
+    rng = random.Random(seed * 7919 + 1)
+    for _ in range(2 if rng.random() < 0.35 else 1):
+        phase = rng.choice(list(PHASES))
+        result.faults.append(run_killed(faulted, log, phase, rng.uniform(0, PHASES[phase])))
+    if not run_clean(faulted, log):
+        result.problems.append("the rerun after the fault failed")
+    else:
+        want, got = (
+            marts_digest(ref / "publications" / "serving.duckdb"),
+            marts_digest(faulted / "publications" / "serving.duckdb"),
+        )
+        for table in sorted(set(want) | set(got)):
+            if want.get(table) != got.get(table):
+                result.problems.append(
+                    f"marts.{table} differs from the uninterrupted run: {want.get(table)} vs {got.get(table)}"
+                )
+        result.problems += invariants(faulted)
+        want_actions, got_actions = action_summary(ref), action_summary(faulted)
+        if want_actions != got_actions:
+            result.problems.append(
+                f"action log differs from the uninterrupted run: {len(want_actions)} vs {len(got_actions)} entries"
+            )
+    result.ok = not result.problems
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def simulate(seeds: Iterable[int], workdir: Path, orders: int = 40, keep: bool = False) -> Report:
+    started = time.monotonic()
+    report = Report(orders)
+    workdir.mkdir(parents=True, exist_ok=True)
+    base, held_back, world_landing = build_base(workdir, orders)
+    for seed in seeds:
+        result = episode(seed, workdir, base, held_back, world_landing)
+        report.results.append(result)
+        print(render_seed(result, orders), flush=True)
+        if result.ok and not keep:
+            shutil.rmtree(workdir / f"seed-{seed}", ignore_errors=True)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def render_seed(result: SeedResult, orders: int) -> str:
+    lines = [
+        f"seed {result.seed}: {'ok' if result.ok else 'FAILED'} in {result.seconds:.0f}s — "
+        + "; ".join(result.faults[1:])
+    ]
+    for problem in result.problems:
+        lines.append(f"    {problem}")
+    if not result.ok:
+        lines.append(f"    replay: {replay_command(result.seed, orders)}")
+    return "\n".join(lines)
+
+
+def render(report: Report) -> str:
+    faults = sum(1 for r in report.results for f in r.faults[1:] if f.startswith("kill"))
+    lines = [
+        f"simulated {len(report.results)} seed(s), {faults} kill -9 fault(s), {report.orders} orders per world, "
+        f"in {report.seconds:.0f}s: {len(report.results) - len(report.failed)} converged, {len(report.failed)} failed"
+    ]
+    lines += [f"  failed seed {r.seed}: {replay_command(r.seed, report.orders)}" for r in report.failed]
+    return "\n".join(lines)
+
+
+def write_json(report: Report, path: Path) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "orders": report.orders,
+                "seconds": round(report.seconds, 1),
+                "results": [r.__dict__ for r in report.results],
+            },
+            indent=2,
+        )
+    )
