@@ -405,7 +405,11 @@ class ActionStore:
             con.executescript(SCHEMA)
             columns = {r["name"] for r in con.execute("pragma table_info(actions)")}
             if "effective_at" not in columns:  # a store made before effective_at existed
-                con.execute("alter table actions add column effective_at text")
+                try:
+                    con.execute("alter table actions add column effective_at text")
+                except sqlite3.OperationalError as exc:  # another process migrated it just now
+                    if "duplicate column" not in str(exc):
+                        raise
 
     @classmethod
     def existing(cls, path: Path | None = None, **kw) -> ActionStore | None:
