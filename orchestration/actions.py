@@ -1018,7 +1018,7 @@ def check_continuity(store: ActionStore, con) -> None:
             raise ForkError(
                 f"the action store {store.path} ends at seq {head_seq}, but the warehouse already holds seq {seq} "
                 f"(hash {digest[:12]}, in {where}): the store was truncated or restored from an older backup. "
-                f"restore the newer actions.sqlite (the one whose entry seq {seq} has hash {digest[:12]}) and run "
+                f"Restore the newer actions.sqlite (the one whose entry seq {seq} has hash {digest[:12]}) and run "
                 f"again; {accept}"
             )
         if fork is None:  # the warehouse's rows agree; only the later anchor does not
@@ -1032,7 +1032,7 @@ def check_continuity(store: ActionStore, con) -> None:
             f"{where} holds seq {seq} with hash {digest[:12]}; the store's entry there is "
             f"{'missing' if entry is None else entry['entry_hash'][:12]}. The store was restored or replaced and "
             f"{written} new entr{'y was' if written == 1 else 'ies were'} written after that, reusing seq numbers; "
-            f"copying only what is newer than the warehouse would drop them. restore the newer actions.sqlite if "
+            f"copying only what is newer than the warehouse would drop them. Restore the newer actions.sqlite if "
             f"you have it and re-enter the actions written since the restore; {accept}"
         )
 

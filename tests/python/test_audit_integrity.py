@@ -272,7 +272,7 @@ def test_a_store_restored_from_an_older_backup_is_refused(store: ActionStore, tm
         restored = ActionStore(store.path, clock=lambda: T0)
         with pytest.raises(actions.ForkError, match="ends at seq 3, but the warehouse already holds seq 5") as refused:
             copy_to_warehouse(restored, con)
-        assert "restore the newer" in str(refused.value)
+        assert "Restore the newer" in str(refused.value)
         # New actions on the restored store reuse seq 4 and 5: a fork, found by hash.
         restored.act("comment", FIN, "alice", comment="after the restore")
         restored.act("comment", FIN, "alice", comment="and again")
@@ -372,3 +372,26 @@ def test_entries_written_before_effective_at_existed_still_verify(store: ActionS
     legacy_append(store.path, comment="old entry, no effective_at")
     store.act("comment", FIN, "alice", comment="new entry")
     assert store.verify() == []
+
+
+def test_cli_accept_fork_needs_an_ops_lead_and_a_reason(recon_home: Path, home_store: ActionStore, capsys) -> None:
+    _three_actions(home_store)
+    backup = recon_home / "backup.sqlite"
+    _backup(home_store.path, backup)
+    home_store.act("release", FIN, "alice")
+    con = warehouse(recon_home / "warehouse.duckdb")
+    copy_to_warehouse(home_store, con)
+    con.close()
+    shutil.copy(backup, home_store.path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{home_store.path}{suffix}").unlink(missing_ok=True)
+    assert cli.main(["audit", "accept-fork", "--as", "alice", "--reason", "restored"]) == 3
+    assert "needs an ops lead" in capsys.readouterr().err
+    assert cli.main(["audit", "accept-fork", "--as", "olga", "--reason", "restored the 02:00 backup"]) == 0
+    assert "1 warehouse entry set aside" in capsys.readouterr().out
+    con = warehouse(recon_home / "warehouse.duckdb")
+    try:
+        assert copy_to_warehouse(ActionStore(home_store.path), con).copied == 0  # continues from seq 3
+        assert con.execute("select max(seq) from raw.operator_actions").fetchone() == (3,)
+    finally:
+        con.close()
