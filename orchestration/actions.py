@@ -9,6 +9,13 @@ entry that was edited, deleted or reordered behind the store's back.
 
 A rule write happens inside ``BEGIN IMMEDIATE``: the check (who holds the claim?) and
 the append are one transaction, so of many concurrent claims exactly one wins.
+
+What an operator types is bounded before it is logged (:func:`check_inputs`): the log is
+append-only, so a value the warehouse cannot hold would otherwise be there for good. The
+chain's head is anchored outside the store at every run (``raw.audit_anchors`` in the
+warehouse, ``audit_anchor`` in the publication's ``current.json``), so deleting the newest
+entries, the table or the file is found (:func:`check_anchor`), and a store restored from
+an older backup cannot fork the log silently (:func:`check_continuity`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,6 +59,19 @@ HASHED_FIELDS = (
     "state_before",
     "state_after",
 )
+# Hashed when present: entries written before a field existed keep their hash.
+OPTIONAL_HASHED_FIELDS = ("effective_at",)
+STORED_FIELDS = (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS, "prev_hash", "entry_hash")
+
+# Bounds on what an operator may enter. raw.operator_actions holds amounts as DECIMAL(18, 4)
+# (up to about 1e14); 1e12 leaves a factor of 100 for sums of adjustments.
+MAX_ABS_AMOUNT = Decimal("1000000000000")
+AMOUNT_PLACES = 4
+MAX_TEXT_CHARS = 2000  # --text (comments)
+MAX_CODE_CHARS = 64  # --reason, --team, --adjustment, exception id prefixes
+ID_PREFIX = re.compile(r"[0-9A-Za-z_-]{1,64}")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks are fine in a comment
 
 
 class ActionError(Exception):
@@ -67,12 +88,32 @@ class Conflict(ActionError):
     exit_code = 5
 
 
+class ForkError(ActionError):
+    """The action store and the warehouse disagree about the log: restored, truncated or forked."""
+
+    exit_code = 6
+
+
 def store_path() -> Path:
     return Path(os.environ.get("RECON_ACTIONS_PATH", recon_home() / "actions.sqlite")).resolve()
 
 
+def wall_clock() -> datetime:
+    """The real time: what ``acted_at`` records. RECON_AS_OF never changes it."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def as_of_pinned() -> str | None:
+    """RECON_AS_OF when set: the run replays that time (tests, demos, replays)."""
+    return os.environ.get("RECON_AS_OF", "").strip() or None
+
+
 def utc_now() -> datetime:
-    """The clock, or the time RECON_AS_OF pins (the same variable the dbt build reads)."""
+    """The business clock: the real time, or the time RECON_AS_OF pins (the variable the dbt build reads).
+
+    It decides SLA clocks, escalation and when an action takes effect on an exception's
+    timeline (``effective_at``), never the audit timestamp ``acted_at``.
+    """
     as_of = os.environ.get("RECON_AS_OF", "").strip()
     if as_of:
         try:
@@ -81,6 +122,79 @@ def utc_now() -> datetime:
             raise ActionError(f"RECON_AS_OF={as_of} is not an ISO timestamp; use e.g. 2026-11-30T09:00:00Z") from exc
         return pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
     return datetime.now(UTC).replace(microsecond=0)
+
+
+# ------------------------------------------------------------------- bounds
+
+
+def parse_amount(value: object, argument: str = "--amount") -> Decimal:
+    """An adjustment amount as a Decimal the warehouse can hold, or a refusal naming the bound.
+
+    Finite, not zero, |amount| <= 1,000,000,000,000 and at most 4 decimal places: the
+    warehouse stores DECIMAL(18, 4) and sums adjustments.
+    """
+    allowed = (
+        f"{argument} must be a non-zero decimal number between -{MAX_ABS_AMOUNT:,} and {MAX_ABS_AMOUNT:,} "
+        f"with at most {AMOUNT_PLACES} decimal places, e.g. 125.50"
+    )
+    text = str(value).strip() if value is not None else ""
+    if not text or len(text) > 40:
+        raise ActionError(f"{allowed}; got {text[:40]!r}{'…' if len(text) > 40 else ''}")
+    try:
+        amount = Decimal(text)
+    except (InvalidOperation, ValueError) as exc:
+        raise ActionError(f"{allowed} (a decimal number, e.g. 125.50); got {text!r}") from exc
+    if not amount.is_finite():
+        raise ActionError(f"{allowed}; got {text!r}, which is not a finite number")
+    if amount.is_zero():
+        raise ActionError(f"{allowed}; got {text!r}: an adjustment of zero changes nothing")
+    if abs(amount) > MAX_ABS_AMOUNT:
+        raise ActionError(f"{allowed}; got {text!r}, outside that range")
+    quantum = Decimal(1).scaleb(-AMOUNT_PLACES)
+    if amount != amount.quantize(quantum):
+        raise ActionError(f"{allowed}; got {text!r}, which has more than {AMOUNT_PLACES} decimal places")
+    if amount.as_tuple().exponent < -AMOUNT_PLACES:  # 12.500000: same value, fewer zeros
+        amount = amount.quantize(quantum)
+    return amount
+
+
+def amount_text(amount: Decimal) -> str:
+    """Plain notation (never 1E+3), as the log stores it."""
+    return format(amount, "f")
+
+
+def check_text(value: str | None, argument: str, limit: int, allow_newlines: bool = False) -> str | None:
+    """Free text within ``limit`` characters and without control characters, or a refusal."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ActionError(f"{argument} must be text")
+    if len(value) > limit:
+        raise ActionError(f"{argument} is {len(value)} characters; at most {limit} are allowed")
+    if (CONTROL_CHARS_BUT_LINES if allow_newlines else CONTROL_CHARS).search(value):
+        raise ActionError(f"{argument} contains control characters; type plain text")
+    return value
+
+
+def check_inputs(kw: dict) -> dict:
+    """Bound every argument an interface passes to ``ActionStore.act`` before any rule runs."""
+    out = dict(kw)
+    out["comment"] = check_text(kw.get("comment"), "--text", MAX_TEXT_CHARS, allow_newlines=True)
+    for key, argument in (("reason", "--reason"), ("team", "--team"), ("adjustment", "--adjustment")):
+        out[key] = check_text(kw.get(key), argument, MAX_CODE_CHARS)
+    if kw.get("amount") is not None:
+        out["amount"] = parse_amount(kw["amount"])
+    return out
+
+
+def check_id_prefix(prefix: object) -> str:
+    if not isinstance(prefix, str) or not ID_PREFIX.fullmatch(prefix):
+        shown = repr(prefix)[:80]
+        raise NotFound(
+            f"no exception with id {shown}: an id is up to {MAX_CODE_CHARS} letters, digits, - or _ "
+            "(run `recon exceptions list`)"
+        )
+    return prefix
 
 
 # ------------------------------------------------------------------- policy
@@ -136,9 +250,9 @@ class Policy:
             raise ActionError(f"{action} needs a reason code (--reason); one of: {', '.join(self.codes_for(action))}")
         applies = self.reason_codes.get(code)
         if applies is None or applies not in (action, "any"):
-            raise ActionError(
-                f"reason code {code!r} is not valid for {action}; use one of: {', '.join(self.codes_for(action))}"
-            )
+            codes = self.codes_for(action)
+            allowed = f"use one of: {', '.join(codes)}" if codes else f"{action} takes no reason code"
+            raise ActionError(f"reason code {code!r} is not valid for {action}; {allowed}")
         return code
 
     def codes_for(self, action: str) -> list[str]:
@@ -179,6 +293,9 @@ class ExceptionState:
 
     def apply(self, row: dict) -> None:
         action, actor = row["action"], row["actor"]
+        # When it took effect on the exception's timeline: the business clock (RECON_AS_OF in a
+        # replay), recorded beside the real acted_at; entries from before effective_at use acted_at.
+        at = row.get("effective_at") or row["acted_at"]
         if action == "claim":
             self.status, self.claimed_by = "claimed", actor
             self.attempts += 1
@@ -210,8 +327,8 @@ class ExceptionState:
             self.status, self.claimed_by, self.resolution = "auto_resolved", None, "reconciled_by_later_data"
         elif action == "reopen":
             self.status, self.claimed_by, self.resolution = "open", None, None
-            self.escalated_to, self.reopened_at = None, row["acted_at"]
-        self.last_action, self.last_action_at = action, row["acted_at"]
+            self.escalated_to, self.reopened_at = None, at
+        self.last_action, self.last_action_at = action, at
 
     @property
     def is_closed(self) -> bool:
@@ -235,7 +352,8 @@ create table if not exists actions (
     state_before text not null,
     state_after text not null,
     prev_hash text not null,
-    entry_hash text not null
+    entry_hash text not null,
+    effective_at text
 );
 create index if not exists actions_by_exception on actions (exception_id, seq);
 create trigger if not exists actions_no_update before update on actions
@@ -263,18 +381,52 @@ create table if not exists exception_catalog (
 
 
 def entry_hash(prev_hash: str, row: dict) -> str:
-    payload = json.dumps({k: row.get(k) for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"))
+    fields = {k: row.get(k) for k in HASHED_FIELDS}
+    fields.update({k: row[k] for k in OPTIONAL_HASHED_FIELDS if row.get(k) is not None})
+    payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
 
 
 class ActionStore:
-    def __init__(self, path: Path | None = None, policy: Policy | None = None, clock: Callable[[], datetime] = utc_now):
+    def __init__(
+        self,
+        path: Path | None = None,
+        policy: Policy | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        wall_clock: Callable[[], datetime] = wall_clock,
+    ):
+        """``clock`` is the business clock (SLA, effective_at); ``wall_clock`` stamps acted_at."""
         self.path = path or store_path()
         self.policy = policy or Policy.load()
         self.clock = clock
+        self.wall_clock = wall_clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.executescript(SCHEMA)
+            columns = {r["name"] for r in con.execute("pragma table_info(actions)")}
+            if "effective_at" not in columns:  # a store made before effective_at existed
+                try:
+                    con.execute("alter table actions add column effective_at text")
+                except sqlite3.OperationalError as exc:  # another process migrated it just now
+                    if "duplicate column" not in str(exc):
+                        raise
+
+    @classmethod
+    def existing(cls, path: Path | None = None, **kw) -> ActionStore | None:
+        """The store at ``path`` if the file is there; None rather than creating an empty one."""
+        path = path or store_path()
+        return cls(path, **kw) if path.exists() else None
+
+    def head(self) -> tuple[int, str]:
+        """(seq, entry_hash) of the newest entry; (0, GENESIS) for an empty log."""
+        with self._connect() as con:
+            row = con.execute("select seq, entry_hash from actions order by seq desc limit 1").fetchone()
+        return (row["seq"], row["entry_hash"]) if row else (0, GENESIS)
+
+    def entry(self, seq: int) -> dict | None:
+        with self._connect() as con:
+            row = con.execute("select * from actions where seq = ?", [seq]).fetchone()
+        return dict(row) if row else None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -357,9 +509,13 @@ class ActionStore:
     def resolve_id(self, prefix: str, con: sqlite3.Connection | None = None) -> str:
         """An exception id from a unique prefix (ids are md5 hex; operators type 8 chars)."""
 
+        check_id_prefix(prefix)
+
         def lookup(c: sqlite3.Connection) -> str:
+            # A plain prefix comparison: no LIKE, so % and _ are characters, not wildcards.
             rows = c.execute(
-                "select exception_id from exception_catalog where exception_id like ? || '%' limit 2", [prefix]
+                "select exception_id from exception_catalog where substr(exception_id, 1, length(?)) = ? limit 2",
+                [prefix, prefix],
             ).fetchall()
             if not rows:
                 raise NotFound(f"no exception with id {prefix!r}: run `recon exceptions list`")
@@ -420,7 +576,9 @@ class ActionStore:
         """Refuse what the rules forbid; return the fields to record for the action."""
         if action not in ACTIONS:
             raise ActionError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
-        fields: dict = {"reason_code": kw.get("reason"), "comment": kw.get("comment"), "amount": None, "target": None}
+        # A reason code is recorded only if the policy allows it for this action.
+        reason = self.policy.check_reason(kw["reason"], action) if kw.get("reason") else None
+        fields: dict = {"reason_code": reason, "comment": kw.get("comment"), "amount": None, "target": None}
         if action != "comment" and state.is_closed:
             how = "closed by later data" if state.status == "auto_resolved" else f"resolved ({state.resolution})"
             raise ActionError(f"exception {state.exception_id[:8]} is {how}; nothing to {action}")
@@ -453,14 +611,9 @@ class ActionStore:
             if action == "release" and kw.get("reason"):
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "release")
             if action == "adjust":
-                try:
-                    amount = Decimal(str(kw.get("amount")))
-                except (InvalidOperation, TypeError) as exc:
-                    raise ActionError("adjust needs --amount as a decimal number, e.g. 125.50") from exc
-                if not amount.is_finite():
-                    raise ActionError("adjust needs a finite --amount")
+                amount = parse_amount(kw.get("amount"))  # bounded again: act() may be called directly
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "adjust")
-                fields["amount"] = str(amount)
+                fields["amount"] = amount_text(amount)
                 fields["target"] = f"ADJ-{uuid.uuid4().hex[:8]}"
                 fields["needs_approval"] = abs(amount) > self.policy.approval_threshold
         elif action in ("approve", "reject"):
@@ -499,7 +652,8 @@ class ActionStore:
 
     def act(self, action: str, exception_id: str, actor: str | None, **kw) -> dict:
         """Check the rules and append the action, atomically. Returns the recorded entry."""
-        op = self.policy.operator(actor)
+        kw = check_inputs(kw)
+        op = self.policy.operator(check_text(actor, "--as", MAX_CODE_CHARS))
         with self._connect() as con:
             con.execute("begin immediate")
             try:
@@ -527,7 +681,9 @@ class ActionStore:
             "exception_id": eid,
             "action": action,
             "actor": actor,
-            "acted_at": self.clock().isoformat(),
+            # The real time, always; the business time it takes effect at is recorded beside it.
+            "acted_at": self.wall_clock().isoformat(),
+            "effective_at": self.clock().isoformat(),
             "reason_code": fields.get("reason_code"),
             "comment": fields.get("comment"),
             "amount": fields.get("amount"),
@@ -546,8 +702,8 @@ class ActionStore:
         row["prev_hash"] = prev
         row["entry_hash"] = entry_hash(prev, row)
         con.execute(
-            "insert into actions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [row[k] for k in (*HASHED_FIELDS, "prev_hash", "entry_hash")],
+            f"insert into actions ({', '.join(STORED_FIELDS)}) values ({', '.join('?' for _ in STORED_FIELDS)})",
+            [row[k] for k in STORED_FIELDS],  # fixed column names; values bound
         )
         return row
 
@@ -604,31 +760,109 @@ class ActionStore:
     # ------------------------------------------------------------ audit
 
     def verify(self) -> list[str]:
-        """Problems in the hash chain; empty when every entry is intact and in order."""
-        problems: list[str] = []
-        prev, expected_seq = GENESIS, 1
+        """Problems in the hash chain; empty when every entry is intact and in order.
+
+        The chain alone cannot tell that its newest entries are gone: ``check_anchor``
+        compares it with the head a run anchored outside the store.
+        """
         with self._connect() as con:
-            for row in con.execute("select * from actions order by seq"):
-                entry = dict(row)
-                if entry["seq"] != expected_seq:
-                    problems.append(
-                        f"entry seq {entry['seq']}: expected seq {expected_seq} — "
-                        f"{entry['seq'] - expected_seq} entr{'y' if entry['seq'] - expected_seq == 1 else 'ies'} "
-                        "deleted before it"
-                    )
-                if entry["prev_hash"] != prev:
-                    problems.append(
-                        f"entry seq {entry['seq']}: does not follow the entry before it "
-                        "(an entry was deleted, inserted or the order changed)"
-                    )
-                if entry_hash(entry["prev_hash"], entry) != entry["entry_hash"]:
-                    problems.append(f"entry seq {entry['seq']}: content does not match its hash (edited)")
-                prev, expected_seq = entry["entry_hash"], entry["seq"] + 1
-        return problems
+            return verify_chain(dict(r) for r in con.execute("select * from actions order by seq"))
 
     def all_actions(self, after_seq: int = 0) -> list[dict]:
         with self._connect() as con:
             return [dict(r) for r in con.execute("select * from actions where seq > ? order by seq", [after_seq])]
+
+
+def verify_chain(entries) -> list[str]:
+    """Problems in a hash chain given its entries in seq order."""
+    problems: list[str] = []
+    prev, expected_seq = GENESIS, 1
+    for entry in entries:
+        if entry["seq"] != expected_seq:
+            gap = entry["seq"] - expected_seq
+            problems.append(
+                f"entry seq {entry['seq']}: expected seq {expected_seq} — "
+                f"{gap} entr{'y' if gap == 1 else 'ies'} deleted before it"
+            )
+        if entry["prev_hash"] != prev:
+            problems.append(
+                f"entry seq {entry['seq']}: does not follow the entry before it "
+                "(an entry was deleted, inserted or the order changed)"
+            )
+        if entry_hash(entry["prev_hash"], entry) != entry["entry_hash"]:
+            problems.append(f"entry seq {entry['seq']}: content does not match its hash (edited)")
+        prev, expected_seq = entry["entry_hash"], entry["seq"] + 1
+    return problems
+
+
+def read_log(path: Path) -> list[dict] | None:
+    """Every entry of the store at ``path``, opened read-only (an audit changes nothing).
+
+    None when the file has no actions table. The caller checks that the file exists.
+    """
+    con = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=60)
+    con.row_factory = sqlite3.Row
+    try:
+        if con.execute("select 1 from sqlite_master where type = 'table' and name = 'actions'").fetchone() is None:
+            return None
+        return [dict(r) for r in con.execute("select * from actions order by seq")]
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------ anchors
+
+
+def anchor_record(store: ActionStore) -> dict:
+    """The head of the chain now: what a run writes to raw.audit_anchors and current.json."""
+    seq, head = store.head()
+    return {"seq": seq, "entry_hash": head, "store": str(store.path), "anchored_at": wall_clock().isoformat()}
+
+
+def record_anchor(con, store: ActionStore, run_id: str | None, step: str) -> dict:
+    """Append the store's head to raw.audit_anchors (the warehouse's memory of the log)."""
+    from orchestration.ingest import ensure_raw_schema
+
+    ensure_raw_schema(con)
+    anchor = anchor_record(store)
+    con.execute(
+        "insert into raw.audit_anchors (anchor_id, anchored_at, run_id, step, seq, entry_hash, store_path) "
+        "select coalesce(max(anchor_id), 0) + 1, cast(? as timestamptz), ?, ?, ?, ?, ? from raw.audit_anchors",
+        [anchor["anchored_at"], run_id, step, anchor["seq"], anchor["entry_hash"], anchor["store"]],
+    )
+    return anchor
+
+
+def check_anchor(entries: list[dict] | None, anchor: dict | None, path: Path, source: str) -> list[str]:
+    """Problems of a log (None: file or table missing) against an anchored head.
+
+    A log may have grown since the anchor; it may not have fewer entries, nor another
+    entry at the anchored seq.
+    """
+    if not anchor:
+        return []
+    seq, anchored = int(anchor["seq"]), anchor["entry_hash"]
+    where = f"{source} anchored seq {seq} (hash {anchored[:12]}) at {anchor.get('anchored_at')}"
+    if entries is None:
+        if not Path(path).exists():
+            return [f"the action store {path} is missing, but {where}: restore the file from a backup"]
+        if seq == 0:
+            return []
+        return [f"the action store {path} has 0 entries, but {where}; its actions table is missing (dropped?)"]
+    if seq == 0:
+        return []
+    at = next((e for e in entries if e["seq"] == seq), None)
+    if at is None:
+        return [
+            f"the action store {path} has {len(entries)} entries, but {where}: the newest entries were deleted, "
+            "or the store was replaced by an older copy"
+        ]
+    if at["entry_hash"] != anchored:
+        return [
+            f"entry seq {seq} has hash {at['entry_hash'][:12]}, but {where}: the log was rewritten from there "
+            "on, or restored and then written to (a fork)"
+        ]
+    return []
 
 
 # ------------------------------------------------------- warehouse bridges
@@ -673,35 +907,216 @@ def publish_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
     return store.publish(exceptions)
 
 
-# Types of raw.operator_actions, in the order of HASHED_FIELDS + prev_hash, entry_hash.
-ACTION_COLUMN_TYPES = (
-    "bigint", "varchar", "varchar", "varchar", "varchar", "timestamptz", "varchar", "varchar",
-    "decimal(18, 4)", "varchar", "json", "json", "varchar", "varchar",
-)  # fmt: skip
+# raw.operator_actions: the store's fields with their warehouse types, then what the copy adds.
+ACTION_COLUMN_TYPES = {
+    "seq": "bigint", "action_id": "varchar", "exception_id": "varchar", "action": "varchar",
+    "actor": "varchar", "acted_at": "timestamptz", "reason_code": "varchar", "comment": "varchar",
+    "amount": "decimal(18, 4)", "target": "varchar", "state_before": "json", "state_after": "json",
+    "prev_hash": "varchar", "entry_hash": "varchar", "effective_at": "timestamptz",
+    "amount_text": "varchar", "copy_problem": "varchar",
+}  # fmt: skip
+WAREHOUSE_MAX_AMOUNT = Decimal("99999999999999.9999")  # DECIMAL(18, 4)
 
 
-def copy_to_warehouse(store: ActionStore, con) -> int:
-    """Append actions the warehouse has not seen to raw.operator_actions; returns how many."""
+@dataclass
+class ActionCopy:
+    """What one run carried into raw.operator_actions."""
+
+    copied: int
+    flagged: list[str]  # entries copied with a field set to null, and why
+
+
+def warehouse_row(entry: dict) -> tuple[dict, list[str]]:
+    """An entry in a form the warehouse insert cannot fail on, with what had to be left out.
+
+    Entries are checked when they are written, but the log keeps what older versions
+    wrote; a value the warehouse cannot hold is copied as null, kept as text, and flagged.
+    """
+    row = {k: entry.get(k) for k in ACTION_COLUMN_TYPES if k not in ("amount_text", "copy_problem")}
+    problems: list[str] = []
+    text = entry.get("amount")
+    row["amount_text"] = text
+    if text is not None:
+        try:
+            amount = Decimal(str(text).strip())
+            if not amount.is_finite():
+                raise ActionError("not a finite number")
+            if abs(amount) > WAREHOUSE_MAX_AMOUNT:
+                raise ActionError(f"outside ±{WAREHOUSE_MAX_AMOUNT:,}, what DECIMAL(18, 4) holds")
+            if amount != amount.quantize(Decimal(1).scaleb(-AMOUNT_PLACES)):
+                raise ActionError(f"more than {AMOUNT_PLACES} decimal places")
+            row["amount"] = amount_text(amount)
+        except (InvalidOperation, ValueError, ActionError) as exc:
+            row["amount"] = None
+            reason = str(exc) if isinstance(exc, ActionError) else "not a decimal number"
+            problems.append(f"amount {str(text)[:40]!r}: {reason}")
+    for key in ("acted_at", "effective_at"):
+        if row.get(key) is not None:
+            try:
+                datetime.fromisoformat(str(row[key]))
+            except ValueError:
+                problems.append(f"{key} {str(row[key])[:40]!r}: not an ISO timestamp")
+                row[key] = None
+    for key in ("state_before", "state_after"):
+        try:
+            json.loads(row[key])
+        except (TypeError, ValueError):
+            problems.append(f"{key}: not JSON")
+            row[key] = None
+    row["copy_problem"] = (
+        f"seq {entry['seq']}: " + "; ".join(problems) + " — copied as null; the store keeps the entry as written"
+        if problems
+        else None
+    )
+    return row, problems
+
+
+def _warehouse_entry(con, seq: int) -> tuple[int, str] | None:
+    row = con.execute("select seq, entry_hash from raw.operator_actions where seq = ?", [seq]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _fork_point(store: ActionStore, con) -> int | None:
+    """The first seq where the warehouse's copy and the store differ (or the store ends); None if none."""
+    warehouse = con.execute("select seq, entry_hash from raw.operator_actions order by seq").fetchall()
+    stored = {e["seq"]: e["entry_hash"] for e in store.all_actions()}
+    for seq, digest in warehouse:
+        if stored.get(seq) != digest:
+            return seq
+    return None
+
+
+def check_continuity(store: ActionStore, con) -> None:
+    """Refuse to copy from a store that is not the one the warehouse has been copying.
+
+    The copy takes only ``seq > max(seq)`` of the warehouse. After a restore from an older
+    backup, new actions reuse seq numbers: they would never reach the marts. So the
+    warehouse's newest entry and the newest anchor must be in the store with the same hash.
+    """
+    head_seq, _ = store.head()
+    references = []
+    newest = con.execute("select seq, entry_hash from raw.operator_actions order by seq desc limit 1").fetchone()
+    if newest:
+        references.append((newest[0], newest[1], "raw.operator_actions (copied by earlier runs)"))
+    anchor = con.execute(
+        "select seq, entry_hash, step, run_id from raw.audit_anchors order by anchor_id desc limit 1"
+    ).fetchone()
+    if anchor and anchor[0] > 0:
+        references.append((anchor[0], anchor[1], f"raw.audit_anchors (run {anchor[3]}, step {anchor[2]})"))
+    accept = (
+        "if that file is lost, accept the store as it is with `recon audit accept-fork --as OPS_LEAD --reason TEXT` "
+        "(the warehouse's entries from the fork on are kept in raw.operator_actions_forked). "
+        "The run stops here so that no action is dropped silently."
+    )
+    for seq, digest, where in references:
+        entry = store.entry(seq)
+        if entry is not None and entry["entry_hash"] == digest:
+            continue
+        fork = _fork_point(store, con)
+        behind = entry is None and (fork is None or fork > head_seq)
+        if behind:
+            raise ForkError(
+                f"the action store {store.path} ends at seq {head_seq}, but the warehouse already holds seq {seq} "
+                f"(hash {digest[:12]}, in {where}): the store was truncated or restored from an older backup. "
+                f"Restore the newer actions.sqlite (the one whose entry seq {seq} has hash {digest[:12]}) and run "
+                f"again; {accept}"
+            )
+        if fork is None:  # the warehouse's rows agree; only the later anchor does not
+            copied = newest[0] if newest else 0
+            fork_text = f"{copied + 1}" + (f" or later (up to {seq})" if seq > copied + 1 else "")
+        else:
+            fork_text = str(fork)
+        written = max(0, head_seq - (int(fork_text.split()[0]) - 1))
+        raise ForkError(
+            f"the action store {store.path} and the warehouse disagree: the log forked at seq {fork_text}. "
+            f"{where} holds seq {seq} with hash {digest[:12]}; the store's entry there is "
+            f"{'missing' if entry is None else entry['entry_hash'][:12]}. The store was restored or replaced and "
+            f"{written} new entr{'y was' if written == 1 else 'ies were'} written after that, reusing seq numbers; "
+            f"copying only what is newer than the warehouse would drop them. Restore the newer actions.sqlite if "
+            f"you have it and re-enter the actions written since the restore; {accept}"
+        )
+
+
+def copy_to_warehouse(store: ActionStore, con) -> ActionCopy:
+    """Append actions the warehouse has not seen to raw.operator_actions.
+
+    Refuses (ForkError) when the store is not a continuation of what the warehouse holds;
+    never fails on an entry's content (see ``warehouse_row``).
+    """
     from orchestration.ingest import ensure_raw_schema
 
     ensure_raw_schema(con)
+    check_continuity(store, con)
     seen = con.execute("select coalesce(max(seq), 0) from raw.operator_actions").fetchall()[0][0]
     new = store.all_actions(after_seq=seen)
+    flagged: list[str] = []
     if new:
         import pyarrow as pa
 
-        columns = (*HASHED_FIELDS, "prev_hash", "entry_hash")
-        batch = pa.Table.from_pydict({k: [str(r[k]) if r[k] is not None else None for r in new] for k in columns})
+        rows = []
+        for entry in new:
+            row, problems = warehouse_row(entry)
+            rows.append(row)
+            if problems:
+                flagged.append(row["copy_problem"])
+        columns = list(ACTION_COLUMN_TYPES)
+        batch = pa.Table.from_pydict(
+            {k: [str(r[k]) if r[k] is not None else None for r in rows] for k in columns},
+            schema=pa.schema([(k, pa.string()) for k in columns]),
+        )
         con.register("new_operator_actions", batch)
         try:
+            # try_cast: a value warehouse_row let through still cannot stop the run.
             con.execute(
-                "insert into raw.operator_actions select "
-                + ", ".join(
-                    f"cast({k} as {t})"
-                    for k, t in zip(columns, ACTION_COLUMN_TYPES, strict=True)  # fixed names and types
-                )
+                f"insert into raw.operator_actions ({', '.join(columns)}) select "
+                + ", ".join(f"try_cast({k} as {t})" for k, t in ACTION_COLUMN_TYPES.items())  # fixed names, types
                 + " from new_operator_actions order by cast(seq as bigint)"
             )
         finally:
             con.unregister("new_operator_actions")
-    return len(new)
+    return ActionCopy(len(new), flagged)
+
+
+def accept_fork(store: ActionStore, con, actor: str | None, reason: str | None) -> int:
+    """Accept the store as it is: set the warehouse's entries from the fork on aside.
+
+    For when the newer store file is lost. An ops lead does it, with a reason; the
+    entries go to raw.operator_actions_forked (with who, when and why), nothing is
+    deleted without a copy. Returns how many entries were set aside.
+    """
+    from orchestration.ingest import ensure_raw_schema
+
+    op = store.policy.operator(check_text(actor, "--as", MAX_CODE_CHARS))
+    if "ops_lead" not in op.roles:
+        raise ActionError(f"{op.name} is not an ops lead: accepting a fork of the action log needs an ops lead")
+    reason = check_text(reason, "--reason", MAX_TEXT_CHARS)
+    if not (reason or "").strip():
+        raise ActionError("accept-fork needs --reason: say what happened to the action store")
+    ensure_raw_schema(con)
+    fork = _fork_point(store, con)
+    if fork is None:
+        anchor = con.execute("select seq, entry_hash from raw.audit_anchors order by anchor_id desc limit 1").fetchone()
+        at = store.entry(anchor[0]) if anchor else None
+        if anchor is None or anchor[0] == 0 or (at is not None and at["entry_hash"] == anchor[1]):
+            raise ActionError("no fork: the store continues what the warehouse holds; nothing to accept")
+        fork = con.execute("select coalesce(max(seq), 0) + 1 from raw.operator_actions").fetchone()[0]
+    now = wall_clock().isoformat()
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "insert into raw.operator_actions_forked by name select *, cast(? as timestamptz) as accepted_at, "
+            "? as accepted_by, ? as accept_reason from raw.operator_actions where seq >= ?",
+            [now, op.name, reason, fork],
+        )
+        moved = con.execute("delete from raw.operator_actions where seq >= ?", [fork]).fetchone()[0]
+        common = store.entry(fork - 1) if fork > 1 else None
+        con.execute(
+            "insert into raw.audit_anchors (anchor_id, anchored_at, run_id, step, seq, entry_hash, store_path) "
+            "select coalesce(max(anchor_id), 0) + 1, cast(? as timestamptz), null, ?, ?, ?, ? from raw.audit_anchors",
+            [now, f"accept_fork by {op.name}", fork - 1, common["entry_hash"] if common else GENESIS, str(store.path)],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return moved

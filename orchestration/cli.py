@@ -425,8 +425,17 @@ def cmd_exceptions_show(args: argparse.Namespace) -> int:
 
 
 def cmd_exception_action(args: argparse.Namespace) -> int:
+    from orchestration import actions
+
     store = _store()
     actor = args.actor or os.environ.get("RECON_USER")
+    if actions.as_of_pinned():
+        print(
+            f"recon: warning: RECON_AS_OF={actions.as_of_pinned()} pins the business clock: this action is "
+            "recorded at the real time (acted_at) and takes effect at the pinned time (effective_at); "
+            "both are in the audit log. Unset RECON_AS_OF outside replays and tests.",
+            file=sys.stderr,
+        )
     entry = store.act(
         args.action,
         args.id,
@@ -447,15 +456,66 @@ def cmd_exception_action(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    store = _store()
-    problems = store.verify()
-    count = len(store.all_actions())
+    """The hash chain, and the chain against the head the last publication anchored.
+
+    Reads the store read-only (a missing file or table is reported, never re-created) and
+    the anchor from the serving copy's current.json, never the working warehouse.
+    """
+    from orchestration import actions, publish
+
+    settings.apply_environment()
+    path = actions.store_path()
+    entries = actions.read_log(path) if path.exists() else None
+    problems = actions.verify_chain(entries or [])
+    published = publish.current()
+    anchor = (published or {}).get("audit_anchor")
+    source = f"the publication {published['publication']}" if published else ""
+    problems += actions.check_anchor(entries, anchor, path, source)
+    count = len(entries or [])
     if problems:
-        print(f"audit FAILED for {store.path}: {len(problems)} problem(s) in {count} entries")
+        print(f"audit FAILED for {path}: {len(problems)} problem(s) in {count} entries")
         for p in problems:
             print(f"  {p}")
         return 6
-    print(f"audit ok: {count} entries, hash chain intact ({store.path})")
+    for entry in entries or []:  # logged by an older version: flagged when copied, never fatal
+        _, flags = actions.warehouse_row(entry)
+        if flags:
+            print(f"  warning: entry seq {entry['seq']}: {'; '.join(flags)} (copied to the warehouse as null)")
+    if anchor:
+        where = f"anchored seq {anchor['seq']} of {source} ({anchor.get('anchored_at')}) is in the log"
+    elif published:
+        where = f"no anchor yet: {source} was made before anchors existed; the next run anchors the log"
+    else:
+        where = "no anchor yet: nothing is published; the first run anchors the log"
+    print(f"audit ok: {count} entries, hash chain intact ({path}); {where}")
+    return 0
+
+
+def cmd_audit_accept_fork(args: argparse.Namespace) -> int:
+    """Accept the action store as it is after a restore: the warehouse's later copy is set aside."""
+    from orchestration import actions, ingest
+    from orchestration.lock import WarehouseBusy, warehouse_lock
+
+    settings.apply_environment()
+    store = actions.ActionStore.existing()
+    if store is None:
+        print(f"recon: refused: no action store at {actions.store_path()}", file=sys.stderr)
+        return 4
+    actor = args.actor or os.environ.get("RECON_USER")
+    try:
+        with warehouse_lock("recon audit accept-fork"):
+            con = ingest.connect(settings.warehouse_path())
+            try:
+                moved = actions.accept_fork(store, con, actor, args.reason)
+            finally:
+                con.close()
+    except WarehouseBusy as exc:
+        print(f"recon: refused: {exc}", file=sys.stderr)
+        return 5
+    print(
+        f"fork accepted by {actor}: {moved} warehouse entr{'y' if moved == 1 else 'ies'} set aside in "
+        "raw.operator_actions_forked; the next run copies the store's entries from there on"
+    )
     return 0
 
 
@@ -713,8 +773,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="check the operator action log")
     aud = p.add_subparsers(dest="audit_command", required=True)
-    q = aud.add_parser("verify", help="recompute the hash chain; exit 6 and say where if anything was altered")
+    q = aud.add_parser(
+        "verify",
+        help="recompute the hash chain and check it against the last publication's anchor; exit 6 and say where",
+    )
     q.set_defaults(func=cmd_audit_verify)
+    q = aud.add_parser(
+        "accept-fork",
+        help="after a restore from an older backup: keep the store as it is, set the warehouse's later entries aside",
+    )
+    q.add_argument("--as", dest="actor", help="an ops lead (default $RECON_USER)")
+    q.add_argument("--reason", required=True, help="what happened to the action store")
+    q.set_defaults(func=cmd_audit_accept_fork)
 
     p = sub.add_parser("trace", help="lineage of an exception, a match or a record: files → staging → match → actions")
     p.add_argument(

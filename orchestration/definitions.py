@@ -135,13 +135,32 @@ def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWr
         },
     )
     yield dg.MaterializeResult(asset_key=QUARANTINE_KEY, metadata={"rows_quarantined": report.rows_quarantined})
-    # Operator actions reach the warehouse every run, so dbt can fold them into state.
+    # Operator actions reach the warehouse every run, so dbt can fold them into state. A
+    # store that does not continue what the warehouse holds (restored, truncated, forked)
+    # fails the run: copying only the newer seq numbers would drop actions silently, and
+    # the catalog step would append pipeline events to the wrong log.
     con = ingest.connect(settings.warehouse_path())
     try:
-        copied = actions.copy_to_warehouse(actions.ActionStore(), con)
+        store = actions.ActionStore()
+        try:
+            copy = actions.copy_to_warehouse(store, con)
+        except actions.ForkError as exc:
+            raise dg.Failure(description=f"operator actions not copied: {exc}", allow_retries=False) from exc
+        anchor = actions.record_anchor(con, store, context.run.run_id, "ingest_landing")
     finally:
         con.close()
-    yield dg.MaterializeResult(asset_key=OPERATOR_ACTIONS_KEY, metadata={"actions_copied": copied})
+    for problem in copy.flagged:  # logged by an older version; never stops the run
+        context.log.warning(f"operator action copied with a field left null: {problem}")
+    yield dg.MaterializeResult(
+        asset_key=OPERATOR_ACTIONS_KEY,
+        metadata={
+            "actions_copied": copy.copied,
+            "actions_flagged": len(copy.flagged),
+            "flagged": dg.MetadataValue.md("\n".join(f"- {p}" for p in copy.flagged) or "none"),
+            "audit_anchor_seq": anchor["seq"],
+            "audit_anchor_hash": anchor["entry_hash"],
+        },
+    )
 
 
 @dg.asset(
@@ -156,7 +175,14 @@ def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWr
     description="Current exceptions published into the action store, where operators claim and resolve them.",
 )
 def exception_catalog(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
-    counts = actions.publish_from_warehouse(settings.warehouse_path(), actions.ActionStore())
+    store = actions.ActionStore()
+    counts = actions.publish_from_warehouse(settings.warehouse_path(), store)
+    # The pipeline events just appended (auto_resolve, reopen) are anchored too.
+    con = ingest.connect(settings.warehouse_path())
+    try:
+        actions.record_anchor(con, store, context.run.run_id, "exception_catalog")
+    finally:
+        con.close()
     context.log.info(
         f"published {counts['current']} current exceptions; {counts['auto_resolved']} closed by later data,"
         f" {counts['reopened']} reopened, {counts['no_longer_found']} no longer found in all"
@@ -315,6 +341,8 @@ def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWrit
         "rule_versions": _rule_versions(),
         "match_rates": match_rates,
         "input_batches": {"batches": batches[0], "latest_batch_id": batches[1], "rejected_files": batches[2]},
+        # The head of the action log: `recon audit verify` checks the store still holds it.
+        "audit_anchor": actions.anchor_record(actions.ActionStore()),
     }
     record = publish.publish(settings.warehouse_path(), context.run.run_id, details)
     context.log.info(f"published {record['publication']} to {publish.serving_path()}")

@@ -50,6 +50,7 @@ RULE_GLOBS = (
 RULE_SETTINGS = (("config/operators.yml", "adjustment_approval_threshold"),)
 REQUIRED_ROLES = ("data_owner", "operations_lead", "governance_reviewer")
 EXIT_UNAPPROVED = 7
+MAX_NOTE_CHARS = 2000  # an approval note is free text in a reviewed file: bounded like operator comments
 
 
 class GovernanceError(Exception):
@@ -151,6 +152,11 @@ def approve(role: str, by: str, note: str = "", root: Path = PROJECT_DIR, now: d
         raise GovernanceError(f"unknown role {role!r}; roles: {', '.join(REQUIRED_ROLES)}")
     if by not in _holders(role):
         raise GovernanceError(f"{by!r} does not hold the {role} role in config/operators.yml")
+    if len(note) > MAX_NOTE_CHARS or any(ord(c) < 32 and c not in "\t\n" or ord(c) == 127 for c in note):
+        raise GovernanceError(
+            f"--note must be plain text of at most {MAX_NOTE_CHARS} characters (got {len(note)}, "
+            "control characters are refused)"
+        )
     digest = rules_hash(root)
     path = approvals_path()
     doc = _load(path)

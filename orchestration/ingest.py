@@ -143,7 +143,34 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         create table if not exists {RAW_SCHEMA}.operator_actions (
             seq BIGINT, action_id VARCHAR, exception_id VARCHAR, action VARCHAR, actor VARCHAR,
             acted_at TIMESTAMP, reason_code VARCHAR, comment VARCHAR, amount DECIMAL(18, 4), target VARCHAR,
-            state_before JSON, state_after JSON, prev_hash VARCHAR, entry_hash VARCHAR
+            state_before JSON, state_after JSON, prev_hash VARCHAR, entry_hash VARCHAR,
+            effective_at TIMESTAMP, amount_text VARCHAR, copy_problem VARCHAR
+        )
+        """
+    )
+    # effective_at: the business time (RECON_AS_OF in a replay) beside the real acted_at;
+    # amount_text and copy_problem: an entry whose amount cannot be held as DECIMAL(18, 4) is
+    # copied with amount null, its text kept, and flagged (actions.warehouse_row).
+    for column, sql_type in (("effective_at", "TIMESTAMP"), ("amount_text", "VARCHAR"), ("copy_problem", "VARCHAR")):
+        con.execute(f"alter table {RAW_SCHEMA}.operator_actions add column if not exists {column} {sql_type}")
+    # Entries set aside by `recon audit accept-fork`, with who accepted the fork, when and why.
+    con.execute(
+        f"""
+        create table if not exists {RAW_SCHEMA}.operator_actions_forked (
+            seq BIGINT, action_id VARCHAR, exception_id VARCHAR, action VARCHAR, actor VARCHAR,
+            acted_at TIMESTAMP, reason_code VARCHAR, comment VARCHAR, amount DECIMAL(18, 4), target VARCHAR,
+            state_before JSON, state_after JSON, prev_hash VARCHAR, entry_hash VARCHAR,
+            effective_at TIMESTAMP, amount_text VARCHAR, copy_problem VARCHAR,
+            accepted_at TIMESTAMP, accepted_by VARCHAR, accept_reason VARCHAR
+        )
+        """
+    )
+    # The head of the action log (seq, entry_hash) at each run: the store must keep it.
+    con.execute(
+        f"""
+        create table if not exists {RAW_SCHEMA}.audit_anchors (
+            anchor_id BIGINT, anchored_at TIMESTAMP, run_id VARCHAR, step VARCHAR,
+            seq BIGINT, entry_hash VARCHAR, store_path VARCHAR
         )
         """
     )

@@ -90,3 +90,10 @@ def test_a_run_with_unapproved_rules_is_refused(recon_home: Path, tmp_path: Path
     assert "recon run refused" in err and "missing data_owner, operations_lead, governance_reviewer" in err
     assert not (recon_home / "warehouse.duckdb").exists()
     assert cli.main(["governance", "check"]) == governance.EXIT_UNAPPROVED
+
+
+@pytest.mark.parametrize("note", ["x" * 2001, "looks fine\x1b[2Kapproved by everyone"])
+def test_an_approval_note_is_bounded_plain_text(rules_root: Path, note: str) -> None:
+    with pytest.raises(governance.GovernanceError, match="--note must be plain text of at most 2000 characters"):
+        governance.approve("data_owner", "dana", note, root=rules_root)
+    assert governance.status(rules_root).approvals == []

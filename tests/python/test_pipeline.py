@@ -152,9 +152,17 @@ def test_second_run_without_new_files_changes_no_raw_counts(pipeline_home: Path,
     before = raw_counts(pipeline_home)
     assert cli.run_pipeline()
     after = raw_counts(pipeline_home)
-    # Landing data is unchanged; only the operator actions taken since the last run arrive.
+    # Landing data is unchanged; only the operator actions taken since the last run arrive,
+    # and the run anchors the head of the action log twice (ingest, exception catalog).
     assert after.pop("operator_actions") == before.pop("operator_actions", 0) + 2
+    assert after.pop("audit_anchors") == before.pop("audit_anchors") + 2
     assert after == before
+    from orchestration import publish
+
+    head_seq, head_hash = ActionStore().head()
+    anchor = publish.current()["audit_anchor"]
+    assert (anchor["seq"], anchor["entry_hash"]) == (head_seq, head_hash) and head_seq >= 2
+    assert cli.main(["audit", "verify"]) == 0
     resolved = SESSION.get("resolved")
     if resolved:
         state = ActionStore().state(resolved)

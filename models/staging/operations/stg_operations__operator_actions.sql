@@ -12,10 +12,15 @@ renamed as (
         source.action,
         source.actor,
         source.actor = 'pipeline' as is_pipeline_event,
-        timezone('UTC', cast(source.acted_at as timestamp)) as acted_at,
+        -- When the action takes effect on the exception's timeline: the run's business clock
+        -- (RECON_AS_OF in a replay), recorded beside the real time; older entries have only acted_at.
+        timezone('UTC', cast(coalesce(source.effective_at, source.acted_at) as timestamp)) as acted_at,
+        timezone('UTC', cast(source.acted_at as timestamp)) as recorded_at,
         source.reason_code,
         source.comment,
         cast(source.amount as decimal(18, 4)) as adjustment_amount,
+        source.amount_text,
+        source.copy_problem,
         source.target,
         source.state_before ->> 'status' as status_before,
         source.state_after ->> 'status' as status_after,

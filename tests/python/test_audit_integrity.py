@@ -1,0 +1,397 @@
+"""Issue 10: what an operator types is bounded, a logged action never stops a run, the
+audit chain is anchored outside the store, a restored store cannot fork silently.
+
+Real SQLite action stores and real DuckDB warehouses in a temp dir; the publication is
+written by orchestration.publish as a run writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import actions, cli, publish
+from orchestration.actions import (
+    GENESIS,
+    HASHED_FIELDS,
+    ActionError,
+    ActionStore,
+    NotFound,
+    copy_to_warehouse,
+    entry_hash,
+)
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+FIN = "a" * 32
+MEDIA = "b" * 32
+
+
+def make_store(path: Path) -> ActionStore:
+    store = ActionStore(path, clock=lambda: T0)
+    store.publish(
+        [
+            {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "amount_at_risk": "1200.00"},
+            {"exception_id": MEDIA, "exception_type": "over_delivery", "owner_team": "media_ops",
+             "severity": "manual_review", "sla_hours": 24, "amount_at_risk": "80.00"},
+        ]
+    )  # fmt: skip
+    return store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ActionStore:
+    return make_store(tmp_path / "actions.sqlite")
+
+
+@pytest.fixture
+def home_store(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> ActionStore:
+    """A store where the CLI looks for it (RECON_HOME/actions.sqlite)."""
+    monkeypatch.delenv("RECON_ACTIONS_PATH", raising=False)
+    monkeypatch.delenv("RECON_AS_OF", raising=False)
+    return make_store(recon_home / "actions.sqlite")
+
+
+def warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(path))
+
+
+def legacy_append(path: Path, **fields) -> dict:
+    """Append an entry the way an older version did: no bounds, a valid hash chain."""
+    con = sqlite3.connect(path)
+    try:
+        last = con.execute("select seq, entry_hash from actions order by seq desc limit 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        state = json.dumps({"status": "claimed", "owner_team": "finance", "claimed_by": "alice",
+                            "escalated_to": None, "pending_adjustments": []}, sort_keys=True)  # fmt: skip
+        row = {k: None for k in HASHED_FIELDS}
+        row.update(
+            {"seq": seq, "action_id": f"legacy{seq}", "exception_id": FIN, "action": "comment", "actor": "alice",
+             "acted_at": T0.isoformat(), "state_before": state, "state_after": state}
+        )  # fmt: skip
+        row.update(fields)
+        row["prev_hash"], row["entry_hash"] = prev, entry_hash(prev, row)
+        columns = (*HASHED_FIELDS, "prev_hash", "entry_hash")
+        con.execute(
+            f"insert into actions ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
+            [row[k] for k in columns],
+        )
+        con.commit()
+    finally:
+        con.close()
+    return row
+
+
+# ------------------------------------------------------------ 1. bounded inputs
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["1e20", "123456789012345678", "1000000000000.01", "nan", "NaN", "inf", "-Infinity", "-0", "0", "12.34567",
+     "1" * 500, "12,50", ""],
+)  # fmt: skip
+def test_adjust_refuses_amounts_the_warehouse_could_not_hold(store: ActionStore, amount: str) -> None:
+    store.act("claim", FIN, "bob")
+    with pytest.raises(ActionError, match=r"--amount") as refused:
+        store.act("adjust", FIN, "bob", amount=amount, reason="rounding")
+    assert "1,000,000,000,000" in str(refused.value) or "decimal number" in str(refused.value)
+    assert [a["action"] for a in store.all_actions()] == ["claim"]  # nothing was logged
+
+
+@pytest.mark.parametrize(("amount", "stored"), [("12.50", "12.50"), ("-1000000000000", "-1000000000000"),
+                                                 ("1E+3", "1000"), ("0.0001", "0.0001"), (" 7 ", "7")])  # fmt: skip
+def test_adjust_accepts_amounts_in_range_and_stores_them_plainly(store: ActionStore, amount: str, stored: str) -> None:
+    store.act("claim", FIN, "bob")
+    entry = store.act("adjust", FIN, "bob", amount=amount, reason="rounding")
+    assert entry["amount"] == stored
+
+
+@pytest.mark.parametrize(
+    ("action", "kw", "message"),
+    [
+        ("comment", {"comment": "x" * 2001}, "--text is 2001 characters; at most 2000"),
+        ("comment", {"comment": "ok\x00hidden"}, "--text contains control characters"),
+        ("claim", {"reason": "billed_late"}, "reason code 'billed_late' is not valid for claim"),
+        ("comment", {"comment": "fine", "reason": "x" * 100}, "--reason"),
+        ("approve", {"adjustment": "ADJ-" + "0" * 300}, "--adjustment"),
+        ("reassign", {"team": "t" * 300, "reason": "wrong_team"}, "--team"),
+    ],
+)
+def test_free_text_and_codes_are_bounded(store: ActionStore, action: str, kw: dict, message: str) -> None:
+    with pytest.raises(ActionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        store.act(action, FIN, "olga", **kw)
+    assert store.all_actions() == []
+
+
+def test_cli_refuses_a_huge_amount_naming_the_argument_and_the_range(home_store: ActionStore, capsys) -> None:
+    assert cli.main(["exceptions", "claim", FIN[:8], "--as", "bob"]) == 0
+    code = cli.main(["exceptions", "adjust", FIN[:8], "--as", "bob", "--amount", "1e20", "--reason", "rounding"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "--amount" in err and "1,000,000,000,000" in err and "4 decimal places" in err
+    assert [a["action"] for a in home_store.all_actions()] == ["claim"]
+
+
+# ------------------------------------------- 1b. the copy never fails on a logged entry
+
+
+def test_copy_to_warehouse_flags_legacy_entries_it_cannot_cast_and_keeps_going(store: ActionStore, tmp_path) -> None:
+    store.act("claim", FIN, "bob")
+    for bad in ("1e20", "123456789012345678", "nan", "inf", "1.234567"):
+        legacy_append(store.path, action="adjust", amount=bad, reason_code="rounding", target=f"ADJ-{bad}")
+    legacy_append(store.path, acted_at="yesterday-ish", comment="legacy clock")
+    assert store.verify() == []  # a valid chain: older versions wrote these
+    con = warehouse(tmp_path / "warehouse.duckdb")
+    try:
+        report = copy_to_warehouse(store, con)
+        assert report.copied == 7 and len(report.flagged) == 6
+        rows = con.execute(
+            "select seq, amount, amount_text, acted_at is null, copy_problem from raw.operator_actions order by seq"
+        ).fetchall()
+        assert rows[0][1:] == (None, None, False, None)
+        by_text = {r[2]: r for r in rows[1:6]}
+        assert by_text["1e20"][1] is None and "outside" in by_text["1e20"][4]
+        assert by_text["nan"][1] is None and "not a finite number" in by_text["nan"][4]
+        assert by_text["1.234567"][1] is None and "4 decimal places" in by_text["1.234567"][4]
+        assert rows[6][3] and "acted_at" in rows[6][4]
+        # The next run carries new actions as before: the log is not stuck.
+        store.act("comment", FIN, "bob", comment="after the legacy entries")
+        assert copy_to_warehouse(store, con).copied == 1
+        assert con.execute("select max(seq), count(*) from raw.operator_actions").fetchone() == (8, 8)
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------- 2. anchored chain
+
+
+def _three_actions(store: ActionStore) -> None:
+    store.act("comment", FIN, "alice", comment="looking")
+    store.act("claim", FIN, "alice")
+    store.act("comment", FIN, "alice", comment="invoice found")
+
+
+def _publish_with_anchor(home: Path, store: ActionStore) -> dict:
+    """Publish a (tiny) warehouse the way serving_copy does, with the store's anchor."""
+    path = home / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists marts")
+    con.execute("create or replace table marts.fct_dummy as select 1 as x")
+    con.close()
+    return publish.publish(path, "run-0001-anchor", {"audit_anchor": actions.anchor_record(store)})
+
+
+def _drop_guards(path: Path, sql: str) -> None:
+    con = sqlite3.connect(path)
+    con.execute("drop trigger if exists actions_no_update")
+    con.execute("drop trigger if exists actions_no_delete")
+    con.executescript(sql)
+    con.commit()
+    con.close()
+
+
+def test_a_run_anchors_the_head_of_the_chain_in_current_json(recon_home: Path, home_store: ActionStore) -> None:
+    _three_actions(home_store)
+    record = _publish_with_anchor(recon_home, home_store)
+    anchor = json.loads((recon_home / "publications" / "current.json").read_text())["audit_anchor"]
+    assert anchor == record["audit_anchor"]
+    assert anchor["seq"] == 3 and anchor["entry_hash"] == home_store.all_actions()[-1]["entry_hash"]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("delete newest", "has 2 entries, but the publication"),
+        ("drop table", "has 0 entries, but the publication"),
+        ("remove file", "is missing"),
+        ("rewrite newest", "entry seq 3 has hash"),
+    ],
+)
+def test_audit_verify_fails_against_the_anchor(
+    recon_home: Path, home_store: ActionStore, capsys, tamper: str, expected: str
+) -> None:
+    _three_actions(home_store)
+    _publish_with_anchor(recon_home, home_store)
+    assert cli.main(["audit", "verify"]) == 0
+    assert "anchored" in capsys.readouterr().out
+    path = home_store.path
+    if tamper == "delete newest":
+        _drop_guards(path, "delete from actions where seq = 3")
+    elif tamper == "drop table":
+        _drop_guards(path, "drop table actions")
+    elif tamper == "remove file":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    else:  # delete the newest entry and write a different one with a valid chain
+        _drop_guards(path, "delete from actions where seq = 3")
+        legacy_append(path, comment="nothing happened here")
+    code = cli.main(["audit", "verify"])
+    out = capsys.readouterr().out
+    assert code == 6, out
+    assert "audit FAILED" in out and expected in out
+    if tamper == "remove file":
+        assert not path.exists()  # verify does not quietly create an empty store
+
+
+def test_audit_verify_without_any_publication_says_there_is_no_anchor(home_store: ActionStore, capsys) -> None:
+    _three_actions(home_store)
+    assert cli.main(["audit", "verify"]) == 0
+    assert "no anchor yet" in capsys.readouterr().out
+
+
+# -------------------------------------------------------------- 3. forks by hash
+
+
+def _backup(src: Path, dst: Path) -> None:
+    a, b = sqlite3.connect(src), sqlite3.connect(dst)
+    try:
+        a.backup(b)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_store_restored_from_an_older_backup_is_refused(store: ActionStore, tmp_path: Path) -> None:
+    _three_actions(store)
+    backup = tmp_path / "backup.sqlite"
+    _backup(store.path, backup)
+    store.act("release", FIN, "alice")
+    store.act("claim", FIN, "bob")
+    con = warehouse(tmp_path / "warehouse.duckdb")
+    try:
+        assert copy_to_warehouse(store, con).copied == 5
+        shutil.copy(backup, store.path)  # the store is restored: it ends at seq 3
+        for suffix in ("-wal", "-shm"):
+            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+        restored = ActionStore(store.path, clock=lambda: T0)
+        with pytest.raises(actions.ForkError, match="ends at seq 3, but the warehouse already holds seq 5") as refused:
+            copy_to_warehouse(restored, con)
+        assert "Restore the newer" in str(refused.value)
+        # New actions on the restored store reuse seq 4 and 5: a fork, found by hash.
+        restored.act("comment", FIN, "alice", comment="after the restore")
+        restored.act("comment", FIN, "alice", comment="and again")
+        with pytest.raises(actions.ForkError, match="forked at seq 4") as refused:
+            copy_to_warehouse(restored, con)
+        assert "accept-fork" in str(refused.value)
+        assert con.execute("select count(*) from raw.operator_actions").fetchone()[0] == 5  # nothing half-copied
+    finally:
+        con.close()
+
+
+def test_fork_after_the_anchored_head_is_found_by_the_anchor(store: ActionStore, tmp_path: Path) -> None:
+    """Entries appended after the copy (pipeline events) are anchored; a restore that loses them forks."""
+    _three_actions(store)
+    con = warehouse(tmp_path / "warehouse.duckdb")
+    try:
+        copy_to_warehouse(store, con)
+        backup = tmp_path / "backup.sqlite"
+        _backup(store.path, backup)
+        store.act("release", FIN, "alice")  # seq 4, after the copy
+        actions.record_anchor(con, store, run_id="run-1", step="exception_catalog")
+        shutil.copy(backup, store.path)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+        restored = ActionStore(store.path, clock=lambda: T0)
+        restored.act("comment", FIN, "alice", comment="seq 4 again")
+        with pytest.raises(actions.ForkError, match="forked at seq 4"):
+            copy_to_warehouse(restored, con)
+    finally:
+        con.close()
+
+
+def test_accept_fork_sets_the_warehouse_copy_aside_and_copies_the_store(store: ActionStore, tmp_path: Path) -> None:
+    _three_actions(store)
+    backup = tmp_path / "backup.sqlite"
+    _backup(store.path, backup)
+    con = warehouse(tmp_path / "warehouse.duckdb")
+    try:
+        store.act("release", FIN, "alice")
+        copy_to_warehouse(store, con)
+        shutil.copy(backup, store.path)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+        restored = ActionStore(store.path, clock=lambda: T0)
+        restored.act("comment", FIN, "alice", comment="seq 4 again")
+        with pytest.raises(ActionError, match="ops lead"):
+            actions.accept_fork(restored, con, actor="alice", reason="restored after disk failure")
+        moved = actions.accept_fork(restored, con, actor="olga", reason="restored after disk failure")
+        assert moved == 1
+        assert copy_to_warehouse(restored, con).copied == 1
+        rows = con.execute("select seq, comment from raw.operator_actions order by seq").fetchall()
+        assert rows[-1] == (4, "seq 4 again")
+        kept = con.execute("select seq, action, accepted_by, accept_reason from raw.operator_actions_forked").fetchall()
+        assert kept == [(4, "release", "olga", "restored after disk failure")]
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------- 4. id prefixes
+
+
+@pytest.mark.parametrize("prefix", ["%", "_", "_" * 32, "a%", "a_a", "%a"])
+def test_like_wildcards_in_an_id_prefix_match_nothing(store: ActionStore, prefix: str) -> None:
+    with pytest.raises(NotFound):
+        store.resolve_id(prefix)
+
+
+def test_an_exact_prefix_still_resolves(store: ActionStore) -> None:
+    assert store.resolve_id("aaaa") == FIN and store.resolve_id(MEDIA) == MEDIA
+
+
+# ------------------------------------------------------------------ 5. the clock
+
+
+def test_recon_as_of_does_not_backdate_the_audit_timestamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECON_AS_OF", "2020-01-01T00:00:00Z")
+    store = ActionStore(tmp_path / "a.sqlite")
+    store.publish([{"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
+                    "severity": "manual_review", "sla_hours": 72}])  # fmt: skip
+    entry = store.act("claim", FIN, "alice")
+    acted = datetime.fromisoformat(entry["acted_at"])
+    assert abs(acted - datetime.now(UTC)) < timedelta(minutes=5)  # the real clock
+    assert entry["effective_at"] == "2020-01-01T00:00:00+00:00"  # the replayed business time, recorded beside it
+    assert store.verify() == []
+    con = warehouse(tmp_path / "warehouse.duckdb")
+    try:
+        copy_to_warehouse(store, con)
+        real, effective = con.execute(
+            "select acted_at, effective_at from raw.operator_actions where action = 'claim'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert real.year >= 2026 and effective.year == 2020
+
+
+def test_entries_written_before_effective_at_existed_still_verify(store: ActionStore) -> None:
+    legacy_append(store.path, comment="old entry, no effective_at")
+    store.act("comment", FIN, "alice", comment="new entry")
+    assert store.verify() == []
+
+
+def test_cli_accept_fork_needs_an_ops_lead_and_a_reason(recon_home: Path, home_store: ActionStore, capsys) -> None:
+    _three_actions(home_store)
+    backup = recon_home / "backup.sqlite"
+    _backup(home_store.path, backup)
+    home_store.act("release", FIN, "alice")
+    con = warehouse(recon_home / "warehouse.duckdb")
+    copy_to_warehouse(home_store, con)
+    con.close()
+    shutil.copy(backup, home_store.path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{home_store.path}{suffix}").unlink(missing_ok=True)
+    assert cli.main(["audit", "accept-fork", "--as", "alice", "--reason", "restored"]) == 3
+    assert "needs an ops lead" in capsys.readouterr().err
+    assert cli.main(["audit", "accept-fork", "--as", "olga", "--reason", "restored the 02:00 backup"]) == 0
+    assert "1 warehouse entry set aside" in capsys.readouterr().out
+    con = warehouse(recon_home / "warehouse.duckdb")
+    try:
+        assert copy_to_warehouse(ActionStore(home_store.path), con).copied == 0  # continues from seq 3
+        assert con.execute("select max(seq) from raw.operator_actions").fetchone() == (3,)
+    finally:
+        con.close()
