@@ -125,7 +125,7 @@ def _command_of(pid: int) -> str:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return ""
-    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    return " ".join(raw.decode(errors="replace").replace("\0", " ").split())
 
 
 def explain_file_lock(path: Path, error: str) -> str:

@@ -259,7 +259,10 @@ def render(source: Source, con: duckdb.DuckDBPyConnection) -> str:
     lines += ["", "== Sources (raw layer) =="]
     if not data["has_ingestion"]:
         lines += ["  not in this publication (published before the ingestion log was); the next run publishes it"]
-    lines += _table(["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"], data["sources"])
+    else:
+        lines += _table(
+            ["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"], data["sources"]
+        )
     if data["rejected_files"]:
         lines += ["", "== Rejected files (nothing loaded; fix and re-drop) =="]
         lines += [f"  {msg}" for _, msg in data["rejected_files"]]
@@ -355,8 +358,8 @@ def check_read_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         if found and found.group(1).lower() in READ_PRAGMAS:
             return
     raise ReaderError(
-        f"refused: recon query only reads (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, "
-        f"PRAGMA {'/'.join(READ_PRAGMAS)}); this is a {statement.type.name} statement",
+        f"refused: {statement.type.name} statement; recon query only reads (SELECT, WITH, FROM, VALUES, "
+        f"DESCRIBE, SHOW, SUMMARIZE, PRAGMA {'/'.join(READ_PRAGMAS)})",
         EXIT_REFUSED,
     )
 
