@@ -272,10 +272,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         runs.append((str(main_home), main_home, truth, None, None))
     for label, home, truth, seed, dialect in runs:
         warehouse = home / "warehouse.duckdb"
-        reports = evaluate.evaluate(warehouse, truth)
-        billed = evaluate.billed_accuracy_for(warehouse, truth)
-        # The leg-state confusion reads dialect A's discrepancy names.
-        confusion = evaluate.confusion_for(warehouse, truth) if dialect in ("a", None) else None
+        # Without --seeds this reads the working warehouse (matches and records by key).
+        with working_warehouse("recon evaluate") if seed is None else contextlib.nullcontext():
+            reports = evaluate.evaluate(warehouse, truth)
+            billed = evaluate.billed_accuracy_for(warehouse, truth)
+            # The leg-state confusion reads dialect A's discrepancy names.
+            confusion = evaluate.confusion_for(warehouse, truth) if dialect in ("a", None) else None
         print(f"== evaluation: {label} ==")
         print(evaluate.render(reports))
         if billed:

@@ -353,3 +353,26 @@ def test_publications_made_before_markers_still_count(published: Path) -> None:
     assert json.loads((root / "history.jsonl").read_text().splitlines()[0])["publication"] == first
     publish.publish(published, "run00002-good", {}, now=T0 + timedelta(days=1))
     assert (root / first / "warehouse.duckdb").exists()
+
+
+@pytest.mark.parametrize("argv", [["trace", "SO-1"], ["quality"], ["train"], ["ingest"], ["evaluate"]])
+def test_commands_that_need_the_working_warehouse_are_refused_during_a_run(
+    recon_home: Path, capsys: pytest.CaptureFixture, argv: list[str]
+) -> None:
+    run = _holder_process(
+        """
+        from orchestration.lock import warehouse_lock
+        import time
+        with warehouse_lock("dagster run 5678efgh"):
+            print("ready", flush=True)
+            time.sleep(60)
+        """,
+        recon_home,
+    )
+    try:
+        code, _, err = _run_main(capsys, *argv)
+    finally:
+        run.kill()
+        run.wait()
+    assert code == 5 and "dagster run 5678efgh" in err and "Traceback" not in err
+    assert not (recon_home / "warehouse.duckdb").exists()
