@@ -9,7 +9,7 @@ while a run writes, and a run started meanwhile is refused at once, naming it.
 Every reader connection is hardened: read-only, no access to files other than the
 database (no COPY TO, EXPORT, read_csv, ATTACH), no extension install or load, and the
 configuration locked so a statement cannot ``SET`` any of it back. ``recon query`` runs
-one read statement (see ``READ_STATEMENTS``).
+one read statement (``check_read_statement``).
 """
 
 from __future__ import annotations
