@@ -76,7 +76,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from orchestration import ingest
 
     settings.apply_environment()
-    report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
+    with working_warehouse("recon ingest"):
+        report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
     for outcome in report.files:
         if args.verbose or outcome.status != "skipped":
             print(ingest.describe(outcome))
@@ -139,7 +140,13 @@ def run_pipeline(verbose: bool = False) -> bool:
         for event in result.all_events:
             if event.is_step_failure:
                 print(f"  step {event.step_key} failed: {event.event_specific_data.error.message.strip()[:2000]}")
-        tail = log_path.read_text().splitlines()[-40:]
+        log_text = log_path.read_text()
+        if "Could not set lock on file" in log_text:  # dbt could not open the warehouse
+            from orchestration.lock import explain_file_lock
+
+            line = next(x for x in log_text.splitlines() if "Could not set lock on file" in x)
+            print(f"  {explain_file_lock(settings.warehouse_path(), line)}")
+        tail = log_text.splitlines()[-40:]
         print("\n".join(["  last lines of the dbt log:", *("    " + line for line in tail)]))
     return result.success
 
@@ -151,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if ok and not args.quiet:
         from orchestration import status
 
-        print(status.render(settings.warehouse_path()))
+        print(status.render_published())
     return 0 if ok else 1
 
 
@@ -179,7 +186,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from orchestration import status
 
     settings.apply_environment()
-    print(status.render(settings.warehouse_path()))
+    with status.reader(args.working, "recon status") as (source, con):
+        print(status.render(source, con))
     return 0
 
 
@@ -187,8 +195,44 @@ def cmd_query(args: argparse.Namespace) -> int:
     from orchestration import status
 
     settings.apply_environment()
-    print(status.query(settings.warehouse_path(), args.sql, limit=args.limit))
+    with status.reader(args.working, "recon query") as (source, con):
+        print(status.query(con, args.sql, limit=args.limit))
+    if args.working:
+        print(f"(read the {source.describe()})", file=sys.stderr)
     return 0
+
+
+def cmd_publication_verify(args: argparse.Namespace) -> int:
+    from orchestration import publish
+
+    settings.apply_environment()
+    check = publish.verify()
+    if check["publication"] is None:
+        print(f"nothing is published yet ({publish.serving_path()})", file=sys.stderr)
+        return 4
+    if check["ok"] is None:
+        print(f"publication {check['publication']} has no recorded sha256 (published before hashes were)")
+        return 0
+    for path, state in check["files"].items():
+        print(f"{state:<9} {path}")
+    if not check["ok"]:
+        print(f"publication {check['publication']}: changed since publication (sha256 {check['recorded']} recorded)")
+        return 6
+    print(f"publication {check['publication']}: sha256 {check['recorded']} matches")
+    return 0
+
+
+@contextlib.contextmanager
+def working_warehouse(command: str):
+    """Hold the warehouse lock while a command other than a run opens the working warehouse.
+
+    Refused at once while a run writes (instead of failing on DuckDB's file lock), and a run
+    started meanwhile is refused naming this command, instead of failing half-way.
+    """
+    from orchestration.lock import warehouse_lock
+
+    with warehouse_lock(command, wait_seconds=0):
+        yield
 
 
 def build_scratch(
@@ -239,10 +283,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         runs.append((str(main_home), main_home, truth, None, None))
     for label, home, truth, seed, dialect in runs:
         warehouse = home / "warehouse.duckdb"
-        reports = evaluate.evaluate(warehouse, truth)
-        billed = evaluate.billed_accuracy_for(warehouse, truth)
-        # The leg-state confusion reads dialect A's discrepancy names.
-        confusion = evaluate.confusion_for(warehouse, truth) if dialect in ("a", None) else None
+        # Without --seeds this reads the working warehouse (matches and records by key).
+        with working_warehouse("recon evaluate") if seed is None else contextlib.nullcontext():
+            reports = evaluate.evaluate(warehouse, truth)
+            billed = evaluate.billed_accuracy_for(warehouse, truth)
+            # The leg-state confusion reads dialect A's discrepancy names.
+            confusion = evaluate.confusion_for(warehouse, truth) if dialect in ("a", None) else None
         print(f"== evaluation: {label} ==")
         print(evaluate.render(reports))
         if billed:
@@ -274,7 +320,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         home = main_home / "scratch" / f"tune-seed-{seed}"
         select = " ".join(f"+int_{name}__pairs" for name in names)
         truth = build_scratch(home, seed, args.orders, args.noise, select=select)
-        con = duckdb_readonly(settings.warehouse_path())
+        con = duckdb_readonly(settings.warehouse_path())  # the scratch warehouse of this seed
         try:
             for name in names:
                 counts[name].append(evaluate.level_counts(con, name, truth))
@@ -302,7 +348,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings.apply_environment()
     warehouses = [Path(w) for w in args.warehouse] if args.warehouse else [settings.warehouse_path()]
     try:
-        results = train.train(warehouses, args.reconciliations, anchors=args.anchors)
+        with working_warehouse("recon train"):  # it reads the candidate pairs, which only the warehouse has
+            results = train.train(warehouses, args.reconciliations, anchors=args.anchors)
     except train.TrainError as exc:
         print(f"recon train: {exc}", file=sys.stderr)
         return 2
@@ -562,7 +609,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     from orchestration import status
 
-    print(status.render(settings.warehouse_path()))
+    print(status.render_published())
     print(f"demo finished in {time.monotonic() - started:.1f}s")
     return 0
 
@@ -572,7 +619,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
     settings.apply_environment()
     try:
-        found = trace.trace(settings.warehouse_path(), actions.store_path(), args.id, publication=publish.current())
+        # Lineage needs raw rows and staging, which only the working warehouse has.
+        with working_warehouse(f"recon trace {args.id}"):
+            found = trace.trace(settings.warehouse_path(), actions.store_path(), args.id, publication=publish.current())
     except trace.TraceError as exc:
         print(f"recon trace: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -592,7 +641,8 @@ def cmd_quality(args: argparse.Namespace) -> int:
         if quality.default_history_dir().exists():
             shutil.copytree(quality.default_history_dir(), history)
         run_id = "manual-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        report = quality.run_quality_checks(settings.warehouse_path(), history, run_id, now=actions.utc_now())
+        with working_warehouse("recon quality"):  # the raw-table gates read the working warehouse
+            report = quality.run_quality_checks(settings.warehouse_path(), history, run_id, now=actions.utc_now())
         for check in report.checks:
             if not check.passed:
                 print(f"  FAILED ({check.severity}) {check.asset} {check.name}: {check.description}")
@@ -702,13 +752,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_dev)
 
-    p = sub.add_parser("status", help="summary of the warehouse: sources, quarantine, matches, exceptions")
+    working_help = (
+        "read the working warehouse instead of the published copy (refused while a run writes it; "
+        "a run started meanwhile is refused)"
+    )
+    p = sub.add_parser("status", help="summary of the published copy: sources, quarantine, matches, exceptions")
+    p.add_argument("--working", action="store_true", help=working_help)
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("query", help="run a read-only SQL query against the warehouse")
+    p = sub.add_parser(
+        "query",
+        help="one read-only statement (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, PRAGMA table_info) "
+        "against the published copy; no file or extension access",
+    )
     p.add_argument("sql")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--working", action="store_true", help=working_help)
     p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("publication", help="the published serving copy")
+    pub = p.add_subparsers(dest="publication_command", required=True)
+    q = pub.add_parser("verify", help="exit 6 if the serving copy or the archive changed since publication (sha256)")
+    q.set_defaults(func=cmd_publication_verify)
 
     p = sub.add_parser("evaluate", help="precision / recall of the matches against generator ground truth")
     p.add_argument("--ground-truth", help="ground truth of the current warehouse (default $RECON_HOME/ground_truth)")
@@ -829,6 +894,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from orchestration.actions import ActionError
+    from orchestration.lock import WarehouseBusy
+    from orchestration.status import ReaderError
 
     args = build_parser().parse_args(argv)
     try:
@@ -836,6 +903,12 @@ def main(argv: list[str] | None = None) -> int:
     except ActionError as exc:
         print(f"recon: refused: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ReaderError as exc:
+        print(f"recon {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except WarehouseBusy as exc:
+        print(f"recon {args.command} refused: {exc}", file=sys.stderr)
+        return 5
     except subprocess.CalledProcessError as exc:
         print(f"recon: {' '.join(map(str, exc.cmd[:2]))} failed with exit code {exc.returncode}", file=sys.stderr)
         return exc.returncode or 1

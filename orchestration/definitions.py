@@ -22,7 +22,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import actions, contract, ingest, publish, quality, settings
-from orchestration.lock import warehouse_lock
+from orchestration.lock import WarehouseBusy, warehouse_lock
 
 settings.apply_environment()
 
@@ -98,7 +98,11 @@ RAW_SPECS = [
 @dg.multi_asset(specs=RAW_SPECS, name="ingest_landing", can_subset=False, retry_policy=TRANSIENT_RETRY)
 def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> Iterator[dg.MaterializeResult]:
     """Load new landing files into the raw schema; rejected files are logged, not fatal."""
-    report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
+    try:
+        report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
+    except WarehouseBusy as exc:
+        # Another process has the DuckDB file open: say who, at once, instead of retrying.
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     for outcome in report.files:
         if outcome.status == "rejected":
             context.log.warning(outcome.message)

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from orchestration import contract
 from orchestration.contract import Column, Entity
+from orchestration.lock import WarehouseBusy, explain_file_lock
 
 BATCH_ROWS = 100_000
 RAW_SCHEMA = "raw"
@@ -672,8 +673,14 @@ def _link_digest(path: Path) -> str:
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """The run's read-write connection; if another process has the file open, say which."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
+    try:
+        con = duckdb.connect(str(warehouse))
+    except duckdb.IOException as exc:
+        if "Could not set lock" not in str(exc):
+            raise
+        raise WarehouseBusy(explain_file_lock(warehouse, str(exc))) from exc
     con.execute("set TimeZone = 'UTC'")
     return con
 

@@ -7,6 +7,13 @@ the schedule or the sensor through the ``warehouse_writer`` resource. A second r
 up to ``RECON_LOCK_WAIT_SECONDS`` (default 0: refuse at once) and is then refused with a
 message naming the run that holds the lock. The kernel releases the lock when the
 holding process ends, so a crashed run never leaves it stuck.
+
+Commands other than a run that must open the working warehouse (``--working`` reads,
+``recon trace``, ``recon quality``, ``recon train``, ``recon ingest``) take the same lock
+for their length, without waiting: refused while a run writes, and a run that starts
+meanwhile is refused naming them. A process outside recon (a BI tool, the duckdb CLI)
+that opens the working warehouse holds DuckDB's own file lock; the run then fails with
+that process's pid and command line (``explain_file_lock``).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,8 +70,8 @@ def warehouse_lock(holder: str, wait_seconds: float | None = None) -> Iterator[N
                 if time.monotonic() >= deadline:
                     fh.seek(0)
                     raise WarehouseBusy(
-                        f"the warehouse is being written by another run ({fh.read().strip() or 'unknown holder'});"
-                        " this run did not start. Wait for it to finish (see `make dev` → Runs), or set"
+                        f"the warehouse is held by another process ({fh.read().strip() or 'unknown holder'});"
+                        f" {holder} did not start. Wait for it to finish (runs: see `make dev` → Runs), or set"
                         " RECON_LOCK_WAIT_SECONDS to queue behind it."
                     ) from None
                 time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
@@ -82,3 +90,66 @@ def warehouse_lock(holder: str, wait_seconds: float | None = None) -> Iterator[N
             fcntl.flock(fh, fcntl.LOCK_UN)
     finally:
         fh.close()
+
+
+def current_holder() -> dict | None:
+    """Who holds the warehouse now, from the lock file, without taking the lock.
+
+    A holder writes its name and pid into the file and clears it on release; a process
+    killed while holding leaves its record behind, so a record only counts while its pid
+    is alive.
+    """
+    try:
+        record = json.loads(lock_path().read_text() or "null")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not _alive(record.get("pid")):
+        return None
+    return record
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _command_of(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return " ".join(raw.decode(errors="replace").replace("\0", " ").split())
+
+
+def explain_file_lock(path: Path, error: str) -> str:
+    """Turn DuckDB's "Could not set lock on file" into who holds the file and what to do.
+
+    DuckDB names the conflicting process ("Conflicting lock is held in <exe> (PID n)");
+    this adds its command line and, if it is a recon process, what it recorded in the
+    warehouse lock file.
+    """
+    from orchestration.publish import serving_path
+
+    found = re.search(r"\(PID (\d+)\)", error)
+    pid = int(found.group(1)) if found else None
+    who = f"process {pid}" if pid else "another process"
+    command = _command_of(pid) if pid else ""
+    if command:
+        who += f" (`{command[:200]}`)"
+    holder = current_holder()
+    if holder and holder.get("pid") == pid:
+        who += f", recorded as {holder.get('holder')} since {holder.get('since')}"
+    return (
+        f"cannot open the working warehouse {path} for writing: {who} has it open. "
+        "Only a run may open the working warehouse; readers and BI tools open "
+        f"{serving_path()} instead. Close that process"
+        + (f" (kill {pid} if it is stuck)" if pid else "")
+        + " and run again."
+    )

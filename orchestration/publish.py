@@ -11,13 +11,24 @@ the ``publication`` asset copy the marts into a new DuckDB file (and Parquet fil
 * ``publications/parquet`` — a symlink, switched the same way, to the publication's
   Parquet exports (one file per mart).
 * ``publications/current.json`` — what is published: run, code version, rule versions,
-  checks, row counts.
+  checks, row counts, and the sha256 of the published file.
+
+The serving file is a copy of the archived ``publications/<name>/warehouse.duckdb``, not a
+hard link: file modes do not stop the owner from opening it read-write, and a change to a
+hard-linked serving file would land in the archive too. Both are read-only files whose
+sha256 is recorded, so ``recon publication verify`` (and ``recon status``) tell when
+either was changed after publication.
+
+A publication is complete once its ``publication.json`` (the completion marker, written
+after the DuckDB file and the Parquet exports are finished) exists. Pruning counts only
+complete publications and deletes what a killed publish left behind.
 
 A failed check or build never reaches this module, so the last good publication stays.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -31,7 +42,12 @@ import duckdb
 from orchestration.settings import PROJECT_DIR, recon_home
 
 PUBLISHED_SCHEMAS = ("marts",)
-KEEP = 5  # publications kept on disk besides the current one
+# Working-warehouse tables readers need besides the marts: `recon status` shows the files
+# loaded and rejected and why rows were quarantined, and only a run opens the working
+# warehouse.
+PUBLISHED_TABLES = ("raw.ingestion_log", "raw.quarantine")
+KEEP = 5  # complete publications kept on disk, the current one included
+MARKER = "publication.json"  # written last: a publication directory without it is half-built
 
 
 def publications_dir() -> Path:
@@ -51,6 +67,11 @@ def code_version() -> dict:
 
     sha = git("rev-parse", "HEAD")
     return {"git_sha": sha or "unknown", "dirty": bool(git("status", "--porcelain")) if sha else None}
+
+
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def current() -> dict | None:
@@ -93,18 +114,21 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
         con.execute("attach ? as working (read_only)", [str(warehouse)])
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() "
-            "where database_name = 'working' and list_contains(?, schema_name) order by 1, 2",
-            [list(PUBLISHED_SCHEMAS)],
+            "where database_name = 'working' "
+            "and (list_contains(?, schema_name) or list_contains(?, schema_name || '.' || table_name)) "
+            "order by 1, 2",
+            [list(PUBLISHED_SCHEMAS), list(PUBLISHED_TABLES)],
         ).fetchall()
-        for schema in PUBLISHED_SCHEMAS:
+        for schema in sorted({schema for schema, _ in tables} | set(PUBLISHED_SCHEMAS)):
             con.execute(f'create schema if not exists "{schema}"')
         for schema, table in tables:
             # Identifiers come from DuckDB's own catalog, quoted; values are parameters.
             con.execute(f'create table "{schema}"."{table}" as select * from working."{schema}"."{table}"')
             row_counts[f"{schema}.{table}"] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
+            stem = table if schema in PUBLISHED_SCHEMAS else f"{schema}__{table}"
             con.execute(
                 f'copy "{schema}"."{table}" to ? (format parquet, compression zstd)',
-                [str(parquet_dir / f"{table}.parquet")],
+                [str(parquet_dir / f"{stem}.parquet")],
             )
         record = {
             "publication": name,
@@ -126,16 +150,24 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
         shutil.rmtree(root / name, ignore_errors=True)
         raise
     con.close()
+    read_only = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
     final = root / name / "warehouse.duckdb"
     os.replace(building, final)
-    final.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # a read-only copy
-    # The switch: one rename each; readers see the old or the new publication.
+    final.chmod(read_only)
+    for exported in parquet_dir.iterdir():
+        exported.chmod(read_only)
+    # The serving file is a copy, not a hard link to the archive: whoever opens it
+    # read-write changes only the copy, and the recorded hash shows it.
     staged = root / ".serving.duckdb.next"
     staged.unlink(missing_ok=True)
-    os.link(final, staged)
+    shutil.copyfile(final, staged)
+    staged.chmod(read_only)
+    record["path"] = str(final)
+    record["sha256"] = sha256_of(final)
+    _atomic_write(root / name / MARKER, json.dumps(record, indent=2, default=str))  # complete from here on
+    # The switch: one rename each; readers see the old or the new publication.
     os.replace(staged, serving_path())
     _atomic_symlink(root / "parquet", Path(name) / "parquet")
-    record["path"] = str(final)
     _atomic_write(root / "current.json", json.dumps(record, indent=2, default=str))
     history = root / "history.jsonl"
     with open(history, "a") as fh:
@@ -144,9 +176,60 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
     return record
 
 
+def _is_complete(root: Path, name: str, listed: set[str]) -> bool:
+    """Finished and switched to once: the marker, or (publications made before markers
+    existed) the DuckDB file of a publication that history.jsonl lists."""
+    folder = root / name
+    return (folder / MARKER).is_file() or (name in listed and (folder / "warehouse.duckdb").is_file())
+
+
+def _listed(root: Path) -> set[str]:
+    history = root / "history.jsonl"
+    if not history.exists():
+        return set()
+    return {json.loads(line)["publication"] for line in history.read_text().splitlines() if line.strip()}
+
+
 def _prune(root: Path, keep: str) -> None:
-    """Delete all but the newest KEEP publications (the current one always stays)."""
+    """Keep the newest KEEP complete publications (and always ``keep``, the current one).
+
+    Runs under the writer lock, after ``keep`` is switched to, so any other half-built
+    directory or ``.building`` file is what a killed publish left: delete it. Only
+    complete publications count towards KEEP, so a broken one never displaces a good one.
+    """
+    listed = _listed(root)
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[:8].isdigit())
-    for old in names[:-KEEP]:
+    complete = [n for n in names if n == keep or _is_complete(root, n, listed)]
+    for broken in sorted(set(names) - set(complete)):
+        shutil.rmtree(root / broken, ignore_errors=True)
+    for leftover in root.glob(".*.building.duckdb*"):
+        leftover.unlink(missing_ok=True)
+    for old in complete[:-KEEP]:
         if old != keep:
             shutil.rmtree(root / old, ignore_errors=True)
+
+
+def verify() -> dict:
+    """Compare the serving copy and the archived publication with the recorded sha256.
+
+    Returns ``{"publication", "recorded", "files": {path: "ok" | "modified" | "missing"},
+    "ok"}``; ``None`` values when nothing is published or no hash was recorded (a
+    publication made before hashes were, until the next run publishes).
+    """
+    record = current()
+    if record is None:
+        return {"publication": None, "recorded": None, "files": {}, "ok": None}
+    recorded = record.get("sha256")
+    files: dict[str, str] = {}
+    if recorded:
+        for path in (serving_path(), Path(record["path"])):
+            if not path.exists():
+                files[str(path)] = "missing"
+            else:
+                files[str(path)] = "ok" if sha256_of(path) == recorded else "modified"
+    return {
+        "publication": record["publication"],
+        "recorded": recorded,
+        "files": files,
+        "ok": all(v == "ok" for v in files.values()) if recorded else None,
+    }

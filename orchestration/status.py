@@ -1,22 +1,134 @@
-"""Read-only views of the warehouse for people: the run summary and ad-hoc queries.
+"""Read-only views for people: the run summary and ad-hoc queries.
 
-Opens DuckDB read-only, so it never competes with the pipeline for the write lock
-(it waits for nothing and changes nothing).
+Readers open the published serving copy (``publications/serving.duckdb``), never the
+working warehouse: only a run opens that, and a reader holding it open would make the
+next run fail on DuckDB's file lock. ``--working`` reads the working warehouse instead,
+for debugging: it takes the warehouse lock for the length of the read, so it is refused
+while a run writes, and a run started meanwhile is refused at once, naming it.
+
+Every reader connection is hardened: read-only, no access to files other than the
+database (no COPY TO, EXPORT, read_csv, ATTACH), no extension install or load, and the
+configuration locked so a statement cannot ``SET`` any of it back. ``recon query`` runs
+one read statement (``check_read_statement``).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from orchestration import publish
+from orchestration.lock import WarehouseBusy, warehouse_lock
+
 DAGSTER_UI = "make dev   (Dagster UI on http://127.0.0.1:3000)"
 
+# DuckDB settings of every reader connection. enable_external_access=false keeps the
+# database file itself readable and refuses every other file and extension; the
+# configuration is locked once TimeZone is set, so statements cannot undo this.
+HARDENED_CONFIG = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+}
+# `recon query` runs exactly one statement that reads: DuckDB's SELECT type, which covers
+# SELECT, WITH, FROM-first queries, VALUES, DESCRIBE, SHOW and SUMMARIZE, and these
+# catalog pragmas. Everything else (COPY, EXPORT, INSTALL, LOAD, ATTACH, SET, CALL,
+# EXPLAIN, writes) is refused before it runs.
+READ_PRAGMAS = ("table_info", "show_tables", "show_tables_expanded", "database_size", "storage_info", "version")
 
-def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    if not warehouse.exists():
-        raise SystemExit(f"no warehouse at {warehouse}: run `recon run` (or `make demo`) first")
-    return duckdb.connect(str(warehouse), read_only=True)
+EXIT_SQL_ERROR = 1
+EXIT_REFUSED = 3
+EXIT_NOT_FOUND = 4
+EXIT_BUSY = 5
+
+
+class ReaderError(RuntimeError):
+    """A reader cannot do what was asked; the message says why and what to do."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Source:
+    """What a reader reads: the published serving copy, or (``--working``) the warehouse."""
+
+    path: Path
+    working: bool
+    publication: dict | None = None
+
+    def describe(self) -> str:
+        if self.working:
+            return f"working warehouse {self.path} (runs write it; not for BI tools)"
+        pub = self.publication or {}
+        return (
+            f"published serving copy {self.path} (publication {pub.get('publication')}, "
+            f"run {str(pub.get('run_id'))[:8]}, published {pub.get('published_at')})"
+        )
+
+
+def hardened_connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection that can read this database file and nothing else."""
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=dict(HARDENED_CONFIG))
+    except duckdb.Error as exc:
+        raise ReaderError(f"cannot open {path} read-only: {_first_line(exc)}", EXIT_BUSY) from exc
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set lock_configuration = true")
+    return con
+
+
+@contextmanager
+def reader(working: bool, command: str) -> Iterator[tuple[Source, duckdb.DuckDBPyConnection]]:
+    """Open what a reader reads: the serving copy, or the working warehouse under its lock."""
+    from orchestration.settings import warehouse_path
+
+    if not working:
+        published = publish.current()
+        path = publish.serving_path()
+        if published is None or not path.exists():
+            raise ReaderError(
+                f"nothing is published yet ({path} does not exist): a run publishes when its blocking checks "
+                "pass; run `recon run` (or `make demo`), or read the working warehouse with --working",
+                EXIT_NOT_FOUND,
+            )
+        con = hardened_connect(path)
+        try:
+            yield Source(path, False, published), con
+        finally:
+            con.close()
+        return
+    path = warehouse_path()
+    if not path.exists():
+        raise ReaderError(f"no warehouse at {path}: run `recon run` (or `make demo`) first", EXIT_NOT_FOUND)
+    try:
+        with warehouse_lock(f"{command} --working", wait_seconds=0):
+            con = hardened_connect(path)
+            try:
+                yield Source(path, True), con
+            finally:
+                con.close()
+    except WarehouseBusy as exc:
+        from orchestration.lock import current_holder
+
+        holder = current_holder() or {}
+        who = f"{holder.get('holder')} (pid {holder.get('pid')}, since {holder.get('since')})" if holder else "a run"
+        raise ReaderError(
+            f"refused: {who} is writing the working warehouse {path}. Without --working, {command} reads the "
+            "published copy, which no run blocks; or wait for the run to finish.",
+            EXIT_BUSY,
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -41,7 +153,11 @@ def _table(headers: list[str], rows: list[tuple], indent: str = "  ") -> list[st
 
 def summary(con: duckdb.DuckDBPyConnection) -> dict:
     """The numbers `recon status` prints, as data (tests assert on these)."""
-    out: dict = {}
+    out: dict = {"sources": [], "quarantine_reasons": [], "rejected_files": []}
+    # Publications made before the ingestion log was published have no raw schema.
+    out["has_ingestion"] = _has(con, "raw", "ingestion_log") and _has(con, "raw", "quarantine")
+    if not out["has_ingestion"]:
+        return _marts_summary(con, out)
     out["sources"] = con.execute(
         "select source, entity, count(*) filter (where status = 'loaded'), "
         "count(*) filter (where status = 'rejected'), "
@@ -55,6 +171,10 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
     out["rejected_files"] = con.execute(
         "select source_file, message from raw.ingestion_log where status = 'rejected' order by batch_id"
     ).fetchall()
+    return _marts_summary(con, out)
+
+
+def _marts_summary(con: duckdb.DuckDBPyConnection, out: dict) -> dict:
     if _has(con, "marts", "fct_reconciled_orders"):
         row = con.execute(
             "select count(*) filter (where not is_cancelled), "
@@ -127,14 +247,22 @@ def quality_lines(report: dict | None) -> list[str]:
     return lines
 
 
-def render(warehouse: Path) -> str:
-    con = _connect(warehouse)
-    try:
-        data = summary(con)
-    finally:
-        con.close()
-    lines = ["", "== Sources (raw layer) =="]
-    lines += _table(["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"], data["sources"])
+def render_published() -> str:
+    """`recon status`: the published serving copy (what BI tools see)."""
+    with reader(False, "recon status") as (source, con):
+        return render(source, con)
+
+
+def render(source: Source, con: duckdb.DuckDBPyConnection) -> str:
+    data = summary(con)
+    lines = ["", f"reading the {source.describe()}"]
+    lines += ["", "== Sources (raw layer) =="]
+    if not data["has_ingestion"]:
+        lines += ["  not in this publication (published before the ingestion log was); the next run publishes it"]
+    else:
+        lines += _table(
+            ["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"], data["sources"]
+        )
     if data["rejected_files"]:
         lines += ["", "== Rejected files (nothing loaded; fix and re-drop) =="]
         lines += [f"  {msg}" for _, msg in data["rejected_files"]]
@@ -180,32 +308,69 @@ def render(warehouse: Path) -> str:
     if data.get("pending"):
         lines += ["", "== Pending late data (not exceptions yet: the source is inside its grace window) =="]
         lines += _table(["awaits source", "breaks", "first grace ends"], data["pending"])
-    from orchestration import publish, quality
+    from orchestration import quality
+    from orchestration.settings import warehouse_path
 
     lines += quality_lines(quality.latest_report())
-    published = publish.current()
+    lines += ["", *publication_lines()]
     lines += [
-        "",
-        f"warehouse: {warehouse}",
-        "published (read-only, for BI): "
-        + (
-            f"{publish.serving_path()}  ({published['publication']}, run {published['run_id'][:8]})"
-            if published
-            else "nothing yet: a run publishes when its blocking checks pass"
-        ),
+        f"working warehouse: {warehouse_path()}  (only runs open it; `recon status --working` reads it between runs)",
         f"open the Dagster UI: {DAGSTER_UI}",
         'query the results:  .venv/bin/recon query "select * from marts.fct_reconciled_orders limit 10"',
     ]
     return "\n".join(lines)
 
 
-def query(warehouse: Path, sql: str, limit: int = 50) -> str:
-    """Run one read-only statement and format up to ``limit`` rows."""
-    con = _connect(warehouse)
+def publication_lines() -> list[str]:
+    """Which file BI tools open, and whether it is still what was published."""
+    published = publish.current()
+    if published is None:
+        return ["for BI tools: nothing published yet: a run publishes when its blocking checks pass"]
+    lines = [
+        f"for BI tools (open read-only): {publish.serving_path()}  "
+        f"({published['publication']}, run {published['run_id'][:8]})"
+    ]
+    check = publish.verify()
+    if check["ok"] is None:
+        lines.append("  sha256: not recorded for this publication (the next run records it)")
+    elif check["ok"]:
+        lines.append(f"  sha256 {check['recorded'][:16]}…: serving copy and archive unchanged since publication")
+    else:
+        for path, state in check["files"].items():
+            if state != "ok":
+                lines.append(f"  WARNING: {path} is {state} since publication (recon publication verify)")
+    return lines
+
+
+def check_read_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything but one read statement (READ_PRAGMAS, DuckDB's SELECT type)."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ReaderError(f"SQL error: {_first_line(exc)}", EXIT_SQL_ERROR) from exc
+    if len(statements) != 1:
+        raise ReaderError(f"refused: one statement at a time, got {len(statements)}", EXIT_REFUSED)
+    statement = statements[0]
+    if statement.type == duckdb.StatementType.SELECT:
+        return
+    if statement.type == duckdb.StatementType.PRAGMA:
+        found = re.match(r"\s*pragma\s+(\w+)", statement.query, re.IGNORECASE)
+        if found and found.group(1).lower() in READ_PRAGMAS:
+            return
+    raise ReaderError(
+        f"refused: {statement.type.name} statement; recon query only reads (SELECT, WITH, FROM, VALUES, "
+        f"DESCRIBE, SHOW, SUMMARIZE, PRAGMA {'/'.join(READ_PRAGMAS)})",
+        EXIT_REFUSED,
+    )
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, limit: int = 50) -> str:
+    """Run one read statement on a hardened connection and format up to ``limit`` rows."""
+    check_read_statement(con, sql)
     try:
         cur = con.execute(sql)
         headers = [d[0] for d in cur.description] if cur.description else []
         rows = cur.fetchmany(limit)
-    finally:
-        con.close()
+    except duckdb.Error as exc:
+        raise ReaderError(f"SQL error: {_first_line(exc)}", EXIT_SQL_ERROR) from exc
     return "\n".join(_table(headers, rows, indent="")) if headers else "ok"

@@ -72,7 +72,7 @@ def test_a_second_writer_is_refused_with_the_holder_named(recon_home: Path, caps
                 pass
         assert cli.run_pipeline() is False  # refused before anything is written
         err = capsys.readouterr().err
-        assert "recon run refused" in err and "being written by another run" in err
+        assert "recon run refused" in err and "held by another process" in err
         assert not (recon_home / "warehouse.duckdb").exists()
     finally:
         release.set()
