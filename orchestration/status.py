@@ -169,7 +169,22 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
         "group by all order by 4 desc, 1, 2 limit 12"
     ).fetchall()
     out["rejected_files"] = con.execute(
-        "select source_file, message from raw.ingestion_log where status = 'rejected' order by batch_id"
+        # A rejection stays listed until it is fixed: its path loaded something since, or
+        # the same bytes loaded under another path (moved or renamed as the message advised).
+        """
+        select rejected.source_file, rejected.message
+        from raw.ingestion_log as rejected
+        where rejected.status = 'rejected'
+            and not exists (
+                select 1 from raw.ingestion_log as later
+                where later.batch_id > rejected.batch_id
+                    and (
+                        later.source_file = rejected.source_file
+                        or (later.file_sha256 = rejected.file_sha256 and later.status in ('loaded', 'duplicate'))
+                    )
+            )
+        order by rejected.batch_id
+        """
     ).fetchall()
     return _marts_summary(con, out)
 

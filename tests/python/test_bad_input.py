@@ -181,3 +181,26 @@ def test_a_file_changing_while_read_is_left_for_the_next_run(recon_home: Path, m
     # One append happened while the first run looked; the second run reads it all.
     assert outcome.status == "loaded" and outcome.rows_loaded == 2
     assert path.read_text().count("\n") == 3
+
+
+def test_status_stops_listing_a_rejection_once_it_is_fixed(recon_home: Path) -> None:
+    from orchestration import status
+
+    stray = write(recon_home / "landing/crm/o.csv", orders_csv(GOOD))
+    broken = write(recon_home / "landing/crm/orders/p.csv", orders_csv(GOOD, "3,C-1,Acme"))
+    still = write(recon_home / "landing/crm/orders/q.txt", orders_csv(order_row("4")))
+    run(recon_home)
+
+    def listed() -> list[str]:
+        con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
+        try:
+            return [path for path, _ in status.summary(con)["rejected_files"]]
+        finally:
+            con.close()
+
+    assert listed() == ["crm/o.csv", "crm/orders/p.csv", "crm/orders/q.txt"]
+    stray.rename(recon_home / "landing/crm/orders/o.csv")  # moved as advised
+    broken.write_text(orders_csv(order_row("2")))  # fixed in place
+    run(recon_home)
+    assert listed() == ["crm/orders/q.txt"]  # not fixed yet
+    assert still.exists()
