@@ -21,7 +21,7 @@ import yaml
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration import actions, contract, ingest, publish, quality, settings
+from orchestration import actions, contract, ingest, lock, publish, quality, settings
 from orchestration.lock import WarehouseBusy, warehouse_lock
 
 settings.apply_environment()
@@ -47,7 +47,30 @@ class WarehouseWriter(dg.ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseWriter"]:
         with warehouse_lock(f"dagster run {context.run.run_id if context.run else None}", self.wait_seconds):
+            if context.run is not None:
+                lock.record_run(context.run.run_id)
+                _fail_dead_run(context)
             yield self
+
+
+def _fail_dead_run(context: dg.InitResourceContext) -> None:
+    """Mark failed the Dagster runs of holders that were killed holding the warehouse.
+
+    A run killed with kill -9 never reports its end, so it would stay STARTED for good.
+    Whoever took the lock next recorded it (``lock.takeovers``); this closes the run.
+    """
+    if context.instance is None:
+        return
+    for dead in lock.takeovers():
+        run = context.instance.get_run_by_id(dead["run_id"]) if dead.get("run_id") else None
+        if run is None or run.is_finished:
+            continue
+        context.instance.report_run_failed(
+            run,
+            f"the process running it (pid {dead.get('pid')}) ended without finishing (kill -9, out of memory or "
+            f"power loss); found at {dead.get('found_at')}"
+            + (f", when {len(dead['stopped'])} process(es) it left running were stopped" if dead["stopped"] else ""),
+        )
 
 
 INGESTION_LOG_KEY = dg.AssetKey(["raw_ingestion", "ingestion_log"])

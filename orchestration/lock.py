@@ -14,6 +14,14 @@ for their length, without waiting: refused while a run writes, and a run that st
 meanwhile is refused naming them. A process outside recon (a BI tool, the duckdb CLI)
 that opens the working warehouse holds DuckDB's own file lock; the run then fails with
 that process's pid and command line (``explain_file_lock``).
+
+A holder killed with ``kill -9`` cannot clean up: the kernel frees the lock, but a
+``dbt build`` it started keeps writing, orphaned, and its Dagster run stays STARTED. So
+each holder puts a token in its environment (``RECON_LOCK_TOKEN``, inherited by every
+process it starts) and its record in the lock file, and clears the record on release.
+The next holder that finds a record whose process is gone stops every process still
+carrying that token before it touches the warehouse (``take_over``), and the Dagster
+resource marks the dead run failed.
 """
 
 from __future__ import annotations
@@ -22,7 +30,10 @@ import fcntl
 import json
 import os
 import re
+import signal
+import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,6 +42,9 @@ from pathlib import Path
 from orchestration.settings import recon_home
 
 _held: dict[str, int] = {}  # lock path -> depth, so one process may nest (recon run → its assets)
+TOKEN_ENV = "RECON_LOCK_TOKEN"
+# What the last acquisition found of a holder that died holding the lock (see take_over).
+last_takeover: dict | None = None
 
 
 class WarehouseBusy(RuntimeError):
@@ -76,13 +90,24 @@ def warehouse_lock(holder: str, wait_seconds: float | None = None) -> Iterator[N
                     ) from None
                 time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         fh.seek(0)
+        take_over(fh.read())
+        token = uuid.uuid4().hex
+        fh.seek(0)
         fh.truncate()
-        fh.write(json.dumps({"holder": holder, "pid": os.getpid(), "since": datetime.now(UTC).isoformat()}))
+        fh.write(
+            json.dumps({"holder": holder, "pid": os.getpid(), "since": datetime.now(UTC).isoformat(), "token": token})
+        )
         fh.flush()
         _held[key] = 1
+        inherited = os.environ.get(TOKEN_ENV)
+        os.environ[TOKEN_ENV] = token
         try:
             yield
         finally:
+            if inherited is None:
+                os.environ.pop(TOKEN_ENV, None)
+            else:
+                os.environ[TOKEN_ENV] = inherited
             _held.pop(key, None)
             fh.seek(0)
             fh.truncate()
@@ -90,6 +115,98 @@ def warehouse_lock(holder: str, wait_seconds: float | None = None) -> Iterator[N
             fcntl.flock(fh, fcntl.LOCK_UN)
     finally:
         fh.close()
+
+
+def record_run(run_id: str) -> None:
+    """Add the Dagster run id to this process's lock record, so a successor can fail the run."""
+    path = lock_path()
+    if not _held.get(str(path)):
+        return
+    try:
+        record = json.loads(path.read_text() or "null")
+    except (OSError, ValueError):
+        return
+    if isinstance(record, dict) and record.get("pid") == os.getpid():
+        record["run_id"] = run_id
+        path.write_text(json.dumps(record))
+
+
+def _carrying(token: str) -> list[int]:
+    """Processes (other than this one) whose environment carries the lock token."""
+    needle = f"{TOKEN_ENV}={token}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def takeovers_path() -> Path:
+    return recon_home() / "logs" / "takeovers.jsonl"
+
+
+def takeovers() -> list[dict]:
+    """Every holder found dead holding the lock, oldest first."""
+    try:
+        lines = takeovers_path().read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def take_over(previous: str, wait_seconds: float = 15.0) -> dict | None:
+    """Clean up after a holder that died holding the lock; returns what was found, or None.
+
+    ``previous`` is the lock file's content when the lock was acquired. A holder that
+    released cleanly leaves it empty; a live one still holds the lock, so a record here
+    whose process is gone is a killed holder. Every process still carrying its token (an
+    orphaned ``dbt build``) is killed, and this waits until they are gone.
+    """
+    global last_takeover
+    last_takeover = None
+    try:
+        record = json.loads(previous) if previous.strip() else None
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or _alive(record.get("pid")) or not record.get("token"):
+        return None
+    stopped = []
+    for pid in _carrying(record["token"]):
+        command = _command_of(pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        stopped.append({"pid": pid, "command": command[:200]})
+    deadline = time.monotonic() + wait_seconds
+    while stopped and time.monotonic() < deadline and any(_alive(p["pid"]) for p in stopped):
+        time.sleep(0.05)
+    last_takeover = {**record, "stopped": stopped, "found_at": datetime.now(UTC).isoformat()}
+    # Kept, so whichever run comes next can close the dead holder's Dagster run.
+    log = takeovers_path()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as fh:
+        fh.write(json.dumps(last_takeover) + "\n")
+    if stopped:
+        print(
+            f"recon: {record.get('holder')} (pid {record.get('pid')}) ended without releasing the warehouse; "
+            f"stopped {len(stopped)} process(es) it left running: "
+            + "; ".join(f"pid {p['pid']} {p['command'][:80]}" for p in stopped),
+            file=sys.stderr,
+        )
+    return last_takeover
 
 
 def current_holder() -> dict | None:
