@@ -139,7 +139,10 @@ def run_pipeline(verbose: bool = False) -> bool:
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
-                print(f"  step {event.step_key} failed: {event.event_specific_data.error.message.strip()[:2000]}")
+                message = event.event_specific_data.error.message.strip()
+                print(f"  step {event.step_key} failed: {message[:2000]}")
+                if any(word in message.lower() for word in DISK_FULL_WORDS):
+                    print(f"  {disk_full_message()}")
         log_text = log_path.read_text()
         if "Could not set lock on file" in log_text:  # dbt could not open the warehouse
             from orchestration.lock import explain_file_lock
@@ -912,6 +915,41 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.CalledProcessError as exc:
         print(f"recon: {' '.join(map(str, exc.cmd[:2]))} failed with exit code {exc.returncode}", file=sys.stderr)
         return exc.returncode or 1
+    except Exception as exc:
+        if not _is_disk_full(exc):
+            raise
+        print(f"recon {args.command}: {disk_full_message(exc)}", file=sys.stderr)
+        return EXIT_DISK_FULL
+
+
+EXIT_DISK_FULL = 28  # ENOSPC
+DISK_FULL_WORDS = ("no space left on device", "disk is full", "database or disk is full", "not enough space")
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    import errno
+
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(word in str(exc).lower() for word in DISK_FULL_WORDS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_message(exc: BaseException | None = None) -> str:
+    home = settings.recon_home()
+    try:
+        free = shutil.disk_usage(home).free
+        room = f"{free / 1e6:,.1f} MB free on the disk of {home}"
+    except OSError:
+        room = f"the disk of {home}"
+    return (
+        f"the disk is full ({room}). Nothing half-done is kept: a landing file loads in one transaction "
+        "(rolled back), and readers keep the last good publication. Free space (old publications, "
+        "logs/, dagster/storage/) and run the command again."
+    )
 
 
 if __name__ == "__main__":
