@@ -36,8 +36,10 @@ decisions as (
             when bool_or(decisions.decision = 'ambiguous') then 'ambiguous'
             else 'unmatched'
         end as record_state,
-        list(distinct decisions.{{ other }}_key) filter (where decisions.decision = 'matched') as matched_keys,
-        list(distinct decisions.pass_name) filter (where decisions.decision = 'matched') as matched_by
+        -- Sorted: an aggregate's order follows the parallel plan, and the same data must give
+        -- the same record (recon simulate compares runs by hash).
+        list_sort(list(distinct decisions.{{ other }}_key) filter (where decisions.decision = 'matched')) as matched_keys,
+        list_sort(list(distinct decisions.pass_name) filter (where decisions.decision = 'matched')) as matched_by
     from {{ side }}_records
     left join decisions
         on {{ side }}_records.record_key = decisions.{{ side }}_key
