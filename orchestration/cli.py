@@ -31,11 +31,40 @@ def manifest_path() -> Path:
     return settings.PROJECT_DIR / "target" / "manifest.json"
 
 
+PROJECT_INPUTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "analyses", "tests", "profiles")
+PROJECT_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".md")
+
+
+def _project_changed_since(stamp: float) -> bool:
+    for name in PROJECT_INPUTS:
+        root = settings.PROJECT_DIR / name
+        paths = [root] if root.is_file() else (root.rglob("*") if root.exists() else [])
+        for path in paths:
+            if path.suffix in PROJECT_SUFFIXES and path.stat().st_mtime >= stamp:
+                return True
+    return False
+
+
 def prepare(force: bool = False) -> Path:
-    """Parse the dbt project into target/manifest.json, which the Dagster definitions load."""
-    if force or not manifest_path().exists():
-        _dbt("parse", "--quiet")
-    return manifest_path()
+    """Parse the dbt project into target/manifest.json, which the Dagster definitions load.
+
+    ``force`` re-parses only when a project file changed since the manifest was written,
+    under a lock: runs in several homes share the project's target/ directory, and two
+    parses writing one manifest at once could leave a reader half a file.
+    """
+    import fcntl
+
+    path = manifest_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".parse.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            stale = not path.exists() or (force and _project_changed_since(path.stat().st_mtime))
+            if stale:
+                _dbt("parse", "--quiet")
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    return path
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
