@@ -700,7 +700,7 @@ def cmd_governance_keygen(args: argparse.Namespace) -> int:
     try:
         if name is None:
             login = identity.current_login()
-            name = identity.login_map(governance._users()).get(login)
+            name = identity.login_map(governance.roster_users()).get(login)
             if name is None:
                 raise governance.GovernanceError(
                     f"OS login {login!r} is not in config/operators.yml: name the key with --as NAME"

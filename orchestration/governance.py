@@ -119,7 +119,7 @@ def _load(path: Path) -> dict:
 # ------------------------------------------------------------------ roster
 
 
-def _users(root: Path = PROJECT_DIR) -> dict[str, dict]:
+def roster_users(root: Path = PROJECT_DIR) -> dict[str, dict]:
     """The governed roster's users; an env roster that is not that file is refused."""
     try:
         return identity.load_users(identity.roster_path(root))
@@ -295,7 +295,9 @@ def _problem(approval: object, digest: str, users: dict[str, dict]) -> str | Non
     public = parse_public_key(users[by].get("public_key"))
     if public is None:
         return f"{by} has no valid public_key in config/operators.yml: run `recon governance keygen --as {by}`"
-    payload = signing_payload(digest, role, by, str(approval.get("at")), str(approval.get("note") or ""))
+    at = approval.get("at")  # an unquoted timestamp loads as a datetime: compare the text that was signed
+    at = at.isoformat() if isinstance(at, datetime) else str(at)
+    payload = signing_payload(digest, role, by, at, str(approval.get("note") or ""))
     if not _verify(public, signature, payload):
         return (
             f"signature does not verify against {by}'s registered key: the entry was edited, forged or signed "
@@ -307,7 +309,7 @@ def _problem(approval: object, digest: str, users: dict[str, dict]) -> str | Non
 def status(root: Path = PROJECT_DIR) -> Status:
     """The active rules' approvals that count: signed by a holder's registered key, one role per person and key."""
     digest = rules_hash(root)
-    users = _users(root)
+    users = roster_users(root)
     path = approvals_path()
     entry = (_load(path).get("approvals") or {}).get(digest) or {}
     lines = _approval_lines(path, digest)
@@ -343,7 +345,7 @@ def require_approved(root: Path = PROJECT_DIR) -> Status:
 
 def production_problems(root: Path = PROJECT_DIR, dev_keys: Path = DEV_KEYS_DIR) -> list[str]:
     """What a production roster must not have: development-only users, or the committed development keys."""
-    users = _users(root)
+    users = roster_users(root)
     dev = dev_public_keys(dev_keys)
     problems = []
     for name, spec in users.items():
@@ -378,7 +380,7 @@ def approve(
     """
     if role not in REQUIRED_ROLES:
         raise GovernanceError(f"unknown role {role!r}; roles: {', '.join(REQUIRED_ROLES)}")
-    users = _users(root)
+    users = roster_users(root)
     login = login or identity.current_login()
     try:
         by = identity.acting_name(users, login, by, "approve rules")

@@ -343,3 +343,13 @@ def test_production_check_refuses_the_development_roster(rules: Path, tmp_path: 
     # The repository's own roster is a development roster: CI's plain check passes, --production refuses.
     assert cli.main(["governance", "check", "--production"]) == governance.EXIT_UNAPPROVED
     assert "not for production: config/operators.yml: user dev_runner is dev_only" in capsys.readouterr().err
+
+
+def test_a_reformatted_file_still_verifies(rules: Path) -> None:
+    """Unquoting the timestamps (a YAML reformat) changes no signed text: the approvals still count."""
+    approve_all(rules)
+    path = Path(os.environ["RECON_APPROVALS"])
+    text = path.read_text()
+    assert "at: '" in text
+    path.write_text(text.replace("at: '", "at: ").replace("+00:00'", "+00:00"))
+    assert governance.status(rules).approved
