@@ -37,6 +37,7 @@ from pathlib import Path
 
 import yaml
 
+from orchestration import identity
 from orchestration.settings import PROJECT_DIR, recon_home
 
 GENESIS = "0" * 64
@@ -59,8 +60,9 @@ HASHED_FIELDS = (
     "state_before",
     "state_after",
 )
-# Hashed when present: entries written before a field existed keep their hash.
-OPTIONAL_HASHED_FIELDS = ("effective_at",)
+# Hashed when present: entries written before a field existed keep their hash. ``login`` is
+# the authenticated OS login that wrote the entry; ``actor`` the operator it acted as.
+OPTIONAL_HASHED_FIELDS = ("effective_at", "login")
 STORED_FIELDS = (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS, "prev_hash", "entry_hash")
 
 # Bounds on what an operator may enter. raw.operator_actions holds amounts as DECIMAL(18, 4)
@@ -86,6 +88,10 @@ class NotFound(ActionError):
 
 class Conflict(ActionError):
     exit_code = 5
+
+
+class IdentityRefused(ActionError):
+    """The OS login is not in the roster, or may not act as the operator named (--as / RECON_USER)."""
 
 
 class ForkError(ActionError):
@@ -205,6 +211,7 @@ class Operator:
     name: str
     team: str
     roles: frozenset[str]
+    logins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -215,22 +222,28 @@ class Policy:
     escalate_to: dict[str, str]  # severity -> team that takes over after an SLA breach
     approval_threshold: Decimal
     reason_codes: dict[str, str]  # code -> action it applies to ('any' for all)
+    users: dict[str, dict] = field(default_factory=dict)  # the roster's users as written (identity)
 
     @classmethod
     def load(cls, config: Path | None = None, reasons: Path | None = None) -> Policy:
-        config = config or Path(os.environ.get("RECON_OPERATORS", PROJECT_DIR / "config" / "operators.yml"))
+        try:
+            config = config or identity.roster_path()
+            users = identity.load_users(config)
+            identity.login_map(users)  # a login given to two users is refused here, not at the first action
+        except identity.IdentityError as exc:
+            raise IdentityRefused(str(exc)) from exc
         reasons = reasons or PROJECT_DIR / "seeds" / "reason_codes.csv"
         severities = PROJECT_DIR / "seeds" / "severity_policy.csv"
         doc = yaml.safe_load(config.read_text())
         operators = {
-            name: Operator(name, spec["team"], frozenset(spec.get("roles", [])))
-            for name, spec in (doc.get("users") or {}).items()
+            name: Operator(name, spec["team"], frozenset(spec.get("roles", [])), identity.logins_of(name, spec))
+            for name, spec in users.items()
         }
         with open(reasons, newline="") as fh:
             codes = {row["reason_code"]: row["applies_to"] for row in csv.DictReader(fh)}
         with open(severities, newline="") as fh:
             escalate_to = {row["severity"]: row["escalate_to"] for row in csv.DictReader(fh)}
-        return cls(operators, escalate_to, Decimal(str(doc["adjustment_approval_threshold"])), codes)
+        return cls(operators, escalate_to, Decimal(str(doc["adjustment_approval_threshold"])), codes, users)
 
     def escalation_team(self, severity: str | None) -> str:
         """Who takes over an exception of this severity (seed severity_policy)."""
@@ -244,6 +257,17 @@ class Policy:
         if name not in self.operators:
             raise ActionError(f"unknown operator {name!r}: add them to config/operators.yml")
         return self.operators[name]
+
+    def acting(self, login: str, requested: str | None, what: str = "act") -> Operator:
+        """The operator the authenticated ``login`` acts as (``requested`` only with the act_as role)."""
+        users = self.users or {
+            op.name: {"roles": sorted(op.roles), **({"logins": list(op.logins)} if op.logins else {})}
+            for op in self.operators.values()
+        }
+        try:
+            return self.operator(identity.acting_name(users, login, requested, what))
+        except identity.IdentityError as exc:
+            raise IdentityRefused(str(exc)) from exc
 
     def check_reason(self, code: str | None, action: str) -> str:
         if not code:
@@ -353,7 +377,8 @@ create table if not exists actions (
     state_after text not null,
     prev_hash text not null,
     entry_hash text not null,
-    effective_at text
+    effective_at text,
+    login text
 );
 create index if not exists actions_by_exception on actions (exception_id, seq);
 create trigger if not exists actions_no_update before update on actions
@@ -394,22 +419,34 @@ class ActionStore:
         policy: Policy | None = None,
         clock: Callable[[], datetime] = utc_now,
         wall_clock: Callable[[], datetime] = wall_clock,
+        login: Callable[[], str] | None = None,
     ):
-        """``clock`` is the business clock (SLA, effective_at); ``wall_clock`` stamps acted_at."""
+        """``clock`` is the business clock (SLA, effective_at); ``wall_clock`` stamps acted_at.
+
+        ``login`` says who is authenticated (default: the OS login, ``identity.os_login``);
+        an interface that authenticates its users itself (the desk) passes its own.
+        """
         self.path = path or store_path()
         self.policy = policy or Policy.load()
         self.clock = clock
         self.wall_clock = wall_clock
+        self._login = login
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.executescript(SCHEMA)
             columns = {r["name"] for r in con.execute("pragma table_info(actions)")}
-            if "effective_at" not in columns:  # a store made before effective_at existed
-                try:
-                    con.execute("alter table actions add column effective_at text")
+            for column in OPTIONAL_HASHED_FIELDS:
+                if column in columns:
+                    continue
+                try:  # a store made before the column existed
+                    con.execute(f"alter table actions add column {column} text")  # fixed names
                 except sqlite3.OperationalError as exc:  # another process migrated it just now
                     if "duplicate column" not in str(exc):
                         raise
+
+    def login(self) -> str:
+        """The authenticated login this store records and checks actions against."""
+        return self._login() if self._login else identity.current_login()
 
     @classmethod
     def existing(cls, path: Path | None = None, **kw) -> ActionStore | None:
@@ -495,7 +532,7 @@ class ActionStore:
                     continue
                 state = self._state(con, eid)
                 if state.is_closed == (action == "reopen"):
-                    self._append(con, eid, action, PIPELINE_ACTOR, state, {})
+                    self._append(con, eid, action, PIPELINE_ACTOR, state, {}, login=self.login())
                     events[action] += 1
             retired = con.execute("select count(*) from exception_catalog where is_current = 0").fetchone()[0]
             con.execute("commit")
@@ -653,14 +690,15 @@ class ActionStore:
     def act(self, action: str, exception_id: str, actor: str | None, **kw) -> dict:
         """Check the rules and append the action, atomically. Returns the recorded entry."""
         kw = check_inputs(kw)
-        op = self.policy.operator(check_text(actor, "--as", MAX_CODE_CHARS))
+        login = self.login()
+        op = self.policy.acting(login, check_text(actor, "--as", MAX_CODE_CHARS), action)
         with self._connect() as con:
             con.execute("begin immediate")
             try:
                 eid = self.resolve_id(exception_id, con)
                 state = self._state(con, eid)
                 fields = self._check(action, op, state, kw)
-                row = self._append(con, eid, action, op.name, state, fields)
+                row = self._append(con, eid, action, op.name, state, fields, login=login)
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")
@@ -668,7 +706,14 @@ class ActionStore:
         return row
 
     def _append(
-        self, con: sqlite3.Connection, eid: str, action: str, actor: str, state: ExceptionState, fields: dict
+        self,
+        con: sqlite3.Connection,
+        eid: str,
+        action: str,
+        actor: str,
+        state: ExceptionState,
+        fields: dict,
+        login: str | None = None,
     ) -> dict:
         """Append one action to the chain, with the state before and after it (caller holds the transaction)."""
         before = state.snapshot()
@@ -690,6 +735,7 @@ class ActionStore:
             "target": fields.get("target"),
             "state_before": json.dumps(before, sort_keys=True),
             "state_after": None,
+            "login": login,
         }
         after = copy.deepcopy(state)
         if action == "adjust":
@@ -912,7 +958,7 @@ ACTION_COLUMN_TYPES = {
     "seq": "bigint", "action_id": "varchar", "exception_id": "varchar", "action": "varchar",
     "actor": "varchar", "acted_at": "timestamptz", "reason_code": "varchar", "comment": "varchar",
     "amount": "decimal(18, 4)", "target": "varchar", "state_before": "json", "state_after": "json",
-    "prev_hash": "varchar", "entry_hash": "varchar", "effective_at": "timestamptz",
+    "prev_hash": "varchar", "entry_hash": "varchar", "effective_at": "timestamptz", "login": "varchar",
     "amount_text": "varchar", "copy_problem": "varchar",
 }  # fmt: skip
 WAREHOUSE_MAX_AMOUNT = Decimal("99999999999999.9999")  # DECIMAL(18, 4)
@@ -1086,7 +1132,8 @@ def accept_fork(store: ActionStore, con, actor: str | None, reason: str | None) 
     """
     from orchestration.ingest import ensure_raw_schema
 
-    op = store.policy.operator(check_text(actor, "--as", MAX_CODE_CHARS))
+    login = store.login()
+    op = store.policy.acting(login, check_text(actor, "--as", MAX_CODE_CHARS), "accept a fork")
     if "ops_lead" not in op.roles:
         raise ActionError(f"{op.name} is not an ops lead: accepting a fork of the action log needs an ops lead")
     reason = check_text(reason, "--reason", MAX_TEXT_CHARS)
@@ -1113,7 +1160,13 @@ def accept_fork(store: ActionStore, con, actor: str | None, reason: str | None) 
         con.execute(
             "insert into raw.audit_anchors (anchor_id, anchored_at, run_id, step, seq, entry_hash, store_path) "
             "select coalesce(max(anchor_id), 0) + 1, cast(? as timestamptz), null, ?, ?, ?, ? from raw.audit_anchors",
-            [now, f"accept_fork by {op.name}", fork - 1, common["entry_hash"] if common else GENESIS, str(store.path)],
+            [
+                now,
+                f"accept_fork by {op.name} (login {login})",
+                fork - 1,
+                common["entry_hash"] if common else GENESIS,
+                str(store.path),
+            ],
         )
         con.execute("commit")
     except BaseException:

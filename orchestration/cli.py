@@ -408,6 +408,14 @@ def _store():
     return actions.ActionStore()
 
 
+def _requested_operator(args: argparse.Namespace) -> str | None:
+    """Who to act as: --as, else RECON_USER (a default for --as, not an identity), else the login's own operator.
+
+    Whoever is named, the store checks that the OS login may act as them.
+    """
+    return args.actor or os.environ.get("RECON_USER") or None
+
+
 def cmd_exceptions_list(args: argparse.Namespace) -> int:
     from orchestration import status
 
@@ -497,7 +505,8 @@ def cmd_exceptions_show(args: argparse.Namespace) -> int:
         extra = " ".join(
             f"{k}={h[k]}" for k in ("reason_code", "amount", "target", "comment") if h.get(k) not in (None, "")
         )
-        print(f"    #{h['seq']:<5} {h['acted_at']}  {h['actor']:<8} {h['action']:<12} {extra}")
+        login = f" (login {h['login']})" if h.get("login") and h["login"] != h["actor"] else ""
+        print(f"    #{h['seq']:<5} {h['acted_at']}  {h['actor']:<8} {h['action']:<12} {extra}{login}")
     if not history:
         print("    no actions yet")
     return 0
@@ -507,7 +516,7 @@ def cmd_exception_action(args: argparse.Namespace) -> int:
     from orchestration import actions
 
     store = _store()
-    actor = args.actor or os.environ.get("RECON_USER")
+    actor = _requested_operator(args)
     if actions.as_of_pinned():
         print(
             f"recon: warning: RECON_AS_OF={actions.as_of_pinned()} pins the business clock: this action is "
@@ -527,8 +536,9 @@ def cmd_exception_action(args: argparse.Namespace) -> int:
     )
     state = json.loads(entry["state_after"])
     target = f" {entry['target']}" if entry.get("target") else ""
+    by = entry["actor"] + (f" (login {entry['login']})" if entry.get("login") != entry["actor"] else "")
     print(
-        f"{entry['action']}{target} recorded as #{entry['seq']} by {entry['actor']}: status {state['status']}"
+        f"{entry['action']}{target} recorded as #{entry['seq']} by {by}: status {state['status']}"
         + (f", pending approval: {', '.join(state['pending_adjustments'])}" if state["pending_adjustments"] else "")
     )
     return 0
@@ -580,7 +590,7 @@ def cmd_audit_accept_fork(args: argparse.Namespace) -> int:
     if store is None:
         print(f"recon: refused: no action store at {actions.store_path()}", file=sys.stderr)
         return 4
-    actor = args.actor or os.environ.get("RECON_USER")
+    actor = _requested_operator(args)
     try:
         with warehouse_lock("recon audit accept-fork"):
             con = ingest.connect(settings.warehouse_path())
@@ -591,8 +601,9 @@ def cmd_audit_accept_fork(args: argparse.Namespace) -> int:
     except WarehouseBusy as exc:
         print(f"recon: refused: {exc}", file=sys.stderr)
         return 5
+    who = store.policy.acting(store.login(), actor, "accept a fork").name
     print(
-        f"fork accepted by {actor}: {moved} warehouse entr{'y' if moved == 1 else 'ies'} set aside in "
+        f"fork accepted by {who}: {moved} warehouse entr{'y' if moved == 1 else 'ies'} set aside in "
         "raw.operator_actions_forked; the next run copies the store's entries from there on"
     )
     return 0
@@ -706,15 +717,21 @@ def cmd_shadow(args: argparse.Namespace) -> int:
 def cmd_governance_status(args: argparse.Namespace) -> int:
     from orchestration import governance
 
-    current = governance.status()
+    try:
+        current = governance.status()
+    except governance.GovernanceError as exc:
+        print(f"recon: refused: {exc}", file=sys.stderr)
+        return governance.EXIT_UNAPPROVED
     print(f"active rules: {current.rules_hash}")
     for path, digest in governance.rule_manifest().items():
         print(f"  {digest[:12]}  {path}")
     for approval in current.approvals:
         print(
-            f"  approved as {approval['role']:<20} by {approval['by']:<8} at {approval['at']}"
+            f"  approved as {approval['role']:<20} by {approval['by']:<8} at {approval['at']} (signature verified)"
             f"  {approval.get('note', '')}"
         )
+    for problem in current.problems:
+        print(f"  not counted: {problem}")
     print(current.message())
     return 0 if current.approved else governance.EXIT_UNAPPROVED
 
@@ -722,24 +739,61 @@ def cmd_governance_status(args: argparse.Namespace) -> int:
 def cmd_governance_check(args: argparse.Namespace) -> int:
     from orchestration import governance
 
-    current = governance.status()
+    try:
+        current = governance.status()
+        production = governance.production_problems() if args.production else []
+    except governance.GovernanceError as exc:
+        print(f"recon: refused: {exc}", file=sys.stderr)
+        return governance.EXIT_UNAPPROVED
+    for problem in current.problems:
+        print(f"not counted: {problem}", file=sys.stderr)
+    for problem in production:
+        print(f"not for production: {problem}", file=sys.stderr)
+    ok = current.approved and not production
     print(current.message(), file=sys.stdout if current.approved else sys.stderr)
-    return 0 if current.approved else governance.EXIT_UNAPPROVED
+    if production:
+        print(
+            f"recon governance check --production: refused, {len(production)} development-only setting(s) in the "
+            "roster (above)",
+            file=sys.stderr,
+        )
+    return 0 if ok else governance.EXIT_UNAPPROVED
 
 
 def cmd_governance_approve(args: argparse.Namespace) -> int:
     from orchestration import governance
 
-    actor = args.actor or os.environ.get("RECON_USER")
-    if not actor:
-        print("recon: give the approver with --as NAME or RECON_USER", file=sys.stderr)
-        return 2
     try:
-        current = governance.approve(args.role, actor, args.note)
+        current = governance.approve(
+            args.role, _requested_operator(args), args.note, key_path=Path(args.key) if args.key else None
+        )
     except governance.GovernanceError as exc:
         print(f"recon: refused: {exc}", file=sys.stderr)
         return 3
     print(current.message())
+    return 0
+
+
+def cmd_governance_keygen(args: argparse.Namespace) -> int:
+    """A new signing key for NAME: private half to a 0600 file, public half printed for the roster."""
+    from orchestration import governance, identity
+
+    name = _requested_operator(args)
+    try:
+        if name is None:
+            login = identity.current_login()
+            name = identity.login_map(governance.roster_users()).get(login)
+            if name is None:
+                raise governance.GovernanceError(
+                    f"OS login {login!r} is not in config/operators.yml: name the key with --as NAME"
+                )
+        path, public = governance.keygen(name, Path(args.out) if args.out else None)
+    except (governance.GovernanceError, identity.IdentityError) as exc:
+        print(f"recon: refused: {exc}", file=sys.stderr)
+        return 3
+    print(f"private key for {name} written to {path} (mode 0600; keep it there, never commit it)")
+    print(f"add this to {name}'s entry in config/operators.yml (a roster change: it needs the three approvals):")
+    print(f"  public_key: {public}")
     return 0
 
 
@@ -860,7 +914,9 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ACTIONS:
         q = exc.add_parser(action, help=f"{action} an exception")
         q.add_argument("id", help="exception id (a unique prefix is enough)")
-        q.add_argument("--as", dest="actor", help="operator name (default $RECON_USER)")
+        q.add_argument(
+            "--as", dest="actor", help="act as this operator (needs the act_as role; default $RECON_USER, else you)"
+        )
         q.add_argument("--reason", help="reason code (seeds/reason_codes.csv)")
         q.add_argument("--text", help="comment text")
         q.add_argument("--amount", help="adjustment amount (reporting currency)")
@@ -879,7 +935,7 @@ def build_parser() -> argparse.ArgumentParser:
         "accept-fork",
         help="after a restore from an older backup: keep the store as it is, set the warehouse's later entries aside",
     )
-    q.add_argument("--as", dest="actor", help="an ops lead (default $RECON_USER)")
+    q.add_argument("--as", dest="actor", help="an ops lead (default $RECON_USER, else you; others need act_as)")
     q.add_argument("--reason", required=True, help="what happened to the action store")
     q.set_defaults(func=cmd_audit_accept_fork)
 
@@ -904,12 +960,26 @@ def build_parser() -> argparse.ArgumentParser:
     q = gov.add_parser("status", help="the active rules' hash, files and approvals")
     q.set_defaults(func=cmd_governance_status)
     q = gov.add_parser("check", help="exit 7 unless the active rules are approved by every required role (CI)")
+    q.add_argument(
+        "--production",
+        action="store_true",
+        help="also refuse development-only roster entries and the committed development keys",
+    )
     q.set_defaults(func=cmd_governance_check)
-    q = gov.add_parser("approve", help="approve the active rules in one role")
+    q = gov.add_parser("approve", help="approve the active rules in one role, signed with your key")
     q.add_argument("--role", required=True, help="data_owner, operations_lead or governance_reviewer")
-    q.add_argument("--as", dest="actor", help="who approves (default $RECON_USER)")
+    q.add_argument(
+        "--as", dest="actor", help="who approves (default $RECON_USER, else your login's user; others need act_as)"
+    )
     q.add_argument("--note", default="", help="what was reviewed")
+    q.add_argument("--key", help="private key file (default $RECON_SIGNING_KEY, else ~/.config/recon/NAME.key)")
     q.set_defaults(func=cmd_governance_approve)
+    q = gov.add_parser("keygen", help="make an approver's Ed25519 signing key; prints the public key for the roster")
+    q.add_argument("--as", dest="actor", help="whose key (default $RECON_USER, else your login's user)")
+    q.add_argument(
+        "--out", help="where to write the private key (default $RECON_SIGNING_KEY, else ~/.config/recon/NAME.key)"
+    )
+    q.set_defaults(func=cmd_governance_keygen)
 
     p = sub.add_parser("contract", help="render the landing contract into docs/ and dbt sources")
     g = p.add_mutually_exclusive_group()
@@ -926,13 +996,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from orchestration.actions import ActionError
+    from orchestration.identity import IdentityError
     from orchestration.lock import WarehouseBusy
     from orchestration.status import ReaderError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ActionError as exc:
+    except (ActionError, IdentityError) as exc:
         print(f"recon: refused: {exc}", file=sys.stderr)
         return exc.exit_code
     except ReaderError as exc:

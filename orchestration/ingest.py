@@ -152,7 +152,13 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     # effective_at: the business time (RECON_AS_OF in a replay) beside the real acted_at;
     # amount_text and copy_problem: an entry whose amount cannot be held as DECIMAL(18, 4) is
     # copied with amount null, its text kept, and flagged (actions.warehouse_row).
-    for column, sql_type in (("effective_at", "TIMESTAMP"), ("amount_text", "VARCHAR"), ("copy_problem", "VARCHAR")):
+    # login: the authenticated OS login that wrote the entry (actor is the operator it acted as).
+    for column, sql_type in (
+        ("effective_at", "TIMESTAMP"),
+        ("amount_text", "VARCHAR"),
+        ("copy_problem", "VARCHAR"),
+        ("login", "VARCHAR"),
+    ):
         con.execute(f"alter table {RAW_SCHEMA}.operator_actions add column if not exists {column} {sql_type}")
     # Entries set aside by `recon audit accept-fork`, with who accepted the fork, when and why.
     con.execute(
@@ -166,6 +172,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    con.execute(f"alter table {RAW_SCHEMA}.operator_actions_forked add column if not exists login VARCHAR")
     # The head of the action log (seq, entry_hash) at each run: the store must keep it.
     con.execute(
         f"""

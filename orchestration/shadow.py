@@ -32,7 +32,7 @@ from orchestration import governance, publish
 from orchestration.lock import warehouse_lock
 from orchestration.settings import PROJECT_DIR, recon_home, warehouse_path
 
-PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests", "profiles")
+PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests", "profiles", "config")
 ALLOWED = ("macros/reconciliations/", "seeds/", "dbt_project.yml")
 
 

@@ -62,7 +62,8 @@ def test_claim_then_resolve_with_reason_records_state_before_and_after(store: Ac
         ([("claim", "alice", {}), ("resolve", "alice", {"reason": "rounding"})], ActionError, "not valid for resolve"),
         ([("claim", "alice", {}), ("resolve", "bob", {"reason": "billed_late"})], Conflict, "claimed by alice"),
         ([("claim", "mallory", {})], ActionError, "unknown operator 'mallory'"),
-        ([("claim", None, {})], ActionError, "--as NAME or set RECON_USER"),
+        # No --as: the login's own user (the shipped roster maps root to dev_runner, team operations).
+        ([("claim", None, {})], ActionError, r"dev_runner \(operations\) may not claim: owned by finance"),
         ([("claim", "alice", {}), ("adjust", "alice", {"amount": "ten", "reason": "rounding"})], ActionError,
          "decimal number"),
         ([("reassign", "carol", {"team": "media_ops", "reason": "wrong_team"})], ActionError, "may not reassign"),

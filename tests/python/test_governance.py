@@ -22,10 +22,25 @@ def rules_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         for path in PROJECT_DIR.glob(pattern):
             (root / path.relative_to(PROJECT_DIR)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, root / path.relative_to(PROJECT_DIR))
-    (root / "config").mkdir()
+    (root / "config").mkdir(exist_ok=True)
     shutil.copy(PROJECT_DIR / "config" / "operators.yml", root / "config" / "operators.yml")
     monkeypatch.setenv("RECON_APPROVALS", str(tmp_path / "approvals.yml"))
     return root
+
+
+@pytest.fixture
+def signing_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The development approvers' keys where `approve` looks for them: ~/.config/recon/NAME.key, mode 0600."""
+    home = tmp_path / "home"
+    keys = home / ".config" / "recon"
+    keys.mkdir(parents=True)
+    for key in governance.DEV_KEYS_DIR.glob("*.key"):
+        shutil.copy(key, keys / key.name)
+        (keys / key.name).chmod(0o600)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("RECON_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("RECON_OPERATORS", raising=False)
+    return keys
 
 
 def test_the_repository_rules_are_approved() -> None:
@@ -53,8 +68,13 @@ def test_any_rule_change_is_a_new_version(rules_root: Path) -> None:
         ("macros/convert_amount.sql", "/ cast", "* 1 / cast"),
         ("models/intermediate/exceptions/int_exception_breaks.sql", "2 * reconciled_orders", "3 * reconciled_orders"),
         ("config/operators.yml", "adjustment_approval_threshold: 500.00", "adjustment_approval_threshold: 50000.00"),
+        # Who may act for others or approve is governed too: the whole roster is hashed.
+        ("config/operators.yml", "alice: {team: finance, roles: [operator]}",
+         "alice: {team: finance, roles: [operator, act_as]}"),
+        ("config/operators.yml", "dana: {team: data, roles: [data_owner],",
+         "dana: {team: data, roles: [data_owner, act_as],"),
     ],
-)
+)  # fmt: skip
 def test_what_changes_money_outcomes_is_governed(rules_root: Path, relative: str, old: str, new: str) -> None:
     """FX rates, conversion, the exception models and the adjustment threshold are rules too."""
     before = governance.rules_hash(rules_root)
@@ -64,7 +84,7 @@ def test_what_changes_money_outcomes_is_governed(rules_root: Path, relative: str
     assert governance.rules_hash(rules_root) != before
 
 
-def test_three_roles_by_three_people_approve_a_version(rules_root: Path) -> None:
+def test_three_roles_by_three_people_approve_a_version(rules_root: Path, signing_keys: Path) -> None:
     status = governance.status(rules_root)
     assert status.missing_roles == ["data_owner", "operations_lead", "governance_reviewer"]
     with pytest.raises(governance.GovernanceError, match="not approved: missing data_owner"):
@@ -93,7 +113,7 @@ def test_a_run_with_unapproved_rules_is_refused(recon_home: Path, tmp_path: Path
 
 
 @pytest.mark.parametrize("note", ["x" * 2001, "looks fine\x1b[2Kapproved by everyone"])
-def test_an_approval_note_is_bounded_plain_text(rules_root: Path, note: str) -> None:
+def test_an_approval_note_is_bounded_plain_text(rules_root: Path, signing_keys: Path, note: str) -> None:
     with pytest.raises(governance.GovernanceError, match="--note must be plain text of at most 2000 characters"):
         governance.approve("data_owner", "dana", note, root=rules_root)
     assert governance.status(rules_root).approvals == []

@@ -11,6 +11,7 @@ renamed as (
         source.exception_id,
         source.action,
         source.actor,
+        source.login,
         source.actor = 'pipeline' as is_pipeline_event,
         -- When the action takes effect on the exception's timeline: the run's business clock
         -- (RECON_AS_OF in a replay), recorded beside the real time; older entries have only acted_at.

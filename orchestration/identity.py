@@ -1,0 +1,125 @@
+"""Who is acting: the OS login, mapped to an operator in the governed roster.
+
+``--as NAME`` and ``RECON_USER`` used to *be* the identity; anyone could act as anyone.
+Now the identity is the login of the process (:func:`os_login`, the one seam tests
+replace) looked up in ``config/operators.yml``: a user's ``logins:`` list, or by default
+a login equal to the user's name. ``--as`` (and ``RECON_USER``, which is only a default
+for ``--as``) names the operator to act as; a login may name another operator only if
+its own roster entry holds the ``act_as`` role (service accounts, the desk, the
+development runner). Every action records both.
+
+The roster is the governed file ``config/operators.yml``: it is part of the rule hash, so
+a change to who may do what needs the three approvals like any rule change.
+``RECON_OPERATORS`` may point at a copy of that file (same bytes, e.g. a deployed copy)
+and at nothing else: a self-made roster grants nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from pathlib import Path
+
+import yaml
+
+from orchestration.settings import PROJECT_DIR
+
+ACT_AS_ROLE = "act_as"
+ROSTER = Path("config") / "operators.yml"
+
+
+class IdentityError(Exception):
+    """The login is unknown, or may not act as the operator it named; exit 3 like any refusal."""
+
+    exit_code = 3
+
+
+def os_login() -> str:
+    """The login name of this process's real user (``uid:N`` when the uid has no passwd entry).
+
+    The real uid, not ``$USER`` or ``$LOGNAME``: those are environment, set by whoever
+    starts the process.
+    """
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # containers run arbitrary uids without a passwd entry
+        return f"uid:{uid}"
+
+
+def current_login() -> str:
+    """The authenticated login: looked up at call time so tests can replace :func:`os_login`."""
+    return os_login()
+
+
+def governed_roster(root: Path = PROJECT_DIR) -> Path:
+    return Path(root) / ROSTER
+
+
+def roster_path(root: Path = PROJECT_DIR) -> Path:
+    """The roster to read: the governed one; ``RECON_OPERATORS`` only if it is a byte-identical copy."""
+    governed = governed_roster(root)
+    override = os.environ.get("RECON_OPERATORS", "").strip()
+    if not override:
+        return governed
+    path = Path(override)
+    same = path.exists() and (path.resolve() == governed.resolve() or path.read_bytes() == governed.read_bytes())
+    if not same:
+        raise IdentityError(
+            f"RECON_OPERATORS={override} is not the governed roster {governed}: people, roles and keys come "
+            "only from that file (it is part of the rule hash). Unset RECON_OPERATORS, or change "
+            "config/operators.yml and have the change approved"
+        )
+    return path
+
+
+def load_users(path: Path) -> dict[str, dict]:
+    doc = yaml.safe_load(Path(path).read_text()) or {}
+    return {str(name): (spec or {}) for name, spec in (doc.get("users") or {}).items()}
+
+
+def logins_of(name: str, spec: dict) -> tuple[str, ...]:
+    """A user's OS logins: ``logins:`` when given, else the user's own name."""
+    logins = spec.get("logins")
+    if logins is None:
+        return (name,)
+    if isinstance(logins, str):
+        logins = [logins]
+    return tuple(str(login) for login in logins)
+
+
+def login_map(users: dict[str, dict]) -> dict[str, str]:
+    """login -> operator name; a login claimed by two users is a roster error."""
+    out: dict[str, str] = {}
+    for name, spec in users.items():
+        for login in logins_of(name, spec):
+            if login in out and out[login] != name:
+                raise IdentityError(
+                    f"config/operators.yml maps the login {login!r} to both {out[login]} and {name}: "
+                    "give each login to one user"
+                )
+            out[login] = name
+    return out
+
+
+def acting_name(users: dict[str, dict], login: str, requested: str | None, what: str = "act") -> str:
+    """The operator ``login`` acts as: itself, or ``requested`` if its role allows acting for others."""
+    by_login = login_map(users)
+    me = by_login.get(login)
+    if me is None:
+        raise IdentityError(
+            f"OS login {login!r} is not an operator in config/operators.yml, so it may not {what}: "
+            f"ask an ops lead to add `logins: [{login}]` to your user there (--as and RECON_USER do not "
+            "identify you)"
+        )
+    if requested is None or requested == me:
+        return me
+    if ACT_AS_ROLE not in (users[me].get("roles") or []):
+        raise IdentityError(
+            f"{login} (operator {me}) may not {what} as {requested}: only a user with the {ACT_AS_ROLE} role "
+            f"may act for someone else. Drop --as (and unset RECON_USER) to act as {me}, or ask {requested} "
+            "to do it"
+        )
+    if requested not in users:
+        raise IdentityError(f"unknown operator {requested!r}: add them to config/operators.yml")
+    return requested
