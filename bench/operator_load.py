@@ -55,6 +55,7 @@ import multiprocessing
 import os
 import platform
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -429,6 +430,19 @@ def summarise(records: list[dict], runs: list[dict], operators: int, rate: float
     }
 
 
+def cpu_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores, /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (workers, recon runs)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def machine() -> dict:
     mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line), 0)
     import duckdb
@@ -466,6 +480,7 @@ def run_load(
     print(f"{operators} operators ({', '.join(names)}) x {rate}/s x {seconds:g}s; logs in {out_dir}", flush=True)
 
     ctx = multiprocessing.get_context("spawn")
+    cpu_before = (cpu_busy_seconds(), own_cpu_seconds(), time.monotonic())
     start_at = time.time() + START_DELAY_SECONDS
     procs = [
         ctx.Process(
@@ -485,6 +500,14 @@ def run_load(
         p.join()
     if runs:
         thread.join()
+    # Other work on the machine meanwhile (other users of the same cores): what it costs us.
+    machine_cpu, own_cpu = cpu_busy_seconds() - cpu_before[0], own_cpu_seconds() - cpu_before[1]
+    cpu = {
+        "wall_s": round(time.monotonic() - cpu_before[2], 1),
+        "machine_busy_cpu_s": round(machine_cpu, 1),
+        "harness_cpu_s": round(own_cpu, 1),
+        "other_procs_cpu_s": round(max(0.0, machine_cpu - own_cpu), 1),
+    }
     final = run_once(home, "final")
     records = []
     for path in sorted(out_dir.glob("worker-*.jsonl")):
@@ -509,6 +532,7 @@ def run_load(
         "worker_exit_codes": [p.exitcode for p in procs],
         "verify": verify(home, records, baseline_seq),
         "machine": machine(),
+        "cpu": cpu,
         "logs": str(out_dir),
     }
     v, s = report["verify"], report["summary"]
@@ -566,6 +590,9 @@ def render(report: dict) -> str:
         f"seq duplicates {len(v['seq_duplicates'])}, warehouse vs store {len(v['warehouse_vs_store'])}",
         f"  machine            {m['cpus']} cores, {m['mem_gib']} GiB, Python {m['python']}, SQLite {m['sqlite']}, "
         f"DuckDB {m['duckdb']}",
+        f"  cpu during load    {report['cpu']['harness_cpu_s']} s by the harness (workers, runs), "
+        f"{report['cpu']['other_procs_cpu_s']} s by other processes, in {report['cpu']['wall_s']} s wall "
+        f"on {m['cpus']} cores",
         f"  logs               {report['logs']}",
         "  RESULT             " + ("FAILED: " + "; ".join(report["failed"]) if report["failed"] else "ok"),
     ]
