@@ -231,3 +231,23 @@ def test_audit_verify_finds_tampering_and_says_where(store: ActionStore, tamper:
         con.executescript(tamper)
     problems = store.verify()
     assert problems and any(expected in p for p in problems), problems
+
+
+def test_writers_queue_on_the_store_lock_and_go_on_when_it_is_released(tmp_path: Path) -> None:
+    """A write waits its turn on actions.sqlite.lock (a kernel queue, not SQLite's sleeping retries)."""
+    import fcntl
+    import threading
+
+    store = make_store(tmp_path / "actions.sqlite")
+    done: list[dict] = []
+    with open(tmp_path / "actions.sqlite.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another writer's turn
+        writer = threading.Thread(target=lambda: done.append(store.act("claim", FIN, "alice")))
+        writer.start()
+        writer.join(0.5)
+        assert done == [] and writer.is_alive()  # waiting, not failed and not written past the turn
+        assert store.history(FIN) == []  # readers are not held up
+        fcntl.flock(held, fcntl.LOCK_UN)
+    writer.join(10)
+    assert [e["action"] for e in done] == ["claim"] and done[0]["seq"] == 1
+    assert store.verify() == []
