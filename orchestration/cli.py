@@ -208,7 +208,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     workdir = Path(args.workdir) if args.workdir else settings.recon_home() / "simulate"
     seeds = range(args.start, args.start + args.seeds)
-    report = simulate.simulate(seeds, workdir, orders=args.orders, keep=args.keep)
+    report = simulate.simulate(seeds, workdir, orders=args.orders, keep=args.keep, jobs=args.jobs)
     print(simulate.render(report))
     simulate.write_json(report, workdir / "report.json")
     return 0 if not report.failed else 1
@@ -833,6 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--orders", type=int, default=40, help="orders in the generated world")
     p.add_argument("--workdir", help="where the homes go (default $RECON_HOME/simulate)")
     p.add_argument("--keep", action="store_true", help="keep the homes of seeds that converged too")
+    p.add_argument("--jobs", type=int, default=2, help="episodes at a time (default 2: one per core)")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("dev", help="open the Dagster UI on the project (dagster dev)")
     p.add_argument("--port", type=int, default=3000)

@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -353,6 +354,11 @@ def action_summary(home: Path) -> list[tuple]:
 # ------------------------------------------------------------------ episodes
 
 
+# Episodes run in threads; the parts that run in this process switch RECON_HOME (a
+# process-wide setting) and so take turns.
+_IN_PROCESS = threading.Lock()
+
+
 def _copy_home(src: Path, dst: Path) -> None:
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst, symlinks=True)
@@ -393,8 +399,9 @@ def episode(seed: int, workdir: Path, base: Path, held_back: list[Path], world_l
     stream: list[str] = []
     for home in (ref, faulted):  # the same seeded stream on both copies
         rng = random.Random(seed)
-        stream = apply_files(home / "landing", held_back, world_landing, rng)
-        stream += apply_actions(home, rng)
+        with _IN_PROCESS:
+            stream = apply_files(home / "landing", held_back, world_landing, rng)
+            stream += apply_actions(home, rng)
     result.faults.append("stream: " + "; ".join(stream))
 
     # The reference runs beside the faulted copy (two homes, two locks): the episode
@@ -419,8 +426,9 @@ def episode(seed: int, workdir: Path, base: Path, held_back: list[Path], world_l
                 result.problems.append(
                     f"marts.{table} differs from the uninterrupted run: {want.get(table)} vs {got.get(table)}"
                 )
-        result.problems += invariants(faulted)
-        want_actions, got_actions = action_summary(ref), action_summary(faulted)
+        with _IN_PROCESS:
+            result.problems += invariants(faulted)
+            want_actions, got_actions = action_summary(ref), action_summary(faulted)
         if want_actions != got_actions:
             result.problems.append(
                 f"action log differs from the uninterrupted run: {len(want_actions)} vs {len(got_actions)} entries"
@@ -430,17 +438,24 @@ def episode(seed: int, workdir: Path, base: Path, held_back: list[Path], world_l
     return result
 
 
-def simulate(seeds: Iterable[int], workdir: Path, orders: int = 40, keep: bool = False) -> Report:
+def simulate(seeds: Iterable[int], workdir: Path, orders: int = 40, keep: bool = False, jobs: int = 1) -> Report:
+    """Run the episodes, ``jobs`` at a time (each is two homes and subprocess runs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     started = time.monotonic()
     report = Report(orders)
     workdir.mkdir(parents=True, exist_ok=True)
     base, held_back, world_landing = build_base(workdir, orders)
-    for seed in seeds:
+
+    def one(seed: int) -> SeedResult:
         result = episode(seed, workdir, base, held_back, world_landing)
-        report.results.append(result)
         print(render_seed(result, orders), flush=True)
         if result.ok and not keep:
             shutil.rmtree(workdir / f"seed-{seed}", ignore_errors=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        report.results = list(pool.map(one, seeds))
     report.seconds = time.monotonic() - started
     return report
 

@@ -18,13 +18,11 @@ SEEDS = int(os.environ.get("RECON_SIMULATE_SEEDS", "20"))
 
 def test_every_seed_converges_after_kill_9(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("RECON_HOME", str(tmp_path / "home"))
-    report = simulate.simulate(range(SEEDS), tmp_path / "simulate", orders=40)
+    report = simulate.simulate(range(SEEDS), tmp_path / "simulate", orders=40, jobs=2)
     summary = simulate.render(report)
     print(summary)
     assert len(report.results) == SEEDS
-    assert not report.failed, summary + "\n" + "\n".join(
-        simulate.render_seed(r, report.orders) for r in report.failed
-    )
+    assert not report.failed, summary + "\n" + "\n".join(simulate.render_seed(r, report.orders) for r in report.failed)
     # The faults really happened: most seeds killed a run that was still working.
     kills = sum(1 for r in report.results for f in r.faults if f.startswith("kill -9"))
     assert kills >= SEEDS // 2, summary
