@@ -16,6 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+# The store with two published exceptions, as test_actions builds it.
+from test_actions import FIN, MEDIA, T0, make_store  # noqa: E402
+
 from orchestration import actions, cli, publish
 from orchestration.actions import (
     GENESIS,
@@ -26,23 +29,6 @@ from orchestration.actions import (
     copy_to_warehouse,
     entry_hash,
 )
-
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-FIN = "a" * 32
-MEDIA = "b" * 32
-
-
-def make_store(path: Path) -> ActionStore:
-    store = ActionStore(path, clock=lambda: T0)
-    store.publish(
-        [
-            {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
-             "severity": "manual_review", "sla_hours": 72, "amount_at_risk": "1200.00"},
-            {"exception_id": MEDIA, "exception_type": "over_delivery", "owner_team": "media_ops",
-             "severity": "manual_review", "sla_hours": 24, "amount_at_risk": "80.00"},
-        ]
-    )  # fmt: skip
-    return store
 
 
 @pytest.fixture
