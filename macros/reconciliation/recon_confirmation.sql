@@ -4,7 +4,8 @@
       {field: client_id, equal: true}      the field is equal on both sides (and not null);
       {field: client_id, not_contradicted: true}
                                            the right side does not name another value (null or equal);
-      {amount: {abs: 1.00, rel: 0.02}}     same currency and amounts within max(abs, rel × left).
+      {amount: {abs: 1.00, rel: 0.02}}     same currency and amounts within max(abs, rel × left);
+      {amount: {at_most: 1.35}}            same currency and the right amount at most 1.35 × left.
     A name variant then cannot veto an exact reference that the client or the amount
     confirms. -#}
 {% macro recon_confirmation(confirm) -%}
@@ -18,6 +19,9 @@
             {{ exceptions.raise_compiler_error("deterministic confirm: any_of / all_of needs at least one condition") }}
         {%- endif -%}
         ({% for part in parts %}{{ recon_confirmation(part) }}{{ joiner if not loop.last }}{% endfor %})
+    {%- elif 'amount' in confirm and 'at_most' in confirm.amount -%}
+        (left_records.currency = right_records.currency
+            and right_records.amount <= {{ confirm.amount.at_most }} * left_records.amount)
     {%- elif 'amount' in confirm -%}
         (left_records.currency = right_records.currency
             and abs(left_records.amount - right_records.amount)
@@ -30,6 +34,6 @@
         coalesce({{ recon_string_similarity('left_records.' ~ confirm.field, 'right_records.' ~ confirm.field) }}
             >= {{ confirm.min_similarity }}, false)
     {%- else -%}
-        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, any_of or all_of") }}
+        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_most}}, any_of or all_of") }}
     {%- endif -%}
 {%- endmacro %}

@@ -1,7 +1,8 @@
 {#- Candidate pairs of a reconciliation with their evidence.
 
     Deterministic passes pair records whose fields are equal (every pass is run; a pair
-    keeps its highest-priority pass). Records no pass paired are blocked into candidate
+    keeps its highest-priority pass); a pass with `only_candidate: true` pairs a right
+    record only when exactly one left record passes it. Records no pass paired are blocked into candidate
     pairs (any shared blocking key, date within the window). Each block keeps at most
     `max_candidates_per_block` (default `max_candidates_per_record`) per right record by a
     cheap pre-rank before anything is compared; after scoring a right record keeps its
@@ -76,6 +77,11 @@ deterministic_{{ loop.index }} as (
         -- A key that is not unique over time (an e-mail address) only counts near in time.
         and {{ recon_date_gap(spec, 'left_records', 'right_records') }}
             between {{ pass.window_days.min }} and {{ pass.window_days.max }}
+    {%- endif %}
+    {%- if pass.get('only_candidate') %}
+    -- A key that many records share (a client) only decides when the right record has
+    -- one left record that passes: the client's only order live at the time.
+    qualify count(*) over (partition by right_records.right_key) = 1
     {%- endif %}
 ),
 {%- endfor %}

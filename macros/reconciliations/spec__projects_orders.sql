@@ -4,7 +4,7 @@
 {% macro spec__projects_orders() %}
 {% set spec_yaml %}
 name: projects_orders
-rule_version: projects_orders.v3
+rule_version: projects_orders.v4
 description: >
   Each fulfilment project delivers one content package or retainer. Projects whose tasks
   quote the order reference (in the reference field or the project name) match
@@ -18,6 +18,8 @@ left:
     reference_key: order_reference_key
     reference: order_reference_key
     name: client_name_compared
+    # "ln" for Lindqvist and Nguyen: how a project tool's client field may abbreviate it.
+    name_initials: "{{ client_initials('client_name_compared') }}"
     client_id: client_id
     currency: currency
     amount: booked_amount
@@ -32,6 +34,8 @@ right:
     reference_key: order_ref_normalised
     reference: reference_compared
     name: client_name_compared
+    # The client as the project tool's client field gives it, however short ("ln", "oakham").
+    name_hint: client_name_normalised
     client_id: client_id_resolved
     currency: currency
     amount: planned_value
@@ -44,6 +48,23 @@ deterministic:
         - {field: name, min_similarity: 0.75}
         - {field: client_id, equal: true}
         - {amount: {abs: 1.00, rel: 0.05}}
+  # A project that quotes no reference, whose client field fits one client (its initials,
+  # its first word, its name) with one order of that value live when work was completed,
+  # delivers that order. Two such orders leave the choice to the scored pass.
+  - name: only_fitting_order
+    fields: [currency]
+    where: >-
+      right_records.reference_key is null
+      and (right_records.client_id = left_records.client_id
+        or right_records.name_hint = left_records.name_initials
+        or right_records.name_hint = split_part(left_records.name, ' ', 1)
+        or starts_with(left_records.name, right_records.name_hint || ' '))
+    window_days: {min: 0, max: 0}
+    only_candidate: true
+    confirm:
+      all_of:
+        - {field: client_id, not_contradicted: true}
+        - {amount: {abs: 1.00, rel: 0.10}}
 blocking:
   window_days: {min: -5, max: 95}
   max_candidates_per_record: 50

@@ -1,7 +1,7 @@
 -- One row per ad campaign: its delivery summed over the flight (negative days are
 -- platform credits and reduce it), the order reference its name carries in any shape
--- (int_reference_mentions), the brand its name carries, and the platform credits granted
--- against it. Campaigns are what orders are matched to.
+-- (int_reference_mentions), the brand its name carries, the client its ad account belongs
+-- to, and the platform credits granted against it. Campaigns are what orders are matched to.
 with
 
 delivery as (
@@ -23,6 +23,10 @@ client_name_keys as (
 
 clients as (
     select * from {{ ref('int_clients') }}
+),
+
+order_references as (
+    select * from {{ ref('int_order_references') }}
 ),
 
 campaign_credits as (
@@ -87,14 +91,71 @@ named_in_campaign_name as (
     {{ client_named_in_text('campaigns', 'campaign_id', 'campaign_name') }}
 ),
 
+accounts as (
+    select
+        campaigns.account_id,
+        min(campaigns.account_name) as account_name
+    from campaigns
+    where campaigns.account_id is not null
+    group by campaigns.account_id
+),
+
+named_in_account_name as (
+    -- Agencies run one ad account per client and name it after the client ("Acme Ltd",
+    -- "ACME (USD)", "Acme | Agency Media", "Acme - Meta").
+    {{ client_named_in_text('accounts', 'account_id', 'account_name') }}
+),
+
+account_clients_quoted as (
+    -- The client of the orders an account's campaigns quote by exact reference, where they
+    -- all quote orders of one client: an account named by a code ("HANX LinkedIn account")
+    -- is known by what it runs.
+    select
+        campaigns.account_id,
+        min(order_references.client_id) as client_id
+    from campaigns
+    inner join mentions
+        on campaigns.campaign_id = mentions.record_id
+        and mentions.mention_kind = 'exact'
+    inner join (
+        select distinct order_references.reference_key, order_references.client_id
+        from order_references
+    ) as order_references
+        on mentions.reference_key = order_references.reference_key
+    where campaigns.account_id is not null
+    group by campaigns.account_id
+    having count(distinct order_references.client_id) = 1
+),
+
+account_clients as (
+    select
+        accounts.account_id,
+        coalesce(named_in_account_name.client_id, account_clients_quoted.client_id) as client_id
+    from accounts
+    left join named_in_account_name
+        on accounts.account_id = named_in_account_name.account_id
+    left join account_clients_quoted
+        on accounts.account_id = account_clients_quoted.account_id
+    -- An account its name gives to one client and its campaigns to another names neither.
+    where named_in_account_name.client_id is null
+        or account_clients_quoted.client_id is null
+        or named_in_account_name.client_id = account_clients_quoted.client_id
+),
+
 resolved as (
     select
         named.*,
-        coalesce({{ client_lookup_id('client_key') }}, named_in_campaign_name.client_id) as client_id_resolved
+        coalesce(
+            {{ client_lookup_id('client_key') }},
+            named_in_campaign_name.client_id,
+            account_clients.client_id
+        ) as client_id_resolved
     from named
     {{ client_lookup_joins('named.brand_normalised', 'client_key') }}
     left join named_in_campaign_name
         on named.campaign_id = named_in_campaign_name.campaign_id
+    left join account_clients
+        on named.account_id = account_clients.account_id
 ),
 
 final as (
