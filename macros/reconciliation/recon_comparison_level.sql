@@ -19,7 +19,16 @@
         {%- elif comparison.method == 'days_between' %}
         when {{ recon_date_gap(spec, left, right) if spec is not none and comparison.field == 'date' else recon_days_between(l, r) }} between {{ level.min }} and {{ level.max }} then {{ i }}
         {%- elif comparison.method == 'amount' %}
-            {%- if 'rel_min' in level %}
+            {%- if level.get('per_month') and (spec is none or 'date_end' not in spec.left.columns) %}
+        {{ exceptions.raise_compiler_error("comparison level '" ~ level.name ~ "': per_month needs a date_end column on the left (a service period)") }}
+            {%- elif level.get('per_month') %}
+        {#- One month's share of the left amount (a retainer billed monthly): the months
+            its service period spans, [date, date_end]. #}
+        when {{ left }}.date_end >= {{ left }}.date
+            and date_diff('month', {{ left }}.date, {{ left }}.date_end + 1) >= 2
+            and abs({{ 'left_whole_amount_compared' if has_fx else l }} / date_diff('month', {{ left }}.date, {{ left }}.date_end + 1) - {{ r }})
+                <= {{ level.abs }} + {{ level.rel }} * abs({{ r }}) then {{ i }}
+            {%- elif 'rel_min' in level %}
         when {{ r }} between {{ level.rel_min }} * {{ l }} and {{ level.rel_max }} * {{ l }} then {{ i }}
             {%- else %}
         when abs({{ l }} - {{ r }}) <= {{ level.abs }} + {{ level.rel }} * abs({{ l }}) then {{ i }}

@@ -2,7 +2,8 @@
 
     Deterministic passes pair records whose fields are equal (every pass is run; a pair
     keeps its highest-priority pass); a pass with `only_candidate: true` pairs a right
-    record only when exactly one left record passes it. Records no pass paired are blocked into candidate
+    record only when exactly one left record passes it. Left records outside `left.where`
+    that `left.reference_only_where` admits are seen by the deterministic passes only. Records no pass paired are blocked into candidate
     pairs (any shared blocking key, date within the window). Each block keeps at most
     `max_candidates_per_block` (default `max_candidates_per_record`) per right record by a
     cheap pre-rank before anything is compared; after scoring a right record keeps its
@@ -28,10 +29,16 @@ left_records as (
     select
         cast({{ spec.left.key }} as varchar) as left_key,
         {%- for field, expression in spec.left.columns.items() %}
-        {{ expression }} as {{ field }}{{ "," if not loop.last }}
+        {{ expression }} as {{ field }},
         {%- endfor %}
+        coalesce({{ spec.left.get('where') or 'true' }}, false) as is_in_scope
     from {{ ref(spec.left.model) }}
-    where {{ spec.left.get('where') or 'true' }}
+    where ({{ spec.left.get('where') or 'true' }})
+    {%- if spec.left.get('reference_only_where') %}
+        -- Out of scope, but a deterministic pass may still pair them (an invoice quoting a
+        -- cancelled order bills it, and the break says so); the scored pass never offers them.
+        or ({{ spec.left.reference_only_where }})
+    {%- endif %}
 ),
 
 right_records as (
@@ -130,12 +137,14 @@ open_left as (
     left join left_remaining
         on left_records.left_key = left_remaining.left_key
     {%- endif %}
-    where not exists (
-        select 1 from deterministic_pairs where deterministic_pairs.left_key = left_records.left_key
-    )
-    {%- if partial %}
-        or left_remaining.remaining_amount > {{ spec.assignment.left_accepts_remainder.min_remaining }}
-    {%- endif %}
+    where left_records.is_in_scope
+        and (not exists (
+            select 1 from deterministic_pairs where deterministic_pairs.left_key = left_records.left_key
+        )
+        {%- if partial %}
+            or left_remaining.remaining_amount > {{ spec.assignment.left_accepts_remainder.min_remaining }}
+        {%- endif %}
+        )
 ),
 
 open_right as (
@@ -215,6 +224,12 @@ compared as (
             when left_records.currency = right_records.currency then {{ left_amount }}
             else {{ convert_amount(left_amount, 'fx_left.rate_to_usd', 'fx_right.rate_to_usd') }}
         end as left_amount_compared,
+        -- The whole left amount likewise (a month's share is of the whole, not of what
+        -- deterministic matches left uncovered).
+        case
+            when left_records.currency = right_records.currency then left_records.amount
+            else {{ convert_amount('left_records.amount', 'fx_left.rate_to_usd', 'fx_right.rate_to_usd') }}
+        end as left_whole_amount_compared,
         {%- endif %}
         {%- for comparison in spec.comparisons %}
         {{ recon_comparison_level(comparison, 'left_records', 'right_records', has_fx, spec) }} as level_{{ comparison.field }}{{ "," if not loop.last }}

@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v4
+rule_version: orders_invoices.v6
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -16,6 +16,9 @@ left:
   model: int_orders_resolved
   key: order_id
   where: "not is_cancelled"
+  # An invoice that quotes a cancelled order's reference bills that order (exception
+  # billed_cancelled_order); scoring never proposes a cancelled order.
+  reference_only_where: "is_cancelled"
   columns:
     reference_key: order_reference_key
     reference: order_reference_key
@@ -103,6 +106,8 @@ comparisons:
     levels:
       - {name: exact, abs: 0.02, rel: 0.0005}
       - {name: close, abs: 1.00, rel: 0.02}
+      # One month of an order billed monthly over its service period (a retainer).
+      - {name: monthly_share, per_month: true, abs: 0.05, rel: 0.0005}
       - {name: partial, rel_min: 0.3, rel_max: 1.0}
       - {name: different}
   - field: date

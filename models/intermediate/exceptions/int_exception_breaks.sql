@@ -109,6 +109,27 @@ order_breaks as (
         and not reconciled_orders.is_cancelled
 ),
 
+cancelled_breaks as (
+    -- A cancelled order that invoices still bill (net of credit notes): the client was
+    -- invoiced for something they cancelled, or the CRM's cancellation is wrong.
+    select
+        'billed_cancelled_order' as exception_type,
+        'stg_crm__orders' as record_entity,
+        reconciled_orders.order_id as record_id,
+        reconciled_orders.client_name,
+        reconciled_orders.currency,
+        reconciled_orders.net_billed_amount as amount_at_risk,
+        {{ convert_amount(
+            'reconciled_orders.net_billed_amount', 'reconciled_orders.booked_amount_reporting',
+            'nullif(reconciled_orders.booked_amount, 0)'
+        ) }} as amount_at_risk_reporting,
+        reconciled_orders.service_start_date as due_date
+    from reconciled_orders
+    where reconciled_orders.is_cancelled
+        and reconciled_orders.invoice_count > 0
+        and reconciled_orders.net_billed_amount > reconciled_orders.variance_tolerance
+),
+
 currency_breaks as (
     -- Billed in another currency than sold: the amounts reconcile only through FX.
     select
@@ -188,6 +209,8 @@ item_breaks as (
 
 all_breaks as (
     select * from order_breaks
+    union all
+    select * from cancelled_breaks
     union all
     select * from currency_breaks
     union all
