@@ -21,7 +21,8 @@
         ({% for part in parts %}{{ recon_confirmation(part) }}{{ joiner if not loop.last }}{% endfor %})
     {%- elif 'amount' in confirm and 'at_most' in confirm.amount -%}
         (left_records.currency = right_records.currency
-            and right_records.amount <= {{ confirm.amount.at_most }} * left_records.amount)
+            and cast(right_records.amount as decimal(38, 4))
+                <= {{ confirm.amount.at_most }} * cast(left_records.amount as decimal(38, 4)))
     {%- elif 'amount' in confirm -%}
         (left_records.currency = right_records.currency
             and abs(left_records.amount - right_records.amount)
