@@ -72,7 +72,9 @@ def _truth(ground_truth: Path) -> dict[str, set[str]]:
                     orders_of_invoice[row["right_id"]].add(row["left_id"])
     duplicate_orders = set()
     for invoice in by_kind[("billing__invoices", "duplicate_billing")]:
-        duplicate_orders |= {order_of_duplicate[invoice]} if invoice in order_of_duplicate else orders_of_invoice[invoice]
+        duplicate_orders |= (
+            {order_of_duplicate[invoice]} if invoice in order_of_duplicate else orders_of_invoice[invoice]
+        )
     truth = {}
     for exception_type, (entity, kinds) in TRUTH_KINDS.items():
         ids = set().union(*(by_kind[(entity, kind)] for kind in kinds))
@@ -110,7 +112,9 @@ def score_exceptions(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list
     for label, members in GROUPS.items():
         predicted = set().union(*(raised.get(m, set()) for m in members))
         relevant = set().union(*(truth.get(m, set()) for m in members))
-        scores.append(ExceptionScore(label, len(predicted), Score(len(predicted), len(predicted & relevant), len(relevant))))
+        scores.append(
+            ExceptionScore(label, len(predicted), Score(len(predicted), len(predicted & relevant), len(relevant)))
+        )
     return scores
 
 
@@ -128,7 +132,8 @@ def render(scores: list[ExceptionScore]) -> str:
         if s.score is None:
             lines.append(f"| {s.exception_type} | {s.raised} | (no kind planted) | | |")
         else:
+            score = s.score
             lines.append(
-                f"| {s.exception_type} | {s.raised} | {s.score.relevant} | {s.score.precision:.3f} | {s.score.recall:.3f} |"
+                f"| {s.exception_type} | {s.raised} | {score.relevant} | {score.precision:.3f} | {score.recall:.3f} |"
             )
     return "\n".join(lines)
