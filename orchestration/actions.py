@@ -42,7 +42,9 @@ from orchestration import identity
 from orchestration.settings import PROJECT_DIR, recon_home
 
 GENESIS = "0" * 64
-ACTIONS = ("claim", "release", "comment", "resolve", "adjust", "approve", "reject", "reassign", "escalate")
+ACTIONS = (
+    "claim", "release", "comment", "resolve", "adjust", "approve", "reject", "reassign", "escalate", "match", "unmatch",
+)  # fmt: skip
 # Appended by the pipeline, never by a person: the break disappeared (later data reconciled
 # it) or came back after it had disappeared.
 PIPELINE_ACTIONS = ("auto_resolve", "reopen")
@@ -647,7 +649,7 @@ class ActionStore:
                 raise Conflict(f"you already hold the claim on {state.exception_id[:8]}")
             if state.claimed_by:
                 raise Conflict(f"exception {state.exception_id[:8]} is already claimed by {state.claimed_by}")
-        elif action in ("release", "resolve", "adjust"):
+        elif action in ("release", "resolve", "adjust", "match", "unmatch"):
             if state.claimed_by is None:
                 raise ActionError(
                     f"{action} needs a claim: run `recon exceptions claim {state.exception_id[:8]}` first"
@@ -664,6 +666,14 @@ class ActionStore:
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "resolve")
             if action == "release" and kw.get("reason"):
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "release")
+            if action in ("match", "unmatch"):
+                # The link was built and bounded by orchestration.links; it is recorded as JSON
+                # the engine reads (int_operator_links) and chained like every other field.
+                link = kw.get("link")
+                if link is None or not hasattr(link, "target"):
+                    raise ActionError(f"{action} needs the records to link: --with KEY [KEY ...]")
+                fields["reason_code"] = self.policy.check_reason(kw.get("reason"), action)
+                fields["target"] = link.target()
             if action == "adjust":
                 amount = parse_amount(kw.get("amount"))  # bounded again: act() may be called directly
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "adjust")
@@ -943,28 +953,77 @@ def publish_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
     try:
         cur = con.execute(
             """
+            with records as (
+                -- The record of each exception in every reconciliation it takes part in (an
+                -- order is the left side of several), with its candidates when unmatched.
+                select
+                    exceptions.exception_id,
+                    list(struct_pack(
+                        reconciliation := records.reconciliation,
+                        side := records.side,
+                        record_state := records.record_state,
+                        matched_keys := records.matched_keys,
+                        top_candidates := records.top_candidates
+                    ) order by records.reconciliation) as reconciliations
+                from marts.fct_reconciliation_exceptions as exceptions
+                inner join marts.fct_reconciliation_records as records
+                    on records.record_key = exceptions.record_id
+                    and (
+                        records.record_model = exceptions.record_entity
+                        or (
+                            exceptions.record_entity = 'stg_crm__orders'
+                            and records.record_model = 'int_orders_resolved'
+                        )
+                    )
+                group by exceptions.exception_id
+            )
             select
                 exceptions.*,
-                records.record_state,
-                records.matched_keys,
-                records.top_candidates
+                to_json(records.reconciliations) as reconciliations_json,
+                case when orders.order_id is not null then to_json(struct_pack(
+                    order_type := orders.order_type,
+                    booked := orders.booked_amount,
+                    billed := orders.billed_amount,
+                    credited := orders.credited_amount,
+                    delivered := orders.delivered_amount,
+                    fulfilled := orders.fulfilled_amount,
+                    expects_delivery := orders.expects_delivery,
+                    expects_fulfilment := orders.expects_fulfilment,
+                    billing_state := orders.billing_state,
+                    delivery_state := orders.delivery_state,
+                    fulfilment_state := orders.fulfilment_state
+                )) end as legs_json
             from marts.fct_reconciliation_exceptions as exceptions
-            left join marts.fct_reconciliation_records as records
-                on records.reconciliation = 'orders_invoices'
-                and records.record_key = exceptions.record_id
-                and records.record_model = exceptions.record_entity
+            left join records
+                on exceptions.exception_id = records.exception_id
+            left join marts.fct_reconciled_orders as orders
+                on exceptions.record_entity = 'stg_crm__orders'
+                and exceptions.record_id = orders.order_id
             """
         )
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     finally:
         con.close()
+    from orchestration.links import DOMAIN_RECONCILIATION
+
     exceptions = []
     for row in rows:
+        reconciliations = json.loads(row.pop("reconciliations_json") or "[]")
+        for rec in reconciliations:
+            rec["top_candidates"] = json.loads(rec["top_candidates"]) if rec.get("top_candidates") else None
+        # The reconciliation the exception's domain is about comes first.
+        preferred = DOMAIN_RECONCILIATION.get(row.get("domain") or "")
+        reconciliations.sort(key=lambda r: (r["reconciliation"] != preferred, r["reconciliation"]))
+        main = reconciliations[0] if reconciliations else {}
         details = {
-            "record_state": row.pop("record_state"),
-            "matched_keys": row.pop("matched_keys"),
-            "top_candidates": json.loads(row.pop("top_candidates") or "null"),
+            "domain": row.get("domain"),
+            "reconciliation": main.get("reconciliation"),
+            "record_state": main.get("record_state"),
+            "matched_keys": main.get("matched_keys"),
+            "top_candidates": main.get("top_candidates"),
+            "reconciliations": reconciliations,
+            "legs": json.loads(row.pop("legs_json") or "null"),
         }
         exceptions.append({**row, "details": details})
     return store.publish(exceptions)

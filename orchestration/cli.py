@@ -488,18 +488,50 @@ def cmd_exceptions_show(args: argparse.Namespace) -> int:
         print(f"  {'escalated to':<26} {state.escalated_to}")
     if state.pending_adjustments:
         print(f"  {'pending adjustments':<26} {', '.join(state.pending_adjustments)}")
-    print(f"  {'reconciliation state':<26} {details.get('record_state')}  matched: {details.get('matched_keys')}")
-    print("  candidates (best first):")
-    for cand in details.get("top_candidates") or []:
-        parts = ", ".join(f"{f}={c['level']}({c['weight']:+})" for f, c in (cand.get("components") or {}).items())
-        print(
-            f"    {cand['candidate_key']:<28} p={cand['match_probability']:<7} weight={cand['match_weight']:<8} {parts}"
+    legs = details.get("legs")
+    if legs:
+        shown = ", ".join(
+            f"{k} {legs[k]}"
+            for k in ("booked", "billed", "credited", "delivered", "fulfilled")
+            if legs.get(k) is not None
         )
-    if not details.get("top_candidates"):
-        if details.get("record_state") == "matched":
-            print("    none listed: the record is matched (see above); the break is in its amounts")
-        else:
-            print("    none: no record of the other side was close enough to score")
+        expects = [
+            leg
+            for leg, flag in (("delivery", "expects_delivery"), ("fulfilment", "expects_fulfilment"))
+            if legs.get(flag)
+        ]
+        print(
+            f"  {'order legs':<26} {shown}  ({legs.get('order_type')}; expects {', '.join(expects) or 'billing only'})"
+        )
+    reconciliations = details.get("reconciliations")
+    if reconciliations is None:  # published by an older version: one reconciliation
+        reconciliations = [
+            {
+                "reconciliation": "orders_invoices",
+                **{k: details.get(k) for k in ("record_state", "matched_keys", "top_candidates")},
+            }
+        ]
+    for rec in reconciliations:
+        print(f"  in {rec['reconciliation']}: {rec.get('record_state')}  matched: {rec.get('matched_keys')}")
+        candidates = rec.get("top_candidates") or []
+        if candidates:
+            print("    candidates (best first):")
+        for cand in candidates:
+            parts = ", ".join(f"{f}={c['level']}({c['weight']:+})" for f, c in (cand.get("components") or {}).items())
+            key, p, w = cand["candidate_key"], cand["match_probability"], cand["match_weight"]
+            print(f"      {key:<28} p={p:<7} weight={w:<8} {parts}")
+        if not candidates:
+            if rec.get("record_state") == "matched":
+                print("    no candidates listed: the record is matched; the break is in its amounts")
+            else:
+                print("    no candidates: no record of the other side was close enough to score")
+    if not reconciliations:
+        print("  not a record any reconciliation matches")
+    if state.status == "claimed":
+        print(
+            "  link by hand: recon exceptions match ID --with KEY --reason CODE"
+            " (unmatch to break a wrong link); the next run applies it"
+        )
     print("  history:")
     for h in history:
         extra = " ".join(
@@ -524,6 +556,11 @@ def cmd_exception_action(args: argparse.Namespace) -> int:
             "both are in the audit log. Unset RECON_AS_OF outside replays and tests.",
             file=sys.stderr,
         )
+    link = None
+    if args.action in ("match", "unmatch"):
+        link = _manual_link(store, args)
+        if link is None:
+            return 2
     entry = store.act(
         args.action,
         args.id,
@@ -533,7 +570,15 @@ def cmd_exception_action(args: argparse.Namespace) -> int:
         amount=args.amount,
         adjustment=args.adjustment,
         team=args.team,
+        link=link,
     )
+    if link is not None:
+        sides = f"{', '.join(link.left)} ↔ {', '.join(link.right)}"
+        verb = "linked" if args.action == "match" else "may never be linked"
+        print(
+            f"in {link.reconciliation}: {sides} {verb}; the next `recon run` applies it "
+            "(pass `operator`) and the marts, the money and the exceptions follow"
+        )
     state = json.loads(entry["state_after"])
     target = f" {entry['target']}" if entry.get("target") else ""
     by = entry["actor"] + (f" (login {entry['login']})" if entry.get("login") != entry["actor"] else "")
@@ -542,6 +587,28 @@ def cmd_exception_action(args: argparse.Namespace) -> int:
         + (f", pending approval: {', '.join(state['pending_adjustments'])}" if state["pending_adjustments"] else "")
     )
     return 0
+
+
+def _manual_link(store, args: argparse.Namespace):
+    """The link `match` / `unmatch` records: checked, and its records looked up in the published copy."""
+    from orchestration import links, publish
+
+    entry = store.catalog_entry(args.id)
+    details = json.loads(entry.get("details") or "{}")
+    try:
+        link = links.build({**entry, "domain": details.get("domain")}, args.with_keys, args.reconciliation)
+    except links.LinkError as exc:
+        print(f"recon exceptions {args.action}: {exc}", file=sys.stderr)
+        return None
+    missing = links.missing_records(link, publish.serving_path())
+    if missing:
+        print(
+            f"recon exceptions {args.action}: the published data has no {'; no '.join(missing)}: check the key "
+            "(`recon query` on the serving copy lists them)",
+            file=sys.stderr,
+        )
+        return None
+    return link
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -923,7 +990,19 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--amount", help="adjustment amount (reporting currency)")
         q.add_argument("--adjustment", help="adjustment id to approve or reject")
         q.add_argument("--team", help="team to reassign to")
-        q.set_defaults(func=cmd_exception_action, action=action)
+        if action in ("match", "unmatch"):
+            q.add_argument(
+                "--with",
+                dest="with_keys",
+                nargs="+",
+                required=True,
+                metavar="KEY",
+                help="the other side's record(s): order ids for an invoice or campaign, billing items for an order",
+            )
+            q.add_argument(
+                "--in", dest="reconciliation", help="the reconciliation, when the record is in several (an order)"
+            )
+        q.set_defaults(func=cmd_exception_action, action=action, with_keys=None, reconciliation=None)
 
     p = sub.add_parser("audit", help="check the operator action log")
     aud = p.add_subparsers(dest="audit_command", required=True)

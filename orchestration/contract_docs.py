@@ -1,7 +1,8 @@
 """Render the landing contract into the files people and dbt read.
 
 ``docs/landing_contract.md`` for people, ``models/staging/<source>/_<source>__sources.yml``
-for dbt. Both are generated so they cannot drift from ``orchestration.contract``;
+for dbt, and the exception-type table of ``docs/exceptions.md`` from the policy seeds
+(orchestration/policy_docs.py). Both are generated so they cannot drift from ``orchestration.contract``;
 ``recon contract --check`` (run by the tests) fails when a committed copy is stale.
 """
 
@@ -156,7 +157,12 @@ def contract_markdown() -> str:
 
 
 def rendered_files(project_dir: Path = PROJECT_DIR) -> dict[Path, str]:
-    files = {project_dir / "docs" / "landing_contract.md": contract_markdown()}
+    from orchestration import policy_docs
+
+    files = {
+        project_dir / "docs" / "landing_contract.md": contract_markdown(),
+        project_dir / "docs" / "exceptions.md": policy_docs.exceptions_markdown(project_dir),
+    }
     for source in contract.SOURCES:
         files[project_dir / "models" / "staging" / source / f"_{source}__sources.yml"] = sources_yaml(source)
     return files

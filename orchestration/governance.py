@@ -2,7 +2,7 @@
 
 The *rules* are what decides matches and routing: the reconciliation specs
 (``macros/reconciliations/spec__*.sql``), the match weights, the exception, severity,
-grace-window, client-owner and reason-code seeds, the ``vars`` of ``dbt_project.yml``
+grace-window, client-owner, order-type-expectation and reason-code seeds, the ``vars`` of ``dbt_project.yml``
 (tolerances, the reconciliations that run), and what turns matches into money outcomes:
 the FX rates, ``convert_amount``, the exception models and their lifecycle macros, and
 the roster ``config/operators.yml`` (people, roles, logins, public keys, the adjustment
@@ -46,6 +46,7 @@ RULE_GLOBS = (
     "macros/reconciliations/spec__*.sql",
     "seeds/match_weights.csv",
     "seeds/exception_policy.csv",
+    "seeds/order_type_expectations.csv",
     "seeds/severity_policy.csv",
     "seeds/source_grace_windows.csv",
     "seeds/client_owners.csv",
@@ -57,6 +58,7 @@ RULE_GLOBS = (
     "macros/convert_amount.sql",
     "macros/lifecycle/*.sql",
     "models/intermediate/exceptions/*.sql",
+    "macros/reconciliation/recon_exception_breaks.sql",
     "models/marts/operations/*.sql",
     "models/marts/reconciliation/fct_reconciliation_exceptions.sql",
     # Who may do what: people, roles, logins, act_as, public keys, the adjustment approval

@@ -25,7 +25,7 @@
 {#- Passes with `ties: match_all` link a right record to every left record tied in them
     (one form submission the CRM stored as two leads belongs to both); elsewhere a tie
     is ambiguous. -#}
-{%- set tie_passes = ["''"] -%}
+{%- set tie_passes = ["'operator'"] -%}
 {%- for pass in spec.deterministic if pass.get('ties') == 'match_all' -%}
     {%- do tie_passes.append("'" ~ pass.name ~ "'") -%}
 {%- endfor -%}
@@ -162,9 +162,14 @@ all_decided as (
         decided_pairs.decision,
         coalesce(decided_pairs.pass_name, 'probabilistic') as pass_name,
         decided_pairs.assignment_round,
+        -- An operator's link is versioned by the action that made it.
+        coalesce('operator:' || decided_pairs.operator_action_id, '{{ spec.rule_version }}') as rule_version,
         decided_pairs.match_weight,
         decided_pairs.match_probability,
-        md5('{{ spec.rule_version }}' || '|' || decided_pairs.left_key || '|' || decided_pairs.right_key) as match_id,
+        md5(
+            coalesce('operator:' || decided_pairs.operator_action_id, '{{ spec.rule_version }}')
+            || '|' || decided_pairs.left_key || '|' || decided_pairs.right_key
+        ) as match_id,
         to_json(struct_pack(
             {%- for comparison in spec.comparisons %}
             {{ comparison.field }} := struct_pack(
@@ -182,6 +187,7 @@ all_decided as (
         group_decided.decision,
         group_decided.pass_name,
         {{ spec.assignment.rounds + 1 }} as assignment_round,
+        '{{ spec.rule_version }}' as rule_version,
         pairs.match_weight,
         pairs.match_probability,
         group_decided.group_match_id as match_id,
@@ -206,7 +212,7 @@ all_decided as (
 final as (
     select
         '{{ spec.name }}' as reconciliation,
-        '{{ spec.rule_version }}' as rule_version,
+        all_decided.rule_version,
         all_decided.match_id,
         all_decided.left_key,
         all_decided.right_key,

@@ -1,7 +1,8 @@
 {#- Candidate pairs of a reconciliation with their evidence.
 
-    Deterministic passes pair records whose fields are equal (every pass is run; a pair
-    keeps its highest-priority pass); a pass with `only_candidate: true` pairs a right
+    An operator's manual link (int_operator_links) is pass 0, before every rule; a pair an
+    operator unmatched is never formed. Deterministic passes pair records whose fields are
+    equal (every pass is run; a pair keeps its highest-priority pass); a pass with `only_candidate: true` pairs a right
     record only when exactly one left record passes it. Left records outside `left.where`
     that `left.reference_only_where` admits are seen by the deterministic passes only. Records no pass paired are blocked into candidate
     pairs (any shared blocking key, date within the window). Each block keeps at most
@@ -57,6 +58,29 @@ fx_rates as (
     select * from {{ ref('int_fx_rates_monthly') }}
 ),
 {%- endif %}
+operator_links as (
+    -- Links operators made or broke by hand (int_operator_links), for this reconciliation.
+    select * from {{ ref('int_operator_links') }}
+    where reconciliation = '{{ spec.name }}'
+),
+
+deterministic_0 as (
+    -- An operator's match is the first pass: no rule overrides it. Both records must
+    -- still exist (and be in scope).
+    select
+        left_records.left_key,
+        right_records.right_key,
+        0 as pass_priority,
+        'operator' as pass_name,
+        cast(null as double) as max_amount_ratio,
+        operator_links.action_id as operator_action_id
+    from operator_links
+    inner join left_records
+        on operator_links.left_key = left_records.left_key
+    inner join right_records
+        on operator_links.right_key = right_records.right_key
+    where operator_links.is_linked
+),
 {%- for pass in spec.deterministic %}
 
 deterministic_{{ loop.index }} as (
@@ -65,7 +89,8 @@ deterministic_{{ loop.index }} as (
         right_records.right_key,
         {{ loop.index }} as pass_priority,
         '{{ pass.name }}' as pass_name,
-        cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio
+        cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio,
+        cast(null as varchar) as operator_action_id
     from left_records
     inner join right_records
         on {% for field in pass.fields -%}
@@ -99,13 +124,22 @@ deterministic_pairs as (
         passes.right_key,
         min(passes.pass_priority) as pass_priority,
         min_by(passes.pass_name, passes.pass_priority) as pass_name,
-        min_by(passes.max_amount_ratio, passes.pass_priority) as max_amount_ratio
+        min_by(passes.max_amount_ratio, passes.pass_priority) as max_amount_ratio,
+        min_by(passes.operator_action_id, passes.pass_priority) as operator_action_id
     from (
+        select * from deterministic_0
         {%- for pass in spec.deterministic %}
+        union all
         select * from deterministic_{{ loop.index }}
-        {{ "union all" if not loop.last }}
         {%- endfor %}
     ) as passes
+    -- A pair an operator unmatched is forbidden to every pass.
+    where not exists (
+        select 1 from operator_links
+        where not operator_links.is_linked
+            and operator_links.left_key = passes.left_key
+            and operator_links.right_key = passes.right_key
+    )
     group by passes.left_key, passes.right_key
 ),
 
@@ -189,7 +223,8 @@ candidate_pairs as (
         deterministic_pairs.right_key,
         deterministic_pairs.pass_priority,
         deterministic_pairs.pass_name,
-        deterministic_pairs.max_amount_ratio
+        deterministic_pairs.max_amount_ratio,
+        deterministic_pairs.operator_action_id
     from deterministic_pairs
     union all
     select distinct
@@ -197,13 +232,20 @@ candidate_pairs as (
         blocked.right_key,
         cast(null as integer) as pass_priority,
         cast(null as varchar) as pass_name,
-        cast(null as double) as max_amount_ratio
+        cast(null as double) as max_amount_ratio,
+        cast(null as varchar) as operator_action_id
     from (
         {%- for block in spec.blocking['keys'] %}
         select * from blocked_{{ loop.index }}
         {{ "union all" if not loop.last }}
         {%- endfor %}
     ) as blocked
+    where not exists (
+        select 1 from operator_links
+        where not operator_links.is_linked
+            and operator_links.left_key = blocked.left_key
+            and operator_links.right_key = blocked.right_key
+    )
 ),
 
 compared as (
@@ -214,6 +256,7 @@ compared as (
         candidate_pairs.pass_name,
         candidate_pairs.pass_name is not null as is_deterministic,
         candidate_pairs.max_amount_ratio,
+        candidate_pairs.operator_action_id,
         {%- if has_fx %}
         left_records.currency as left_currency,
         right_records.currency as right_currency,

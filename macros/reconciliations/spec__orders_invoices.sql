@@ -116,6 +116,16 @@ comparisons:
   - field: currency
     method: exact
     levels: [{name: same}, {name: different}]
+# Breaks this reconciliation raises by its spec (macro recon_exception_breaks); order-level
+# variances and legs are int_exception_breaks' own rules.
+exceptions:
+  right:
+    client_name: client_name_billed
+    currency: currency
+    value: net_amount
+    value_reporting: net_amount_reporting
+    date: issue_date
+    states: {unmatched: orphan_invoice, ambiguous: ambiguous_match, suggested: match_needs_review}
 thresholds:
   # Share of true pairs among the candidates the scored pass sees, from `recon tune`
   # on the training seeds (101, 102); it depends on the blocking keys above.

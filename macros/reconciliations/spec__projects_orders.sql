@@ -94,6 +94,18 @@ comparisons:
   - field: currency
     method: exact
     levels: [{name: same}, {name: different}]
+# Breaks raised by spec (macro recon_exception_breaks): work no order claims.
+exceptions:
+  right:
+    client_name: client_name_normalised
+    currency: currency
+    value: planned_value
+    date: first_completed_date
+    states:
+      unmatched: orphan_project
+      unmatched_plausible: unmatched_project
+      ambiguous: ambiguous_project
+      suggested: project_needs_review
 thresholds:
   prior_match_probability: 0.39
   auto_match: 0.95

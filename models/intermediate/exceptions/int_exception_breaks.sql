@@ -17,13 +17,12 @@ reconciled_orders as (
     select * from {{ ref('fct_reconciled_orders') }}
 ),
 
-billing_items as (
-    select * from {{ ref('int_invoice_billing_items') }}
+invoices as (
+    select * from {{ ref('stg_billing__invoices') }}
 ),
 
-item_states as (
-    select * from {{ ref('int_orders_invoices__records') }}
-    where side = 'right'
+fx_rates as (
+    select * from {{ ref('int_fx_rates_monthly') }}
 ),
 
 invoice_matches as (
@@ -68,9 +67,9 @@ order_breaks as (
                 when reconciled_orders.billing_state = 'not_billed' then reconciled_orders.booked_amount
                 else abs(reconciled_orders.billed_variance)
             end as amount,
-            -- The counterpart was due from the service start (billing, delivery starting,
-            -- work starting) or, for a shortfall, by the service end.
-            reconciled_orders.service_start_date as due_date
+            -- Billing was due by the order type's cadence (seed order_type_expectations:
+            -- the start, a month in, or the end of the service).
+            reconciled_orders.billing_due_date as due_date
         union all
         select
             case
@@ -130,6 +129,45 @@ cancelled_breaks as (
         and reconciled_orders.net_billed_amount > reconciled_orders.variance_tolerance
 ),
 
+early_delivery_breaks as (
+    -- Spend that started before the order was signed: media ran at the agency's risk.
+    select
+        'delivery_before_order' as exception_type,
+        'stg_crm__orders' as record_entity,
+        reconciled_orders.order_id as record_id,
+        reconciled_orders.client_name,
+        reconciled_orders.currency,
+        reconciled_orders.delivered_amount as amount_at_risk,
+        cast(reconciled_orders.delivered_amount_reporting as decimal(18, 4)) as amount_at_risk_reporting,
+        reconciled_orders.first_delivery_date as due_date
+    from reconciled_orders
+    where reconciled_orders.first_delivery_date < reconciled_orders.order_date
+        and not reconciled_orders.is_cancelled
+),
+
+invoice_breaks as (
+    -- Invoices that bill nothing, reported so nobody counts them: a void invoice (its
+    -- re-issue bills), and the same invoice exported again under a new id.
+    select
+        case when invoices.is_void then 'void_invoice' else 'duplicate_export' end as exception_type,
+        'stg_billing__invoices' as record_entity,
+        invoices.invoice_id as record_id,
+        invoices.client_name_billed as client_name,
+        invoices.currency,
+        invoices.net_amount as amount_at_risk,
+        {{ convert_amount('invoices.net_amount', 'invoice_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
+            as amount_at_risk_reporting,
+        invoices.issue_date as due_date
+    from invoices
+    left join fx_rates as invoice_rate
+        on invoices.currency = invoice_rate.currency
+        and date_trunc('month', invoices.issue_date) = invoice_rate.rate_month
+    left join fx_rates as reporting_rate
+        on reporting_rate.currency = '{{ var("reporting_currency") }}'
+        and date_trunc('month', invoices.issue_date) = reporting_rate.rate_month
+    where invoices.is_void or invoices.is_duplicate_export
+),
+
 currency_breaks as (
     -- Billed in another currency than sold: the amounts reconcile only through FX.
     select
@@ -185,26 +223,13 @@ lead_breaks as (
     group by all
 ),
 
-item_breaks as (
-    -- Billing items no order claims outright: orphans, and items whose order is only
-    -- suggested or ambiguous (an operator must confirm before the amount counts).
-    select
-        case item_states.record_state
-            when 'unmatched' then 'orphan_invoice'
-            when 'ambiguous' then 'ambiguous_match'
-            else 'match_needs_review'
-        end as exception_type,
-        'int_invoice_billing_items' as record_entity,
-        billing_items.billing_item_id as record_id,
-        billing_items.client_name_billed as client_name,
-        billing_items.currency,
-        billing_items.net_amount as amount_at_risk,
-        billing_items.net_amount_reporting as amount_at_risk_reporting,
-        billing_items.issue_date as due_date
-    from billing_items
-    inner join item_states
-        on billing_items.billing_item_id = item_states.record_key
-    where item_states.record_state != 'matched'
+spec_breaks as (
+    -- What each reconciliation's spec says its unmatched, ambiguous and suggested records
+    -- raise (orphan invoices and spend, matches needing review): macro recon_exception_breaks.
+    {%- for name in var('reconciliations') %}
+    {{ recon_exception_breaks(name) }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
 ),
 
 all_breaks as (
@@ -212,9 +237,13 @@ all_breaks as (
     union all
     select * from cancelled_breaks
     union all
+    select * from early_delivery_breaks
+    union all
+    select * from invoice_breaks
+    union all
     select * from currency_breaks
     union all
-    select * from item_breaks
+    select * from spec_breaks
     union all
     select * from lead_breaks
 ),

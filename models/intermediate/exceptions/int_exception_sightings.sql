@@ -1,10 +1,13 @@
-{{ config(materialized='incremental', unique_key='exception_id', on_schema_change='fail') }}
--- When each exception was first and last found by a run, and by how many runs. Only the
--- exceptions of this run are rewritten; one no longer found keeps its last sighting.
+{{ config(materialized='incremental', unique_key='exception_id', on_schema_change='append_new_columns') }}
+-- When each exception was first and last found by a run, by how many runs, and since when
+-- it is due by the business: the business date of the break (service end, invoice date,
+-- first delivery…) plus its source's grace window, which is when it stopped being pending.
+-- Age and SLA count from there, so a first run on a year of history shows the real backlog.
+-- Only the exceptions of this run are rewritten; one no longer found keeps its last sighting.
 with
 
 current_exceptions as (
-    select exception_id from {{ ref('fct_reconciliation_exceptions') }}
+    select exception_id, due_date, pending_until from {{ ref('fct_reconciliation_exceptions') }}
 ),
 
 sightings as (
@@ -17,7 +20,9 @@ sightings as (
         {{ recon_as_of() }} as first_seen_at,
         1 as runs_seen,
         {%- endif %}
-        {{ recon_as_of() }} as last_seen_at
+        {{ recon_as_of() }} as last_seen_at,
+        cast(coalesce(current_exceptions.pending_until, current_exceptions.due_date) as timestamp) at time zone 'UTC'
+            as business_due_at
     from current_exceptions
     {%- if is_incremental() %}
     left join {{ this }} as previous

@@ -3,6 +3,8 @@
 --   resolved       an operator resolved it with a reason code (and it has not come back since);
 --   auto_resolved  later data reconciled it: the break is no longer found;
 --   claimed / open otherwise, by the operator's last claim or release.
+-- Age and SLA count from the break's business date plus its source's grace window
+-- (int_exception_sightings.business_due_at), or from the first sighting if that is sooner.
 -- A break that comes back after it was closed is reopened: its SLA restarts and earlier
 -- operator work no longer decides its status. Past its SLA an open exception is breached
 -- and escalated to the severity's target (seed severity_policy), unless an operator
@@ -84,7 +86,13 @@ folded as (
         all_actions.last_action,
         all_actions.last_actor,
         all_actions.last_action_at,
-        {{ dbt.dateadd('hour', 'lifecycle.sla_hours', 'coalesce(lifecycle.last_reopened_at, sightings.first_seen_at)') }}
+        -- Age counts from when the business expected the counterpart (business date plus
+        -- grace), never later than the first sighting; a reopened break from its reopening.
+        coalesce(
+            lifecycle.last_reopened_at,
+            least(sightings.first_seen_at, coalesce(sightings.business_due_at, sightings.first_seen_at))
+        ) as aged_from,
+        {{ dbt.dateadd('hour', 'lifecycle.sla_hours', "coalesce(lifecycle.last_reopened_at, least(sightings.first_seen_at, coalesce(sightings.business_due_at, sightings.first_seen_at)))") }}
             as sla_due_at,
         as_of.as_of_at
     from lifecycle
@@ -123,6 +131,7 @@ final as (
         case when folded.status = 'auto_resolved' then folded.auto_resolved_at end as auto_resolved_at,
         folded.resolved_at,
         folded.resolution_code,
+        cast(folded.aged_from as timestamptz) as aged_from,
         cast(folded.sla_hours as integer) as sla_hours,
         cast(folded.sla_due_at as timestamptz) as sla_due_at,
         folded.status in ('open', 'claimed') and folded.sla_due_at < folded.as_of_at as is_breached,
@@ -133,7 +142,7 @@ final as (
         round(
             date_diff(
                 'second',
-                folded.first_seen_at,
+                folded.aged_from,
                 case
                     when folded.status = 'resolved' then folded.resolved_at
                     when folded.status = 'auto_resolved' then folded.auto_resolved_at

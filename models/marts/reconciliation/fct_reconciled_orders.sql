@@ -28,6 +28,10 @@ fx_rates as (
     select * from {{ ref('int_fx_rates_monthly') }}
 ),
 
+expectations as (
+    select * from {{ ref('order_type_expectations') }}
+),
+
 billed as (
     select
         invoice_matches.order_id,
@@ -48,6 +52,7 @@ legs as (
         orders.order_type,
         orders.order_status,
         orders.account_manager,
+        orders.order_date,
         orders.service_start_date,
         orders.service_end_date,
         orders.is_cancelled,
@@ -58,8 +63,19 @@ legs as (
             {{ var('amount_tolerance_abs') }},
             {{ var('amount_tolerance_rel') }} * abs(orders.booked_amount)
         ) as decimal(18, 4)) as variance_tolerance,
-        orders.order_type = 'insertion_order' as expects_delivery,
-        orders.order_type in ('content_package', 'retainer') as expects_fulfilment,
+        -- What the order type should have (seed order_type_expectations); a type the seed
+        -- does not know expects neither leg and is due for billing at its start.
+        coalesce(expectations.expects_delivery, false) as expects_delivery,
+        coalesce(expectations.expects_fulfilment, false) as expects_fulfilment,
+        coalesce(expectations.billing_cadence, 'in_advance') as billing_cadence,
+        case coalesce(expectations.billing_cadence, 'in_advance')
+            when 'monthly_in_arrears' then least(
+                cast({{ dbt.dateadd('month', 1, 'orders.service_start_date') }} as date),
+                orders.service_end_date
+            )
+            when 'on_completion' then orders.service_end_date
+            else orders.service_start_date
+        end as billing_due_date,
         cast(coalesce(billed.invoice_count, 0) as integer) as invoice_count,
         cast(coalesce(billed.billed_amount, 0) as decimal(18, 4)) as billed_amount,
         cast(coalesce(credited.credited_amount, 0) as decimal(18, 4)) as credited_amount,
@@ -68,6 +84,7 @@ legs as (
         cast(coalesce(delivered.campaign_count, 0) as integer) as campaign_count,
         cast(coalesce(delivered.spend_amount, 0) as decimal(18, 4)) as delivered_amount,
         cast(coalesce(delivered.credit_amount, 0) as decimal(18, 4)) as platform_credit_amount,
+        delivered.first_delivery_date,
         delivered.last_delivery_date,
         cast(coalesce(fulfilled.deliverable_count, 0) as integer) as deliverable_count,
         cast(coalesce(fulfilled.fulfilled_amount, 0) as decimal(18, 4)) as fulfilled_amount,
@@ -81,6 +98,8 @@ legs as (
         on orders.order_id = delivered.order_id
     left join fulfilled
         on orders.order_id = fulfilled.order_id
+    left join expectations
+        on orders.order_type = expectations.order_type
     left join fx_rates as order_rate
         on orders.currency = order_rate.currency
         and date_trunc('month', orders.service_end_date) = order_rate.rate_month
@@ -131,6 +150,7 @@ final as (
         states.order_type,
         states.order_status,
         states.account_manager,
+        states.order_date,
         states.service_start_date,
         states.service_end_date,
         states.is_cancelled,
@@ -145,10 +165,15 @@ final as (
         states.first_invoiced_date,
         states.last_invoiced_date,
         states.billing_state,
+        states.billing_cadence,
+        states.billing_due_date,
+        states.expects_delivery,
+        states.expects_fulfilment,
         states.campaign_count,
         states.delivered_amount,
         states.platform_credit_amount,
         states.delivered_variance,
+        states.first_delivery_date,
         states.last_delivery_date,
         states.delivery_state,
         states.deliverable_count,

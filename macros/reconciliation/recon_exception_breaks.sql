@@ -1,0 +1,115 @@
+{#- The breaks a reconciliation raises by its spec alone: every record of a side in a state
+    the spec's `exceptions` names (unmatched, ambiguous, suggested) is one break of that
+    type, with the side's client, currency, value at risk and business date. Bespoke rules
+    (variances, legs of an order) stay in their own models; this is what any reconciliation
+    added by spec gets without writing SQL.
+
+        exceptions:
+          right:
+            client_name: campaign_name      # expressions on the side's model
+            currency: currency
+            value: spend_amount             # value at risk, in `currency`
+            value_reporting: ...            # optional; else converted at the month's FX rates
+            date: first_delivery_date       # the business date the break ages from
+            states: {unmatched: orphan_spend, unmatched_plausible: unmatched_campaign,
+                     ambiguous: ambiguous_campaign, suggested: campaign_needs_review}
+            plausible_probability: 0.01     # default
+
+    `unmatched_plausible`, when listed, takes the unmatched records whose best candidate
+    scored at least `plausible_probability`: a match the engine could not make, not a
+    record nothing claims; `unmatched` keeps the rest.
+
+    Rows are shaped like int_exception_breaks' all_breaks. Each type needs a row in seed
+    exception_policy (domain, team, severity); a test says which is missing. -#}
+{% macro recon_exception_breaks(name) %}
+{%- set spec = recon_spec(name) -%}
+{%- set blocks = [] -%}
+{%- for side in ['left', 'right'] if side in spec.get('exceptions', {}) -%}
+    {%- set rule = spec.exceptions[side] -%}
+    {%- set side_spec = spec[side] -%}
+    {%- for key in ['client_name', 'currency', 'value', 'date', 'states'] -%}
+        {%- if key not in rule -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': exceptions." ~ side ~ " lacks '" ~ key ~ "'") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for state in rule.states -%}
+        {%- if state not in ['unmatched', 'unmatched_plausible', 'ambiguous', 'suggested'] -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': exceptions." ~ side ~ ".states: unknown state '" ~ state ~ "' (use unmatched, unmatched_plausible, ambiguous or suggested)") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set plausible = rule.get('plausible_probability', 0.01) -%}
+    {%- set split = 'unmatched_plausible' in rule.states -%}
+    {%- set block -%}
+    select
+        case side_states.exception_state
+            {%- for state, exception_type in rule.states.items() %}
+            when '{{ state }}' then '{{ exception_type }}'
+            {%- endfor %}
+        end as exception_type,
+        '{{ side_spec.model }}' as record_entity,
+        side_states.record_key as record_id,
+        side_records.client_name,
+        side_records.currency,
+        side_records.amount_at_risk,
+        {%- if rule.get('value_reporting') %}
+        side_records.amount_at_risk_reporting,
+        {%- else %}
+        {{ convert_amount('side_records.amount_at_risk', 'fx_from.rate_to_usd', 'fx_reporting.rate_to_usd') }}
+            as amount_at_risk_reporting,
+        {%- endif %}
+        side_records.due_date
+    from (
+        select
+            records.*,
+            {%- if split %}
+            case
+                when records.record_state = 'unmatched'
+                    and coalesce(cast(json_extract(records.top_candidates, '$[0].match_probability') as double), 0)
+                        >= {{ plausible }}
+                    then 'unmatched_plausible'
+                else records.record_state
+            end as exception_state
+            {%- else %}
+            records.record_state as exception_state
+            {%- endif %}
+        from {{ ref('int_' ~ name ~ '__records') }} as records
+        where records.side = '{{ side }}'
+    ) as side_states
+    inner join (
+        -- The spec's expressions, on the side's model.
+        select
+            cast({{ side_spec.key }} as varchar) as record_key,
+            cast({{ rule.client_name }} as varchar) as client_name,
+            cast({{ rule.currency }} as varchar) as currency,
+            cast({{ rule.value }} as decimal(18, 4)) as amount_at_risk,
+            {%- if rule.get('value_reporting') %}
+            cast({{ rule.value_reporting }} as decimal(18, 4)) as amount_at_risk_reporting,
+            {%- endif %}
+            cast({{ rule.date }} as date) as due_date
+        from {{ ref(side_spec.model) }}
+    ) as side_records
+        on side_states.record_key = side_records.record_key
+    {%- if not rule.get('value_reporting') %}
+    left join {{ ref('int_fx_rates_monthly') }} as fx_from
+        on side_records.currency = fx_from.currency
+        and date_trunc('month', side_records.due_date) = fx_from.rate_month
+    left join {{ ref('int_fx_rates_monthly') }} as fx_reporting
+        on fx_reporting.currency = '{{ var("reporting_currency") }}'
+        and date_trunc('month', side_records.due_date) = fx_reporting.rate_month
+    {%- endif %}
+    where side_states.exception_state in ({% for state in rule.states %}'{{ state }}'{{ ", " if not loop.last }}{% endfor %})
+    {%- endset -%}
+    {%- do blocks.append(block) -%}
+{%- endfor -%}
+{%- if blocks -%}
+{{ blocks | join('\n    union all\n') }}
+{%- else -%}
+    {#- No exceptions section: an empty relation of the same shape. #}
+    select
+        cast(null as varchar) as exception_type, cast(null as varchar) as record_entity,
+        cast(null as varchar) as record_id, cast(null as varchar) as client_name,
+        cast(null as varchar) as currency, cast(null as decimal(18, 4)) as amount_at_risk,
+        cast(null as decimal(18, 4)) as amount_at_risk_reporting, cast(null as date) as due_date
+    where false
+{%- endif -%}
+{% endmacro %}

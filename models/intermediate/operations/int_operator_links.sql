@@ -1,0 +1,60 @@
+-- The links operators made or broke by hand (`recon exceptions match` / `unmatch`), as
+-- the matching engine reads them: per reconciliation and pair, the operator's last word.
+-- A match is the engine's first pass (pass_name 'operator', rule_version 'operator:<action
+-- id>'); an unmatch forbids the pair to every pass. Each action's target is the JSON
+-- {"reconciliation", "left": [keys], "right": [keys]} the action store checked and chained.
+with
+
+actions as (
+    select * from {{ ref('stg_operations__operator_actions') }}
+    where action in ('match', 'unmatch')
+),
+
+targets as (
+    select
+        actions.action_seq,
+        actions.action_id,
+        actions.action,
+        actions.actor,
+        actions.acted_at,
+        actions.reason_code,
+        actions.target ->> 'reconciliation' as reconciliation,
+        cast(actions.target -> 'left' as varchar[]) as left_keys,
+        cast(actions.target -> 'right' as varchar[]) as right_keys
+    from actions
+),
+
+pairs as (
+    select
+        targets.* exclude (left_keys),
+        unnest(targets.left_keys) as left_key
+    from targets
+),
+
+expanded as (
+    select
+        pairs.* exclude (right_keys),
+        unnest(pairs.right_keys) as right_key
+    from pairs
+),
+
+latest as (
+    select *
+    from expanded
+    qualify row_number() over (
+        partition by expanded.reconciliation, expanded.left_key, expanded.right_key
+        order by expanded.action_seq desc
+    ) = 1
+)
+
+select
+    latest.reconciliation,
+    latest.left_key,
+    latest.right_key,
+    latest.action = 'match' as is_linked,
+    latest.action_id,
+    latest.action_seq,
+    latest.actor,
+    latest.acted_at,
+    latest.reason_code
+from latest

@@ -1,0 +1,139 @@
+"""Exception quality: the exceptions a run raised against the discrepancies the generator planted.
+
+The generator's ground truth (``records.csv``) records each planted discrepancy on the
+record it affects. Each exception type is scored against the kinds that should raise it,
+on the record the operator is shown: an order, an invoice, a campaign, a CRM lead.
+Billing items (``invoice_id#…``) count as their invoice. Exceptions are those of the
+published run (``marts.fct_reconciliation_exceptions``, pending late data excluded).
+
+A type is scored only where the dialect plants its kind (``relevant`` > 0) or the run
+raised it; a type the truth has no kind for is listed with its count, unscored.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.evaluate import Score
+
+# exception type -> (truth entity, truth discrepancy kinds) that should raise it.
+TRUTH_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "unbilled_order": ("crm__orders", ("unbilled",)),
+    "delivered_not_billed": ("crm__orders", ("delivered_not_billed", "completed_not_billed")),
+    "amount_variance": ("crm__orders", ("partial_billing",)),
+    "duplicate_billing": ("crm__orders", ("duplicate_billing",)),
+    "billed_not_delivered": ("crm__orders", ("billed_not_delivered",)),
+    "over_delivery": ("crm__orders", ("over_delivery",)),
+    "under_delivery": ("crm__orders", ("under_delivery",)),
+    "billed_cancelled_order": ("crm__orders", ("billed_cancelled_order",)),
+    "delivery_before_order": ("crm__orders", ("delivery_before_order",)),
+    "orphan_invoice": ("billing__invoices", ("orphan_invoice",)),
+    "duplicate_export": ("billing__invoices", ("duplicate_export",)),
+    "void_invoice": ("billing__invoices", ("void", "void_reissue")),
+    "orphan_spend": ("ads__delivery", ("orphan_spend",)),
+    "duplicate_lead": ("crm__leads", ("duplicate_lead",)),
+}
+# Types scored together as well: an unbilled order is one of the two, whichever the
+# delivery evidence says.
+GROUPS = {"unbilled (either type)": ("unbilled_order", "delivered_not_billed")}
+
+
+@dataclass
+class ExceptionScore:
+    exception_type: str
+    raised: int
+    score: Score | None  # None: the truth plants no kind for this type
+
+    def as_dict(self) -> dict:
+        return {"type": self.exception_type, "raised": self.raised, **(self.score.as_dict() if self.score else {})}
+
+
+def _truth(ground_truth: Path) -> dict[str, set[str]]:
+    """Record ids per exception type, from the planted discrepancies."""
+    by_kind: dict[tuple[str, str], set[str]] = defaultdict(set)
+    order_of_duplicate: dict[str, str] = {}
+    with open(ground_truth / "records.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            by_kind[(row["entity"], row["discrepancy"])].add(row["record_id"])
+            if row["discrepancy"] == "duplicate_billing" and row["detail"].startswith("order="):
+                order_of_duplicate[row["record_id"]] = row["detail"].split("=", 1)[1].split(";")[0]
+    # A duplicate invoice is recorded on the invoice; the exception is raised on its order.
+    orders_of_invoice: dict[str, set[str]] = defaultdict(set)
+    links = ground_truth / "links.csv"
+    if links.exists():
+        with open(links, newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row["reconciliation"] == "orders_invoices":
+                    orders_of_invoice[row["right_id"]].add(row["left_id"])
+    duplicate_orders = set()
+    for invoice in by_kind[("billing__invoices", "duplicate_billing")]:
+        duplicate_orders |= (
+            {order_of_duplicate[invoice]} if invoice in order_of_duplicate else orders_of_invoice[invoice]
+        )
+    truth = {}
+    for exception_type, (entity, kinds) in TRUTH_KINDS.items():
+        ids = set().union(*(by_kind[(entity, kind)] for kind in kinds))
+        if exception_type == "duplicate_billing":
+            ids = ids | duplicate_orders
+        truth[exception_type] = ids
+    # An unbilled order something was delivered or completed for is delivered_not_billed.
+    truth["unbilled_order"] -= truth["delivered_not_billed"]
+    return truth
+
+
+def _raised(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    raised: dict[str, set[str]] = defaultdict(set)
+    for exception_type, entity, record_id in con.execute(
+        "select exception_type, record_entity, record_id from marts.fct_reconciliation_exceptions"
+    ).fetchall():
+        # A billing item is shown as its invoice.
+        key = record_id.split("#", 1)[0] if entity == "int_invoice_billing_items" else record_id
+        raised[exception_type].add(key)
+    return raised
+
+
+def score_exceptions(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[ExceptionScore]:
+    truth = _truth(ground_truth)
+    raised = _raised(con)
+    scores = []
+    for exception_type in sorted(set(truth) | set(raised)):
+        predicted = raised.get(exception_type, set())
+        relevant = truth.get(exception_type, set())
+        if exception_type in TRUTH_KINDS and (relevant or predicted):
+            score = Score(len(predicted), len(predicted & relevant), len(relevant))
+        else:
+            score = None
+        scores.append(ExceptionScore(exception_type, len(predicted), score))
+    for label, members in GROUPS.items():
+        predicted = set().union(*(raised.get(m, set()) for m in members))
+        relevant = set().union(*(truth.get(m, set()) for m in members))
+        scores.append(
+            ExceptionScore(label, len(predicted), Score(len(predicted), len(predicted & relevant), len(relevant)))
+        )
+    return scores
+
+
+def scores_for(warehouse: Path, ground_truth: Path) -> list[ExceptionScore]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return score_exceptions(con, ground_truth)
+    finally:
+        con.close()
+
+
+def render(scores: list[ExceptionScore]) -> str:
+    lines = ["| exception type | raised | planted | precision | recall |", "| --- | ---: | ---: | ---: | ---: |"]
+    for s in scores:
+        if s.score is None:
+            lines.append(f"| {s.exception_type} | {s.raised} | (no kind planted) | | |")
+        else:
+            score = s.score
+            lines.append(
+                f"| {s.exception_type} | {s.raised} | {score.relevant} | {score.precision:.3f} | {score.recall:.3f} |"
+            )
+    return "\n".join(lines)

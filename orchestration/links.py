@@ -1,0 +1,146 @@
+"""Manual links: what `recon exceptions match / unmatch` records, checked before it is chained.
+
+An exception names one record (its entity and key). A link says which reconciliation the
+operator means, which side that record is on, and the records of the other side it
+belongs (or does not belong) with. The engine reads the links from the action log
+(model int_operator_links) as its first pass; an unmatch forbids the pair to every pass.
+
+Which reconciliation: the one whose spec has the record's model on a side. An order
+(``stg_crm__orders``) is the left side of several reconciliations; the exception's domain
+picks one (billing → orders ↔ invoices, media → campaigns, content → projects), and
+``--in`` overrides it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_KEYS = 200  # records one action may link: a consolidated invoice names dozens of orders
+MAX_KEY_CHARS = 200
+KEY = re.compile(rf"[^\x00-\x1f\x7f]{{1,{MAX_KEY_CHARS}}}")
+# The staged entity an exception names for a spec side's model, where they differ.
+ENTITY_OF_MODEL = {"int_orders_resolved": "stg_crm__orders"}
+DOMAIN_RECONCILIATION = {
+    "billing": "orders_invoices",
+    "media": "delivery_orders",
+    "content": "projects_orders",
+    "leads": "lead_forms_leads",
+}
+
+
+class LinkError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Link:
+    reconciliation: str
+    left: tuple[str, ...]
+    right: tuple[str, ...]
+
+    def target(self) -> str:
+        """The action's target: JSON the warehouse parses (int_operator_links)."""
+        return json.dumps(
+            {"reconciliation": self.reconciliation, "left": list(self.left), "right": list(self.right)},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_target(cls, text: str) -> Link:
+        doc = json.loads(text)
+        return cls(doc["reconciliation"], tuple(doc["left"]), tuple(doc["right"]))
+
+
+def _specs(names: list[str]) -> dict[str, dict]:
+    from orchestration import evaluate
+
+    return {name: evaluate.load_spec(name) for name in names}
+
+
+def configured() -> list[str]:
+    from orchestration import train
+
+    return train.configured_reconciliations()
+
+
+def sides_of(entity: str, specs: dict[str, dict]) -> list[tuple[str, str]]:
+    """(reconciliation, side) pairs whose side holds records of this entity."""
+    found = []
+    for name, spec in specs.items():
+        for side in ("left", "right"):
+            model = spec[side]["model"]
+            if entity in (model, ENTITY_OF_MODEL.get(model)):
+                found.append((name, side))
+    return found
+
+
+def check_keys(keys: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    if not keys:
+        raise LinkError("--with needs at least one record key of the other side")
+    if len(keys) > MAX_KEYS:
+        raise LinkError(f"--with takes at most {MAX_KEYS} records per action; got {len(keys)}")
+    out = []
+    for key in keys:
+        if not isinstance(key, str) or not KEY.fullmatch(key):
+            raise LinkError(f"--with {str(key)[:60]!r}: a record key is 1 to {MAX_KEY_CHARS} printable characters")
+        out.append(key)
+    if len(set(out)) != len(out):
+        raise LinkError("--with names a record twice")
+    return tuple(out)
+
+
+def build(entry: dict, with_keys: list[str], reconciliation: str | None, names: list[str] | None = None) -> Link:
+    """The link an operator asks for on this exception (catalog entry), before any lookup."""
+    names = names or configured()
+    if reconciliation is not None and reconciliation not in names:
+        raise LinkError(f"--in {reconciliation!r}: not a reconciliation here ({', '.join(names)})")
+    specs = _specs([reconciliation] if reconciliation else names)
+    sides = sides_of(entry["record_entity"], specs)
+    if not sides:
+        raise LinkError(
+            f"exception {entry['exception_id'][:8]} is about a {entry['record_entity']} record, which no "
+            f"reconciliation matches ({', '.join(names)}): nothing to link"
+        )
+    if len(sides) > 1:
+        preferred = DOMAIN_RECONCILIATION.get(entry.get("domain") or "")
+        chosen = [s for s in sides if s[0] == preferred]
+        if len(chosen) != 1:
+            options = ", ".join(name for name, _ in sides)
+            raise LinkError(f"say which reconciliation with --in ({options})")
+        sides = chosen
+    name, side = sides[0]
+    others = check_keys(with_keys)
+    own = (entry["record_id"],)
+    return Link(name, own, others) if side == "left" else Link(name, others, own)
+
+
+def missing_records(link: Link, serving: Path) -> list[str]:
+    """Keys of the link the published copy does not hold as records of that reconciliation.
+
+    Reads marts.fct_reconciliation_records of the serving copy, read-only; [] when there is
+    no published copy yet (nothing to check against).
+    """
+    import duckdb
+
+    if not serving.exists():
+        return []
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        missing = []
+        for side, keys in (("left", link.left), ("right", link.right)):
+            found = {
+                r[0]
+                for r in con.execute(
+                    "select record_key from marts.fct_reconciliation_records"
+                    " where reconciliation = ? and side = ? and record_key in (select unnest(?))",
+                    [link.reconciliation, side, list(keys)],
+                ).fetchall()
+            }
+            missing += [f"{side} {k}" for k in keys if k not in found]
+        return missing
+    finally:
+        con.close()

@@ -1,0 +1,115 @@
+"""A manual link round trip: match → run → marts and money follow → unmatch → run.
+
+Real parts only: a generated landing folder, the Dagster job (ingest, dbt build,
+publication), the SQLite action store written through the CLI, the published marts read
+back. The operator links an orphan billing item to an order by hand; the next run must
+match it by the `operator` pass (versioned by the action), bill the order with it and
+close the orphan exception. Unmatching it from the order's new exception must undo all
+of that, and the engine must not link the pair again by any rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import cli, generate
+from orchestration.actions import ActionStore
+
+
+def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def recon(*argv: str) -> int:
+    return cli.main(list(argv))
+
+
+def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    generate.generate(recon_home, seed=7, orders=300, file_format="csv", bad_rows=False, bad_files=False)
+    assert cli.run_pipeline()
+
+    # An orphan billing item, and an order of its currency to link it to.
+    [(exception_id, item, currency, amount)] = query(
+        recon_home,
+        "select exception_id, record_id, currency, amount_at_risk from marts.fct_reconciliation_exceptions"
+        " where exception_type = 'orphan_invoice' order by record_id limit 1",
+    )
+    [(order, billed_before)] = query(
+        recon_home,
+        "select order_id, billed_amount from marts.fct_reconciled_orders"
+        " where currency = ? and not is_cancelled order by order_id limit 1",
+        [currency],
+    )
+
+    assert recon("exceptions", "claim", exception_id[:12], "--as", "alice") == 0
+    # A key the published data does not hold is refused before anything is recorded.
+    assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
+                 "--with", "NO-SUCH-ORDER") == 2  # fmt: skip
+    assert "no left NO-SUCH-ORDER" in capsys.readouterr().err
+    # A reason code is required, and must be one for match.
+    assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--with", order) == 3
+    assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "wrong_match",
+                 "--with", order) == 3  # fmt: skip
+    assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
+                 "--with", order) == 0  # fmt: skip
+    [entry] = [h for h in ActionStore().history(exception_id) if h["action"] == "match"]
+
+    assert cli.run_pipeline()
+    [(pass_name, rule_version, decision)] = query(
+        recon_home,
+        "select pass_name, rule_version, decision from marts.fct_reconciliation_matches"
+        " where reconciliation = 'orders_invoices' and left_key = ? and right_key = ?",
+        [order, item],
+    )
+    assert (pass_name, rule_version, decision) == ("operator", f"operator:{entry['action_id']}", "matched")
+    # The money follows: the order is billed with the item (same currency, no FX).
+    [(billed_after,)] = query(
+        recon_home, "select billed_amount from marts.fct_reconciled_orders where order_id = ?", [order]
+    )
+    assert billed_after == billed_before + amount
+    # The orphan is gone: later data (the operator's link) reconciled it.
+    [(status,)] = query(
+        recon_home, "select status from marts.fct_exception_current where exception_id = ?", [exception_id]
+    )
+    assert status == "auto_resolved"
+
+    # The order is now billed more than booked: its billing exception is where the link is undone.
+    [(order_exception,)] = query(
+        recon_home,
+        "select exception_id from marts.fct_reconciliation_exceptions where record_id = ?"
+        " and exception_type in ('amount_variance', 'duplicate_billing')",
+        [order],
+    )
+    assert recon("exceptions", "claim", order_exception[:12], "--as", "alice") == 0
+    assert recon("exceptions", "unmatch", order_exception[:12], "--as", "alice", "--reason", "wrong_match",
+                 "--with", item) == 0  # fmt: skip
+    assert cli.run_pipeline()
+    assert not query(
+        recon_home,
+        "select 1 from marts.fct_reconciliation_matches where reconciliation = 'orders_invoices'"
+        " and left_key = ? and right_key = ?",
+        [order, item],
+    )
+    [(billed_final,)] = query(
+        recon_home, "select billed_amount from marts.fct_reconciled_orders where order_id = ?", [order]
+    )
+    assert billed_final == billed_before
+    [(status,)] = query(
+        recon_home, "select status from marts.fct_exception_current where exception_id = ?", [exception_id]
+    )
+    assert status == "open"  # the orphan is back: reopened
+    # The pair is forbidden to every pass, not merely no longer forced.
+    assert not query(
+        recon_home,
+        "select 1 from intermediate.int_orders_invoices__pairs where left_key = ? and right_key = ?",
+        [order, item],
+    )
