@@ -588,7 +588,8 @@ class ActionStore:
 
     def _state(self, con: sqlite3.Connection, exception_id: str) -> ExceptionState:
         row = con.execute(
-            "select owner_team, severity, sla_hours, first_seen_at from exception_catalog where exception_id = ?",
+            "select owner_team, severity, sla_hours, first_seen_at, details from exception_catalog"
+            " where exception_id = ?",
             [exception_id],
         ).fetchone()
         if row is None:
@@ -596,8 +597,14 @@ class ActionStore:
         state = ExceptionState(exception_id, row["owner_team"], row["severity"])
         for action in con.execute("select * from actions where exception_id = ? order by seq", [exception_id]):
             state.apply(dict(action))
-        # The SLA runs from when the break was first seen, or from when it last came back.
+        # The SLA runs from when the business expected the counterpart (its business date
+        # plus grace) or the first sighting if sooner, or from when it last came back: the
+        # same rule as fct_exception_current.aged_from.
         opened = datetime.fromisoformat(state.reopened_at or row["first_seen_at"])
+        if not state.reopened_at:
+            due = json.loads(row["details"] or "{}").get("business_due_at")
+            if due:
+                opened = min(opened, datetime.fromisoformat(due).replace(tzinfo=UTC))
         state.sla_due_at = opened + timedelta(hours=row["sla_hours"] or 0)
         state.is_breached = not state.is_closed and state.sla_due_at < self.clock()
         if state.is_breached and state.escalated_to is None:
@@ -1016,8 +1023,12 @@ def publish_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
         preferred = DOMAIN_RECONCILIATION.get(row.get("domain") or "")
         reconciliations.sort(key=lambda r: (r["reconciliation"] != preferred, r["reconciliation"]))
         main = reconciliations[0] if reconciliations else {}
+        due = row.get("pending_until") or row.get("due_date")
         details = {
             "domain": row.get("domain"),
+            # When the business expected the counterpart (business date plus grace): the
+            # SLA counts from it, as in fct_exception_current.aged_from.
+            "business_due_at": due.isoformat() if due is not None else None,
             "reconciliation": main.get("reconciliation"),
             "record_state": main.get("record_state"),
             "matched_keys": main.get("matched_keys"),

@@ -44,7 +44,9 @@ operator_state as (
         arg_max(status_after, action_seq) as status_after,
         arg_max(owner_team_after, action_seq) as owner_team_after,
         arg_max(claimed_by_after, action_seq) as claimed_by,
-        arg_max(escalated_to_after, action_seq) as escalated_to_manually,
+        -- Only an escalate action escalates by hand: the snapshot an action records also
+        -- carries the automatic escalation of a breached SLA, which lapses on closing.
+        arg_max(escalated_to_after, action_seq) filter (where action = 'escalate') as escalated_to_manually,
         max(acted_at) filter (where action = 'resolve') as resolved_at,
         arg_max(reason_code, action_seq) filter (where action = 'resolve') as resolution_code
     from operator_actions
