@@ -28,6 +28,9 @@ TRUTH_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "amount_variance": ("crm__orders", ("partial_billing",)),
     "duplicate_billing": ("crm__orders", ("duplicate_billing",)),
     "billed_not_delivered": ("crm__orders", ("billed_not_delivered",)),
+    # The generator plants "billed, nothing delivered" on every order type; for a type
+    # whose work is fulfilled by deliverables, it is billed_not_fulfilled (split below).
+    "billed_not_fulfilled": ("crm__orders", ("billed_not_delivered",)),
     "over_delivery": ("crm__orders", ("over_delivery",)),
     "under_delivery": ("crm__orders", ("under_delivery",)),
     "billed_cancelled_order": ("crm__orders", ("billed_cancelled_order",)),
@@ -40,7 +43,10 @@ TRUTH_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 # Types scored together as well: an unbilled order is one of the two, whichever the
 # delivery evidence says.
-GROUPS = {"unbilled (either type)": ("unbilled_order", "delivered_not_billed")}
+GROUPS = {
+    "unbilled (either type)": ("unbilled_order", "delivered_not_billed"),
+    "billed, nothing done (either type)": ("billed_not_delivered", "billed_not_fulfilled"),
+}
 
 
 @dataclass
@@ -99,6 +105,16 @@ def _raised(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
 
 def score_exceptions(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[ExceptionScore]:
     truth = _truth(ground_truth)
+    # Which leg an order's "billed, nothing done" belongs to: its type's expectations.
+    fulfilled_types = {
+        order_id
+        for order_id, expects_fulfilment in con.execute(
+            "select order_id, expects_fulfilment from marts.fct_reconciled_orders"
+        ).fetchall()
+        if expects_fulfilment
+    }
+    truth["billed_not_fulfilled"] &= fulfilled_types
+    truth["billed_not_delivered"] -= fulfilled_types
     raised = _raised(con)
     scores = []
     for exception_type in sorted(set(truth) | set(raised)):

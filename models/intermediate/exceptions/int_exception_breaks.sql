@@ -33,6 +33,26 @@ lead_decisions as (
     select * from {{ ref('int_lead_forms_leads__decisions') }}
 ),
 
+leads as (
+    select * from {{ ref('stg_crm__leads') }}
+),
+
+{%- for leg, name in [('delivery', 'delivery_orders'), ('fulfilment', 'projects_orders')] %}
+
+unlinked_{{ leg }} as (
+    -- Orders that are the best candidate (scoring at least 1 %) of a record {{ name }}
+    -- left unmatched: their {{ leg }} is not known yet.
+    select distinct pairs.left_key as order_id
+    from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
+    inner join {{ ref('int_' ~ name ~ '__records') }} as records
+        on records.side = 'right'
+        and records.record_key = pairs.right_key
+        and records.record_state != 'matched'
+    where pairs.match_probability >= 0.01
+        and pairs.rank_for_right = 1
+),
+{%- endfor %}
+
 order_breaks as (
     -- Each leg of a reconciled order that disagrees raises its own typed exception, so
     -- billing goes to finance and delivery to media ops. Amounts are what is at stake:
@@ -49,6 +69,10 @@ order_breaks as (
         ) }} as amount_at_risk_reporting,
         breaks.due_date
     from reconciled_orders
+    left join unlinked_delivery
+        on reconciled_orders.order_id = unlinked_delivery.order_id
+    left join unlinked_fulfilment
+        on reconciled_orders.order_id = unlinked_fulfilment.order_id
     cross join lateral (
         select
             case
@@ -73,6 +97,9 @@ order_breaks as (
         union all
         select
             case
+                -- A campaign left unmatched that could be this order's leaves its delivery
+                -- open: that campaign's exception is the work, not a delivery break here.
+                when unlinked_delivery.order_id is not null then null
                 when reconciled_orders.delivery_state = 'over_delivered' then 'over_delivery'
                 when reconciled_orders.delivery_state = 'under_delivered' then 'under_delivery'
                 when reconciled_orders.delivery_state = 'not_delivered'
@@ -90,6 +117,7 @@ order_breaks as (
         union all
         select
             case
+                when unlinked_fulfilment.order_id is not null then null
                 when reconciled_orders.fulfilment_state = 'partially_fulfilled' then 'under_fulfilment'
                 when reconciled_orders.fulfilment_state = 'not_started'
                     and reconciled_orders.billing_state in ('billed', 'under_billed', 'over_billed')
@@ -186,41 +214,40 @@ currency_breaks as (
     group by invoice_matches.order_id
 ),
 
-lead_decisions_shared as (
-    -- A submission linked to two CRM leads at once: the CRM holds the person twice.
+duplicate_leads as (
+    -- A CRM lead whose e-mail address an earlier lead already has: the CRM holds the
+    -- person twice. Raised on the later lead; the first one stays the person's record.
     select
-        lead_decisions.*,
-        lead_decisions.decision = 'ambiguous'
-            or count(*) filter (where lead_decisions.decision = 'matched')
-                over (partition by lead_decisions.right_key) > 1 as is_duplicate_lead
-    from lead_decisions
+        'duplicate_lead' as exception_type,
+        'stg_crm__leads' as record_entity,
+        leads.lead_id as record_id,
+        leads.full_name as client_name,
+        cast(null as varchar) as currency,
+        cast(null as decimal(18, 4)) as amount_at_risk,
+        cast(null as decimal(18, 4)) as amount_at_risk_reporting,
+        cast(leads.created_at as date) as due_date
+    from leads
+    where leads.email_normalised is not null
+    qualify row_number() over (
+        partition by leads.email_normalised
+        order by leads.created_at, leads.lead_id
+    ) > 1
 ),
 
 lead_breaks as (
-    -- A submission two CRM leads claim is a duplicate lead; a lead matched on e-mail
-    -- while the CRM credits another campaign is an attribution mismatch.
-    select
-        case
-            when lead_decisions.is_duplicate_lead then 'duplicate_lead'
-            else 'attribution_mismatch'
-        end as exception_type,
-        case
-            when lead_decisions.is_duplicate_lead then 'stg_ads__lead_forms'
-            else 'stg_crm__leads'
-        end as record_entity,
-        case
-            when lead_decisions.is_duplicate_lead then lead_decisions.right_key
-            else lead_decisions.left_key
-        end as record_id,
+    -- A lead matched to its form submission by e-mail only while the CRM credits another
+    -- campaign: the lead's attribution is wrong.
+    select distinct
+        'attribution_mismatch' as exception_type,
+        'stg_crm__leads' as record_entity,
+        lead_decisions.left_key as record_id,
         cast(null as varchar) as client_name,
         cast(null as varchar) as currency,
         cast(null as decimal(18, 4)) as amount_at_risk,
         cast(null as decimal(18, 4)) as amount_at_risk_reporting,
         cast(null as date) as due_date
-    from lead_decisions_shared as lead_decisions
-    where lead_decisions.is_duplicate_lead
-        or (lead_decisions.decision = 'matched' and lead_decisions.pass_name = 'email_only')
-    group by all
+    from lead_decisions
+    where lead_decisions.decision = 'matched' and lead_decisions.pass_name = 'email_only'
 ),
 
 spec_breaks as (
@@ -246,6 +273,8 @@ all_breaks as (
     select * from spec_breaks
     union all
     select * from lead_breaks
+    union all
+    select * from duplicate_leads
 ),
 
 breaks as (
