@@ -298,7 +298,7 @@ def build_scratch(
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from orchestration import evaluate
+    from orchestration import evaluate, evaluate_exceptions
 
     settings.apply_environment()
     main_home = settings.recon_home()
@@ -321,6 +321,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             billed = evaluate.billed_accuracy_for(warehouse, truth)
             # The leg-state confusion reads dialect A's discrepancy names.
             confusion = evaluate.confusion_for(warehouse, truth) if dialect in ("a", None) else None
+            exception_scores = evaluate_exceptions.scores_for(warehouse, truth)
         print(f"== evaluation: {label} ==")
         print(evaluate.render(reports))
         if billed:
@@ -330,12 +331,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             )
         if confusion is not None:
             print(evaluate.render_confusion(confusion))
+        print("exceptions against the planted discrepancies (published run):")
+        print(evaluate_exceptions.render(exception_scores))
         out = Path(args.json) if args.json else home / "evaluation.json"
         if seed is not None and args.json:
             out = out.with_name(f"{out.stem}-{dialect}-seed-{seed}{out.suffix}")
         evaluate.write_json(
             reports, out, confusion, seed=seed, dialect=dialect, orders=args.orders, noise=args.noise,
-            billed_amount_accuracy=billed,
+            billed_amount_accuracy=billed, exceptions=[e.as_dict() for e in exception_scores],
         )  # fmt: skip
         print(f"written: {out}")
     return 0

@@ -53,6 +53,27 @@ unlinked_{{ leg }} as (
 ),
 {%- endfor %}
 
+repeated_items as (
+    -- Amounts an order was billed more than once, on different invoices (an instalment or
+    -- a retainer month invoiced twice).
+    select
+        invoice_matches.order_id,
+        invoice_matches.billed_amount_order_currency as item_amount
+    from invoice_matches
+    group by invoice_matches.order_id, invoice_matches.billed_amount_order_currency
+    having count(distinct invoice_matches.invoice_id) >= 2
+),
+
+billed_twice as (
+    -- Over-billed orders whose excess is the amount of such an item.
+    select distinct reconciled_orders.order_id
+    from reconciled_orders
+    inner join repeated_items
+        on reconciled_orders.order_id = repeated_items.order_id
+        and abs(reconciled_orders.billed_variance - repeated_items.item_amount)
+            <= reconciled_orders.variance_tolerance
+),
+
 order_breaks as (
     -- Each leg of a reconciled order that disagrees raises its own typed exception, so
     -- billing goes to finance and delivery to media ops. Amounts are what is at stake:
@@ -69,6 +90,8 @@ order_breaks as (
         ) }} as amount_at_risk_reporting,
         breaks.due_date
     from reconciled_orders
+    left join billed_twice
+        on reconciled_orders.order_id = billed_twice.order_id
     left join unlinked_delivery
         on reconciled_orders.order_id = unlinked_delivery.order_id
     left join unlinked_fulfilment
@@ -84,6 +107,11 @@ order_breaks as (
                     and reconciled_orders.invoice_count >= 2
                     and abs(reconciled_orders.billed_amount - 2 * reconciled_orders.booked_amount)
                         <= 2 * reconciled_orders.variance_tolerance
+                    then 'duplicate_billing'
+                -- One instalment or month billed twice: the excess is the amount of an
+                -- item the order was billed more than once.
+                when reconciled_orders.billing_state = 'over_billed'
+                    and billed_twice.order_id is not null
                     then 'duplicate_billing'
                 when reconciled_orders.billing_state in ('under_billed', 'over_billed') then 'amount_variance'
             end as exception_type,
