@@ -33,7 +33,8 @@ def main() -> None:
             home = root / f"{dialect}-{seed}"
             truth = cli.build_scratch(home, int(seed), args.orders, 1.0, dialect=dialect)
             scores = evaluate_exceptions.scores_for(home / "warehouse.duckdb", truth)
-            print(f"\n### dialect {dialect}, seed {seed}, {args.orders} orders (built in {time.monotonic() - started:.0f} s)\n")
+            built = time.monotonic() - started
+            print(f"\n### dialect {dialect}, seed {seed}, {args.orders} orders (built in {built:.0f} s)\n")
             print(evaluate_exceptions.render(scores), flush=True)
     finally:
         if not args.keep:
