@@ -5,7 +5,9 @@
       {field: client_id, not_contradicted: true}
                                            the right side does not name another value (null or equal);
       {amount: {abs: 1.00, rel: 0.02}}     same currency and amounts within max(abs, rel × left);
-      {amount: {at_most: 1.35}}            same currency and the right amount at most 1.35 × left.
+      {amount: {at_least: 0.03, at_most: 1.35}}
+                                           same currency and the right amount within that share of the left
+                                           (either bound may be left out).
     A name variant then cannot veto an exact reference that the client or the amount
     confirms. -#}
 {% macro recon_confirmation(confirm) -%}
@@ -19,10 +21,16 @@
             {{ exceptions.raise_compiler_error("deterministic confirm: any_of / all_of needs at least one condition") }}
         {%- endif -%}
         ({% for part in parts %}{{ recon_confirmation(part) }}{{ joiner if not loop.last }}{% endfor %})
-    {%- elif 'amount' in confirm and 'at_most' in confirm.amount -%}
+    {%- elif 'amount' in confirm and ('at_most' in confirm.amount or 'at_least' in confirm.amount) -%}
         (left_records.currency = right_records.currency
+            {%- if 'at_most' in confirm.amount %}
             and cast(right_records.amount as decimal(38, 4))
-                <= {{ confirm.amount.at_most }} * cast(left_records.amount as decimal(38, 4)))
+                <= {{ confirm.amount.at_most }} * cast(left_records.amount as decimal(38, 4))
+            {%- endif %}
+            {%- if 'at_least' in confirm.amount %}
+            and cast(right_records.amount as decimal(38, 4))
+                >= {{ confirm.amount.at_least }} * cast(left_records.amount as decimal(38, 4))
+            {%- endif %})
     {%- elif 'amount' in confirm -%}
         (left_records.currency = right_records.currency
             and abs(left_records.amount - right_records.amount)
@@ -35,6 +43,6 @@
         coalesce({{ recon_string_similarity('left_records.' ~ confirm.field, 'right_records.' ~ confirm.field) }}
             >= {{ confirm.min_similarity }}, false)
     {%- else -%}
-        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_most}}, any_of or all_of") }}
+        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_least, at_most}}, any_of or all_of") }}
     {%- endif -%}
 {%- endmacro %}

@@ -2,7 +2,7 @@
 {% macro spec__delivery_orders() %}
 {% set spec_yaml %}
 name: delivery_orders
-rule_version: delivery_orders.v5
+rule_version: delivery_orders.v6
 description: >
   Each ad campaign delivers for at most one insertion order; an order may run several
   campaigns. Campaign names that carry the order reference match deterministically; the
@@ -59,13 +59,15 @@ deterministic:
         - {amount: {rel: 0.35}}
   # A campaign that quotes no reference, of a client with one order live when it started
   # (its account or brand names the client), runs for that order. A client running two
-  # orders at once leaves the choice to the scored pass.
+  # orders at once leaves the choice to the scored pass, and so does a campaign spending
+  # under 3 % of the booking: pixel tests, QA and sandbox campaigns run in clients' accounts
+  # beside their orders, and belong to none.
   - name: only_live_order_of_client
     fields: [client_id]
     where: "right_records.reference_key is null"
     window_days: {min: 0, max: 0}
     only_candidate: true
-    confirm: {amount: {at_most: 1.35}}
+    confirm: {amount: {at_least: 0.03, at_most: 1.35}}
 blocking:
   window_days: {min: -5, max: 95}
   max_candidates_per_record: 50
