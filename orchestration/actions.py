@@ -602,7 +602,8 @@ class ActionStore:
         # same rule as fct_exception_current.aged_from.
         opened = datetime.fromisoformat(state.reopened_at or row["first_seen_at"])
         if not state.reopened_at:
-            due = json.loads(row["details"] or "{}").get("business_due_at")
+            details = json.loads(row["details"] or "{}")
+            due = details.get("business_due_at") if isinstance(details, dict) else None
             if due:
                 opened = min(opened, datetime.fromisoformat(due).replace(tzinfo=UTC))
         state.sla_due_at = opened + timedelta(hours=row["sla_hours"] or 0)

@@ -243,8 +243,11 @@ currency_breaks as (
 ),
 
 duplicate_leads as (
-    -- A CRM lead whose e-mail address an earlier lead already has: the CRM holds the
-    -- person twice. Raised on the later lead; the first one stays the person's record.
+    -- A CRM lead whose e-mail address an earlier lead of the same person already has: the
+    -- CRM holds the person twice. Raised on the later lead; the first stays the record.
+    -- The same person: the names agree (Jaro–Winkler ≥ 0.9) or one is missing; a shared
+    -- mailbox (info@, two people) is not a duplicate. For the same client: one person
+    -- enquiring with two of the agency's clients is a lead of each.
     select
         'duplicate_lead' as exception_type,
         'stg_crm__leads' as record_entity,
@@ -256,10 +259,19 @@ duplicate_leads as (
         cast(leads.created_at as date) as due_date
     from leads
     where leads.email_normalised is not null
-    qualify row_number() over (
-        partition by leads.email_normalised
-        order by leads.created_at, leads.lead_id
-    ) > 1
+        and exists (
+            select 1
+            from leads as earlier
+            where earlier.email_normalised = leads.email_normalised
+                and (earlier.created_at < leads.created_at
+                    or (earlier.created_at = leads.created_at and earlier.lead_id < leads.lead_id))
+                and (earlier.client_id is null or leads.client_id is null or earlier.client_id = leads.client_id)
+                and (
+                    earlier.full_name_normalised is null
+                    or leads.full_name_normalised is null
+                    or jaro_winkler_similarity(earlier.full_name_normalised, leads.full_name_normalised) >= 0.9
+                )
+        )
 ),
 
 lead_breaks as (
