@@ -127,6 +127,29 @@ account_clients_quoted as (
     having count(distinct order_references.client_id) = 1
 ),
 
+named_by_campaign as (
+    -- The client each campaign's own name names (its brand, else a later part of it).
+    select
+        named.campaign_id,
+        named.account_id,
+        coalesce({{ client_lookup_id('client_key') }}, named_in_campaign_name.client_id) as client_id
+    from named
+    {{ client_lookup_joins('named.brand_normalised', 'client_key') }}
+    left join named_in_campaign_name
+        on named.campaign_id = named_in_campaign_name.campaign_id
+),
+
+shared_accounts as (
+    -- An account whose campaigns name two different clients is shared (an agency's own
+    -- account): it says nothing about the client of a campaign that names none.
+    select named_by_campaign.account_id
+    from named_by_campaign
+    where named_by_campaign.account_id is not null
+        and named_by_campaign.client_id is not null
+    group by named_by_campaign.account_id
+    having count(distinct named_by_campaign.client_id) > 1
+),
+
 account_clients as (
     select
         accounts.account_id,
@@ -137,23 +160,21 @@ account_clients as (
     left join account_clients_quoted
         on accounts.account_id = account_clients_quoted.account_id
     -- An account its name gives to one client and its campaigns to another names neither.
-    where named_in_account_name.client_id is null
-        or account_clients_quoted.client_id is null
-        or named_in_account_name.client_id = account_clients_quoted.client_id
+    where (
+            named_in_account_name.client_id is null
+            or account_clients_quoted.client_id is null
+            or named_in_account_name.client_id = account_clients_quoted.client_id
+        )
+        and accounts.account_id not in (select shared_accounts.account_id from shared_accounts)
 ),
 
 resolved as (
     select
         named.*,
-        coalesce(
-            {{ client_lookup_id('client_key') }},
-            named_in_campaign_name.client_id,
-            account_clients.client_id
-        ) as client_id_resolved
+        coalesce(named_by_campaign.client_id, account_clients.client_id) as client_id_resolved
     from named
-    {{ client_lookup_joins('named.brand_normalised', 'client_key') }}
-    left join named_in_campaign_name
-        on named.campaign_id = named_in_campaign_name.campaign_id
+    inner join named_by_campaign
+        on named.campaign_id = named_by_campaign.campaign_id
     left join account_clients
         on named.account_id = account_clients.account_id
 ),
