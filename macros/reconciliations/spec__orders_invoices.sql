@@ -125,7 +125,13 @@ exceptions:
     value: net_amount
     value_reporting: net_amount_reporting
     date: issue_date
-    states: {unmatched: orphan_invoice, ambiguous: ambiguous_match, suggested: match_needs_review}
+    # An item whose best order scored at least 1 % is a match to make, not an orphan.
+    states:
+      unmatched: orphan_invoice
+      unmatched_plausible: unmatched_billing
+      ambiguous: ambiguous_match
+      suggested: match_needs_review
+    plausible_probability: 0.01
 thresholds:
   # Share of true pairs among the candidates the scored pass sees, from `recon tune`
   # on the training seeds (101, 102); it depends on the blocking keys above.
