@@ -37,11 +37,11 @@ leads as (
     select * from {{ ref('stg_crm__leads') }}
 ),
 
-{%- for leg, name in [('delivery', 'delivery_orders'), ('fulfilment', 'projects_orders')] %}
+{%- for leg, name in [('billing', 'orders_invoices'), ('delivery', 'delivery_orders'), ('fulfilment', 'projects_orders')] %}
 
 unlinked_{{ leg }} as (
-    -- Orders that are the best candidate (scoring at least 1 %) of a record {{ name }}
-    -- left unmatched: their {{ leg }} is not known yet.
+    -- Orders among the two best candidates (scoring at least 1 %) of a record {{ name }}
+    -- left unmatched or ambiguous: their {{ leg }} is not known yet.
     select distinct pairs.left_key as order_id
     from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
     inner join {{ ref('int_' ~ name ~ '__records') }} as records
@@ -49,7 +49,7 @@ unlinked_{{ leg }} as (
         and records.record_key = pairs.right_key
         and records.record_state != 'matched'
     where pairs.match_probability >= 0.01
-        and pairs.rank_for_right = 1
+        and pairs.rank_for_right <= 2
 ),
 {%- endfor %}
 
@@ -92,6 +92,8 @@ order_breaks as (
     from reconciled_orders
     left join billed_twice
         on reconciled_orders.order_id = billed_twice.order_id
+    left join unlinked_billing
+        on reconciled_orders.order_id = unlinked_billing.order_id
     left join unlinked_delivery
         on reconciled_orders.order_id = unlinked_delivery.order_id
     left join unlinked_fulfilment
@@ -99,6 +101,11 @@ order_breaks as (
     cross join lateral (
         select
             case
+                -- A billing item left unlinked that could be this order's: the item's own
+                -- exception is the work until it is linked (or not).
+                when unlinked_billing.order_id is not null
+                    and reconciled_orders.billing_state = 'not_billed'
+                    then null
                 when reconciled_orders.billing_state = 'not_billed'
                     and (reconciled_orders.delivered_amount > 0 or reconciled_orders.fulfilled_amount > 0)
                     then 'delivered_not_billed'
