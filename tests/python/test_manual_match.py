@@ -12,19 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
+
+# The read-only warehouse query the lifecycle test uses.
+from test_lifecycle import query  # noqa: E402
 
 from orchestration import cli, generate
 from orchestration.actions import ActionStore
-
-
-def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def recon(*argv: str) -> int:
