@@ -270,25 +270,34 @@ def _derived_report(
     )
 
 
+# The invoice lines the run says bill each order: the lines of its auto-matched billing
+# items, less the extra charges it set aside (fct_order_invoice_matches.ancillary_amount).
+LINES_BILLING_ORDERS = """
+    select
+        decisions.left_key as order_id,
+        lines.invoice_id || '#' || lines.line_number as line_id,
+        lines.currency,
+        lines.net_amount
+    from intermediate.int_orders_invoices__decisions as decisions
+    inner join intermediate.int_invoice_lines_billable as lines
+        on decisions.right_key = lines.billing_item_id
+    left join marts.fct_order_invoice_matches as matches
+        on decisions.left_key = matches.order_id and decisions.right_key = matches.billing_item_id
+    where decisions.decision = 'matched'
+        and not (lines.is_secondary_line and coalesce(matches.ancillary_amount, 0) > 0)
+"""
+
+
 def evaluate_invoice_lines(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> ReconciliationReport:
-    """Order ↔ invoice line: every line of an auto-matched billing item is linked to its order.
+    """Order ↔ invoice line: every line of an auto-matched billing item is linked to its order,
+    except the extra charges set aside beside it.
 
     Needs line-level truth (``orders_invoice_lines`` links, ``invoice_id#line_number``),
     which dialect B writes. This is the figure that a consolidated invoice booked whole to
     one order ruins and that order-level scores hide.
     """
     truth = read_links(ground_truth, "orders_invoice_lines")
-    predicted = set(
-        con.execute(
-            """
-            select distinct decisions.left_key, lines.invoice_id || '#' || lines.line_number
-            from intermediate.int_orders_invoices__decisions as decisions
-            inner join intermediate.int_invoice_lines_billable as lines
-                on decisions.right_key = lines.billing_item_id
-            where decisions.decision = 'matched'
-            """
-        ).fetchall()
-    )
+    predicted = set(con.execute(f"select distinct order_id, line_id from ({LINES_BILLING_ORDERS})").fetchall())
     lines = {
         r[0]
         for r in con.execute(
@@ -326,7 +335,8 @@ def billed_amount_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path, t
 
     The true billed amount of an order is the net of the invoice lines that truly bill it
     (line-level truth); the allocated one is the net of the lines of the billing items
-    auto-matched to it. Both in the invoice currency, per (order, currency).
+    auto-matched to it, less extra charges set aside. Both in the invoice currency, per
+    (order, currency).
     """
     truth = read_links(ground_truth, "orders_invoice_lines")
     if not truth:
@@ -337,7 +347,7 @@ def billed_amount_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path, t
         pa.table({"order_id": [o for o, _ in pairs], "line_id": [line for _, line in pairs]}),
     )
     rows = con.execute(
-        """
+        f"""
         with lines as (
             select invoice_id || '#' || line_number as line_id, billing_item_id, currency, net_amount
             from intermediate.int_invoice_lines_billable
@@ -348,10 +358,8 @@ def billed_amount_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path, t
             group by all
         ),
         allocated as (
-            select decisions.left_key as order_id, lines.currency, sum(lines.net_amount) as amount
-            from intermediate.int_orders_invoices__decisions as decisions
-            inner join lines on decisions.right_key = lines.billing_item_id
-            where decisions.decision = 'matched'
+            select order_id, currency, sum(net_amount) as amount
+            from ({LINES_BILLING_ORDERS})
             group by all
         )
         select

@@ -102,7 +102,7 @@ def test_every_billed_cent_is_allocated_or_an_exception(held_out_home: tuple[Pat
                 select currency, sum(net_amount) as amount from intermediate.int_invoice_billing_items group by 1
             ),
             matched as (
-                select invoice_currency as currency, sum(billed_amount) as amount
+                select invoice_currency as currency, sum(billed_amount + ancillary_amount) as amount
                 from marts.fct_order_invoice_matches group by 1
             ),
             excepted as (

@@ -203,6 +203,21 @@ billable as (
     left join fx_rates as reporting_rate
         on reporting_rate.currency = '{{ var("reporting_currency") }}'
         and date_trunc('month', billing_invoices.issue_date) = reporting_rate.rate_month
+),
+
+final as (
+    select
+        billable.*,
+        -- Beside its item's largest line, quoting no reference of its own, positive: a line
+        -- that may be an extra charge rather than billing of the booking (whether it is
+        -- depends on the order's amounts: fct_order_invoice_matches).
+        not billable.is_line_reference
+            and billable.net_amount > 0
+            and row_number() over (
+                partition by billable.billing_item_id
+                order by abs(billable.net_amount) desc, billable.line_number
+            ) > 1 as is_secondary_line
+    from billable
 )
 
-select * from billable
+select * from final

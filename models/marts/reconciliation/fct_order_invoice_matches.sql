@@ -3,6 +3,15 @@
 -- A billing item matched to several orders (an N:1 group) is allocated to them in
 -- proportion to their booked amounts, the first order taking the rounding, so billed
 -- amounts add up to the item exactly.
+--
+-- Extra charges are set aside from what bills the order. An invoice often carries, beside
+-- the line that bills the booking, small lines the booking does not account for ("Stock
+-- imagery", "Late payment fee"): they quote no reference of their own and share the
+-- header's. When an order is over-billed by exactly such lines — its items' lines other
+-- than each item's largest, without an own reference — and is billed as booked without
+-- them, they are its ancillary_amount, not billing of the booking. Where the lines are
+-- part of the booking ("media" + "agency fee" summing to it), nothing is set aside.
+-- billed_amount + ancillary_amount is always the item's allocation.
 with
 
 decisions as (
@@ -16,6 +25,10 @@ orders as (
 
 billing_items as (
     select * from {{ ref('int_invoice_billing_items') }}
+),
+
+invoice_lines as (
+    select * from {{ ref('int_invoice_lines_billable') }}
 ),
 
 fx_rates as (
@@ -40,6 +53,14 @@ allocated as (
         on decisions.right_key = billing_items.billing_item_id
 ),
 
+secondary_lines as (
+    -- Per billing item, the lines that may be extra charges (int_invoice_lines_billable).
+    select invoice_lines.billing_item_id, sum(invoice_lines.net_amount) as secondary_amount
+    from invoice_lines
+    where invoice_lines.is_secondary_line
+    group by invoice_lines.billing_item_id
+),
+
 shares as (
     select
         allocated.*,
@@ -54,7 +75,7 @@ shares as (
         on allocated.right_key = billing_items.billing_item_id
 ),
 
-matches as (
+allocations as (
     select
         decisions.match_id,
         decisions.left_key as order_id,
@@ -67,19 +88,25 @@ matches as (
         decisions.rule_version,
         billing_items.issue_date,
         billing_items.currency as invoice_currency,
-        cast(decisions.allocated_amount as decimal(18, 4)) as billed_amount,
+        cast(decisions.allocated_amount as decimal(18, 4)) as allocated_amount,
+        -- Only an item billing one order can carry that order's extra charges.
+        case
+            when count(*) over (partition by decisions.right_key) = 1
+                then coalesce(secondary_lines.secondary_amount, 0)
+            else 0
+        end as secondary_amount,
         orders.currency as order_currency,
-        {{ convert_amount('decisions.allocated_amount', 'invoice_rate.rate_to_usd', 'order_rate.rate_to_usd') }}
-            as billed_amount_order_currency,
-        {{ convert_amount('decisions.allocated_amount', 'invoice_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
-            as billed_amount_reporting,
-        '{{ invocation_id }}' as dbt_invocation_id,
-        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+        orders.booked_amount,
+        invoice_rate.rate_to_usd as invoice_rate,
+        order_rate.rate_to_usd as order_rate,
+        reporting_rate.rate_to_usd as reporting_rate
     from shares as decisions
     inner join orders
         on decisions.left_key = orders.order_id
     inner join billing_items
         on decisions.right_key = billing_items.billing_item_id
+    left join secondary_lines
+        on decisions.right_key = secondary_lines.billing_item_id
     left join fx_rates as reporting_rate
         on reporting_rate.currency = '{{ var("reporting_currency") }}'
         and date_trunc('month', billing_items.issue_date) = reporting_rate.rate_month
@@ -89,6 +116,68 @@ matches as (
     left join fx_rates as order_rate
         on orders.currency = order_rate.currency
         and date_trunc('month', billing_items.issue_date) = order_rate.rate_month
+),
+
+order_billing as (
+    -- Orders over-billed by exactly their items' secondary lines: those are extra charges.
+    select
+        allocations.order_id,
+        min(allocations.booked_amount) as booked_amount,
+        sum({{ convert_amount('allocations.allocated_amount', 'allocations.invoice_rate', 'allocations.order_rate') }})
+            as billed_order_currency,
+        sum({{ convert_amount('allocations.secondary_amount', 'allocations.invoice_rate', 'allocations.order_rate') }})
+            as secondary_order_currency
+    from allocations
+    group by allocations.order_id
+),
+
+extras_set_aside as (
+    select order_billing.order_id
+    from order_billing
+    where order_billing.secondary_order_currency > 0
+        and abs(order_billing.billed_order_currency - order_billing.booked_amount)
+            > {{ amount_tolerance('order_billing.booked_amount') }}
+        and abs(order_billing.billed_order_currency - order_billing.secondary_order_currency - order_billing.booked_amount)
+            <= {{ amount_tolerance('order_billing.booked_amount') }}
+),
+
+split as (
+    select
+        allocations.*,
+        cast(
+            case when extras_set_aside.order_id is not null then allocations.secondary_amount else 0 end
+            as decimal(18, 4)
+        ) as ancillary_amount
+    from allocations
+    left join extras_set_aside
+        on allocations.order_id = extras_set_aside.order_id
+),
+
+matches as (
+    select
+        split.match_id,
+        split.order_id,
+        split.invoice_id,
+        split.billing_item_id,
+        split.match_pass,
+        split.match_probability,
+        split.match_weight,
+        split.score_components,
+        split.rule_version,
+        split.issue_date,
+        split.invoice_currency,
+        cast(split.allocated_amount - split.ancillary_amount as decimal(18, 4)) as billed_amount,
+        split.ancillary_amount,
+        split.order_currency,
+        {{ convert_amount('split.allocated_amount - split.ancillary_amount', 'split.invoice_rate', 'split.order_rate') }}
+            as billed_amount_order_currency,
+        {{ convert_amount('split.ancillary_amount', 'split.invoice_rate', 'split.order_rate') }}
+            as ancillary_amount_order_currency,
+        {{ convert_amount('split.allocated_amount - split.ancillary_amount', 'split.invoice_rate', 'split.reporting_rate') }}
+            as billed_amount_reporting,
+        '{{ invocation_id }}' as dbt_invocation_id,
+        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+    from split
 )
 
 select * from matches

@@ -37,6 +37,7 @@ billed as (
         invoice_matches.order_id,
         count(distinct invoice_matches.invoice_id) as invoice_count,
         sum(invoice_matches.billed_amount_order_currency) as billed_amount,
+        sum(invoice_matches.ancillary_amount_order_currency) as ancillary_amount,
         min(invoice_matches.issue_date) as first_invoiced_date,
         max(invoice_matches.issue_date) as last_invoiced_date
     from invoice_matches
@@ -59,10 +60,7 @@ legs as (
         orders.currency,
         order_rate.rate_to_usd / reporting_rate.rate_to_usd as reporting_rate,
         orders.booked_amount,
-        cast(greatest(
-            {{ var('amount_tolerance_abs') }},
-            {{ var('amount_tolerance_rel') }} * abs(orders.booked_amount)
-        ) as decimal(18, 4)) as variance_tolerance,
+        {{ amount_tolerance('orders.booked_amount') }} as variance_tolerance,
         -- What the order type should have (seed order_type_expectations); a type the seed
         -- does not know expects neither leg and is due for billing at its start.
         coalesce(expectations.expects_delivery, false) as expects_delivery,
@@ -78,6 +76,7 @@ legs as (
         end as billing_due_date,
         cast(coalesce(billed.invoice_count, 0) as integer) as invoice_count,
         cast(coalesce(billed.billed_amount, 0) as decimal(18, 4)) as billed_amount,
+        cast(coalesce(billed.ancillary_amount, 0) as decimal(18, 4)) as ancillary_amount,
         cast(coalesce(credited.credited_amount, 0) as decimal(18, 4)) as credited_amount,
         billed.first_invoiced_date,
         billed.last_invoiced_date,
@@ -159,6 +158,7 @@ final as (
         states.variance_tolerance,
         states.invoice_count,
         states.billed_amount,
+        states.ancillary_amount,
         states.credited_amount,
         states.net_billed_amount,
         states.billed_variance,

@@ -1,6 +1,8 @@
 -- Amounts are conserved per currency: every billing item is either matched to an order
 -- or a break (orphan, ambiguous, needs review; an exception, or pending while its order
--- may still arrive), so matched + broken equals billed, per currency, to the cent.
+-- may still arrive), so matched + broken equals billed, per currency, to the cent. A
+-- matched item's extra charges (ancillary_amount) count as matched: they are billed
+-- beside the order, not lost.
 {{ config(meta={'dagster': {'ref': {'name': 'fct_reconciliation_exceptions'}}}) }}
 
 with
@@ -12,7 +14,7 @@ billed as (
 ),
 
 matched as (
-    select invoice_currency as currency, sum(billed_amount) as matched
+    select invoice_currency as currency, sum(billed_amount + ancillary_amount) as matched
     from {{ ref('fct_order_invoice_matches') }}
     group by invoice_currency
 ),

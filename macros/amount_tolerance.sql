@@ -1,0 +1,9 @@
+-- How far a billed or fulfilled amount may be from its booking and still agree: the larger
+-- of an absolute floor (var amount_tolerance_abs) and a share of the booking
+-- (var amount_tolerance_rel).
+{% macro amount_tolerance(booked_amount) -%}
+    cast(greatest(
+        {{ var('amount_tolerance_abs') }},
+        {{ var('amount_tolerance_rel') }} * abs({{ booked_amount }})
+    ) as decimal(18, 4))
+{%- endmacro %}
