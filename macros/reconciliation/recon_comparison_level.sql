@@ -8,6 +8,13 @@
     {%- set n = comparison.levels | length -%}
     case
         when {{ l }} is null or {{ r }} is null then -1
+    {%- if comparison.get('same_family') %}
+        {#- Canonical references ("<family>:<digits>") of two different families (an order
+            known by its PO number, an invoice quoting the agency's order reference) are
+            not evidence either way. A bare number (family '') compares with any. #}
+        when split_part({{ l }}, ':', 1) != '' and split_part({{ r }}, ':', 1) != ''
+            and split_part({{ l }}, ':', 1) != split_part({{ r }}, ':', 1) then -1
+    {%- endif %}
     {%- for level in comparison.levels[:-1] %}
         {%- set i = loop.index0 %}
         {%- if comparison.method == 'exact' %}

@@ -30,6 +30,11 @@
                 "Reconciliation spec '" ~ name ~ "': unknown comparison method '" ~ comparison.method
                 ~ "' (use exact, edit_distance, similarity, amount or days_between)") }}
         {%- endif -%}
+        {%- if comparison.get('same_family') and comparison.method != 'edit_distance' -%}
+            {{ exceptions.raise_compiler_error(
+                "Reconciliation spec '" ~ name ~ "': comparison '" ~ comparison.field
+                ~ "': same_family applies to edit_distance on canonical references only") }}
+        {%- endif -%}
     {%- endfor -%}
     {{ return(spec) }}
 {% endmacro %}

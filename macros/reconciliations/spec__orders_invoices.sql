@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v6
+rule_version: orders_invoices.v7
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -95,8 +95,11 @@ blocking:
 # side is level -1 (no evidence, weight 0); the last level is "everything else".
 # Weights log2(m/u) per level come from seeds/match_weights.csv (`recon tune`).
 comparisons:
+  # References of different families (an order known only by its PO number, an invoice
+  # quoting an order reference the CRM lacks) say nothing: level -1, weight 0.
   - field: reference
     method: edit_distance
+    same_family: true
     levels: [{name: exact, max: 0}, {name: one_edit, max: 1}, {name: two_edits, max: 2}, {name: different}]
   - field: name
     method: similarity

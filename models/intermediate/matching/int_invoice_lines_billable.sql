@@ -4,6 +4,8 @@
 --     The header's reference applies to a line without one only when no line of the
 --     invoice names another order: a consolidated invoice is matched line by line, and
 --     its header (often the first order's reference) does not swallow the other lines.
+--     An invoice with no header reference whose lines name one order only bills that
+--     order with all its lines ("IO-4217 media" + "Management fee").
 --   * Lines given including tax, with no flag (they sum to the header's total, not its
 --     net), are converted to net in proportion; the rounding rest goes to the largest
 --     line, so the lines sum to the header's net to the cent.
@@ -135,6 +137,7 @@ referenced as (
         header_mentions.mentioned_text as header_mentioned_text,
         header_mentions.reference_compared as header_reference_compared,
         count(distinct line_mentions.reference_key) over (partition by net_lines.invoice_id) as line_references,
+        max(line_mentions.reference_key) over (partition by net_lines.invoice_id) as invoice_line_reference_key,
         count(distinct case
             when line_mentions.reference_key is distinct from header_mentions.reference_key
                 then line_mentions.reference_key
@@ -156,6 +159,10 @@ applied as (
         case
             when referenced.line_reference_key is not null then referenced.line_reference_key
             when referenced.lines_naming_other_orders = 0 then referenced.header_reference_key
+            -- No reference on the header, and the lines name one order only: the invoice
+            -- bills that order, its unreferenced lines included.
+            when referenced.header_reference_key is null and referenced.line_references = 1
+                then referenced.invoice_line_reference_key
         end as reference_normalised
     from referenced
 ),
