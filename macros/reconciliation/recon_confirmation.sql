@@ -7,7 +7,11 @@
       {amount: {abs: 1.00, rel: 0.02}}     same currency and amounts within max(abs, rel × left);
       {amount: {at_least: 0.03, at_most: 1.35}}
                                            same currency and the right amount within that share of the left
-                                           (either bound may be left out).
+                                           (either bound may be left out);
+      {amount: {per_month: true, abs: 0.05, rel: 0.0005}}
+                                           same currency and the right amount is one month's share of the
+                                           left amount over the left's service period [date, date_end] of
+                                           two months or more (a retainer's month).
     A name variant then cannot veto an exact reference that the client or the amount
     confirms. -#}
 {% macro recon_confirmation(confirm) -%}
@@ -21,6 +25,15 @@
             {{ exceptions.raise_compiler_error("deterministic confirm: any_of / all_of needs at least one condition") }}
         {%- endif -%}
         ({% for part in parts %}{{ recon_confirmation(part) }}{{ joiner if not loop.last }}{% endfor %})
+    {%- elif 'amount' in confirm and confirm.amount.get('per_month') -%}
+        (left_records.currency = right_records.currency
+            and left_records.date_end >= left_records.date
+            and date_diff('month', left_records.date, left_records.date_end + 1) >= 2
+            and abs(
+                cast(left_records.amount as decimal(38, 4))
+                    / date_diff('month', left_records.date, left_records.date_end + 1)
+                - right_records.amount
+            ) <= greatest({{ confirm.amount.get('abs', 0) }}, {{ confirm.amount.get('rel', 0) }} * abs(right_records.amount)))
     {%- elif 'amount' in confirm and ('at_most' in confirm.amount or 'at_least' in confirm.amount) -%}
         (left_records.currency = right_records.currency
             {%- if 'at_most' in confirm.amount %}
@@ -43,6 +56,6 @@
         coalesce({{ recon_string_similarity('left_records.' ~ confirm.field, 'right_records.' ~ confirm.field) }}
             >= {{ confirm.min_similarity }}, false)
     {%- else -%}
-        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_least, at_most}}, any_of or all_of") }}
+        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_least, at_most}}, {amount: {per_month, abs, rel}}, any_of or all_of") }}
     {%- endif -%}
 {%- endmacro %}

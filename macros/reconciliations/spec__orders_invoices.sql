@@ -81,6 +81,19 @@ deterministic:
             - {field: client_id, equal: true}
         - {amount: {abs: 1.00, rel: 0.02}}
     max_amount_ratio: 1.3
+  # An item that quotes no known reference, of a client (resolved through its aliases)
+  # with exactly one open order it bills to the cent — the whole booking, or one month of
+  # an order billed monthly — near that order's service period, bills that order. A client
+  # with two such orders leaves the choice to the scored pass.
+  - name: only_order_of_client_at_amount
+    fields: [client_id]
+    where: "right_records.reference_key is null"
+    window_days: {min: -45, max: 75}
+    only_candidate: true
+    confirm:
+      any_of:
+        - {amount: {abs: 0.05, rel: 0.0005}}
+        - {amount: {per_month: true, abs: 0.05, rel: 0.0005}}
 # Candidate generation for records no deterministic pass matched: pairs sharing any
 # blocking key, with the right date within the window of the left date.
 blocking:
