@@ -47,6 +47,7 @@ RULE_GLOBS = (
     "seeds/match_weights.csv",
     "seeds/exception_policy.csv",
     "seeds/order_type_expectations.csv",
+    "seeds/order_status_expectations.csv",
     "seeds/severity_policy.csv",
     "seeds/source_grace_windows.csv",
     "seeds/client_owners.csv",
@@ -56,6 +57,7 @@ RULE_GLOBS = (
     # named by the git commit every publication records.
     "seeds/fx_rates.csv",
     "macros/convert_amount.sql",
+    "macros/amount_tolerance.sql",
     "macros/lifecycle/*.sql",
     "models/intermediate/exceptions/*.sql",
     "macros/reconciliation/recon_exception_breaks.sql",

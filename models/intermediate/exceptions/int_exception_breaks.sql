@@ -106,6 +106,10 @@ order_breaks as (
                 when unlinked_billing.order_id is not null
                     and reconciled_orders.billing_state = 'not_billed'
                     then null
+                -- A draft is not signed: no billing is missing (seed order_status_expectations).
+                when not reconciled_orders.is_commitment
+                    and reconciled_orders.billing_state = 'not_billed'
+                    then null
                 when reconciled_orders.billing_state = 'not_billed'
                     and (reconciled_orders.delivered_amount > 0 or reconciled_orders.fulfilled_amount > 0)
                     then 'delivered_not_billed'

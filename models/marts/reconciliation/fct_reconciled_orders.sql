@@ -32,6 +32,10 @@ expectations as (
     select * from {{ ref('order_type_expectations') }}
 ),
 
+status_expectations as (
+    select * from {{ ref('order_status_expectations') }}
+),
+
 billed as (
     select
         invoice_matches.order_id,
@@ -63,6 +67,8 @@ legs as (
         {{ amount_tolerance('orders.booked_amount') }} as variance_tolerance,
         -- What the order type should have (seed order_type_expectations); a type the seed
         -- does not know expects neither leg and is due for billing at its start.
+        -- A signed order is due to be billed; a draft is not (seed order_status_expectations).
+        coalesce(status_expectations.is_commitment, true) as is_commitment,
         coalesce(expectations.expects_delivery, false) as expects_delivery,
         coalesce(expectations.expects_fulfilment, false) as expects_fulfilment,
         coalesce(expectations.billing_cadence, 'in_advance') as billing_cadence,
@@ -99,6 +105,8 @@ legs as (
         on orders.order_id = fulfilled.order_id
     left join expectations
         on orders.order_type = expectations.order_type
+    left join status_expectations
+        on orders.order_status = status_expectations.order_status
     left join fx_rates as order_rate
         on orders.currency = order_rate.currency
         and date_trunc('month', orders.service_end_date) = order_rate.rate_month
@@ -165,6 +173,7 @@ final as (
         states.first_invoiced_date,
         states.last_invoiced_date,
         states.billing_state,
+        states.is_commitment,
         states.billing_cadence,
         states.billing_due_date,
         states.expects_delivery,
