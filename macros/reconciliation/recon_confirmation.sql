@@ -11,7 +11,10 @@
       {amount: {per_month: true, abs: 0.05, rel: 0.0005}}
                                            same currency and the right amount is one month's share of the
                                            left amount over the left's service period [date, date_end] of
-                                           two months or more (a retainer's month).
+                                           two months or more (a retainer's month);
+      {amount: {equal_share: 12, abs: 0.05, rel: 0.0005}}
+                                           same currency and the right amount is an equal part (a half, a
+                                           third, … down to 1/12) of the left amount (an instalment).
     A name variant then cannot veto an exact reference that the client or the amount
     confirms. -#}
 {% macro recon_confirmation(confirm) -%}
@@ -32,6 +35,14 @@
             and abs(
                 cast(left_records.amount as decimal(38, 4))
                     / date_diff('month', left_records.date, left_records.date_end + 1)
+                - right_records.amount
+            ) <= greatest({{ confirm.amount.get('abs', 0) }}, {{ confirm.amount.get('rel', 0) }} * abs(right_records.amount)))
+    {%- elif 'amount' in confirm and confirm.amount.get('equal_share') -%}
+        (left_records.currency = right_records.currency
+            and right_records.amount > 0
+            and round(left_records.amount / right_records.amount) between 2 and {{ confirm.amount.equal_share | int }}
+            and abs(
+                cast(left_records.amount as decimal(38, 4)) / round(left_records.amount / right_records.amount)
                 - right_records.amount
             ) <= greatest({{ confirm.amount.get('abs', 0) }}, {{ confirm.amount.get('rel', 0) }} * abs(right_records.amount)))
     {%- elif 'amount' in confirm and ('at_most' in confirm.amount or 'at_least' in confirm.amount) -%}
@@ -56,6 +67,6 @@
         coalesce({{ recon_string_similarity('left_records.' ~ confirm.field, 'right_records.' ~ confirm.field) }}
             >= {{ confirm.min_similarity }}, false)
     {%- else -%}
-        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_least, at_most}}, {amount: {per_month, abs, rel}}, any_of or all_of") }}
+        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_least, at_most}}, {amount: {per_month, abs, rel}}, {amount: {equal_share, abs, rel}}, any_of or all_of") }}
     {%- endif -%}
 {%- endmacro %}

@@ -70,7 +70,8 @@ deterministic:
         - {amount: {abs: 1.00, rel: 0.02}}
     max_amount_ratio: 1.3
   # A bare number equal to the digits of one order's reference ("19837" for RT-019837)
-  # counts only when the client and the amount agree too.
+  # counts only when the client agrees and the amount fits: the booking, or a part of it
+  # (an instalment, a month, a split), never more.
   - name: reference_digits
     fields: [reference_key]
     where: "right_records.reference_kind = 'digits'"
@@ -79,12 +80,15 @@ deterministic:
         - any_of:
             - {field: name, min_similarity: 0.8}
             - {field: client_id, equal: true}
-        - {amount: {abs: 1.00, rel: 0.02}}
+        - any_of:
+            - {amount: {abs: 1.00, rel: 0.02}}
+            - {amount: {at_least: 0.05, at_most: 1.0}}
     max_amount_ratio: 1.3
   # An item that quotes no known reference, of a client (resolved through its aliases)
-  # with exactly one open order it bills to the cent — the whole booking, or one month of
-  # an order billed monthly — near that order's service period, bills that order. A client
-  # with two such orders leaves the choice to the scored pass.
+  # with exactly one open order it bills to the cent — the whole booking, one month of an
+  # order billed monthly, or an equal instalment of it — near that order's service
+  # period, bills that order. A client with two such orders leaves the choice to the
+  # scored pass.
   - name: only_order_of_client_at_amount
     fields: [client_id]
     where: "right_records.reference_key is null"
@@ -94,6 +98,7 @@ deterministic:
       any_of:
         - {amount: {abs: 0.05, rel: 0.0005}}
         - {amount: {per_month: true, abs: 0.05, rel: 0.0005}}
+        - {amount: {equal_share: 12, abs: 0.05, rel: 0.0005}}
 # Candidate generation for records no deterministic pass matched: pairs sharing any
 # blocking key, with the right date within the window of the left date.
 blocking:
