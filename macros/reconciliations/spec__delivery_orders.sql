@@ -2,7 +2,7 @@
 {% macro spec__delivery_orders() %}
 {% set spec_yaml %}
 name: delivery_orders
-rule_version: delivery_orders.v6
+rule_version: delivery_orders.v7
 description: >
   Each ad campaign delivers for at most one insertion order; an order may run several
   campaigns. Campaign names that carry the order reference match deterministically; the
@@ -17,6 +17,7 @@ left:
     reference: order_reference_key
     name: client_name_compared
     client_id: client_id
+    name_word: client_name_first_word
     currency: currency
     amount: booked_amount
     # The service period: a right date inside it is 0 days away (recon_date_gap).
@@ -33,6 +34,8 @@ right:
     # The brand in the name, as the client's canonical name when it is a known name.
     name: client_name_compared
     client_id: client_id_resolved
+    # A brand naming no one client: its first word (int_ads_campaigns).
+    name_word: brand_first_word
     currency: currency
     amount: spend_amount
     date: first_delivery_date
@@ -68,6 +71,15 @@ deterministic:
     window_days: {min: 0, max: 0}
     only_candidate: true
     confirm: {amount: {at_least: 0.03, at_most: 1.35}}
+  # The same for a brand that names no one client ("Zielinski | Retargeting", a dozen
+  # clients called Zielinski): the only order live when it started among the clients
+  # whose names start with it.
+  - name: only_live_order_of_brand
+    fields: [name_word]
+    where: "right_records.reference_key is null and right_records.client_id is null"
+    window_days: {min: 0, max: 0}
+    only_candidate: true
+    confirm: {amount: {at_least: 0.03, at_most: 1.35}}
 blocking:
   window_days: {min: -5, max: 95}
   max_candidates_per_record: 50
@@ -77,8 +89,10 @@ blocking:
     # A brand that is only the first word of the client's name ("Tamworth").
     - {name: name_first_word, field: name, method: first_words, count: 1, also: [currency]}
 comparisons:
+  # References of different families (an order known only by its PO number) say nothing.
   - field: reference
     method: edit_distance
+    same_family: true
     levels: [{name: exact, max: 0}, {name: one_edit, max: 1}, {name: different}]
   - field: name
     method: similarity

@@ -4,7 +4,7 @@
 {% macro spec__projects_orders() %}
 {% set spec_yaml %}
 name: projects_orders
-rule_version: projects_orders.v4
+rule_version: projects_orders.v5
 description: >
   Each fulfilment project delivers one content package or retainer. Projects whose tasks
   quote the order reference (in the reference field or the project name) match
@@ -75,8 +75,10 @@ blocking:
     - {name: name_first_word, field: name, method: first_words, count: 1, also: [currency]}
     - {name: amount, field: amount, method: amount_rounded}
 comparisons:
+  # References of different families (an order known only by its PO number) say nothing.
   - field: reference
     method: edit_distance
+    same_family: true
     levels: [{name: exact, max: 0}, {name: one_edit, max: 1}, {name: different}]
   - field: name
     method: similarity

@@ -183,6 +183,12 @@ final as (
     select
         resolved.*,
         coalesce(clients.client_name_canonical, resolved.brand_normalised) as client_name_compared,
+        -- A brand that names no one client ("Zielinski" when a dozen clients are called
+        -- so): its first word, which the names of the clients it may mean start with.
+        case
+            when resolved.client_id_resolved is null and length(split_part(resolved.brand_normalised, ' ', 1)) >= 3
+                then split_part(resolved.brand_normalised, ' ', 1)
+        end as brand_first_word,
         cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
     from resolved
     left join clients
