@@ -41,8 +41,13 @@ leads as (
 
 unlinked_{{ leg }} as (
     -- Orders among the two best candidates (scoring at least 1 %) of a record {{ name }}
-    -- left unmatched or ambiguous: their {{ leg }} is not known yet.
-    select distinct pairs.left_key as order_id
+    -- left unmatched or ambiguous: their {{ leg }} is not known yet. With the amounts
+    -- those records carry (the largest, and all together), to tell whether linking them
+    -- could close a gap.
+    select
+        pairs.left_key as order_id,
+        max(pairs.right_amount) as largest_amount,
+        sum(pairs.right_amount) as total_amount
     from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
     inner join {{ ref('int_' ~ name ~ '__records') }} as records
         on records.side = 'right'
@@ -50,6 +55,7 @@ unlinked_{{ leg }} as (
         and records.record_state != 'matched'
     where pairs.match_probability >= 0.01
         and pairs.rank_for_right <= 2
+    group by pairs.left_key
 ),
 {%- endfor %}
 
@@ -138,8 +144,22 @@ order_breaks as (
             case
                 -- A campaign left unmatched that could be this order's leaves its delivery
                 -- open: that campaign's exception is the work, not a delivery break here.
-                when unlinked_delivery.order_id is not null then null
+                -- An under-delivery waits only when linking such campaigns would close
+                -- the gap.
+                when unlinked_delivery.order_id is not null
+                    and reconciled_orders.delivery_state in ('not_delivered', 'over_delivered')
+                    then null
                 when reconciled_orders.delivery_state = 'over_delivered' then 'over_delivery'
+                when reconciled_orders.delivery_state = 'under_delivered'
+                    and unlinked_delivery.order_id is not null
+                    and least(
+                        abs(reconciled_orders.delivered_variance + unlinked_delivery.largest_amount),
+                        abs(reconciled_orders.delivered_variance + unlinked_delivery.total_amount)
+                    ) <= greatest(
+                        reconciled_orders.variance_tolerance,
+                        {{ var('delivery_tolerance_rel') }} * reconciled_orders.booked_amount
+                    )
+                    then null
                 when reconciled_orders.delivery_state = 'under_delivered' then 'under_delivery'
                 when reconciled_orders.delivery_state = 'not_delivered'
                     and reconciled_orders.billing_state in ('billed', 'under_billed', 'over_billed')
