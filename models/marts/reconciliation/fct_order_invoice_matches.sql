@@ -8,8 +8,9 @@
 -- the line that bills the booking, small lines the booking does not account for ("Stock
 -- imagery", "Late payment fee"): they quote no reference of their own and share the
 -- header's. When an order is over-billed by exactly such lines — its items' lines other
--- than each item's largest, without an own reference — and is billed as booked without
--- them, they are its ancillary_amount, not billing of the booking. Where the lines are
+-- than each item's largest, without an own reference, or else each item's smallest such
+-- line — and is billed as booked without them, they are its ancillary_amount, not billing
+-- of the booking. Where the lines are
 -- part of the booking ("media" + "agency fee" summing to it), nothing is set aside.
 -- billed_amount + ancillary_amount is always the item's allocation.
 with
@@ -54,8 +55,13 @@ allocated as (
 ),
 
 secondary_lines as (
-    -- Per billing item, the lines that may be extra charges (int_invoice_lines_billable).
-    select invoice_lines.billing_item_id, sum(invoice_lines.net_amount) as secondary_amount
+    -- Per billing item, the lines that may be extra charges (int_invoice_lines_billable):
+    -- all of them, and the smallest alone (an invoice of "media", "agency fee" and "stock
+    -- imagery" whose first two bill the booking).
+    select
+        invoice_lines.billing_item_id,
+        sum(invoice_lines.net_amount) as secondary_amount,
+        min(invoice_lines.net_amount) as smallest_secondary_amount
     from invoice_lines
     where invoice_lines.is_secondary_line
     group by invoice_lines.billing_item_id
@@ -95,6 +101,11 @@ allocations as (
                 then coalesce(secondary_lines.secondary_amount, 0)
             else 0
         end as secondary_amount,
+        case
+            when count(*) over (partition by decisions.right_key) = 1
+                then coalesce(secondary_lines.smallest_secondary_amount, 0)
+            else 0
+        end as smallest_secondary_amount,
         orders.currency as order_currency,
         orders.booked_amount,
         invoice_rate.rate_to_usd as invoice_rate,
@@ -126,26 +137,43 @@ order_billing as (
         sum({{ convert_amount('allocations.allocated_amount', 'allocations.invoice_rate', 'allocations.order_rate') }})
             as billed_order_currency,
         sum({{ convert_amount('allocations.secondary_amount', 'allocations.invoice_rate', 'allocations.order_rate') }})
-            as secondary_order_currency
+            as secondary_order_currency,
+        sum({{ convert_amount('allocations.smallest_secondary_amount', 'allocations.invoice_rate', 'allocations.order_rate') }})
+            as smallest_secondary_order_currency
     from allocations
     group by allocations.order_id
 ),
 
 extras_set_aside as (
-    select order_billing.order_id
+    -- All secondary lines when the booking then agrees, else each item's smallest one.
+    select
+        order_billing.order_id,
+        case
+            when abs(order_billing.billed_order_currency - order_billing.secondary_order_currency - order_billing.booked_amount)
+                <= {{ amount_tolerance('order_billing.booked_amount') }}
+                then 'all_secondary'
+            when abs(
+                    order_billing.billed_order_currency - order_billing.smallest_secondary_order_currency
+                    - order_billing.booked_amount
+                ) <= {{ amount_tolerance('order_billing.booked_amount') }}
+                then 'smallest_secondary'
+        end as ancillary_rule
     from order_billing
     where order_billing.secondary_order_currency > 0
         and abs(order_billing.billed_order_currency - order_billing.booked_amount)
             > {{ amount_tolerance('order_billing.booked_amount') }}
-        and abs(order_billing.billed_order_currency - order_billing.secondary_order_currency - order_billing.booked_amount)
-            <= {{ amount_tolerance('order_billing.booked_amount') }}
 ),
 
 split as (
     select
         allocations.*,
+        extras_set_aside.ancillary_rule,
         cast(
-            case when extras_set_aside.order_id is not null then allocations.secondary_amount else 0 end
+            case extras_set_aside.ancillary_rule
+                when 'all_secondary' then allocations.secondary_amount
+                when 'smallest_secondary' then allocations.smallest_secondary_amount
+                else 0
+            end
             as decimal(18, 4)
         ) as ancillary_amount
     from allocations
@@ -168,6 +196,8 @@ matches as (
         split.invoice_currency,
         cast(split.allocated_amount - split.ancillary_amount as decimal(18, 4)) as billed_amount,
         split.ancillary_amount,
+        -- Which lines were set aside: all_secondary, smallest_secondary, or none (null).
+        case when split.ancillary_amount <> 0 then split.ancillary_rule end as ancillary_rule,
         split.order_currency,
         {{ convert_amount('split.allocated_amount - split.ancillary_amount', 'split.invoice_rate', 'split.order_rate') }}
             as billed_amount_order_currency,
