@@ -96,9 +96,11 @@ deterministic:
     only_candidate: true
     confirm:
       any_of:
+        # To the cent: a part that is only near a share (18,192 / 7 = 2,598.86 for an
+        # invoice of 2,600) is no evidence.
         - {amount: {abs: 0.05, rel: 0.0005}}
-        - {amount: {per_month: true, abs: 0.05, rel: 0.0005}}
-        - {amount: {equal_share: 12, abs: 0.05, rel: 0.0005}}
+        - {amount: {per_month: true, abs: 0.05}}
+        - {amount: {equal_share: 12, abs: 0.05}}
 # Candidate generation for records no deterministic pass matched: pairs sharing any
 # blocking key, with the right date within the window of the left date.
 blocking:
