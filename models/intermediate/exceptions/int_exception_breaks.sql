@@ -144,18 +144,15 @@ order_breaks as (
             case
                 -- A campaign left unmatched that could be this order's leaves its delivery
                 -- open: that campaign's exception is the work, not a delivery break here.
-                -- An under-delivery waits only when linking such campaigns would close
-                -- the gap.
+                -- An under-delivery waits only when linking such campaigns could close
+                -- the gap (they spend at least what is missing).
                 when unlinked_delivery.order_id is not null
                     and reconciled_orders.delivery_state in ('not_delivered', 'over_delivered')
                     then null
                 when reconciled_orders.delivery_state = 'over_delivered' then 'over_delivery'
                 when reconciled_orders.delivery_state = 'under_delivered'
                     and unlinked_delivery.order_id is not null
-                    and least(
-                        abs(reconciled_orders.delivered_variance + unlinked_delivery.largest_amount),
-                        abs(reconciled_orders.delivered_variance + unlinked_delivery.total_amount)
-                    ) <= greatest(
+                    and reconciled_orders.delivered_variance + unlinked_delivery.total_amount >= -greatest(
                         reconciled_orders.variance_tolerance,
                         {{ var('delivery_tolerance_rel') }} * reconciled_orders.booked_amount
                     )
