@@ -41,13 +41,13 @@ leads as (
 
 unlinked_{{ leg }} as (
     -- Orders among the two best candidates (scoring at least 1 %) of a record {{ name }}
-    -- left unmatched or ambiguous: their {{ leg }} is not known yet. With the amounts
-    -- those records carry (the largest, and all together), to tell whether linking them
-    -- could close a gap.
+    -- left unmatched or ambiguous: their {{ leg }} is not known yet. With what those
+    -- records carry together, to tell whether linking them could close a gap.
     select
         pairs.left_key as order_id,
-        max(pairs.right_amount) as largest_amount,
-        sum(pairs.right_amount) as total_amount
+        -- In the order's currency only: another currency's amount cannot be added to it.
+        coalesce(sum(case when pairs.right_currency = pairs.left_currency then pairs.right_amount end), 0)
+            as total_amount
     from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
     inner join {{ ref('int_' ~ name ~ '__records') }} as records
         on records.side = 'right'
@@ -130,6 +130,14 @@ order_breaks as (
                 when reconciled_orders.billing_state = 'over_billed'
                     and billed_twice.order_id is not null
                     then 'duplicate_billing'
+                -- Under-billed while billing items left unlinked that could be this
+                -- order's bill at least what is missing: those items' exceptions are
+                -- the work until they are linked (or not).
+                when reconciled_orders.billing_state = 'under_billed'
+                    and unlinked_billing.order_id is not null
+                    and reconciled_orders.billed_variance + unlinked_billing.total_amount
+                        >= -reconciled_orders.variance_tolerance
+                    then null
                 when reconciled_orders.billing_state in ('under_billed', 'over_billed') then 'amount_variance'
             end as exception_type,
             case
