@@ -86,13 +86,13 @@ deterministic:
     max_amount_ratio: 1.3
   # An item that quotes no known reference, of a client (resolved through its aliases)
   # with exactly one open order it bills to the cent — the whole booking, one month of an
-  # order billed monthly, or an equal instalment of it — near that order's service
-  # period, bills that order. A client with two such orders leaves the choice to the
-  # scored pass.
+  # order billed monthly, or an equal instalment of it — from 45 days before its service
+  # period to half a year after (consolidated invoices catch up late), bills that order.
+  # A client with two such orders leaves the choice to the scored pass.
   - name: only_order_of_client_at_amount
     fields: [client_id]
     where: "right_records.reference_key is null"
-    window_days: {min: -45, max: 75}
+    window_days: {min: -45, max: 180}
     only_candidate: true
     confirm:
       any_of:
