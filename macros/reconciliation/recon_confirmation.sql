@@ -15,6 +15,8 @@
       {amount: {equal_share: 12, abs: 0.05, rel: 0.0005}}
                                            same currency and the right amount is an equal part (a half, a
                                            third, … down to 1/12) of the left amount (an instalment).
+    An amount condition compares the right side's `amount` column, or the column its
+    `right_field` names ({amount: {abs: 0.05, right_field: amount_primary}}).
     A name variant then cannot veto an exact reference that the client or the amount
     confirms. -#}
 {% macro recon_confirmation(confirm) -%}
@@ -28,6 +30,15 @@
             {{ exceptions.raise_compiler_error("deterministic confirm: any_of / all_of needs at least one condition") }}
         {%- endif -%}
         ({% for part in parts %}{{ recon_confirmation(part) }}{{ joiner if not loop.last }}{% endfor %})
+    {%- elif 'amount' in confirm and confirm.amount is mapping and confirm.amount.get('right_field')
+        and not confirm.get('_resolved') -%}
+        {#- The same condition on another right column: rewrite and recurse. -#}
+        {%- set amount = {} -%}
+        {%- for key, value in confirm.amount.items() if key != 'right_field' -%}
+            {%- do amount.update({key: value}) -%}
+        {%- endfor -%}
+        {{ recon_confirmation({'amount': amount, '_resolved': true})
+            | replace('right_records.amount', 'right_records.' ~ confirm.amount.right_field) }}
     {%- elif 'amount' in confirm and confirm.amount.get('per_month') -%}
         (left_records.currency = right_records.currency
             and left_records.date_end >= left_records.date

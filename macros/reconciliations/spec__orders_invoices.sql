@@ -43,6 +43,8 @@ right:
     client_id: client_id_resolved
     currency: currency
     amount: net_amount
+    # The item without the lines that may be extra charges ("Stock imagery" beside it).
+    amount_primary: primary_net_amount
     date: issue_date
 # Deterministic passes, in priority order. A right record matched by a pass is not
 # offered to later passes; two left records tied in one pass make it ambiguous.
@@ -101,6 +103,9 @@ deterministic:
         - {amount: {abs: 0.05, rel: 0.0005}}
         - {amount: {per_month: true, abs: 0.05}}
         - {amount: {equal_share: 12, abs: 0.05}}
+        # The same, once an extra charge beside the billing is left out.
+        - {amount: {abs: 0.05, rel: 0.0005, right_field: amount_primary}}
+        - {amount: {per_month: true, abs: 0.05, right_field: amount_primary}}
 # Candidate generation for records no deterministic pass matched: pairs sharing any
 # blocking key, with the right date within the window of the left date.
 blocking:

@@ -36,6 +36,10 @@ items as (
         bool_or(invoice_lines.is_tax_inclusive) as is_tax_inclusive,
         count(*) as line_count,
         cast(sum(invoice_lines.net_amount) as decimal(18, 4)) as net_amount,
+        -- Without the lines that may be extra charges (is_secondary_line): what bills the
+        -- booking when an invoice adds "Stock imagery" beside it.
+        cast(sum(case when not invoice_lines.is_secondary_line then invoice_lines.net_amount else 0 end) as decimal(18, 4))
+            as primary_net_amount,
         cast(sum(invoice_lines.net_amount_reporting) as decimal(18, 4)) as net_amount_reporting
     from invoice_lines
     group by invoice_lines.billing_item_id
