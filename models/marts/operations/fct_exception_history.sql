@@ -99,7 +99,14 @@ select
     events.exception_id,
     row_number() over (
         partition by events.exception_id
-        order by events.event_at, events.source_order, events.action_seq
+        -- A breach and its escalation share one instant (the SLA due time): the breach
+        -- comes first, and the order is total so every run numbers events the same way.
+        order by
+            events.event_at,
+            events.source_order,
+            events.action_seq,
+            case events.event_type when 'sla_breached' then 0 else 1 end,
+            events.event_type
     ) as event_number,
     events.event_at,
     events.event_type,
