@@ -603,7 +603,7 @@ def _manual_link(store, args: argparse.Namespace):
     except links.LinkError as exc:
         print(f"recon exceptions {args.action}: {exc}", file=sys.stderr)
         return None
-    missing = links.missing_records(link, publish.serving_path())
+    missing, link = links.look_up(link, publish.serving_path())
     if missing:
         print(
             f"recon exceptions {args.action}: the published data has no {'; no '.join(missing)}: check the key "

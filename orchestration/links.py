@@ -40,19 +40,29 @@ class Link:
     reconciliation: str
     left: tuple[str, ...]
     right: tuple[str, ...]
+    # Each record as the published copy showed it (fct_reconciliation_records.record_fingerprint),
+    # in the order of its keys; empty when nothing was published to look at.
+    left_fingerprints: tuple[str | None, ...] = ()
+    right_fingerprints: tuple[str | None, ...] = ()
 
     def target(self) -> str:
         """The action's target: JSON the warehouse parses (int_operator_links)."""
-        return json.dumps(
-            {"reconciliation": self.reconciliation, "left": list(self.left), "right": list(self.right)},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        doc: dict = {"reconciliation": self.reconciliation, "left": list(self.left), "right": list(self.right)}
+        if self.left_fingerprints or self.right_fingerprints:
+            doc["left_fingerprints"] = list(self.left_fingerprints)
+            doc["right_fingerprints"] = list(self.right_fingerprints)
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_target(cls, text: str) -> Link:
         doc = json.loads(text)
-        return cls(doc["reconciliation"], tuple(doc["left"]), tuple(doc["right"]))
+        return cls(
+            doc["reconciliation"],
+            tuple(doc["left"]),
+            tuple(doc["right"]),
+            tuple(doc.get("left_fingerprints") or ()),
+            tuple(doc.get("right_fingerprints") or ()),
+        )
 
 
 def _specs(names: list[str]) -> dict[str, dict]:
@@ -118,29 +128,37 @@ def build(entry: dict, with_keys: list[str], reconciliation: str | None, names: 
     return Link(name, own, others) if side == "left" else Link(name, others, own)
 
 
-def missing_records(link: Link, serving: Path) -> list[str]:
-    """Keys of the link the published copy does not hold as records of that reconciliation.
+def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
+    """The link's keys the published copy lacks, and the link with each record's fingerprint.
 
-    Reads marts.fct_reconciliation_records of the serving copy, read-only; [] when there is
-    no published copy yet (nothing to check against).
+    Reads marts.fct_reconciliation_records of the serving copy, read-only. The fingerprints
+    say what the operator linked: a later run that finds a record restated suspends the
+    link and raises manual_link_changed. With no published copy yet there is nothing to
+    check or fingerprint: ([], link) unchanged.
     """
+    import dataclasses
+
     import duckdb
 
     if not serving.exists():
-        return []
+        return [], link
     con = duckdb.connect(str(serving), read_only=True)
     try:
-        missing = []
+        missing: list[str] = []
+        prints: dict[str, tuple[str | None, ...]] = {}
+        columns = {r[0] for r in con.execute("describe marts.fct_reconciliation_records").fetchall()}
+        # A copy published before fingerprints existed: the link is kept without them.
+        fingerprint = "record_fingerprint" if "record_fingerprint" in columns else "null"
         for side, keys in (("left", link.left), ("right", link.right)):
-            found = {
-                r[0]
-                for r in con.execute(
-                    "select record_key from marts.fct_reconciliation_records"
+            found = dict(
+                con.execute(
+                    f"select record_key, {fingerprint} from marts.fct_reconciliation_records"
                     " where reconciliation = ? and side = ? and record_key in (select unnest(?))",
                     [link.reconciliation, side, list(keys)],
                 ).fetchall()
-            }
+            )
             missing += [f"{side} {k}" for k in keys if k not in found]
-        return missing
+            prints[side] = tuple(found.get(k) for k in keys)
+        return missing, dataclasses.replace(link, left_fingerprints=prints["left"], right_fingerprints=prints["right"])
     finally:
         con.close()

@@ -19,12 +19,21 @@
     scored at least `plausible_probability`: a match the engine could not make, not a
     record nothing claims; `unmatched` keeps the rest.
 
+    A record an operator linked by hand that was restated since (int_operator_links'
+    fingerprint differs from the record's now) is a `manual_link_changed` break on the
+    link's record of the first side with rules: the link is suspended until the operator
+    matches again or unmatches.
+
     Rows are shaped like int_exception_breaks' all_breaks. Each type needs a row in seed
     exception_policy (domain, team, severity); a test says which is missing. -#}
 {% macro recon_exception_breaks(name) %}
 {%- set spec = recon_spec(name) -%}
 {%- set blocks = [] -%}
+{%- set ruled_sides = [] -%}
 {%- for side in ['left', 'right'] if side in spec.get('exceptions', {}) -%}
+    {%- do ruled_sides.append(side) -%}
+{%- endfor -%}
+{%- for side in ruled_sides -%}
     {%- set rule = spec.exceptions[side] -%}
     {%- set side_spec = spec[side] -%}
     {%- for key in ['client_name', 'currency', 'value', 'date', 'states'] -%}
@@ -45,6 +54,7 @@
             {%- for state, exception_type in rule.states.items() %}
             when '{{ state }}' then '{{ exception_type }}'
             {%- endfor %}
+            when 'link_changed' then 'manual_link_changed'
         end as exception_type,
         '{{ side_spec.model }}' as record_entity,
         side_states.record_key as record_id,
@@ -74,6 +84,29 @@
             {%- endif %}
         from {{ ref('int_' ~ name ~ '__records') }} as records
         where records.side = '{{ side }}'
+        {%- if side == ruled_sides[0] %}
+        union all
+        -- Manual links whose records are no longer as the operator saw them.
+        select distinct on (links.{{ side }}_key)
+            records.* replace (links.{{ side }}_key as record_key),
+            'link_changed' as exception_state
+        from {{ ref('int_operator_links') }} as links
+        left join {{ ref('int_' ~ name ~ '__records') }} as left_now
+            on left_now.side = 'left' and left_now.record_key = links.left_key
+        left join {{ ref('int_' ~ name ~ '__records') }} as right_now
+            on right_now.side = 'right' and right_now.record_key = links.right_key
+        left join {{ ref('int_' ~ name ~ '__records') }} as records
+            on records.side = '{{ side }}' and records.record_key = links.{{ side }}_key
+        where links.reconciliation = '{{ spec.name }}'
+            and links.is_linked
+            -- Restated, or gone (no record now); a link without fingerprints never lapses.
+            and (
+                coalesce(links.left_fingerprint != left_now.record_fingerprint, false)
+                or coalesce(links.right_fingerprint != right_now.record_fingerprint, false)
+                or (links.left_fingerprint is not null and left_now.record_key is null)
+                or (links.right_fingerprint is not null and right_now.record_key is null)
+            )
+        {%- endif %}
     ) as side_states
     inner join (
         -- The spec's expressions, on the side's model.
@@ -97,7 +130,7 @@
         on fx_reporting.currency = '{{ var("reporting_currency") }}'
         and date_trunc('month', side_records.due_date) = fx_reporting.rate_month
     {%- endif %}
-    where side_states.exception_state in ({% for state in rule.states %}'{{ state }}'{{ ", " if not loop.last }}{% endfor %})
+    where side_states.exception_state in ({% for state in rule.states %}'{{ state }}', {% endfor %}'link_changed')
     {%- endset -%}
     {%- do blocks.append(block) -%}
 {%- endfor -%}

@@ -66,7 +66,9 @@ operator_links as (
 
 deterministic_0 as (
     -- An operator's match is the first pass: no rule overrides it. Both records must
-    -- still exist (and be in scope).
+    -- still exist (and be in scope), and be as the operator saw them: a record restated
+    -- since (another fingerprint) suspends the link, which is raised for review
+    -- (manual_link_changed) while the rules match the records again.
     select
         left_records.left_key,
         right_records.right_key,
@@ -80,6 +82,14 @@ deterministic_0 as (
     inner join right_records
         on operator_links.right_key = right_records.right_key
     where operator_links.is_linked
+        and coalesce(
+            operator_links.left_fingerprint = {{ recon_record_fingerprint(spec.left, 'left_records') }},
+            true
+        )
+        and coalesce(
+            operator_links.right_fingerprint = {{ recon_record_fingerprint(spec.right, 'right_records') }},
+            true
+        )
 ),
 {%- for pass in spec.deterministic %}
 

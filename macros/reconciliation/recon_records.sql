@@ -18,18 +18,28 @@ decisions as (
 
 {{ side }}_records as (
     select
-        cast({{ side_spec.key }} as varchar) as record_key,
-        -- The record's business date (the spec's date field), for reporting by day.
-        {{ "cast(" ~ side_spec.columns.date ~ " as date)" if 'date' in side_spec.columns else "cast(null as date)" }}
-            as record_date
-    from {{ ref(side_spec.model) }}
-    where {{ side_spec.get('where') or 'true' }}
+        spec_columns.record_key,
+        spec_columns.record_date,
+        {{ recon_record_fingerprint(side_spec, 'spec_columns') }} as record_fingerprint
+    from (
+        select
+            cast({{ side_spec.key }} as varchar) as record_key,
+            -- The record's business date (the spec's date field), for reporting by day.
+            {{ "cast(" ~ side_spec.columns.date ~ " as date)" if 'date' in side_spec.columns else "cast(null as date)" }}
+                as record_date,
+            {%- for field, expression in side_spec.columns.items() %}
+            {{ expression }} as {{ field }}{{ "," if not loop.last }}
+            {%- endfor %}
+        from {{ ref(side_spec.model) }}
+        where {{ side_spec.get('where') or 'true' }}
+    ) as spec_columns
 ),
 
 {{ side }}_states as (
     select
         {{ side }}_records.record_key,
         any_value({{ side }}_records.record_date) as record_date,
+        any_value({{ side }}_records.record_fingerprint) as record_fingerprint,
         case
             when bool_or(decisions.decision = 'matched') then 'matched'
             when bool_or(decisions.decision = 'suggested') then 'suggested'
@@ -78,6 +88,7 @@ decisions as (
         '{{ side_spec.model }}' as record_model,
         {{ side }}_states.record_key,
         {{ side }}_states.record_date,
+        {{ side }}_states.record_fingerprint,
         {{ side }}_states.record_state,
         {{ side }}_states.matched_keys,
         {{ side }}_states.matched_by,

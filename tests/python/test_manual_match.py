@@ -4,12 +4,16 @@ Real parts only: a generated landing folder, the Dagster job (ingest, dbt build,
 publication), the SQLite action store written through the CLI, the published marts read
 back. The operator links an orphan billing item to an order by hand; the next run must
 match it by the `operator` pass (versioned by the action), bill the order with it and
-close the orphan exception. Unmatching it from the order's new exception must undo all
-of that, and the engine must not link the pair again by any rule.
+close the orphan exception. When the item is restated, the link lapses and is raised for
+review (manual_link_changed) until the operator matches again. Unmatching it from the
+order's new exception must undo all of that, and the engine must not link the pair again
+by any rule.
 """
 
 from __future__ import annotations
 
+import csv
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,29 @@ from orchestration.actions import ActionStore
 
 def recon(*argv: str) -> int:
     return cli.main(list(argv))
+
+
+def restate_one_line(home: Path, item: str) -> None:
+    """Re-send the landing file holding one of the item's lines, that line 10.00 higher."""
+    [(invoice_id, line_number)] = query(
+        home,
+        "select invoice_id, line_number from intermediate.int_invoice_lines_billable"
+        " where billing_item_id = ? order by line_number limit 1",
+        [item],
+    )
+    for path in sorted((home / "landing" / "billing" / "invoice_lines").glob("*.csv")):
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        hits = [r for r in rows if r["invoice_id"] == invoice_id and int(r["line_number"]) == line_number]
+        if hits:
+            hits[0]["net_amount"] = str(Decimal(hits[0]["net_amount"]) + Decimal("10.00"))
+            hits[0]["unit_price"] = str(Decimal(hits[0]["net_amount"]) / Decimal(hits[0]["quantity"] or 1))
+            with open(path, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            return
+    raise AssertionError(f"no landing row for {invoice_id} line {line_number}")
 
 
 def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
@@ -75,6 +102,39 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
         recon_home, "select status from marts.fct_exception_current where exception_id = ?", [exception_id]
     )
     assert status == "auto_resolved"
+
+    # The item is restated after the link: the link lapses, the rules decide again, and
+    # the link is raised for review until the operator matches again.
+    restate_one_line(recon_home, item)
+    assert cli.run_pipeline()
+    assert not query(
+        recon_home,
+        "select 1 from marts.fct_reconciliation_matches where reconciliation = 'orders_invoices'"
+        " and left_key = ? and right_key = ? and pass_name = 'operator'",
+        [order, item],
+    )
+    [(changed_exception, changed_status)] = query(
+        recon_home,
+        "select exception_id, status from marts.fct_exception_current"
+        " where exception_type = 'manual_link_changed' and record_id = ?",
+        [item],
+    )
+    assert changed_status == "open"
+    assert recon("exceptions", "claim", changed_exception[:12], "--as", "paul") == 0
+    assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
+                 "--with", order) == 0  # fmt: skip
+    assert cli.run_pipeline()
+    [(pass_name,)] = query(
+        recon_home,
+        "select pass_name from marts.fct_reconciliation_matches"
+        " where reconciliation = 'orders_invoices' and left_key = ? and right_key = ?",
+        [order, item],
+    )
+    assert pass_name == "operator"
+    [(changed_status,)] = query(
+        recon_home, "select status from marts.fct_exception_current where exception_id = ?", [changed_exception]
+    )
+    assert changed_status == "auto_resolved"
 
     # The order is now billed more than booked: its billing exception is where the link is undone.
     [(order_exception,)] = query(

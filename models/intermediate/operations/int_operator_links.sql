@@ -2,7 +2,10 @@
 -- the matching engine reads them: per reconciliation and pair, the operator's last word.
 -- A match is the engine's first pass (pass_name 'operator', rule_version 'operator:<action
 -- id>'); an unmatch forbids the pair to every pass. Each action's target is the JSON
--- {"reconciliation", "left": [keys], "right": [keys]} the action store checked and chained.
+-- {"reconciliation", "left": [keys], "right": [keys]} the action store checked and chained,
+-- with "left_fingerprints" / "right_fingerprints": each record as the published copy showed
+-- it to the operator (fct_reconciliation_records.record_fingerprint; null in links made
+-- before fingerprints, which never lapse).
 with
 
 actions as (
@@ -20,21 +23,26 @@ targets as (
         actions.reason_code,
         actions.target ->> 'reconciliation' as reconciliation,
         cast(actions.target -> 'left' as varchar[]) as left_keys,
-        cast(actions.target -> 'right' as varchar[]) as right_keys
+        cast(actions.target -> 'right' as varchar[]) as right_keys,
+        cast(actions.target -> 'left_fingerprints' as varchar[]) as left_fingerprints,
+        cast(actions.target -> 'right_fingerprints' as varchar[]) as right_fingerprints
     from actions
 ),
 
 pairs as (
     select
-        targets.* exclude (left_keys),
-        unnest(targets.left_keys) as left_key
+        targets.* exclude (left_keys, left_fingerprints),
+        -- Side by side: the n-th fingerprint is the n-th key's (null when absent).
+        unnest(targets.left_keys) as left_key,
+        unnest(targets.left_fingerprints) as left_fingerprint
     from targets
 ),
 
 expanded as (
     select
-        pairs.* exclude (right_keys),
-        unnest(pairs.right_keys) as right_key
+        pairs.* exclude (right_keys, right_fingerprints),
+        unnest(pairs.right_keys) as right_key,
+        unnest(pairs.right_fingerprints) as right_fingerprint
     from pairs
 ),
 
@@ -52,6 +60,8 @@ select
     latest.left_key,
     latest.right_key,
     latest.action = 'match' as is_linked,
+    latest.left_fingerprint,
+    latest.right_fingerprint,
     latest.action_id,
     latest.action_seq,
     latest.actor,

@@ -16,6 +16,7 @@ final as (
         all_records.record_key,
         all_records.record_date,
         all_records.record_state,
+        all_records.record_fingerprint,
         all_records.matched_keys,
         all_records.matched_by,
         all_records.candidate_count,

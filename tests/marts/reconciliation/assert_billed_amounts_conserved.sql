@@ -2,7 +2,8 @@
 -- or a break (orphan, ambiguous, needs review; an exception, or pending while its order
 -- may still arrive), so matched + broken equals billed, per currency, to the cent. A
 -- matched item's extra charges (ancillary_amount) count as matched: they are billed
--- beside the order, not lost.
+-- beside the order, not lost. A manual link raised for review (manual_link_changed) is
+-- about a link, not money: its item is also matched or a break of its own.
 {{ config(meta={'dagster': {'ref': {'name': 'fct_reconciliation_exceptions'}}}) }}
 
 with
@@ -23,6 +24,7 @@ excepted as (
     select currency, sum(amount_at_risk) as excepted
     from {{ ref('int_exception_breaks') }}
     where record_entity = 'int_invoice_billing_items'
+        and exception_type != 'manual_link_changed'
     group by currency
 )
 
