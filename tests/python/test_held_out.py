@@ -4,10 +4,12 @@ A whole first run (Dagster: ingest, gates, dbt build, publication) on a fresh wa
 of dialect B, seed 7, then the matches against its ground truth. Weights and thresholds
 were tuned on dialect A only; the figures this asserts are in docs/benchmarks.md.
 
-The floors here are what the engine reaches with margin, not wishes: where one sits below
-the issue's target (campaign → order recall 0.90, invoice-line precision 0.99, billed
-amount within 1 % for 95 % of orders) the docs say so and why. Raising a floor needs a
-better engine, never a change tuned on this data.
+The floors are the matching issue's targets (line precision 0.99 and F1 0.95, campaign
+precision 0.98 and recall 0.90, deliverable F1 0.95, submission recall 0.97, billed amount
+within 1 % for 95 % of billed orders), measured here at 5,000 orders (docs/benchmarks.md
+has 20,000). The data is seeded and the build deterministic, so a figure below a floor is
+a change in the engine, never noise. Raising a floor needs a better engine, never a change
+tuned on this data.
 
 Size: RECON_HELD_OUT_ORDERS (default 5,000 orders; the documented figures use 20,000).
 """
@@ -58,24 +60,20 @@ def test_the_first_run_on_a_new_warehouse_publishes_with_warnings(held_out_home:
 
 def test_order_to_invoice_lines(reports: dict[str, evaluate.ReconciliationReport]) -> None:
     lines = reports["orders_invoice_lines"].auto
-    # Target F1 >= 0.95 (met). Precision: the lines that B's truth says bill no order
-    # ("Late payment fee" under a header reference) are given the header's order.
-    assert lines.f1 >= 0.95, lines.as_dict()
-    assert lines.precision >= 0.97, lines.as_dict()
+    assert lines.precision >= 0.99 and lines.f1 >= 0.95, lines.as_dict()
     orders = reports["orders_invoices"].auto
     assert orders.precision >= 0.995 and orders.recall >= 0.93, orders.as_dict()
 
 
 def test_campaign_to_order(reports: dict[str, evaluate.ReconciliationReport]) -> None:
     campaigns = reports["delivery_orders"].auto
-    assert campaigns.precision >= 0.98, campaigns.as_dict()  # target 0.98
-    assert campaigns.recall >= 0.78, campaigns.as_dict()  # target 0.90: not met, see docs/benchmarks.md
+    assert campaigns.precision >= 0.98 and campaigns.recall >= 0.90, campaigns.as_dict()
 
 
 def test_deliverable_to_order(reports: dict[str, evaluate.ReconciliationReport]) -> None:
     deliverables = reports["deliverables_orders"].auto
     assert deliverables.precision >= 0.99, deliverables.as_dict()
-    assert deliverables.f1 >= 0.85, deliverables.as_dict()  # target 0.95: not met, see docs/benchmarks.md
+    assert deliverables.f1 >= 0.95, deliverables.as_dict()
 
 
 def test_submission_to_lead_including_repeat_submissions(reports: dict[str, evaluate.ReconciliationReport]) -> None:
@@ -86,7 +84,7 @@ def test_submission_to_lead_including_repeat_submissions(reports: dict[str, eval
 def test_billed_amounts(held_out_home: tuple[Path, bool]) -> None:
     home, _ = held_out_home
     billed = evaluate.billed_accuracy_for(home / "warehouse.duckdb", home / "ground_truth")
-    assert billed["share"] >= 0.88, billed  # target 0.95: not met, see docs/benchmarks.md
+    assert billed["share"] >= 0.95, billed
 
 
 def test_every_billed_cent_is_allocated_or_an_exception(held_out_home: tuple[Path, bool]) -> None:
@@ -107,7 +105,8 @@ def test_every_billed_cent_is_allocated_or_an_exception(held_out_home: tuple[Pat
             ),
             excepted as (
                 select currency, sum(amount_at_risk) as amount from intermediate.int_exception_breaks
-                where record_entity = 'int_invoice_billing_items' group by 1
+                where record_entity = 'int_invoice_billing_items' and exception_type != 'manual_link_changed'
+                group by 1
             )
             select billed.currency, billed.amount, coalesce(matched.amount, 0) + coalesce(excepted.amount, 0)
             from billed
