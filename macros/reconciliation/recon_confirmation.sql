@@ -15,6 +15,9 @@
       {amount: {equal_share: 12, abs: 0.05, rel: 0.0005}}
                                            same currency and the right amount is an equal part (a half, a
                                            third, … down to 1/12) of the left amount (an instalment).
+      {field: name, initials: true}        the right value is the left value's initials (macro
+                                           client_initials), 2 to 5 letters: "FV" or "f.v." for Fenwick
+                                           Veterinary.
     An amount condition compares the right side's `amount` column, or the column its
     `right_field` names ({amount: {abs: 0.05, right_field: amount_primary}}).
     A name variant then cannot veto an exact reference that the client or the amount
@@ -74,10 +77,17 @@
         (right_records.{{ confirm.field }} is null or right_records.{{ confirm.field }} = left_records.{{ confirm.field }})
     {%- elif confirm.get('equal') -%}
         coalesce(left_records.{{ confirm.field }} = right_records.{{ confirm.field }}, false)
+    {%- elif confirm.get('initials') -%}
+        coalesce(
+            length(regexp_replace(lower(right_records.{{ confirm.field }}), '[^a-z]', '', 'g')) between 2 and 5
+            and regexp_replace(lower(right_records.{{ confirm.field }}), '[^a-z]', '', 'g')
+                = {{ client_initials('left_records.' ~ confirm.field) }},
+            false)
     {%- elif 'min_similarity' in confirm -%}
         coalesce({{ recon_string_similarity('left_records.' ~ confirm.field, 'right_records.' ~ confirm.field) }}
             >= {{ confirm.min_similarity }}, false)
     {%- else -%}
-        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_least, at_most}}, {amount: {per_month, abs, rel}}, {amount: {equal_share, abs, rel}}, any_of or all_of") }}
+        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, initials: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_least, at_most}}, {amount: {per_month, abs, rel}}, {amount: {equal_share, abs, rel}}, any_of or all_of") }}
     {%- endif -%}
 {%- endmacro %}
+

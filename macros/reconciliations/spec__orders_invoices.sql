@@ -48,9 +48,10 @@ right:
     date: issue_date
 # Deterministic passes, in priority order. A right record matched by a pass is not
 # offered to later passes; two left records tied in one pass make it ambiguous.
-# `confirm` asks for other evidence: a similar client name, the same client (a resolved
-# alias), or the same amount, so a name variant never vetoes an exact reference but a
-# typo that hits another client's order is left to scoring. An item billing far more
+# `confirm` asks for other evidence: a similar client name or its initials ("FV" for
+# Fenwick Veterinary), the same client (a resolved alias), or the same amount, so a name
+# variant never vetoes an exact reference but a typo that hits another client's order is
+# left to scoring. An item billing far more
 # than the order (`max_amount_ratio`) is suggested, not matched.
 deterministic:
   - name: reference_exact
@@ -59,6 +60,7 @@ deterministic:
     confirm:
       any_of:
         - {field: name, min_similarity: 0.8}
+        - {field: name, initials: true}
         - {field: client_id, equal: true}
         - {amount: {abs: 1.00, rel: 0.02}}
     max_amount_ratio: 1.3
@@ -68,6 +70,7 @@ deterministic:
     confirm:
       any_of:
         - {field: name, min_similarity: 0.8}
+        - {field: name, initials: true}
         - {field: client_id, equal: true}
         - {amount: {abs: 1.00, rel: 0.02}}
     max_amount_ratio: 1.3
