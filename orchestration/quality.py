@@ -91,7 +91,7 @@ RECORDS_RELATION = "marts.fct_reconciliation_records"
 RECORD_STATES = ("matched", "suggested", "ambiguous", "unmatched")
 SEVERITIES = ("error", "warn")
 LINEAGE_COLUMNS = tuple(name for name, _ in META_COLUMNS)
-# Asset keys as Dagster spells them (definitions.raw_asset_key and the dbt translator).
+# Asset keys as Dagster spells them (defs.ingestion.raw_asset_key and the dbt translator).
 INGESTION_LOG_ASSET = "raw_ingestion/ingestion_log"
 RECORDS_ASSET = "marts/fct_reconciliation_records"
 MAD_TO_SIGMA = 1.4826  # MAD × this estimates the standard deviation of normal data
@@ -109,7 +109,7 @@ def default_history_dir() -> Path:
 
 
 def raw_asset(ent: Entity) -> str:
-    """Dagster asset key of a raw table, as ``orchestration.definitions.raw_asset_key`` builds it."""
+    """Dagster asset key of a raw table, as ``orchestration.defs.ingestion.raw_asset_key`` builds it."""
     return f"raw_{ent.source}/{ent.table}"
 
 

@@ -36,10 +36,23 @@ def use_home(home: Path) -> None:
 
 
 def apply_environment() -> None:
-    """Pin the environment every entry point runs with: absolute state paths, no telemetry.
+    """Pin the environment (``pin_environment``) and write DAGSTER_HOME's dagster.yaml.
 
-    dbt and Dagster read these from the process environment, so the CLI, the Dagster
-    definitions and the tests call this before anything else.
+    The CLI's entry points and the tests call this before anything else.
+    """
+    pin_environment()
+    dagster_dir = Path(os.environ["DAGSTER_HOME"])
+    dagster_dir.mkdir(parents=True, exist_ok=True)
+    config = dagster_dir / "dagster.yaml"
+    if not config.exists() or config.read_text() != DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
+
+
+def pin_environment() -> None:
+    """The environment every entry point runs with: absolute state paths, no telemetry.
+
+    dbt and Dagster read these from the process environment. Writes nothing: loading the
+    Dagster definitions calls this alone.
     """
     home = recon_home()
     os.environ["RECON_HOME"] = str(home)
@@ -53,11 +66,6 @@ def apply_environment() -> None:
     os.environ["DO_NOT_TRACK"] = "1"
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_DIR / "profiles"))
-    dagster_dir = Path(os.environ["DAGSTER_HOME"])
-    dagster_dir.mkdir(parents=True, exist_ok=True)
-    config = dagster_dir / "dagster.yaml"
-    if not config.exists() or config.read_text() != DAGSTER_YAML:
-        config.write_text(DAGSTER_YAML)
 
 
 # The Dagster instance config recon manages under DAGSTER_HOME (rewritten if it differs).

@@ -33,7 +33,7 @@ def test_definitions_load_with_raw_dbt_assets_checks_and_job(recon_home) -> None
 
 
 def test_translator_groups_by_folder_and_owner_from_meta() -> None:
-    from orchestration.definitions import ReconDbtTranslator
+    from orchestration.defs.dbt import ReconDbtTranslator
 
     translator = ReconDbtTranslator()
     model = {
@@ -48,7 +48,7 @@ def test_translator_groups_by_folder_and_owner_from_meta() -> None:
 
 
 def test_dbt_step_builds_everything() -> None:
-    from orchestration.definitions import dbt_build_args
+    from orchestration.defs.dbt import dbt_build_args
 
     assert dbt_build_args() == ["build"]
 
@@ -67,3 +67,72 @@ def test_environment_puts_dbt_on_path_for_dagster_dev(recon_home, monkeypatch) -
     settings.apply_environment()
     found = shutil.which("dbt")
     assert found is not None and found.startswith(str(Path(sys.executable).parent))
+
+
+def code_location_lines() -> list[str]:
+    """The graph as text: every asset with its group and upstream keys, every check, the automation."""
+    from orchestration.definitions import defs
+
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    lines = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        deps = ",".join(sorted(p.to_user_string() for p in node.parent_keys))
+        lines.append(f"asset {key.to_user_string()} group={node.group_name} deps=[{deps}]")
+    for check in sorted(graph.asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name)):
+        lines.append(f"check {check.asset_key.to_user_string()}:{check.name}")
+    lines.append("jobs " + ",".join(sorted(j.name for j in repo.get_all_jobs())))
+    lines.append("schedules " + ",".join(sorted(s.name for s in repo.schedule_defs)))
+    lines.append("sensors " + ",".join(sorted(s.name for s in repo.sensor_defs)))
+    return lines
+
+
+def test_code_location_matches_its_snapshot(recon_home) -> None:
+    # A model, test, check or dependency added or lost shows up here as a diff to review.
+    # After an intended change: RECON_UPDATE_SNAPSHOTS=1 pytest tests/python/test_definitions.py
+    import os
+    from pathlib import Path
+
+    snapshot = Path(__file__).parent / "snapshots" / "code_location.txt"
+    lines = code_location_lines()
+    if os.environ.get("RECON_UPDATE_SNAPSHOTS") == "1":
+        snapshot.write_text("\n".join(lines) + "\n")
+    expected = snapshot.read_text().splitlines()
+    missing = sorted(set(expected) - set(lines))
+    extra = sorted(set(lines) - set(expected))
+    assert not missing and not extra, f"not in the code location: {missing[:20]}; new: {extra[:20]}"
+    assert lines == expected
+
+
+def test_loading_the_code_location_writes_nothing_and_runs_no_git(tmp_path) -> None:
+    # dagster dev, the daemon and every run load this module: no dagster.yaml, no state
+    # directory, no dbt parse and no git call at import (entry points prepare those).
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from orchestration import settings
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    marker = tmp_path / "git-was-called"
+    (fake_bin / "git").write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    (fake_bin / "git").chmod(0o755)
+    home = tmp_path / "home"
+    manifest = settings.PROJECT_DIR / "target" / "manifest.json"
+    before = manifest.stat().st_mtime_ns
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "DAGSTER_"))}
+    env.update(RECON_HOME=str(home), PATH=f"{fake_bin}{os.pathsep}{env.get('PATH', '')}")
+    subprocess.run(
+        [sys.executable, "-c", "from orchestration.definitions import defs; defs.get_repository_def()"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
+    )
+    assert not home.exists(), sorted(str(p) for p in home.rglob("*"))
+    assert not marker.exists(), "loading the definitions ran git"
+    assert manifest.stat().st_mtime_ns == before, "loading the definitions re-parsed the dbt project"
+    assert Path(tmp_path / "dagster.yaml").exists() is False

@@ -1,0 +1,53 @@
+"""The dbt project as assets: models, seeds and snapshots; its tests as asset checks."""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.defs.resources import RAW_GROUP, WarehouseWriter, dbt_project
+
+
+class ReconDbtTranslator(DagsterDbtTranslator):
+    """Groups from the dbt folder layer, owners from ``meta.owner`` — never from model lists."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return RAW_GROUP
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "default"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
+        owner = (dbt_resource_props.get("meta") or {}).get("owner") or (
+            dbt_resource_props.get("config", {}).get("meta") or {}
+        ).get("owner")
+        return [f"team:{owner}"] if owner else None
+
+
+def dbt_build_args() -> list[str]:
+    """CLI arguments of the dbt step: build everything (models, seeds, tests, unit tests)."""
+    return ["build"]
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
+    dagster_dbt_translator=ReconDbtTranslator(),
+)
+def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse_writer: WarehouseWriter):
+    # Models stamp the Dagster run id on what they build (env_var RECON_RUN_ID), so every
+    # match and reconciled row says which run produced it.
+    os.environ["RECON_RUN_ID"] = context.run.run_id
+    # Production runs only approved rules, however the run was started (UI, schedule, sensor).
+    from orchestration import governance
+
+    try:
+        context.log.info(governance.require_approved().message())
+    except governance.GovernanceError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    yield from dbt.cli(dbt_build_args(), context=context).stream()

@@ -1,0 +1,80 @@
+"""Write-audit-publish: the marts to the read-only serving copy that BI and operators read."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import yaml
+from dagster import AssetExecutionContext
+
+from orchestration import actions, publish, quality, settings
+from orchestration.defs.operations import EXCEPTION_CATALOG_KEY
+from orchestration.defs.resources import TRANSIENT_RETRY, WarehouseWriter, dbt_project
+
+
+def _mart_keys() -> list[dg.AssetKey]:
+    """Every dbt model under models/marts, from the manifest: what a publication copies."""
+    manifest = json.loads(Path(dbt_project().manifest_path).read_text())
+    return sorted(
+        dg.AssetKey(["marts", node["name"]])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["original_file_path"].startswith("models/marts/")
+    )
+
+
+MART_KEYS = _mart_keys()
+
+
+def _rule_versions() -> dict[str, str]:
+    from orchestration.evaluate import load_spec
+
+    names = yaml.safe_load((settings.PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["reconciliations"]
+    return {name: load_spec(name)["rule_version"] for name in names}
+
+
+@dg.asset(
+    key=dg.AssetKey(["publication", "serving_copy"]),
+    deps=[*MART_KEYS, EXCEPTION_CATALOG_KEY],
+    group_name="publication",
+    kinds={"duckdb", "parquet"},
+    owners=["team:data"],
+    retry_policy=TRANSIENT_RETRY,
+    description=(
+        "Write-audit-publish: after the build and the blocking checks pass, the marts are copied to a new "
+        "read-only DuckDB file and Parquet exports under $RECON_HOME/publications and switched to atomically. "
+        "A failed check or build never gets here, so the last good publication stays."
+    ),
+)
+def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse_path()), read_only=True)
+    try:
+        match_rates = {
+            f"{row.reconciliation}/{row.side}": round(float(row.match_rate), 4)
+            for row in quality.match_rate_frame(con).itertuples()
+        }
+        batches = con.execute(
+            "select count(*), max(batch_id), count(*) filter (where status = 'rejected') from raw.ingestion_log"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    details = {
+        "rule_versions": _rule_versions(),
+        "match_rates": match_rates,
+        "input_batches": {"batches": batches[0], "latest_batch_id": batches[1], "rejected_files": batches[2]},
+        # The head of the action log: `recon audit verify` checks the store still holds it.
+        "audit_anchor": actions.anchor_record(actions.ActionStore()),
+    }
+    record = publish.publish(settings.warehouse_path(), context.run.run_id, details)
+    context.log.info(f"published {record['publication']} to {publish.serving_path()}")
+    return dg.MaterializeResult(
+        metadata={
+            "publication": record["publication"],
+            "serving_path": str(publish.serving_path()),
+            "code_version": record["code_version"]["git_sha"],
+            "rule_versions": dg.MetadataValue.json(details["rule_versions"]),
+            "match_rates": dg.MetadataValue.json(match_rates),
+            "row_counts": dg.MetadataValue.json(record["row_counts"]),
+        }
+    )

@@ -1,0 +1,65 @@
+"""Quality gates: the Great Expectations suites (orchestration/quality.py,
+config/quality.yml) as asset checks.
+
+Raw-table checks run right after ingestion, so a bad batch (a failed expectation, a
+volume or value spike) stops the dbt build and the publication; the match-rate checks
+run after the build and stop the publication. `error` checks block, `warn` report.
+"""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration import actions, quality, settings
+
+QUALITY_SPECS = quality.check_specs()
+
+
+def _check_spec(spec: quality.CheckSpec) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=spec.name,
+        asset=dg.AssetKey.from_user_string(spec.asset),
+        description=spec.description,
+        blocking=spec.severity == "error",
+    )
+
+
+def _quality_results(context: dg.AssetCheckExecutionContext, wanted: set[tuple[str, str]], after_build: bool):
+    config = os.environ.get("RECON_QUALITY_CONFIG")  # another config/quality.yml (tests, one-off runs)
+    report = quality.run_quality_checks(
+        settings.warehouse_path(),
+        quality.default_history_dir(),
+        context.run.run_id,
+        now=actions.utc_now(),
+        config_path=Path(config) if config else None,
+        # Before dbt the marts are the previous run's: their match rates set no baseline.
+        after_build=after_build,
+    )
+    for check in report.checks:
+        if (check.name, check.asset) not in wanted:
+            continue
+        metadata = {k: v for k, v in check.metadata.items() if isinstance(v, (int, float, str, bool))}
+        metadata["report"] = str(report.history_file)
+        yield dg.AssetCheckResult(
+            asset_key=dg.AssetKey.from_user_string(check.asset),
+            check_name=check.name,
+            passed=check.passed,
+            severity=dg.AssetCheckSeverity.ERROR if check.severity == "error" else dg.AssetCheckSeverity.WARN,
+            metadata=metadata,
+            description=check.description,
+        )
+
+
+RAW_QUALITY = [s for s in QUALITY_SPECS if s.asset.startswith("raw_")]
+MART_QUALITY = [s for s in QUALITY_SPECS if not s.asset.startswith("raw_")]
+
+
+@dg.multi_asset_check(specs=[_check_spec(s) for s in RAW_QUALITY], name="raw_quality_gates", can_subset=False)
+def raw_quality_gates(context: dg.AssetCheckExecutionContext):
+    yield from _quality_results(context, {(s.name, s.asset) for s in RAW_QUALITY}, after_build=False)
+
+
+@dg.multi_asset_check(specs=[_check_spec(s) for s in MART_QUALITY], name="mart_quality_gates", can_subset=False)
+def mart_quality_gates(context: dg.AssetCheckExecutionContext):
+    yield from _quality_results(context, {(s.name, s.asset) for s in MART_QUALITY}, after_build=True)

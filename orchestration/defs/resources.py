@@ -1,0 +1,72 @@
+"""Resources and shared settings of the code location."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject
+
+from orchestration import lock, publish, settings
+from orchestration.lock import warehouse_lock
+
+RAW_GROUP = "raw"
+# Transient failures (a file still being written, a busy disk) get retried; a failed
+# dbt test is not transient and is not retried.
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+
+@cache
+def dbt_project() -> DbtProject:
+    """The dbt project; under `dagster dev` its manifest is re-parsed on load."""
+    project = DbtProject(project_dir=settings.PROJECT_DIR, profiles_dir=settings.PROJECT_DIR / "profiles")
+    project.prepare_if_dev()
+    return project
+
+
+@cache
+def code_version() -> str:
+    """The git commit the run executes (asked once per process, when a step needs it)."""
+    return publish.code_version()["git_sha"]
+
+
+def dbt_resource() -> DbtCliResource:
+    # The dbt next to this interpreter: `recon` runs from the venv without activating it.
+    import sys
+
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=str(Path(sys.executable).with_name("dbt")))
+
+
+class WarehouseWriter(dg.ConfigurableResource):
+    """Holds the warehouse lock for the whole run (every writing asset requires it)."""
+
+    wait_seconds: float | None = None
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseWriter"]:
+        with warehouse_lock(f"dagster run {context.run.run_id if context.run else None}", self.wait_seconds):
+            if context.run is not None:
+                lock.record_run(context.run.run_id)
+                _fail_dead_run(context)
+            yield self
+
+
+def _fail_dead_run(context: dg.InitResourceContext) -> None:
+    """Mark failed the Dagster runs of holders that were killed holding the warehouse.
+
+    A run killed with kill -9 never reports its end, so it would stay STARTED for good.
+    Whoever took the lock next recorded it (``lock.takeovers``); this closes the run.
+    """
+    if context.instance is None:
+        return
+    for dead in lock.takeovers():
+        run = context.instance.get_run_by_id(dead["run_id"]) if dead.get("run_id") else None
+        if run is None or run.is_finished:
+            continue
+        context.instance.report_run_failed(
+            run,
+            f"the process running it (pid {dead.get('pid')}) ended without finishing (kill -9, out of memory or "
+            f"power loss); found at {dead.get('found_at')}"
+            + (f", when {len(dead['stopped'])} process(es) it left running were stopped" if dead["stopped"] else ""),
+        )
