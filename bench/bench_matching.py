@@ -54,6 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from orchestration import settings  # noqa: E402
+from orchestration.warehouse import open_reader  # noqa: E402
 
 PROJECT_DIR = settings.PROJECT_DIR
 MARKER = ".recon-bench-matching"
@@ -850,9 +851,8 @@ def main(argv: list[str] | None = None) -> int:
         self_cpu_before = self_cpu.ru_utime + self_cpu.ru_stime
         names = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["reconciliations"]
         model_time = {n["name"]: n["execution_time_s"] for n in report.get("dbt", {}).get("nodes", [])}
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = open_reader(warehouse)
         try:
-            con.execute("set TimeZone = 'UTC'")
             # Row counts of the tables dbt built, from DuckDB's catalog (views have none).
             sizes = dict(con.execute("select table_name, estimated_size from duckdb_tables()").fetchall())
             for node in report.get("dbt", {}).get("nodes", []):

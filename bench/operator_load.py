@@ -325,9 +325,8 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def verify(home: Path, records: list[dict], baseline_seq: int) -> dict:
     """Lost, duplicated and unreported actions; chain and seq problems; store vs warehouse."""
-    import duckdb
-
     from orchestration.actions import ActionStore, read_log, verify_chain
+    from orchestration.warehouse import open_reader
 
     path = home / "actions.sqlite"
     entries = read_log(path) or []
@@ -338,7 +337,7 @@ def verify(home: Path, records: list[dict], baseline_seq: int) -> dict:
     by_seq = {e["seq"]: e for e in entries}
     store_ids = Counter(e["action_id"] for e in entries)
 
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = open_reader(home / "warehouse.duckdb")
     try:
         warehouse = con.execute("select seq, action_id, entry_hash from raw.operator_actions order by seq").fetchall()
     finally:

@@ -955,9 +955,9 @@ def publish_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
     Runs after each pipeline build, so operators work from the action store alone and
     never need the warehouse, which the next run may be holding for writing.
     """
-    import duckdb
+    from orchestration.warehouse import open_reader
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = open_reader(warehouse)
     try:
         cur = con.execute(
             """

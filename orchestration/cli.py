@@ -399,9 +399,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def duckdb_readonly(path: Path):
-    import duckdb
+    from orchestration.warehouse import open_reader
 
-    return duckdb.connect(str(path), read_only=True)
+    return open_reader(path)
 
 
 def _store():
@@ -652,7 +652,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_audit_accept_fork(args: argparse.Namespace) -> int:
     """Accept the action store as it is after a restore: the warehouse's later copy is set aside."""
-    from orchestration import actions, ingest
+    from orchestration import actions, warehouse
     from orchestration.lock import WarehouseBusy, warehouse_lock
 
     settings.apply_environment()
@@ -663,7 +663,7 @@ def cmd_audit_accept_fork(args: argparse.Namespace) -> int:
     actor = _requested_operator(args)
     try:
         with warehouse_lock("recon audit accept-fork"):
-            con = ingest.connect(settings.warehouse_path())
+            con = warehouse.open_writer(settings.warehouse_path())
             try:
                 moved = actions.accept_fork(store, con, actor, args.reason)
             finally:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import yaml
 
 from orchestration.settings import PROJECT_DIR
+from orchestration.warehouse import open_reader
 
 SPEC_DIR = PROJECT_DIR / "macros" / "reconciliations"
 WEIGHTS_SEED = PROJECT_DIR / "seeds" / "match_weights.csv"
@@ -392,7 +393,7 @@ def billed_amount_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path, t
 
 
 def evaluate(warehouse: Path, ground_truth: Path, names: list[str] | None = None) -> list[ReconciliationReport]:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = open_reader(warehouse)
     try:
         reports = [evaluate_reconciliation(con, n, ground_truth) for n in (names or list(MAPPINGS))]
         if names is None:
@@ -407,7 +408,7 @@ def evaluate(warehouse: Path, ground_truth: Path, names: list[str] | None = None
 
 
 def billed_accuracy_for(warehouse: Path, ground_truth: Path) -> dict:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = open_reader(warehouse)
     try:
         return billed_amount_accuracy(con, ground_truth)
     finally:
@@ -637,7 +638,7 @@ def write_json(
 
 
 def confusion_for(warehouse: Path, ground_truth: Path) -> dict[str, Counter]:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = open_reader(warehouse)
     try:
         return state_confusion(con, ground_truth)
     finally:

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.evaluate import Score
+from orchestration.warehouse import open_reader
 
 # exception type -> (truth entity, truth discrepancy kinds) that should raise it.
 TRUTH_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -136,7 +137,7 @@ def score_exceptions(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list
 
 
 def scores_for(warehouse: Path, ground_truth: Path) -> list[ExceptionScore]:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = open_reader(warehouse)
     try:
         return score_exceptions(con, ground_truth)
     finally:

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from orchestration import contract
 from orchestration.contract import Column, Entity
-from orchestration.lock import WarehouseBusy, explain_file_lock
+from orchestration.warehouse import open_writer
 
 BATCH_ROWS = 100_000
 RAW_SCHEMA = "raw"
@@ -679,24 +679,11 @@ def _link_digest(path: Path) -> str:
     return hashlib.sha256(("symlink:" + os.readlink(path)).encode()).hexdigest()
 
 
-def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """The run's read-write connection; if another process has the file open, say which."""
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(warehouse))
-    except duckdb.IOException as exc:
-        if "Could not set lock" not in str(exc):
-            raise
-        raise WarehouseBusy(explain_file_lock(warehouse, str(exc))) from exc
-    con.execute("set TimeZone = 'UTC'")
-    return con
-
-
 def ingest_landing(landing: Path, warehouse: Path) -> IngestReport:
     """Load every new landing file; return what happened to each one."""
     started = time.monotonic()
     report = IngestReport()
-    con = connect(warehouse)
+    con = open_writer(warehouse)
     try:
         ensure_raw_schema(con)
         for path in discover(landing):

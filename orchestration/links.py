@@ -138,11 +138,11 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
     """
     import dataclasses
 
-    import duckdb
+    from orchestration.warehouse import open_reader
 
     if not serving.exists():
         return [], link
-    con = duckdb.connect(str(serving), read_only=True)
+    con = open_reader(serving)
     try:
         missing: list[str] = []
         prints: dict[str, tuple[str | None, ...]] = {}

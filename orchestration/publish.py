@@ -37,9 +37,8 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from orchestration.settings import PROJECT_DIR, recon_home
+from orchestration.warehouse import open_writer
 
 PUBLISHED_SCHEMAS = ("marts",)
 # Working-warehouse tables readers need besides the marts: `recon status` shows the files
@@ -107,10 +106,9 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
     building.unlink(missing_ok=True)
     parquet_dir = root / name / "parquet"
     parquet_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(building))
+    con = open_writer(building)
     row_counts: dict[str, int] = {}
     try:
-        con.execute("set TimeZone = 'UTC'")
         con.execute("attach ? as working (read_only)", [str(warehouse)])
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() "

@@ -78,6 +78,7 @@ import yaml
 from orchestration import contract, settings
 from orchestration.contract import Entity
 from orchestration.ingest import META_COLUMNS, RAW_SCHEMA
+from orchestration.warehouse import open_reader
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time
     import pandas as pd
@@ -654,14 +655,7 @@ def _utc_naive(moment: datetime | None) -> datetime:
 def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}: run `recon ingest` or `recon run` first")
-    config: dict[str, str] = {}
-    if os.environ.get("RECON_DUCKDB_MEMORY_LIMIT"):
-        config["memory_limit"] = os.environ["RECON_DUCKDB_MEMORY_LIMIT"]
-    if os.environ.get("RECON_DUCKDB_TEMP_DIRECTORY"):
-        config["temp_directory"] = os.environ["RECON_DUCKDB_TEMP_DIRECTORY"]
-    con = duckdb.connect(str(warehouse), read_only=True, config=config)
-    con.execute("set TimeZone = 'UTC'")
-    return con
+    return open_reader(warehouse)
 
 
 def _columns_of(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:

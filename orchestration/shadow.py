@@ -26,11 +26,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from orchestration import governance, publish
 from orchestration.lock import warehouse_lock
 from orchestration.settings import PROJECT_DIR, recon_home, warehouse_path
+from orchestration.warehouse import open_writer
 
 PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests", "profiles", "config")
 ALLOWED = ("macros/reconciliations/", "seeds/", "dbt_project.yml")
@@ -54,7 +53,7 @@ def _candidate_files(candidate: Path) -> list[Path]:
 
 def _copy_raw(production: Path, shadow_db: Path) -> dict[str, int]:
     """The production raw schema (every batch ever loaded) into the shadow warehouse."""
-    con = duckdb.connect(str(shadow_db))
+    con = open_writer(shadow_db)
     try:
         con.execute("attach ? as production (read_only)", [str(production)])
         tables = con.execute(
@@ -114,7 +113,7 @@ DRIFT_SQL = {
 
 
 def drift(baseline: Path, shadow_db: Path) -> dict:
-    con = duckdb.connect()
+    con = open_writer()
     try:
         con.execute("attach ? as baseline (read_only)", [str(baseline)])
         con.execute("attach ? as shadow (read_only)", [str(shadow_db)])

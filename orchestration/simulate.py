@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
+from orchestration.warehouse import open_reader
 
 BASE_SEED = 1000
 # Steps of recon_job, in order, with how long into each a kill may land (seconds).
@@ -251,7 +251,7 @@ def apply_actions(home: Path, rng: random.Random) -> list[str]:
 
 def marts_digest(serving: Path) -> dict[str, tuple]:
     """Per mart: row count and two order-free hashes of the rows, run-time columns left out."""
-    con = duckdb.connect(str(serving), read_only=True)
+    con = open_reader(serving)
     try:
         tables = [
             r[0]
@@ -291,7 +291,7 @@ def invariants(home: Path) -> list[str]:
     from orchestration import actions, settings
 
     problems: list[str] = []
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = open_reader(home / "warehouse.duckdb")
     try:
         raw_tables = [
             r[0]

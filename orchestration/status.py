@@ -24,18 +24,13 @@ import duckdb
 
 from orchestration import publish
 from orchestration.lock import WarehouseBusy, warehouse_lock
+from orchestration.warehouse import open_reader
 
 DAGSTER_UI = "make dev   (Dagster UI on http://127.0.0.1:3000)"
 
-# DuckDB settings of every reader connection. enable_external_access=false keeps the
-# database file itself readable and refuses every other file and extension; the
-# configuration is locked once TimeZone is set, so statements cannot undo this.
-HARDENED_CONFIG = {
-    "enable_external_access": False,
-    "autoload_known_extensions": False,
-    "autoinstall_known_extensions": False,
-    "allow_community_extensions": False,
-}
+# Reader connections are hardened (orchestration.warehouse.HARDENED_CONFIG):
+# enable_external_access=false keeps the database file itself readable and refuses every
+# other file and extension; the configuration is locked, so statements cannot undo this.
 # `recon query` runs exactly one statement that reads: DuckDB's SELECT type, which covers
 # SELECT, WITH, FROM-first queries, VALUES, DESCRIBE, SHOW and SUMMARIZE, and these
 # catalog pragmas. Everything else (COPY, EXPORT, INSTALL, LOAD, ATTACH, SET, CALL,
@@ -77,11 +72,9 @@ class Source:
 def hardened_connect(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection that can read this database file and nothing else."""
     try:
-        con = duckdb.connect(str(path), read_only=True, config=dict(HARDENED_CONFIG))
+        con = open_reader(path, hardened=True)
     except duckdb.Error as exc:
         raise ReaderError(f"cannot open {path} read-only: {_first_line(exc)}", EXIT_BUSY) from exc
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("set lock_configuration = true")
     return con
 
 

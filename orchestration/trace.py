@@ -23,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.warehouse import open_reader
+
 MIN_PREFIX = 6  # shortest id prefix accepted (ids are md5 hex; operators type 8)
 HEX = re.compile(r"[0-9a-f]+")
 MAX_CANDIDATES_SHOWN = 3
@@ -268,12 +270,11 @@ def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not Path(warehouse).exists():
         raise TraceError(f"no warehouse at {warehouse}: run `recon run` (or `make demo`) first")
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = open_reader(warehouse)
     except duckdb.IOException as exc:
         err = TraceError(f"cannot open {warehouse} read-only ({exc}); if a run holds it, trace again when it finishes")
         err.exit_code = 5
         raise err from exc
-    con.execute("set TimeZone = 'UTC'")
     return con
 
 

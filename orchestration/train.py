@@ -46,6 +46,7 @@ import yaml
 
 from orchestration import evaluate
 from orchestration.settings import PROJECT_DIR
+from orchestration.warehouse import open_reader
 
 ANCHORS = ("none", "unselected", "all")
 
@@ -314,7 +315,7 @@ def train(
         if not path.exists():
             raise TrainError(f"no warehouse at {path} (build one first: recon run)")
         try:
-            con = duckdb.connect(str(path), read_only=True)
+            con = open_reader(path)
         except duckdb.Error as exc:
             raise TrainError(f"cannot open {path} read-only: {exc}") from exc
         try:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration import actions, contract, ingest, settings
+from orchestration import actions, contract, ingest, settings, warehouse
 from orchestration.defs.resources import RAW_GROUP, TRANSIENT_RETRY, WarehouseWriter, code_version
 from orchestration.lock import WarehouseBusy
 
@@ -102,7 +102,7 @@ def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWr
     # store that does not continue what the warehouse holds (restored, truncated, forked)
     # fails the run: copying only the newer seq numbers would drop actions silently, and
     # the catalog step would append pipeline events to the wrong log.
-    con = ingest.connect(settings.warehouse_path())
+    con = warehouse.open_writer(settings.warehouse_path())
     try:
         store = actions.ActionStore()
         try:

@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration import actions, ingest, settings
+from orchestration import actions, settings, warehouse
 from orchestration.defs.resources import WarehouseWriter
 
 EXCEPTION_CATALOG_KEY = dg.AssetKey(["operations", "exception_catalog"])
@@ -24,7 +24,7 @@ def exception_catalog(context: AssetExecutionContext, warehouse_writer: Warehous
     store = actions.ActionStore()
     counts = actions.publish_from_warehouse(settings.warehouse_path(), store)
     # The pipeline events just appended (auto_resolve, reopen) are anchored too.
-    con = ingest.connect(settings.warehouse_path())
+    con = warehouse.open_writer(settings.warehouse_path())
     try:
         actions.record_anchor(con, store, context.run.run_id, "exception_catalog")
     finally:

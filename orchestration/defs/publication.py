@@ -46,9 +46,9 @@ def _rule_versions() -> dict[str, str]:
     ),
 )
 def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
-    import duckdb
+    from orchestration.warehouse import open_reader
 
-    con = duckdb.connect(str(settings.warehouse_path()), read_only=True)
+    con = open_reader(settings.warehouse_path())
     try:
         match_rates = {
             f"{row.reconciliation}/{row.side}": round(float(row.match_rate), 4)

@@ -17,6 +17,7 @@ import pytest
 from conftest import write
 
 from orchestration import contract, generate, ingest, quality, status
+from orchestration.warehouse import open_writer
 
 RECORDS = "marts.fct_reconciliation_records"
 
@@ -26,7 +27,7 @@ def base_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("quality")
     generate.generate(root, seed=3, orders=200)
     path = root / "warehouse.duckdb"
-    con = ingest.connect(path)
+    con = open_writer(path)
     try:
         ingest.ensure_raw_schema(con)
     finally:

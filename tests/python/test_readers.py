@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, generate, ingest, publish, status
+from orchestration import cli, generate, ingest, publish, status, warehouse
 from orchestration.lock import WarehouseBusy, warehouse_lock
 from orchestration.settings import PROJECT_DIR
 
@@ -236,7 +236,7 @@ def test_a_run_blocked_by_duckdbs_file_lock_names_the_process(published: Path) -
     )
     try:
         with pytest.raises(WarehouseBusy) as caught:
-            ingest.connect(published)
+            warehouse.open_writer(published)
     finally:
         bi_tool.kill()
         bi_tool.wait()
