@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration import cli, evaluate, train
+from orchestration import cli, evaluate, specs, train
 
 LINKS = (
     ("orders_invoices", "order ↔ invoice"),
@@ -59,7 +59,7 @@ def main() -> None:
             built = time.monotonic() - started
             measured = {"committed": measure(home, truth)}
             if args.train:
-                for result in train.train([home / "warehouse.duckdb"], train.configured_reconciliations()):
+                for result in train.train([home / "warehouse.duckdb"], specs.configured()):
                     evaluate.write_weights(result.name, result.rows)
                 cli._dbt("build", "--quiet")
                 measured["unlabelled (own warehouse)"] = measure(home, truth)

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from orchestration import cli, evaluate, train
+from orchestration import cli, evaluate, specs, train
 
 LINKS = ("orders_invoices", "delivery_orders", "projects_orders", "lead_forms_leads")
 
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", default=["a:42", "b:7", "c:5"], help="dialect:seed to evaluate on")
     args = parser.parse_args()
 
-    names = train.configured_reconciliations()
+    names = specs.configured()
     original = evaluate.WEIGHTS_SEED.read_bytes()
     root = Path(tempfile.mkdtemp(prefix="recon-train-vs-tune-"))
     table = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,12 +19,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import yaml
 
 from orchestration.settings import PROJECT_DIR
+from orchestration.specs import load_spec
 from orchestration.warehouse import open_reader
 
-SPEC_DIR = PROJECT_DIR / "macros" / "reconciliations"
 WEIGHTS_SEED = PROJECT_DIR / "seeds" / "match_weights.csv"
 PRIOR_KEY = "__prior__"
 
@@ -99,15 +97,6 @@ MAPPINGS: dict[str, TruthMapping] = {
     "projects_orders": TruthMapping(_projects_orders_truth, partial_truth=True),
     "lead_forms_leads": TruthMapping(_swapped("lead_forms_leads")),
 }
-
-
-def load_spec(name: str) -> dict:
-    """The YAML of ``macros/reconciliations/spec__<name>.sql`` (the same text dbt reads)."""
-    text = (SPEC_DIR / f"spec__{name}.sql").read_text()
-    match = re.search(r"{%\s*set spec_yaml\s*%}(.*?){%\s*endset\s*%}", text, re.S)
-    if not match:
-        raise ValueError(f"no spec_yaml block in spec__{name}.sql")
-    return yaml.safe_load(match.group(1))
 
 
 @dataclass

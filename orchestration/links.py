@@ -66,15 +66,15 @@ class Link:
 
 
 def _specs(names: list[str]) -> dict[str, dict]:
-    from orchestration import evaluate
+    from orchestration import specs
 
-    return {name: evaluate.load_spec(name) for name in names}
+    return {name: specs.load_spec(name) for name in names}
 
 
 def configured() -> list[str]:
-    from orchestration import train
+    from orchestration import specs
 
-    return train.configured_reconciliations()
+    return specs.configured()
 
 
 def sides_of(entity: str, specs: dict[str, dict]) -> list[tuple[str, str]]:

@@ -42,9 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import yaml
 
-from orchestration import evaluate
+from orchestration import evaluate, specs
 from orchestration.settings import PROJECT_DIR
 from orchestration.warehouse import open_reader
 
@@ -55,15 +54,9 @@ class TrainError(Exception):
     """A reconciliation or a warehouse that cannot be trained on; the message says why."""
 
 
-def configured_reconciliations(project_dir: Path = PROJECT_DIR) -> list[str]:
-    """The reconciliations the engine runs: ``vars.reconciliations`` of dbt_project.yml."""
-    doc = yaml.safe_load((project_dir / "dbt_project.yml").read_text())
-    return list((doc.get("vars") or {}).get("reconciliations") or [])
-
-
 def check_names(names: list[str] | None, project_dir: Path = PROJECT_DIR) -> list[str]:
     """``names`` (default: all configured), refusing any not in vars.reconciliations."""
-    known = configured_reconciliations(project_dir)
+    known = specs.configured(project_dir)
     unknown = [n for n in names or [] if n not in known]
     if unknown:
         raise TrainError(
@@ -309,7 +302,7 @@ def train(
     names = check_names(names)
     paths = [Path(warehouses)] if isinstance(warehouses, str | Path) else [Path(w) for w in warehouses]
     patterns: dict[str, list[Pattern]] = {name: [] for name in names}
-    specs = {name: evaluate.load_spec(name) for name in names}
+    loaded = {name: specs.load_spec(name) for name in names}
     seconds: dict[str, float] = dict.fromkeys(names, 0.0)
     for path in paths:
         if not path.exists():
@@ -321,7 +314,7 @@ def train(
         try:
             for name in names:
                 started = time.monotonic()
-                fields = [c["field"] for c in specs[name]["comparisons"]]
+                fields = [c["field"] for c in loaded[name]["comparisons"]]
                 patterns[name] += read_patterns(con, name, fields)
                 seconds[name] += time.monotonic() - started
         finally:
@@ -329,17 +322,17 @@ def train(
     results = []
     for name in names:
         started = time.monotonic()
-        comparisons = specs[name]["comparisons"]
+        comparisons = loaded[name]["comparisons"]
         fields = [c["field"] for c in comparisons]
         anchor_fields = {
             "none": set(),
             "all": set(fields),
-            "unselected": set(fields) - selected_fields(specs[name]),
+            "unselected": set(fields) - selected_fields(loaded[name]),
         }[anchors]
         model = estimate(
             patterns[name], [len(c["levels"]) for c in comparisons], fields, anchor_fields=anchor_fields, **options
         )
-        rows = weights_rows(name, specs[name], model)
+        rows = weights_rows(name, loaded[name], model)
         results.append(TrainResult(name, model, rows, seconds[name] + time.monotonic() - started))
     return results
 

@@ -4,10 +4,9 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import yaml
 from dagster import AssetExecutionContext
 
-from orchestration import actions, publish, quality, settings
+from orchestration import actions, publish, quality, settings, specs
 from orchestration.defs.operations import EXCEPTION_CATALOG_KEY
 from orchestration.defs.resources import TRANSIENT_RETRY, WarehouseWriter, dbt_project
 
@@ -23,13 +22,6 @@ def _mart_keys() -> list[dg.AssetKey]:
 
 
 MART_KEYS = _mart_keys()
-
-
-def _rule_versions() -> dict[str, str]:
-    from orchestration.evaluate import load_spec
-
-    names = yaml.safe_load((settings.PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["reconciliations"]
-    return {name: load_spec(name)["rule_version"] for name in names}
 
 
 @dg.asset(
@@ -60,7 +52,7 @@ def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWrit
     finally:
         con.close()
     details = {
-        "rule_versions": _rule_versions(),
+        "rule_versions": specs.rule_versions(),
         "match_rates": match_rates,
         "input_batches": {"batches": batches[0], "latest_batch_id": batches[1], "rejected_files": batches[2]},
         # The head of the action log: `recon audit verify` checks the store still holds it.

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, evaluate, settings, train
+from orchestration import cli, evaluate, settings, specs, train
 from orchestration.train import Pattern
 
 # A known model: 4 comparison fields; m favours the best levels, u the worst.
@@ -84,7 +84,7 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp = pytest.MonkeyPatch()
     for var in ("RECON_HOME", "RECON_DUCKDB_PATH", "DAGSTER_HOME"):
         mp.setenv(var, str(home))  # restored on undo; build_scratch points them at home
-    names = train.configured_reconciliations()
+    names = specs.configured()
     cli.build_scratch(home, seed=5, orders=500, noise=1.0, select=" ".join(f"+int_{n}__pairs" for n in names))
     yield home
     mp.undo()
@@ -102,8 +102,8 @@ def test_train_write_on_a_built_warehouse(
     out = capsys.readouterr().out
     with open(seed, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    for name in train.configured_reconciliations():
-        spec = evaluate.load_spec(name)
+    for name in specs.configured():
+        spec = specs.load_spec(name)
         expected = {
             (c["field"], str(i), level["name"]) for c in spec["comparisons"] for i, level in enumerate(c["levels"])
         }
