@@ -192,7 +192,7 @@ def run_stage(stage: str, home: Path, args: argparse.Namespace) -> tuple[dict, d
 
 
 def dbt_command(home: Path, *args: str) -> list[str]:
-    """The dbt invocation of cli._dbt, with target and logs under the scratch home."""
+    """The dbt invocation of pipeline._dbt, with target and logs under the scratch home."""
     exe = Path(sys.executable).with_name("dbt")
     return [
         str(exe) if exe.exists() else "dbt",

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration import cli, evaluate_exceptions
+from orchestration import evaluate_exceptions, pipeline
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
             dialect, seed = run.split(":")
             started = time.monotonic()
             home = root / f"{dialect}-{seed}"
-            truth = cli.build_scratch(home, int(seed), args.orders, 1.0, dialect=dialect)
+            truth = pipeline.build_scratch(home, int(seed), args.orders, 1.0, dialect=dialect)
             scores = evaluate_exceptions.scores_for(home / "warehouse.duckdb", truth)
             built = time.monotonic() - started
             print(f"\n### dialect {dialect}, seed {seed}, {args.orders} orders (built in {built:.0f} s)\n")

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration import cli, evaluate, specs, train
+from orchestration import evaluate, pipeline, specs, train
 
 LINKS = (
     ("orders_invoices", "order ↔ invoice"),
@@ -55,13 +55,13 @@ def main() -> None:
             dialect, seed = run.split(":")
             started = time.monotonic()
             home = root / f"{dialect}-{seed}"
-            truth = cli.build_scratch(home, int(seed), args.orders, 1.0, dialect=dialect)
+            truth = pipeline.build_scratch(home, int(seed), args.orders, 1.0, dialect=dialect)
             built = time.monotonic() - started
             measured = {"committed": measure(home, truth)}
             if args.train:
                 for result in train.train([home / "warehouse.duckdb"], specs.configured()):
                     evaluate.write_weights(result.name, result.rows)
-                cli._dbt("build", "--quiet")
+                pipeline._dbt("build", "--quiet")
                 measured["unlabelled (own warehouse)"] = measure(home, truth)
                 evaluate.WEIGHTS_SEED.write_bytes(weights)
             results.append((dialect, seed, built, measured))

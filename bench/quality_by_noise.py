@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration import cli, evaluate
+from orchestration import evaluate, pipeline
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
         for noise in args.noise:
             started = time.monotonic()
             home = root / f"noise-{noise}"
-            truth = cli.build_scratch(home, args.seed, args.orders, noise)
+            truth = pipeline.build_scratch(home, args.seed, args.orders, noise)
             for rep in evaluate.evaluate(home / "warehouse.duckdb", truth):
                 rows.append((noise, rep))
             print(f"noise {noise}: built and evaluated in {time.monotonic() - started:.0f}s", flush=True)

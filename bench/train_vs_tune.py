@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from orchestration import cli, evaluate, specs, train
+from orchestration import cli, evaluate, pipeline, specs, train
 
 LINKS = ("orders_invoices", "delivery_orders", "projects_orders", "lead_forms_leads")
 
@@ -38,7 +38,7 @@ def main() -> None:
         counts: dict[str, list] = {n: [] for n in names}
         for seed in args.train_seeds:
             home = root / f"train-{seed}"
-            truth = cli.build_scratch(home, seed, args.orders, 1.0, select=select)
+            truth = pipeline.build_scratch(home, seed, args.orders, 1.0, select=select)
             training.append(home / "warehouse.duckdb")
             con = cli.duckdb_readonly(home / "warehouse.duckdb")
             try:
@@ -53,7 +53,7 @@ def main() -> None:
         for run in args.runs:
             dialect, seed = run.split(":")
             home = root / f"eval-{dialect}-{seed}"
-            truth = cli.build_scratch(home, int(seed), args.orders, 1.0, dialect=dialect)
+            truth = pipeline.build_scratch(home, int(seed), args.orders, 1.0, dialect=dialect)
             evaluations.append((dialect, seed, home, truth))
 
         for label, weights in (("labelled (recon tune)", labelled), ("unlabelled (recon train)", unlabelled)):
@@ -62,7 +62,7 @@ def main() -> None:
                 evaluate.write_weights(name, rows)
             for dialect, seed, home, truth in evaluations:
                 cli.settings.use_home(home)
-                cli._dbt("build", "--quiet")
+                pipeline._dbt("build", "--quiet")
                 reports = {r.name: r for r in evaluate.evaluate(home / "warehouse.duckdb", truth)}
                 for name in LINKS:
                     table.append((dialect, seed, name, label, reports[name].auto.f1))

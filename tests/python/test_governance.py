@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import cli, governance
+from orchestration import cli, governance, pipeline
 from orchestration.settings import PROJECT_DIR
 
 
@@ -105,7 +105,7 @@ def test_three_roles_by_three_people_approve_a_version(rules_root: Path, signing
 
 def test_a_run_with_unapproved_rules_is_refused(recon_home: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("RECON_APPROVALS", str(tmp_path / "nobody-approved.yml"))
-    assert cli.run_pipeline() is False
+    assert pipeline.run_pipeline() is False
     err = capsys.readouterr().err
     assert "recon run refused" in err and "missing data_owner, operations_lead, governance_reviewer" in err
     assert not (recon_home / "warehouse.duckdb").exists()

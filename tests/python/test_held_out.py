@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, dialect_b, evaluate, publish, quality
+from orchestration import dialect_b, evaluate, pipeline, publish, quality
 
 ORDERS = int(os.environ.get("RECON_HELD_OUT_ORDERS", "5000"))
 SEED = 7
@@ -36,7 +36,7 @@ def held_out_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.setenv("RECON_DUCKDB_PATH", str(home / "warehouse.duckdb"))
     mp.setenv("DAGSTER_HOME", str(home / "dagster"))
     dialect_b.generate(home, seed=SEED, orders=ORDERS)
-    run_ok = cli.run_pipeline()
+    run_ok = pipeline.run_pipeline()
     yield home, run_ok
     mp.undo()
 

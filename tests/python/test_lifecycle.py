@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, generate
+from orchestration import generate, pipeline
 from orchestration.actions import ActionStore
 
 BILLING_BREAKS = ("unbilled_order", "delivered_not_billed")
@@ -57,7 +57,7 @@ def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 def run_at(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
     monkeypatch.setenv("RECON_AS_OF", f"{day.isoformat()}T12:00:00Z")
-    assert cli.run_pipeline(), "the Dagster run failed: see the log above"
+    assert pipeline.run_pipeline(), "the Dagster run failed: see the log above"
 
 
 def test_late_invoice_pends_then_breaks_then_auto_resolves_and_reopens(

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, generate
+from orchestration import generate, pipeline
 from orchestration.actions import ActionStore
 
 
@@ -40,7 +40,7 @@ def test_sql_and_python_lifecycles_agree_on_every_exception(recon_home: Path, mo
     # One business clock for the runs and the actions (the SLA breach depends on it).
     monkeypatch.setenv("RECON_AS_OF", "2026-06-15T12:00:00Z")
     generate.generate(recon_home, seed=11, orders=300, file_format="csv", bad_rows=False, bad_files=False)
-    assert cli.run_pipeline()
+    assert pipeline.run_pipeline()
     store = ActionStore()
     by_team: dict[str, list[str]] = {}
     for entry in store.list_exceptions():
@@ -67,7 +67,7 @@ def test_sql_and_python_lifecycles_agree_on_every_exception(recon_home: Path, mo
     store.act("claim", finance[5], "alice")
     store.act("resolve", finance[5], "alice", reason="billed_late")
 
-    assert cli.run_pipeline()
+    assert pipeline.run_pipeline()
     sql = current(recon_home)
     assert sql, "no exceptions in the marts"
     disagreements = {

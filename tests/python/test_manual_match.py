@@ -21,7 +21,7 @@ import pytest
 # The read-only warehouse query the lifecycle test uses.
 from test_lifecycle import query  # noqa: E402
 
-from orchestration import cli, generate
+from orchestration import cli, generate, pipeline
 from orchestration.actions import ActionStore
 
 
@@ -56,7 +56,7 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     generate.generate(recon_home, seed=7, orders=300, file_format="csv", bad_rows=False, bad_files=False)
-    assert cli.run_pipeline()
+    assert pipeline.run_pipeline()
 
     # An orphan billing item, and an order of its currency to link it to.
     [(exception_id, item, currency, amount)] = query(
@@ -84,7 +84,7 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
                  "--with", order) == 0  # fmt: skip
     [entry] = [h for h in ActionStore().history(exception_id) if h["action"] == "match"]
 
-    assert cli.run_pipeline()
+    assert pipeline.run_pipeline()
     [(pass_name, rule_version, decision)] = query(
         recon_home,
         "select pass_name, rule_version, decision from marts.fct_reconciliation_matches"
@@ -106,7 +106,7 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     # The item is restated after the link: the link lapses, the rules decide again, and
     # the link is raised for review until the operator matches again.
     restate_one_line(recon_home, item)
-    assert cli.run_pipeline()
+    assert pipeline.run_pipeline()
     assert not query(
         recon_home,
         "select 1 from marts.fct_reconciliation_matches where reconciliation = 'orders_invoices'"
@@ -123,7 +123,7 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     assert recon("exceptions", "claim", changed_exception[:12], "--as", "paul") == 0
     assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
                  "--with", order) == 0  # fmt: skip
-    assert cli.run_pipeline()
+    assert pipeline.run_pipeline()
     [(pass_name,)] = query(
         recon_home,
         "select pass_name from marts.fct_reconciliation_matches"
@@ -146,7 +146,7 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     assert recon("exceptions", "claim", order_exception[:12], "--as", "alice") == 0
     assert recon("exceptions", "unmatch", order_exception[:12], "--as", "alice", "--reason", "wrong_match",
                  "--with", item) == 0  # fmt: skip
-    assert cli.run_pipeline()
+    assert pipeline.run_pipeline()
     assert not query(
         recon_home,
         "select 1 from marts.fct_reconciliation_matches where reconciliation = 'orders_invoices'"

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 from conftest import write
 
-from orchestration import cli
+from orchestration import pipeline
 from orchestration.lock import WarehouseBusy, warehouse_lock
 
 
@@ -70,7 +70,7 @@ def test_a_second_writer_is_refused_with_the_holder_named(recon_home: Path, caps
         with pytest.raises(WarehouseBusy, match="test holder"):
             with warehouse_lock("second", wait_seconds=0.2):
                 pass
-        assert cli.run_pipeline() is False  # refused before anything is written
+        assert pipeline.run_pipeline() is False  # refused before anything is written
         err = capsys.readouterr().err
         assert "recon run refused" in err and "held by another process" in err
         assert not (recon_home / "warehouse.duckdb").exists()

@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import cli, evaluate, generate, status
+from orchestration import cli, evaluate, generate, pipeline, status
 from orchestration.actions import ActionStore
 
 SESSION: dict[str, str] = {}  # what one test of this module leaves for a later one
@@ -37,7 +37,7 @@ def generated(pipeline_home: Path) -> generate.GenerateResult:
 
 @pytest.fixture(scope="module")
 def first_run(pipeline_home: Path, generated: generate.GenerateResult) -> dict:
-    assert cli.run_pipeline(), "the Dagster run failed: see the log above"
+    assert pipeline.run_pipeline(), "the Dagster run failed: see the log above"
     con = duckdb.connect(str(pipeline_home / "warehouse.duckdb"), read_only=True)
     try:
         return status.summary(con)
@@ -150,7 +150,7 @@ def test_operator_session_claim_then_resolve(pipeline_home: Path, first_run: dic
 
 def test_second_run_without_new_files_changes_no_raw_counts(pipeline_home: Path, first_run: dict) -> None:
     before = raw_counts(pipeline_home)
-    assert cli.run_pipeline()
+    assert pipeline.run_pipeline()
     after = raw_counts(pipeline_home)
     # Landing data is unchanged; only the operator actions taken since the last run arrive,
     # and the run anchors the head of the action log twice (ingest, exception catalog).

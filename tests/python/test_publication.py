@@ -12,7 +12,7 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration import cli, generate, publish, shadow
+from orchestration import generate, pipeline, publish, shadow
 from orchestration.settings import PROJECT_DIR
 
 
@@ -24,7 +24,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.setenv("RECON_DUCKDB_PATH", str(home / "warehouse.duckdb"))
     mp.setenv("DAGSTER_HOME", str(home / "dagster"))
     generate.generate(home, seed=21, orders=300, file_format="csv")
-    assert cli.run_pipeline(), "the Dagster run failed: see the log above"
+    assert pipeline.run_pipeline(), "the Dagster run failed: see the log above"
     yield home
     mp.undo()
 
@@ -101,7 +101,7 @@ def test_a_volume_spike_blocks_the_publication_and_the_last_good_one_stays(
             for row in rows:
                 writer.writerow({**row, "order_id": f"SO-9{copy}{row['order_id'][3:]}"})
 
-    assert cli.run_pipeline() is False  # the run reports the blocked publication
+    assert pipeline.run_pipeline() is False  # the run reports the blocked publication
 
     assert publish.current() == good  # the last good publication stays, readable
     con = duckdb.connect(str(publish.serving_path()), read_only=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, contract, generate, publish
+from orchestration import contract, generate, pipeline, publish
 
 EDGE_DECIMAL = Decimal(contract.MAX_ABS_DECIMAL) - Decimal("0.0001")
 EDGE_INTEGER = contract.MAX_ABS_INTEGER - 1
@@ -85,7 +85,7 @@ def edge_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
         if number is not None:
             beyond[number.name] = str(contract.MAX_ABS_DECIMAL)
             _write(home / "landing" / ent.source / ent.name / "beyond.csv", [beyond])
-    ok = cli.run_pipeline()
+    ok = pipeline.run_pipeline()
     yield home, ok
     mp.undo()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, generate
+from orchestration import generate, pipeline
 from orchestration.actions import ActionStore
 from orchestration.trace import TraceError, render, trace
 
@@ -28,7 +28,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.delenv("RECON_ACTIONS_PATH", raising=False)
     mp.delenv("RECON_AS_OF", raising=False)
     generate.generate(home, seed=11, orders=300)
-    assert cli.run_pipeline(), "the Dagster run failed: see the log above"
+    assert pipeline.run_pipeline(), "the Dagster run failed: see the log above"
     yield home
     mp.undo()
 

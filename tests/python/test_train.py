@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, evaluate, settings, specs, train
+from orchestration import cli, evaluate, pipeline, settings, specs, train
 from orchestration.train import Pattern
 
 # A known model: 4 comparison fields; m favours the best levels, u the worst.
@@ -85,7 +85,7 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for var in ("RECON_HOME", "RECON_DUCKDB_PATH", "DAGSTER_HOME"):
         mp.setenv(var, str(home))  # restored on undo; build_scratch points them at home
     names = specs.configured()
-    cli.build_scratch(home, seed=5, orders=500, noise=1.0, select=" ".join(f"+int_{n}__pairs" for n in names))
+    pipeline.build_scratch(home, seed=5, orders=500, noise=1.0, select=" ".join(f"+int_{n}__pairs" for n in names))
     yield home
     mp.undo()
 

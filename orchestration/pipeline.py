@@ -1,0 +1,200 @@
+"""The pipeline as functions: prepare the dbt manifest, run the Dagster job, build a
+scratch warehouse for the lab, hold the warehouse for a command. The CLI, the tests and
+the benchmarks call these; ``orchestration/cli.py`` only parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from orchestration import settings
+
+
+def _dbt(*args: str) -> None:
+    """Run dbt from the project directory with the project's profile and no telemetry."""
+    settings.apply_environment()
+    exe = Path(sys.executable).with_name("dbt")
+    cmd = [str(exe) if exe.exists() else "dbt", *args, "--project-dir", str(settings.PROJECT_DIR)]
+    subprocess.run(cmd, cwd=settings.PROJECT_DIR, check=True)
+
+
+def manifest_path() -> Path:
+    return settings.PROJECT_DIR / "target" / "manifest.json"
+
+
+PROJECT_INPUTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "analyses", "tests", "profiles")
+PROJECT_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".md")
+
+
+def _project_changed_since(stamp: float) -> bool:
+    for name in PROJECT_INPUTS:
+        root = settings.PROJECT_DIR / name
+        paths = [root] if root.is_file() else (root.rglob("*") if root.exists() else [])
+        for path in paths:
+            if path.suffix in PROJECT_SUFFIXES and path.stat().st_mtime >= stamp:
+                return True
+    return False
+
+
+def prepare(force: bool = False) -> Path:
+    """Parse the dbt project into target/manifest.json, which the Dagster definitions load.
+
+    ``force`` re-parses only when a project file changed since the manifest was written,
+    under a lock: runs in several homes share the project's target/ directory, and two
+    parses writing one manifest at once could leave a reader half a file.
+    """
+    import fcntl
+
+    path = manifest_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".parse.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            stale = not path.exists() or (force and _project_changed_since(path.stat().st_mtime))
+            if stale:
+                _dbt("parse", "--quiet")
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    return path
+
+
+def run_pipeline(verbose: bool = False) -> bool:
+    """Materialize the whole asset graph in-process on the persistent Dagster instance."""
+    settings.apply_environment()
+    prepare(force=True)  # the manifest must describe the models as they are now
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    # The run's full event log is in the Dagster instance (open `make dev`) and dbt's
+    # output goes to a log file under RECON_HOME; the terminal gets warnings and errors
+    # unless asked for more.
+    level = "DEBUG" if verbose else "WARNING"
+    run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
+    log_dir = settings.recon_home() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+    from orchestration import governance
+    from orchestration.lock import WarehouseBusy, warehouse_lock
+
+    try:
+        governance.require_approved()
+    except governance.GovernanceError as exc:
+        print(f"recon run refused: {exc}", file=sys.stderr)
+        return False
+    try:
+        with warehouse_lock("recon run"), dg.DagsterInstance.get() as instance, open(log_path, "w") as log:
+            with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log):
+                result = defs.resolve_job_def("recon_job").execute_in_process(
+                    run_config=run_config, instance=instance, raise_on_error=False
+                )
+    except WarehouseBusy as exc:
+        print(f"recon run refused: {exc}", file=sys.stderr)
+        return False
+    print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'} (dbt log: {log_path})")
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    for evaluation in failed_checks:
+        level = evaluation.severity.value.lower() if evaluation.severity else "error"
+        print(f"  check failed ({level}): {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
+        if evaluation.description:  # what was found and what to tune (quality.py words it)
+            print(f"    {evaluation.description}")
+    if failed_checks or not result.success:
+        from orchestration import publish
+
+        published = publish.current()
+        if published is None or published["run_id"] != result.run_id:
+            last = published["publication"] if published else "none yet"
+            print(f"  not published: the last good publication stays ({last}, {publish.serving_path()})")
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                message = event.event_specific_data.error.message.strip()
+                print(f"  step {event.step_key} failed: {message[:2000]}")
+                if any(word in message.lower() for word in DISK_FULL_WORDS):
+                    print(f"  {disk_full_message()}")
+        log_text = log_path.read_text()
+        if "Could not set lock on file" in log_text:  # dbt could not open the warehouse
+            from orchestration.lock import explain_file_lock
+
+            line = next(x for x in log_text.splitlines() if "Could not set lock on file" in x)
+            print(f"  {explain_file_lock(settings.warehouse_path(), line)}")
+        tail = log_text.splitlines()[-40:]
+        print("\n".join(["  last lines of the dbt log:", *("    " + line for line in tail)]))
+    return result.success
+
+
+@contextlib.contextmanager
+def working_warehouse(command: str):
+    """Hold the warehouse lock while a command other than a run opens the working warehouse.
+
+    Refused at once while a run writes (instead of failing on DuckDB's file lock), and a run
+    started meanwhile is refused naming this command, instead of failing half-way.
+    """
+    from orchestration.lock import warehouse_lock
+
+    with warehouse_lock(command, wait_seconds=0):
+        yield
+
+
+def build_scratch(
+    home: Path, seed: int, orders: int, noise: float, select: str | None = None, dialect: str = "a"
+) -> Path:
+    """Generate a data set into ``home`` and build the warehouse there with plain dbt.
+
+    Used by tune and evaluate to get labelled data for one seed without touching the
+    main RECON_HOME; returns the ground-truth directory. ``dialect`` "a" is the demo
+    generator (tuned on), "b" and "c" independently written ones held out from tuning.
+    """
+    from orchestration import generate, ingest
+
+    settings.use_home(home)
+    shutil.rmtree(home, ignore_errors=True)
+    if dialect in ("b", "c"):
+        import importlib
+
+        importlib.import_module(f"orchestration.dialect_{dialect}").generate(
+            home, seed=seed, orders=orders, noise=noise
+        )
+        truth_dir = home / "ground_truth"
+    else:
+        truth_dir = generate.generate(home, seed=seed, orders=orders, noise=noise).ground_truth_dir
+    ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
+    selection = ["--select", select, "--indirect-selection", "cautious"] if select else []
+    # Building pairs to learn weights from must not need the weights being learned.
+    bootstrap = ["--vars", "{recon_bootstrap_weights: true}"] if select else []
+    _dbt("build", "--quiet", *selection, *bootstrap)
+    return truth_dir
+
+
+DISK_FULL_WORDS = ("no space left on device", "disk is full", "database or disk is full", "not enough space")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    import errno
+
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(word in str(exc).lower() for word in DISK_FULL_WORDS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_message(exc: BaseException | None = None) -> str:
+    home = settings.recon_home()
+    try:
+        free = shutil.disk_usage(home).free
+        room = f"{free / 1e6:,.1f} MB free on the disk of {home}"
+    except OSError:
+        room = f"the disk of {home}"
+    return (
+        f"the disk is full ({room}). Nothing half-done is kept: a landing file loads in one transaction "
+        "(rolled back), and readers keep the last good publication. Free space (old publications, "
+        "logs/, dagster/storage/) and run the command again."
+    )
