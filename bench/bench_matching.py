@@ -1,6 +1,6 @@
 """Benchmark the matching engine end to end: generate, ingest, dbt build, then engine statistics.
 
-Why: the matching engine (macros/reconciliation/) has targets — at most 50 candidate pairs
+Why: the matching engine (macros/engine/) has targets — at most 50 candidate pairs
 per open record, at least 1M scored pairs/s on 2 cores, a deterministic pass at most 2x
 slower than a hand-written join — and this script is how docs/benchmarks.md was measured.
 

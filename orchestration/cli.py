@@ -244,7 +244,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(train.render(result))
         if args.write:
             evaluate.write_weights(result.name, result.rows, evaluate.WEIGHTS_SEED)
-            spec = f"macros/reconciliations/spec__{result.name}.sql"
+            spec = f"macros/specs/spec__{result.name}.sql"
             prior = f"set thresholds.prior_match_probability in {spec} to {result.model.prior:.4f}"
             print(f"written: {evaluate.WEIGHTS_SEED}; {result.model.note or prior}")
     return 0

@@ -1,7 +1,7 @@
 """Governed rule changes: the active rules are versioned by content hash and need approvals.
 
 The *rules* are what decides matches and routing: the reconciliation specs
-(``macros/reconciliations/spec__*.sql``), the match weights, the exception, severity,
+(``macros/specs/spec__*.sql``), the match weights, the exception, severity,
 grace-window, client-owner, order-type-expectation and reason-code seeds, the ``vars`` of ``dbt_project.yml``
 (tolerances, the reconciliations that run), and what turns matches into money outcomes:
 the FX rates, ``convert_amount``, the exception models and their lifecycle macros, and
@@ -43,7 +43,7 @@ from orchestration import identity
 from orchestration.settings import PROJECT_DIR
 
 RULE_GLOBS = (
-    "macros/reconciliations/spec__*.sql",
+    "macros/specs/spec__*.sql",
     "seeds/match_weights.csv",
     "seeds/exception_policy.csv",
     "seeds/order_type_expectations.csv",
@@ -60,7 +60,7 @@ RULE_GLOBS = (
     "macros/amount_tolerance.sql",
     "macros/lifecycle/*.sql",
     "models/intermediate/exceptions/*.sql",
-    "macros/reconciliation/recon_exception_breaks.sql",
+    "macros/engine/recon_exception_breaks.sql",
     "models/marts/operations/*.sql",
     "models/marts/reconciliation/fct_reconciliation_exceptions.sql",
     # Who may do what: people, roles, logins, act_as, public keys, the adjustment approval
@@ -90,7 +90,7 @@ def approvals_path() -> Path:
 def rule_files(root: Path = PROJECT_DIR) -> list[Path]:
     files = sorted({p for pattern in RULE_GLOBS for p in root.glob(pattern)})
     if not any(p.name.startswith("spec__") for p in files):
-        raise GovernanceError(f"no reconciliation specs under {root / 'macros/reconciliations'}")
+        raise GovernanceError(f"no reconciliation specs under {root / 'macros/specs'}")
     return files
 
 

@@ -1,7 +1,7 @@
 """Shadow mode: run candidate rules over the full history without touching production.
 
 ``recon shadow --rules DIR`` takes a directory laid out like the project that holds only
-the rule files to change (``macros/reconciliations/spec__*.sql``, ``seeds/*.csv``,
+the rule files to change (``macros/specs/spec__*.sql``, ``seeds/*.csv``,
 ``dbt_project.yml``). It builds a copy of the dbt project with those files laid over it,
 copies the production raw tables (the full history) into a separate shadow warehouse
 under ``$RECON_HOME/shadow/<id>/``, runs ``dbt build`` there, and compares the shadow
@@ -32,7 +32,7 @@ from orchestration.settings import PROJECT_DIR, recon_home, warehouse_path
 from orchestration.warehouse import open_writer
 
 PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests", "profiles", "config")
-ALLOWED = ("macros/reconciliations/", "seeds/", "dbt_project.yml")
+ALLOWED = ("macros/specs/", "seeds/", "dbt_project.yml")
 
 
 class ShadowError(Exception):
@@ -46,7 +46,7 @@ def _candidate_files(candidate: Path) -> list[Path]:
     for rel in files:
         if not str(rel).startswith(ALLOWED):
             raise ShadowError(
-                f"{candidate / rel}: only rule files can be shadowed (macros/reconciliations/, seeds/, dbt_project.yml)"
+                f"{candidate / rel}: only rule files can be shadowed (macros/specs/, seeds/, dbt_project.yml)"
             )
     return files
 

@@ -1,6 +1,6 @@
 """Reconciliation specs as the engine reads them: which run, what each says, its rule version.
 
-A spec is YAML inside ``macros/reconciliations/spec__<name>.sql`` (dbt renders the same
+A spec is YAML inside ``macros/specs/spec__<name>.sql`` (dbt renders the same
 text); ``vars.reconciliations`` of dbt_project.yml lists the ones the engine runs.
 """
 
@@ -13,11 +13,11 @@ import yaml
 
 from orchestration.settings import PROJECT_DIR
 
-SPEC_DIR = PROJECT_DIR / "macros" / "reconciliations"
+SPEC_DIR = PROJECT_DIR / "macros" / "specs"
 
 
 def load_spec(name: str) -> dict:
-    """The YAML of ``macros/reconciliations/spec__<name>.sql`` (the same text dbt reads)."""
+    """The YAML of ``macros/specs/spec__<name>.sql`` (the same text dbt reads)."""
     text = (SPEC_DIR / f"spec__{name}.sql").read_text()
     match = re.search(r"{%\s*set spec_yaml\s*%}(.*?){%\s*endset\s*%}", text, re.S)
     if not match:

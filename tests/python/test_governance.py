@@ -15,7 +15,7 @@ from orchestration.settings import PROJECT_DIR
 def rules_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the project's rule files, with its own (empty) approvals file."""
     root = tmp_path / "project"
-    shutil.copytree(PROJECT_DIR / "macros" / "reconciliations", root / "macros" / "reconciliations")
+    shutil.copytree(PROJECT_DIR / "macros" / "specs", root / "macros" / "specs")
     shutil.copytree(PROJECT_DIR / "seeds", root / "seeds")
     shutil.copy(PROJECT_DIR / "dbt_project.yml", root / "dbt_project.yml")
     for pattern in governance.RULE_GLOBS:
@@ -52,7 +52,7 @@ def test_the_repository_rules_are_approved() -> None:
 def test_any_rule_change_is_a_new_version(rules_root: Path) -> None:
     before = governance.rules_hash(rules_root)
     assert before == governance.rules_hash(PROJECT_DIR)
-    spec = rules_root / "macros" / "reconciliations" / "spec__orders_invoices.sql"
+    spec = rules_root / "macros" / "specs" / "spec__orders_invoices.sql"
     spec.write_text(spec.read_text().replace("auto_match: 0.95", "auto_match: 0.90"))
     changed = governance.rules_hash(rules_root)
     assert changed != before

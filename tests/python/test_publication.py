@@ -50,7 +50,7 @@ def test_a_good_run_publishes_a_read_only_serving_copy(home: Path) -> None:
 
 
 def test_shadow_rules_report_drift_and_leave_production_alone(home: Path, tmp_path: Path) -> None:
-    spec = "macros/reconciliations/spec__orders_invoices.sql"
+    spec = "macros/specs/spec__orders_invoices.sql"
     candidate = tmp_path / "candidate"
     (candidate / spec).parent.mkdir(parents=True)
     text = (PROJECT_DIR / spec).read_text()

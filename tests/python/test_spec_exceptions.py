@@ -79,7 +79,7 @@ def test_a_reconciliation_added_by_spec_raises_its_exceptions(
 ) -> None:
     project = tmp_path / "project"
     shutil.copytree(settings.PROJECT_DIR, project, ignore=IGNORED)
-    (project / "macros" / "reconciliations" / "spec__credit_notes_invoices.sql").write_text(SPEC)
+    (project / "macros" / "specs" / "spec__credit_notes_invoices.sql").write_text(SPEC)
     models = project / "models" / "intermediate" / "reconciliation" / "credit_notes_invoices"
     models.mkdir(parents=True)
     for kind in ("pairs", "decisions", "records"):

@@ -1,10 +1,10 @@
-{#- The spec of reconciliation `name` (macro spec__<name> in macros/reconciliations/),
+{#- The spec of reconciliation `name` (macro spec__<name> in macros/specs/),
     checked for the keys the engine needs so a typo fails at compile time with a message. -#}
 {% macro recon_spec(name) %}
     {%- set spec_macro = context.get('spec__' ~ name) -%}
     {%- if spec_macro is none -%}
         {{ exceptions.raise_compiler_error(
-            "No reconciliation spec '" ~ name ~ "': add a macro spec__" ~ name ~ " in macros/reconciliations/") }}
+            "No reconciliation spec '" ~ name ~ "': add a macro spec__" ~ name ~ " in macros/specs/") }}
     {%- endif -%}
     {%- set spec = spec_macro() -%}
     {%- for key in ['name', 'rule_version', 'left', 'right', 'deterministic', 'blocking', 'comparisons', 'thresholds', 'assignment'] -%}

@@ -1,5 +1,5 @@
 {#- Reconciliation spec: CRM orders ↔ billing invoice lines (what was sold vs what was billed).
-    Read by the matching engine (macros/reconciliation/) and by `recon evaluate` / `recon tune`.
+    Read by the matching engine (macros/engine/) and by `recon evaluate` / `recon tune`.
     Change rule_version whenever a rule changes: it is part of every match_id. -#}
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
