@@ -136,3 +136,27 @@ def test_loading_the_code_location_writes_nothing_and_runs_no_git(tmp_path) -> N
     assert not marker.exists(), "loading the definitions ran git"
     assert manifest.stat().st_mtime_ns == before, "loading the definitions re-parsed the dbt project"
     assert Path(tmp_path / "dagster.yaml").exists() is False
+
+
+def test_marts_are_terminal() -> None:
+    # Intermediate models do the work and marts only publish: no model or snapshot outside
+    # models/marts reads a mart (data tests and exposures may).
+    import json
+
+    from orchestration import pipeline
+
+    manifest = json.loads(pipeline.prepare().read_text())
+    nodes = manifest["nodes"]
+    marts = {
+        uid
+        for uid, n in nodes.items()
+        if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")
+    }
+    offenders = sorted(
+        f"{n['original_file_path']} reads {nodes[dep]['name']}"
+        for n in nodes.values()
+        if n["resource_type"] in ("model", "snapshot") and not n["original_file_path"].startswith("models/marts/")
+        for dep in n["depends_on"]["nodes"]
+        if dep in marts
+    )
+    assert marts and offenders == []

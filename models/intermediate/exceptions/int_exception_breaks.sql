@@ -14,7 +14,7 @@ grace_windows as (
 ),
 
 reconciled_orders as (
-    select * from {{ ref('fct_reconciled_orders') }}
+    select * from {{ ref('int_reconciled_orders') }}
 ),
 
 invoices as (
@@ -26,7 +26,7 @@ fx_rates as (
 ),
 
 invoice_matches as (
-    select * from {{ ref('fct_order_invoice_matches') }}
+    select * from {{ ref('int_order_invoice_matches') }}
 ),
 
 lead_decisions as (

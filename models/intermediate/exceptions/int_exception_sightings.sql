@@ -7,7 +7,7 @@
 with
 
 current_exceptions as (
-    select exception_id, due_date, pending_until from {{ ref('fct_reconciliation_exceptions') }}
+    select exception_id, due_date, pending_until from {{ ref('int_reconciliation_exceptions') }}
 ),
 
 sightings as (

@@ -13,7 +13,7 @@ orders as (
 ),
 
 invoice_matches as (
-    select * from {{ ref('fct_order_invoice_matches') }}
+    select * from {{ ref('int_order_invoice_matches') }}
 ),
 
 fx_rates as (
