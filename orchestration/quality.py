@@ -150,6 +150,17 @@ class CheckResult:
             "metadata": _plain(self.metadata),
         }
 
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> CheckResult:
+        return cls(
+            name=doc["name"],
+            asset=doc["asset"],
+            severity=doc["severity"],
+            passed=bool(doc["passed"]),
+            metadata=dict(doc.get("metadata") or {}),
+            description=doc.get("description") or "",
+        )
+
 
 @dataclass
 class QualityReport:
@@ -1499,8 +1510,14 @@ def run_quality_checks(
     overrides: Mapping[str, Any] | None = None,
     dbt_project: Path | None = None,
     after_build: bool = True,
+    phase: str = "all",
 ) -> QualityReport:
-    """Run every quality gate against the warehouse (read-only) and record the report.
+    """Run the quality gates against the warehouse (read-only) and record the report.
+
+    ``phase`` picks the families: ``raw`` (raw tables, volume and value spikes, freshness:
+    the gate before dbt), ``marts`` (match rates: the gate after dbt) or ``all``. Each
+    family runs once per run: the ``marts`` phase keeps the ``raw`` phase's results for
+    this ``run_id`` from its report and adds its own, so the report holds both.
 
     ``run_id`` names the history file (``<history_dir>/<run_id>.json``; re-running one id
     replaces its file and ignores it as history). ``now`` (default: the clock; naive means
@@ -1510,6 +1527,8 @@ def run_quality_checks(
     then never join a baseline, even if the build that follows fails and leaves it.
     """
     started = time.monotonic()
+    if phase not in ("raw", "marts", "all"):
+        raise ValueError(f"phase {phase!r}: use raw, marts or all")
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be letters, digits, '.', '_' or '-' (it names a file)")
     cfg = load_config(config_path, overrides)
@@ -1539,15 +1558,27 @@ def run_quality_checks(
             since = 0
         validator = _Validator()
         checks: list[CheckResult] = []
+        observed: dict[str, Any] = {}
+        rates_seen: dict[str, Any] = {}
+        earlier = _read_report(history_dir, run_id) if phase == "marts" else None
+        if earlier is not None:
+            # The raw phase of this run: its results stand (raw tables do not change in between).
+            checks.extend(
+                CheckResult.from_dict(c) for c in earlier.get("checks") or [] if not c["name"].startswith("match_rate_")
+            )
+            observed = (earlier.get("observations") or {}).get("tables") or {}
+            since = (earlier.get("observations") or {}).get("since_batch_id", since)
         columns = _raw_columns(con)
-        checks.extend(_raw_checks(con, validator, cfg, columns))
-        observed = _observe(con, cfg, since, columns)
-        checks.extend(_spike_checks(validator, cfg, observed, history))
-        # Match-rate baselines come from the same reports, but only from runs that passed
-        # every gate (``runs`` includes runs blocked elsewhere; _baseline_rates skips them).
-        rate_checks, rates_seen = _match_rate_checks(con, validator, cfg, names, runs, after_build)
-        checks.extend(rate_checks)
-        checks.extend(_freshness_checks(con, validator, cfg, checked_at, columns))
+        if phase in ("raw", "all") or (phase == "marts" and earlier is None):
+            checks.extend(_raw_checks(con, validator, cfg, columns))
+            observed = _observe(con, cfg, since, columns)
+            checks.extend(_spike_checks(validator, cfg, observed, history))
+            checks.extend(_freshness_checks(con, validator, cfg, checked_at, columns))
+        if phase in ("marts", "all"):
+            # Match-rate baselines come from the same reports, but only from runs that passed
+            # every gate (``runs`` includes runs blocked elsewhere; _baseline_rates skips them).
+            rate_checks, rates_seen = _match_rate_checks(con, validator, cfg, names, runs, after_build)
+            checks.extend(rate_checks)
     finally:
         con.close()
 
@@ -1569,6 +1600,15 @@ def run_quality_checks(
     report.seconds = time.monotonic() - started
     report.history_file = _write_report(history_dir, report)
     return report
+
+
+def _read_report(history_dir: Path, run_id: str) -> dict[str, Any] | None:
+    """This run's report written by an earlier phase, or None (none yet, or unreadable)."""
+    path = Path(history_dir) / f"{run_id}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _write_report(history_dir: Path, report: QualityReport) -> Path:

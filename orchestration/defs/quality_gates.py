@@ -25,7 +25,7 @@ def _check_spec(spec: quality.CheckSpec) -> dg.AssetCheckSpec:
     )
 
 
-def _quality_results(context: dg.AssetCheckExecutionContext, wanted: set[tuple[str, str]], after_build: bool):
+def _quality_results(context: dg.AssetCheckExecutionContext, wanted: set[tuple[str, str]], phase: str):
     config = os.environ.get("RECON_QUALITY_CONFIG")  # another config/quality.yml (tests, one-off runs)
     report = quality.run_quality_checks(
         settings.warehouse_path(),
@@ -33,8 +33,9 @@ def _quality_results(context: dg.AssetCheckExecutionContext, wanted: set[tuple[s
         context.run.run_id,
         now=actions.utc_now(),
         config_path=Path(config) if config else None,
-        # Before dbt the marts are the previous run's: their match rates set no baseline.
-        after_build=after_build,
+        # Each family once: raw tables, spikes and freshness before dbt; match rates after it,
+        # on this run's marts (the report then holds both phases).
+        phase=phase,
     )
     for check in report.checks:
         if (check.name, check.asset) not in wanted:
@@ -57,9 +58,9 @@ MART_QUALITY = [s for s in QUALITY_SPECS if not s.asset.startswith("raw_")]
 
 @dg.multi_asset_check(specs=[_check_spec(s) for s in RAW_QUALITY], name="raw_quality_gates", can_subset=False)
 def raw_quality_gates(context: dg.AssetCheckExecutionContext):
-    yield from _quality_results(context, {(s.name, s.asset) for s in RAW_QUALITY}, after_build=False)
+    yield from _quality_results(context, {(s.name, s.asset) for s in RAW_QUALITY}, phase="raw")
 
 
 @dg.multi_asset_check(specs=[_check_spec(s) for s in MART_QUALITY], name="mart_quality_gates", can_subset=False)
 def mart_quality_gates(context: dg.AssetCheckExecutionContext):
-    yield from _quality_results(context, {(s.name, s.asset) for s in MART_QUALITY}, after_build=True)
+    yield from _quality_results(context, {(s.name, s.asset) for s in MART_QUALITY}, phase="marts")

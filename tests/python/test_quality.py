@@ -490,3 +490,31 @@ def test_config_mistakes_fail_loudly(warehouse: Path, tmp_path: Path) -> None:
         quality.load_config(overrides={"match_rate": {"baseline_since": "2026-03-10"}})  # per reconciliation only
     with pytest.raises(ValueError, match="names a file"):
         run(warehouse, tmp_path, "../escape")
+
+
+def test_each_family_runs_once_per_run_and_the_report_holds_both_phases(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The gate before dbt checks raw tables, spikes and freshness and measures no match rate
+    # (the marts are still the previous run's); the gate after dbt measures match rates only
+    # and keeps the first phase's results in the same report.
+    history = tmp_path / "history"
+    add_records_mart(warehouse, rates(42))
+    raw = run(warehouse, history, "run-1", phase="raw")
+    assert raw.checks and not any(c.name.startswith("match_rate_") for c in raw.checks)
+    assert raw.observations["match_rates"] == {}
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("a raw-table family ran twice in one run")
+
+    for family in ("_raw_checks", "_spike_checks", "_freshness_checks", "_observe"):
+        monkeypatch.setattr(quality, family, not_again)
+    marts = run(warehouse, history, "run-1", phase="marts")
+    rate = marts.get("match_rate_orders_invoices", "marts/fct_reconciliation_records")
+    assert rate.metadata["baseline_run"] == 1
+    assert {(c.name, c.asset, c.passed) for c in raw.checks} <= {(c.name, c.asset, c.passed) for c in marts.checks}
+    written = json.loads((history / "run-1.json").read_text())
+    assert {c["name"] for c in written["checks"]} == {c.name for c in marts.checks}
+    assert written["observations"]["tables"] == json.loads(json.dumps(raw.observations["tables"], default=str))
+    with pytest.raises(ValueError, match="phase"):
+        run(warehouse, history, "run-2", phase="mart")
