@@ -2,7 +2,7 @@
 
 Why: operators act in the action store (SQLite, WAL) while every run copies the log into
 the warehouse (``copy_to_warehouse``) and publishes the current exceptions back into the
-store (``ActionStore.publish``). Issue 10 asks for 10 operators at 5 actions/s each for 5
+store (``ActionStore.refresh_catalog``). Issue 10 asks for 10 operators at 5 actions/s each for 5
 minutes with runs publishing meanwhile: zero lost or duplicated actions, and the p95
 latency of an action. This script is how docs/benchmarks.md ("Operators under load") was
 measured; tests/python/test_operator_load.py runs it for a few seconds.

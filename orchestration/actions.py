@@ -497,7 +497,7 @@ class ActionStore:
 
     # ------------------------------------------------------------ catalog
 
-    def publish(self, exceptions: list[dict]) -> dict[str, int]:
+    def refresh_catalog(self, exceptions: list[dict]) -> dict[str, int]:
         """Replace the catalog of current exceptions with what the last run found.
 
         An exception keeps its first_seen_at across runs; one no longer found is kept
@@ -949,7 +949,7 @@ def check_anchor(entries: list[dict] | None, anchor: dict | None, path: Path, so
 # ------------------------------------------------------- warehouse bridges
 
 
-def publish_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int]:
+def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int]:
     """Copy the current exceptions (and what an operator needs to see) into the store.
 
     Runs after each pipeline build, so operators work from the action store alone and
@@ -1038,7 +1038,7 @@ def publish_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             "legs": json.loads(row.pop("legs_json") or "null"),
         }
         exceptions.append({**row, "details": details})
-    return store.publish(exceptions)
+    return store.refresh_catalog(exceptions)
 
 
 # raw.operator_actions: the store's fields with their warehouse types, then what the copy adds.

@@ -22,7 +22,7 @@ EXCEPTION_CATALOG_KEY = dg.AssetKey(["operations", "exception_catalog"])
 )
 def exception_catalog(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
     store = actions.ActionStore()
-    counts = actions.publish_from_warehouse(settings.warehouse_path(), store)
+    counts = actions.catalog_from_warehouse(settings.warehouse_path(), store)
     # The pipeline events just appended (auto_resolve, reopen) are anchored too.
     con = warehouse.open_writer(settings.warehouse_path())
     try:

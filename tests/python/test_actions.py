@@ -26,7 +26,7 @@ class Clock:
 
 def make_store(path: Path, clock: Clock | None = None) -> ActionStore:
     store = ActionStore(path, clock=clock or Clock(T0))
-    store.publish(
+    store.refresh_catalog(
         [
             {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
              "severity": "manual_review", "sla_hours": 72, "amount_at_risk": "1200.00"},
@@ -148,15 +148,15 @@ def test_pipeline_closes_a_break_that_reconciles_and_reopens_it_when_it_returns(
     fin = store.catalog_entry(FIN)
     store.act("claim", FIN, "alice")
     clock.now = T0 + timedelta(hours=10)
-    counts = store.publish([media])  # FIN's counterpart arrived: the break is gone
+    counts = store.refresh_catalog([media])  # FIN's counterpart arrived: the break is gone
     assert (counts["current"], counts["auto_resolved"], counts["reopened"]) == (1, 1, 0)
     state = store.state(FIN)
     assert (state.status, state.claimed_by, state.resolution) == ("auto_resolved", None, "reconciled_by_later_data")
     with pytest.raises(ActionError, match="closed by later data"):
         store.act("claim", FIN, "bob")
-    assert store.publish([media])["auto_resolved"] == 0  # closed once, not every run
+    assert store.refresh_catalog([media])["auto_resolved"] == 0  # closed once, not every run
     clock.now = T0 + timedelta(hours=100)
-    counts = store.publish([media, fin])  # a restatement removed the invoice: it is back
+    counts = store.refresh_catalog([media, fin])  # a restatement removed the invoice: it is back
     assert (counts["auto_resolved"], counts["reopened"]) == (0, 1)
     state = store.state(FIN)
     assert (state.status, state.is_breached) == ("open", False)  # the SLA restarts when it reopens

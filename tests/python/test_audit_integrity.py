@@ -336,7 +336,7 @@ def test_an_exact_prefix_still_resolves(store: ActionStore) -> None:
 def test_recon_as_of_does_not_backdate_the_audit_timestamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECON_AS_OF", "2020-01-01T00:00:00Z")
     store = ActionStore(tmp_path / "a.sqlite")
-    store.publish([{"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
+    store.refresh_catalog([{"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
                     "severity": "manual_review", "sla_hours": 72}])  # fmt: skip
     entry = store.act("claim", FIN, "alice")
     acted = datetime.fromisoformat(entry["acted_at"])

@@ -32,7 +32,7 @@ def login_as(monkeypatch: pytest.MonkeyPatch, login: str) -> None:
 
 def make_store(path: Path, **kw) -> ActionStore:
     store = ActionStore(path, clock=lambda: T0, **kw)
-    store.publish(
+    store.refresh_catalog(
         [{"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
           "severity": "manual_review", "sla_hours": 72, "amount_at_risk": "1200.00"}]
     )  # fmt: skip
@@ -89,7 +89,7 @@ def test_act_as_records_the_login_and_the_operator(store: ActionStore, monkeypat
     assert (entry["actor"], entry["login"]) == ("alice", "root")
     assert store.state(FIN).claimed_by == "alice"
     # The pipeline's own events record the login that ran it.
-    assert store.publish([])["auto_resolved"] == 1
+    assert store.refresh_catalog([])["auto_resolved"] == 1
     assert [(a["actor"], a["login"]) for a in store.history(FIN)] == [("alice", "root"), ("pipeline", "root")]
 
 
