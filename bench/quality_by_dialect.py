@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration import evaluate, pipeline, specs, train
+from orchestration import evaluate, pipeline, specs, train, weights
 
 LINKS = (
     ("orders_invoices", "order ↔ invoice"),
@@ -49,7 +49,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="recon-dialects-"))
     results = []
-    weights = evaluate.WEIGHTS_SEED.read_bytes()
+    saved = weights.WEIGHTS_SEED.read_bytes()
     try:
         for run in args.runs:
             dialect, seed = run.split(":")
@@ -60,14 +60,14 @@ def main() -> None:
             measured = {"committed": measure(home, truth)}
             if args.train:
                 for result in train.train([home / "warehouse.duckdb"], specs.configured()):
-                    evaluate.write_weights(result.name, result.rows)
+                    weights.write_weights(result.name, result.rows)
                 pipeline._dbt("build", "--quiet")
                 measured["unlabelled (own warehouse)"] = measure(home, truth)
-                evaluate.WEIGHTS_SEED.write_bytes(weights)
+                weights.WEIGHTS_SEED.write_bytes(saved)
             results.append((dialect, seed, built, measured))
             print(f"dialect {dialect} seed {seed}: built in {built:.0f}s", flush=True)
     finally:
-        evaluate.WEIGHTS_SEED.write_bytes(weights)
+        weights.WEIGHTS_SEED.write_bytes(saved)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
 

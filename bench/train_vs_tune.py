@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from orchestration import cli, evaluate, pipeline, specs, train
+from orchestration import cli, evaluate, pipeline, specs, train, weights
 
 LINKS = ("orders_invoices", "delivery_orders", "projects_orders", "lead_forms_leads")
 
@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
 
     names = specs.configured()
-    original = evaluate.WEIGHTS_SEED.read_bytes()
+    original = weights.WEIGHTS_SEED.read_bytes()
     root = Path(tempfile.mkdtemp(prefix="recon-train-vs-tune-"))
     table = []
     try:
@@ -56,10 +56,10 @@ def main() -> None:
             truth = pipeline.build_scratch(home, int(seed), args.orders, 1.0, dialect=dialect)
             evaluations.append((dialect, seed, home, truth))
 
-        for label, weights in (("labelled (recon tune)", labelled), ("unlabelled (recon train)", unlabelled)):
-            evaluate.WEIGHTS_SEED.write_bytes(original)
-            for name, rows in weights.items():
-                evaluate.write_weights(name, rows)
+        for label, learned in (("labelled (recon tune)", labelled), ("unlabelled (recon train)", unlabelled)):
+            weights.WEIGHTS_SEED.write_bytes(original)
+            for name, rows in learned.items():
+                weights.write_weights(name, rows)
             for dialect, seed, home, truth in evaluations:
                 cli.settings.use_home(home)
                 pipeline._dbt("build", "--quiet")
@@ -67,7 +67,7 @@ def main() -> None:
                 for name in LINKS:
                     table.append((dialect, seed, name, label, reports[name].auto.f1))
     finally:
-        evaluate.WEIGHTS_SEED.write_bytes(original)
+        weights.WEIGHTS_SEED.write_bytes(original)
         shutil.rmtree(root, ignore_errors=True)
 
     print(f"\nF1 of auto-matches, {args.orders} orders; weights from dialect A seeds {args.train_seeds}")

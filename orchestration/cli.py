@@ -197,7 +197,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from orchestration import evaluate
+    from orchestration import evaluate, weights
 
     settings.apply_environment()
     main_home = settings.recon_home()
@@ -217,20 +217,20 @@ def cmd_tune(args: argparse.Namespace) -> int:
         merged = evaluate.merge_counts(counts[name])
         rows = evaluate.weights_rows(name, merged)
         print(f"== {name}: m/u from seeds {', '.join(map(str, args.seeds))} ({args.orders} orders each) ==")
-        print(evaluate.bayes_factor_table(rows))
+        print(weights.bayes_factor_table(rows))
         print(
             f"prior_match_probability (true share of scored candidates): {evaluate.prior_from_counts(merged):.4f}"
             " — set thresholds.prior_match_probability in the spec to this value"
         )
         if args.write:
-            evaluate.write_weights(name, rows)
-            print(f"written: {evaluate.WEIGHTS_SEED}")
+            weights.write_weights(name, rows)
+            print(f"written: {weights.WEIGHTS_SEED}")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """m/u per level and the prior by EM on the candidate pairs of a warehouse: no labels needed."""
-    from orchestration import evaluate, train
+    from orchestration import train, weights
 
     settings.apply_environment()
     warehouses = [Path(w) for w in args.warehouse] if args.warehouse else [settings.warehouse_path()]
@@ -243,10 +243,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     for result in results:
         print(train.render(result))
         if args.write:
-            evaluate.write_weights(result.name, result.rows, evaluate.WEIGHTS_SEED)
+            weights.write_weights(result.name, result.rows, weights.WEIGHTS_SEED)
             spec = f"macros/specs/spec__{result.name}.sql"
             prior = f"set thresholds.prior_match_probability in {spec} to {result.model.prior:.4f}"
-            print(f"written: {evaluate.WEIGHTS_SEED}; {result.model.note or prior}")
+            print(f"written: {weights.WEIGHTS_SEED}; {result.model.note or prior}")
     return 0
 
 

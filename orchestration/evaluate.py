@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,11 +19,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from orchestration.settings import PROJECT_DIR
 from orchestration.specs import load_spec
 from orchestration.warehouse import open_reader
 
-WEIGHTS_SEED = PROJECT_DIR / "seeds" / "match_weights.csv"
 PRIOR_KEY = "__prior__"
 
 
@@ -590,27 +587,6 @@ def weights_rows(name: str, counts: dict[str, dict[bool, Counter]]) -> list[dict
         r["m_probability"] = f"{r['m_probability']:.6g}"
         r["u_probability"] = f"{r['u_probability']:.6g}"
     return rows
-
-
-def write_weights(name: str, rows: list[dict], path: Path = WEIGHTS_SEED) -> None:
-    """Replace the rows of one reconciliation in the weights seed, keeping the others."""
-    header = ["reconciliation", "field", "level", "level_name", "m_probability", "u_probability"]
-    kept: list[dict] = []
-    if path.exists():
-        with open(path, newline="") as fh:
-            kept = [r for r in csv.DictReader(fh) if r["reconciliation"] != name]
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(kept + rows)
-
-
-def bayes_factor_table(rows: list[dict]) -> str:
-    lines = [f"{'field':<10} {'level':<14} {'m':>9} {'u':>9} {'weight':>8}"]
-    for r in rows:
-        m, u = float(r["m_probability"]), float(r["u_probability"])
-        lines.append(f"{r['field']:<10} {r['level_name']:<14} {m:>9.5f} {u:>9.5f} {math.log2(m / u):>8.2f}")
-    return "\n".join(lines)
 
 
 def write_json(

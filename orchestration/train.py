@@ -29,7 +29,7 @@ where a level of −1 (a null on either side) carries no evidence and contribute
   observed ones, so no level is impossible.
 
 The result has the row format of :func:`orchestration.evaluate.weights_rows`, so
-:func:`orchestration.evaluate.write_weights` writes it into ``seeds/match_weights.csv``.
+:func:`orchestration.weights.write_weights` writes it into ``seeds/match_weights.csv``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import evaluate, specs
+from orchestration import specs, weights
 from orchestration.settings import PROJECT_DIR
 from orchestration.warehouse import open_reader
 
@@ -344,7 +344,7 @@ def render(result: TrainResult) -> str:
         f"{model.deterministic_pairs:,} deterministic pairs ({model.patterns} level patterns); "
         f"{'converged' if model.converged else 'NOT converged'} after {model.iterations} iterations "
         f"({result.seconds:.2f}s) ==",
-        evaluate.bayes_factor_table(result.rows),
+        weights.bayes_factor_table(result.rows),
         model.note
         or f"prior_match_probability (estimated share of true matches among scored candidates): {model.prior:.4f}",
     ]

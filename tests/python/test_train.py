@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, evaluate, pipeline, settings, specs, train
+from orchestration import cli, pipeline, settings, specs, train, weights
 from orchestration.train import Pattern
 
 # A known model: 4 comparison fields; m favours the best levels, u the worst.
@@ -95,8 +95,8 @@ def test_train_write_on_a_built_warehouse(
 ) -> None:
     project_seed = (settings.PROJECT_DIR / "seeds" / "match_weights.csv").read_bytes()
     seed = tmp_path / "match_weights.csv"
-    shutil.copy(evaluate.WEIGHTS_SEED, seed)
-    monkeypatch.setattr(evaluate, "WEIGHTS_SEED", seed)  # never the project's seed
+    shutil.copy(weights.WEIGHTS_SEED, seed)
+    monkeypatch.setattr(weights, "WEIGHTS_SEED", seed)  # never the project's seed
     warehouse = built_home / "warehouse.duckdb"
     assert cli.main(["train", "--write", "--warehouse", str(warehouse)]) == 0
     out = capsys.readouterr().out
@@ -118,9 +118,9 @@ def test_train_write_on_a_built_warehouse(
 
 def test_train_one_reconciliation_leaves_the_others(built_home: Path, tmp_path: Path, monkeypatch) -> None:
     seed = tmp_path / "match_weights.csv"
-    shutil.copy(evaluate.WEIGHTS_SEED, seed)
+    shutil.copy(weights.WEIGHTS_SEED, seed)
     before = [r for r in csv.DictReader(seed.open()) if r["reconciliation"] != "projects_orders"]
-    monkeypatch.setattr(evaluate, "WEIGHTS_SEED", seed)
+    monkeypatch.setattr(weights, "WEIGHTS_SEED", seed)
     warehouse = built_home / "warehouse.duckdb"
     assert cli.main(["train", "--write", "--reconciliations", "projects_orders", "--warehouse", str(warehouse)]) == 0
     after = [r for r in csv.DictReader(seed.open()) if r["reconciliation"] != "projects_orders"]
