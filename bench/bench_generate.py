@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestration.generate import generate  # noqa: E402
+from orchestration.lab.generate import generate  # noqa: E402
 
 
 def _size(root: Path) -> int:

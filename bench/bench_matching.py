@@ -11,7 +11,7 @@ slower than a hand-written join — and this script is how docs/benchmarks.md wa
 
 What it does, all against a scratch RECON_HOME (never the project's .recon/):
 
-1. generate (orchestration.generate), ingest (orchestration.ingest) and ``dbt build``, each
+1. generate (orchestration.lab.generate), ingest (orchestration.ingest) and ``dbt build``, each
    in its own child process, so each stage's peak RSS is its own: wall time, CPU time and
    ru_maxrss from ``os.wait4`` on that child. DuckDB runs inside the dbt process, so the
    dbt peak is dbt + DuckDB. During the build RSS and the size of DuckDB's spill directory
@@ -70,7 +70,7 @@ def _stage_main(args: argparse.Namespace) -> int:
     settings.use_home(home)
     out: dict = {}
     if args.stage == "generate":
-        from orchestration.generate import generate
+        from orchestration.lab.generate import generate
 
         result = generate(home, seed=args.seed, orders=args.orders, noise=args.noise)
         out = {

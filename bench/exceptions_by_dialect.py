@@ -2,7 +2,7 @@
 
 Builds a fresh warehouse per (dialect, seed) (generate → ingest → dbt build) and scores
 each exception type against the discrepancy kinds the generator planted that should raise
-it (orchestration/evaluate_exceptions.py). Dialect A is the demo's; B and C were written
+it (orchestration/lab/evaluate_exceptions.py). Dialect A is the demo's; B and C were written
 by others and are never tuned on. Not a test: it prints numbers.
 
     .venv/bin/python bench/exceptions_by_dialect.py --orders 20000 --runs a:42 b:7 c:5
@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration import evaluate_exceptions, pipeline
+from orchestration import pipeline
+from orchestration.lab import evaluate_exceptions
 
 
 def main() -> None:

@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration import evaluate, pipeline, specs, train, weights
+from orchestration import pipeline, specs, train, weights
+from orchestration.lab import evaluate
 
 LINKS = (
     ("orders_invoices", "order ↔ invoice"),

@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration import evaluate, pipeline
+from orchestration import pipeline
+from orchestration.lab import evaluate
 
 
 def main() -> None:

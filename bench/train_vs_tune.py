@@ -16,7 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from orchestration import cli, evaluate, pipeline, specs, train, weights
+from orchestration import cli, pipeline, specs, train, weights
+from orchestration.lab import evaluate
 
 LINKS = ("orders_invoices", "delivery_orders", "projects_orders", "lead_forms_leads")
 

@@ -28,17 +28,17 @@ from orchestration.pipeline import (
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from orchestration import generate
+    from orchestration.lab import generate
 
     out = Path(args.out).resolve() if args.out else settings.recon_home()
     if getattr(args, "dialect", "a") == "b":  # held-out data set: never tune on it
-        from orchestration import dialect_b
+        from orchestration.lab import dialect_b
 
         summary = dialect_b.generate(out, seed=args.seed, orders=args.orders, noise=args.noise)
         print(f"dialect b: {sum(summary['rows'].values()):,} rows under {out / 'landing'} in {summary['seconds']}s")
         return 0
     if getattr(args, "dialect", "a") == "c":  # second held-out data set: never tune on it either
-        from orchestration import dialect_c
+        from orchestration.lab import dialect_c
 
         summary = dialect_c.generate(out, seed=args.seed, orders=args.orders, noise=args.noise)
         print(f"dialect c: {sum(summary['rows'].values()):,} rows under {out / 'landing'} in {summary['seconds']}s")
@@ -99,7 +99,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from orchestration import simulate
+    from orchestration.lab import simulate
 
     workdir = Path(args.workdir) if args.workdir else settings.recon_home() / "simulate"
     seeds = range(args.start, args.start + args.seeds)
@@ -150,7 +150,7 @@ def cmd_publication_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from orchestration import evaluate, evaluate_exceptions
+    from orchestration.lab import evaluate, evaluate_exceptions
 
     settings.apply_environment()
     main_home = settings.recon_home()
@@ -197,7 +197,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from orchestration import evaluate, weights
+    from orchestration import weights
+    from orchestration.lab import evaluate
 
     settings.apply_environment()
     main_home = settings.recon_home()

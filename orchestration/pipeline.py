@@ -150,14 +150,15 @@ def build_scratch(
     main RECON_HOME; returns the ground-truth directory. ``dialect`` "a" is the demo
     generator (tuned on), "b" and "c" independently written ones held out from tuning.
     """
-    from orchestration import generate, ingest
+    from orchestration import ingest
+    from orchestration.lab import generate
 
     settings.use_home(home)
     shutil.rmtree(home, ignore_errors=True)
     if dialect in ("b", "c"):
         import importlib
 
-        importlib.import_module(f"orchestration.dialect_{dialect}").generate(
+        importlib.import_module(f"orchestration.lab.dialect_{dialect}").generate(
             home, seed=seed, orders=orders, noise=noise
         )
         truth_dir = home / "ground_truth"

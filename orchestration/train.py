@@ -28,7 +28,7 @@ where a level of −1 (a null on either side) carries no evidence and contribute
 * Add-one smoothing on the expected counts (and on λ), as ``recon tune`` does on the
   observed ones, so no level is impossible.
 
-The result has the row format of :func:`orchestration.evaluate.weights_rows`, so
+The result has the row format of :func:`orchestration.lab.evaluate.weights_rows`, so
 :func:`orchestration.weights.write_weights` writes it into ``seeds/match_weights.csv``.
 """
 

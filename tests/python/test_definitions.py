@@ -107,7 +107,8 @@ def test_code_location_matches_its_snapshot(recon_home) -> None:
 
 def test_loading_the_code_location_writes_nothing_and_runs_no_git(tmp_path) -> None:
     # dagster dev, the daemon and every run load this module: no dagster.yaml, no state
-    # directory, no dbt parse and no git call at import (entry points prepare those).
+    # directory, no dbt parse and no git call at import (entry points prepare those), and
+    # nothing of the lab (generators, evaluators).
     import os
     import subprocess
     import sys
@@ -126,7 +127,13 @@ def test_loading_the_code_location_writes_nothing_and_runs_no_git(tmp_path) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "DAGSTER_"))}
     env.update(RECON_HOME=str(home), PATH=f"{fake_bin}{os.pathsep}{env.get('PATH', '')}")
     subprocess.run(
-        [sys.executable, "-c", "from orchestration.definitions import defs; defs.get_repository_def()"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from orchestration.definitions import defs; defs.get_repository_def(); "
+            "lab = [m for m in sys.modules if m.startswith('orchestration.lab')]; "
+            "assert not lab, f'a run loads the lab: {lab}'",
+        ],
         env=env,
         cwd=tmp_path,
         check=True,

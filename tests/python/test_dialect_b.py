@@ -1,4 +1,4 @@
-"""Tests for the held-out dialect B generator (orchestration/dialect_b.py).
+"""Tests for the held-out dialect B generator (orchestration/lab/dialect_b.py).
 
 They pin the promises the evaluation relies on: byte-identical output per seed, landing files
 that carry every required contract column, ground-truth links that point at rows that exist,
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import contract, dialect_b
+from orchestration import contract
+from orchestration.lab import dialect_b
 
 ORDERS = 3000
 REQUIRED_V2 = {"crm__clients": ("client_id", "legal_name")}

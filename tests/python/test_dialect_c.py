@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import contract, dialect_c
+from orchestration import contract
+from orchestration.lab import dialect_c
 
 ID_COLUMN = {
     "clients": "client_id",

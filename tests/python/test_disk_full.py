@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import generate
+from orchestration.lab import generate
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for the demo data generator (orchestration/generate.py).
+"""Tests for the demo data generator (orchestration/lab/generate.py).
 
 The generator's output is only useful if it is (a) what the landing contract promises,
 (b) exactly as noisy as docs/generator.md says and (c) reproducible: these tests pin those
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration import contract, settings
-from orchestration.generate import (
+from orchestration.lab.generate import (
     LEGACY_FILE,
     NOISE_RATES,
     effective_rates,
@@ -429,7 +429,7 @@ def test_chunk_size_changes_files_not_rows(tmp_path):
 def test_peak_memory_does_not_grow_with_orders(tmp_path):
     """Peak RSS for 6x the orders stays flat: only one chunk is ever held in memory."""
     script = (
-        "import resource, sys; from orchestration.generate import generate; "
+        "import resource, sys; from orchestration.lab.generate import generate; "
         "generate(sys.argv[1], orders=int(sys.argv[2]), chunk_size=10_000); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )

@@ -22,7 +22,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import dialect_b, evaluate, pipeline, publish, quality
+from orchestration import pipeline, publish, quality
+from orchestration.lab import dialect_b, evaluate
 
 ORDERS = int(os.environ.get("RECON_HELD_OUT_ORDERS", "5000"))
 SEED = 7

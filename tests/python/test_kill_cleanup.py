@@ -19,7 +19,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration import generate, lock
+from orchestration import lock
+from orchestration.lab import generate
 
 HOLDER = """
 import subprocess, sys, time

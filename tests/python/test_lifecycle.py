@@ -16,8 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import generate, pipeline
+from orchestration import pipeline
 from orchestration.actions import ActionStore
+from orchestration.lab import generate
 
 BILLING_BREAKS = ("unbilled_order", "delivered_not_billed")
 

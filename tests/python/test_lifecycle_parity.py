@@ -15,8 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import generate, pipeline
+from orchestration import pipeline
 from orchestration.actions import ActionStore
+from orchestration.lab import generate
 
 
 def current(home: Path) -> dict[str, tuple]:

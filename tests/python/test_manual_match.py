@@ -21,8 +21,9 @@ import pytest
 # The read-only warehouse query the lifecycle test uses.
 from test_lifecycle import query  # noqa: E402
 
-from orchestration import cli, generate, pipeline
+from orchestration import cli, pipeline
 from orchestration.actions import ActionStore
+from orchestration.lab import generate
 
 
 def recon(*argv: str) -> int:

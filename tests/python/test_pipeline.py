@@ -13,8 +13,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import cli, evaluate, generate, pipeline, status
+from orchestration import cli, pipeline, status
 from orchestration.actions import ActionStore
+from orchestration.lab import evaluate, generate
 
 SESSION: dict[str, str] = {}  # what one test of this module leaves for a later one
 

@@ -12,7 +12,8 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration import generate, pipeline, publish, shadow
+from orchestration import pipeline, publish, shadow
+from orchestration.lab import generate
 from orchestration.settings import PROJECT_DIR
 
 

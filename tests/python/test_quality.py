@@ -16,7 +16,8 @@ import duckdb
 import pytest
 from conftest import write
 
-from orchestration import contract, generate, ingest, quality, status
+from orchestration import contract, ingest, quality, status
+from orchestration.lab import generate
 from orchestration.warehouse import open_writer
 
 RECORDS = "marts.fct_reconciliation_records"

@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import contract, generate, pipeline, publish
+from orchestration import contract, pipeline, publish
+from orchestration.lab import generate
 
 EDGE_DECIMAL = Decimal(contract.MAX_ABS_DECIMAL) - Decimal("0.0001")
 EDGE_INTEGER = contract.MAX_ABS_INTEGER - 1

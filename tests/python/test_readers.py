@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, generate, ingest, publish, status, warehouse
+from orchestration import cli, ingest, publish, status, warehouse
+from orchestration.lab import generate
 from orchestration.lock import WarehouseBusy, warehouse_lock
 from orchestration.settings import PROJECT_DIR
 

@@ -2,7 +2,7 @@
 
 Every seed streams files and operator actions into two copies of one state, kills -9 a
 run of one copy at a random point and checks that its rerun equals the uninterrupted run
-of the other (orchestration/simulate.py; figures in docs/reliability.md). A failure names
+of the other (orchestration/lab/simulate.py; figures in docs/reliability.md). A failure names
 the seed and the command that replays it. Thousands of seeds: `recon simulate --seeds N`.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestration import simulate
+from orchestration.lab import simulate
 
 # A seed takes about 50 s on 2 cores (about three runs, two at a time). make test runs 6
 # to stay under its 30-minute budget with a margin: with 20, a fresh-clone .ci/run took

@@ -19,7 +19,8 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration import generate, ingest, settings
+from orchestration import ingest, settings
+from orchestration.lab import generate
 
 SPEC = """{% macro spec__credit_notes_invoices() %}
 {% set spec_yaml %}

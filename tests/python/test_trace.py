@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import generate, pipeline
+from orchestration import pipeline
 from orchestration.actions import ActionStore
+from orchestration.lab import generate
 from orchestration.trace import TraceError, render, trace
 
 

@@ -366,7 +366,7 @@ def _copy_home(src: Path, dst: Path) -> None:
 
 def build_base(workdir: Path, orders: int) -> tuple[Path, list[Path], Path]:
     """A small world, its first wave of files landed and run once; the rest held back."""
-    from orchestration import generate
+    from orchestration.lab import generate
 
     world = workdir / "world"
     base = workdir / "base"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.evaluate import Score
+from orchestration.lab.evaluate import Score
 from orchestration.warehouse import open_reader
 
 # exception type -> (truth entity, truth discrepancy kinds) that should raise it.
