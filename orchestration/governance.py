@@ -56,8 +56,7 @@ RULE_GLOBS = (
     # the exception models and their lifecycle. The matching engine's macros are code,
     # named by the git commit every publication records.
     "seeds/fx_rates.csv",
-    "macros/convert_amount.sql",
-    "macros/amount_tolerance.sql",
+    "macros/money/*.sql",
     "macros/lifecycle/*.sql",
     "models/intermediate/exceptions/*.sql",
     "macros/engine/recon_exception_breaks.sql",

@@ -123,12 +123,8 @@
     ) as side_records
         on side_states.record_key = side_records.record_key
     {%- if not rule.get('value_reporting') %}
-    left join {{ ref('int_fx_rates_monthly') }} as fx_from
-        on side_records.currency = fx_from.currency
-        and date_trunc('month', side_records.due_date) = fx_from.rate_month
-    left join {{ ref('int_fx_rates_monthly') }} as fx_reporting
-        on fx_reporting.currency = '{{ var("reporting_currency") }}'
-        and date_trunc('month', side_records.due_date) = fx_reporting.rate_month
+    {{ fx_rate_join('fx_from', 'side_records.currency', 'side_records.due_date') }}
+    {{ fx_reporting_rate_join('fx_reporting', 'side_records.due_date') }}
     {%- endif %}
     where side_states.exception_state in ({% for state in rule.states %}'{{ state }}', {% endfor %}'link_changed')
     {%- endset -%}

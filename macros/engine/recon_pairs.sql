@@ -52,12 +52,6 @@ right_records as (
     where {{ spec.right.get('where') or 'true' }}
 ),
 
-{%- if has_fx %}
-
-fx_rates as (
-    select * from {{ ref('int_fx_rates_monthly') }}
-),
-{%- endif %}
 operator_links as (
     -- Links operators made or broke by hand (int_operator_links), for this reconciliation.
     select * from {{ ref('int_operator_links') }}
@@ -298,12 +292,8 @@ compared as (
         and candidate_pairs.pass_name is null
     {%- endif %}
     {%- if has_fx %}
-    left join fx_rates as fx_left
-        on left_records.currency = fx_left.currency
-        and date_trunc('month', right_records.date) = fx_left.rate_month
-    left join fx_rates as fx_right
-        on right_records.currency = fx_right.currency
-        and date_trunc('month', right_records.date) = fx_right.rate_month
+    {{ fx_rate_join('fx_left', 'left_records.currency', 'right_records.date') }}
+    {{ fx_rate_join('fx_right', 'right_records.currency', 'right_records.date') }}
     {%- endif %}
 ),
 

@@ -21,10 +21,6 @@ invoices as (
     select * from {{ ref('stg_billing__invoices') }}
 ),
 
-fx_rates as (
-    select * from {{ ref('int_fx_rates_monthly') }}
-),
-
 invoice_matches as (
     select * from {{ ref('int_order_invoice_matches') }}
 ),
@@ -251,12 +247,8 @@ invoice_breaks as (
             as amount_at_risk_reporting,
         invoices.issue_date as due_date
     from invoices
-    left join fx_rates as invoice_rate
-        on invoices.currency = invoice_rate.currency
-        and date_trunc('month', invoices.issue_date) = invoice_rate.rate_month
-    left join fx_rates as reporting_rate
-        on reporting_rate.currency = '{{ var("reporting_currency") }}'
-        and date_trunc('month', invoices.issue_date) = reporting_rate.rate_month
+    {{ fx_rate_join('invoice_rate', 'invoices.currency', 'invoices.issue_date') }}
+    {{ fx_reporting_rate_join('reporting_rate', 'invoices.issue_date') }}
     where invoices.is_void or invoices.is_duplicate_export
 ),
 

@@ -32,10 +32,6 @@ invoice_lines as (
     select * from {{ ref('int_invoice_lines_billable') }}
 ),
 
-fx_rates as (
-    select * from {{ ref('int_fx_rates_monthly') }}
-),
-
 allocated as (
     select
         decisions.*,
@@ -118,15 +114,9 @@ allocations as (
         on decisions.right_key = billing_items.billing_item_id
     left join secondary_lines
         on decisions.right_key = secondary_lines.billing_item_id
-    left join fx_rates as reporting_rate
-        on reporting_rate.currency = '{{ var("reporting_currency") }}'
-        and date_trunc('month', billing_items.issue_date) = reporting_rate.rate_month
-    left join fx_rates as invoice_rate
-        on billing_items.currency = invoice_rate.currency
-        and date_trunc('month', billing_items.issue_date) = invoice_rate.rate_month
-    left join fx_rates as order_rate
-        on orders.currency = order_rate.currency
-        and date_trunc('month', billing_items.issue_date) = order_rate.rate_month
+    {{ fx_reporting_rate_join('reporting_rate', 'billing_items.issue_date') }}
+    {{ fx_rate_join('invoice_rate', 'billing_items.currency', 'billing_items.issue_date') }}
+    {{ fx_rate_join('order_rate', 'orders.currency', 'billing_items.issue_date') }}
 ),
 
 order_billing as (

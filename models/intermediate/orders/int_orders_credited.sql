@@ -16,10 +16,6 @@ invoice_matches as (
     select * from {{ ref('int_order_invoice_matches') }}
 ),
 
-fx_rates as (
-    select * from {{ ref('int_fx_rates_monthly') }}
-),
-
 mentions as (
     select * from {{ ref('int_reference_mentions') }}
     where record_type = 'credit_note'
@@ -65,12 +61,8 @@ credited as (
     from assigned
     inner join orders
         on assigned.order_id = orders.order_id
-    left join fx_rates as note_rate
-        on assigned.currency = note_rate.currency
-        and date_trunc('month', assigned.issue_date) = note_rate.rate_month
-    left join fx_rates as order_rate
-        on orders.currency = order_rate.currency
-        and date_trunc('month', assigned.issue_date) = order_rate.rate_month
+    {{ fx_rate_join('note_rate', 'assigned.currency', 'assigned.issue_date') }}
+    {{ fx_rate_join('order_rate', 'orders.currency', 'assigned.issue_date') }}
     group by assigned.order_id
 )
 

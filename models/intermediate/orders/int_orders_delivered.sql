@@ -16,10 +16,6 @@ orders as (
     select * from {{ ref('stg_crm__orders') }}
 ),
 
-fx_rates as (
-    select * from {{ ref('int_fx_rates_monthly') }}
-),
-
 delivered as (
     select
         matches.left_key as order_id,
@@ -35,12 +31,8 @@ delivered as (
         on matches.right_key = campaigns.campaign_id
     inner join orders
         on matches.left_key = orders.order_id
-    left join fx_rates as campaign_rate
-        on campaigns.currency = campaign_rate.currency
-        and date_trunc('month', campaigns.last_delivery_date) = campaign_rate.rate_month
-    left join fx_rates as order_rate
-        on orders.currency = order_rate.currency
-        and date_trunc('month', campaigns.last_delivery_date) = order_rate.rate_month
+    {{ fx_rate_join('campaign_rate', 'campaigns.currency', 'campaigns.last_delivery_date') }}
+    {{ fx_rate_join('order_rate', 'orders.currency', 'campaigns.last_delivery_date') }}
     group by matches.left_key
 )
 

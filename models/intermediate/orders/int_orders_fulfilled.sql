@@ -15,10 +15,6 @@ orders as (
     select * from {{ ref('stg_crm__orders') }}
 ),
 
-fx_rates as (
-    select * from {{ ref('int_fx_rates_monthly') }}
-),
-
 fulfilled as (
     select
         matches.left_key as order_id,
@@ -33,12 +29,8 @@ fulfilled as (
         on matches.right_key = projects.project_id
     inner join orders
         on matches.left_key = orders.order_id
-    left join fx_rates as project_rate
-        on projects.currency = project_rate.currency
-        and date_trunc('month', orders.service_end_date) = project_rate.rate_month
-    left join fx_rates as order_rate
-        on orders.currency = order_rate.currency
-        and date_trunc('month', orders.service_end_date) = order_rate.rate_month
+    {{ fx_rate_join('project_rate', 'projects.currency', 'orders.service_end_date') }}
+    {{ fx_rate_join('order_rate', 'orders.currency', 'orders.service_end_date') }}
     group by matches.left_key
 )
 

@@ -24,10 +24,6 @@ credited as (
     select * from {{ ref('int_orders_credited') }}
 ),
 
-fx_rates as (
-    select * from {{ ref('int_fx_rates_monthly') }}
-),
-
 expectations as (
     select * from {{ ref('order_type_expectations') }}
 ),
@@ -107,12 +103,8 @@ legs as (
         on orders.order_type = expectations.order_type
     left join status_expectations
         on orders.order_status = status_expectations.order_status
-    left join fx_rates as order_rate
-        on orders.currency = order_rate.currency
-        and date_trunc('month', orders.service_end_date) = order_rate.rate_month
-    left join fx_rates as reporting_rate
-        on reporting_rate.currency = '{{ var("reporting_currency") }}'
-        and date_trunc('month', orders.service_end_date) = reporting_rate.rate_month
+    {{ fx_rate_join('order_rate', 'orders.currency', 'orders.service_end_date') }}
+    {{ fx_reporting_rate_join('reporting_rate', 'orders.service_end_date') }}
 ),
 
 states as (

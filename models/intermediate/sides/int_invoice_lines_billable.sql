@@ -27,10 +27,6 @@ mentions as (
     select * from {{ ref('int_reference_mentions') }}
 ),
 
-fx_rates as (
-    select * from {{ ref('int_fx_rates_monthly') }}
-),
-
 billing_invoices as (
     select *
     from invoices
@@ -199,17 +195,13 @@ billable as (
         billing_invoices.issue_date,
         billing_invoices.currency,
         applied.net_amount,
-        {{ convert_amount('applied.net_amount', 'fx_rates.rate_to_usd', 'reporting_rate.rate_to_usd') }}
+        {{ convert_amount('applied.net_amount', 'invoice_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
             as net_amount_reporting
     from applied
     inner join billing_invoices
         on applied.invoice_id = billing_invoices.invoice_id
-    left join fx_rates
-        on billing_invoices.currency = fx_rates.currency
-        and date_trunc('month', billing_invoices.issue_date) = fx_rates.rate_month
-    left join fx_rates as reporting_rate
-        on reporting_rate.currency = '{{ var("reporting_currency") }}'
-        and date_trunc('month', billing_invoices.issue_date) = reporting_rate.rate_month
+    {{ fx_rate_join('invoice_rate', 'billing_invoices.currency', 'billing_invoices.issue_date') }}
+    {{ fx_reporting_rate_join('reporting_rate', 'billing_invoices.issue_date') }}
 ),
 
 final as (
