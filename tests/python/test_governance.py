@@ -65,7 +65,8 @@ def test_any_rule_change_is_a_new_version(rules_root: Path) -> None:
     ("relative", "old", "new"),
     [
         ("seeds/fx_rates.csv", "EUR,2024-01-01,", "EUR,2024-01-01,9"),
-        ("macros/convert_amount.sql", "/ cast", "* 1 / cast"),
+        ("macros/money/convert_amount.sql", "/ cast", "* 1 / cast"),
+        ("macros/money/fx_rate_join.sql", "date_trunc('month'", "date_trunc('year'"),
         ("models/intermediate/exceptions/int_exception_breaks.sql", "2 * reconciled_orders", "3 * reconciled_orders"),
         ("config/operators.yml", "adjustment_approval_threshold: 500.00", "adjustment_approval_threshold: 50000.00"),
         # Who may act for others or approve is governed too: the whole roster is hashed.
