@@ -271,8 +271,10 @@ currency_breaks as (
 ),
 
 duplicate_leads as (
-    -- A CRM lead whose e-mail address an earlier lead of the same person already has: the
-    -- CRM holds the person twice. Raised on the later lead; the first stays the record.
+    -- A CRM lead whose e-mail address an earlier lead of the same person already has, from
+    -- at most var duplicate_lead_window_days before: the CRM holds the person twice. Raised
+    -- on the later lead; the first stays the record. Later than that it is a returning
+    -- contact's new enquiry, not a duplicate.
     -- The same person: the names agree (Jaro–Winkler ≥ 0.9) or one is missing; a shared
     -- mailbox (info@, two people) is not a duplicate. For the same client: one person
     -- enquiring with two of the agency's clients is a lead of each.
@@ -293,6 +295,7 @@ duplicate_leads as (
             where earlier.email_normalised = leads.email_normalised
                 and (earlier.created_at < leads.created_at
                     or (earlier.created_at = leads.created_at and earlier.lead_id < leads.lead_id))
+                and earlier.created_at >= leads.created_at - to_days({{ var('duplicate_lead_window_days') | int }})
                 and (earlier.client_id is null or leads.client_id is null or earlier.client_id = leads.client_id)
                 and (
                     earlier.full_name_normalised is null
