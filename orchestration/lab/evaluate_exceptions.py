@@ -42,6 +42,7 @@ TRUTH_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "void_invoice": ("billing__invoices", ("void", "void_reissue")),
     "orphan_spend": ("ads__delivery", ("orphan_spend", "orphan_campaign")),
     "duplicate_lead": ("crm__leads", ("duplicate_lead",)),
+    "attribution_mismatch": ("crm__leads", ("attribution_mismatch",)),
 }
 # Types scored together as well: an unbilled order is one of the two, whichever the
 # delivery evidence says.
