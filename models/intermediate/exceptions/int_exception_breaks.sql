@@ -92,6 +92,8 @@ order_breaks as (
         on reconciled_orders.order_id = unlinked_delivery.order_id
     left join unlinked_fulfilment
         on reconciled_orders.order_id = unlinked_fulfilment.order_id
+    left join {{ ref('int_orders_fulfilled') }} as fulfilment_plan
+        on reconciled_orders.order_id = fulfilment_plan.order_id
     cross join lateral (
         select
             case
@@ -170,6 +172,12 @@ order_breaks as (
         select
             case
                 when unlinked_fulfilment.order_id is not null then null
+                -- Work in progress is not a shortfall: when the deliverables planned,
+                -- completed or not, make up the booking, the order is being fulfilled.
+                when reconciled_orders.fulfilment_state = 'partially_fulfilled'
+                    and fulfilment_plan.planned_amount
+                        >= reconciled_orders.booked_amount - reconciled_orders.variance_tolerance
+                    then null
                 when reconciled_orders.fulfilment_state = 'partially_fulfilled' then 'under_fulfilment'
                 when reconciled_orders.fulfilment_state = 'not_started'
                     and reconciled_orders.billing_state in ('billed', 'under_billed', 'over_billed')

@@ -1,5 +1,6 @@
 -- The fulfilled leg of each content package or retainer: value of the deliverables of
--- the project the projects ↔ orders reconciliation matched to it, in the order currency.
+-- the project the projects ↔ orders reconciliation matched to it, in the order currency:
+-- completed (fulfilled_amount) and planned, completed or in progress (planned_amount).
 with
 
 matches as (
@@ -23,6 +24,9 @@ fulfilled as (
         sum(projects.completed_count) as completed_count,
         sum({{ convert_amount('projects.completed_value', 'project_rate.rate_to_usd', 'order_rate.rate_to_usd') }})
             as fulfilled_amount,
+        -- What the projects plan to deliver, completed or not (cancelled work left out).
+        sum({{ convert_amount('projects.planned_value', 'project_rate.rate_to_usd', 'order_rate.rate_to_usd') }})
+            as planned_amount,
         max(projects.last_completed_date) as last_completed_date
     from matches
     inner join projects
