@@ -101,7 +101,7 @@ def run_pipeline(verbose: bool = False) -> bool:
     for evaluation in failed_checks:
         level = evaluation.severity.value.lower() if evaluation.severity else "error"
         print(f"  check failed ({level}): {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
-        if evaluation.description:  # what was found and what to tune (quality.py words it)
+        if evaluation.description:  # what was found and what to tune (orchestration.quality words it)
             print(f"    {evaluation.description}")
     if failed_checks or not result.success:
         from orchestration import publish

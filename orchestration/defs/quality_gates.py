@@ -1,4 +1,4 @@
-"""Quality gates: the Great Expectations suites (orchestration/quality.py,
+"""Quality gates: the Great Expectations suites (orchestration/quality/,
 config/quality.yml) as asset checks.
 
 Raw-table checks run right after ingestion, so a bad batch (a failed expectation, a

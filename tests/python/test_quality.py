@@ -508,8 +508,10 @@ def test_each_family_runs_once_per_run_and_the_report_holds_both_phases(
     def not_again(*args, **kwargs):
         raise AssertionError("a raw-table family ran twice in one run")
 
+    from orchestration.quality import runner
+
     for family in ("_raw_checks", "_spike_checks", "_freshness_checks", "_observe"):
-        monkeypatch.setattr(quality, family, not_again)
+        monkeypatch.setattr(runner, family, not_again)
     marts = run(warehouse, history, "run-1", phase="marts")
     rate = marts.get("match_rate_orders_invoices", "marts/fct_reconciliation_records")
     assert rate.metadata["baseline_run"] == 1
