@@ -1,0 +1,89 @@
+"""What an operator types is bounded before it is logged: amounts, texts, codes, id prefixes."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from orchestration.actions.core import (
+    AMOUNT_PLACES,
+    CONTROL_CHARS,
+    CONTROL_CHARS_BUT_LINES,
+    ID_PREFIX,
+    MAX_ABS_AMOUNT,
+    MAX_CODE_CHARS,
+    MAX_TEXT_CHARS,
+    ActionError,
+    NotFound,
+)
+
+# ------------------------------------------------------------------- bounds
+
+
+def parse_amount(value: object, argument: str = "--amount") -> Decimal:
+    """An adjustment amount as a Decimal the warehouse can hold, or a refusal naming the bound.
+
+    Finite, not zero, |amount| <= 1,000,000,000,000 and at most 4 decimal places: the
+    warehouse stores DECIMAL(18, 4) and sums adjustments.
+    """
+    allowed = (
+        f"{argument} must be a non-zero decimal number between -{MAX_ABS_AMOUNT:,} and {MAX_ABS_AMOUNT:,} "
+        f"with at most {AMOUNT_PLACES} decimal places, e.g. 125.50"
+    )
+    text = str(value).strip() if value is not None else ""
+    if not text or len(text) > 40:
+        raise ActionError(f"{allowed}; got {text[:40]!r}{'…' if len(text) > 40 else ''}")
+    try:
+        amount = Decimal(text)
+    except (InvalidOperation, ValueError) as exc:
+        raise ActionError(f"{allowed} (a decimal number, e.g. 125.50); got {text!r}") from exc
+    if not amount.is_finite():
+        raise ActionError(f"{allowed}; got {text!r}, which is not a finite number")
+    if amount.is_zero():
+        raise ActionError(f"{allowed}; got {text!r}: an adjustment of zero changes nothing")
+    if abs(amount) > MAX_ABS_AMOUNT:
+        raise ActionError(f"{allowed}; got {text!r}, outside that range")
+    quantum = Decimal(1).scaleb(-AMOUNT_PLACES)
+    if amount != amount.quantize(quantum):
+        raise ActionError(f"{allowed}; got {text!r}, which has more than {AMOUNT_PLACES} decimal places")
+    if amount.as_tuple().exponent < -AMOUNT_PLACES:  # 12.500000: same value, fewer zeros
+        amount = amount.quantize(quantum)
+    return amount
+
+
+def amount_text(amount: Decimal) -> str:
+    """Plain notation (never 1E+3), as the log stores it."""
+    return format(amount, "f")
+
+
+def check_text(value: str | None, argument: str, limit: int, allow_newlines: bool = False) -> str | None:
+    """Free text within ``limit`` characters and without control characters, or a refusal."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ActionError(f"{argument} must be text")
+    if len(value) > limit:
+        raise ActionError(f"{argument} is {len(value)} characters; at most {limit} are allowed")
+    if (CONTROL_CHARS_BUT_LINES if allow_newlines else CONTROL_CHARS).search(value):
+        raise ActionError(f"{argument} contains control characters; type plain text")
+    return value
+
+
+def check_inputs(kw: dict) -> dict:
+    """Bound every argument an interface passes to ``ActionStore.act`` before any rule runs."""
+    out = dict(kw)
+    out["comment"] = check_text(kw.get("comment"), "--text", MAX_TEXT_CHARS, allow_newlines=True)
+    for key, argument in (("reason", "--reason"), ("team", "--team"), ("adjustment", "--adjustment")):
+        out[key] = check_text(kw.get(key), argument, MAX_CODE_CHARS)
+    if kw.get("amount") is not None:
+        out["amount"] = parse_amount(kw["amount"])
+    return out
+
+
+def check_id_prefix(prefix: object) -> str:
+    if not isinstance(prefix, str) or not ID_PREFIX.fullmatch(prefix):
+        shown = repr(prefix)[:80]
+        raise NotFound(
+            f"no exception with id {shown}: an id is up to {MAX_CODE_CHARS} letters, digits, - or _ "
+            "(run `recon exceptions list`)"
+        )
+    return prefix

@@ -1,0 +1,337 @@
+"""Between the store and the warehouse: the exception catalog in, the action log out, forks refused."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from orchestration.actions.bounds import amount_text, check_text
+from orchestration.actions.core import (
+    AMOUNT_PLACES,
+    GENESIS,
+    MAX_CODE_CHARS,
+    MAX_TEXT_CHARS,
+    ActionError,
+    ForkError,
+    wall_clock,
+)
+from orchestration.actions.store import ActionStore
+
+# ------------------------------------------------------- warehouse bridges
+
+
+def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int]:
+    """Copy the current exceptions (and what an operator needs to see) into the store.
+
+    Runs after each pipeline build, so operators work from the action store alone and
+    never need the warehouse, which the next run may be holding for writing.
+    """
+    from orchestration.warehouse import open_reader
+
+    con = open_reader(warehouse)
+    try:
+        cur = con.execute(
+            """
+            with records as (
+                -- The record of each exception in every reconciliation it takes part in (an
+                -- order is the left side of several), with its candidates when unmatched.
+                select
+                    exceptions.exception_id,
+                    list(struct_pack(
+                        reconciliation := records.reconciliation,
+                        side := records.side,
+                        record_state := records.record_state,
+                        matched_keys := records.matched_keys,
+                        top_candidates := records.top_candidates
+                    ) order by records.reconciliation) as reconciliations
+                from marts.fct_reconciliation_exceptions as exceptions
+                inner join marts.fct_reconciliation_records as records
+                    on records.record_key = exceptions.record_id
+                    and (
+                        records.record_model = exceptions.record_entity
+                        or (
+                            exceptions.record_entity = 'stg_crm__orders'
+                            and records.record_model = 'int_orders_resolved'
+                        )
+                    )
+                group by exceptions.exception_id
+            )
+            select
+                exceptions.*,
+                to_json(records.reconciliations) as reconciliations_json,
+                case when orders.order_id is not null then to_json(struct_pack(
+                    order_type := orders.order_type,
+                    booked := orders.booked_amount,
+                    billed := orders.billed_amount,
+                    credited := orders.credited_amount,
+                    delivered := orders.delivered_amount,
+                    fulfilled := orders.fulfilled_amount,
+                    expects_delivery := orders.expects_delivery,
+                    expects_fulfilment := orders.expects_fulfilment,
+                    billing_state := orders.billing_state,
+                    delivery_state := orders.delivery_state,
+                    fulfilment_state := orders.fulfilment_state
+                )) end as legs_json
+            from marts.fct_reconciliation_exceptions as exceptions
+            left join records
+                on exceptions.exception_id = records.exception_id
+            left join marts.fct_reconciled_orders as orders
+                on exceptions.record_entity = 'stg_crm__orders'
+                and exceptions.record_id = orders.order_id
+            """
+        )
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
+    from orchestration.links import DOMAIN_RECONCILIATION
+
+    exceptions = []
+    for row in rows:
+        reconciliations = json.loads(row.pop("reconciliations_json") or "[]")
+        for rec in reconciliations:
+            rec["top_candidates"] = json.loads(rec["top_candidates"]) if rec.get("top_candidates") else None
+        # The reconciliation the exception's domain is about comes first.
+        preferred = DOMAIN_RECONCILIATION.get(row.get("domain") or "")
+        reconciliations.sort(key=lambda r: (r["reconciliation"] != preferred, r["reconciliation"]))
+        main = reconciliations[0] if reconciliations else {}
+        due = row.get("pending_until") or row.get("due_date")
+        details = {
+            "domain": row.get("domain"),
+            # When the business expected the counterpart (business date plus grace): the
+            # SLA counts from it, as in fct_exception_current.aged_from.
+            "business_due_at": due.isoformat() if due is not None else None,
+            "reconciliation": main.get("reconciliation"),
+            "record_state": main.get("record_state"),
+            "matched_keys": main.get("matched_keys"),
+            "top_candidates": main.get("top_candidates"),
+            "reconciliations": reconciliations,
+            "legs": json.loads(row.pop("legs_json") or "null"),
+        }
+        exceptions.append({**row, "details": details})
+    return store.refresh_catalog(exceptions)
+
+
+# raw.operator_actions: the store's fields with their warehouse types, then what the copy adds.
+ACTION_COLUMN_TYPES = {
+    "seq": "bigint", "action_id": "varchar", "exception_id": "varchar", "action": "varchar",
+    "actor": "varchar", "acted_at": "timestamptz", "reason_code": "varchar", "comment": "varchar",
+    "amount": "decimal(18, 4)", "target": "varchar", "state_before": "json", "state_after": "json",
+    "prev_hash": "varchar", "entry_hash": "varchar", "effective_at": "timestamptz", "login": "varchar",
+    "amount_text": "varchar", "copy_problem": "varchar",
+}  # fmt: skip
+WAREHOUSE_MAX_AMOUNT = Decimal("99999999999999.9999")  # DECIMAL(18, 4)
+
+
+@dataclass
+class ActionCopy:
+    """What one run carried into raw.operator_actions."""
+
+    copied: int
+    flagged: list[str]  # entries copied with a field set to null, and why
+
+
+def warehouse_row(entry: dict) -> tuple[dict, list[str]]:
+    """An entry in a form the warehouse insert cannot fail on, with what had to be left out.
+
+    Entries are checked when they are written, but the log keeps what older versions
+    wrote; a value the warehouse cannot hold is copied as null, kept as text, and flagged.
+    """
+    row = {k: entry.get(k) for k in ACTION_COLUMN_TYPES if k not in ("amount_text", "copy_problem")}
+    problems: list[str] = []
+    text = entry.get("amount")
+    row["amount_text"] = text
+    if text is not None:
+        try:
+            amount = Decimal(str(text).strip())
+            if not amount.is_finite():
+                raise ActionError("not a finite number")
+            if abs(amount) > WAREHOUSE_MAX_AMOUNT:
+                raise ActionError(f"outside ±{WAREHOUSE_MAX_AMOUNT:,}, what DECIMAL(18, 4) holds")
+            if amount != amount.quantize(Decimal(1).scaleb(-AMOUNT_PLACES)):
+                raise ActionError(f"more than {AMOUNT_PLACES} decimal places")
+            row["amount"] = amount_text(amount)
+        except (InvalidOperation, ValueError, ActionError) as exc:
+            row["amount"] = None
+            reason = str(exc) if isinstance(exc, ActionError) else "not a decimal number"
+            problems.append(f"amount {str(text)[:40]!r}: {reason}")
+    for key in ("acted_at", "effective_at"):
+        if row.get(key) is not None:
+            try:
+                datetime.fromisoformat(str(row[key]))
+            except ValueError:
+                problems.append(f"{key} {str(row[key])[:40]!r}: not an ISO timestamp")
+                row[key] = None
+    for key in ("state_before", "state_after"):
+        try:
+            json.loads(row[key])
+        except (TypeError, ValueError):
+            problems.append(f"{key}: not JSON")
+            row[key] = None
+    row["copy_problem"] = (
+        f"seq {entry['seq']}: " + "; ".join(problems) + " — copied as null; the store keeps the entry as written"
+        if problems
+        else None
+    )
+    return row, problems
+
+
+def _warehouse_entry(con, seq: int) -> tuple[int, str] | None:
+    row = con.execute("select seq, entry_hash from raw.operator_actions where seq = ?", [seq]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _fork_point(store: ActionStore, con) -> int | None:
+    """The first seq where the warehouse's copy and the store differ (or the store ends); None if none."""
+    warehouse = con.execute("select seq, entry_hash from raw.operator_actions order by seq").fetchall()
+    stored = {e["seq"]: e["entry_hash"] for e in store.all_actions()}
+    for seq, digest in warehouse:
+        if stored.get(seq) != digest:
+            return seq
+    return None
+
+
+def check_continuity(store: ActionStore, con) -> None:
+    """Refuse to copy from a store that is not the one the warehouse has been copying.
+
+    The copy takes only ``seq > max(seq)`` of the warehouse. After a restore from an older
+    backup, new actions reuse seq numbers: they would never reach the marts. So the
+    warehouse's newest entry and the newest anchor must be in the store with the same hash.
+    """
+    head_seq, _ = store.head()
+    references = []
+    newest = con.execute("select seq, entry_hash from raw.operator_actions order by seq desc limit 1").fetchone()
+    if newest:
+        references.append((newest[0], newest[1], "raw.operator_actions (copied by earlier runs)"))
+    anchor = con.execute(
+        "select seq, entry_hash, step, run_id from raw.audit_anchors order by anchor_id desc limit 1"
+    ).fetchone()
+    if anchor and anchor[0] > 0:
+        references.append((anchor[0], anchor[1], f"raw.audit_anchors (run {anchor[3]}, step {anchor[2]})"))
+    accept = (
+        "if that file is lost, accept the store as it is with `recon audit accept-fork --as OPS_LEAD --reason TEXT` "
+        "(the warehouse's entries from the fork on are kept in raw.operator_actions_forked). "
+        "The run stops here so that no action is dropped silently."
+    )
+    for seq, digest, where in references:
+        entry = store.entry(seq)
+        if entry is not None and entry["entry_hash"] == digest:
+            continue
+        fork = _fork_point(store, con)
+        behind = entry is None and (fork is None or fork > head_seq)
+        if behind:
+            raise ForkError(
+                f"the action store {store.path} ends at seq {head_seq}, but the warehouse already holds seq {seq} "
+                f"(hash {digest[:12]}, in {where}): the store was truncated or restored from an older backup. "
+                f"Restore the newer actions.sqlite (the one whose entry seq {seq} has hash {digest[:12]}) and run "
+                f"again; {accept}"
+            )
+        if fork is None:  # the warehouse's rows agree; only the later anchor does not
+            copied = newest[0] if newest else 0
+            fork_text = f"{copied + 1}" + (f" or later (up to {seq})" if seq > copied + 1 else "")
+        else:
+            fork_text = str(fork)
+        written = max(0, head_seq - (int(fork_text.split()[0]) - 1))
+        raise ForkError(
+            f"the action store {store.path} and the warehouse disagree: the log forked at seq {fork_text}. "
+            f"{where} holds seq {seq} with hash {digest[:12]}; the store's entry there is "
+            f"{'missing' if entry is None else entry['entry_hash'][:12]}. The store was restored or replaced and "
+            f"{written} new entr{'y was' if written == 1 else 'ies were'} written after that, reusing seq numbers; "
+            f"copying only what is newer than the warehouse would drop them. Restore the newer actions.sqlite if "
+            f"you have it and re-enter the actions written since the restore; {accept}"
+        )
+
+
+def copy_to_warehouse(store: ActionStore, con) -> ActionCopy:
+    """Append actions the warehouse has not seen to raw.operator_actions.
+
+    Refuses (ForkError) when the store is not a continuation of what the warehouse holds;
+    never fails on an entry's content (see ``warehouse_row``).
+    """
+    from orchestration.ingest import ensure_raw_schema
+
+    ensure_raw_schema(con)
+    check_continuity(store, con)
+    seen = con.execute("select coalesce(max(seq), 0) from raw.operator_actions").fetchall()[0][0]
+    new = store.all_actions(after_seq=seen)
+    flagged: list[str] = []
+    if new:
+        import pyarrow as pa
+
+        rows = []
+        for entry in new:
+            row, problems = warehouse_row(entry)
+            rows.append(row)
+            if problems:
+                flagged.append(row["copy_problem"])
+        columns = list(ACTION_COLUMN_TYPES)
+        batch = pa.Table.from_pydict(
+            {k: [str(r[k]) if r[k] is not None else None for r in rows] for k in columns},
+            schema=pa.schema([(k, pa.string()) for k in columns]),
+        )
+        con.register("new_operator_actions", batch)
+        try:
+            # try_cast: a value warehouse_row let through still cannot stop the run.
+            con.execute(
+                f"insert into raw.operator_actions ({', '.join(columns)}) select "
+                + ", ".join(f"try_cast({k} as {t})" for k, t in ACTION_COLUMN_TYPES.items())  # fixed names, types
+                + " from new_operator_actions order by cast(seq as bigint)"
+            )
+        finally:
+            con.unregister("new_operator_actions")
+    return ActionCopy(len(new), flagged)
+
+
+def accept_fork(store: ActionStore, con, actor: str | None, reason: str | None) -> int:
+    """Accept the store as it is: set the warehouse's entries from the fork on aside.
+
+    For when the newer store file is lost. An ops lead does it, with a reason; the
+    entries go to raw.operator_actions_forked (with who, when and why), nothing is
+    deleted without a copy. Returns how many entries were set aside.
+    """
+    from orchestration.ingest import ensure_raw_schema
+
+    login = store.login()
+    op = store.policy.acting(login, check_text(actor, "--as", MAX_CODE_CHARS), "accept a fork")
+    if "ops_lead" not in op.roles:
+        raise ActionError(f"{op.name} is not an ops lead: accepting a fork of the action log needs an ops lead")
+    reason = check_text(reason, "--reason", MAX_TEXT_CHARS)
+    if not (reason or "").strip():
+        raise ActionError("accept-fork needs --reason: say what happened to the action store")
+    ensure_raw_schema(con)
+    fork = _fork_point(store, con)
+    if fork is None:
+        anchor = con.execute("select seq, entry_hash from raw.audit_anchors order by anchor_id desc limit 1").fetchone()
+        at = store.entry(anchor[0]) if anchor else None
+        if anchor is None or anchor[0] == 0 or (at is not None and at["entry_hash"] == anchor[1]):
+            raise ActionError("no fork: the store continues what the warehouse holds; nothing to accept")
+        fork = con.execute("select coalesce(max(seq), 0) + 1 from raw.operator_actions").fetchone()[0]
+    now = wall_clock().isoformat()
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "insert into raw.operator_actions_forked by name select *, cast(? as timestamptz) as accepted_at, "
+            "? as accepted_by, ? as accept_reason from raw.operator_actions where seq >= ?",
+            [now, op.name, reason, fork],
+        )
+        moved = con.execute("delete from raw.operator_actions where seq >= ?", [fork]).fetchone()[0]
+        common = store.entry(fork - 1) if fork > 1 else None
+        con.execute(
+            "insert into raw.audit_anchors (anchor_id, anchored_at, run_id, step, seq, entry_hash, store_path) "
+            "select coalesce(max(anchor_id), 0) + 1, cast(? as timestamptz), null, ?, ?, ?, ? from raw.audit_anchors",
+            [
+                now,
+                f"accept_fork by {op.name} (login {login})",
+                fork - 1,
+                common["entry_hash"] if common else GENESIS,
+                str(store.path),
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return moved

@@ -1,0 +1,102 @@
+"""Constants of the action log, its errors, where the store lives, and the clock actions are stamped with."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from orchestration.settings import recon_home
+
+GENESIS = "0" * 64
+ACTIONS = (
+    "claim", "release", "comment", "resolve", "adjust", "approve", "reject", "reassign", "escalate", "match", "unmatch",
+)  # fmt: skip
+# Appended by the pipeline, never by a person: the break disappeared (later data reconciled
+# it) or came back after it had disappeared.
+PIPELINE_ACTIONS = ("auto_resolve", "reopen")
+PIPELINE_ACTOR = "pipeline"
+HASHED_FIELDS = (
+    "seq",
+    "action_id",
+    "exception_id",
+    "action",
+    "actor",
+    "acted_at",
+    "reason_code",
+    "comment",
+    "amount",
+    "target",
+    "state_before",
+    "state_after",
+)
+# Hashed when present: entries written before a field existed keep their hash. ``login`` is
+# the authenticated OS login that wrote the entry; ``actor`` the operator it acted as.
+OPTIONAL_HASHED_FIELDS = ("effective_at", "login")
+STORED_FIELDS = (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS, "prev_hash", "entry_hash")
+
+# Bounds on what an operator may enter. raw.operator_actions holds amounts as DECIMAL(18, 4)
+# (up to about 1e14); 1e12 leaves a factor of 100 for sums of adjustments.
+MAX_ABS_AMOUNT = Decimal("1000000000000")
+AMOUNT_PLACES = 4
+MAX_TEXT_CHARS = 2000  # --text (comments)
+MAX_CODE_CHARS = 64  # --reason, --team, --adjustment, exception id prefixes
+ID_PREFIX = re.compile(r"[0-9A-Za-z_-]{1,64}")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks are fine in a comment
+
+
+class ActionError(Exception):
+    """An action was refused; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 3
+
+
+class NotFound(ActionError):
+    exit_code = 4
+
+
+class Conflict(ActionError):
+    exit_code = 5
+
+
+class IdentityRefused(ActionError):
+    """The OS login is not in the roster, or may not act as the operator named (--as / RECON_USER)."""
+
+
+class ForkError(ActionError):
+    """The action store and the warehouse disagree about the log: restored, truncated or forked."""
+
+    exit_code = 6
+
+
+def store_path() -> Path:
+    return Path(os.environ.get("RECON_ACTIONS_PATH", recon_home() / "actions.sqlite")).resolve()
+
+
+def wall_clock() -> datetime:
+    """The real time: what ``acted_at`` records. RECON_AS_OF never changes it."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def as_of_pinned() -> str | None:
+    """RECON_AS_OF when set: the run replays that time (tests, demos, replays)."""
+    return os.environ.get("RECON_AS_OF", "").strip() or None
+
+
+def utc_now() -> datetime:
+    """The business clock: the real time, or the time RECON_AS_OF pins (the variable the dbt build reads).
+
+    It decides SLA clocks, escalation and when an action takes effect on an exception's
+    timeline (``effective_at``), never the audit timestamp ``acted_at``.
+    """
+    as_of = os.environ.get("RECON_AS_OF", "").strip()
+    if as_of:
+        try:
+            pinned = datetime.fromisoformat(as_of)
+        except ValueError as exc:
+            raise ActionError(f"RECON_AS_OF={as_of} is not an ISO timestamp; use e.g. 2026-11-30T09:00:00Z") from exc
+        return pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
+    return datetime.now(UTC).replace(microsecond=0)

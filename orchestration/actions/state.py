@@ -1,0 +1,82 @@
+"""An exception's operator state, folded from its actions in order."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# -------------------------------------------------------------------- state
+
+
+@dataclass
+class ExceptionState:
+    """An exception's operator state, folded from its actions in order."""
+
+    exception_id: str
+    owner_team: str
+    severity: str | None = None
+    status: str = "open"  # open | claimed | resolved | auto_resolved
+    claimed_by: str | None = None
+    escalated_to: str | None = None
+    reopened_at: str | None = None
+    sla_due_at: datetime | None = None
+    is_breached: bool = False
+    attempts: int = 0
+    pending_adjustments: dict[str, dict] = field(default_factory=dict)
+    applied_adjustments: list[dict] = field(default_factory=list)
+    resolution: str | None = None
+    last_action: str | None = None
+    last_action_at: str | None = None
+
+    def snapshot(self) -> dict:
+        return {
+            "status": self.status,
+            "owner_team": self.owner_team,
+            "claimed_by": self.claimed_by,
+            "escalated_to": self.escalated_to,
+            "pending_adjustments": sorted(self.pending_adjustments),
+        }
+
+    def apply(self, row: dict) -> None:
+        action, actor = row["action"], row["actor"]
+        # When it took effect on the exception's timeline: the business clock (RECON_AS_OF in a
+        # replay), recorded beside the real acted_at; entries from before effective_at use acted_at.
+        at = row.get("effective_at") or row["acted_at"]
+        if action == "claim":
+            self.status, self.claimed_by = "claimed", actor
+            self.attempts += 1
+        elif action == "release":
+            self.status, self.claimed_by = "open", None
+        elif action == "resolve":
+            self.status, self.claimed_by, self.resolution = "resolved", None, row["reason_code"]
+        elif action == "adjust":
+            entry = {
+                "adjustment_id": row["target"],
+                "amount": row["amount"],
+                "maker": actor,
+                "reason": row["reason_code"],
+            }
+            needs_approval = json.loads(row["state_after"]).get("pending_adjustments", [])
+            if row["target"] in needs_approval:
+                self.pending_adjustments[row["target"]] = entry
+            else:
+                self.applied_adjustments.append(entry)
+        elif action == "approve":
+            self.applied_adjustments.append(self.pending_adjustments.pop(row["target"]))
+        elif action == "reject":
+            self.pending_adjustments.pop(row["target"], None)
+        elif action == "reassign":
+            self.owner_team, self.status, self.claimed_by = row["target"], "open", None
+        elif action == "escalate":
+            self.escalated_to = row["target"]
+        elif action == "auto_resolve":
+            self.status, self.claimed_by, self.resolution = "auto_resolved", None, "reconciled_by_later_data"
+        elif action == "reopen":
+            self.status, self.claimed_by, self.resolution = "open", None, None
+            self.escalated_to, self.reopened_at = None, at
+        self.last_action, self.last_action_at = action, at
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in ("resolved", "auto_resolved")
