@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration import pipeline, specs, train, weights
+from orchestration import pipeline, specs
 from orchestration.lab import evaluate
+from orchestration.rules import train, weights
 
 LINKS = (
     ("orders_invoices", "order ↔ invoice"),

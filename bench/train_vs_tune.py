@@ -16,8 +16,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from orchestration import cli, pipeline, specs, train, weights
+from orchestration import cli, pipeline, specs
 from orchestration.lab import evaluate
+from orchestration.rules import train, weights
 
 LINKS = ("orders_invoices", "delivery_orders", "projects_orders", "lead_forms_leads")
 

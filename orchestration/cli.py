@@ -197,8 +197,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from orchestration import weights
     from orchestration.lab import evaluate
+    from orchestration.rules import weights
 
     settings.apply_environment()
     main_home = settings.recon_home()
@@ -231,7 +231,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """m/u per level and the prior by EM on the candidate pairs of a warehouse: no labels needed."""
-    from orchestration import train, weights
+    from orchestration.rules import train, weights
 
     settings.apply_environment()
     warehouses = [Path(w) for w in args.warehouse] if args.warehouse else [settings.warehouse_path()]
@@ -621,7 +621,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_shadow(args: argparse.Namespace) -> int:
-    from orchestration import shadow
+    from orchestration.rules import shadow
 
     settings.apply_environment()
     try:
@@ -638,7 +638,7 @@ def cmd_shadow(args: argparse.Namespace) -> int:
 
 
 def cmd_governance_status(args: argparse.Namespace) -> int:
-    from orchestration import governance
+    from orchestration.rules import governance
 
     try:
         current = governance.status()
@@ -660,7 +660,7 @@ def cmd_governance_status(args: argparse.Namespace) -> int:
 
 
 def cmd_governance_check(args: argparse.Namespace) -> int:
-    from orchestration import governance
+    from orchestration.rules import governance
 
     try:
         current = governance.status()
@@ -684,7 +684,7 @@ def cmd_governance_check(args: argparse.Namespace) -> int:
 
 
 def cmd_governance_approve(args: argparse.Namespace) -> int:
-    from orchestration import governance
+    from orchestration.rules import governance
 
     try:
         current = governance.approve(
@@ -699,7 +699,8 @@ def cmd_governance_approve(args: argparse.Namespace) -> int:
 
 def cmd_governance_keygen(args: argparse.Namespace) -> int:
     """A new signing key for NAME: private half to a 0600 file, public half printed for the roster."""
-    from orchestration import governance, identity
+    from orchestration import identity
+    from orchestration.rules import governance
 
     name = _requested_operator(args)
     try:

@@ -79,8 +79,8 @@ def run_pipeline(verbose: bool = False) -> bool:
     log_dir = settings.recon_home() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
-    from orchestration import governance
     from orchestration.lock import WarehouseBusy, warehouse_lock
+    from orchestration.rules import governance
 
     try:
         governance.require_approved()

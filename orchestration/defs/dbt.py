@@ -44,7 +44,7 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
     # match and reconciled row says which run produced it.
     os.environ["RECON_RUN_ID"] = context.run.run_id
     # Production runs only approved rules, however the run was started (UI, schedule, sensor).
-    from orchestration import governance
+    from orchestration.rules import governance
 
     try:
         context.log.info(governance.require_approved().message())

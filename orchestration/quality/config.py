@@ -34,7 +34,7 @@ RECORDS_ASSET = "marts/fct_reconciliation_records"
 MAD_TO_SIGMA = 1.4826  # MAD × this estimates the standard deviation of normal data
 DOCS_SITE = "recon_quality"
 # What a match-rate warning suggests for re-estimating the weights from the user's data
-# without labels (`recon train`, orchestration/train.py on main): one place to rename it.
+# without labels (`recon train`, orchestration/rules/train.py): one place to rename it.
 RETRAIN_HINT = "run `recon train` to re-estimate the match weights from your data"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

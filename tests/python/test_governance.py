@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import cli, governance, pipeline
+from orchestration import cli, pipeline
+from orchestration.rules import governance
 from orchestration.settings import PROJECT_DIR
 
 

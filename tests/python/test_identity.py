@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration import actions, cli, governance, identity
+from orchestration import actions, cli, identity
 from orchestration.actions import ActionStore, IdentityRefused, Policy
+from orchestration.rules import governance
 from orchestration.settings import PROJECT_DIR
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

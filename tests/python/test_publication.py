@@ -12,8 +12,9 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration import pipeline, publish, shadow
+from orchestration import pipeline, publish
 from orchestration.lab import generate
+from orchestration.rules import shadow
 from orchestration.settings import PROJECT_DIR
 
 

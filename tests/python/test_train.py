@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cli, pipeline, settings, specs, train, weights
-from orchestration.train import Pattern
+from orchestration import cli, pipeline, settings, specs
+from orchestration.rules import train, weights
+from orchestration.rules.train import Pattern
 
 # A known model: 4 comparison fields; m favours the best levels, u the worst.
 M = [[0.85, 0.10, 0.05], [0.70, 0.20, 0.10], [0.60, 0.30, 0.10], [0.90, 0.10]]

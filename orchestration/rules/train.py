@@ -29,7 +29,7 @@ where a level of −1 (a null on either side) carries no evidence and contribute
   observed ones, so no level is impossible.
 
 The result has the row format of :func:`orchestration.lab.evaluate.weights_rows`, so
-:func:`orchestration.weights.write_weights` writes it into ``seeds/match_weights.csv``.
+:func:`orchestration.rules.weights.write_weights` writes it into ``seeds/match_weights.csv``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import specs, weights
+from orchestration import specs
+from orchestration.rules import weights
 from orchestration.settings import PROJECT_DIR
 from orchestration.warehouse import open_reader
 

@@ -26,8 +26,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration import governance, publish
+from orchestration import publish
 from orchestration.lock import warehouse_lock
+from orchestration.rules import governance
 from orchestration.settings import PROJECT_DIR, recon_home, warehouse_path
 from orchestration.warehouse import open_writer
 
