@@ -1,6 +1,6 @@
 """Dialect B: a held-out agency data set, written independently of the matching engine.
 
-Dialect A (``orchestration/lab/generate.py``) is what the engine was developed against. This
+Dialect A (``orchestration/lab/generate/``) is what the engine was developed against. This
 module describes the same business (an agency that sells media, retainers and content,
 runs campaigns, bills and fulfils) in a different voice: HubSpot-style record ids,
 Xero-style invoice UUIDs and numbers, agency order references in several house styles,
