@@ -2,7 +2,7 @@
 {% macro spec__delivery_orders() %}
 {% set spec_yaml %}
 name: delivery_orders
-rule_version: delivery_orders.v7
+rule_version: delivery_orders.v8
 description: >
   Each ad campaign delivers for at most one insertion order; an order may run several
   campaigns. Campaign names that carry the order reference match deterministically; the
@@ -31,8 +31,9 @@ right:
     reference_key: campaign_ref_normalised
     reference_kind: reference_kind
     reference: reference_compared
-    # The brand in the name, as the client's canonical name when it is a known name.
-    name: client_name_compared
+    # The brand in the name, as the client's canonical name when it is a known name; none
+    # for a one-word brand that names no one client (its word is blocked on, name_word).
+    name: client_name_scored
     client_id: client_id_resolved
     # A brand naming no one client: its first word (int_ads_campaigns).
     name_word: brand_first_word
@@ -88,6 +89,9 @@ blocking:
     - {name: name_words, field: name, method: first_words, count: 2, also: [currency]}
     # A brand that is only the first word of the client's name ("Tamworth").
     - {name: name_first_word, field: name, method: first_words, count: 1, also: [currency]}
+    # A one-word brand that names no one client ("Keane", beside Keane Architects and
+    # Keane Dental): the orders of every client whose name starts with it.
+    - {name: brand_word, field: name_word, method: exact, also: [currency]}
 comparisons:
   # References of different families (an order known only by its PO number) say nothing.
   - field: reference
