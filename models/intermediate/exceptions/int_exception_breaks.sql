@@ -27,23 +27,37 @@ invoice_matches as (
 
 {%- for leg, name in [('billing', 'orders_invoices'), ('delivery', 'delivery_orders'), ('fulfilment', 'projects_orders')] %}
 
-unlinked_{{ leg }} as (
-    -- Orders among the two best candidates (scoring at least 1 %) of a record {{ name }}
-    -- left unmatched or ambiguous: their {{ leg }} is not known yet. With what those
-    -- records carry together, to tell whether linking them could close a gap.
+{{ leg }}_candidates as (
+    -- The candidates of each record {{ name }} left unmatched or ambiguous, with the
+    -- probability of its second best: up to three candidates tied with it count as well
+    -- as it; a record that fits many orders equally says nothing of any one of them.
     select
-        pairs.left_key as order_id,
-        -- In the order's currency only: another currency's amount cannot be added to it.
-        coalesce(sum(case when pairs.right_currency = pairs.left_currency then pairs.right_amount end), 0)
-            as total_amount
+        pairs.*,
+        min(case when pairs.rank_for_right <= 2 then pairs.match_probability end)
+            over (partition by pairs.right_key) as second_best_probability,
+        count(*) over (partition by pairs.right_key, pairs.match_probability) as tied
     from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
     inner join {{ ref('int_' ~ name ~ '__records') }} as records
         on records.side = 'right'
         and records.record_key = pairs.right_key
         and records.record_state != 'matched'
-    where pairs.match_probability >= 0.01
-        and pairs.rank_for_right <= 2
-    group by pairs.left_key
+),
+
+unlinked_{{ leg }} as (
+    -- Orders among the two best candidates (scoring at least 1 %, ties included: three
+    -- retainers of 10,800 for a project whose client field says "H") of a record {{ name }}
+    -- left unmatched or ambiguous: their {{ leg }} is not known yet. With what those
+    -- records carry together, to tell whether linking them could close a gap.
+    select
+        candidates.left_key as order_id,
+        -- In the order's currency only: another currency's amount cannot be added to it.
+        coalesce(sum(case when candidates.right_currency = candidates.left_currency then candidates.right_amount end), 0)
+            as total_amount
+    from {{ leg }}_candidates as candidates
+    where candidates.match_probability >= 0.01
+        and candidates.match_probability >= candidates.second_best_probability
+        and (candidates.rank_for_right <= 2 or candidates.tied <= 3)
+    group by candidates.left_key
 ),
 {%- endfor %}
 
