@@ -8,13 +8,18 @@ both consoles decide from the stream itself, not from the environment alone:
   table reaches, so every cell stays on its row and every value can be grepped whole.
   ``FORCE_COLOR`` does not put escape codes into a pipe.
 * stderr: the spinner of a long step is drawn only when stderr is a terminal, and is
-  erased when the step ends, so what a log or a test captures is unchanged.
+  erased when the step ends, so what a log or a test captures is unchanged. While it
+  spins, what the step writes to stderr (and to stdout, when that is the same terminal)
+  is printed above it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TextIO
@@ -101,23 +106,81 @@ def working(step: str) -> Iterator[None]:
     """A spinner with ``step`` and the elapsed time on stderr while a long step runs.
 
     Drawn only when stderr is a terminal, and erased at the end. The steps it wraps report
-    no progress of their own, so it shows that work goes on, not how much is left. While
-    it spins, what the step prints to stderr (and to stdout, when that is the same
-    terminal) is printed above it instead of through it.
+    no progress of their own, so it shows that work goes on, not how much is left.
     """
-    console = Console(stderr=True, markup=False, highlight=False, emoji=False)
-    if not (console.is_terminal and _is_terminal(sys.stderr)):
+    if not (_is_terminal(sys.stderr) and Console(stderr=True).is_terminal):
         yield
         return
+    sys.stderr.flush()
+    screen = os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8", errors="replace")
+    console = Console(file=screen, markup=False, highlight=False, emoji=False)
     spinner = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
         console=console,
         transient=True,
-        redirect_stdout=_is_terminal(sys.stdout),
-        redirect_stderr=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
     )
-    with spinner:
-        spinner.add_task(step, total=None)
+    try:
+        with spinner:
+            spinner.add_task(step, total=None)
+            streams = [sys.stderr] + ([sys.stdout] if _same_terminal(sys.stdout, sys.stderr) else [])
+            with contextlib.ExitStack() as stack:
+                for stream in streams:
+                    stack.enter_context(_above(console, stream))
+                yield
+    finally:
+        screen.close()
+
+
+def _same_terminal(one: TextIO, other: TextIO) -> bool:
+    try:
+        return _is_terminal(one) and os.path.samestat(os.fstat(one.fileno()), os.fstat(other.fileno()))
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+@contextmanager
+def _above(console: Console, stream: TextIO) -> Iterator[None]:
+    """Print what is written to ``stream``'s file descriptor above the spinner instead of through it.
+
+    At the descriptor, not the Python object, because Dagster captures a step's output
+    the same way (dup2 onto a compute-log file, with ``tail`` mirroring it back to what
+    the descriptor was): the compute logs still get everything the step wrote, the
+    mirror comes here, and the spinner itself never reaches a log.
+    """
+    stream.flush()
+    fd = stream.fileno()
+    saved = os.dup(fd)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, fd)
+    os.close(write_end)
+    reader = threading.Thread(target=_print_lines, args=(read_end, console), daemon=True)
+    reader.start()
+    try:
         yield
+    finally:
+        stream.flush()
+        os.dup2(saved, fd)  # closes our last write end; a child still holding one keeps the reader going
+        os.close(saved)
+        reader.join(timeout=5)
+
+
+def _print_lines(read_end: int, console: Console) -> None:
+    pending = b""
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                _print_line(console, line)
+        if pending:
+            _print_line(console, pending)
+
+
+def _print_line(console: Console, line: bytes) -> None:
+    try:
+        console.print(Text.from_ansi(line.decode("utf-8", errors="replace")), soft_wrap=True)
+    except Exception:  # the terminal went away: keep draining, so no writer blocks on a full pipe
+        pass

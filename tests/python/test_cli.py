@@ -202,7 +202,9 @@ def test_the_spinner_is_drawn_only_on_a_terminal(capsys: pytest.CaptureFixture, 
     with terminal.working("recon generate: 40 orders"):
         print("done")
     assert capsys.readouterr() == ("done\n", "")  # captured: nothing added, nothing moved
-    # On a terminal (a pseudo-terminal here) the step's name is shown, then erased.
+    # On a terminal (a pseudo-terminal here) the step's name is shown, then erased; what is
+    # written to the terminal's descriptor meanwhile (a log line, a child process) is printed
+    # above it, and afterwards the descriptor writes straight to the terminal again.
     monkeypatch.setenv("TERM", "xterm")
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
@@ -212,7 +214,11 @@ def test_the_spinner_is_drawn_only_on_a_terminal(capsys: pytest.CaptureFixture, 
             monkeypatch.setattr(sys, "stderr", tty)
             with terminal.working("recon generate: 40 orders"):
                 time.sleep(0.3)
+                print("a warning from the step", file=sys.stderr, flush=True)
+                subprocess.run(["sh", "-c", "echo from a child >&2"], stderr=tty, check=True)
+                time.sleep(0.3)
             monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+            os.write(replica, b"straight to the terminal\n")
         shown = b""
         while select.select([master], [], [], 0.5)[0]:
             shown += os.read(master, 65536)
@@ -220,3 +226,6 @@ def test_the_spinner_is_drawn_only_on_a_terminal(capsys: pytest.CaptureFixture, 
         os.close(replica)
         os.close(master)
     assert b"recon generate: 40 orders" in shown and b"0:00:00" in shown
+    # Each on a line of its own: the spinner's line is erased first (CR, erase line), never appended to.
+    assert b"\r\x1b[2Ka warning from the step" in shown and b"\r\x1b[2Kfrom a child" in shown
+    assert shown.rstrip().endswith(b"straight to the terminal")
