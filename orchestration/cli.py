@@ -7,9 +7,10 @@ Built on click; the tables of ``recon status``, ``recon query`` and ``recon exce
 list`` and the spinner of the long steps come from rich through
 :mod:`orchestration.terminal`. The commands only parse options, call the module that owns
 the work (``orchestration.pipeline`` and friends) and print. Exit codes are the
-interface schedulers read, so they are kept: 0 done, 1 failed, 2 usage error (or
-refused input), 3 refused, 4 not found, 5 warehouse busy, 6 tampered, 7 rules
-unapproved, 28 disk full; :func:`main` maps the exceptions to them.
+interface schedulers read, so they are kept: 0 done, 1 failed, 2 usage error or input
+refused, 3 refused, 4 not found, 5 busy or in conflict (a run holds the warehouse, an
+exception is claimed), 6 tampered or forked, 7 rules unapproved, 28 disk full;
+:func:`main` maps the exceptions to them.
 
 Options are read as argparse read them, which scripts rely on: an option can take
 several values (``--seeds 101 102``, ``--with SO-1 SO-2``) and a long option can be
