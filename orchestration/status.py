@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+from rich.console import RenderableType
 
 from orchestration import publish
 from orchestration.lock import WarehouseBusy, warehouse_lock
+from orchestration.terminal import table
 from orchestration.warehouse import open_reader
 
 DAGSTER_UI = "make dev   (Dagster UI on http://127.0.0.1:3000)"
@@ -131,17 +133,6 @@ def _has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
             [schema, table],
         ).fetchone()[0]
     )
-
-
-def _table(headers: list[str], rows: list[tuple], indent: str = "  ") -> list[str]:
-    cells = [[("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)) for v in r] for r in rows]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
-    out = [indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    for c in cells:
-        out.append(
-            indent + "  ".join(v.rjust(w) if v[:1].isdigit() else v.ljust(w) for v, w in zip(c, widths, strict=True))
-        )
-    return out
 
 
 def summary(con: duckdb.DuckDBPyConnection) -> dict:
@@ -255,78 +246,73 @@ def quality_lines(report: dict | None) -> list[str]:
     return lines
 
 
-def render_published() -> str:
+def render_published() -> list[str | RenderableType]:
     """`recon status`: the published serving copy (what BI tools see)."""
     with reader(False, "recon status") as (source, con):
         return render(source, con)
 
 
-def render(source: Source, con: duckdb.DuckDBPyConnection) -> str:
+def render(source: Source, con: duckdb.DuckDBPyConnection) -> list[str | RenderableType]:
+    """`recon status` as lines and rich tables, in order; ``terminal.show`` prints them."""
     data = summary(con)
-    lines = ["", f"reading the {source.describe()}"]
-    lines += ["", "== Sources (raw layer) =="]
+    blocks: list[str | RenderableType] = ["", f"reading the {source.describe()}"]
+    blocks += ["", "== Sources (raw layer) =="]
     if not data["has_ingestion"]:
-        lines += ["  not in this publication (published before the ingestion log was); the next run publishes it"]
+        blocks += ["  not in this publication (published before the ingestion log was); the next run publishes it"]
     else:
-        lines += _table(
-            ["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"], data["sources"]
-        )
+        headers = ["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"]
+        blocks.append(table(headers, data["sources"], indent=2))
     if data["rejected_files"]:
-        lines += ["", "== Rejected files (nothing loaded; fix and re-drop) =="]
-        lines += [f"  {msg}" for _, msg in data["rejected_files"]]
-    lines += ["", "== Quarantined rows by reason (see raw.quarantine for file, row and original value) =="]
-    lines += (
-        _table(["entity", "column", "reason", "rows"], data["quarantine_reasons"])
-        if data["quarantine_reasons"]
-        else ["  none"]
-    )
+        blocks += ["", "== Rejected files (nothing loaded; fix and re-drop) =="]
+        blocks += [f"  {msg}" for _, msg in data["rejected_files"]]
+    blocks += ["", "== Quarantined rows by reason (see raw.quarantine for file, row and original value) =="]
+    if data["quarantine_reasons"]:
+        blocks.append(table(["entity", "column", "reason", "rows"], data["quarantine_reasons"], indent=2))
+    else:
+        blocks.append("  none")
     if "match_rate" in data:
-        lines += [
+        blocks += [
             "",
             "== Orders ↔ invoices ==",
             f"  match rate: {data['match_rate']:.1%} of {data['orders_active']:,} active orders have a matched "
             f"invoice; {data['orders_billed_in_full']:,} billed in full",
         ]
-        lines += _table(
-            ["billing state", "orders", "booked (reporting ccy)"],
-            [(s, n, f"{a:,.2f}" if a is not None else "") for s, n, a in data["billing_states"]],
-        )
+        rows = [(s, n, _money(a)) for s, n, a in data["billing_states"]]
+        blocks.append(table(["billing state", "orders", "booked (reporting ccy)"], rows, indent=2))
     if "reconciliations" in data:
-        lines += ["", "== Reconciliations (records by state; see marts.fct_reconciliation_records) =="]
-        lines += _table(
-            ["reconciliation", "side", "matched", "suggested", "ambiguous", "unmatched", "records"],
-            data["reconciliations"],
-        )
-        lines += ["", "== Reconciled orders by completeness (every leg: booked, delivered, fulfilled, billed) =="]
-        lines += _table(
-            ["completeness", "orders", "booked (reporting ccy)"],
-            [(s, n, f"{a:,.2f}" if a is not None else "") for s, n, a in data["completeness"]],
-        )
+        blocks += ["", "== Reconciliations (records by state; see marts.fct_reconciliation_records) =="]
+        headers = ["reconciliation", "side", "matched", "suggested", "ambiguous", "unmatched", "records"]
+        blocks.append(table(headers, data["reconciliations"], indent=2))
+        blocks += ["", "== Reconciled orders by completeness (every leg: booked, delivered, fulfilled, billed) =="]
+        rows = [(s, n, _money(a)) for s, n, a in data["completeness"]]
+        blocks.append(table(["completeness", "orders", "booked (reporting ccy)"], rows, indent=2))
     if "exceptions" in data:
-        lines += ["", "== Open exceptions, routed (recon exceptions list) =="]
-        lines += (
-            _table(
-                ["type", "owner team", "severity", "count", "past SLA", "at risk (reporting ccy)"],
-                [(t, o, s, n, b, f"{a:,.2f}" if a is not None else "") for t, o, s, n, b, a in data["exceptions"]],
-            )
-            if data["exceptions"]
-            else ["  none"]
-        )
-        lines += ["  by status: " + ", ".join(f"{s} {n:,}" for s, n in data["exception_states"])]
+        blocks += ["", "== Open exceptions, routed (recon exceptions list) =="]
+        if data["exceptions"]:
+            headers = ["type", "owner team", "severity", "count", "past SLA", "at risk (reporting ccy)"]
+            rows = [(t, o, s, n, b, _money(a)) for t, o, s, n, b, a in data["exceptions"]]
+            blocks.append(table(headers, rows, indent=2))
+        else:
+            blocks.append("  none")
+        blocks += ["  by status: " + ", ".join(f"{s} {n:,}" for s, n in data["exception_states"])]
     if data.get("pending"):
-        lines += ["", "== Pending late data (not exceptions yet: the source is inside its grace window) =="]
-        lines += _table(["awaits source", "breaks", "first grace ends"], data["pending"])
+        blocks += ["", "== Pending late data (not exceptions yet: the source is inside its grace window) =="]
+        blocks.append(table(["awaits source", "breaks", "first grace ends"], data["pending"], indent=2))
     from orchestration import quality
     from orchestration.settings import warehouse_path
 
-    lines += quality_lines(quality.latest_report())
-    lines += ["", *publication_lines()]
-    lines += [
+    blocks += quality_lines(quality.latest_report())
+    blocks += ["", *publication_lines()]
+    blocks += [
         f"working warehouse: {warehouse_path()}  (only runs open it; `recon status --working` reads it between runs)",
         f"open the Dagster UI: {DAGSTER_UI}",
         'query the results:  .venv/bin/recon query "select * from marts.fct_reconciled_orders limit 10"',
     ]
-    return "\n".join(lines)
+    return blocks
+
+
+def _money(amount) -> str:
+    return f"{amount:,.2f}" if amount is not None else ""
 
 
 def publication_lines() -> list[str]:
@@ -372,8 +358,11 @@ def check_read_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     )
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str, limit: int = 50) -> str:
-    """Run one read statement on a hardened connection and format up to ``limit`` rows."""
+def query(con: duckdb.DuckDBPyConnection, sql: str, limit: int = 50) -> RenderableType:
+    """Run one read statement on a hardened connection: up to ``limit`` rows as a table.
+
+    No rule under the header: scripts read the header on line 1 and row N on line N + 1.
+    """
     check_read_statement(con, sql)
     try:
         cur = con.execute(sql)
@@ -381,4 +370,4 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, limit: int = 50) -> str:
         rows = cur.fetchmany(limit)
     except duckdb.Error as exc:
         raise ReaderError(f"SQL error: {_first_line(exc)}", EXIT_SQL_ERROR) from exc
-    return "\n".join(_table(headers, rows, indent="")) if headers else "ok"
+    return table(headers, rows, rule=False) if headers else "ok"

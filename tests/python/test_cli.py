@@ -1,0 +1,231 @@
+"""The `recon` command line: every command answers --help, usage errors exit 2 on stderr,
+options read as they always did, and tables print plainly when captured. No dbt build."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import pytest
+
+from orchestration import cli, terminal
+from orchestration.actions import ACTIONS, ActionStore
+
+# The commands the argparse CLI had, in its order; scripts and the docs name them.
+COMMANDS = [
+    "generate", "ingest", "prepare", "run", "simulate", "dev", "status", "query", "publication", "evaluate", "tune",
+    "train", "exceptions", "audit", "trace", "quality", "shadow", "governance", "contract", "demo",
+]  # fmt: skip
+SUBCOMMANDS = {
+    "publication": ["verify"],
+    "exceptions": ["list", "show", *ACTIONS],
+    "audit": ["verify", "accept-fork"],
+    "governance": ["status", "check", "approve", "keygen"],
+}
+
+
+def _paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, command in group.commands.items():
+        paths.append((*prefix, name))
+        if isinstance(command, click.Group):
+            paths += _paths(command, (*prefix, name))
+    return paths
+
+
+def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ------------------------------------------------------------------ commands and help
+
+
+def test_the_commands_and_subcommands_are_those_of_before_in_the_same_order() -> None:
+    assert list(cli.recon.commands) == COMMANDS
+    for group, names in SUBCOMMANDS.items():
+        assert list(cli.recon.commands[group].commands) == names
+
+
+@pytest.mark.parametrize("path", [(), *_paths(cli.recon)], ids=lambda path: " ".join(path) or "recon")
+def test_every_command_answers_help_with_exit_0(capsys: pytest.CaptureFixture, path: tuple[str, ...]) -> None:
+    code, out, err = _run(capsys, *path, "--help")
+    assert code == 0 and err == ""
+    assert out.startswith(f"Usage: {' '.join(('recon', *path))} ")
+    assert "-h, --help" in out
+
+
+def test_short_help_and_full_descriptions(capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = _run(capsys, "-h")
+    assert code == 0
+    # A command's whole description stays in the list (click would cut it at 45 characters) ...
+    assert "no file or extension access" in " ".join(out.split())
+    # ... hidden options stay hidden, and a positional argument is explained in the command's help.
+    assert "--anchors" not in _run(capsys, "train", "--help")[1]
+    assert "a unique prefix is enough" in _run(capsys, "exceptions", "claim", "-h")[1]
+
+
+# ------------------------------------------------------------------ usage errors
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["exceptions", "list", "--bogus"], "--bogus"),
+        (["exceptions", "list", "--status", "nope"], "--status"),
+        (["generate", "--format", "xml"], "--format"),
+        (["generate", "--seed", "forty-two"], "--seed"),
+        (["query"], "SQL"),
+        (["exceptions", "match", "abc123"], "--with"),
+        (["audit", "accept-fork"], "--reason"),
+        (["tune", "--seeds"], "--seeds"),
+        (["train", "--w"], "--w could match --warehouse, --write"),
+        (["contract", "--write", "--check"], "--check"),
+        (["no-such-command"], "no-such-command"),
+    ],
+)
+def test_a_usage_error_exits_2_naming_what_is_wrong_on_stderr(
+    capsys: pytest.CaptureFixture, recon_home: Path, argv: list[str], named: str
+) -> None:
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert named in err and "Usage: recon" in err and "Traceback" not in err
+
+
+def test_a_group_without_its_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture) -> None:
+    for argv in ([], ["exceptions"], ["governance"]):
+        code, out, err = _run(capsys, *argv)
+        assert code == 2 and out == "" and "Commands:" in err
+
+
+def test_the_console_script_exits_with_the_code(recon_home: Path) -> None:
+    recon = str(Path(sys.executable).with_name("recon"))
+    bad = subprocess.run([recon, "exceptions", "list", "--limit", "many"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stdout == "" and "--limit" in bad.stderr
+    refused = subprocess.run([recon, "status"], capture_output=True, text=True)
+    assert refused.returncode == 4 and refused.stderr.startswith("recon status: nothing is published yet")
+
+
+# ------------------------------------------------------------------ options read as before
+
+
+def _params(command: click.Command, *argv: str) -> dict:
+    return command.make_context(command.name, list(argv)).params
+
+
+def test_several_values_after_one_option_as_argparse_read_them() -> None:
+    assert _params(cli.cmd_tune)["seeds"] == (101, 102)
+    assert _params(cli.cmd_tune, "--seeds", "7", "8", "--orders", "5")["seeds"] == (7, 8)
+    assert _params(cli.cmd_tune, "--seeds", "7", "8", "--seeds", "9")["seeds"] == (9,)  # the last one counts
+    params = _params(cli.cmd_evaluate, "--dialect", "b", "c", "--seeds", "-1", "4")
+    assert (params["dialect"], params["seeds"]) == (("b", "c"), (-1, 4))
+    assert _params(cli.cmd_evaluate, "--seeds", "--orders", "9")["seeds"] == ()  # nargs "*": none is fine
+    match = cli.recon.commands["exceptions"].commands["match"]
+    params = _params(match, "3f2a91c0", "--with", "SO-1", "SO-2", "--in", "delivery_orders")
+    assert (params["exception_id"], params["with_keys"], params["reconciliation"]) == (
+        "3f2a91c0",
+        ("SO-1", "SO-2"),
+        "delivery_orders",
+    )
+    params = _params(cli.cmd_train, "--warehouse", "a.duckdb", "--warehouse", "b.duckdb", "--reconciliations", "x")
+    assert (params["warehouse"], params["reconciliations"]) == (("a.duckdb", "b.duckdb"), ("x",))
+
+
+def test_a_unique_prefix_of_a_long_option_is_the_option() -> None:
+    params = _params(cli.recon.commands["exceptions"].commands["list"], "--lim", "5", "--sev=block_payout")
+    assert (params["limit"], params["severity"]) == (5, "block_payout")
+    # A value is never taken for an option, and "--" ends the options.
+    comment = cli.recon.commands["exceptions"].commands["comment"]
+    assert _params(comment, "abc", "--text", "--lim")["text"] == "--lim"
+    assert _params(cli.cmd_query, "--", "--not-an-option")["sql"] == "--not-an-option"
+
+
+# ------------------------------------------------------------------ output
+
+
+RECORD = "INV-00000310#IO:4217/" + "x" * 150  # longer than any terminal: never cut, never folded
+
+
+@pytest.fixture
+def listed(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> ActionStore:
+    for name in ("RECON_ACTIONS_PATH", "RECON_AS_OF", "RECON_USER", "RECON_OPERATORS"):
+        monkeypatch.delenv(name, raising=False)
+    store = ActionStore(recon_home / "actions.sqlite", clock=lambda: datetime(2026, 11, 1, tzinfo=UTC))
+    store.refresh_catalog(
+        [
+            {"exception_id": "a" * 32, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_id": RECORD, "amount_at_risk_reporting": "1200"},
+            {"exception_id": "b" * 32, "exception_type": "orphan_invoice", "owner_team": "finance",
+             "severity": "block_payout", "sla_hours": 24, "record_id": "SO-1", "amount_at_risk_reporting": "-5.5"},
+        ]
+    )  # fmt: skip
+    return store
+
+
+def test_exceptions_list_prints_a_plain_table_when_captured(
+    listed: ActionStore, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")  # asks rich for colour: a capture gets none all the same
+    monkeypatch.setenv("COLUMNS", "60")  # and no folding to a width that is not a terminal's
+    code, out, err = _run(capsys, "exceptions", "list")
+    assert code == 0 and err == ""
+    assert "\x1b" not in out
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "id", "type", "team", "status", "claimed", "by", "severity", "SLA", "due", "(UTC)", "overdue", "(escalated)",
+        "at", "risk", "record",
+    ]  # fmt: skip
+    assert set(lines[1]) == {"─"}
+    bbbb = next(line for line in lines if line.startswith("bbbbbbbb "))
+    aaaa = next(line for line in lines if line.startswith("aaaaaaaa "))
+    assert bbbb.split()[1:4] == ["orphan_invoice", "finance", "open"] and "2026-11-02 00:00" in bbbb
+    assert aaaa.rstrip().endswith(RECORD) and "1,200.00" in aaaa
+    assert bbbb.index("-5.50") + len("-5.50") == aaaa.index("1,200.00") + len("1,200.00")  # amounts right-aligned
+    assert lines[-1] == "2 exception(s)"
+    code, out, _ = _run(capsys, "exceptions", "list", "--ids", "--limit", "1")
+    assert out == "b" * 32 + "\n"
+
+
+def test_a_table_cell_is_text_never_markup(capsys: pytest.CaptureFixture) -> None:
+    terminal.show([terminal.table(["value", "n"], [("[bold]x[/bold]", 1234)], rule=False)])
+    assert capsys.readouterr().out.splitlines() == ["value               n", "[bold]x[/bold]  1,234"]
+
+
+def test_the_spinner_is_drawn_only_on_a_terminal(capsys: pytest.CaptureFixture, monkeypatch) -> None:
+    with terminal.working("recon generate: 40 orders"):
+        print("done")
+    assert capsys.readouterr() == ("done\n", "")  # captured: nothing added, nothing moved
+    # On a terminal (a pseudo-terminal here) the step's name is shown, then erased; what is
+    # written to the terminal's descriptor meanwhile (a log line, a child process) is printed
+    # above it, and afterwards the descriptor writes straight to the terminal again.
+    monkeypatch.setenv("TERM", "xterm")
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    master, replica = os.openpty()
+    try:
+        with open(replica, "w", encoding="utf-8", closefd=False) as tty:
+            monkeypatch.setattr(sys, "stderr", tty)
+            with terminal.working("recon generate: 40 orders"):
+                time.sleep(0.3)
+                print("a warning from the step", file=sys.stderr, flush=True)
+                subprocess.run(["sh", "-c", "echo from a child >&2"], stderr=tty, check=True)
+                time.sleep(0.3)
+            monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+            os.write(replica, b"straight to the terminal\n")
+        shown = b""
+        while select.select([master], [], [], 0.5)[0]:
+            shown += os.read(master, 65536)
+    finally:
+        os.close(replica)
+        os.close(master)
+    assert b"recon generate: 40 orders" in shown and b"0:00:00" in shown
+    # Each on a line of its own: the spinner's line is erased first (CR, erase line), never appended to.
+    assert b"\r\x1b[2Ka warning from the step" in shown and b"\r\x1b[2Kfrom a child" in shown
+    assert shown.rstrip().endswith(b"straight to the terminal")
