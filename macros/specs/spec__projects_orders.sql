@@ -4,7 +4,7 @@
 {% macro spec__projects_orders() %}
 {% set spec_yaml %}
 name: projects_orders
-rule_version: projects_orders.v5
+rule_version: projects_orders.v6
 description: >
   Each fulfilment project delivers one content package or retainer. Projects whose tasks
   quote the order reference (in the reference field or the project name) match
@@ -18,6 +18,7 @@ left:
     reference_key: order_reference_key
     reference: order_reference_key
     name: client_name_compared
+    name_word: client_name_first_word
     # "ln" for Lindqvist and Nguyen: how a project tool's client field may abbreviate it.
     name_initials: "{{ client_initials('client_name_compared') }}"
     client_id: client_id
@@ -33,7 +34,10 @@ right:
     # The order reference its tasks carry (reference field or project name, any shape).
     reference_key: order_ref_normalised
     reference: reference_compared
-    name: client_name_compared
+    # The client's canonical name; none for a one-word client field that names no one
+    # client ("eastleigh", "k"): blocked on (name_word, amount), it is no name evidence.
+    name: client_name_scored
+    name_word: client_name_word
     # The client as the project tool's client field gives it, however short ("ln", "oakham").
     name_hint: client_name_normalised
     client_id: client_id_resolved
@@ -73,6 +77,8 @@ blocking:
     - {name: name_words, field: name, method: first_words, count: 2, also: [currency]}
     # A client the project tool names by its first word only ("Tamworth").
     - {name: name_first_word, field: name, method: first_words, count: 1, also: [currency]}
+    # A one-word client field that names no one client: the clients whose names start with it.
+    - {name: client_word, field: name_word, method: exact, also: [currency]}
     - {name: amount, field: amount, method: amount_rounded}
 comparisons:
   # References of different families (an order known only by its PO number) say nothing.

@@ -66,7 +66,23 @@ resolved as (
 final as (
     select
         resolved.*,
-        coalesce(clients.client_name_canonical, resolved.client_name_normalised) as client_name_compared
+        coalesce(clients.client_name_canonical, resolved.client_name_normalised) as client_name_compared,
+        -- A client field of one word that names no one client ("eastleigh" beside Eastleigh
+        -- Analytics and Eastleigh Dental, "k", "as"): as like the right client's full name
+        -- as a wrong one's. The scored pass takes it as no name evidence (null), not a
+        -- poor match; it is blocked on as the word (name_word) and by amount.
+        case
+            when resolved.client_id_resolved is null
+                and resolved.client_name_normalised = split_part(resolved.client_name_normalised, ' ', 1)
+                then null
+            else coalesce(clients.client_name_canonical, resolved.client_name_normalised)
+        end as client_name_scored,
+        case
+            when resolved.client_id_resolved is null
+                and resolved.client_name_normalised = split_part(resolved.client_name_normalised, ' ', 1)
+                and length(resolved.client_name_normalised) >= 3
+                then resolved.client_name_normalised
+        end as client_name_word
     from resolved
     left join clients
         on resolved.client_id_resolved = clients.client_id
