@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration.settings import recon_home
+from orchestration.settings import recon_home, serving_path
 
 _held: dict[str, int] = {}  # lock path -> depth, so one process may nest (recon run → its assets)
 TOKEN_ENV = "RECON_LOCK_TOKEN"
@@ -252,8 +252,6 @@ def explain_file_lock(path: Path, error: str) -> str:
     this adds its command line and, if it is a recon process, what it recorded in the
     warehouse lock file.
     """
-    from orchestration.publish import serving_path
-
     found = re.search(r"\(PID (\d+)\)", error)
     pid = int(found.group(1)) if found else None
     who = f"process {pid}" if pid else "another process"

@@ -37,7 +37,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration.settings import PROJECT_DIR, recon_home
+from orchestration.settings import PROJECT_DIR, publications_dir, serving_path
 from orchestration.warehouse import open_writer
 
 PUBLISHED_SCHEMAS = ("marts",)
@@ -47,14 +47,6 @@ PUBLISHED_SCHEMAS = ("marts",)
 PUBLISHED_TABLES = ("raw.ingestion_log", "raw.quarantine")
 KEEP = 5  # complete publications kept on disk, the current one included
 MARKER = "publication.json"  # written last: a publication directory without it is half-built
-
-
-def publications_dir() -> Path:
-    return recon_home() / "publications"
-
-
-def serving_path() -> Path:
-    return publications_dir() / "serving.duckdb"
 
 
 def code_version() -> dict:

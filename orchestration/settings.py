@@ -22,6 +22,15 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("RECON_DUCKDB_PATH", recon_home() / "warehouse.duckdb")).resolve()
 
 
+def publications_dir() -> Path:
+    return recon_home() / "publications"
+
+
+def serving_path() -> Path:
+    """The published, read-only copy every reader opens (orchestration/publish.py writes it)."""
+    return publications_dir() / "serving.duckdb"
+
+
 def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME", recon_home() / "dagster")).resolve()
 
