@@ -2,7 +2,7 @@
 {% macro spec__lead_forms_leads() %}
 {% set spec_yaml %}
 name: lead_forms_leads
-rule_version: lead_forms_leads.v3
+rule_version: lead_forms_leads.v4
 description: >
   Each form submission becomes at most one CRM lead; a lead submitted twice collects
   both submissions. The same e-mail and campaign match deterministically, then the same
@@ -14,7 +14,8 @@ left:
   key: lead_id
   columns:
     email: email_normalised
-    name: full_name_normalised
+    # Words in order: "Bauer Viktor" (a CRM's "last, first") is "Viktor Bauer".
+    name: "array_to_string(list_sort(string_split(full_name_normalised, ' ')), ' ')"
     campaign: campaign_id
     date: cast(created_at as date)
 right:
@@ -22,7 +23,7 @@ right:
   key: submission_id
   columns:
     email: email_normalised
-    name: full_name_normalised
+    name: "array_to_string(list_sort(string_split(full_name_normalised, ' ')), ' ')"
     campaign: campaign_id
     date: cast(submitted_at as date)
 deterministic:
