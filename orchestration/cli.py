@@ -45,6 +45,8 @@ from orchestration.pipeline import (
 )
 
 EXIT_DISK_FULL = 28  # ENOSPC
+MAX_ROWS_SHOWN = 100_000
+LIMIT_HELP = f"rows shown, 1 to {MAX_ROWS_SHOWN:,}"
 LINK_ACTIONS = ("match", "unmatch")
 # argparse's test for a value that looks like an option but is a negative number.
 NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
@@ -80,14 +82,21 @@ def _argparse_style(ctx: click.Context, params: list[click.Parameter], args: lis
     out: list[str] = []
     after_options: list[str] = []  # "--" and what follows it: never options
     variadic: dict[str, list[str]] = {}
+    dashed = False  # a positional argument that starts with "-"
     rest = list(args)
     while rest:
         token = rest.pop(0)
         if token == "--":
             after_options = [token, *rest]
             break
+        # As argparse: a "-" word with a space in it ("-- count orders\nselect ...", SQL
+        # that opens with a comment) or a negative number is an argument, not an option.
+        if token.startswith("-") and token != "-" and (any(c.isspace() for c in token) or NEGATIVE_NUMBER.match(token)):
+            out.append(Positional(token))
+            dashed = True
+            continue
         if not token.startswith("--"):
-            out.append(token)
+            out.append(Positional(token) if not token.startswith("-") else token)
             continue
         name, eq, value = token.partition("=")
         if name not in options:
@@ -109,7 +118,15 @@ def _argparse_style(ctx: click.Context, params: list[click.Parameter], args: lis
             out.append(rest.pop(0))  # its value, whatever it looks like
     for name, values in variadic.items():
         out += [arg for value in values for arg in (name, value)]
-    return out + after_options
+    if dashed:  # click reads a "-" word as an option unless it follows "--": the arguments go there
+        options_part = [arg for arg in out if not isinstance(arg, Positional)]
+        positionals = [str(arg) for arg in out if isinstance(arg, Positional)]
+        return [*options_part, "--", *positionals, *after_options[1:]]
+    return [str(arg) for arg in out] + after_options
+
+
+class Positional(str):
+    """An argument (not an option, nor an option's value) in :func:`_argparse_style`'s output."""
 
 
 class ReconGroup(click.Group):
@@ -143,12 +160,14 @@ def recon(ctx: click.Context) -> None:
 
 
 @recon.command("generate", **_help("write a demo agency data set (landing files + ground truth)"))
-@click.option("--seed", type=int, default=42)
-@click.option("--orders", type=int, default=2000)
-@click.option("--out", help="output directory (default: $RECON_HOME)")
-@click.option("--noise", type=float, default=1.0, help="multiplier on every noise rate (0 = clean)")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=42)
+@click.option("--orders", type=click.IntRange(1, 100_000_000), default=2000)
+@click.option("--out", help="output directory (default: $RECON_HOME); an empty value is refused")
+@click.option("--noise", type=click.FloatRange(0, 100), default=1.0, help="multiplier on every noise rate (0 = clean)")
 @click.option("--format", "file_format", type=click.Choice(["mixed", "csv", "parquet", "jsonl"]), default="mixed")
-@click.option("--chunk-size", type=int, default=100_000, help="orders per chunk (memory bound)")
+@click.option(
+    "--chunk-size", type=click.IntRange(1, 10_000_000), default=100_000, help="orders per chunk (memory bound)"
+)
 @click.option("--no-bad-rows", is_flag=True, help="do not inject unparseable values")
 @click.option("--no-bad-files", is_flag=True, help="do not write the malformed legacy file")
 @click.option(
@@ -165,6 +184,11 @@ def cmd_generate(
     no_bad_files: bool,
     dialect: str,
 ) -> int:
+    if out is not None and not out.strip():
+        # An unset variable ("--out $DIR") must not mean "over the live landing files".
+        raise click.BadParameter(
+            "is empty: name a directory, or leave --out out to write into $RECON_HOME", param_hint="--out"
+        )
     target = Path(out).resolve() if out else settings.recon_home()
     return _generate(
         target, seed, orders, noise, dialect, file_format=file_format, chunk_size=chunk_size,
@@ -228,7 +252,7 @@ RUN_STEP = "recon run: ingest, dbt build, quality checks and publication (one Da
 def _run_pipeline(verbose: bool = False) -> bool:
     """The pipeline with a spinner, unless every Dagster event is printed anyway (``--verbose``)."""
     with contextlib.nullcontext() if verbose else terminal.working(RUN_STEP):
-        return run_pipeline(verbose=verbose)
+        return run_pipeline(verbose=verbose, raise_refusals=True)
 
 
 @recon.command("run", **_help("ingest + dbt build + checks, as one Dagster run"))
@@ -300,14 +324,17 @@ def cmd_status(working: bool) -> int:
     ),
 )
 @click.argument("sql")
-@click.option("--limit", type=int, default=50)
+@click.option("--limit", type=click.IntRange(1, MAX_ROWS_SHOWN), default=50, show_default=True, help=LIMIT_HELP)
 @click.option("--working", is_flag=True, help=WORKING_HELP)
 def cmd_query(sql: str, limit: int, working: bool) -> int:
     from orchestration import status
 
     settings.apply_environment()
     with status.reader(working, "recon query") as (source, con):
-        terminal.show([status.query(con, sql, limit=limit)])
+        shown, more = status.query(con, sql, limit=limit)
+        terminal.show([shown])
+    if more:
+        click.echo(f"(the first {limit:,} rows; more follow: --limit up to {MAX_ROWS_SHOWN:,}, or aggregate)", err=True)
     if working:
         click.echo(f"(read the {source.describe()})", err=True)
     return 0
@@ -518,7 +545,7 @@ EXCEPTION_COLUMNS = [
 @click.option("--type", "exception_type")
 @click.option("--overdue", is_flag=True)
 @click.option("--all", "include_retired", is_flag=True, help="include exceptions the last run no longer found")
-@click.option("--limit", type=int, default=50)
+@click.option("--limit", type=click.IntRange(1, MAX_ROWS_SHOWN), default=50, show_default=True, help=LIMIT_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--ids", is_flag=True, help="print only the exception ids, one per line (for scripts)")
 def cmd_exceptions_list(
@@ -1089,6 +1116,7 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.actions import ActionError
     from orchestration.identity import IdentityError
     from orchestration.lock import WarehouseBusy
+    from orchestration.rules.governance import EXIT_UNAPPROVED, GovernanceError
     from orchestration.status import ReaderError
 
     invoked: dict[str, str | None] = {}
@@ -1110,6 +1138,9 @@ def main(argv: list[str] | None = None) -> int:
     except WarehouseBusy as exc:
         click.echo(f"recon {invoked.get('command')} refused: {exc}", err=True)
         return 5
+    except GovernanceError as exc:  # a run under rules not approved
+        click.echo(f"recon {invoked.get('command')} refused: {exc}", err=True)
+        return EXIT_UNAPPROVED
     except subprocess.CalledProcessError as exc:
         click.echo(f"recon: {' '.join(map(str, exc.cmd[:2]))} failed with exit code {exc.returncode}", err=True)
         return exc.returncode or 1

@@ -63,8 +63,12 @@ def prepare(force: bool = False) -> Path:
     return path
 
 
-def run_pipeline(verbose: bool = False) -> bool:
-    """Materialize the whole asset graph in-process on the persistent Dagster instance."""
+def run_pipeline(verbose: bool = False, raise_refusals: bool = False) -> bool:
+    """Materialize the whole asset graph in-process on the persistent Dagster instance.
+
+    False when the run failed or was refused. With ``raise_refusals`` a refusal raises
+    instead (``WarehouseBusy``, ``GovernanceError``), so the CLI exits with its own code.
+    """
     settings.apply_environment()
     prepare(force=True)  # the manifest must describe the models as they are now
     import dagster as dg
@@ -85,6 +89,8 @@ def run_pipeline(verbose: bool = False) -> bool:
     try:
         governance.require_approved()
     except governance.GovernanceError as exc:
+        if raise_refusals:
+            raise
         print(f"recon run refused: {exc}", file=sys.stderr)
         return False
     try:
@@ -94,6 +100,8 @@ def run_pipeline(verbose: bool = False) -> bool:
                     run_config=run_config, instance=instance, raise_on_error=False
                 )
     except WarehouseBusy as exc:
+        if raise_refusals:
+            raise
         print(f"recon run refused: {exc}", file=sys.stderr)
         return False
     print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'} (dbt log: {log_path})")

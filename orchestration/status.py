@@ -358,8 +358,9 @@ def check_read_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     )
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str, limit: int = 50) -> RenderableType:
-    """Run one read statement on a hardened connection: up to ``limit`` rows as a table.
+def query(con: duckdb.DuckDBPyConnection, sql: str, limit: int = 50) -> tuple[RenderableType, bool]:
+    """Run one read statement on a hardened connection: up to ``limit`` rows as a table,
+    and whether more rows followed (the caller says so: rows are never dropped silently).
 
     No rule under the header: scripts read the header on line 1 and row N on line N + 1.
     """
@@ -367,7 +368,8 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, limit: int = 50) -> Renderab
     try:
         cur = con.execute(sql)
         headers = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchmany(limit)
+        rows = cur.fetchmany(limit + 1)
     except duckdb.Error as exc:
         raise ReaderError(f"SQL error: {_first_line(exc)}", EXIT_SQL_ERROR) from exc
-    return table(headers, rows, rule=False) if headers else "ok"
+    more = len(rows) > limit
+    return (table(headers, rows[:limit], rule=False) if headers else "ok"), more

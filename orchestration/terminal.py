@@ -26,6 +26,7 @@ from typing import TextIO
 
 from rich import box
 from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -33,6 +34,7 @@ from rich.text import Text
 
 # Wider than any table recon prints: off a terminal, a row is never folded into two lines.
 CAPTURED_WIDTH = 100_000
+UNBOUNDED_WIDTH = CAPTURED_WIDTH  # what a table may take to measure its natural width
 NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?%?$")
 
 
@@ -70,35 +72,48 @@ def _cell(value: object) -> str:
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, indent: int = 0, rule: bool = True):
     """A rich table of ``rows``: integers with thousands separators, numeric columns right-aligned.
 
-    ``rule`` draws a line under the header; without it the table is the header line and
-    then one line per row (``recon query``: scripts read row N on line N + 1). Cells are
-    plain text (a ``[`` in data is never markup), and fold rather than truncate.
+    ``rule`` draws a line under the header on a terminal. Piped or captured, the table is
+    the header line and then one line per row, always: scripts read row N on line N + 1
+    (``tail -n +2``). Cells are plain text (a ``[`` in data is never markup), and are never
+    cut or folded: :func:`show` gives a table the width it needs.
     """
     cells = [[_cell(v) for v in row] for row in rows]
+    ruled = rule and _is_terminal(sys.stdout)
     grid = Table(
-        box=box.SIMPLE_HEAD if rule else None,
+        box=box.SIMPLE_HEAD if ruled else None,
         show_edge=False,
         pad_edge=False,
-        padding=(0, 1, 0, 0) if rule else (0, 1),  # two spaces between columns either way, as before
+        padding=(0, 1, 0, 0) if ruled else (0, 1),  # two spaces between columns either way, as before
         header_style="bold",
     )
     for i, header in enumerate(headers):
         column = [row[i] for row in cells if row[i]]
         numeric = bool(column) and all(NUMBER.match(v) for v in column)
-        grid.add_column(Text(header), justify="right" if numeric else "left", overflow="fold")
+        grid.add_column(Text(header), justify="right" if numeric else "left", no_wrap=True)
     for row in cells:
         grid.add_row(*(Text(v) for v in row))
     return Padding(grid, (0, 0, 0, indent), expand=False) if indent else grid
 
 
 def show(blocks: Iterable[str | RenderableType]) -> None:
-    """Print to stdout: strings as they are (no wrapping, no markup), tables through rich."""
+    """Print to stdout: strings as they are (no wrapping, no markup), tables through rich.
+
+    A table wider than the terminal is printed at the width it needs, and the terminal
+    wraps its lines, as plain text would: an id an operator copies is never cut in two,
+    and no column is dropped to fit.
+    """
     console = stdout_console()
     for block in blocks:
         if isinstance(block, str):
             console.out(block, highlight=False)
-        else:
+            continue
+        width = console.width
+        needed = Measurement.get(console, console.options.update(width=UNBOUNDED_WIDTH), block).maximum
+        console.width = max(width, needed)
+        try:
             console.print(block)
+        finally:
+            console.width = width
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 from conftest import write
 
-from orchestration import pipeline
+from orchestration import cli, pipeline
 from orchestration.lock import WarehouseBusy, warehouse_lock
 
 
@@ -73,6 +73,9 @@ def test_a_second_writer_is_refused_with_the_holder_named(recon_home: Path, caps
         assert pipeline.run_pipeline() is False  # refused before anything is written
         err = capsys.readouterr().err
         assert "recon run refused" in err and "held by another process" in err
+        assert cli.main(["run", "--quiet"]) == 5  # the exit code schedulers read for "busy"
+        out, err = capsys.readouterr()
+        assert "recon run refused" in err and "pipeline finished" not in out
         assert not (recon_home / "warehouse.duckdb").exists()
     finally:
         release.set()
