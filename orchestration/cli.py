@@ -270,9 +270,14 @@ def cmd_run(quiet: bool, verbose: bool) -> int:
 
 
 @recon.command("simulate", **_help("seeded fault injection: kill -9 at random points, check the rerun converges"))
-@click.option("--seeds", type=int, default=20, help="how many seeds (default 20; thousands in a long run)")
-@click.option("--start", type=int, default=0, help="first seed")
-@click.option("--orders", type=int, default=40, help="orders in the generated world")
+@click.option(
+    "--seeds",
+    type=click.IntRange(1, 1_000_000),
+    default=20,
+    help="how many seeds (default 20; thousands in a long run)",
+)
+@click.option("--start", type=click.IntRange(0, 2**31), default=0, help="first seed")
+@click.option("--orders", type=click.IntRange(1, 100_000), default=40, help="orders in the generated world")
 @click.option("--workdir", help="where the homes go (default $RECON_HOME/simulate)")
 @click.option("--keep", is_flag=True, help="keep the homes of seeds that converged too")
 @click.option("--jobs", type=int, default=2, help="episodes at a time (default 2: one per core)")
@@ -831,6 +836,13 @@ def cmd_audit_verify() -> int:
         _, flags = actions.warehouse_row(entry)
         if flags:
             click.echo(f"  warning: entry seq {entry['seq']}: {'; '.join(flags)} (copied to the warehouse as null)")
+    if entries is None:  # nothing anchored either (else a problem above): a fresh or mistyped RECON_HOME
+        click.echo(
+            f"recon audit verify: no action log at {path}: no operator has acted under this RECON_HOME "
+            f"({settings.recon_home()}); check RECON_HOME if you expected one",
+            err=True,
+        )
+        return 4
     if anchor:
         where = f"anchored seq {anchor['seq']} of {source} ({anchor.get('anchored_at')}) is in the log"
     elif published:
@@ -1083,8 +1095,8 @@ def cmd_contract(write: bool, check: bool) -> int:
 
 
 @recon.command("demo", **_help("generate demo data into $RECON_HOME and run the whole pipeline"))
-@click.option("--seed", type=int, default=42)
-@click.option("--orders", type=int, default=2000)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=42)
+@click.option("--orders", type=click.IntRange(1, 100_000_000), default=2000)
 def cmd_demo(seed: int, orders: int) -> int:
     """Fresh demo: new RECON_HOME content, generated data, one full pipeline run, summary."""
     started = time.monotonic()

@@ -36,6 +36,7 @@ from rich.text import Text
 CAPTURED_WIDTH = 100_000
 UNBOUNDED_WIDTH = CAPTURED_WIDTH  # what a table may take to measure its natural width
 NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?%?$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -66,7 +67,9 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, int):  # bool too, as before: True shows as 1
         return f"{value:,}"
-    return str(value)
+    # Data is shown, never obeyed: an escape or other control character in a value would
+    # drive the terminal (colours, cursor moves) or break a row in two, so it is spelled out.
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, indent: int = 0, rule: bool = True):

@@ -268,3 +268,24 @@ def test_an_empty_out_directory_is_refused_not_read_as_the_live_home(
     code, out, err = _run(capsys, "generate", "--out", "", "--orders", "5")
     assert code == 2 and "--out" in err and "is empty" in err
     assert not (tmp_path / "home").exists()  # nothing written over the live landing files
+
+
+def test_control_characters_in_data_are_spelled_out_not_sent_to_the_terminal(capsys: pytest.CaptureFixture) -> None:
+    terminal.show([terminal.table(["note"], [("\x1b[31mred\nnext",)], rule=False)])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and [line.rstrip() for line in out.splitlines()] == ["note", "\\x1b[31mred\\x0anext"]
+
+
+def test_audit_verify_in_a_home_with_no_action_log_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECON_HOME", str(tmp_path / "mistyped"))
+    code, out, err = _run(capsys, "audit", "verify")
+    assert code == 4 and "no action log" in err and "RECON_HOME" in err and "audit ok" not in out
+    assert not (tmp_path / "mistyped" / "actions.sqlite").exists()
+
+
+@pytest.mark.parametrize("argv", [("simulate", "--seeds", "-5"), ("demo", "--orders", "0")])
+def test_simulate_and_demo_refuse_counts_out_of_range(argv: tuple[str, ...], capsys: pytest.CaptureFixture) -> None:
+    code, _, err = _run(capsys, *argv)
+    assert code == 2 and "Invalid value" in err
