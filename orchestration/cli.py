@@ -115,7 +115,10 @@ def _argparse_style(ctx: click.Context, params: list[click.Parameter], args: lis
             continue
         out.append(name + eq + value)
         if option is not None and not eq and not option.is_flag and not option.count and rest:
-            out.append(rest.pop(0))  # its value, whatever it looks like
+            following = rest[0]
+            if following.startswith("--") and following.split("=")[0] in options:  # "--reason --text hi"
+                ctx.fail(f"argument {name}: expected one argument")
+            out.append(rest.pop(0))  # its value, whatever else it looks like
     for name, values in variadic.items():
         out += [arg for value in values for arg in (name, value)]
     if dashed:  # click reads a "-" word as an option unless it follows "--": the arguments go there
@@ -565,6 +568,13 @@ def cmd_exceptions_list(
     as_json: bool,
     ids: bool,
 ) -> int:
+    from orchestration import policy_docs
+
+    known = policy_docs.exception_types()
+    if exception_type is not None and exception_type not in known:  # a typo would list nothing, silently
+        raise click.BadParameter(
+            f"{exception_type!r} is no exception type; one of: {', '.join(known)}", param_hint="--type"
+        )
     rows = _store().list_exceptions(
         team=team,
         owner=owner,

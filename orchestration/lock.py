@@ -51,6 +51,17 @@ class WarehouseBusy(RuntimeError):
     """Another run holds the warehouse."""
 
 
+def _describe_holder(text: str) -> str:
+    """Who holds the lock, as a person reads it: holder, pid, since (never its token)."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        return text.strip()[:200] or "unknown holder"
+    return f"{record.get('holder', 'unknown holder')}, pid {record.get('pid', '?')}, since {record.get('since', '?')}"
+
+
 def lock_path() -> Path:
     return recon_home() / "warehouse.lock"
 
@@ -84,7 +95,7 @@ def warehouse_lock(holder: str, wait_seconds: float | None = None) -> Iterator[N
                 if time.monotonic() >= deadline:
                     fh.seek(0)
                     raise WarehouseBusy(
-                        f"the warehouse is held by another process ({fh.read().strip() or 'unknown holder'});"
+                        f"the warehouse is held by another process ({_describe_holder(fh.read())});"
                         f" {holder} did not start. Wait for it to finish (runs: see `make dev` → Runs), or set"
                         " RECON_LOCK_WAIT_SECONDS to queue behind it."
                     ) from None

@@ -17,6 +17,12 @@ BEGIN = "<!-- exception types: generated from seeds/exception_policy.csv by `rec
 END = "<!-- end of exception types -->"
 
 
+def exception_types(project_dir: Path = PROJECT_DIR) -> list[str]:
+    """Every exception type the policy seed defines, in its order."""
+    with open(project_dir / "seeds" / "exception_policy.csv", newline="") as fh:
+        return [row["exception_type"] for row in csv.DictReader(fh)]
+
+
 def types_table(project_dir: Path = PROJECT_DIR) -> str:
     with open(project_dir / "seeds" / "severity_policy.csv", newline="") as fh:
         sla = {row["severity"]: row["sla_hours"] for row in csv.DictReader(fh)}

@@ -289,3 +289,13 @@ def test_audit_verify_in_a_home_with_no_action_log_says_so(
 def test_simulate_and_demo_refuse_counts_out_of_range(argv: tuple[str, ...], capsys: pytest.CaptureFixture) -> None:
     code, _, err = _run(capsys, *argv)
     assert code == 2 and "Invalid value" in err
+
+
+def test_an_option_given_no_value_is_named_not_swallowing_the_next_option(capsys: pytest.CaptureFixture) -> None:
+    code, out, err = _run(capsys, "exceptions", "comment", "abcdef12", "--reason", "--text", "hi")
+    assert code == 2 and out == "" and "argument --reason: expected one argument" in err
+
+
+def test_an_unknown_exception_type_is_refused_with_the_known_ones(capsys: pytest.CaptureFixture) -> None:
+    code, out, err = _run(capsys, "exceptions", "list", "--type", "orphan_invoce")
+    assert code == 2 and out == "" and "no exception type" in err and "orphan_invoice" in err
