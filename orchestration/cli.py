@@ -371,6 +371,12 @@ def cmd_publication_verify() -> int:
         click.echo(
             f"publication {check['publication']}: changed since publication (sha256 {check['recorded']} recorded)"
         )
+        click.echo(
+            "recon publication verify: the serving copy or its archive is not what was published: do not report "
+            "from it. Publish again from the working warehouse (`recon run`), and find what wrote to it: "
+            "readers open it read-only.",
+            err=True,
+        )
         return 6
     click.echo(f"publication {check['publication']}: sha256 {check['recorded']} matches")
     return 0
@@ -841,6 +847,12 @@ def cmd_audit_verify() -> int:
         click.echo(f"audit FAILED for {path}: {len(problems)} problem(s) in {count} entries")
         for p in problems:
             click.echo(f"  {p}")
+        click.echo(
+            "recon audit verify: the action log was changed outside recon. Restore it from a backup whose chain "
+            "verifies; after restoring an older backup, `recon audit accept-fork` sets the warehouse's later "
+            "entries aside.",
+            err=True,
+        )
         return 6
     for entry in entries or []:  # logged by an older version: flagged when copied, never fatal
         _, flags = actions.warehouse_row(entry)

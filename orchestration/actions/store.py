@@ -361,6 +361,9 @@ class ActionStore:
                 fields["needs_approval"] = abs(amount) > self.policy.approval_threshold
         elif action in ("approve", "reject"):
             adjustment = kw.get("adjustment")
+            if not adjustment:  # the command line gave none: say which option, and what to give it
+                pending = ", ".join(state.pending_adjustments) or "none"
+                raise ActionError(f"{action} needs --adjustment ADJ-…, the adjustment to {action} (pending: {pending})")
             if adjustment not in state.pending_adjustments:
                 pending = ", ".join(state.pending_adjustments) or "none"
                 raise NotFound(f"no pending adjustment {adjustment!r} on {state.exception_id[:8]} (pending: {pending})")

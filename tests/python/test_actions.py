@@ -96,6 +96,8 @@ def test_maker_checker_for_adjustments_above_threshold(store: ActionStore) -> No
         store.act("approve", FIN, "alice", adjustment=adjustment)
     with pytest.raises(ActionError, match="awaits approval"):
         store.act("resolve", FIN, "bob", reason="credit_issued")
+    with pytest.raises(ActionError, match=f"approve needs --adjustment .*pending: {adjustment}"):
+        store.act("approve", FIN, "olga")  # which one: the command line named none
     store.act("approve", FIN, "olga", adjustment=adjustment)
     assert store.state(FIN).pending_adjustments == {}
     store.act("resolve", FIN, "bob", reason="credit_issued")

@@ -218,9 +218,10 @@ def test_audit_verify_fails_against_the_anchor(
         _drop_guards(path, "delete from actions where seq = 3")
         legacy_append(path, comment="nothing happened here")
     code = cli.main(["audit", "verify"])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert code == 6, out
     assert "audit FAILED" in out and expected in out
+    assert "Restore it from a backup" in err  # and what to do
     if tamper == "remove file":
         assert not path.exists()  # verify does not quietly create an empty store
 

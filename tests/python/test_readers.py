@@ -273,8 +273,9 @@ def test_changing_the_serving_copy_leaves_the_archive_intact_and_is_detected(
     assert publish.sha256_of(archive) == record["sha256"]
     check = publish.verify()
     assert check["ok"] is False and check["files"] == {str(serving): "modified", str(archive): "ok"}
-    code, out, _ = _run_main(capsys, "publication", "verify")
+    code, out, err = _run_main(capsys, "publication", "verify")
     assert code == 6 and f"modified  {serving}" in out
+    assert "do not report from it" in err and "recon run" in err  # and what to do
     code, out, _ = _run_main(capsys, "status")
     assert code == 0 and f"WARNING: {serving} is modified since publication" in out
 
