@@ -189,16 +189,11 @@ final as (
             when resolved.client_id_resolved is null and length(split_part(resolved.brand_normalised, ' ', 1)) >= 3
                 then split_part(resolved.brand_normalised, ' ', 1)
         end as brand_first_word,
-        -- The name the scored pass compares. A one-word brand that names no one client
-        -- ("Keane | Awareness | 2026" beside Keane Architects and Keane Dental) is as like
-        -- the right client's full name as a wrong one's: blocking on that word already
-        -- used all it says, so it is no evidence either way (null), not a poor match.
-        case
-            when resolved.client_id_resolved is null
-                and resolved.brand_normalised = split_part(resolved.brand_normalised, ' ', 1)
-                then null
-            else coalesce(clients.client_name_canonical, resolved.brand_normalised)
-        end as client_name_scored,
+        -- The name the scored pass compares: none for a one-word brand that names no one
+        -- client ("Keane | Awareness | 2026" beside Keane Architects and Keane Dental).
+        {{ client_name_scored(
+            'resolved.client_id_resolved', 'resolved.brand_normalised', 'clients.client_name_canonical'
+        ) }} as client_name_scored,
         cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
     from resolved
     left join clients

@@ -71,12 +71,9 @@ final as (
         -- Analytics and Eastleigh Dental, "k", "as"): as like the right client's full name
         -- as a wrong one's. The scored pass takes it as no name evidence (null), not a
         -- poor match; it is blocked on as the word (name_word) and by amount.
-        case
-            when resolved.client_id_resolved is null
-                and resolved.client_name_normalised = split_part(resolved.client_name_normalised, ' ', 1)
-                then null
-            else coalesce(clients.client_name_canonical, resolved.client_name_normalised)
-        end as client_name_scored,
+        {{ client_name_scored(
+            'resolved.client_id_resolved', 'resolved.client_name_normalised', 'clients.client_name_canonical'
+        ) }} as client_name_scored,
         case
             when resolved.client_id_resolved is null
                 and resolved.client_name_normalised = split_part(resolved.client_name_normalised, ' ', 1)
