@@ -3,7 +3,8 @@
     An operator's manual link (int_operator_links) is pass 0, before every rule; a pair an
     operator unmatched is never formed. Deterministic passes pair records whose fields are
     equal (every pass is run; a pair keeps its highest-priority pass); a pass with `only_candidate: true` pairs a right
-    record only when exactly one left record passes it. Left records outside `left.where`
+    record only when exactly one left record passes it; with `nearest_per_left: true` a
+    left record found by several right records keeps those nearest to it in time. Left records outside `left.where`
     that `left.reference_only_where` admits are seen by the deterministic passes only. Records no pass paired are blocked into candidate
     pairs (any shared blocking key, date within the window). Each block keeps at most
     `max_candidates_per_block` (default `max_candidates_per_record`) per right record by a
@@ -118,6 +119,12 @@ deterministic_{{ loop.index }} as (
     -- A key that many records share (a client) only decides when the right record has
     -- one left record that passes: the client's only order live at the time.
     qualify count(*) over (partition by right_records.right_key) = 1
+    {%- elif pass.get('nearest_per_left') %}
+    -- A key one person reuses (an e-mail address, several submissions a few days apart):
+    -- a left record goes to the right record(s) nearest to it in time, not to all of them.
+    qualify abs({{ recon_date_gap(spec, 'left_records', 'right_records') }}) = min(
+        abs({{ recon_date_gap(spec, 'left_records', 'right_records') }})
+    ) over (partition by left_records.left_key)
     {%- endif %}
 ),
 {%- endfor %}

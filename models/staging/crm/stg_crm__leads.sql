@@ -9,6 +9,9 @@ renamed as (
         lead_id,
         email,
         nullif(lower(trim(email)), '') as email_normalised,
+        -- The address with its punctuation dropped: a hand-typed or re-exported copy loses or
+        -- doubles a dot or an @ ("ann@@x.com", "annx@xcom") and still names one mailbox.
+        nullif({{ regexp_replace_all('lower(email)', '[^a-z0-9]', '') }}, '') as email_letters,
         full_name,
         nullif(lower(trim({{ regexp_replace_all('full_name', '\\s+', ' ') }})), '') as full_name_normalised,
         client_id,
