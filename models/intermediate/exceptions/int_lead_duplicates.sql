@@ -1,32 +1,99 @@
--- A CRM lead whose e-mail address an earlier lead of the same person already has, from
--- at most var duplicate_lead_window_days before: the CRM holds the person twice. Raised
--- on the later lead; the first stays the record. Later than that it is a returning
--- contact's new enquiry, not a duplicate.
--- The same person: the names agree (Jaro–Winkler ≥ 0.9) or one is missing; a shared
--- mailbox (info@, two people) is not a duplicate. For the same client: one person
--- enquiring with two of the agency's clients is a lead of each.
+-- A CRM lead that holds again a person an earlier lead already holds: raised on the later
+-- lead; the first stays the record.
+-- The same person: the same address (letters and digits: a lost dot is the same mailbox),
+-- and names that agree (Jaro–Winkler ≥ 0.9, one of them missing, or the same surname with
+-- one name a surname alone or an initial: "A. Dubois" is "Amélie Dubois").
+--   * For the same client, within var duplicate_lead_window_days; a lead typed in with no
+--     address counts when its name and client agree.
+--   * When either lead has no client, only within var duplicate_lead_unassigned_window_days:
+--     an address under no client is often a contact of another enquiry altogether.
+-- Not a duplicate: a later lead created by a form submission of its own (matched to it,
+-- submitted after the earlier lead existed, and not matched to the earlier lead too). That
+-- is the person enquiring again. One submission stored as two leads is a duplicate.
+-- A shared mailbox (info@, two people) is not a duplicate (the names disagree).
+with
+
+leads as (
+    select
+        lead_id,
+        full_name,
+        full_name_normalised,
+        email_letters,
+        client_id,
+        created_at,
+        list_last(string_split(full_name_normalised, ' ')) as surname,
+        len(string_split(full_name_normalised, ' ')) as name_words
+    from {{ ref('stg_crm__leads') }}
+),
+
+submission_links as (
+    select decisions.left_key as lead_id, decisions.right_key as submission_id, forms.submitted_at
+    from {{ ref('int_lead_forms_leads__decisions') }} as decisions
+    inner join {{ ref('stg_ads__lead_forms') }} as forms
+        on decisions.right_key = forms.submission_id
+    where decisions.decision = 'matched'
+),
+
+same_person as (
+    select later.lead_id, later.full_name, later.created_at, earlier.lead_id as earlier_lead_id, earlier.created_at as earlier_created_at
+    from leads as later
+    inner join leads as earlier
+        on (earlier.created_at < later.created_at
+            or (earlier.created_at = later.created_at and earlier.lead_id < later.lead_id))
+        and earlier.created_at >= later.created_at - to_days({{ var('duplicate_lead_window_days') | int }})
+    where (
+            (earlier.client_id = later.client_id
+                and (earlier.email_letters = later.email_letters
+                    or earlier.email_letters is null or later.email_letters is null))
+            or ((earlier.client_id is null or later.client_id is null)
+                and earlier.email_letters = later.email_letters
+                and earlier.created_at >= later.created_at
+                    - to_days({{ var('duplicate_lead_unassigned_window_days') | int }}))
+        )
+        and (
+            earlier.full_name_normalised is null
+            or later.full_name_normalised is null
+            or jaro_winkler_similarity(earlier.full_name_normalised, later.full_name_normalised) >= 0.9
+            or (earlier.surname = later.surname
+                and (earlier.name_words = 1 or later.name_words = 1
+                    or left(earlier.full_name_normalised, 1) = left(later.full_name_normalised, 1)))
+        )
+),
+
+duplicates as (
+    select distinct same_person.lead_id, same_person.full_name, same_person.created_at
+    from same_person
+    where exists (
+            -- one submission the CRM stored as both leads
+            select 1
+            from submission_links as own
+            inner join submission_links as shared
+                on own.submission_id = shared.submission_id
+            where own.lead_id = same_person.lead_id
+                and shared.lead_id = same_person.earlier_lead_id
+        )
+        or not exists (
+            -- a submission of its own, made when the earlier lead already existed
+            select 1
+            from submission_links as own
+            where own.lead_id = same_person.lead_id
+                and own.submitted_at > same_person.earlier_created_at
+                and not exists (
+                    select 1
+                    from submission_links as shared
+                    where shared.submission_id = own.submission_id
+                        and shared.lead_id = same_person.earlier_lead_id
+                )
+        )
+)
+
 select
     'duplicate_lead' as exception_type,
     'stg_crm__leads' as record_entity,
-    leads.lead_id as record_id,
-    leads.full_name as client_name,
+    duplicates.lead_id as record_id,
+    duplicates.full_name as client_name,
     cast(null as varchar) as currency,
     cast(null as decimal(18, 4)) as amount_at_risk,
     cast(null as decimal(18, 4)) as amount_at_risk_reporting,
-    cast(leads.created_at as date) as due_date
-from {{ ref('stg_crm__leads') }} as leads
-where leads.email_normalised is not null
-    and exists (
-        select 1
-        from {{ ref('stg_crm__leads') }} as earlier
-        where earlier.email_normalised = leads.email_normalised
-            and (earlier.created_at < leads.created_at
-                or (earlier.created_at = leads.created_at and earlier.lead_id < leads.lead_id))
-            and earlier.created_at >= leads.created_at - to_days({{ var('duplicate_lead_window_days') | int }})
-            and (earlier.client_id is null or leads.client_id is null or earlier.client_id = leads.client_id)
-            and (
-                earlier.full_name_normalised is null
-                or leads.full_name_normalised is null
-                or jaro_winkler_similarity(earlier.full_name_normalised, leads.full_name_normalised) >= 0.9
-            )
-    )
+    cast(duplicates.created_at as date) as due_date
+from duplicates
