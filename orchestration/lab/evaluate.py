@@ -266,25 +266,12 @@ LINES_BILLING_ORDERS = """
         lines.currency,
         lines.net_amount
     from intermediate.int_orders_invoices__decisions as decisions
-    inner join (
-        select
-            *,
-            net_amount = min(case when is_secondary_line then net_amount end)
-                over (partition by billing_item_id) as is_smallest_secondary
-        from intermediate.int_invoice_lines_billable
-    ) as lines
+    inner join intermediate.int_invoice_lines_billable as lines
         on decisions.right_key = lines.billing_item_id
     left join marts.fct_order_invoice_matches as matches
         on decisions.left_key = matches.order_id and decisions.right_key = matches.billing_item_id
     where decisions.decision = 'matched'
-        and not coalesce(
-            lines.is_secondary_line
-            and (
-                matches.ancillary_rule = 'all_secondary'
-                or (matches.ancillary_rule = 'smallest_secondary' and lines.is_smallest_secondary)
-            ),
-            false
-        )
+        and not coalesce(list_contains(matches.ancillary_line_numbers, lines.line_number), false)
 """
 
 

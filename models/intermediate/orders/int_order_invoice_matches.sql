@@ -12,6 +12,12 @@
 -- line — and is billed as booked without them, they are its ancillary_amount, not billing
 -- of the booking. Where the lines are
 -- part of the booking ("media" + "agency fee" summing to it), nothing is set aside.
+-- What the amounts decide is also learned per description: a description (its words, with
+-- digits, dates and references dropped) that the amounts set aside at least
+-- var extra_charge_min_evidence times and that billed a booking at most once in
+-- var extra_charge_max_billed_share as often is an extra charge wherever it appears, also
+-- where the amounts cannot tell (a courier line within the amount tolerance, an order
+-- billed in instalments): learned_extras.
 -- billed_amount + ancillary_amount is always the item's allocation.
 with
 
@@ -61,6 +67,22 @@ secondary_lines as (
     from invoice_lines
     where invoice_lines.is_secondary_line
     group by invoice_lines.billing_item_id
+),
+
+secondary_line_keys as (
+    select
+        invoice_lines.billing_item_id,
+        invoice_lines.line_number,
+        invoice_lines.net_amount,
+        nullif(trim({{ regexp_replace_all(
+            regexp_replace_all('lower(invoice_lines.line_description)', '[^ ]*[0-9][^ ]*', ''), ' +', ' '
+        ) }}), '') as description_key,
+        row_number() over (
+            partition by invoice_lines.billing_item_id
+            order by invoice_lines.net_amount, invoice_lines.line_number
+        ) = 1 as is_smallest
+    from invoice_lines
+    where invoice_lines.is_secondary_line
 ),
 
 shares as (
@@ -154,21 +176,99 @@ extras_set_aside as (
             > {{ amount_tolerance('order_billing.booked_amount') }}
 ),
 
-split as (
+description_evidence as (
+    -- How each description fared where the amounts decided, on items billing one order in
+    -- its own currency: set aside (the order agrees only without it) or billing the
+    -- booking (the order agrees with it and would not without it).
+    select
+        secondary_line_keys.description_key,
+        count(*) filter (
+            where extras_set_aside.ancillary_rule = 'all_secondary'
+                or (extras_set_aside.ancillary_rule = 'smallest_secondary' and secondary_line_keys.is_smallest)
+        ) as times_set_aside,
+        count(*) filter (
+            where extras_set_aside.ancillary_rule is null
+                and abs(order_billing.billed_order_currency - order_billing.booked_amount)
+                    <= {{ amount_tolerance('order_billing.booked_amount') }}
+                and abs(order_billing.billed_order_currency - secondary_line_keys.net_amount - order_billing.booked_amount)
+                    > {{ amount_tolerance('order_billing.booked_amount') }}
+        ) as times_billed
+    from secondary_line_keys
+    inner join allocations
+        on secondary_line_keys.billing_item_id = allocations.billing_item_id
+    inner join order_billing
+        on allocations.order_id = order_billing.order_id
+    left join extras_set_aside
+        on allocations.order_id = extras_set_aside.order_id
+    where secondary_line_keys.description_key is not null
+        and allocations.secondary_amount <> 0
+        and allocations.invoice_currency = allocations.order_currency
+    group by secondary_line_keys.description_key
+),
+
+extra_descriptions as (
+    select description_evidence.description_key
+    from description_evidence
+    where description_evidence.times_set_aside >= {{ var('extra_charge_min_evidence') | int }}
+        and description_evidence.times_billed
+            <= {{ var('extra_charge_max_billed_share') | float }} * description_evidence.times_set_aside
+),
+
+set_aside_lines as (
+    -- Per item, the line numbers each rule would set aside.
+    select
+        secondary_line_keys.billing_item_id,
+        list(secondary_line_keys.line_number order by secondary_line_keys.line_number) as all_secondary_lines,
+        list(secondary_line_keys.line_number) filter (where secondary_line_keys.is_smallest) as smallest_secondary_lines,
+        list(secondary_line_keys.line_number order by secondary_line_keys.line_number) filter (
+            where extra_descriptions.description_key is not null
+        ) as learned_extra_lines,
+        sum(secondary_line_keys.net_amount) filter (where extra_descriptions.description_key is not null)
+            as learned_extra_amount
+    from secondary_line_keys
+    left join extra_descriptions
+        on secondary_line_keys.description_key = extra_descriptions.description_key
+    group by secondary_line_keys.billing_item_id
+),
+
+ruled as (
     select
         allocations.*,
-        extras_set_aside.ancillary_rule,
-        cast(
-            case extras_set_aside.ancillary_rule
-                when 'all_secondary' then allocations.secondary_amount
-                when 'smallest_secondary' then allocations.smallest_secondary_amount
-                else 0
-            end
-            as decimal(18, 4)
-        ) as ancillary_amount
+        case
+            when extras_set_aside.ancillary_rule is not null then extras_set_aside.ancillary_rule
+            -- Only an item billing one order can carry that order's extra charges.
+            when allocations.secondary_amount <> 0 and set_aside_lines.learned_extra_amount is not null
+                then 'learned_extras'
+        end as ancillary_rule,
+        set_aside_lines.all_secondary_lines,
+        set_aside_lines.smallest_secondary_lines,
+        set_aside_lines.learned_extra_lines,
+        set_aside_lines.learned_extra_amount
     from allocations
     left join extras_set_aside
         on allocations.order_id = extras_set_aside.order_id
+    left join set_aside_lines
+        on allocations.billing_item_id = set_aside_lines.billing_item_id
+),
+
+split as (
+    select
+        ruled.* exclude (all_secondary_lines, smallest_secondary_lines, learned_extra_lines, learned_extra_amount),
+        cast(
+            case ruled.ancillary_rule
+                when 'all_secondary' then ruled.secondary_amount
+                when 'smallest_secondary' then ruled.smallest_secondary_amount
+                when 'learned_extras' then ruled.learned_extra_amount
+                else 0
+            end
+            as decimal(18, 4)
+        ) as ancillary_amount,
+        case ruled.ancillary_rule
+            when 'all_secondary' then ruled.all_secondary_lines
+            when 'smallest_secondary' then ruled.smallest_secondary_lines
+            when 'learned_extras' then ruled.learned_extra_lines
+        end as ancillary_line_numbers
+    from ruled
 ),
 
 matches as (
@@ -188,6 +288,7 @@ matches as (
         split.ancillary_amount,
         -- Which lines were set aside: all_secondary, smallest_secondary, or none (null).
         case when split.ancillary_amount <> 0 then split.ancillary_rule end as ancillary_rule,
+        case when split.ancillary_amount <> 0 then split.ancillary_line_numbers end as ancillary_line_numbers,
         split.order_currency,
         {{ convert_amount('split.allocated_amount - split.ancillary_amount', 'split.invoice_rate', 'split.order_rate') }}
             as billed_amount_order_currency,
