@@ -2,7 +2,7 @@
 {% macro spec__delivery_orders() %}
 {% set spec_yaml %}
 name: delivery_orders
-rule_version: delivery_orders.v8
+rule_version: delivery_orders.v9
 description: >
   Each ad campaign delivers for at most one insertion order; an order may run several
   campaigns. Campaign names that carry the order reference match deterministically; the
@@ -44,9 +44,13 @@ right:
 # reference and go on with marketing words), so an exact reference is trusted unless the
 # name names another known client.
 deterministic:
+  # A campaign cloned from an old one keeps the old order's reference: a reference is
+  # trusted only from a campaign that starts within a month of the order's service period
+  # (every true reference match in A, B and C's development seeds started inside it).
   - name: reference_in_campaign_name
     fields: [reference_key]
     where: "right_records.reference_kind in ('exact', 'ocr')"
+    window_days: {min: -30, max: 30}
     confirm:
       any_of:
         - {field: name, min_similarity: 0.8}
