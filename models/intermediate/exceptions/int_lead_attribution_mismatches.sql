@@ -1,4 +1,4 @@
--- A lead matched to its form submission by e-mail only while the CRM credits another
+-- A lead matched to its form submission by e-mail only (or its letters) while the CRM credits another
 -- campaign, one the person submitted no form through: the lead's attribution is wrong.
 -- A CRM lead with no campaign credits none (nothing to correct, and in B and C most
 -- leads have none), and a person who submitted through two campaigns, the CRM
@@ -16,7 +16,7 @@ from {{ ref('int_lead_forms_leads__decisions') }} as lead_decisions
 inner join {{ ref('stg_crm__leads') }} as crm_leads
     on lead_decisions.left_key = crm_leads.lead_id
 where lead_decisions.decision = 'matched'
-    and lead_decisions.pass_name = 'email_only'
+    and lead_decisions.pass_name in ('email_only', 'email_letters_and_name')
     and crm_leads.campaign_id is not null
     and not exists (
         select 1
