@@ -52,7 +52,10 @@ unlinked_{{ leg }} as (
         candidates.left_key as order_id,
         -- In the order's currency only: another currency's amount cannot be added to it.
         coalesce(sum(case when candidates.right_currency = candidates.left_currency then candidates.right_amount end), 0)
-            as total_amount
+            as total_amount,
+        -- Whether any of them carries work at all: a project with no deliverables planned
+        -- would change nothing of the order's fulfilment if it were linked.
+        coalesce(bool_or(candidates.right_amount > 0), false) as has_amount
     from {{ leg }}_candidates as candidates
     where candidates.match_probability >= 0.01
         and candidates.match_probability >= candidates.second_best_probability
@@ -185,7 +188,7 @@ order_breaks as (
         union all
         select
             case
-                when unlinked_fulfilment.order_id is not null then null
+                when unlinked_fulfilment.order_id is not null and unlinked_fulfilment.has_amount then null
                 -- Work in progress is not a shortfall: when the deliverables planned,
                 -- completed or not, make up the booking, the order is being fulfilled.
                 when reconciled_orders.fulfilment_state = 'partially_fulfilled'
