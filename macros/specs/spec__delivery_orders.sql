@@ -2,7 +2,7 @@
 {% macro spec__delivery_orders() %}
 {% set spec_yaml %}
 name: delivery_orders
-rule_version: delivery_orders.v9
+rule_version: delivery_orders.v10
 description: >
   Each ad campaign delivers for at most one insertion order; an order may run several
   campaigns. Campaign names that carry the order reference match deterministically; the
@@ -33,10 +33,12 @@ right:
     reference: reference_compared
     # The brand in the name, as the client's canonical name when it is a known name; none
     # for a one-word brand that names no one client (its word is blocked on, name_word).
-    name: client_name_scored
-    client_id: client_id_resolved
+    # A template name run in many clients' accounts (is_template_name) names no order:
+    # without a name or client it has no candidate, and its spend is orphan spend.
+    name: "case when not is_template_name then client_name_scored end"
+    client_id: "case when not is_template_name then client_id_resolved end"
     # A brand naming no one client: its first word (int_ads_campaigns).
-    name_word: brand_first_word
+    name_word: "case when not is_template_name then brand_first_word end"
     currency: currency
     amount: spend_amount
     date: first_delivery_date

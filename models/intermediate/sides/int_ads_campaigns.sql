@@ -179,9 +179,22 @@ resolved as (
         on named.account_id = account_clients.account_id
 ),
 
+template_names as (
+    -- A campaign name run in the accounts of many clients is a template, not an order's
+    -- campaign: the agency's own promotion, pixel tests, "Copy of Brand Search". An order's
+    -- campaigns carry its client's brand or reference, which no ten clients share.
+    select lower(trim({{ regexp_replace_all('resolved.campaign_name', '\\s+', ' ') }})) as name_key
+    from resolved
+    group by 1
+    having count(distinct coalesce(resolved.client_id_resolved, resolved.account_id))
+        >= {{ var('template_campaign_min_clients') | int }}
+),
+
 final as (
     select
         resolved.*,
+        lower(trim({{ regexp_replace_all('resolved.campaign_name', '\\s+', ' ') }}))
+            in (select template_names.name_key from template_names) as is_template_name,
         coalesce(clients.client_name_canonical, resolved.brand_normalised) as client_name_compared,
         -- A brand that names no one client ("Zielinski" when a dozen clients are called
         -- so): its first word, which the names of the clients it may mean start with.
