@@ -112,7 +112,8 @@ account_clients_quoted as (
     -- is known by what it runs.
     select
         campaigns.account_id,
-        min(order_references.client_id) as client_id
+        min(order_references.client_id) as client_id,
+        count(distinct campaigns.campaign_id) as quoting_campaigns
     from campaigns
     inner join mentions
         on campaigns.campaign_id = mentions.record_id
@@ -153,17 +154,24 @@ shared_accounts as (
 account_clients as (
     select
         accounts.account_id,
-        coalesce(named_in_account_name.client_id, account_clients_quoted.client_id) as client_id
+        case
+            -- Two or more campaigns quoting one client's orders outweigh a name: an account
+            -- named "MULY1 | Northlight" is not the client "Northlight Foods" whose name
+            -- the agency's own part of it matches.
+            when account_clients_quoted.quoting_campaigns >= 2 then account_clients_quoted.client_id
+            else coalesce(named_in_account_name.client_id, account_clients_quoted.client_id)
+        end as client_id
     from accounts
     left join named_in_account_name
         on accounts.account_id = named_in_account_name.account_id
     left join account_clients_quoted
         on accounts.account_id = account_clients_quoted.account_id
-    -- An account its name gives to one client and its campaigns to another names neither.
+    -- An account its name gives to one client and a single campaign to another names neither.
     where (
             named_in_account_name.client_id is null
             or account_clients_quoted.client_id is null
             or named_in_account_name.client_id = account_clients_quoted.client_id
+            or account_clients_quoted.quoting_campaigns >= 2
         )
         and accounts.account_id not in (select shared_accounts.account_id from shared_accounts)
 ),
