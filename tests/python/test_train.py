@@ -58,6 +58,27 @@ def test_em_recovers_known_m_u_and_prior() -> None:
     assert all(b >= a - 1e-8 * abs(a) for a, b in zip(history, history[1:], strict=False))
 
 
+def test_em_with_a_handful_of_scored_matches_keeps_m_near_the_certain_ones() -> None:
+    # 200 scored pairs of which 3 % are matches (about 6), beside 3,000 deterministic ones:
+    # plain EM has too few matches to see and flattens m; the prior centred on the
+    # deterministic pairs keeps m and the prior near the truth.
+    rng = random.Random(11)
+    counts: dict[tuple[bool, tuple[int, ...]], int] = {}
+    for _ in range(200):
+        levels = draw(rng, M if rng.random() < 0.03 else U)
+        counts[(False, levels)] = counts.get((False, levels), 0) + 1
+    for _ in range(3_000):
+        levels = (0, *draw(rng, M[1:]))
+        counts[(True, levels)] = counts.get((True, levels), 0) + 1
+    patterns = [Pattern(levels, det, n) for (det, levels), n in counts.items()]
+    n_levels = [len(p) for p in M]
+    with_prior = train.estimate(patterns, n_levels)
+    without = train.estimate(patterns, n_levels, anchor_prior=0)
+    error = lambda model: sum(abs(model.m[f][0] - M[f][0]) for f in range(1, len(M)))  # noqa: E731
+    assert error(with_prior) < 0.3 and error(with_prior) < error(without) / 2, (with_prior.m, without.m)
+    assert with_prior.prior == pytest.approx(0.03, abs=0.03)
+
+
 def test_em_smooths_unseen_levels() -> None:
     # Level 2 of the first field never occurs: it stays possible (add-one), not 0.
     patterns = [Pattern((0, 0, 0, 0), True, 50), Pattern((0, 1, 1, 0), False, 30), Pattern((1, 2, 2, 1), False, 300)]
