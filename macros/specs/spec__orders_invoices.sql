@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v7
+rule_version: orders_invoices.v8
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -75,8 +75,9 @@ deterministic:
         - {amount: {abs: 1.00, rel: 0.02}}
     max_amount_ratio: 1.3
   # A bare number equal to the digits of one order's reference ("19837" for RT-019837)
-  # counts only when the client agrees and the amount fits: the booking, or a part of it
-  # (an instalment, a month, a split), never more.
+  # counts only when the client agrees (its name, its initials: "MC" for Millbrook Cycles,
+  # or a resolved alias) and the amount fits: the booking, or a part of it (an instalment,
+  # a month, a split), never more.
   - name: reference_digits
     fields: [reference_key]
     where: "right_records.reference_kind = 'digits'"
@@ -84,6 +85,7 @@ deterministic:
       all_of:
         - any_of:
             - {field: name, min_similarity: 0.8}
+            - {field: name, initials: true}
             - {field: client_id, equal: true}
         - any_of:
             - {amount: {abs: 1.00, rel: 0.02}}
