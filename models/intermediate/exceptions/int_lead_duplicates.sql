@@ -40,7 +40,7 @@ same_person as (
     inner join leads as earlier
         on (earlier.created_at < later.created_at
             or (earlier.created_at = later.created_at and earlier.lead_id < later.lead_id))
-        and earlier.created_at >= later.created_at - to_days({{ var('duplicate_lead_window_days') | int }})
+        and earlier.created_at >= later.created_at - to_days({{ bounded_var('duplicate_lead_window_days', 0, 3650, integer=true) }})
     where (
             (earlier.client_id = later.client_id
                 and (earlier.email_letters = later.email_letters
@@ -48,7 +48,7 @@ same_person as (
             or ((earlier.client_id is null or later.client_id is null)
                 and earlier.email_letters = later.email_letters
                 and earlier.created_at >= later.created_at
-                    - to_days({{ var('duplicate_lead_unassigned_window_days') | int }}))
+                    - to_days({{ bounded_var('duplicate_lead_unassigned_window_days', 0, 3650, integer=true) }}))
         )
         and (
             earlier.full_name_normalised is null

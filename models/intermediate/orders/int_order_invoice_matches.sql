@@ -209,9 +209,9 @@ description_evidence as (
 extra_descriptions as (
     select description_evidence.description_key
     from description_evidence
-    where description_evidence.times_set_aside >= {{ var('extra_charge_min_evidence') | int }}
+    where description_evidence.times_set_aside >= {{ bounded_var('extra_charge_min_evidence', 1, 1000000, integer=true) }}
         and description_evidence.times_billed
-            <= {{ var('extra_charge_max_billed_share') | float }} * description_evidence.times_set_aside
+            <= {{ bounded_var('extra_charge_max_billed_share', 0, 1) }} * description_evidence.times_set_aside
 ),
 
 set_aside_lines as (

@@ -195,7 +195,7 @@ template_names as (
     from resolved
     group by 1
     having count(distinct coalesce(resolved.client_id_resolved, resolved.account_id))
-        >= {{ var('template_campaign_min_clients') | int }}
+        >= {{ bounded_var('template_campaign_min_clients', 2, 1000000, integer=true) }}
 ),
 
 final as (
