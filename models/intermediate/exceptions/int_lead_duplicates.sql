@@ -34,30 +34,48 @@ submission_links as (
     where decisions.decision = 'matched'
 ),
 
-same_person as (
-    select later.lead_id, later.full_name, later.created_at, earlier.lead_id as earlier_lead_id, earlier.created_at as earlier_created_at
+candidate_pairs as (
+    -- Joined on an equal key (hash joins, not every lead against every lead in the window):
+    -- the same client, or the same address where a client is missing.
+    select later.*, earlier.lead_id as earlier_lead_id, earlier.created_at as earlier_created_at,
+        earlier.full_name_normalised as earlier_name, earlier.surname as earlier_surname,
+        earlier.name_words as earlier_name_words
     from leads as later
     inner join leads as earlier
-        on (earlier.created_at < later.created_at
+        on earlier.client_id = later.client_id
+        and earlier.created_at >= later.created_at
+            - to_days({{ bounded_var('duplicate_lead_window_days', 0, 3650, integer=true) }})
+    where (earlier.email_letters = later.email_letters
+            or earlier.email_letters is null or later.email_letters is null)
+        and (earlier.created_at < later.created_at
             or (earlier.created_at = later.created_at and earlier.lead_id < later.lead_id))
-        and earlier.created_at >= later.created_at - to_days({{ bounded_var('duplicate_lead_window_days', 0, 3650, integer=true) }})
-    where (
-            (earlier.client_id = later.client_id
-                and (earlier.email_letters = later.email_letters
-                    or earlier.email_letters is null or later.email_letters is null))
-            or ((earlier.client_id is null or later.client_id is null)
-                and earlier.email_letters = later.email_letters
-                and earlier.created_at >= later.created_at
-                    - to_days({{ bounded_var('duplicate_lead_unassigned_window_days', 0, 3650, integer=true) }}))
-        )
-        and (
-            earlier.full_name_normalised is null
-            or later.full_name_normalised is null
-            or jaro_winkler_similarity(earlier.full_name_normalised, later.full_name_normalised) >= 0.9
-            or (earlier.surname = later.surname
-                and (earlier.name_words = 1 or later.name_words = 1
-                    or left(earlier.full_name_normalised, 1) = left(later.full_name_normalised, 1)))
-        )
+    union all
+    select later.*, earlier.lead_id, earlier.created_at,
+        earlier.full_name_normalised, earlier.surname, earlier.name_words
+    from leads as later
+    inner join leads as earlier
+        on earlier.email_letters = later.email_letters
+        and earlier.created_at >= later.created_at
+            - to_days({{ bounded_var('duplicate_lead_unassigned_window_days', 0, 3650, integer=true) }})
+    where (earlier.client_id is null or later.client_id is null)
+        and (earlier.created_at < later.created_at
+            or (earlier.created_at = later.created_at and earlier.lead_id < later.lead_id))
+),
+
+same_person as (
+    select
+        candidate_pairs.lead_id,
+        candidate_pairs.full_name,
+        candidate_pairs.created_at,
+        candidate_pairs.earlier_lead_id,
+        candidate_pairs.earlier_created_at
+    from candidate_pairs
+    where candidate_pairs.earlier_name is null
+        or candidate_pairs.full_name_normalised is null
+        or jaro_winkler_similarity(candidate_pairs.earlier_name, candidate_pairs.full_name_normalised) >= 0.9
+        or (candidate_pairs.earlier_surname = candidate_pairs.surname
+            and (candidate_pairs.earlier_name_words = 1 or candidate_pairs.name_words = 1
+                or left(candidate_pairs.earlier_name, 1) = left(candidate_pairs.full_name_normalised, 1)))
 ),
 
 duplicates as (
