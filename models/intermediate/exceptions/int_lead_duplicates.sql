@@ -34,32 +34,36 @@ submission_links as (
     where decisions.decision = 'matched'
 ),
 
+without_address as (
+    select * from leads where leads.email_letters is null
+),
+
 candidate_pairs as (
-    -- Joined on an equal key (hash joins, not every lead against every lead in the window):
-    -- the same client, or the same address where a client is missing.
+    -- Joined on equal keys (hash joins, never every lead of a client against every other):
+    -- the same client and address; the same client where one of the two has no address;
+    -- the same address where a client is missing.
+    {%- set window = bounded_var('duplicate_lead_window_days', 0, 3650, integer=true) %}
+    {%- set unassigned = bounded_var('duplicate_lead_unassigned_window_days', 0, 3650, integer=true) %}
+    {%- set branches = [
+        ('leads', 'leads', 'earlier.client_id = later.client_id and earlier.email_letters = later.email_letters', window, 'true'),
+        ('without_address', 'leads', 'earlier.client_id = later.client_id', window, 'true'),
+        ('leads', 'without_address', 'earlier.client_id = later.client_id', window, 'later.email_letters is not null'),
+        ('leads', 'leads', 'earlier.email_letters = later.email_letters', unassigned,
+            '(earlier.client_id is null or later.client_id is null)'),
+    ] %}
+    {%- for later_from, earlier_from, keys, days, condition in branches %}
     select later.*, earlier.lead_id as earlier_lead_id, earlier.created_at as earlier_created_at,
         earlier.full_name_normalised as earlier_name, earlier.surname as earlier_surname,
         earlier.name_words as earlier_name_words
-    from leads as later
-    inner join leads as earlier
-        on earlier.client_id = later.client_id
-        and earlier.created_at >= later.created_at
-            - to_days({{ bounded_var('duplicate_lead_window_days', 0, 3650, integer=true) }})
-    where (earlier.email_letters = later.email_letters
-            or earlier.email_letters is null or later.email_letters is null)
+    from {{ later_from }} as later
+    inner join {{ earlier_from }} as earlier
+        on {{ keys }}
+        and earlier.created_at >= later.created_at - to_days({{ days }})
+    where {{ condition }}
         and (earlier.created_at < later.created_at
             or (earlier.created_at = later.created_at and earlier.lead_id < later.lead_id))
-    union all
-    select later.*, earlier.lead_id, earlier.created_at,
-        earlier.full_name_normalised, earlier.surname, earlier.name_words
-    from leads as later
-    inner join leads as earlier
-        on earlier.email_letters = later.email_letters
-        and earlier.created_at >= later.created_at
-            - to_days({{ bounded_var('duplicate_lead_unassigned_window_days', 0, 3650, integer=true) }})
-    where (earlier.client_id is null or later.client_id is null)
-        and (earlier.created_at < later.created_at
-            or (earlier.created_at = later.created_at and earlier.lead_id < later.lead_id))
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
 ),
 
 same_person as (
