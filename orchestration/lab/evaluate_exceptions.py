@@ -6,6 +6,11 @@ on the record the operator is shown: an order, an invoice, a campaign, a CRM lea
 Billing items (``invoice_id#…``) count as their invoice. Exceptions are those of the
 published run (``marts.fct_reconciliation_exceptions``, pending late data excluded).
 
+A record whose every true counterpart was quarantined on landing (an invoice billing only
+orders whose rows failed validation) has no counterpart in the data the run saw: it is
+scored as what the run should call it (an orphan invoice or orphan spend; an unbilled
+order), as the matching evaluation counts only the links whose two records arrived.
+
 A type is scored only where the dialect plants its kind (``relevant`` > 0); a type the
 dialect plants no kind for is listed with its count, unscored.
 """
@@ -19,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lab.evaluate import Score
+from orchestration.lab.evaluate import Score, read_links
 from orchestration.warehouse import open_reader
 
 # exception type -> (truth entity, truth discrepancy kinds) that should raise it.
@@ -106,8 +111,44 @@ def _raised(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return raised
 
 
+def _lost_counterparts(con: duckdb.DuckDBPyConnection, ground_truth: Path, truth: dict[str, set[str]]) -> None:
+    """Add the records whose every true counterpart never reached the warehouse (see module doc)."""
+
+    def present(sql: str) -> set[str]:
+        return {str(row[0]) for row in con.execute(sql).fetchall()}
+
+    orders = present("select order_id from staging.stg_crm__orders")
+    invoices = present("select invoice_id from staging.stg_billing__invoices")
+    campaigns = present("select distinct campaign_id from staging.stg_ads__delivery")
+    deliverables = present("select deliverable_id from staging.stg_fulfilment__deliverables")
+
+    if not (ground_truth / "links.csv").exists():
+        return
+
+    def lost(links: set[tuple[str, str]], arrived: set[str], gone_from: set[str]) -> set[str]:
+        """Records of ``arrived`` linked only to records missing from ``gone_from``."""
+        counterparts: dict[str, set[str]] = defaultdict(set)
+        for record, counterpart in links:
+            counterparts[record].add(counterpart)
+        return {r for r, cs in counterparts.items() if r in arrived and not cs & gone_from}
+
+    billing = read_links(ground_truth, "orders_invoices")
+    # delivery_orders truth links are written campaign first (left_id = the campaign).
+    delivery = read_links(ground_truth, "delivery_orders")
+    truth["orphan_invoice"] |= lost({(i, o) for o, i in billing}, invoices, orders)
+    truth["orphan_spend"] |= lost(delivery, campaigns, orders)
+    unbilled = lost(billing, orders, invoices) - truth["billed_cancelled_order"]
+    # Whether anything was delivered or done for it: a campaign or deliverable of it arrived.
+    worked = {o for c, o in delivery if c in campaigns} | {
+        o for d, o in read_links(ground_truth, "deliverables_orders") if d in deliverables
+    }
+    truth["delivered_not_billed"] |= unbilled & worked
+    truth["unbilled_order"] |= unbilled - worked
+
+
 def score_exceptions(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[ExceptionScore]:
     truth = _truth(ground_truth)
+    _lost_counterparts(con, ground_truth, truth)
     # Which leg an order's "billed, nothing done" belongs to: its type's expectations.
     fulfilled_types = {
         order_id
