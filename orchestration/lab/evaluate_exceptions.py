@@ -135,15 +135,21 @@ def _lost_counterparts(con: duckdb.DuckDBPyConnection, ground_truth: Path, truth
     billing = read_links(ground_truth, "orders_invoices")
     # delivery_orders truth links are written campaign first (left_id = the campaign).
     delivery = read_links(ground_truth, "delivery_orders")
-    truth["orphan_invoice"] |= lost({(i, o) for o, i in billing}, invoices, orders)
-    truth["orphan_spend"] |= lost(delivery, campaigns, orders)
+    # Only for the types the dialect plants (an unscored type stays unscored).
+    planted = {t for t, ids in truth.items() if ids}
     unbilled = lost(billing, orders, invoices) - truth["billed_cancelled_order"]
     # Whether anything was delivered or done for it: a campaign or deliverable of it arrived.
     worked = {o for c, o in delivery if c in campaigns} | {
         o for d, o in read_links(ground_truth, "deliverables_orders") if d in deliverables
     }
-    truth["delivered_not_billed"] |= unbilled & worked
-    truth["unbilled_order"] |= unbilled - worked
+    for exception_type, ids in (
+        ("orphan_invoice", lost({(i, o) for o, i in billing}, invoices, orders)),
+        ("orphan_spend", lost(delivery, campaigns, orders)),
+        ("delivered_not_billed", unbilled & worked),
+        ("unbilled_order", unbilled - worked),
+    ):
+        if exception_type in planted:
+            truth[exception_type] |= ids
 
 
 def score_exceptions(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[ExceptionScore]:
