@@ -83,6 +83,20 @@ billed_twice as (
         on reconciled_orders.order_id = repeated_items.order_id
         and abs(reconciled_orders.billed_variance - repeated_items.item_amount)
             <= reconciled_orders.variance_tolerance
+    union
+    -- Or whose same amount was invoiced twice within a billing cycle, whatever else moved
+    -- the total (a booking billed a little short, then copied).
+    select distinct first_item.order_id
+    from invoice_matches as first_item
+    inner join invoice_matches as second_item
+        on first_item.order_id = second_item.order_id
+        and first_item.billed_amount_order_currency = second_item.billed_amount_order_currency
+    inner join reconciled_orders
+        on first_item.order_id = reconciled_orders.order_id
+    where first_item.invoice_id < second_item.invoice_id
+        and abs(date_diff('day', first_item.issue_date, second_item.issue_date))
+            <= {{ bounded_var('duplicate_billing_window_days', 0, 366, integer=true) }}
+        and reconciled_orders.billing_state = 'over_billed'
 ),
 
 order_breaks as (
