@@ -75,6 +75,11 @@ def _compile(tmp_path: Path, model: str, variables: dict) -> subprocess.Complete
             {"duplicate_lead_unassigned_window_days": -1},
             "var duplicate_lead_unassigned_window_days must be between 0 and 3650",
         ),
+        (
+            "int_exception_breaks",
+            {"duplicate_billing_window_days": "two weeks"},
+            "var duplicate_billing_window_days must be a number between 0 and 366",
+        ),
     ],
 )
 def test_a_var_out_of_range_stops_the_build_naming_it(
@@ -86,5 +91,6 @@ def test_a_var_out_of_range_stops_the_build_naming_it(
 
 
 def test_the_shipped_values_compile(tmp_path: Path) -> None:
-    result = _compile(tmp_path, "int_ads_campaigns int_order_invoice_matches int_lead_duplicates", {})
+    models = "int_ads_campaigns int_order_invoice_matches int_lead_duplicates int_exception_breaks"
+    result = _compile(tmp_path, models, {})
     assert result.returncode == 0, result.stdout[-2000:]
