@@ -25,8 +25,12 @@ where a level of −1 (a null on either side) carries no evidence and contribute
   frequencies (as Splink keeps u from random pairs) measured worse: a quarter to a half
   of the scored candidates are true matches here, so their frequencies are not u.
 * λ is estimated over the scored pairs only: it is the prior the scored pass needs.
-* Add-one smoothing on the expected counts (and on λ), as ``recon tune`` does on the
-  observed ones, so no level is impossible.
+* Add-one smoothing on the expected counts of the converged fit, as ``recon tune`` does
+  on the observed ones, so no level is impossible. Only once, at the end: inside the
+  iterations a pseudo-count on u lowers the posterior of every pair with that level,
+  which moves more of them into u, and so on — with a few hundred scored pairs, many of
+  them matches, the fixed point multiplies it (u of an exact project amount 0.098 instead
+  of 0.04). λ keeps its add-one inside, so it never reaches 0 or 1.
 
 The result has the row format of :func:`orchestration.lab.evaluate.weights_rows`, so
 :func:`orchestration.rules.weights.write_weights` writes it into ``seeds/match_weights.csv``.
@@ -102,6 +106,18 @@ class FellegiSunter:
 def _smoothed(counts: list[float]) -> list[float]:
     total = sum(counts)
     return [(c + 1.0) / (total + len(counts)) for c in counts]
+
+
+# Floor of the in-iteration (unsmoothed) probabilities: numerical only, so a level whose
+# expected count underflows cannot give both classes a likelihood of 0.
+_FLOOR = 1e-12
+
+
+def _normalised(counts: list[float]) -> list[float]:
+    """Maximum-likelihood frequencies (the pseudo-count comes once, after EM: estimate())."""
+    floored = [max(c, _FLOOR) for c in counts]
+    total = sum(floored)
+    return [c / total for c in floored]
 
 
 def _level_counts(patterns: list[Pattern], n_levels: list[int], weights: list[float]) -> list[list[float]]:
@@ -199,7 +215,7 @@ def estimate(
             match_weights.append(p.count * posterior)
             non_match_weights.append(p.count * (1.0 - posterior))
             log_likelihood += p.count * math.log(a + b)
-        # M-step: expected level counts, add-one smoothed.
+        # M-step: expected level counts (plus the prior on m); smoothed after convergence.
         expected_m = _level_counts(scored, n_levels, match_weights)
         expected_m = [
             [e + a for e, a in zip(ef, af, strict=True)] if anchored[f] else ef
@@ -210,8 +226,9 @@ def estimate(
                 [e + anchor_prior * d for e, d in zip(ef, df, strict=True)]
                 for ef, df in zip(expected_m, anchor_dist, strict=True)
             ]
-        new_m = [_smoothed(c) for c in expected_m]
-        new_u = u if fixed_u else [_smoothed(c) for c in _level_counts(scored, n_levels, non_match_weights)]
+        expected_u = _level_counts(scored, n_levels, non_match_weights)
+        new_m = [_normalised(c) for c in expected_m]
+        new_u = u if fixed_u else [_normalised(c) for c in expected_u]
         new_prior = (sum(match_weights) + 1.0) / (n_scored + 2.0)  # add-one, as recon tune
         change = max(abs(new_prior - prior), _largest_move(new_m, m), _largest_move(new_u, u))
         m, u, prior = new_m, new_u, new_prior
@@ -220,6 +237,10 @@ def estimate(
         if change < tolerance:
             result.converged = True
             break
+    if result.iterations:
+        # Add-one on the expected counts of the fit, as recon tune on its observed counts.
+        m = [_smoothed(c) for c in expected_m]
+        u = u if fixed_u else [_smoothed(c) for c in expected_u]
     result.m, result.u, result.prior = m, u, prior
     result.log_likelihood = result.history[-1] if result.history else float("nan")
     return result
