@@ -137,8 +137,16 @@ order_breaks as (
                 when not reconciled_orders.is_commitment
                     and reconciled_orders.billing_state = 'not_billed'
                     then null
+                -- Delivered or done: linked spend or work, or a campaign or project left
+                -- unlinked that could be this order's and carries some (it is not known
+                -- that nothing was done).
                 when reconciled_orders.billing_state = 'not_billed'
-                    and (reconciled_orders.delivered_amount > 0 or reconciled_orders.fulfilled_amount > 0)
+                    and (
+                        reconciled_orders.delivered_amount > 0
+                        or reconciled_orders.fulfilled_amount > 0
+                        or coalesce(unlinked_delivery.total_amount > 0, false)
+                        or coalesce(unlinked_fulfilment.has_amount, false)
+                    )
                     then 'delivered_not_billed'
                 when reconciled_orders.billing_state = 'not_billed' then 'unbilled_order'
                 when reconciled_orders.billing_state = 'over_billed'
