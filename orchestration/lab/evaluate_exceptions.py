@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lab.evaluate import Score, read_links
+from orchestration.lab.evaluate import Score, _orders_invoices_truth, read_links
 from orchestration.warehouse import open_reader
 
 # exception type -> (truth entity, truth discrepancy kinds) that should raise it.
@@ -118,7 +118,8 @@ def _lost_counterparts(con: duckdb.DuckDBPyConnection, ground_truth: Path, truth
         return {str(row[0]) for row in con.execute(sql).fetchall()}
 
     orders = present("select order_id from staging.stg_crm__orders")
-    invoices = present("select invoice_id from staging.stg_billing__invoices")
+    # Invoices that bill: a void invoice or a re-exported copy arrived but bills no order.
+    invoices = present("select distinct invoice_id from intermediate.int_invoice_billing_items")
     campaigns = present("select distinct campaign_id from staging.stg_ads__delivery")
     deliverables = present("select deliverable_id from staging.stg_fulfilment__deliverables")
 
@@ -132,7 +133,8 @@ def _lost_counterparts(con: duckdb.DuckDBPyConnection, ground_truth: Path, truth
             counterparts[record].add(counterpart)
         return {r for r, cs in counterparts.items() if r in arrived and not cs & gone_from}
 
-    billing = read_links(ground_truth, "orders_invoices")
+    # Without void and credit-note links, as the matching evaluation (they bill nothing).
+    billing = _orders_invoices_truth(ground_truth, con)
     # delivery_orders truth links are written campaign first (left_id = the campaign).
     delivery = read_links(ground_truth, "delivery_orders")
     # Only for the types the dialect plants (an unscored type stays unscored).

@@ -35,6 +35,7 @@ def world(tmp_path: Path) -> tuple[duckdb.DuckDBPyConnection, Path]:
             # Planted elsewhere, never raised here: these types are scored.
             ("ads__delivery", "C-SANDBOX", "orphan_spend", ""),
             ("crm__orders", "O-DELIVERED", "delivered_not_billed", ""),
+            ("crm__orders", "O-CANCELLED", "billed_cancelled_order", ""),
         ],
     )
     _write(
@@ -49,13 +50,22 @@ def world(tmp_path: Path) -> tuple[duckdb.DuckDBPyConnection, Path]:
             # O-WORKED's invoice failed validation; its campaign arrived.
             ("orders_invoices", "O-WORKED", "INV-GONE", "exact"),
             ("delivery_orders", "C-WORKED", "O-WORKED", "reference"),
+            # A void invoice bills nothing: its order's billing is the re-issue.
+            ("orders_invoices", "O-OK", "INV-VOID", "void"),
+            ("orders_invoices", "O-OK", "INV-REISSUE", "reissue"),
+            ("orders_invoices", "O-GONE", "INV-VOID-LOST", "void"),
+            # O-VOIDED's void invoice arrived, its re-issue did not: nothing bills it here.
+            ("orders_invoices", "O-VOIDED", "INV-VOID-2", "void"),
+            ("orders_invoices", "O-VOIDED", "INV-REISSUE-LOST", "reissue"),
+            # A cancelled order's lost invoice does not make it unbilled.
+            ("orders_invoices", "O-CANCELLED", "INV-GONE-2", "exact"),
         ],
     )
     con = duckdb.connect()
-    con.execute("create schema staging; create schema marts")
+    con.execute("create schema staging; create schema intermediate; create schema marts")
     tables = {
-        "staging.stg_crm__orders": ("order_id", ["O-OK", "O-UNBILLED", "O-WORKED"]),
-        "staging.stg_billing__invoices": ("invoice_id", ["INV-OK", "INV-ORPHAN", "INV-LOST"]),
+        "staging.stg_crm__orders": ("order_id", ["O-OK", "O-UNBILLED", "O-WORKED", "O-CANCELLED", "O-VOIDED"]),
+        "intermediate.int_invoice_billing_items": ("invoice_id", ["INV-OK", "INV-ORPHAN", "INV-LOST", "INV-REISSUE"]),
         "staging.stg_ads__delivery": ("campaign_id", ["C-OK", "C-LOST", "C-WORKED"]),
         "staging.stg_fulfilment__deliverables": ("deliverable_id", ["D-1"]),
     }
@@ -95,9 +105,11 @@ def test_a_record_whose_counterpart_was_quarantined_is_scored_as_unmatched(world
     # The planted orphan and the invoice of a quarantined order: both right.
     assert scores["orphan_invoice"] == (2, 2, 2)
     assert scores["orphan_spend"] == (1, 1, 2)
-    # An order whose only invoice was quarantined is unbilled here; something was delivered.
+    # An order whose only invoice was quarantined is unbilled here (something was delivered
+    # for O-WORKED; nothing for O-VOIDED, whose void invoice bills nothing); a cancelled one
+    # is not.
     assert scores["delivered_not_billed"] == (1, 1, 2)
-    assert scores["unbilled_order"] == (1, 1, 1)
+    assert scores["unbilled_order"] == (1, 1, 2)
 
 
 def test_an_exception_on_a_matched_record_is_a_false_positive(world) -> None:
@@ -110,7 +122,7 @@ def test_an_exception_on_a_matched_record_is_a_false_positive(world) -> None:
     scores = _scores(con, truth)
     assert scores["orphan_invoice"] == (1, 0, 2)
     assert scores["orphan_spend"] == (1, 0, 2)
-    assert scores["unbilled_order"] == (0, 0, 1)
+    assert scores["unbilled_order"] == (0, 0, 2)
 
 
 def test_a_type_the_dialect_does_not_plant_stays_unscored(world) -> None:
