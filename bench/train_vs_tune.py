@@ -110,7 +110,7 @@ def main() -> None:
 
 def _set_prior(spec_file, prior: float) -> None:
     text = spec_file.read_text()
-    new, count = re.subn(r"(\n\s+prior_match_probability:\s*)[0-9.]+", rf"\g<1>{prior:.4f}", text)
+    new, count = re.subn(r"(\n\s+prior_match_probability:\s*)[0-9.eE+-]+", rf"\g<1>{prior:.6g}", text)
     if count != 1:
         raise SystemExit(f"{spec_file}: expected one thresholds.prior_match_probability, found {count}")
     spec_file.write_text(new)

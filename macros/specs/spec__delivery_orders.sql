@@ -71,10 +71,12 @@ deterministic:
   # (its account or brand names the client), runs for that order. A client running two
   # orders at once leaves the choice to the scored pass, and so does a campaign spending
   # under 3 % of the booking: pixel tests, QA and sandbox campaigns run in clients' accounts
-  # beside their orders, and belong to none. So does a campaign beside an order that the
-  # campaigns quoting its reference already deliver (to 95 %, as delivery_tolerance_rel): the
-  # client's own always-on campaign next to the agency's, not a part of the booking (C 9:
-  # 56 of 65 such matches were orphan spend; A 42: 4 of 4).
+  # beside their orders, and belong to none. An order that the campaigns quoting its
+  # reference already deliver (to 95 %, as delivery_tolerance_rel) is not live for such a
+  # campaign: one beside it is the client's own always-on campaign, not a part of the
+  # booking (C 9: 56 of 65 such matches were orphan spend; A 42: 4 of 4), and a client whose
+  # other live order is so delivered has one live order left. The quoting campaigns are
+  # counted whenever they ran (a clone of an old campaign counts for the old order).
   - name: only_live_order_of_client
     fields: [client_id]
     where: >-

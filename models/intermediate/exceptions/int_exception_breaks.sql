@@ -62,8 +62,8 @@ unlinked_{{ leg }} as (
         -- In the order's currency only: another currency's amount cannot be added to it.
         coalesce(sum(case when candidates.right_currency = candidates.left_currency then candidates.right_amount end), 0)
             as total_amount,
-        -- Whether any of them carries work at all: a project with no deliverables planned
-        -- would change nothing of the order's fulfilment if it were linked.
+        -- Whether any of them carries work at all, in any currency: a project with no
+        -- deliverables planned would change nothing of the order's fulfilment if linked.
         coalesce(bool_or(candidates.right_amount > 0), false) as has_amount
     from {{ leg }}_candidates as candidates
     where candidates.match_probability >= 0.01
@@ -97,14 +97,18 @@ billed_twice as (
     union
     -- Or whose same amount was invoiced twice within a billing cycle, whatever else moved
     -- the total (a booking billed a little short, then copied).
+    -- Compared as invoiced (amount and currency), not as converted: a copy issued across a
+    -- month end converts at another month's rate. Credits and zero lines are no billing.
     select distinct first_item.order_id
     from invoice_matches as first_item
     inner join invoice_matches as second_item
         on first_item.order_id = second_item.order_id
-        and first_item.billed_amount_order_currency = second_item.billed_amount_order_currency
+        and first_item.invoice_currency = second_item.invoice_currency
+        and first_item.billed_amount = second_item.billed_amount
     inner join reconciled_orders
         on first_item.order_id = reconciled_orders.order_id
     where first_item.invoice_id < second_item.invoice_id
+        and first_item.billed_amount > 0
         and abs(date_diff('day', first_item.issue_date, second_item.issue_date))
             <= {{ bounded_var('duplicate_billing_window_days', 0, 366, integer=true) }}
         and reconciled_orders.billing_state = 'over_billed'
@@ -155,7 +159,7 @@ order_breaks as (
                     and (
                         reconciled_orders.delivered_amount > 0
                         or reconciled_orders.fulfilled_amount > 0
-                        or coalesce(unlinked_delivery.total_amount > 0, false)
+                        or coalesce(unlinked_delivery.has_amount, false)
                         or coalesce(unlinked_fulfilment.has_amount, false)
                     )
                     then 'delivered_not_billed'
