@@ -65,7 +65,21 @@ unlinked_{{ leg }} as (
         -- Whether any of them carries work at all, in any currency: a project with no
         -- deliverables planned would change nothing of the order's fulfilment if linked.
         coalesce(bool_or(candidates.right_amount > 0), false) as has_amount
+        {%- if leg == 'billing' %},
+        -- Of which the items no larger than what the order still misses: a larger one
+        -- would turn the under-billing into an over-billing, a variance all the same.
+        coalesce(sum(case
+            when candidates.right_currency = candidates.left_currency
+                and candidates.right_amount
+                    <= greatest(-reconciled_orders.billed_variance, 0) + reconciled_orders.variance_tolerance
+                then candidates.right_amount
+        end), 0) as fitting_amount
+        {%- endif %}
     from {{ leg }}_candidates as candidates
+    {%- if leg == 'billing' %}
+    inner join reconciled_orders
+        on candidates.left_key = reconciled_orders.order_id
+    {%- endif %}
     where candidates.match_probability >= 0.01
         and candidates.match_probability >= candidates.second_best_probability
         {%- if max_ties is not none %}
@@ -175,11 +189,11 @@ order_breaks as (
                     and billed_twice.order_id is not null
                     then 'duplicate_billing'
                 -- Under-billed while billing items left unlinked that could be this
-                -- order's bill at least what is missing: those items' exceptions are
-                -- the work until they are linked (or not).
+                -- order's, each no larger than what is missing, bill at least that: those
+                -- items' exceptions are the work until they are linked (or not).
                 when reconciled_orders.billing_state = 'under_billed'
                     and unlinked_billing.order_id is not null
-                    and reconciled_orders.billed_variance + unlinked_billing.total_amount
+                    and reconciled_orders.billed_variance + unlinked_billing.fitting_amount
                         >= -reconciled_orders.variance_tolerance
                     then null
                 when reconciled_orders.billing_state in ('under_billed', 'over_billed') then 'amount_variance'
