@@ -44,24 +44,12 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="recon-train-vs-tune-"))
     table = []
     try:
-        select = " ".join(f"+int_{n}__pairs" for n in names)
-        training = []
-        counts: dict[str, list] = {n: [] for n in names}
-        for seed in args.train_seeds:
-            home = root / f"train-{seed}"
-            truth = pipeline.build_scratch(home, seed, args.orders, 1.0, select=select)
-            training.append(home / "warehouse.duckdb")
-            con = cli.duckdb_readonly(home / "warehouse.duckdb")
-            try:
-                for name in names:
-                    counts[name].append(evaluate.level_counts(con, name, truth))
-            finally:
-                con.close()
-        labelled = {n: evaluate.weights_rows(n, evaluate.merge_counts(counts[n])) for n in names}
+        counts, training = evaluate.training_counts(root / "train", args.train_seeds, args.orders, names)
+        labelled = {n: evaluate.weights_rows(n, counts[n]) for n in names}
         trained = train.train(training, names)
         unlabelled = {r.name: r.rows for r in trained}
         priors = {
-            "labelled (recon tune)": {n: evaluate.prior_from_counts(evaluate.merge_counts(counts[n])) for n in names},
+            "labelled (recon tune)": {n: evaluate.prior_from_counts(counts[n]) for n in names},
             "unlabelled (recon train)": {r.name: r.model.prior for r in trained},
         }
 

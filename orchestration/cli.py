@@ -460,19 +460,9 @@ def cmd_tune(seeds: tuple[int, ...], orders: int, noise: float, reconciliations:
     settings.apply_environment()
     main_home = settings.recon_home()
     names = list(reconciliations) or list(evaluate.MAPPINGS)
-    counts: dict[str, list] = {name: [] for name in names}
-    for seed in seeds:
-        home = main_home / "scratch" / f"tune-seed-{seed}"
-        select = " ".join(f"+int_{name}__pairs" for name in names)
-        truth = build_scratch(home, seed, orders, noise, select=select)
-        con = duckdb_readonly(settings.warehouse_path())  # the scratch warehouse of this seed
-        try:
-            for name in names:
-                counts[name].append(evaluate.level_counts(con, name, truth))
-        finally:
-            con.close()
+    counts, _ = evaluate.training_counts(main_home / "scratch" / "tune", seeds, orders, names, noise)
     for name in names:
-        merged = evaluate.merge_counts(counts[name])
+        merged = counts[name]
         rows = evaluate.weights_rows(name, merged)
         click.echo(f"== {name}: m/u from seeds {', '.join(map(str, seeds))} ({orders} orders each) ==")
         click.echo(weights.bayes_factor_table(rows))

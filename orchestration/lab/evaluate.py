@@ -532,6 +532,33 @@ def level_counts(con: duckdb.DuckDBPyConnection, name: str, ground_truth: Path) 
     return counts
 
 
+def training_counts(
+    homes: Path, seeds: list[int] | tuple[int, ...], orders: int, names: list[str], noise: float = 1.0
+) -> tuple[dict[str, dict[str, dict[bool, Counter]]], list[Path]]:
+    """Labelled level counts of the training seeds, merged per reconciliation, and their warehouses.
+
+    Each seed of dialect A is generated into ``homes/seed-<seed>`` and built up to the
+    pair models of ``names`` (without the weights being learned); ``recon tune`` and the
+    unlabelled-vs-labelled comparison both start here.
+    """
+    from orchestration import pipeline
+
+    select = " ".join(f"+int_{name}__pairs" for name in names)
+    counts: dict[str, list] = {name: [] for name in names}
+    warehouses = []
+    for seed in seeds:
+        home = homes / f"seed-{seed}"
+        truth = pipeline.build_scratch(home, seed, orders, noise, select=select)
+        warehouses.append(home / "warehouse.duckdb")
+        con = open_reader(home / "warehouse.duckdb")
+        try:
+            for name in names:
+                counts[name].append(level_counts(con, name, truth))
+        finally:
+            con.close()
+    return {name: merge_counts(counts[name]) for name in names}, warehouses
+
+
 def prior_from_counts(counts: dict[str, dict[bool, Counter]]) -> float:
     true, false = counts[PRIOR_KEY][True][0], counts[PRIOR_KEY][False][0]
     return (true + 1) / (true + false + 2)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import cli, pipeline, settings, specs
+from orchestration import pipeline, settings, specs
 from orchestration.lab import evaluate
 from orchestration.rules import train, weights
 
@@ -41,20 +41,9 @@ def f1_by_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[st
         mp.setenv(variable, str(root / "unused"))
     try:
         # Training: dialect A, built up to the pair models.
-        select = " ".join(f"+int_{n}__pairs" for n in names)
-        warehouses, counts = [], {n: [] for n in names}
-        for seed in TRAINING_SEEDS:
-            home = root / f"train-{seed}"
-            truth = pipeline.build_scratch(home, seed, ORDERS, 1.0, select=select)
-            warehouses.append(home / "warehouse.duckdb")
-            con = cli.duckdb_readonly(home / "warehouse.duckdb")
-            try:
-                for name in names:
-                    counts[name].append(evaluate.level_counts(con, name, truth))
-            finally:
-                con.close()
+        counts, warehouses = evaluate.training_counts(root / "train", TRAINING_SEEDS, ORDERS, names)
         learned = {
-            "labelled": {n: evaluate.weights_rows(n, evaluate.merge_counts(counts[n])) for n in names},
+            "labelled": {n: evaluate.weights_rows(n, counts[n]) for n in names},
             "unlabelled": {r.name: r.rows for r in train.train(warehouses, names)},
         }
 
