@@ -3,7 +3,8 @@
     An operator's manual link (int_operator_links) is pass 0, before every rule; a pair an
     operator unmatched is never formed. Deterministic passes pair records whose fields are
     equal (every pass is run; a pair keeps its highest-priority pass); a pass with `only_candidate: true` pairs a right
-    record only when exactly one left record passes it; with `nearest_per_left: true` a
+    record only when exactly one left record passes it; with `unpaired_left_only: true` a
+    pass sees only the left records no earlier pass paired; with `nearest_per_left: true` a
     left record found by several right records keeps those nearest to it in time. Left records outside `left.where`
     that `left.reference_only_where` admits are seen by the deterministic passes only. Records no pass paired are blocked into candidate
     pairs (any shared blocking key, date within the window). Each block keeps at most
@@ -114,6 +115,18 @@ deterministic_{{ loop.index }} as (
         -- A key that is not unique over time (an e-mail address) only counts near in time.
         and {{ recon_date_gap(spec, 'left_records', 'right_records') }}
             between {{ pass.window_days.min }} and {{ pass.window_days.max }}
+    {%- endif %}
+    {%- if pass.get('unpaired_left_only') %}
+        -- Only left records no earlier pass paired: an order a reference already bills is
+        -- no candidate for an item that would bill it whole again.
+        and not exists (
+            {%- set outer = loop %}
+            {%- for earlier in range(0, outer.index) %}
+            select 1 from deterministic_{{ earlier }} as earlier_{{ earlier }}
+            where earlier_{{ earlier }}.left_key = left_records.left_key
+            {{ "union all" if not loop.last }}
+            {%- endfor %}
+        )
     {%- endif %}
     {%- if pass.get('only_candidate') %}
     -- A key that many records share (a client) only decides when the right record has

@@ -18,6 +18,12 @@
                 {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': " ~ side ~ " lacks '" ~ key ~ "'") }}
             {%- endif -%}
         {%- endfor -%}
+        {%- for column in spec[side].get('context_columns', []) -%}
+            {%- if column not in spec[side].columns -%}
+                {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': " ~ side
+                    ~ ".context_columns names '" ~ column ~ "', which is not one of its columns") }}
+            {%- endif -%}
+        {%- endfor -%}
     {%- endfor -%}
     {%- for comparison in spec.comparisons -%}
         {%- if comparison.field not in spec.left.columns or comparison.field not in spec.right.columns -%}

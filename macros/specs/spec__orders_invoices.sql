@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v8
+rule_version: orders_invoices.v9
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -46,6 +46,10 @@ right:
     # The item without the lines that may be extra charges ("Stock imagery" beside it).
     amount_primary: primary_net_amount
     date: issue_date
+    # How many items the item's invoice carries (several: a consolidated invoice).
+    invoice_items: invoice_item_count
+  # Read by the passes, not part of the record an operator links (its fingerprint).
+  context_columns: [invoice_items]
 # Deterministic passes, in priority order. A right record matched by a pass is not
 # offered to later passes; two left records tied in one pass make it ambiguous.
 # `confirm` asks for other evidence: a similar client name or its initials ("FV" for
@@ -111,6 +115,36 @@ deterministic:
         # The same, once an extra charge beside the billing is left out.
         - {amount: {abs: 0.05, rel: 0.0005, right_field: amount_primary}}
         - {amount: {per_month: true, abs: 0.05, right_field: amount_primary}}
+  # An unreferenced item of a consolidated invoice (one carrying several items), of a
+  # client (resolved through its aliases, or through the orders the invoice's other items
+  # quote) with exactly one order it bills whole, to the cent, from 45 days before its
+  # service period to eight months after (a consolidated invoice catches up on months of
+  # bookings), bills that order, however many of the client's orders it would be a month
+  # or a share of (orders the passes above paired are not counted). An invoice of its own
+  # may bill an instalment: left to the pass above.
+  - name: only_order_of_client_at_booking
+    fields: [client_id]
+    where: "right_records.reference_key is null and right_records.invoice_items >= 2"
+    window_days: {min: -45, max: 240}
+    # An order a reference already bills is not billed whole a second time here.
+    unpaired_left_only: true
+    only_candidate: true
+    confirm:
+      any_of:
+        - {amount: {abs: 0.05, rel: 0.0005}}
+        - {amount: {abs: 0.05, rel: 0.0005, right_field: amount_primary}}
+  # An item quoting nothing, billed to initials no client is known by ("FV" for Fenwick
+  # Veterinary), bills the one order it bills to the cent whose client those initials
+  # are, near its service period.
+  - name: only_order_at_amount_of_initials
+    fields: [amount]
+    where: "right_records.reference_key is null and right_records.client_id is null"
+    window_days: {min: -45, max: 75}
+    only_candidate: true
+    confirm:
+      all_of:
+        - {field: name, initials: true}
+        - {field: currency, equal: true}
 # Candidate generation for records no deterministic pass matched: pairs sharing any
 # blocking key, with the right date within the window of the left date.
 blocking:

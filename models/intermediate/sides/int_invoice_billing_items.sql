@@ -17,6 +17,10 @@ clients as (
     select * from {{ ref('int_clients') }}
 ),
 
+orders as (
+    select * from {{ ref('int_orders_resolved') }}
+),
+
 items as (
     select
         invoice_lines.billing_item_id,
@@ -45,15 +49,40 @@ items as (
     group by invoice_lines.billing_item_id
 ),
 
+invoice_clients as (
+    -- The client of an invoice whose items quote order references (read exactly or by OCR,
+    -- not a bare number) all of one client's orders: a consolidated invoice addressed to a
+    -- parent or an abbreviation ("GA", "Ashby Group") bills that client, and so do the
+    -- lines it leaves unreferenced.
+    select
+        items.invoice_id,
+        min(orders.client_id) as client_id
+    from items
+    inner join orders
+        on items.reference_normalised = orders.order_reference_key
+    where items.reference_kind in ('exact', 'ocr')
+        and orders.client_id is not null
+    group by items.invoice_id
+    having count(distinct orders.client_id) = 1
+),
+
 final as (
     select
         items.*,
-        {{ client_lookup_id('client_key') }} as client_id_resolved,
+        -- By the billed name, else (an item quoting nothing) by the orders the invoice's
+        -- other items quote.
+        coalesce({{ client_lookup_id('client_key') }}, invoice_clients.client_id) as client_id_resolved,
+        -- How many items its invoice carries: more than one, a consolidated invoice.
+        count(*) over (partition by items.invoice_id) as invoice_item_count,
         coalesce(clients.client_name_canonical, items.client_name_normalised) as client_name_compared
     from items
     {{ client_lookup_joins('items.client_name_normalised', 'client_key', by_first_words=false) }}
     left join clients
         on {{ client_lookup_id('client_key') }} = clients.client_id
+    -- Only for an item quoting nothing: an item's own reference never confirms itself.
+    left join invoice_clients
+        on items.invoice_id = invoice_clients.invoice_id
+        and items.reference_normalised is null
 )
 
 select * from final
