@@ -200,7 +200,13 @@ open_left as (
             select 1 from deterministic_pairs where deterministic_pairs.left_key = left_records.left_key
         )
         {%- if partial %}
-            or left_remaining.remaining_amount > {{ spec.assignment.left_accepts_remainder.min_remaining }}
+            or (left_remaining.remaining_amount > {{ spec.assignment.left_accepts_remainder.min_remaining }}
+            {%- if spec.assignment.left_accepts_remainder.get('min_remaining_rel') %}
+                -- Delivered to within the tolerance: what is left is a shortfall, not room
+                -- for another record.
+                and left_remaining.remaining_amount
+                    > {{ spec.assignment.left_accepts_remainder.min_remaining_rel }} * left_records.amount
+            {%- endif %})
         {%- endif %}
         )
 ),

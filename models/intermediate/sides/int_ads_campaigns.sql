@@ -129,15 +129,26 @@ account_clients_quoted as (
 ),
 
 named_by_campaign as (
-    -- The client each campaign's own name names (its brand, else a later part of it).
+    -- The client each campaign's own name names (its brand, else a later part of it). A
+    -- brand that is the first word(s) of the client its account is named after ("Fischer |
+    -- Lead Gen" in the account "Fischer & Novak - Meta") is that client, even where another
+    -- client is known by the brand alone.
     select
         named.campaign_id,
         named.account_id,
-        coalesce({{ client_lookup_id('client_key') }}, named_in_campaign_name.client_id) as client_id
+        case
+            when starts_with(account_client.client_name_canonical || ' ', named.brand_normalised || ' ')
+                then account_client.client_id
+            else coalesce({{ client_lookup_id('client_key') }}, named_in_campaign_name.client_id)
+        end as client_id
     from named
     {{ client_lookup_joins('named.brand_normalised', 'client_key') }}
     left join named_in_campaign_name
         on named.campaign_id = named_in_campaign_name.campaign_id
+    left join named_in_account_name
+        on named.account_id = named_in_account_name.account_id
+    left join clients as account_client
+        on named_in_account_name.client_id = account_client.client_id
 ),
 
 shared_accounts as (
@@ -179,12 +190,19 @@ account_clients as (
 resolved as (
     select
         named.*,
-        coalesce(named_by_campaign.client_id, account_clients.client_id) as client_id_resolved
+        case
+            -- Likewise for an account known by the orders its campaigns quote.
+            when starts_with(account_client.client_name_canonical || ' ', named.brand_normalised || ' ')
+                then account_clients.client_id
+            else coalesce(named_by_campaign.client_id, account_clients.client_id)
+        end as client_id_resolved
     from named
     inner join named_by_campaign
         on named.campaign_id = named_by_campaign.campaign_id
     left join account_clients
         on named.account_id = account_clients.account_id
+    left join clients as account_client
+        on account_clients.client_id = account_client.client_id
 ),
 
 template_names as (
