@@ -177,13 +177,15 @@ order_breaks as (
                 when not reconciled_orders.is_commitment
                     and reconciled_orders.billing_state = 'not_billed'
                     then null
-                -- Delivered or done: linked spend or work, or a campaign or project left
-                -- unlinked that could be this order's and carries some (it is not known
-                -- that nothing was done).
+                -- Delivered or under way: linked spend, linked deliverables (completed or
+                -- not: work was started, as for a project left unlinked), or a campaign or
+                -- project left unlinked that could be this order's and carries some (it is
+                -- not known that nothing was done).
                 when reconciled_orders.billing_state = 'not_billed'
                     and (
                         reconciled_orders.delivered_amount > 0
                         or reconciled_orders.fulfilled_amount > 0
+                        or reconciled_orders.deliverable_count > 0
                         or coalesce(unlinked_delivery.has_amount, false)
                         or coalesce(unlinked_fulfilment.has_amount, false)
                     )
