@@ -18,6 +18,10 @@
       {field: name, initials: true}        the right value is the left value's initials (macro
                                            client_initials), 2 to 5 letters: "FV" or "f.v." for Fenwick
                                            Veterinary.
+      {field: name, abbreviation: true}    the right value abbreviates the left one word by word: as many
+                                           words (joining words and "group" / "holdings" aside), each the
+                                           left word or its initial, at least one of each ("D. Interiors
+                                           Holdings" for Dubois Interiors; macro client_abbreviated_key).
     An amount condition compares the right side's `amount` column, or the column its
     `right_field` names ({amount: {abs: 0.05, right_field: amount_primary}}).
     A name variant then cannot veto an exact reference that the client or the amount
@@ -83,11 +87,22 @@
             and regexp_replace(lower(right_records.{{ confirm.field }}), '[^a-z]', '', 'g')
                 = {{ client_initials('left_records.' ~ confirm.field) }},
             false)
+    {%- elif confirm.get('abbreviation') -%}
+        {%- set right_words = client_name_words('right_records.' ~ confirm.field) -%}
+        {%- set left_words = client_name_words('left_records.' ~ confirm.field) -%}
+        coalesce(
+            {{ client_abbreviated_key('right_records.' ~ confirm.field) }} is not null
+            and len({{ right_words }}) = len({{ left_words }})
+            and list_bool_and(list_transform(
+                list_zip({{ right_words }}, {{ left_words }}),
+                lambda pair: pair[1] = pair[2] or (length(pair[1]) = 1 and pair[1] = left(pair[2], 1))
+            )),
+            false)
     {%- elif 'min_similarity' in confirm -%}
         coalesce({{ recon_string_similarity('left_records.' ~ confirm.field, 'right_records.' ~ confirm.field) }}
             >= {{ confirm.min_similarity }}, false)
     {%- else -%}
-        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, initials: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_least, at_most}}, {amount: {per_month, abs, rel}}, {amount: {equal_share, abs, rel}}, any_of or all_of") }}
+        {{ exceptions.raise_compiler_error("deterministic confirm: unknown condition " ~ confirm ~ "; use {field, min_similarity}, {field, equal: true}, {field, initials: true}, {field, abbreviation: true}, {field, not_contradicted: true}, {amount: {abs, rel}}, {amount: {at_least, at_most}}, {amount: {per_month, abs, rel}}, {amount: {equal_share, abs, rel}}, any_of or all_of") }}
     {%- endif -%}
 {%- endmacro %}
 

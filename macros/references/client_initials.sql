@@ -14,3 +14,25 @@
             ), ''), '')
     end
 {%- endmacro %}
+
+{#- The words of a normalised client name that its initials and abbreviations keep: joining
+    words and legal forms ("and", "of", "llp", "group", "holdings") are skipped. -#}
+{% macro client_name_words(expression) -%}
+    list_filter(
+        string_split({{ expression }}, ' '),
+        lambda word: word not in ('and', 'of', 'the', 'llp', 'lp', 'group', 'holdings', '')
+    )
+{%- endmacro %}
+
+{#- The lookup key of a normalised name that abbreviates some of its words to their initial
+    and spells out at least one: "h and patel" is "h.patel", "d interiors holdings" is
+    "d.interiors". Null for a name with no one-letter word or none of two letters or more
+    (all initials: client_initials). int_client_name_keys gives each client name's
+    abbreviations the same form ("hughes and patel": "h.patel", "hughes.p"). -#}
+{% macro client_abbreviated_key(expression) -%}
+    case
+        when list_bool_or(list_transform({{ client_name_words(expression) }}, lambda word: length(word) = 1))
+            and list_bool_or(list_transform({{ client_name_words(expression) }}, lambda word: length(word) >= 2))
+        then array_to_string({{ client_name_words(expression) }}, '.')
+    end
+{%- endmacro %}

@@ -3,10 +3,13 @@
     Conversions Aug 25" → "nguyen" when only one client starts so). Short forms are how
     campaigns and project tools name clients; a billed name is a full name, looked up whole
     (`by_first_words=false`), so an unknown "Tamworth Dental Ltd" is not taken for
-    "Tamworth Solar". Use
+    "Tamworth Solar". `by_abbreviation=true` also resolves a name that abbreviates words of
+    one client's name to their initials ("H. & Patel" for Hughes & Patel, "D. Interiors
+    Holdings" for Dubois Interiors: client_abbreviated_key); when two clients abbreviate
+    alike ("N. Toys" for Northgate Toys and Novak Toys) it resolves to none. Use
     `client_lookup_joins(name, 'x')` among the joins (the keys model imported as
     `client_name_keys`) and `client_lookup_id('x')` for the client id. -#}
-{% macro client_lookup_joins(name_expression, alias, by_first_words=true) -%}
+{% macro client_lookup_joins(name_expression, alias, by_first_words=true, by_abbreviation=false) -%}
     left join client_name_keys as {{ alias }}_full
         on replace({{ name_expression }}, ' ', '') = {{ alias }}_full.name_key
     {%- if by_first_words %}
@@ -20,8 +23,15 @@
     left join (select null::varchar as client_id) as {{ alias }}_two on false
     left join (select null::varchar as client_id) as {{ alias }}_one on false
     {%- endif %}
+    {%- if by_abbreviation %}
+    left join client_name_keys as {{ alias }}_abbr
+        on {{ client_abbreviated_key(name_expression) }} = {{ alias }}_abbr.name_key
+        and {{ alias }}_abbr.key_kind = 'abbreviated'
+    {%- else %}
+    left join (select null::varchar as client_id) as {{ alias }}_abbr on false
+    {%- endif %}
 {%- endmacro %}
 
 {% macro client_lookup_id(alias) -%}
-    coalesce({{ alias }}_full.client_id, {{ alias }}_two.client_id, {{ alias }}_one.client_id)
+    coalesce({{ alias }}_full.client_id, {{ alias }}_two.client_id, {{ alias }}_one.client_id, {{ alias }}_abbr.client_id)
 {%- endmacro %}

@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v9
+rule_version: orders_invoices.v10
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -134,8 +134,9 @@ deterministic:
         - {amount: {abs: 0.05, rel: 0.0005}}
         - {amount: {abs: 0.05, rel: 0.0005, right_field: amount_primary}}
   # An item quoting nothing, billed to initials no client is known by ("FV" for Fenwick
-  # Veterinary), bills the one order it bills to the cent whose client those initials
-  # are, near its service period.
+  # Veterinary) or to an abbreviation that fits several clients ("D. Interiors" for
+  # Dubois Interiors and Dunmere Interiors), bills the one order it bills to the cent
+  # whose client those initials or that abbreviation are, near its service period.
   - name: only_order_at_amount_of_initials
     fields: [amount]
     where: "right_records.reference_key is null and right_records.client_id is null"
@@ -143,7 +144,9 @@ deterministic:
     only_candidate: true
     confirm:
       all_of:
-        - {field: name, initials: true}
+        - any_of:
+            - {field: name, initials: true}
+            - {field: name, abbreviation: true}
         - {field: currency, equal: true}
 # Candidate generation for records no deterministic pass matched: pairs sharing any
 # blocking key, with the right date within the window of the left date.

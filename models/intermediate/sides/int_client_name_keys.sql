@@ -2,7 +2,11 @@
 -- every known name (int_client_names) with its spaces squeezed out ("NguyenRemovals" is
 -- "Nguyen Removals"), and, where no full name claims the same key, its first word and
 -- first two words ("Rahman" for "Rahman Opticians"). A key resolves to a client only when
--- the best kind of key that claims it names that one client.
+-- the best kind of key that claims it names that one client. Every name of two to six
+-- words (joining words and "group" / "holdings" aside) also gives its abbreviations: some
+-- words cut to their initial, at least one spelled out ("hughes and patel" is "h.patel"
+-- and "hughes.p"), so a billed "H. & Patel" finds Hughes & Patel unless another client
+-- abbreviates alike.
 with
 
 client_names as (
@@ -28,6 +32,24 @@ keys as (
     select words.client_id, words.name_words[1] || words.name_words[2], 'first_two_words', 2
     from words
     where len(words.name_words) >= 3
+    union all
+    select abbreviations.client_id, abbreviations.name_key, 'abbreviated', 3
+    from (
+        select
+            words.client_id,
+            array_to_string(list_transform(
+                words.kept_words,
+                lambda word, position: case when (masks.mask >> (position - 1)) & 1 = 1 then left(word, 1) else word end
+            ), '.') as name_key
+        from (
+            select words.client_id, {{ client_name_words('words.name_normalised') }} as kept_words
+            from words
+        ) as words
+        -- Each mask cuts the words whose bit is set; never none, never all.
+        inner join range(1, 63) as masks (mask)
+            on masks.mask < (1 << len(words.kept_words)) - 1
+        where len(words.kept_words) between 2 and 6
+    ) as abbreviations
 ),
 
 best_keys as (
