@@ -2,7 +2,7 @@
 {% macro spec__delivery_orders() %}
 {% set spec_yaml %}
 name: delivery_orders
-rule_version: delivery_orders.v12
+rule_version: delivery_orders.v13
 description: >
   Each ad campaign delivers for at most one insertion order; an order may run several
   campaigns. Campaign names that carry the order reference match deterministically; the
@@ -136,6 +136,7 @@ comparisons:
       - {name: different}
   - field: date
     method: days_between
+    monotone: [in_period, near, far]
     levels: [{name: in_period, min: 0, max: 45}, {name: near, min: -5, max: 95}, {name: far}]
   - field: currency
     method: exact

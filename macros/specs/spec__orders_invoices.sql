@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v10
+rule_version: orders_invoices.v11
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -173,6 +173,8 @@ comparisons:
     levels: [{name: exact, min: 1.0}, {name: high, min: 0.93}, {name: medium, min: 0.85}, {name: low}]
   - field: amount
     method: amount
+    # An amount nearer the booking is never weaker evidence (monthly_share stands apart).
+    monotone: [exact, close, partial, different]
     levels:
       - {name: exact, abs: 0.02, rel: 0.0005}
       - {name: close, abs: 1.00, rel: 0.02}
@@ -182,6 +184,7 @@ comparisons:
       - {name: different}
   - field: date
     method: days_between
+    monotone: [expected_lag, near, far]
     levels: [{name: expected_lag, min: -3, max: 31}, {name: near, min: -45, max: 75}, {name: far}]
   - field: currency
     method: exact

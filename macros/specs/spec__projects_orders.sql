@@ -4,7 +4,7 @@
 {% macro spec__projects_orders() %}
 {% set spec_yaml %}
 name: projects_orders
-rule_version: projects_orders.v6
+rule_version: projects_orders.v7
 description: >
   Each fulfilment project delivers one content package or retainer. Projects whose tasks
   quote the order reference (in the reference field or the project name) match
@@ -91,6 +91,8 @@ comparisons:
     levels: [{name: very_high, min: 0.95}, {name: high, min: 0.85}, {name: low}]
   - field: amount
     method: amount
+    # An amount nearer the order's value is never weaker evidence.
+    monotone: [exact, close, partial, different]
     levels:
       - {name: exact, abs: 0.02, rel: 0.0005}
       - {name: close, abs: 1.00, rel: 0.02}
@@ -98,6 +100,7 @@ comparisons:
       - {name: different}
   - field: date
     method: days_between
+    monotone: [in_period, near, far]
     levels: [{name: in_period, min: 0, max: 45}, {name: near, min: -5, max: 95}, {name: far}]
   - field: currency
     method: exact

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from orchestration.rules.weights import monotone_rows
 from orchestration.specs import load_spec
 from orchestration.warehouse import open_reader
 
@@ -575,7 +576,8 @@ def merge_counts(all_counts: list[dict[str, dict[bool, Counter]]]) -> dict[str, 
 
 
 def weights_rows(name: str, counts: dict[str, dict[bool, Counter]]) -> list[dict]:
-    """m and u per level with add-one smoothing, so an unseen level is rare, not impossible."""
+    """m and u per level with add-one smoothing, so an unseen level is rare, not impossible,
+    and never stronger evidence than a level its spec ranks above it (``monotone``)."""
     spec = load_spec(name)
     rows = []
     for comparison in spec["comparisons"]:
@@ -600,7 +602,7 @@ def weights_rows(name: str, counts: dict[str, dict[bool, Counter]]) -> list[dict
     for r in rows:
         r["m_probability"] = f"{r['m_probability']:.6g}"
         r["u_probability"] = f"{r['u_probability']:.6g}"
-    return rows
+    return monotone_rows(rows, spec)
 
 
 def write_json(

@@ -343,7 +343,7 @@ def weights_rows(name: str, spec: dict, model: FellegiSunter) -> list[dict]:
                     "u_probability": f"{model.u[f][i]:.6g}",
                 }
             )
-    return rows
+    return weights.monotone_rows(rows, spec)
 
 
 def train(
