@@ -15,6 +15,13 @@
         when split_part({{ l }}, ':', 1) != '' and split_part({{ r }}, ':', 1) != ''
             and split_part({{ l }}, ':', 1) != split_part({{ r }}, ':', 1) then -1
     {%- endif %}
+    {%- if comparison.get('left_bare_is_own_family') %}
+        {#- A bare number on the left is a family of its own (a client's PO number, which
+            carries no prefix): a right reference of a family is another numbering, no
+            evidence either way, unless it quotes the same digits ("PO-4531859294"). #}
+        when split_part({{ l }}, ':', 1) = '' and split_part({{ r }}, ':', 1) != ''
+            then case when split_part({{ l }}, ':', 2) = split_part({{ r }}, ':', 2) then 0 else -1 end
+    {%- endif %}
     {%- for level in comparison.levels[:-1] %}
         {%- set i = loop.index0 %}
         {%- if comparison.method == 'exact' %}

@@ -41,6 +41,11 @@
                 "Reconciliation spec '" ~ name ~ "': comparison '" ~ comparison.field
                 ~ "': same_family applies to edit_distance on canonical references only") }}
         {%- endif -%}
+        {%- if comparison.get('left_bare_is_own_family') and not comparison.get('same_family') -%}
+            {{ exceptions.raise_compiler_error(
+                "Reconciliation spec '" ~ name ~ "': comparison '" ~ comparison.field
+                ~ "': left_bare_is_own_family needs same_family") }}
+        {%- endif -%}
     {%- endfor -%}
     {{ return(spec) }}
 {% endmacro %}

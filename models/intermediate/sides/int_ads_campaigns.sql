@@ -216,6 +216,24 @@ template_names as (
         >= {{ bounded_var('template_campaign_min_clients', 2, 1000000, integer=true) }}
 ),
 
+brand_words as (
+    -- Unresolved brands of two words or more whose first word starts clients' names: does
+    -- one of them start with the first two words?
+    select
+        resolved.campaign_id,
+        not bool_or(starts_with(
+                clients.client_name_canonical || ' ',
+                split_part(resolved.brand_normalised, ' ', 1) || ' ' || split_part(resolved.brand_normalised, ' ', 2) || ' '
+            )) as first_word_only
+    from resolved
+    inner join clients
+        on starts_with(clients.client_name_canonical || ' ', split_part(resolved.brand_normalised, ' ', 1) || ' ')
+    where resolved.client_id_resolved is null
+        and resolved.brand_normalised like '% %'
+        and length(split_part(resolved.brand_normalised, ' ', 1)) >= 3
+    group by resolved.campaign_id
+),
+
 final as (
     select
         resolved.*,
@@ -230,8 +248,15 @@ final as (
         end as brand_first_word,
         -- The name the scored pass compares: none for a one-word brand that names no one
         -- client ("Keane | Awareness | 2026" beside Keane Architects and Keane Dental).
+        -- A brand naming no client whose first word starts clients' names but whose first two
+        -- words start none ("IO-097737 Byrne Awareness Sep 26": the name runs on into the
+        -- campaign's own words) is its first word alone, scored without name evidence like a
+        -- one-word brand; "Ashby Pharma", the start of a client's name, stays as it is.
         {{ client_name_scored(
-            'resolved.client_id_resolved', 'resolved.brand_normalised', 'clients.client_name_canonical'
+            'resolved.client_id_resolved',
+            "case when brand_words.first_word_only then split_part(resolved.brand_normalised, ' ', 1)"
+                ~ " else resolved.brand_normalised end",
+            'clients.client_name_canonical'
         ) }} as client_name_scored,
         cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
     from resolved
@@ -239,6 +264,8 @@ final as (
         on resolved.client_id_resolved = clients.client_id
     left join campaign_credits
         on resolved.campaign_id = campaign_credits.campaign_id
+    left join brand_words
+        on resolved.campaign_id = brand_words.campaign_id
 )
 
 select * from final
