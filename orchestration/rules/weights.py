@@ -37,6 +37,8 @@ def monotone_rows(rows: list[dict], spec: dict) -> list[dict]:
             raise ValueError(
                 f"spec {spec.get('name')}: comparison {field}: monotone names {unknown}, not levels of it ({names})"
             )
+        if len(set(chain)) != len(chain):
+            raise ValueError(f"spec {spec.get('name')}: comparison {field}: monotone names a level twice ({chain})")
         by_name = {r["level_name"]: r for r in out if r["field"] == field}
         # Blocks of adjacent levels, each [m sum, u sum, level names]; merge while a weaker
         # block's ratio exceeds the stronger one's before it.
@@ -50,7 +52,9 @@ def monotone_rows(rows: list[dict], spec: dict) -> list[dict]:
                 blocks[-1][1] += u
                 blocks[-1][2] += names_
         for m, u, block_names in blocks:
-            if len(block_names) == 1:
+            # A pool without non-matches (u = 0: neither writer makes one, both smooth) has
+            # no ratio to share; it is left as counted.
+            if len(block_names) == 1 or u <= 0:
                 continue
             for name in block_names:
                 row = by_name[name]

@@ -133,3 +133,27 @@ def test_the_shipped_weights_keep_every_chain():
             chain = comparison.get("monotone") or []
             w = _weights([r for r in rows if r["reconciliation"] == name and r["field"] == comparison["field"]])
             assert all(w[a] >= w[b] - 1e-4 for a, b in itertools.pairwise(chain)), (name, comparison["field"], w)
+
+
+def test_train_makes_its_rows_monotone():
+    """recon train's rows go through the same chain (orchestration/rules/train.py weights_rows)."""
+    from orchestration.rules import train
+
+    spec = load_spec("orders_invoices")
+    n_levels = [len(c["levels"]) for c in spec["comparisons"]]
+    m = [[1.0 / n] * n for n in n_levels]
+    u = [[1.0 / n] * n for n in n_levels]
+    f = [c["field"] for c in spec["comparisons"]].index("amount")
+    names = [level["name"] for level in spec["comparisons"][f]["levels"]]
+    m[f] = [0.05] * n_levels[f]
+    m[f][names.index("exact")], m[f][names.index("close")] = 0.7, 0.0001
+    m[f][names.index("partial")], m[f][names.index("different")] = 0.1, 0.1499
+    model = train.FellegiSunter(fields=[c["field"] for c in spec["comparisons"]], m=m, u=u, prior=0.3)
+    w = _weights([r for r in train.weights_rows("orders_invoices", spec, model) if r["field"] == "amount"])
+    assert w["close"] == pytest.approx(w["partial"], abs=1e-4)
+
+
+def test_a_chain_naming_a_level_twice_is_refused():
+    bad = {**SPEC, "comparisons": [{**SPEC["comparisons"][0], "monotone": ["exact", "close", "exact"]}]}
+    with pytest.raises(ValueError, match="twice"):
+        weights.monotone_rows(_rows("amount", [("exact", 0.5, 0.5), ("close", 0.5, 0.5)]), bad)
