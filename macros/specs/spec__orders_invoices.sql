@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v11
+rule_version: orders_invoices.v12
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -185,7 +185,12 @@ comparisons:
   - field: date
     method: days_between
     monotone: [expected_lag, near, far]
-    levels: [{name: expected_lag, min: -3, max: 31}, {name: near, min: -45, max: 75}, {name: far}]
+    # From a week before the service period (billed in advance: a deposit, the first month
+    # up front) to a month after it (v12; it was 3 days before, as dialect A bills). Its m
+    # and u were re-estimated on the training seeds; the other comparisons kept theirs. B 11
+    # bills up to 7 days ahead (1,676 true links at -7..-4), C 9 up to a month: -31 cost C 9
+    # orphan_invoice recall 0.619 -> 0.568, -7 costs 0.008.
+    levels: [{name: expected_lag, min: -7, max: 31}, {name: near, min: -45, max: 75}, {name: far}]
   - field: currency
     method: exact
     levels: [{name: same}, {name: different}]
