@@ -30,8 +30,14 @@ class ReconDbtTranslator(DagsterDbtTranslator):
 
 
 def dbt_build_args() -> list[str]:
-    """CLI arguments of the dbt step: build everything (models, seeds, tests, unit tests)."""
-    return ["build"]
+    """CLI arguments of the dbt step: build models, seeds and snapshots with their data tests.
+
+    Unit tests check the SQL, not the data: the same fixtures give the same answer every
+    night, so a run leaves them out (as dbt's docs advise for production) and `make test`
+    runs them once (tests/python/test_pipeline.py). They had grown to a third of a small
+    run's dbt time (the demo's build: 17.1 s with them, 11 s without).
+    """
+    return ["build", "--exclude-resource-type", "unit_test"]
 
 
 @dbt_assets(

@@ -47,10 +47,11 @@ def test_translator_groups_by_folder_and_owner_from_meta() -> None:
     assert translator.get_owners({"resource_type": "model", "fqn": ["recon", "staging", "x"]}) is None
 
 
-def test_dbt_step_builds_everything() -> None:
+def test_dbt_step_builds_everything_but_unit_tests() -> None:
     from orchestration.defs.dbt import dbt_build_args
 
-    assert dbt_build_args() == ["build"]
+    # Unit tests run once in `make test` (test_pipeline.py), not in every run.
+    assert dbt_build_args() == ["build", "--exclude-resource-type", "unit_test"]
 
 
 def test_environment_puts_dbt_on_path_for_dagster_dev(recon_home, monkeypatch) -> None:

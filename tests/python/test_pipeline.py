@@ -134,6 +134,35 @@ def test_every_record_has_one_state_and_unmatched_ones_show_candidates(pipeline_
     assert explained == 0
 
 
+def test_every_dbt_unit_test_passes_on_the_built_warehouse(pipeline_home: Path, first_run: dict) -> None:
+    """A run leaves dbt's unit tests out (they check the SQL, not the data); they run here, once.
+
+    dbt reads the column types of each fixture's model from the warehouse, hence after a run.
+    """
+    import json
+    import re
+    import subprocess
+    import sys
+
+    from orchestration import settings
+
+    settings.apply_environment()
+    manifest = json.loads((settings.PROJECT_DIR / "target" / "manifest.json").read_text())
+    expected = sum(1 for node in manifest.get("unit_tests", {}).values())
+    assert expected > 0, "the manifest lists no unit tests: run `recon prepare`"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "test", "--select", "test_type:unit", "--profiles-dir", "profiles"],
+        cwd=settings.PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    summary = re.search(r"PASS=(\d+) WARN=(\d+) ERROR=(\d+)", done.stdout)
+    assert summary, done.stdout[-2000:]
+    assert (int(summary.group(1)), int(summary.group(3))) == (expected, 0)
+
+
 def test_operator_session_claim_then_resolve(pipeline_home: Path, first_run: dict, capsys) -> None:
     store = ActionStore()
     (first, *_) = store.list_exceptions(team="finance", status="open")
