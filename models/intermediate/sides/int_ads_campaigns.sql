@@ -226,8 +226,9 @@ brand_words as (
                 split_part(resolved.brand_normalised, ' ', 1) || ' ' || split_part(resolved.brand_normalised, ' ', 2) || ' '
             )) as first_word_only
     from resolved
+    -- On the first word, an equality (a hash join, not every brand against every client).
     inner join clients
-        on starts_with(clients.client_name_canonical || ' ', split_part(resolved.brand_normalised, ' ', 1) || ' ')
+        on split_part(clients.client_name_canonical, ' ', 1) = split_part(resolved.brand_normalised, ' ', 1)
     where resolved.client_id_resolved is null
         and resolved.brand_normalised like '% %'
         and length(split_part(resolved.brand_normalised, ' ', 1)) >= 3
