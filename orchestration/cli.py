@@ -1131,6 +1131,11 @@ def cmd_demo(seed: int, orders: int) -> int:
 # ------------------------------------------------------------------------------ entry point
 
 
+from orchestration.desk.commands import register as _register_desk  # noqa: E402  (click only)
+
+_register_desk(recon, _help)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command and return its exit code; the ``recon`` script exits with it.
 

@@ -25,6 +25,10 @@ import yaml
 from orchestration.settings import PROJECT_DIR
 
 ACT_AS_ROLE = "act_as"
+# The login the desk (orchestration/desk) records for a user it authenticated by password:
+# ``desk:NAME``. Only the desk process makes one, after checking the password; it acts as
+# that user and nobody else.
+DESK_LOGIN_PREFIX = "desk:"
 ROSTER = Path("config") / "operators.yml"
 
 
@@ -104,6 +108,13 @@ def login_map(users: dict[str, dict]) -> dict[str, str]:
 
 def acting_name(users: dict[str, dict], login: str, requested: str | None, what: str = "act") -> str:
     """The operator ``login`` acts as: itself, or ``requested`` if its role allows acting for others."""
+    if login.startswith(DESK_LOGIN_PREFIX):
+        me = login[len(DESK_LOGIN_PREFIX) :]
+        if me not in users:
+            raise IdentityError(f"{me!r} is no longer an operator in config/operators.yml, so it may not {what}")
+        if requested not in (None, me):
+            raise IdentityError(f"a desk login acts only as its own user ({me}), not as {requested}")
+        return me
     by_login = login_map(users)
     me = by_login.get(login)
     if me is None:

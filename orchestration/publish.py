@@ -45,6 +45,7 @@ PUBLISHED_SCHEMAS = ("marts",)
 # loaded and rejected and why rows were quarantined, and only a run opens the working
 # warehouse.
 PUBLISHED_TABLES = ("raw.ingestion_log", "raw.quarantine")
+KPI_HISTORY = "rpt_kpi_history"  # marts.rpt_kpi_history: carried from publication to publication
 KEEP = 5  # complete publications kept on disk, the current one included
 MARKER = "publication.json"  # written last: a publication directory without it is half-built
 
@@ -120,6 +121,11 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
                 f'copy "{schema}"."{table}" to ? (format parquet, compression zstd)',
                 [str(parquet_dir / f"{stem}.parquet")],
             )
+        row_counts[f"marts.{KPI_HISTORY}"] = append_kpis(con, name, run_id, now, previous=current())
+        con.execute(
+            f'copy marts."{KPI_HISTORY}" to ? (format parquet, compression zstd)',
+            [str(parquet_dir / f"{KPI_HISTORY}.parquet")],
+        )
         record = {
             "publication": name,
             "run_id": run_id,
@@ -164,6 +170,80 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
         fh.write(json.dumps({k: record[k] for k in ("publication", "run_id", "published_at", "code_version")}) + "\n")
     _prune(root, keep=name)
     return record
+
+
+KPI_COLUMNS = """
+    published_at timestamptz not null,
+    publication varchar not null,
+    run_id varchar not null,
+    reconciliation varchar not null,
+    side varchar not null,
+    kpi varchar not null,
+    kpi_value decimal(38, 6),  -- a rate (0..1), a count, or money in reporting_currency
+    reporting_currency varchar
+"""
+
+
+def _reporting_currency() -> str:
+    import yaml
+
+    doc = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
+    return str(doc.get("vars", {}).get("reporting_currency", "USD"))
+
+
+def append_kpis(con, name: str, run_id: str, now: datetime, previous: dict | None) -> int:
+    """Build ``marts.rpt_kpi_history``: the previous publication's rows, then this one's KPIs.
+
+    The marts are rebuilt at every run, so a trend has to be carried: each publication
+    copies the history of the one it replaces (its archived, read-only file) and appends
+    one row per KPI, reconciliation ("all" for the whole) and side ("all" when none). A
+    BI tool plots ``kpi_value`` over ``published_at``. Returns the table's row count.
+    """
+    con.execute(f'create table marts."{KPI_HISTORY}" ({KPI_COLUMNS})')
+    old = Path(previous["path"]) if previous and previous.get("path") else None
+    if old is not None and old.exists():
+        con.execute("attach ? as previous (read_only)", [str(old)])
+        try:
+            has = con.execute(
+                "select count(*) from duckdb_tables() where database_name = 'previous' "
+                "and schema_name = 'marts' and table_name = ?",
+                [KPI_HISTORY],
+            ).fetchall()[0][0]
+            if has:
+                con.execute(f'insert into marts."{KPI_HISTORY}" select * from previous.marts."{KPI_HISTORY}"')
+        finally:
+            con.execute("detach previous")
+    tables = {
+        r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+    }
+    stamp = [now, name, run_id]
+    currency = _reporting_currency()
+    if "rpt_reconciliation_performance" in tables:
+        con.execute(
+            f"""
+            insert into marts."{KPI_HISTORY}"
+            select ?, ?, ?, reconciliation, side, unnest(['records', 'match_rate', 'auto_match_rate']),
+                   unnest([sum(records)::decimal(38, 6), sum(matched) / nullif(sum(records), 0),
+                           sum(auto_matched) / nullif(sum(records), 0)]), null
+            from marts.rpt_reconciliation_performance
+            group by reconciliation, side
+            """,
+            stamp,
+        )
+    if "fct_exception_current" in tables:
+        con.execute(
+            f"""
+            insert into marts."{KPI_HISTORY}"
+            select ?, ?, ?, 'all', 'all', unnest(['open_exceptions', 'sla_breaches', 'value_at_risk']),
+                   unnest([count(*)::decimal(38, 6), count(*) filter (where is_breached)::decimal(38, 6),
+                           coalesce(sum(value_at_risk_reporting), 0)::decimal(38, 6)]),
+                   unnest([null, null, ?])
+            from marts.fct_exception_current
+            where not is_closed
+            """,
+            [*stamp, currency],
+        )
+    return con.execute(f'select count(*) from marts."{KPI_HISTORY}"').fetchall()[0][0]
 
 
 def _is_complete(root: Path, name: str, listed: set[str]) -> bool:

@@ -268,21 +268,61 @@ class ActionStore:
         state = ExceptionState(exception_id, row["owner_team"], row["severity"])
         for action in con.execute("select * from actions where exception_id = ? order by seq", [exception_id]):
             state.apply(dict(action))
-        # The SLA runs from when the business expected the counterpart (its business date
-        # plus grace) or the first sighting if sooner, or from when it last came back: the
-        # same rule as fct_exception_current.aged_from.
+        return self._with_sla(state, row)
+
+    def _with_sla(self, state: ExceptionState, row) -> ExceptionState:
+        state.sla_due_at, state.is_breached, escalated = self.sla_of(state, row)
+        state.escalated_to = state.escalated_to or escalated
+        return state
+
+    def sla_of(self, state: ExceptionState, row) -> tuple[datetime, bool, str | None]:
+        """``(SLA due, breached, escalation team)`` of a folded state, as of the store's clock.
+
+        The SLA runs from when the business expected the counterpart (its business date
+        plus grace) or the first sighting if sooner, or from when it last came back: the
+        same rule as fct_exception_current.aged_from. Past its SLA an exception is escalated
+        automatically: the escalation target may take it over.
+        """
         opened = datetime.fromisoformat(state.reopened_at or row["first_seen_at"])
         if not state.reopened_at:
             details = json.loads(row["details"] or "{}")
             due = details.get("business_due_at") if isinstance(details, dict) else None
             if due:
                 opened = min(opened, datetime.fromisoformat(due).replace(tzinfo=UTC))
-        state.sla_due_at = opened + timedelta(hours=row["sla_hours"] or 0)
-        state.is_breached = not state.is_closed and state.sla_due_at < self.clock()
-        if state.is_breached and state.escalated_to is None:
-            # Automatic escalation: past its SLA, the escalation target may take it over.
-            state.escalated_to = self.policy.escalation_team(state.severity)
-        return state
+        due_at = opened + timedelta(hours=row["sla_hours"] or 0)
+        breached = not state.is_closed and due_at < self.clock()
+        escalated = self.policy.escalation_team(state.severity) if breached and state.escalated_to is None else None
+        return due_at, breached, escalated
+
+    def fold_all(self, after_seq: int = 0, folded: dict[str, ExceptionState] | None = None) -> tuple[int, dict]:
+        """Every catalogued exception's state folded from the log in one pass: ``(head seq, {id: state})``.
+
+        ``folded`` (what an earlier call returned for ``after_seq``) is carried on: the log is
+        append-only, so applying only the entries after ``after_seq`` gives the same states
+        as folding from the start. When the catalog gained exceptions since (a run), it
+        folds from the start. SLA and breach are left to :meth:`sla_of`: they move with the clock.
+        """
+        with self._connect() as con:
+            con.execute("begin")  # one snapshot of the catalog and the log
+            try:
+                rows = con.execute("select exception_id, owner_team, severity from exception_catalog").fetchall()
+                if folded is None or any(r["exception_id"] not in folded for r in rows):
+                    folded, after_seq = {}, 0
+                    for r in rows:
+                        folded[r["exception_id"]] = ExceptionState(r["exception_id"], r["owner_team"], r["severity"])
+                else:
+                    folded = dict(folded)
+                head = after_seq
+                for action in con.execute("select * from actions where seq > ? order by seq", [after_seq]):
+                    state = folded.get(action["exception_id"])
+                    if state is not None:
+                        if after_seq:  # a caller's states are its own: change copies
+                            state = folded[action["exception_id"]] = copy.deepcopy(state)
+                        state.apply(dict(action))
+                    head = action["seq"]
+            finally:
+                con.execute("rollback")
+        return head, folded
 
     def state(self, exception_id: str) -> ExceptionState:
         with self._connect() as con:

@@ -1,0 +1,142 @@
+"""``recon ui`` and ``recon users …``: start the desk, manage its logins.
+
+Imported by the CLI at start-up, so it imports nothing heavy until a command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+ADMIN_ROLES = ("ops_lead", "act_as")
+
+
+def _roster_and_login():
+    from orchestration import identity
+    from orchestration.actions import Policy
+
+    policy = Policy.load()
+    login = identity.current_login()
+    me = identity.login_map(policy.users).get(login)
+    return policy, login, me
+
+
+def _may_administer(policy, me: str | None, login: str, name: str, what: str) -> None:
+    if me is not None and (set(policy.operators[me].roles) & set(ADMIN_ROLES) or (what == "passwd" and me == name)):
+        return
+    raise click.ClickException(
+        f"OS login {login!r} ({me or 'no operator'}) may not {what} desk logins: an ops lead does "
+        "(role ops_lead in config/operators.yml); anyone may change their own password"
+    )
+
+
+def _read_password(name: str, from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    return click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+
+
+def register(recon: click.Group, help_of) -> None:
+    @recon.command("ui", **help_of("the operator desk and dashboard in the browser (127.0.0.1 by default)"))
+    @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+    @click.option("--port", type=click.IntRange(1, 65535), default=8321, show_default=True)
+    def cmd_ui(host: str, port: int) -> int:
+        import uvicorn
+
+        from orchestration import settings
+        from orchestration.desk.web import create_app
+
+        settings.apply_environment()
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            click.echo(
+                f"recon ui: listening on {host}: put TLS in front of it (a reverse proxy) before anyone logs in "
+                "over a network",
+                err=True,
+            )
+        click.echo(f"the desk: http://{host}:{port}/  (log in with a `recon users add` account)")
+        uvicorn.run(create_app(), host=host, port=port, log_level="warning", server_header=False)
+        return 0
+
+    @recon.group("users", **help_of("desk logins: add, passwd, disable, list"))
+    def users() -> None:
+        pass
+
+    @users.command("add", **help_of("give a roster user a desk login; asks for the password"))
+    @click.argument("name")
+    @click.option("--team", help="must be the user's team in config/operators.yml")
+    @click.option("--roles", help="comma-separated; must be the user's roles in config/operators.yml")
+    @click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+    def cmd_users_add(name: str, team: str | None, roles: str | None, password_stdin: bool) -> int:
+        from orchestration.desk.accounts import AccountError, Accounts
+
+        policy, login, me = _roster_and_login()
+        _may_administer(policy, me, login, name, "add")
+        op = policy.operators.get(name)
+        if op is None:
+            raise click.ClickException(
+                f"{name} is not in config/operators.yml: add `{name}: {{team: …, roles: [operator]}}` there and "
+                "have the change approved (the roster is governed); then run this again"
+            )
+        if team is not None and team != op.team:
+            raise click.ClickException(
+                f"{name} is in team {op.team} in config/operators.yml, not {team}: change the roster (governed) "
+                "or drop --team"
+            )
+        if roles is not None:
+            wanted = {r.strip() for r in roles.split(",") if r.strip()}
+            if wanted != set(op.roles):
+                raise click.ClickException(
+                    f"{name} has roles {', '.join(sorted(op.roles))} in config/operators.yml, not "
+                    f"{', '.join(sorted(wanted))}: change the roster (governed) or drop --roles"
+                )
+        password = _read_password(name, password_stdin)
+        try:
+            Accounts().add(name, password, by=me or login)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{name} ({op.team}; {', '.join(sorted(op.roles))}) may now log in to the desk: recon ui")
+        return 0
+
+    @users.command("passwd", **help_of("set a new password; ends the user's desk sessions"))
+    @click.argument("name")
+    @click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+    def cmd_users_passwd(name: str, password_stdin: bool) -> int:
+        from orchestration.desk.accounts import AccountError, Accounts
+
+        policy, login, me = _roster_and_login()
+        _may_administer(policy, me, login, name, "passwd")
+        try:
+            Accounts().set_password(name, _read_password(name, password_stdin))
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"new password set for {name}; their open sessions are ended")
+        return 0
+
+    @users.command("disable", **help_of("stop a desk login and end its sessions (passwd enables it again)"))
+    @click.argument("name")
+    def cmd_users_disable(name: str) -> int:
+        from orchestration.desk.accounts import AccountError, Accounts
+
+        policy, login, me = _roster_and_login()
+        _may_administer(policy, me, login, name, "disable")
+        try:
+            Accounts().disable(name)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{name} may no longer log in to the desk")
+        return 0
+
+    @users.command("list", **help_of("desk logins and their roster team and roles"))
+    def cmd_users_list() -> int:
+        from orchestration.actions import Policy
+        from orchestration.desk.accounts import Accounts
+
+        policy = Policy.load()
+        for row in Accounts().list():
+            op = policy.operators.get(row["name"])
+            where = f"{op.team}; {', '.join(sorted(op.roles))}" if op else "NOT IN THE ROSTER: cannot log in"
+            state = f"disabled {row['disabled_at']}" if row["disabled_at"] else "active"
+            click.echo(f"{row['name']:<16} {where:<40} {state}  (made {row['created_at']} by {row['created_by']})")
+        return 0

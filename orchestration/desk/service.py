@@ -1,0 +1,388 @@
+"""What the desk shows and does, without HTTP: the inbox, an exception, actions, the dashboard.
+
+Reads come from two places, neither of them the working warehouse:
+
+* the action store (SQLite, WAL): the exception catalog the last run wrote and the log of
+  actions, folded into each exception's state. The desk keeps the folded states in memory
+  and applies only the entries appended since it last looked (the log is append-only),
+  so an inbox of 100,000 exceptions does not replay the log at every page;
+* the published serving copy (DuckDB, read-only): records, candidates, matches and the
+  dashboard's marts. The desk opens it read-only and reopens it when a publication
+  replaces the file; a run in progress never blocks it, and it never blocks a run.
+
+Every action goes through :class:`ActionStore.act`, the service layer the CLI uses, with
+the desk's authenticated user as login (``desk:NAME``): the same rules, the same
+messages, the same hash-chained log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from orchestration import links, publish
+from orchestration.actions import ActionError, ActionStore, ExceptionState, Policy, store_path
+from orchestration.identity import DESK_LOGIN_PREFIX
+from orchestration.settings import serving_path
+from orchestration.warehouse import open_reader
+
+PAGE_SIZE = 50
+MAX_PAGE = 10_000
+MAX_BULK = 500  # exceptions one bulk action may take
+AGE_BUCKETS = (
+    ("0-2 days", 0, 2),
+    ("3-7 days", 3, 7),
+    ("8-30 days", 8, 30),
+    ("31-90 days", 31, 90),
+    ("over 90 days", 91, None),
+)
+SORTS = {
+    "sla": lambda r: (r["is_closed"], r["sla_due_at"], r["exception_id"]),
+    "amount": lambda r: (-r["amount"], r["exception_id"]),
+    "age": lambda r: (-r["age_days"], r["exception_id"]),
+}
+STATUSES = ("active", "open", "claimed", "resolved", "auto_resolved", "all")
+
+
+class DeskError(Exception):
+    """A request the desk refuses before asking the store (a bad filter, too many ids)."""
+
+
+@dataclass
+class InboxQuery:
+    team: str | None = None
+    exception_type: str | None = None
+    client: str | None = None
+    severity: str | None = None
+    status: str = "active"
+    age: str | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+    sort: str = "sla"
+    page: int = 1
+
+    @classmethod
+    def parse(cls, params: dict, known_types: list[str], teams: list[str], severities: list[str]) -> InboxQuery:
+        """Bounded, validated filters from a query string; a wrong value is refused, not ignored."""
+
+        def choice(key: str, allowed) -> str | None:
+            value = (params.get(key) or "").strip()
+            if not value:
+                return None
+            if value not in allowed:
+                raise DeskError(f"{key}={value[:64]!r} is not one of: {', '.join(allowed)}")
+            return value
+
+        def amount(key: str) -> Decimal | None:
+            value = (params.get(key) or "").strip().replace(",", "")
+            if not value:
+                return None
+            try:
+                parsed = Decimal(value)
+            except InvalidOperation as exc:
+                raise DeskError(f"{key}={value[:32]!r} is not an amount; write e.g. 1000 or 250.50") from exc
+            if not parsed.is_finite() or abs(parsed) > Decimal("1e12"):
+                raise DeskError(f"{key} must be a number between -1e12 and 1e12")
+            return parsed
+
+        try:
+            page = int(params.get("page") or 1)
+        except ValueError as exc:
+            raise DeskError("page must be a whole number") from exc
+        client = (params.get("client") or "").strip()
+        if len(client) > 200:
+            raise DeskError("client: at most 200 characters")
+        return cls(
+            team=choice("team", teams),
+            exception_type=choice("type", known_types),
+            client=client or None,
+            severity=choice("severity", severities),
+            status=choice("status", STATUSES) or "active",
+            age=choice("age", [b[0] for b in AGE_BUCKETS]),
+            min_amount=amount("min_amount"),
+            max_amount=amount("max_amount"),
+            sort=choice("sort", list(SORTS)) or "sla",
+            page=max(1, min(page, MAX_PAGE)),
+        )
+
+
+@dataclass
+class _Folded:
+    signature: tuple | None = None
+    catalog: dict[str, dict] = field(default_factory=dict)
+    head: int = 0
+    states: dict[str, ExceptionState] | None = None
+
+
+class Desk:
+    def __init__(self, actions_path: Path | None = None, serving: Path | None = None, clock=None):
+        self.actions_path = Path(actions_path or store_path())
+        self.serving = Path(serving or serving_path())
+        self.policy = Policy.load()
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._folded = _Folded()
+        self._reader = None
+        self._reader_key = None
+
+    # ---------------------------------------------------------------- stores
+
+    def store(self, user: str | None = None) -> ActionStore:
+        """The action store, acting for ``user`` (authenticated by the desk) when given."""
+        kw = {"clock": self.clock} if self.clock else {}
+        login = (lambda: DESK_LOGIN_PREFIX + user) if user else (lambda: "desk")
+        return ActionStore(self.actions_path, policy=self.policy, login=login, **kw)
+
+    def reader(self):
+        """A cursor on the serving copy, reopened when a publication replaced the file; None before one."""
+        try:
+            st = os.stat(self.serving)
+        except FileNotFoundError:
+            return None
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if self._reader_key != key:
+                if self._reader is not None:
+                    self._reader.close()
+                self._reader, self._reader_key = open_reader(self.serving), key
+            return self._reader.cursor()
+
+    def operator(self, name: str):
+        return self.policy.operators[name]
+
+    def teams(self) -> list[str]:
+        return sorted({op.team for op in self.policy.operators.values()} | set(self.policy.escalate_to.values()))
+
+    # ----------------------------------------------------------------- inbox
+
+    def _catalog(self, store: ActionStore) -> dict[str, dict]:
+        """The catalog (cached) and every exception's folded state, brought up to the log's head."""
+        with store._connect() as con:
+            signature = tuple(
+                con.execute("select count(*), max(last_seen_at), sum(is_current) from exception_catalog").fetchone()
+            )
+            reload = signature != self._folded.signature
+            catalog = (
+                {r["exception_id"]: dict(r) for r in con.execute("select * from exception_catalog")}
+                if reload
+                else self._folded.catalog
+            )
+        with self._lock:
+            folded = self._folded
+            head, states = store.fold_all(0 if reload else folded.head, None if reload else folded.states)
+            self._folded = _Folded(signature, catalog, head, states)
+        return catalog
+
+    def rows(self, user: str | None = None) -> list[dict]:
+        """Every catalogued exception with its state as of now: what the inbox filters and sorts."""
+        store = self.store(user)
+        catalog = self._catalog(store)
+        states = self._folded.states or {}
+        now = store.clock()
+        out = []
+        for eid, entry in catalog.items():
+            state = states.get(eid)
+            if state is None:
+                continue
+            due, breached, escalated = store.sla_of(state, entry)
+            details = json.loads(entry["details"] or "{}")
+            business = details.get("business_due_at") if isinstance(details, dict) else None
+            opened = datetime.fromisoformat(state.reopened_at or entry["first_seen_at"])
+            if business and not state.reopened_at:
+                opened = min(opened, datetime.fromisoformat(business).replace(tzinfo=UTC))
+            out.append(
+                {
+                    "exception_id": eid,
+                    "exception_type": entry["exception_type"],
+                    "severity": entry["severity"],
+                    "client_name": entry["client_name"] or "",
+                    "record_id": entry["record_id"] or "",
+                    "currency": entry["currency"],
+                    "amount": Decimal(entry["amount_at_risk_reporting"] or 0),
+                    "is_current": bool(entry["is_current"]),
+                    "status": state.status,
+                    "is_closed": state.is_closed,
+                    "owner_team": state.owner_team,
+                    "claimed_by": state.claimed_by,
+                    "escalated_to": state.escalated_to or escalated,
+                    "sla_due_at": due,
+                    "is_breached": breached,
+                    "aged_from": opened,
+                    "age_days": max(0, (now - opened).days),
+                    "last_action": state.last_action,
+                }
+            )
+        return out
+
+    def inbox(self, user: str, query: InboxQuery) -> dict:
+        """One page of ``user``'s queue (their team's, or ``query.team`` for an ops lead), most urgent first."""
+        op = self.operator(user)
+        team = query.team or op.team
+        if team != op.team and "ops_lead" not in op.roles:
+            raise DeskError(f"{user} works the {op.team} queue; only an ops lead may open another team's")
+        rows = [r for r in self.rows(user) if r["is_current"] or query.status in ("resolved", "auto_resolved", "all")]
+        rows = [r for r in rows if r["owner_team"] == team or r["escalated_to"] == team]
+        if query.status == "active":
+            rows = [r for r in rows if not r["is_closed"]]
+        elif query.status != "all":
+            rows = [r for r in rows if r["status"] == query.status]
+        if query.exception_type:
+            rows = [r for r in rows if r["exception_type"] == query.exception_type]
+        if query.severity:
+            rows = [r for r in rows if r["severity"] == query.severity]
+        if query.client:
+            needle = query.client.casefold()
+            rows = [r for r in rows if needle in r["client_name"].casefold()]
+        if query.age:
+            _, low, high = next(b for b in AGE_BUCKETS if b[0] == query.age)
+            rows = [r for r in rows if r["age_days"] >= low and (high is None or r["age_days"] <= high)]
+        if query.min_amount is not None:
+            rows = [r for r in rows if r["amount"] >= query.min_amount]
+        if query.max_amount is not None:
+            rows = [r for r in rows if r["amount"] <= query.max_amount]
+        rows.sort(key=SORTS[query.sort])
+        pages = max(1, -(-len(rows) // PAGE_SIZE))
+        page = min(query.page, pages)
+        return {
+            "team": team,
+            "total": len(rows),
+            "breached": sum(r["is_breached"] for r in rows),
+            "at_risk": sum((r["amount"] for r in rows), Decimal(0)),
+            "page": page,
+            "pages": pages,
+            "rows": rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+            "all_rows": rows,
+        }
+
+    # -------------------------------------------------------------- one exception
+
+    def exception(self, user: str, exception_id: str) -> dict:
+        store = self.store(user)
+        entry = store.catalog_entry(exception_id)
+        eid = entry["exception_id"]
+        state = store.state(eid)
+        details = json.loads(entry.get("details") or "{}")
+        reconciliations = details.get("reconciliations") or []
+        con = self.reader()
+        records, orders = [], {}
+        for rec in reconciliations:
+            keys = [entry["record_id"], *(rec.get("matched_keys") or [])]
+            keys += [c["candidate_key"] for c in rec.get("top_candidates") or []]
+            if con is not None:
+                found = con.execute(
+                    "select reconciliation, side, record_key, record_date, record_state, matched_keys, matched_by,"
+                    " candidate_count from marts.fct_reconciliation_records"
+                    " where reconciliation = ? and list_contains(?, record_key) order by side, record_key",
+                    [rec["reconciliation"], keys],
+                ).fetchall()
+                cols = (
+                    "reconciliation",
+                    "side",
+                    "record_key",
+                    "record_date",
+                    "record_state",
+                    "matched_keys",
+                    "matched_by",
+                    "candidate_count",
+                )
+                records += [dict(zip(cols, r, strict=True)) for r in found]
+        order_keys = sorted(
+            {r["record_key"] for r in records if r["record_key"].startswith("SO-")}
+            | ({entry["record_id"]} if entry["record_entity"] == "stg_crm__orders" else set())
+        )
+        if con is not None and order_keys:
+            cols = (
+                "order_id",
+                "client_name",
+                "order_ref",
+                "order_type",
+                "order_status",
+                "service_start_date",
+                "service_end_date",
+                "currency",
+                "booked_amount",
+                "billed_amount",
+                "credited_amount",
+                "delivered_amount",
+                "fulfilled_amount",
+                "billing_state",
+                "delivery_state",
+                "fulfilment_state",
+            )
+            found = con.execute(
+                f"select {', '.join(cols)} from marts.fct_reconciled_orders where list_contains(?, order_id)",
+                [order_keys],
+            ).fetchall()  # fixed column names; the keys are a parameter
+            orders = {r[0]: dict(zip(cols, r, strict=True)) for r in found}
+        return {
+            "entry": entry,
+            "state": state,
+            "details": details,
+            "reconciliations": reconciliations,
+            "records": records,
+            "orders": orders,
+            "history": store.history(eid),
+            "lineage": self.lineage(eid),
+            "reason_codes": {a: self.policy.codes_for(a) for a in ("resolve", "adjust", "match", "unmatch", "any")},
+        }
+
+    def lineage(self, exception_id: str) -> str:
+        """What `recon trace` prints for the exception, traced in the serving copy (no working warehouse)."""
+        from orchestration import trace
+
+        if not self.serving.exists():
+            return "nothing is published yet"
+        try:
+            found = trace.trace(self.serving, self.actions_path, exception_id, publication=publish.current())
+        except trace.TraceError as exc:
+            return f"no lineage: {exc}"
+        return trace.render(found)
+
+    # ---------------------------------------------------------------- actions
+
+    def act(self, user: str, action: str, exception_id: str, form: dict) -> dict:
+        """One action by ``user``, checked by the store's rules; ``ActionError`` carries the rule's message."""
+        store = self.store(user)
+        link = None
+        if action in ("match", "unmatch"):
+            keys = [k for k in (form.get("with_keys") or "").replace(",", " ").split() if k]
+            entry = store.catalog_entry(exception_id)
+            details = json.loads(entry.get("details") or "{}")
+            try:
+                link = links.build({**entry, "domain": details.get("domain")}, keys, form.get("reconciliation") or None)
+            except links.LinkError as exc:
+                raise ActionError(str(exc)) from exc
+            missing, link = links.look_up(link, self.serving)
+            if missing:
+                raise ActionError(f"the published data has no {'; no '.join(missing)}: check the key")
+        return store.act(
+            action,
+            exception_id,
+            None,
+            reason=form.get("reason") or None,
+            comment=form.get("comment") or None,
+            amount=form.get("amount") or None,
+            adjustment=form.get("adjustment") or None,
+            team=form.get("team") or None,
+            link=link,
+        )
+
+    def bulk(self, user: str, action: str, exception_ids: list[str], form: dict) -> list[tuple[str, str | None]]:
+        """The same action on each exception, each its own log entry: ``[(id, refusal or None)]``."""
+        if action not in ("claim", "release", "resolve"):
+            raise DeskError(f"bulk {action!r} is not offered: claim, release or resolve")
+        if len(exception_ids) > MAX_BULK:
+            raise DeskError(f"at most {MAX_BULK} exceptions at once")
+        out = []
+        for eid in exception_ids:
+            try:
+                self.act(user, action, eid, form)
+                out.append((eid, None))
+            except ActionError as exc:
+                out.append((eid, str(exc)))
+        return out

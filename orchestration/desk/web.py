@@ -1,0 +1,467 @@
+"""The desk's HTTP side: a Starlette app with password logins, signed sessions and CSRF tokens.
+
+No JavaScript: every page is HTML and inline SVG rendered on the server, every action a
+form POST. The Content-Security-Policy forbids scripts outright, so an injected
+``<script>`` in a client name cannot run even if escaping were missed somewhere.
+
+Security, in order of a request:
+
+* the session cookie holds a random session id signed with the desk's secret
+  (``itsdangerous``); an altered or forged cookie fails the signature and is treated
+  as no session. The id must also be live in ``desk.sqlite`` (not logged out, expired or
+  idle, account not disabled);
+* every POST carries the session's CSRF token (the login form a token of its own in a
+  signed cookie), and a cross-site ``Origin`` is refused;
+* failed logins are throttled per account and per client address (``accounts.py``);
+* what an operator may do is decided by the action store (``ActionStore.act``), the same
+  code as the CLI; a refusal shows the rule's message with status 403 or 409.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import json
+import os
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from orchestration import policy_docs
+from orchestration.actions import ActionError, Conflict, IdentityRefused, NotFound
+from orchestration.desk import charts
+from orchestration.desk.accounts import SESSION_LIFETIME, Accounts, LoginRefused
+from orchestration.desk.dashboard import dashboard
+from orchestration.desk.service import AGE_BUCKETS, Desk, DeskError, InboxQuery
+from orchestration.settings import recon_home
+
+SESSION_COOKIE = "recon_desk"
+LOGIN_COOKIE = "recon_desk_login"
+MAX_FORM_BYTES = 256 * 1024
+TEMPLATES = Path(__file__).parent / "templates"
+CSS = Path(__file__).parent / "static" / "desk.css"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+ACTION_LABELS = {
+    "claim": "claimed",
+    "release": "released",
+    "comment": "commented",
+    "resolve": "resolved",
+    "adjust": "adjustment recorded",
+    "approve": "approved",
+    "reject": "rejected",
+    "reassign": "reassigned",
+    "escalate": "escalated",
+    "match": "link recorded; the next run applies it",
+    "unmatch": "unlink recorded; the next run applies it",
+}
+CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
+
+
+def desk_secret() -> bytes:
+    """``RECON_DESK_SECRET``, else a random key kept in ``$RECON_HOME/desk.secret`` (mode 600)."""
+    env = os.environ.get("RECON_DESK_SECRET", "").strip()
+    if env:
+        if len(env) < 32:
+            raise SystemExit("RECON_DESK_SECRET must have at least 32 characters")
+        return env.encode()
+    path = recon_home() / "desk.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet will not run: text starting with = + - @ (or a tab/CR) gets a leading quote."""
+    if value is None:
+        return ""
+    text = str(value)
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return text
+    return "'" + text if text.startswith(CSV_INJECTION) else text
+
+
+def csv_response(name: str, header: list[str], rows) -> Response:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secret: bytes | None = None) -> Starlette:
+    desk = desk or Desk()
+    accounts = accounts or Accounts()
+    signer = URLSafeTimedSerializer(secret or desk_secret(), salt="recon-desk-session")
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env.globals.update(fmt_number=charts.fmt_number, fmt_percent=charts.fmt_percent)
+    env.filters["money"] = lambda v: "–" if v is None else f"{Decimal(str(v)):,.2f}"
+    env.filters["when"] = lambda v: "–" if not v else str(v)[:16].replace("T", " ")
+
+    def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+        context.setdefault("user", getattr(request.state, "user", None))
+        context.setdefault("csrf", getattr(request.state, "csrf", ""))
+        body = env.get_template(template).render(request=request, **context)
+        return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
+
+    def current(request: Request):
+        """The live session of the request, or None (no cookie, bad signature, ended or expired)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        try:
+            session_id = signer.loads(token, max_age=int(SESSION_LIFETIME.total_seconds()))
+        except BadSignature:
+            return None
+        session = accounts.session(str(session_id))
+        if session is None or session.name not in desk.policy.operators:
+            return None
+        request.state.user, request.state.csrf, request.state.session = session.name, session.csrf_token, session
+        return session
+
+    async def form_of(request: Request) -> dict:
+        """The POSTed form, bounded in size, after the CSRF and Origin checks."""
+        origin = request.headers.get("origin")
+        if origin and origin not in (f"{request.url.scheme}://{request.url.netloc}",):
+            raise PermissionError("cross-site request refused")
+        length = int(request.headers.get("content-length") or 0)
+        if length > MAX_FORM_BYTES:
+            raise PermissionError("request too large")
+        form = await request.form()
+        fields = {k: form.getlist(k) if k == "ids" else str(form.get(k) or "") for k in form.keys()}
+        expected = getattr(request.state, "csrf", None)
+        if not expected or not hmac.compare_digest(str(fields.get("csrf_token", "")), expected):
+            raise PermissionError("the form's security token is missing or stale: reload the page and try again")
+        return fields
+
+    def login_required(handler):
+        async def wrapped(request: Request):
+            if current(request) is None:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                if request.method != "GET":
+                    return PlainTextResponse("not logged in", status_code=401, headers=SECURITY_HEADERS)
+                return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+            try:
+                return await handler(request)
+            except PermissionError as exc:
+                return page(request, "error.html", status=403, message=str(exc))
+
+        return wrapped
+
+    # ------------------------------------------------------------------ login
+
+    async def login_form(request: Request):
+        token = secrets.token_urlsafe(24)
+        response = page(request, "login.html", login_csrf=token, next=_safe_next(request.query_params.get("next")))
+        response.set_cookie(LOGIN_COOKIE, signer.dumps(token), max_age=900, httponly=True, samesite="strict")
+        return response
+
+    async def login(request: Request):
+        form = await request.form()
+        try:
+            expected = signer.loads(request.cookies.get(LOGIN_COOKIE, ""), max_age=900)
+        except BadSignature:
+            expected = None
+        given = str(form.get("login_csrf") or "")
+        nxt = _safe_next(str(form.get("next") or ""))
+        if not expected or not hmac.compare_digest(given, str(expected)):
+            return page(
+                request, "login.html", status=403, error="the login form expired: try again", login_csrf="", next=nxt
+            )
+        name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
+        client = request.client.host if request.client else "unknown"
+        try:
+            session = accounts.authenticate(name, password, client)
+        except LoginRefused as exc:
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+            response = page(
+                request,
+                "login.html",
+                status=429 if exc.retry_after else 401,
+                error=str(exc),
+                login_csrf=expected,
+                next=nxt,
+                name=name[:64],
+            )
+            response.headers.update(headers)
+            return response
+        if name not in desk.policy.operators:
+            accounts.end(session.session_id)
+            return page(
+                request,
+                "login.html",
+                status=403,
+                login_csrf=expected,
+                next=nxt,
+                error=f"{name} is not in config/operators.yml (any more): ask an ops lead",
+            )
+        response = RedirectResponse(nxt or "/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            signer.dumps(session.session_id),
+            max_age=int(SESSION_LIFETIME.total_seconds()),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @login_required
+    async def logout(request: Request):
+        await form_of(request)
+        accounts.end(request.state.session.session_id)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    # ------------------------------------------------------------------ inbox
+
+    def _query(request: Request) -> InboxQuery:
+        return InboxQuery.parse(
+            dict(request.query_params),
+            policy_docs.exception_types(),
+            desk.teams(),
+            sorted(set(desk.policy.escalate_to)),
+        )
+
+    @login_required
+    async def inbox(request: Request):
+        user = request.state.user
+        try:
+            query = _query(request)
+            result = desk.inbox(user, query)
+        except DeskError as exc:
+            return page(request, "error.html", status=400, message=str(exc))
+        params = {k: v for k, v in request.query_params.items() if k != "page" and v}
+        done = request.query_params.get("done")
+        return page(
+            request,
+            "inbox.html",
+            result=result,
+            query=query,
+            params=params,
+            done=done if done in ("bulk",) else None,
+            types=policy_docs.exception_types(),
+            teams=desk.teams(),
+            severities=sorted(set(desk.policy.escalate_to)),
+            ages=[b[0] for b in AGE_BUCKETS],
+            operator=desk.operator(user),
+            resolve_codes=desk.policy.codes_for("resolve"),
+            export=urlencode(params),
+        )
+
+    @login_required
+    async def inbox_csv(request: Request):
+        try:
+            result = desk.inbox(request.state.user, _query(request))
+        except DeskError as exc:
+            return PlainTextResponse(str(exc), status_code=400, headers=SECURITY_HEADERS)
+        header = [
+            "exception_id",
+            "exception_type",
+            "severity",
+            "owner_team",
+            "status",
+            "claimed_by",
+            "client_name",
+            "record_id",
+            "amount_at_risk_reporting",
+            "age_days",
+            "sla_due_at",
+            "is_breached",
+            "escalated_to",
+        ]
+        rows = (
+            [
+                r["exception_id"],
+                r["exception_type"],
+                r["severity"],
+                r["owner_team"],
+                r["status"],
+                r["claimed_by"],
+                r["client_name"],
+                r["record_id"],
+                r["amount"],
+                r["age_days"],
+                r["sla_due_at"].isoformat(),
+                r["is_breached"],
+                r["escalated_to"],
+            ]
+            for r in result["all_rows"]
+        )
+        return csv_response(f"inbox-{result['team']}", header, rows)
+
+    @login_required
+    async def bulk(request: Request):
+        form = await form_of(request)
+        ids = [str(i)[:64] for i in form.get("ids") or []]
+        action = form.get("action", "")
+        try:
+            results = desk.bulk(request.state.user, action, ids, form)
+        except DeskError as exc:
+            return page(request, "error.html", status=400, message=str(exc))
+        refused = [(eid, msg) for eid, msg in results if msg]
+        if not ids:
+            return page(request, "error.html", status=400, message="select at least one exception")
+        return page(
+            request,
+            "bulk.html",
+            status=200 if not refused else 207,
+            action=action,
+            results=results,
+            refused=refused,
+            back=_safe_next(form.get("back")) or "/",
+        )
+
+    # -------------------------------------------------------------- exception
+
+    @login_required
+    async def exception_page(request: Request):
+        eid = request.path_params["exception_id"]
+        try:
+            doc = desk.exception(request.state.user, eid)
+        except NotFound as exc:
+            return page(request, "error.html", status=404, message=str(exc))
+        except ActionError as exc:
+            return page(request, "error.html", status=400, message=str(exc))
+        done = request.query_params.get("done")
+        return page(
+            request,
+            "exception.html",
+            doc=doc,
+            waterfalls=_waterfalls(doc),
+            teams=desk.teams(),
+            done=ACTION_LABELS.get(done or ""),
+            error=None,
+        )
+
+    @login_required
+    async def act(request: Request):
+        eid = request.path_params["exception_id"]
+        form = await form_of(request)
+        action = form.get("action", "")
+        try:
+            if action not in ACTION_LABELS:
+                raise ActionError(f"unknown action {action[:32]!r}")
+            entry = desk.act(request.state.user, action, eid, form)
+        except ActionError as exc:
+            status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 403
+            if isinstance(exc, IdentityRefused):
+                status = 403
+            try:
+                doc = desk.exception(request.state.user, eid)
+            except ActionError:
+                return page(request, "error.html", status=status, message=str(exc))
+            return page(
+                request,
+                "exception.html",
+                status=status,
+                doc=doc,
+                waterfalls=_waterfalls(doc),
+                teams=desk.teams(),
+                done=None,
+                error=str(exc),
+            )
+        return RedirectResponse(f"/exceptions/{entry['exception_id']}?done={action}", status_code=303)
+
+    # -------------------------------------------------------------- dashboard
+
+    @login_required
+    async def dashboard_page(request: Request):
+        return page(request, "dashboard.html", board=dashboard(desk))
+
+    @login_required
+    async def dashboard_csv(request: Request):
+        board = dashboard(desk)
+        name = request.path_params["table"]
+        table = board["tables"].get(name)
+        if table is None:
+            return PlainTextResponse(f"no table {name[:64]!r}", status_code=404, headers=SECURITY_HEADERS)
+        return csv_response(name, table["header"], table["rows"])
+
+    async def css(request: Request):
+        return Response(CSS.read_text(), media_type="text/css", headers={"Cache-Control": "max-age=300"})
+
+    async def health(request: Request):
+        from orchestration import publish
+
+        record = publish.current()
+        body = {"ok": True, "publication": record["publication"] if record else None}
+        return Response(json.dumps(body), media_type="application/json", headers=SECURITY_HEADERS)
+
+    routes = [
+        Route("/", inbox),
+        Route("/inbox.csv", inbox_csv),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/bulk", bulk, methods=["POST"]),
+        Route("/exceptions/{exception_id}", exception_page),
+        Route("/exceptions/{exception_id}/act", act, methods=["POST"]),
+        Route("/dashboard", dashboard_page),
+        Route("/dashboard/{table}.csv", dashboard_csv),
+        Route("/static/desk.css", css),
+        Route("/healthz", health),
+    ]
+    app = Starlette(routes=routes)
+    app.state.desk, app.state.accounts = desk, accounts
+    return app
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A local path to return to after login; anything else (another host, a scheme) is dropped."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 500:
+        return None
+    return target
+
+
+def _waterfalls(doc: dict) -> list[dict]:
+    """Per reconciliation, its candidates' score components as waterfall charts."""
+    out = []
+    for rec in doc["reconciliations"]:
+        for cand in (rec.get("top_candidates") or [])[:5]:
+            comps = cand.get("components") or {}
+            parts = [(name, str(c.get("level")), float(c.get("weight") or 0)) for name, c in comps.items()]
+            total = float(cand.get("match_weight") or 0)
+            prior = total - sum(w for _, _, w in parts)
+            out.append(
+                {
+                    "reconciliation": rec["reconciliation"],
+                    "candidate": cand["candidate_key"],
+                    "probability": cand.get("match_probability"),
+                    "weight": total,
+                    "chart": charts.waterfall(prior, parts, f"score of {cand['candidate_key']}"),
+                }
+            )
+    return out
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,359 @@
+"""The operator desk over HTTP: logins, sessions, CSRF, the inbox, actions, the dashboard.
+
+Real parts: one generated agency run through the Dagster job (working warehouse,
+publication, SQLite action store), desk accounts made with `recon users add`, and the
+Starlette app driven through its ASGI interface. Every action is checked in the
+action log the CLI writes, never in the desk's own view of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from orchestration import cli, pipeline, settings
+from orchestration.actions import ActionStore
+from orchestration.desk import charts
+from orchestration.desk.accounts import MAX_FAILURES, Accounts
+from orchestration.desk.service import Desk
+from orchestration.desk.web import SESSION_COOKIE, create_app, csv_cell
+from orchestration.lab import generate
+
+PASSWORDS = {name: f"correct horse {name} battery" for name in ("alice", "carol", "olga", "bob")}
+SECRET = b"a-test-secret-of-more-than-32-characters-000"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("desk") / "recon"
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECON_HOME", str(home))
+        mp.setenv("RECON_DUCKDB_PATH", str(home / "warehouse.duckdb"))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        generate.generate(home, seed=5, orders=300, file_format="csv", bad_rows=False, bad_files=False)
+        assert pipeline.run_pipeline()
+        yield home
+
+
+@pytest.fixture(scope="module")
+def accounts(home: Path, tmp_path_factory: pytest.TempPathFactory):
+    import io
+    import sys
+
+    for name, password in PASSWORDS.items():
+        stdin, sys.stdin = sys.stdin, io.StringIO(password + "\n")
+        try:
+            assert cli.main(["users", "add", name, "--password-stdin"]) == 0
+        finally:
+            sys.stdin = stdin
+    return Accounts()
+
+
+def client_for(accounts: Accounts, address: str = "10.0.0.1") -> TestClient:
+    return TestClient(create_app(Desk(), accounts, SECRET), base_url="http://127.0.0.1:8321", client=(address, 5000))
+
+
+def login(client: TestClient, name: str, password: str | None = None, expect: int = 303):
+    form = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]*)"', form.text).group(1)
+    response = client.post(
+        "/login",
+        data={"name": name, "password": password or PASSWORDS[name], "login_csrf": token, "next": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == expect, response.text[:500]
+    return response
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def log(home: Path) -> list[dict]:
+    con = sqlite3.connect(home / "actions.sqlite")
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("select * from actions order by seq")]
+    finally:
+        con.close()
+
+
+def open_ids(home: Path, team: str) -> list[str]:
+    store = ActionStore(home / "actions.sqlite")
+    return [r["exception_id"] for r in store.list_exceptions(team=team) if r["status"] == "open"]
+
+
+# --------------------------------------------------------------------- accounts
+
+
+def test_users_add_takes_people_and_roles_only_from_the_roster(accounts: Accounts, capsys) -> None:
+    import io
+    import sys
+
+    def add(*argv: str, password: str = "a long enough password") -> int:
+        stdin, sys.stdin = sys.stdin, io.StringIO(password + "\n")
+        try:
+            return cli.main(["users", "add", *argv, "--password-stdin"])
+        finally:
+            sys.stdin = stdin
+
+    assert add("mallory") != 0
+    assert "mallory is not in config/operators.yml" in capsys.readouterr().err
+    assert add("erin", "--team", "finance") != 0
+    assert "in team account_management" in capsys.readouterr().err
+    assert add("erin", "--roles", "operator,ops_lead") != 0
+    assert "has roles operator" in capsys.readouterr().err
+    assert add("erin", password="short") != 0
+    assert "12 to 256 characters" in capsys.readouterr().err
+    assert add("alice") != 0  # already has a login
+    assert "already has a desk login" in capsys.readouterr().err
+
+    stored = (Path(accounts.path)).read_bytes()
+    assert b"$argon2id$" in stored
+    assert all(p.encode() not in stored for p in PASSWORDS.values())
+
+
+def test_wrong_password_is_refused_and_repeated_failures_are_throttled(accounts: Accounts) -> None:
+    client = client_for(accounts, "10.9.9.9")
+    login(client, "nobody", "not the password at all", expect=401)  # an unknown name fails the same way
+    for _ in range(MAX_FAILURES - 1):
+        login(client, "bob", "still not the password", expect=401)
+    login(client_for(accounts, "10.9.9.8"), "bob", "and again not it", expect=401)
+    # Throttled now, even with the right password: the account from anywhere, and this address for anyone.
+    response = login(client, "bob", expect=429)
+    assert "too many failed logins" in response.text and int(response.headers["retry-after"]) > 0
+    login(client_for(accounts, "10.9.9.10"), "bob", expect=429)
+    login(client, "carol", expect=429)
+    # Another account from another address is unaffected.
+    login(client_for(accounts, "10.9.9.11"), "carol")
+
+
+def test_forged_altered_and_ended_sessions_are_refused(accounts: Accounts) -> None:
+    client = client_for(accounts)
+    login(client, "alice")
+    assert client.get("/", follow_redirects=False).status_code == 200
+    real = client.cookies.get(SESSION_COOKIE)
+
+    forged = TestClient(create_app(Desk(), accounts, b"another-secret-of-more-than-32-characters"))
+    forged.cookies.set(SESSION_COOKIE, real)
+    assert forged.get("/", follow_redirects=False).status_code == 303  # signed with another key: no session
+
+    tampered = client_for(accounts)
+    tampered.cookies.set(SESSION_COOKIE, real[:-2] + ("AA" if not real.endswith("AA") else "BB"))
+    assert tampered.get("/", follow_redirects=False).headers["location"].startswith("/login")
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    guessed = client_for(accounts)  # right key, but an id the store never issued
+    guessed.cookies.set(SESSION_COOKIE, URLSafeTimedSerializer(SECRET, salt="recon-desk-session").dumps("x" * 43))
+    assert guessed.get("/", follow_redirects=False).status_code == 303
+
+    page = client.get("/")
+    assert client.post("/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False).status_code == 303
+    replay = client_for(accounts)
+    replay.cookies.set(SESSION_COOKIE, real)
+    assert replay.get("/", follow_redirects=False).status_code == 303  # logged out: the cookie is dead
+
+
+# ------------------------------------------------------------------------ inbox
+
+
+def test_inbox_is_my_teams_queue_and_filters_are_validated(home: Path, accounts: Accounts) -> None:
+    client = client_for(accounts)
+    login(client, "carol")
+    page = client.get("/")
+    assert page.status_code == 200 and "media_ops queue" in page.text
+    store = ActionStore(home / "actions.sqlite")
+    media = {r["exception_id"] for r in store.list_exceptions(team="media_ops") if r["status"] != "resolved"}
+    shown = set(re.findall(r'name="ids" value="([0-9a-f]+)"', page.text))
+    assert shown and shown <= media
+    total = int(re.search(r'id="total">(\d+)<', page.text).group(1))
+    assert total == len(media)
+
+    # Only an ops lead opens another team's queue.
+    refused = client.get("/?team=finance")
+    assert refused.status_code == 400 and "only an ops lead" in refused.text
+    for bad in ("type=no_such_type", "min_amount=1e400", "sort=name;drop", "page=x", "age=forever"):
+        assert client.get("/?" + bad).status_code == 400, bad
+
+    # Sort by amount: largest first; a filter narrows the count.
+    by_amount = client.get("/?sort=amount&status=all")
+    amounts = [Decimal(a.replace(",", "")) for a in re.findall(r'<td class="num">([\d,]+\.\d\d)</td>', by_amount.text)]
+    assert amounts == sorted(amounts, reverse=True) and amounts
+    kind = store.list_exceptions(team="media_ops")[0]["exception_type"]
+    narrowed = client.get(f"/?type={kind}&status=all")
+    assert int(re.search(r'id="total">(\d+)<', narrowed.text).group(1)) == sum(
+        1 for r in store.list_exceptions(team="media_ops") if r["exception_type"] == kind
+    )
+
+    csv_text = client.get(f"/inbox.csv?type={kind}&status=all").text
+    assert csv_text.splitlines()[0].startswith("exception_id,exception_type")
+    assert len(csv_text.splitlines()) == 1 + sum(
+        1 for r in store.list_exceptions(team="media_ops") if r["exception_type"] == kind
+    )
+
+
+def test_csv_cells_cannot_become_formulas() -> None:
+    assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert csv_cell("+1") == "'+1" and csv_cell("-2") == "'-2" and csv_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert csv_cell("\tx") == "'\tx" and csv_cell("Acme") == "Acme"
+    assert csv_cell(Decimal("-12.50")) == "-12.50"  # a number stays a number
+
+
+# ---------------------------------------------------------------------- actions
+
+
+def test_bulk_claim_logs_each_exception_and_the_store_rules_apply(home: Path, accounts: Accounts) -> None:
+    client = client_for(accounts)
+    login(client, "alice")
+    page = client.get("/")
+    ids = open_ids(home, "finance")[:3]
+    before = len(log(home))
+
+    # No CSRF token, a wrong one, or another site's origin: refused, nothing recorded.
+    assert client.post("/bulk", data={"action": "claim", "ids": ids}).status_code == 403
+    assert client.post("/bulk", data={"action": "claim", "ids": ids, "csrf_token": "forged"}).status_code == 403
+    cross = client.post(
+        "/bulk",
+        data={"action": "claim", "ids": ids, "csrf_token": csrf_of(page.text)},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert cross.status_code == 403
+    assert len(log(home)) == before
+
+    done = client.post("/bulk", data={"action": "claim", "ids": ids, "csrf_token": csrf_of(page.text)})
+    assert done.status_code == 200 and "3 of 3 recorded" in done.text
+    entries = log(home)[before:]
+    assert [(e["exception_id"], e["action"], e["actor"], e["login"]) for e in entries] == [
+        (eid, "claim", "alice", "desk:alice") for eid in ids
+    ]
+
+    # Resolving needs a reason code: the store's rule and message, per exception.
+    refused = client.post("/bulk", data={"action": "resolve", "ids": ids[:1], "csrf_token": csrf_of(page.text)})
+    assert refused.status_code == 207 and "resolve needs a reason code" in refused.text
+    assert len(log(home)) == before + 3
+
+
+def test_an_operator_of_another_team_cannot_act(home: Path, accounts: Accounts) -> None:
+    eid = open_ids(home, "finance")[-1]
+    client = client_for(accounts)
+    login(client, "carol")  # media_ops
+    page = client.get(f"/exceptions/{eid}")
+    assert page.status_code == 200
+    before = len(log(home))
+    response = client.post(f"/exceptions/{eid}/act", data={"action": "claim", "csrf_token": csrf_of(page.text)})
+    assert response.status_code == 403
+    assert "owned by finance" in response.text or "may not" in response.text
+    assert len(log(home)) == before
+
+    # The ops lead may; the entry says it came through the desk.
+    lead = client_for(accounts)
+    login(lead, "olga")
+    page = lead.get(f"/exceptions/{eid}")
+    done = lead.post(
+        f"/exceptions/{eid}/act",
+        data={"action": "comment", "comment": "looking", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    last = log(home)[-1]
+    assert (last["action"], last["actor"], last["login"], last["comment"]) == (
+        "comment",
+        "olga",
+        "desk:olga",
+        "looking",
+    )
+
+
+def test_exception_page_shows_candidates_lineage_and_history(home: Path, accounts: Accounts) -> None:
+    store = ActionStore(home / "actions.sqlite")
+    scored = [
+        r
+        for r in store.list_exceptions()
+        if any(rec.get("top_candidates") for rec in json.loads(r["details"]).get("reconciliations") or [])
+    ]
+    assert scored, "the fixture run has no exception with scored candidates"
+    client = client_for(accounts)
+    login(client, "olga")
+    page = client.get(f"/exceptions/{scored[0]['exception_id']}")
+    assert page.status_code == 200
+    assert 'class="chart waterfall"' in page.text and "match weight" in page.text
+    assert 'id="lineage"' in page.text and "trace " in page.text
+    assert client.get("/exceptions/ffffffffffff").status_code == 404
+
+
+def test_the_desk_reads_only_the_serving_copy(home: Path, accounts: Accounts) -> None:
+    """While a run holds the working warehouse, every page still answers."""
+    from orchestration.warehouse import open_writer
+
+    client = client_for(accounts)
+    login(client, "olga")
+    writer = open_writer(settings.warehouse_path())
+    try:
+        eid = open_ids(home, "finance")[0]
+        for path in ("/", "/dashboard", f"/exceptions/{eid}", "/dashboard/ageing.csv"):
+            assert client.get(path).status_code == 200, path
+    finally:
+        writer.close()
+
+
+def test_folded_states_match_the_store_after_every_action(home: Path, accounts: Accounts) -> None:
+    """The desk folds the log once and then only new entries; it must agree with the store's own fold."""
+    desk = Desk()
+    store = ActionStore(home / "actions.sqlite")
+    first = {r["exception_id"]: r for r in desk.rows()}
+    eid = open_ids(home, "media_ops")[0]
+    store_for_carol = desk.store("carol")
+    store_for_carol.act("claim", eid, None)
+    store_for_carol.act("comment", eid, None, comment="on it")
+    second = {r["exception_id"]: r for r in desk.rows()}
+    assert first[eid]["status"] == "open" and second[eid]["status"] == "claimed"
+    for exception_id, row in second.items():
+        state = store.state(exception_id)
+        assert (row["status"], row["claimed_by"], row["owner_team"], row["sla_due_at"], row["is_breached"]) == (
+            state.status,
+            state.claimed_by,
+            state.owner_team,
+            state.sla_due_at,
+            state.is_breached,
+        ), exception_id
+
+
+# -------------------------------------------------------------------- dashboard
+
+
+def test_dashboard_and_kpi_history(home: Path, accounts: Accounts) -> None:
+    from orchestration.warehouse import open_reader
+
+    client = client_for(accounts)
+    login(client, "alice")
+    page = client.get("/dashboard")
+    assert page.status_code == 200
+    con = open_reader(settings.serving_path())
+    try:
+        open_n = con.execute("select count(*) from marts.fct_exception_current where not is_closed").fetchone()[0]
+        history = con.execute(
+            "select kpi, kpi_value from marts.rpt_kpi_history where reconciliation = 'all'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert f'id="kpi-open">{open_n}<' in page.text
+    assert dict(history)["open_exceptions"] == open_n
+    for chart in ("ageing", "by_exception_type", "value_by_client", "match_trend", "freshness"):
+        assert f'id="chart-{chart}"' in page.text, chart
+    exported = client.get("/dashboard/open_by_exception_type.csv")
+    assert exported.status_code == 200 and exported.text.startswith("exception_type,open_exceptions")
+    assert client.get("/dashboard/nothing.csv").status_code == 404
+
+
+def test_charts_escape_labels() -> None:
+    svg = charts.bars([("<script>alert(1)</script>", 3)], "t")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "<script>" not in charts.waterfall(-2.0, [("<b>", "1", 3.0)], "w")
