@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v12
+rule_version: orders_invoices.v13
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -203,13 +203,32 @@ exceptions:
     value: net_amount
     value_reporting: net_amount_reporting
     date: issue_date
-    # An item whose best order scored at least 1 % is a match to make, not an orphan.
+    # An item an order scored at least 1 % for is a match to make, not an orphan, when that
+    # order also comes close on the reference or the amount (v13).
     states:
       unmatched: orphan_invoice
       unmatched_plausible: unmatched_billing
       ambiguous: ambiguous_match
       suggested: match_needs_review
     plausible_probability: 0.01
+    # v13: the client's name and the date alone do not make an order a candidate: same-client
+    # orders of the period score 1 % to 40 % on them whatever the amount. An order comes close
+    # where its reference is within two edits of the item's, or where the item bills a part
+    # of what the order has still to bill (the amount levels short of "different": the whole,
+    # within 2 %, a month, 30 % to 100 %) or over-bills it by at most max_amount_ratio (1.3,
+    # as the deterministic passes allow). An item billing 5 % of every order of its client
+    # that scored, or three times it, is no match to make: an orphan. Dev seeds, with
+    # plausible_document below: orphan_invoice B 11 0.925 / 0.856 -> 0.924 / 0.908, C 9
+    # 0.925 / 0.611 -> 0.960 / 0.813, A 42 0.978 / 0.921 -> 0.983 / 0.962; nothing else moved.
+    plausible_evidence:
+      any_of:
+        - {field: reference, levels: [exact, one_edit, two_edits]}
+        - {field: amount, levels: [exact, close, monthly_share, partial]}
+        - {amount: {at_least: 1.0, at_most: 1.3}}
+    # An item of an invoice whose other items bill orders is a line of a claimed invoice (an
+    # extra charge, a discount, an item the passes could not place): a match to make, never
+    # an orphan invoice, whatever its candidates.
+    plausible_document: invoice_id
 thresholds:
   # Share of true pairs among the candidates the scored pass sees, from `recon tune`
   # on the training seeds (101, 102); it depends on the blocking keys above.

@@ -29,6 +29,10 @@ order_references as (
     select * from {{ ref('int_order_references') }}
 ),
 
+orders as (
+    select * from {{ ref('stg_crm__orders') }}
+),
+
 campaign_credits as (
     select
         credits.campaign_id,
@@ -208,12 +212,19 @@ resolved as (
 template_names as (
     -- A campaign name run in the accounts of many clients is a template, not an order's
     -- campaign: the agency's own promotion, pixel tests, "Copy of Brand Search". An order's
-    -- campaigns carry its client's brand or reference, which no ten clients share.
+    -- campaigns carry its client's brand or reference, which no ten clients share. The clients
+    -- are counted by the campaign's own client, and again by the client whose account it runs
+    -- in: a name that names one client (the agency's own, "Northlight - Awards entry promo")
+    -- but runs in the accounts of ten others is a template all the same.
     select lower(trim({{ regexp_replace_all('resolved.campaign_name', '\\s+', ' ') }})) as name_key
     from resolved
+    left join account_clients
+        on resolved.account_id = account_clients.account_id
     group by 1
-    having count(distinct coalesce(resolved.client_id_resolved, resolved.account_id))
-        >= {{ bounded_var('template_campaign_min_clients', 2, 1000000, integer=true) }}
+    having greatest(
+            count(distinct coalesce(resolved.client_id_resolved, resolved.account_id)),
+            count(distinct coalesce(account_clients.client_id, resolved.client_id_resolved, resolved.account_id))
+        ) >= {{ bounded_var('template_campaign_min_clients', 2, 1000000, integer=true) }}
 ),
 
 brand_words as (
@@ -235,9 +246,42 @@ brand_words as (
     group by resolved.campaign_id
 ),
 
+{#- The window in which the reference pass trusts a quoted reference (delivery_orders spec). -#}
+{%- set reference_window = (recon_spec('delivery_orders').deterministic
+    | selectattr('name', 'equalto', 'reference_in_campaign_name') | first).window_days %}
+
+stale_references as (
+    -- A campaign cloned from an old one keeps the old order's reference: a reference that
+    -- names only orders whose service period the campaign started far from (outside the
+    -- reference pass's window, {{ reference_window.min }} to {{ reference_window.max }} days) is stale. It names no
+    -- order the campaign runs for, so it is no evidence against the order it does run for.
+    select named.campaign_id
+    from named
+    inner join (
+        select distinct order_references.reference_key, order_references.order_id
+        from order_references
+    ) as quoted
+        on named.campaign_ref_normalised = quoted.reference_key
+    inner join orders
+        on quoted.order_id = orders.order_id
+    where named.reference_kind in ('exact', 'ocr')
+    group by named.campaign_id
+    having not bool_or(
+        case
+            when named.first_delivery_date < orders.service_start_date
+                then date_diff('day', orders.service_start_date, named.first_delivery_date)
+            when named.first_delivery_date > orders.service_end_date
+                then date_diff('day', orders.service_end_date, named.first_delivery_date)
+            else 0
+        end between {{ reference_window.min }} and {{ reference_window.max }}
+    )
+),
+
 final as (
     select
         resolved.*,
+        resolved.campaign_id in (select stale_references.campaign_id from stale_references)
+            as is_stale_reference,
         lower(trim({{ regexp_replace_all('resolved.campaign_name', '\\s+', ' ') }}))
             in (select template_names.name_key from template_names) as is_template_name,
         coalesce(clients.client_name_canonical, resolved.brand_normalised) as client_name_compared,
