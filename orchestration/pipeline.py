@@ -63,6 +63,28 @@ def prepare(force: bool = False) -> Path:
     return path
 
 
+def _send_alerts(result) -> None:
+    """The run's alerts (config/alerts.yml), as the Dagster sensors would send them; never fails the run."""
+    from orchestration import alerts
+
+    error = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        error = failures[0].event_specific_data.error.message.strip()[:500] if failures else None
+    try:
+        summary = alerts.after_run(result.run_id, result.success, error)
+    except Exception as exc:  # an alert problem is reported, never the run's failure
+        print(f"  alerts not sent: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return
+    if summary.get("events"):
+        print(
+            f"  alerts: {summary['sent']} event(s) sent in {summary['messages']} message(s), "
+            f"{summary['already_sent']} already sent, {summary['failed']} failed"
+        )
+    for problem in summary.get("errors") or []:
+        print(f"  alert not delivered (retried at the next run): {problem}", file=sys.stderr)
+
+
 def run_pipeline(verbose: bool = False, raise_refusals: bool = False) -> bool:
     """Materialize the whole asset graph in-process on the persistent Dagster instance.
 
@@ -105,6 +127,7 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False) -> bool:
         print(f"recon run refused: {exc}", file=sys.stderr)
         return False
     print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'} (dbt log: {log_path})")
+    _send_alerts(result)
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     for evaluation in failed_checks:
         level = evaluation.severity.value.lower() if evaluation.severity else "error"

@@ -1,0 +1,469 @@
+"""Alerts that reach people: e-mail (SMTP) and webhooks (Slack-compatible JSON), routed by config/alerts.yml.
+
+Events, each with an idempotency key so it is sent once per channel however often it is
+looked for:
+
+========================  ============================================  =====================================
+event                     when                                          key
+========================  ============================================  =====================================
+``sla_breached``          an open exception is past its SLA             exception id + the SLA due time
+``escalated``             an operator escalated an exception            the action id
+``run_failed``            a run failed (not by a gate)                  run id
+``run_blocked``           a blocking quality gate stopped a run         run id
+``source_stale``          a source's newest file is older than allowed  check + the newest file's load time
+``match_rate_drop``       a match rate fell below its baseline          reconciliation + day
+``daily_digest``          every morning, per team                       team + day
+========================  ============================================  =====================================
+
+Dagster sends them: a run-status and a run-failure sensor on ``recon_job`` and the
+``alert_digest`` schedule (orchestration/defs/alerting.py). A run started by ``recon run``
+(in-process, maybe with no daemon) sends its own events when it ends; the keys make the
+sensor's later look a no-op. What was sent, tried and failed is kept in
+``$RECON_HOME/alerts.sqlite``; a send that fails is retried at once (``RETRIES``, with
+backoff) and again at the next look, up to ``MAX_ATTEMPTS``.
+
+Events of one kind and team go out as one message per channel (a first run on a year of
+history breaches hundreds of SLAs: that is one e-mail listing the largest, not hundreds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import sqlite3
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
+
+import yaml
+
+from orchestration.settings import PROJECT_DIR, recon_home
+
+EVENTS = (
+    "sla_breached", "escalated", "run_failed", "run_blocked", "source_stale", "match_rate_drop", "daily_digest",
+)  # fmt: skip
+CHANNEL_KEYS = {
+    "smtp": {"type", "host", "port", "from", "to", "starttls", "ssl", "username", "password_env", "timeout_seconds"},
+    "webhook": {"type", "url", "url_env", "timeout_seconds", "headers"},
+}
+TOP_KEYS = {"channels", "routes", "digest", "listed_per_message"}
+RETRIES = 3
+BACKOFF_SECONDS = (0.5, 2.0)
+MAX_ATTEMPTS = 10  # over all looks; then the event is left failed (alerts.sqlite says why)
+
+
+class AlertConfigError(Exception):
+    """config/alerts.yml is wrong; the message names the key and what to write."""
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    key: str
+    team: str | None
+    title: str
+    line: str  # one line for the message's list
+    weight: Decimal = Decimal(0)  # larger first when a message lists only some
+    fields: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    type: str
+    settings: dict
+
+
+@dataclass(frozen=True)
+class Route:
+    events: tuple[str, ...]
+    teams: tuple[str, ...] | None
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    channels: dict[str, Channel]
+    routes: tuple[Route, ...]
+    digest_cron: str = "0 7 * * *"
+    listed_per_message: int = 20
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("RECON_ALERTS_CONFIG") or PROJECT_DIR / "config" / "alerts.yml")
+
+
+def load_config(path: Path | None = None) -> AlertConfig:
+    """Read and check config/alerts.yml; a key it does not know is an error, not ignored."""
+    path = Path(path or config_path())
+    if not path.exists():
+        return AlertConfig({}, ())
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise AlertConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise AlertConfigError(f"{path}: expected a mapping with channels and routes")
+    unknown = set(doc) - TOP_KEYS
+    if unknown:
+        raise AlertConfigError(
+            f"{path}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TOP_KEYS))}"
+        )
+    channels = {}
+    for name, spec in (doc.get("channels") or {}).items():
+        where = f"{path}: channels.{name}"
+        if not isinstance(spec, dict) or spec.get("type") not in CHANNEL_KEYS:
+            raise AlertConfigError(f"{where}: needs type: smtp or type: webhook")
+        unknown = set(spec) - CHANNEL_KEYS[spec["type"]]
+        if unknown:
+            allowed = ", ".join(sorted(CHANNEL_KEYS[spec["type"]]))
+            raise AlertConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {allowed}")
+        if spec["type"] == "smtp":
+            if not spec.get("host") or not spec.get("from") or not spec.get("to"):
+                raise AlertConfigError(f"{where}: an smtp channel needs host, from and to (a list of addresses)")
+            port = spec.get("port", 25)
+            if not isinstance(port, int) or not 1 <= port <= 65535:
+                raise AlertConfigError(f"{where}.port: a port number 1-65535")
+            if isinstance(spec["to"], str):
+                spec = {**spec, "to": [spec["to"]]}
+        else:
+            if bool(spec.get("url")) == bool(spec.get("url_env")):
+                raise AlertConfigError(f"{where}: give url or url_env (the variable holding a secret URL), one of them")
+            if spec.get("url") and not str(spec["url"]).startswith(("http://", "https://")):
+                raise AlertConfigError(f"{where}.url: an http:// or https:// URL")
+        timeout = spec.get("timeout_seconds", 10)
+        if not isinstance(timeout, (int, float)) or not 0 < timeout <= 120:
+            raise AlertConfigError(f"{where}.timeout_seconds: a number of seconds, 0 to 120")
+        channels[name] = Channel(name, spec["type"], spec)
+    routes = []
+    for i, spec in enumerate(doc.get("routes") or []):
+        where = f"{path}: routes[{i}]"
+        if not isinstance(spec, dict) or set(spec) - {"events", "teams", "channels"}:
+            raise AlertConfigError(f"{where}: a route has events, channels and optionally teams")
+        events = tuple(spec.get("events") or ())
+        bad = [e for e in events if e not in EVENTS]
+        if not events or bad:
+            raise AlertConfigError(f"{where}.events: {', '.join(bad) or 'none given'}; events are {', '.join(EVENTS)}")
+        names = tuple(spec.get("channels") or ())
+        missing = [c for c in names if c not in channels]
+        if not names or missing:
+            raise AlertConfigError(f"{where}.channels: {', '.join(missing) or 'none given'} not under channels:")
+        teams = spec.get("teams")
+        routes.append(Route(events, tuple(teams) if teams else None, names))
+    digest = doc.get("digest") or {}
+    if set(digest) - {"cron"}:
+        raise AlertConfigError(f"{path}: digest takes only cron")
+    listed = doc.get("listed_per_message", 20)
+    if not isinstance(listed, int) or not 1 <= listed <= 500:
+        raise AlertConfigError(f"{path}: listed_per_message is a whole number 1-500")
+    return AlertConfig(channels, tuple(routes), str(digest.get("cron", "0 7 * * *")), listed)
+
+
+# ------------------------------------------------------------------------ events
+
+
+def _report(run_id: str) -> dict | None:
+    from orchestration import quality
+
+    path = Path(quality.default_history_dir()) / f"{run_id}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_events(run_id: str, succeeded: bool, error: str | None = None, now: datetime | None = None) -> list[Event]:
+    """What a finished run tells: failed or blocked, stale sources, match-rate drops (its quality report)."""
+    now = now or datetime.now(UTC)
+    report = _report(run_id)
+    checks = (report or {}).get("checks") or []
+    out = []
+    blocking = [c for c in checks if not c.get("passed") and c.get("severity") == "error"]
+    if blocking:
+        names = ", ".join(c["name"] for c in blocking)
+        out.append(Event("run_blocked", f"run_blocked:{run_id}", None, "A run was blocked by its quality gates",
+                         f"run {run_id[:8]}: {names}. {blocking[0].get('description', '')}"[:600]))  # fmt: skip
+    elif not succeeded:
+        out.append(Event("run_failed", f"run_failed:{run_id}", None, "A run failed",
+                         f"run {run_id[:8]}: {(error or 'see the Dagster run log').strip()}"[:600]))  # fmt: skip
+    for check in checks:
+        if check.get("passed"):
+            continue
+        meta = check.get("metadata") or {}
+        if check["name"].startswith("freshness_"):
+            out.append(Event("source_stale", f"source_stale:{check['name']}:{meta.get('newest_ingested_at')}", None,
+                             "A source is stale", check.get("description", check["name"])))  # fmt: skip
+        elif check["name"].startswith("match_rate_") and meta.get("baseline") is not None:
+            rec = meta.get("reconciliation", check["name"])
+            out.append(Event("match_rate_drop", f"match_rate_drop:{rec}:{now.date().isoformat()}", None,
+                             "A match rate dropped against its baseline", check.get("description", rec)))  # fmt: skip
+    return out
+
+
+def exception_events(store=None) -> list[Event]:
+    """SLA breaches of open exceptions, and escalations, from the action store."""
+    from orchestration.actions import ActionStore
+
+    store = store or ActionStore.existing()
+    if store is None:
+        return []
+    _, states = store.fold_all()
+    out = []
+    with store._connect() as con:
+        catalog = {
+            r["exception_id"]: dict(r) for r in con.execute("select * from exception_catalog where is_current = 1")
+        }
+        escalations = con.execute(
+            "select action_id, exception_id, actor, target, comment from actions where action = 'escalate'"
+        ).fetchall()
+    for eid, entry in catalog.items():
+        state = states.get(eid)
+        if state is None or state.is_closed:
+            continue
+        due, breached, escalated = store.sla_of(state, entry)
+        if not breached:
+            continue
+        amount = Decimal(entry["amount_at_risk_reporting"] or 0)
+        out.append(
+            Event(
+                "sla_breached",
+                f"sla_breached:{eid}:{due.isoformat()}",
+                state.owner_team,
+                "Exceptions past their SLA",
+                f"{eid[:8]} {entry['exception_type']} {entry['record_id']} ({entry['client_name'] or '?'}): "
+                f"{amount:,.2f} at risk, due {due:%Y-%m-%d %H:%M} UTC"
+                + (f", escalated to {state.escalated_to or escalated}" if state.escalated_to or escalated else ""),
+                amount,
+            )
+        )
+    for action_id, eid, actor, target, comment in escalations:
+        entry = catalog.get(eid) or {}
+        out.append(
+            Event(
+                "escalated",
+                f"escalated:{action_id}",
+                target,
+                "Exceptions escalated to your team",
+                f"{eid[:8]} {entry.get('exception_type', '')} {entry.get('record_id', '')}: by {actor}"
+                + (f": {comment}" if comment else ""),
+            )  # fmt: skip
+        )
+    return out
+
+
+def digest_events(day: str, store=None) -> list[Event]:
+    """One digest per team: open, past SLA, value at risk, new in the last day, the most urgent."""
+    from orchestration.actions import ActionStore
+
+    store = store or ActionStore.existing()
+    if store is None:
+        return []
+    _, states = store.fold_all()
+    now = store.clock()
+    per_team: dict[str, list] = defaultdict(list)
+    with store._connect() as con:
+        for entry in con.execute("select * from exception_catalog where is_current = 1"):
+            state = states.get(entry["exception_id"])
+            if state is None or state.is_closed:
+                continue
+            due, breached, _ = store.sla_of(state, entry)
+            per_team[state.owner_team].append((due, breached, dict(entry)))
+    out = []
+    for team, rows in sorted(per_team.items()):
+        rows.sort(key=lambda r: r[0])
+        at_risk = sum((Decimal(r[2]["amount_at_risk_reporting"] or 0) for r in rows), Decimal(0))
+        new = sum(1 for r in rows if datetime.fromisoformat(r[2]["first_seen_at"]) > now - timedelta(days=1))
+        urgent = "; ".join(f"{r[2]['exception_id'][:8]} {r[2]['exception_type']} due {r[0]:%Y-%m-%d}" for r in rows[:5])
+        out.append(
+            Event(
+                "daily_digest",
+                f"daily_digest:{team}:{day}",
+                team,
+                f"Daily digest {day}",
+                f"{len(rows)} open, {sum(r[1] for r in rows)} past SLA, {new} new since yesterday, "
+                f"{at_risk:,.2f} at risk. Most urgent: {urgent}",
+            )  # fmt: skip
+        )
+    return out
+
+
+# ------------------------------------------------------------------------ sending
+
+
+class Outbox:
+    """What was sent where: ``(event key, channel)`` is sent at most once."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path or recon_home() / "alerts.sqlite")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.execute(
+                "create table if not exists deliveries (event_key text not null, channel text not null,"
+                " status text not null, attempts integer not null, first_tried_at text not null,"
+                " last_tried_at text not null, last_error text, primary key (event_key, channel))"
+            )
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            con.execute("pragma journal_mode = wal")
+            yield con
+        finally:
+            con.close()
+
+    def pending(self, keys: list[str], channel: str) -> set[str]:
+        with self._connect() as con:
+            done = {
+                k
+                for k, status, attempts in con.execute(
+                    "select event_key, status, attempts from deliveries where channel = ?", [channel]
+                )
+                if status == "sent" or attempts >= MAX_ATTEMPTS
+            }
+        return {k for k in keys if k not in done}
+
+    def record(self, keys: list[str], channel: str, error: str | None) -> None:
+        now = datetime.now(UTC).isoformat()
+        with self._connect() as con:
+            con.execute("begin immediate")
+            for key in keys:
+                con.execute(
+                    "insert into deliveries values (?, ?, ?, 1, ?, ?, ?) on conflict (event_key, channel) do update"
+                    " set status = excluded.status, attempts = deliveries.attempts + 1,"
+                    " last_tried_at = excluded.last_tried_at, last_error = excluded.last_error",
+                    [key, channel, "failed" if error else "sent", now, now, error],
+                )
+            con.execute("commit")
+
+    def rows(self) -> list[tuple]:
+        with self._connect() as con:
+            return con.execute("select * from deliveries order by first_tried_at, event_key, channel").fetchall()
+
+
+def _message(events: list[Event], listed: int) -> tuple[str, str]:
+    first = events[0]
+    team = f" ({first.team})" if first.team else ""
+    subject = f"[recon] {first.title}{team}" + (f": {len(events)}" if len(events) > 1 else "")
+    shown = sorted(events, key=lambda e: (-e.weight, e.key))[:listed]
+    body = [f"{first.title}{team}: {len(events)} new." if len(events) > 1 else f"{first.title}{team}."]
+    body += [f"- {e.line}" for e in shown]
+    if len(events) > listed:
+        body.append(f"… and {len(events) - listed} more: open the desk (recon ui) or `recon exceptions list`.")
+    return subject, "\n".join(body)
+
+
+def send_smtp(channel: Channel, subject: str, body: str) -> None:
+    s = channel.settings
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = s["from"], ", ".join(s["to"]), subject
+    msg.set_content(body)
+    timeout = s.get("timeout_seconds", 10)
+    cls = smtplib.SMTP_SSL if s.get("ssl") else smtplib.SMTP
+    with cls(s["host"], s.get("port", 25), timeout=timeout) as server:
+        if s.get("starttls"):
+            server.starttls(context=ssl.create_default_context())
+        if s.get("username"):
+            password = os.environ.get(s.get("password_env") or "", "")
+            if not password:
+                raise RuntimeError(
+                    f"channel {channel.name}: set {s.get('password_env') or 'password_env'} in the environment"
+                )
+            server.login(s["username"], password)
+        server.send_message(msg)
+
+
+def send_webhook(channel: Channel, subject: str, body: str, events: list[Event]) -> None:
+    s = channel.settings
+    url = s.get("url") or os.environ.get(s["url_env"], "")
+    if not url.startswith(("http://", "https://")):
+        raise RuntimeError(f"channel {channel.name}: {s.get('url_env')} holds no http(s) URL")
+    payload = {
+        "text": f"*{subject}*\n{body}",  # Slack's incoming webhooks read `text`
+        "event": events[0].kind,
+        "team": events[0].team,
+        "keys": [e.key for e in events],
+    }
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **(s.get("headers") or {})},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=s.get("timeout_seconds", 10)) as response:  # noqa: S310 (config URL)
+        if not 200 <= response.status < 300:
+            raise RuntimeError(f"HTTP {response.status}")
+
+
+def _send(channel: Channel, events: list[Event], listed: int) -> None:
+    subject, body = _message(events, listed)
+    if channel.type == "smtp":
+        send_smtp(channel, subject, body)
+    else:
+        send_webhook(channel, subject, body, events)
+
+
+def dispatch(events: list[Event], config: AlertConfig | None = None, outbox: Outbox | None = None,
+             sleep=time.sleep) -> dict:  # fmt: skip
+    """Send each event to the channels its routes name, once; returns counts per outcome."""
+    config = config or load_config()
+    outbox = outbox or Outbox()
+    summary = {"events": len(events), "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
+    if not events or not config.routes:
+        return summary
+    batches: dict[tuple[str, str, str | None], list[Event]] = defaultdict(list)
+    for event in events:
+        names = {c for r in config.routes if event.kind in r.events and (r.teams is None or event.team in r.teams)
+                 for c in r.channels}  # fmt: skip
+        for name in sorted(names):
+            batches[(name, event.kind, event.team)].append(event)
+    for (name, _, _), batch in sorted(batches.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
+        channel = config.channels[name]
+        unique = {e.key: e for e in batch}
+        todo = outbox.pending(sorted(unique), name)
+        summary["already_sent"] += len(unique) - len(todo)
+        if not todo:
+            continue
+        todo_events = [unique[k] for k in sorted(todo)]
+        error = None
+        for attempt in range(RETRIES):
+            try:
+                _send(channel, todo_events, config.listed_per_message)
+                error = None
+                break
+            except (OSError, smtplib.SMTPException, urllib.error.URLError, RuntimeError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                if attempt < RETRIES - 1:
+                    sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
+        outbox.record(sorted(todo), name, error)
+        if error:
+            summary["failed"] += len(todo)
+            summary["errors"].append(f"{name}: {error}")
+        else:
+            summary["sent"] += len(todo)
+            summary["messages"] += 1
+    return summary
+
+
+def after_run(run_id: str, succeeded: bool, error: str | None = None) -> dict:
+    """Everything a finished run may have to tell: its own events, and the exceptions it left past SLA."""
+    config = load_config()
+    if not config.routes:
+        return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
+    return dispatch(run_events(run_id, succeeded, error) + exception_events(), config)
+
+
+def send_digests(day: str | None = None) -> dict:
+    config = load_config()
+    day = day or datetime.now(UTC).date().isoformat()
+    return dispatch(digest_events(day), config) if config.routes else {"events": 0, "sent": 0}

@@ -1,0 +1,61 @@
+"""Alerts from Dagster: a run-status and a run-failure sensor on recon_job, and the morning digest.
+
+The sensors run in the Dagster daemon (``make dev`` or a deployment); ``recon run`` without
+a daemon sends the same events itself when the run ends (orchestration/pipeline.py).
+Each event has an idempotency key (orchestration/alerts.py), so whichever looks first
+sends it and the other finds it sent.
+"""
+
+import dagster as dg
+
+from orchestration import alerts
+from orchestration.defs.automation import recon_job
+
+
+def _log(context, summary: dict) -> None:
+    context.log.info(
+        f"alerts: {summary.get('sent', 0)} event(s) sent in {summary.get('messages', 0)} message(s), "
+        f"{summary.get('already_sent', 0)} already sent, {summary.get('failed', 0)} failed"
+    )
+    for error in summary.get("errors") or []:
+        context.log.warning(f"alert not delivered (retried at the next look): {error}")
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[recon_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After a successful run: stale sources, match-rate drops, SLA breaches (config/alerts.yml).",
+)
+def alert_after_success(context: dg.RunStatusSensorContext):
+    _log(context, alerts.after_run(context.dagster_run.run_id, True))
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[recon_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After a failed run: failed or blocked by a gate, and what else it found, to config/alerts.yml.",
+)
+def alert_after_failure(context: dg.RunFailureSensorContext):
+    error = context.failure_event.message if context.failure_event else None
+    _log(context, alerts.after_run(context.dagster_run.run_id, False, error))
+
+
+@dg.op(description="Send each team its digest: open exceptions, SLA breaches, value at risk, the most urgent.")
+def send_alert_digests(context: dg.OpExecutionContext) -> None:
+    _log(context, alerts.send_digests())
+
+
+@dg.job(description="The daily digest per team (config/alerts.yml routes daily_digest).")
+def alert_digest_job():
+    send_alert_digests()
+
+
+alert_digest = dg.ScheduleDefinition(
+    name="alert_digest",
+    job=alert_digest_job,
+    cron_schedule=alerts.load_config().digest_cron,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="The morning digest (digest.cron in config/alerts.yml, UTC).",
+)

@@ -1,0 +1,285 @@
+"""Alerts against a local SMTP server and a local HTTP receiver, both on 127.0.0.1.
+
+Real parts: an aiosmtpd server that keeps what it receives, an http.server that records
+POSTed JSON (and can be told to fail), the SQLite outbox, a real action store, and the
+Dagster sensors evaluated through Dagster's own test contexts.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from orchestration import alerts
+from orchestration.actions import ActionStore
+
+# ------------------------------------------------------------------ local receivers
+
+
+class _Mailbox:
+    def __init__(self):
+        self.messages: list[dict] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append({"to": envelope.rcpt_tos, "data": envelope.content.decode("utf8", "replace")})
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    import socket
+
+    with socket.socket() as probe:  # a free port: aiosmtpd's controller cannot start on port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = _Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield controller.port, box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def webhook():
+    received: list[dict] = []
+    state = {"fail": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if state["fail"] > 0:
+                state["fail"] -= 1
+                self.send_response(500)
+                self.end_headers()
+                return
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received, state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def write_config(path: Path, smtp_port: int, hook_url: str) -> Path:
+    path.write_text(
+        f"""
+channels:
+  finance_mail: {{type: smtp, host: 127.0.0.1, port: {smtp_port}, from: recon@agency.test, to: [finance@agency.test]}}
+  ops_chat: {{type: webhook, url_env: TEST_RECON_WEBHOOK, timeout_seconds: 5}}
+routes:
+  - events: [sla_breached, escalated, daily_digest]
+    teams: [finance, operations]
+    channels: [finance_mail]
+  - events: [run_failed, run_blocked, source_stale, match_rate_drop, sla_breached]
+    channels: [ops_chat]
+listed_per_message: 3
+"""
+    )
+    return path
+
+
+def catalog_entry(eid: str, team: str, due: str, amount: str) -> dict:
+    return {
+        "exception_id": eid,
+        "exception_type": "orphan_invoice",
+        "owner_team": team,
+        "severity": "manual_review",
+        "sla_hours": 72,
+        "record_entity": "int_invoice_billing_items",
+        "record_id": f"INV-{eid[:4]}#",
+        "client_name": "=cmd|' /C calc'!A0",
+        "currency": "EUR",
+        "amount_at_risk": amount,
+        "amount_at_risk_reporting": amount,
+        "details": {"business_due_at": due},
+    }
+
+
+@pytest.fixture
+def store(recon_home: Path) -> ActionStore:
+    clock = lambda: datetime(2026, 6, 1, 9, 0, tzinfo=UTC)  # noqa: E731
+    store = ActionStore(recon_home / "actions.sqlite", clock=clock)
+    store.refresh_catalog(
+        [
+            catalog_entry("a" * 32, "finance", "2026-05-01", "900.00"),  # past SLA
+            catalog_entry("b" * 32, "finance", "2026-05-02", "50.00"),  # past SLA
+            catalog_entry("c" * 32, "finance", "2026-05-31", "10.00"),  # due 2026-06-03: not yet
+            catalog_entry("d" * 32, "media_ops", "2026-04-01", "5.00"),  # past SLA, another team
+        ]
+    )
+    return store
+
+
+def test_config_is_checked_and_names_the_key(tmp_path: Path) -> None:
+    bad = {
+        "routes: [{events: [sla_breach], channels: [x]}]\nchannels: {x: {type: webhook, url: 'http://h'}}": (
+            "sla_breach"
+        ),
+        "channels: {x: {type: smtp, host: h}}": "needs host, from and to",
+        "channels: {x: {type: webhook, url: 'ftp://h'}}": "http:// or https://",
+        "channels: {x: {type: webhook, url: 'http://h', pasword: 1}}": "pasword",
+        "routes: [{events: [run_failed], channels: [nowhere]}]": "nowhere",
+        "chanels: {}": "chanels",
+    }
+    for text, words in bad.items():
+        path = tmp_path / "alerts.yml"
+        path.write_text(text)
+        with pytest.raises(alerts.AlertConfigError, match=words):
+            alerts.load_config(path)
+    # The shipped file routes nothing: alerts are off until someone fills it in.
+    shipped = alerts.load_config(Path(__file__).parents[2] / "config" / "alerts.yml")
+    assert shipped.routes == () and shipped.digest_cron == "0 7 * * *"
+
+
+def test_sla_breaches_reach_mail_and_webhook_once(
+    store: ActionStore, smtp, webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, box = smtp
+    url, received, _ = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    config = alerts.load_config(write_config(tmp_path / "alerts.yml", port, url))
+    outbox = alerts.Outbox(tmp_path / "alerts.sqlite")
+
+    events = alerts.exception_events(store)
+    assert sorted(e.key.split(":")[1][:1] for e in events if e.kind == "sla_breached") == ["a", "b", "d"]
+    first = alerts.dispatch(events, config, outbox, sleep=lambda s: None)
+    # finance's two breaches: one e-mail; all three breaches to the chat, one message per team.
+    assert (first["failed"], first["messages"]) == (0, 3), first
+    assert len(box.messages) == 1 and box.messages[0]["to"] == ["finance@agency.test"]
+    mail = box.messages[0]["data"]
+    assert "Subject: [recon] Exceptions past their SLA (finance): 2" in mail and "aaaaaaaa" in mail
+    assert mail.index("aaaaaaaa") < mail.index("bbbbbbbb")  # the larger amount first
+    assert sorted(m["team"] for m in received) == ["finance", "media_ops"]
+    assert all(m["event"] == "sla_breached" and m["text"].startswith("*[recon]") for m in received)
+
+    # Looked for again (the next run, the sensor): nothing is sent twice.
+    again = alerts.dispatch(alerts.exception_events(store), config, outbox, sleep=lambda s: None)
+    assert (again["sent"], again["already_sent"]) == (0, 5)  # 2 by mail, 3 to the chat
+    assert len(box.messages) == 1 and len(received) == 2
+
+
+def test_a_failing_webhook_is_retried_then_delivered_later(
+    store: ActionStore, smtp, webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, _ = smtp
+    url, received, state = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    config = alerts.load_config(write_config(tmp_path / "alerts.yml", port, url))
+    outbox = alerts.Outbox(tmp_path / "alerts.sqlite")
+    event = alerts.Event("run_failed", "run_failed:r1", None, "A run failed", "run r1: dbt failed")
+
+    state["fail"] = alerts.RETRIES  # every try of this look fails
+    waits: list[float] = []
+    failed = alerts.dispatch([event], config, outbox, sleep=waits.append)
+    assert failed["failed"] == 1 and "HTTPError" in failed["errors"][0] and waits == [0.5, 2.0]
+    assert received == []
+    [(key, channel, status, attempts, *_)] = outbox.rows()
+    assert (key, channel, status, attempts) == ("run_failed:r1", "ops_chat", "failed", 1)
+
+    state["fail"] = 1  # the next look: one failure, then it goes through
+    later = alerts.dispatch([event], config, outbox, sleep=lambda s: None)
+    assert later["sent"] == 1 and len(received) == 1 and received[0]["keys"] == ["run_failed:r1"]
+    assert outbox.rows()[0][2:4] == ("sent", 2)
+    assert alerts.dispatch([event], config, outbox)["already_sent"] == 1
+
+
+def test_escalations_and_the_daily_digest(store: ActionStore, smtp, webhook, tmp_path, monkeypatch) -> None:
+    port, box = smtp
+    url, _, _ = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    config = alerts.load_config(write_config(tmp_path / "alerts.yml", port, url))
+    outbox = alerts.Outbox(tmp_path / "alerts.sqlite")
+    ActionStore(store.path, clock=store.clock, login=lambda: "desk:olga").act(
+        "escalate", "c" * 32, None, team="finance", reason="needs_lead", comment="client called"
+    )
+    escalations = [e for e in alerts.exception_events(store) if e.kind == "escalated"]
+    # Escalation goes to the severity's escalation team (seeds/severity_policy.csv), not the owner.
+    assert len(escalations) == 1 and escalations[0].team == "operations" and "client called" in escalations[0].line
+    digest = alerts.digest_events("2026-06-01", store)
+    assert {e.team for e in digest} == {"finance", "media_ops"}
+    finance = next(e for e in digest if e.team == "finance")
+    assert finance.line.startswith("3 open, 2 past SLA")
+    alerts.dispatch(escalations + digest, config, outbox, sleep=lambda s: None)
+    subjects = sorted(m["data"].split("Subject: ")[1].splitlines()[0] for m in box.messages)
+    assert subjects == [
+        "[recon] Daily digest 2026-06-01 (finance)",
+        "[recon] Exceptions escalated to your team (operations)",
+    ]
+    assert alerts.dispatch(alerts.digest_events("2026-06-01", store), config, outbox)["sent"] == 0  # once a day
+    next_day = alerts.dispatch(alerts.digest_events("2026-06-02", store), config, outbox, sleep=lambda s: None)
+    assert next_day["sent"] == 1  # finance; media_ops has no digest route
+
+
+def test_run_events_from_the_quality_report(recon_home: Path) -> None:
+    history = recon_home / "quality" / "history"
+    history.mkdir(parents=True)
+    report = {
+        "run_id": "run-blocked-1",
+        "passed": False,
+        "checks": [
+            {"name": "raw_keys_unique", "severity": "error", "passed": False, "description": "keys repeat",
+             "metadata": {}},
+            {"name": "freshness_crm", "severity": "warn", "passed": False, "description": "crm is 80 h old",
+             "metadata": {"newest_ingested_at": "2026-05-28T01:00:00"}},
+            {"name": "match_rate_orders_invoices", "severity": "error", "passed": False, "description": "dropped",
+             "metadata": {"reconciliation": "orders_invoices", "baseline": 0.97}},
+        ],
+    }  # fmt: skip
+    (history / "run-blocked-1.json").write_text(json.dumps(report))
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    kinds = {e.kind: e.key for e in alerts.run_events("run-blocked-1", False, "step failed", now)}
+    assert kinds == {
+        "run_blocked": "run_blocked:run-blocked-1",
+        "source_stale": "source_stale:freshness_crm:2026-05-28T01:00:00",
+        "match_rate_drop": "match_rate_drop:orders_invoices:2026-06-01",
+    }
+    # A run that failed with no gate failing is a failure, not a block.
+    assert [e.kind for e in alerts.run_events("no-report", False, "dbt crashed", now)] == ["run_failed"]
+    assert alerts.run_events("no-report", True, None, now + timedelta(days=1)) == []
+
+
+def test_dagster_sensors_send_through_the_same_outbox(
+    store: ActionStore, smtp, webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from orchestration.defs import alerting
+
+    port, box = smtp
+    url, received, _ = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(write_config(tmp_path / "alerts.yml", port, url)))
+    monkeypatch.setattr(ActionStore, "existing", classmethod(lambda cls, *a, **k: store))
+    with dg.instance_for_test() as instance:
+        run = instance.create_run_for_job(alerting.alert_digest_job)
+        context = dg.build_run_status_sensor_context(
+            sensor_name="alert_after_success",
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name=run.job_name),
+        )
+        alerting.alert_after_success(context)
+        assert len(box.messages) == 1 and len(received) == 2  # finance mail; finance + media_ops chat
+        alerting.alert_after_success(context)  # the same run seen again
+        assert len(box.messages) == 1 and len(received) == 2
+        result = alerting.alert_digest_job.execute_in_process(instance=instance)
+        assert result.success
+        assert any("Daily digest" in m["data"] for m in box.messages)
