@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint format dev docs bench clean
+.PHONY: install demo test lint format dev docs bench clean ui browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -20,10 +20,17 @@ install: $(STAMP)
 demo: install
 	$(BIN)/recon demo
 
-test: install
+# The desk's browser tests drive Debian's Chromium through chromedriver (tests/python/test_desk_browser.py).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromedriver >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null || \
+		  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }; }
+
+test: install browser
 	$(BIN)/recon prepare
 	$(BIN)/recon governance check
-	$(BIN)/python -m pytest
+	RECON_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check orchestration tests bench
@@ -35,6 +42,9 @@ format: install
 dev: install
 	$(BIN)/recon dev
 
+ui: install
+	$(BIN)/recon ui
+
 docs: install
 	$(BIN)/dbt docs generate --project-dir . --profiles-dir profiles
 
@@ -42,4 +52,4 @@ bench: install
 	$(BIN)/python bench/bench_generate.py --orders 1000000
 
 clean:
-	rm -rf target logs .recon
+	rm -rf target logs .recon test-output

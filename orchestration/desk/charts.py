@@ -117,7 +117,9 @@ def lines(
     points = [(t, v) for s in series.values() for t, v in s if v is not None]
     if not points:
         return _empty(width, 80, f"{title}: no history yet (one point per publication)")
-    pad_l, pad_r, pad_t, pad_b = 52, 12, 12, 46
+    legend_rows = -(-len(series) // 3)
+    height += 14 * max(0, legend_rows - 1)
+    pad_l, pad_r, pad_t, pad_b = 52, 12, 12, 30 + 14 * legend_rows
     times = [_epoch(t) for t, _ in points]
     t0, t1 = min(times), max(times)
     values = [float(v) for _, v in points]
@@ -151,14 +153,14 @@ def lines(
                 f"<title>{escape(name)} {escape(str(t)[:16])}: {escape(fmt(v))}</title></circle>"
             )
         lx = pad_l + (i % 3) * (inner_w / 3)
-        ly = height - 22 + (i // 3) * 14
+        ly = height - pad_b + 30 + (i // 3) * 14
         parts.append(
             f'<rect x="{lx:.1f}" y="{ly - 9}" width="10" height="10" fill="{colour}"/>'
             f'<text x="{lx + 14:.1f}" y="{ly}" class="label">{escape(name)}</text>'
         )
     parts.append(
-        f'<text x="{pad_l}" y="{height - 32}" class="label">{escape(str(_first(points))[:10])}</text>'
-        f'<text x="{width - pad_r}" y="{height - 32}" text-anchor="end" class="label">'
+        f'<text x="{pad_l}" y="{height - pad_b + 14}" class="label">{escape(str(_first(points))[:10])}</text>'
+        f'<text x="{width - pad_r}" y="{height - pad_b + 14}" text-anchor="end" class="label">'
         f"{escape(str(_last(points))[:10])}</text></svg>"
     )
     return Markup("".join(parts))

@@ -182,6 +182,7 @@ class Trace:
     # the caller; render() says whether the traced run is the one being served.
     publication: dict | None = None
     notes: list[str] = field(default_factory=list)
+    has_sources: bool = True  # False in a copy without raw rows and staging (the serving copy)
 
     def to_dict(self) -> dict:
         """Plain JSON types (Decimals as strings, timestamps as ISO 8601 UTC) for ``--json``."""

@@ -102,7 +102,9 @@ def _render_sources(trace: Trace) -> list[str]:
                 f"    QUARANTINED raw.{row['raw_table']}  {row['source_file']}  row {row['row_number']}  "
                 f"batch {row['batch_id']}: {row['column_name']} {row['original_value']!r} — {row['reason']}"
             )
-        if not record.source_rows and not record.quarantined_rows:
+        if not trace.has_sources:
+            lines.append("    not in this copy (raw rows are in the working warehouse)")
+        elif not record.source_rows and not record.quarantined_rows:
             lines.append("    no raw rows found")
     return lines
 
@@ -113,7 +115,9 @@ def _render_staging(trace: Trace) -> list[str]:
         lines.append(f"  {KIND[record.kind].label} {record.key}")
         for staged in record.staged:
             lines += _wrap(f"    {staged['model']}: ", _staged_parts(staged["model"], staged["row"]), " " * 6)
-        if not record.staged:
+        if not record.staged and not trace.has_sources:
+            lines.append("    not in this copy (staging is in the working warehouse)")
+        elif not record.staged:
             lines.append("    not staged: quarantined, superseded, or not loaded (see the raw rows above)")
     return lines
 

@@ -567,10 +567,13 @@ def trace(warehouse: Path, store_path: Path | None, identifier: str, publication
                     role = f"{pair['decision']} in {pair['reconciliation']} ({pair['pass_name']})"
                     partners.append((partner, pair["partner_key"], role))
         result.records = [_trace_record(db, kind, key, role) for kind, key, role in subjects + partners]
-        if not any(r.startswith("raw.") for r in db.relations):
+        # The serving copy holds the marts and the ingestion log, not the raw rows or staging.
+        result.has_sources = any(r.startswith("staging.") for r in db.relations)
+        if not result.has_sources:
             result.notes.append(
-                f"{warehouse} has no raw or staging schema (a marts-only copy?): trace the working warehouse "
-                "for source files and staged values"
+                f"{warehouse} holds no raw rows or staging (the published copy holds the marts): "
+                f"`recon trace {identifier}` between runs reads the working warehouse for source files and "
+                "staged values"
             )
         else:
             for record in result.records:
