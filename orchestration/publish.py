@@ -126,12 +126,14 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
             f'copy marts."{KPI_HISTORY}" to ? (format parquet, compression zstd)',
             [str(parquet_dir / f"{KPI_HISTORY}.parquet")],
         )
+        described = describe(con, tables + [("marts", KPI_HISTORY)])
         record = {
             "publication": name,
             "run_id": run_id,
             "published_at": now.isoformat(),
             "code_version": code_version(),
             "row_counts": row_counts,
+            "described_columns": described,
             **details,
         }
         con.execute("create schema if not exists publication")
@@ -234,9 +236,9 @@ def append_kpis(con, name: str, run_id: str, now: datetime, previous: dict | Non
         con.execute(
             f"""
             insert into marts."{KPI_HISTORY}"
-            select ?, ?, ?, 'all', 'all', unnest(['open_exceptions', 'sla_breaches', 'value_at_risk']),
+            select ?, ?, ?, 'all', 'all', unnest(['open_exceptions', 'sla_breaches', 'amount_at_risk']),
                    unnest([count(*)::decimal(38, 6), count(*) filter (where is_breached)::decimal(38, 6),
-                           coalesce(sum(value_at_risk_reporting), 0)::decimal(38, 6)]),
+                           coalesce(sum(amount_at_risk_reporting), 0)::decimal(38, 6)]),
                    unnest([null, null, ?])
             from marts.fct_exception_current
             where not is_closed
@@ -244,6 +246,73 @@ def append_kpis(con, name: str, run_id: str, now: datetime, previous: dict | Non
             [*stamp, currency],
         )
     return con.execute(f'select count(*) from marts."{KPI_HISTORY}"').fetchall()[0][0]
+
+
+KPI_HISTORY_DOCS = {
+    "": "KPIs of every publication, appended at each (the trend the dashboard plots). One row per KPI, "
+    "reconciliation and side.",
+    "published_at": "When the publication was made (UTC).",
+    "publication": "The publication's name (publications/<name>).",
+    "run_id": "The Dagster run that built it.",
+    "reconciliation": "The reconciliation, or 'all' for a KPI of the whole.",
+    "side": "left or right side of the reconciliation, or 'all'.",
+    "kpi": "records, match_rate, auto_match_rate; open_exceptions, sla_breaches, amount_at_risk.",
+    "kpi_value": "The KPI's value: a rate from 0 to 1, a count, or money in reporting_currency.",
+    "reporting_currency": "The currency of kpi_value when the KPI is money (amount_at_risk), else empty.",
+}
+
+
+def _sql_string(text: str) -> str:
+    """A SQL string literal: ``COMMENT ON`` takes no parameters, so descriptions are quoted here.
+
+    DuckDB's literals have no backslash escapes; doubling the quote is the whole escape.
+    Control characters are dropped and the length bounded, so a description is one line of text.
+    """
+    clean = "".join(ch if ch >= " " else " " for ch in str(text)).strip()[:4000]
+    return "'" + clean.replace("'", "''") + "'"
+
+
+def describe(con, tables: list[tuple[str, str]]) -> int:
+    """Carry dbt's descriptions into the publication as table and column comments.
+
+    A BI tool pointed at ``serving.duckdb`` then shows what each column means. Descriptions
+    come from the manifest (models in marts, sources in raw) and, for rpt_kpi_history, from
+    this module. Returns the number of columns described.
+    """
+    manifest_path = PROJECT_DIR / "target" / "manifest.json"
+    docs: dict[tuple[str, str], dict] = {}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        for node in [*manifest.get("nodes", {}).values(), *manifest.get("sources", {}).values()]:
+            if node.get("resource_type") == "model":
+                key = (node.get("schema"), node.get("alias") or node["name"])
+            elif node.get("resource_type") == "source":
+                key = (node.get("schema"), node.get("identifier") or node["name"])
+            else:
+                continue
+            columns = {c: (v.get("description") or "") for c, v in (node.get("columns") or {}).items()}
+            docs[key] = {"": node.get("description") or "", **columns}
+    docs[("marts", KPI_HISTORY)] = KPI_HISTORY_DOCS
+    described = 0
+    for schema, table in tables:
+        doc = docs.get((schema, table))
+        if not doc:
+            continue
+        present = {
+            r[0]
+            for r in con.execute(
+                "select column_name from duckdb_columns() where database_name = current_database() "
+                "and schema_name = ? and table_name = ?",
+                [schema, table],
+            ).fetchall()
+        }
+        if doc.get(""):
+            con.execute(f'comment on table "{schema}"."{table}" is {_sql_string(doc[""])}')
+        for column, text in doc.items():
+            if column and text and column in present:
+                con.execute(f'comment on column "{schema}"."{table}"."{column}" is {_sql_string(text)}')
+                described += 1
+    return described
 
 
 def _is_complete(root: Path, name: str, listed: set[str]) -> bool:

@@ -204,7 +204,7 @@ def _marts_summary(con: duckdb.DuckDBPyConnection, out: dict) -> dict:
         # Exceptions not closed, as of the last run: routed, timed, and what is at stake.
         out["exceptions"] = con.execute(
             "select exception_type, owner_team, severity, count(*), "
-            "count(*) filter (where is_breached), sum(value_at_risk_reporting) "
+            "count(*) filter (where is_breached), sum(amount_at_risk_reporting) "
             "from marts.fct_exception_current where not is_closed "
             "group by 1, 2, 3 order by 4 desc, 1"
         ).fetchall()

@@ -78,14 +78,14 @@ def dashboard(desk: Desk) -> dict:
 
     if _has(con, "fct_exception_current"):
         ((open_n, breached, at_risk),) = con.execute(
-            "select count(*), count(*) filter (where is_breached), coalesce(sum(value_at_risk_reporting), 0)"
+            "select count(*), count(*) filter (where is_breached), coalesce(sum(amount_at_risk_reporting), 0)"
             " from marts.fct_exception_current where not is_closed"
         ).fetchall()
-        board["cards"].update(open_exceptions=open_n, sla_breaches=breached, value_at_risk=at_risk)
+        board["cards"].update(open_exceptions=open_n, sla_breaches=breached, amount_at_risk=at_risk)
         for dim in ("exception_type", "owner_team", "severity"):
             rows = table(
                 f"open_by_{dim}",
-                f"select {dim}, count(*) as open_exceptions, sum(value_at_risk_reporting) as value_at_risk"
+                f"select {dim}, count(*) as open_exceptions, sum(amount_at_risk_reporting) as amount_at_risk_reporting"
                 f" from marts.fct_exception_current where not is_closed group by 1 order by 2 desc, 1",
             )  # dim is one of three fixed names
             board["charts"][f"by_{dim}"] = charts.bars([(r[0], r[1]) for r in rows], f"open exceptions by {dim}")
@@ -106,8 +106,8 @@ def dashboard(desk: Desk) -> dict:
             colours=["#16a34a", "#84cc16", "#ca8a04", "#ea580c", "#dc2626"],
         )
         rows = table(
-            "value_at_risk_by_client",
-            "select client_name, sum(value_at_risk_reporting) as value_at_risk, count(*) as open_exceptions"
+            "amount_at_risk_by_client",
+            "select client_name, sum(amount_at_risk_reporting) as amount_at_risk_reporting, count(*) as open_exceptions"
             " from marts.fct_exception_current where not is_closed and client_name is not null"
             " group by 1 order by 2 desc nulls last, 1 limit 50",
         )

@@ -103,7 +103,7 @@ DRIFT_SQL = {
             count(*) filter (where cand.exception_id is null) as removed,
             coalesce(sum(cand.amount_at_risk_reporting) filter (where prod.exception_id is null), 0)
                 - coalesce(sum(prod.amount_at_risk_reporting) filter (where cand.exception_id is null), 0)
-                as value_at_risk_change_reporting
+                as amount_at_risk_change_reporting
         from prod
         full outer join cand on prod.exception_id = cand.exception_id
         group by 1
@@ -150,7 +150,7 @@ def render(report: dict) -> str:
     lines += ["", "| exception type | added | removed | value at risk change |", "|---|---:|---:|---:|"]
     for e in report["drift"]["exceptions"]:
         lines.append(
-            f"| {e['exception_type']} | {e['added']} | {e['removed']} | {e['value_at_risk_change_reporting']:,.2f} |"
+            f"| {e['exception_type']} | {e['added']} | {e['removed']} | {e['amount_at_risk_change_reporting']:,.2f} |"
         )
     if not report["drift"]["exceptions"]:
         lines.append("| (none) | 0 | 0 | 0.00 |")
@@ -226,8 +226,8 @@ def run_shadow(candidate: Path, now: datetime | None = None) -> dict:
         "matches_changed": sum(m["changed"] for m in report["drift"]["matches"]),
         "exceptions_added": sum(e["added"] for e in report["drift"]["exceptions"]),
         "exceptions_removed": sum(e["removed"] for e in report["drift"]["exceptions"]),
-        "value_at_risk_change_reporting": sum(
-            e["value_at_risk_change_reporting"] for e in report["drift"]["exceptions"]
+        "amount_at_risk_change_reporting": sum(
+            e["amount_at_risk_change_reporting"] for e in report["drift"]["exceptions"]
         ),
     }
     with open(root / "history.jsonl", "a") as fh:

@@ -357,3 +357,38 @@ def test_charts_escape_labels() -> None:
     svg = charts.bars([("<script>alert(1)</script>", 3)], "t")
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "<script>" not in charts.waterfall(-2.0, [("<b>", "1", 3.0)], "w")
+
+
+def test_the_serving_copy_is_described_for_bi_tools(home: Path) -> None:
+    """A BI tool pointed at serving.duckdb sees dbt's descriptions as comments, and the currency of every amount."""
+    from orchestration.warehouse import open_reader
+
+    con = open_reader(settings.serving_path())
+    try:
+        missing = con.execute(
+            "select table_name, column_name from duckdb_columns() where schema_name = 'marts'"
+            " and (table_name like 'rpt_%' or table_name in ('fct_exception_current', 'fct_reconciled_orders'))"
+            " and coalesce(comment, '') = ''"
+        ).fetchall()
+        tables = dict(
+            con.execute("select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall()
+        )
+        reporting = con.execute(
+            "select table_name, list(column_name) from duckdb_columns() where schema_name = 'marts'"
+            " and column_name like '%\\_reporting' escape '\\' group by 1"
+        ).fetchall()
+        currencies = {
+            t for (t,) in con.execute(
+                "select table_name from duckdb_columns()"
+                " where schema_name = 'marts' and column_name = 'reporting_currency'"
+            ).fetchall()
+        }  # fmt: skip
+        stale_name = con.execute(
+            "select count(*) from duckdb_columns() where schema_name = 'marts' and column_name like '%value_at_risk%'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert missing == []
+    assert all(tables[t] for t in ("fct_exception_current", "rpt_kpi_history", "rpt_exception_summary"))
+    assert {t for t, _ in reporting} <= currencies, "an amount in reporting currency without reporting_currency"
+    assert stale_name == 0  # one name for the value at risk: amount_at_risk_reporting

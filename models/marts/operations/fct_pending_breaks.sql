@@ -10,6 +10,7 @@ select
     currency,
     amount_at_risk,
     amount_at_risk_reporting,
+    '{{ var("reporting_currency") }}' as reporting_currency,
     domain,
     policy_owner_team as owner_team,
     severity,
