@@ -28,11 +28,22 @@
             plausible_document: invoice_id  # a record beside a matched record of the same
                                             # document (a column of the side's model) is
                                             # unmatched_plausible whatever its candidates
+            plausible_fit:                  # a candidate that meets all of these counts
+              all_of:                       # whatever it scored
+                - {field: name, not_levels: [low]}          # a null side (-1) meets it
+                - {date: {days_after_left: {min: 0, max: 7}}}
+                - {amount: {of: whole, at_least: 0.03}}
+                - {amount: {of: whole, with_covered: true, at_most: 1.35}}
 
     `levels` name the spec's comparison levels (level_<field> of the pairs); the amount
     condition reads the pairs' right_amount and left_amount_compared (what the left record
-    still has to match, in the right record's currency). The same candidate must meet the
-    probability and the evidence.
+    still has to match, in the right record's currency), or with `of: whole` the left
+    record's whole amount (left_whole_amount_compared), and with `with_covered: true` counts
+    on the right, beside the record's own amount, what deterministic matches already cover
+    of the left one (whole less what is left). The date condition reads the sides' `date`
+    (and the left's `date_end`) columns: the right date from `min` to `max` days after the
+    left date, and not after the left's date_end where it has one. The same candidate must
+    meet the probability and the evidence; plausible_fit is met by a candidate alone.
 
     A record an operator linked by hand that was restated since (int_operator_links'
     fingerprint differs from the record's now) is a `manual_link_changed` break on the
@@ -65,6 +76,7 @@
     {%- set split = 'unmatched_plausible' in rule.states -%}
     {%- set evidence = rule.get('plausible_evidence') if split else none -%}
     {%- set document = rule.get('plausible_document') if split else none -%}
+    {%- set fit = rule.get('plausible_fit') if split else none -%}
     {%- set block -%}
     select
         case side_states.exception_state
@@ -98,6 +110,9 @@
                         coalesce(cast(json_extract(records.top_candidates, '$[0].match_probability') as double), 0)
                             >= {{ plausible }}
                         {%- endif %}
+                        {%- if fit %}
+                        or fitting.record_key is not null
+                        {%- endif %}
                         {%- if document %}
                         or claimed.record_key is not null
                         {%- endif %}
@@ -114,11 +129,20 @@
             -- Candidates that scored at least plausible_probability and come close on the
             -- evidence the spec names.
             select distinct pairs.{{ side }}_key as record_key
-            from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
+            from {{ recon_evidence_pairs(spec, name, evidence) }} as pairs
             where pairs.match_probability >= {{ plausible }}
                 and {{ recon_plausible_evidence(evidence, spec, name) }}
         ) as evidenced
             on records.record_key = evidenced.record_key
+        {%- endif %}
+        {%- if fit %}
+        left join (
+            -- Candidates that fit as the spec's plausible_fit says, whatever they scored.
+            select distinct pairs.{{ side }}_key as record_key
+            from {{ recon_evidence_pairs(spec, name, fit) }} as pairs
+            where {{ recon_plausible_evidence(fit, spec, name) }}
+        ) as fitting
+            on records.record_key = fitting.record_key
         {%- endif %}
         {%- if document %}
         left join (
@@ -208,10 +232,15 @@
 
 
 {#- The condition a candidate pair (`pairs`, int_<name>__pairs) meets to come close, for
-    recon_exception_breaks' plausible_evidence: {field: F, levels: [names]} (the pair's
-    level_F is one of the spec's levels of that comparison), {amount: {at_least: a,
-    at_most: b}} (the right amount within a × to b × the left amount as compared; either
-    bound may be left out), or any_of / all_of lists of them. -#}
+    recon_exception_breaks' plausible_evidence and plausible_fit: {field: F, levels: [names]}
+    (the pair's level_F is one of the spec's levels of that comparison), {field: F,
+    not_levels: [names]} (none of them; a null side, level -1, meets it), {amount: {at_least:
+    a, at_most: b}} (the right amount within a × to b × the left amount as compared; either
+    bound may be left out; `of: whole`: × the left's whole amount, not what deterministic
+    matches left of it; `with_covered: true`: the right amount and what they cover of the
+    left together), {date: {days_after_left: {min: a, max: b}}} (the right date a to b days
+    after the left date, and not after the left's date_end; recon_evidence_pairs), or any_of /
+    all_of lists of them. -#}
 {% macro recon_plausible_evidence(condition, spec, name) -%}
     {%- if condition is not mapping -%}
         {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_evidence must be a mapping, got " ~ condition) }}
@@ -223,7 +252,7 @@
             {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_evidence any_of / all_of needs at least one condition") }}
         {%- endif -%}
         ({% for part in parts %}{{ recon_plausible_evidence(part, spec, name) }}{{ joiner if not loop.last }}{% endfor %})
-    {%- elif 'field' in condition and 'levels' in condition -%}
+    {%- elif 'field' in condition and ('levels' in condition or 'not_levels' in condition) -%}
         {%- set found = [] -%}
         {%- for comparison in spec.comparisons if comparison.field == condition.field -%}
             {%- do found.append(comparison) -%}
@@ -233,23 +262,89 @@
         {%- endif -%}
         {%- set names = found[0].levels | map(attribute='name') | list -%}
         {%- set indexes = [] -%}
-        {%- for level in condition.levels -%}
+        {%- for level in condition.get('levels', condition.get('not_levels')) -%}
             {%- if level not in names -%}
                 {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_evidence: comparison '" ~ condition.field ~ "' has no level '" ~ level ~ "' (it has " ~ (names | join(', ')) ~ ")") }}
             {%- endif -%}
             {%- do indexes.append(names.index(level)) -%}
         {%- endfor -%}
+        {%- if 'levels' in condition %}
         coalesce(pairs.level_{{ condition.field }} in ({{ indexes | join(', ') }}), false)
+        {%- else %}
+        coalesce(pairs.level_{{ condition.field }} not in ({{ indexes | join(', ') }}), true)
+        {%- endif %}
     {%- elif 'amount' in condition and condition.amount is mapping
         and ('at_least' in condition.amount or 'at_most' in condition.amount) -%}
-        coalesce(pairs.left_amount_compared > 0
+        {%- set of = condition.amount.get('of', 'remaining') -%}
+        {%- if of not in ['remaining', 'whole'] -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible amount condition: of must be remaining or whole, got " ~ of) }}
+        {%- endif -%}
+        {%- set base = 'pairs.left_whole_amount_compared' if of == 'whole' else 'pairs.left_amount_compared' -%}
+        {%- set amount = '(pairs.right_amount + pairs.left_whole_amount_compared - pairs.left_amount_compared)'
+            if condition.amount.get('with_covered') else 'pairs.right_amount' -%}
+        coalesce({{ base }} > 0
             {%- if 'at_least' in condition.amount %}
-            and pairs.right_amount >= {{ condition.amount.at_least }} * pairs.left_amount_compared
+            and {{ amount }} >= {{ condition.amount.at_least }} * {{ base }}
             {%- endif %}
             {%- if 'at_most' in condition.amount %}
-            and pairs.right_amount <= {{ condition.amount.at_most }} * pairs.left_amount_compared
+            and {{ amount }} <= {{ condition.amount.at_most }} * {{ base }}
             {%- endif %}, false)
+    {%- elif 'date' in condition and condition.date is mapping and 'days_after_left' in condition.date -%}
+        {%- set days = condition.date.days_after_left -%}
+        coalesce({{ recon_days_between('pairs.left_date', 'pairs.right_date') }}
+                between {{ days.get('min', 0) }} and {{ days.max }}
+            and (pairs.left_date_end is null or pairs.right_date <= pairs.left_date_end), false)
     {%- else -%}
-        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': unknown plausible_evidence condition " ~ condition ~ " (use {field, levels}, {amount: {at_least, at_most}}, any_of or all_of)") }}
+        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': unknown plausible_evidence condition " ~ condition ~ " (use {field, levels}, {field, not_levels}, {amount: {at_least, at_most}}, {date: {days_after_left}}, any_of or all_of)") }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Whether a plausible_evidence / plausible_fit condition reads the sides' dates. -#}
+{% macro recon_condition_reads_dates(condition) -%}
+    {%- if condition is mapping and ('any_of' in condition or 'all_of' in condition) -%}
+        {%- set found = [] -%}
+        {%- for part in (condition.get('any_of') or condition.get('all_of') or []) -%}
+            {%- if recon_condition_reads_dates(part) -%}{%- do found.append(part) -%}{%- endif -%}
+        {%- endfor -%}
+        {{ return(found | length > 0) }}
+    {%- endif -%}
+    {{ return(condition is mapping and 'date' in condition) }}
+{%- endmacro %}
+
+
+{#- The candidate pairs a plausible condition reads: int_<name>__pairs, with the left
+    record's `date` and `date_end` and the right record's `date` (the spec's columns, on
+    the sides' models) when the condition reads them. -#}
+{% macro recon_evidence_pairs(spec, name, condition) -%}
+    {%- if not recon_condition_reads_dates(condition) -%}
+    {{ ref('int_' ~ name ~ '__pairs') }}
+    {%- else -%}
+        {%- if 'date' not in spec.left.columns or 'date' not in spec.right.columns -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': a plausible date condition needs a date column on both sides") }}
+        {%- endif -%}
+    (
+        select
+            pairs.*,
+            left_dates.date as left_date,
+            left_dates.date_end as left_date_end,
+            right_dates.date as right_date
+        from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
+        left join (
+            select
+                cast({{ spec.left.key }} as varchar) as left_key,
+                cast({{ spec.left.columns.date }} as date) as date,
+                cast({{ spec.left.columns.get('date_end', 'null') }} as date) as date_end
+            from {{ ref(spec.left.model) }}
+        ) as left_dates
+            on pairs.left_key = left_dates.left_key
+        left join (
+            select
+                cast({{ spec.right.key }} as varchar) as right_key,
+                cast({{ spec.right.columns.date }} as date) as date
+            from {{ ref(spec.right.model) }}
+        ) as right_dates
+            on pairs.right_key = right_dates.right_key
+    )
     {%- endif -%}
 {%- endmacro %}

@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from orchestration import links, publish
-from orchestration.actions import ActionError, ActionStore, ExceptionState, Policy, store_path
+from orchestration.actions import ACTIONS, ActionError, ActionStore, ExceptionState, Policy, store_path
 from orchestration.identity import DESK_LOGIN_PREFIX
 from orchestration.settings import serving_path
 from orchestration.warehouse import open_reader
@@ -328,7 +328,7 @@ class Desk:
             "orders": orders,
             "history": store.history(eid),
             "lineage": self.lineage(eid),
-            "reason_codes": {a: self.policy.codes_for(a) for a in ("resolve", "adjust", "match", "unmatch", "any")},
+            "reason_codes": {a: self.policy.codes_for(a) for a in ACTIONS},
         }
 
     def lineage(self, exception_id: str) -> str:

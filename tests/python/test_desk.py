@@ -392,3 +392,48 @@ def test_the_serving_copy_is_described_for_bi_tools(home: Path) -> None:
     assert all(tables[t] for t in ("fct_exception_current", "rpt_kpi_history", "rpt_exception_summary"))
     assert {t for t, _ in reporting} <= currencies, "an amount in reporting currency without reporting_currency"
     assert stale_name == 0  # one name for the value at risk: amount_at_risk_reporting
+
+
+def test_every_action_works_through_the_desk_forms(home: Path, accounts: Accounts) -> None:
+    """The exception page's forms carry what each action needs; maker-checker holds across users."""
+    store = ActionStore(home / "actions.sqlite")
+    fresh = [r["exception_id"] for r in store.list_exceptions(team="finance") if r["status"] == "open"]
+    fresh = [eid for eid in fresh if not store.state(eid).escalated_to]  # not past SLA: escalate is open to it
+    assert fresh, "the fixture run has no finance exception within its SLA"
+    eid = fresh[-1]
+    alice, olga = client_for(accounts), client_for(accounts, "10.0.0.2")
+    login(alice, "alice")
+    login(olga, "olga")  # an approver (bob's login is throttled by an earlier test)
+
+    def act(client: TestClient, action: str, expect: int = 303, **form) -> str:
+        page = client.get(f"/exceptions/{eid}")
+        assert f'value="{action}"' in page.text, f"no form for {action}"
+        response = client.post(
+            f"/exceptions/{eid}/act",
+            data={"action": action, "csrf_token": csrf_of(page.text), **form},
+            follow_redirects=False,
+        )
+        assert response.status_code == expect, (action, response.text[-800:])
+        return response.text
+
+    before = len(log(home))
+    act(alice, "claim")
+    act(alice, "comment", comment="checking the PO")
+    act(alice, "adjust", amount="12.50", reason="rounding")  # under the threshold: applied
+    act(alice, "adjust", amount="900.00", reason="pricing_error")  # over it: waits for an approver
+    pending = ActionStore(home / "actions.sqlite").state(eid).pending_adjustments
+    assert len(pending) == 1
+    [adjustment] = pending
+    assert "has no approver role" in act(alice, "approve", expect=403, adjustment=adjustment)
+    act(olga, "approve", adjustment=adjustment)
+    act(alice, "release", reason="handover")
+    act(alice, "escalate", reason="needs_lead")
+    act(alice, "reassign", team="account_management", reason="wrong_team")
+    entries = log(home)[before:]
+    assert [e["action"] for e in entries] == [
+        "claim", "comment", "adjust", "adjust", "approve", "release", "escalate", "reassign",
+    ]  # fmt: skip
+    assert {e["login"] for e in entries} == {"desk:alice", "desk:olga"}
+    state = ActionStore(home / "actions.sqlite").state(eid)
+    assert state.owner_team == "account_management" and not state.pending_adjustments
+    assert len(state.applied_adjustments) == 2
