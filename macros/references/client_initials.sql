@@ -36,3 +36,22 @@
         then array_to_string({{ client_name_words(expression) }}, '.')
     end
 {%- endmacro %}
+
+{#- A normalised name without the legal form or billing department that normalise_client_name
+    leaves on it: forms it does not strip ("llp", "lp", "dac", "kg"), forms joined by "and"
+    ("gmbh and co kg" for "GmbH & Co. KG", "and co"), and "accounts payable". "ravi moretti
+    veterinary llp" is "ravi moretti veterinary", "george dubois fashion gmbh and co kg" is
+    "george dubois fashion", "copper homes accounts payable" is "copper homes". The name
+    itself when nothing is left. Two clients may share a core ("pwa llp" and "pwa"): a key
+    built from it names a client only when it names one (int_client_name_keys). -#}
+{% macro client_name_core(expression) -%}
+    {%- set forms = [
+        'ltd', 'limited', 'llc', 'inc', 'incorporated', 'corp', 'corporation', 'co', 'company',
+        'gmbh', 'ag', 'sa', 'sarl', 'sas', 'bv', 'nv', 'plc', 'pty', 'srl', 'spa', 'oy', 'ab',
+        'kg', 'llp', 'lp', 'dac', 'accounts payable'
+    ] -%}
+    coalesce(
+        nullif(trim(regexp_replace(' ' || {{ expression }}, '( (and )?({{ forms | join("|") }}))+$', '')), ''),
+        {{ expression }}
+    )
+{%- endmacro %}

@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v13
+rule_version: orders_invoices.v14
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -32,6 +32,11 @@ left:
 right:
   model: int_invoice_billing_items
   key: billing_item_id
+  # v14: a billed name no client's name claims whole resolves without the legal form or
+  # billing department normalise_client_name leaves on it ("Ravi Moretti Veterinary" for
+  # Ravi Moretti Veterinary LLP, "GmbH & Co. KG", "- Accounts Payable"), or as the initials
+  # of one client ("EH Limited" for Eastleigh Hotels); initials or a name two clients share
+  # stay unresolved (int_client_name_keys kinds core and initials).
   columns:
     # The order reference the item's lines resolve to (found in a reference column or
     # the line text, in any shape: int_reference_mentions), and how it was read.

@@ -6,7 +6,16 @@
 -- words (joining words and "group" / "holdings" aside) also gives its abbreviations: some
 -- words cut to their initial, at least one spelled out ("hughes and patel" is "h.patel"
 -- and "hughes.p"), so a billed "H. & Patel" finds Hughes & Patel unless another client
--- abbreviates alike.
+-- abbreviates alike. Two more kinds, for billed names that resolve no other way, keyed apart
+-- ("core:…", "initials:…") so that no other kind of key hides a second client behind them:
+-- every name without a legal form or billing department normalise_client_name leaves on it
+-- ("core:ravimorettiveterinary" for Ravi Moretti Veterinary LLP: client_name_core), and the
+-- initials of that, two to four letters ("initials:eh" for Eastleigh Hotels, "initials:gdf"
+-- for George Dubois Fashion GmbH & Co. KG; joining words and "group" / "holdings" aside), or
+-- the core itself where it is two to four letters ("initials:lbs" for LBS GmbH & Co. KG).
+-- Each names a client only when no other client's name gives it ("initials:kr" for Kelso
+-- Recruitment and Kingsbridge Roofing names no one; "core:pwa" for PWA LLC and PWA LLP
+-- neither).
 with
 
 client_names as (
@@ -50,6 +59,21 @@ keys as (
             on masks.mask < (1 << len(words.kept_words)) - 1
         where len(words.kept_words) between 2 and 6
     ) as abbreviations
+    union all
+    select words.client_id, 'core:' || replace({{ client_name_core('words.name_normalised') }}, ' ', ''), 'core', 4
+    from words
+    union all
+    -- A name whose core is itself two to four letters ("LBS GmbH & Co. KG") claims those
+    -- letters as initials too: "lbs" is then no one's when it is also the initials of Lukas
+    -- Bergstrom Skincare.
+    select words.client_id, 'initials:' || coalesce(
+        case when regexp_full_match({{ client_name_core('words.name_normalised') }}, '[a-z]{2,4}')
+            then {{ client_name_core('words.name_normalised') }} end,
+        {{ client_initials(client_name_core('words.name_normalised')) }}
+    ), 'initials', 5
+    from words
+    where regexp_full_match({{ client_name_core('words.name_normalised') }}, '[a-z]{2,4}')
+        or length({{ client_initials(client_name_core('words.name_normalised')) }}) between 2 and 4
 ),
 
 best_keys as (

@@ -13,6 +13,10 @@ client_name_keys as (
     select * from {{ ref('int_client_name_keys') }}
 ),
 
+client_names as (
+    select * from {{ ref('int_client_names') }}
+),
+
 clients as (
     select * from {{ ref('int_clients') }}
 ),
@@ -69,14 +73,15 @@ invoice_clients as (
 final as (
     select
         items.*,
-        -- By the billed name (or its abbreviation: "H. & Patel"), else (an item quoting nothing) by the orders the invoice's
-        -- other items quote.
+        -- By the billed name (or its abbreviation: "H. & Patel"; or, a name no client's name
+        -- claims, without its legal form: "Ravi Moretti Veterinary", or as initials: "EH
+        -- Limited"), else (an item quoting nothing) by the orders the invoice's other items quote.
         coalesce({{ client_lookup_id('client_key') }}, invoice_clients.client_id) as client_id_resolved,
         -- How many items its invoice carries: more than one, a consolidated invoice.
         count(*) over (partition by items.invoice_id) as invoice_item_count,
         coalesce(clients.client_name_canonical, items.client_name_normalised) as client_name_compared
     from items
-    {{ client_lookup_joins('items.client_name_normalised', 'client_key', by_first_words=false, by_abbreviation=true) }}
+    {{ client_lookup_joins('items.client_name_normalised', 'client_key', by_first_words=false, by_abbreviation=true, by_core=true) }}
     left join clients
         on {{ client_lookup_id('client_key') }} = clients.client_id
     -- Only for an item quoting nothing: an item's own reference never confirms itself.
