@@ -276,20 +276,27 @@ class ActionStore:
         return state
 
     def sla_of(self, state: ExceptionState, row) -> tuple[datetime, bool, str | None]:
-        """``(SLA due, breached, escalation team)`` of a folded state, as of the store's clock.
+        """``(SLA due, breached, escalation team)`` of a folded state and its catalog row, as of the store's clock."""
+        details = json.loads(row["details"] or "{}")
+        due = details.get("business_due_at") if isinstance(details, dict) else None
+        business = datetime.fromisoformat(due).replace(tzinfo=UTC) if due else None
+        return self.sla_clock(state, datetime.fromisoformat(row["first_seen_at"]), business, row["sla_hours"])
+
+    def sla_clock(
+        self, state: ExceptionState, first_seen: datetime, business_due: datetime | None, sla_hours: int | None
+    ) -> tuple[datetime, bool, str | None]:
+        """The SLA rule, on parsed values (the desk keeps them parsed).
 
         The SLA runs from when the business expected the counterpart (its business date
         plus grace) or the first sighting if sooner, or from when it last came back: the
         same rule as fct_exception_current.aged_from. Past its SLA an exception is escalated
         automatically: the escalation target may take it over.
         """
-        opened = datetime.fromisoformat(state.reopened_at or row["first_seen_at"])
-        if not state.reopened_at:
-            details = json.loads(row["details"] or "{}")
-            due = details.get("business_due_at") if isinstance(details, dict) else None
-            if due:
-                opened = min(opened, datetime.fromisoformat(due).replace(tzinfo=UTC))
-        due_at = opened + timedelta(hours=row["sla_hours"] or 0)
+        if state.reopened_at:
+            opened = datetime.fromisoformat(state.reopened_at)
+        else:
+            opened = min(first_seen, business_due) if business_due else first_seen
+        due_at = opened + timedelta(hours=sla_hours or 0)
         breached = not state.is_closed and due_at < self.clock()
         escalated = self.policy.escalation_team(state.severity) if breached and state.escalated_to is None else None
         return due_at, breached, escalated

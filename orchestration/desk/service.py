@@ -111,6 +111,27 @@ class InboxQuery:
         )
 
 
+def _parsed(entry: dict) -> dict:
+    """A catalog row with what every inbox request needs parsed once: dates, amount, the listed fields."""
+    details = json.loads(entry["details"] or "{}")
+    business = details.get("business_due_at") if isinstance(details, dict) else None
+    return {
+        "first_seen": datetime.fromisoformat(entry["first_seen_at"]),
+        "business": datetime.fromisoformat(business).replace(tzinfo=UTC) if business else None,
+        "sla_hours": entry["sla_hours"],
+        "row": {
+            "exception_id": entry["exception_id"],
+            "exception_type": entry["exception_type"],
+            "severity": entry["severity"],
+            "client_name": entry["client_name"] or "",
+            "record_id": entry["record_id"] or "",
+            "currency": entry["currency"],
+            "amount": Decimal(entry["amount_at_risk_reporting"] or 0),
+            "is_current": bool(entry["is_current"]),
+        },
+    }
+
+
 @dataclass
 class _Folded:
     signature: tuple | None = None
@@ -161,14 +182,14 @@ class Desk:
     # ----------------------------------------------------------------- inbox
 
     def _catalog(self, store: ActionStore) -> dict[str, dict]:
-        """The catalog (cached) and every exception's folded state, brought up to the log's head."""
+        """The catalog, parsed once per run (cached), and every state brought up to the log's head."""
         with store._connect() as con:
             signature = tuple(
                 con.execute("select count(*), max(last_seen_at), sum(is_current) from exception_catalog").fetchone()
             )
             reload = signature != self._folded.signature
             catalog = (
-                {r["exception_id"]: dict(r) for r in con.execute("select * from exception_catalog")}
+                {r["exception_id"]: _parsed(dict(r)) for r in con.execute("select * from exception_catalog")}
                 if reload
                 else self._folded.catalog
             )
@@ -189,22 +210,16 @@ class Desk:
             state = states.get(eid)
             if state is None:
                 continue
-            due, breached, escalated = store.sla_of(state, entry)
-            details = json.loads(entry["details"] or "{}")
-            business = details.get("business_due_at") if isinstance(details, dict) else None
-            opened = datetime.fromisoformat(state.reopened_at or entry["first_seen_at"])
-            if business and not state.reopened_at:
-                opened = min(opened, datetime.fromisoformat(business).replace(tzinfo=UTC))
+            due, breached, escalated = store.sla_clock(
+                state, entry["first_seen"], entry["business"], entry["sla_hours"]
+            )
+            if state.reopened_at:
+                opened = datetime.fromisoformat(state.reopened_at)
+            else:
+                opened = min(entry["first_seen"], entry["business"]) if entry["business"] else entry["first_seen"]
             out.append(
                 {
-                    "exception_id": eid,
-                    "exception_type": entry["exception_type"],
-                    "severity": entry["severity"],
-                    "client_name": entry["client_name"] or "",
-                    "record_id": entry["record_id"] or "",
-                    "currency": entry["currency"],
-                    "amount": Decimal(entry["amount_at_risk_reporting"] or 0),
-                    "is_current": bool(entry["is_current"]),
+                    **entry["row"],
                     "status": state.status,
                     "is_closed": state.is_closed,
                     "owner_team": state.owner_team,

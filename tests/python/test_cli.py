@@ -20,13 +20,14 @@ from orchestration.actions import ACTIONS, ActionStore
 # The commands the argparse CLI had, in its order; scripts and the docs name them.
 COMMANDS = [
     "generate", "ingest", "prepare", "run", "simulate", "dev", "status", "query", "publication", "evaluate", "tune",
-    "train", "exceptions", "audit", "trace", "quality", "shadow", "governance", "contract", "demo",
+    "train", "exceptions", "audit", "trace", "quality", "shadow", "governance", "contract", "demo", "ui", "users",
 ]  # fmt: skip
 SUBCOMMANDS = {
     "publication": ["verify"],
     "exceptions": ["list", "show", *ACTIONS],
     "audit": ["verify", "accept-fork"],
     "governance": ["status", "check", "approve", "keygen"],
+    "users": ["add", "passwd", "disable", "list"],
 }
 
 
