@@ -294,8 +294,19 @@
         coalesce({{ recon_days_between('pairs.left_date', 'pairs.right_date') }}
                 between {{ days.get('min', 0) }} and {{ days.max }}
             and (pairs.left_date_end is null or pairs.right_date <= pairs.left_date_end), false)
+    {%- elif 'field' in condition and condition.get('agrees') is sameas true -%}
+        {%- for side in ['left', 'right'] if condition.field not in spec[side].columns -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible condition {field: " ~ condition.field ~ ", agrees: true} needs that column on both sides") }}
+        {%- endfor %}
+        (pairs.left_{{ condition.field }} is null or pairs.right_{{ condition.field }} is null
+            or pairs.left_{{ condition.field }} = pairs.right_{{ condition.field }})
+    {%- elif 'field' in condition and condition.get('of') in ['left', 'right'] and 'is_null' in condition -%}
+        {%- if condition.field not in spec[condition.of].columns -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible condition names " ~ condition.of ~ " column '" ~ condition.field ~ "', which the spec's " ~ condition.of ~ " side lacks") }}
+        {%- endif %}
+        (pairs.{{ condition.of }}_{{ condition.field }} is {{ '' if condition.is_null else 'not ' }}null)
     {%- else -%}
-        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': unknown plausible_evidence condition " ~ condition ~ " (use {field, levels}, {field, not_levels}, {amount: {at_least, at_most}}, {date: {days_after_left}}, any_of or all_of)") }}
+        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': unknown plausible_evidence condition " ~ condition ~ " (use {field, levels}, {field, not_levels}, {field, agrees: true}, {field, of: left|right, is_null}, {amount: {at_least, at_most}}, {date: {days_after_left}}, any_of or all_of)") }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -313,35 +324,73 @@
 {%- endmacro %}
 
 
+{#- The sides' spec columns a plausible condition reads beside the pairs' own ({field,
+    agrees: true}: both sides; {field, of: left|right, is_null}: that side), as
+    [side, field] items appended to `found`. -#}
+{% macro recon_condition_side_columns(condition, found) -%}
+    {%- if condition is mapping and ('any_of' in condition or 'all_of' in condition) -%}
+        {%- for part in (condition.get('any_of') or condition.get('all_of') or []) -%}
+            {%- do recon_condition_side_columns(part, found) -%}
+        {%- endfor -%}
+    {%- elif condition is mapping and 'field' in condition and condition.get('agrees') is sameas true -%}
+        {%- for side in ['left', 'right'] if [side, condition.field] not in found -%}
+            {%- do found.append([side, condition.field]) -%}
+        {%- endfor -%}
+    {%- elif condition is mapping and 'field' in condition and condition.get('of') in ['left', 'right'] and 'is_null' in condition -%}
+        {%- if [condition.of, condition.field] not in found -%}
+            {%- do found.append([condition.of, condition.field]) -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- The candidate pairs a plausible condition reads: int_<name>__pairs, with the left
     record's `date` and `date_end` and the right record's `date` (the spec's columns, on
     the sides' models) when the condition reads them. -#}
 {% macro recon_evidence_pairs(spec, name, condition) -%}
-    {%- if not recon_condition_reads_dates(condition) -%}
+    {%- set reads_dates = recon_condition_reads_dates(condition) -%}
+    {%- set side_columns = [] -%}
+    {%- do recon_condition_side_columns(condition, side_columns) -%}
+    {%- if not reads_dates and not side_columns -%}
     {{ ref('int_' ~ name ~ '__pairs') }}
     {%- else -%}
-        {%- if 'date' not in spec.left.columns or 'date' not in spec.right.columns -%}
+        {%- if reads_dates and ('date' not in spec.left.columns or 'date' not in spec.right.columns) -%}
             {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': a plausible date condition needs a date column on both sides") }}
         {%- endif -%}
     (
         select
-            pairs.*,
+            pairs.*
+            {%- if reads_dates %},
             left_dates.date as left_date,
             left_dates.date_end as left_date_end,
             right_dates.date as right_date
+            {%- endif %}
+            {%- for side, field in side_columns %},
+            {{ side }}_dates.{{ field }} as {{ side }}_{{ field }}
+            {%- endfor %}
         from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
         left join (
             select
-                cast({{ spec.left.key }} as varchar) as left_key,
+                cast({{ spec.left.key }} as varchar) as left_key
+                {%- if reads_dates %},
                 cast({{ spec.left.columns.date }} as date) as date,
                 cast({{ spec.left.columns.get('date_end', 'null') }} as date) as date_end
+                {%- endif %}
+                {%- for side, field in side_columns if side == 'left' %},
+                cast({{ spec.left.columns[field] }} as varchar) as {{ field }}
+                {%- endfor %}
             from {{ ref(spec.left.model) }}
         ) as left_dates
             on pairs.left_key = left_dates.left_key
         left join (
             select
-                cast({{ spec.right.key }} as varchar) as right_key,
+                cast({{ spec.right.key }} as varchar) as right_key
+                {%- if reads_dates %},
                 cast({{ spec.right.columns.date }} as date) as date
+                {%- endif %}
+                {%- for side, field in side_columns if side == 'right' %},
+                cast({{ spec.right.columns[field] }} as varchar) as {{ field }}
+                {%- endfor %}
             from {{ ref(spec.right.model) }}
         ) as right_dates
             on pairs.right_key = right_dates.right_key

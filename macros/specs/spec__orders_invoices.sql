@@ -4,7 +4,7 @@
 {% macro spec__orders_invoices() %}
 {% set spec_yaml %}
 name: orders_invoices
-rule_version: orders_invoices.v14
+rule_version: orders_invoices.v15
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -225,11 +225,27 @@ exceptions:
     # that scored, or three times it, is no match to make: an orphan. Dev seeds, with
     # plausible_document below: orphan_invoice B 11 0.925 / 0.856 -> 0.924 / 0.908, C 9
     # 0.925 / 0.611 -> 0.960 / 0.813, A 42 0.978 / 0.921 -> 0.983 / 0.962; nothing else moved.
+    #
+    # v15: the amount alone does not make another client's order close. An item whose billed
+    # name is one client's and that quotes a reference no order has ("RT-21609" on an invoice
+    # of Davies Outdoor: an order the CRM lacks) is an orphan although an order of another
+    # client, whose name is nothing like it and whose reference it does not quote, has that
+    # amount left to bill: such an order agrees with it on nothing but a round number. An
+    # item of an unknown client, or quoting nothing, or quoting an order's reference, keeps
+    # the amount as evidence. Dev seeds: orphan_invoice B 11 0.941 / 0.908 -> 0.938 / 0.930,
+    # B 13 0.904 / 0.904 -> 0.903 / 0.943, C 9 0.963 / 0.814 -> 0.963 / 0.815, A 42 unchanged.
     plausible_evidence:
       any_of:
         - {field: reference, levels: [exact, one_edit, two_edits]}
-        - {field: amount, levels: [exact, close, monthly_share, partial]}
-        - {amount: {at_least: 1.0, at_most: 1.3}}
+        - all_of:
+            - any_of:
+                - {field: amount, levels: [exact, close, monthly_share, partial]}
+                - {amount: {at_least: 1.0, at_most: 1.3}}
+            - any_of:
+                - {field: client_id, agrees: true}
+                - {field: name, not_levels: [low]}
+                - {field: reference, of: right, is_null: true}
+                - {field: reference_key, of: right, is_null: false}
     # An item of an invoice whose other items bill orders is a line of a claimed invoice (an
     # extra charge, a discount, an item the passes could not place): a match to make, never
     # an orphan invoice, whatever its candidates.
