@@ -59,7 +59,8 @@ CHANNEL_KEYS = {
 TOP_KEYS = {"channels", "routes", "digest", "listed_per_message"}
 RETRIES = 3
 BACKOFF_SECONDS = (0.5, 2.0)
-MAX_ATTEMPTS = 10  # over all looks; then the event is left failed (alerts.sqlite says why)
+DEFAULT_DIGEST_CRON = "0 7 * * *"
+MAX_ATTEMPTS = 10  # sends over all looks (RETRIES per look); then the event is left failed (alerts.sqlite says why)
 
 
 class AlertConfigError(Exception):
@@ -119,6 +120,16 @@ def load_config(path: Path | None = None) -> AlertConfig:
         raise AlertConfigError(
             f"{path}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TOP_KEYS))}"
         )
+
+    def strings(value, where: str) -> list[str]:
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise AlertConfigError(f"{where}: a list of names, e.g. [a, b]")
+        return value
+
+    if not isinstance(doc.get("channels") or {}, dict):
+        raise AlertConfigError(f"{path}: channels is a mapping of name -> settings, e.g. channels: {{ops_chat: …}}")
+    if not isinstance(doc.get("routes") or [], list):
+        raise AlertConfigError(f"{path}: routes is a list of routes, each with events and channels")
     channels = {}
     for name, spec in (doc.get("channels") or {}).items():
         where = f"{path}: channels.{name}"
@@ -136,11 +147,17 @@ def load_config(path: Path | None = None) -> AlertConfig:
                 raise AlertConfigError(f"{where}.port: a port number 1-65535")
             if isinstance(spec["to"], str):
                 spec = {**spec, "to": [spec["to"]]}
+            strings(spec["to"], f"{where}.to")
         else:
             if bool(spec.get("url")) == bool(spec.get("url_env")):
                 raise AlertConfigError(f"{where}: give url or url_env (the variable holding a secret URL), one of them")
             if spec.get("url") and not str(spec["url"]).startswith(("http://", "https://")):
                 raise AlertConfigError(f"{where}.url: an http:// or https:// URL")
+            headers = spec.get("headers") or {}
+            if not isinstance(headers, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+            ):
+                raise AlertConfigError(f"{where}.headers: a mapping of header name -> text")
         timeout = spec.get("timeout_seconds", 10)
         if not isinstance(timeout, (int, float)) or not 0 < timeout <= 120:
             raise AlertConfigError(f"{where}.timeout_seconds: a number of seconds, 0 to 120")
@@ -150,23 +167,44 @@ def load_config(path: Path | None = None) -> AlertConfig:
         where = f"{path}: routes[{i}]"
         if not isinstance(spec, dict) or set(spec) - {"events", "teams", "channels"}:
             raise AlertConfigError(f"{where}: a route has events, channels and optionally teams")
-        events = tuple(spec.get("events") or ())
+        events = tuple(strings(spec.get("events"), f"{where}.events"))
         bad = [e for e in events if e not in EVENTS]
         if not events or bad:
             raise AlertConfigError(f"{where}.events: {', '.join(bad) or 'none given'}; events are {', '.join(EVENTS)}")
-        names = tuple(spec.get("channels") or ())
+        names = tuple(strings(spec.get("channels"), f"{where}.channels"))
         missing = [c for c in names if c not in channels]
         if not names or missing:
             raise AlertConfigError(f"{where}.channels: {', '.join(missing) or 'none given'} not under channels:")
         teams = spec.get("teams")
+        if teams is not None:
+            known = _teams()
+            unknown = [t for t in strings(teams, f"{where}.teams") if known and t not in known]
+            if unknown:
+                raise AlertConfigError(f"{where}.teams: {', '.join(unknown)} not a team of config/operators.yml "
+                                       f"({', '.join(sorted(known))})")  # fmt: skip
         routes.append(Route(events, tuple(teams) if teams else None, names))
     digest = doc.get("digest") or {}
-    if set(digest) - {"cron"}:
+    if not isinstance(digest, dict) or set(digest) - {"cron"}:
         raise AlertConfigError(f"{path}: digest takes only cron")
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(str(digest.get("cron", "0 7 * * *"))):
+        raise AlertConfigError(f'{path}: digest.cron {digest.get("cron")!r} is not a cron string (e.g. "0 7 * * *")')
     listed = doc.get("listed_per_message", 20)
     if not isinstance(listed, int) or not 1 <= listed <= 500:
         raise AlertConfigError(f"{path}: listed_per_message is a whole number 1-500")
     return AlertConfig(channels, tuple(routes), str(digest.get("cron", "0 7 * * *")), listed)
+
+
+def _teams() -> set[str]:
+    """The roster's teams and escalation targets, or nothing when the roster cannot be read here."""
+    try:
+        from orchestration.actions import Policy
+
+        policy = Policy.load()
+    except Exception:  # the config is checked without a roster too (a copy elsewhere)
+        return set()
+    return {op.team for op in policy.operators.values()} | set(policy.escalate_to.values())
 
 
 # ------------------------------------------------------------------------ events
@@ -333,16 +371,17 @@ class Outbox:
             }
         return {k for k in keys if k not in done}
 
-    def record(self, keys: list[str], channel: str, error: str | None) -> None:
+    def record(self, keys: list[str], channel: str, error: str | None, tries: int = 1) -> None:
+        """Record a delivery (``tries`` sends, the last one's ``error`` or None) of each key to ``channel``."""
         now = datetime.now(UTC).isoformat()
         with self._connect() as con:
             con.execute("begin immediate")
             for key in keys:
                 con.execute(
-                    "insert into deliveries values (?, ?, ?, 1, ?, ?, ?) on conflict (event_key, channel) do update"
-                    " set status = excluded.status, attempts = deliveries.attempts + 1,"
+                    "insert into deliveries values (?, ?, ?, ?, ?, ?, ?) on conflict (event_key, channel) do update"
+                    " set status = excluded.status, attempts = deliveries.attempts + excluded.attempts,"
                     " last_tried_at = excluded.last_tried_at, last_error = excluded.last_error",
-                    [key, channel, "failed" if error else "sent", now, now, error],
+                    [key, channel, "failed" if error else "sent", tries, now, now, error],
                 )
             con.execute("commit")
 
@@ -361,6 +400,11 @@ def _message(events: list[Event], listed: int) -> tuple[str, str]:
     if len(events) > listed:
         body.append(f"… and {len(events) - listed} more: open the desk (recon ui) or `recon exceptions list`.")
     return subject, "\n".join(body)
+
+
+def slack_escape(text: str) -> str:
+    """Slack's three control characters, so a client name or comment is shown, never acted on."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def send_smtp(channel: Channel, subject: str, body: str) -> None:
@@ -389,7 +433,8 @@ def send_webhook(channel: Channel, subject: str, body: str, events: list[Event])
     if not url.startswith(("http://", "https://")):
         raise RuntimeError(f"channel {channel.name}: {s.get('url_env')} holds no http(s) URL")
     payload = {
-        "text": f"*{subject}*\n{body}",  # Slack's incoming webhooks read `text`
+        # Slack's incoming webhooks read `text`, where <...> is markup (<!channel>, links): escaped.
+        "text": slack_escape(f"*{subject}*\n{body}"),
         "event": events[0].kind,
         "team": events[0].team,
         "keys": [e.key for e in events],
@@ -405,7 +450,8 @@ def send_webhook(channel: Channel, subject: str, body: str, events: list[Event])
             raise RuntimeError(f"HTTP {response.status}")
 
 
-def _send(channel: Channel, events: list[Event], listed: int) -> None:
+def send_one(channel: Channel, events: list[Event], listed: int) -> None:
+    """One message for ``events`` to ``channel``, now (no outbox, no retries)."""
     subject, body = _message(events, listed)
     if channel.type == "smtp":
         send_smtp(channel, subject, body)
@@ -435,17 +481,18 @@ def dispatch(events: list[Event], config: AlertConfig | None = None, outbox: Out
         if not todo:
             continue
         todo_events = [unique[k] for k in sorted(todo)]
-        error = None
+        error, tries = None, 0
         for attempt in range(RETRIES):
+            tries += 1
             try:
-                _send(channel, todo_events, config.listed_per_message)
+                send_one(channel, todo_events, config.listed_per_message)
                 error = None
                 break
-            except (OSError, smtplib.SMTPException, urllib.error.URLError, RuntimeError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others
                 error = f"{type(exc).__name__}: {exc}"[:500]
                 if attempt < RETRIES - 1:
                     sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
-        outbox.record(sorted(todo), name, error)
+        outbox.record(sorted(todo), name, error, tries)
         if error:
             summary["failed"] += len(todo)
             summary["errors"].append(f"{name}: {error}")

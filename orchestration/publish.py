@@ -186,7 +186,8 @@ KPI_COLUMNS = """
 """
 
 
-def _reporting_currency() -> str:
+def reporting_currency() -> str:
+    """The currency every *_reporting amount is in (dbt_project.yml vars.reporting_currency)."""
     import yaml
 
     doc = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
@@ -219,7 +220,7 @@ def append_kpis(con, name: str, run_id: str, now: datetime, previous: dict | Non
         r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
     }
     stamp = [now, name, run_id]
-    currency = _reporting_currency()
+    currency = reporting_currency()
     if "rpt_reconciliation_performance" in tables:
         con.execute(
             f"""

@@ -63,7 +63,7 @@ class ExceptionState:
             else:
                 self.applied_adjustments.append(entry)
         elif action == "approve":
-            self.applied_adjustments.append(self.pending_adjustments.pop(row["target"]))
+            self.applied_adjustments.append({**self.pending_adjustments.pop(row["target"]), "approved_by": actor})
         elif action == "reject":
             self.pending_adjustments.pop(row["target"], None)
         elif action == "reassign":

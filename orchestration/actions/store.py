@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from orchestration import identity
@@ -405,7 +406,13 @@ class ActionStore:
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "adjust")
                 fields["amount"] = amount_text(amount)
                 fields["target"] = f"ADJ-{uuid.uuid4().hex[:8]}"
-                fields["needs_approval"] = abs(amount) > self.policy.approval_threshold
+                # Adjustments on one exception count together: a total split into pieces under
+                # the threshold still needs a checker once the pieces pass it.
+                unchecked = sum(
+                    (abs(Decimal(a["amount"])) for a in state.applied_adjustments if not a.get("approved_by")),
+                    Decimal(0),
+                )
+                fields["needs_approval"] = abs(amount) + unchecked > self.policy.approval_threshold
         elif action in ("approve", "reject"):
             adjustment = kw.get("adjustment")
             if not adjustment:  # the command line gave none: say which option, and what to give it
@@ -416,13 +423,20 @@ class ActionStore:
                 raise NotFound(f"no pending adjustment {adjustment!r} on {state.exception_id[:8]} (pending: {pending})")
             if "approver" not in op.roles:
                 raise ActionError(f"{op.name} has no approver role: ask an approver to {action} {adjustment}")
+            if not self._may_work_on(op, state):
+                raise ActionError(
+                    f"{op.name} ({op.team}) may not {action} on an exception owned by {state.owner_team}: "
+                    "an approver of that team, or an ops lead"
+                )
             if state.pending_adjustments[adjustment]["maker"] == op.name:
                 raise ActionError(f"{op.name} made {adjustment}; a different approver must check it (maker-checker)")
             fields["target"] = adjustment
         elif action == "reassign":
             team = kw.get("team")
-            if team not in self.policy_teams():
-                raise ActionError(f"unknown team {team!r}; teams: {', '.join(self.policy_teams())}")
+            if team not in self.working_teams():
+                raise ActionError(
+                    f"{team!r} is not a team that works exceptions; teams: {', '.join(self.working_teams())}"
+                )
             if not ("ops_lead" in op.roles or op.team == state.owner_team):
                 raise ActionError(f"{op.name} may not reassign: only {state.owner_team} or an ops lead")
             fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "reassign")
@@ -438,6 +452,10 @@ class ActionStore:
             if not (kw.get("comment") or "").strip():
                 raise ActionError("comment needs text (--text)")
         return fields
+
+    def working_teams(self) -> list[str]:
+        """Teams an exception may be given to: those with an operator to work it."""
+        return sorted({op.team for op in self.policy.operators.values() if {"operator", "ops_lead"} & op.roles})
 
     def policy_teams(self) -> list[str]:
         teams = {op.team for op in self.policy.operators.values()}

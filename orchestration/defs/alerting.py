@@ -51,10 +51,19 @@ def alert_digest_job():
     send_alert_digests()
 
 
+def _digest_cron() -> str:
+    """digest.cron from config/alerts.yml; a broken file must not stop the definitions (and so every run)
+    from loading: the default time, and the error is reported when alerts are sent."""
+    try:
+        return alerts.load_config().digest_cron
+    except alerts.AlertConfigError:
+        return alerts.DEFAULT_DIGEST_CRON
+
+
 alert_digest = dg.ScheduleDefinition(
     name="alert_digest",
     job=alert_digest_job,
-    cron_schedule=alerts.load_config().digest_cron,
+    cron_schedule=_digest_cron(),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="The morning digest (digest.cron in config/alerts.yml, UTC).",

@@ -11,9 +11,10 @@ roster does not.
   it signed (``itsdangerous``), so a forged or altered cookie is refused before the
   store is asked. Logging out, disabling an account or changing its password ends its
   sessions.
-* Failed logins are counted per account and per client address: after
-  ``MAX_FAILURES`` within ``FAILURE_WINDOW`` the desk refuses further attempts, right or
-  wrong, until the window has passed.
+* Failed logins are counted per account and address, per address and per account
+  (``LIMITS`` within ``FAILURE_WINDOW``); past a limit the desk refuses further attempts,
+  right or wrong, until the window has passed. A disabled account, or a name no longer in
+  the roster, fails like a wrong password.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ from orchestration.settings import recon_home
 
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 256  # argon2 takes any length; a bound keeps a request's cost bounded
+# Failed logins allowed within FAILURE_WINDOW before further attempts are refused, per
+# subject: one account from one address (guessing), one address for any account (spraying),
+# one account from anywhere. The last two are higher, so that a stranger cannot lock a
+# person out with five wrong guesses, and a shared address (a proxy, the machine itself)
+# is not locked by one person's typos.
 MAX_FAILURES = 5
+LIMITS = {"pair": MAX_FAILURES, "client": 20, "account": 50}
 FAILURE_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=8)
 SESSION_IDLE = timedelta(hours=1)
@@ -143,12 +150,18 @@ class Accounts:
         now = self._now().isoformat()
         with self._connect() as con:
             done = con.execute(
-                "update accounts set password_hash = ?, password_changed_at = ?, disabled_at = null where name = ?",
+                "update accounts set password_hash = ?, password_changed_at = ? where name = ?",
                 [self.hasher.hash(password), now, name],
             ).rowcount
             if not done:
                 raise AccountError(f"{name} has no desk login: `recon users add {name}` makes one")
             con.execute("update sessions set ended_at = ? where name = ? and ended_at is null", [now, name])
+
+    def enable(self, name: str) -> None:
+        """Lift ``disable`` (an ops lead's decision; a new password alone does not)."""
+        with self._connect() as con:
+            if not con.execute("update accounts set disabled_at = null where name = ?", [name]).rowcount:
+                raise AccountError(f"{name} has no desk login")
 
     def disable(self, name: str) -> None:
         now = self._now().isoformat()
@@ -177,17 +190,22 @@ class Accounts:
             )
         ]
 
-    def authenticate(self, name: str, password: str, client: str) -> Session:
-        """A new session for ``name`` if the password is right and neither the account nor the client is throttled."""
+    def authenticate(self, name: str, password: str, client: str, allowed=None) -> Session:
+        """A new session for ``name`` if the password is right, nothing is throttled, and ``allowed(name)``.
+
+        ``allowed`` (the roster check) failing counts and answers as a wrong password, so the
+        answer never tells that the password was right.
+        """
         now = self._now()
         since = now - FAILURE_WINDOW
         name = (name or "")[:64]
-        subjects = (f"account:{name}", f"client:{client}")
+        subjects = {"pair": f"pair:{name}@{client}", "client": f"client:{client}", "account": f"account:{name}"}
         with self._connect() as con:
-            for subject in subjects:
+            for kind, subject in subjects.items():
                 failures = self._failures(con, subject, since)
-                if len(failures) >= MAX_FAILURES:
-                    free_at = datetime.fromisoformat(failures[-MAX_FAILURES]) + FAILURE_WINDOW
+                limit = LIMITS[kind]
+                if len(failures) >= limit:
+                    free_at = datetime.fromisoformat(failures[-limit]) + FAILURE_WINDOW
                     wait = max(1, int((free_at - now).total_seconds()))
                     raise LoginRefused(
                         f"too many failed logins; try again in {(wait + 59) // 60} minute(s)", retry_after=wait
@@ -199,9 +217,9 @@ class Accounts:
                 ok = self.hasher.verify(row["password_hash"] if row else self._decoy, password) and row is not None
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 ok = False
-        if not ok or row["disabled_at"]:
+        if not ok or row["disabled_at"] or (allowed is not None and not allowed(name)):
             with self._connect() as con:
-                for subject in subjects:
+                for subject in subjects.values():
                     con.execute("insert into login_failures values (?, ?)", [subject, now.isoformat()])
                 con.execute("delete from login_failures where failed_at < ?", [(now - 4 * FAILURE_WINDOW).isoformat()])
             raise LoginRefused("wrong name or password")

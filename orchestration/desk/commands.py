@@ -56,10 +56,58 @@ def register(recon: click.Group, help_of) -> None:
                 err=True,
             )
         click.echo(f"the desk: http://{host}:{port}/  (log in with a `recon users add` account)")
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning", server_header=False)
+        # proxy_headers off: the failed-login throttle counts the connecting address, and a
+        # client must not choose it with X-Forwarded-For (docs/desk.md, behind a proxy).
+        uvicorn.run(create_app(), host=host, port=port, log_level="warning", server_header=False, proxy_headers=False)
         return 0
 
-    @recon.group("users", **help_of("desk logins: add, passwd, disable, list"))
+    @recon.group("alerts", **help_of("alerts: check config/alerts.yml, send a test message"))
+    def alerts_group() -> None:
+        pass
+
+    @alerts_group.command("check", **help_of("read config/alerts.yml and say what it routes where (exit 2 if wrong)"))
+    def cmd_alerts_check() -> int:
+        from orchestration import alerts
+
+        try:
+            config = alerts.load_config()
+        except alerts.AlertConfigError as exc:
+            click.echo(f"recon alerts check: {exc}", err=True)
+            return 2
+        if not config.routes:
+            click.echo(f"{alerts.config_path()}: nothing is routed (alerts are off)")
+        for route in config.routes:
+            teams = f" of {', '.join(route.teams)}" if route.teams else ""
+            click.echo(f"{', '.join(route.events)}{teams} -> {', '.join(route.channels)}")
+        click.echo(f"daily digest at cron {config.digest_cron!r} (UTC)")
+        return 0
+
+    @alerts_group.command("test", **help_of("send one test message to a channel now (not recorded as an event)"))
+    @click.argument("channel")
+    def cmd_alerts_test(channel: str) -> int:
+        from datetime import UTC, datetime
+
+        from orchestration import alerts
+
+        try:
+            config = alerts.load_config()
+        except alerts.AlertConfigError as exc:
+            click.echo(f"recon alerts test: {exc}", err=True)
+            return 2
+        if channel not in config.channels:
+            click.echo(f"recon alerts test: no channel {channel!r}; channels: {', '.join(config.channels)}", err=True)
+            return 2
+        event = alerts.Event("run_failed", f"test:{datetime.now(UTC).isoformat()}", None, "Test alert",
+                             "a test message from `recon alerts test`: this channel works")  # fmt: skip
+        try:
+            alerts.send_one(config.channels[channel], [event], config.listed_per_message)
+        except Exception as exc:  # noqa: BLE001 - the point is to show what failed
+            click.echo(f"recon alerts test: {channel}: {type(exc).__name__}: {exc}", err=True)
+            return 1
+        click.echo(f"sent a test message to {channel}")
+        return 0
+
+    @recon.group("users", **help_of("desk logins: add, passwd, disable, enable, list"))
     def users() -> None:
         pass
 
@@ -126,6 +174,20 @@ def register(recon: click.Group, help_of) -> None:
         except AccountError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"{name} may no longer log in to the desk")
+        return 0
+
+    @users.command("enable", **help_of("let a disabled desk login in again (an ops lead's decision)"))
+    @click.argument("name")
+    def cmd_users_enable(name: str) -> int:
+        from orchestration.desk.accounts import AccountError, Accounts
+
+        policy, login, me = _roster_and_login()
+        _may_administer(policy, me, login, name, "enable")
+        try:
+            Accounts().enable(name)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{name} may log in to the desk again")
         return 0
 
     @users.command("list", **help_of("desk logins and their roster team and roles"))

@@ -85,21 +85,24 @@ def dashboard(desk: Desk) -> dict:
         for dim in ("exception_type", "owner_team", "severity"):
             rows = table(
                 f"open_by_{dim}",
-                f"select {dim}, count(*) as open_exceptions, sum(amount_at_risk_reporting) as amount_at_risk_reporting"
+                f"select {dim}, count(*) as open_exceptions, sum(amount_at_risk_reporting) as amount_at_risk_reporting,"
+                f" any_value(reporting_currency) as reporting_currency"
                 f" from marts.fct_exception_current where not is_closed group by 1 order by 2 desc, 1",
             )  # dim is one of three fixed names
             board["charts"][f"by_{dim}"] = charts.bars([(r[0], r[1]) for r in rows], f"open exceptions by {dim}")
         buckets = [(label, low * 24, None if high is None else (high + 1) * 24) for label, low, high in AGE_BUCKETS]
-        rows = table(
-            "ageing",
-            "select bucket, count(*) from (select case "
-            + " ".join(
-                f"when age_hours >= {low} " + (f"and age_hours < {high} " if high else "") + f"then '{label}'"
-                for label, low, high in buckets
-            )
-            + " end as bucket from marts.fct_exception_current where not is_closed) group by 1",
+        labels = " ".join(
+            f"when age_hours >= {low} " + (f"and age_hours < {high} " if high else "") + f"then '{label}'"
+            for label, low, high in buckets
         )  # bucket bounds are this module's constants
+        rows = con.execute(
+            f"select case {labels} end, count(*) from marts.fct_exception_current where not is_closed group by 1"
+        ).fetchall()
         counts = dict(rows)
+        tables["ageing"] = {
+            "header": ["ageing_bucket", "open_exceptions"],
+            "rows": [(label, counts.get(label, 0)) for label, _, _ in buckets],
+        }
         board["charts"]["ageing"] = charts.columns(
             [(label, counts.get(label, 0)) for label, _, _ in buckets],
             "open exceptions by age from the business date",
@@ -107,7 +110,8 @@ def dashboard(desk: Desk) -> dict:
         )
         rows = table(
             "amount_at_risk_by_client",
-            "select client_name, sum(amount_at_risk_reporting) as amount_at_risk_reporting, count(*) as open_exceptions"
+            "select client_name, sum(amount_at_risk_reporting) as amount_at_risk_reporting,"
+            " any_value(reporting_currency) as reporting_currency, count(*) as open_exceptions"
             " from marts.fct_exception_current where not is_closed and client_name is not null"
             " group by 1 order by 2 desc nulls last, 1 limit 50",
         )
@@ -118,13 +122,15 @@ def dashboard(desk: Desk) -> dict:
             colour="#dc2626",
             other=False,
         )
-    if _has(con, "rpt_exception_summary"):
+    if _has(con, "fct_exception_current"):
+        # The median over the closed exceptions themselves (not a median of group medians).
         rows = table(
             "time_to_resolution",
-            "select exception_type, median(median_hours_to_resolution) as median_hours,"
-            " sum(resolved_by_operator + auto_resolved) as resolved"
-            " from marts.rpt_exception_summary group by 1 having sum(resolved_by_operator + auto_resolved) > 0"
-            " order by 2 desc nulls last",
+            "select exception_type,"
+            " median(epoch(coalesce(resolved_at, auto_resolved_at) - first_seen_at) / 3600) as median_hours,"
+            " count(*) as resolved"
+            " from marts.fct_exception_current where is_closed and coalesce(resolved_at, auto_resolved_at) is not null"
+            " group by 1 order by 2 desc nulls last",
         )
         board["charts"]["resolution"] = charts.bars(
             [(r[0], r[1] or 0) for r in rows],

@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from orchestration import links, publish
+from orchestration import identity, links, publish
 from orchestration.actions import ACTIONS, ActionError, ActionStore, ExceptionState, Policy, store_path
 from orchestration.identity import DESK_LOGIN_PREFIX
-from orchestration.settings import serving_path
+from orchestration.settings import PROJECT_DIR, serving_path
 from orchestration.warehouse import open_reader
 
 PAGE_SIZE = 50
@@ -46,6 +47,7 @@ SORTS = {
     "amount": lambda r: (-r["amount"], r["exception_id"]),
     "age": lambda r: (-r["age_days"], r["exception_id"]),
 }
+AMOUNT = re.compile(r"-?(\d{1,3}(,\d{3})+|\d{1,13})(\.\d{1,4})?")  # 1000, 1,000, 250.50: no exponents
 STATUSES = ("active", "open", "claimed", "resolved", "auto_resolved", "all")
 
 
@@ -79,11 +81,13 @@ class InboxQuery:
             return value
 
         def amount(key: str) -> Decimal | None:
-            value = (params.get(key) or "").strip().replace(",", "")
+            value = (params.get(key) or "").strip()
             if not value:
                 return None
+            if not AMOUNT.fullmatch(value):
+                raise DeskError(f"{key}={value[:32]!r} is not an amount; write e.g. 1000, 1,000 or 250.50")
             try:
-                parsed = Decimal(value)
+                parsed = Decimal(value.replace(",", ""))
             except InvalidOperation as exc:
                 raise DeskError(f"{key}={value[:32]!r} is not an amount; write e.g. 1000 or 250.50") from exc
             if not parsed.is_finite() or abs(parsed) > Decimal("1e12"):
@@ -144,14 +148,30 @@ class Desk:
     def __init__(self, actions_path: Path | None = None, serving: Path | None = None, clock=None):
         self.actions_path = Path(actions_path or store_path())
         self.serving = Path(serving or serving_path())
-        self.policy = Policy.load()
+        self._policy, self._policy_key = None, None
+        self.reporting_currency = publish.reporting_currency()
         self.clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._folded = _Folded()
         self._reader = None
         self._reader_key = None
 
     # ---------------------------------------------------------------- stores
+
+    @property
+    def policy(self) -> Policy:
+        """The roster and policy seeds, read again whenever one of their files changed.
+
+        A user removed from config/operators.yml loses the desk at their next request (their
+        session is refused); a changed team or role applies at once, without a restart.
+        """
+        files = [identity.roster_path(), PROJECT_DIR / "seeds" / "reason_codes.csv",
+                 PROJECT_DIR / "seeds" / "severity_policy.csv"]  # fmt: skip
+        key = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+        with self._lock:
+            if key != self._policy_key:
+                self._policy, self._policy_key = Policy.load(), key
+            return self._policy
 
     def store(self, user: str | None = None) -> ActionStore:
         """The action store, acting for ``user`` (authenticated by the desk) when given."""
@@ -177,7 +197,9 @@ class Desk:
         return self.policy.operators[name]
 
     def teams(self) -> list[str]:
-        return sorted({op.team for op in self.policy.operators.values()} | set(self.policy.escalate_to.values()))
+        """Teams with a queue: those with operators (a team of approvers of rules only has none)."""
+        workers = {op.team for op in self.policy.operators.values() if {"operator", "ops_lead"} & op.roles}
+        return sorted(workers | set(self.policy.escalate_to.values()))
 
     # ----------------------------------------------------------------- inbox
 

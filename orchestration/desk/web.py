@@ -24,15 +24,17 @@ import hmac
 import io
 import json
 import os
+import re
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -48,6 +50,7 @@ from orchestration.settings import recon_home
 SESSION_COOKIE = "recon_desk"
 LOGIN_COOKIE = "recon_desk_login"
 MAX_FORM_BYTES = 256 * 1024
+MAX_FIELDS = 1000
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = Path(__file__).parent / "static" / "desk.css"
 SECURITY_HEADERS = {
@@ -150,11 +153,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
         origin = request.headers.get("origin")
         if origin and origin not in (f"{request.url.scheme}://{request.url.netloc}",):
             raise PermissionError("cross-site request refused")
-        length = int(request.headers.get("content-length") or 0)
-        if length > MAX_FORM_BYTES:
-            raise PermissionError("request too large")
-        form = await request.form()
-        fields = {k: form.getlist(k) if k == "ids" else str(form.get(k) or "") for k in form.keys()}
+        fields = await read_form(request)
         expected = getattr(request.state, "csrf", None)
         if not expected or not hmac.compare_digest(str(fields.get("csrf_token", "")), expected):
             raise PermissionError("the form's security token is missing or stale: reload the page and try again")
@@ -171,6 +170,8 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
                 return await handler(request)
             except PermissionError as exc:
                 return page(request, "error.html", status=403, message=str(exc))
+            except FormTooLarge as exc:
+                return page(request, "error.html", status=413, message=str(exc))
 
         return wrapped
 
@@ -182,8 +183,18 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
         response.set_cookie(LOGIN_COOKIE, signer.dumps(token), max_age=900, httponly=True, samesite="strict")
         return response
 
+    def login_page(request: Request, status: int, error: str, nxt: str | None, name: str = "") -> HTMLResponse:
+        """The login form again with a fresh token (a stale one would fail every retry)."""
+        token = secrets.token_urlsafe(24)
+        response = page(request, "login.html", status=status, error=error, login_csrf=token, next=nxt, name=name)
+        response.set_cookie(LOGIN_COOKIE, signer.dumps(token), max_age=900, httponly=True, samesite="strict")
+        return response
+
     async def login(request: Request):
-        form = await request.form()
+        try:
+            form = await read_form(request)
+        except FormTooLarge as exc:
+            return PlainTextResponse(str(exc), status_code=413, headers=SECURITY_HEADERS)
         try:
             expected = signer.loads(request.cookies.get(LOGIN_COOKIE, ""), max_age=900)
         except BadSignature:
@@ -191,36 +202,19 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
         given = str(form.get("login_csrf") or "")
         nxt = _safe_next(str(form.get("next") or ""))
         if not expected or not hmac.compare_digest(given, str(expected)):
-            return page(
-                request, "login.html", status=403, error="the login form expired: try again", login_csrf="", next=nxt
-            )
+            return login_page(request, 403, "the login form had expired: log in again", nxt)
         name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
         client = request.client.host if request.client else "unknown"
         try:
-            session = accounts.authenticate(name, password, client)
+            # argon2 takes tens of milliseconds: off the event loop, so other pages keep answering.
+            session = await run_in_threadpool(
+                accounts.authenticate, name, password, client, lambda n: n in desk.policy.operators
+            )
         except LoginRefused as exc:
-            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
-            response = page(
-                request,
-                "login.html",
-                status=429 if exc.retry_after else 401,
-                error=str(exc),
-                login_csrf=expected,
-                next=nxt,
-                name=name[:64],
-            )
-            response.headers.update(headers)
+            response = login_page(request, 429 if exc.retry_after else 401, str(exc), nxt, name[:64])
+            if exc.retry_after:
+                response.headers["Retry-After"] = str(exc.retry_after)
             return response
-        if name not in desk.policy.operators:
-            accounts.end(session.session_id)
-            return page(
-                request,
-                "login.html",
-                status=403,
-                login_csrf=expected,
-                next=nxt,
-                error=f"{name} is not in config/operators.yml (any more): ask an ops lead",
-            )
         response = RedirectResponse(nxt or "/", status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -256,7 +250,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
         user = request.state.user
         try:
             query = _query(request)
-            result = desk.inbox(user, query)
+            result = await run_in_threadpool(desk.inbox, user, query)
         except DeskError as exc:
             return page(request, "error.html", status=400, message=str(exc))
         params = {k: v for k, v in request.query_params.items() if k != "page" and v}
@@ -280,7 +274,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
     @login_required
     async def inbox_csv(request: Request):
         try:
-            result = desk.inbox(request.state.user, _query(request))
+            result = await run_in_threadpool(desk.inbox, request.state.user, _query(request))
         except DeskError as exc:
             return PlainTextResponse(str(exc), status_code=400, headers=SECURITY_HEADERS)
         header = [
@@ -293,6 +287,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
             "client_name",
             "record_id",
             "amount_at_risk_reporting",
+            "reporting_currency",
             "age_days",
             "sla_due_at",
             "is_breached",
@@ -309,6 +304,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
                 r["client_name"],
                 r["record_id"],
                 r["amount"],
+                desk.reporting_currency,
                 r["age_days"],
                 r["sla_due_at"].isoformat(),
                 r["is_breached"],
@@ -324,7 +320,10 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
         ids = [str(i)[:64] for i in form.get("ids") or []]
         action = form.get("action", "")
         try:
-            results = desk.bulk(request.state.user, action, ids, form)
+            # Only resolve takes the bar's reason (release has codes of its own).
+            form = {**form, "reason": form.get("reason") if action == "resolve" else None}
+            results = await run_in_threadpool(desk.bulk, request.state.user, action, ids, form)
+            results = [(eid, desk_words(msg) if msg else None) for eid, msg in results]
         except DeskError as exc:
             return page(request, "error.html", status=400, message=str(exc))
         refused = [(eid, msg) for eid, msg in results if msg]
@@ -344,41 +343,48 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
 
     @login_required
     async def exception_page(request: Request):
-        eid = request.path_params["exception_id"]
+        eid = _exception_id(request.path_params["exception_id"])
         try:
-            doc = desk.exception(request.state.user, eid)
+            doc = await run_in_threadpool(desk.exception, request.state.user, eid)
         except NotFound as exc:
-            return page(request, "error.html", status=404, message=str(exc))
+            return page(request, "error.html", status=404, message=desk_words(str(exc)))
         except ActionError as exc:
-            return page(request, "error.html", status=400, message=str(exc))
-        done = request.query_params.get("done")
+            return page(request, "error.html", status=400, message=desk_words(str(exc)))
+        # ?done=SEQ names the entry just recorded: the notice is shown only if the log holds
+        # that entry, on this exception, by this user (a crafted link shows nothing).
+        done = None
+        seq = request.query_params.get("done", "")
+        if seq.isdigit():
+            entry = next((h for h in doc["history"] if h["seq"] == int(seq)), None)
+            if entry and entry["actor"] == request.state.user:
+                done = f"{ACTION_LABELS.get(entry['action'], entry['action'])} (entry #{entry['seq']} of the log)"
         return page(
             request,
             "exception.html",
             doc=doc,
             waterfalls=_waterfalls(doc),
             teams=desk.teams(),
-            done=ACTION_LABELS.get(done or ""),
+            done=done,
             error=None,
         )
 
     @login_required
     async def act(request: Request):
-        eid = request.path_params["exception_id"]
+        eid = _exception_id(request.path_params["exception_id"])
         form = await form_of(request)
         action = form.get("action", "")
         try:
             if action not in ACTION_LABELS:
                 raise ActionError(f"unknown action {action[:32]!r}")
-            entry = desk.act(request.state.user, action, eid, form)
+            entry = await run_in_threadpool(desk.act, request.state.user, action, eid, form)
         except ActionError as exc:
             status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 403
             if isinstance(exc, IdentityRefused):
                 status = 403
             try:
-                doc = desk.exception(request.state.user, eid)
+                doc = await run_in_threadpool(desk.exception, request.state.user, eid)
             except ActionError:
-                return page(request, "error.html", status=status, message=str(exc))
+                return page(request, "error.html", status=status, message=desk_words(str(exc)))
             return page(
                 request,
                 "exception.html",
@@ -387,19 +393,19 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
                 waterfalls=_waterfalls(doc),
                 teams=desk.teams(),
                 done=None,
-                error=str(exc),
+                error=desk_words(str(exc)),
             )
-        return RedirectResponse(f"/exceptions/{entry['exception_id']}?done={action}", status_code=303)
+        return RedirectResponse(f"/exceptions/{entry['exception_id']}?done={entry['seq']}", status_code=303)
 
     # -------------------------------------------------------------- dashboard
 
     @login_required
     async def dashboard_page(request: Request):
-        return page(request, "dashboard.html", board=dashboard(desk))
+        return page(request, "dashboard.html", board=await run_in_threadpool(dashboard, desk))
 
     @login_required
     async def dashboard_csv(request: Request):
-        board = dashboard(desk)
+        board = await run_in_threadpool(dashboard, desk)
         name = request.path_params["table"]
         table = board["tables"].get(name)
         if table is None:
@@ -433,6 +439,58 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
     app = Starlette(routes=routes)
     app.state.desk, app.state.accounts = desk, accounts
     return app
+
+
+class FormTooLarge(Exception):
+    pass
+
+
+async def read_form(request: Request) -> dict:
+    """An urlencoded form, read up to MAX_FORM_BYTES however it is sent (chunked too), at most MAX_FIELDS fields.
+
+    ``ids`` (the inbox's checkboxes) is a list; every other field its last value.
+    """
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise FormTooLarge("the desk takes forms (application/x-www-form-urlencoded) only")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise FormTooLarge(f"the form is larger than {MAX_FORM_BYTES // 1024} KB")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormTooLarge(f"the form cannot be read: {str(exc)[:100]}") from exc
+    fields: dict = {"ids": []}
+    for key, value in pairs:
+        if key == "ids":
+            fields["ids"].append(value)
+        else:
+            fields[key] = value
+    return fields
+
+
+# The store words its refusals for the command line; the desk says them in its own terms.
+DESK_WORDS = (
+    (re.compile(r"run `recon exceptions claim [^`]*` first"), "claim it first"),
+    (re.compile(r"run `recon exceptions list`"), "look in the inbox"),
+    (re.compile(r"\(--reason\)"), "(the reason field)"),
+    (re.compile(r"--with KEY \[KEY \.\.\.\]"), "the other side's record keys"),
+    (re.compile(r"--adjustment ADJ-…"), "the adjustment"),
+    (re.compile(r"\(--text\)"), "(the comment field)"),
+    (re.compile(r"--(amount|reason|team|text|in|with|adjustment)\b"), r"the \1 field"),
+)
+
+
+def desk_words(message: str) -> str:
+    for pattern, words in DESK_WORDS:
+        message = pattern.sub(words, message)
+    return message
+
+
+def _exception_id(text: str) -> str:
+    """Ids are lower-case hex: a prefix typed in capitals finds the same exception."""
+    return text.lower() if re.fullmatch(r"[0-9A-Fa-f]{1,64}", text) else text
 
 
 def _safe_next(target: str | None) -> str | None:

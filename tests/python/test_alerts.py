@@ -138,6 +138,15 @@ def test_config_is_checked_and_names_the_key(tmp_path: Path) -> None:
         "channels: {x: {type: webhook, url: 'http://h', pasword: 1}}": "pasword",
         "routes: [{events: [run_failed], channels: [nowhere]}]": "nowhere",
         "chanels: {}": "chanels",
+        "channels: [hook]": "channels is a mapping",
+        "channels: {x: {type: webhook, url: 'http://h', headers: [a]}}": "headers",
+        "channels: {x: {type: smtp, host: h, from: f, to: 5}}": "to: a list",
+        "channels: {x: {type: webhook, url: 'http://h'}}\nroutes: [{events: run_failed, channels: [x]}]": (
+            "events: a list"
+        ),
+        "channels: {x: {type: webhook, url: 'http://h'}}\nroutes: [{events: [sla_breached], teams: [finanse],"
+        " channels: [x]}]": "finanse not a team",
+        "digest: {cron: 'every day please'}": "not a cron string",
     }
     for text, words in bad.items():
         path = tmp_path / "alerts.yml"
@@ -192,12 +201,12 @@ def test_a_failing_webhook_is_retried_then_delivered_later(
     assert failed["failed"] == 1 and "HTTPError" in failed["errors"][0] and waits == [0.5, 2.0]
     assert received == []
     [(key, channel, status, attempts, *_)] = outbox.rows()
-    assert (key, channel, status, attempts) == ("run_failed:r1", "ops_chat", "failed", 1)
+    assert (key, channel, status, attempts) == ("run_failed:r1", "ops_chat", "failed", 3)  # sends, not looks
 
     state["fail"] = 1  # the next look: one failure, then it goes through
     later = alerts.dispatch([event], config, outbox, sleep=lambda s: None)
     assert later["sent"] == 1 and len(received) == 1 and received[0]["keys"] == ["run_failed:r1"]
-    assert outbox.rows()[0][2:4] == ("sent", 2)
+    assert outbox.rows()[0][2:4] == ("sent", 5)
     assert alerts.dispatch([event], config, outbox)["already_sent"] == 1
 
 
@@ -283,3 +292,30 @@ def test_dagster_sensors_send_through_the_same_outbox(
         result = alerting.alert_digest_job.execute_in_process(instance=instance)
         assert result.success
         assert any("Daily digest" in m["data"] for m in box.messages)
+
+
+def test_a_broken_config_never_stops_a_run_and_recon_alerts_check_names_it(tmp_path: Path, monkeypatch, capsys) -> None:
+    import importlib
+
+    from orchestration import cli
+    from orchestration.defs import alerting
+
+    bad = tmp_path / "alerts.yml"
+    bad.write_text("digest: {cron: 'every day please'}\n")
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(bad))
+    reloaded = importlib.reload(alerting)  # what loading the definitions does
+    assert reloaded.alert_digest.cron_schedule == alerts.DEFAULT_DIGEST_CRON
+    assert cli.main(["alerts", "check"]) == 2
+    assert "not a cron string" in capsys.readouterr().err
+    importlib.reload(alerting)
+
+
+def test_webhook_text_cannot_ping_or_disguise_links(webhook, monkeypatch) -> None:
+    url, received, _ = webhook
+    channel = alerts.Channel("chat", "webhook", {"type": "webhook", "url": url})
+    event = alerts.Event(
+        "escalated", "escalated:x", "finance", "Escalated", "by erin: <!channel> <http://evil|Approve>"
+    )
+    alerts.send_one(channel, [event], 20)
+    text = received[0]["text"]
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "<http" not in text

@@ -20,14 +20,16 @@ from orchestration.actions import ACTIONS, ActionStore
 # The commands the argparse CLI had, in its order; scripts and the docs name them.
 COMMANDS = [
     "generate", "ingest", "prepare", "run", "simulate", "dev", "status", "query", "publication", "evaluate", "tune",
-    "train", "exceptions", "audit", "trace", "quality", "shadow", "governance", "contract", "demo", "ui", "users",
+    "train", "exceptions", "audit", "trace", "quality", "shadow", "governance", "contract", "demo", "ui", "alerts",
+    "users",
 ]  # fmt: skip
 SUBCOMMANDS = {
     "publication": ["verify"],
     "exceptions": ["list", "show", *ACTIONS],
     "audit": ["verify", "accept-fork"],
     "governance": ["status", "check", "approve", "keygen"],
-    "users": ["add", "passwd", "disable", "list"],
+    "alerts": ["check", "test"],
+    "users": ["add", "passwd", "disable", "enable", "list"],
 }
 
 

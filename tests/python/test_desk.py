@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from orchestration import cli, pipeline, settings
 from orchestration.actions import ActionStore
 from orchestration.desk import charts
-from orchestration.desk.accounts import MAX_FAILURES, Accounts
+from orchestration.desk.accounts import LIMITS, MAX_FAILURES, Accounts
 from orchestration.desk.service import Desk
 from orchestration.desk.web import SESSION_COOKIE, create_app, csv_cell
 from orchestration.lab import generate
@@ -123,16 +123,60 @@ def test_users_add_takes_people_and_roles_only_from_the_roster(accounts: Account
 def test_wrong_password_is_refused_and_repeated_failures_are_throttled(accounts: Accounts) -> None:
     client = client_for(accounts, "10.9.9.9")
     login(client, "nobody", "not the password at all", expect=401)  # an unknown name fails the same way
-    for _ in range(MAX_FAILURES - 1):
+    for _ in range(MAX_FAILURES):
         login(client, "bob", "still not the password", expect=401)
-    login(client_for(accounts, "10.9.9.8"), "bob", "and again not it", expect=401)
-    # Throttled now, even with the right password: the account from anywhere, and this address for anyone.
+    # Throttled now, even with the right password, for this account from this address ...
     response = login(client, "bob", expect=429)
     assert "too many failed logins" in response.text and int(response.headers["retry-after"]) > 0
-    login(client_for(accounts, "10.9.9.10"), "bob", expect=429)
-    login(client, "carol", expect=429)
-    # Another account from another address is unaffected.
-    login(client_for(accounts, "10.9.9.11"), "carol")
+    # ... but a stranger's five guesses do not lock bob out from elsewhere.
+    login(client_for(accounts, "10.9.9.10"), "bob")
+    # An address trying many names is throttled for every name.
+    spray = client_for(accounts, "10.9.9.20")
+    for i in range(LIMITS["client"]):
+        login(spray, f"name{i}", "not the password at all", expect=401)
+    login(spray, "carol", expect=429)
+    login(client_for(accounts, "10.9.9.21"), "carol")
+
+
+def test_a_disabled_login_stays_disabled_until_an_ops_lead_enables_it(accounts: Accounts) -> None:
+    accounts.add("dan", "dan's long enough password", by="test")
+    login(client_for(accounts, "10.7.7.7"), "dan", "dan's long enough password")
+    accounts.disable("dan")
+    accounts.set_password("dan", "dan's brand new password")  # what `recon users passwd dan` does
+    login(client_for(accounts, "10.7.7.8"), "dan", "dan's brand new password", expect=401)
+    accounts.enable("dan")
+    login(client_for(accounts, "10.7.7.9"), "dan", "dan's brand new password")
+
+
+def test_a_user_leaving_the_roster_loses_the_desk_at_once(accounts: Accounts, tmp_path: Path, monkeypatch) -> None:
+    """The desk reads the roster again when its file changes: no restart, and the session is refused."""
+    from orchestration import identity
+    from orchestration.actions import Policy
+
+    desk = Desk()
+    client = TestClient(create_app(desk, accounts, SECRET), base_url="http://127.0.0.1:8321", client=("10.6.6.6", 1))
+    login(client, "carol")
+    assert client.get("/", follow_redirects=False).status_code == 200
+    full = Policy.load()
+    without = Policy(
+        {k: v for k, v in full.operators.items() if k != "carol"},
+        full.escalate_to,
+        full.approval_threshold,
+        full.reason_codes,
+        {k: v for k, v in full.users.items() if k != "carol"},
+    )
+    changed = tmp_path / "operators.yml"
+    changed.write_text("changed")  # another file: the desk sees a change and loads the policy again
+    monkeypatch.setattr(identity, "roster_path", lambda *a, **k: changed)
+    monkeypatch.setattr(Policy, "load", classmethod(lambda cls, *a, **k: without))
+    assert client.get("/", follow_redirects=False).status_code == 303  # the session no longer counts
+    # The right password now fails exactly like a wrong one: no hint that it was right.
+    response = login(client_for_desk(desk, accounts, "10.6.6.7"), "carol", expect=401)
+    assert "wrong name or password" in response.text
+
+
+def client_for_desk(desk: Desk, accounts: Accounts, address: str) -> TestClient:
+    return TestClient(create_app(desk, accounts, SECRET), base_url="http://127.0.0.1:8321", client=(address, 5000))
 
 
 def test_forged_altered_and_ended_sessions_are_refused(accounts: Accounts) -> None:
@@ -437,3 +481,73 @@ def test_every_action_works_through_the_desk_forms(home: Path, accounts: Account
     state = ActionStore(home / "actions.sqlite").state(eid)
     assert state.owner_team == "account_management" and not state.pending_adjustments
     assert len(state.applied_adjustments) == 2
+
+
+def test_hostile_requests_get_clear_refusals_and_record_nothing(home: Path, accounts: Accounts) -> None:
+    client = client_for(accounts, "10.5.5.5")
+    login(client, "alice")
+    eid = open_ids(home, "finance")[2]
+    page = client.get(f"/exceptions/{eid}")
+    csrf = csrf_of(page.text)
+    before = len(log(home))
+
+    # A crafted success notice shows nothing; a capitalised id prefix finds the exception.
+    assert 'id="done"' not in client.get(f"/exceptions/{eid}?done=approve").text
+    assert 'id="done"' not in client.get(f"/exceptions/{eid}?done=1").text  # entry 1 is not alice's on it
+    assert client.get(f"/exceptions/{eid[:10].upper()}").status_code == 200
+
+    # A form sent in chunks, over the limit, is refused before it is parsed.
+    def chunks():
+        for _ in range(40):
+            yield b"comment=" + b"x" * 8192 + b"&"
+
+    big = client.post(
+        f"/exceptions/{eid}/act",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert big.status_code == 413
+    many = client.post("/bulk", data={"csrf_token": csrf, "action": "claim", "ids": ["x"] * 1200})
+    assert many.status_code == 413
+
+    # Messages speak of the form, not of CLI options.
+    refused = client.post(f"/exceptions/{eid}/act", data={"action": "resolve", "csrf_token": csrf})
+    assert refused.status_code in (403, 409) and "recon exceptions" not in refused.text and "--" not in refused.text
+
+    # Amounts: exponents and stray separators are not amounts.
+    for bad in ("1e3", "1,0,0,0", "1_000"):
+        assert client.get(f"/?min_amount={bad}").status_code == 400, bad
+    assert client.get("/?min_amount=1,000.50").status_code == 200
+    assert len(log(home)) == before
+
+    # A login form left open past its token: the refusal carries a fresh form that works.
+    fresh = client_for(accounts, "10.5.5.6")
+    fresh.get("/login")
+    fresh.cookies.delete("recon_desk_login")
+    stale = fresh.post("/login", data={"name": "alice", "password": PASSWORDS["alice"], "login_csrf": "old"})
+    assert stale.status_code == 403 and "log in again" in stale.text
+    token = re.search(r'name="login_csrf" value="([^"]+)"', stale.text).group(1)
+    again = fresh.post(
+        "/login", data={"name": "alice", "password": PASSWORDS["alice"], "login_csrf": token}, follow_redirects=False
+    )
+    assert again.status_code == 303
+
+
+def test_adjustments_split_under_the_threshold_still_need_a_checker(home: Path, accounts: Accounts) -> None:
+    from orchestration.actions import Policy
+
+    threshold = Policy.load().approval_threshold
+    eid = open_ids(home, "finance")[3]
+    store = Desk().store("alice")
+    store.act("claim", eid, None)
+    piece = str((threshold * 2 / 3).quantize(Decimal("0.01")))
+    first = store.act("adjust", eid, None, amount=piece, reason="rounding")
+    second = store.act("adjust", eid, None, amount=piece, reason="rounding")
+    pending = json.loads(second["state_after"])["pending_adjustments"]
+    assert first["target"] not in pending and pending == [second["target"]]
+    # finance's approver checks it; the first piece needed none.
+    ActionStore(home / "actions.sqlite", login=lambda: "desk:bob").act(
+        "approve", eid, None, adjustment=second["target"]
+    )
+    state = ActionStore(home / "actions.sqlite").state(eid)
+    assert not state.pending_adjustments and [a.get("approved_by") for a in state.applied_adjustments] == [None, "bob"]
