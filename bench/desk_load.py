@@ -92,12 +92,12 @@ def inflate(home: Path, n: int) -> None:
     con.execute(
         """
         insert into marts.fct_exception_current by name
-        select * replace (
-            printf('%08x', i::bigint) || repeat('f', 24) as exception_id,
-            'INV-BENCH-' || lpad(i::varchar, 7, '0') || '#' as record_id,
+        select one.* replace (
+            printf('%08x', r.i::bigint) || repeat('f', 24) as exception_id,
+            'INV-BENCH-' || lpad(r.i::varchar, 7, '0') || '#' as record_id,
             'finance' as owner_team
         )
-        from (select * from marts.fct_exception_current where not is_closed limit 1), range(?) as r(i)
+        from (select * from marts.fct_exception_current where not is_closed limit 1) as one, range(?) as r(i)
         """,
         [n],
     )

@@ -302,18 +302,25 @@ class ActionStore:
         escalated = self.policy.escalation_team(state.severity) if breached and state.escalated_to is None else None
         return due_at, breached, escalated
 
-    def fold_all(self, after_seq: int = 0, folded: dict[str, ExceptionState] | None = None) -> tuple[int, dict]:
+    def fold_all(
+        self, after_seq: int = 0, folded: dict[str, ExceptionState] | None = None, catalog_unchanged: bool = False
+    ) -> tuple[int, dict]:
         """Every catalogued exception's state folded from the log in one pass: ``(head seq, {id: state})``.
 
         ``folded`` (what an earlier call returned for ``after_seq``) is carried on: the log is
         append-only, so applying only the entries after ``after_seq`` gives the same states
         as folding from the start. When the catalog gained exceptions since (a run), it
         folds from the start. SLA and breach are left to :meth:`sla_of`: they move with the clock.
+        ``catalog_unchanged`` (the caller saw the same catalog since) skips reading it.
         """
         with self._connect() as con:
             con.execute("begin")  # one snapshot of the catalog and the log
             try:
-                rows = con.execute("select exception_id, owner_team, severity from exception_catalog").fetchall()
+                rows = (
+                    []
+                    if catalog_unchanged and folded is not None
+                    else con.execute("select exception_id, owner_team, severity from exception_catalog").fetchall()
+                )
                 if folded is None or any(r["exception_id"] not in folded for r in rows):
                     folded, after_seq = {}, 0
                     for r in rows:

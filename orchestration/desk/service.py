@@ -153,6 +153,8 @@ class Desk:
         self.clock = clock
         self._lock = threading.RLock()
         self._folded = _Folded()
+        self._row_cache: dict[str, tuple] = {}
+        self._row_cache_signature = None
         self._reader = None
         self._reader_key = None
 
@@ -217,43 +219,57 @@ class Desk:
             )
         with self._lock:
             folded = self._folded
-            head, states = store.fold_all(0 if reload else folded.head, None if reload else folded.states)
+            head, states = store.fold_all(
+                0 if reload else folded.head, None if reload else folded.states, catalog_unchanged=not reload
+            )
             self._folded = _Folded(signature, catalog, head, states)
         return catalog
 
     def rows(self, user: str | None = None) -> list[dict]:
-        """Every catalogued exception with its state as of now: what the inbox filters and sorts."""
+        """Every catalogued exception with its state as of now: what the inbox filters and sorts.
+
+        A row is built once per state (the fold gives a changed exception a new state object)
+        and kept; per call only what moves with the clock is set again: breached, the
+        automatic escalation and the age. That keeps an inbox of 100,000 exceptions cheap.
+        """
         store = self.store(user)
         catalog = self._catalog(store)
         states = self._folded.states or {}
         now = store.clock()
+        escalate_to = store.policy.escalate_to
+        cache = self._row_cache
+        if self._row_cache_signature != self._folded.signature:
+            cache = self._row_cache = {}
+            self._row_cache_signature = self._folded.signature
         out = []
         for eid, entry in catalog.items():
             state = states.get(eid)
             if state is None:
                 continue
-            due, breached, escalated = store.sla_clock(
-                state, entry["first_seen"], entry["business"], entry["sla_hours"]
-            )
-            if state.reopened_at:
-                opened = datetime.fromisoformat(state.reopened_at)
-            else:
-                opened = min(entry["first_seen"], entry["business"]) if entry["business"] else entry["first_seen"]
-            out.append(
-                {
+            cached = cache.get(eid)
+            if cached is None or cached[0] is not state:
+                due, _, _ = store.sla_clock(state, entry["first_seen"], entry["business"], entry["sla_hours"])
+                if state.reopened_at:
+                    opened = datetime.fromisoformat(state.reopened_at)
+                else:
+                    opened = min(entry["first_seen"], entry["business"]) if entry["business"] else entry["first_seen"]
+                row = {
                     **entry["row"],
                     "status": state.status,
                     "is_closed": state.is_closed,
                     "owner_team": state.owner_team,
                     "claimed_by": state.claimed_by,
-                    "escalated_to": state.escalated_to or escalated,
                     "sla_due_at": due,
-                    "is_breached": breached,
                     "aged_from": opened,
-                    "age_days": max(0, (now - opened).days),
                     "last_action": state.last_action,
                 }
-            )
+                cache[eid] = cached = (state, row)
+            row = cached[1]
+            breached = not row["is_closed"] and row["sla_due_at"] < now
+            row["is_breached"] = breached
+            row["escalated_to"] = state.escalated_to or (escalate_to.get(state.severity) if breached else None)
+            row["age_days"] = max(0, (now - row["aged_from"]).days)
+            out.append(row)
         return out
 
     def inbox(self, user: str, query: InboxQuery) -> dict:
