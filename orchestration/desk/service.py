@@ -372,10 +372,12 @@ class Desk:
                 [order_keys],
             ).fetchall()  # fixed column names; the keys are a parameter
             orders = {r[0]: dict(zip(cols, r, strict=True)) for r in found}
+        compared = self._compared(con, entry, reconciliations) if con is not None else []
         return {
             "entry": entry,
             "state": state,
             "details": details,
+            "compared": compared,
             "reconciliations": reconciliations,
             "records": records,
             "orders": orders,
@@ -383,6 +385,45 @@ class Desk:
             "lineage": self.lineage(eid),
             "reason_codes": {a: self.policy.codes_for(a) for a in ACTIONS},
         }
+
+    @staticmethod
+    def _compared(con, entry: dict, reconciliations: list[dict]) -> list[dict]:
+        """Per reconciliation, the compared values of the exception's record beside its matched records and
+        top candidates (marts.fct_reconciliation_record_values): what each score component looked at."""
+        has = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'marts' "
+            "and table_name = 'fct_reconciliation_record_values'"
+        ).fetchall()[0][0]
+        if not has:
+            return []
+        out = []
+        for rec in reconciliations:
+            side = rec.get("side") or "left"
+            other = "right" if side == "left" else "left"
+            candidates = [c["candidate_key"] for c in rec.get("top_candidates") or []]
+            keys = list(dict.fromkeys([*(rec.get("matched_keys") or []), *candidates]))[:5]
+            found = dict(
+                ((s, k), json.loads(v))
+                for s, k, v in con.execute(
+                    "select side, record_key, record_values from marts.fct_reconciliation_record_values"
+                    " where reconciliation = ?"
+                    " and ((side = ? and record_key = ?) or (side = ? and list_contains(?, record_key)))",
+                    [rec["reconciliation"], side, entry["record_id"], other, keys],
+                ).fetchall()
+            )
+            mine = found.get((side, entry["record_id"]))
+            if mine is None:
+                continue
+            columns = [(entry["record_id"], mine)] + [(k, found[(other, k)]) for k in keys if (other, k) in found]
+            fields = list(dict.fromkeys(f for _, values in columns for f in values))
+            out.append(
+                {
+                    "reconciliation": rec["reconciliation"],
+                    "keys": [k for k, _ in columns],
+                    "rows": [(f, [values.get(f) for _, values in columns]) for f in fields],
+                }
+            )
+        return out
 
     def lineage(self, exception_id: str) -> str:
         """What `recon trace` prints for the exception, traced in the serving copy (no working warehouse)."""

@@ -329,6 +329,8 @@ def test_exception_page_shows_candidates_lineage_and_history(home: Path, account
     page = client.get(f"/exceptions/{scored[0]['exception_id']}")
     assert page.status_code == 200
     assert 'class="chart waterfall"' in page.text and "match weight" in page.text
+    # The compared values of the record and its candidates, side by side (fct_reconciliation_record_values).
+    assert "What was compared" in page.text and 'class="grid compared"' in page.text
     assert 'id="lineage"' in page.text and "trace " in page.text
     assert client.get("/exceptions/ffffffffffff").status_code == 404
 
