@@ -51,6 +51,7 @@ from orchestration.actions.core import (  # noqa: F401
     Conflict,
     ForkError,
     IdentityRefused,
+    InvalidInput,
     NotFound,
     as_of_pinned,
     store_path,

@@ -12,7 +12,7 @@ from orchestration.actions.core import (
     MAX_ABS_AMOUNT,
     MAX_CODE_CHARS,
     MAX_TEXT_CHARS,
-    ActionError,
+    InvalidInput,
     NotFound,
 )
 
@@ -31,20 +31,20 @@ def parse_amount(value: object, argument: str = "--amount") -> Decimal:
     )
     text = str(value).strip() if value is not None else ""
     if not text or len(text) > 40:
-        raise ActionError(f"{allowed}; got {text[:40]!r}{'…' if len(text) > 40 else ''}")
+        raise InvalidInput(f"{allowed}; got {text[:40]!r}{'…' if len(text) > 40 else ''}")
     try:
         amount = Decimal(text)
     except (InvalidOperation, ValueError) as exc:
-        raise ActionError(f"{allowed} (a decimal number, e.g. 125.50); got {text!r}") from exc
+        raise InvalidInput(f"{allowed} (a decimal number, e.g. 125.50); got {text!r}") from exc
     if not amount.is_finite():
-        raise ActionError(f"{allowed}; got {text!r}, which is not a finite number")
+        raise InvalidInput(f"{allowed}; got {text!r}, which is not a finite number")
     if amount.is_zero():
-        raise ActionError(f"{allowed}; got {text!r}: an adjustment of zero changes nothing")
+        raise InvalidInput(f"{allowed}; got {text!r}: an adjustment of zero changes nothing")
     if abs(amount) > MAX_ABS_AMOUNT:
-        raise ActionError(f"{allowed}; got {text!r}, outside that range")
+        raise InvalidInput(f"{allowed}; got {text!r}, outside that range")
     quantum = Decimal(1).scaleb(-AMOUNT_PLACES)
     if amount != amount.quantize(quantum):
-        raise ActionError(f"{allowed}; got {text!r}, which has more than {AMOUNT_PLACES} decimal places")
+        raise InvalidInput(f"{allowed}; got {text!r}, which has more than {AMOUNT_PLACES} decimal places")
     if amount.as_tuple().exponent < -AMOUNT_PLACES:  # 12.500000: same value, fewer zeros
         amount = amount.quantize(quantum)
     return amount
@@ -60,11 +60,11 @@ def check_text(value: str | None, argument: str, limit: int, allow_newlines: boo
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ActionError(f"{argument} must be text")
+        raise InvalidInput(f"{argument} must be text")
     if len(value) > limit:
-        raise ActionError(f"{argument} is {len(value)} characters; at most {limit} are allowed")
+        raise InvalidInput(f"{argument} is {len(value)} characters; at most {limit} are allowed")
     if (CONTROL_CHARS_BUT_LINES if allow_newlines else CONTROL_CHARS).search(value):
-        raise ActionError(f"{argument} contains control characters; type plain text")
+        raise InvalidInput(f"{argument} contains control characters; type plain text")
     return value
 
 

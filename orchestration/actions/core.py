@@ -54,6 +54,10 @@ class ActionError(Exception):
     exit_code = 3
 
 
+class InvalidInput(ActionError):
+    """What was typed is out of bounds (orchestration/actions/bounds.py): a bad value, not a rule's refusal."""
+
+
 class NotFound(ActionError):
     exit_code = 4
 

@@ -40,7 +40,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from orchestration import policy_docs
-from orchestration.actions import ActionError, Conflict, IdentityRefused, NotFound
+from orchestration.actions import ActionError, Conflict, InvalidInput, NotFound
 from orchestration.desk import charts
 from orchestration.desk.accounts import SESSION_LIFETIME, Accounts, LoginRefused
 from orchestration.desk.dashboard import dashboard
@@ -378,9 +378,11 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
                 raise ActionError(f"unknown action {action[:32]!r}")
             entry = await run_in_threadpool(desk.act, request.state.user, action, eid, form)
         except ActionError as exc:
-            status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 403
-            if isinstance(exc, IdentityRefused):
-                status = 403
+            # 400 a bad value (bounds), 404 nothing there, 409 someone else holds it, 403 a rule says no.
+            status = (
+                400 if isinstance(exc, InvalidInput) else 404 if isinstance(exc, NotFound)
+                else 409 if isinstance(exc, Conflict) else 403
+            )  # fmt: skip
             try:
                 doc = await run_in_threadpool(desk.exception, request.state.user, eid)
             except ActionError:

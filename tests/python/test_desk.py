@@ -516,6 +516,10 @@ def test_hostile_requests_get_clear_refusals_and_record_nothing(home: Path, acco
     refused = client.post(f"/exceptions/{eid}/act", data={"action": "resolve", "csrf_token": csrf})
     assert refused.status_code in (403, 409) and "recon exceptions" not in refused.text and "--" not in refused.text
 
+    # A value out of bounds is a 400 (bad input), not a rule's 403.
+    nan = client.post(f"/exceptions/{eid}/act", data={"action": "adjust", "amount": "NaN", "csrf_token": csrf})
+    assert nan.status_code == 400
+
     # Amounts: exponents and stray separators are not amounts.
     for bad in ("1e3", "1,0,0,0", "1_000"):
         assert client.get(f"/?min_amount={bad}").status_code == 400, bad
