@@ -126,6 +126,7 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
             f'copy marts."{KPI_HISTORY}" to ? (format parquet, compression zstd)',
             [str(parquet_dir / f"{KPI_HISTORY}.parquet")],
         )
+        lineage = copy_lineage(con, {(schema, table) for schema, table in tables})
         described = describe(con, tables + [("marts", KPI_HISTORY)])
         record = {
             "publication": name,
@@ -134,6 +135,7 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
             "code_version": code_version(),
             "row_counts": row_counts,
             "described_columns": described,
+            "lineage": lineage,
             **details,
         }
         con.execute("create schema if not exists publication")
@@ -247,6 +249,38 @@ def append_kpis(con, name: str, run_id: str, now: datetime, previous: dict | Non
             [*stamp, currency],
         )
     return con.execute(f'select count(*) from marts."{KPI_HISTORY}"').fetchall()[0][0]
+
+
+# Lineage: the raw rows, staging and the intermediate record models `recon trace` reads, so
+# the desk's exception page traces a record to its file and row from the serving copy.
+# Copied whole (no Parquet), and only below a size: past it the copy would cost more than
+# it serves, and the trace says to run `recon trace` between runs instead.
+LINEAGE_SCHEMAS = ("raw", "staging")
+LINEAGE_TABLES = (
+    "intermediate.int_invoice_billing_items",
+    "intermediate.int_invoice_lines_billable",
+    "intermediate.int_ads_campaigns",
+    "intermediate.int_fulfilment_projects",
+)
+LINEAGE_MAX_ROWS = int(os.environ.get("RECON_PUBLISH_LINEAGE_MAX_ROWS", "5000000"))
+
+
+def copy_lineage(con, published: set[tuple[str, str]]) -> dict:
+    """Copy the lineage relations from ``working`` unless they hold more than LINEAGE_MAX_ROWS rows."""
+    wanted = con.execute(
+        "select schema_name, table_name, estimated_size from duckdb_tables() where database_name = 'working' "
+        "and (list_contains(?, schema_name) or list_contains(?, schema_name || '.' || table_name)) order by 1, 2",
+        [list(LINEAGE_SCHEMAS), list(LINEAGE_TABLES)],
+    ).fetchall()
+    wanted = [(schema, table, size) for schema, table, size in wanted if (schema, table) not in published]
+    rows = sum(size or 0 for _, _, size in wanted)
+    if rows > LINEAGE_MAX_ROWS:
+        return {"published": False, "rows": rows, "reason": f"over RECON_PUBLISH_LINEAGE_MAX_ROWS={LINEAGE_MAX_ROWS}"}
+    for schema in sorted({schema for schema, _, _ in wanted}):
+        con.execute(f'create schema if not exists "{schema}"')
+    for schema, table, _ in wanted:  # identifiers from DuckDB's catalog, quoted
+        con.execute(f'create table "{schema}"."{table}" as select * from working."{schema}"."{table}"')
+    return {"published": True, "rows": rows, "tables": len(wanted)}
 
 
 KPI_HISTORY_DOCS = {

@@ -332,6 +332,8 @@ def test_exception_page_shows_candidates_lineage_and_history(home: Path, account
     # The compared values of the record and its candidates, side by side (fct_reconciliation_record_values).
     assert "What was compared" in page.text and 'class="grid compared"' in page.text
     assert 'id="lineage"' in page.text and "trace " in page.text
+    # The lineage reaches the landing file and row: the serving copy carries raw and staging.
+    assert "raw." in page.text and "not in this copy" not in page.text
     assert client.get("/exceptions/ffffffffffff").status_code == 404
 
 
