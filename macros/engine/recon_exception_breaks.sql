@@ -28,6 +28,9 @@
             plausible_document: invoice_id  # a record beside a matched record of the same
                                             # document (a column of the side's model) is
                                             # unmatched_plausible whatever its candidates
+            plausible_repeat:               # a record repeating a record matched on another
+              within_days: 62               # document is unmatched_plausible whatever its
+              left_lead_days: 7             # candidates (macro recon_repeated_records)
             plausible_fit:                  # a candidate that meets all of these counts
               all_of:                       # whatever it scored
                 - {field: name, not_levels: [low]}          # a null side (-1) meets it
@@ -77,6 +80,10 @@
     {%- set evidence = rule.get('plausible_evidence') if split else none -%}
     {%- set document = rule.get('plausible_document') if split else none -%}
     {%- set fit = rule.get('plausible_fit') if split else none -%}
+    {%- set repeat = rule.get('plausible_repeat') if split else none -%}
+    {%- if repeat and not rule.get('plausible_document') -%}
+        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': exceptions." ~ side ~ ".plausible_repeat needs plausible_document (a repeat is on another document)") }}
+    {%- endif -%}
     {%- set block -%}
     select
         case side_states.exception_state
@@ -115,6 +122,9 @@
                         {%- endif %}
                         {%- if document %}
                         or claimed.record_key is not null
+                        {%- endif %}
+                        {%- if repeat %}
+                        or repeated.record_key is not null
                         {%- endif %}
                     )
                     then 'unmatched_plausible'
@@ -169,6 +179,14 @@
                 and sibling_records.record_state = 'matched'
         ) as claimed
             on records.record_key = claimed.record_key
+        {%- endif %}
+        {%- if repeat %}
+        left join (
+            -- Records repeating a record matched on another document (recon_repeated_records).
+            select distinct repeats.record_key
+            from {{ recon_repeated_records(spec, name, side) }} as repeats
+        ) as repeated
+            on records.record_key = repeated.record_key
         {%- endif %}
         where records.side = '{{ side }}'
         {%- if side == ruled_sides[0] %}
@@ -396,4 +414,113 @@
             on pairs.right_key = right_dates.right_key
     )
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The unmatched records of a side that repeat a record of that side matched on another
+    document (spec exceptions.<side>.plausible_repeat; the document is plausible_document):
+    the same currency, the same amount within amount_abs (0.05; or the matched record's
+    amount_primary, where the spec has it: an item billed with an extra charge the copy
+    lacks), dated within `within_days` of it and not more than `left_lead_days` before the
+    date of the record it is matched to, and of the same client: the same client_id as that
+    record, the same reference as its reference_key or as the matched record's, the same
+    name as the matched record's, or, the unmatched record's own client_id unknown, the
+    first word (four letters or more) of that record's name ("Ravenscar Group" for an order
+    of Ravenscar Dental). One row per unmatched record, other-side record and repeated
+    record, with how many other-side records the unmatched record repeats (left_count). A
+    repeat of a record matched in full is the same billing sent again (duplicate_billing, in
+    int_exception_breaks); a repeat of a record whose order is still short is a month or an
+    instalment the passes could not place. Either way a match to make, not an orphan. -#}
+{% macro recon_repeated_records(spec, name, side) -%}
+    {%- set rule = spec.exceptions[side] -%}
+    {%- set repeat = rule.plausible_repeat -%}
+    {%- set other = 'left' if side == 'right' else 'right' -%}
+    {%- set side_spec = spec[side] -%}
+    {%- set other_spec = spec[other] -%}
+    {%- for column in ['currency', 'amount', 'date', 'client_id', 'reference', 'name'] -%}
+        {%- if column not in side_spec.columns or column not in other_spec.columns -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_repeat needs column '" ~ column ~ "' on both sides") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set amount_abs = repeat.get('amount_abs', 0.05) -%}
+    (
+        select
+            repeats.*,
+            count(*) over (partition by repeats.record_key) as left_count
+        from (
+            select distinct
+                unmatched.record_key,
+                matched_links.other_key as {{ other }}_key
+            from (
+                select
+                    cast({{ side_spec.key }} as varchar) as record_key,
+                    cast({{ rule.plausible_document }} as varchar) as document_key,
+                    cast({{ side_spec.columns.currency }} as varchar) as currency,
+                    cast({{ side_spec.columns.amount }} as decimal(18, 4)) as amount,
+                    cast({{ side_spec.columns.date }} as date) as record_date,
+                    cast({{ side_spec.columns.client_id }} as varchar) as client_id,
+                    cast({{ side_spec.columns.reference }} as varchar) as reference,
+                    cast({{ side_spec.columns.name }} as varchar) as name
+                from {{ ref(side_spec.model) }}
+            ) as unmatched
+            inner join {{ ref('int_' ~ name ~ '__records') }} as unmatched_records
+                on unmatched_records.side = '{{ side }}'
+                and unmatched_records.record_key = unmatched.record_key
+                and unmatched_records.record_state = 'unmatched'
+            inner join (
+                select
+                    cast({{ side_spec.key }} as varchar) as record_key,
+                    cast({{ rule.plausible_document }} as varchar) as document_key,
+                    cast({{ side_spec.columns.currency }} as varchar) as currency,
+                    cast({{ side_spec.columns.amount }} as decimal(18, 4)) as amount,
+                    cast({{ side_spec.columns.get('amount_primary', side_spec.columns.amount) }} as decimal(18, 4))
+                        as amount_primary,
+                    cast({{ side_spec.columns.date }} as date) as record_date,
+                    cast({{ side_spec.columns.reference }} as varchar) as reference,
+                    cast({{ side_spec.columns.name }} as varchar) as name
+                from {{ ref(side_spec.model) }}
+            ) as matched
+                on unmatched.currency = matched.currency
+                and unmatched.document_key != matched.document_key
+                and (
+                    abs(unmatched.amount - matched.amount) <= {{ amount_abs }}
+                    or abs(unmatched.amount - matched.amount_primary) <= {{ amount_abs }}
+                )
+                and abs({{ recon_days_between('matched.record_date', 'unmatched.record_date') }})
+                    <= {{ repeat.within_days }}
+            inner join (
+                select records.record_key, unnest(records.matched_keys) as other_key
+                from {{ ref('int_' ~ name ~ '__records') }} as records
+                where records.side = '{{ side }}'
+                    and records.record_state = 'matched'
+            ) as matched_links
+                on matched.record_key = matched_links.record_key
+            inner join (
+                select
+                    cast({{ other_spec.key }} as varchar) as other_key,
+                    cast({{ other_spec.columns.date }} as date) as record_date,
+                    cast({{ other_spec.columns.client_id }} as varchar) as client_id,
+                    cast({{ other_spec.columns.get('reference_key', other_spec.columns.reference) }} as varchar)
+                        as reference,
+                    cast({{ other_spec.columns.name }} as varchar) as name
+                from {{ ref(other_spec.model) }}
+            ) as other_records
+                on matched_links.other_key = other_records.other_key
+            where unmatched.amount > 0
+                and {{ recon_days_between('other_records.record_date', 'unmatched.record_date') }}
+                    >= -{{ repeat.left_lead_days }}
+                and (
+                    coalesce(unmatched.client_id = other_records.client_id, false)
+                    or coalesce(unmatched.reference = other_records.reference, false)
+                    or coalesce(unmatched.reference = matched.reference, false)
+                    or coalesce(unmatched.name = matched.name, false)
+                    or coalesce(
+                        unmatched.client_id is null
+                            and length(split_part(other_records.name, ' ', 1)) >= 4
+                            and split_part(unmatched.name, ' ', 1) = split_part(other_records.name, ' ', 1),
+                        false
+                    )
+                )
+        ) as repeats
+    )
 {%- endmacro %}

@@ -189,6 +189,35 @@ billed_twice as (
         and reconciled_orders.billing_state = 'over_billed'
 ),
 
+repeated_billing as (
+    -- Orders billed in full that an unmatched item bills again: an item repeating one matched
+    -- to the order (macro recon_repeated_records, spec orders_invoices plausible_repeat) and
+    -- to no other order. The order is closed, so the copy had no candidate and would be an
+    -- orphan invoice; it is the same billing sent again. What is at stake: the repeated
+    -- items' amounts, as they bill the order.
+    {%- if recon_spec('orders_invoices').get('exceptions', {}).get('right', {}).get('plausible_repeat') %}
+    select repeats.left_key as order_id, sum(repeats.item_amount) as repeated_amount
+    from (
+        select
+            repeats.record_key,
+            repeats.left_key,
+            max(billing_items.net_amount) as item_amount
+        from {{ recon_repeated_records(recon_spec('orders_invoices'), 'orders_invoices', 'right') }} as repeats
+        inner join {{ ref('int_invoice_billing_items') }} as billing_items
+            on repeats.record_key = billing_items.billing_item_id
+        inner join reconciled_orders
+            on repeats.left_key = reconciled_orders.order_id
+            and billing_items.currency = reconciled_orders.currency
+        where repeats.left_count = 1
+        group by repeats.record_key, repeats.left_key
+    ) as repeats
+    group by repeats.left_key
+    {%- else %}
+    select cast(null as varchar) as order_id, cast(null as decimal(18, 4)) as repeated_amount
+    where false
+    {%- endif %}
+),
+
 order_breaks as (
     -- Each leg of a reconciled order that disagrees raises its own typed exception, so
     -- billing goes to finance and delivery to media ops. Amounts are what is at stake:
@@ -207,6 +236,8 @@ order_breaks as (
     from reconciled_orders
     left join billed_twice
         on reconciled_orders.order_id = billed_twice.order_id
+    left join repeated_billing
+        on reconciled_orders.order_id = repeated_billing.order_id
     left join unlinked_billing
         on reconciled_orders.order_id = unlinked_billing.order_id
     left join unlinked_delivery
@@ -249,6 +280,10 @@ order_breaks as (
                     and abs(reconciled_orders.billed_amount - 2 * reconciled_orders.booked_amount)
                         <= 2 * reconciled_orders.variance_tolerance
                     then 'duplicate_billing'
+                -- Billed in full, and an unmatched item bills it again (repeated_billing).
+                when reconciled_orders.billing_state = 'billed'
+                    and repeated_billing.order_id is not null
+                    then 'duplicate_billing'
                 -- One instalment or month billed twice: the excess is the amount of an
                 -- item the order was billed more than once.
                 when reconciled_orders.billing_state = 'over_billed'
@@ -266,6 +301,8 @@ order_breaks as (
             end as exception_type,
             case
                 when reconciled_orders.billing_state = 'not_billed' then reconciled_orders.booked_amount
+                when reconciled_orders.billing_state = 'billed' and repeated_billing.order_id is not null
+                    then repeated_billing.repeated_amount
                 else abs(reconciled_orders.billed_variance)
             end as amount,
             -- Billing was due by the order type's cadence (seed order_type_expectations:
