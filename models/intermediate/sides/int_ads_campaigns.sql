@@ -166,6 +166,31 @@ shared_accounts as (
     having count(distinct named_by_campaign.client_id) > 1
 ),
 
+account_clients_named as (
+    -- The client an account's campaigns name, where those that name one all name the same
+    -- (a shared account is left out below): an account its name does not give to a client
+    -- ("Ashdown | Agency Media" beside two clients called Ashdown, "MARM LinkedIn account")
+    -- is known by the campaigns run in it, and one of its campaigns naming nobody ("Video
+    -- Views GB") runs for that client. A name run in two or more accounts (a template, the
+    -- agency's own promotion) says nothing about an account.
+    select
+        named_by_campaign.account_id,
+        min(named_by_campaign.client_id) as client_id
+    from named_by_campaign
+    inner join campaigns
+        on named_by_campaign.campaign_id = campaigns.campaign_id
+    where named_by_campaign.account_id is not null
+        and named_by_campaign.client_id is not null
+        and lower(trim({{ regexp_replace_all('campaigns.campaign_name', '\\s+', ' ') }})) not in (
+            select lower(trim({{ regexp_replace_all('all_campaigns.campaign_name', '\\s+', ' ') }}))
+            from campaigns as all_campaigns
+            group by 1
+            having count(distinct all_campaigns.account_id) >= 2
+        )
+    group by named_by_campaign.account_id
+    having count(distinct named_by_campaign.client_id) = 1
+),
+
 account_clients as (
     select
         accounts.account_id,
@@ -174,13 +199,19 @@ account_clients as (
             -- named "MULY1 | Northlight" is not the client "Northlight Foods" whose name
             -- the agency's own part of it matches.
             when account_clients_quoted.quoting_campaigns >= 2 then account_clients_quoted.client_id
-            else coalesce(named_in_account_name.client_id, account_clients_quoted.client_id)
+            else coalesce(
+                named_in_account_name.client_id,
+                account_clients_quoted.client_id,
+                account_clients_named.client_id
+            )
         end as client_id
     from accounts
     left join named_in_account_name
         on accounts.account_id = named_in_account_name.account_id
     left join account_clients_quoted
         on accounts.account_id = account_clients_quoted.account_id
+    left join account_clients_named
+        on accounts.account_id = account_clients_named.account_id
     -- An account its name gives to one client and a single campaign to another names neither.
     where (
             named_in_account_name.client_id is null
