@@ -297,15 +297,19 @@
         {%- if of not in ['remaining', 'whole'] -%}
             {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible amount condition: of must be remaining or whole, got " ~ of) }}
         {%- endif -%}
-        {%- set base = 'pairs.left_whole_amount_compared' if of == 'whole' else 'pairs.left_amount_compared' -%}
-        {%- set amount = '(pairs.right_amount + pairs.left_whole_amount_compared - pairs.left_amount_compared)'
-            if condition.amount.get('with_covered') else 'pairs.right_amount' -%}
+        {#- In DECIMAL(38, 6): amounts reach 10^14 (the contract's range), and a ratio times such an
+            amount overflows DECIMAL(18). -#}
+        {%- set wide = 'cast(' ~ ('pairs.left_whole_amount_compared' if of == 'whole' else 'pairs.left_amount_compared') ~ ' as decimal(38, 6))' -%}
+        {%- set base = wide -%}
+        {%- set amount = '(cast(pairs.right_amount as decimal(38, 6)) + cast(pairs.left_whole_amount_compared as decimal(38, 6))'
+            ~ ' - cast(pairs.left_amount_compared as decimal(38, 6)))'
+            if condition.amount.get('with_covered') else 'cast(pairs.right_amount as decimal(38, 6))' -%}
         coalesce({{ base }} > 0
             {%- if 'at_least' in condition.amount %}
-            and {{ amount }} >= {{ condition.amount.at_least }} * {{ base }}
+            and {{ amount }} >= cast({{ condition.amount.at_least }} as decimal(38, 6)) * {{ base }}
             {%- endif %}
             {%- if 'at_most' in condition.amount %}
-            and {{ amount }} <= {{ condition.amount.at_most }} * {{ base }}
+            and {{ amount }} <= cast({{ condition.amount.at_most }} as decimal(38, 6)) * {{ base }}
             {%- endif %}, false)
     {%- elif 'date' in condition and condition.date is mapping and 'days_after_left' in condition.date -%}
         {%- set days = condition.date.days_after_left -%}
