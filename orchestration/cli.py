@@ -252,18 +252,23 @@ def cmd_prepare() -> int:
 RUN_STEP = "recon run: ingest, dbt build, quality checks and publication (one Dagster run)"
 
 
-def _run_pipeline(verbose: bool = False) -> bool:
+def _run_pipeline(verbose: bool = False, full_refresh: bool = False) -> bool:
     """The pipeline with a spinner, unless every Dagster event is printed anyway (``--verbose``)."""
     with contextlib.nullcontext() if verbose else terminal.working(RUN_STEP):
-        return run_pipeline(verbose=verbose, raise_refusals=True)
+        return run_pipeline(verbose=verbose, raise_refusals=True, full_refresh=full_refresh)
 
 
 @recon.command("run", **_help("ingest + dbt build + checks, as one Dagster run"))
 @click.option("--quiet", is_flag=True, help="do not print the summary")
 @click.option("-v", "--verbose", is_flag=True, help="print every Dagster event")
-def cmd_run(quiet: bool, verbose: bool) -> int:
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="build everything even when nothing is new since the publication, and rebuild dbt's incremental models",
+)
+def cmd_run(quiet: bool, verbose: bool, full_refresh: bool) -> int:
     started = time.monotonic()
-    ok = _run_pipeline(verbose=verbose)
+    ok = _run_pipeline(verbose=verbose, full_refresh=full_refresh)
     click.echo(f"pipeline finished in {time.monotonic() - started:.1f}s")
     if ok and not quiet:
         from orchestration import status

@@ -173,6 +173,16 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute(f"alter table {RAW_SCHEMA}.operator_actions_forked add column if not exists login VARCHAR")
+    # One row per run's dbt step: the inputs it started from (orchestration.build_inputs),
+    # and whether it built or found nothing new since the publication and skipped.
+    con.execute(
+        f"""
+        create table if not exists {RAW_SCHEMA}.build_log (
+            run_id VARCHAR, logged_at TIMESTAMP, status VARCHAR, inputs JSON, reason VARCHAR,
+            landing_sha256 VARCHAR
+        )
+        """
+    )
     # The head of the action log (seq, entry_hash) at each run: the store must keep it.
     con.execute(
         f"""

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration import settings
+from orchestration import build_inputs, settings
 
 
 def _dbt(*args: str) -> None:
@@ -85,11 +85,13 @@ def _send_alerts(result) -> None:
         print(f"  alert not delivered (retried at the next run): {problem}", file=sys.stderr)
 
 
-def run_pipeline(verbose: bool = False, raise_refusals: bool = False) -> bool:
+def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refresh: bool = False) -> bool:
     """Materialize the whole asset graph in-process on the persistent Dagster instance.
 
     False when the run failed or was refused. With ``raise_refusals`` a refusal raises
     instead (``WarehouseBusy``, ``GovernanceError``), so the CLI exits with its own code.
+    A run with nothing new since the publication skips the build (``build_inputs``)
+    unless ``full_refresh``, which also rebuilds dbt's incremental models.
     """
     settings.apply_environment()
     prepare(force=True)  # the manifest must describe the models as they are now
@@ -115,18 +117,45 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False) -> bool:
             raise
         print(f"recon run refused: {exc}", file=sys.stderr)
         return False
+    # Nothing new since the publication (landing listing, action log, project): a quiet
+    # run of the ingestion and the raw gates only, which still builds if it finds anything.
+    quiet = None if full_refresh else build_inputs.nothing_new()
+    job = defs.resolve_job_def("recon_job")
     try:
         with warehouse_lock("recon run"), dg.DagsterInstance.get() as instance, open(log_path, "w") as log:
             with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log):
-                result = defs.resolve_job_def("recon_job").execute_in_process(
-                    run_config=run_config, instance=instance, raise_on_error=False
-                )
+                result = None
+                if quiet is not None:
+                    result = job.execute_in_process(
+                        run_config=run_config,
+                        instance=instance,
+                        raise_on_error=False,
+                        asset_selection=quiet_selection(),
+                        tags={build_inputs.QUIET_TAG: "true"},
+                    )
+                    if result.success and brought_anything(result):
+                        result = None  # it loaded something after all: the whole job
+                if result is None:
+                    result = job.execute_in_process(
+                        run_config=run_config,
+                        instance=instance,
+                        raise_on_error=False,
+                        tags={build_inputs.FULL_REFRESH_TAG: "true"} if full_refresh else None,
+                    )
     except WarehouseBusy as exc:
         if raise_refusals:
             raise
         print(f"recon run refused: {exc}", file=sys.stderr)
         return False
     print(f"dagster run {result.run_id}: {'success' if result.success else 'FAILED'} (dbt log: {log_path})")
+    skipped = {event.step_key for event in result.all_events if event.event_type_value == "STEP_SKIPPED"}
+    quiet_run = result.dagster_run.tags.get(build_inputs.QUIET_TAG) == "true"
+    if result.success and (quiet_run or "publication__serving_copy" in skipped):
+        from orchestration import publish
+
+        published = publish.current()
+        if published is not None:
+            print(f"  {build_inputs.describe_skip(published)}")
     _send_alerts(result)
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     for evaluation in failed_checks:
@@ -157,6 +186,26 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False) -> bool:
         tail = log_text.splitlines()[-40:]
         print("\n".join(["  last lines of the dbt log:", *("    " + line for line in tail)]))
     return result.success
+
+
+def quiet_selection() -> list:
+    """The assets of a quiet run: what ingestion materializes (its raw gates come with them)."""
+    from orchestration.defs.ingestion import RAW_SPECS
+
+    return [spec.key for spec in RAW_SPECS]
+
+
+def brought_anything(result) -> bool:
+    """Whether a run's ingestion loaded or rejected a file or copied an operator action."""
+    from orchestration.defs.ingestion import INGESTION_LOG_KEY, OPERATOR_ACTIONS_KEY
+
+    for materialization in result.asset_materializations_for_node("ingest_landing"):
+        metadata = {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+        if materialization.asset_key == INGESTION_LOG_KEY and (metadata["files_loaded"] or metadata["files_rejected"]):
+            return True
+        if materialization.asset_key == OPERATOR_ACTIONS_KEY and metadata["actions_copied"]:
+            return True
+    return False
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration import actions, publish, quality, settings, specs
+from orchestration import actions, build_inputs, publish, quality, settings, specs
 from orchestration.defs.operations import EXCEPTION_CATALOG_KEY
 from orchestration.defs.resources import TRANSIENT_RETRY, WarehouseWriter, dbt_project
 
@@ -46,6 +46,7 @@ def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWrit
             f"{row.reconciliation}/{row.side}": round(float(row.match_rate), 4)
             for row in quality.match_rate_frame(con).itertuples()
         }
+        built_from, landing_sha256 = build_inputs.built_from(con, context.run.run_id)
         batches = con.execute(
             "select count(*), max(batch_id), count(*) filter (where status = 'rejected') from raw.ingestion_log"
         ).fetchall()[0]
@@ -57,6 +58,9 @@ def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWrit
         "input_batches": {"batches": batches[0], "latest_batch_id": batches[1], "rejected_files": batches[2]},
         # The head of the action log: `recon audit verify` checks the store still holds it.
         "audit_anchor": actions.anchor_record(actions.ActionStore()),
+        # What the build started from: the next run with the same inputs skips (build_inputs).
+        "build_inputs": built_from,
+        "landing_sha256": landing_sha256,
     }
     record = publish.publish(settings.warehouse_path(), context.run.run_id, details)
     context.log.info(f"published {record['publication']} to {publish.serving_path()}")

@@ -186,6 +186,7 @@ def test_second_run_without_new_files_changes_no_raw_counts(pipeline_home: Path,
     # and the run anchors the head of the action log twice (ingest, exception catalog).
     assert after.pop("operator_actions") == before.pop("operator_actions", 0) + 2
     assert after.pop("audit_anchors") == before.pop("audit_anchors") + 2
+    assert after.pop("build_log") == before.pop("build_log") + 1  # the actions are new: it builds
     assert after == before
     from orchestration import publish
 
@@ -216,3 +217,94 @@ def test_runs_and_materializations_are_recorded_in_dagster(pipeline_home: Path, 
     finally:
         con.close()
     assert stamped == {event.run_id}
+
+
+def _latest_run(instance: dg.DagsterInstance) -> tuple[dg.DagsterRun, set[str]]:
+    run = instance.get_runs(limit=1)[0]
+    steps = {stat.step_key for stat in instance.get_run_step_stats(run.run_id) if stat.status.value == "SUCCESS"}
+    return run, steps
+
+
+def _build_log(home: Path) -> list[tuple[str, str]]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute("select run_id, status from raw.build_log order by logged_at").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_night_with_nothing_new_ingests_and_checks_but_builds_and_publishes_nothing(
+    pipeline_home: Path, first_run: dict, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from orchestration import build_inputs, publish
+
+    # The last run's catalog may have appended pipeline events (auto-resolutions) after its
+    # build: the next run folds them in. From then on nothing is new.
+    for _ in range(3):
+        if build_inputs.nothing_new() is not None:
+            break
+        assert pipeline.run_pipeline()
+    published = publish.current()
+    assert build_inputs.nothing_new() == published
+    builds = _build_log(pipeline_home)
+
+    # Nothing new: a quiet run of the ingestion and the raw gates only.
+    assert pipeline.run_pipeline()
+    assert "nothing new since publication " + published["publication"] in capsys.readouterr().out
+    with dg.DagsterInstance.get() as instance:
+        run, steps = _latest_run(instance)
+    assert run.tags.get(build_inputs.QUIET_TAG) == "true" and steps == {"ingest_landing", "raw_quality_gates"}
+    assert publish.current() == published and _build_log(pipeline_home) == builds
+
+    # A landing file touched but not changed: the guess before the run says "maybe new", the
+    # whole job runs, ingestion skips the file, and the dbt step finds the inputs unchanged.
+    landed = next(p for p in (pipeline_home / "landing").rglob("*.csv") if "legacy" not in p.name)
+    landed.touch()
+    assert build_inputs.nothing_new() is None
+    assert pipeline.run_pipeline()
+    with dg.DagsterInstance.get() as instance:
+        run, steps = _latest_run(instance)
+    assert build_inputs.QUIET_TAG not in run.tags and "recon_dbt_assets" in steps
+    assert "publication__serving_copy" not in steps and publish.current() == published
+    assert _build_log(pipeline_home)[-1] == (run.run_id, "skipped")
+
+    # The guess can be wrong the other way (a file lands between the check and the run): a
+    # quiet run that loads anything goes on to the whole job, which builds and publishes.
+    (landed.parent / "late_export.csv").write_text("not,the,contract\n1,2,3\n")  # rejected, and logged
+    monkeypatch.setattr(build_inputs, "nothing_new", lambda: published)
+    with dg.DagsterInstance.get() as instance:
+        runs_before = len(instance.get_runs())
+    assert pipeline.run_pipeline()
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+    assert len(runs) == runs_before + 2  # the quiet run, then the whole job
+    assert runs[1].tags.get(build_inputs.QUIET_TAG) == "true" and build_inputs.QUIET_TAG not in runs[0].tags
+    assert publish.current()["run_id"] == runs[0].run_id
+    monkeypatch.undo()
+
+
+def test_full_refresh_builds_anyway_and_keeps_first_sightings(pipeline_home: Path, first_run: dict) -> None:
+    from orchestration import build_inputs, publish
+
+    def first_sightings() -> tuple:
+        con = duckdb.connect(str(pipeline_home / "warehouse.duckdb"), read_only=True)
+        try:
+            return con.execute(
+                "select count(*), min(first_seen_at), max(runs_seen) from intermediate.int_exception_sightings"
+            ).fetchone()
+        finally:
+            con.close()
+
+    before = first_sightings()
+    published = publish.current()
+    assert pipeline.run_pipeline(full_refresh=True)
+    assert publish.current()["publication"] != published["publication"]
+    after = first_sightings()
+    # --full-refresh rebuilds dbt's incremental models, except the sightings: when an
+    # exception was first found is history no landing file holds.
+    assert after[1] == before[1] and after[2] == before[2] + 1
+    assert _build_log(pipeline_home)[-1][1] == "built"
+    assert (
+        build_inputs.nothing_new() is not None
+        or ActionStore().head()[0] > publish.current()["build_inputs"]["last_action_seq"]
+    )

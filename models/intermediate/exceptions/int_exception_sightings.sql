@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', unique_key='exception_id', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='exception_id', on_schema_change='append_new_columns', full_refresh=false) }}
+-- full_refresh=false: first sightings are history no landing file holds; `recon run --full-refresh` keeps them.
 -- When each exception was first and last found by a run, by how many runs, and since when
 -- it is due by the business: the business date of the break (service end, invoice date,
 -- first delivery…) plus its source's grace window, which is when it stopped being pending.
