@@ -81,6 +81,7 @@
     {%- set document = rule.get('plausible_document') if split else none -%}
     {%- set fit = rule.get('plausible_fit') if split else none -%}
     {%- set repeat = rule.get('plausible_repeat') if split else none -%}
+    {%- set beside = rule.get('plausible_beside') if split else none -%}
     {%- if repeat and not rule.get('plausible_document') -%}
         {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': exceptions." ~ side ~ ".plausible_repeat needs plausible_document (a repeat is on another document)") }}
     {%- endif -%}
@@ -125,6 +126,9 @@
                         {%- endif %}
                         {%- if repeat %}
                         or repeated.record_key is not null
+                        {%- endif %}
+                        {%- if beside %}
+                        or beside_closed.record_key is not null
                         {%- endif %}
                     )
                     then 'unmatched_plausible'
@@ -187,6 +191,15 @@
             from {{ recon_repeated_records(spec, name, side) }} as repeats
         ) as repeated
             on records.record_key = repeated.record_key
+        {%- endif %}
+        {%- if beside %}
+        left join (
+            -- Records running beside another-side record of the same fields that the passes
+            -- left no pair with (recon_beside_records).
+            select distinct besides.record_key
+            from {{ recon_beside_records(spec, name, side) }} as besides
+        ) as beside_closed
+            on records.record_key = beside_closed.record_key
         {%- endif %}
         where records.side = '{{ side }}'
         {%- if side == ruled_sides[0] %}
@@ -316,6 +329,17 @@
         coalesce({{ recon_days_between('pairs.left_date', 'pairs.right_date') }}
                 between {{ days.get('min', 0) }} and {{ days.max }}
             and (pairs.left_date_end is null or pairs.right_date <= pairs.left_date_end), false)
+    {%- elif 'flight' in condition and condition.flight is mapping and 'min_share_of_period' in condition.flight -%}
+        {#- The right record's flight (date to date_last) lasts at least that share of the part
+            of the left's period [date, date_end] gone by when the right side's data ends
+            (data_through): a campaign still running is measured against as much of the period
+            as has passed. Met where a side lacks the dates. -#}
+        {%- for column in ['date_last', 'data_through'] if column not in spec.right.columns -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible condition {flight: ...} needs right column '" ~ column ~ "'") }}
+        {%- endfor %}
+        coalesce({{ recon_days_between('pairs.right_date', 'pairs.right_date_last') }} + 1
+            >= cast({{ condition.flight.min_share_of_period }} as double)
+                * ({{ recon_days_between('pairs.left_date', 'least(pairs.left_date_end, pairs.right_data_through)') }} + 1), true)
     {%- elif 'field' in condition and condition.get('agrees') is sameas true -%}
         {%- for side in ['left', 'right'] if condition.field not in spec[side].columns -%}
             {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible condition {field: " ~ condition.field ~ ", agrees: true} needs that column on both sides") }}
@@ -342,7 +366,7 @@
         {%- endfor -%}
         {{ return(found | length > 0) }}
     {%- endif -%}
-    {{ return(condition is mapping and 'date' in condition) }}
+    {{ return(condition is mapping and ('date' in condition or 'flight' in condition)) }}
 {%- endmacro %}
 
 
@@ -385,7 +409,9 @@
             {%- if reads_dates %},
             left_dates.date as left_date,
             left_dates.date_end as left_date_end,
-            right_dates.date as right_date
+            right_dates.date as right_date,
+            right_dates.date_last as right_date_last,
+            right_dates.data_through as right_data_through
             {%- endif %}
             {%- for side, field in side_columns %},
             {{ side }}_dates.{{ field }} as {{ side }}_{{ field }}
@@ -408,7 +434,9 @@
             select
                 cast({{ spec.right.key }} as varchar) as right_key
                 {%- if reads_dates %},
-                cast({{ spec.right.columns.date }} as date) as date
+                cast({{ spec.right.columns.date }} as date) as date,
+                cast({{ spec.right.columns.get('date_last', 'null') }} as date) as date_last,
+                cast({{ spec.right.columns.get('data_through', 'null') }} as date) as data_through
                 {%- endif %}
                 {%- for side, field in side_columns if side == 'right' %},
                 cast({{ spec.right.columns[field] }} as varchar) as {{ field }}
@@ -526,5 +554,117 @@
                     )
                 )
         ) as repeats
+    )
+{%- endmacro %}
+
+
+{#- The unmatched records of a side that run beside an other-side record the passes closed
+    (spec exceptions.<side>.plausible_beside): an order its deterministic matches already
+    deliver (left_accepts_remainder) is offered to no scored pair, so a campaign of its
+    client running its flight has no candidate and would be orphan spend, although with it
+    the order over-delivers. The other-side record has matches, and no pair with the record
+    (it was closed to it), the same value of every field in
+    `fields` (spec columns of both sides, none null), the record starts `start_days` after it
+    (min to max days, not after its date_end) and its last day (right column date_last) is
+    within `end_days` of the other's date_end, or of the day the data runs to (data_through)
+    when that is earlier; it spends at least `amount.at_least` of the other's amount and,
+    with what is matched to it already (same currency), at most `amount.with_matched_at_most`.
+
+        plausible_beside:
+          fields: [client_id, currency]
+          start_days: {min: 0, max: 7}
+          end_days: 7
+          amount: {at_least: 0.03, with_matched_at_most: 1.35}
+
+    Written for a right side whose left side has a service period (date, date_end). -#}
+{% macro recon_beside_records(spec, name, side) -%}
+    {%- set rule = spec.exceptions[side].plausible_beside -%}
+    {%- set other = 'left' if side == 'right' else 'right' -%}
+    {%- if side != 'right' -%}
+        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_beside is for the right side (the left has the service period)") }}
+    {%- endif -%}
+    {%- for column in ['date', 'date_end', 'amount', 'currency'] if column not in spec.left.columns -%}
+        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_beside needs left column '" ~ column ~ "'") }}
+    {%- endfor -%}
+    {%- for column in ['date', 'date_last', 'data_through', 'amount', 'currency'] if column not in spec.right.columns -%}
+        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_beside needs right column '" ~ column ~ "'") }}
+    {%- endfor -%}
+    {%- for field in rule.fields if field not in spec.left.columns or field not in spec.right.columns -%}
+        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_beside field '" ~ field ~ "' is not a column of both sides") }}
+    {%- endfor -%}
+    (
+        select distinct beside_right.record_key, beside_left.left_key
+        from (
+            select
+                cast({{ spec.right.key }} as varchar) as record_key,
+                {%- for field in rule.fields %}
+                cast({{ spec.right.columns[field] }} as varchar) as {{ field }},
+                {%- endfor %}
+                cast({{ spec.right.columns.amount }} as decimal(38, 6)) as amount,
+                cast({{ spec.right.columns.date }} as date) as record_date,
+                cast({{ spec.right.columns.date_last }} as date) as date_last,
+                cast({{ spec.right.columns.data_through }} as date) as data_through
+            from {{ ref(spec.right.model) }}
+            where {{ spec.right.get('where') or 'true' }}
+        ) as beside_right
+        inner join {{ ref('int_' ~ name ~ '__records') }} as right_records
+            on right_records.side = 'right'
+            and right_records.record_key = beside_right.record_key
+            and right_records.record_state = 'unmatched'
+        inner join (
+            select
+                cast({{ spec.left.key }} as varchar) as left_key,
+                {%- for field in rule.fields %}
+                cast({{ spec.left.columns[field] }} as varchar) as {{ field }},
+                {%- endfor %}
+                cast({{ spec.left.columns.currency }} as varchar) as currency_compared,
+                cast({{ spec.left.columns.amount }} as decimal(38, 6)) as amount,
+                cast({{ spec.left.columns.date }} as date) as record_date,
+                cast({{ spec.left.columns.date_end }} as date) as date_end
+            from {{ ref(spec.left.model) }}
+            where {{ spec.left.get('where') or 'true' }}
+        ) as beside_left
+            on {% for field in rule.fields %}beside_left.{{ field }} = beside_right.{{ field }}{{ ' and ' if not loop.last }}{% endfor %}
+        inner join (
+            -- What the other side's records matched to it spend, in its currency: only a
+            -- record with matches (one the passes closed) is looked at.
+            select matched.left_key, matched.currency, sum(matched.amount) as matched_amount
+            from (
+                select
+                    unnest(records.matched_keys) as left_key,
+                    cast(matched_right.{{ spec.right.key }} as varchar) as right_key,
+                    cast({{ spec.right.columns.currency }} as varchar) as currency,
+                    cast({{ spec.right.columns.amount }} as decimal(38, 6)) as amount
+                from {{ ref('int_' ~ name ~ '__records') }} as records
+                inner join {{ ref(spec.right.model) }} as matched_right
+                    on records.record_key = cast(matched_right.{{ spec.right.key }} as varchar)
+                where records.side = 'right'
+                    and records.record_state = 'matched'
+            ) as matched
+            group by matched.left_key, matched.currency
+        ) as matched_amounts
+            on beside_left.left_key = matched_amounts.left_key
+            and beside_left.currency_compared = matched_amounts.currency
+        where beside_left.amount > 0
+            -- The passes offered no pair of the two (a pair that scored is the scored
+            -- candidates' business: plausible_evidence, plausible_fit).
+            and not exists (
+                select 1 from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
+                where pairs.left_key = beside_left.left_key
+                    and pairs.right_key = beside_right.record_key
+            )
+            and {{ recon_days_between('beside_left.record_date', 'beside_right.record_date') }}
+                between {{ rule.start_days.get('min', 0) }} and {{ rule.start_days.max }}
+            and (beside_left.date_end is null or beside_right.record_date <= beside_left.date_end)
+            and abs({{ recon_days_between(
+                'least(beside_left.date_end, beside_right.data_through)', 'beside_right.date_last'
+            ) }}) <= {{ rule.end_days }}
+            {%- if rule.get('amount', {}).get('at_least') is not none %}
+            and beside_right.amount >= cast({{ rule.amount.at_least }} as decimal(38, 6)) * beside_left.amount
+            {%- endif %}
+            {%- if rule.get('amount', {}).get('with_matched_at_most') is not none %}
+            and beside_right.amount + coalesce(matched_amounts.matched_amount, 0)
+                <= cast({{ rule.amount.with_matched_at_most }} as decimal(38, 6)) * beside_left.amount
+            {%- endif %}
     )
 {%- endmacro %}

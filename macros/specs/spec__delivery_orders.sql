@@ -2,7 +2,7 @@
 {% macro spec__delivery_orders() %}
 {% set spec_yaml %}
 name: delivery_orders
-rule_version: delivery_orders.v17
+rule_version: delivery_orders.v18
 description: >
   Each ad campaign delivers for at most one insertion order; an order may run several
   campaigns. Campaign names that carry the order reference match deterministically; the
@@ -46,6 +46,13 @@ right:
     currency: currency
     amount: spend_amount
     date: first_delivery_date
+    # The campaign's last day, and the last day the delivery data reaches: its flight,
+    # against the part of an order's service period gone by (a short-flight test beside a
+    # booking, exceptions.right.plausible_beside).
+    date_last: last_delivery_date
+    data_through: delivery_data_through
+  # Read by the passes and exception rules, not part of the record an operator links.
+  context_columns: [date_last, data_through]
 # A campaign name often says nothing else about the client (it may start with the
 # reference and go on with marketing words), so an exact reference is trusted unless the
 # name names another known client.
@@ -84,6 +91,11 @@ deterministic:
   # Nor is it live for a campaign that would take it past 135 % of the booking with them
   # (the bound the campaign alone must keep): spend that much beyond the booking is not
   # part of it (C 9: of 23 such matches 2 were the order's, 17 orphan spend; none in B 11).
+  # Nor for a short flight with a small spend (macro delivery_short_flight: under 10 % of
+  # the booking, in under a quarter of the service period gone by): a pixel check or QA
+  # campaign of a few days that happens to spend 3 % of a small booking (delivery_orders.v18;
+  # B 13, 19, 21: 7 such matches, every one orphan spend; of the true links of A 42, B 11,
+  # B 13, B 19, B 21 and C 9, none is so short).
   - name: only_live_order_of_client
     fields: [client_id]
     where: >-
@@ -94,6 +106,7 @@ deterministic:
               and quoting.reference_kind in ('exact', 'ocr')
               and quoting.currency = left_records.currency
       ), 0) < least(0.95 * left_records.amount, 1.35 * left_records.amount - right_records.amount)
+      and not ({{ delivery_short_flight('left_records', 'right_records') }})
     window_days: {min: 0, max: 0}
     only_candidate: true
     confirm: {amount: {at_least: 0.03, at_most: 1.35}}
@@ -102,7 +115,9 @@ deterministic:
   # whose names start with it.
   - name: only_live_order_of_brand
     fields: [name_word]
-    where: "right_records.reference_key is null and right_records.client_id is null"
+    where: >-
+      right_records.reference_key is null and right_records.client_id is null
+      and not ({{ delivery_short_flight('left_records', 'right_records') }})
     window_days: {min: 0, max: 0}
     only_candidate: true
     confirm: {amount: {at_least: 0.03, at_most: 1.35}}
@@ -174,10 +189,18 @@ exceptions:
     # client's account is orphan spend, not a match to make. Development seeds: orphan_spend
     # raises 4 more true orphans in B 11 (no false one), 3 in B 13 (none), 6 in C 9 (and 3
     # false); A 42 unchanged.
+    # Nor does a short flight with a small spend: a campaign spending under 10 % of the
+    # booking whose flight lasts under a quarter of the service period gone by (a pixel
+    # check, a QA or sandbox campaign of a few days in the client's account) is no part of
+    # the booking, however it scored: an order's own campaigns run its flight (delivery_orders.v18).
     plausible_evidence:
-      any_of:
-        - {amount: {of: whole, at_least: 0.05}}
-        - {date: {days_after_left: {min: 0, max: 7}}}
+      all_of:
+        - any_of:
+            - {amount: {of: whole, at_least: 0.05}}
+            - {date: {days_after_left: {min: 0, max: 7}}}
+        - any_of:
+            - {amount: {of: whole, at_least: 0.10}}
+            - {flight: {min_share_of_period: 0.25}}
     # The scored pass compares a campaign with what the order's deterministic matches left of
     # the booking, so a campaign running beside those quoting its order's reference, on an
     # order they already mostly deliver, scores 'different' on amount and under 1 %: as if
@@ -198,6 +221,22 @@ exceptions:
         - {date: {days_after_left: {min: 0, max: 7}}}
         - {amount: {of: whole, at_least: 0.03}}
         - {amount: {of: whole, with_covered: true, at_most: 1.35}}
+        - any_of:
+            - {amount: {of: whole, at_least: 0.10}}
+            - {flight: {min_share_of_period: 0.25}}
+    # An order its reference-quoting campaigns already deliver (to 95 %) is closed to the
+    # scored pass (left_accepts_remainder), so a campaign beside them that quotes nothing has
+    # no candidate at all. It is a match to make, not orphan spend, where it runs the order's
+    # flight: the same client and currency, starting within the first week of the service
+    # period and ending within a week of its end (or of the day the data runs to), spending
+    # 3 %+ of the booking and, with the campaigns matched to it, at most 135 % of it (the
+    # order over-delivers). A test, sandbox or always-on campaign runs its own flight.
+    # Development seeds, orphan_spend false raises of this kind: B 13 4, B 19 5, B 21 1.
+    plausible_beside:
+      fields: [client_id, currency]
+      start_days: {min: 0, max: 7}
+      end_days: 7
+      amount: {at_least: 0.03, with_matched_at_most: 1.35}
 thresholds:
   prior_match_probability: 0.15
   # Chosen on training seed 101 (dialect A): campaigns without a reference, whose brand
@@ -221,3 +260,15 @@ groups:
 {% endset %}
 {{ return(fromyaml(spec_yaml)) }}
 {% endmacro %}
+
+
+{#- A short flight with a small spend, for a pair of an order (`left`, spec columns date,
+    date_end, amount) and a campaign (`right`, date, date_last, data_through, amount): the
+    campaign spends under 10 % of the booking and runs under a quarter of the days of the
+    service period gone by when the delivery data ends. Pixel checks, QA and sandbox
+    campaigns run a few days in a client's account; an order's own campaigns run its flight.
+    False where a date is missing. -#}
+{#- On one line: it is written into the spec's YAML. -#}
+{% macro delivery_short_flight(left, right) -%}
+    coalesce({{ right }}.amount < 0.10 * {{ left }}.amount and 4 * ({{ recon_days_between(right ~ '.date', right ~ '.date_last') }} + 1) < {{ recon_days_between(left ~ '.date', 'least(' ~ left ~ '.date_end, ' ~ right ~ '.data_through)') }} + 1, false)
+{%- endmacro %}

@@ -334,7 +334,10 @@ final as (
                 ~ " else resolved.brand_normalised end",
             'clients.client_name_canonical'
         ) }} as client_name_scored,
-        cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount
+        cast(coalesce(campaign_credits.credit_amount, 0) as decimal(18, 4)) as credit_amount,
+        -- The last day the delivery data reaches (any campaign's last day): a campaign still
+        -- running has run only up to it, and so has the part of a service period gone by.
+        max(resolved.last_delivery_date) over () as delivery_data_through
     from resolved
     left join clients
         on resolved.client_id_resolved = clients.client_id

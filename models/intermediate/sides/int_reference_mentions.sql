@@ -112,6 +112,7 @@ stripped as (
         variants.field_rank,
         variants.field_name,
         variants.token,
+        variants.canonical_strict,
         ':' || split_part(variants.canonical, ':', 2) as canonical
     from variants
     where variants.canonical is not null
@@ -156,6 +157,8 @@ hits as (
     from stripped
     inner join order_references
         on stripped.canonical = order_references.reference_canonical
+    -- A year as typed is no reference (below).
+    where not coalesce(regexp_full_match(split_part(stripped.canonical_strict, ':', 2), '(19|20)[0-9]{2}'), false)
     union all
     -- A bare number (typed bare, or after a word) equal to the digits of exactly one
     -- known reference, whatever its prefix; never a year.
@@ -169,14 +172,18 @@ hits as (
         4 as kind_rank,
         unique_digits.reference_key
     from (
-        select record_type, record_id, field_rank, field_name, token, canonical from variants
+        select record_type, record_id, field_rank, field_name, token, canonical_strict, canonical from variants
         where split_part(variants.canonical, ':', 1) = ''
         union all
-        select record_type, record_id, field_rank, field_name, token, canonical from stripped
+        select record_type, record_id, field_rank, field_name, token, canonical_strict, canonical from stripped
     ) as bare
     inner join unique_digits
         on split_part(bare.canonical, ':', 2) = unique_digits.reference_digits
     where not regexp_full_match(split_part(bare.canonical, ':', 2), '(19|20)[0-9]{2}')
+        -- Nor a word before a year whose last letter an OCR reading took for a 1: "Jul
+        -- 2026" and "Social 2026" read as "JU" + "12026" name no order 12026, however
+        -- unique those digits are. As typed, the number is a year.
+        and not coalesce(regexp_full_match(split_part(bare.canonical_strict, ':', 2), '(19|20)[0-9]{2}'), false)
 ),
 
 best_hits as (
