@@ -30,6 +30,25 @@ def test_nightly_schedule_and_landing_sensor_run_the_main_job() -> None:
     assert defs.resolve_sensor_def("landing_sensor").job_name == "recon_job"
 
 
+def test_nightly_schedule_asks_for_a_quiet_run_when_nothing_is_new(recon_home: Path, monkeypatch) -> None:
+    from orchestration import build_inputs
+    from orchestration.defs.ingestion import RAW_SPECS
+
+    schedule = _defs().resolve_schedule_def("recon_nightly")
+
+    def tick() -> dg.RunRequest:
+        with dg.instance_for_test() as instance:
+            (request,) = schedule.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
+        return request
+
+    whole = tick()  # nothing published yet: the whole job
+    assert whole.asset_selection is None and build_inputs.QUIET_TAG not in whole.tags
+    monkeypatch.setattr(build_inputs, "nothing_new", lambda: {"publication": "p1"})
+    quiet = tick()
+    assert quiet.tags[build_inputs.QUIET_TAG] == "true"
+    assert set(quiet.asset_selection) == {spec.key for spec in RAW_SPECS}
+
+
 def test_landing_sensor_requests_a_run_for_new_or_changed_files_only(recon_home: Path) -> None:
     sensor = _defs().resolve_sensor_def("landing_sensor")
     landing = recon_home / "landing" / "crm" / "orders"
@@ -90,3 +109,46 @@ def test_the_lock_is_reentrant_within_one_run(recon_home: Path) -> None:
             pass
         with warehouse_lock("again"):
             pass
+
+
+def test_the_guess_before_a_run_sees_each_kind_of_new_input(recon_home: Path, monkeypatch) -> None:
+    import json
+
+    from orchestration import build_inputs, settings
+    from orchestration.actions import ActionStore
+
+    landing = recon_home / "landing" / "crm" / "orders"
+    write(landing / "orders_a.csv", "order_id\nSO-1\n")
+    publications = settings.publications_dir()
+    publications.mkdir(parents=True, exist_ok=True)
+
+    def publish_now() -> dict:
+        store = ActionStore.existing()
+        seq, head = store.head() if store else (0, "")
+        record = {
+            "publication": "p1",
+            "run_id": "r1",
+            "build_inputs": {
+                "project_sha256": build_inputs.project_digest(),
+                "last_action_seq": seq,
+                "last_action_hash": head,
+            },
+            "landing_sha256": build_inputs.landing_digest(),
+        }
+        (publications / "current.json").write_text(json.dumps(record))
+        return record
+
+    assert build_inputs.nothing_new() is None  # nothing published
+    record = publish_now()
+    assert build_inputs.nothing_new() == record
+    time.sleep(0.01)
+    (landing / "orders_a.csv").touch()  # touched: maybe changed
+    assert build_inputs.nothing_new() is None
+    record = publish_now()
+    write(landing / "orders_b.csv", "order_id\nSO-2\n")  # a new file
+    assert build_inputs.nothing_new() is None
+    record = publish_now()
+    monkeypatch.setenv("RECON_AS_OF", "2026-01-31")  # another business clock
+    assert build_inputs.nothing_new() is None
+    record = publish_now()
+    assert build_inputs.nothing_new() == record
