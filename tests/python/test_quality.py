@@ -521,3 +521,31 @@ def test_each_family_runs_once_per_run_and_the_report_holds_both_phases(
     assert written["observations"]["tables"] == json.loads(json.dumps(raw.observations["tables"], default=str))
     with pytest.raises(ValueError, match="phase"):
         run(warehouse, history, "run-2", phase="mart")
+
+
+def test_a_quiet_night_reuses_the_raw_table_checks_until_a_batch_arrives(warehouse: Path, tmp_path: Path) -> None:
+    add_records_mart(warehouse, all_matched())
+    history = tmp_path / "history"
+    first = run(warehouse, history, "night-1")
+    second = run(warehouse, history, "night-2")  # no batch since: the raw-table checks stand
+
+    def raw_verdicts(report: quality.QualityReport) -> dict:
+        return {(c.name, c.asset): c.passed for c in report.checks if c.name.startswith("raw_")}
+
+    assert raw_verdicts(second) == raw_verdicts(first) and all(raw_verdicts(second).values())
+    assert {c.metadata.get("reused_from_run") for c in second.checks if c.name.startswith("raw_")} == {"night-1"}
+    # Spikes and freshness depend on the clock: measured every night.
+    assert not any("reused_from_run" in c.metadata for c in second.checks if not c.name.startswith("raw_"))
+
+    # A batch arrives (here: a restatement that brings a bad currency): checked again, and found.
+    execute(
+        warehouse,
+        "update raw.billing__invoices set currency = 'XYZ' where invoice_id = (select min(invoice_id) from "
+        "raw.billing__invoices)",
+        "insert into raw.ingestion_log (batch_id, source, entity, source_file, file_sha256, status, ingested_at) "
+        "select max(batch_id) + 1, 'billing', 'invoices', 'billing/invoices/late.csv', 'f00d', 'loaded', "
+        "max(ingested_at) from raw.ingestion_log",
+    )
+    third = run(warehouse, history, "night-3")
+    failed = third.get("raw_currency_valid", "raw_billing/billing__invoices")
+    assert not failed.passed and "reused_from_run" not in failed.metadata
