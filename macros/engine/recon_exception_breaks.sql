@@ -43,7 +43,10 @@
     still has to match, in the right record's currency), or with `of: whole` the left
     record's whole amount (left_whole_amount_compared), and with `with_covered: true` counts
     on the right, beside the record's own amount, what deterministic matches already cover
-    of the left one (whole less what is left). The date condition reads the sides' `date`
+    of the left one (whole less what is left); with `of: open`, what the left record has open
+    once every pass has run (its whole amount less the right records the records model
+    matched to it, in the pair's right currency; `at_least: 0, at_most: 1.3` asks that
+    something is open and the right amount is at most 1.3 times it). The date condition reads the sides' `date`
     (and the left's `date_end`) columns: the right date from `min` to `max` days after the
     left date, and not after the left's date_end where it has one. The same candidate must
     meet the probability and the evidence; plausible_fit is met by a candidate alone.
@@ -307,12 +310,16 @@
     {%- elif 'amount' in condition and condition.amount is mapping
         and ('at_least' in condition.amount or 'at_most' in condition.amount) -%}
         {%- set of = condition.amount.get('of', 'remaining') -%}
-        {%- if of not in ['remaining', 'whole'] -%}
-            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible amount condition: of must be remaining or whole, got " ~ of) }}
+        {%- if of not in ['remaining', 'whole', 'open'] -%}
+            {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible amount condition: of must be remaining, whole or open, got " ~ of) }}
         {%- endif -%}
         {#- In DECIMAL(38, 6): amounts reach 10^14 (the contract's range), and a ratio times such an
             amount overflows DECIMAL(18). -#}
-        {%- set wide = 'cast(' ~ ('pairs.left_whole_amount_compared' if of == 'whole' else 'pairs.left_amount_compared') ~ ' as decimal(38, 6))' -%}
+        {%- set wide = 'cast(' ~ {
+            'whole': 'pairs.left_whole_amount_compared',
+            'remaining': 'pairs.left_amount_compared',
+            'open': 'pairs.left_open_amount_compared'
+        }[of] ~ ' as decimal(38, 6))' -%}
         {%- set base = wide -%}
         {%- set amount = '(cast(pairs.right_amount as decimal(38, 6)) + cast(pairs.left_whole_amount_compared as decimal(38, 6))'
             ~ ' - cast(pairs.left_amount_compared as decimal(38, 6)))'
@@ -357,6 +364,20 @@
 {%- endmacro %}
 
 
+{#- Whether a plausible condition reads what the left record has open after every pass
+    ({amount: {of: open}}). -#}
+{% macro recon_condition_reads_open(condition) -%}
+    {%- if condition is mapping and ('any_of' in condition or 'all_of' in condition) -%}
+        {%- set found = [] -%}
+        {%- for part in (condition.get('any_of') or condition.get('all_of') or []) -%}
+            {%- if recon_condition_reads_open(part) -%}{%- do found.append(part) -%}{%- endif -%}
+        {%- endfor -%}
+        {{ return(found | length > 0) }}
+    {%- endif -%}
+    {{ return(condition is mapping and condition.get('amount') is mapping and condition.amount.get('of') == 'open') }}
+{%- endmacro %}
+
+
 {#- Whether a plausible_evidence / plausible_fit condition reads the sides' dates. -#}
 {% macro recon_condition_reads_dates(condition) -%}
     {%- if condition is mapping and ('any_of' in condition or 'all_of' in condition) -%}
@@ -395,9 +416,10 @@
     the sides' models) when the condition reads them. -#}
 {% macro recon_evidence_pairs(spec, name, condition) -%}
     {%- set reads_dates = recon_condition_reads_dates(condition) -%}
+    {%- set reads_open = recon_condition_reads_open(condition) -%}
     {%- set side_columns = [] -%}
     {%- do recon_condition_side_columns(condition, side_columns) -%}
-    {%- if not reads_dates and not side_columns -%}
+    {%- if not reads_dates and not side_columns and not reads_open -%}
     {{ ref('int_' ~ name ~ '__pairs') }}
     {%- else -%}
         {%- if reads_dates and ('date' not in spec.left.columns or 'date' not in spec.right.columns) -%}
@@ -416,7 +438,40 @@
             {%- for side, field in side_columns %},
             {{ side }}_dates.{{ field }} as {{ side }}_{{ field }}
             {%- endfor %}
+            {%- if reads_open %},
+            -- What the left record has open once every pass has run: its whole amount (in
+            -- the right record's currency; where the pair lacks it, what it had left before
+            -- the scored pass) less the right records matched to it in that currency
+            -- ({amount: {of: open}}).
+            coalesce(pairs.left_whole_amount_compared, pairs.left_amount_compared)
+                - coalesce(covered.covered_amount, 0) as left_open_amount_compared
+            {%- endif %}
         from {{ ref('int_' ~ name ~ '__pairs') }} as pairs
+        {%- if reads_open %}
+        left join (
+            select
+                matched_links.left_key,
+                matched_right.currency,
+                sum(matched_right.amount) as covered_amount
+            from (
+                select records.record_key, unnest(records.matched_keys) as left_key
+                from {{ ref('int_' ~ name ~ '__records') }} as records
+                where records.side = 'right'
+                    and records.record_state = 'matched'
+            ) as matched_links
+            inner join (
+                select
+                    cast({{ spec.right.key }} as varchar) as record_key,
+                    cast({{ spec.right.columns.currency }} as varchar) as currency,
+                    cast({{ spec.right.columns.amount }} as decimal(18, 4)) as amount
+                from {{ ref(spec.right.model) }}
+            ) as matched_right
+                on matched_links.record_key = matched_right.record_key
+            group by matched_links.left_key, matched_right.currency
+        ) as covered
+            on pairs.left_key = covered.left_key
+            and pairs.right_currency = covered.currency
+        {%- endif %}
         left join (
             select
                 cast({{ spec.left.key }} as varchar) as left_key

@@ -8,7 +8,11 @@ name: orders_invoices
 # reference, though an OCR reading of the word's last letter as a 1 gives digits one order
 # carries (12026, 112026): int_reference_mentions. Such lines had split their invoice into an
 # item of that order (85 items on B 19, 253 on B 21).
-rule_version: orders_invoices.v17
+# v18 (exceptions only; no pass changed): an unmatched item's reference within one or two
+# edits of an order's is evidence only as the amount is (the order's client, a like name, or an
+# item quoting no reference or an order's own); its amount is evidence only while the order
+# is not billed in full once every pass has run ({amount: {of: open}}).
+rule_version: orders_invoices.v18
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -238,13 +242,33 @@ exceptions:
     # item of an unknown client, or quoting nothing, or quoting an order's reference, keeps
     # the amount as evidence. Dev seeds: orphan_invoice B 11 0.941 / 0.908 -> 0.938 / 0.930,
     # B 13 0.904 / 0.904 -> 0.903 / 0.943, C 9 0.963 / 0.814 -> 0.963 / 0.815, A 42 unchanged.
+    #
+    # v18: two things that made a planted orphan a "match to make".
+    # - A reference one or two edits from an order's is a typo of that order's reference only
+    #   when the order is the item's client's or the names are alike: "RT-99192" billed to
+    #   Marco Williams Hotels (its order rejected at load) is two edits from RT-99996 of Novak Boats,
+    #   at the same 4,200; another client's order agrees with it on nothing but a near number.
+    #   An exact reference is evidence whatever the name.
+    # - The amount is compared with what the order had left before the scored pass
+    #   (left_amount_compared). An order the scored pass then billed in full has nothing open:
+    #   972 billed to Everoon Bakery is "a part" of its 2,900 booking only on paper, once
+    #   another item has billed the 2,900. The amount counts only while the order has
+    #   something open once every pass has run, and the item is at most 1.3 times it.
+    # Dev seeds, orphan_invoice (with the amount_variance wait in int_exception_breaks, which
+    # does not touch it): B 19 0.920 / 0.881 -> 0.922 / 0.903, B 21 0.902 / 0.890 ->
+    # 0.903 / 0.903, B 13 0.931 / 0.943 -> 0.927 / 0.947, B 11 0.973 / 0.930 -> 0.973 / 0.943,
+    # A 42 0.991 / 0.962 -> 0.991 / 0.975, C 9 0.975 / 0.814 -> 0.976 / 0.861.
     plausible_evidence:
       any_of:
-        - {field: reference, levels: [exact, one_edit, two_edits]}
+        - {field: reference, levels: [exact]}
         - all_of:
             - any_of:
-                - {field: amount, levels: [exact, close, monthly_share, partial]}
-                - {amount: {at_least: 1.0, at_most: 1.3}}
+                - {field: reference, levels: [one_edit, two_edits]}
+                - all_of:
+                    - any_of:
+                        - {field: amount, levels: [exact, close, monthly_share, partial]}
+                        - {amount: {at_least: 1.0, at_most: 1.3}}
+                    - {amount: {of: open, at_least: 0, at_most: 1.3}}
             - any_of:
                 - {field: client_id, agrees: true}
                 - {field: name, not_levels: [low]}
