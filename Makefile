@@ -8,10 +8,15 @@ export DO_NOT_TRACK := 1
 
 .PHONY: install demo test lint format dev docs bench clean ui browser
 
+# The bench extra (Splink) comes too, so `make test` runs tests/python/test_bench_against.py;
+# datacompy goes in without its dependencies: its metadata caps pandas below our pin.
+DATACOMPY := datacompy==1.1.0
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "$(DATACOMPY)"
 	$(BIN)/recon prepare
 	touch $(STAMP)
 
@@ -48,8 +53,12 @@ ui: install
 docs: install
 	$(BIN)/dbt docs generate --project-dir . --profiles-dir profiles
 
+BENCH_HOME ?= /tmp/recon-bench-1m
+
 bench: install
 	$(BIN)/python bench/bench_generate.py --orders 1000000
+	$(BIN)/python bench/bench_matching.py --orders 1000000 --home $(BENCH_HOME) --keep --json $(BENCH_HOME)-matching.json
+	$(BIN)/python bench/bench_against.py --home $(BENCH_HOME) --json $(BENCH_HOME)-against.json
 
 clean:
 	rm -rf target logs .recon test-output
