@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint format dev docs bench clean ui browser
+.PHONY: install demo test test-spark lint format dev docs bench clean ui browser
 
 # The bench extra (Splink) comes too, so `make test` runs tests/python/test_bench_against.py;
 # datacompy goes in without its dependencies: its metadata caps pandas below our pin.
@@ -36,6 +36,16 @@ test: install browser
 	$(BIN)/recon prepare
 	$(BIN)/recon governance check
 	RECON_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
+
+# Every model, seed and test built on Apache Spark (dbt-spark, method: session, local[2]) from
+# a generated 200-order fixture: orchestration/lab/spark_fixture.py. Needs Java 17.
+SPARK_STAMP := $(VENV)/.spark-installed-stamp
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,spark]"
+	touch $(SPARK_STAMP)
+
+test-spark: $(SPARK_STAMP)
+	RECON_SPARK_DIR=$(CURDIR)/.recon/spark-fixture $(BIN)/python -m orchestration.lab.spark_fixture --orders 200
 
 lint: install
 	$(BIN)/ruff check orchestration tests bench

@@ -11,7 +11,7 @@
     {%- set cleaned = regexp_replace_all(
             regexp_replace_all(
                 regexp_replace_all(
-                    regexp_replace_all("replace(lower(strip_accents(trim(" ~ expression ~ "))), '&', ' and ')", "[.'']", ""),
+                    regexp_replace_all("replace(lower(" ~ recon_strip_accents("trim(" ~ expression ~ ")") ~ "), '&', ' and ')", "[.'']", ""),
                     '[^a-z0-9]+', ' '
                 ),
                 '^ +| +$', ''

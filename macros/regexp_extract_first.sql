@@ -6,3 +6,7 @@
 {% macro default__regexp_extract_first(expression, pattern) -%}
     regexp_extract({{ expression }}, '(?i){{ pattern }}', 0)
 {%- endmacro %}
+
+{% macro spark__regexp_extract_first(expression, pattern) -%}
+    regexp_extract({{ expression }}, {{ recon_spark_literal('(?i)' ~ pattern) }}, 0)
+{%- endmacro %}

@@ -16,7 +16,7 @@
             abbreviated tail ("orion brewing systems" / "orion brewing sys"). -#}
         nullif({{ regexp_extract_first(value, '^[^ ]+' ~ ('( [^ ]+)?' * (block.count - 1))) }}, '')
     {%- elif block.method == 'amount_rounded' -%}
-        {{ side }}.currency || ':' || cast(round({{ value }}, 0) as varchar)
+        {{ side }}.currency || ':' || cast(round({{ value }}, 0) as string)
     {%- else -%}
         {{ exceptions.raise_compiler_error(
             "Unknown blocking method '" ~ block.method ~ "' for key '" ~ block.name

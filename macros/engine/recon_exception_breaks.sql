@@ -168,14 +168,14 @@
             select distinct documents.record_key
             from (
                 select
-                    cast({{ side_spec.key }} as varchar) as record_key,
-                    cast({{ document }} as varchar) as document_key
+                    cast({{ side_spec.key }} as string) as record_key,
+                    cast({{ document }} as string) as document_key
                 from {{ ref(side_spec.model) }}
             ) as documents
             inner join (
                 select
-                    cast({{ side_spec.key }} as varchar) as record_key,
-                    cast({{ document }} as varchar) as document_key
+                    cast({{ side_spec.key }} as string) as record_key,
+                    cast({{ document }} as string) as document_key
                 from {{ ref(side_spec.model) }}
             ) as siblings
                 on documents.document_key = siblings.document_key
@@ -232,9 +232,9 @@
     inner join (
         -- The spec's expressions, on the side's model.
         select
-            cast({{ side_spec.key }} as varchar) as record_key,
-            cast({{ rule.client_name }} as varchar) as client_name,
-            cast({{ rule.currency }} as varchar) as currency,
+            cast({{ side_spec.key }} as string) as record_key,
+            cast({{ rule.client_name }} as string) as client_name,
+            cast({{ rule.currency }} as string) as currency,
             cast({{ rule.value }} as decimal(18, 4)) as amount_at_risk,
             {%- if rule.get('value_reporting') %}
             cast({{ rule.value_reporting }} as decimal(18, 4)) as amount_at_risk_reporting,
@@ -256,9 +256,9 @@
 {%- else -%}
     {#- No exceptions section: an empty relation of the same shape. #}
     select
-        cast(null as varchar) as exception_type, cast(null as varchar) as record_entity,
-        cast(null as varchar) as record_id, cast(null as varchar) as client_name,
-        cast(null as varchar) as currency, cast(null as decimal(18, 4)) as amount_at_risk,
+        cast(null as string) as exception_type, cast(null as string) as record_entity,
+        cast(null as string) as record_id, cast(null as string) as client_name,
+        cast(null as string) as currency, cast(null as decimal(18, 4)) as amount_at_risk,
         cast(null as decimal(18, 4)) as amount_at_risk_reporting, cast(null as date) as due_date
     where false
 {%- endif -%}
@@ -474,27 +474,27 @@
         {%- endif %}
         left join (
             select
-                cast({{ spec.left.key }} as varchar) as left_key
+                cast({{ spec.left.key }} as string) as left_key
                 {%- if reads_dates %},
                 cast({{ spec.left.columns.date }} as date) as date,
                 cast({{ spec.left.columns.get('date_end', 'null') }} as date) as date_end
                 {%- endif %}
                 {%- for side, field in side_columns if side == 'left' %},
-                cast({{ spec.left.columns[field] }} as varchar) as {{ field }}
+                cast({{ spec.left.columns[field] }} as string) as {{ field }}
                 {%- endfor %}
             from {{ ref(spec.left.model) }}
         ) as left_dates
             on pairs.left_key = left_dates.left_key
         left join (
             select
-                cast({{ spec.right.key }} as varchar) as right_key
+                cast({{ spec.right.key }} as string) as right_key
                 {%- if reads_dates %},
                 cast({{ spec.right.columns.date }} as date) as date,
                 cast({{ spec.right.columns.get('date_last', 'null') }} as date) as date_last,
                 cast({{ spec.right.columns.get('data_through', 'null') }} as date) as data_through
                 {%- endif %}
                 {%- for side, field in side_columns if side == 'right' %},
-                cast({{ spec.right.columns[field] }} as varchar) as {{ field }}
+                cast({{ spec.right.columns[field] }} as string) as {{ field }}
                 {%- endfor %}
             from {{ ref(spec.right.model) }}
         ) as right_dates
@@ -540,14 +540,14 @@
                 matched_links.other_key as {{ other }}_key
             from (
                 select
-                    cast({{ side_spec.key }} as varchar) as record_key,
-                    cast({{ rule.plausible_document }} as varchar) as document_key,
-                    cast({{ side_spec.columns.currency }} as varchar) as currency,
+                    cast({{ side_spec.key }} as string) as record_key,
+                    cast({{ rule.plausible_document }} as string) as document_key,
+                    cast({{ side_spec.columns.currency }} as string) as currency,
                     cast({{ side_spec.columns.amount }} as decimal(18, 4)) as amount,
                     cast({{ side_spec.columns.date }} as date) as record_date,
-                    cast({{ side_spec.columns.client_id }} as varchar) as client_id,
-                    cast({{ side_spec.columns.reference }} as varchar) as reference,
-                    cast({{ side_spec.columns.name }} as varchar) as name
+                    cast({{ side_spec.columns.client_id }} as string) as client_id,
+                    cast({{ side_spec.columns.reference }} as string) as reference,
+                    cast({{ side_spec.columns.name }} as string) as name
                 from {{ ref(side_spec.model) }}
             ) as unmatched
             inner join {{ ref('int_' ~ name ~ '__records') }} as unmatched_records
@@ -556,15 +556,15 @@
                 and unmatched_records.record_state = 'unmatched'
             inner join (
                 select
-                    cast({{ side_spec.key }} as varchar) as record_key,
-                    cast({{ rule.plausible_document }} as varchar) as document_key,
-                    cast({{ side_spec.columns.currency }} as varchar) as currency,
+                    cast({{ side_spec.key }} as string) as record_key,
+                    cast({{ rule.plausible_document }} as string) as document_key,
+                    cast({{ side_spec.columns.currency }} as string) as currency,
                     cast({{ side_spec.columns.amount }} as decimal(18, 4)) as amount,
                     cast({{ side_spec.columns.get('amount_primary', side_spec.columns.amount) }} as decimal(18, 4))
                         as amount_primary,
                     cast({{ side_spec.columns.date }} as date) as record_date,
-                    cast({{ side_spec.columns.reference }} as varchar) as reference,
-                    cast({{ side_spec.columns.name }} as varchar) as name
+                    cast({{ side_spec.columns.reference }} as string) as reference,
+                    cast({{ side_spec.columns.name }} as string) as name
                 from {{ ref(side_spec.model) }}
             ) as matched
                 on unmatched.currency = matched.currency
@@ -584,12 +584,12 @@
                 on matched.record_key = matched_links.record_key
             inner join (
                 select
-                    cast({{ other_spec.key }} as varchar) as other_key,
+                    cast({{ other_spec.key }} as string) as other_key,
                     cast({{ other_spec.columns.date }} as date) as record_date,
-                    cast({{ other_spec.columns.client_id }} as varchar) as client_id,
-                    cast({{ other_spec.columns.get('reference_key', other_spec.columns.reference) }} as varchar)
+                    cast({{ other_spec.columns.client_id }} as string) as client_id,
+                    cast({{ other_spec.columns.get('reference_key', other_spec.columns.reference) }} as string)
                         as reference,
-                    cast({{ other_spec.columns.name }} as varchar) as name
+                    cast({{ other_spec.columns.name }} as string) as name
                 from {{ ref(other_spec.model) }}
             ) as other_records
                 on matched_links.other_key = other_records.other_key

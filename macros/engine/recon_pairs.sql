@@ -30,7 +30,7 @@ with
 
 left_records as (
     select
-        cast({{ spec.left.key }} as varchar) as left_key,
+        cast({{ spec.left.key }} as string) as left_key,
         {%- for field, expression in spec.left.columns.items() %}
         {{ expression }} as {{ field }},
         {%- endfor %}
@@ -46,7 +46,7 @@ left_records as (
 
 right_records as (
     select
-        cast({{ spec.right.key }} as varchar) as right_key,
+        cast({{ spec.right.key }} as string) as right_key,
         {%- for field, expression in spec.right.columns.items() %}
         {{ expression }} as {{ field }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -96,7 +96,7 @@ deterministic_{{ loop.index }} as (
         {{ loop.index }} as pass_priority,
         '{{ pass.name }}' as pass_name,
         cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio,
-        cast(null as varchar) as operator_action_id
+        cast(null as string) as operator_action_id
     from left_records
     inner join right_records
         on {% for field in pass.fields -%}
@@ -261,9 +261,9 @@ candidate_pairs as (
         blocked.left_key,
         blocked.right_key,
         cast(null as integer) as pass_priority,
-        cast(null as varchar) as pass_name,
+        cast(null as string) as pass_name,
         cast(null as double) as max_amount_ratio,
-        cast(null as varchar) as operator_action_id
+        cast(null as string) as operator_action_id
     from (
         {%- for block in spec.blocking['keys'] %}
         select * from blocked_{{ loop.index }}

@@ -10,7 +10,7 @@
     select
         '{{ name }}' as reconciliation,
         '{{ side }}' as side,
-        cast({{ side_spec.key }} as varchar) as record_key,
+        cast({{ side_spec.key }} as string) as record_key,
         to_json(struct_pack(
             {%- for column, expression in side_spec.columns.items() %}
             "{{ column }}" := {{ expression }}{{ "," if not loop.last }}

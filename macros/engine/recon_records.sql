@@ -23,7 +23,7 @@ decisions as (
         {{ recon_record_fingerprint(side_spec, 'spec_columns') }} as record_fingerprint
     from (
         select
-            cast({{ side_spec.key }} as varchar) as record_key,
+            cast({{ side_spec.key }} as string) as record_key,
             -- The record's business date (the spec's date field), for reporting by day.
             {{ "cast(" ~ side_spec.columns.date ~ " as date)" if 'date' in side_spec.columns else "cast(null as date)" }}
                 as record_date,

@@ -7,9 +7,9 @@
 {% macro recon_as_of() -%}
     {%- set as_of = env_var('RECON_AS_OF', '') | trim -%}
     {%- if as_of == '' -%}
-        cast(now() as timestamptz)
+        cast(now() as {{ recon_instant_type() }})
     {%- elif modules.re.fullmatch('\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?', as_of) -%}
-        cast('{{ as_of | replace("Z", "+00:00") }}' as timestamptz)
+        cast('{{ as_of | replace("Z", "+00:00") }}' as {{ recon_instant_type() }})
     {%- else -%}
         {{ exceptions.raise_compiler_error(
             "RECON_AS_OF=" ~ as_of ~ " is not an ISO date or timestamp; use e.g. 2026-11-30 or 2026-11-30T09:00:00Z") }}
@@ -20,5 +20,10 @@
     replayed or tested run dates its exception history consistently. Overrides dbt-duckdb's
     default, which is the clock. -#}
 {% macro duckdb__snapshot_get_time() -%}
-    cast(timezone('UTC', {{ recon_as_of() }}) as timestamp)
+    cast({{ recon_at_utc(recon_as_of()) }} as timestamp)
+{%- endmacro %}
+
+{#- The same on Spark: snapshots there record the build's as-of time too. -#}
+{% macro spark__snapshot_get_time() -%}
+    cast({{ recon_at_utc(recon_as_of()) }} as timestamp)
 {%- endmacro %}

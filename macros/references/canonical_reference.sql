@@ -15,7 +15,7 @@
     {%- endif -%}
     {#- A suffix after the number ("/A", "-R1", " MARCH") is cut off first: letters that
         follow a separator after the first digit end the reference. -#}
-    {%- set trimmed = "regexp_replace(upper(" ~ expression ~ "), '^([^0-9]*[0-9][^A-Z]*?)[^A-Z0-9]+[A-Z].*$', '\\1')" -%}
+    {%- set trimmed = regexp_replace_all("upper(" ~ expression ~ ")", '^([^0-9]*[0-9][^A-Z]*?)[^A-Z0-9]+[A-Z].*$', '\\1') -%}
     {%- set packed = regexp_replace_all(trimmed, '[^A-Z0-9]', '') -%}
     {%- if variant == 'ocr_family' -%}
         {%- set family = "regexp_extract(" ~ packed ~ ", '^([A-Z]+?)[OIL]+[0-9]', 1)" -%}
@@ -29,6 +29,6 @@
     {%- set digits = regexp_replace_all(body, '[^0-9]', '') -%}
     case
         when {{ digits }} = '' {% if variant == 'ocr_family' %}or {{ family }} = ''{% endif %} then null
-        else {{ family }} || ':' || coalesce(nullif(ltrim({{ digits }}, '0'), ''), '0')
+        else {{ family }} || ':' || coalesce(nullif({{ recon_ltrim(digits, "'0'") }}, ''), '0')
     end
 {%- endmacro %}

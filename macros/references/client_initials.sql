@@ -5,23 +5,14 @@
 {% macro client_initials(expression) -%}
     case
         when {{ expression }} like '% %' then
-            nullif(array_to_string(list_transform(
-                list_filter(
-                    string_split({{ expression }}, ' '),
-                    lambda word: word not in ('and', 'of', 'the', 'llp', 'lp', 'group', 'holdings', '')
-                ),
-                lambda word: left(word, 1)
-            ), ''), '')
+            nullif({{ recon_list_join(recon_list_transform(client_name_words(expression), 'word', 'left(word, 1)'), "''") }}, '')
     end
 {%- endmacro %}
 
 {#- The words of a normalised client name that its initials and abbreviations keep: joining
     words and legal forms ("and", "of", "llp", "group", "holdings") are skipped. -#}
 {% macro client_name_words(expression) -%}
-    list_filter(
-        string_split({{ expression }}, ' '),
-        lambda word: word not in ('and', 'of', 'the', 'llp', 'lp', 'group', 'holdings', '')
-    )
+    {{ recon_list_filter(recon_string_split(expression, "' '"), 'word', "word not in ('and', 'of', 'the', 'llp', 'lp', 'group', 'holdings', '')") }}
 {%- endmacro %}
 
 {#- The lookup key of a normalised name that abbreviates some of its words to their initial
@@ -31,9 +22,9 @@
     abbreviations the same form ("hughes and patel": "h.patel", "hughes.p"). -#}
 {% macro client_abbreviated_key(expression) -%}
     case
-        when list_bool_or(list_transform({{ client_name_words(expression) }}, lambda word: length(word) = 1))
-            and list_bool_or(list_transform({{ client_name_words(expression) }}, lambda word: length(word) >= 2))
-        then array_to_string({{ client_name_words(expression) }}, '.')
+        when {{ recon_list_any(client_name_words(expression), 'word', 'length(word) = 1') }}
+            and {{ recon_list_any(client_name_words(expression), 'word', 'length(word) >= 2') }}
+        then {{ recon_list_join(client_name_words(expression), "'.'") }}
     end
 {%- endmacro %}
 
@@ -51,7 +42,7 @@
         'kg', 'llp', 'lp', 'dac', 'accounts payable'
     ] -%}
     coalesce(
-        nullif(trim(regexp_replace(' ' || {{ expression }}, '( (and )?({{ forms | join("|") }}))+$', '')), ''),
+        nullif(trim({{ regexp_replace_all("' ' || " ~ expression, '( (and )?(' ~ (forms | join('|')) ~ '))+$', '') }}), ''),
         {{ expression }}
     )
 {%- endmacro %}

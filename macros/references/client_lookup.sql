@@ -27,15 +27,15 @@
         on split_part({{ name_expression }}, ' ', 2) <> ''
         and split_part({{ name_expression }}, ' ', 1) = {{ alias }}_one.name_key
     {%- else %}
-    left join (select null::varchar as client_id) as {{ alias }}_two on false
-    left join (select null::varchar as client_id) as {{ alias }}_one on false
+    left join (select cast(null as string) as client_id) as {{ alias }}_two on false
+    left join (select cast(null as string) as client_id) as {{ alias }}_one on false
     {%- endif %}
     {%- if by_abbreviation %}
     left join client_name_keys as {{ alias }}_abbr
         on {{ client_abbreviated_key(name_expression) }} = {{ alias }}_abbr.name_key
         and {{ alias }}_abbr.key_kind = 'abbreviated'
     {%- else %}
-    left join (select null::varchar as client_id) as {{ alias }}_abbr on false
+    left join (select cast(null as string) as client_id) as {{ alias }}_abbr on false
     {%- endif %}
     {%- if by_core %}
     {%- set unclaimed -%}
@@ -49,13 +49,13 @@
     -- is not LBS GmbH & Co. KG's when "lbs" is also Lukas Bergstrom Skincare's initials.
     left join client_name_keys as {{ alias }}_core
         on {{ alias }}_core.name_key = case
-            when regexp_full_match({{ client_name_core(name_expression) }}, '[a-z]{2,4}')
+            when {{ recon_regexp_full_match(client_name_core(name_expression), '[a-z]{2,4}') }}
             then 'initials:' || {{ client_name_core(name_expression) }}
             else 'core:' || replace({{ client_name_core(name_expression) }}, ' ', '')
         end
         {{ unclaimed }}
     {%- else %}
-    left join (select null::varchar as client_id) as {{ alias }}_core on false
+    left join (select cast(null as string) as client_id) as {{ alias }}_core on false
     {%- endif %}
 {%- endmacro %}
 

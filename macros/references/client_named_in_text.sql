@@ -8,19 +8,18 @@
 {% macro client_named_in_text(relation, id_column, text_column) -%}
     select
         segmented.{{ id_column }},
-        arg_min({{ client_lookup_id('segment_key') }}, segmented.position) as client_id
+        {{ recon_arg_min(client_lookup_id('segment_key'), 'segmented.position') }} as client_id
     from (
         select
             {{ relation }}.{{ id_column }},
-            unnest(parts) as segment,
-            generate_subscripts(parts, 1) as position
+            {{ recon_unnest_with_position('parts', 'segment', 'position') }}
         from (
             select
                 {{ relation }}.{{ id_column }},
-                list_transform(
-                    string_split_regex({{ relation }}.{{ text_column }}, '\s*[:|()\[\]_–—]\s*|\s+-\s+'),
-                    lambda part: trim(regexp_replace(part, '\S*[0-9]{3,}\S*', '', 'g'))
-                ) as parts
+                {{ recon_list_transform(
+                    recon_string_split_regex(relation ~ '.' ~ text_column, '\\s*[:|()\\[\\]_–—]\\s*|\\s+-\\s+'),
+                    'part', "trim(" ~ regexp_replace_all('part', '\\S*[0-9]{3,}\\S*', '') ~ ")"
+                ) }} as parts
             from {{ relation }}
             where {{ relation }}.{{ text_column }} is not null
         ) as {{ relation }}

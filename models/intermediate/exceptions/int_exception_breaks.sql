@@ -339,7 +339,7 @@ repeated_billing as (
     ) as repeats
     group by repeats.left_key
     {%- else %}
-    select cast(null as varchar) as order_id, cast(null as decimal(18, 4)) as repeated_amount
+    select cast(null as string) as order_id, cast(null as decimal(18, 4)) as repeated_amount
     where false
     {%- endif %}
 ),
@@ -657,5 +657,5 @@ breaks as (
 select
     breaks.*,
     {{ normalise_client_name('breaks.client_name') }} as client_name_normalised,
-    coalesce(breaks.pending_until > cast(timezone('UTC', {{ recon_as_of() }}) as date), false) as is_pending
+    coalesce(breaks.pending_until > cast({{ recon_at_utc(recon_as_of()) }} as date), false) as is_pending
 from breaks

@@ -6,8 +6,8 @@ with
 versions as (
     select
         snapshot.*,
-        coalesce(cast(snapshot.dbt_is_deleted as varchar) = 'True', false) as is_gone,
-        timezone('UTC', snapshot.dbt_valid_from) as version_from
+        coalesce(cast(snapshot.dbt_is_deleted as string) = 'True', false) as is_gone,
+        {{ recon_at_utc("snapshot.dbt_valid_from") }} as version_from
     from {{ ref('snap_reconciliation_exceptions') }} as snapshot
 ),
 

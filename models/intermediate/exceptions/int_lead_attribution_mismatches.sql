@@ -7,8 +7,8 @@ select distinct
     'attribution_mismatch' as exception_type,
     'stg_crm__leads' as record_entity,
     lead_decisions.left_key as record_id,
-    cast(null as varchar) as client_name,
-    cast(null as varchar) as currency,
+    cast(null as string) as client_name,
+    cast(null as string) as currency,
     cast(null as decimal(18, 4)) as amount_at_risk,
     cast(null as decimal(18, 4)) as amount_at_risk_reporting,
     cast(null as date) as due_date

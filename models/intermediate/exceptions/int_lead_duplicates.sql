@@ -114,7 +114,7 @@ select
     'stg_crm__leads' as record_entity,
     duplicates.lead_id as record_id,
     duplicates.full_name as client_name,
-    cast(null as varchar) as currency,
+    cast(null as string) as currency,
     cast(null as decimal(18, 4)) as amount_at_risk,
     cast(null as decimal(18, 4)) as amount_at_risk_reporting,
     cast(duplicates.created_at as date) as due_date

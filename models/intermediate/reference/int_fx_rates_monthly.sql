@@ -46,11 +46,11 @@ filled as (
         grid.rate_month,
         coalesce(
             grid.listed_rate,
-            last_value(grid.listed_rate ignore nulls) over (
+            {{ recon_last_value_ignore_nulls('grid.listed_rate') }} over (
                 partition by grid.currency order by grid.rate_month
                 rows between unbounded preceding and current row
             ),
-            first_value(grid.listed_rate ignore nulls) over (
+            {{ recon_first_value_ignore_nulls('grid.listed_rate') }} over (
                 partition by grid.currency order by grid.rate_month
                 rows between current row and unbounded following
             )

@@ -26,7 +26,7 @@ words as (
     select
         client_names.client_id,
         client_names.name_normalised,
-        string_split(client_names.name_normalised, ' ') as name_words
+        {{ recon_string_split('client_names.name_normalised', "' '") }} as name_words
     from client_names
 ),
 
@@ -34,30 +34,30 @@ keys as (
     select words.client_id, replace(words.name_normalised, ' ', '') as name_key, 'name' as key_kind, 1 as key_rank
     from words
     union all
-    select words.client_id, words.name_words[1], 'first_word', 2
+    select words.client_id, {{ recon_list_element('words.name_words', 1) }}, 'first_word', 2
     from words
-    where len(words.name_words) >= 2 and length(words.name_words[1]) >= 4
+    where {{ recon_list_length('words.name_words') }} >= 2 and length({{ recon_list_element('words.name_words', 1) }}) >= 4
     union all
-    select words.client_id, words.name_words[1] || words.name_words[2], 'first_two_words', 2
+    select words.client_id, {{ recon_list_element('words.name_words', 1) }} || {{ recon_list_element('words.name_words', 2) }}, 'first_two_words', 2
     from words
-    where len(words.name_words) >= 3
+    where {{ recon_list_length('words.name_words') }} >= 3
     union all
     select abbreviations.client_id, abbreviations.name_key, 'abbreviated', 3
     from (
         select
             words.client_id,
-            array_to_string(list_transform(
-                words.kept_words,
-                lambda word, position: case when (masks.mask >> (position - 1)) & 1 = 1 then left(word, 1) else word end
-            ), '.') as name_key
+            {{ recon_list_join(recon_list_transform_indexed(
+                'words.kept_words', 'word', 'position',
+                'case when (masks.mask >> (position - 1)) & 1 = 1 then left(word, 1) else word end'
+            ), "'.'") }} as name_key
         from (
             select words.client_id, {{ client_name_words('words.name_normalised') }} as kept_words
             from words
         ) as words
         -- Each mask cuts the words whose bit is set; never none, never all.
         inner join range(1, 63) as masks (mask)
-            on masks.mask < (1 << len(words.kept_words)) - 1
-        where len(words.kept_words) between 2 and 6
+            on masks.mask < (1 << {{ recon_list_length('words.kept_words') }}) - 1
+        where {{ recon_list_length('words.kept_words') }} between 2 and 6
     ) as abbreviations
     union all
     select words.client_id, 'core:' || replace({{ client_name_core('words.name_normalised') }}, ' ', ''), 'core', 4
@@ -67,19 +67,17 @@ keys as (
     -- letters as initials too: "lbs" is then no one's when it is also the initials of Lukas
     -- Bergstrom Skincare.
     select words.client_id, 'initials:' || coalesce(
-        case when regexp_full_match({{ client_name_core('words.name_normalised') }}, '[a-z]{2,4}')
+        case when {{ recon_regexp_full_match(client_name_core('words.name_normalised'), '[a-z]{2,4}') }}
             then {{ client_name_core('words.name_normalised') }} end,
         {{ client_initials(client_name_core('words.name_normalised')) }}
     ), 'initials', 5
     from words
-    where regexp_full_match({{ client_name_core('words.name_normalised') }}, '[a-z]{2,4}')
+    where {{ recon_regexp_full_match(client_name_core('words.name_normalised'), '[a-z]{2,4}') }}
         or length({{ client_initials(client_name_core('words.name_normalised')) }}) between 2 and 4
 ),
 
 best_keys as (
-    select *
-    from keys
-    qualify keys.key_rank = min(keys.key_rank) over (partition by keys.name_key)
+    {{ recon_qualify('*', 'from keys', 'keys.key_rank = min(keys.key_rank) over (partition by keys.name_key)') }}
 ),
 
 resolved as (

@@ -42,7 +42,7 @@ master_names as (
     union all
     select clients.client_id, {{ normalise_client_name('trim(alias.alias)') }}, 'alias'
     from clients
-    cross join unnest(string_split(coalesce(clients.aliases, ''), ';')) as alias (alias)
+    {{ recon_cross_join_unnest(recon_string_split("coalesce(clients.aliases, '')", "';'"), 'alias', 'alias') }}
 ),
 
 crm_names as (
@@ -116,7 +116,7 @@ named as (
     select
         all_names.name_normalised,
         all_names.client_id,
-        list(distinct all_names.name_source order by all_names.name_source) as name_sources,
+        {{ recon_sorted_distinct_list('all_names.name_source') }} as name_sources,
         count(distinct all_names.client_id) over (partition by all_names.name_normalised) = 1 as is_unique
     from all_names
     where all_names.name_normalised is not null

@@ -49,7 +49,7 @@ all_lines as (
         billing_invoices.invoice_id || '#0' as invoice_line_id,
         billing_invoices.invoice_id,
         0 as line_number,
-        cast(null as varchar) as line_description,
+        cast(null as string) as line_description,
         billing_invoices.net_amount as stated_amount
     from billing_invoices
     where not exists (

@@ -7,8 +7,8 @@ with
 versions as (
     select
         snapshot.exception_id,
-        timezone('UTC', snapshot.dbt_valid_from) as event_at,
-        coalesce(cast(snapshot.dbt_is_deleted as varchar) = 'True', false) as is_gone,
+        {{ recon_at_utc("snapshot.dbt_valid_from") }} as event_at,
+        coalesce(cast(snapshot.dbt_is_deleted as string) = 'True', false) as is_gone,
         snapshot.amount_at_risk,
         snapshot.owner_team,
         snapshot.severity
@@ -26,12 +26,12 @@ pipeline_events as (
             else 'changed'
         end as event_type,
         'pipeline' as actor,
-        cast(null as varchar) as reason_code,
-        cast(null as varchar) as comment,
+        cast(null as string) as reason_code,
+        cast(null as string) as comment,
         versions.amount_at_risk as amount,
         case when not versions.is_gone then versions.owner_team end as target,
-        cast(null as varchar) as status_before,
-        cast(null as varchar) as status_after,
+        cast(null as string) as status_before,
+        cast(null as string) as status_after,
         cast(null as bigint) as action_seq
     from versions
     window by_exception as (partition by versions.exception_id order by versions.event_at)
@@ -49,12 +49,12 @@ sla_events as (
         current_state.sla_due_at as event_at,
         breach.event_type,
         'pipeline' as actor,
-        cast(null as varchar) as reason_code,
-        cast(null as varchar) as comment,
+        cast(null as string) as reason_code,
+        cast(null as string) as comment,
         cast(null as decimal(18, 4)) as amount,
         breach.target,
-        cast(null as varchar) as status_before,
-        cast(null as varchar) as status_after,
+        cast(null as string) as status_before,
+        cast(null as string) as status_after,
         cast(null as bigint) as action_seq
     from current_state
     cross join lateral (
@@ -94,8 +94,8 @@ events as (
 )
 
 select
-    md5(events.exception_id || '|' || events.event_type || '|' || cast(events.event_at as varchar)
-        || '|' || coalesce(cast(events.action_seq as varchar), '')) as event_id,
+    md5(events.exception_id || '|' || events.event_type || '|' || cast(events.event_at as string)
+        || '|' || coalesce(cast(events.action_seq as string), '')) as event_id,
     events.exception_id,
     row_number() over (
         partition by events.exception_id

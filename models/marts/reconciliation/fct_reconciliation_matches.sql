@@ -19,7 +19,7 @@ final as (
         all_decisions.assignment_round,
         cast(all_decisions.match_weight as double) as match_weight,
         cast(all_decisions.match_probability as double) as match_probability,
-        cast(all_decisions.score_components as varchar) as score_components,
+        cast(all_decisions.score_components as string) as score_components,
         '{{ invocation_id }}' as dbt_invocation_id,
         '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
     from all_decisions

@@ -20,7 +20,7 @@ final as (
         all_records.matched_keys,
         all_records.matched_by,
         all_records.candidate_count,
-        cast(all_records.top_candidates as varchar) as top_candidates,
+        cast(all_records.top_candidates as string) as top_candidates,
         '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
     from all_records
 )

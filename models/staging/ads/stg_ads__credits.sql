@@ -23,12 +23,7 @@ renamed as (
 
 deduplicated as (
     -- A credit re-sent in a later file is the same credit: keep the latest delivery.
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by credit_id
-        order by batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by credit_id order by batch_id desc, source_row_number desc) = 1') }}
 )
 
 select * from deduplicated

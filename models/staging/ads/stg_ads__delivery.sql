@@ -6,7 +6,7 @@ source as (
 
 renamed as (
     select
-        platform || ':' || campaign_id || ':' || strftime(delivery_date, '%Y-%m-%d') as delivery_id,
+        platform || ':' || campaign_id || ':' || {{ recon_date_text('delivery_date') }} as delivery_id,
         platform,
         account_id,
         account_name,
@@ -28,12 +28,7 @@ renamed as (
 deduplicated as (
     -- Platforms restate recent days as late conversions and corrections come in:
     -- the last report of a campaign-day is the one that counts.
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by delivery_id
-        order by batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by delivery_id order by batch_id desc, source_row_number desc) = 1') }}
 )
 
 select * from deduplicated

@@ -28,12 +28,7 @@ renamed as (
 deduplicated as (
     -- The same submission can be exported twice: keep the latest delivery. Two
     -- submissions by one person are kept (that is a duplicate lead, found later).
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by submission_id
-        order by batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by submission_id order by batch_id desc, source_row_number desc) = 1') }}
 )
 
 select * from deduplicated

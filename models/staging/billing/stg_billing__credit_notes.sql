@@ -25,12 +25,7 @@ renamed as (
 
 deduplicated as (
     -- A credit note re-sent in a later export is the same note: keep the latest delivery.
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by credit_note_id
-        order by batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by credit_note_id order by batch_id desc, source_row_number desc) = 1') }}
 )
 
 select * from deduplicated

@@ -24,12 +24,7 @@ renamed as (
 
 deduplicated as (
     -- Lines are re-sent with their invoice: keep the latest delivery of each line.
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by invoice_line_id
-        order by batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by invoice_line_id order by batch_id desc, source_row_number desc) = 1') }}
 )
 
 select * from deduplicated

@@ -33,12 +33,7 @@ renamed as (
 deduplicated as (
     -- Billing exports re-send invoices when their status changes (issued → paid → void):
     -- keep the latest version of each invoice.
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by invoice_id
-        order by updated_at desc nulls last, batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by invoice_id order by updated_at desc nulls last, batch_id desc, source_row_number desc) = 1') }}
 ),
 
 flagged as (

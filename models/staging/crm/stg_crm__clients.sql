@@ -21,12 +21,7 @@ renamed as (
 
 deduplicated as (
     -- The client master is exported whole each time: the latest export of a client wins.
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by client_id
-        order by batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by client_id order by batch_id desc, source_row_number desc) = 1') }}
 )
 
 select * from deduplicated

@@ -28,12 +28,7 @@ renamed as (
 deduplicated as (
     -- The same lead row can arrive in several exports: keep the latest delivery.
     -- (Two different lead_ids for one person are a business duplicate, kept for matching.)
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by lead_id
-        order by batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by lead_id order by batch_id desc, source_row_number desc) = 1') }}
 )
 
 select * from deduplicated

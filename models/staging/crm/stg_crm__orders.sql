@@ -36,12 +36,7 @@ renamed as (
 deduplicated as (
     -- The CRM exports an order again whenever it changes, and exports get re-sent:
     -- keep the latest version (latest update, then latest batch and row).
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by order_id
-        order by updated_at desc, batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by order_id order by updated_at desc, batch_id desc, source_row_number desc) = 1') }}
 )
 
 select * from deduplicated

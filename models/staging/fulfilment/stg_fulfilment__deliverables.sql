@@ -31,12 +31,7 @@ renamed as (
 
 deduplicated as (
     -- Project tools export a task again on every status change: keep its latest state.
-    select *
-    from renamed
-    qualify row_number() over (
-        partition by deliverable_id
-        order by batch_id desc, source_row_number desc
-    ) = 1
+    {{ recon_qualify('*', 'from renamed', 'row_number() over (partition by deliverable_id order by batch_id desc, source_row_number desc) = 1') }}
 )
 
 select * from deduplicated

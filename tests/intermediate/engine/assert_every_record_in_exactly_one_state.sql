@@ -17,7 +17,7 @@ source_{{ loop.index }} as (
     select
         '{{ name }}' as reconciliation,
         '{{ side }}' as side,
-        count(distinct cast({{ side_spec.key }} as varchar)) as source_records,
+        count(distinct cast({{ side_spec.key }} as string)) as source_records,
         count(*) as source_rows
     from {{ ref(side_spec.model) }}
     where {{ side_spec.get('where') or 'true' }}
