@@ -112,6 +112,9 @@ def log_in(driver, url: str, name: str, password: str) -> None:
     driver.find_element(By.ID, "name").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login").click()
+    # The click returns before the answer arrives: wait for it (signed in, or refused), or
+    # the next page would be asked for without the session cookie (seen under CI load).
+    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "who") or d.find_elements(By.ID, "error"))
 
 
 def shot(driver, name: str, height: int | None = None) -> None:
