@@ -530,6 +530,7 @@
         {%- endif -%}
     {%- endfor -%}
     {%- set amount_abs = repeat.get('amount_abs', 0.05) -%}
+    {%- set bucket_width = amount_abs if amount_abs > 0 else 1 -%}
     (
         select
             repeats.*,
@@ -550,24 +551,38 @@
                     cast({{ side_spec.columns.name }} as string) as name
                 from {{ ref(side_spec.model) }}
             ) as unmatched
+            -- The amount within amount_abs, as an equality the join can hash: the record's
+            -- bucket of that width and its two neighbours (a currency alone would compare
+            -- every unmatched item with every item of it: 10^10 pairs at 1M orders).
+            cross join (values (-1), (0), (1)) as bucket_step (step)
             inner join {{ ref('int_' ~ name ~ '__records') }} as unmatched_records
                 on unmatched_records.side = '{{ side }}'
                 and unmatched_records.record_key = unmatched.record_key
                 and unmatched_records.record_state = 'unmatched'
             inner join (
+                {%- for bucketed in ['amount', 'amount_primary'] %}
                 select
-                    cast({{ side_spec.key }} as string) as record_key,
-                    cast({{ rule.plausible_document }} as string) as document_key,
-                    cast({{ side_spec.columns.currency }} as string) as currency,
-                    cast({{ side_spec.columns.amount }} as decimal(18, 4)) as amount,
-                    cast({{ side_spec.columns.get('amount_primary', side_spec.columns.amount) }} as decimal(18, 4))
-                        as amount_primary,
-                    cast({{ side_spec.columns.date }} as date) as record_date,
-                    cast({{ side_spec.columns.reference }} as string) as reference,
-                    cast({{ side_spec.columns.name }} as string) as name
-                from {{ ref(side_spec.model) }}
+                    matched_rows.*,
+                    cast(floor(matched_rows.{{ bucketed }} / {{ bucket_width }}) as bigint) as amount_bucket
+                from (
+                    select
+                        cast({{ side_spec.key }} as string) as record_key,
+                        cast({{ rule.plausible_document }} as string) as document_key,
+                        cast({{ side_spec.columns.currency }} as string) as currency,
+                        cast({{ side_spec.columns.amount }} as decimal(18, 4)) as amount,
+                        cast({{ side_spec.columns.get('amount_primary', side_spec.columns.amount) }} as decimal(18, 4))
+                            as amount_primary,
+                        cast({{ side_spec.columns.date }} as date) as record_date,
+                        cast({{ side_spec.columns.reference }} as string) as reference,
+                        cast({{ side_spec.columns.name }} as string) as name
+                    from {{ ref(side_spec.model) }}
+                ) as matched_rows
+                {{ "union" if not loop.last }}
+                {%- endfor %}
             ) as matched
                 on unmatched.currency = matched.currency
+                and cast(floor(unmatched.amount / {{ bucket_width }}) as bigint) + bucket_step.step
+                    = matched.amount_bucket
                 and unmatched.document_key != matched.document_key
                 and (
                     abs(unmatched.amount - matched.amount) <= {{ amount_abs }}

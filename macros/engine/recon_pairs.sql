@@ -4,7 +4,8 @@
     operator unmatched is never formed. Deterministic passes pair records whose fields are
     equal (every pass is run; a pair keeps its highest-priority pass); a pass with `only_candidate: true` pairs a right
     record only when exactly one left record passes it; with `unpaired_left_only: true` a
-    pass sees only the left records no earlier pass paired; with `nearest_per_left: true` a
+    pass sees only the left records no earlier pass paired; with `join_any` (a list of SQL
+    equalities) a pass is joined on `fields` and any one of them, then `where` decides; with `nearest_per_left: true` a
     left record found by several right records keeps those nearest to it in time. Left records outside `left.where`
     that `left.reference_only_where` admits are seen by the deterministic passes only. Records no pass paired are blocked into candidate
     pairs (any shared blocking key, date within the window). Each block keeps at most
@@ -88,21 +89,7 @@ deterministic_0 as (
         )
 ),
 {%- for pass in spec.deterministic %}
-
-deterministic_{{ loop.index }} as (
-    select
-        left_records.left_key,
-        right_records.right_key,
-        {{ loop.index }} as pass_priority,
-        '{{ pass.name }}' as pass_name,
-        cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio,
-        cast(null as string) as operator_action_id
-    from left_records
-    inner join right_records
-        on {% for field in pass.fields -%}
-            left_records.{{ field }} = right_records.{{ field }}{{ " and " if not loop.last }}
-        {%- endfor %}
-    where true
+{%- set pass_filters %}
     {%- if pass.get('where') %}
         and ({{ pass.where }})
     {%- endif %}
@@ -115,6 +102,52 @@ deterministic_{{ loop.index }} as (
         -- A key that is not unique over time (an e-mail address) only counts near in time.
         and {{ recon_date_gap(spec, 'left_records', 'right_records') }}
             between {{ pass.window_days.min }} and {{ pass.window_days.max }}
+    {%- endif %}
+{%- endset %}
+{%- if pass.get('join_any') %}
+
+deterministic_{{ loop.index }}_keys as (
+    -- A pass whose `where` ORs several keys (a client id, its initials, its first word) is
+    -- joined once per key, each an equality the engine can hash, instead of on `fields`
+    -- alone (a currency pairs every order with every project of it: 10^10 pairs at 1M).
+    {%- for condition in pass.join_any %}
+    select left_records.left_key, right_records.right_key
+    from left_records
+    inner join right_records
+        on {% for field in pass.fields -%}
+            left_records.{{ field }} = right_records.{{ field }} and {% endfor -%}
+            ({{ condition }})
+    where true
+    {{- pass_filters }}
+    {{ "union" if not loop.last }}
+    {%- endfor %}
+),
+{%- endif %}
+
+deterministic_{{ loop.index }} as (
+    select
+        left_records.left_key,
+        right_records.right_key,
+        {{ loop.index }} as pass_priority,
+        '{{ pass.name }}' as pass_name,
+        cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio,
+        cast(null as string) as operator_action_id
+    {%- if pass.get('join_any') %}
+    from deterministic_{{ loop.index }}_keys as pass_keys
+    inner join left_records
+        on pass_keys.left_key = left_records.left_key
+    inner join right_records
+        on pass_keys.right_key = right_records.right_key
+    {%- else %}
+    from left_records
+    inner join right_records
+        on {% for field in pass.fields -%}
+            left_records.{{ field }} = right_records.{{ field }}{{ " and " if not loop.last }}
+        {%- endfor %}
+    {%- endif %}
+    where true
+    {%- if not pass.get('join_any') %}
+    {{- pass_filters }}
     {%- endif %}
     {%- if pass.get('unpaired_left_only') %}
         -- Only left records no earlier pass paired: an order a reference already bills is

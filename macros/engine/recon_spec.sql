@@ -25,6 +25,14 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
+    {%- for pass in spec.deterministic -%}
+        {%- set join_any = pass.get('join_any') -%}
+        {%- if join_any is not none and (join_any is string or join_any is mapping or join_any | length == 0) -%}
+            {{ exceptions.raise_compiler_error(
+                "Reconciliation spec '" ~ name ~ "': pass '" ~ pass.name
+                ~ "': join_any must be a non-empty list of SQL equalities on left_records and right_records") }}
+        {%- endif -%}
+    {%- endfor -%}
     {%- for comparison in spec.comparisons -%}
         {%- if comparison.field not in spec.left.columns or comparison.field not in spec.right.columns -%}
             {{ exceptions.raise_compiler_error(

@@ -8,15 +8,15 @@
       - 'strict'      as typed (after the folding above);
       - 'ocr_body'    letters O, I and L among the digits read as 0, 1 and 1 ("IO-00421l" → IO:4211);
       - 'ocr_family'  trailing O / I / L of the letters read as digits ("RT-O05339" → RT:5339).
-    The OCR variants are only ever looked up against known references, never trusted alone. -#}
-{% macro canonical_reference(expression, variant='strict') -%}
+    The OCR variants are only ever looked up against known references, never trusted alone.
+    With packed=true the expression is already reference_packed(...) (a column computed
+    once for the three variants: the packing is the costly part, and its result packs to
+    itself). -#}
+{% macro canonical_reference(expression, variant='strict', packed=false) -%}
     {%- if variant not in ('strict', 'ocr_body', 'ocr_family') -%}
         {{ exceptions.raise_compiler_error("canonical_reference: variant must be 'strict', 'ocr_body' or 'ocr_family', got " ~ variant) }}
     {%- endif -%}
-    {#- A suffix after the number ("/A", "-R1", " MARCH") is cut off first: letters that
-        follow a separator after the first digit end the reference. -#}
-    {%- set trimmed = regexp_replace_all("upper(" ~ expression ~ ")", '^([^0-9]*[0-9][^A-Z]*?)[^A-Z0-9]+[A-Z].*$', '\\1') -%}
-    {%- set packed = regexp_replace_all(trimmed, '[^A-Z0-9]', '') -%}
+    {%- set packed = expression if packed else reference_packed(expression) -%}
     {%- if variant == 'ocr_family' -%}
         {%- set family = "regexp_extract(" ~ packed ~ ", '^([A-Z]+?)[OIL]+[0-9]', 1)" -%}
     {%- else -%}
@@ -31,4 +31,14 @@
         when {{ digits }} = '' {% if variant == 'ocr_family' %}or {{ family }} = ''{% endif %} then null
         else {{ family }} || ':' || coalesce(nullif({{ recon_ltrim(digits, "'0'") }}, ''), '0')
     end
+{%- endmacro %}
+
+
+{#- A reference token upper-cased, cut after its number, and stripped of everything but
+    letters and digits: the first step of canonical_reference, idempotent. -#}
+{% macro reference_packed(expression) -%}
+    {#- A suffix after the number ("/A", "-R1", " MARCH") is cut off first: letters that
+        follow a separator after the first digit end the reference. -#}
+    {%- set trimmed = regexp_replace_all("upper(" ~ expression ~ ")", '^([^0-9]*[0-9][^A-Z]*?)[^A-Z0-9]+[A-Z].*$', '\\1') -%}
+    {{- regexp_replace_all(trimmed, '[^A-Z0-9]', '') -}}
 {%- endmacro %}

@@ -59,6 +59,12 @@ deterministic:
   # delivers that order. Two such orders leave the choice to the scored pass.
   - name: only_fitting_order
     fields: [currency]
+    # Joined on each key the `where` ORs (its first word covers both word readings), so
+    # only records sharing one are compared: never every order with every project.
+    join_any:
+      - right_records.client_id = left_records.client_id
+      - right_records.name_hint = left_records.name_initials
+      - split_part(right_records.name_hint, ' ', 1) = split_part(left_records.name, ' ', 1)
     where: >-
       right_records.reference_key is null
       and (right_records.client_id = left_records.client_id

@@ -286,6 +286,33 @@ short_billing as (
         {%- endif %}
 ),
 
+repeated_billing_items as (
+    -- Unmatched billing items repeating an item matched to an order, in the order's currency
+    -- (macro recon_repeated_records, spec orders_invoices plausible_repeat), with how many
+    -- orders each repeats (left_count). Read by owed_billing and repeated_billing, and
+    -- computed once: the repeat search is the widest join of this model.
+    {%- if recon_spec('orders_invoices').get('exceptions', {}).get('right', {}).get('plausible_repeat') %}
+    select
+        repeats.left_key as order_id,
+        repeats.record_key,
+        repeats.left_count,
+        billing_items.net_amount as item_amount
+    from {{ recon_repeated_records(recon_spec('orders_invoices'), 'orders_invoices', 'right') }} as repeats
+    inner join {{ ref('int_invoice_billing_items') }} as billing_items
+        on repeats.record_key = billing_items.billing_item_id
+    inner join reconciled_orders
+        on repeats.left_key = reconciled_orders.order_id
+        and billing_items.currency = reconciled_orders.currency
+    {%- else %}
+    select
+        cast(null as string) as order_id,
+        cast(null as string) as record_key,
+        cast(null as bigint) as left_count,
+        cast(null as decimal(18, 4)) as item_amount
+    where false
+    {%- endif %}
+),
+
 owed_billing as (
     -- What billing items left unlinked could still bring to an under-billed order: the
     -- items of which it is a candidate (as unlinked_billing counts them) and the items
@@ -320,16 +347,9 @@ owed_billing as (
                 and candidates.match_probability >= candidates.second_best_probability
                 and (candidates.rank_for_right <= 2 or candidates.tied <= 3)
                 and candidates.right_currency = candidates.left_currency
-            {%- if recon_spec('orders_invoices').get('exceptions', {}).get('right', {}).get('plausible_repeat') %}
             union all
-            select repeats.left_key as order_id, repeats.record_key, billing_items.net_amount as item_amount
-            from {{ recon_repeated_records(recon_spec('orders_invoices'), 'orders_invoices', 'right') }} as repeats
-            inner join {{ ref('int_invoice_billing_items') }} as billing_items
-                on repeats.record_key = billing_items.billing_item_id
-            inner join reconciled_orders
-                on repeats.left_key = reconciled_orders.order_id
-                and billing_items.currency = reconciled_orders.currency
-            {%- endif %}
+            select repeated_items.order_id, repeated_items.record_key, repeated_items.item_amount
+            from repeated_billing_items as repeated_items
         ) as owed
         group by owed.order_id, owed.record_key
     ) as owed
@@ -389,27 +409,17 @@ repeated_billing as (
     -- to no other order. The order is closed, so the copy had no candidate and would be an
     -- orphan invoice; it is the same billing sent again. What is at stake: the repeated
     -- items' amounts, as they bill the order.
-    {%- if recon_spec('orders_invoices').get('exceptions', {}).get('right', {}).get('plausible_repeat') %}
-    select repeats.left_key as order_id, sum(repeats.item_amount) as repeated_amount
+    select repeats.order_id, sum(repeats.item_amount) as repeated_amount
     from (
         select
-            repeats.record_key,
-            repeats.left_key,
-            max(billing_items.net_amount) as item_amount
-        from {{ recon_repeated_records(recon_spec('orders_invoices'), 'orders_invoices', 'right') }} as repeats
-        inner join {{ ref('int_invoice_billing_items') }} as billing_items
-            on repeats.record_key = billing_items.billing_item_id
-        inner join reconciled_orders
-            on repeats.left_key = reconciled_orders.order_id
-            and billing_items.currency = reconciled_orders.currency
-        where repeats.left_count = 1
-        group by repeats.record_key, repeats.left_key
+            repeated_items.record_key,
+            repeated_items.order_id,
+            max(repeated_items.item_amount) as item_amount
+        from repeated_billing_items as repeated_items
+        where repeated_items.left_count = 1
+        group by repeated_items.record_key, repeated_items.order_id
     ) as repeats
-    group by repeats.left_key
-    {%- else %}
-    select cast(null as string) as order_id, cast(null as decimal(18, 4)) as repeated_amount
-    where false
-    {%- endif %}
+    group by repeats.order_id
 ),
 
 order_breaks as (

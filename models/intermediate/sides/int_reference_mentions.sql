@@ -76,13 +76,23 @@ tokens as (
     where nullif(trim(texts.text), '') is not null
 ),
 
-readings as (
+readings as {{ recon_materialized_cte() }} (
+    -- Computed once (materialized): every later step reads these readings, and the
+    -- packing inside them is the costly part (191 s of 1M orders' build when each reader
+    -- recomputed it).
     select
-        tokens.*,
-        {{ canonical_reference('tokens.token', 'strict') }} as canonical_strict,
-        {{ canonical_reference('tokens.token', 'ocr_body') }} as canonical_ocr_body,
-        {{ canonical_reference('tokens.token', 'ocr_family') }} as canonical_ocr_family
-    from tokens
+        packed.record_type,
+        packed.record_id,
+        packed.field_rank,
+        packed.field_name,
+        packed.token,
+        {{ canonical_reference('packed.token_packed', 'strict', packed=true) }} as canonical_strict,
+        {{ canonical_reference('packed.token_packed', 'ocr_body', packed=true) }} as canonical_ocr_body,
+        {{ canonical_reference('packed.token_packed', 'ocr_family', packed=true) }} as canonical_ocr_family
+    from (
+        select tokens.*, {{ reference_packed('tokens.token') }} as token_packed
+        from tokens
+    ) as packed
 ),
 
 known_families as (
