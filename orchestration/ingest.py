@@ -183,6 +183,15 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    # The last batch each incremental staging model staged, per build, with the digest of
+    # the project that built it (macros/staging_incremental.sql).
+    con.execute(
+        f"""
+        create table if not exists {RAW_SCHEMA}.staged_batches (
+            model VARCHAR, batch_id BIGINT, project_sha256 VARCHAR, staged_at TIMESTAMP
+        )
+        """
+    )
     # The head of the action log (seq, entry_hash) at each run: the store must keep it.
     con.execute(
         f"""

@@ -73,6 +73,9 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
             return
     finally:
         con.close()
+    # Incremental staging models stage only what arrived since their last build by this
+    # version of the project (macros/staging_incremental.sql); another version restages all.
+    os.environ["RECON_PROJECT_SHA"] = inputs["project_sha256"]
     yield from dbt.cli(dbt_build_args(full_refresh), context=context).stream()
     con = warehouse.open_writer(settings.warehouse_path())
     try:

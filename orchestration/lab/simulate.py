@@ -250,22 +250,25 @@ def apply_actions(home: Path, rng: random.Random) -> list[str]:
 # ------------------------------------------------------------------- checks
 
 
-def marts_digest(serving: Path) -> dict[str, tuple]:
-    """Per mart: row count and two order-free hashes of the rows, run-time columns left out."""
+def marts_digest(serving: Path, schema: str = "marts") -> dict[str, tuple]:
+    """Per table of ``schema`` (the marts): row count and two order-free hashes of the rows,
+    run-time columns left out."""
     con = open_reader(serving)
     try:
         tables = [
             r[0]
             for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+                "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' "
+                "order by 1",
+                [schema],
             ).fetchall()
         ]
         out: dict[str, tuple] = {}
         for table in tables:
             cols = con.execute(
                 "select column_name, data_type from information_schema.columns "
-                "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-                [table],
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, table],
             ).fetchall()
             keep = [
                 name
@@ -275,7 +278,7 @@ def marts_digest(serving: Path) -> dict[str, tuple]:
             if not keep:
                 continue
             quoted = ", ".join('"' + name.replace('"', '""') + '"' for name in keep)  # names from the catalog
-            relation = f'marts."{table}"'
+            relation = f'"{schema}"."{table}"'  # names from the catalog
             if table == publish.KPI_HISTORY:
                 # A log of publications: a run killed after it published adds one more. What must
                 # converge is what the last publication recorded.
@@ -442,6 +445,54 @@ def episode(seed: int, workdir: Path, base: Path, held_back: list[Path], world_l
     result.ok = not result.problems
     result.seconds = time.monotonic() - started
     return result
+
+
+class _Withdraw(random.Random):
+    """A Random whose first draw makes _restate withdraw a row."""
+
+    def random(self) -> float:
+        return 0.0
+
+
+def run_full_refresh(home: Path, log: Path) -> bool:
+    with open(log, "a") as out:
+        command = [_recon(), "run", "--full-refresh"]
+        done = subprocess.run(command, env=_env(home), stdout=out, stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT)
+        return done.returncode == 0
+
+
+def incremental_equals_full(
+    workdir: Path, base: Path, held_back: list[Path], world_landing: Path, nights: int = 3, seed: int = 0
+) -> list[str]:
+    """Nights of late files, duplicates and restatements, each run incrementally; then the same
+    warehouse built again with ``--full-refresh``. Every staging table and mart must be equal.
+
+    Returns the differences (empty when equal)."""
+    home, full = workdir / "incremental", workdir / "full-refresh"
+    log = workdir / "incremental.log"
+    _copy_home(base, home)
+    rng = random.Random(seed)
+    problems: list[str] = []
+    for night in range(nights):
+        with _IN_PROCESS:
+            stream = apply_files(home / "landing", held_back if night == 0 else [], world_landing, rng)
+            if night == nights - 1:
+                # A record withdrawn by a restatement must leave staging, whatever the stream.
+                delivery = sorted((home / "landing").rglob("*deliver*.csv"))
+                if delivery:
+                    stream.append(_restate(delivery[0], _Withdraw()))
+        if not run_clean(home, log):
+            return [f"night {night + 1} ({'; '.join(stream)}) failed: see {log}"]
+    _copy_home(home, full)
+    if not run_full_refresh(full, log):
+        return [f"the full refresh failed: see {log}"]
+    for schema in ("staging", "marts"):
+        want = marts_digest(full / "warehouse.duckdb", schema)
+        got = marts_digest(home / "warehouse.duckdb", schema)
+        for table in sorted(set(want) | set(got)):
+            if want.get(table) != got.get(table):
+                problems.append(f"{schema}.{table}: incremental {got.get(table)} vs full refresh {want.get(table)}")
+    return problems
 
 
 def simulate(seeds: Iterable[int], workdir: Path, orders: int = 40, keep: bool = False, jobs: int = 1) -> Report:

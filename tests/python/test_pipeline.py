@@ -187,6 +187,8 @@ def test_second_run_without_new_files_changes_no_raw_counts(pipeline_home: Path,
     assert after.pop("operator_actions") == before.pop("operator_actions", 0) + 2
     assert after.pop("audit_anchors") == before.pop("audit_anchors") + 2
     assert after.pop("build_log") == before.pop("build_log") + 1  # the actions are new: it builds
+    # Each incremental staging model records the last batch it staged (no new batch: the same).
+    assert after.pop("staged_batches") == before.pop("staged_batches") + 9
     assert after == before
     from orchestration import publish
 

@@ -1,7 +1,11 @@
+{%- set key_sql = 'raw_rows.credit_id' %}
+{{ config(**staging_incremental('credit_id', 'raw_ads', 'ads__credits', key_sql)) }}
+
 with
 
 source as (
     {{ current_raw_rows('raw_ads', 'ads__credits') }}
+    {{- staging_changed_keys_filter('raw_ads', 'ads__credits', key_sql) }}
 ),
 
 renamed as (

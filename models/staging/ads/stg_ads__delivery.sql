@@ -1,7 +1,11 @@
+{%- set key_sql = "raw_rows.platform || ':' || raw_rows.campaign_id || ':' || " ~ recon_date_text('raw_rows.delivery_date') %}
+{{ config(**staging_incremental('delivery_id', 'raw_ads', 'ads__delivery', key_sql)) }}
+
 with
 
 source as (
     {{ current_raw_rows('raw_ads', 'ads__delivery') }}
+    {{- staging_changed_keys_filter('raw_ads', 'ads__delivery', key_sql) }}
 ),
 
 renamed as (

@@ -1,7 +1,11 @@
+{%- set key_sql = 'raw_rows.submission_id' %}
+{{ config(**staging_incremental('submission_id', 'raw_ads', 'ads__lead_forms', key_sql)) }}
+
 with
 
 source as (
     {{ current_raw_rows('raw_ads', 'ads__lead_forms') }}
+    {{- staging_changed_keys_filter('raw_ads', 'ads__lead_forms', key_sql) }}
 ),
 
 renamed as (

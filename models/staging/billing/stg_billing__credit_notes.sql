@@ -1,7 +1,11 @@
+{%- set key_sql = 'raw_rows.credit_note_id' %}
+{{ config(**staging_incremental('credit_note_id', 'raw_billing', 'billing__credit_notes', key_sql)) }}
+
 with
 
 source as (
     {{ current_raw_rows('raw_billing', 'billing__credit_notes') }}
+    {{- staging_changed_keys_filter('raw_billing', 'billing__credit_notes', key_sql) }}
 ),
 
 renamed as (

@@ -1,7 +1,11 @@
+{%- set key_sql = "raw_rows.invoice_id || '#' || raw_rows.line_number" %}
+{{ config(**staging_incremental('invoice_line_id', 'raw_billing', 'billing__invoice_lines', key_sql)) }}
+
 with
 
 source as (
     {{ current_raw_rows('raw_billing', 'billing__invoice_lines') }}
+    {{- staging_changed_keys_filter('raw_billing', 'billing__invoice_lines', key_sql) }}
 ),
 
 renamed as (

@@ -1,7 +1,11 @@
+{%- set key_sql = 'raw_rows.client_id' %}
+{{ config(**staging_incremental('client_id', 'raw_crm', 'crm__clients', key_sql)) }}
+
 with
 
 source as (
     {{ current_raw_rows('raw_crm', 'crm__clients') }}
+    {{- staging_changed_keys_filter('raw_crm', 'crm__clients', key_sql) }}
 ),
 
 renamed as (

@@ -1,7 +1,11 @@
+{%- set key_sql = 'raw_rows.lead_id' %}
+{{ config(**staging_incremental('lead_id', 'raw_crm', 'crm__leads', key_sql)) }}
+
 with
 
 source as (
     {{ current_raw_rows('raw_crm', 'crm__leads') }}
+    {{- staging_changed_keys_filter('raw_crm', 'crm__leads', key_sql) }}
 ),
 
 renamed as (

@@ -1,7 +1,11 @@
+{%- set key_sql = 'raw_rows.order_id' %}
+{{ config(**staging_incremental('order_id', 'raw_crm', 'crm__orders', key_sql)) }}
+
 with
 
 source as (
     {{ current_raw_rows('raw_crm', 'crm__orders') }}
+    {{- staging_changed_keys_filter('raw_crm', 'crm__orders', key_sql) }}
 ),
 
 renamed as (

@@ -1,7 +1,11 @@
+{%- set key_sql = 'raw_rows.deliverable_id' %}
+{{ config(**staging_incremental('deliverable_id', 'raw_fulfilment', 'fulfilment__deliverables', key_sql)) }}
+
 with
 
 source as (
     {{ current_raw_rows('raw_fulfilment', 'fulfilment__deliverables') }}
+    {{- staging_changed_keys_filter('raw_fulfilment', 'fulfilment__deliverables', key_sql) }}
 ),
 
 renamed as (
