@@ -10,6 +10,12 @@
         segmented.{{ id_column }},
         {{ recon_arg_min(client_lookup_id('segment_key'), 'segmented.position') }} as client_id
     from (
+        -- Each segment normalised once, here: three lookup joins read it.
+        select
+            unnested.{{ id_column }},
+            unnested.position,
+            {{ normalise_client_name('unnested.segment') }} as segment_normalised
+        from (
         select
             {{ relation }}.{{ id_column }},
             {{ recon_unnest_with_position('parts', 'segment', 'position') }}
@@ -23,8 +29,9 @@
             from {{ relation }}
             where {{ relation }}.{{ text_column }} is not null
         ) as {{ relation }}
+        ) as unnested
     ) as segmented
-    {{ client_lookup_joins(normalise_client_name('segmented.segment'), 'segment_key') }}
+    {{ client_lookup_joins('segmented.segment_normalised', 'segment_key') }}
     where {{ client_lookup_id('segment_key') }} is not null
     group by segmented.{{ id_column }}
 {%- endmacro %}

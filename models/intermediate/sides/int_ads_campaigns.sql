@@ -75,7 +75,9 @@ brands as (
     from campaigns
 ),
 
-named as (
+named as {{ recon_materialized_cte() }} (
+    -- Materialized: brand_normalised (a chain of regexes) is read by three lookup joins,
+    -- which DuckDB would each recompute on an inlined CTE.
     select
         campaigns.*,
         mentions.reference_key as campaign_ref_normalised,
