@@ -39,8 +39,8 @@
         {#- One month's share of the left amount (a retainer billed monthly): the months
             its service period spans, [date, date_end]. #}
         when {{ left }}.date_end >= {{ left }}.date
-            and date_diff('month', {{ left }}.date, {{ left }}.date_end + 1) >= 2
-            and abs({{ 'left_whole_amount_compared' if has_fx else l }} / date_diff('month', {{ left }}.date, {{ left }}.date_end + 1) - {{ r }})
+            and {{ recon_date_diff('month', left ~ '.date', left ~ '.date_end + 1') }} >= 2
+            and abs({{ 'left_whole_amount_compared' if has_fx else l }} / {{ recon_date_diff('month', left ~ '.date', left ~ '.date_end + 1') }} - {{ r }})
                 <= {{ level.abs }} + {{ level.rel }} * abs({{ r }}) then {{ i }}
             {%- elif 'rel_min' in level %}
         when {{ r }} between {{ level.rel_min }} * {{ l }} and {{ level.rel_max }} * {{ l }} then {{ i }}

@@ -49,10 +49,10 @@
     {%- elif 'amount' in confirm and confirm.amount.get('per_month') -%}
         (left_records.currency = right_records.currency
             and left_records.date_end >= left_records.date
-            and date_diff('month', left_records.date, left_records.date_end + 1) >= 2
+            and {{ recon_date_diff('month', 'left_records.date', 'left_records.date_end + 1') }} >= 2
             and abs(
                 cast(left_records.amount as decimal(38, 4))
-                    / date_diff('month', left_records.date, left_records.date_end + 1)
+                    / {{ recon_date_diff('month', 'left_records.date', 'left_records.date_end + 1') }}
                 - right_records.amount
             ) <= greatest({{ confirm.amount.get('abs', 0) }}, {{ confirm.amount.get('rel', 0) }} * abs(right_records.amount)))
     {%- elif 'amount' in confirm and confirm.amount.get('equal_share') -%}
@@ -83,8 +83,8 @@
         coalesce(left_records.{{ confirm.field }} = right_records.{{ confirm.field }}, false)
     {%- elif confirm.get('initials') -%}
         coalesce(
-            length(regexp_replace(lower(right_records.{{ confirm.field }}), '[^a-z]', '', 'g')) between 2 and 5
-            and regexp_replace(lower(right_records.{{ confirm.field }}), '[^a-z]', '', 'g')
+            length({{ regexp_replace_all('lower(right_records.' ~ confirm.field ~ ')', '[^a-z]', '') }}) between 2 and 5
+            and {{ regexp_replace_all('lower(right_records.' ~ confirm.field ~ ')', '[^a-z]', '') }}
                 = {{ client_initials('left_records.' ~ confirm.field) }},
             false)
     {%- elif confirm.get('abbreviation') -%}
@@ -92,11 +92,9 @@
         {%- set left_words = client_name_words('left_records.' ~ confirm.field) -%}
         coalesce(
             {{ client_abbreviated_key('right_records.' ~ confirm.field) }} is not null
-            and len({{ right_words }}) = len({{ left_words }})
-            and list_bool_and(list_transform(
-                list_zip({{ right_words }}, {{ left_words }}),
-                lambda pair: pair[1] = pair[2] or (length(pair[1]) = 1 and pair[1] = left(pair[2], 1))
-            )),
+            and {{ recon_list_length(right_words) }} = {{ recon_list_length(left_words) }}
+            and {{ recon_list_zip_all(right_words, left_words, 'recon_rw', 'recon_lw',
+                'recon_rw = recon_lw or (length(recon_rw) = 1 and recon_rw = left(recon_lw, 1))') }},
             false)
     {%- elif 'min_similarity' in confirm -%}
         coalesce({{ recon_string_similarity('left_records.' ~ confirm.field, 'right_records.' ~ confirm.field) }}

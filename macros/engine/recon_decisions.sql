@@ -36,10 +36,8 @@ pairs as (
 ),
 
 deterministic as (
-    select *
-    from pairs
-    where pairs.is_deterministic
-    qualify pairs.pass_priority = min(pairs.pass_priority) over (partition by pairs.right_key)
+    {{ recon_qualify('*', 'from pairs
+    where pairs.is_deterministic', 'pairs.pass_priority = min(pairs.pass_priority) over (partition by pairs.right_key)') }}
 ),
 
 deterministic_decided as (
@@ -86,7 +84,7 @@ ranked_{{ round }} as (
 
 decided_{{ round }} as (
     select
-        ranked_{{ round }}.* exclude (right_rank, left_rank, right_runner_up, left_runner_up),
+        {{ recon_star_exclude('ranked_' ~ round, ['right_rank', 'left_rank', 'right_runner_up', 'left_runner_up']) }},
         case
             when ranked_{{ round }}.match_weight - coalesce(ranked_{{ round }}.right_runner_up, -1e9) < {{ margin }}
             {%- if not many %}
@@ -143,15 +141,16 @@ open_for_groups as (
 
 group_decided as (
     -- A record in groups of both directions keeps only its first group.
-    select *
+    {%- set group_candidates %}
     from (
         {%- for group in groups %}
         select *, {{ loop.index }} as group_priority from group_{{ loop.index }}_decided
         {{ "union all" if not loop.last }}
         {%- endfor %}
     ) as candidates
-    qualify min(candidates.group_priority) over (partition by candidates.left_key) = candidates.group_priority
-        and min(candidates.group_priority) over (partition by candidates.right_key) = candidates.group_priority
+    {%- endset %}
+    {{ recon_qualify('*', group_candidates, 'min(candidates.group_priority) over (partition by candidates.left_key) = candidates.group_priority
+        and min(candidates.group_priority) over (partition by candidates.right_key) = candidates.group_priority') }}
 ),
 {%- endif %}
 
@@ -170,14 +169,13 @@ all_decided as (
             coalesce('operator:' || decided_pairs.operator_action_id, '{{ spec.rule_version }}')
             || '|' || decided_pairs.left_key || '|' || decided_pairs.right_key
         ) as match_id,
-        to_json(struct_pack(
-            {%- for comparison in spec.comparisons %}
-            {{ comparison.field }} := struct_pack(
-                level := decided_pairs.level_{{ comparison.field }},
-                weight := round(decided_pairs.weight_{{ comparison.field }}, 3)
-            ){{ "," if not loop.last }}
-            {%- endfor %}
-        )) as score_components
+        {%- set components = [] %}
+        {%- for comparison in spec.comparisons %}
+        {%- do components.append([comparison.field, recon_struct_pack([
+            ['level', 'decided_pairs.level_' ~ comparison.field],
+            ['weight', 'round(decided_pairs.weight_' ~ comparison.field ~ ', 3)']])]) %}
+        {%- endfor %}
+        to_json({{ recon_struct_pack(components) }}) as score_components
     from decided_pairs
     {%- if groups %}
     union all
@@ -191,17 +189,16 @@ all_decided as (
         pairs.match_weight,
         pairs.match_probability,
         group_decided.group_match_id as match_id,
-        to_json(struct_pack(
-            group_size := group_decided.group_size,
-            group_amount := group_decided.group_amount,
-            anchor_amount := group_decided.group_anchor_amount,
-            {%- for comparison in spec.comparisons %}
-            {{ comparison.field }} := struct_pack(
-                level := pairs.level_{{ comparison.field }},
-                weight := round(pairs.weight_{{ comparison.field }}, 3)
-            ){{ "," if not loop.last }}
-            {%- endfor %}
-        )) as score_components
+        {%- set components = [
+            ['group_size', 'group_decided.group_size'],
+            ['group_amount', 'group_decided.group_amount'],
+            ['anchor_amount', 'group_decided.group_anchor_amount']] %}
+        {%- for comparison in spec.comparisons %}
+        {%- do components.append([comparison.field, recon_struct_pack([
+            ['level', 'pairs.level_' ~ comparison.field],
+            ['weight', 'round(pairs.weight_' ~ comparison.field ~ ', 3)']])]) %}
+        {%- endfor %}
+        to_json({{ recon_struct_pack(components) }}) as score_components
     from group_decided
     inner join pairs
         on group_decided.left_key = pairs.left_key

@@ -118,7 +118,7 @@
                         {%- if evidence %}
                         evidenced.record_key is not null
                         {%- else %}
-                        coalesce(cast(json_extract(records.top_candidates, '$[0].match_probability') as double), 0)
+                        coalesce(cast({{ recon_json_extract('records.top_candidates', '$[0].match_probability') }} as double), 0)
                             >= {{ plausible }}
                         {%- endif %}
                         {%- if fit %}
@@ -208,9 +208,11 @@
         {%- if side == ruled_sides[0] %}
         union all
         -- Manual links whose records are no longer as the operator saw them.
-        select distinct on (links.{{ side }}_key)
-            records.* replace (links.{{ side }}_key as record_key),
+        {%- set link_columns %}
+            {{ recon_star_replace('records', 'record_key', 'links.' ~ side ~ '_key', recon_records_columns()) }},
             'link_changed' as exception_state
+        {%- endset %}
+        {%- set link_from %}
         from {{ ref('int_operator_links') }} as links
         left join {{ ref('int_' ~ name ~ '__records') }} as left_now
             on left_now.side = 'left' and left_now.record_key = links.left_key
@@ -227,6 +229,8 @@
                 or (links.left_fingerprint is not null and left_now.record_key is null)
                 or (links.right_fingerprint is not null and right_now.record_key is null)
             )
+        {%- endset %}
+        {{ recon_distinct_on('links.' ~ side ~ '_key', link_columns, link_from) }}
         {%- endif %}
     ) as side_states
     inner join (
@@ -454,15 +458,15 @@
                 matched_right.currency,
                 sum(matched_right.amount) as covered_amount
             from (
-                select records.record_key, unnest(records.matched_keys) as left_key
+                select records.record_key, {{ recon_unnest('records.matched_keys') }} as left_key
                 from {{ ref('int_' ~ name ~ '__records') }} as records
                 where records.side = 'right'
                     and records.record_state = 'matched'
             ) as matched_links
             inner join (
                 select
-                    cast({{ spec.right.key }} as varchar) as record_key,
-                    cast({{ spec.right.columns.currency }} as varchar) as currency,
+                    cast({{ spec.right.key }} as string) as record_key,
+                    cast({{ spec.right.columns.currency }} as string) as currency,
                     cast({{ spec.right.columns.amount }} as decimal(18, 4)) as amount
                 from {{ ref(spec.right.model) }}
             ) as matched_right
@@ -591,7 +595,7 @@
                 and abs({{ recon_days_between('matched.record_date', 'unmatched.record_date') }})
                     <= {{ repeat.within_days }}
             inner join (
-                select records.record_key, unnest(records.matched_keys) as other_key
+                select records.record_key, {{ recon_unnest('records.matched_keys') }} as other_key
                 from {{ ref('int_' ~ name ~ '__records') }} as records
                 where records.side = '{{ side }}'
                     and records.record_state = 'matched'
@@ -666,9 +670,9 @@
         select distinct beside_right.record_key, beside_left.left_key
         from (
             select
-                cast({{ spec.right.key }} as varchar) as record_key,
+                cast({{ spec.right.key }} as string) as record_key,
                 {%- for field in rule.fields %}
-                cast({{ spec.right.columns[field] }} as varchar) as {{ field }},
+                cast({{ spec.right.columns[field] }} as string) as {{ field }},
                 {%- endfor %}
                 cast({{ spec.right.columns.amount }} as decimal(38, 6)) as amount,
                 cast({{ spec.right.columns.date }} as date) as record_date,
@@ -683,11 +687,11 @@
             and right_records.record_state = 'unmatched'
         inner join (
             select
-                cast({{ spec.left.key }} as varchar) as left_key,
+                cast({{ spec.left.key }} as string) as left_key,
                 {%- for field in rule.fields %}
-                cast({{ spec.left.columns[field] }} as varchar) as {{ field }},
+                cast({{ spec.left.columns[field] }} as string) as {{ field }},
                 {%- endfor %}
-                cast({{ spec.left.columns.currency }} as varchar) as currency_compared,
+                cast({{ spec.left.columns.currency }} as string) as currency_compared,
                 cast({{ spec.left.columns.amount }} as decimal(38, 6)) as amount,
                 cast({{ spec.left.columns.date }} as date) as record_date,
                 cast({{ spec.left.columns.date_end }} as date) as date_end
@@ -701,13 +705,13 @@
             select matched.left_key, matched.currency, sum(matched.amount) as matched_amount
             from (
                 select
-                    unnest(records.matched_keys) as left_key,
-                    cast(matched_right.{{ spec.right.key }} as varchar) as right_key,
-                    cast({{ spec.right.columns.currency }} as varchar) as currency,
+                    {{ recon_unnest('records.matched_keys') }} as left_key,
+                    cast(matched_right.{{ spec.right.key }} as string) as right_key,
+                    cast({{ spec.right.columns.currency }} as string) as currency,
                     cast({{ spec.right.columns.amount }} as decimal(38, 6)) as amount
                 from {{ ref('int_' ~ name ~ '__records') }} as records
                 inner join {{ ref(spec.right.model) }} as matched_right
-                    on records.record_key = cast(matched_right.{{ spec.right.key }} as varchar)
+                    on records.record_key = cast(matched_right.{{ spec.right.key }} as string)
                 where records.side = 'right'
                     and records.record_state = 'matched'
             ) as matched

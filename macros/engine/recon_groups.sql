@@ -21,25 +21,28 @@
     {%- set anchor_amount = 'left_amount_compared' if anchor == 'left' else 'right_amount' -%}
     {%- set size = group.max_size -%}
     group_{{ index }}_members as (
-        select
+        {%- set member_columns %}
             open_pairs.{{ anchor }}_key as anchor_key,
             open_pairs.{{ member }}_key as member_key,
             open_pairs.{{ member_amount }} as member_amount,
             open_pairs.{{ anchor_amount }} as anchor_amount,
             open_pairs.match_weight - open_pairs.weight_amount as evidence_weight
+        {%- endset %}
+        {%- set member_from %}
         from {{ open_pairs }} as open_pairs
         where open_pairs.left_currency = open_pairs.right_currency
             and open_pairs.match_weight - open_pairs.weight_amount >= {{ group.min_evidence_weight }}
-        qualify row_number() over (
-            partition by open_pairs.{{ anchor }}_key
-            order by open_pairs.match_weight - open_pairs.weight_amount desc, open_pairs.{{ member }}_key
-        ) <= {{ group.max_candidates }}
+        {%- endset %}
+        {{ recon_qualify(member_columns, member_from, 'row_number() over (
+            partition by open_pairs.' ~ anchor ~ '_key
+            order by open_pairs.match_weight - open_pairs.weight_amount desc, open_pairs.' ~ member ~ '_key
+        ) <= ' ~ group.max_candidates) }}
     ),
 
     group_{{ index }}_size_1 as (
         select
             group_{{ index }}_members.anchor_key,
-            [group_{{ index }}_members.member_key] as members,
+            {{ recon_list_literal(['group_' ~ index ~ '_members.member_key']) }} as members,
             group_{{ index }}_members.member_key as last_member,
             group_{{ index }}_members.member_amount as total_amount,
             group_{{ index }}_members.anchor_amount,
@@ -51,7 +54,7 @@
     group_{{ index }}_size_{{ n }} as (
         select
             smaller.anchor_key,
-            list_append(smaller.members, added.member_key) as members,
+            {{ recon_list_append('smaller.members', 'added.member_key') }} as members,
             added.member_key as last_member,
             smaller.total_amount + added.member_amount as total_amount,
             smaller.anchor_amount,
@@ -66,7 +69,7 @@
     group_{{ index }}_qualifying as (
         select
             combos.*,
-            md5('{{ spec.rule_version }}|{{ group.direction }}|' || combos.anchor_key || '|' || array_to_string(combos.members, '|'))
+            md5('{{ spec.rule_version }}|{{ group.direction }}|' || combos.anchor_key || '|' || {{ recon_list_join('combos.members', "'|'") }})
                 as group_match_id
         from (
             {%- for n in range(2, size + 1) %}
@@ -81,7 +84,7 @@
     group_{{ index }}_exploded as (
         select
             group_{{ index }}_qualifying.*,
-            unnest(group_{{ index }}_qualifying.members) as member_key
+            {{ recon_unnest('group_' ~ index ~ '_qualifying.members') }} as member_key
         from group_{{ index }}_qualifying
     ),
 
@@ -114,7 +117,7 @@
             end as decision,
             'group_{{ group.direction }}' as pass_name,
             group_{{ index }}_exploded.group_match_id,
-            len(group_{{ index }}_exploded.members) as group_size,
+            {{ recon_list_length('group_' ~ index ~ '_exploded.members') }} as group_size,
             group_{{ index }}_exploded.total_amount as group_amount,
             group_{{ index }}_exploded.anchor_amount as group_anchor_amount
         from group_{{ index }}_exploded

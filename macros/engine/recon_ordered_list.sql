@@ -6,3 +6,7 @@
 {% macro default__recon_ordered_list(expression, order_by, limit) -%}
     list({{ expression }} order by {{ order_by }})[1:{{ limit }}]
 {%- endmacro %}
+
+{% macro spark__recon_ordered_list(expression, order_by, limit) -%}
+    slice({{ spark__recon_ordered_agg(expression, order_by) }}, 1, {{ limit }})
+{%- endmacro %}

@@ -37,7 +37,8 @@ left_records as (
         {%- endfor %}
         coalesce({{ spec.left.get('where') or 'true' }}, false) as is_in_scope
     from {{ ref(spec.left.model) }}
-    where ({{ spec.left.get('where') or 'true' }})
+    -- (`true and`: Spark reads `<table> where (...)` as an alias with column names.)
+    where true and ({{ spec.left.get('where') or 'true' }})
     {%- if spec.left.get('reference_only_where') %}
         -- Out of scope, but a deterministic pass may still pair them (an invoice quoting a
         -- cancelled order bills it, and the break says so); the scored pass never offers them.
@@ -125,13 +126,15 @@ deterministic_{{ loop.index }}_keys as (
 {%- endif %}
 
 deterministic_{{ loop.index }} as (
-    select
+    {%- set pass_columns %}
         left_records.left_key,
         right_records.right_key,
         {{ loop.index }} as pass_priority,
         '{{ pass.name }}' as pass_name,
         cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio,
         cast(null as string) as operator_action_id
+    {%- endset %}
+    {%- set pass_from %}
     {%- if pass.get('join_any') %}
     from deterministic_{{ loop.index }}_keys as pass_keys
     inner join left_records
@@ -161,16 +164,20 @@ deterministic_{{ loop.index }} as (
             {%- endfor %}
         )
     {%- endif %}
+    {%- endset %}
     {%- if pass.get('only_candidate') %}
     -- A key that many records share (a client) only decides when the right record has
     -- one left record that passes: the client's only order live at the time.
-    qualify count(*) over (partition by right_records.right_key) = 1
+    {{ recon_qualify(pass_columns, pass_from, 'count(*) over (partition by right_records.right_key) = 1') }}
     {%- elif pass.get('nearest_per_left') %}
     -- A key one person reuses (an e-mail address, several submissions a few days apart):
     -- a left record goes to the right record(s) nearest to it in time, not to all of them.
-    qualify abs({{ recon_date_gap(spec, 'left_records', 'right_records') }}) = min(
-        abs({{ recon_date_gap(spec, 'left_records', 'right_records') }})
-    ) over (partition by left_records.left_key)
+    {{ recon_qualify(pass_columns, pass_from, 'abs(' ~ recon_date_gap(spec, 'left_records', 'right_records') ~ ') = min(
+        abs(' ~ recon_date_gap(spec, 'left_records', 'right_records') ~ ')
+    ) over (partition by left_records.left_key)') }}
+    {%- else %}
+    select {{ pass_columns }}
+    {{ pass_from }}
     {%- endif %}
 ),
 {%- endfor %}
@@ -222,7 +229,7 @@ left_remaining as (
 
 open_left as (
     select
-        left_records.*{% if partial %} replace (coalesce(left_remaining.remaining_amount, left_records.amount) as amount){% endif %}
+        {% if partial %}{{ recon_star_replace('left_records', 'amount', 'coalesce(left_remaining.remaining_amount, left_records.amount)') }}{% else %}left_records.*{% endif %}
     from left_records
     {%- if partial %}
     left join left_remaining
@@ -254,19 +261,15 @@ open_right as (
 
 blocked_{{ loop.index }} as (
     -- blocking key {{ block.name }}
-    select
-        open_left.left_key,
-        open_right.right_key
+    {%- set block_from %}
     from open_left
     inner join open_right
         on {{ recon_blocking_key(block, 'open_left') }} = {{ recon_blocking_key(block, 'open_right') }}
         {%- if window %}
         and {{ recon_date_gap(spec, 'open_left', 'open_right') }} between {{ window.min }} and {{ window.max }}
         {%- endif %}
-    -- Bounded before comparing: a right record keeps its nearest candidates of this block
-    -- by a cheap pre-rank (fields equal, then closest date), so a block that grows with
-    -- the data (many clients sharing a name) cannot grow the comparison work with it.
-    qualify row_number() over (
+    {%- endset %}
+    {%- set block_rank %}row_number() over (
         partition by open_right.right_key
         order by
             {% for field in prerank_fields -%}
@@ -277,6 +280,12 @@ blocked_{{ loop.index }} as (
             {% endif -%}
             open_left.left_key
     ) <= {{ per_block_cap }}
+    {%- endset %}
+    -- Bounded before comparing: a right record keeps its nearest candidates of this block
+    -- by a cheap pre-rank (fields equal, then closest date), so a block that grows with
+    -- the data (many clients sharing a name) cannot grow the comparison work with it.
+    {{ recon_qualify('open_left.left_key,
+        open_right.right_key', block_from, block_rank) }}
 ),
 {%- endfor %}
 

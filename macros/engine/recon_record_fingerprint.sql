@@ -9,6 +9,6 @@
 {% macro recon_record_fingerprint(side_spec, relation) -%}
     md5(concat_ws('|'
         {%- for field in side_spec.columns | sort if field not in side_spec.get('context_columns', []) %},
-        coalesce(cast({{ relation }}.{{ field }} as string), '\u2205')
+        coalesce(cast({{ relation }}.{{ field }} as string), {{ recon_text_literal('\\u2205') }})
         {%- endfor %}))
 {%- endmacro %}

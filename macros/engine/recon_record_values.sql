@@ -11,11 +11,11 @@
         '{{ name }}' as reconciliation,
         '{{ side }}' as side,
         cast({{ side_spec.key }} as string) as record_key,
-        to_json(struct_pack(
-            {%- for column, expression in side_spec.columns.items() %}
-            "{{ column }}" := {{ expression }}{{ "," if not loop.last }}
-            {%- endfor %}
-        )) as record_values
+        {%- set fields = [] %}
+        {%- for column, expression in side_spec.columns.items() %}
+            {%- do fields.append([column, expression]) %}
+        {%- endfor %}
+        to_json({{ recon_struct_pack(fields, quote_names=true) }}) as record_values
     from {{ ref(side_spec.model) }}
     {{ "union all" if not (loop.last and names[-1] == name) }}
         {%- endfor -%}

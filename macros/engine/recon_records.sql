@@ -1,6 +1,12 @@
 {#- Every record of both sides of a reconciliation in exactly one state — matched,
     suggested, ambiguous or unmatched — with its partners and, unless matched, its top-k
     candidates and their scores, so an operator can see why it did not match. -#}
+{#- The columns of a records model (recon_records), in order. -#}
+{% macro recon_records_columns() -%}
+    {{ return(['reconciliation', 'side', 'record_model', 'record_key', 'record_date', 'record_fingerprint',
+        'record_state', 'matched_keys', 'matched_by', 'candidate_count', 'top_candidates']) }}
+{%- endmacro %}
+
 {% macro recon_records(name) %}
 {%- set spec = recon_spec(name) -%}
 {%- set top_k = spec.assignment.top_k -%}
@@ -48,8 +54,8 @@ decisions as (
         end as record_state,
         -- Sorted: an aggregate's order follows the parallel plan, and the same data must give
         -- the same record (recon simulate compares runs by hash).
-        list_sort(list(distinct decisions.{{ other }}_key) filter (where decisions.decision = 'matched')) as matched_keys,
-        list_sort(list(distinct decisions.pass_name) filter (where decisions.decision = 'matched')) as matched_by
+        {{ recon_list_sort(recon_list_agg('decisions.' ~ other ~ '_key', distinct=true) ~ " filter (where decisions.decision = 'matched')") }} as matched_keys,
+        {{ recon_list_sort(recon_list_agg('decisions.pass_name', distinct=true) ~ " filter (where decisions.decision = 'matched')") }} as matched_by
     from {{ side }}_records
     left join decisions
         on {{ side }}_records.record_key = decisions.{{ side }}_key
@@ -63,14 +69,17 @@ decisions as (
         count(*) as candidate_count,
         {%- set components = [] %}
         {%- for comparison in spec.comparisons %}
-            {%- do components.append(comparison.field ~ " := struct_pack(level := pairs.level_" ~ comparison.field
-                ~ ", weight := round(pairs.weight_" ~ comparison.field ~ ", 3))") %}
+            {%- do components.append([comparison.field, recon_struct_pack([
+                ['level', 'pairs.level_' ~ comparison.field],
+                ['weight', 'round(pairs.weight_' ~ comparison.field ~ ', 3)']])]) %}
         {%- endfor %}
         {{ recon_ordered_list(
-            "struct_pack(candidate_key := pairs." ~ other ~ "_key, pass_name := pairs.pass_name, "
-            ~ "match_weight := round(pairs.match_weight, 3), "
-            ~ "match_probability := round(pairs.match_probability, 4), "
-            ~ "components := struct_pack(" ~ (components | join(', ')) ~ "))",
+            recon_struct_pack([
+                ['candidate_key', 'pairs.' ~ other ~ '_key'],
+                ['pass_name', 'pairs.pass_name'],
+                ['match_weight', 'round(pairs.match_weight, 3)'],
+                ['match_probability', 'round(pairs.match_probability, 4)'],
+                ['components', recon_struct_pack(components)]]),
             'pairs.match_weight desc, pairs.' ~ other ~ '_key',
             top_k
         ) }} as top_candidates

@@ -10,9 +10,9 @@
     {%- set head = '[A-Z]{0,6}[ #:/_.-]{0,2}' ~ digit_run -%}
     {#- Letter groups joined by punctuation before the number ("LINX/PO/7006"). -#}
     {%- set grouped_head = '(?:[A-Z]{1,6}[#:/_.-]{1,2})+[A-Z]{0,6}[ #:/_.-]{0,2}' ~ digit_run -%}
-    list_distinct(list_concat(
-        regexp_extract_all(upper({{ expression }}), '{{ head }}(?:[/_.-]{{ digit_run }})*'),
-        regexp_extract_all(upper({{ expression }}), '{{ head }}(?:[ /_.-]{{ digit_run }})*'),
-        regexp_extract_all(upper({{ expression }}), '{{ grouped_head }}(?:[/_.-]{{ digit_run }})*')
-    ))
+    {{ recon_list_distinct(recon_list_concat([
+        recon_regexp_extract_all('upper(' ~ expression ~ ')', head ~ '(?:[/_.-]' ~ digit_run ~ ')*'),
+        recon_regexp_extract_all('upper(' ~ expression ~ ')', head ~ '(?:[ /_.-]' ~ digit_run ~ ')*'),
+        recon_regexp_extract_all('upper(' ~ expression ~ ')', grouped_head ~ '(?:[/_.-]' ~ digit_run ~ ')*')
+    ])) }}
 {%- endmacro %}

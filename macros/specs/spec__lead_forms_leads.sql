@@ -18,7 +18,7 @@ left:
     email: email_normalised
     email_letters: email_letters
     # Words in order: "Bauer Viktor" (a CRM's "last, first") is "Viktor Bauer".
-    name: "array_to_string(list_sort(string_split(full_name_normalised, ' ')), ' ')"
+    name: {{ recon_list_join(recon_list_sort(recon_string_split('full_name_normalised', "' '")), "' '") | tojson }}
     campaign: campaign_id
     client: client_id
     date: cast(created_at as date)
@@ -28,7 +28,7 @@ right:
   columns:
     email: email_normalised
     email_letters: email_letters
-    name: "array_to_string(list_sort(string_split(full_name_normalised, ' ')), ' ')"
+    name: {{ recon_list_join(recon_list_sort(recon_string_split('full_name_normalised', "' '")), "' '") | tojson }}
     campaign: campaign_id
     client: campaign_client_id
     date: cast(submitted_at as date)

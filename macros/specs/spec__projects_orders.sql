@@ -22,7 +22,7 @@ left:
     name: client_name_compared
     name_word: client_name_first_word
     # "ln" for Lindqvist and Nguyen: how a project tool's client field may abbreviate it.
-    name_initials: "{{ client_initials('client_name_compared') }}"
+    name_initials: {{ client_initials('client_name_compared') | tojson }}
     client_id: client_id
     currency: currency
     amount: booked_amount
@@ -70,7 +70,7 @@ deterministic:
       and (right_records.client_id = left_records.client_id
         or right_records.name_hint = left_records.name_initials
         or right_records.name_hint = split_part(left_records.name, ' ', 1)
-        or starts_with(left_records.name, right_records.name_hint || ' '))
+        or {{ recon_starts_with('left_records.name', "right_records.name_hint || ' '") }})
     window_days: {min: 0, max: 0}
     only_candidate: true
     confirm:

@@ -76,9 +76,14 @@ invoice_matches as (
 {{ leg }}_pairs as (
     -- The candidates of each record {{ name }} left unmatched or ambiguous{{ ":
     -- of a campaign, the orders whose period holds its flight when any does" if within_flight }}.
-    select pairs.*
-    from (
+    {%- set holds_flight_condition = 'pairs.holds_flight
+        or not bool_or(pairs.holds_flight) over (partition by pairs.right_key)' %}
+    {%- set runs_flight_condition = 'pairs.runs_flight
+        or not bool_or(pairs.runs_flight) over (partition by pairs.right_key)' %}
     {%- if leg in ('delivery', 'worked') %}
+    {{ recon_qualify_open('pairs', runs_flight_condition) }}
+    {{ recon_qualify_open('pairs', holds_flight_condition) }}
+    {%- else %}
     select pairs.*
     from (
     {%- endif %}
@@ -131,18 +136,18 @@ invoice_matches as (
         {%- set client_spec = recon_spec(name) %}
         left join (
             select
-                cast({{ client_spec.left.key }} as varchar) as left_key,
-                cast({{ client_spec.left.columns.name }} as varchar) as name,
-                cast({{ client_spec.left.columns.name_initials }} as varchar) as name_initials,
-                cast({{ client_spec.left.columns.client_id }} as varchar) as client_id
+                cast({{ client_spec.left.key }} as string) as left_key,
+                cast({{ client_spec.left.columns.name }} as string) as name,
+                cast({{ client_spec.left.columns.name_initials }} as string) as name_initials,
+                cast({{ client_spec.left.columns.client_id }} as string) as client_id
             from {{ ref(client_spec.left.model) }}
         ) as client_left
             on pairs.left_key = client_left.left_key
         left join (
             select
-                cast({{ client_spec.right.key }} as varchar) as right_key,
-                cast({{ client_spec.right.columns.name_hint }} as varchar) as name_hint,
-                cast({{ client_spec.right.columns.client_id }} as varchar) as client_id
+                cast({{ client_spec.right.key }} as string) as right_key,
+                cast({{ client_spec.right.columns.name_hint }} as string) as name_hint,
+                cast({{ client_spec.right.columns.client_id }} as string) as client_id
             from {{ ref(client_spec.right.model) }}
         ) as client_right
             on pairs.right_key = client_right.right_key
@@ -154,18 +159,13 @@ invoice_matches as (
         -- is raised as orphan spend, and leaves the order's delivery as it is.
         where {{ recon_plausible_evidence(evidence, recon_spec(name), name) }}
         {%- endif %}
-    ) as pairs
-    {%- if within_flight %}
+    {%- if leg in ('delivery', 'worked') %}
     -- Any order holding the flight sets aside those whose period ended before the campaign
     -- did, however weakly it scored: the flight is stronger evidence than the score. (Asking
     -- the holding order to score at least 1 % and within the margin, as a review proposed,
     -- measured B 11 billed_not_delivered 0.956 / 0.935 -> 0.945 / 0.929, under_delivery
     -- 0.822 / 0.898 -> 0.808 / 0.887.)
-    qualify pairs.holds_flight
-        or not bool_or(pairs.holds_flight) over (partition by pairs.right_key)
-    {%- endif %}
-    {%- if leg in ('delivery', 'worked') %}
-    ) as pairs
+    {{ recon_qualify_close('pairs', holds_flight_condition) }}
     -- Then an order whose flight the campaign runs (it starts in the period's first week and
     -- ends within a week of its end) sets aside the others: a campaign of 16 to 30 May, tied
     -- between an order of 1 to 31 May and one of 15 to 31 May, waits for the latter
@@ -185,8 +185,9 @@ invoice_matches as (
     -- one more false raise); under_delivery recall up on all five; delivered_not_billed as
     -- before. (A first version preferring the order the campaign merely starts with cost
     -- A 42 31 false raises.)
-    qualify pairs.runs_flight
-        or not bool_or(pairs.runs_flight) over (partition by pairs.right_key)
+    {{ recon_qualify_close('pairs', runs_flight_condition) }}
+    {%- else %}
+    ) as pairs
     {%- endif %}
 ),
 
@@ -398,7 +399,7 @@ billed_twice as (
         on first_item.order_id = reconciled_orders.order_id
     where first_item.invoice_id < second_item.invoice_id
         and first_item.billed_amount > 0
-        and abs(date_diff('day', first_item.issue_date, second_item.issue_date))
+        and abs({{ recon_days_between('first_item.issue_date', 'second_item.issue_date') }})
             <= {{ bounded_var('duplicate_billing_window_days', 0, 366, integer=true) }}
         and reconciled_orders.billing_state = 'over_billed'
 ),

@@ -32,10 +32,8 @@ transitions as (
 
 latest_live as (
     -- The latest version in which the break was found: what it looked like.
-    select *
-    from ordered
-    where not is_gone
-    qualify row_number() over (partition by exception_id order by version_from desc) = 1
+    {{ recon_qualify('*', 'from ordered
+    where not is_gone', 'row_number() over (partition by exception_id order by version_from desc) = 1') }}
 )
 
 select

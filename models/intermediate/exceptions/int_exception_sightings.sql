@@ -22,7 +22,7 @@ sightings as (
         1 as runs_seen,
         {%- endif %}
         {{ recon_as_of() }} as last_seen_at,
-        cast(coalesce(current_exceptions.pending_until, current_exceptions.due_date) as timestamp) at time zone 'UTC'
+        {{ recon_at_utc('cast(coalesce(current_exceptions.pending_until, current_exceptions.due_date) as timestamp)') }}
             as business_due_at
     from current_exceptions
     {%- if is_incremental() %}

@@ -21,8 +21,8 @@ leads as (
         email_letters,
         client_id,
         created_at,
-        list_last(string_split(full_name_normalised, ' ')) as surname,
-        len(string_split(full_name_normalised, ' ')) as name_words
+        {{ recon_list_last(recon_string_split('full_name_normalised', "' '")) }} as surname,
+        {{ recon_list_length(recon_string_split('full_name_normalised', "' '")) }} as name_words
     from {{ ref('stg_crm__leads') }}
 ),
 
@@ -58,7 +58,7 @@ candidate_pairs as (
     from {{ later_from }} as later
     inner join {{ earlier_from }} as earlier
         on {{ keys }}
-        and earlier.created_at >= later.created_at - to_days({{ days }})
+        and earlier.created_at >= later.created_at - {{ recon_days_interval(days) }}
     where {{ condition }}
         and (earlier.created_at < later.created_at
             or (earlier.created_at = later.created_at and earlier.lead_id < later.lead_id))
@@ -76,10 +76,27 @@ same_person as (
     from candidate_pairs
     where candidate_pairs.earlier_name is null
         or candidate_pairs.full_name_normalised is null
-        or jaro_winkler_similarity(candidate_pairs.earlier_name, candidate_pairs.full_name_normalised) >= 0.9
+        or {{ recon_string_similarity('candidate_pairs.earlier_name', 'candidate_pairs.full_name_normalised') }} >= 0.9
         or (candidate_pairs.earlier_surname = candidate_pairs.surname
             and (candidate_pairs.earlier_name_words = 1 or candidate_pairs.name_words = 1
                 or left(candidate_pairs.earlier_name, 1) = left(candidate_pairs.full_name_normalised, 1)))
+),
+
+unshared_submissions as (
+    -- A submission of the later lead's own, made when the earlier lead already existed,
+    -- that the CRM did not also store as the earlier lead (read by `duplicates` below; a
+    -- CTE, as Spark correlates a subquery with its immediate outer query only).
+    select distinct same_person.lead_id, same_person.earlier_lead_id, same_person.earlier_created_at
+    from same_person
+    inner join submission_links as own
+        on own.lead_id = same_person.lead_id
+        and own.submitted_at > same_person.earlier_created_at
+    where not exists (
+        select 1
+        from submission_links as shared
+        where shared.submission_id = own.submission_id
+            and shared.lead_id = same_person.earlier_lead_id
+    )
 ),
 
 duplicates as (
@@ -97,15 +114,10 @@ duplicates as (
         or not exists (
             -- a submission of its own, made when the earlier lead already existed
             select 1
-            from submission_links as own
-            where own.lead_id = same_person.lead_id
-                and own.submitted_at > same_person.earlier_created_at
-                and not exists (
-                    select 1
-                    from submission_links as shared
-                    where shared.submission_id = own.submission_id
-                        and shared.lead_id = same_person.earlier_lead_id
-                )
+            from unshared_submissions
+            where unshared_submissions.lead_id = same_person.lead_id
+                and unshared_submissions.earlier_lead_id is not distinct from same_person.earlier_lead_id
+                and unshared_submissions.earlier_created_at is not distinct from same_person.earlier_created_at
         )
 )
 

@@ -21,38 +21,34 @@ targets as (
         actions.actor,
         actions.acted_at,
         actions.reason_code,
-        actions.target ->> 'reconciliation' as reconciliation,
-        cast(actions.target -> 'left' as varchar[]) as left_keys,
-        cast(actions.target -> 'right' as varchar[]) as right_keys,
-        cast(actions.target -> 'left_fingerprints' as varchar[]) as left_fingerprints,
-        cast(actions.target -> 'right_fingerprints' as varchar[]) as right_fingerprints
+        {{ recon_json_text('actions.target', 'reconciliation') }} as reconciliation,
+        {{ recon_json_text_list('actions.target', 'left') }} as left_keys,
+        {{ recon_json_text_list('actions.target', 'right') }} as right_keys,
+        {{ recon_json_text_list('actions.target', 'left_fingerprints') }} as left_fingerprints,
+        {{ recon_json_text_list('actions.target', 'right_fingerprints') }} as right_fingerprints
     from actions
 ),
 
 pairs as (
     select
-        targets.* exclude (left_keys, left_fingerprints),
+        {{ recon_star_exclude('targets', ['left_keys', 'left_fingerprints']) }},
         -- Side by side: the n-th fingerprint is the n-th key's (null when absent).
-        unnest(targets.left_keys) as left_key,
-        unnest(targets.left_fingerprints) as left_fingerprint
+        {{ recon_unnest_zip(['targets.left_keys', 'targets.left_fingerprints'], ['left_key', 'left_fingerprint']) }}
     from targets
 ),
 
 expanded as (
     select
-        pairs.* exclude (right_keys, right_fingerprints),
-        unnest(pairs.right_keys) as right_key,
-        unnest(pairs.right_fingerprints) as right_fingerprint
+        {{ recon_star_exclude('pairs', ['right_keys', 'right_fingerprints']) }},
+        {{ recon_unnest_zip(['pairs.right_keys', 'pairs.right_fingerprints'], ['right_key', 'right_fingerprint']) }}
     from pairs
 ),
 
 latest as (
-    select *
-    from expanded
-    qualify row_number() over (
+    {{ recon_qualify('*', 'from expanded', 'row_number() over (
         partition by expanded.reconciliation, expanded.left_key, expanded.right_key
         order by expanded.action_seq desc
-    ) = 1
+    ) = 1') }}
 )
 
 select

@@ -218,11 +218,10 @@ set_aside_lines as (
     -- Per item, the line numbers each rule would set aside.
     select
         secondary_line_keys.billing_item_id,
-        list(secondary_line_keys.line_number order by secondary_line_keys.line_number) as all_secondary_lines,
-        list(secondary_line_keys.line_number) filter (where secondary_line_keys.is_smallest) as smallest_secondary_lines,
-        list(secondary_line_keys.line_number order by secondary_line_keys.line_number) filter (
-            where extra_descriptions.description_key is not null
-        ) as learned_extra_lines,
+        {{ recon_ordered_agg('secondary_line_keys.line_number', 'secondary_line_keys.line_number') }} as all_secondary_lines,
+        {{ recon_list_agg('secondary_line_keys.line_number') }} filter (where secondary_line_keys.is_smallest) as smallest_secondary_lines,
+        {{ recon_ordered_agg('secondary_line_keys.line_number', 'secondary_line_keys.line_number',
+            filter='where extra_descriptions.description_key is not null') }} as learned_extra_lines,
         sum(secondary_line_keys.net_amount) filter (where extra_descriptions.description_key is not null)
             as learned_extra_amount
     from secondary_line_keys
@@ -253,7 +252,7 @@ ruled as (
 
 split as (
     select
-        ruled.* exclude (all_secondary_lines, smallest_secondary_lines, learned_extra_lines, learned_extra_amount),
+        {{ recon_star_exclude('ruled', ['all_secondary_lines', 'smallest_secondary_lines', 'learned_extra_lines', 'learned_extra_amount']) }},
         cast(
             case ruled.ancillary_rule
                 when 'all_secondary' then ruled.secondary_amount

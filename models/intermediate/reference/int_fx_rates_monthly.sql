@@ -21,7 +21,7 @@ bounds as (
 months as (
     select cast(month_start as date) as rate_month
     from bounds
-    cross join generate_series(bounds.first_month, bounds.last_month, interval 1 month) as series (month_start)
+    {{ recon_cross_join_series('bounds.first_month', 'bounds.last_month', 'interval 1 month', 'series', 'month_start') }}
 ),
 
 currencies as (

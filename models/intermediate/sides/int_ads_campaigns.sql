@@ -65,13 +65,13 @@ brands as (
     -- "Acme_Brand_Q3 io-2320", "44496 Nguyen Conversions Aug 25").
     select
         campaigns.campaign_id,
-        list_filter(
-            list_transform(
-                string_split_regex(campaigns.campaign_name, '\s*[|\[\]_]\s*|\s+[-–—:]\s+'),
-                lambda segment: trim(regexp_replace(segment, '\S*[0-9]{3,}\S*', '', 'g'))
+        {{ recon_list_element(recon_list_filter(
+            recon_list_transform(
+                recon_string_split_regex('campaigns.campaign_name', '\\s*[|\\[\\]_]\\s*|\\s+[-–—:]\\s+'),
+                'segment', 'trim(' ~ regexp_replace_all('segment', '\\S*[0-9]{3,}\\S*', '') ~ ')'
             ),
-            lambda segment: segment <> ''
-        )[1] as brand
+            'segment', "segment <> ''"
+        ), 1) }} as brand
     from campaigns
 ),
 
@@ -143,7 +143,7 @@ named_by_campaign as (
         named.campaign_id,
         named.account_id,
         case
-            when starts_with(account_client.client_name_canonical || ' ', named.brand_normalised || ' ')
+            when {{ recon_starts_with("account_client.client_name_canonical || ' '", "named.brand_normalised || ' '") }}
                 then account_client.client_id
             else coalesce({{ client_lookup_id('client_key') }}, named_in_campaign_name.client_id)
         end as client_id
@@ -229,7 +229,7 @@ resolved as (
         named.*,
         case
             -- Likewise for an account known by the orders its campaigns quote.
-            when starts_with(account_client.client_name_canonical || ' ', named.brand_normalised || ' ')
+            when {{ recon_starts_with("account_client.client_name_canonical || ' '", "named.brand_normalised || ' '") }}
                 then account_clients.client_id
             else coalesce(named_by_campaign.client_id, account_clients.client_id)
         end as client_id_resolved
@@ -265,10 +265,10 @@ brand_words as (
     -- one of them start with the first two words?
     select
         resolved.campaign_id,
-        not bool_or(starts_with(
-                clients.client_name_canonical || ' ',
-                split_part(resolved.brand_normalised, ' ', 1) || ' ' || split_part(resolved.brand_normalised, ' ', 2) || ' '
-            )) as first_word_only
+        not bool_or({{ recon_starts_with(
+                "clients.client_name_canonical || ' '",
+                "split_part(resolved.brand_normalised, ' ', 1) || ' ' || split_part(resolved.brand_normalised, ' ', 2) || ' '"
+            ) }}) as first_word_only
     from resolved
     -- On the first word, an equality (a hash join, not every brand against every client).
     inner join clients
@@ -302,9 +302,9 @@ stale_references as (
     having not bool_or(
         case
             when named.first_delivery_date < orders.service_start_date
-                then date_diff('day', orders.service_start_date, named.first_delivery_date)
+                then {{ recon_days_between('orders.service_start_date', 'named.first_delivery_date') }}
             when named.first_delivery_date > orders.service_end_date
-                then date_diff('day', orders.service_end_date, named.first_delivery_date)
+                then {{ recon_days_between('orders.service_end_date', 'named.first_delivery_date') }}
             else 0
         end between {{ reference_window.min }} and {{ reference_window.max }}
     )

@@ -117,7 +117,7 @@ named as (
         all_names.name_normalised,
         all_names.client_id,
         {{ recon_sorted_distinct_list('all_names.name_source') }} as name_sources,
-        count(distinct all_names.client_id) over (partition by all_names.name_normalised) = 1 as is_unique
+        {{ recon_count_distinct_over('all_names.client_id', 'all_names.name_normalised') }} = 1 as is_unique
     from all_names
     where all_names.name_normalised is not null
         and all_names.client_id is not null

@@ -26,9 +26,9 @@ crm_names as (
     -- The CRM's most used name per client (ties broken by name, so runs agree).
     select
         name_counts.client_id,
-        first(name_counts.client_name_normalised order by name_counts.order_count desc, name_counts.client_name_normalised)
+        {{ recon_first_ordered('name_counts.client_name_normalised', 'name_counts.order_count desc, name_counts.client_name_normalised') }}
             as crm_name_normalised,
-        first(name_counts.client_name order by name_counts.order_count desc, name_counts.client_name_normalised)
+        {{ recon_first_ordered('name_counts.client_name', 'name_counts.order_count desc, name_counts.client_name_normalised') }}
             as crm_name
     from name_counts
     group by name_counts.client_id

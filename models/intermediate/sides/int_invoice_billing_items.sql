@@ -32,10 +32,8 @@ items as (
         min(invoice_lines.reference_normalised) as reference_normalised,
         min(invoice_lines.reference_compared) as reference_compared,
         -- exact < ocr < digits: the weakest way any of its lines was read decides.
-        arg_max(
-            invoice_lines.reference_kind,
-            case invoice_lines.reference_kind when 'exact' then 1 when 'ocr' then 2 when 'digits' then 3 end
-        ) as reference_kind,
+        {{ recon_arg_max('invoice_lines.reference_kind',
+            "case invoice_lines.reference_kind when 'exact' then 1 when 'ocr' then 2 when 'digits' then 3 end") }} as reference_kind,
         min(invoice_lines.reference) as reference,
         min(invoice_lines.client_name_billed) as client_name_billed,
         min(invoice_lines.client_name_normalised) as client_name_normalised,

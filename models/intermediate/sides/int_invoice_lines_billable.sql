@@ -111,7 +111,7 @@ netted as (
 
 net_lines as (
     select
-        netted.* exclude (rounded_net_amount, header_net_amount, size_rank),
+        {{ recon_star_exclude('netted', ['rounded_net_amount', 'header_net_amount', 'size_rank']) }},
         cast(case
             when netted.is_tax_inclusive and netted.size_rank = 1
                 then netted.rounded_net_amount + netted.header_net_amount
@@ -132,12 +132,12 @@ referenced as (
         header_mentions.mention_kind as header_mention_kind,
         header_mentions.mentioned_text as header_mentioned_text,
         header_mentions.reference_compared as header_reference_compared,
-        count(distinct line_mentions.reference_key) over (partition by net_lines.invoice_id) as line_references,
+        {{ recon_count_distinct_over('line_mentions.reference_key', 'net_lines.invoice_id') }} as line_references,
         max(line_mentions.reference_key) over (partition by net_lines.invoice_id) as invoice_line_reference_key,
-        count(distinct case
+        {{ recon_count_distinct_over('case
             when line_mentions.reference_key is distinct from header_mentions.reference_key
                 then line_mentions.reference_key
-        end) over (partition by net_lines.invoice_id) as lines_naming_other_orders
+        end', 'net_lines.invoice_id') }} as lines_naming_other_orders
     from net_lines
     left join mentions as line_mentions
         on line_mentions.record_type = 'invoice_line'

@@ -13,11 +13,11 @@ campaigns as (
 ),
 
 campaign_orders as (
-    select decisions.right_key as campaign_id, decisions.left_key as order_id
-    from {{ ref('int_delivery_orders__decisions') }} as decisions
-    where decisions.decision = 'matched'
     -- A campaign belongs to one order; a tie left two is no evidence of the client.
-    qualify count(*) over (partition by decisions.right_key) = 1
+    {{ recon_qualify('decisions.right_key as campaign_id, decisions.left_key as order_id',
+        "from " ~ ref('int_delivery_orders__decisions') ~ " as decisions
+    where decisions.decision = 'matched'",
+        'count(*) over (partition by decisions.right_key) = 1') }}
 ),
 
 orders as (

@@ -68,10 +68,10 @@ tokens as (
         texts.record_id,
         texts.field_rank,
         texts.field_name,
-        unnest(list_distinct(list_concat(
-            case when texts.field_rank = 1 then [upper(trim(texts.text))] else [] end,
-            {{ reference_tokens('texts.text') }}
-        ))) as token
+        {{ recon_unnest(recon_list_distinct(recon_list_concat([
+            'case when texts.field_rank = 1 then ' ~ recon_list_literal(['upper(trim(texts.text))']) ~ ' else ' ~ recon_list_literal([]) ~ ' end',
+            reference_tokens('texts.text')
+        ]))) }} as token
     from texts
     where nullif(trim(texts.text), '') is not null
 ),
@@ -168,7 +168,7 @@ hits as (
     inner join order_references
         on stripped.canonical = order_references.reference_canonical
     -- A year as typed is no reference (below).
-    where not coalesce(regexp_full_match(split_part(stripped.canonical_strict, ':', 2), '(19|20)[0-9]{2}'), false)
+    where not coalesce({{ recon_regexp_full_match("split_part(stripped.canonical_strict, ':', 2)", '(19|20)[0-9]{2}') }}, false)
     union all
     -- A bare number (typed bare, or after a word) equal to the digits of exactly one
     -- known reference, whatever its prefix; never a year.
@@ -189,20 +189,18 @@ hits as (
     ) as bare
     inner join unique_digits
         on split_part(bare.canonical, ':', 2) = unique_digits.reference_digits
-    where not regexp_full_match(split_part(bare.canonical, ':', 2), '(19|20)[0-9]{2}')
+    where not {{ recon_regexp_full_match("split_part(bare.canonical, ':', 2)", '(19|20)[0-9]{2}') }}
         -- Nor a word before a year whose last letter an OCR reading took for a 1: "Jul
         -- 2026" and "Social 2026" read as "JU" + "12026" name no order 12026, however
         -- unique those digits are. As typed, the number is a year.
-        and not coalesce(regexp_full_match(split_part(bare.canonical_strict, ':', 2), '(19|20)[0-9]{2}'), false)
+        and not coalesce({{ recon_regexp_full_match("split_part(bare.canonical_strict, ':', 2)", '(19|20)[0-9]{2}') }}, false)
 ),
 
 best_hits as (
-    select *
-    from hits
-    qualify rank() over (
+    {{ recon_qualify('*', 'from hits', 'rank() over (
         partition by hits.record_type, hits.record_id
         order by hits.kind_rank, hits.field_rank
-    ) = 1
+    ) = 1') }}
 ),
 
 resolved as (
@@ -236,10 +234,8 @@ fallback as (
     select
         readings.record_type,
         readings.record_id,
-        arg_min(
-            readings.canonical_strict,
-            readings.field_rank * 1000 - length(split_part(readings.canonical_strict, ':', 2))
-        ) as fallback_canonical
+        {{ recon_arg_min('readings.canonical_strict',
+            "readings.field_rank * 1000 - length(split_part(readings.canonical_strict, ':', 2))") }} as fallback_canonical
     from readings
     where readings.canonical_strict is not null
         and (
@@ -251,7 +247,7 @@ fallback as (
                     where known_shapes.reference_family = split_part(readings.canonical_strict, ':', 1)
                         and abs(known_shapes.digit_count - length(split_part(readings.canonical_strict, ':', 2))) <= 1
                 )
-                and not regexp_full_match(split_part(readings.canonical_strict, ':', 2), '(19|20)[0-9]{2}')
+                and not {{ recon_regexp_full_match("split_part(readings.canonical_strict, ':', 2)", '(19|20)[0-9]{2}') }}
             )
         )
     group by readings.record_type, readings.record_id

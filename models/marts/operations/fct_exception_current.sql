@@ -35,20 +35,20 @@ operator_actions as (
     inner join lifecycle
         on actions.exception_id = lifecycle.exception_id
     where not actions.is_pipeline_event
-        and actions.acted_at >= coalesce(lifecycle.last_reopened_at, '-infinity'::timestamptz)
+        and actions.acted_at >= coalesce(lifecycle.last_reopened_at, {{ recon_min_instant() }})
 ),
 
 operator_state as (
     select
         exception_id,
-        arg_max(status_after, action_seq) as status_after,
-        arg_max(owner_team_after, action_seq) as owner_team_after,
-        arg_max(claimed_by_after, action_seq) as claimed_by,
+        {{ recon_arg_max('status_after', 'action_seq') }} as status_after,
+        {{ recon_arg_max('owner_team_after', 'action_seq') }} as owner_team_after,
+        {{ recon_arg_max('claimed_by_after', 'action_seq') }} as claimed_by,
         -- Only an escalate action escalates by hand: the snapshot an action records also
         -- carries the automatic escalation of a breached SLA, which lapses on closing.
-        arg_max(escalated_to_after, action_seq) filter (where action = 'escalate') as escalated_to_manually,
+        {{ recon_arg_max('escalated_to_after', 'action_seq') }} filter (where action = 'escalate') as escalated_to_manually,
         max(acted_at) filter (where action = 'resolve') as resolved_at,
-        arg_max(reason_code, action_seq) filter (where action = 'resolve') as resolution_code
+        {{ recon_arg_max('reason_code', 'action_seq') }} filter (where action = 'resolve') as resolution_code
     from operator_actions
     group by exception_id
 ),
@@ -59,8 +59,8 @@ all_actions as (
         exception_id,
         count(*) filter (where action = 'claim') as attempts,
         count(*) as action_count,
-        arg_max(action, action_seq) as last_action,
-        arg_max(actor, action_seq) as last_actor,
+        {{ recon_arg_max('action', 'action_seq') }} as last_action,
+        {{ recon_arg_max('actor', 'action_seq') }} as last_actor,
         max(acted_at) as last_action_at
     from actions
     group by exception_id
@@ -134,24 +134,20 @@ final as (
         case when folded.status = 'auto_resolved' then folded.auto_resolved_at end as auto_resolved_at,
         folded.resolved_at,
         folded.resolution_code,
-        cast(folded.aged_from as timestamptz) as aged_from,
+        cast(folded.aged_from as {{ recon_instant_type() }}) as aged_from,
         cast(folded.sla_hours as integer) as sla_hours,
-        cast(folded.sla_due_at as timestamptz) as sla_due_at,
+        cast(folded.sla_due_at as {{ recon_instant_type() }}) as sla_due_at,
         folded.status in ('open', 'claimed') and folded.sla_due_at < folded.as_of_at as is_breached,
         coalesce(
             folded.escalated_to_manually,
             case when folded.status in ('open', 'claimed') and folded.sla_due_at < folded.as_of_at then folded.escalate_to end
         ) as escalated_to,
         round(
-            date_diff(
-                'second',
-                folded.aged_from,
-                case
-                    when folded.status = 'resolved' then folded.resolved_at
-                    when folded.status = 'auto_resolved' then folded.auto_resolved_at
+            {{ recon_date_diff('second', 'folded.aged_from', 'case
+                    when folded.status = \'resolved\' then folded.resolved_at
+                    when folded.status = \'auto_resolved\' then folded.auto_resolved_at
                     else folded.as_of_at
-                end
-            ) / 3600.0,
+                end') }} / cast(3600 as double),
             1
         ) as age_hours,
         folded.attempts,

@@ -97,7 +97,8 @@ select
     md5(events.exception_id || '|' || events.event_type || '|' || cast(events.event_at as string)
         || '|' || coalesce(cast(events.action_seq as string), '')) as event_id,
     events.exception_id,
-    row_number() over (
+    -- (Cast: Spark's row_number is an int, DuckDB's a bigint.)
+    cast(row_number() over (
         partition by events.exception_id
         -- A breach and its escalation share one instant (the SLA due time): the breach
         -- comes first, and the order is total so every run numbers events the same way.
@@ -107,7 +108,7 @@ select
             events.action_seq,
             case events.event_type when 'sla_breached' then 0 else 1 end,
             events.event_type
-    ) as event_number,
+    ) as bigint) as event_number,
     events.event_at,
     events.event_type,
     events.actor,

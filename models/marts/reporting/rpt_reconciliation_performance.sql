@@ -12,7 +12,7 @@ classified as (
     select
         records.*,
         records.record_state = 'matched'
-            and list_has_any(records.matched_by, ['probabilistic', 'group_one_to_many', 'group_many_to_one'])
+            and {{ recon_list_has_any('records.matched_by', recon_list_literal(["'probabilistic'", "'group_one_to_many'", "'group_many_to_one'"])) }}
             as is_auto_matched
     from records
 )

@@ -17,7 +17,7 @@ select
     count(*) as batches_loaded,
     sum(batches.rows_loaded) as rows_loaded,
     max({{ recon_at_utc("batches.ingested_at") }}) as last_ingested_at,
-    round({{ recon_date_diff('minute', 'max(' ~ recon_at_utc('batches.ingested_at') ~ ')', 'any_value(as_of.as_of_at)') }} / 60.0, 1)
+    round({{ recon_date_diff('minute', 'max(' ~ recon_at_utc('batches.ingested_at') ~ ')', 'any_value(as_of.as_of_at)') }} / cast(60 as double), 1)
         as hours_since_last_file,
     any_value(as_of.as_of_at) as state_as_of,
     '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
