@@ -15,6 +15,19 @@
 
     key_sql: the key as an expression on the raw table's columns, aliased raw_rows. -#}
 {% macro staging_incremental(key_column, source_name, table_name, key_sql) -%}
+    {{ return(adapter.dispatch('staging_incremental', 'recon')(key_column, source_name, table_name, key_sql)) }}
+{%- endmacro %}
+
+
+{#- On Spark a whole table each build: plain Parquet tables take no `delete`, and
+    concurrent inserts into one watermark table collide. (With Delta tables the DuckDB
+    version would serve.) -#}
+{% macro spark__staging_incremental(key_column, source_name, table_name, key_sql) -%}
+    {{ return({'materialized': 'table'}) }}
+{%- endmacro %}
+
+
+{% macro default__staging_incremental(key_column, source_name, table_name, key_sql) -%}
     {%- set key_sql = key_sql or 'raw_rows.' ~ key_column -%}
     {{ return({
         'materialized': 'incremental',
@@ -74,6 +87,6 @@
         '{{ this.identifier }}',
         coalesce(max(loaded.batch_id), 0),
         '{{ env_var("RECON_PROJECT_SHA", "") }}',
-        cast(timezone('UTC', now()) as timestamp)
+        cast({{ recon_at_utc('current_timestamp') }} as timestamp)
     from {{ source('raw_ingestion', 'ingestion_log') }} as loaded
 {%- endmacro %}
