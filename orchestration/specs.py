@@ -6,6 +6,7 @@ text); ``vars.reconciliations`` of dbt_project.yml lists the ones the engine run
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -22,7 +23,10 @@ def load_spec(name: str) -> dict:
     match = re.search(r"{%\s*set spec_yaml\s*%}(.*?){%\s*endset\s*%}", text, re.S)
     if not match:
         raise ValueError(f"no spec_yaml block in spec__{name}.sql")
-    return yaml.safe_load(match.group(1))
+    # dbt renders Jinja expressions before parsing; here an unquoted one (a dialect macro's
+    # SQL, `{{ recon_starts_with(...) }}`) is read as the string of its source text.
+    body = re.sub(r'(?<!")\{\{.*?\}\}(?!")', lambda m: json.dumps(m.group(0)), match.group(1), flags=re.S)
+    return yaml.safe_load(body)
 
 
 def configured(project_dir: Path = PROJECT_DIR) -> list[str]:
