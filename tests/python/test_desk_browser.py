@@ -39,6 +39,7 @@ if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
     pytest.skip("chromium / chromedriver not installed (make browser)", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
@@ -117,6 +118,28 @@ def log_in(driver, url: str, name: str, password: str) -> None:
     WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "who") or d.find_elements(By.ID, "error"))
 
 
+def wait_text(driver, element_id: str, fragment: str) -> str:
+    """The text of element ``element_id`` once it holds ``fragment``.
+
+    A form's submit returns before the next page arrives, and the page being left may
+    hold an element of the same id (the claim's ``done`` while the match is posted): read
+    at once, it is the old page's text, or a stale element. Wait for the new one.
+    """
+    seen: list[str] = []
+
+    def holds(d) -> bool:
+        seen[:] = [d.find_element(By.ID, element_id).text]
+        return fragment in seen[0]
+
+    try:
+        WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+            holds
+        )
+    except Exception as exc:
+        raise AssertionError(f"#{element_id} never held {fragment!r}; last text: {seen}") from exc
+    return seen[0]
+
+
 def shot(driver, name: str, height: int | None = None) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     if height:
@@ -161,7 +184,7 @@ def test_operator_works_an_exception_and_the_next_run_shows_it(desk_url: str, br
     rows[0].find_element(By.CSS_SELECTOR, "a").click()
     exception_url = browser.current_url
     browser.find_element(By.ID, "act-claim").click()
-    assert "claimed" in browser.find_element(By.ID, "done").text
+    wait_text(browser, "done", "claimed")
     assert "claimed by alice" in browser.find_element(By.ID, "status").text
     at_risk = browser.find_element(By.XPATH, "//th[text()='at risk']/following-sibling::td").text.split()
     amount, currency = at_risk[0].replace(",", ""), at_risk[1]
@@ -180,7 +203,7 @@ def test_operator_works_an_exception_and_the_next_run_shows_it(desk_url: str, br
     browser.find_element(By.ID, "match-keys").send_keys(order)
     Select(browser.find_element(By.ID, "match-reason")).select_by_index(1)
     browser.find_element(By.ID, "act-match").click()
-    assert "link recorded" in browser.find_element(By.ID, "done").text
+    wait_text(browser, "done", "link recorded")
     history = browser.find_element(By.ID, "history").text
     assert "claim" in history and "match" in history and "desk:alice" in history
     shot(browser, "exception", height=2200)
@@ -191,7 +214,7 @@ def test_operator_works_an_exception_and_the_next_run_shows_it(desk_url: str, br
     boxes = browser.find_elements(By.CSS_SELECTOR, "input[name=ids]")
     boxes[1].click()
     browser.find_element(By.ID, "bulk-claim").click()
-    assert "1 of 1 recorded" in browser.find_element(By.ID, "bulk-summary").text
+    wait_text(browser, "bulk-summary", "1 of 1 recorded")
 
     # The next run (the desk keeps serving while it writes): the linked invoice is matched,
     # its exception closes, and the dashboard's open count falls.
@@ -213,6 +236,6 @@ def test_an_operator_of_another_team_cannot_act(desk_url: str, browser) -> None:
     log_in(browser, desk_url, "carol", PASSWORDS["carol"])  # media_ops
     browser.get(target)
     browser.find_element(By.ID, "act-claim").click()
-    error = browser.find_element(By.ID, "error").text
+    error = wait_text(browser, "error", "finance")
     assert "finance" in error and "carol" in error
     assert "claimed" not in browser.find_element(By.ID, "status").text
