@@ -535,6 +535,22 @@
     {%- endfor -%}
     {%- set amount_abs = repeat.get('amount_abs', 0.05) -%}
     {%- set bucket_width = amount_abs if amount_abs > 0 else 1 -%}
+    {#- The side's records as both roles read them: the unmatched one, and the matched one
+        it may repeat. -#}
+    {%- set side_rows -%}
+                select
+                    cast({{ side_spec.key }} as string) as record_key,
+                    cast({{ rule.plausible_document }} as string) as document_key,
+                    cast({{ side_spec.columns.currency }} as string) as currency,
+                    cast({{ side_spec.columns.amount }} as decimal(18, 4)) as amount,
+                    cast({{ side_spec.columns.get('amount_primary', side_spec.columns.amount) }} as decimal(18, 4))
+                        as amount_primary,
+                    cast({{ side_spec.columns.date }} as date) as record_date,
+                    cast({{ side_spec.columns.client_id }} as string) as client_id,
+                    cast({{ side_spec.columns.reference }} as string) as reference,
+                    cast({{ side_spec.columns.name }} as string) as name
+                from {{ ref(side_spec.model) }}
+    {%- endset -%}
     (
         select
             repeats.*,
@@ -543,18 +559,7 @@
             select distinct
                 unmatched.record_key,
                 matched_links.other_key as {{ other }}_key
-            from (
-                select
-                    cast({{ side_spec.key }} as string) as record_key,
-                    cast({{ rule.plausible_document }} as string) as document_key,
-                    cast({{ side_spec.columns.currency }} as string) as currency,
-                    cast({{ side_spec.columns.amount }} as decimal(18, 4)) as amount,
-                    cast({{ side_spec.columns.date }} as date) as record_date,
-                    cast({{ side_spec.columns.client_id }} as string) as client_id,
-                    cast({{ side_spec.columns.reference }} as string) as reference,
-                    cast({{ side_spec.columns.name }} as string) as name
-                from {{ ref(side_spec.model) }}
-            ) as unmatched
+            from ({{ side_rows }}) as unmatched
             -- The amount within amount_abs, as an equality the join can hash: the record's
             -- bucket of that width and its two neighbours (a currency alone would compare
             -- every unmatched item with every item of it: 10^10 pairs at 1M orders).
@@ -568,19 +573,7 @@
                 select
                     matched_rows.*,
                     cast(floor(matched_rows.{{ bucketed }} / {{ bucket_width }}) as bigint) as amount_bucket
-                from (
-                    select
-                        cast({{ side_spec.key }} as string) as record_key,
-                        cast({{ rule.plausible_document }} as string) as document_key,
-                        cast({{ side_spec.columns.currency }} as string) as currency,
-                        cast({{ side_spec.columns.amount }} as decimal(18, 4)) as amount,
-                        cast({{ side_spec.columns.get('amount_primary', side_spec.columns.amount) }} as decimal(18, 4))
-                            as amount_primary,
-                        cast({{ side_spec.columns.date }} as date) as record_date,
-                        cast({{ side_spec.columns.reference }} as string) as reference,
-                        cast({{ side_spec.columns.name }} as string) as name
-                    from {{ ref(side_spec.model) }}
-                ) as matched_rows
+                from ({{ side_rows }}) as matched_rows
                 {{ "union" if not loop.last }}
                 {%- endfor %}
             ) as matched

@@ -6,7 +6,12 @@
 name: projects_orders
 # v8: a project name ending in a year ("Social 2026") names no order by the digits an OCR
 # reading of the word before it gives (int_reference_mentions; orders_invoices.v17).
-rule_version: projects_orders.v8
+# v9: a project quoting an order's reference exactly is a candidate of that order (blocking
+# key reference), when reference_exact does not confirm it: a project of "QH" whose
+# deliverable of 1,496 was quarantined at load plans 4,204 of a 5,700 booking, so neither
+# the name nor the amount confirms; no other key blocked it, so the order's work went
+# unseen (an unbilled_order whose deliverables were completed).
+rule_version: projects_orders.v9
 description: >
   Each fulfilment project delivers one content package or retainer. Projects whose tasks
   quote the order reference (in the reference field or the project name) match
@@ -88,6 +93,8 @@ blocking:
     # A one-word client field that names no one client: the clients whose names start with it.
     - {name: client_word, field: name_word, method: exact, also: [currency]}
     - {name: amount, field: amount, method: amount_rounded}
+    # The order reference the project quotes, as reference_exact reads it (v9).
+    - {name: reference, field: reference_key, method: exact}
 comparisons:
   # References of different families (an order known only by its PO number) say nothing.
   - field: reference
