@@ -510,15 +510,16 @@
 
 {#- The unmatched records of a side that repeat a record of that side matched on another
     document (spec exceptions.<side>.plausible_repeat; the document is plausible_document):
-    the same currency, the same amount within amount_abs (0.05; or the matched record's
+    the same currency, the same amount within amount_abs (0.05; either record's amount or
     amount_primary, where the spec has it: an item billed with an extra charge the copy
-    lacks), dated within `within_days` of it and not more than `left_lead_days` before the
+    lacks, or a copy carrying one the item lacked), dated within `within_days` of it and not more than `left_lead_days` before the
     date of the record it is matched to, and of the same client: the same client_id as that
     record, the same reference as its reference_key or as the matched record's, the same
     name as the matched record's, or, the unmatched record's own client_id unknown, the
     first word (four letters or more) of that record's name ("Ravenscar Group" for an order
-    of Ravenscar Dental). One row per unmatched record, other-side record and repeated
-    record, with how many other-side records the unmatched record repeats (left_count). A
+    of Ravenscar Dental). One row per unmatched record and other-side record, with how many
+    other-side records the unmatched record repeats (left_count), and whether it repeats a
+    record by its whole amount (by_whole_amount) or by its main line only. A
     repeat of a record matched in full is the same billing sent again (duplicate_billing, in
     int_exception_breaks); a repeat of a record whose order is still short is a month or an
     instalment the passes could not place. Either way a match to make, not an orphan. -#}
@@ -556,10 +557,21 @@
             repeats.*,
             count(*) over (partition by repeats.record_key) as left_count
         from (
-            select distinct
+            select
                 unmatched.record_key,
-                matched_links.other_key as {{ other }}_key
-            from ({{ side_rows }}) as unmatched
+                matched_links.other_key as {{ other }}_key,
+                -- Whether it repeats it by its whole amount, not by its main line only.
+                bool_or(unmatched.compared_amount = unmatched.amount) as by_whole_amount
+            -- Compared by its amount and by its main line (amount_primary): a copy that
+            -- carries an extra charge the billing it repeats lacked (3,000 + 91 of stock
+            -- imagery, repeating an instalment of 3,000) repeats it all the same.
+            from (
+                {%- for compared in ['amount', 'amount_primary'] %}
+                select unmatched_rows.*, unmatched_rows.{{ compared }} as compared_amount
+                from ({{ side_rows }}) as unmatched_rows
+                {{ "union" if not loop.last }}
+                {%- endfor %}
+            ) as unmatched
             -- The amount within amount_abs, as an equality the join can hash: the record's
             -- bucket of that width and its two neighbours (a currency alone would compare
             -- every unmatched item with every item of it: 10^10 pairs at 1M orders).
@@ -578,12 +590,12 @@
                 {%- endfor %}
             ) as matched
                 on unmatched.currency = matched.currency
-                and cast(floor(unmatched.amount / {{ bucket_width }}) as bigint) + bucket_step.step
+                and cast(floor(unmatched.compared_amount / {{ bucket_width }}) as bigint) + bucket_step.step
                     = matched.amount_bucket
                 and unmatched.document_key != matched.document_key
                 and (
-                    abs(unmatched.amount - matched.amount) <= {{ amount_abs }}
-                    or abs(unmatched.amount - matched.amount_primary) <= {{ amount_abs }}
+                    abs(unmatched.compared_amount - matched.amount) <= {{ amount_abs }}
+                    or abs(unmatched.compared_amount - matched.amount_primary) <= {{ amount_abs }}
                 )
                 and abs({{ recon_days_between('matched.record_date', 'unmatched.record_date') }})
                     <= {{ repeat.within_days }}
@@ -620,6 +632,7 @@
                         false
                     )
                 )
+            group by unmatched.record_key, matched_links.other_key
         ) as repeats
     )
 {%- endmacro %}
