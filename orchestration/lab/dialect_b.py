@@ -267,6 +267,10 @@ def initials(words: str) -> str:
     return "".join(w[0] for w in words.replace("&", " ").split() if w[0].isalpha()).upper()
 
 
+# Branch and region qualifiers for client names once the name pool is used up (build_clients).
+QUALIFIERS = ("North", "South", "East", "West", "Central", "Coastal", "Metro", "Highland", "Valley", "Harbour")
+CLIENT_NAME_DRAWS = 2000
+
 # --- the world -------------------------------------------------------------------------------
 
 
@@ -377,6 +381,12 @@ class Dialect:
         self.clients: list[Client] = []
         country_w = [c[1] for c in COUNTRIES]
         cid = rng.randrange(30000, 60000)
+        # Draws in a row that gave a name already taken. The name pool holds about 6,000
+        # trading names: past it (about 90,000 orders) every draw collides, so a branch or
+        # region qualifier ("Harrow Dental North") tells the new client apart. Below it no
+        # draw is qualified, and the data of a seed is as before.
+        collisions, level = 0, 0  # level 1: qualified names; 2: qualified and numbered
+        numbered: dict[str, int] = {}
         while len(self.clients) < n:
             country, _, home_ccy, tax_bp, suffixes, tzs = rng.choices(COUNTRIES, weights=country_w)[0]
             suffix = rng.choice(suffixes)
@@ -409,7 +419,13 @@ class Dialect:
                 sur = rng.choice(SURNAMES)
                 legal, trading = f"{sur} {ind} Holdings {suffix}", f"{sur} {ind}"
                 aliases.append(f"{sur} {ind} ({country})")
+            if collisions >= CLIENT_NAME_DRAWS and level < 2:
+                collisions, level = 0, level + 1
+            if level:
+                qualifier = rng.choice(QUALIFIERS) + (f" {rng.randrange(2, 1000)}" if level == 2 else "")
+                legal, trading = f"{legal} ({qualifier})", f"{trading} {qualifier}"
             if legal in legal_seen or trading in trading_seen:
+                collisions += 1
                 continue
             legal_seen.add(legal)
             trading_seen.add(trading)
@@ -418,9 +434,19 @@ class Dialect:
             word = "".join(ch for ch in trading.split()[0] if ch.isalpha()).upper()
             candidates = [word[:4]] + [word[:3] + ch for ch in "XZQKVWJYBDFGHMNPRT"]
             candidates += [word[:2] + a + b for a in "XZQKVWJY" for b in "XZQKVWJY"]
+            if level:  # then two letters and two digits, once names are qualified
+                candidates += [f"{word[:2]}{i:02d}" for i in range(100)]
             code = next((x for x in candidates if x not in codes), None)
-            if code is None:
+            if code is None and level == 2:  # and past those, two letters and a serial
+                serial = numbered.get(word[:2], 99)
+                while code is None or code in codes:
+                    serial += 1
+                    code = f"{word[:2]}{serial}"
+                numbered[word[:2]] = serial
+            if code is None:  # every code of its first word's letters is taken
+                collisions += 1
                 continue
+            collisions = 0
             codes.add(code)
             billing = home_ccy
             if country == "CH" and rng.random() < 0.2:
@@ -1499,16 +1525,26 @@ class Dialect:
         rng = self.rng("leads")
         people_seen: set[str] = set()
 
+        # As build_clients: once the addresses the names make are used up (about 90,000
+        # orders), a number tells a new person's address apart; below that, none is drawn.
+        collisions = [0, False]
+
         def person() -> tuple[str, str]:
             while True:
                 first, last = rng.choice(FIRST), rng.choice(SURNAMES)
                 local = rng.choice(
                     (f"{first}.{last}", f"{first[0]}{last}", f"{first}{rng.randint(1, 99)}", f"{first}_{last[0]}")
                 )
+                if collisions[0] >= CLIENT_NAME_DRAWS:
+                    collisions[:] = [0, True]
+                if collisions[1]:
+                    local += str(rng.randint(100, 99999))
                 email = f"{local.lower()}@{rng.choice(DOMAINS)}"
                 if email not in people_seen:
+                    collisions[0] = 0
                     people_seen.add(email)
                     return f"{first} {last}", email
+                collisions[0] += 1
 
         subs = []
         for camp in self.campaigns:

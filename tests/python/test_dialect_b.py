@@ -11,6 +11,8 @@ import csv
 import hashlib
 import json
 import re
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -249,3 +251,31 @@ def test_twenty_thousand_orders(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - started
     print(f"dialect b: 20k orders, {sum(summary['rows'].values()):,} rows in {elapsed:.1f}s")
     assert summary["rows"]["crm__orders"] == 20_000
+
+
+def test_client_and_lead_pools_run_out_into_qualified_names_not_a_hang() -> None:
+    """About 6,000 trading names and their codes, and the e-mail addresses the name lists
+    make, are all a seed has: past about 90,000 orders every draw collided and `recon
+    generate --dialect b --orders 100000` never returned. Now a region qualifier and a
+    number tell new clients apart, and a number new addresses; below that, nothing changes
+    (test_same_seed_gives_identical_bytes, and B 27 at 20,000 orders byte-identical).
+    Run in a subprocess with a time limit: the defect was a hang."""
+    probe = (
+        "import json; from orchestration.lab import dialect_b as b\n"
+        "out = {}\n"
+        "for n in (20_000, 1_000_000):\n"
+        "    w = b.Dialect(5, n, 1.0); w.build_clients(); c = w.clients\n"
+        "    tagged = [x for x in c if x.legal.endswith(')')\n"
+        "              and x.legal.rsplit('(', 1)[1].split()[0].rstrip(')') in b.QUALIFIERS]\n"
+        "    out[n] = [len(c), len({x.legal for x in c}), len({x.trading for x in c}),\n"
+        "              len({x.code for x in c}), len(tagged)]\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2]
+    )
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout)
+    assert counts["1000000"][:4] == [66_666] * 4  # every client, name and code distinct
+    assert counts["1000000"][4] > 50_000  # most past the pool are qualified
+    assert counts["20000"][:4] == [1_333] * 4 and counts["20000"][4] == 0  # none below it
