@@ -1527,24 +1527,25 @@ class Dialect:
 
         # As build_clients: once the addresses the names make are used up (about 90,000
         # orders), a number tells a new person's address apart; below that, none is drawn.
-        collisions = [0, False]
+        collisions, numbered = 0, False
 
         def person() -> tuple[str, str]:
+            nonlocal collisions, numbered
             while True:
                 first, last = rng.choice(FIRST), rng.choice(SURNAMES)
                 local = rng.choice(
                     (f"{first}.{last}", f"{first[0]}{last}", f"{first}{rng.randint(1, 99)}", f"{first}_{last[0]}")
                 )
-                if collisions[0] >= CLIENT_NAME_DRAWS:
-                    collisions[:] = [0, True]
-                if collisions[1]:
+                if collisions >= CLIENT_NAME_DRAWS:
+                    collisions, numbered = 0, True
+                if numbered:
                     local += str(rng.randint(100, 99999))
                 email = f"{local.lower()}@{rng.choice(DOMAINS)}"
                 if email not in people_seen:
-                    collisions[0] = 0
+                    collisions = 0
                     people_seen.add(email)
                     return f"{first} {last}", email
-                collisions[0] += 1
+                collisions += 1
 
         subs = []
         for camp in self.campaigns:

@@ -21,6 +21,16 @@ invoices as (
     select * from {{ ref('stg_billing__invoices') }}
 ),
 
+billing_gaps as (
+    -- What each order still misses of its booking, with the variance tolerance: the most an
+    -- item can bill it and leave it no over-billing. Under-billed orders only have a gap.
+    select
+        order_id,
+        billing_state,
+        greatest(-billed_variance, 0) + variance_tolerance as missing_amount
+    from reconciled_orders
+),
+
 invoice_matches as (
     select * from {{ ref('int_order_invoice_matches') }}
 ),
@@ -36,7 +46,9 @@ repeated_billing_items as (
         repeats.record_key,
         repeats.left_count,
         repeats.by_whole_amount,
-        billing_items.net_amount as item_amount
+        billing_items.net_amount as item_amount,
+        -- The item's main line (an extra charge beside it is set aside once it is linked).
+        coalesce(billing_items.primary_net_amount, billing_items.net_amount) as item_main_amount
     from {{ recon_repeated_records(recon_spec('orders_invoices'), 'orders_invoices', 'right') }} as repeats
     inner join {{ ref('int_invoice_billing_items') }} as billing_items
         on repeats.record_key = billing_items.billing_item_id
@@ -49,7 +61,8 @@ repeated_billing_items as (
         cast(null as string) as record_key,
         cast(null as bigint) as left_count,
         cast(null as boolean) as by_whole_amount,
-        cast(null as decimal(18, 4)) as item_amount
+        cast(null as decimal(18, 4)) as item_amount,
+        cast(null as decimal(18, 4)) as item_main_amount
     where false
     {%- endif %}
 ),
@@ -58,16 +71,14 @@ claimed_billing_items as (
     -- Unlinked items placed by a repeat: an item repeating an instalment or month of one
     -- order only (left_count 1), under-billed by at least its main line. That order's
     -- billing, whatever else the item scored for: it holds no other order's billing open.
+    -- One order per item (left_count 1), so record_key is unique here.
     select distinct repeated_items.record_key, repeated_items.order_id
     from repeated_billing_items as repeated_items
-    inner join reconciled_orders
-        on repeated_items.order_id = reconciled_orders.order_id
-    left join {{ ref('int_invoice_billing_items') }} as billing_items
-        on repeated_items.record_key = billing_items.billing_item_id
+    inner join billing_gaps
+        on repeated_items.order_id = billing_gaps.order_id
     where repeated_items.left_count = 1
-        and reconciled_orders.billing_state = 'under_billed'
-        and coalesce(billing_items.primary_net_amount, repeated_items.item_amount)
-            <= greatest(-reconciled_orders.billed_variance, 0) + reconciled_orders.variance_tolerance
+        and billing_gaps.billing_state = 'under_billed'
+        and repeated_items.item_main_amount <= billing_gaps.missing_amount
 ),
 
 {#- Ties: how many candidates tied at a record's best probability still each count as a
@@ -245,6 +256,11 @@ claimed_billing_items as (
             over (partition by pairs.right_key) as second_best_probability,
         max(pairs.match_weight) over (partition by pairs.right_key) as best_weight,
         count(*) over (partition by pairs.right_key, pairs.match_probability) as tied
+        {%- if leg == 'billing' %},
+        -- The item repeats an instalment another order still misses (claimed_billing_items):
+        -- it is that order's billing, whatever it scored for this one.
+        coalesce(claimed.order_id != pairs.left_key, false) as claimed_elsewhere
+        {%- endif %}
     from (
         select
             {{ leg }}_pairs.*,
@@ -252,6 +268,10 @@ claimed_billing_items as (
                 as candidate_rank
         from {{ leg }}_pairs
     ) as pairs
+    {%- if leg == 'billing' %}
+    left join claimed_billing_items as claimed
+        on pairs.right_key = claimed.record_key
+    {%- endif %}
 ),
 
 unlinked_{{ leg }} as (
@@ -272,20 +292,16 @@ unlinked_{{ leg }} as (
         -- would turn the under-billing into an over-billing, a variance all the same.
         coalesce(sum(case
             when candidates.right_currency = candidates.left_currency
-                and candidates.right_amount
-                    <= greatest(-reconciled_orders.billed_variance, 0) + reconciled_orders.variance_tolerance
+                and candidates.right_amount <= billing_gaps.missing_amount
                 then candidates.right_amount
         end), 0) as fitting_amount,
-        -- Whether any of them is not another order's by a repeat (claimed_billing_items).
-        coalesce(bool_or(claimed.record_key is null), false) as has_unclaimed
+        -- Whether any of them is not another order's by a repeat.
+        coalesce(bool_or(not candidates.claimed_elsewhere), false) as has_unclaimed
         {%- endif %}
     from {{ leg }}_candidates as candidates
     {%- if leg == 'billing' %}
-    inner join reconciled_orders
-        on candidates.left_key = reconciled_orders.order_id
-    left join claimed_billing_items as claimed
-        on candidates.right_key = claimed.record_key
-        and candidates.left_key != claimed.order_id
+    inner join billing_gaps
+        on candidates.left_key = billing_gaps.order_id
     {%- endif %}
     where candidates.match_probability >= 0.01
         and candidates.match_probability >= candidates.second_best_probability
@@ -329,13 +345,8 @@ short_billing as (
         and candidates.rank_for_right = 1
         and candidates.tied = 1
         and candidates.right_currency = candidates.left_currency
-        -- Nor an item another order claims by a repeat (claimed_billing_items).
-        and not exists (
-            select 1
-            from claimed_billing_items as claimed
-            where claimed.record_key = candidates.right_key
-                and claimed.order_id != candidates.left_key
-        )
+        -- Nor an item another order claims by a repeat.
+        and not candidates.claimed_elsewhere
         {%- if 'partial' in amount_levels %}
         and candidates.level_amount = {{ amount_levels.index('partial') }}
         {%- else %}
@@ -364,10 +375,7 @@ owed_billing as (
     -- 0.924, B 13 0.893 -> 0.917, B 11 0.926 -> 0.935, A 42 0.976 unchanged.
     select
         owed.order_id,
-        sum(least(
-            owed.item_amount,
-            greatest(-reconciled_orders.billed_variance, 0) + reconciled_orders.variance_tolerance
-        )) as fitting_amount
+        sum(least(owed.item_amount, billing_gaps.missing_amount)) as fitting_amount
     from (
         select owed.order_id, owed.record_key, max(owed.item_amount) as item_amount
         from (
@@ -386,12 +394,11 @@ owed_billing as (
     ) as owed
     left join {{ ref('int_invoice_billing_items') }} as billing_items
         on owed.record_key = billing_items.billing_item_id
-    inner join reconciled_orders
-        on owed.order_id = reconciled_orders.order_id
-    where reconciled_orders.billing_state = 'under_billed'
+    inner join billing_gaps
+        on owed.order_id = billing_gaps.order_id
+    where billing_gaps.billing_state = 'under_billed'
         and owed.item_amount > 0
-        and coalesce(billing_items.primary_net_amount, owed.item_amount)
-            <= greatest(-reconciled_orders.billed_variance, 0) + reconciled_orders.variance_tolerance
+        and coalesce(billing_items.primary_net_amount, owed.item_amount) <= billing_gaps.missing_amount
     group by owed.order_id
 ),
 
