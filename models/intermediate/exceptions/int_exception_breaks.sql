@@ -413,6 +413,56 @@ repeated_items as (
     having count(distinct invoice_matches.invoice_id) >= 2
 ),
 
+billing_item_words as (
+    -- What each billing item says it bills: the words of its main lines, in line order, in
+    -- lower case, without references (a token mixing letters and digits: "SO-2025-01059",
+    -- "NF25-0918") or punctuation. Numbers standing alone stay: "Retainer - September
+    -- 2025", "Instalment 2 of 3". A copy re-sent without the reference says the same. An
+    -- item whose lines say nothing but references has no words.
+    select
+        words.billing_item_id,
+        case when max(words.line_words) is not null then
+            {{ recon_ordered_agg("coalesce(words.line_words, '')", 'words.line_number') }}
+        end as description_key
+    from (
+        select
+            lines.billing_item_id,
+            lines.line_number,
+            nullif(trim({{ regexp_replace_all(
+                regexp_replace_all('lower(lines.line_description)', '[^ ]*([a-z][^ ]*[0-9]|[0-9][^ ]*[a-z])[^ ]*', ''),
+                '[^a-z0-9]+', ' '
+            ) }}), '') as line_words
+        from {{ ref('int_invoice_lines_billable') }} as lines
+        where not lines.is_secondary_line
+    ) as words
+    group by words.billing_item_id
+),
+
+billed_again as (
+    -- Pairs of items billing an order the same amount, as invoiced (amount and currency, not
+    -- as converted: a copy issued across a month end converts at another month's rate), on
+    -- two invoices within a billing cycle (duplicate_billing_window_days), with whether their
+    -- main lines say the same. Credits and zero lines are no billing.
+    select
+        first_item.order_id,
+        second_item.invoice_id,
+        second_item.billed_amount_order_currency as item_amount,
+        coalesce(first_words.description_key = second_words.description_key, false) as same_words
+    from invoice_matches as first_item
+    inner join invoice_matches as second_item
+        on first_item.order_id = second_item.order_id
+        and first_item.invoice_currency = second_item.invoice_currency
+        and first_item.billed_amount = second_item.billed_amount
+    left join billing_item_words as first_words
+        on first_item.billing_item_id = first_words.billing_item_id
+    left join billing_item_words as second_words
+        on second_item.billing_item_id = second_words.billing_item_id
+    where first_item.invoice_id < second_item.invoice_id
+        and first_item.billed_amount > 0
+        and abs({{ recon_days_between('first_item.issue_date', 'second_item.issue_date') }})
+            <= {{ bounded_var('duplicate_billing_window_days', 0, 366, integer=true) }}
+),
+
 billed_twice as (
     -- Over-billed orders whose excess is the amount of such an item.
     select distinct reconciled_orders.order_id
@@ -424,21 +474,33 @@ billed_twice as (
     union
     -- Or whose same amount was invoiced twice within a billing cycle, whatever else moved
     -- the total (a booking billed a little short, then copied).
-    -- Compared as invoiced (amount and currency), not as converted: a copy issued across a
-    -- month end converts at another month's rate. Credits and zero lines are no billing.
-    select distinct first_item.order_id
-    from invoice_matches as first_item
-    inner join invoice_matches as second_item
-        on first_item.order_id = second_item.order_id
-        and first_item.invoice_currency = second_item.invoice_currency
-        and first_item.billed_amount = second_item.billed_amount
+    select distinct billed_again.order_id
+    from billed_again
     inner join reconciled_orders
-        on first_item.order_id = reconciled_orders.order_id
-    where first_item.invoice_id < second_item.invoice_id
-        and first_item.billed_amount > 0
-        and abs({{ recon_days_between('first_item.issue_date', 'second_item.issue_date') }})
-            <= {{ bounded_var('duplicate_billing_window_days', 0, 366, integer=true) }}
-        and reconciled_orders.billing_state = 'over_billed'
+        on billed_again.order_id = reconciled_orders.order_id
+    where reconciled_orders.billing_state = 'over_billed'
+),
+
+billed_twice_short as (
+    -- Under-billed orders two of whose items bill the same thing again: the same amount, the
+    -- same words on the main line ("CRO retainer - December 2025" on 3 and 4 January), within
+    -- a billing cycle. A retainer still running is billed short of its booking, so the copy
+    -- shows no excess; it hides a month still to bill. The words are asked for because equal
+    -- instalments a week apart are an ordinary split: B 11 and 13 bill 4 such pairs of
+    -- "Media buying February", none a copy; and all the main lines, as one of a split
+    -- carries a "Management fee" line its sister lacks. What is at stake: the copies'
+    -- amounts.
+    -- Each copy counted once (the later invoice of each pair).
+    select copies.order_id, sum(copies.item_amount) as repeated_amount
+    from (
+        select distinct billed_again.order_id, billed_again.invoice_id, billed_again.item_amount
+        from billed_again
+        inner join reconciled_orders
+            on billed_again.order_id = reconciled_orders.order_id
+        where reconciled_orders.billing_state = 'under_billed'
+            and billed_again.same_words
+    ) as copies
+    group by copies.order_id
 ),
 
 repeated_billing as (
@@ -483,6 +545,8 @@ order_breaks as (
         on reconciled_orders.order_id = billed_twice.order_id
     left join repeated_billing
         on reconciled_orders.order_id = repeated_billing.order_id
+    left join billed_twice_short
+        on reconciled_orders.order_id = billed_twice_short.order_id
     left join unlinked_billing
         on reconciled_orders.order_id = unlinked_billing.order_id
     left join short_billing
@@ -564,6 +628,11 @@ order_breaks as (
                 when reconciled_orders.billing_state = 'over_billed'
                     and billed_twice.order_id is not null
                     then 'duplicate_billing'
+                -- Billed short, and an item of it billed again (billed_twice_short): the
+                -- copy is the work, whatever else is still to bill.
+                when reconciled_orders.billing_state = 'under_billed'
+                    and billed_twice_short.order_id is not null
+                    then 'duplicate_billing'
                 -- Under-billed while billing items left unlinked that could be this
                 -- order's, each no larger than what is missing, bill at least that: those
                 -- items' exceptions are the work until they are linked (or not).
@@ -587,6 +656,8 @@ order_breaks as (
                 when reconciled_orders.billing_state = 'not_billed' then reconciled_orders.booked_amount
                 when reconciled_orders.billing_state = 'billed' and repeated_billing.order_id is not null
                     then repeated_billing.repeated_amount
+                when reconciled_orders.billing_state = 'under_billed' and billed_twice_short.order_id is not null
+                    then billed_twice_short.repeated_amount
                 else abs(reconciled_orders.billed_variance)
             end as amount,
             -- Billing was due by the order type's cadence (seed order_type_expectations:
