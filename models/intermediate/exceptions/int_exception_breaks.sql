@@ -414,28 +414,52 @@ repeated_items as (
 ),
 
 billing_item_words as (
-    -- What each billing item says it bills: the words of its main lines, in line order, in
-    -- lower case, without references (a token mixing letters and digits: "SO-2025-01059",
-    -- "NF25-0918") or punctuation. Numbers standing alone stay: "Retainer - September
-    -- 2025", "Instalment 2 of 3". A copy re-sent without the reference says the same. An
-    -- item whose lines say nothing but references has no words.
+    -- What each item billing an order says it bills: the words of its main lines in line
+    -- order, accents stripped, in lower case, without the order's reference or the item's
+    -- own (a copy re-sent without "SO-2025-01059" says the same), split on anything but a
+    -- letter or digit. Numbers and period labels stay: "Retainer - September 2025",
+    -- "Mar-26", "Q1", "Instalment 2 of 3". An item whose main lines say nothing but a
+    -- reference has no words, and agrees with nothing.
     select
+        words.order_id,
         words.billing_item_id,
         case when max(words.line_words) is not null then
-            {{ recon_ordered_agg("coalesce(words.line_words, '')", 'words.line_number') }}
+            {{ recon_ordered_agg('words.line_words', 'words.line_number', filter='where words.line_words is not null') }}
         end as description_key
     from (
         select
-            lines.billing_item_id,
-            lines.line_number,
+            texts.order_id,
+            texts.billing_item_id,
+            texts.line_number,
             nullif(trim({{ regexp_replace_all(
-                regexp_replace_all('lower(lines.line_description)', '[^ ]*([a-z][^ ]*[0-9]|[0-9][^ ]*[a-z])[^ ]*', ''),
+                "case when texts.item_reference is null or texts.item_reference = '' then texts.order_text
+                    else replace(texts.order_text, texts.item_reference, ' ') end",
                 '[^a-z0-9]+', ' '
             ) }}), '') as line_words
-        from {{ ref('int_invoice_lines_billable') }} as lines
-        where not lines.is_secondary_line
+        from (
+            select
+                invoice_matches.order_id,
+                lines.billing_item_id,
+                lines.line_number,
+                lower(billing_items.reference) as item_reference,
+                case when reconciled_orders.order_ref is null or reconciled_orders.order_ref = ''
+                    then lower({{ recon_strip_accents('lines.line_description') }})
+                    else replace(
+                        lower({{ recon_strip_accents('lines.line_description') }}),
+                        lower(reconciled_orders.order_ref), ' '
+                    )
+                end as order_text
+            from invoice_matches
+            inner join reconciled_orders
+                on invoice_matches.order_id = reconciled_orders.order_id
+            inner join {{ ref('int_invoice_lines_billable') }} as lines
+                on invoice_matches.billing_item_id = lines.billing_item_id
+            left join {{ ref('int_invoice_billing_items') }} as billing_items
+                on invoice_matches.billing_item_id = billing_items.billing_item_id
+            where not lines.is_secondary_line
+        ) as texts
     ) as words
-    group by words.billing_item_id
+    group by words.order_id, words.billing_item_id
 ),
 
 billed_again as (
@@ -445,7 +469,8 @@ billed_again as (
     -- main lines say the same. Credits and zero lines are no billing.
     select
         first_item.order_id,
-        second_item.invoice_id,
+        second_item.billing_item_id,
+        second_item.issue_date,
         second_item.billed_amount_order_currency as item_amount,
         coalesce(first_words.description_key = second_words.description_key, false) as same_words
     from invoice_matches as first_item
@@ -454,9 +479,11 @@ billed_again as (
         and first_item.invoice_currency = second_item.invoice_currency
         and first_item.billed_amount = second_item.billed_amount
     left join billing_item_words as first_words
-        on first_item.billing_item_id = first_words.billing_item_id
+        on first_item.order_id = first_words.order_id
+        and first_item.billing_item_id = first_words.billing_item_id
     left join billing_item_words as second_words
-        on second_item.billing_item_id = second_words.billing_item_id
+        on second_item.order_id = second_words.order_id
+        and second_item.billing_item_id = second_words.billing_item_id
     where first_item.invoice_id < second_item.invoice_id
         and first_item.billed_amount > 0
         and abs({{ recon_days_between('first_item.issue_date', 'second_item.issue_date') }})
@@ -483,22 +510,27 @@ billed_twice as (
 
 billed_twice_short as (
     -- Under-billed orders two of whose items bill the same thing again: the same amount, the
-    -- same words on the main line ("CRO retainer - December 2025" on 3 and 4 January), within
-    -- a billing cycle. A retainer still running is billed short of its booking, so the copy
-    -- shows no excess; it hides a month still to bill. The words are asked for because equal
-    -- instalments a week apart are an ordinary split: B 11 and 13 bill 4 such pairs of
-    -- "Media buying February", none a copy; and all the main lines, as one of a split
-    -- carries a "Management fee" line its sister lacks. What is at stake: the copies'
-    -- amounts.
-    -- Each copy counted once (the later invoice of each pair).
+    -- same words on the main lines ("CRO retainer - December 2025" on 3 and 4 January),
+    -- within a billing cycle. A retainer still running is billed short of its booking, so
+    -- the copy shows no excess; it hides a month still to bill. The words are asked for
+    -- because equal instalments a week apart are an ordinary split: B 11 and 13 bill 4 such
+    -- pairs of "Media buying February", none a copy; and all the main lines, as one of a
+    -- split carries a "Management fee" line its sister lacks. An item issued after the
+    -- order was credited is a re-issue (invoice, credit note, invoice again), not a copy; a
+    -- credit note after the copy is its correction, and the copy was billed all the same
+    -- (C 9: 43 of 60 copies credited back 5 to 40 days later). What is at stake: the
+    -- copies' amounts (the second item of each pair, each item once).
     select copies.order_id, sum(copies.item_amount) as repeated_amount
     from (
-        select distinct billed_again.order_id, billed_again.invoice_id, billed_again.item_amount
+        select distinct billed_again.order_id, billed_again.billing_item_id, billed_again.item_amount
         from billed_again
         inner join reconciled_orders
             on billed_again.order_id = reconciled_orders.order_id
+        left join {{ ref('int_orders_credited') }} as credited
+            on billed_again.order_id = credited.order_id
         where reconciled_orders.billing_state = 'under_billed'
             and billed_again.same_words
+            and not coalesce(credited.first_credit_date <= billed_again.issue_date, false)
     ) as copies
     group by copies.order_id
 ),

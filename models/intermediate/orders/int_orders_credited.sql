@@ -57,7 +57,9 @@ credited as (
         assigned.order_id,
         count(*) as credit_note_count,
         sum({{ convert_amount('assigned.net_amount', 'note_rate.rate_to_usd', 'order_rate.rate_to_usd') }})
-            as credited_amount
+            as credited_amount,
+        -- The first credit note's date: an item billed again after it is a re-issue.
+        min(assigned.issue_date) as first_credit_date
     from assigned
     inner join orders
         on assigned.order_id = orders.order_id
