@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -53,8 +54,9 @@ def apply_environment() -> None:
     dagster_dir = Path(os.environ["DAGSTER_HOME"])
     dagster_dir.mkdir(parents=True, exist_ok=True)
     config = dagster_dir / "dagster.yaml"
-    if not config.exists() or config.read_text() != DAGSTER_YAML:
-        config.write_text(DAGSTER_YAML)
+    text = dagster_yaml(dagster_dir)
+    if not config.exists() or config.read_text() != text:
+        config.write_text(text)
 
 
 def pin_environment() -> None:
@@ -80,6 +82,8 @@ def pin_environment() -> None:
 # The Dagster instance config recon manages under DAGSTER_HOME (rewritten if it differs).
 # Runs from the UI, the schedule and the sensor queue one at a time (one warehouse
 # writer); a run whose process dies is retried, a failed step (a failed test) is not.
+# Events go to Dagster's usual SQLite files through a storage that keeps its databases
+# open (orchestration/event_log_storage.py); it needs their directory spelled out.
 DAGSTER_YAML = """\
 # Written by recon (orchestration/settings.py); edits are overwritten.
 telemetry:
@@ -93,4 +97,14 @@ run_retries:
   enabled: true
   max_retries: 2
   retry_on_asset_or_op_failure: false
+event_log_storage:
+  module: orchestration.event_log_storage
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {event_log_dir}
 """
+
+
+def dagster_yaml(dagster_dir: Path) -> str:
+    """DAGSTER_YAML for the instance in ``dagster_dir`` (Dagster's own event log layout)."""
+    return DAGSTER_YAML.format(event_log_dir=json.dumps(str(dagster_dir / "history" / "runs")))

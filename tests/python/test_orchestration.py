@@ -152,3 +152,40 @@ def test_the_guess_before_a_run_sees_each_kind_of_new_input(recon_home: Path, mo
     assert build_inputs.nothing_new() is None
     record = publish_now()
     assert build_inputs.nothing_new() == record
+
+
+def test_runs_log_their_events_to_dagsters_own_files_through_open_databases(recon_home: Path) -> None:
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from orchestration import event_log_storage, settings
+
+    settings.apply_environment()
+
+    @dg.asset
+    def tally() -> int:
+        return 1
+
+    @dg.asset_check(asset=tally)
+    def tally_is_one() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    runs = event_log_storage.MAX_ENGINES + 3
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, event_log_storage.PooledSqliteEventLogStorage)
+        run_ids = [dg.materialize([tally, tally_is_one], instance=instance).run_id for _ in range(runs)]
+        # One open database per run would grow without end in a long-lived UI process.
+        assert len(storage._engines) <= event_log_storage.MAX_ENGINES
+        written = {run_id: len(storage.get_records_for_run(run_id).records) for run_id in run_ids}
+
+    # Dagster's stock storage reads what was written: same files, same schema, every event.
+    stock = SqliteEventLogStorage(str(recon_home / "dagster" / "history" / "runs"))
+    try:
+        assert {run_id: len(stock.get_records_for_run(run_id).records) for run_id in run_ids} == written
+        assert min(written.values()) > 5
+        latest = stock.get_latest_materialization_events([dg.AssetKey("tally")])[dg.AssetKey("tally")]
+        assert latest is not None and latest.run_id == run_ids[-1]
+        check = stock.get_latest_asset_check_execution_by_key([dg.AssetCheckKey(dg.AssetKey("tally"), "tally_is_one")])
+        assert len(check) == 1
+    finally:
+        stock.dispose()

@@ -134,24 +134,40 @@ def test_every_record_has_one_state_and_unmatched_ones_show_candidates(pipeline_
     assert explained == 0
 
 
-def test_every_dbt_unit_test_passes_on_the_built_warehouse(pipeline_home: Path, first_run: dict) -> None:
+def test_every_dbt_unit_test_passes_on_the_built_warehouse(pipeline_home: Path, first_run: dict, tmp_path) -> None:
     """A run leaves dbt's unit tests out (they check the SQL, not the data); they run here, once.
 
     dbt reads the column types of each fixture's model from the warehouse, hence after a run.
     """
     import json
     import re
+    import shutil
     import subprocess
     import sys
 
     from orchestration import settings
+    from orchestration.defs.dbt import PARTIAL_PARSE, parse_state_path
 
     settings.apply_environment()
     manifest = json.loads((settings.PROJECT_DIR / "target" / "manifest.json").read_text())
     expected = sum(1 for node in manifest.get("unit_tests", {}).values())
     assert expected > 0, "the manifest lists no unit tests: run `recon prepare`"
+    # Its own target directory (the project's target/ is `recon prepare`'s), starting from
+    # the parse the run left in this home.
+    target = tmp_path / "dbt-target"
+    target.mkdir()
+    shutil.copyfile(parse_state_path(), target / PARTIAL_PARSE)
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "test", "--select", "test_type:unit", "--profiles-dir", "profiles"],
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--profiles-dir",
+            "profiles",
+            "--target-path",
+            str(target),
+        ],
         cwd=settings.PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -187,6 +203,11 @@ def test_second_run_without_new_files_changes_no_raw_counts(pipeline_home: Path,
     assert after.pop("operator_actions") == before.pop("operator_actions", 0) + 2
     assert after.pop("audit_anchors") == before.pop("audit_anchors") + 2
     assert after.pop("build_log") == before.pop("build_log") + 1  # the actions are new: it builds
+    # That build started from the first one's parse of the project (reused_parse in
+    # orchestration/defs/dbt.py); the project's own parse is for another warehouse path.
+    dbt_log = max((pipeline_home / "logs").glob("run-*.log")).read_text()
+    assert "Found " in dbt_log  # the dbt build's own log
+    assert "Unable to do partial parsing" not in dbt_log
     # Each incremental staging model records the last batch it staged (no new batch: the same).
     assert after.pop("staged_batches") == before.pop("staged_batches") + 9
     assert after == before
