@@ -16,7 +16,13 @@ connections open:
   creates a database): a commit survives a killed process; a power cut may lose the last
   events, never corrupt the file;
 - connections are shared between threads only under the storage's own lock, as Dagster's
-  class already serialises every access with it.
+  class already serialises every access with it;
+- each stored event touches its run's database file: the UI follows a running run by
+  watching that file (Dagster's ``watch()``), and with connections open a commit reaches
+  it only at a checkpoint, which Dagster otherwise gets from closing its last connection.
+  The touch comes after the commit, so a woken reader always finds the event;
+- the directory comes from ``DAGSTER_HOME`` when the instance loads, so a copied home (the
+  kill -9 simulation copies them) writes its own events, not the original's.
 
 ``orchestration/settings.py`` names this class in the ``dagster.yaml`` it writes.
 """
@@ -24,11 +30,14 @@ connections open:
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as db
+from dagster import StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -57,8 +66,13 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         super().__init__(base_dir, inst_data)
 
     @classmethod
+    def config_type(cls):
+        # ``dagster_home: {env: DAGSTER_HOME}`` in dagster.yaml: Dagster's own layout under it.
+        return {"dagster_home": StringSource}
+
+    @classmethod
     def from_config_value(cls, inst_data, config_value):  # ty: ignore[invalid-method-override]
-        return cls(inst_data=inst_data, **config_value)
+        return cls(os.path.join(config_value["dagster_home"], "history", "runs"), inst_data=inst_data)
 
     def _engine(self, shard: str) -> Engine:
         with self._engines_lock:
@@ -91,6 +105,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 with conn.begin():
                     yield conn
 
+    def store_event(self, event) -> None:
+        super().store_event(event)
+        # After the commit: wakes watchers of this run (see module doc).
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.path_for_shard(event.run_id))
+
     def _close_engines(self) -> None:
         with self._engines_lock:
             while self._engines:
@@ -98,10 +118,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 engine.dispose()
 
     def wipe(self) -> None:
-        # Run databases are deleted from disk: close them first.
-        self._close_engines()
+        # Run databases are deleted from disk: close them first. Another process (the UI)
+        # keeps its own open until it evicts them; `dagster run wipe` is for stopped instances.
+        with self._db_lock:
+            self._close_engines()
         super().wipe()
 
     def dispose(self) -> None:
+        super().dispose()  # stops the watcher thread, which could open an engine again
         self._close_engines()
-        super().dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -54,9 +53,8 @@ def apply_environment() -> None:
     dagster_dir = Path(os.environ["DAGSTER_HOME"])
     dagster_dir.mkdir(parents=True, exist_ok=True)
     config = dagster_dir / "dagster.yaml"
-    text = dagster_yaml(dagster_dir)
-    if not config.exists() or config.read_text() != text:
-        config.write_text(text)
+    if not config.exists() or config.read_text() != DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
 
 
 def pin_environment() -> None:
@@ -82,8 +80,8 @@ def pin_environment() -> None:
 # The Dagster instance config recon manages under DAGSTER_HOME (rewritten if it differs).
 # Runs from the UI, the schedule and the sensor queue one at a time (one warehouse
 # writer); a run whose process dies is retried, a failed step (a failed test) is not.
-# Events go to Dagster's usual SQLite files through a storage that keeps its databases
-# open (orchestration/event_log_storage.py); it needs their directory spelled out.
+# Events go to Dagster's usual SQLite files under DAGSTER_HOME through a storage that
+# keeps its databases open (orchestration/event_log_storage.py).
 DAGSTER_YAML = """\
 # Written by recon (orchestration/settings.py); edits are overwritten.
 telemetry:
@@ -101,10 +99,6 @@ event_log_storage:
   module: orchestration.event_log_storage
   class: PooledSqliteEventLogStorage
   config:
-    base_dir: {event_log_dir}
+    dagster_home:
+      env: DAGSTER_HOME
 """
-
-
-def dagster_yaml(dagster_dir: Path) -> str:
-    """DAGSTER_YAML for the instance in ``dagster_dir`` (Dagster's own event log layout)."""
-    return DAGSTER_YAML.format(event_log_dir=json.dumps(str(dagster_dir / "history" / "runs")))

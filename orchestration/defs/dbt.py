@@ -3,6 +3,7 @@
 import hashlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -81,7 +82,8 @@ def reused_parse(target_path: Path) -> Iterator[None]:
         fresh = target_path / PARTIAL_PARSE
         if fresh.exists():
             saved.parent.mkdir(parents=True, exist_ok=True)
-            partial = saved.with_name(saved.name + ".partial")
+            handle, partial = tempfile.mkstemp(dir=saved.parent, suffix=".partial")
+            os.close(handle)
             shutil.copyfile(fresh, partial)
             os.replace(partial, saved)
 

@@ -44,7 +44,8 @@ from orchestration.settings import PROJECT_DIR
 
 # libyaml's parser where PyYAML was built with it: approvals.yml keeps every signature ever
 # made (425 KB here), and the pure-Python parser spent about 0.3 s on each of the two
-# reads a run makes. Both parsers give the same values and line numbers.
+# reads a run makes. On well-formed files both give the same values and line numbers
+# (libyaml accepts a little more, such as a tab after a value; signatures still decide).
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 RULE_GLOBS = (

@@ -169,6 +169,7 @@ def test_runs_log_their_events_to_dagsters_own_files_through_open_databases(reco
     def tally_is_one() -> dg.AssetCheckResult:
         return dg.AssetCheckResult(passed=True)
 
+    assert "history/runs" not in (recon_home / "dagster" / "dagster.yaml").read_text()  # from DAGSTER_HOME
     runs = event_log_storage.MAX_ENGINES + 3
     with dg.DagsterInstance.get() as instance:
         storage = instance.event_log_storage
@@ -189,3 +190,36 @@ def test_runs_log_their_events_to_dagsters_own_files_through_open_databases(reco
         assert len(check) == 1
     finally:
         stock.dispose()
+
+
+@pytest.mark.parametrize("reader_kind", ["pooled", "stock"])
+def test_the_live_run_log_sees_each_event_as_it_is_written(recon_home: Path, reader_kind: str) -> None:
+    """The UI follows a running run through the storage's watch(); open databases must not hide commits."""
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from orchestration.event_log_storage import PooledSqliteEventLogStorage
+
+    base_dir = str(recon_home / "dagster" / "history" / "runs")
+    writer = PooledSqliteEventLogStorage(base_dir)
+    reader = PooledSqliteEventLogStorage(base_dir) if reader_kind == "pooled" else SqliteEventLogStorage(base_dir)
+    run_id = "0f0e0d0c-0b0a-4900-8800-000000000001"
+    seen: list[str] = []
+
+    def entry(n: int) -> EventLogEntry:
+        return EventLogEntry(error_info=None, level=20, user_message=f"event {n}", run_id=run_id, timestamp=time.time())
+
+    try:
+        writer.store_event(entry(0))  # the run's database exists before anyone watches it
+        reader.get_records_for_run(run_id)  # and the reader has read it, as the UI does
+        reader.watch(run_id, None, lambda event, _cursor: seen.append(event.user_message))
+        for n in range(1, 41):
+            writer.store_event(entry(n))
+            if n % 10 == 0:  # a pause, as between a run's steps: the last event before it must show
+                deadline = time.monotonic() + 10
+                while len(seen) < n + 1 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert seen == [f"event {k}" for k in range(n + 1)]
+    finally:
+        reader.dispose()
+        writer.dispose()

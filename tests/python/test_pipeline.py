@@ -156,6 +156,7 @@ def test_every_dbt_unit_test_passes_on_the_built_warehouse(pipeline_home: Path, 
     # the parse the run left in this home.
     target = tmp_path / "dbt-target"
     target.mkdir()
+    assert parse_state_path().exists(), "the run kept no parse of the project in its home"
     shutil.copyfile(parse_state_path(), target / PARTIAL_PARSE)
     done = subprocess.run(
         [
