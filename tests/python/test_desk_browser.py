@@ -39,7 +39,7 @@ if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
     pytest.skip("chromium / chromedriver not installed (make browser)", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
@@ -123,7 +123,10 @@ def wait_text(driver, element_id: str, fragment: str) -> str:
 
     A form's submit returns before the next page arrives, and the page being left may
     hold an element of the same id (the claim's ``done`` while the match is posted): read
-    at once, it is the old page's text, or a stale element. Wait for the new one.
+    at once, it is the old page's text, or a stale element. Wait for the new one. Chrome
+    reports an element that left mid-read as "Node with given id does not belong to the
+    document", a plain WebDriverException (seen in CI at ae5390d): a page in transit too,
+    like a stale element (also a WebDriverException).
     """
     seen: list[str] = []
 
@@ -132,9 +135,7 @@ def wait_text(driver, element_id: str, fragment: str) -> str:
         return fragment in seen[0]
 
     try:
-        WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
-            holds
-        )
+        WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, WebDriverException)).until(holds)
     except Exception as exc:
         raise AssertionError(f"#{element_id} never held {fragment!r}; last text: {seen}") from exc
     return seen[0]
