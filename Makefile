@@ -32,10 +32,15 @@ browser:
 		{ $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null || \
 		  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }; }
 
+# Two pytest workers (pytest-xdist), each taking whole test files, so a module's fixtures
+# and its tests' order stay in one process. A run is mostly one process at a time (Python,
+# then dbt), so two keep both cores busy: 25 min 33 s of tests took 15 min 43 s
+# (docs/benchmarks.md, "CI time"). PYTEST_WORKERS=0 runs them in this process, in order.
+PYTEST_WORKERS ?= 2
 test: install browser
 	$(BIN)/recon prepare
 	$(BIN)/recon governance check
-	RECON_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
+	RECON_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Every model, seed and test built on Apache Spark (dbt-spark, method: session, local[2]) from
 # a generated 200-order fixture: orchestration/lab/spark_fixture.py. Needs Java 17.
