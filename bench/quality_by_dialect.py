@@ -63,7 +63,7 @@ def main() -> None:
             if args.train:
                 for result in train.train([home / "warehouse.duckdb"], specs.configured()):
                     weights.write_weights(result.name, result.rows)
-                pipeline._dbt("build", "--quiet")
+                pipeline._dbt("build", "--quiet", target_path=home / "target")
                 measured["unlabelled (own warehouse)"] = measure(home, truth)
                 weights.WEIGHTS_SEED.write_bytes(saved)
             results.append((dialect, seed, built, measured))

@@ -71,7 +71,7 @@ def main() -> None:
                     _set_prior(path, prior)
             for dialect, seed, home, truth in evaluations:
                 cli.settings.use_home(home)
-                pipeline._dbt("build", "--quiet")
+                pipeline._dbt("build", "--quiet", target_path=home / "target")
                 reports = {r.name: r for r in evaluate.evaluate(home / "warehouse.duckdb", truth)}
                 for name in LINKS:
                     table.append((dialect, seed, name, label, reports[name].auto.f1))

@@ -6,6 +6,7 @@ the benchmarks call these; ``orchestration/cli.py`` only parses arguments and pr
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -15,11 +16,17 @@ from pathlib import Path
 from orchestration import build_inputs, settings
 
 
-def _dbt(*args: str) -> None:
-    """Run dbt from the project directory with the project's profile and no telemetry."""
+def _dbt(*args: str, target_path: Path) -> None:
+    """Run dbt from the project directory with the project's profile and no telemetry.
+
+    Always into a target directory of its own: the project's target/ holds the manifest
+    that every run's Dagster definitions read, and dbt rewrites its manifest in place
+    (a run started meanwhile read half of one: seen with two pytest workers).
+    """
     settings.apply_environment()
     exe = Path(sys.executable).with_name("dbt")
     cmd = [str(exe) if exe.exists() else "dbt", *args, "--project-dir", str(settings.PROJECT_DIR)]
+    cmd += ["--target-path", str(target_path)]
     subprocess.run(cmd, cwd=settings.PROJECT_DIR, check=True)
 
 
@@ -45,10 +52,13 @@ def prepare(force: bool = False) -> Path:
     """Parse the dbt project into target/manifest.json, which the Dagster definitions load.
 
     ``force`` re-parses only when a project file changed since the manifest was written,
-    under a lock: runs in several homes share the project's target/ directory, and two
-    parses writing one manifest at once could leave a reader half a file.
+    under a lock: runs in several homes share the project's target/ directory. Readers
+    (every run's definitions) do not take the lock, so dbt parses into a directory of its
+    own and each file is swapped in whole, the manifest last: a reader sees the old
+    manifest or the new one, never half of one.
     """
     import fcntl
+    import tempfile
 
     path = manifest_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,10 +67,24 @@ def prepare(force: bool = False) -> Path:
         try:
             stale = not path.exists() or (force and _project_changed_since(path.stat().st_mtime))
             if stale:
-                _dbt("parse", "--quiet")
+                staging = Path(tempfile.mkdtemp(prefix=".parse-", dir=path.parent))
+                try:
+                    saved = path.parent / "partial_parse.msgpack"
+                    if saved.exists():  # dbt starts from the last parse
+                        shutil.copyfile(saved, staging / saved.name)
+                    _dbt("parse", "--quiet", target_path=staging)
+                    for name in PARSE_OUTPUTS:
+                        if (staging / name).exists():
+                            os.replace(staging / name, path.parent / name)
+                finally:
+                    shutil.rmtree(staging, ignore_errors=True)
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
     return path
+
+
+# What `recon prepare` publishes into target/, the manifest last (readers go by it).
+PARSE_OUTPUTS = ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json")
 
 
 def _send_alerts(result) -> None:
@@ -248,7 +272,7 @@ def build_scratch(
     selection = ["--select", select, "--indirect-selection", "cautious"] if select else []
     # Building pairs to learn weights from must not need the weights being learned.
     bootstrap = ["--vars", "{recon_bootstrap_weights: true}"] if select else []
-    _dbt("build", "--quiet", *selection, *bootstrap)
+    _dbt("build", "--quiet", *selection, *bootstrap, target_path=home / "target")
     return truth_dir
 
 

@@ -168,3 +168,40 @@ def test_marts_are_terminal() -> None:
         if dep in marts
     )
     assert marts and offenders == []
+
+
+def test_a_reparse_never_shows_a_reader_half_a_manifest() -> None:
+    """Runs in other homes read target/manifest.json without prepare's lock: it is swapped in whole."""
+    import json
+    import os
+    import threading
+
+    from orchestration import pipeline, settings
+
+    manifest = pipeline.prepare()
+    project_file = settings.PROJECT_DIR / "dbt_project.yml"
+    stamp = project_file.stat()
+    reads: list[str] = []
+    done = threading.Event()
+
+    def read_until_done() -> None:
+        while not done.is_set():
+            try:
+                json.loads(manifest.read_bytes())
+                reads.append("whole")
+            except (ValueError, FileNotFoundError) as exc:
+                reads.append(f"{type(exc).__name__}: {exc}"[:120])
+
+    reader = threading.Thread(target=read_until_done)
+    reader.start()
+    try:
+        # A project file newer than the manifest: prepare(force=True) parses again.
+        os.utime(project_file, ns=(stamp.st_atime_ns, time.time_ns() + 10**9))
+        before = manifest.stat().st_mtime_ns
+        pipeline.prepare(force=True)
+        assert manifest.stat().st_mtime_ns != before, "the project was not parsed again"
+    finally:
+        done.set()
+        reader.join()
+        os.utime(project_file, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert reads and set(reads) == {"whole"}, [r for r in reads if r != "whole"][:3]

@@ -217,7 +217,17 @@ def test_a_missing_weight_fails_the_build_naming_spec_field_and_level(built_home
         con.close()
     dbt = Path(sys.executable).with_name("dbt")
     done = subprocess.run(
-        [str(dbt), "run", "--select", "int_orders_invoices__pairs", "--project-dir", str(settings.PROJECT_DIR)],
+        # Its own target directory: the project's target/ holds the manifest other runs read.
+        [
+            str(dbt),
+            "run",
+            "--select",
+            "int_orders_invoices__pairs",
+            "--project-dir",
+            str(settings.PROJECT_DIR),
+            "--target-path",
+            str(built_home / "target"),
+        ],
         cwd=settings.PROJECT_DIR,
         capture_output=True,
         text=True,
