@@ -69,7 +69,7 @@ def prepare(force: bool = False) -> Path:
             if stale:
                 staging = Path(tempfile.mkdtemp(prefix=".parse-", dir=path.parent))
                 try:
-                    saved = path.parent / "partial_parse.msgpack"
+                    saved = path.parent / PARTIAL_PARSE
                     if saved.exists():  # dbt starts from the last parse
                         shutil.copyfile(saved, staging / saved.name)
                     _dbt("parse", "--quiet", target_path=staging)
@@ -83,8 +83,10 @@ def prepare(force: bool = False) -> Path:
     return path
 
 
+# dbt's saved parse, which a later parse starts from (orchestration/defs/dbt.py keeps one per home).
+PARTIAL_PARSE = "partial_parse.msgpack"
 # What `recon prepare` publishes into target/, the manifest last (readers go by it).
-PARSE_OUTPUTS = ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json")
+PARSE_OUTPUTS = (PARTIAL_PARSE, "semantic_manifest.json", "manifest.json")
 
 
 def _send_alerts(result) -> None:

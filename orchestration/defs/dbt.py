@@ -14,7 +14,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration import build_inputs, publish, settings, warehouse
+from orchestration import build_inputs, pipeline, publish, settings, warehouse
 from orchestration.defs.resources import RAW_GROUP, WarehouseWriter, dbt_project
 
 
@@ -48,9 +48,6 @@ def dbt_build_args(full_refresh: bool = False) -> list[str]:
     return [*args, "--full-refresh"] if full_refresh else args
 
 
-PARTIAL_PARSE = "partial_parse.msgpack"
-
-
 def parse_state_path() -> Path:
     """Where this home keeps dbt's parse of the project between runs.
 
@@ -75,11 +72,11 @@ def reused_parse(target_path: Path) -> Iterator[None]:
     saved = parse_state_path()
     if saved.exists():
         target_path.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(saved, target_path / PARTIAL_PARSE)
+        shutil.copyfile(saved, target_path / pipeline.PARTIAL_PARSE)
     try:
         yield
     finally:
-        fresh = target_path / PARTIAL_PARSE
+        fresh = target_path / pipeline.PARTIAL_PARSE
         if fresh.exists():
             saved.parent.mkdir(parents=True, exist_ok=True)
             handle, partial = tempfile.mkstemp(dir=saved.parent, suffix=".partial")
@@ -122,10 +119,10 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
     # Incremental staging models stage only what arrived since their last build by this
     # version of the project (macros/staging_incremental.sql); another version restages all.
     os.environ["RECON_PROJECT_SHA"] = inputs["project_sha256"]
-    project = dbt_project()
-    # dagster-dbt's naming for a run's target directory, under the project's target/.
+    # dagster-dbt's naming for a run's target directory, under the project's target/. Not
+    # through dbt_project(): under `dagster dev` that parses the whole project again.
     run_dir = f"{context.op_execution_context.op.name}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
-    target_path = project.project_dir / project.target_path / run_dir
+    target_path = pipeline.manifest_path().parent / run_dir
     with reused_parse(target_path):
         yield from dbt.cli(dbt_build_args(full_refresh), context=context, target_path=target_path).stream()
     con = warehouse.open_writer(settings.warehouse_path())

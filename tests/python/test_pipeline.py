@@ -146,7 +146,8 @@ def test_every_dbt_unit_test_passes_on_the_built_warehouse(pipeline_home: Path, 
     import sys
 
     from orchestration import settings
-    from orchestration.defs.dbt import PARTIAL_PARSE, parse_state_path
+    from orchestration.defs.dbt import parse_state_path
+    from orchestration.pipeline import PARTIAL_PARSE
 
     settings.apply_environment()
     manifest = json.loads((settings.PROJECT_DIR / "target" / "manifest.json").read_text())
