@@ -647,7 +647,7 @@ def ratios(report: dict) -> list[tuple[str, float | None, str]]:
     ours, splink = scored["ours_alone"], scored["splink"]
     splink_all = splink["train_s"] + splink["predict_s"]
     rows = [
-        ("ours deterministic CTEs / floor (hand-written join)", engine, hand),
+        ("ours deterministic CTEs / floor (the six passes by hand)", engine, hand),
         ("datacompy compare / ours deterministic CTEs", dc["compare_s"], engine),
         ("datacompy load + compare / ours deterministic CTEs", dc["total_s"], engine),
         ("Splink predict / ours blocking + scoring", splink["predict_s"], ours["blocking_scoring_s"]),
@@ -681,7 +681,7 @@ def render(report: dict) -> str:
         " with a resolved reference --"
     )
     w(
-        f"  floor: hand-written join + name confirmation  {floor['hand_equivalent_temp_table']:>8.3f} s"
+        f"  floor: the six passes written by hand        {floor['hand_equivalent_temp_table']:>8.3f} s"
         f" {floor['hand_pairs']:>10,} pairs"
     )
     w(

@@ -516,17 +516,103 @@ def reconciliation_stats(con, target: Path, name: str, pairs_seconds: float | No
     return out
 
 
-HAND_EQUIVALENT = """
+# The floor: the keyed reconciliation of orders_invoices written by hand, as one would for
+# this data alone: the six deterministic passes of macros/specs/spec__orders_invoices.sql
+# (references read exactly, by OCR or as bare digits, each confirmed by the client or the
+# amount; then an unreferenced item to the only order of its client that it bills to the
+# cent, whole or as a month or instalment; then to initials or an abbreviation), over the
+# same two models the engine reads. Derived values (initials, name words, the months of a
+# service period) are computed once per record, and one join serves the three reference
+# passes. Operator links aside (a benchmark home has none), deterministic_ratio checks that it
+# makes exactly the engine's pairs and pass priorities; when a spec change makes them differ,
+# this query must follow it.
+_STOP_WORDS = "('and', 'of', 'the', 'llp', 'lp', 'group', 'holdings', '')"
+HAND_EQUIVALENT = f"""
 create or replace temp table bench_hand_deterministic as
-select
-    cast(orders.order_id as varchar) as left_key,
-    cast(items.billing_item_id as varchar) as right_key,
-    case when upper(trim(orders.order_ref)) = upper(trim(items.reference)) then 1 else 2 end as pass_priority
-from staging.stg_crm__orders as orders
-inner join intermediate.int_invoice_billing_items as items
-    on orders.order_ref_normalised = items.reference_normalised
-where not orders.is_cancelled
-    and jaro_winkler_similarity(orders.client_name_normalised, items.client_name_normalised) >= 0.8
+with l as (
+    select
+        cast(order_id as varchar) as k, order_reference_key as rk, client_name_compared as nm,
+        client_id as cid, currency as cur, booked_amount as amt,
+        service_start_date as d0, service_end_date as d1,
+        case when client_name_compared like '% %' then nullif(array_to_string(list_transform(
+            list_filter(string_split(client_name_compared, ' '), lambda w: w not in {_STOP_WORDS}), lambda w: left(w, 1)), ''), '')
+        end as initials,
+        list_filter(string_split(client_name_compared, ' '), lambda w: w not in {_STOP_WORDS}) as words,
+        case when service_end_date >= service_start_date
+            then date_diff('month', service_start_date, service_end_date + 1) end as months
+    from intermediate.int_orders_resolved
+),
+r as (
+    select
+        cast(billing_item_id as varchar) as k, reference_normalised as rk, reference_kind as kind,
+        client_name_compared as nm, client_id_resolved as cid, currency as cur,
+        net_amount as amt, primary_net_amount as amt1, issue_date as d, invoice_item_count as n,
+        regexp_replace(lower(client_name_compared), '[^a-z]', '', 'g') as letters,
+        list_filter(string_split(client_name_compared, ' '), lambda w: w not in {_STOP_WORDS}) as words
+    from intermediate.int_invoice_billing_items
+),
+ref as (
+    select l.k as left_key, r.k as right_key,
+        case r.kind when 'exact' then 1 when 'ocr' then 2 else 3 end as p
+    from l join r on l.rk = r.rk
+    where r.kind in ('exact', 'ocr', 'digits')
+      and case when r.kind = 'digits' then
+            (coalesce(jaro_winkler_similarity(l.nm, r.nm) >= 0.8, false)
+             or coalesce(length(r.letters) between 2 and 5 and r.letters = l.initials, false)
+             or coalesce(l.cid = r.cid, false))
+            and l.cur = r.cur
+            and (abs(l.amt - r.amt) <= greatest(1.0, 0.02 * abs(l.amt))
+                 or (r.amt <= l.amt and r.amt >= 0.05 * l.amt))
+          else
+            coalesce(jaro_winkler_similarity(l.nm, r.nm) >= 0.8, false)
+             or coalesce(length(r.letters) between 2 and 5 and r.letters = l.initials, false)
+             or coalesce(l.cid = r.cid, false)
+             or (l.cur = r.cur and abs(l.amt - r.amt) <= greatest(1.0, 0.02 * abs(l.amt)))
+          end
+),
+gap4 as (
+    select l.k as left_key, r.k as right_key, l.cur, l.amt, l.months, r.amt as ramt, r.amt1,
+        case when r.d < l.d0 then date_diff('day', l.d0, r.d)
+             when r.d > l.d1 then date_diff('day', l.d1, r.d) else 0 end as gap, r.n
+    from l join r on l.cid = r.cid and l.cur = r.cur
+    where r.rk is null
+),
+p4 as (
+    select left_key, right_key, 4 as p from gap4
+    where gap between -45 and 180
+      and (abs(amt - ramt) <= greatest(0.05, 0.0005 * abs(amt))
+        or (months >= 2 and abs(cast(amt as decimal(38, 4)) / months - ramt) <= 0.05)
+        or (ramt > 0 and round(amt / ramt) between 2 and 12
+            and abs(cast(amt as decimal(38, 4)) / round(amt / ramt) - ramt) <= 0.05)
+        or abs(amt - amt1) <= greatest(0.05, 0.0005 * abs(amt))
+        or (months >= 2 and abs(cast(amt as decimal(38, 4)) / months - amt1) <= 0.05))
+    qualify count(*) over (partition by right_key) = 1
+),
+p5 as (
+    select left_key, right_key, 5 as p from gap4
+    where n >= 2 and gap between -45 and 240
+      and (abs(amt - ramt) <= greatest(0.05, 0.0005 * abs(amt))
+        or abs(amt - amt1) <= greatest(0.05, 0.0005 * abs(amt)))
+      and left_key not in (select left_key from ref union all select left_key from p4)
+    qualify count(*) over (partition by right_key) = 1
+),
+p6 as (
+    select l.k as left_key, r.k as right_key, 6 as p
+    from l join r on l.amt = r.amt and l.cur = r.cur
+    where r.rk is null and r.cid is null
+      and (coalesce(length(r.letters) between 2 and 5 and r.letters = l.initials, false)
+        or coalesce(list_bool_or(list_transform(r.words, lambda w: length(w) = 1))
+            and list_bool_or(list_transform(r.words, lambda w: length(w) >= 2))
+            and len(r.words) = len(l.words)
+            and list_bool_and(list_transform(list_zip(r.words, l.words),
+                lambda x: x[1] = x[2] or (length(x[1]) = 1 and x[1] = left(x[2], 1)))), false))
+      and case when r.d < l.d0 then date_diff('day', l.d0, r.d)
+               when r.d > l.d1 then date_diff('day', l.d1, r.d) else 0 end between -45 and 75
+    qualify count(*) over (partition by right_key) = 1
+)
+select left_key, right_key, min(p) as pass_priority
+from (select * from ref union all select * from p4 union all select * from p5 union all select * from p6)
+group by left_key, right_key
 """
 
 HAND_BARE = """
@@ -704,13 +790,13 @@ def render(report: dict) -> str:
         if isinstance(det, str):
             w(f"  n/a: {det}")
         else:
-            w(f"  hand-written, equivalent (join + name confirm), temp table {det['hand_equivalent_temp_table']:.3f} s")
+            w(f"  hand-written, the same six passes, temp table            {det['hand_equivalent_temp_table']:.3f} s")
             w(f"  hand-written, bare join, temp table                        {det['hand_bare_join_temp_table']:.3f} s")
             w(f"  engine deterministic CTEs, temp table                      {det['engine_temp_table']:.3f} s")
             w(f"  engine deterministic CTEs, count(*)                        {det['engine_count']:.3f} s")
             w(
                 f"  ratio engine/hand: {det['ratio_temp_table']}x (temp table), {det['ratio_count']}x (count),"
-                f" {det['ratio_vs_bare_join']}x vs bare join (target <= 2x)"
+                f" {det['ratio_vs_bare_join']}x vs bare join (target <= 1.5x)"
             )
             w(
                 f"  pairs: engine {det['engine_pairs']:,}, hand {det['hand_pairs']:,} (differ: "

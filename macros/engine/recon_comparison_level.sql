@@ -37,10 +37,10 @@
         {{ exceptions.raise_compiler_error("comparison level '" ~ level.name ~ "': per_month needs a date_end column on the left (a service period)") }}
             {%- elif level.get('per_month') %}
         {#- One month's share of the left amount (a retainer billed monthly): the months
-            its service period spans, [date, date_end]. #}
-        when {{ left }}.date_end >= {{ left }}.date
-            and {{ recon_date_diff('month', left ~ '.date', left ~ '.date_end + 1') }} >= 2
-            and abs({{ 'left_whole_amount_compared' if has_fx else l }} / {{ recon_date_diff('month', left ~ '.date', left ~ '.date_end + 1') }} - {{ r }})
+            its service period spans, [date, date_end]: `period_months`, computed once per
+            left record by recon_pairs. #}
+        when {{ left }}.period_months >= 2
+            and abs({{ 'left_whole_amount_compared' if has_fx else l }} / {{ left }}.period_months - {{ r }})
                 <= {{ level.abs }} + {{ level.rel }} * abs({{ r }}) then {{ i }}
             {%- elif 'rel_min' in level %}
         when {{ r }} between {{ level.rel_min }} * {{ l }} and {{ level.rel_max }} * {{ l }} then {{ i }}

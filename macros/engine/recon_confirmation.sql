@@ -11,7 +11,8 @@
       {amount: {per_month: true, abs: 0.05, rel: 0.0005}}
                                            same currency and the right amount is one month's share of the
                                            left amount over the left's service period [date, date_end] of
-                                           two months or more (a retainer's month);
+                                           two months or more (a retainer's month; `period_months`, which
+                                           recon_pairs computes once per left record);
       {amount: {equal_share: 12, abs: 0.05, rel: 0.0005}}
                                            same currency and the right amount is an equal part (a half, a
                                            third, … down to 1/12) of the left amount (an instalment).
@@ -48,11 +49,9 @@
             | replace('right_records.amount', 'right_records.' ~ confirm.amount.right_field) }}
     {%- elif 'amount' in confirm and confirm.amount.get('per_month') -%}
         (left_records.currency = right_records.currency
-            and left_records.date_end >= left_records.date
-            and {{ recon_date_diff('month', 'left_records.date', 'left_records.date_end + 1') }} >= 2
+            and left_records.period_months >= 2
             and abs(
-                cast(left_records.amount as decimal(38, 4))
-                    / {{ recon_date_diff('month', 'left_records.date', 'left_records.date_end + 1') }}
+                cast(left_records.amount as decimal(38, 4)) / left_records.period_months
                 - right_records.amount
             ) <= greatest({{ confirm.amount.get('abs', 0) }}, {{ confirm.amount.get('rel', 0) }} * abs(right_records.amount)))
     {%- elif 'amount' in confirm and confirm.amount.get('equal_share') -%}

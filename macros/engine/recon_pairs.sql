@@ -35,6 +35,15 @@ left_records as (
         {%- for field, expression in spec.left.columns.items() %}
         {{ expression }} as {{ field }},
         {%- endfor %}
+        {%- if 'date' in spec.left.columns and 'date_end' in spec.left.columns %}
+        -- The calendar months the service period [date, date_end] spans (null when it ends
+        -- before it starts), once per record: a `per_month` confirmation or level divides by it
+        -- for every pair the record is in.
+        case
+            when ({{ spec.left.columns.date_end }}) >= ({{ spec.left.columns.date }})
+                then {{ recon_date_diff('month', '(' ~ spec.left.columns.date ~ ')', '(' ~ spec.left.columns.date_end ~ ') + 1') }}
+        end as period_months,
+        {%- endif %}
         coalesce({{ spec.left.get('where') or 'true' }}, false) as is_in_scope
     from {{ ref(spec.left.model) }}
     -- (`true and`: Spark reads `<table> where (...)` as an alias with column names.)

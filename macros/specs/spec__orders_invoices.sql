@@ -12,6 +12,8 @@ name: orders_invoices
 # edits of an order's is evidence only as the amount is (the order's client, a like name, or an
 # item quoting no reference or an order's own); its amount is evidence only while the order
 # is not billed in full once every pass has run ({amount: {of: open}}).
+# Still v18: passes 4-6 are joined on the currency their conditions already required (the
+# same pairs, made faster).
 rule_version: orders_invoices.v18
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
@@ -114,7 +116,10 @@ deterministic:
   # period to half a year after (consolidated invoices catch up late), bills that order.
   # A client with two such orders leaves the choice to the scored pass.
   - name: only_order_of_client_at_amount
-    fields: [client_id]
+    # Joined on the currency too, which every condition below asks for: the pairs are the
+    # same, and the join's hash key does the work its residual test did (the pass took
+    # about 0.2 s of the keyed stage's 0.5 s at 200,000 orders).
+    fields: [client_id, currency]
     where: "right_records.reference_key is null"
     window_days: {min: -45, max: 180}
     only_candidate: true
@@ -136,7 +141,7 @@ deterministic:
   # or a share of (orders the passes above paired are not counted). An invoice of its own
   # may bill an instalment: left to the pass above.
   - name: only_order_of_client_at_booking
-    fields: [client_id]
+    fields: [client_id, currency]
     where: "right_records.reference_key is null and right_records.invoice_items >= 2"
     window_days: {min: -45, max: 240}
     # An order a reference already bills is not billed whole a second time here.
@@ -151,7 +156,7 @@ deterministic:
   # Dubois Interiors and Dunmere Interiors), bills the one order it bills to the cent
   # whose client those initials or that abbreviation are, near its service period.
   - name: only_order_at_amount_of_initials
-    fields: [amount]
+    fields: [amount, currency]
     where: "right_records.reference_key is null and right_records.client_id is null"
     window_days: {min: -45, max: 75}
     only_candidate: true
