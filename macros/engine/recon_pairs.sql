@@ -27,7 +27,22 @@
 {%- endfor -%}
 {%- set left_amount = 'coalesce(left_remaining.remaining_amount, left_records.amount)'
     if spec.assignment.get('left_accepts_remainder') else 'left_records.amount' -%}
+{%- set name_fields = recon_confirmation_name_fields_of(spec) %}
 with
+{%- for field in name_fields %}
+{%- for side in ('left', 'right') %}
+{%- set records = spec.left if side == 'left' else spec.right %}
+
+{{ side }}_name_forms__{{ field }} as (
+    -- The forms of each distinct {{ side }} {{ field }} a pass confirms by initials or
+    -- abbreviation, computed once per name rather than once per pair.
+    select
+        recon_form_value,
+        {{- recon_confirmation_name_forms('recon_form_value', field, side) }}
+    from (select distinct {{ records.columns[field] }} as recon_form_value from {{ ref(records.model) }}) as recon_names
+),
+{%- endfor %}
+{%- endfor %}
 
 left_records as (
     select
@@ -44,8 +59,16 @@ left_records as (
                 then {{ recon_date_diff('month', '(' ~ spec.left.columns.date ~ ')', '(' ~ spec.left.columns.date_end ~ ') + 1') }}
         end as period_months,
         {%- endif %}
+        {%- for field in name_fields %}
+        left_name_forms__{{ field }}.recon_initials__{{ field }},
+        left_name_forms__{{ field }}.recon_words__{{ field }},
+        {%- endfor %}
         coalesce({{ spec.left.get('where') or 'true' }}, false) as is_in_scope
     from {{ ref(spec.left.model) }}
+    {%- for field in name_fields %}
+    left join left_name_forms__{{ field }}
+        on left_name_forms__{{ field }}.recon_form_value = ({{ spec.left.columns[field] }})
+    {%- endfor %}
     -- (`true and`: Spark reads `<table> where (...)` as an alias with column names.)
     where true and ({{ spec.left.get('where') or 'true' }})
     {%- if spec.left.get('reference_only_where') %}
@@ -58,10 +81,19 @@ left_records as (
 right_records as (
     select
         cast({{ spec.right.key }} as string) as right_key,
+        {%- for field in name_fields %}
+        right_name_forms__{{ field }}.recon_letters__{{ field }},
+        right_name_forms__{{ field }}.recon_words__{{ field }},
+        right_name_forms__{{ field }}.recon_abbreviated__{{ field }},
+        {%- endfor %}
         {%- for field, expression in spec.right.columns.items() %}
         {{ expression }} as {{ field }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ ref(spec.right.model) }}
+    {%- for field in name_fields %}
+    left join right_name_forms__{{ field }}
+        on right_name_forms__{{ field }}.recon_form_value = ({{ spec.right.columns[field] }})
+    {%- endfor %}
     where {{ spec.right.get('where') or 'true' }}
 ),
 
