@@ -61,37 +61,50 @@ texts as (
     from deliverables
 ),
 
-tokens as (
+text_tokens as {{ recon_materialized_cte() }} (
+    -- Each distinct text cut once (materialized): the same texts recur across records (1M
+    -- orders: 7.8M texts, 1.7M distinct), and the regular expressions are the costly part.
     -- A reference column is also read whole ("AGY 2025 0042" in one piece).
+    select
+        distinct_texts.field_rank,
+        distinct_texts.text,
+        {{ recon_unnest(recon_list_distinct(recon_list_concat([
+            'case when distinct_texts.field_rank = 1 then ' ~ recon_list_literal(['upper(trim(distinct_texts.text))']) ~ ' else ' ~ recon_list_literal([]) ~ ' end',
+            reference_tokens('distinct_texts.text')
+        ]))) }} as token
+    from (
+        select distinct texts.field_rank, texts.text
+        from texts
+        where nullif(trim(texts.text), '') is not null
+    ) as distinct_texts
+),
+
+tokens as {{ recon_materialized_cte() }} (
+    -- Every token of every record's texts (materialized: three readers).
     select
         texts.record_type,
         texts.record_id,
         texts.field_rank,
         texts.field_name,
-        {{ recon_unnest(recon_list_distinct(recon_list_concat([
-            'case when texts.field_rank = 1 then ' ~ recon_list_literal(['upper(trim(texts.text))']) ~ ' else ' ~ recon_list_literal([]) ~ ' end',
-            reference_tokens('texts.text')
-        ]))) }} as token
+        text_tokens.token
     from texts
-    where nullif(trim(texts.text), '') is not null
+    inner join text_tokens
+        on texts.text = text_tokens.text
+        and texts.field_rank = text_tokens.field_rank
 ),
 
-readings as {{ recon_materialized_cte() }} (
-    -- Computed once (materialized): every later step reads these readings, and the
-    -- packing inside them is the costly part (191 s of 1M orders' build when each reader
-    -- recomputed it).
+token_readings as {{ recon_materialized_cte() }} (
+    -- Each distinct token read once (materialized): a token's readings and the references
+    -- it hits depend on the token alone, and the same tokens recur across records (1M
+    -- orders: 11.1M occurrences of 1.2M tokens). The packing is the costly part.
     select
-        packed.record_type,
-        packed.record_id,
-        packed.field_rank,
-        packed.field_name,
         packed.token,
         {{ canonical_reference('packed.token_packed', 'strict', packed=true) }} as canonical_strict,
         {{ canonical_reference('packed.token_packed', 'ocr_body', packed=true) }} as canonical_ocr_body,
         {{ canonical_reference('packed.token_packed', 'ocr_family', packed=true) }} as canonical_ocr_family
     from (
-        select tokens.*, {{ reference_packed('tokens.token') }} as token_packed
-        from tokens
+        select distinct_tokens.token, {{ reference_packed('distinct_tokens.token') }} as token_packed
+        from (select distinct tokens.token from tokens) as distinct_tokens
     ) as packed
 ),
 
@@ -101,26 +114,22 @@ known_families as (
 ),
 
 variants as (
-    select readings.*, readings.canonical_strict as canonical, 'exact' as mention_kind, 1 as kind_rank
-    from readings
+    select token_readings.*, token_readings.canonical_strict as canonical, 'exact' as mention_kind, 1 as kind_rank
+    from token_readings
     union all
-    select readings.*, readings.canonical_ocr_body, 'ocr', 2
-    from readings
-    where readings.canonical_ocr_body is distinct from readings.canonical_strict
+    select token_readings.*, token_readings.canonical_ocr_body, 'ocr', 2
+    from token_readings
+    where token_readings.canonical_ocr_body is distinct from token_readings.canonical_strict
     union all
-    select readings.*, readings.canonical_ocr_family, 'ocr', 2
-    from readings
-    where readings.canonical_ocr_family is distinct from readings.canonical_strict
+    select token_readings.*, token_readings.canonical_ocr_family, 'ocr', 2
+    from token_readings
+    where token_readings.canonical_ocr_family is distinct from token_readings.canonical_strict
 ),
 
 stripped as (
     -- Letters no order reference starts with are a word before the number ("No. 45574",
     -- "Order 44136", "Ref 19837"): the number alone is read too, as a weak (digits) mention.
     select distinct
-        variants.record_type,
-        variants.record_id,
-        variants.field_rank,
-        variants.field_name,
         variants.token,
         variants.canonical_strict,
         ':' || split_part(variants.canonical, ':', 2) as canonical
@@ -141,12 +150,9 @@ unique_digits as (
     having count(distinct order_references.reference_key) = 1
 ),
 
-hits as (
+token_hits as (
+    -- The orders each distinct token names, and how.
     select
-        variants.record_type,
-        variants.record_id,
-        variants.field_rank,
-        variants.field_name,
         variants.token,
         variants.mention_kind,
         variants.kind_rank,
@@ -156,10 +162,6 @@ hits as (
         on variants.canonical = order_references.reference_canonical
     union all
     select
-        stripped.record_type,
-        stripped.record_id,
-        stripped.field_rank,
-        stripped.field_name,
         stripped.token,
         'digits' as mention_kind,
         3 as kind_rank,
@@ -173,19 +175,15 @@ hits as (
     -- A bare number (typed bare, or after a word) equal to the digits of exactly one
     -- known reference, whatever its prefix; never a year.
     select
-        bare.record_type,
-        bare.record_id,
-        bare.field_rank,
-        bare.field_name,
         bare.token,
         'digits' as mention_kind,
         4 as kind_rank,
         unique_digits.reference_key
     from (
-        select record_type, record_id, field_rank, field_name, token, canonical_strict, canonical from variants
+        select token, canonical_strict, canonical from variants
         where split_part(variants.canonical, ':', 1) = ''
         union all
-        select record_type, record_id, field_rank, field_name, token, canonical_strict, canonical from stripped
+        select token, canonical_strict, canonical from stripped
     ) as bare
     inner join unique_digits
         on split_part(bare.canonical, ':', 2) = unique_digits.reference_digits
@@ -194,6 +192,22 @@ hits as (
         -- 2026" and "Social 2026" read as "JU" + "12026" name no order 12026, however
         -- unique those digits are. As typed, the number is a year.
         and not coalesce({{ recon_regexp_full_match("split_part(bare.canonical_strict, ':', 2)", '(19|20)[0-9]{2}') }}, false)
+),
+
+hits as (
+    -- Every occurrence of a token that names an order.
+    select
+        tokens.record_type,
+        tokens.record_id,
+        tokens.field_rank,
+        tokens.field_name,
+        tokens.token,
+        token_hits.mention_kind,
+        token_hits.kind_rank,
+        token_hits.reference_key
+    from tokens
+    inner join token_hits
+        on tokens.token = token_hits.token
 ),
 
 best_hits as (
@@ -225,32 +239,45 @@ known_shapes as (
     from order_references
 ),
 
+shaped_tokens as (
+    -- Tokens whose strict reading is shaped like the orders' references (same family, digit
+    -- count within one, not a year), once per distinct token.
+    select token_readings.token
+    from token_readings
+    where token_readings.canonical_strict is not null
+        and exists (
+            select 1
+            from known_shapes
+            where known_shapes.reference_family = split_part(token_readings.canonical_strict, ':', 1)
+                and abs(known_shapes.digit_count - length(split_part(token_readings.canonical_strict, ':', 2))) <= 1
+        )
+        and not {{ recon_regexp_full_match("split_part(token_readings.canonical_strict, ':', 2)", '(19|20)[0-9]{2}') }}
+),
+
 fallback as (
     -- The record's most reference-like token, for the scored pass's edit distance when
     -- nothing resolved: a reference column's value, or a token of free text shaped like
     -- the orders' references (same family, digit count within one: "IO-004271", a typo of
     -- IO-004217; not "Q1 2025", not a year). From the highest-ranked field, the longest
-    -- digit run.
+    -- digit run, then the longest reading ("RT-00B934" read whole as RT:934 before its tail
+    -- B:934), then the first in order: no tie is left to the order rows arrive in.
     select
-        readings.record_type,
-        readings.record_id,
-        {{ recon_arg_min('readings.canonical_strict',
-            "readings.field_rank * 1000 - length(split_part(readings.canonical_strict, ':', 2))") }} as fallback_canonical
-    from readings
-    where readings.canonical_strict is not null
-        and (
-            readings.field_rank = 1
-            or (
-                exists (
-                    select 1
-                    from known_shapes
-                    where known_shapes.reference_family = split_part(readings.canonical_strict, ':', 1)
-                        and abs(known_shapes.digit_count - length(split_part(readings.canonical_strict, ':', 2))) <= 1
-                )
-                and not {{ recon_regexp_full_match("split_part(readings.canonical_strict, ':', 2)", '(19|20)[0-9]{2}') }}
-            )
-        )
-    group by readings.record_type, readings.record_id
+        tokens.record_type,
+        tokens.record_id,
+        {{ recon_arg_min('token_readings.canonical_strict', recon_struct_pack([
+            ['field_rank', 'tokens.field_rank'],
+            ['digits', "-length(split_part(token_readings.canonical_strict, ':', 2))"],
+            ['reading', '-length(token_readings.canonical_strict)'],
+            ['canonical', 'token_readings.canonical_strict'],
+        ])) }} as fallback_canonical
+    from tokens
+    inner join token_readings
+        on tokens.token = token_readings.token
+    left join shaped_tokens
+        on tokens.token = shaped_tokens.token
+    where token_readings.canonical_strict is not null
+        and (tokens.field_rank = 1 or shaped_tokens.token is not null)
+    group by tokens.record_type, tokens.record_id
 ),
 
 records as (
