@@ -541,6 +541,9 @@ with l as (
         case when service_end_date >= service_start_date
             then date_diff('month', service_start_date, service_end_date + 1) end as months
     from intermediate.int_orders_resolved
+    -- Orders cancelled or not: the engine's reference passes see both. (An unknown
+    -- is_cancelled is neither, as in the engine.)
+    where not is_cancelled or is_cancelled
 ),
 r as (
     select
@@ -593,7 +596,8 @@ p5 as (
     where n >= 2 and gap between -45 and 240
       and (abs(amt - ramt) <= greatest(0.05, 0.0005 * abs(amt))
         or abs(amt - amt1) <= greatest(0.05, 0.0005 * abs(amt)))
-      and left_key not in (select left_key from ref union all select left_key from p4)
+      and not exists (select 1 from ref where ref.left_key = gap4.left_key)
+      and not exists (select 1 from p4 where p4.left_key = gap4.left_key)
     qualify count(*) over (partition by right_key) = 1
 ),
 p6 as (

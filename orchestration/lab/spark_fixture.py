@@ -67,10 +67,24 @@ def export_raw(warehouse: Path, out: Path) -> list[str]:
     return sorted(columns)
 
 
-def dbt(args: list[str]) -> bool:
+def dbt(args: list[str], scratch: Path) -> bool:
+    """dbt on the spark target. Its manifest and logs go under `scratch`: the project's
+    target/ holds the DuckDB parse that `recon run` reads, and a Spark parse written there
+    (another adapter, other dependencies) would be read by a run in any home meanwhile."""
     from dbt.cli.main import dbtRunner
 
-    common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR / "profiles"), "--target", "spark"]
+    common = [
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR / "profiles"),
+        "--target",
+        "spark",
+        "--target-path",
+        str(scratch / "target"),
+        "--log-path",
+        str(scratch / "logs"),
+    ]
     result = dbtRunner().invoke([*args, *common])
     return bool(result.success)
 
@@ -111,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             "recon_spark_fixture_tables",
             "--args",
             repr({"directory": str(scratch / "raw"), "tables": tables}),
-        ]
+        ],
+        scratch,
     )
-    ok = ok and dbt(["build", *options.dbt_args])
+    ok = ok and dbt(["build", *options.dbt_args], scratch)
     print(f"spark: dbt build {'passed' if ok else 'FAILED'} in {time.monotonic() - prepared:.1f}s", flush=True)
     return 0 if ok else 1
 

@@ -259,14 +259,17 @@ fallback as (
     -- nothing resolved: a reference column's value, or a token of free text shaped like
     -- the orders' references (same family, digit count within one: "IO-004271", a typo of
     -- IO-004217; not "Q1 2025", not a year). From the highest-ranked field, the longest
-    -- digit run, then the longest reading ("RT-00B934" read whole as RT:934 before its tail
-    -- B:934), then the first in order: no tie is left to the order rows arrive in.
+    -- digit run, then a reading whose letters are a family the orders use ("Order
+    -- RT-0O4271" in a reference column is RT:4271, not ORDERRT:4271 read whole), then the
+    -- longest ("RT-00B934" read whole as RT:934 before its tail B:934), then the first in
+    -- order: no tie is left to the order rows arrive in.
     select
         tokens.record_type,
         tokens.record_id,
         {{ recon_arg_min('token_readings.canonical_strict', recon_struct_pack([
             ['field_rank', 'tokens.field_rank'],
             ['digits', "-length(split_part(token_readings.canonical_strict, ':', 2))"],
+            ['unknown_family', 'case when known_families.reference_family is null then 1 else 0 end'],
             ['reading', '-length(token_readings.canonical_strict)'],
             ['canonical', 'token_readings.canonical_strict'],
         ])) }} as fallback_canonical
@@ -275,6 +278,8 @@ fallback as (
         on tokens.token = token_readings.token
     left join shaped_tokens
         on tokens.token = shaped_tokens.token
+    left join known_families
+        on split_part(token_readings.canonical_strict, ':', 1) = known_families.reference_family
     where token_readings.canonical_strict is not null
         and (tokens.field_rank = 1 or shaped_tokens.token is not null)
     group by tokens.record_type, tokens.record_id
