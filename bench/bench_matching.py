@@ -535,7 +535,8 @@ with l as (
         client_id as cid, currency as cur, booked_amount as amt,
         service_start_date as d0, service_end_date as d1,
         case when client_name_compared like '% %' then nullif(array_to_string(list_transform(
-            list_filter(string_split(client_name_compared, ' '), lambda w: w not in {_STOP_WORDS}), lambda w: left(w, 1)), ''), '')
+            list_filter(string_split(client_name_compared, ' '), lambda w: w not in {_STOP_WORDS}),
+            lambda w: left(w, 1)), ''), '')
         end as initials,
         list_filter(string_split(client_name_compared, ' '), lambda w: w not in {_STOP_WORDS}) as words,
         case when service_end_date >= service_start_date

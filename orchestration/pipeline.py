@@ -15,6 +15,11 @@ from pathlib import Path
 
 from orchestration import build_inputs, settings
 
+# dbt's saved parse, which a later parse starts from (orchestration/defs/dbt.py keeps one per home).
+PARTIAL_PARSE = "partial_parse.msgpack"
+# What `recon prepare` publishes into target/, the manifest last (readers go by it).
+PARSE_OUTPUTS = (PARTIAL_PARSE, "semantic_manifest.json", "manifest.json")
+
 
 def _dbt(*args: str, target_path: Path) -> None:
     """Run dbt from the project directory with the project's profile and no telemetry.
@@ -81,12 +86,6 @@ def prepare(force: bool = False) -> Path:
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
     return path
-
-
-# dbt's saved parse, which a later parse starts from (orchestration/defs/dbt.py keeps one per home).
-PARTIAL_PARSE = "partial_parse.msgpack"
-# What `recon prepare` publishes into target/, the manifest last (readers go by it).
-PARSE_OUTPUTS = (PARTIAL_PARSE, "semantic_manifest.json", "manifest.json")
 
 
 def _send_alerts(result) -> None:

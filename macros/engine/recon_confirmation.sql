@@ -119,10 +119,9 @@
 {#- The forms of a name a confirmation compares, as select-list lines on `value`: on the left
     the name's initials and words, on the right its letters, words and abbreviated key.
     recon_pairs computes them once per distinct name (CTEs left_name_forms__<field> and
-    right_name_forms__<field>) and joins them
-    onto its records, so a pair compares columns instead of splitting two names again: at 1M
-    orders the pass joined on an amount and a currency tests 820,000 pairs, and the orders
-    carry 24,943 distinct names. -#}
+    right_name_forms__<field>) and joins them onto its records, so a pair compares columns
+    instead of splitting two names again: at 1M orders the pass joined on an amount and a
+    currency tests 820,000 pairs, and the orders carry 24,943 distinct names. -#}
 {% macro recon_confirmation_name_forms(value, field, side) -%}
     {%- if side == 'left' %}
         {{ client_initials(value) }} as recon_initials__{{ field }},
