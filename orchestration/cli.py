@@ -489,25 +489,61 @@ def cmd_tune(seeds: tuple[int, ...], orders: int, noise: float, reconciliations:
 @click.option("--warehouse", multiple=True, help="DuckDB file, read-only (default: the warehouse); repeatable")
 @click.option("--anchors", type=click.Choice(["none", "unselected", "all"]), default="none", hidden=True)
 @click.option("--write", is_flag=True, help="write seeds/match_weights.csv for these reconciliations")
-def cmd_train(reconciliations: tuple[str, ...], warehouse: tuple[str, ...], anchors: str, write: bool) -> int:
-    """m/u per level and the prior by EM on the candidate pairs of a warehouse: no labels needed."""
+@click.option(
+    "--to", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="write the trained weights into DIR/seeds/match_weights.csv instead (for recon shadow --rules DIR)",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="write even weights that disagree with the current ones")
+def cmd_train(
+    reconciliations: tuple[str, ...], warehouse: tuple[str, ...], anchors: str, write: bool, rules_dir: Path | None,
+    force: bool,
+) -> int:  # fmt: skip
+    """m/u per level and the prior by EM on the candidate pairs of a warehouse: no labels needed.
+
+    Each reconciliation's trained weights are compared with the current ones on the first
+    warehouse: the right records the scored pass auto-matches under each. --write refuses
+    weights that keep under 90 % of today's auto-matches or add over 25 % as many others
+    (EM can settle on another latent class, such as "same client"), unless --force; --to
+    writes a rules directory to try them first with recon shadow.
+    """
+    from orchestration import specs
     from orchestration.rules import train, weights
 
     settings.apply_environment()
+    if write and rules_dir is not None:
+        click.echo("recon train: give --write (the project's seed) or --to DIR (a rules directory), not both", err=True)
+        return 2
     warehouses = [Path(w) for w in warehouse] or [settings.warehouse_path()]
     try:
         with working_warehouse("recon train"):  # it reads the candidate pairs, which only the warehouse has
             results = train.train(warehouses, list(reconciliations) or None, anchors=anchors)
+            agreements = [train.agreement(warehouses[0], r, specs.load_spec(r.name)) for r in results]
     except train.TrainError as exc:
         click.echo(f"recon train: {exc}", err=True)
         return 2
-    for result in results:
+    for result, agreed in zip(results, agreements, strict=True):
         click.echo(train.render(result))
-        if write:
-            weights.write_weights(result.name, result.rows, weights.WEIGHTS_SEED)
-            spec = f"macros/specs/spec__{result.name}.sql"
-            prior = f"set thresholds.prior_match_probability in {spec} to {result.model.prior:.4f}"
-            click.echo(f"written: {weights.WEIGHTS_SEED}; {result.model.note or prior}")
+        click.echo(agreed.render())
+    disagreeing = [a.name for a in agreements if not a.agrees]
+    if write and disagreeing and not force:
+        click.echo(
+            f"recon train: not written: the trained weights of {', '.join(disagreeing)} disagree with the current "
+            "ones (above). Try them first: recon train --to DIR, then recon shadow --rules DIR, and read the drift "
+            "report; write them with --write --force only if its matches are right.",
+            err=True,
+        )
+        return 3
+    if rules_dir is not None:
+        target = rules_dir / "seeds" / weights.WEIGHTS_SEED.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            shutil.copyfile(weights.WEIGHTS_SEED, target)
+    for result in results if write or rules_dir is not None else []:
+        seed = weights.WEIGHTS_SEED if write else rules_dir / "seeds" / weights.WEIGHTS_SEED.name
+        weights.write_weights(result.name, result.rows, seed)
+        spec = f"macros/specs/spec__{result.name}.sql"
+        prior = f"set thresholds.prior_match_probability in {spec} to {result.model.prior:.4f}"
+        click.echo(f"written: {seed}; {result.model.note or prior}")
     return 0
 
 

@@ -400,6 +400,101 @@ def train(
     return results
 
 
+# What `recon train --write` asks of trained weights before it replaces the seed's, unless
+# --force: on the warehouse they were trained on, the right records whose best candidate
+# the current weights auto-match keep at least MIN_KEPT of those auto-matches, and no more
+# than MAX_NEW of that many others become auto-matches. Measured on 20,000-order dev seeds
+# (docs/matching.md, "Training without labels"): dialect A's own weights keep 100 % and add
+# 10 %; on dialects B and C, where EM finds another latent class (same client, same
+# period), 7 to 68 % are kept and 73 to 95 % as many others added, most of them wrong.
+MIN_KEPT = 0.90
+MAX_NEW = 0.25
+
+
+@dataclass
+class Agreement:
+    """How trained weights would change the scored pass's auto-matches on one warehouse.
+
+    Per right record, its best candidate (highest match weight) at or above the spec's
+    auto-match probability, under the weights the warehouse was built with (the pairs
+    model's own probability) and under the trained ones with their prior.
+    """
+
+    name: str
+    current: int  # right records whose best candidate the current weights auto-match
+    kept: int  # of those, the same candidate auto-matched by the trained weights
+    added: int  # right records the trained weights auto-match and the current do not (or elsewhere)
+    scored_records: int
+    # right record -> its auto-matched left record, under the current and the trained weights
+    current_matches: dict[str, str] = field(default_factory=dict, repr=False)
+    trained_matches: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def agrees(self) -> bool:
+        if self.current == 0:
+            return self.added <= MAX_NEW * max(self.scored_records, 1)
+        return self.kept >= MIN_KEPT * self.current and self.added <= MAX_NEW * self.current
+
+    def render(self) -> str:
+        share = f" ({self.kept / self.current:.0%})" if self.current else ""
+        verdict = (
+            "agrees with the current weights"
+            if self.agrees
+            else f"DISAGREES (needs at least {MIN_KEPT:.0%} kept and at most {MAX_NEW:.0%} as many added)"
+        )
+        return (
+            f"{self.name}: of {self.current:,} right records the current weights auto-match in the scored pass, "
+            f"the trained weights keep {self.kept:,}{share} and auto-match {self.added:,} others "
+            f"(of {self.scored_records:,} scored): {verdict}"
+        )
+
+
+def _probability(log_odds: float) -> float:
+    return 1 / (1 + 2 ** min(-log_odds, 1000.0))
+
+
+def agreement(warehouse: Path, result: TrainResult, spec: dict) -> Agreement:
+    """Compare the scored pass's auto-matches under the current and the trained weights (see Agreement)."""
+    fields = [c["field"] for c in spec["comparisons"]]
+    auto = float(spec["thresholds"]["auto_match"])
+    model = result.model
+    by_level = {(r["field"], int(r["level"])): math.log2(float(r["m_probability"]) / float(r["u_probability"]))
+                for r in result.rows}  # fmt: skip
+    prior_log_odds = math.log2(model.prior / (1 - model.prior)) if 0 < model.prior < 1 else None
+    levels = ", ".join(f"level_{f}" for f in fields)
+    con = open_reader(warehouse)
+    try:
+        rows = con.execute(
+            # the name and fields come from the configured spec, not from user data
+            f"select right_key, left_key, match_weight, match_probability, {levels} "
+            f"from intermediate.int_{result.name}__pairs where not coalesce(is_deterministic, false)"
+        ).fetchall()
+    finally:
+        con.close()
+
+    def better(weight: float, left: str, best: tuple | None) -> bool:
+        # The pair model's order: the higher weight, then the lower left key.
+        return best is None or weight > best[0] or (weight == best[0] and left < best[1])
+
+    current: dict[str, tuple[float, str, float]] = {}  # right -> (weight, left, probability) of its best
+    trained: dict[str, tuple[float, str]] = {}
+    for right, left, weight, probability, *lv in rows:
+        left, weight = str(left), weight or 0.0
+        new_weight = sum(by_level.get((f, lev), 0.0) for f, lev in zip(fields, lv, strict=True) if lev is not None)
+        if better(weight, left, current.get(right)):
+            current[right] = (weight, left, probability or 0.0)
+        if better(new_weight, left, trained.get(right)):
+            trained[right] = (new_weight, left)
+    now_auto = {r: best[1] for r, best in current.items() if best[2] >= auto}
+    if prior_log_odds is None:  # no scored pairs: nothing is auto-matched by the scored pass
+        new_auto: dict[str, str] = {}
+    else:
+        new_auto = {r: left for r, (w, left) in trained.items() if _probability(w + prior_log_odds) >= auto}
+    kept = sum(1 for r, left in now_auto.items() if new_auto.get(r) == left)
+    added = sum(1 for r, left in new_auto.items() if now_auto.get(r) != left)
+    return Agreement(result.name, len(now_auto), kept, added, len(current), now_auto, new_auto)
+
+
 def render(result: TrainResult) -> str:
     model = result.model
     lines = [

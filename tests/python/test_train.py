@@ -176,7 +176,14 @@ def test_train_write_on_a_built_warehouse(
     shutil.copy(weights.WEIGHTS_SEED, seed)
     monkeypatch.setattr(weights, "WEIGHTS_SEED", seed)  # never the project's seed
     warehouse = built_home / "warehouse.duckdb"
-    assert cli.main(["train", "--write", "--warehouse", str(warehouse)]) == 0
+    # 500 orders leave a handful of scored pairs: EM's weights auto-match none of the few
+    # records the shipped weights auto-match, so --write refuses them (exit 3) untouched.
+    before = seed.read_bytes()
+    assert cli.main(["train", "--write", "--warehouse", str(warehouse)]) == 3
+    captured = capsys.readouterr()
+    assert "DISAGREES" in captured.out and "not written" in captured.err and "recon shadow --rules" in captured.err
+    assert seed.read_bytes() == before
+    assert cli.main(["train", "--write", "--force", "--warehouse", str(warehouse)]) == 0
     out = capsys.readouterr().out
     with open(seed, newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -200,7 +207,8 @@ def test_train_one_reconciliation_leaves_the_others(built_home: Path, tmp_path: 
     before = [r for r in csv.DictReader(seed.open()) if r["reconciliation"] != "projects_orders"]
     monkeypatch.setattr(weights, "WEIGHTS_SEED", seed)
     warehouse = built_home / "warehouse.duckdb"
-    assert cli.main(["train", "--write", "--reconciliations", "projects_orders", "--warehouse", str(warehouse)]) == 0
+    args = ["train", "--write", "--force", "--reconciliations", "projects_orders", "--warehouse", str(warehouse)]
+    assert cli.main(args) == 0
     after = [r for r in csv.DictReader(seed.open()) if r["reconciliation"] != "projects_orders"]
     assert after == before
 
@@ -302,3 +310,49 @@ def test_em_counts_the_fit_s_classification_not_its_expected_counts() -> None:
     assert all(p > 0 for row in model.m + model.u for p in row)
     expected = train.estimate(patterns, [3, 3, 4, 3, 2], classify=False)
     assert expected.u[2][0] > 0.07  # the leak this guards against
+
+
+def test_agreement_thresholds() -> None:
+    def agreement(current: int, kept: int, added: int, scored: int = 1000) -> bool:
+        return train.Agreement("r", current, kept, added, scored).agrees
+
+    assert agreement(286, 286, 28)  # dialect A's own weights on a dev seed
+    assert not agreement(418, 275, 267)  # dialect B: another latent class
+    assert not agreement(100, 89, 0) and agreement(100, 90, 25) and not agreement(100, 90, 26)
+    # Nothing auto-matched today: at most a quarter of the scored records may become so.
+    assert agreement(0, 0, 250) and not agreement(0, 0, 251)
+
+
+def _flipped(result: train.TrainResult) -> train.TrainResult:
+    """The same result with m and u swapped: weights that call every agreement a disagreement."""
+    rows = [{**r, "m_probability": r["u_probability"], "u_probability": r["m_probability"]} for r in result.rows]
+    return train.TrainResult(result.name, result.model, rows, result.seconds)
+
+
+def test_agreement_on_a_built_warehouse(built_home: Path) -> None:
+    warehouse = built_home / "warehouse.duckdb"
+    result = train.train([warehouse], ["delivery_orders"])[0]
+    spec = specs.load_spec("delivery_orders")
+    # The pairs model's own probabilities, rescored with the weights it was built with:
+    # every auto-match kept, none added.
+    current = {(r["field"], r["level"]): r for r in csv.DictReader(weights.WEIGHTS_SEED.open())
+               if r["reconciliation"] == "delivery_orders"}  # fmt: skip
+    as_built = train.TrainResult("delivery_orders", result.model, [current[(r["field"], str(r["level"]))]
+                                 for r in result.rows], 0.0)  # fmt: skip
+    as_built.model.prior = spec["thresholds"]["prior_match_probability"]
+    same = train.agreement(warehouse, as_built, spec)
+    assert same.current > 0 and same.kept == same.current and same.added == 0 and same.agrees
+    flipped = train.agreement(warehouse, _flipped(as_built), spec)
+    assert flipped.current == same.current and flipped.kept == 0 and not flipped.agrees
+    assert "DISAGREES" in flipped.render() and f"of {same.current:,} right records" in flipped.render()
+
+
+def test_train_to_a_rules_directory_leaves_the_project_seed(built_home: Path, tmp_path: Path) -> None:
+    project_seed = weights.WEIGHTS_SEED.read_bytes()
+    rules = tmp_path / "candidate"
+    warehouse = built_home / "warehouse.duckdb"
+    assert cli.main(["train", "--to", str(rules), "--warehouse", str(warehouse)]) == 0
+    written = list(csv.DictReader((rules / "seeds" / "match_weights.csv").open()))
+    assert {r["reconciliation"] for r in written} == set(specs.configured())
+    assert weights.WEIGHTS_SEED.read_bytes() == project_seed
+    assert cli.main(["train", "--to", str(rules), "--write", "--warehouse", str(warehouse)]) == 2
