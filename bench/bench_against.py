@@ -663,7 +663,7 @@ def render(report: dict) -> str:
     machine, measured_ = report["machine"], report["measured"]
     w(
         f"== against datacompy and Splink: {report['orders']:,} orders"
-        f" (seed {report['seed']}, noise {report['noise']}) =="
+        f" (dialect {report.get('dialect', 'a')}, seed {report['seed']}, noise {report['noise']}) =="
     )
     w(
         f"machine: {machine['cpus']} cpus, {machine['mem_gib']} GiB; load average {machine['loadavg_start']} at start,"

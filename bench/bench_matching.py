@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import os
 import platform
@@ -69,7 +70,12 @@ def _stage_main(args: argparse.Namespace) -> int:
     home = Path(args.home).resolve()
     settings.use_home(home)
     out: dict = {}
-    if args.stage == "generate":
+    if args.stage == "generate" and args.dialect != "a":
+        # The held-out generators (never tuned on): measured, not tuned against.
+        module = importlib.import_module(f"orchestration.lab.dialect_{args.dialect}")
+        summary = module.generate(home, seed=args.seed, orders=args.orders, noise=args.noise)
+        out = {"rows": summary["rows"], "files": len(summary["files"]), "seconds_reported": summary["seconds"]}
+    elif args.stage == "generate":
         from orchestration.lab.generate import generate
 
         result = generate(home, seed=args.seed, orders=args.orders, noise=args.noise)
@@ -184,6 +190,7 @@ def run_stage(stage: str, home: Path, args: argparse.Namespace) -> tuple[dict, d
     stage_out = home / "bench" / f"{stage}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--stage-out", str(stage_out)]
     cmd += ["--home", str(home), "--orders", str(args.orders), "--seed", str(args.seed), "--noise", str(args.noise)]
+    cmd += ["--dialect", args.dialect]
     measured = _run_child(cmd, home / "bench" / f"{stage}.log")
     if measured["exit_code"] != 0:
         tail = Path(measured["log"]).read_text().splitlines()[-30:]
@@ -687,7 +694,10 @@ def _fmt(value, spec: str = ",") -> str:
 def render(report: dict) -> str:
     lines = []
     w = lines.append
-    w(f"== matching benchmark: {report['orders']:,} orders, seed {report['seed']}, noise {report['noise']} ==")
+    w(
+        f"== matching benchmark: {report['orders']:,} orders, dialect {report.get('dialect', 'a')}, "
+        f"seed {report['seed']}, noise {report['noise']} =="
+    )
     w(f"machine: {report['machine']['cpus']} cpus, {report['machine']['mem_gib']} GiB, python {report['python']}")
     code = report.get("code", {})
     dirty = len(code.get("dirty", []))
@@ -819,7 +829,7 @@ def _prepare_home(home: Path, reuse: bool, args: argparse.Namespace) -> bool:
     if home == default_home or default_home in home.parents or home == PROJECT_DIR or PROJECT_DIR in home.parents:
         raise SystemExit(f"refusing to use {home}: benchmarks never run inside the project or its RECON_HOME")
     marker = home / MARKER
-    wanted = {"orders": args.orders, "seed": args.seed, "noise": args.noise}
+    wanted = {"orders": args.orders, "seed": args.seed, "noise": args.noise, "dialect": args.dialect}
     if reuse and marker.exists() and json.loads(marker.read_text()) == wanted:
         if (home / "warehouse.duckdb").exists():
             return True
@@ -854,6 +864,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=100_000, help="orders to generate (default 100 000)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--noise", type=float, default=1.0)
+    parser.add_argument(
+        "--dialect", choices=("a", "b", "c"), default="a", help="generator: a (tuned on), b or c (held out; default a)"
+    )
     parser.add_argument("--home", help="scratch RECON_HOME (default: a new directory under /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch home (data, warehouse, dbt target)")
     parser.add_argument("--reuse", action="store_true", help="skip generate + ingest if --home holds the same data")
@@ -883,6 +896,7 @@ def main(argv: list[str] | None = None) -> int:
         "orders": args.orders,
         "seed": args.seed,
         "noise": args.noise,
+        "dialect": args.dialect,
         "home": str(home),
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
