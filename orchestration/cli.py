@@ -226,12 +226,23 @@ def _generate(out: Path, seed: int, orders: int, noise: float, dialect: str = "a
 
 @recon.command("ingest", **_help("load new landing files into the raw schema"))
 @click.option("-v", "--verbose", is_flag=True, help="also list skipped files")
-def cmd_ingest(verbose: bool) -> int:
+@click.option(
+    "--again", cls=Variadic, at_least_one=True, metavar="PATH [PATH ...]",
+    help="read these landing files again although already ingested (after a contract change): "
+    "each becomes a new batch that restates its earlier one",
+)  # fmt: skip
+def cmd_ingest(verbose: bool, again: tuple[str, ...]) -> int:
+    """Load new landing files into the raw schema; --again reloads named ones (then recon run builds them)."""
     from orchestration import ingest
 
     settings.apply_environment()
+    try:
+        ingest.landing_paths(settings.landing_dir(), again)
+    except ingest.NotInLanding as exc:
+        click.echo(f"recon ingest: {exc}; nothing loaded", err=True)
+        return 4
     with working_warehouse("recon ingest"), terminal.working("recon ingest: loading new landing files"):
-        report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
+        report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path(), again=again)
     for outcome in report.files:
         if verbose or outcome.status != "skipped":
             click.echo(ingest.describe(outcome))

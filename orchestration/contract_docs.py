@@ -81,6 +81,8 @@ def contract_markdown() -> str:
         "- **Skipped** when the latest batch of the same path has the same sha256 (loaded or rejected):",
         "  idempotency is per (path, content). The same path with other bytes, including bytes it held",
         "  before, is a new batch; a rejected file moved or renamed as its message advises is read again.",
+        "  After the contract changes (a new version accepts what it rejected or quarantined), `recon ingest",
+        "  --again PATH ...` reads named files again: each becomes a new batch restating its earlier one.",
         "- **Duplicate** (logged, nothing loaded) when a new path holds exactly the bytes of a file that is",
         "  loaded and current elsewhere; it loads later if that file is restated to other content.",
         "- **Ignored** (logged once) when its name or a folder above it starts with `.`.",

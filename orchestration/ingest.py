@@ -16,7 +16,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -698,22 +698,60 @@ def _link_digest(path: Path) -> str:
     return hashlib.sha256(("symlink:" + os.readlink(path)).encode()).hexdigest()
 
 
-def ingest_landing(landing: Path, warehouse: Path) -> IngestReport:
-    """Load every new landing file; return what happened to each one."""
+class NotInLanding(ValueError):
+    """A file asked for by name (``again``) that is not a file in the landing folder."""
+
+
+def landing_paths(landing: Path, names: Collection[str]) -> list[str]:
+    """The landing-relative paths of ``names`` (relative to landing, or absolute inside it).
+
+    Each must be a file ingestion discovers; anything else raises NotInLanding naming it.
+    """
+    found = {path.relative_to(landing).as_posix() for path in discover(landing)}
+    out: list[str] = []
+    for name in names:
+        given = Path(name)
+        if given.is_absolute():
+            try:
+                rel = given.resolve(strict=False).relative_to(landing.resolve()).as_posix()
+            except ValueError:
+                raise NotInLanding(f"{name}: not inside the landing folder {landing}") from None
+        else:
+            rel = given.as_posix()
+        if rel not in found:
+            raise NotInLanding(
+                f"{name}: no such file in {landing} (give its path as recon status and raw.ingestion_log show it, "
+                "e.g. crm/orders/orders.csv)"
+            )
+        if rel not in out:
+            out.append(rel)
+    return out
+
+
+def ingest_landing(landing: Path, warehouse: Path, again: Collection[str] = ()) -> IngestReport:
+    """Load every new landing file; return what happened to each one.
+
+    ``again`` names files (landing-relative paths) to read again although their bytes were
+    ingested already: after the contract changed, a rejected file may now load and a
+    quarantined value parse. Each becomes a new batch of its path, a restatement of the
+    batch it loaded before (whose rows staging then stops reading); other files are
+    ingested as usual.
+    """
     started = time.monotonic()
     report = IngestReport()
+    again = set(landing_paths(landing, again)) if again else set()
     con = open_writer(warehouse)
     try:
         ensure_raw_schema(con)
         for path in discover(landing):
-            report.files.append(_ingest_file(con, landing, path))
+            report.files.append(_ingest_file(con, landing, path, again=path.relative_to(landing).as_posix() in again))
     finally:
         con.close()
     report.seconds = time.monotonic() - started
     return report
 
 
-def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> FileOutcome:
+def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path, again: bool = False) -> FileOutcome:
     rel = path.relative_to(landing).as_posix()
     parts = rel.split("/")
     source, entity_name = (parts[0], parts[1]) if len(parts) >= 3 else (parts[0], "")
@@ -739,7 +777,12 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
         "where source_file = ? order by batch_id desc limit 1",
         [rel],
     ).fetchone()
-    if latest and latest[2] == sha and not (latest[1] == "duplicate" and not _is_live(con, latest[3])):
+    if (
+        latest
+        and latest[2] == sha
+        and not again
+        and not (latest[1] == "duplicate" and not _is_live(con, latest[3]))
+    ):
         outcome.batch_id = latest[0]
         outcome.message = f"already ingested as batch {latest[0]} ({latest[1]}); skipped"
         return outcome
@@ -789,6 +832,8 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path) -> F
         outcome.status = "loaded"
         if outcome.is_restatement:
             outcome.message = (f"restatement of batch {earlier}; " + outcome.message).rstrip("; ")
+        if again:
+            outcome.message = ("read again on request (recon ingest --again); " + outcome.message).rstrip("; ")
     except FileRejected as exc:
         con.execute("rollback")
         con.execute("begin transaction")

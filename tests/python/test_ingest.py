@@ -398,3 +398,48 @@ def test_every_file_balances_read_loaded_quarantined(recon_home: Path) -> None:
     )
     assert unbalanced == []
     assert scalar(recon_home, "select sum(rows_read) from raw.ingestion_log") == 3
+
+
+def test_a_file_read_again_after_a_contract_change_restates_its_batch(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(recon_home / "landing/crm/orders/o.csv", orders_csv(order_row("1"), order_row("2", currency="NOK")))
+    (first,) = run(recon_home).files
+    assert (first.status, first.rows_loaded, first.rows_quarantined) == ("loaded", 1, 1)
+    # The same bytes are skipped, whatever the contract says now ...
+    monkeypatch.setattr(contract, "CURRENCIES", (*contract.CURRENCIES, "NOK"))
+    monkeypatch.setattr(ingest, "_SQL_CACHE", {})  # a contract change is a new process in practice
+    assert [f.status for f in run(recon_home).files] == ["skipped"]
+    # ... unless named: a new batch of the path, restating the first, with the row loaded.
+    report = ingest.ingest_landing(recon_home / "landing", recon_home / "warehouse.duckdb", again=["crm/orders/o.csv"])
+    (again,) = report.files
+    assert (again.status, again.rows_loaded, again.rows_quarantined) == ("loaded", 2, 0)
+    assert again.is_restatement and again.supersedes_batch_id == first.batch_id
+    assert "read again on request" in again.message
+    log = rows(recon_home, "select batch_id, file_sha256, is_restatement, supersedes_batch_id from raw.ingestion_log")
+    assert [(b, s, r, p) for b, s, r, p in sorted(log)] == [(1, first.sha256, False, None), (2, first.sha256, True, 1)]
+    # An absolute path inside landing names the same file; anything else is refused by name.
+    assert ingest.landing_paths(recon_home / "landing", [str(path), "crm/orders/o.csv"]) == ["crm/orders/o.csv"]
+    for name, says in (
+        ("crm/orders/missing.csv", "no such file"),
+        (str(recon_home / "elsewhere.csv"), "not inside the landing folder"),
+        ("../warehouse.duckdb", "no such file"),
+        ("crm/orders", "no such file"),
+    ):
+        with pytest.raises(ingest.NotInLanding, match=says):
+            ingest.ingest_landing(recon_home / "landing", recon_home / "warehouse.duckdb", again=[name])
+    assert scalar(recon_home, "select count(*) from raw.ingestion_log") == 2
+
+
+def test_cli_ingest_again_names_what_it_cannot_find(recon_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestration import cli
+
+    write(recon_home / "landing/crm/orders/o.csv", orders_csv(order_row("1")))
+    assert cli.main(["ingest"]) == 0
+    assert cli.main(["ingest", "--again", "crm/orders/nope.csv"]) == 4
+    err = capsys.readouterr().err
+    assert "crm/orders/nope.csv: no such file" in err and "nothing loaded" in err
+    assert scalar(recon_home, "select count(*) from raw.ingestion_log") == 1
+    assert cli.main(["ingest", "--again", "crm/orders/o.csv"]) == 0
+    assert "read again on request" in capsys.readouterr().out
+    assert scalar(recon_home, "select max(supersedes_batch_id) from raw.ingestion_log") == 1
