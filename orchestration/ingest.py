@@ -777,12 +777,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path, agai
         "where source_file = ? order by batch_id desc limit 1",
         [rel],
     ).fetchone()
-    if (
-        latest
-        and latest[2] == sha
-        and not again
-        and not (latest[1] == "duplicate" and not _is_live(con, latest[3]))
-    ):
+    if latest and latest[2] == sha and not again and not (latest[1] == "duplicate" and not _is_live(con, latest[3])):
         outcome.batch_id = latest[0]
         outcome.message = f"already ingested as batch {latest[0]} ({latest[1]}); skipped"
         return outcome
