@@ -511,11 +511,12 @@ def cmd_train(
 ) -> int:  # fmt: skip
     """m/u per level and the prior by EM on the candidate pairs of a warehouse: no labels needed.
 
-    Each reconciliation's trained weights are compared with the current ones on the first
-    warehouse: the right records the scored pass auto-matches under each. --write refuses
-    weights that keep under 90 % of today's auto-matches or add over 25 % as many others
-    (EM can settle on another latent class, such as "same client"), unless --force; --to
-    writes a rules directory to try them first with recon shadow.
+    Each reconciliation's trained weights are compared with the current ones on every
+    warehouse given: the records the scored pass auto-matches under each, and whether a
+    closer agreement still weighs more than the least. --write refuses weights that keep
+    under 90 % of today's auto-matches, add over 25 % as many others, or invert a
+    comparison (EM can settle on another latent class, such as "same client"), unless
+    --force; --to writes a rules directory to try them first with recon shadow.
     """
     from orchestration import specs
     from orchestration.rules import train, weights
@@ -524,37 +525,53 @@ def cmd_train(
     if write and rules_dir is not None:
         click.echo("recon train: give --write (the project's seed) or --to DIR (a rules directory), not both", err=True)
         return 2
-    warehouses = [Path(w) for w in warehouse] or [settings.warehouse_path()]
+    if rules_dir is not None and (problem := train.rules_dir_problem(rules_dir)):
+        click.echo(f"recon train: {problem}; nothing written", err=True)
+        return 2
+    names = list(dict.fromkeys(reconciliations)) or None  # a name given twice is trained once
+    paths = [Path(w) for w in warehouse] or [settings.warehouse_path()]
+    warehouses = list({p.resolve(): p for p in paths}.values())  # nor is a warehouse read twice
     try:
         with working_warehouse("recon train"):  # it reads the candidate pairs, which only the warehouse has
-            results = train.train(warehouses, list(reconciliations) or None, anchors=anchors)
-            agreements = [train.agreement(warehouses[0], r, specs.load_spec(r.name)) for r in results]
+            results = train.train(warehouses, names, anchors=anchors)
+            agreements = {r.name: [train.agreement(w, r, specs.load_spec(r.name)) for w in warehouses] for r in results}
     except train.TrainError as exc:
         click.echo(f"recon train: {exc}", err=True)
         return 2
-    for result, agreed in zip(results, agreements, strict=True):
-        click.echo(train.render(result))
-        click.echo(agreed.render())
-    disagreeing = [a.name for a in agreements if not a.agrees]
+    for result in results:
+        click.echo(train.render(result, specs.load_spec(result.name)))
+        for agreed in agreements[result.name]:
+            click.echo(agreed.render())
+    agreeing = [n for n, per in agreements.items() if all(a.agrees for a in per)]
+    disagreeing = [n for n in agreements if n not in agreeing]
+    click.echo(
+        f"== agrees: {', '.join(agreeing) or 'none'}; disagrees: {', '.join(disagreeing) or 'none'}. The comparison "
+        "covers each scored record's best candidate; group matches, assignment and ambiguity show only in "
+        "recon shadow. =="
+    )
     if write and disagreeing and not force:
+        only = f" Write the agreeing ones with --write --reconciliations {' '.join(agreeing)};" if agreeing else ""
         click.echo(
             f"recon train: not written: the trained weights of {', '.join(disagreeing)} disagree with the current "
-            "ones (above). Try them first: recon train --to DIR, then recon shadow --rules DIR, and read the drift "
-            "report; write them with --write --force only if its matches are right.",
+            f"ones (above).{only} try the others with recon train --to DIR, then recon shadow --rules DIR, and read "
+            "the drift report; write them with --write --force only if its matches are right.",
             err=True,
         )
         return 3
-    if rules_dir is not None:
-        target = rules_dir / "seeds" / weights.WEIGHTS_SEED.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            shutil.copyfile(weights.WEIGHTS_SEED, target)
-    for result in results if write or rules_dir is not None else []:
-        seed = weights.WEIGHTS_SEED if write else rules_dir / "seeds" / weights.WEIGHTS_SEED.name
-        weights.write_weights(result.name, result.rows, seed)
-        spec = f"macros/specs/spec__{result.name}.sql"
-        prior = f"set thresholds.prior_match_probability in {spec} to {result.model.prior:.4f}"
-        click.echo(f"written: {seed}; {result.model.note or prior}")
+    try:
+        if rules_dir is not None:
+            written = train.write_rules_dir(rules_dir, results)
+            click.echo(f"written: {', '.join(str(p) for p in written)}; now: recon shadow --rules {rules_dir}")
+        elif write:
+            for result in results:
+                weights.write_weights(result.name, result.rows, weights.WEIGHTS_SEED)
+                spec = f"macros/specs/spec__{result.name}.sql"
+                prior = f"set thresholds.prior_match_probability in {spec} to {result.model.prior:.4f}"
+                click.echo(f"written: {weights.WEIGHTS_SEED}; {result.model.note or prior}")
+            click.echo("a rule change: recon run refuses it until approved (recon governance approve, three roles)")
+    except OSError as exc:
+        click.echo(f"recon train: cannot write the weights: {exc}", err=True)
+        return 2
     return 0
 
 

@@ -50,6 +50,8 @@ The result has the row format of :func:`orchestration.lab.evaluate.weights_rows`
 from __future__ import annotations
 
 import math
+import re
+import shutil
 import time
 from collections import Counter
 from collections.abc import Collection
@@ -346,6 +348,19 @@ def weights_rows(name: str, spec: dict, model: FellegiSunter) -> list[dict]:
     return weights.monotone_rows(rows, spec)
 
 
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse read-only, or a TrainError that says why not."""
+    try:
+        return open_reader(path)
+    except duckdb.Error as exc:
+        hint = (
+            ": another process is writing it (a run of its home?); try again when it ends"
+            if "lock" in str(exc).lower()
+            else ""
+        )
+        raise TrainError(f"cannot open {path} read-only{hint}: {exc}") from exc
+
+
 def train(
     warehouses: Path | list[Path],
     names: list[str] | None = None,
@@ -370,10 +385,7 @@ def train(
     for path in paths:
         if not path.exists():
             raise TrainError(f"no warehouse at {path} (build one first: recon run)")
-        try:
-            con = open_reader(path)
-        except duckdb.Error as exc:
-            raise TrainError(f"cannot open {path} read-only: {exc}") from exc
+        con = _open(path)
         try:
             for name in names:
                 started = time.monotonic()
@@ -424,29 +436,60 @@ class Agreement:
     current: int  # right records whose best candidate the current weights auto-match
     kept: int  # of those, the same candidate auto-matched by the trained weights
     added: int  # right records the trained weights auto-match and the current do not (or elsewhere)
-    scored_records: int
+    scored_records: int  # right records with at least one scored candidate
+    warehouse: str = ""
+    # Levels the trained weights rank against their order (inversions()): never a real model.
+    inverted: list[str] = field(default_factory=list)
     # right record -> its auto-matched left record, under the current and the trained weights
     current_matches: dict[str, str] = field(default_factory=dict, repr=False)
     trained_matches: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def agrees(self) -> bool:
+        if self.inverted:
+            return False
         if self.current == 0:
             return self.added <= MAX_NEW * max(self.scored_records, 1)
         return self.kept >= MIN_KEPT * self.current and self.added <= MAX_NEW * self.current
 
     def render(self) -> str:
         share = f" ({self.kept / self.current:.0%})" if self.current else ""
-        verdict = (
-            "agrees with the current weights"
-            if self.agrees
-            else f"DISAGREES (needs at least {MIN_KEPT:.0%} kept and at most {MAX_NEW:.0%} as many added)"
-        )
+        if self.agrees:
+            verdict = "agrees with the current weights"
+        elif self.inverted:
+            verdict = "DISAGREES: " + "; ".join(self.inverted)
+        else:
+            verdict = f"DISAGREES (needs at least {MIN_KEPT:.0%} kept and at most {MAX_NEW:.0%} as many added)"
+        where = f" [{self.warehouse}]" if self.warehouse else ""
         return (
-            f"{self.name}: of {self.current:,} right records the current weights auto-match in the scored pass, "
-            f"the trained weights keep {self.kept:,}{share} and auto-match {self.added:,} others "
-            f"(of {self.scored_records:,} scored): {verdict}"
+            f"{self.name}{where}: of {self.scored_records:,} records the scored pass compares (each with its best "
+            f"candidate), the current weights auto-match {self.current:,}; the trained weights keep {self.kept:,}"
+            f"{share} of those and auto-match {self.added:,} others: {verdict}"
         )
+
+
+# Comparison methods whose levels run from the closest agreement (level 0) to the least:
+# trained weights that make the least agreement better evidence than the closest have
+# found another latent class (for a name: "another client of the same block").
+ORDERED_METHODS = ("similarity", "edit_distance")
+
+
+def inversions(result: TrainResult, spec: dict) -> list[str]:
+    """Ordered comparisons whose last level outweighs their first under the trained weights."""
+    weight = {(r["field"], int(r["level"])): math.log2(float(r["m_probability"]) / float(r["u_probability"]))
+              for r in result.rows}  # fmt: skip
+    out = []
+    for comparison in spec["comparisons"]:
+        levels = comparison["levels"]
+        if comparison.get("method") not in ORDERED_METHODS or len(levels) < 2:
+            continue
+        f, last = comparison["field"], len(levels) - 1
+        if (f, 0) in weight and (f, last) in weight and weight[(f, last)] > weight[(f, 0)]:
+            out.append(
+                f"{f} '{levels[last]['name']}' ({weight[(f, last)]:+.2f} bits) outweighs "
+                f"'{levels[0]['name']}' ({weight[(f, 0)]:+.2f})"
+            )
+    return out
 
 
 def _probability(log_odds: float) -> float:
@@ -462,13 +505,15 @@ def agreement(warehouse: Path, result: TrainResult, spec: dict) -> Agreement:
                 for r in result.rows}  # fmt: skip
     prior_log_odds = math.log2(model.prior / (1 - model.prior)) if 0 < model.prior < 1 else None
     levels = ", ".join(f"level_{f}" for f in fields)
-    con = open_reader(warehouse)
+    con = _open(warehouse)
     try:
         rows = con.execute(
             # the name and fields come from the configured spec, not from user data
             f"select right_key, left_key, match_weight, match_probability, {levels} "
             f"from intermediate.int_{result.name}__pairs where not coalesce(is_deterministic, false)"
         ).fetchall()
+    except duckdb.Error as exc:
+        raise TrainError(f"{result.name}: cannot read the candidate pairs of {warehouse}: {exc}") from exc
     finally:
         con.close()
 
@@ -492,11 +537,65 @@ def agreement(warehouse: Path, result: TrainResult, spec: dict) -> Agreement:
         new_auto = {r: left for r, (w, left) in trained.items() if _probability(w + prior_log_odds) >= auto}
     kept = sum(1 for r, left in now_auto.items() if new_auto.get(r) == left)
     added = sum(1 for r, left in new_auto.items() if now_auto.get(r) != left)
-    return Agreement(result.name, len(now_auto), kept, added, len(current), now_auto, new_auto)
+    return Agreement(
+        result.name, len(now_auto), kept, added, len(current), str(warehouse), inversions(result, spec), now_auto,
+        new_auto,
+    )  # fmt: skip
 
 
-def render(result: TrainResult) -> str:
+def rules_dir_problem(rules_dir: Path) -> str | None:
+    """Why ``rules_dir`` cannot take trained weights for ``recon shadow --rules`` (None: it can)."""
+    target = rules_dir.resolve()
+    project = PROJECT_DIR.resolve()
+    if target == project or project in target.parents:
+        return (
+            f"{rules_dir} is the project or inside it: --to writes a separate rules directory for "
+            "recon shadow --rules (use --write to change the project's own seed)"
+        )
+    if target.exists() and not target.is_dir():
+        return f"{rules_dir} is a file, not a directory"
+    return None
+
+
+PRIOR_LINE = re.compile(r"(\n\s*prior_match_probability:\s*)[0-9.eE+-]+")
+
+
+def write_rules_dir(rules_dir: Path, results: list[TrainResult]) -> list[Path]:
+    """Lay the trained weights (and priors) out like the project under ``rules_dir``.
+
+    ``seeds/match_weights.csv`` is a fresh copy of the project's seed with the trained
+    reconciliations' rows replaced (an earlier --to into the same directory does not
+    linger), and each trained spec is copied to ``macros/specs/`` with its
+    ``prior_match_probability`` set to the estimate, so recon shadow scores with the
+    prior the comparison used. Raises OSError (unwritable) as it comes.
+    """
+    seed = rules_dir / "seeds" / weights.WEIGHTS_SEED.name
+    seed.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(weights.WEIGHTS_SEED, seed)
+    written = [seed]
+    for result in results:
+        weights.write_weights(result.name, result.rows, seed)
+        prior = result.model.prior
+        if result.model.note or not 0 < prior < 1:
+            continue  # no estimate: the spec keeps its prior
+        spec_file = PROJECT_DIR / "macros" / "specs" / f"spec__{result.name}.sql"
+        text, count = PRIOR_LINE.subn(rf"\g<1>{prior:.4f}", spec_file.read_text())
+        if count != 1:
+            continue  # a spec laid out otherwise: keep it as it is (the shadow then uses its prior)
+        out = rules_dir / "macros" / "specs" / spec_file.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        written.append(out)
+    return written
+
+
+# Fewer scored pairs than this and the estimate says little: render() says so.
+FEW_SCORED_PAIRS = 200
+
+
+def render(result: TrainResult, spec: dict | None = None) -> str:
     model = result.model
+    current = f" (the spec has {spec['thresholds']['prior_match_probability']})" if spec else ""
     lines = [
         f"== {result.name}: EM on {model.scored_pairs:,} scored pairs, m initialised from "
         f"{model.deterministic_pairs:,} deterministic pairs ({model.patterns} level patterns); "
@@ -504,6 +603,12 @@ def render(result: TrainResult) -> str:
         f"({result.seconds:.2f}s) ==",
         weights.bayes_factor_table(result.rows),
         model.note
-        or f"prior_match_probability (estimated share of true matches among scored candidates): {model.prior:.4f}",
+        or "prior_match_probability (estimated share of true matches among scored candidates): "
+        f"{model.prior:.4f}{current}",
     ]
+    if not model.note and model.scored_pairs < FEW_SCORED_PAIRS:
+        lines.append(
+            f"few scored pairs ({model.scored_pairs:,}, under {FEW_SCORED_PAIRS}): these weights are mostly noise; "
+            "train on more data (several --warehouse are pooled)"
+        )
     return "\n".join(lines)

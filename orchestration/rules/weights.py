@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
 from orchestration.settings import PROJECT_DIR
@@ -69,10 +70,13 @@ def write_weights(name: str, rows: list[dict], path: Path = WEIGHTS_SEED) -> Non
     if path.exists():
         with open(path, newline="") as fh:
             kept = [r for r in csv.DictReader(fh) if r["reconciliation"] != name]
-    with open(path, "w", newline="") as fh:
+    # Written beside it and renamed over it: an interrupted write never leaves a half seed.
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
         writer.writeheader()
         writer.writerows(kept + rows)
+    os.replace(tmp, path)
 
 
 def bayes_factor_table(rows: list[dict]) -> str:

@@ -344,15 +344,56 @@ def test_agreement_on_a_built_warehouse(built_home: Path) -> None:
     assert same.current > 0 and same.kept == same.current and same.added == 0 and same.agrees
     flipped = train.agreement(warehouse, _flipped(as_built), spec)
     assert flipped.current == same.current and flipped.kept == 0 and not flipped.agrees
-    assert "DISAGREES" in flipped.render() and f"of {same.current:,} right records" in flipped.render()
+    assert "DISAGREES" in flipped.render() and f"the current weights auto-match {same.current:,}" in flipped.render()
+    # Swapped m and u rank every ordered comparison backwards: named, whatever the counts.
+    assert any(i.startswith("name 'low'") and "outweighs 'very_high'" in i for i in flipped.inverted)
+    assert same.inverted == [] and str(warehouse) in same.render()
 
 
-def test_train_to_a_rules_directory_leaves_the_project_seed(built_home: Path, tmp_path: Path) -> None:
+def test_train_to_a_rules_directory_leaves_the_project_seed(
+    built_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     project_seed = weights.WEIGHTS_SEED.read_bytes()
     rules = tmp_path / "candidate"
     warehouse = built_home / "warehouse.duckdb"
     assert cli.main(["train", "--to", str(rules), "--warehouse", str(warehouse)]) == 0
-    written = list(csv.DictReader((rules / "seeds" / "match_weights.csv").open()))
+    seed = rules / "seeds" / "match_weights.csv"
+    written = list(csv.DictReader(seed.open()))
     assert {r["reconciliation"] for r in written} == set(specs.configured())
+    # The spec beside it carries the estimated prior, so recon shadow scores as compared.
+    spec = (rules / "macros" / "specs" / "spec__orders_invoices.sql").read_text()
+    estimated = train.train([warehouse], ["orders_invoices"])[0].model.prior
+    assert f"prior_match_probability: {estimated:.4f}" in spec
+    # A second --to into the same directory starts again from the project's seed.
+    assert cli.main(["train", "--to", str(rules), "--reconciliations", "lead_forms_leads", "--warehouse",
+                     str(warehouse)]) == 0  # fmt: skip
+    again = {(r["reconciliation"], r["field"], r["level"]): r for r in csv.DictReader(seed.open())}
+    shipped = {(r["reconciliation"], r["field"], r["level"]): r for r in csv.DictReader(weights.WEIGHTS_SEED.open())}
+    assert all(again[k] == shipped[k] for k in shipped if k[0] != "lead_forms_leads")
     assert weights.WEIGHTS_SEED.read_bytes() == project_seed
+    capsys.readouterr()
+    # Never the project itself, nor inside it (its own seeds/ would gain a second match_weights).
+    monkeypatch.chdir(settings.PROJECT_DIR / "seeds")
+    for target in (".", "..", str(settings.PROJECT_DIR)):
+        assert cli.main(["train", "--to", target, "--warehouse", str(warehouse)]) == 2
+        assert "is the project or inside it" in capsys.readouterr().err
+    assert not (settings.PROJECT_DIR / "seeds" / "seeds").exists()
+    assert weights.WEIGHTS_SEED.read_bytes() == project_seed
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert cli.main(["train", "--to", str(afile / "sub"), "--warehouse", str(warehouse)]) == 2
+    assert "cannot write the weights" in capsys.readouterr().err
     assert cli.main(["train", "--to", str(rules), "--write", "--warehouse", str(warehouse)]) == 2
+
+
+def test_a_name_or_warehouse_given_twice_counts_once(built_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    warehouse = str(built_home / "warehouse.duckdb")
+    assert cli.main(["train", "--reconciliations", "orders_invoices", "--warehouse", warehouse]) == 0
+    once = capsys.readouterr().out
+    args = ["train", "--reconciliations", "orders_invoices", "orders_invoices", "--warehouse", warehouse,
+            "--warehouse", warehouse]  # fmt: skip
+    assert cli.main(args) == 0
+    twice = capsys.readouterr().out
+    assert twice.count("== orders_invoices: EM on") == 1
+    header = next(line for line in once.splitlines() if line.startswith("== orders_invoices: EM on"))
+    assert header.split("(")[0] in twice
