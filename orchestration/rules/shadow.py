@@ -41,6 +41,10 @@ class ShadowError(Exception):
 
 
 def _candidate_files(candidate: Path) -> list[Path]:
+    if not candidate.exists():
+        raise ShadowError(f"{candidate}: no such directory (recon train --to DIR writes one)")
+    if not candidate.is_dir():
+        raise ShadowError(f"{candidate} is a file: give the directory that holds the rule files")
     files = sorted(p.relative_to(candidate) for p in candidate.rglob("*") if p.is_file())
     if not files:
         raise ShadowError(f"{candidate} holds no files: put the changed rule files there, laid out like the project")
@@ -183,8 +187,13 @@ def run_shadow(candidate: Path, now: datetime | None = None) -> dict:
     os.replace(staging, home)
     project = home / "project"
     shadow_db = home / "shadow.duckdb"
-    with warehouse_lock("recon shadow (copying raw)"):
-        raw_rows = _copy_raw(warehouse_path(), shadow_db)
+    try:
+        with warehouse_lock("recon shadow (copying raw)"):
+            raw_rows = _copy_raw(warehouse_path(), shadow_db)
+    except BaseException:
+        # Refused (a run holds the warehouse) or interrupted: nothing of this shadow is kept.
+        shutil.rmtree(home, ignore_errors=True)
+        raise
     env = {
         **os.environ,
         "RECON_DUCKDB_PATH": str(shadow_db),

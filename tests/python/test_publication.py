@@ -80,6 +80,33 @@ def test_shadow_refuses_files_that_are_not_rules(home: Path, tmp_path: Path) -> 
     (candidate / "models" / "evil.sql").write_text("select 1")
     with pytest.raises(shadow.ShadowError, match="only rule files can be shadowed"):
         shadow.run_shadow(candidate)
+    with pytest.raises(shadow.ShadowError, match="no such directory"):
+        shadow.run_shadow(tmp_path / "missing")
+    with pytest.raises(shadow.ShadowError, match="is a file"):
+        shadow.run_shadow(candidate / "models" / "evil.sql")
+
+
+def test_a_shadow_refused_by_the_lock_leaves_nothing_behind(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = "macros/specs/spec__orders_invoices.sql"
+    candidate = tmp_path / "candidate"
+    (candidate / spec).parent.mkdir(parents=True)
+    (candidate / spec).write_text((PROJECT_DIR / spec).read_text())
+    before = sorted(p.name for p in (home / "shadow").iterdir()) if (home / "shadow").exists() else []
+
+    class Busy(Exception):
+        pass
+
+    def refuse(holder: str):
+        raise Busy(holder)
+
+    monkeypatch.setattr(shadow, "warehouse_lock", refuse)
+    with pytest.raises(Busy):
+        shadow.run_shadow(candidate)
+    assert sorted(p.name for p in (home / "shadow").iterdir() if not p.name.endswith(".jsonl")) == [
+        n for n in before if not n.endswith(".jsonl")
+    ]
 
 
 def test_a_volume_spike_blocks_the_publication_and_the_last_good_one_stays(
