@@ -596,6 +596,9 @@ def _requested_operator(actor: str | None) -> str | None:
 
     Whoever is named, the store checks that the OS login may act as them.
     """
+    if actor is not None and not actor.strip():
+        # An empty --as is a mistake (an unset shell variable), not a request to be someone else.
+        raise click.BadParameter("needs an operator's name", param_hint="--as")
     return actor or os.environ.get("RECON_USER") or None
 
 
@@ -833,6 +836,14 @@ def _manual_link(store, action: str, exception_id: str, with_keys: list[str], re
             err=True,
         )
         return None
+    if action == "match":
+        for right, left, version in links.linked_elsewhere(link, publish.serving_path()):
+            click.echo(
+                f"note: {right} is already matched to {left} ({version}); linking it here too ties it to both "
+                f"(an invoice item's amount is then split between its orders by booking). To move it instead, "
+                f"unmatch it from {left} first.",
+                err=True,
+            )
     return link
 
 
@@ -1218,8 +1229,15 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.status import ReaderError
 
     invoked: dict[str, str | None] = {}
+    args = sys.argv[1:] if argv is None else list(argv)
+    for position, arg in enumerate(args, 1):
+        # Bytes that are not UTF-8 reach Python as lone surrogates: nothing can store or print them.
+        if isinstance(arg, str) and any("\ud800" <= ch <= "\udfff" for ch in arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")[:80]
+            click.echo(f"recon: argument {position} ({shown!r}) is not valid UTF-8 text; retype it", err=True)
+            return 2
     try:
-        code = recon.main(args=argv, prog_name="recon", standalone_mode=False, obj=invoked)
+        code = recon.main(args=args, prog_name="recon", standalone_mode=False, obj=invoked)
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

@@ -162,3 +162,29 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
         return missing, dataclasses.replace(link, left_fingerprints=prints["left"], right_fingerprints=prints["right"])
     finally:
         con.close()
+
+
+def linked_elsewhere(link: Link, serving: Path) -> list[tuple[str, str, str]]:
+    """(right key, left key, rule version) of the published matches that already tie this
+    link's right records to other left records, which they would then share.
+
+    A right record may be linked to several left records by hand (an item billing two
+    orders is split between them by booking), so this is a note, not a refusal.
+    """
+    from orchestration.warehouse import open_reader
+
+    if not serving.exists():
+        return []
+    con = open_reader(serving)
+    try:
+        return [
+            (str(r), str(le), str(v))
+            for r, le, v in con.execute(
+                "select right_key, left_key, rule_version from marts.fct_reconciliation_matches"
+                " where reconciliation = ? and right_key in (select unnest(?)) and left_key not in (select unnest(?))"
+                " order by right_key, left_key",
+                [link.reconciliation, list(link.right), list(link.left)],
+            ).fetchall()
+        ]
+    finally:
+        con.close()

@@ -61,10 +61,15 @@ def check_text(value: str | None, argument: str, limit: int, allow_newlines: boo
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{argument} must be text")
+    if allow_newlines:
+        value = value.replace("\r\n", "\n")  # a browser's text area sends CRLF line breaks
     if len(value) > limit:
         raise InvalidInput(f"{argument} is {len(value)} characters; at most {limit} are allowed")
     if (CONTROL_CHARS_BUT_LINES if allow_newlines else CONTROL_CHARS).search(value):
-        raise InvalidInput(f"{argument} contains control characters; type plain text")
+        raise InvalidInput(
+            f"{argument} contains control or direction-changing characters (a carriage return, an escape, "
+            "a bidirectional override) or bytes that are not UTF-8; type plain text"
+        )
     return value
 
 

@@ -44,8 +44,13 @@ AMOUNT_PLACES = 4
 MAX_TEXT_CHARS = 2000  # --text (comments)
 MAX_CODE_CHARS = 64  # --reason, --team, --adjustment, exception id prefixes
 ID_PREFIX = re.compile(r"[0-9A-Za-z_-]{1,64}")
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-CONTROL_CHARS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks are fine in a comment
+# C0 and C1 controls (a carriage return rewrites the line it is printed on; \x9b is an
+# 8-bit escape), bidirectional overrides and isolates (they reorder what a reader sees),
+# the Unicode line and paragraph separators, and lone surrogates (bytes that were not UTF-8).
+_SPOOFING = "\x80-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff"
+CONTROL_CHARS = re.compile(f"[\x00-\x1f\x7f{_SPOOFING}]")
+# Tabs and line feeds are fine in a comment.
+CONTROL_CHARS_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f{_SPOOFING}]")
 
 
 class ActionError(Exception):

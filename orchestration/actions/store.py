@@ -372,6 +372,12 @@ class ActionStore:
         if action != "comment" and state.is_closed:
             how = "closed by later data" if state.status == "auto_resolved" else f"resolved ({state.resolution})"
             raise ActionError(f"exception {state.exception_id[:8]} is {how}; nothing to {action}")
+        if action in ("claim", "reassign") and not {"operator", "ops_lead"} & set(op.roles):
+            # Working exceptions is the operator role's (config/operators.yml); a service
+            # account (act_as) or a rule approver acts --as an operator, never as itself.
+            raise ActionError(
+                f"{op.name} has no operator role: may not {action}; act --as an operator of team {state.owner_team}"
+            )
         if action == "claim":
             if not self._may_work_on(op, state):
                 raise ActionError(

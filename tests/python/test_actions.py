@@ -62,8 +62,11 @@ def test_claim_then_resolve_with_reason_records_state_before_and_after(store: Ac
         ([("claim", "alice", {}), ("resolve", "alice", {"reason": "rounding"})], ActionError, "not valid for resolve"),
         ([("claim", "alice", {}), ("resolve", "bob", {"reason": "billed_late"})], Conflict, "claimed by alice"),
         ([("claim", "mallory", {})], ActionError, "unknown operator 'mallory'"),
-        # No --as: the login's own user (the shipped roster maps root to dev_runner, team operations).
-        ([("claim", None, {})], ActionError, r"dev_runner \(operations\) may not claim: owned by finance"),
+        # No --as: the login's own user (the shipped roster maps root to dev_runner, team
+        # operations, role act_as only): a service account works through --as, never itself,
+        # even on what escalates to its team (a tryout found it could).
+        ([("claim", None, {})], ActionError, "dev_runner has no operator role: may not claim"),
+        ([("reassign", None, {"team": "finance", "reason": "wrong_team"})], ActionError, "no operator role"),
         ([("claim", "alice", {}), ("adjust", "alice", {"amount": "ten", "reason": "rounding"})], ActionError,
          "decimal number"),
         ([("reassign", "carol", {"team": "media_ops", "reason": "wrong_team"})], ActionError, "may not reassign"),

@@ -102,7 +102,14 @@ def test_adjust_accepts_amounts_in_range_and_stores_them_plainly(store: ActionSt
     ("action", "kw", "message"),
     [
         ("comment", {"comment": "x" * 2001}, "--text is 2001 characters; at most 2000"),
-        ("comment", {"comment": "ok\x00hidden"}, "--text contains control characters"),
+        ("comment", {"comment": "ok\x00hidden"}, "--text contains control"),
+        # A tryout's spoofing: a carriage return rewrites the printed line, \x9b is an
+        # 8-bit escape, U+202E reverses what follows; lone surrogates are not UTF-8.
+        ("comment", {"comment": "cr\roverwrite"}, "--text contains control"),
+        ("comment", {"comment": "c1 \x9b31mRED"}, "--text contains control"),
+        ("comment", {"comment": "paid \u202eDIOV"}, "direction-changing"),
+        ("comment", {"comment": "bad \udcff"}, "not UTF-8"),
+        ("claim", {"reason": "ok\u2066"}, "--reason contains control"),
         ("claim", {"reason": "billed_late"}, "reason code 'billed_late' is not valid for claim"),
         ("comment", {"comment": "fine", "reason": "x" * 100}, "--reason"),
         ("approve", {"adjustment": "ADJ-" + "0" * 300}, "--adjustment"),
@@ -382,3 +389,20 @@ def test_cli_accept_fork_needs_an_ops_lead_and_a_reason(recon_home: Path, home_s
         assert con.execute("select max(seq) from raw.operator_actions").fetchone() == (3,)
     finally:
         con.close()
+
+
+def test_a_comment_keeps_line_breaks_and_any_script(store: ActionStore) -> None:
+    entry = store.act("comment", FIN, "olga", comment="Zeile eins\r\n二行目\tسلام 😀")
+    assert entry["comment"] == "Zeile eins\n二行目\tسلام 😀"  # a browser's CRLF stored as a line feed
+
+
+def test_cli_refuses_arguments_that_are_not_utf8(home_store: ActionStore, capsys) -> None:
+    bad = b"\xff\xfe bad".decode("utf-8", "surrogateescape")  # what Python makes of such bytes in argv
+    assert cli.main(["exceptions", "comment", FIN[:8], "--as", "bob", "--text", bad]) == 2
+    assert "argument 7" in capsys.readouterr().err and home_store.all_actions() == []
+
+
+def test_cli_refuses_an_empty_as(home_store: ActionStore, capsys) -> None:
+    # An unset shell variable (--as "$WHO") must not fall back to RECON_USER or the login.
+    assert cli.main(["exceptions", "claim", FIN[:8], "--as", ""]) == 2
+    assert "--as" in capsys.readouterr().err and home_store.all_actions() == []

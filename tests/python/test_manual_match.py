@@ -168,3 +168,59 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
         "select 1 from intermediate.int_orders_invoices__pairs where left_key = ? and right_key = ?",
         [order, item],
     )
+
+
+def test_an_item_linked_by_hand_to_several_orders_never_stops_a_run(
+    recon_home: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A helper's tryout: one match naming two orders, or two operators each matching the
+    # same item to another order, failed the decisions' unique test and so every later run.
+    generate.generate(recon_home, seed=8, orders=300, file_format="csv", bad_rows=False, bad_files=False)
+    assert pipeline.run_pipeline()
+    [(exception_id, item, currency, amount)] = query(
+        recon_home,
+        "select exception_id, record_id, currency, amount_at_risk from marts.fct_reconciliation_exceptions"
+        " where exception_type = 'orphan_invoice' order by record_id limit 1",
+    )
+    first, second = [
+        o
+        for (o,) in query(
+            recon_home,
+            "select order_id from marts.fct_reconciled_orders where currency = ? and not is_cancelled"
+            " order by order_id limit 2",
+            [currency],
+        )
+    ]
+    assert recon("exceptions", "claim", exception_id[:12], "--as", "alice") == 0
+    assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
+                 "--with", first, second) == 0  # fmt: skip
+    assert pipeline.run_pipeline(), "a manual link to two orders stopped the run"
+    linked = query(
+        recon_home,
+        "select order_id, billed_amount + ancillary_amount from intermediate.int_order_invoice_matches"
+        " where billing_item_id = ? and match_pass = 'operator' order by order_id",
+        [item],
+    )
+    assert [o for o, _ in linked] == sorted([first, second])
+    assert sum(a for _, a in linked) == amount  # split between them, not counted twice
+
+    # Another operator, through another order's exception, links the same item once more.
+    [(other_exception, third)] = query(
+        recon_home,
+        "select exception_id, record_id from marts.fct_reconciliation_exceptions"
+        " where record_entity = 'stg_crm__orders' and record_id not in (?, ?) order by record_id limit 1",
+        [first, second],
+    )
+    capsys.readouterr()
+    assert recon("exceptions", "claim", other_exception[:12], "--as", "paul") == 0
+    assert recon("exceptions", "match", other_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
+                 "--with", item) == 0  # fmt: skip
+    assert f"note: {item} is already matched to {first}" in capsys.readouterr().err
+    assert pipeline.run_pipeline(), "a second operator's link of the same item stopped the run"
+    linked = query(
+        recon_home,
+        "select order_id from intermediate.int_order_invoice_matches"
+        " where billing_item_id = ? and match_pass = 'operator'",
+        [item],
+    )
+    assert {o for (o,) in linked} == {first, second, third}
