@@ -502,8 +502,39 @@ def dispatch(events: list[Event], config: AlertConfig | None = None, outbox: Out
     return summary
 
 
+LAST_RUN = "last_run.json"  # in RECON_HOME: how the latest finished run of the job ended
+
+
+def record_last_run(run_id: str, succeeded: bool, error: str | None = None, now: datetime | None = None) -> None:
+    """Write how this run ended, for `recon status` (which reads no Dagster storage).
+
+    Blocking checks count as a failure to publish though the run itself succeeded.
+    """
+    report = _report(run_id) or {}
+    blocking = [c["name"] for c in report.get("checks") or [] if not c.get("passed") and c.get("severity") == "error"]
+    record = {
+        "run_id": run_id,
+        "succeeded": succeeded and not blocking,
+        "finished_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "error": (error or "").strip()[:500] or None,
+        "blocking_checks": blocking,
+    }
+    path = recon_home() / LAST_RUN
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def last_run() -> dict | None:
+    try:
+        return json.loads((recon_home() / LAST_RUN).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def after_run(run_id: str, succeeded: bool, error: str | None = None) -> dict:
     """Everything a finished run may have to tell: its own events, and the exceptions it left past SLA."""
+    record_last_run(run_id, succeeded, error)
     config = load_config()
     if not config.routes:
         return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}

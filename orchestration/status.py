@@ -315,14 +315,37 @@ def _money(amount) -> str:
     return f"{amount:,.2f}" if amount is not None else ""
 
 
+def last_run_lines(published: dict | None) -> list[str]:
+    """The latest run, when it ended without publishing: BI still sees the last good copy."""
+    from orchestration import alerts
+
+    last = alerts.last_run()
+    if not last or last.get("succeeded") or (published and published.get("run_id") == last.get("run_id")):
+        return []
+    why = (
+        "blocked by " + ", ".join(last["blocking_checks"])
+        if last.get("blocking_checks")
+        else (last.get("error") or "see the Dagster run log").splitlines()[0][:200]
+    )
+    kept = f"publication {published['publication']}" if published else "nothing published yet"
+    return [
+        f"LAST RUN FAILED: run {str(last.get('run_id'))[:8]} at {last.get('finished_at')}: {why}. "
+        f"Nothing new was published; readers still see {kept}. Fix it and run again (recon run)."
+    ]
+
+
 def publication_lines() -> list[str]:
     """Which file BI tools open, and whether it is still what was published."""
     published = publish.current()
     if published is None:
-        return ["for BI tools: nothing published yet: a run publishes when its blocking checks pass"]
+        return [
+            *last_run_lines(None),
+            "for BI tools: nothing published yet: a run publishes when its blocking checks pass",
+        ]
     lines = [
+        *last_run_lines(published),
         f"for BI tools (open read-only): {publish.serving_path()}  "
-        f"({published['publication']}, run {published['run_id'][:8]})"
+        f"({published['publication']}, run {published['run_id'][:8]})",
     ]
     check = publish.verify()
     if check["ok"] is None:

@@ -265,6 +265,27 @@ def test_run_events_from_the_quality_report(recon_home: Path) -> None:
     assert alerts.run_events("no-report", True, None, now + timedelta(days=1)) == []
 
 
+def test_recon_status_says_when_the_last_run_published_nothing(recon_home: Path) -> None:
+    # A helper's tryout: a failed run left `recon status` showing the old gates, all green.
+    from orchestration import status
+
+    assert status.last_run_lines(None) == []  # no run yet
+    alerts.record_last_run("run-failed-1", False, "step recon_dbt_assets failed\nTraceback ...")
+    [line] = status.last_run_lines(None)
+    assert "LAST RUN FAILED: run run-fail" in line and "step recon_dbt_assets failed." in line
+    assert "nothing published yet" in line and "Traceback" not in line
+    published = {"publication": "20260601T000000Z-abc", "run_id": "run-ok-0"}
+    assert "readers still see publication 20260601T000000Z-abc" in status.last_run_lines(published)[0]
+    history = recon_home / "quality" / "history"
+    history.mkdir(parents=True)
+    (history / "run-blocked-2.json").write_text(json.dumps({"checks": [
+        {"name": "match_rate_orders_invoices", "severity": "error", "passed": False}]}))  # fmt: skip
+    alerts.record_last_run("run-blocked-2", True)  # the run ran, a gate blocked its publication
+    assert "blocked by match_rate_orders_invoices" in status.last_run_lines(published)[0]
+    alerts.record_last_run("run-ok-1", True)
+    assert status.last_run_lines(published) == []
+
+
 def test_dagster_sensors_send_through_the_same_outbox(
     store: ActionStore, smtp, webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
