@@ -912,6 +912,15 @@ def cmd_audit_verify() -> int:
     anchor = (published or {}).get("audit_anchor")
     source = f"the publication {published['publication']}" if published else ""
     problems += actions.check_anchor(entries, anchor, path, source)
+    # Every archived publication's own anchor too, and current.json against its archive.
+    for name, archived in publish.archived_anchors():
+        if published and name == published["publication"] and archived != anchor:
+            problems.append(
+                f"publications/current.json's audit anchor differs from the one archived with publication {name} "
+                "(publication.json): one of them was edited"
+            )
+        if archived != anchor:
+            problems += actions.check_anchor(entries, archived, path, f"the archived publication {name}")
     count = len(entries or [])
     if problems:
         click.echo(f"audit FAILED for {path}: {len(problems)} problem(s) in {count} entries")

@@ -383,6 +383,31 @@ def _prune(root: Path, keep: str) -> None:
             shutil.rmtree(root / old, ignore_errors=True)
 
 
+def archived_anchors() -> list[tuple[str, dict]]:
+    """(publication, audit anchor) of every complete publication kept on disk, oldest first.
+
+    Each archive's ``publication.json`` keeps the anchor its run recorded; ``recon audit
+    verify`` checks the log against all of them, and ``current.json`` against its own, so
+    editing one JSON file no longer makes a rewritten log verify.
+    """
+    root = publications_dir()
+    if not root.exists():
+        return []
+    listed = _listed(root)
+    out = []
+    for name in sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[:8].isdigit()):
+        marker = root / name / MARKER
+        if not _is_complete(root, name, listed) or not marker.is_file():
+            continue
+        try:
+            anchor = json.loads(marker.read_text()).get("audit_anchor")
+        except (OSError, ValueError):
+            continue
+        if anchor:
+            out.append((name, anchor))
+    return out
+
+
 def verify() -> dict:
     """Compare the serving copy and the archived publication with the recorded sha256.
 

@@ -229,6 +229,15 @@ def check_continuity(store: ActionStore, con) -> None:
                 f"Restore the newer actions.sqlite (the one whose entry seq {seq} has hash {digest[:12]}) and run "
                 f"again; {accept}"
             )
+        edited = _edited_entry(store, con, fork)
+        if edited is not None:
+            raise ForkError(
+                f"the action store {store.path} was edited: its entry seq {fork} is action {edited[0]}, which the "
+                f"warehouse copied with other content ({edited[1]} differ), and the hash chain from there on was "
+                "recomputed to hide it. The warehouse's copy (raw.operator_actions) holds the entry as first "
+                "recorded. Restore actions.sqlite from a backup and find out who changed it; the run stops here and "
+                "publishes nothing until the store agrees with what was copied."
+            )
         if fork is None:  # the warehouse's rows agree; only the later anchor does not
             copied = newest[0] if newest else 0
             fork_text = f"{copied + 1}" + (f" or later (up to {seq})" if seq > copied + 1 else "")
@@ -285,6 +294,38 @@ def copy_to_warehouse(store: ActionStore, con) -> ActionCopy:
     return ActionCopy(len(new), flagged)
 
 
+def _edited_entry(store: ActionStore, con, seq: int | None) -> tuple[str, str] | None:
+    """(action id, what differs) when the store's entry at ``seq`` is the same action the
+    warehouse copied there, with other content: edited in place, its chain recomputed.
+
+    A restore or a replacement writes new actions (new ids) after the fork point; the same
+    id with another hash is a rewrite of history, which accept-fork must never bless.
+    """
+    if seq is None:
+        return None
+    entry = store.entry(seq)
+    row = con.execute("select * from raw.operator_actions where seq = ?", [seq]).fetchone()
+    if entry is None or row is None:
+        return None
+    copied = dict(zip([d[0] for d in con.description], row, strict=True))
+    if copied.get("action_id") != entry["action_id"] or copied.get("entry_hash") == entry["entry_hash"]:
+        return None
+
+    def differs(key: str) -> bool:
+        was, now = copied.get(key), entry.get(key)
+        if key == "amount" and was is not None and now is not None:
+            try:
+                return Decimal(str(was)) != Decimal(str(now))
+            except ArithmeticError:
+                return True
+        return str(was if was is not None else "") != str(now if now is not None else "")
+
+    # The fields a person reads (timestamps are stored in other types on the two sides).
+    read = ("actor", "action", "exception_id", "reason_code", "comment", "amount", "target")
+    fields = [k for k in read if differs(k)]
+    return entry["action_id"], ", ".join(fields) or "its hashes"
+
+
 def accept_fork(store: ActionStore, con, actor: str | None, reason: str | None) -> int:
     """Accept the store as it is: set the warehouse's entries from the fork on aside.
 
@@ -303,6 +344,13 @@ def accept_fork(store: ActionStore, con, actor: str | None, reason: str | None) 
         raise ActionError("accept-fork needs --reason: say what happened to the action store")
     ensure_raw_schema(con)
     fork = _fork_point(store, con)
+    edited = _edited_entry(store, con, fork)
+    if edited is not None:
+        raise ActionError(
+            f"not a fork: action {edited[0]} (seq {fork}) was edited in the store after the warehouse copied it "
+            f"({edited[1]} differ). Accepting would make the rewrite the record; restore actions.sqlite from a backup "
+            "instead (raw.operator_actions holds every entry as it was first copied)"
+        )
     if fork is None:
         anchor = con.execute("select seq, entry_hash from raw.audit_anchors order by anchor_id desc limit 1").fetchone()
         at = store.entry(anchor[0]) if anchor else None

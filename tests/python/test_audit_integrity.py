@@ -233,6 +233,25 @@ def test_audit_verify_fails_against_the_anchor(
         assert not path.exists()  # verify does not quietly create an empty store
 
 
+def test_a_rewritten_log_does_not_verify_by_editing_current_json(
+    recon_home: Path, home_store: ActionStore, capsys
+) -> None:
+    # A helper's tryout: rewrite the newest entry with a valid chain, then set
+    # current.json's anchor to the new head; verify said "ok".
+    _three_actions(home_store)
+    _publish_with_anchor(recon_home, home_store)
+    _drop_guards(home_store.path, "delete from actions where seq = 3")
+    legacy_append(home_store.path, comment="nothing happened here")
+    current = recon_home / "publications" / "current.json"
+    doc = json.loads(current.read_text())
+    doc["audit_anchor"]["entry_hash"] = home_store.all_actions()[-1]["entry_hash"]
+    current.write_text(json.dumps(doc))
+    assert cli.main(["audit", "verify"]) == 6
+    out = capsys.readouterr().out
+    assert "current.json's audit anchor differs from the one archived" in out
+    assert "the archived publication" in out and "entry seq 3 has hash" in out
+
+
 def test_audit_verify_without_any_publication_says_there_is_no_anchor(home_store: ActionStore, capsys) -> None:
     _three_actions(home_store)
     assert cli.main(["audit", "verify"]) == 0
@@ -295,6 +314,42 @@ def test_fork_after_the_anchored_head_is_found_by_the_anchor(store: ActionStore,
         restored.act("comment", FIN, "alice", comment="seq 4 again")
         with pytest.raises(actions.ForkError, match="forked at seq 4"):
             copy_to_warehouse(restored, con)
+    finally:
+        con.close()
+
+
+def _rewrite_in_place(path: Path, seq: int, comment: str) -> None:
+    """Change one entry and recompute the hash chain from it on, as a careful forger would."""
+    from orchestration.actions.store import entry_hash
+
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    con.execute("drop trigger if exists actions_no_update")
+    con.execute("drop trigger if exists actions_no_delete")
+    con.execute("update actions set comment = ? where seq = ?", [comment, seq])
+    prev = con.execute("select prev_hash from actions where seq = ?", [seq]).fetchone()[0]
+    for row in con.execute("select * from actions where seq >= ? order by seq", [seq]).fetchall():
+        digest = entry_hash(prev, {**dict(row), "prev_hash": prev})
+        con.execute("update actions set prev_hash = ?, entry_hash = ? where seq = ?", [prev, digest, row["seq"]])
+        prev = digest
+    con.commit()
+    con.close()
+
+
+def test_an_entry_edited_in_place_is_tampering_not_a_fork(store: ActionStore, tmp_path: Path) -> None:
+    _three_actions(store)
+    con = warehouse(tmp_path / "warehouse.duckdb")
+    try:
+        copy_to_warehouse(store, con)
+        _rewrite_in_place(store.path, 1, "never looked")
+        edited = ActionStore(store.path, clock=lambda: T0)
+        assert edited.verify() == []  # the chain itself is consistent again
+        with pytest.raises(actions.ForkError, match="was edited") as refused:
+            copy_to_warehouse(edited, con)
+        assert "comment differ" in str(refused.value) and "accept-fork" not in str(refused.value)
+        with pytest.raises(ActionError, match="not a fork"):
+            actions.accept_fork(edited, con, actor="olga", reason="it is what it is")
+        assert con.execute("select comment from raw.operator_actions where seq = 1").fetchone()[0] == "looking"
     finally:
         con.close()
 
