@@ -48,6 +48,9 @@ EXIT_DISK_FULL = 28  # ENOSPC
 MAX_ROWS_SHOWN = 100_000
 LIMIT_HELP = f"rows shown, 1 to {MAX_ROWS_SHOWN:,}"
 LINK_ACTIONS = ("match", "unmatch")
+# The action options that mean something to some actions only (--text and --reason are
+# recorded with any action; the store checks a reason code against the action).
+OPTION_ACTIONS = {"--amount": ("adjust",), "--adjustment": ("approve", "reject"), "--team": ("reassign",)}
 # argparse's test for a value that looks like an option but is a negative number.
 NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
 
@@ -643,7 +646,15 @@ def cmd_exceptions_list(
         raise click.BadParameter(
             f"{exception_type!r} is no exception type; one of: {', '.join(known)}", param_hint="--type"
         )
-    rows = _store().list_exceptions(
+    store = _store()
+    if team is not None and team not in store.policy_teams():
+        raise click.BadParameter(f"{team!r} is no team; one of: {', '.join(store.policy_teams())}", param_hint="--team")
+    if owner is not None and owner not in store.policy.operators:
+        raise click.BadParameter(
+            f"{owner!r} is no operator in config/operators.yml; one of: {', '.join(sorted(store.policy.operators))}",
+            param_hint="--owner",
+        )
+    rows = store.list_exceptions(
         team=team,
         owner=owner,
         status=status,
@@ -775,6 +786,16 @@ def cmd_exception_action(
     """``recon exceptions ACTION ID``: one action, recorded by the store, which checks who may take it."""
     from orchestration import actions
 
+    given = {"--amount": amount, "--adjustment": adjustment, "--team": team}
+    for option, value in given.items():
+        if value is not None and action not in OPTION_ACTIONS[option]:
+            # Dropped silently, an operator would believe it recorded (claim --amount 500).
+            click.echo(
+                f"recon exceptions {action}: {option} does not apply to {action} "
+                f"(only to {', '.join(OPTION_ACTIONS[option])}); nothing recorded",
+                err=True,
+            )
+            return 2
     store = _store()
     operator = _requested_operator(actor)
     if actions.as_of_pinned():

@@ -461,3 +461,23 @@ def test_cli_refuses_an_empty_as(home_store: ActionStore, capsys) -> None:
     # An unset shell variable (--as "$WHO") must not fall back to RECON_USER or the login.
     assert cli.main(["exceptions", "claim", FIN[:8], "--as", ""]) == 2
     assert "--as" in capsys.readouterr().err and home_store.all_actions() == []
+
+
+def test_cli_refuses_options_the_action_does_not_take(home_store: ActionStore, capsys) -> None:
+    for argv, option in (
+        (["claim", FIN[:8], "--as", "alice", "--amount", "500"], "--amount"),
+        (["resolve", FIN[:8], "--as", "alice", "--reason", "billed_late", "--team", "media_ops"], "--team"),
+        (["comment", FIN[:8], "--as", "alice", "--text", "x", "--adjustment", "ADJ-1"], "--adjustment"),
+    ):
+        assert cli.main(["exceptions", *argv]) == 2
+        assert f"{option} does not apply to {argv[0]}" in capsys.readouterr().err
+    assert home_store.all_actions() == []
+
+
+def test_cli_list_refuses_a_team_or_owner_that_does_not_exist(home_store: ActionStore, capsys) -> None:
+    # A typo would list nothing, which reads as "no exceptions for that team".
+    assert cli.main(["exceptions", "list", "--team", "finanse"]) == 2
+    assert "'finanse' is no team" in capsys.readouterr().err
+    assert cli.main(["exceptions", "list", "--owner", "alise"]) == 2
+    assert "'alise' is no operator" in capsys.readouterr().err
+    assert cli.main(["exceptions", "list", "--team", "finance", "--owner", "alice"]) == 0
