@@ -135,6 +135,15 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
     from orchestration.lock import WarehouseBusy, warehouse_lock
     from orchestration.rules import governance
 
+    from orchestration.actions import ActionError, utc_now
+
+    try:
+        utc_now()  # a RECON_AS_OF the build could not compute with stops here, named
+    except ActionError as exc:
+        if raise_refusals:
+            raise
+        print(f"recon run refused: {exc}", file=sys.stderr)
+        return False
     try:
         governance.require_approved()
     except governance.GovernanceError as exc:

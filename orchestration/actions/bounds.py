@@ -32,6 +32,8 @@ def parse_amount(value: object, argument: str = "--amount") -> Decimal:
     text = str(value).strip() if value is not None else ""
     if not text or len(text) > 40:
         raise InvalidInput(f"{allowed}; got {text[:40]!r}{'…' if len(text) > 40 else ''}")
+    if not text.isascii():  # Decimal reads other scripts' digits too (١٢٣ is 123): not what a ledger shows
+        raise InvalidInput(f"{allowed}, in ASCII digits 0-9; got {text!r}")
     try:
         amount = Decimal(text)
     except (InvalidOperation, ValueError) as exc:

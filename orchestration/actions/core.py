@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -90,6 +90,9 @@ def wall_clock() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+AS_OF_RANGE = (date(2000, 1, 1), date(2099, 12, 31))
+
+
 def as_of_pinned() -> str | None:
     """RECON_AS_OF when set: the run replays that time (tests, demos, replays)."""
     return os.environ.get("RECON_AS_OF", "").strip() or None
@@ -107,5 +110,13 @@ def utc_now() -> datetime:
             pinned = datetime.fromisoformat(as_of)
         except ValueError as exc:
             raise ActionError(f"RECON_AS_OF={as_of} is not an ISO timestamp; use e.g. 2026-11-30T09:00:00Z") from exc
-        return pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
+        pinned = pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
+        # The range every date of the landing contract has (2000-01-01 to 2099-12-31): a
+        # clock of 9999-12-31 would make every SLA breached and every action the newest.
+        if not AS_OF_RANGE[0] <= pinned.astimezone(UTC).date() <= AS_OF_RANGE[1]:
+            raise ActionError(
+                f"RECON_AS_OF={as_of} is outside {AS_OF_RANGE[0]} to {AS_OF_RANGE[1]}; unset it, or pin a date "
+                "within that range"
+            )
+        return pinned
     return datetime.now(UTC).replace(microsecond=0)

@@ -102,6 +102,7 @@ def test_adjust_accepts_amounts_in_range_and_stores_them_plainly(store: ActionSt
     ("action", "kw", "message"),
     [
         ("comment", {"comment": "x" * 2001}, "--text is 2001 characters; at most 2000"),
+        ("adjust", {"amount": "١٢٣", "reason": "rounding"}, "ASCII digits"),
         ("comment", {"comment": "ok\x00hidden"}, "--text contains control"),
         # A tryout's spoofing: a carriage return rewrites the printed line, \x9b is an
         # 8-bit escape, U+202E reverses what follows; lone surrogates are not UTF-8.
@@ -481,3 +482,17 @@ def test_cli_list_refuses_a_team_or_owner_that_does_not_exist(home_store: Action
     assert cli.main(["exceptions", "list", "--owner", "alise"]) == 2
     assert "'alise' is no operator" in capsys.readouterr().err
     assert cli.main(["exceptions", "list", "--team", "finance", "--owner", "alice"]) == 0
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31T23:59:59+14:00", "1900-01-01"])
+def test_a_business_clock_outside_the_contract_range_is_refused(
+    home_store: ActionStore, monkeypatch: pytest.MonkeyPatch, capsys, as_of: str
+) -> None:
+    monkeypatch.setenv("RECON_AS_OF", as_of)
+    argv = ["exceptions", "comment", FIN[:8], "--as", "alice", "--text", "from the far future"]
+    assert cli.main(argv) == 3
+    assert "outside 2000-01-01 to 2099-12-31" in capsys.readouterr().err
+    assert home_store.all_actions() == []
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-30T09:00:00Z")
+    assert cli.main(argv) == 0
+    assert home_store.all_actions()[-1]["effective_at"].startswith("2026-11-30")
