@@ -132,10 +132,9 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
     log_dir = settings.recon_home() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+    from orchestration.actions import ActionError, utc_now
     from orchestration.lock import WarehouseBusy, warehouse_lock
     from orchestration.rules import governance
-
-    from orchestration.actions import ActionError, utc_now
 
     try:
         utc_now()  # a RECON_AS_OF the build could not compute with stops here, named
