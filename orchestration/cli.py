@@ -808,8 +808,8 @@ def cmd_exception_action(
     link = None
     if action in LINK_ACTIONS:
         link = _manual_link(store, action, exception_id, list(with_keys), reconciliation)
-        if link is None:
-            return 2
+        if link is None or isinstance(link, int):
+            return 2 if link is None else link
     entry = store.act(
         action,
         exception_id,
@@ -856,7 +856,7 @@ def _manual_link(store, action: str, exception_id: str, with_keys: list[str], re
             "(`recon query` on the serving copy lists them)",
             err=True,
         )
-        return None
+        return 4  # not found (README: exit codes)
     if action == "match":
         for right, left, version in links.linked_elsewhere(link, publish.serving_path()):
             click.echo(

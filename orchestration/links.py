@@ -110,6 +110,13 @@ def build(entry: dict, with_keys: list[str], reconciliation: str | None, names: 
         raise LinkError(f"--in {reconciliation!r}: not a reconciliation here ({', '.join(names)})")
     specs = _specs([reconciliation] if reconciliation else names)
     sides = sides_of(entry["record_entity"], specs)
+    if not sides and reconciliation is not None:
+        elsewhere = [name for name, _ in sides_of(entry["record_entity"], _specs(names))]
+        raise LinkError(
+            f"--in {reconciliation}: exception {entry['exception_id'][:8]} is about a {entry['record_entity']} "
+            f"record, which {reconciliation} does not match"
+            + (f"; it is in {', '.join(elsewhere)}" if elsewhere else "")
+        )
     if not sides:
         raise LinkError(
             f"exception {entry['exception_id'][:8]} is about a {entry['record_entity']} record, which no "

@@ -452,6 +452,8 @@ class ActionStore:
                 )
             if not ("ops_lead" in op.roles or op.team == state.owner_team):
                 raise ActionError(f"{op.name} may not reassign: only {state.owner_team} or an ops lead")
+            if team == state.owner_team:  # recorded, it would only drop the claim
+                raise ActionError(f"exception {state.exception_id[:8]} is already owned by {team}; nothing to reassign")
             fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "reassign")
             fields["target"] = team
         elif action == "escalate":

@@ -71,6 +71,7 @@ def test_claim_then_resolve_with_reason_records_state_before_and_after(store: Ac
          "decimal number"),
         ([("reassign", "carol", {"team": "media_ops", "reason": "wrong_team"})], ActionError, "may not reassign"),
         ([("comment", "alice", {"comment": "  "})], ActionError, "needs text"),
+        ([("reassign", "alice", {"team": "finance", "reason": "wrong_team"})], ActionError, "already owned by finance"),
     ],
 )  # fmt: skip
 def test_every_rule_refuses_with_a_clear_message(store, steps, error, message) -> None:

@@ -496,3 +496,11 @@ def test_a_business_clock_outside_the_contract_range_is_refused(
     monkeypatch.setenv("RECON_AS_OF", "2026-11-30T09:00:00Z")
     assert cli.main(argv) == 0
     assert home_store.all_actions()[-1]["effective_at"].startswith("2026-11-30")
+
+
+def test_a_link_in_the_wrong_reconciliation_says_where_the_record_is() -> None:
+    from orchestration import links
+
+    entry = {"exception_id": "0123456789", "record_entity": "stg_crm__orders", "record_id": "O1"}
+    with pytest.raises(links.LinkError, match="lead_forms_leads does not match; it is in orders_invoices"):
+        links.build(entry, ["I1#"], "lead_forms_leads")

@@ -75,7 +75,7 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     assert recon("exceptions", "claim", exception_id[:12], "--as", "alice") == 0
     # A key the published data does not hold is refused before anything is recorded.
     assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
-                 "--with", "NO-SUCH-ORDER") == 2  # fmt: skip
+                 "--with", "NO-SUCH-ORDER") == 4  # fmt: skip
     assert "no left NO-SUCH-ORDER" in capsys.readouterr().err
     # A reason code is required, and must be one for match.
     assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--with", order) == 3
