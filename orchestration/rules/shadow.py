@@ -161,6 +161,19 @@ def render(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+KEEP_WAREHOUSES = 3  # shadow runs whose warehouse and project copy stay on disk (about 50 MB each at 3,000 orders)
+
+
+def _prune_shadows(root: Path, keep: str) -> None:
+    """Older shadow runs keep their reports (drift.md / drift.json) and lose their bulk."""
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:8].isdigit() and p.name != keep)
+    for old in runs[: max(0, len(runs) - (KEEP_WAREHOUSES - 1))]:
+        for bulky in ("project", "target", "logs"):
+            shutil.rmtree(old / bulky, ignore_errors=True)
+        for suffix in ("", ".wal"):
+            (old / f"shadow.duckdb{suffix}").unlink(missing_ok=True)
+
+
 def run_shadow(candidate: Path, now: datetime | None = None) -> dict:
     candidate = Path(candidate).resolve()
     files = _candidate_files(candidate)
@@ -241,6 +254,7 @@ def run_shadow(candidate: Path, now: datetime | None = None) -> dict:
     }
     with open(root / "history.jsonl", "a") as fh:
         fh.write(json.dumps(metrics) + "\n")
+    _prune_shadows(root, keep=home.name)
     report["metrics"] = metrics
     report["report_path"] = str(home / "drift.md")
     return report

@@ -145,3 +145,16 @@ def test_a_volume_spike_blocks_the_publication_and_the_last_good_one_stays(
     spike = next(c for c in report["checks"] if c["name"] == "volume_spike" and c["asset"] == "raw_crm/crm__orders")
     assert not spike["passed"] and spike["severity"] == "error"
     assert not report["passed"]
+
+
+def test_older_shadow_runs_keep_their_reports_and_lose_their_bulk(tmp_path: Path) -> None:
+    root = tmp_path / "shadow"
+    names = [f"2026120{i}T000000Z-abcdef0{i}" for i in range(1, 6)]
+    for name in names:
+        (root / name / "project").mkdir(parents=True)
+        (root / name / "shadow.duckdb").write_text("x")
+        (root / name / "drift.md").write_text("report")
+    shadow._prune_shadows(root, keep=names[-1])
+    bulky = [n for n in names if (root / n / "shadow.duckdb").exists() or (root / n / "project").exists()]
+    assert bulky == names[-shadow.KEEP_WAREHOUSES :]
+    assert all((root / n / "drift.md").read_text() == "report" for n in names)
