@@ -115,8 +115,7 @@ def landing_digest(landing: Path | None = None) -> str:
     landing = landing or settings.landing_dir()
     listing = []
     for path in ingest.discover(landing):
-        st = path.stat()
-        listing.append([str(path.relative_to(landing)), st.st_size, st.st_mtime_ns])
+        listing.append([str(path.relative_to(landing)), *ingest.entry_stat(path)])
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 
@@ -156,6 +155,11 @@ def nothing_new() -> dict | None:
         return None
     if inputs.get("project_sha256") != project_digest() or published["landing_sha256"] != landing_digest():
         return None
+    from orchestration import ingest
+
+    head = ingest.ingest_head(settings.warehouse_path())
+    if head is not None and head != inputs.get("last_batch_id"):
+        return None  # batches logged since the build, outside a run (recon ingest, --again)
     store = actions.ActionStore.existing()
     seq, head = store.head() if store else (0, "")
     if seq != inputs.get("last_action_seq") or (seq and head != inputs.get("last_action_hash")):

@@ -858,13 +858,20 @@ def _manual_link(store, action: str, exception_id: str, with_keys: list[str], re
         )
         return 4  # not found (README: exit codes)
     if action == "match":
-        for right, left, version in links.linked_elsewhere(link, publish.serving_path()):
-            click.echo(
-                f"note: {right} is already matched to {left} ({version}); linking it here too ties it to both "
-                f"(an invoice item's amount is then split between its orders by booking). To move it instead, "
-                f"unmatch it from {left} first.",
-                err=True,
-            )
+        from orchestration import specs
+
+        shared = links.right_may_share(specs.load_spec(link.reconciliation))
+        for right, left, version, pass_name in links.linked_elsewhere(link, publish.serving_path()):
+            if pass_name != "operator":
+                what = f"the next run moves it here: an operator's link comes before every rule ({version})"
+            elif shared:
+                what = (
+                    "linking it here too ties it to both (an invoice item's amount is then split between its "
+                    f"orders by booking); to move it instead, unmatch it from {left} first"
+                )
+            else:
+                what = f"this later link moves it here (in {link.reconciliation} it belongs to one record)"
+            click.echo(f"note: {right} is matched to {left} now; {what}.", err=True)
     return link
 
 

@@ -42,6 +42,8 @@ META_COLUMNS = (
 # Accept up to 4 significant decimals; trailing zeros beyond that (as typed Parquet
 # decimals render) are harmless.
 DECIMAL_PATTERN = r"^[+-]?[0-9]{1,30}(\.[0-9]{0,4}0*)?$"
+# A whole number in plain digits; a trailing ".0" (a spreadsheet's float) is still exact.
+INTEGER_PATTERN = r"[+-]?[0-9]{1,30}(\.0+)?"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 TIMESTAMP_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 RECORD_COLUMN = "_record"  # quarantine column name for a line that is not a record at all
@@ -256,8 +258,9 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
         else:
             checks.append(
                 (
-                    f"{present} and try_cast({text} as HUGEINT) is null",
-                    [f"not a whole number; expected {fmt}"],
+                    # The pattern first: DuckDB's cast rounds 1.5 to 2 and reads 0x10 as 16.
+                    f"{present} and (not regexp_full_match({text}, ?) or try_cast({text} as HUGEINT) is null)",
+                    [INTEGER_PATTERN, f"not a whole number; expected {fmt}"],
                 )
             )
             number = f"try_cast({text} as HUGEINT)"
@@ -664,6 +667,19 @@ def discover(landing: Path) -> list[Path]:
     return sorted(found)
 
 
+def entry_stat(path: Path) -> list[int]:
+    """[size, mtime_ns] of a landing entry (of what a link leads to; of the link itself when
+    it dangles), or [-1, -1] for one that vanished since it was listed: never an error, so a
+    bad entry is ingestion's to report, not a crash of whoever lists the folder."""
+    for look in (path.stat, path.lstat):
+        try:
+            st = look()
+        except OSError:
+            continue
+        return [st.st_size, st.st_mtime_ns]
+    return [-1, -1]
+
+
 def _is_hidden(rel: str) -> bool:
     return any(part.startswith(".") for part in rel.split("/"))
 
@@ -745,10 +761,36 @@ def ingest_landing(landing: Path, warehouse: Path, again: Collection[str] = ()) 
         ensure_raw_schema(con)
         for path in discover(landing):
             report.files.append(_ingest_file(con, landing, path, again=path.relative_to(landing).as_posix() in again))
+        last_batch = con.execute(f"select coalesce(max(batch_id), 0) from {RAW_SCHEMA}.ingestion_log").fetchone()[0]
     finally:
         con.close()
+    _write_ingest_head(warehouse, int(last_batch))
     report.seconds = time.monotonic() - started
     return report
+
+
+def ingest_head_path(warehouse: Path) -> Path:
+    """Beside the warehouse: the newest batch id ingestion logged, readable without opening
+    the warehouse (build_inputs.nothing_new: a batch loaded outside a run, by
+    `recon ingest --again`, must make the next run build)."""
+    return warehouse.with_name(warehouse.name + ".ingested.json")
+
+
+def _write_ingest_head(warehouse: Path, last_batch: int) -> None:
+    path = ingest_head_path(warehouse)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps({"last_batch_id": last_batch}) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # only a hint: without it the next run may go quiet, and ingests anyway
+
+
+def ingest_head(warehouse: Path) -> int | None:
+    try:
+        return int(json.loads(ingest_head_path(warehouse).read_text())["last_batch_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path, again: bool = False) -> FileOutcome:
@@ -763,7 +805,17 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path, agai
             "If it holds data, rename it without the leading dot",
         )
     before = _fingerprint(path)
-    sha = _link_digest(path) if unreadable and path.is_symlink() else sha256_of(path)
+    if unreadable and path.is_symlink():
+        sha = _link_digest(path)
+    elif unreadable:  # never opened: a pipe would block the read for good
+        sha = hashlib.sha256(f"{unreadable[0]}:{unreadable[1]}".encode()).hexdigest()
+    else:
+        try:
+            sha = sha256_of(path)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            unreadable = ("rejected", f"cannot be read ({reason}); let the user that runs recon read it")
+            sha = hashlib.sha256(f"unreadable:{reason}".encode()).hexdigest()
     outcome = FileOutcome(rel, source, entity_name, "skipped", sha)
     if _fingerprint(path) != before:
         outcome.message = STILL_WRITTEN
@@ -820,7 +872,10 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path, agai
             raise FileRejected(str(exc.args[0])) from exc
         if fmt is None:
             raise FileRejected(f"unsupported file type {path.suffix!r}; use .csv (with header), .parquet or .jsonl")
-        _load_rows(con, ent, path, fmt, outcome, now)
+        try:
+            _load_rows(con, ent, path, fmt, outcome, now)
+        except OSError as exc:  # unreadable since it was hashed (permissions changed, file gone)
+            raise FileRejected(f"cannot be read ({exc.strerror or type(exc).__name__})") from exc
         if _fingerprint(path) != before:
             con.execute("rollback")
             return FileOutcome(rel, source, entity_name, "skipped", sha, message=STILL_WRITTEN)

@@ -77,6 +77,16 @@ def configured() -> list[str]:
     return specs.configured()
 
 
+def right_may_share(spec: dict) -> bool:
+    """Whether a right record may belong to several left records (as int_operator_links reads
+    the spec): a many-to-one group, or a pass that ties it to every left it matches. Else a
+    later match moves it, and one match may name one left record only."""
+    groups = spec.get("groups") or []
+    return any(g.get("direction") == "many_to_one" for g in groups) or any(
+        p.get("ties") == "match_all" for p in spec.get("deterministic") or []
+    )
+
+
 def sides_of(entity: str, specs: dict[str, dict]) -> list[tuple[str, str]]:
     """(reconciliation, side) pairs whose side holds records of this entity."""
     found = []
@@ -132,7 +142,13 @@ def build(entry: dict, with_keys: list[str], reconciliation: str | None, names: 
     name, side = sides[0]
     others = check_keys(with_keys)
     own = (entry["record_id"],)
-    return Link(name, own, others) if side == "left" else Link(name, others, own)
+    link = Link(name, own, others) if side == "left" else Link(name, others, own)
+    if len(link.left) > 1 and len(link.right) == 1 and not right_may_share(specs[name]):
+        raise LinkError(
+            f"in {name} a {specs[name]['right']['model']} record belongs to one {specs[name]['left']['model']} "
+            f"record: name one with --with (a later match moves it)"
+        )
+    return link
 
 
 def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
@@ -171,12 +187,9 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
         con.close()
 
 
-def linked_elsewhere(link: Link, serving: Path) -> list[tuple[str, str, str]]:
-    """(right key, left key, rule version) of the published matches that already tie this
-    link's right records to other left records, which they would then share.
-
-    A right record may be linked to several left records by hand (an item billing two
-    orders is split between them by booking), so this is a note, not a refusal.
+def linked_elsewhere(link: Link, serving: Path) -> list[tuple[str, str, str, str]]:
+    """(right key, left key, rule version, pass) of the published matches that already tie
+    this link's right records to other left records (a note for the operator, not a refusal).
     """
     from orchestration.warehouse import open_reader
 
@@ -185,9 +198,9 @@ def linked_elsewhere(link: Link, serving: Path) -> list[tuple[str, str, str]]:
     con = open_reader(serving)
     try:
         return [
-            (str(r), str(le), str(v))
-            for r, le, v in con.execute(
-                "select right_key, left_key, rule_version from marts.fct_reconciliation_matches"
+            (str(r), str(le), str(v), str(p))
+            for r, le, v, p in con.execute(
+                "select right_key, left_key, rule_version, pass_name from marts.fct_reconciliation_matches"
                 " where reconciliation = ? and right_key in (select unnest(?)) and left_key not in (select unnest(?))"
                 " order by right_key, left_key",
                 [link.reconciliation, list(link.right), list(link.left)],

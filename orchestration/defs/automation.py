@@ -44,8 +44,7 @@ def landing_fingerprint() -> dict[str, list[int]]:
     landing = settings.landing_dir()
     out = {}
     for path in ingest.discover(landing):
-        st = path.stat()
-        out[str(path.relative_to(landing))] = [st.st_size, st.st_mtime_ns]
+        out[str(path.relative_to(landing))] = ingest.entry_stat(path)
     return out
 
 

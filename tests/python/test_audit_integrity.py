@@ -504,3 +504,16 @@ def test_a_link_in_the_wrong_reconciliation_says_where_the_record_is() -> None:
     entry = {"exception_id": "0123456789", "record_entity": "stg_crm__orders", "record_id": "O1"}
     with pytest.raises(links.LinkError, match="lead_forms_leads does not match; it is in orders_invoices"):
         links.build(entry, ["I1#"], "lead_forms_leads")
+
+
+def test_one_match_cannot_tie_a_campaign_to_two_orders() -> None:
+    # A review found a campaign's spend counted for each order it was linked to by hand.
+    from orchestration import links, specs
+
+    campaigns = specs.load_spec("delivery_orders")["right"]["model"]
+    entry = {"exception_id": "0123456789", "record_entity": campaigns, "record_id": "K1"}
+    with pytest.raises(links.LinkError, match="belongs to one .* record: name one"):
+        links.build(entry, ["O1", "O2"], "delivery_orders")
+    assert links.build(entry, ["O1"], "delivery_orders").left == ("O1",)
+    item = {"exception_id": "0123456789", "record_entity": "int_invoice_billing_items", "record_id": "I1#"}
+    assert links.build(item, ["O1", "O2"], "orders_invoices").left == ("O1", "O2")  # split by booking

@@ -443,3 +443,85 @@ def test_cli_ingest_again_names_what_it_cannot_find(recon_home: Path, capsys: py
     assert cli.main(["ingest", "--again", "crm/orders/o.csv"]) == 0
     assert "read again on request" in capsys.readouterr().out
     assert scalar(recon_home, "select max(supersedes_batch_id) from raw.ingestion_log") == 1
+
+
+def test_a_batch_logged_outside_a_run_makes_the_next_run_build(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review found `recon ingest --again` followed by a quiet run that never built it.
+    from orchestration import build_inputs, publish, settings
+
+    write(recon_home / "landing/crm/orders/o.csv", orders_csv(order_row("1")))
+    run(recon_home)
+    warehouse = settings.warehouse_path()
+    assert ingest.ingest_head(warehouse) == 1
+    published = {
+        "publication": "p1",
+        "landing_sha256": build_inputs.landing_digest(),
+        "build_inputs": {"project_sha256": build_inputs.project_digest(), "last_batch_id": 1, "last_action_seq": 0},
+    }
+    monkeypatch.setattr(publish, "current", lambda: published)
+    assert build_inputs.nothing_new() == published  # nothing since the build: a quiet run
+    ingest.ingest_landing(recon_home / "landing", warehouse, again=["crm/orders/o.csv"])
+    assert ingest.ingest_head(warehouse) == 2
+    assert build_inputs.nothing_new() is None  # the re-read batch is built by the next run
+
+
+def test_a_dangling_link_a_pipe_and_an_unreadable_file_are_rejected_not_fatal(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tryout: a dangling link stopped every later run (the landing digest followed it), a
+    # named pipe blocked ingestion for good (it was hashed before being looked at), and a
+    # file without read permission crashed ingestion and every file after it.
+    import os
+    import threading
+
+    from orchestration import build_inputs
+    from orchestration.defs import automation
+
+    folder = recon_home / "landing/crm/orders"
+    write(folder / "a_ok.csv", orders_csv(order_row("1")))
+    write(folder / "c_unreadable.csv", orders_csv(order_row("2")))
+    write(folder / "d_ok.csv", orders_csv(order_row("3")))
+    (folder / "b_dangling.csv").symlink_to("nope.csv")
+    os.mkfifo(folder / "e_pipe.csv")
+    real = ingest.sha256_of
+
+    def unreadable(path):
+        if path.name == "c_unreadable.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(ingest, "sha256_of", unreadable)
+    assert build_inputs.landing_digest() and automation.landing_fingerprint()  # no crash on the link
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(run(recon_home)), daemon=True)
+    worker.start()
+    worker.join(60)
+    if worker.is_alive():  # unblock the pipe before failing, so the process can end
+        with open(folder / "e_pipe.csv", "w"):
+            pass
+        pytest.fail("ingestion blocked on a named pipe")
+    outcomes = {f.source_file.rsplit("/", 1)[1]: (f.status, f.message) for f in done[0].files}
+    assert outcomes["a_ok.csv"][0] == outcomes["d_ok.csv"][0] == "loaded"
+    assert outcomes["b_dangling.csv"][0] == "rejected" and "dangling symlink" in outcomes["b_dangling.csv"][1]
+    assert outcomes["e_pipe.csv"][0] == "rejected" and "not a regular file" in outcomes["e_pipe.csv"][1]
+    assert outcomes["c_unreadable.csv"][0] == "rejected" and "cannot be read" in outcomes["c_unreadable.csv"][1]
+    # Logged once each: the next ingest skips them as already seen.
+    assert {f.status for f in run(recon_home).files} == {"skipped"}
+
+
+def test_whole_numbers_are_plain_digits(recon_home: Path) -> None:
+    # A tryout: DuckDB's cast read 1.5 as 2 and 0x10 as 16, and staging then dropped rows
+    # whose rounded line numbers collided.
+    header = "invoice_id,line_number,description,reference,quantity,unit_price,net_amount"
+    values = ["1.5", "2.5", "1e3", "0x10", "1_000", " 7 ", "3.0", "-0", "12"]
+    lines = [f"INV-1,{v},x,,1,10.00,10.00" for v in values]
+    write(recon_home / "landing/billing/invoice_lines/l.csv", "\n".join([header, *lines]) + "\n")
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (9, 4, 5)
+    loaded = [r[0] for r in rows(recon_home, "select line_number from raw.billing__invoice_lines order by 1")]
+    assert loaded == [0, 3, 7, 12]
+    reasons = rows(recon_home, "select original_value, reason from raw.quarantine order by row_number")
+    assert [v for v, _ in reasons] == ["1.5", "2.5", "1e3", "0x10", "1_000"]
+    assert all("not a whole number" in r for _, r in reasons)

@@ -215,7 +215,7 @@ def test_an_item_linked_by_hand_to_several_orders_never_stops_a_run(
     assert recon("exceptions", "claim", other_exception[:12], "--as", "paul") == 0
     assert recon("exceptions", "match", other_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
                  "--with", item) == 0  # fmt: skip
-    assert f"note: {item} is already matched to {first}" in capsys.readouterr().err
+    assert f"note: {item} is matched to {first} now; linking it here too ties it to both" in capsys.readouterr().err
     assert pipeline.run_pipeline(), "a second operator's link of the same item stopped the run"
     linked = query(
         recon_home,

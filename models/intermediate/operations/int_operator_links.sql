@@ -6,6 +6,20 @@
 -- with "left_fingerprints" / "right_fingerprints": each record as the published copy showed
 -- it to the operator (fct_reconciliation_records.record_fingerprint; null in links made
 -- before fingerprints, which never lapse).
+--
+-- Where a right record belongs to one left record only (no many-to-one group and no pass
+-- that ties it to several: a campaign runs for one insertion order), an operator's later
+-- match of it to another left record moves it: the earlier matches of that right record
+-- are dropped (neither forced nor forbidden), so its spend or work is never counted for
+-- two orders. Elsewhere (an invoice item billing two orders) the links add up, and the
+-- money is split (int_order_invoice_matches).
+{%- set moving = [] %}
+{%- for name in var('reconciliations') %}
+    {%- set spec = recon_spec(name) %}
+    {%- set shares = (spec.get('groups') or []) | selectattr('direction', 'equalto', 'many_to_one') | list
+        or spec.deterministic | selectattr('ties', 'defined') | selectattr('ties', 'equalto', 'match_all') | list %}
+    {%- if not shares %}{% do moving.append(name) %}{% endif %}
+{%- endfor %}
 with
 
 actions as (
@@ -49,6 +63,15 @@ latest as (
         partition by expanded.reconciliation, expanded.left_key, expanded.right_key
         order by expanded.action_seq desc
     ) = 1') }}
+),
+
+moved as (
+    -- The last match of each right record that belongs to one left record only.
+    select latest.reconciliation, latest.right_key, max(latest.action_seq) as last_match_seq
+    from latest
+    where latest.action = 'match'
+        and latest.reconciliation in ({% for name in moving %}'{{ name }}', {% endfor %}'')
+    group by latest.reconciliation, latest.right_key
 )
 
 select
@@ -64,3 +87,7 @@ select
     latest.acted_at,
     latest.reason_code
 from latest
+left join moved
+    on latest.reconciliation = moved.reconciliation
+    and latest.right_key = moved.right_key
+where not (latest.action = 'match' and coalesce(latest.action_seq < moved.last_match_seq, false))

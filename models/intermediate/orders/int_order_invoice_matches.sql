@@ -1,8 +1,9 @@
 -- Orders ↔ invoices auto-matches (deterministic, probabilistic above the auto-match
 -- threshold, or groups) with the billed amount in invoice, order and reporting currency.
--- A billing item matched to several orders (an N:1 group) is allocated to them in
--- proportion to their booked amounts, the first order taking the rounding, so billed
--- amounts add up to the item exactly.
+-- A billing item matched to several orders (an N:1 group, or an operator's link to
+-- several) is allocated to them in proportion to their booked amounts, compared in USD at
+-- the item's month (orders in two currencies), equally where they book nothing; the
+-- first order takes the rounding, so billed amounts add up to the item exactly.
 --
 -- Extra charges are set aside from what bills the order. An invoice often carries, beside
 -- the line that bills the booking, small lines the booking does not account for ("Stock
@@ -40,20 +41,32 @@ invoice_lines as (
 
 allocated as (
     select
-        decisions.*,
+        weighed.*,
         -- The share is a ratio (double); the money it allocates is rounded back to DECIMAL
-        -- and the rounding difference goes to the first member.
-        cast(
-            cast(billing_items.net_amount as double) * cast(orders.booked_amount as double)
-            / sum(cast(orders.booked_amount as double)) over (partition by decisions.right_key)
-            as decimal(18, 4)
-        ) as rounded_share,
-        row_number() over (partition by decisions.right_key order by decisions.left_key) as member_order
-    from decisions
-    inner join orders
-        on decisions.left_key = orders.order_id
-    inner join billing_items
-        on decisions.right_key = billing_items.billing_item_id
+        -- and the rounding difference goes to the first member. Orders that book nothing
+        -- (0.00 is a valid booking) share equally instead of dividing by zero.
+        coalesce(
+            cast(
+                weighed.item_amount * weighed.share_weight
+                / nullif(sum(weighed.share_weight) over (partition by weighed.right_key), 0)
+                as decimal(18, 4)
+            ),
+            cast(weighed.item_amount / count(*) over (partition by weighed.right_key) as decimal(18, 4))
+        ) as rounded_share
+    from (
+        select
+            decisions.*,
+            cast(billing_items.net_amount as double) as item_amount,
+            cast(orders.booked_amount as double) * coalesce(cast(share_rate.rate_to_usd as double), 1.0)
+                as share_weight,
+            row_number() over (partition by decisions.right_key order by decisions.left_key) as member_order
+        from decisions
+        inner join orders
+            on decisions.left_key = orders.order_id
+        inner join billing_items
+            on decisions.right_key = billing_items.billing_item_id
+        {{ fx_rate_join('share_rate', 'orders.currency', 'billing_items.issue_date') }}
+    ) as weighed
 ),
 
 secondary_lines as (
