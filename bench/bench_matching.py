@@ -74,7 +74,12 @@ def _stage_main(args: argparse.Namespace) -> int:
         # The held-out generators (never tuned on): measured, not tuned against.
         module = importlib.import_module(f"orchestration.lab.dialect_{args.dialect}")
         summary = module.generate(home, seed=args.seed, orders=args.orders, noise=args.noise)
-        out = {"rows": summary["rows"], "files": len(summary["files"]), "seconds_reported": summary["seconds"]}
+        files = summary["files"]  # dialect b lists them, dialect c counts them
+        out = {
+            "rows": summary["rows"],
+            "files": len(files) if isinstance(files, list) else files,
+            "seconds_reported": summary["seconds"],
+        }
     elif args.stage == "generate":
         from orchestration.lab.generate import generate
 

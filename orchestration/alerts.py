@@ -512,17 +512,35 @@ def record_last_run(run_id: str, succeeded: bool, error: str | None = None, now:
     """
     report = _report(run_id) or {}
     blocking = [c["name"] for c in report.get("checks") or [] if not c.get("passed") and c.get("severity") == "error"]
+    finished = now or _run_end_time(run_id) or datetime.now(UTC)
     record = {
         "run_id": run_id,
         "succeeded": succeeded and not blocking,
-        "finished_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "finished_at": finished.astimezone(UTC).isoformat(timespec="seconds"),
         "error": (error or "").strip()[:500] or None,
         "blocking_checks": blocking,
     }
+    earlier = last_run()
+    # The daemon's sensor may look at a run after a newer one ended: never go back in time.
+    if earlier and earlier.get("run_id") != run_id and str(earlier.get("finished_at", "")) > record["finished_at"]:
+        return
     path = recon_home() / LAST_RUN
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def _run_end_time(run_id: str) -> datetime | None:
+    """When the Dagster run ended, from the instance's run storage (None when unknown)."""
+    try:
+        import dagster as dg
+
+        with dg.DagsterInstance.get() as instance:
+            found = instance.get_run_record_by_id(run_id)
+        end = found.end_time if found else None
+        return datetime.fromtimestamp(end, UTC) if end else None
+    except Exception:  # no instance here (a test, a home without DAGSTER_HOME): the caller's clock
+        return None
 
 
 def last_run() -> dict | None:
@@ -534,7 +552,10 @@ def last_run() -> dict | None:
 
 def after_run(run_id: str, succeeded: bool, error: str | None = None) -> dict:
     """Everything a finished run may have to tell: its own events, and the exceptions it left past SLA."""
-    record_last_run(run_id, succeeded, error)
+    try:
+        record_last_run(run_id, succeeded, error)
+    except OSError:
+        pass  # a full or read-only home must not cost the alert that says so
     config = load_config()
     if not config.routes:
         return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}

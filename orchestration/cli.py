@@ -649,9 +649,14 @@ def cmd_exceptions_list(
     store = _store()
     if team is not None and team not in store.policy_teams():
         raise click.BadParameter(f"{team!r} is no team; one of: {', '.join(store.policy_teams())}", param_hint="--team")
-    if owner is not None and owner not in store.policy.operators:
+    if (
+        owner is not None
+        and owner not in store.policy.operators
+        and not store.list_exceptions(owner=owner, include_retired=True)
+    ):  # someone since removed from the roster may still hold claims: those are listed
         raise click.BadParameter(
-            f"{owner!r} is no operator in config/operators.yml; one of: {', '.join(sorted(store.policy.operators))}",
+            f"{owner!r} is no operator in config/operators.yml and holds no claim; "
+            f"operators: {', '.join(sorted(store.policy.operators))}",
             param_hint="--owner",
         )
     rows = store.list_exceptions(

@@ -729,7 +729,8 @@ def landing_paths(landing: Path, names: Collection[str]) -> list[str]:
         given = Path(name)
         if given.is_absolute():
             try:
-                rel = given.resolve(strict=False).relative_to(landing.resolve()).as_posix()
+                # Normalised, not resolved: a link in landing names the link, as its relative path does.
+                rel = Path(os.path.abspath(given)).relative_to(Path(os.path.abspath(landing))).as_posix()
             except ValueError:
                 raise NotInLanding(f"{name}: not inside the landing folder {landing}") from None
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from orchestration.actions.core import (
@@ -17,6 +18,9 @@ from orchestration.actions.core import (
 )
 
 # ------------------------------------------------------------------- bounds
+
+# Plain decimal notation, optionally with an exponent (1E+3 is stored as 1000).
+AMOUNT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def parse_amount(value: object, argument: str = "--amount") -> Decimal:
@@ -34,6 +38,8 @@ def parse_amount(value: object, argument: str = "--amount") -> Decimal:
         raise InvalidInput(f"{allowed}; got {text[:40]!r}{'…' if len(text) > 40 else ''}")
     if not text.isascii():  # Decimal reads other scripts' digits too (١٢٣ is 123): not what a ledger shows
         raise InvalidInput(f"{allowed}, in ASCII digits 0-9; got {text!r}")
+    if not AMOUNT_TEXT.fullmatch(text):  # nor 1_000 (Decimal's underscores), hex or words
+        raise InvalidInput(f"{allowed} (a decimal number, e.g. 125.50); got {text!r}")
     try:
         amount = Decimal(text)
     except (InvalidOperation, ValueError) as exc:

@@ -47,7 +47,8 @@ ID_PREFIX = re.compile(r"[0-9A-Za-z_-]{1,64}")
 # C0 and C1 controls (a carriage return rewrites the line it is printed on; \x9b is an
 # 8-bit escape), bidirectional overrides and isolates (they reorder what a reader sees),
 # the Unicode line and paragraph separators, and lone surrogates (bytes that were not UTF-8).
-_SPOOFING = "\x80-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff"
+# (The marks LRM, RLM and ALM stay allowed: Hebrew and Arabic input methods insert them.)
+_SPOOFING = "\x80-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff"
 CONTROL_CHARS = re.compile(f"[\x00-\x1f\x7f{_SPOOFING}]")
 # Tabs and line feeds are fine in a comment.
 CONTROL_CHARS_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f{_SPOOFING}]")

@@ -270,7 +270,8 @@ def test_recon_status_says_when_the_last_run_published_nothing(recon_home: Path)
     from orchestration import status
 
     assert status.last_run_lines(None) == []  # no run yet
-    alerts.record_last_run("run-failed-1", False, "step recon_dbt_assets failed\nTraceback ...")
+    day = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    alerts.record_last_run("run-failed-1", False, "step recon_dbt_assets failed\nTraceback ...", now=day)
     [line] = status.last_run_lines(None)
     assert "LAST RUN FAILED: run run-fail" in line and "step recon_dbt_assets failed." in line
     assert "nothing published yet" in line and "Traceback" not in line
@@ -280,9 +281,12 @@ def test_recon_status_says_when_the_last_run_published_nothing(recon_home: Path)
     history.mkdir(parents=True)
     (history / "run-blocked-2.json").write_text(json.dumps({"checks": [
         {"name": "match_rate_orders_invoices", "severity": "error", "passed": False}]}))  # fmt: skip
-    alerts.record_last_run("run-blocked-2", True)  # the run ran, a gate blocked its publication
+    alerts.record_last_run("run-blocked-2", True, now=day + timedelta(hours=1))  # a gate blocked its publication
     assert "blocked by match_rate_orders_invoices" in status.last_run_lines(published)[0]
-    alerts.record_last_run("run-ok-1", True)
+    alerts.record_last_run("run-ok-1", True, now=day + timedelta(hours=2))
+    assert status.last_run_lines(published) == []
+    # A sensor that looks at an older failed run late does not bring it back.
+    alerts.record_last_run("run-failed-0", False, "old", now=day)
     assert status.last_run_lines(published) == []
 
 

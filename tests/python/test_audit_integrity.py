@@ -103,6 +103,7 @@ def test_adjust_accepts_amounts_in_range_and_stores_them_plainly(store: ActionSt
     [
         ("comment", {"comment": "x" * 2001}, "--text is 2001 characters; at most 2000"),
         ("adjust", {"amount": "١٢٣", "reason": "rounding"}, "ASCII digits"),
+        ("adjust", {"amount": "1_000", "reason": "rounding"}, "a decimal number"),
         ("comment", {"comment": "ok\x00hidden"}, "--text contains control"),
         # A tryout's spoofing: a carriage return rewrites the printed line, \x9b is an
         # 8-bit escape, U+202E reverses what follows; lone surrogates are not UTF-8.
@@ -448,8 +449,8 @@ def test_cli_accept_fork_needs_an_ops_lead_and_a_reason(recon_home: Path, home_s
 
 
 def test_a_comment_keeps_line_breaks_and_any_script(store: ActionStore) -> None:
-    entry = store.act("comment", FIN, "olga", comment="Zeile eins\r\n二行目\tسلام 😀")
-    assert entry["comment"] == "Zeile eins\n二行目\tسلام 😀"  # a browser's CRLF stored as a line feed
+    entry = store.act("comment", FIN, "olga", comment="Zeile eins\r\n二行目\tسلام 😀 \u200fשלום\u200e")
+    assert entry["comment"] == "Zeile eins\n二行目\tسلام 😀 \u200fשלום\u200e"  # CRLF kept as LF; RLM/LRM kept
 
 
 def test_cli_refuses_arguments_that_are_not_utf8(home_store: ActionStore, capsys) -> None:
