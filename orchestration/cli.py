@@ -945,14 +945,16 @@ def cmd_audit_verify() -> int:
     anchor = (published or {}).get("audit_anchor")
     source = f"the publication {published['publication']}" if published else ""
     problems += actions.check_anchor(entries, anchor, path, source)
-    # Every archived publication's own anchor too, and current.json against its archive.
+    # Every archived publication's own anchor too, and current.json against its archive;
+    # not those anchored on a branch an ops lead abandoned since (recon audit accept-fork).
+    forks = actions.accepted_forks(path)
     for name, archived in publish.archived_anchors():
         if published and name == published["publication"] and archived != anchor:
             problems.append(
                 f"publications/current.json's audit anchor differs from the one archived with publication {name} "
                 "(publication.json): one of them was edited"
             )
-        if archived != anchor:
+        if archived != anchor and actions.superseded_by_fork(archived, forks) is None:
             problems += actions.check_anchor(entries, archived, path, f"the archived publication {name}")
     count = len(entries or [])
     if problems:

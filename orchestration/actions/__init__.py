@@ -27,9 +27,11 @@ from orchestration.actions.bridge import (  # noqa: F401
     WAREHOUSE_MAX_AMOUNT,
     ActionCopy,
     accept_fork,
+    accepted_forks,
     catalog_from_warehouse,
     check_continuity,
     copy_to_warehouse,
+    superseded_by_fork,
     warehouse_row,
 )
 from orchestration.actions.core import (  # noqa: F401

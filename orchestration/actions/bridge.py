@@ -295,35 +295,39 @@ def copy_to_warehouse(store: ActionStore, con) -> ActionCopy:
 
 
 def _edited_entry(store: ActionStore, con, seq: int | None) -> tuple[str, str] | None:
-    """(action id, what differs) when the store's entry at ``seq`` is the same action the
-    warehouse copied there, with other content: edited in place, its chain recomputed.
+    """(action id, what differs) of the first action, from ``seq`` on, that the warehouse
+    copied with other content than the store now holds: edited in place, chain recomputed.
 
-    A restore or a replacement writes new actions (new ids) after the fork point; the same
-    id with another hash is a rewrite of history, which accept-fork must never bless.
+    A restore or a replacement writes new actions (new uuid4 ids) after the fork point; an
+    id on both sides with another hash is a rewrite of history, whatever else was changed
+    around it, which accept-fork must never bless.
     """
     if seq is None:
         return None
-    entry = store.entry(seq)
-    row = con.execute("select * from raw.operator_actions where seq = ?", [seq]).fetchone()
-    if entry is None or row is None:
-        return None
-    copied = dict(zip([d[0] for d in con.description], row, strict=True))
-    if copied.get("action_id") != entry["action_id"] or copied.get("entry_hash") == entry["entry_hash"]:
-        return None
-
-    def differs(key: str) -> bool:
-        was, now = copied.get(key), entry.get(key)
-        if key == "amount" and was is not None and now is not None:
-            try:
-                return Decimal(str(was)) != Decimal(str(now))
-            except ArithmeticError:
-                return True
-        return str(was if was is not None else "") != str(now if now is not None else "")
-
-    # The fields a person reads (timestamps are stored in other types on the two sides).
+    cur = con.execute("select * from raw.operator_actions where seq >= ? order by seq", [seq])
+    columns = [d[0] for d in cur.description]
+    copied_rows = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+    stored = {e["action_id"]: e for e in store.all_actions() if e["seq"] >= seq}
     read = ("actor", "action", "exception_id", "reason_code", "comment", "amount", "target")
-    fields = [k for k in read if differs(k)]
-    return entry["action_id"], ", ".join(fields) or "its hashes"
+    for copied in copied_rows:
+        entry = stored.get(copied.get("action_id"))
+        if entry is None or copied.get("entry_hash") == entry["entry_hash"]:
+            continue
+
+        def differs(key: str, copied=copied, entry=entry) -> bool:
+            was, now = copied.get(key), entry.get(key)
+            if key == "amount" and was is not None and now is not None:
+                try:
+                    return Decimal(str(was)) != Decimal(str(now))
+                except ArithmeticError:
+                    return True
+            return str(was if was is not None else "") != str(now if now is not None else "")
+
+        fields = [k for k in read if differs(k)]
+        if copied.get("seq") != entry["seq"]:
+            fields.append("seq")
+        return entry["action_id"], ", ".join(fields) or "its hashes"
+    return None
 
 
 def accept_fork(store: ActionStore, con, actor: str | None, reason: str | None) -> int:
@@ -382,4 +386,39 @@ def accept_fork(store: ActionStore, con, actor: str | None, reason: str | None) 
     except BaseException:
         con.execute("rollback")
         raise
+    # Beside the store, for `recon audit verify` (which reads no warehouse): publications
+    # anchored before this on the abandoned branch are not held against the store.
+    record = {"fork_seq": fork, "accepted_at": now, "accepted_by": op.name, "reason": reason}
+    with open(accepted_forks_path(store.path), "a") as fh:
+        fh.write(json.dumps(record) + "\n")
     return moved
+
+
+def accepted_forks_path(store_path: Path) -> Path:
+    return Path(store_path).with_name(Path(store_path).name + ".accepted_forks.jsonl")
+
+
+def accepted_forks(store_path: Path) -> list[dict]:
+    """The forks an ops lead accepted for this store (accept_fork), oldest first."""
+    path = accepted_forks_path(store_path)
+    out = []
+    try:
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    except OSError:
+        return []
+    return out
+
+
+def superseded_by_fork(anchor: dict, forks: list[dict]) -> dict | None:
+    """The accepted fork that abandoned the branch an archived ``anchor`` points into, if any:
+    the anchor was taken before the fork was accepted, at or past the fork's seq."""
+    for fork in forks:
+        if int(anchor.get("seq", 0)) >= int(fork["fork_seq"]) and str(anchor.get("anchored_at", "")) < str(
+            fork["accepted_at"]
+        ):
+            return fork
+    return None

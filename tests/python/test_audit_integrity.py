@@ -356,6 +356,24 @@ def test_an_entry_edited_in_place_is_tampering_not_a_fork(store: ActionStore, tm
         con.close()
 
 
+def test_an_edit_that_also_changes_the_action_id_is_still_tampering(store: ActionStore, tmp_path: Path) -> None:
+    # The review: the first differing entry alone, keyed by its id, missed a forger who also
+    # gives the edited entry a new id; the entries after it keep theirs with other hashes.
+    _three_actions(store)
+    con = warehouse(tmp_path / "warehouse.duckdb")
+    try:
+        copy_to_warehouse(store, con)
+        _drop_guards(store.path, "update actions set action_id = 'forged-id' where seq = 1")
+        _rewrite_in_place(store.path, 1, "never looked")
+        edited = ActionStore(store.path, clock=lambda: T0)
+        with pytest.raises(actions.ForkError, match="was edited"):
+            copy_to_warehouse(edited, con)
+        with pytest.raises(ActionError, match="not a fork"):
+            actions.accept_fork(edited, con, actor="olga", reason="it is what it is")
+    finally:
+        con.close()
+
+
 def test_accept_fork_sets_the_warehouse_copy_aside_and_copies_the_store(store: ActionStore, tmp_path: Path) -> None:
     _three_actions(store)
     backup = tmp_path / "backup.sqlite"
@@ -518,3 +536,34 @@ def test_one_match_cannot_tie_a_campaign_to_two_orders() -> None:
     assert links.build(entry, ["O1"], "delivery_orders").left == ("O1",)
     item = {"exception_id": "0123456789", "record_entity": "int_invoice_billing_items", "record_id": "I1#"}
     assert links.build(item, ["O1", "O2"], "orders_invoices").left == ("O1", "O2")  # split by booking
+
+
+def test_audit_verify_holds_no_abandoned_branch_against_an_accepted_fork(
+    recon_home: Path, home_store: ActionStore, tmp_path: Path, capsys
+) -> None:
+    # The review: after a restore and an ops lead's accept-fork, the publications anchored
+    # on the abandoned branch made verify fail until they were pruned.
+    home_store.act("comment", FIN, "alice", comment="looking")
+    home_store.act("claim", FIN, "alice")
+    backup = tmp_path / "backup.sqlite"
+    _backup(home_store.path, backup)
+    home_store.act("comment", FIN, "alice", comment="invoice found")  # seq 3, lost below
+    con = warehouse(recon_home / "warehouse.duckdb")
+    copy_to_warehouse(home_store, con)
+    con.close()
+    _publish_with_anchor(recon_home, home_store)  # anchors seq 3 of the old branch
+    shutil.copy(backup, home_store.path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{home_store.path}{suffix}").unlink(missing_ok=True)
+    restored = ActionStore(home_store.path)
+    restored.act("comment", FIN, "alice", comment="seq 3 again")
+    con = warehouse(recon_home / "warehouse.duckdb")
+    try:
+        assert actions.accept_fork(restored, con, actor="olga", reason="restored after disk failure") == 1
+        copy_to_warehouse(restored, con)
+    finally:
+        con.close()
+    assert cli.main(["audit", "verify"]) == 6  # current.json still anchors the old branch
+    capsys.readouterr()
+    _publish_with_anchor(recon_home, restored)  # the next run's publication
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
