@@ -537,7 +537,17 @@ def cmd_train(
     try:
         with working_warehouse("recon train"):  # it reads the candidate pairs, which only the warehouse has
             results = train.train(warehouses, names, anchors=anchors)
-            agreements = {r.name: [train.agreement(w, r, specs.load_spec(r.name)) for w in warehouses] for r in results}
+            # --write changes the weights only: judge them at the spec's prior, as they will run.
+            agreements = {
+                r.name: [
+                    train.agreement(
+                        w, r, spec := specs.load_spec(r.name),
+                        prior=float(spec["thresholds"]["prior_match_probability"]) if write else None,
+                    )
+                    for w in warehouses
+                ]
+                for r in results
+            }  # fmt: skip
     except train.TrainError as exc:
         click.echo(f"recon train: {exc}", err=True)
         return 2

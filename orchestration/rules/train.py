@@ -50,6 +50,7 @@ The result has the row format of :func:`orchestration.lab.evaluate.weights_rows`
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
 import time
@@ -496,14 +497,19 @@ def _probability(log_odds: float) -> float:
     return 1 / (1 + 2 ** min(-log_odds, 1000.0))
 
 
-def agreement(warehouse: Path, result: TrainResult, spec: dict) -> Agreement:
-    """Compare the scored pass's auto-matches under the current and the trained weights (see Agreement)."""
+def agreement(warehouse: Path, result: TrainResult, spec: dict, prior: float | None = None) -> Agreement:
+    """Compare the scored pass's auto-matches under the current and the trained weights (see Agreement).
+
+    The trained weights are taken with the trained prior, or with ``prior`` (the spec's,
+    for --write, which changes the weights only).
+    """
     fields = [c["field"] for c in spec["comparisons"]]
     auto = float(spec["thresholds"]["auto_match"])
     model = result.model
     by_level = {(r["field"], int(r["level"])): math.log2(float(r["m_probability"]) / float(r["u_probability"]))
                 for r in result.rows}  # fmt: skip
-    prior_log_odds = math.log2(model.prior / (1 - model.prior)) if 0 < model.prior < 1 else None
+    prior = model.prior if prior is None else prior
+    prior_log_odds = math.log2(prior / (1 - prior)) if 0 < prior < 1 else None
     levels = ", ".join(f"level_{f}" for f in fields)
     con = _open(warehouse)
     try:
@@ -543,16 +549,32 @@ def agreement(warehouse: Path, result: TrainResult, spec: dict) -> Agreement:
     )  # fmt: skip
 
 
-def rules_dir_problem(rules_dir: Path) -> str | None:
-    """Why ``rules_dir`` cannot take trained weights for ``recon shadow --rules`` (None: it can)."""
-    target = rules_dir.resolve()
+def _inside_project(path: Path) -> bool:
+    """Whether ``path`` (resolved, through any link) is the project or lies inside it, also
+    on a case-insensitive file system: its nearest existing ancestor is compared by inode."""
+    target = path.resolve()
     project = PROJECT_DIR.resolve()
     if target == project or project in target.parents:
+        return True
+    existing = next((p for p in (target, *target.parents) if p.exists()), None)
+    while existing is not None:
+        try:
+            if os.path.samefile(existing, project):
+                return True
+        except OSError:
+            return False
+        existing = existing.parent if existing.parent != existing else None
+    return False
+
+
+def rules_dir_problem(rules_dir: Path) -> str | None:
+    """Why ``rules_dir`` cannot take trained weights for ``recon shadow --rules`` (None: it can)."""
+    if _inside_project(rules_dir):
         return (
             f"{rules_dir} is the project or inside it: --to writes a separate rules directory for "
             "recon shadow --rules (use --write to change the project's own seed)"
         )
-    if target.exists() and not target.is_dir():
+    if rules_dir.exists() and not rules_dir.resolve().is_dir():
         return f"{rules_dir} is a file, not a directory"
     return None
 
@@ -570,8 +592,17 @@ def write_rules_dir(rules_dir: Path, results: list[TrainResult]) -> list[Path]:
     prior the comparison used. Raises OSError (unwritable) as it comes.
     """
     seed = rules_dir / "seeds" / weights.WEIGHTS_SEED.name
+    specs_dir = rules_dir / "macros" / "specs"
+    for out in (seed, specs_dir / "spec.sql"):  # a link inside DIR must not lead into the project
+        if _inside_project(out.parent if out.parent.exists() else rules_dir):
+            raise OSError(f"{out.parent} leads into the project (a link?); nothing written")
     seed.parent.mkdir(parents=True, exist_ok=True)
+    if seed.is_symlink():
+        seed.unlink()
     shutil.copyfile(weights.WEIGHTS_SEED, seed)
+    # Specs an earlier --to left here would lay an old prior over this run's weights.
+    for stale in specs_dir.glob("spec__*.sql") if specs_dir.is_dir() else []:
+        stale.unlink()
     written = [seed]
     for result in results:
         weights.write_weights(result.name, result.rows, seed)
@@ -581,8 +612,11 @@ def write_rules_dir(rules_dir: Path, results: list[TrainResult]) -> list[Path]:
         spec_file = PROJECT_DIR / "macros" / "specs" / f"spec__{result.name}.sql"
         text, count = PRIOR_LINE.subn(rf"\g<1>{prior:.4f}", spec_file.read_text())
         if count != 1:
-            continue  # a spec laid out otherwise: keep it as it is (the shadow then uses its prior)
-        out = rules_dir / "macros" / "specs" / spec_file.name
+            raise OSError(
+                f"{spec_file} does not hold one thresholds.prior_match_probability line; set it by hand in "
+                f"{specs_dir / spec_file.name} to {prior:.4f}"
+            )
+        out = specs_dir / spec_file.name
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
         written.append(out)

@@ -397,3 +397,17 @@ def test_a_name_or_warehouse_given_twice_counts_once(built_home: Path, capsys: p
     assert twice.count("== orders_invoices: EM on") == 1
     header = next(line for line in once.splitlines() if line.startswith("== orders_invoices: EM on"))
     assert header.split("(")[0] in twice
+
+
+def test_to_a_directory_whose_links_lead_into_the_project_is_refused(built_home: Path, tmp_path: Path, capsys) -> None:
+    # The review: only the top directory was resolved; DIR/macros linked to the project's
+    # macros let --to rewrite the project's spec.
+    project_spec = (settings.PROJECT_DIR / "macros" / "specs" / "spec__orders_invoices.sql").read_bytes()
+    rules = tmp_path / "candidate"
+    rules.mkdir()
+    (rules / "macros").symlink_to(settings.PROJECT_DIR / "macros")
+    warehouse = str(built_home / "warehouse.duckdb")
+    args = ["train", "--to", str(rules), "--reconciliations", "orders_invoices", "--warehouse", warehouse]
+    assert cli.main(args) == 2
+    assert "leads into the project" in capsys.readouterr().err
+    assert (settings.PROJECT_DIR / "macros" / "specs" / "spec__orders_invoices.sql").read_bytes() == project_spec
