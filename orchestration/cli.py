@@ -246,13 +246,15 @@ def cmd_ingest(verbose: bool, again: tuple[str, ...]) -> int:
         return 4
     with working_warehouse("recon ingest"), terminal.working("recon ingest: loading new landing files"):
         report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path(), again=again)
+    writing = [o for o in report.files if o.message == ingest.STILL_WRITTEN]
     for outcome in report.files:
-        if verbose or outcome.status != "skipped":
+        if verbose or outcome.status != "skipped" or outcome in writing:
             click.echo(ingest.describe(outcome))
     click.echo(
         f"files: {len(report.by_status('loaded'))} loaded, {len(report.by_status('rejected'))} rejected, "
-        f"{len(report.by_status('skipped'))} already ingested; rows: {report.rows_loaded:,} loaded, "
-        f"{report.rows_quarantined:,} quarantined ({report.seconds:.1f}s)"
+        f"{len(report.by_status('skipped')) - len(writing)} already ingested"
+        + (f", {len(writing)} still being written (read on the next run)" if writing else "")
+        + f"; rows: {report.rows_loaded:,} loaded, {report.rows_quarantined:,} quarantined ({report.seconds:.1f}s)"
     )
     return 0
 

@@ -402,14 +402,27 @@ def _entity_sql(ent: Entity) -> _EntitySql:
 # ------------------------------------------------------------------ file readers
 
 
-def _normalise_header(names: list[str], path: Path) -> list[str]:
+IGNORED_COLUMN = "__ignored_column_"  # + position: an empty or repeated name outside the contract
+
+
+def _normalise_header(names: list[str], path: Path, ent: Entity | None = None) -> list[str]:
+    """Header names trimmed and lower-cased. A contract column named twice is ambiguous: the
+    file is rejected. An empty name, or a repeated name the contract does not use (trailing
+    empty columns of a spreadsheet, Jira's repeated Labels), is renamed by position and
+    ignored, as any column outside the contract is."""
     normalised = [n.strip().lower() for n in names]
+    contract_names = set(ent.column_names) if ent is not None else None
     seen: set[str] = set()
-    for n in normalised:
-        if n in seen:
+    out = []
+    for position, n in enumerate(normalised, 1):
+        if n in seen or not n:
+            if contract_names is not None and n not in contract_names:
+                out.append(f"{IGNORED_COLUMN}{position}")
+                continue
             raise FileRejected(f"column {n!r} appears twice in the header; keep one and re-drop the file")
         seen.add(n)
-    return normalised
+        out.append(n)
+    return out
 
 
 def _check_columns(ent: Entity, present: list[str]) -> list[str]:
@@ -421,7 +434,11 @@ def _check_columns(ent: Entity, present: list[str]) -> list[str]:
             f"the contract (docs/landing_contract.md) requires {', '.join(ent.required_columns)}. "
             "Add the column(s) and re-drop the file."
         )
-    extras = [c for c in present if c not in ent.column_names]
+    extras = [
+        f"(unnamed or repeated, column {c.removeprefix(IGNORED_COLUMN)})" if c.startswith(IGNORED_COLUMN) else c
+        for c in present
+        if c not in ent.column_names
+    ]
     return [f"ignored column(s) not in the contract: {', '.join(extras)}"] if extras else []
 
 
@@ -507,7 +524,7 @@ def _locate_csv_problem(path: Path, names: list[str]) -> str:
 
 
 def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:
-    names = _normalise_header(_read_header(path), path)
+    names = _normalise_header(_read_header(path), path, ent)
     notes.extend(_check_columns(ent, names))
     try:
         reader = pacsv.open_csv(
@@ -539,7 +556,7 @@ def _read_parquet(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[p
     except (pa.ArrowInvalid, OSError) as exc:
         raise FileRejected(f"not a readable Parquet file ({exc})") from exc
     raw_names = pf.schema_arrow.names
-    names = _normalise_header(raw_names, path)
+    names = _normalise_header(raw_names, path, ent)
     notes.extend(_check_columns(ent, names))
     row = 1
     try:
@@ -830,9 +847,16 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path, agai
         "where source_file = ? order by batch_id desc limit 1",
         [rel],
     ).fetchone()
-    if latest and latest[2] == sha and not again and not (latest[1] == "duplicate" and not _is_live(con, latest[3])):
+    if latest and latest[2] == sha and not again:
         outcome.batch_id = latest[0]
         outcome.message = f"already ingested as batch {latest[0]} ({latest[1]}); skipped"
+        if latest[1] == "duplicate" and not _is_live(con, latest[3]):
+            # Its twin was restated since: this copy is most likely the stale version, and
+            # loading it now would make its old values current again. A person decides.
+            outcome.message += (
+                f"; the file it copied (batch {latest[3]}) was restated since, so this copy is not loaded: "
+                f"delete it if it is stale, or load it with recon ingest --again {rel}"
+            )
         return outcome
 
     earlier = con.execute(

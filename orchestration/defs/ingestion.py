@@ -63,8 +63,8 @@ def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWr
         # Another process has the DuckDB file open: say who, at once, instead of retrying.
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     for outcome in report.files:
-        if outcome.status == "rejected":
-            context.log.warning(outcome.message)
+        if outcome.status == "rejected" or outcome.message == ingest.STILL_WRITTEN:
+            context.log.warning(ingest.describe(outcome) if outcome.status != "rejected" else outcome.message)
         elif outcome.status == "loaded":
             context.log.info(ingest.describe(outcome))
     by_table: dict[str, list[ingest.FileOutcome]] = {}

@@ -97,15 +97,20 @@ def test_same_content_under_another_name_is_a_logged_duplicate(recon_home: Path)
     ]
 
 
-def test_a_duplicate_loads_once_its_twin_is_restated(recon_home: Path) -> None:
-    text = orders_csv(order_row("1"))
+def test_a_duplicate_stays_one_when_its_twin_is_restated(recon_home: Path) -> None:
+    # A tryout: a.csv corrected, its copy b.csv then loaded with the old amount, after the
+    # correction, and won in staging. The copy is now loaded only when asked for.
+    text = orders_csv(order_row("1", "1000.00"))
     original = write(recon_home / "landing/crm/orders/a.csv", text)
     write(recon_home / "landing/crm/orders/b.csv", text)
     run(recon_home)
-    original.write_text(orders_csv(order_row("2")))
-    statuses = {f.source_file: f.status for f in run(recon_home).files}
-    # a.csv no longer carries those rows, so b.csv is the only file that does.
-    assert statuses == {"crm/orders/a.csv": "loaded", "crm/orders/b.csv": "loaded"}
+    original.write_text(orders_csv(order_row("1", "1111.00")))
+    outcomes = {f.source_file: f for f in run(recon_home).files}
+    assert outcomes["crm/orders/a.csv"].status == "loaded" and outcomes["crm/orders/b.csv"].status == "skipped"
+    assert "restated since, so this copy is not loaded" in outcomes["crm/orders/b.csv"].message
+    assert "recon ingest --again crm/orders/b.csv" in outcomes["crm/orders/b.csv"].message
+    report = ingest.ingest_landing(recon_home / "landing", recon_home / "warehouse.duckdb", again=["crm/orders/b.csv"])
+    assert {f.source_file: f.status for f in report.files}["crm/orders/b.csv"] == "loaded"
 
 
 def test_restatement_back_to_an_earlier_version_is_loaded(recon_home: Path) -> None:
@@ -525,3 +530,29 @@ def test_whole_numbers_are_plain_digits(recon_home: Path) -> None:
     reasons = rows(recon_home, "select original_value, reason from raw.quarantine order by row_number")
     assert [v for v, _ in reasons] == ["1.5", "2.5", "1e3", "0x10", "1_000"]
     assert all("not a whole number" in r for _, r in reasons)
+
+
+def test_empty_and_repeated_columns_outside_the_contract_are_ignored(recon_home: Path) -> None:
+    # A tryout: a spreadsheet's trailing empty columns, or a repeated extra column (Jira's
+    # Labels, Labels), rejected the whole file; the contract ignores columns it does not use.
+    header = ORDER_HEADER + ",notes,notes,,"
+    write(recon_home / "landing/crm/orders/o.csv", f"{header}\n{order_row('1')},a,b,,\n")
+    (outcome,) = run(recon_home).files
+    assert (outcome.status, outcome.rows_loaded) == ("loaded", 1), outcome.message
+    assert "ignored column(s) not in the contract: notes, (unnamed or repeated, column" in outcome.message
+
+
+def test_a_file_still_being_written_is_said_by_default(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from itertools import count
+
+    from orchestration import cli
+
+    write(recon_home / "landing/crm/orders/growing.csv", orders_csv(order_row("1")))
+    ticks = count()
+    monkeypatch.setattr(ingest, "_fingerprint", lambda path: (next(ticks), 0))  # it changes between two looks
+    assert cli.main(["ingest"]) == 0
+    out = capsys.readouterr().out
+    assert "growing.csv" in out and "still being written" in out
+    assert "0 already ingested, 1 still being written (read on the next run)" in out
