@@ -468,6 +468,11 @@ def _read_header(path: Path) -> list[str]:
         raise FileRejected("file is UTF-16 encoded; save it as UTF-8 CSV (in Excel: CSV UTF-8) and re-drop it")
     with open(path, "rb") as fh:
         first = fh.readline()
+    # Lines ended by a bare carriage return (old Mac CSV): the header ends at the first one
+    # (the reader of the rows takes \r, \n and \r\n alike).
+    bare_cr = first.find(b"\r")
+    if 0 <= bare_cr < len(first.rstrip(b"\r\n")):
+        first = first[:bare_cr]
     if not first.strip():
         raise FileRejected("file is empty: expected a header row naming the columns")
     try:
@@ -578,6 +583,21 @@ def _json_text(value) -> str | None:
     return json.dumps(value)
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _pairs_once(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are all different: a repeated key (whose first value json
+    would drop without a word) quarantines the line."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(f"key {key!r} appears twice in the object, so one value would be lost; keep one")
+        out[key] = value
+    return out
+
+
 def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:
     """JSON Lines, parsed with numbers kept as text so decimals stay exact.
 
@@ -596,12 +616,17 @@ def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.
         return out
 
     try:
-        with open(path, encoding="utf-8") as fh:
+        # utf-8-sig: a byte-order mark before the first object is no part of it (a CSV's is
+        # dropped the same way).
+        with open(path, encoding="utf-8-sig") as fh:
             for line_no, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line, parse_float=str, parse_int=str)
+                    obj = json.loads(line, parse_float=str, parse_int=str, object_pairs_hook=_pairs_once)
+                except _RepeatedKey as exc:
+                    bad.append((line_no, line.rstrip("\n"), str(exc), RECORD_COLUMN))
+                    continue
                 except json.JSONDecodeError as exc:
                     bad.append(
                         (line_no, line.rstrip("\n"), f"line is not valid JSON ({exc.msg}); fix the line", RECORD_COLUMN)
@@ -907,7 +932,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path, agai
         outcome.status = "loaded"
         if outcome.is_restatement:
             outcome.message = (f"restatement of batch {earlier}; " + outcome.message).rstrip("; ")
-        if again:
+        if again and latest:
             outcome.message = ("read again on request (recon ingest --again); " + outcome.message).rstrip("; ")
     except FileRejected as exc:
         con.execute("rollback")

@@ -148,10 +148,15 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
         "coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) "
         "from raw.ingestion_log group by source, entity order by source, entity"
     ).fetchall()
-    out["quarantine_reasons"] = con.execute(
+    grouped = con.execute(
         "select source || '/' || entity, column_name, split_part(reason, ';', 1), count(*) from raw.quarantine "
-        "group by all order by 4 desc, 1, 2 limit 12"
+        "group by all order by 4 desc, 1, 2"
     ).fetchall()
+    out["quarantine_reasons"] = grouped[:QUARANTINE_REASONS_SHOWN]
+    out["quarantine_reasons_more"] = (
+        len(grouped) - QUARANTINE_REASONS_SHOWN,
+        sum(r[3] for r in grouped[QUARANTINE_REASONS_SHOWN:]),
+    )
     out["rejected_files"] = con.execute(
         # A rejection stays listed until it is fixed: its path loaded something since, or
         # the same bytes loaded under another path (moved or renamed as the message advised).
@@ -268,6 +273,12 @@ def render(source: Source, con: duckdb.DuckDBPyConnection) -> list[str | Rendera
     blocks += ["", "== Quarantined rows by reason (see raw.quarantine for file, row and original value) =="]
     if data["quarantine_reasons"]:
         blocks.append(table(["entity", "column", "reason", "rows"], data["quarantine_reasons"], indent=2))
+        more, more_rows = data.get("quarantine_reasons_more") or (0, 0)
+        if more > 0:
+            blocks.append(
+                f'  … and {more} more reason(s) for {more_rows:,} row(s): recon query "select source, entity, '
+                'column_name, reason, count(*) from raw.quarantine group by all order by 5 desc"'
+            )
     else:
         blocks.append("  none")
     if "match_rate" in data:
@@ -313,6 +324,9 @@ def render(source: Source, con: duckdb.DuckDBPyConnection) -> list[str | Rendera
 
 def _money(amount) -> str:
     return f"{amount:,.2f}" if amount is not None else ""
+
+
+QUARANTINE_REASONS_SHOWN = 12
 
 
 def last_run_lines(published: dict | None) -> list[str]:

@@ -556,3 +556,28 @@ def test_a_file_still_being_written_is_said_by_default(
     out = capsys.readouterr().out
     assert "growing.csv" in out and "still being written" in out
     assert "0 already ingested, 1 still being written (read on the next run)" in out
+
+
+def test_jsonl_with_a_byte_order_mark_and_a_repeated_key(recon_home: Path) -> None:
+    # A tryout: the first object after a BOM was quarantined as invalid JSON, and an object
+    # naming a key twice lost its first value without a word.
+    first = {"invoice_id": "I-1", "client_name": "Acme", "issue_date": "2026-01-05", "currency": "GBP",
+             "net_amount": "10.00", "tax_amount": "2.00", "total_amount": "12.00", "status": "issued"}  # fmt: skip
+    repeated = json.dumps(first).replace('"invoice_id": "I-1"', '"invoice_id": "I-2", "invoice_id": "I-3"')
+    path = recon_home / "landing/billing/invoices/i.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xef\xbb\xbf" + (json.dumps(first) + "\n" + repeated + "\n").encode())
+    (outcome,) = run(recon_home).files
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 1, 1), outcome.message
+    [(reason,)] = rows(recon_home, "select reason from raw.quarantine")
+    assert "key 'invoice_id' appears twice" in reason
+
+
+def test_a_csv_whose_lines_end_in_a_bare_carriage_return_loads(recon_home: Path) -> None:
+    # A tryout: "CSV (Macintosh)" was rejected with a misleading reason about the header.
+    text = orders_csv(order_row("1"), order_row("2")).replace("\n", "\r")
+    path = recon_home / "landing/crm/orders/mac.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(text.encode())
+    (outcome,) = run(recon_home).files
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 2, 0), outcome.message
