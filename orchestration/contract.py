@@ -67,7 +67,9 @@ KIND_FORMAT = {
     "decimal": "plain decimal, dot separator, at most 4 decimals, no thousands separator (1234.50)",
     "integer": "whole number (42)",
     "date": "ISO date YYYY-MM-DD (2026-03-31)",
-    "timestamp": "ISO 8601; an offset is converted to UTC, no offset means UTC (2026-03-31T14:05:00Z)",
+    "timestamp": (
+        "ISO 8601; an offset (-12:00 to +14:00) is converted to UTC, no offset means UTC (2026-03-31T14:05:00Z)"
+    ),
     "currency": "ISO 4217 code, one of " + ", ".join(CURRENCIES),
 }
 

@@ -46,6 +46,11 @@ DECIMAL_PATTERN = r"^[+-]?[0-9]{1,30}(\.[0-9]{0,4}0*)?$"
 INTEGER_PATTERN = r"[+-]?[0-9]{1,30}(\.0+)?"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 TIMESTAMP_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# An offset after a time of day beyond -12:00..+14:00 (+25:00, -13:30, +1500).
+BAD_UTC_OFFSET = (
+    r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
+    r"(\+(1[5-9]|[2-9][0-9])|-(1[3-9]|[2-9][0-9]))(:?[0-9]{2})?$"
+)
 RECORD_COLUMN = "_record"  # quarantine column name for a line that is not a record at all
 
 
@@ -296,6 +301,13 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
             (
                 f"{present} and (not regexp_matches({text}, ?) or try_cast({text} as TIMESTAMPTZ) is null)",
                 [TIMESTAMP_PREFIX, f"not a timestamp; expected {fmt}"],
+            )
+        )
+        checks.append(
+            (
+                # DuckDB reads +25:00 as an offset; the earth's run from -12:00 to +14:00.
+                f"{present} and regexp_matches({text}, ?)",
+                [BAD_UTC_OFFSET, "UTC offset out of range (-12:00 to +14:00); correct the value and re-drop the file"],
             )
         )
         checks.append(

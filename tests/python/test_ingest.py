@@ -581,3 +581,19 @@ def test_a_csv_whose_lines_end_in_a_bare_carriage_return_loads(recon_home: Path)
     path.write_bytes(text.encode())
     (outcome,) = run(recon_home).files
     assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 2, 0), outcome.message
+
+
+def test_a_utc_offset_beyond_the_earths_is_quarantined(recon_home: Path) -> None:
+    # A tryout: DuckDB read 2026-03-31T14:05:00+25:00 as a time a day earlier.
+    write(
+        recon_home / "landing/crm/orders/o.csv",
+        orders_csv(
+            order_row("1", updated_at="2026-03-31T14:05:00+25:00"),
+            order_row("2", updated_at="2026-03-31T14:05:00+14:00"),
+            order_row("3", updated_at="2026-03-31T14:05:00-13:30"),
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 2)
+    reasons = [r for (r,) in rows(recon_home, "select reason from raw.quarantine")]
+    assert all("UTC offset out of range" in r for r in reasons)
