@@ -968,6 +968,14 @@ def cmd_audit_verify() -> int:
             )
         if archived != anchor and actions.superseded_by_fork(archived, forks) is None:
             problems += actions.check_anchor(entries, archived, path, f"the archived publication {name}")
+    # The catalog (who owns each exception) is rewritten by every run, outside the chain:
+    # compared with the publication unless a run since refreshed it without publishing.
+    from orchestration import alerts
+
+    last = alerts.last_run()
+    if path.exists() and published and (not last or last.get("run_id") == published["run_id"] or last.get("succeeded")):
+        catalog = actions.catalog_disagreements(path, publish.serving_path())
+        problems += [f"{p}: the catalog was edited outside a run (the next run rewrites it)" for p in catalog]
     count = len(entries or [])
     if problems:
         click.echo(f"audit FAILED for {path}: {len(problems)} problem(s) in {count} entries")

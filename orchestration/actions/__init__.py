@@ -62,4 +62,11 @@ from orchestration.actions.core import (  # noqa: F401
 )
 from orchestration.actions.policy import Operator, Policy  # noqa: F401
 from orchestration.actions.state import ExceptionState  # noqa: F401
-from orchestration.actions.store import SCHEMA, ActionStore, entry_hash, read_log, verify_chain  # noqa: F401
+from orchestration.actions.store import (  # noqa: F401
+    SCHEMA,
+    ActionStore,
+    catalog_disagreements,
+    entry_hash,
+    read_log,
+    verify_chain,
+)

@@ -643,3 +643,55 @@ def read_log(path: Path) -> list[dict] | None:
         return [dict(r) for r in con.execute("select * from actions order by seq")]
     finally:
         con.close()
+
+
+# The catalog fields that decide who may act (claim, approve, reassign) and how urgently.
+CATALOG_CHECKED = ("exception_type", "owner_team", "severity", "sla_hours")
+
+
+def catalog_disagreements(path: Path, serving: Path, limit: int = 20) -> list[str]:
+    """Catalog rows of the store at ``path`` that differ from the published exceptions.
+
+    Each run rewrites the store's exception catalog from the marts it publishes; the
+    catalog is not part of the hash chain, so an owner team edited in it would let someone
+    claim what another team owns until the next run. Compared read-only with the serving
+    copy's marts.fct_reconciliation_exceptions, for the exceptions both hold.
+    """
+    from orchestration.warehouse import open_reader
+
+    if not serving.exists():
+        return []
+    con = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=60)
+    con.row_factory = sqlite3.Row
+    try:
+        if con.execute("select 1 from sqlite_master where name = 'exception_catalog'").fetchone() is None:
+            return []
+        catalog = {r["exception_id"]: dict(r) for r in con.execute("select * from exception_catalog")}
+    finally:
+        con.close()
+    import duckdb
+
+    reader = open_reader(serving)
+    try:
+        published = {
+            row[0]: dict(zip(("exception_id", *CATALOG_CHECKED), row, strict=True))
+            for row in reader.execute(
+                "select exception_id, " + ", ".join(CATALOG_CHECKED) + " from marts.fct_reconciliation_exceptions"
+            ).fetchall()
+        }
+    except duckdb.CatalogException:  # a publication without the exceptions mart: nothing to compare
+        return []
+    finally:
+        reader.close()
+    out = []
+    for eid in sorted(catalog.keys() & published.keys()):
+        differs = [
+            f"{k} {catalog[eid].get(k)!r} (published {published[eid][k]!r})"
+            for k in CATALOG_CHECKED
+            if str(catalog[eid].get(k)) != str(published[eid][k])
+        ]
+        if differs:
+            out.append(f"exception {eid[:8]} in the store's catalog: " + ", ".join(differs))
+            if len(out) >= limit:
+                break
+    return out

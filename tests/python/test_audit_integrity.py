@@ -567,3 +567,24 @@ def test_audit_verify_holds_no_abandoned_branch_against_an_accepted_fork(
     capsys.readouterr()
     _publish_with_anchor(recon_home, restored)  # the next run's publication
     assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+
+
+def test_audit_verify_finds_an_owner_edited_in_the_catalog(recon_home: Path, home_store: ActionStore, capsys) -> None:
+    # A tryout: the catalog (who owns an exception) is outside the chain; setting its owner
+    # team let alice claim and resolve what media_ops owns, and verify said ok.
+    path = recon_home / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists marts")
+    con.execute(
+        "create or replace table marts.fct_reconciliation_exceptions as select * from (values "
+        f"('{FIN}', 'unbilled_order', 'finance', 'manual_review', 72), "
+        f"('{MEDIA}', 'over_delivery', 'media_ops', 'manual_review', 24)"
+        ") as t(exception_id, exception_type, owner_team, severity, sla_hours)"
+    )
+    con.close()
+    publish.publish(path, "run-0001-anchor", {"audit_anchor": actions.anchor_record(home_store)})
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    _drop_guards(home_store.path, f"update exception_catalog set owner_team = 'finance' where exception_id = '{MEDIA}'")
+    assert cli.main(["audit", "verify"]) == 6
+    out = capsys.readouterr().out
+    assert f"exception {MEDIA[:8]} in the store's catalog: owner_team 'finance' (published 'media_ops')" in out
