@@ -157,8 +157,8 @@ def nothing_new() -> dict | None:
         return None
     from orchestration import ingest
 
-    head = ingest.ingest_head(settings.warehouse_path())
-    if head is not None and head != inputs.get("last_batch_id"):
+    last_batch = ingest.ingest_head(settings.warehouse_path())
+    if last_batch is not None and last_batch != inputs.get("last_batch_id"):
         return None  # batches logged since the build, outside a run (recon ingest, --again)
     store = actions.ActionStore.existing()
     seq, head = store.head() if store else (0, "")

@@ -825,8 +825,8 @@ def cmd_exception_action(
     link = None
     if action in LINK_ACTIONS:
         link = _manual_link(store, action, exception_id, list(with_keys), reconciliation)
-        if link is None or isinstance(link, int):
-            return 2 if link is None else link
+        if isinstance(link, int):  # refused: the exit code
+            return link
     entry = store.act(
         action,
         exception_id,
@@ -856,7 +856,8 @@ def cmd_exception_action(
 
 
 def _manual_link(store, action: str, exception_id: str, with_keys: list[str], reconciliation: str | None):
-    """The link `match` / `unmatch` records: checked, and its records looked up in the published copy."""
+    """The link `match` / `unmatch` records: checked, and its records looked up in the published copy;
+    when refused, the exit code (2 usage, 4 a record the publication lacks)."""
     from orchestration import links, publish
 
     entry = store.catalog_entry(exception_id)
@@ -865,7 +866,7 @@ def _manual_link(store, action: str, exception_id: str, with_keys: list[str], re
         link = links.build({**entry, "domain": details.get("domain")}, with_keys, reconciliation)
     except links.LinkError as exc:
         click.echo(f"recon exceptions {action}: {exc}", err=True)
-        return None
+        return 2
     missing, link = links.look_up(link, publish.serving_path())
     if missing:
         click.echo(

@@ -777,6 +777,8 @@ def landing_paths(landing: Path, names: Collection[str]) -> list[str]:
 
     Each must be a file ingestion discovers; anything else raises NotInLanding naming it.
     """
+    if not names:
+        return []  # no walk of the landing folder for a plain `recon ingest`
     found = {path.relative_to(landing).as_posix() for path in discover(landing)}
     out: list[str] = []
     for name in names:

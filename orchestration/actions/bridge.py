@@ -294,6 +294,20 @@ def copy_to_warehouse(store: ActionStore, con) -> ActionCopy:
     return ActionCopy(len(new), flagged)
 
 
+# The fields of an action a person reads (timestamps are stored in other types on the two sides).
+READ_FIELDS = ("actor", "action", "exception_id", "reason_code", "comment", "amount", "target")
+
+
+def _differs(key: str, was, now) -> bool:
+    """Whether the warehouse's copy of a field (``was``) and the store's (``now``) differ."""
+    if key == "amount" and was is not None and now is not None:
+        try:
+            return Decimal(str(was)) != Decimal(str(now))
+        except ArithmeticError:
+            return True
+    return str(was if was is not None else "") != str(now if now is not None else "")
+
+
 def _edited_entry(store: ActionStore, con, seq: int | None) -> tuple[str, str] | None:
     """(action id, what differs) of the first action, from ``seq`` on, that the warehouse
     copied with other content than the store now holds: edited in place, chain recomputed.
@@ -308,22 +322,11 @@ def _edited_entry(store: ActionStore, con, seq: int | None) -> tuple[str, str] |
     columns = [d[0] for d in cur.description]
     copied_rows = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
     stored = {e["action_id"]: e for e in store.all_actions() if e["seq"] >= seq}
-    read = ("actor", "action", "exception_id", "reason_code", "comment", "amount", "target")
     for copied in copied_rows:
         entry = stored.get(copied.get("action_id"))
         if entry is None or copied.get("entry_hash") == entry["entry_hash"]:
             continue
-
-        def differs(key: str, copied=copied, entry=entry) -> bool:
-            was, now = copied.get(key), entry.get(key)
-            if key == "amount" and was is not None and now is not None:
-                try:
-                    return Decimal(str(was)) != Decimal(str(now))
-                except ArithmeticError:
-                    return True
-            return str(was if was is not None else "") != str(now if now is not None else "")
-
-        fields = [k for k in read if differs(k)]
+        fields = [k for k in READ_FIELDS if _differs(k, copied.get(k), entry.get(k))]
         if copied.get("seq") != entry["seq"]:
             fields.append("seq")
         return entry["action_id"], ", ".join(fields) or "its hashes"

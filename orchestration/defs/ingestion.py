@@ -64,7 +64,7 @@ def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWr
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     for outcome in report.files:
         if outcome.status == "rejected" or outcome.message == ingest.STILL_WRITTEN:
-            context.log.warning(ingest.describe(outcome) if outcome.status != "rejected" else outcome.message)
+            context.log.warning(outcome.message if outcome.status == "rejected" else ingest.describe(outcome))
         elif outcome.status == "loaded":
             context.log.info(ingest.describe(outcome))
     by_table: dict[str, list[ingest.FileOutcome]] = {}

@@ -475,10 +475,17 @@ class Agreement:
 ORDERED_METHODS = ("similarity", "edit_distance")
 
 
+def level_weights(result: TrainResult) -> dict[tuple[str, int], float]:
+    """log2(m/u) per (field, level) of the rows a result would write (after monotone pooling)."""
+    return {
+        (r["field"], int(r["level"])): math.log2(float(r["m_probability"]) / float(r["u_probability"]))
+        for r in result.rows
+    }
+
+
 def inversions(result: TrainResult, spec: dict) -> list[str]:
     """Ordered comparisons whose last level outweighs their first under the trained weights."""
-    weight = {(r["field"], int(r["level"])): math.log2(float(r["m_probability"]) / float(r["u_probability"]))
-              for r in result.rows}  # fmt: skip
+    weight = level_weights(result)
     out = []
     for comparison in spec["comparisons"]:
         levels = comparison["levels"]
@@ -506,8 +513,7 @@ def agreement(warehouse: Path, result: TrainResult, spec: dict, prior: float | N
     fields = [c["field"] for c in spec["comparisons"]]
     auto = float(spec["thresholds"]["auto_match"])
     model = result.model
-    by_level = {(r["field"], int(r["level"])): math.log2(float(r["m_probability"]) / float(r["u_probability"]))
-                for r in result.rows}  # fmt: skip
+    by_level = level_weights(result)
     prior = model.prior if prior is None else prior
     prior_log_odds = math.log2(prior / (1 - prior)) if 0 < prior < 1 else None
     levels = ", ".join(f"level_{f}" for f in fields)
