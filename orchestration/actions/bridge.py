@@ -420,8 +420,13 @@ def superseded_by_fork(anchor: dict, forks: list[dict]) -> dict | None:
     """The accepted fork that abandoned the branch an archived ``anchor`` points into, if any:
     the anchor was taken before the fork was accepted, at or past the fork's seq."""
     for fork in forks:
-        if int(anchor.get("seq", 0)) >= int(fork["fork_seq"]) and str(anchor.get("anchored_at", "")) < str(
-            fork["accepted_at"]
-        ):
+        try:
+            # Both to the second: an anchor of the same second as the acceptance came before it.
+            anchored_first = datetime.fromisoformat(str(anchor.get("anchored_at"))) <= datetime.fromisoformat(
+                str(fork["accepted_at"])
+            )
+        except (TypeError, ValueError):
+            continue
+        if int(anchor.get("seq", 0)) >= int(fork["fork_seq"]) and anchored_first:
             return fork
     return None
