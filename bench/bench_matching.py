@@ -203,9 +203,8 @@ def run_stage(stage: str, home: Path, args: argparse.Namespace) -> tuple[dict, d
     return measured, json.loads(stage_out.read_text())
 
 
-def dbt_command(home: Path, *args: str, target: Path | None = None) -> list[str]:
-    """The dbt invocation of pipeline._dbt, with target (default ``home/target``) and logs under
-    the scratch home."""
+def dbt_command(home: Path, *args: str) -> list[str]:
+    """The dbt invocation of pipeline._dbt, with target and logs under the scratch home."""
     exe = Path(sys.executable).with_name("dbt")
     return [
         str(exe) if exe.exists() else "dbt",
@@ -213,7 +212,7 @@ def dbt_command(home: Path, *args: str, target: Path | None = None) -> list[str]
         "--project-dir",
         str(PROJECT_DIR),
         "--target-path",
-        str(target or home / "target"),
+        str(home / "target"),
         "--log-path",
         str(home / "logs"),
     ]
@@ -957,26 +956,10 @@ def main(argv: list[str] | None = None) -> int:
             report["dbt"] = node_times(target, samples)
         report["data"]["warehouse_mib"] = round(warehouse.stat().st_size / 2**20) if warehouse.exists() else None
 
-        # The pairs models read their records and deterministic pairs from tables their
-        # pre-hooks wrote (macros/engine/recon_pairs_incremental.sql); what the analysis
-        # re-runs and times is the whole query, compiled inline.
-        sql_target = home / "target-inline"
-        names = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["reconciliations"]
-        select = " ".join(f"int_{name}__pairs" for name in names)
-        compiled = subprocess.run(
-            dbt_command(home, "compile", "--select", select, "--vars", "{recon_pairs_inline: true}", target=sql_target),
-            cwd=PROJECT_DIR,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=os.environ.copy(),
-        )
-        if compiled.returncode != 0:
-            print("[bench] dbt compile of the pairs models (inline) failed", flush=True)
-            sql_target = target
-
         analysis_started, analysis_busy = time.monotonic(), _machine_busy_s()
         self_cpu = resource.getrusage(resource.RUSAGE_SELF)
         self_cpu_before = self_cpu.ru_utime + self_cpu.ru_stime
+        names = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["reconciliations"]
         model_time = {n["name"]: n["execution_time_s"] for n in report.get("dbt", {}).get("nodes", [])}
         con = open_reader(warehouse)
         try:
@@ -997,7 +980,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[bench] statistics of {name}", flush=True)
                 try:
                     report["reconciliations"].append(
-                        reconciliation_stats(con, sql_target, name, model_time.get(f"int_{name}__pairs"), args.isolated)
+                        reconciliation_stats(con, target, name, model_time.get(f"int_{name}__pairs"), args.isolated)
                     )
                 except Exception as exc:  # noqa: BLE001 - one broken reconciliation must not hide the others
                     report["reconciliations"].append({"name": name, "error": str(exc)})
@@ -1005,7 +988,7 @@ def main(argv: list[str] | None = None) -> int:
             if "orders_invoices" in names:
                 print("[bench] deterministic pass: hand-written vs engine", flush=True)
                 try:
-                    report["deterministic_ratio"] = deterministic_ratio(con, sql_target)
+                    report["deterministic_ratio"] = deterministic_ratio(con, target)
                 except Exception as exc:  # noqa: BLE001
                     report["deterministic_ratio"] = f"{type(exc).__name__}: {exc}"
                     exit_code = 1

@@ -17,9 +17,6 @@
     match_probability with the spec's prior. -#}
 {% macro recon_pairs(name) %}
 {%- set spec = recon_spec(name) -%}
-{{ config(**recon_pairs_materialization(name)) }}
-{%- set staged = recon_pairs_staged() -%}
-{%- set restrict = staged and is_incremental() -%}
 {%- set cols = spec.right.columns -%}
 {%- set has_fx = 'currency' in cols and 'date' in cols and 'amount' in cols -%}
 {%- set window = spec.blocking.get('window_days') -%}
@@ -30,26 +27,226 @@
 {%- endfor -%}
 {%- set left_amount = 'coalesce(left_remaining.remaining_amount, left_records.amount)'
     if spec.assignment.get('left_accepts_remainder') else 'left_records.amount' -%}
--- depends_on: {{ ref(spec.left.model) }}, {{ ref(spec.right.model) }}, {{ ref('int_operator_links') }}
+{%- set name_fields = recon_confirmation_name_fields_of(spec) %}
 with
-{%- if staged %}
+{%- for field in name_fields %}
+{%- for side in ('left', 'right') %}
+{%- set records = spec.left if side == 'left' else spec.right %}
 
--- The records and the deterministic pairs, as this build's pre-hooks stored them
--- (recon_pairs_incremental).
-left_records as (select * from {{ recon_pairs_state_table('left') }}),
+{{ side }}_name_forms__{{ field }} as (
+    -- The forms of each distinct {{ side }} {{ field }} a pass confirms by initials or
+    -- abbreviation, computed once per name rather than once per pair.
+    select
+        recon_form_value,
+        {{- recon_confirmation_name_forms('recon_form_value', field, side) }}
+    from (select distinct {{ records.columns[field] }} as recon_form_value from {{ ref(records.model) }}) as recon_names
+),
+{%- endfor %}
+{%- endfor %}
 
-right_records as (select * from {{ recon_pairs_state_table('right') }}),
+left_records as (
+    select
+        cast({{ spec.left.key }} as string) as left_key,
+        {%- for field, expression in spec.left.columns.items() %}
+        {{ expression }} as {{ field }},
+        {%- endfor %}
+        {%- if 'date' in spec.left.columns and 'date_end' in spec.left.columns %}
+        -- The calendar months the service period [date, date_end] spans (null when it ends
+        -- before it starts), once per record: a `per_month` confirmation or level divides by it
+        -- for every pair the record is in.
+        case
+            when ({{ spec.left.columns.date_end }}) >= ({{ spec.left.columns.date }})
+                then {{ recon_date_diff('month', '(' ~ spec.left.columns.date ~ ')', '(' ~ spec.left.columns.date_end ~ ') + 1') }}
+        end as period_months,
+        {%- endif %}
+        {%- for field in name_fields %}
+        left_name_forms__{{ field }}.recon_initials__{{ field }},
+        left_name_forms__{{ field }}.recon_words__{{ field }},
+        {%- endfor %}
+        coalesce({{ spec.left.get('where') or 'true' }}, false) as is_in_scope
+    from {{ ref(spec.left.model) }}
+    {%- for field in name_fields %}
+    left join left_name_forms__{{ field }}
+        on left_name_forms__{{ field }}.recon_form_value = ({{ spec.left.columns[field] }})
+    {%- endfor %}
+    -- (`true and`: Spark reads `<table> where (...)` as an alias with column names.)
+    where true and ({{ spec.left.get('where') or 'true' }})
+    {%- if spec.left.get('reference_only_where') %}
+        -- Out of scope, but a deterministic pass may still pair them (an invoice quoting a
+        -- cancelled order bills it, and the break says so); the scored pass never offers them.
+        or ({{ spec.left.reference_only_where }})
+    {%- endif %}
+),
 
-operator_links as (select * from {{ recon_pairs_state_table('links') }}),
+right_records as (
+    select
+        cast({{ spec.right.key }} as string) as right_key,
+        {%- for field in name_fields %}
+        right_name_forms__{{ field }}.recon_letters__{{ field }},
+        right_name_forms__{{ field }}.recon_words__{{ field }},
+        right_name_forms__{{ field }}.recon_abbreviated__{{ field }},
+        {%- endfor %}
+        {%- for field, expression in spec.right.columns.items() %}
+        {{ expression }} as {{ field }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref(spec.right.model) }}
+    {%- for field in name_fields %}
+    left join right_name_forms__{{ field }}
+        on right_name_forms__{{ field }}.recon_form_value = ({{ spec.right.columns[field] }})
+    {%- endfor %}
+    where {{ spec.right.get('where') or 'true' }}
+),
 
-deterministic_pairs as (select * from {{ recon_pairs_state_table('det') }}),
-{%- else %}
-{{ recon_pairs_record_ctes(spec) }},
+operator_links as (
+    -- Links operators made or broke by hand (int_operator_links), for this reconciliation.
+    select * from {{ ref('int_operator_links') }}
+    where reconciliation = '{{ spec.name }}'
+),
 
-{{ recon_pairs_links_cte(spec) }},
+deterministic_0 as (
+    -- An operator's match is the first pass: no rule overrides it. Both records must
+    -- still exist (and be in scope), and be as the operator saw them: a record restated
+    -- since (another fingerprint) suspends the link, which is raised for review
+    -- (manual_link_changed) while the rules match the records again.
+    select
+        left_records.left_key,
+        right_records.right_key,
+        0 as pass_priority,
+        'operator' as pass_name,
+        cast(null as double) as max_amount_ratio,
+        operator_links.action_id as operator_action_id
+    from operator_links
+    inner join left_records
+        on operator_links.left_key = left_records.left_key
+    inner join right_records
+        on operator_links.right_key = right_records.right_key
+    where operator_links.is_linked
+        and coalesce(
+            operator_links.left_fingerprint = {{ recon_record_fingerprint(spec.left, 'left_records') }},
+            true
+        )
+        and coalesce(
+            operator_links.right_fingerprint = {{ recon_record_fingerprint(spec.right, 'right_records') }},
+            true
+        )
+),
+{%- for pass in spec.deterministic %}
+{%- set pass_filters %}
+    {%- if pass.get('where') %}
+        and ({{ pass.where }})
+    {%- endif %}
+    {%- if pass.get('confirm') %}
+        -- Equal keys are confirmed by other evidence, so a key typed onto the wrong record
+        -- (a typo that hits another order's reference) is left to the scored pass.
+        and {{ recon_confirmation(pass.confirm) }}
+    {%- endif %}
+    {%- if pass.get('window_days') %}
+        -- A key that is not unique over time (an e-mail address) only counts near in time.
+        and {{ recon_date_gap(spec, 'left_records', 'right_records') }}
+            between {{ pass.window_days.min }} and {{ pass.window_days.max }}
+    {%- endif %}
+{%- endset %}
+{%- if pass.get('join_any') %}
 
-{{ recon_pairs_deterministic_ctes(spec) }},
+deterministic_{{ loop.index }}_keys as (
+    -- A pass whose `where` ORs several keys (a client id, its initials, its first word) is
+    -- joined once per key, each an equality the engine can hash, instead of on `fields`
+    -- alone (a currency pairs every order with every project of it: 10^10 pairs at 1M).
+    {%- for condition in pass.join_any %}
+    select left_records.left_key, right_records.right_key
+    from left_records
+    inner join right_records
+        on {% for field in pass.fields -%}
+            left_records.{{ field }} = right_records.{{ field }} and {% endfor -%}
+            ({{ condition }})
+    where true
+    {{- pass_filters }}
+    {{ "union" if not loop.last }}
+    {%- endfor %}
+),
 {%- endif %}
+
+deterministic_{{ loop.index }} as (
+    {%- set pass_columns %}
+        left_records.left_key,
+        right_records.right_key,
+        {{ loop.index }} as pass_priority,
+        '{{ pass.name }}' as pass_name,
+        cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio,
+        cast(null as string) as operator_action_id
+    {%- endset %}
+    {%- set pass_from %}
+    {%- if pass.get('join_any') %}
+    from deterministic_{{ loop.index }}_keys as pass_keys
+    inner join left_records
+        on pass_keys.left_key = left_records.left_key
+    inner join right_records
+        on pass_keys.right_key = right_records.right_key
+    {%- else %}
+    from left_records
+    inner join right_records
+        on {% for field in pass.fields -%}
+            left_records.{{ field }} = right_records.{{ field }}{{ " and " if not loop.last }}
+        {%- endfor %}
+    {%- endif %}
+    where true
+    {%- if not pass.get('join_any') %}
+    {{- pass_filters }}
+    {%- endif %}
+    {%- if pass.get('unpaired_left_only') %}
+        -- Only left records no earlier pass paired: an order a reference already bills is
+        -- no candidate for an item that would bill it whole again.
+        and not exists (
+            {%- set outer = loop %}
+            {%- for earlier in range(0, outer.index) %}
+            select 1 from deterministic_{{ earlier }} as earlier_{{ earlier }}
+            where earlier_{{ earlier }}.left_key = left_records.left_key
+            {{ "union all" if not loop.last }}
+            {%- endfor %}
+        )
+    {%- endif %}
+    {%- endset %}
+    {%- if pass.get('only_candidate') %}
+    -- A key that many records share (a client) only decides when the right record has
+    -- one left record that passes: the client's only order live at the time.
+    {{ recon_qualify(pass_columns, pass_from, 'count(*) over (partition by right_records.right_key) = 1') }}
+    {%- elif pass.get('nearest_per_left') %}
+    -- A key one person reuses (an e-mail address, several submissions a few days apart):
+    -- a left record goes to the right record(s) nearest to it in time, not to all of them.
+    {{ recon_qualify(pass_columns, pass_from, 'abs(' ~ recon_date_gap(spec, 'left_records', 'right_records') ~ ') = min(
+        abs(' ~ recon_date_gap(spec, 'left_records', 'right_records') ~ ')
+    ) over (partition by left_records.left_key)') }}
+    {%- else %}
+    select {{ pass_columns }}
+    {{ pass_from }}
+    {%- endif %}
+),
+{%- endfor %}
+
+deterministic_pairs as (
+    select
+        passes.left_key,
+        passes.right_key,
+        min(passes.pass_priority) as pass_priority,
+        min_by(passes.pass_name, passes.pass_priority) as pass_name,
+        min_by(passes.max_amount_ratio, passes.pass_priority) as max_amount_ratio,
+        min_by(passes.operator_action_id, passes.pass_priority) as operator_action_id
+    from (
+        select * from deterministic_0
+        {%- for pass in spec.deterministic %}
+        union all
+        select * from deterministic_{{ loop.index }}
+        {%- endfor %}
+    ) as passes
+    -- A pair an operator unmatched is forbidden to every pass.
+    where not exists (
+        select 1 from operator_links
+        where not operator_links.is_linked
+            and operator_links.left_key = passes.left_key
+            and operator_links.right_key = passes.right_key
+    )
+    group by passes.left_key, passes.right_key
+),
 
 {%- set partial = spec.assignment.get('left_accepts_remainder') and 'amount' in cols %}
 {%- if partial %}
@@ -100,11 +297,6 @@ open_right as (
     where not exists (
         select 1 from deterministic_pairs where deterministic_pairs.right_key = right_records.right_key
     )
-    {%- if restrict %}
-        -- Only the right records whose candidates may have changed since the last build
-        -- (recon_pairs_incremental): the rest keep their rows.
-        and right_records.right_key in (select dirty.right_key from {{ recon_pairs_state_table('dirty') }} as dirty)
-    {%- endif %}
 ),
 {%- for block in spec.blocking['keys'] %}
 
@@ -147,9 +339,6 @@ candidate_pairs as (
         deterministic_pairs.max_amount_ratio,
         deterministic_pairs.operator_action_id
     from deterministic_pairs
-    {%- if restrict %}
-    where deterministic_pairs.right_key in (select dirty.right_key from {{ recon_pairs_state_table('dirty') }} as dirty)
-    {%- endif %}
     union all
     select distinct
         blocked.left_key,
@@ -297,237 +486,4 @@ capped as (
 )
 
 select * from capped
-{%- endmacro %}
-
-
-{#- The CTEs left_records and right_records (each side's spec columns, with the name forms
-    its confirmations read), and the per-name CTEs they join. -#}
-{% macro recon_pairs_record_ctes(spec) %}
-{%- set name_fields = recon_confirmation_name_fields_of(spec) -%}
-{%- for field in name_fields %}
-{%- for side in ('left', 'right') %}
-{%- set records = spec.left if side == 'left' else spec.right %}
-
-{{ side }}_name_forms__{{ field }} as (
-    -- The forms of each distinct {{ side }} {{ field }} a pass confirms by initials or
-    -- abbreviation, computed once per name rather than once per pair.
-    select
-        recon_form_value,
-        {{- recon_confirmation_name_forms('recon_form_value', field, side) }}
-    from (select distinct {{ records.columns[field] }} as recon_form_value from {{ ref(records.model) }}) as recon_names
-),
-{%- endfor %}
-{%- endfor %}
-
-left_records as (
-    select
-        cast({{ spec.left.key }} as string) as left_key,
-        {%- for field, expression in spec.left.columns.items() %}
-        {{ expression }} as {{ field }},
-        {%- endfor %}
-        {%- if 'date' in spec.left.columns and 'date_end' in spec.left.columns %}
-        -- The calendar months the service period [date, date_end] spans (null when it ends
-        -- before it starts), once per record: a `per_month` confirmation or level divides by it
-        -- for every pair the record is in.
-        case
-            when ({{ spec.left.columns.date_end }}) >= ({{ spec.left.columns.date }})
-                then {{ recon_date_diff('month', '(' ~ spec.left.columns.date ~ ')', '(' ~ spec.left.columns.date_end ~ ') + 1') }}
-        end as period_months,
-        {%- endif %}
-        {%- for field in name_fields %}
-        left_name_forms__{{ field }}.recon_initials__{{ field }},
-        left_name_forms__{{ field }}.recon_words__{{ field }},
-        {%- endfor %}
-        coalesce({{ spec.left.get('where') or 'true' }}, false) as is_in_scope
-    from {{ ref(spec.left.model) }}
-    {%- for field in name_fields %}
-    left join left_name_forms__{{ field }}
-        on left_name_forms__{{ field }}.recon_form_value = ({{ spec.left.columns[field] }})
-    {%- endfor %}
-    -- (`true and`: Spark reads `<table> where (...)` as an alias with column names.)
-    where true and ({{ spec.left.get('where') or 'true' }})
-    {%- if spec.left.get('reference_only_where') %}
-        -- Out of scope, but a deterministic pass may still pair them (an invoice quoting a
-        -- cancelled order bills it, and the break says so); the scored pass never offers them.
-        or ({{ spec.left.reference_only_where }})
-    {%- endif %}
-),
-
-right_records as (
-    select
-        cast({{ spec.right.key }} as string) as right_key,
-        {%- for field in name_fields %}
-        right_name_forms__{{ field }}.recon_letters__{{ field }},
-        right_name_forms__{{ field }}.recon_words__{{ field }},
-        right_name_forms__{{ field }}.recon_abbreviated__{{ field }},
-        {%- endfor %}
-        {%- for field, expression in spec.right.columns.items() %}
-        {{ expression }} as {{ field }}{{ "," if not loop.last }}
-        {%- endfor %}
-    from {{ ref(spec.right.model) }}
-    {%- for field in name_fields %}
-    left join right_name_forms__{{ field }}
-        on right_name_forms__{{ field }}.recon_form_value = ({{ spec.right.columns[field] }})
-    {%- endfor %}
-    where {{ spec.right.get('where') or 'true' }}
-)
-{%- endmacro %}
-
-
-{% macro recon_pairs_links_cte(spec) %}
-operator_links as (
-    -- Links operators made or broke by hand (int_operator_links), for this reconciliation.
-    select * from {{ ref('int_operator_links') }}
-    where reconciliation = '{{ spec.name }}'
-)
-{%- endmacro %}
-
-
-{#- The deterministic passes, and deterministic_pairs: each pair's highest-priority pass.
-    Reads left_records, right_records and operator_links. -#}
-{% macro recon_pairs_deterministic_ctes(spec) %}
-deterministic_0 as (
-    -- An operator's match is the first pass: no rule overrides it. Both records must
-    -- still exist (and be in scope), and be as the operator saw them: a record restated
-    -- since (another fingerprint) suspends the link, which is raised for review
-    -- (manual_link_changed) while the rules match the records again.
-    select
-        left_records.left_key,
-        right_records.right_key,
-        0 as pass_priority,
-        'operator' as pass_name,
-        cast(null as double) as max_amount_ratio,
-        operator_links.action_id as operator_action_id
-    from operator_links
-    inner join left_records
-        on operator_links.left_key = left_records.left_key
-    inner join right_records
-        on operator_links.right_key = right_records.right_key
-    where operator_links.is_linked
-        and coalesce(
-            operator_links.left_fingerprint = {{ recon_record_fingerprint(spec.left, 'left_records') }},
-            true
-        )
-        and coalesce(
-            operator_links.right_fingerprint = {{ recon_record_fingerprint(spec.right, 'right_records') }},
-            true
-        )
-),
-{%- for pass in spec.deterministic %}
-{%- set pass_filters %}
-    {%- if pass.get('where') %}
-        and ({{ pass.where }})
-    {%- endif %}
-    {%- if pass.get('confirm') %}
-        -- Equal keys are confirmed by other evidence, so a key typed onto the wrong record
-        -- (a typo that hits another order's reference) is left to the scored pass.
-        and {{ recon_confirmation(pass.confirm) }}
-    {%- endif %}
-    {%- if pass.get('window_days') %}
-        -- A key that is not unique over time (an e-mail address) only counts near in time.
-        and {{ recon_date_gap(spec, 'left_records', 'right_records') }}
-            between {{ pass.window_days.min }} and {{ pass.window_days.max }}
-    {%- endif %}
-{%- endset %}
-{%- if pass.get('join_any') %}
-
-deterministic_{{ loop.index }}_keys as (
-    -- A pass whose `where` ORs several keys (a client id, its initials, its first word) is
-    -- joined once per key, each an equality the engine can hash, instead of on `fields`
-    -- alone (a currency pairs every order with every project of it: 10^10 pairs at 1M).
-    {%- for condition in pass.join_any %}
-    select left_records.left_key, right_records.right_key
-    from left_records
-    inner join right_records
-        on {% for field in pass.fields -%}
-            left_records.{{ field }} = right_records.{{ field }} and {% endfor -%}
-            ({{ condition }})
-    where true
-    {{- pass_filters }}
-    {{ "union" if not loop.last }}
-    {%- endfor %}
-),
-{%- endif %}
-
-deterministic_{{ loop.index }} as (
-    {%- set pass_columns %}
-        left_records.left_key,
-        right_records.right_key,
-        {{ loop.index }} as pass_priority,
-        '{{ pass.name }}' as pass_name,
-        cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio,
-        cast(null as string) as operator_action_id
-    {%- endset %}
-    {%- set pass_from %}
-    {%- if pass.get('join_any') %}
-    from deterministic_{{ loop.index }}_keys as pass_keys
-    inner join left_records
-        on pass_keys.left_key = left_records.left_key
-    inner join right_records
-        on pass_keys.right_key = right_records.right_key
-    {%- else %}
-    from left_records
-    inner join right_records
-        on {% for field in pass.fields -%}
-            left_records.{{ field }} = right_records.{{ field }}{{ " and " if not loop.last }}
-        {%- endfor %}
-    {%- endif %}
-    where true
-    {%- if not pass.get('join_any') %}
-    {{- pass_filters }}
-    {%- endif %}
-    {%- if pass.get('unpaired_left_only') %}
-        -- Only left records no earlier pass paired: an order a reference already bills is
-        -- no candidate for an item that would bill it whole again.
-        and not exists (
-            {%- set outer = loop %}
-            {%- for earlier in range(0, outer.index) %}
-            select 1 from deterministic_{{ earlier }} as earlier_{{ earlier }}
-            where earlier_{{ earlier }}.left_key = left_records.left_key
-            {{ "union all" if not loop.last }}
-            {%- endfor %}
-        )
-    {%- endif %}
-    {%- endset %}
-    {%- if pass.get('only_candidate') %}
-    -- A key that many records share (a client) only decides when the right record has
-    -- one left record that passes: the client's only order live at the time.
-    {{ recon_qualify(pass_columns, pass_from, 'count(*) over (partition by right_records.right_key) = 1') }}
-    {%- elif pass.get('nearest_per_left') %}
-    -- A key one person reuses (an e-mail address, several submissions a few days apart):
-    -- a left record goes to the right record(s) nearest to it in time, not to all of them.
-    {{ recon_qualify(pass_columns, pass_from, 'abs(' ~ recon_date_gap(spec, 'left_records', 'right_records') ~ ') = min(
-        abs(' ~ recon_date_gap(spec, 'left_records', 'right_records') ~ ')
-    ) over (partition by left_records.left_key)') }}
-    {%- else %}
-    select {{ pass_columns }}
-    {{ pass_from }}
-    {%- endif %}
-),
-{%- endfor %}
-
-deterministic_pairs as (
-    select
-        passes.left_key,
-        passes.right_key,
-        min(passes.pass_priority) as pass_priority,
-        min_by(passes.pass_name, passes.pass_priority) as pass_name,
-        min_by(passes.max_amount_ratio, passes.pass_priority) as max_amount_ratio,
-        min_by(passes.operator_action_id, passes.pass_priority) as operator_action_id
-    from (
-        select * from deterministic_0
-        {%- for pass in spec.deterministic %}
-        union all
-        select * from deterministic_{{ loop.index }}
-        {%- endfor %}
-    ) as passes
-    -- A pair an operator unmatched is forbidden to every pass.
-    where not exists (
-        select 1 from operator_links
-        where not operator_links.is_linked
-            and operator_links.left_key = passes.left_key
-            and operator_links.right_key = passes.right_key
-    )
-    group by passes.left_key, passes.right_key
-)
-{%- endmacro %}
+{% endmacro %}
