@@ -35,7 +35,7 @@ invoice_matches as (
     select * from {{ ref('int_order_invoice_matches') }}
 ),
 
-repeated_billing_items as (
+repeated_billing_items as {{ recon_materialized_cte() }} (
     -- Unmatched billing items repeating an item matched to an order, in the order's currency
     -- (macro recon_repeated_records, spec orders_invoices plausible_repeat), with how many
     -- orders each repeats (left_count). Read by owed_billing and repeated_billing, and
