@@ -163,8 +163,30 @@ def nothing_new() -> dict | None:
     store = actions.ActionStore.existing()
     seq, head = store.head() if store else (0, "")
     if seq != inputs.get("last_action_seq") or (seq and head != inputs.get("last_action_hash")):
-        return None
+        if not only_pipeline_events_since(store, inputs):
+            return None
     return published
+
+
+def only_pipeline_events_since(store, inputs: dict) -> bool:
+    """Whether the action log is the one the build read, plus only the events the exception
+    catalog appended after it (auto_resolve, reopen). Those mirror what that build's marts
+    show, and the marts leave them out, so building again for them alone would change
+    nothing but the staged copy of the log: the night after a data night would rebuild
+    everything (docs/operations.md, "Nights with nothing new")."""
+    from orchestration.actions import is_pipeline_event
+
+    if store is None:
+        return False
+    built_seq, built_hash = inputs.get("last_action_seq"), inputs.get("last_action_hash")
+    if not isinstance(built_seq, int) or built_seq < 0:
+        return False
+    if built_seq:
+        built = store.entry(built_seq)
+        if built is None or built["entry_hash"] != built_hash:
+            return False  # the log the build read is not there as it was
+    later = store.all_actions(after_seq=built_seq)
+    return bool(later) and all(is_pipeline_event(entry) for entry in later)
 
 
 def unchanged_since(published: dict | None, inputs: dict) -> bool:

@@ -229,14 +229,17 @@ def quiet_selection() -> list:
 
 
 def brought_anything(result) -> bool:
-    """Whether a run's ingestion loaded or rejected a file or copied an operator action."""
+    """Whether a run's ingestion loaded or rejected a file or copied an action a person made
+    (the exception catalog's auto_resolve and reopen events mirror the last build)."""
     from orchestration.defs.ingestion import INGESTION_LOG_KEY, OPERATOR_ACTIONS_KEY
 
     for materialization in result.asset_materializations_for_node("ingest_landing"):
         metadata = {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
         if materialization.asset_key == INGESTION_LOG_KEY and (metadata["files_loaded"] or metadata["files_rejected"]):
             return True
-        if materialization.asset_key == OPERATOR_ACTIONS_KEY and metadata["actions_copied"]:
+        if materialization.asset_key == OPERATOR_ACTIONS_KEY and metadata.get(
+            "operator_actions_copied", metadata["actions_copied"]
+        ):
             return True
     return False
 

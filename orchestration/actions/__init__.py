@@ -56,6 +56,7 @@ from orchestration.actions.core import (  # noqa: F401
     InvalidInput,
     NotFound,
     as_of_pinned,
+    is_pipeline_event,
     store_path,
     utc_now,
     wall_clock,

@@ -16,6 +16,7 @@ from orchestration.actions.core import (
     MAX_TEXT_CHARS,
     ActionError,
     ForkError,
+    is_pipeline_event,
     wall_clock,
 )
 from orchestration.actions.store import ActionStore
@@ -132,6 +133,7 @@ class ActionCopy:
 
     copied: int
     flagged: list[str]  # entries copied with a field set to null, and why
+    operator_copied: int = 0  # of them, entries a person made (not the catalog's pipeline events)
 
 
 def warehouse_row(entry: dict) -> tuple[dict, list[str]]:
@@ -291,7 +293,7 @@ def copy_to_warehouse(store: ActionStore, con) -> ActionCopy:
             )
         finally:
             con.unregister("new_operator_actions")
-    return ActionCopy(len(new), flagged)
+    return ActionCopy(len(new), flagged, sum(1 for entry in new if not is_pipeline_event(entry)))
 
 
 # The fields of an action a person reads (timestamps are stored in other types on the two sides).

@@ -18,6 +18,14 @@ ACTIONS = (
 # it) or came back after it had disappeared.
 PIPELINE_ACTIONS = ("auto_resolve", "reopen")
 PIPELINE_ACTOR = "pipeline"
+
+
+def is_pipeline_event(entry: dict) -> bool:
+    """An entry the exception catalog appended after a build (auto_resolve, reopen): it
+    mirrors what that build's marts already show, and the marts leave it out."""
+    return entry.get("actor") == PIPELINE_ACTOR and entry.get("action") in PIPELINE_ACTIONS
+
+
 HASHED_FIELDS = (
     "seq",
     "action_id",

@@ -118,6 +118,9 @@ def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWr
         asset_key=OPERATOR_ACTIONS_KEY,
         metadata={
             "actions_copied": copy.copied,
+            # Those a person made: the catalog's own events (auto_resolve, reopen) change
+            # no mart, and alone do not make a quiet run build (pipeline.brought_anything).
+            "operator_actions_copied": copy.operator_copied,
             "actions_flagged": len(copy.flagged),
             "flagged": dg.MetadataValue.md("\n".join(f"- {p}" for p in copy.flagged) or "none"),
             "audit_anchor_seq": anchor["seq"],

@@ -313,9 +313,13 @@ def apply_actions(home: Path, rng: random.Random) -> list[str]:
 # ------------------------------------------------------------------- checks
 
 
-def marts_digest(serving: Path, schema: str = "marts") -> dict[str, tuple]:
+# Rows a build may stage later than a full refresh does, per table (see incremental_equals_full).
+STAGED_LATER = {"stg_operations__operator_actions": "not is_pipeline_event"}
+
+
+def marts_digest(serving: Path, schema: str = "marts", where: dict[str, str] | None = None) -> dict[str, tuple]:
     """Per table of ``schema`` (the marts): row count and two order-free hashes of the rows,
-    run-time columns left out."""
+    run-time columns left out; ``where`` keeps only the rows of a table meeting a condition."""
     con = open_reader(serving)
     try:
         tables = [
@@ -342,6 +346,8 @@ def marts_digest(serving: Path, schema: str = "marts") -> dict[str, tuple]:
                 continue
             quoted = ", ".join('"' + name.replace('"', '""') + '"' for name in keep)  # names from the catalog
             relation = f'"{schema}"."{table}"'  # names from the catalog
+            if where and table in where:
+                relation = f"(select * from {relation} where {where[table]})"  # a fixed condition
             if table == publish.KPI_HISTORY:
                 # A log of publications: a run killed after it published adds one more. What must
                 # converge is what the last publication recorded.
@@ -594,17 +600,15 @@ def _nights_then_full_refresh(
                     stream.append(_restate(delivery[0], _Withdraw()))
         if not run_clean(home, log):
             return [f"night {night + 1} ({'; '.join(stream)}) failed: see {log}"]
-    # The exception catalog of the last night appended its auto-resolutions to the action
-    # log after that night's build; one more run folds them in, so both homes build from
-    # the same log (staging of the operator actions would differ otherwise).
-    if not run_clean(home, log):
-        return [f"the run after the last night failed: see {log}"]
     _copy_home(home, full)
     if not run_full_refresh(full, log):
         return [f"the full refresh failed: see {log}"]
     for schema in ("staging", "intermediate", "marts"):
-        want = marts_digest(full / "warehouse.duckdb", schema)
-        got = marts_digest(home / "warehouse.duckdb", schema)
+        # The exception catalog's own events (auto_resolve, reopen), appended after the last
+        # night's build, reach staging with the next build that has something new to build;
+        # the full refresh stages them now. Nothing after staging reads them.
+        want = marts_digest(full / "warehouse.duckdb", schema, STAGED_LATER)
+        got = marts_digest(home / "warehouse.duckdb", schema, STAGED_LATER)
         for table in sorted(set(want) | set(got)):
             if want.get(table) != got.get(table):
                 problems.append(f"{schema}.{table}: incremental {got.get(table)} vs full refresh {want.get(table)}")

@@ -154,6 +154,57 @@ def test_the_guess_before_a_run_sees_each_kind_of_new_input(recon_home: Path, mo
     assert build_inputs.nothing_new() == record
 
 
+def test_the_catalogs_own_events_after_a_build_are_nothing_new(recon_home: Path) -> None:
+    """The exception catalog appends auto_resolve / reopen after the build it read; the marts
+    leave those events out, so they alone must not make the next night rebuild everything.
+    An action a person makes, or a log that is not the one the build read, still does."""
+    import json
+
+    from orchestration import build_inputs, settings
+    from orchestration.actions import ActionStore
+
+    write(recon_home / "landing" / "crm" / "orders" / "orders_a.csv", "order_id\\nSO-1\\n")
+    store = ActionStore()
+    gone, stays = "a" * 32, "b" * 32
+    store.refresh_catalog(
+        [
+            {"exception_id": e, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "amount_at_risk": "10.00"}
+            for e in (gone, stays)
+        ]
+    )  # fmt: skip
+    store.act("claim", gone, "alice")
+    seq, head = store.head()
+    record = {
+        "publication": "p1",
+        "run_id": "r1",
+        "build_inputs": {
+            "project_sha256": build_inputs.project_digest(),
+            "last_action_seq": seq,
+            "last_action_hash": head,
+        },
+        "landing_sha256": build_inputs.landing_digest(),
+    }
+    settings.publications_dir().mkdir(parents=True, exist_ok=True)
+    (settings.publications_dir() / "current.json").write_text(json.dumps(record))
+    assert build_inputs.nothing_new() == record
+
+    # The catalog of that run: one exception no longer found, closed by the pipeline.
+    assert store.refresh_catalog([store.catalog_entry(stays)])["auto_resolved"] == 1
+    assert store.head()[0] == seq + 1
+    assert build_inputs.nothing_new() == record  # no rebuild for its own event
+
+    # A publication whose build read another log (its last entry not this one): new.
+    other = {**record, "build_inputs": {**record["build_inputs"], "last_action_hash": "0" * 64}}
+    (settings.publications_dir() / "current.json").write_text(json.dumps(other))
+    assert build_inputs.nothing_new() is None
+    (settings.publications_dir() / "current.json").write_text(json.dumps(record))
+
+    # A person's action after the catalog's event: new.
+    store.act("claim", stays, "alice")
+    assert build_inputs.nothing_new() is None
+
+
 def test_runs_log_their_events_to_dagsters_own_files_through_open_databases(recon_home: Path) -> None:
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
