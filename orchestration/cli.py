@@ -45,6 +45,7 @@ from orchestration.pipeline import (
 )
 
 EXIT_DISK_FULL = 28  # ENOSPC
+EXIT_BAD_CONFIG = 3  # a config file with a mistake: fix the named key and run again
 MAX_ROWS_SHOWN = 100_000
 LIMIT_HELP = f"rows shown, 1 to {MAX_ROWS_SHOWN:,}"
 LINK_ACTIONS = ("match", "unmatch")
@@ -394,8 +395,8 @@ def cmd_publication_verify() -> int:
         )
         click.echo(
             "recon publication verify: the serving copy or its archive is not what was published: do not report "
-            "from it. Publish again from the working warehouse (`recon run`), and find what wrote to it: "
-            "readers open it read-only.",
+            "from it. Publish again from the working warehouse (`recon run --full-refresh`: a run with nothing "
+            "new publishes nothing), and find what wrote to it: readers open it read-only.",
             err=True,
         )
         return 6
@@ -1290,7 +1291,9 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.actions import ActionError
     from orchestration.identity import IdentityError
     from orchestration.lock import WarehouseBusy
+    from orchestration.quality.config import QualityConfigError
     from orchestration.rules.governance import EXIT_UNAPPROVED, GovernanceError
+    from orchestration.settings import SettingError
     from orchestration.status import ReaderError
 
     invoked: dict[str, str | None] = {}
@@ -1322,6 +1325,9 @@ def main(argv: list[str] | None = None) -> int:
     except GovernanceError as exc:  # a run under rules not approved
         click.echo(f"recon {invoked.get('command')} refused: {exc}", err=True)
         return EXIT_UNAPPROVED
+    except (QualityConfigError, SettingError) as exc:  # a config file or RECON_* variable with a mistake
+        click.echo(f"recon {invoked.get('command')} refused: {exc}", err=True)
+        return EXIT_BAD_CONFIG
     except subprocess.CalledProcessError as exc:
         click.echo(f"recon: {' '.join(map(str, exc.cmd[:2]))} failed with exit code {exc.returncode}", err=True)
         return exc.returncode or 1

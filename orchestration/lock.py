@@ -67,7 +67,9 @@ def lock_path() -> Path:
 
 
 def default_wait() -> float:
-    return float(os.environ.get("RECON_LOCK_WAIT_SECONDS", "0"))
+    from orchestration.settings import env_number
+
+    return env_number("RECON_LOCK_WAIT_SECONDS", 0, 0, 86_400, whole=False)
 
 
 @contextmanager

@@ -138,6 +138,7 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
 
     try:
         utc_now()  # a RECON_AS_OF the build could not compute with stops here, named
+        not_before_last_publication()
     except ActionError as exc:
         if raise_refusals:
             raise
@@ -156,6 +157,11 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
     job = defs.resolve_job_def("recon_job")
     try:
         with warehouse_lock("recon run"), dg.DagsterInstance.get() as instance, open(log_path, "w") as log:
+            from orchestration import publish
+
+            restored = publish.restore_serving_copy()  # deleted or truncated since: a quiet night republishes nothing
+            if restored:
+                print(f"recon run: {restored}", file=sys.stderr)
             with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log):
                 result = None
                 if quiet is not None:
@@ -226,6 +232,29 @@ def quiet_selection() -> list:
     from orchestration.defs.ingestion import RAW_SPECS
 
     return [spec.key for spec in RAW_SPECS]
+
+
+def not_before_last_publication() -> None:
+    """Refuse a business clock (RECON_AS_OF) earlier than the one the published marts were
+    built at: ages, SLA breaches and the KPI trend would run backwards (negative ages,
+    exceptions first seen after the as-of time), and the publication would say nothing."""
+    from datetime import datetime
+
+    from orchestration import publish
+    from orchestration.actions import ActionError, utc_now
+
+    published = publish.current() or {}
+    try:
+        last = datetime.fromisoformat(str(published["as_of"]))
+    except (KeyError, ValueError):
+        return  # published before the as-of time was recorded, or nothing yet
+    now = utc_now()
+    if last.tzinfo is not None and now < last:
+        raise ActionError(
+            f"the business clock {now.isoformat()} (RECON_AS_OF) is earlier than that of the last publication "
+            f"{published.get('publication')} ({last.isoformat()}): runs move forward in time. Unset RECON_AS_OF, "
+            "or set it to that time or later; to replay history, use a new RECON_HOME"
+        )
 
 
 def brought_anything(result) -> bool:

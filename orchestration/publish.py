@@ -37,7 +37,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration.settings import PROJECT_DIR, publications_dir, serving_path
+from orchestration.settings import PROJECT_DIR, env_number, publications_dir, serving_path
 from orchestration.warehouse import open_writer
 
 PUBLISHED_SCHEMAS = ("marts",)
@@ -96,7 +96,11 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
     root.mkdir(parents=True, exist_ok=True)
     name = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
     building = root / f".{name}.building.duckdb"
-    building.unlink(missing_ok=True)
+    # What a failed or killed publish left (its file and write-ahead log): only one run
+    # publishes at a time (the warehouse lock), so none of it is in use. Cleared first, or a
+    # disk filled by them could never be freed by the publication that prunes them.
+    for leftover in root.glob(".*.building.duckdb*"):
+        leftover.unlink(missing_ok=True)
     parquet_dir = root / name / "parquet"
     parquet_dir.mkdir(parents=True, exist_ok=True)
     con = open_writer(building)
@@ -121,7 +125,7 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
                 f'copy "{schema}"."{table}" to ? (format parquet, compression zstd)',
                 [str(parquet_dir / f"{stem}.parquet")],
             )
-        row_counts[f"marts.{KPI_HISTORY}"] = append_kpis(con, name, run_id, now, previous=current())
+        row_counts[f"marts.{KPI_HISTORY}"], kpi_history_note = append_kpis(con, name, run_id, now, previous=current())
         con.execute(
             f'copy marts."{KPI_HISTORY}" to ? (format parquet, compression zstd)',
             [str(parquet_dir / f"{KPI_HISTORY}.parquet")],
@@ -136,6 +140,7 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
             "row_counts": row_counts,
             "described_columns": described,
             "lineage": lineage,
+            **({"kpi_history_note": kpi_history_note} if kpi_history_note else {}),
             **details,
         }
         con.execute("create schema if not exists publication")
@@ -146,7 +151,8 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
         con.execute("checkpoint")
     except BaseException:
         con.close()
-        building.unlink(missing_ok=True)
+        for left in (building, Path(f"{building}.wal")):
+            left.unlink(missing_ok=True)
         shutil.rmtree(root / name, ignore_errors=True)
         raise
     con.close()
@@ -176,6 +182,31 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
     return record
 
 
+def restore_serving_copy() -> str | None:
+    """Put the serving copy back from the current publication's archive when it is missing
+    or not the archive's size (deleted, truncated): a quiet night publishes nothing, so it
+    would otherwise stay broken until something new arrived. Only an archive whose sha256 is
+    the one recorded is copied. Returns what was done (None when nothing was needed).
+    Runs call it under the warehouse lock; a same-size change is `recon publication verify`'s."""
+    record = current()
+    if not record or not record.get("path"):
+        return None
+    archive, serving = Path(record["path"]), serving_path()
+    if serving.is_file() and archive.is_file() and serving.stat().st_size == archive.stat().st_size:
+        return None
+    if not archive.is_file() or (record.get("sha256") and sha256_of(archive) != record["sha256"]):
+        return (
+            f"the serving copy {serving} is missing or damaged and so is its archive {archive}: "
+            "run `recon run --full-refresh` to publish again from the working warehouse"
+        )
+    staged = serving.parent / ".serving.duckdb.next"
+    staged.unlink(missing_ok=True)
+    shutil.copyfile(archive, staged)
+    staged.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    os.replace(staged, serving)
+    return f"restored the serving copy {serving} from the archive of publication {record['publication']}"
+
+
 KPI_COLUMNS = """
     published_at timestamptz not null,
     publication varchar not null,
@@ -196,28 +227,30 @@ def reporting_currency() -> str:
     return str(doc.get("vars", {}).get("reporting_currency", "USD"))
 
 
-def append_kpis(con, name: str, run_id: str, now: datetime, previous: dict | None) -> int:
+def append_kpis(con, name: str, run_id: str, now: datetime, previous: dict | None) -> tuple[int, str | None]:
     """Build ``marts.rpt_kpi_history``: the previous publication's rows, then this one's KPIs.
 
     The marts are rebuilt at every run, so a trend has to be carried: each publication
     copies the history of the one it replaces (its archived, read-only file) and appends
     one row per KPI, reconciliation ("all" for the whole) and side ("all" when none). A
-    BI tool plots ``kpi_value`` over ``published_at``. Returns the table's row count.
-    """
+    BI tool plots ``kpi_value`` over ``published_at``.
+
+    The archive missing or unreadable, the history comes from the serving copy (a copy of
+    it); both gone, it starts again here, and the note says so. Returns the table's row
+    count and that note (None when the history was carried)."""
     con.execute(f'create table marts."{KPI_HISTORY}" ({KPI_COLUMNS})')
-    old = Path(previous["path"]) if previous and previous.get("path") else None
-    if old is not None and old.exists():
-        con.execute("attach ? as previous (read_only)", [str(old)])
-        try:
-            has = con.execute(
-                "select count(*) from duckdb_tables() where database_name = 'previous' "
-                "and schema_name = 'marts' and table_name = ?",
-                [KPI_HISTORY],
-            ).fetchall()[0][0]
-            if has:
-                con.execute(f'insert into marts."{KPI_HISTORY}" select * from previous.marts."{KPI_HISTORY}"')
-        finally:
-            con.execute("detach previous")
+    note = None
+    if previous and previous.get("path"):  # else the first publication
+        archive = Path(previous["path"])
+        if _carry_kpis(con, archive):
+            pass
+        elif _carry_kpis(con, serving_path()):
+            note = f"rpt_kpi_history carried from the serving copy: the archive {archive} is missing or unreadable"
+        else:
+            note = (
+                f"rpt_kpi_history starts again with this publication: neither the archive {archive} nor the "
+                "serving copy could be read"
+            )
     tables = {
         r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
     }
@@ -248,7 +281,34 @@ def append_kpis(con, name: str, run_id: str, now: datetime, previous: dict | Non
             """,
             [*stamp, currency],
         )
-    return con.execute(f'select count(*) from marts."{KPI_HISTORY}"').fetchall()[0][0]
+    return con.execute(f'select count(*) from marts."{KPI_HISTORY}"').fetchall()[0][0], note
+
+
+def _carry_kpis(con, source: Path) -> bool:
+    """Copy the KPI history of the publication file ``source`` into this one; False when the
+    file is missing or cannot be read as a publication."""
+    import duckdb
+
+    if not source.is_file():
+        return False
+    try:
+        con.execute("attach ? as previous (read_only)", [str(source)])
+    except duckdb.Error:
+        return False
+    try:
+        has = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'previous' "
+            "and schema_name = 'marts' and table_name = ?",
+            [KPI_HISTORY],
+        ).fetchall()[0][0]
+        if has:
+            con.execute(f'insert into marts."{KPI_HISTORY}" select * from previous.marts."{KPI_HISTORY}"')
+        return True
+    except duckdb.Error:
+        con.execute(f'delete from marts."{KPI_HISTORY}"')
+        return False
+    finally:
+        con.execute("detach previous")
 
 
 # Lineage: the raw rows, staging and the intermediate record models `recon trace` reads, so
@@ -262,11 +322,16 @@ LINEAGE_TABLES = (
     "intermediate.int_ads_campaigns",
     "intermediate.int_fulfilment_projects",
 )
-LINEAGE_MAX_ROWS = int(os.environ.get("RECON_PUBLISH_LINEAGE_MAX_ROWS", "5000000"))
+
+
+def lineage_max_rows() -> int:
+    """RECON_PUBLISH_LINEAGE_MAX_ROWS (default 5,000,000), read when a publication copies lineage."""
+    return int(env_number("RECON_PUBLISH_LINEAGE_MAX_ROWS", 5_000_000, 0, 10**12))
 
 
 def copy_lineage(con, published: set[tuple[str, str]]) -> dict:
-    """Copy the lineage relations from ``working`` unless they hold more than LINEAGE_MAX_ROWS rows."""
+    """Copy the lineage relations from ``working`` unless they hold more than lineage_max_rows() rows."""
+    max_rows = lineage_max_rows()
     wanted = con.execute(
         "select schema_name, table_name, estimated_size from duckdb_tables() where database_name = 'working' "
         "and (list_contains(?, schema_name) or list_contains(?, schema_name || '.' || table_name)) order by 1, 2",
@@ -274,8 +339,8 @@ def copy_lineage(con, published: set[tuple[str, str]]) -> dict:
     ).fetchall()
     wanted = [(schema, table, size) for schema, table, size in wanted if (schema, table) not in published]
     rows = sum(size or 0 for _, _, size in wanted)
-    if rows > LINEAGE_MAX_ROWS:
-        return {"published": False, "rows": rows, "reason": f"over RECON_PUBLISH_LINEAGE_MAX_ROWS={LINEAGE_MAX_ROWS}"}
+    if rows > max_rows:
+        return {"published": False, "rows": rows, "reason": f"over RECON_PUBLISH_LINEAGE_MAX_ROWS={max_rows}"}
     for schema in sorted({schema for schema, _, _ in wanted}):
         con.execute(f'create schema if not exists "{schema}"')
     for schema, table, _ in wanted:  # identifiers from DuckDB's catalog, quoted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -102,3 +103,58 @@ event_log_storage:
     dagster_home:
       env: DAGSTER_HOME
 """
+
+
+# ------------------------------------------------------------------ numbers from the environment
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value the product cannot use; the message names it."""
+
+
+def env_number(name: str, default: float, low: float, high: float, whole: bool = True) -> float:
+    """The number in environment variable ``name`` (``default`` when unset or empty), refused
+    with a message naming the variable when it is not a finite number from ``low`` to ``high``."""
+    import math
+
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    kind = "whole number" if whole else "number"
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise SettingError(f"{name}={shown!r}: must be a {kind} from {low:g} to {high:g} (unset it for {default:g})")
+    return value
+
+
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(%|(K|M|G|T)i?B|B|bytes)\s*$", re.IGNORECASE)
+
+
+def env_memory_limit() -> str | None:
+    """RECON_DUCKDB_MEMORY_LIMIT as DuckDB reads it (e.g. 14GB, 8GiB, 80%), or None when unset."""
+    text = os.environ.get("RECON_DUCKDB_MEMORY_LIMIT", "").strip()
+    if not text:
+        return None
+    if not _MEMORY.match(text) or (text.endswith("%") and not 0 < float(text.rstrip("% ")) <= 100):
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise SettingError(
+            f"RECON_DUCKDB_MEMORY_LIMIT={shown!r}: must be a size such as 14GB, 8GiB or 512MB, or a share "
+            "of the memory such as 80% (unset it for DuckDB's default, 80%)"
+        )
+    return text
+
+
+def env_cron(name: str, default: str) -> str:
+    """A cron expression from environment variable ``name``, refused by name when invalid."""
+    text = os.environ.get(name, "").strip() or default
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(text):
+        raise SettingError(
+            f"{name}={text[:60]!r}: not a cron expression such as '0 2 * * *' (unset it for {default!r})"
+        )
+    return text

@@ -88,6 +88,12 @@ def reader(working: bool, command: str) -> Iterator[tuple[Source, duckdb.DuckDBP
     if not working:
         published = publish.current()
         path = publish.serving_path()
+        if published is not None and not path.exists():
+            raise ReaderError(
+                f"the serving copy {path} of publication {published.get('publication')} is missing: the next "
+                "`recon run` puts it back from its archive; meanwhile read the working warehouse with --working",
+                EXIT_NOT_FOUND,
+            )
         if published is None or not path.exists():
             raise ReaderError(
                 f"nothing is published yet ({path} does not exist): a run publishes when its blocking checks "

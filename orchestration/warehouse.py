@@ -31,19 +31,27 @@ HARDENED_CONFIG = {
 }
 
 
-def resource_config() -> dict[str, str]:
-    """Memory limit and spill directory from the environment (unset: DuckDB's defaults)."""
+def resource_config(*, spill: bool = True) -> dict[str, str]:
+    """Memory limit and spill directory from the environment (unset: DuckDB's defaults).
+
+    A memory limit DuckDB cannot read is refused naming the variable (settings.SettingError)."""
+    from orchestration.settings import env_memory_limit
+
     config: dict[str, str] = {}
-    if os.environ.get("RECON_DUCKDB_MEMORY_LIMIT"):
-        config["memory_limit"] = os.environ["RECON_DUCKDB_MEMORY_LIMIT"]
-    if os.environ.get("RECON_DUCKDB_TEMP_DIRECTORY"):
+    memory = env_memory_limit()
+    if memory:
+        config["memory_limit"] = memory
+    if spill and os.environ.get("RECON_DUCKDB_TEMP_DIRECTORY"):
         config["temp_directory"] = os.environ["RECON_DUCKDB_TEMP_DIRECTORY"]
     return config
 
 
 def open_reader(path: Path | str, *, hardened: bool = False) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to a DuckDB file (the serving copy, a scratch warehouse)."""
-    config: dict[str, object] = dict(resource_config())
+    """A read-only connection to a DuckDB file (the serving copy, a scratch warehouse).
+
+    A hardened reader keeps DuckDB's own spill place: with file access off, DuckDB refuses
+    to be given another (RECON_DUCKDB_TEMP_DIRECTORY is for builds and evaluations)."""
+    config: dict[str, object] = dict(resource_config(spill=not hardened))
     if hardened:
         config.update(HARDENED_CONFIG)
     con = duckdb.connect(str(path), read_only=True, config=config)

@@ -3,7 +3,7 @@
 -- (var amount_tolerance_rel).
 {% macro amount_tolerance(booked_amount) -%}
     cast(greatest(
-        {{ var('amount_tolerance_abs') }},
-        {{ var('amount_tolerance_rel') }} * abs({{ booked_amount }})
+        {{ bounded_var('amount_tolerance_abs', 0, 1000000) }},
+        {{ bounded_var('amount_tolerance_rel', 0, 1) }} * abs({{ booked_amount }})
     ) as decimal(18, 4))
 {%- endmacro %}

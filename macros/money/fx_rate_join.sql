@@ -4,7 +4,7 @@
     leaves the alias null, and convert_amount then yields null, never a guess.
 
         {{ fx_rate_join('order_rate', 'orders.currency', 'orders.service_end_date') }}
-        {{ fx_rate_join('reporting_rate', "'" ~ var('reporting_currency') ~ "'", 'orders.service_end_date') }}
+        {{ fx_rate_join('reporting_rate', "'" ~ recon_reporting_currency() ~ "'", 'orders.service_end_date') }}
 -#}
 {% macro fx_rate_join(alias, currency, on_date) -%}
     left join {{ ref('int_fx_rates_monthly') }} as {{ alias }}
@@ -14,5 +14,5 @@
 
 {#- The same, for the reporting currency (var reporting_currency). -#}
 {% macro fx_reporting_rate_join(alias, on_date) -%}
-    {{ fx_rate_join(alias, "'" ~ var('reporting_currency') ~ "'", on_date) }}
+    {{ fx_rate_join(alias, "'" ~ recon_reporting_currency() ~ "'", on_date) }}
 {%- endmacro %}

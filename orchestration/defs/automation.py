@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 
 import dagster as dg
 
@@ -18,7 +17,7 @@ recon_job = dg.define_asset_job(
 @dg.schedule(
     name="recon_nightly",
     job=recon_job,
-    cron_schedule=os.environ.get("RECON_SCHEDULE_CRON", "0 2 * * *"),
+    cron_schedule=settings.env_cron("RECON_SCHEDULE_CRON", "0 2 * * *"),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description=(
@@ -50,7 +49,7 @@ def landing_fingerprint() -> dict[str, list[int]]:
 
 @dg.sensor(
     job=recon_job,
-    minimum_interval_seconds=int(os.environ.get("RECON_SENSOR_INTERVAL_SECONDS", "30")),
+    minimum_interval_seconds=int(settings.env_number("RECON_SENSOR_INTERVAL_SECONDS", 30, 5, 86_400)),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run when files appear or change in $RECON_HOME/landing (files already loaded are skipped).",
 )

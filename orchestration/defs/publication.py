@@ -60,9 +60,22 @@ def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWrit
         "audit_anchor": actions.anchor_record(actions.ActionStore()),
         # What the build started from: the next run with the same inputs skips (build_inputs).
         "build_inputs": built_from,
+        # The business clock the marts were built at (RECON_AS_OF, else now): a later run may
+        # not go back before it (pipeline.run_pipeline).
+        "as_of": actions.utc_now().isoformat(),
         "landing_sha256": landing_sha256,
     }
-    record = publish.publish(settings.warehouse_path(), context.run.run_id, details)
+    try:
+        record = publish.publish(settings.warehouse_path(), context.run.run_id, details)
+    except Exception as exc:
+        from orchestration.pipeline import disk_full_message, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        # No retry fills a full disk less: one clear failure, and the last publication stays.
+        raise dg.Failure(description=f"publication: {disk_full_message(exc)}", allow_retries=False) from exc
+    if record.get("kpi_history_note"):
+        context.log.warning(record["kpi_history_note"])
     context.log.info(f"published {record['publication']} to {publish.serving_path()}")
     return dg.MaterializeResult(
         metadata={

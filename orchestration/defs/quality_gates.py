@@ -6,9 +6,6 @@ volume or value spike) stops the dbt build and the publication; the match-rate c
 run after the build and stop the publication. `error` checks block, `warn` report.
 """
 
-import os
-from pathlib import Path
-
 import dagster as dg
 
 from orchestration import actions, quality, settings
@@ -26,13 +23,13 @@ def _check_spec(spec: quality.CheckSpec) -> dg.AssetCheckSpec:
 
 
 def _quality_results(context: dg.AssetCheckExecutionContext, wanted: set[tuple[str, str]], phase: str):
-    config = os.environ.get("RECON_QUALITY_CONFIG")  # another config/quality.yml (tests, one-off runs)
+    # The config in force (quality.config_path(): RECON_QUALITY_CONFIG or config/quality.yml),
+    # the same file QUALITY_SPECS took the blocking flags from.
     report = quality.run_quality_checks(
         settings.warehouse_path(),
         quality.default_history_dir(),
         context.run.run_id,
         now=actions.utc_now(),
-        config_path=Path(config) if config else None,
         # Each family once: raw tables, spikes and freshness before dbt; match rates after it,
         # on this run's marts (the report then holds both phases).
         phase=phase,

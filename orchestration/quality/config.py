@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
+import math
+import os
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from orchestration import contract, settings
+from orchestration import contract, settings, strict_yaml
 from orchestration.contract import Entity
 from orchestration.ingest import META_COLUMNS
 
@@ -23,6 +25,9 @@ from orchestration.quality.results import CheckSpec
 from orchestration.quality.sql import _utc_naive
 
 CONFIG_PATH = settings.PROJECT_DIR / "config" / "quality.yml"
+MAX_NUMBER = 1_000_000_000  # any number in the config: far above a sensible one, and finite
+BASELINE_EARLIEST = datetime(2000, 1, 1)
+BASELINE_MAX_DAYS_AHEAD = 7
 DBT_PROJECT_PATH = settings.PROJECT_DIR / "dbt_project.yml"
 RECORDS_RELATION = "marts.fct_reconciliation_records"
 RECORD_STATES = ("matched", "suggested", "ambiguous", "unmatched")
@@ -85,8 +90,21 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _config_error(path: Path | None, message: str) -> ValueError:
-    return ValueError(f"{path or 'quality config'}: {message}")
+class QualityConfigError(ValueError):
+    """A mistake in the quality config: the message names the file, the key and the fix."""
+
+
+def config_path() -> Path:
+    """The quality config in force: ``RECON_QUALITY_CONFIG`` when set, else config/quality.yml.
+
+    Read wherever the config is: the asset checks' blocking flags when the definitions load,
+    the checks of a run, and `recon quality`, so all three follow the same file."""
+    override = os.environ.get("RECON_QUALITY_CONFIG")
+    return Path(override) if override else CONFIG_PATH
+
+
+def _config_error(path: Path | None, message: str) -> QualityConfigError:
+    return QualityConfigError(f"{path or 'quality config'}: {message}")
 
 
 def _numeric_columns(ent: Entity) -> tuple[str, ...]:
@@ -99,11 +117,16 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
     The file is the one source of the numbers: a missing key is an error that names it,
     and so is a key, table, column or source this module does not know.
     """
-    path = Path(path) if path else CONFIG_PATH
-    cfg = yaml.safe_load(path.read_text()) or {}
+    path = Path(path) if path else config_path()
+    try:
+        cfg = strict_yaml.load_mapping(path)
+    except strict_yaml.StrictYamlError as exc:
+        raise QualityConfigError(f"{exc} (the quality config: see config/quality.yml)") from None
     cfg = _merge(cfg, copy.deepcopy(dict(overrides or {})))
     for section, keys in _CONFIG_KEYS.items():
         got = cfg.get(section)
+        if got is not None and not isinstance(got, Mapping):
+            raise _config_error(path, f"section {section!r} must be a mapping of keys to values, not {got!r}")
         if not isinstance(got, Mapping):
             raise _config_error(path, f"section {section!r} is missing")
         unknown = set(got) - keys
@@ -116,6 +139,10 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
             got.setdefault(key, {})
             if got[key] is None:
                 got[key] = {}
+            if not isinstance(got[key], Mapping):
+                raise _config_error(
+                    path, f"{section}.{key} must be a mapping (name: value, one per line), not {got[key]!r}"
+                )
     unknown = set(cfg) - set(_CONFIG_KEYS)
     if unknown:
         raise _config_error(path, f"unknown section(s) {sorted(unknown)}; known: {sorted(_CONFIG_KEYS)}")
@@ -126,9 +153,19 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
 
     def number(value: Any, where: str, low: float, high: float | None = None, whole: bool = False) -> None:
         kind = int if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind) or value < low or (high is not None and value > high):
-            span = f">= {low}" if high is None else f"between {low} and {high}"
-            raise _config_error(path, f"{where} must be a {'whole ' if whole else ''}number {span}, not {value!r}")
+        high = MAX_NUMBER if high is None else high
+        # Finite: NaN passes every comparison (a gate that always fails, or never), and
+        # infinity silently turns a check off.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kind)
+            or not math.isfinite(value)
+            or value < low
+            or value > high
+        ):
+            raise _config_error(
+                path, f"{where} must be a {'whole ' if whole else ''}number between {low} and {high}, not {value!r}"
+            )
 
     for section in _CONFIG_KEYS:
         severity(cfg[section]["severity"], section)
@@ -162,6 +199,14 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
     ]:
         if "max_age_hours" in values:
             number(values["max_age_hours"], f"{where}.max_age_hours", 0)
+    for section, key in (("raw", "allow_negative"), ("raw", "version_columns"), ("spikes", "amount_columns")):
+        for table, columns in cfg[section][key].items():
+            if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+                raise _config_error(path, f"{section}.{key}.{table} must be a list of column names, not {columns!r}")
+    for section, key in (("spikes", "tables"), ("freshness", "sources"), ("match_rate", "reconciliations")):
+        for name, over in cfg[section][key].items():
+            if not isinstance(over, Mapping):
+                raise _config_error(path, f"{section}.{key}.{name} must be a mapping of settings, not {over!r}")
     for table, columns in cfg["raw"]["allow_negative"].items():
         ent = _entity_of(path, table, "raw.allow_negative")
         for col in columns:
@@ -224,7 +269,17 @@ def _moment(path: Path, where: str, over: Mapping[str, Any]) -> datetime:
         value = datetime.combine(value, dt_time())
     if not isinstance(value, datetime):
         raise _config_error(path, f"{where} must be a date or time such as 2026-03-10, not {over['baseline_since']!r}")
-    return _utc_naive(value)
+    value = _utc_naive(value)
+    # A baseline that starts far ahead keeps the gate warning-only until then (2999: off for
+    # good). "From the next run" is a few hours or days ahead; a week is the most allowed.
+    latest = _utc_naive(datetime.now(UTC)) + timedelta(days=BASELINE_MAX_DAYS_AHEAD)
+    if not BASELINE_EARLIEST <= value <= latest:
+        raise _config_error(
+            path,
+            f"{where} must be a time from {BASELINE_EARLIEST:%Y-%m-%d} to a week from now ({latest:%Y-%m-%d}), not "
+            f"{over['baseline_since']!r}: a later one keeps the gate warning-only until then",
+        )
+    return value
 
 
 def _check_overrides(path: Path, where: str, over: Any, allowed: set[str]) -> None:

@@ -20,12 +20,14 @@ from orchestration import settings
 DBT = Path(settings.PROJECT_DIR) / ".venv" / "bin" / "dbt"
 
 
-def _compile(tmp_path: Path, model: str, variables: dict) -> subprocess.CompletedProcess:
+def _compile(tmp_path: Path, model: str, variables: dict, command: str = "compile") -> subprocess.CompletedProcess:
     env = {**os.environ, "RECON_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"), "DO_NOT_TRACK": "1"}
     return subprocess.run(
         [
             str(DBT),
-            "compile",
+            command,
+            # A build of one node runs only the tests on it alone (not relationships to others).
+            *(["--indirect-selection", "cautious"] if command == "build" else []),
             "--quiet",
             "--select",
             model,
@@ -80,6 +82,15 @@ def _compile(tmp_path: Path, model: str, variables: dict) -> subprocess.Complete
             {"duplicate_billing_window_days": "two weeks"},
             "var duplicate_billing_window_days must be a number between 0 and 366",
         ),
+        # Money: a negative tolerance made exact matches variances (353 of 400 orders).
+        (
+            "int_reconciled_orders",
+            {"amount_tolerance_abs": -1},
+            "var amount_tolerance_abs must be between 0 and 1000000",
+        ),
+        ("int_reconciled_orders", {"amount_tolerance_rel": -0.5}, "var amount_tolerance_rel must be between 0 and 1"),
+        ("int_reconciled_orders", {"delivery_tolerance_rel": "5%"}, "var delivery_tolerance_rel must be a number"),
+        ("int_reconciled_orders", {"reporting_currency": "usd"}, "var reporting_currency must be a three-letter"),
     ],
 )
 def test_a_var_out_of_range_stops_the_build_naming_it(
@@ -91,6 +102,18 @@ def test_a_var_out_of_range_stops_the_build_naming_it(
 
 
 def test_the_shipped_values_compile(tmp_path: Path) -> None:
-    models = "int_ads_campaigns int_order_invoice_matches int_lead_duplicates int_exception_breaks"
+    models = (
+        "int_ads_campaigns int_order_invoice_matches int_lead_duplicates int_exception_breaks int_reconciled_orders"
+    )
     result = _compile(tmp_path, models, {})
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_a_reporting_currency_without_rates_stops_the_build_at_the_seed(tmp_path: Path) -> None:
+    """A well-formed code the FX seed has no rates for: the seed's own test fails, naming
+    the var, so nothing downstream converts into nulls."""
+    result = _compile(tmp_path, "fx_rates", {"reporting_currency": "XYZ"}, command="build")
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "assert_reporting_currency_has_fx_rates" in out, out[-2000:]
+    assert _compile(tmp_path, "fx_rates", {}, command="build").returncode == 0

@@ -158,3 +158,58 @@ def test_older_shadow_runs_keep_their_reports_and_lose_their_bulk(tmp_path: Path
     bulky = [n for n in names if (root / n / "shadow.duckdb").exists() or (root / n / "project").exists()]
     assert bulky == names[-shadow.KEEP_WAREHOUSES :]
     assert all((root / n / "drift.md").read_text() == "report" for n in names)
+
+
+def test_a_damaged_publication_folder_is_repaired_or_named_never_silently_lost(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from orchestration import cli, settings
+    from orchestration.actions import ActionError
+
+    root = settings.publications_dir()
+    before = publish.current()
+    # A backdated business clock would publish negative ages and a KPI trend running backwards.
+    monkeypatch.setenv("RECON_AS_OF", "2026-01-01T00:00:00Z")
+    with pytest.raises(ActionError, match="earlier than that of the last publication"):
+        pipeline.run_pipeline(raise_refusals=True)
+    monkeypatch.delenv("RECON_AS_OF")
+    assert publish.current() == before
+
+    # The serving copy deleted: readers are told it comes back, and a run (before anything
+    # else, under its lock: a quiet night publishes nothing) puts it back from the archive.
+    serving = publish.serving_path()
+    serving.chmod(0o644)
+    serving.unlink()
+    assert cli.main(["status"]) == 4
+    assert "the next `recon run` puts it back" in capsys.readouterr().err
+    assert "restored the serving copy" in publish.restore_serving_copy()
+    assert publish.sha256_of(serving) == before["sha256"] and publish.restore_serving_copy() is None
+    serving.chmod(0o644)
+    with open(serving, "r+b") as fh:  # truncated
+        fh.truncate(100_000)
+    assert "restored the serving copy" in publish.restore_serving_copy()
+    assert publish.sha256_of(serving) == before["sha256"]
+
+    # What a publication killed on a full disk leaves (its file and its write-ahead log) is
+    # cleared by the next one; the archive it carries the KPI trend from gone, the trend comes
+    # from the serving copy, and the record says so.
+    (root / ".19990101T000000Z-deadbeef.building.duckdb.wal").write_bytes(b"\0" * 1024)
+    archive = Path(before["path"])
+    archive.chmod(0o644)
+    archive.unlink()
+    trend = duckdb.connect(str(publish.serving_path()), read_only=True)
+    try:
+        carried = trend.execute("select count(*) from marts.rpt_kpi_history").fetchone()[0]
+    finally:
+        trend.close()
+    record = publish.publish(settings.warehouse_path(), "repairrun-0001", {})
+    assert not list(root.glob(".*.building.duckdb*"))
+    assert "carried from the serving copy" in record["kpi_history_note"]
+    con = duckdb.connect(str(publish.serving_path()), read_only=True)
+    try:
+        rows, publications = con.execute(
+            "select count(*), count(distinct publication) from marts.rpt_kpi_history"
+        ).fetchone()
+    finally:
+        con.close()
+    assert carried > 0 and rows > carried and publications >= 2

@@ -493,6 +493,47 @@ def test_config_mistakes_fail_loudly(warehouse: Path, tmp_path: Path) -> None:
         run(warehouse, tmp_path, "../escape")
 
 
+def test_config_files_a_person_edits_are_read_strictly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile values in the config file itself: each refused naming the file and the key."""
+    shipped = quality.CONFIG_PATH.read_text()
+
+    def refused(text: str | bytes, match: str) -> None:
+        path = tmp_path / "quality.yml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        with pytest.raises(quality.QualityConfigError, match=match) as caught:
+            quality.load_config(path)
+        assert str(path) in str(caught.value)
+
+    # NaN passes every comparison (a gate that always fails, or never); infinity turns it off.
+    refused(shipped.replace("max_drop: 0.05", "max_drop: .nan"), r"match_rate.max_drop must be .* not nan")
+    refused(shipped.replace("min_rate: 0.80", "min_rate: .inf"), r"match_rate.min_rate must be .* not inf")
+    # A key written twice: YAML keeps the last one silently.
+    refused(shipped + "\nfreshness:\n  severity: warn\n  max_age_hours: 1\n", "'freshness' is written twice")
+    refused("- a list\n", "top level must be a mapping")
+    refused(shipped + "\n  : : [\n", r"not valid YAML \(line \d+")
+    refused(shipped.encode() + b"\n# \xff\n", "not UTF-8")
+    refused(shipped.replace("  sources: {}", "  sources: [crm]", 1), "must be a mapping")
+    # A baseline that starts in the future keeps the gate warning-only until then.
+    refused(
+        shipped.replace(
+            "orders_invoices: {min_rate: 0.90}", "orders_invoices: {min_rate: 0.90, baseline_since: 2999-01-01}"
+        ),
+        "baseline_since must be a time from 2000-01-01 to a week from now",
+    )
+
+    # RECON_QUALITY_CONFIG is the config in force everywhere: the checks' blocking flags (read
+    # when the definitions load), a run's results and `recon quality`.
+    strict = tmp_path / "strict.yml"
+    strict.write_text(shipped.replace("severity: warn\n  max_age_hours", "severity: error\n  max_age_hours", 1))
+    monkeypatch.setenv("RECON_QUALITY_CONFIG", str(strict))
+    assert quality.config_path() == strict
+    freshness = {s.severity for s in quality.check_specs() if s.name.startswith("freshness_")}
+    assert freshness == {"error"}
+    monkeypatch.setenv("RECON_QUALITY_CONFIG", str(tmp_path / "missing.yml"))
+    with pytest.raises(quality.QualityConfigError, match="missing.yml: cannot be read"):
+        quality.check_specs()
+
+
 def test_each_family_runs_once_per_run_and_the_report_holds_both_phases(
     warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

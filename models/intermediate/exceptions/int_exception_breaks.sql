@@ -716,7 +716,7 @@ order_breaks as (
                     and unlinked_delivery.order_id is not null
                     and reconciled_orders.delivered_variance + unlinked_delivery.total_amount >= -greatest(
                         reconciled_orders.variance_tolerance,
-                        {{ var('delivery_tolerance_rel') }} * reconciled_orders.booked_amount
+                        {{ bounded_var('delivery_tolerance_rel', 0, 1) }} * reconciled_orders.booked_amount
                     )
                     then null
                 when reconciled_orders.delivery_state = 'under_delivered' then 'under_delivery'

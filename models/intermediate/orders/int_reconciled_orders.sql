@@ -125,7 +125,7 @@ states as (
             when not legs.expects_delivery then 'not_applicable'
             when legs.campaign_count = 0 then 'not_delivered'
             when abs(legs.delivered_amount - legs.booked_amount)
-                <= greatest(legs.variance_tolerance, {{ var('delivery_tolerance_rel') }} * legs.booked_amount)
+                <= greatest(legs.variance_tolerance, {{ bounded_var('delivery_tolerance_rel', 0, 1) }} * legs.booked_amount)
                 then 'delivered'
             when legs.delivered_amount < legs.booked_amount then 'under_delivered'
             else 'over_delivered'
@@ -198,7 +198,7 @@ final as (
                 then 'complete'
             else 'variance'
         end as completeness_state,
-        '{{ var("reporting_currency") }}' as reporting_currency,
+        '{{ recon_reporting_currency() }}' as reporting_currency,
         cast(states.booked_amount * states.reporting_rate as decimal(18, 4)) as booked_amount_reporting,
         cast(states.billed_amount * states.reporting_rate as decimal(18, 4)) as billed_amount_reporting,
         cast(states.delivered_amount * states.reporting_rate as decimal(18, 4)) as delivered_amount_reporting,

@@ -124,7 +124,7 @@ final as (
         folded.currency,
         folded.amount_at_risk,
         folded.amount_at_risk_reporting,
-        '{{ var("reporting_currency") }}' as reporting_currency,
+        '{{ recon_reporting_currency() }}' as reporting_currency,
         folded.first_seen_at,
         folded.last_seen_at,
         folded.runs_seen,

@@ -10,7 +10,7 @@ select
     currency,
     amount_at_risk,
     amount_at_risk_reporting,
-    '{{ var("reporting_currency") }}' as reporting_currency,
+    '{{ recon_reporting_currency() }}' as reporting_currency,
     domain,
     policy_owner_team as owner_team,
     severity,

@@ -3,5 +3,5 @@
 -- publish (no model outside the marts reads a mart).
 select
     matches.*,
-    '{{ var("reporting_currency") }}' as reporting_currency  -- the currency of billed_amount_reporting
+    '{{ recon_reporting_currency() }}' as reporting_currency  -- the currency of billed_amount_reporting
 from {{ ref('int_order_invoice_matches') }} as matches

@@ -3,5 +3,5 @@
 -- mart). Lifecycle and operator state are in fct_exception_current.
 select
     exceptions.*,
-    '{{ var("reporting_currency") }}' as reporting_currency  -- the currency of amount_at_risk_reporting
+    '{{ recon_reporting_currency() }}' as reporting_currency  -- the currency of amount_at_risk_reporting
 from {{ ref('int_reconciliation_exceptions') }} as exceptions

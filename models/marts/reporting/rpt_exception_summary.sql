@@ -37,7 +37,7 @@ select
     round(median(age_hours) filter (where is_closed), 1) as median_hours_to_resolution,
     cast(coalesce(sum(amount_at_risk_reporting) filter (where not is_closed), 0) as decimal(18, 4))
         as open_amount_at_risk_reporting,
-    '{{ var("reporting_currency") }}' as reporting_currency,
+    '{{ recon_reporting_currency() }}' as reporting_currency,
     max(state_as_of) as state_as_of,
     '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
 from bucketed
