@@ -20,8 +20,6 @@ import os
 import pwd
 from pathlib import Path
 
-import yaml
-
 from orchestration.settings import PROJECT_DIR
 
 ACT_AS_ROLE = "act_as"
@@ -78,8 +76,18 @@ def roster_path(root: Path = PROJECT_DIR) -> Path:
 
 
 def load_users(path: Path) -> dict[str, dict]:
-    doc = yaml.safe_load(Path(path).read_text()) or {}
-    return {str(name): (spec or {}) for name, spec in (doc.get("users") or {}).items()}
+    """The roster's users. A key written twice (a second `alice:` granting other roles), a file
+    that is not YAML, or users that are not a mapping is refused naming the file."""
+    from orchestration import strict_yaml
+
+    try:
+        doc = strict_yaml.load_mapping(path)
+    except strict_yaml.StrictYamlError as exc:
+        raise IdentityError(f"{exc} (the operator roster)") from None
+    users = doc.get("users") or {}
+    if not isinstance(users, dict) or not all(isinstance(spec, dict | None) for spec in users.values()):
+        raise IdentityError(f"{path}: users must map each name to its team, roles and logins")
+    return {str(name): (spec or {}) for name, spec in users.items()}
 
 
 def logins_of(name: str, spec: dict) -> tuple[str, ...]:

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import yaml
-
 from orchestration import identity
-from orchestration.actions.core import ActionError, IdentityRefused
+from orchestration.actions.core import MAX_ABS_AMOUNT, ActionError, IdentityRefused
 from orchestration.settings import PROJECT_DIR
 
 # ------------------------------------------------------------------- policy
+
+
+def approval_threshold(config: Path, value: object) -> Decimal:
+    """The roster's adjustment_approval_threshold: a finite amount from 0 to MAX_ABS_AMOUNT.
+    Infinity (1e309 in YAML) would turn maker–checker off, NaN would stop every adjustment."""
+    try:
+        amount = Decimal(str(value)) if isinstance(value, int | float | str) and not isinstance(value, bool) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or not 0 <= amount <= MAX_ABS_AMOUNT:
+        raise IdentityRefused(
+            f"{config}: adjustment_approval_threshold must be an amount from 0 to {MAX_ABS_AMOUNT:,} in the reporting "
+            f"currency (adjustments above it need an approver), not {value!r}"
+        )
+    return amount
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,13 @@ class Policy:
             raise IdentityRefused(str(exc)) from exc
         reasons = reasons or PROJECT_DIR / "seeds" / "reason_codes.csv"
         severities = PROJECT_DIR / "seeds" / "severity_policy.csv"
-        doc = yaml.safe_load(config.read_text())
+        from orchestration import strict_yaml
+
+        try:
+            doc = strict_yaml.load_mapping(config)
+        except strict_yaml.StrictYamlError as exc:
+            raise IdentityRefused(str(exc)) from None
+        threshold = approval_threshold(config, doc.get("adjustment_approval_threshold"))
         operators = {
             name: Operator(name, spec["team"], frozenset(spec.get("roles", [])), identity.logins_of(name, spec))
             for name, spec in users.items()
@@ -53,7 +72,7 @@ class Policy:
             codes = {row["reason_code"]: row["applies_to"] for row in csv.DictReader(fh)}
         with open(severities, newline="") as fh:
             escalate_to = {row["severity"]: row["escalate_to"] for row in csv.DictReader(fh)}
-        return cls(operators, escalate_to, Decimal(str(doc["adjustment_approval_threshold"])), codes, users)
+        return cls(operators, escalate_to, threshold, codes, users)
 
     def escalation_team(self, severity: str | None) -> str:
         """Who takes over an exception of this severity (seed severity_policy)."""

@@ -124,7 +124,16 @@ def rules_hash(root: Path = PROJECT_DIR) -> str:
 
 
 def _load(path: Path) -> dict:
-    return (yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}) if path.exists() else {}
+    """The approvals file (none yet: {}); a file that is not a YAML mapping, or writes a key
+    twice, is refused naming the file and the line."""
+    from orchestration import strict_yaml
+
+    if not path.exists():
+        return {}
+    try:
+        return strict_yaml.load_mapping(path)
+    except strict_yaml.StrictYamlError as exc:
+        raise GovernanceError(f"{exc} (the approvals file: fix it, or restore it from git)") from None
 
 
 # ------------------------------------------------------------------ roster

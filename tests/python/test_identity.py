@@ -139,6 +139,46 @@ def test_logins_field_maps_os_logins_to_users(tmp_path: Path, monkeypatch) -> No
         Policy.load(roster)
 
 
+@pytest.mark.parametrize(
+    ("threshold", "match"),
+    [
+        (".inf", "not inf"),  # YAML's infinity: maker-checker off for every adjustment
+        ("1e309", "not .1e309."),  # a string to YAML 1.1, and far above any amount
+        (".nan", "not nan"),
+        ("-500", "not -500"),
+        ("abc", "not 'abc'"),
+    ],
+)
+def test_an_approval_threshold_that_is_no_amount_is_refused(tmp_path: Path, threshold: str, match: str) -> None:
+    text = (PROJECT_DIR / "config" / "operators.yml").read_text()
+    roster = tmp_path / "operators.yml"
+    roster.write_text(
+        "\n".join(
+            f"adjustment_approval_threshold: {threshold}" if line.startswith("adjustment_approval_threshold:") else line
+            for line in text.splitlines()
+        )
+    )
+    with pytest.raises(IdentityRefused, match=f"adjustment_approval_threshold must be an amount .* {match}"):
+        Policy.load(roster)
+
+
+def test_a_roster_or_approvals_file_that_writes_a_key_twice_is_refused(tmp_path: Path, monkeypatch) -> None:
+    text = (PROJECT_DIR / "config" / "operators.yml").read_text()
+    roster = tmp_path / "operators.yml"
+    # A second alice further down would grant what a reviewer reading the first never saw.
+    roster.write_text(text.replace("users:\n", "users:\n  alice: {team: finance, roles: [act_as]}\n", 1))
+    with pytest.raises(IdentityRefused, match="key 'alice' is written twice"):
+        Policy.load(roster)
+    approvals = tmp_path / "approvals.yml"
+    approvals.write_text("approvals: {}\napprovals: {}\n")
+    monkeypatch.setenv("RECON_APPROVALS", str(approvals))
+    with pytest.raises(governance.GovernanceError, match="key 'approvals' is written twice"):
+        governance.require_approved()
+    approvals.write_text("- not\n- a mapping\n")
+    with pytest.raises(governance.GovernanceError, match="top level must be a mapping"):
+        governance.require_approved()
+
+
 def test_a_self_made_roster_is_refused(tmp_path: Path, monkeypatch) -> None:
     doc = yaml.safe_load((PROJECT_DIR / "config" / "operators.yml").read_text())
     doc["users"]["mallory"] = {"team": "finance", "roles": ["act_as", "approver", "data_owner"]}
