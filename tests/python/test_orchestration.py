@@ -111,32 +111,39 @@ def test_the_lock_is_reentrant_within_one_run(recon_home: Path) -> None:
             pass
 
 
-def test_the_guess_before_a_run_sees_each_kind_of_new_input(recon_home: Path, monkeypatch) -> None:
+def publish_now() -> dict:
+    """A publication record whose build read the landing folder, the action log and the
+    project as they are now (what `build_inputs.nothing_new` compares against)."""
     import json
 
     from orchestration import build_inputs, settings
     from orchestration.actions import ActionStore
 
+    store = ActionStore.existing()
+    seq, head = store.head() if store else (0, "")
+    record = {
+        "publication": "p1",
+        "run_id": "r1",
+        "build_inputs": {
+            "project_sha256": build_inputs.project_digest(),
+            "last_action_seq": seq,
+            "last_action_hash": head,
+        },
+        "landing_sha256": build_inputs.landing_digest(),
+    }
+    settings.publications_dir().mkdir(parents=True, exist_ok=True)
+    (settings.publications_dir() / "current.json").write_text(json.dumps(record))
+    return record
+
+
+def test_the_guess_before_a_run_sees_each_kind_of_new_input(recon_home: Path, monkeypatch) -> None:
+
+    from orchestration import build_inputs, settings
+
     landing = recon_home / "landing" / "crm" / "orders"
     write(landing / "orders_a.csv", "order_id\nSO-1\n")
     publications = settings.publications_dir()
     publications.mkdir(parents=True, exist_ok=True)
-
-    def publish_now() -> dict:
-        store = ActionStore.existing()
-        seq, head = store.head() if store else (0, "")
-        record = {
-            "publication": "p1",
-            "run_id": "r1",
-            "build_inputs": {
-                "project_sha256": build_inputs.project_digest(),
-                "last_action_seq": seq,
-                "last_action_hash": head,
-            },
-            "landing_sha256": build_inputs.landing_digest(),
-        }
-        (publications / "current.json").write_text(json.dumps(record))
-        return record
 
     assert build_inputs.nothing_new() is None  # nothing published
     record = publish_now()
@@ -174,19 +181,8 @@ def test_the_catalogs_own_events_after_a_build_are_nothing_new(recon_home: Path)
         ]
     )  # fmt: skip
     store.act("claim", gone, "alice")
-    seq, head = store.head()
-    record = {
-        "publication": "p1",
-        "run_id": "r1",
-        "build_inputs": {
-            "project_sha256": build_inputs.project_digest(),
-            "last_action_seq": seq,
-            "last_action_hash": head,
-        },
-        "landing_sha256": build_inputs.landing_digest(),
-    }
-    settings.publications_dir().mkdir(parents=True, exist_ok=True)
-    (settings.publications_dir() / "current.json").write_text(json.dumps(record))
+    seq = store.head()[0]
+    record = publish_now()
     assert build_inputs.nothing_new() == record
 
     # The catalog of that run: one exception no longer found, closed by the pipeline.
