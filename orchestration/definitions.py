@@ -14,15 +14,35 @@ from orchestration import settings
 
 settings.pin_environment()
 
-from orchestration.defs import alerting, automation, dbt, ingestion, operations, publication, quality_gates  # noqa: E402
+from orchestration.defs import (  # noqa: E402
+    alerting,
+    automation,
+    dbt,
+    ingestion,
+    landing_files,
+    operations,
+    publication,
+    quality_gates,
+)
 from orchestration.defs.resources import WarehouseWriter, dbt_resource  # noqa: E402
 
 defs = dg.Definitions(
-    assets=[ingestion.ingest_landing, dbt.recon_dbt_assets, operations.exception_catalog, publication.serving_copy],
+    assets=[
+        ingestion.ingest_landing,
+        landing_files.landing_files,
+        dbt.recon_dbt_assets,
+        operations.exception_catalog,
+        publication.serving_copy,
+    ],
     asset_checks=[quality_gates.raw_quality_gates, quality_gates.mart_quality_gates],
-    jobs=[automation.recon_job, alerting.alert_digest_job],
+    jobs=[automation.recon_job, automation.reprocess_landing_job, alerting.alert_digest_job],
     schedules=[automation.recon_nightly, alerting.alert_digest],
-    sensors=[automation.landing_sensor, alerting.alert_after_success, alerting.alert_after_failure],
+    sensors=[
+        automation.landing_sensor,
+        automation.build_after_reprocessing,
+        alerting.alert_after_success,
+        alerting.alert_after_failure,
+    ],
     resources={"dbt": dbt_resource(), "warehouse_writer": WarehouseWriter()},
     executor=dg.in_process_executor,
 )

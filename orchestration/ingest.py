@@ -801,14 +801,17 @@ def landing_paths(landing: Path, names: Collection[str]) -> list[str]:
     return out
 
 
-def ingest_landing(landing: Path, warehouse: Path, again: Collection[str] = ()) -> IngestReport:
+def ingest_landing(
+    landing: Path, warehouse: Path, again: Collection[str] = (), only_again: bool = False
+) -> IngestReport:
     """Load every new landing file; return what happened to each one.
 
     ``again`` names files (landing-relative paths) to read again although their bytes were
     ingested already: after the contract changed, a rejected file may now load and a
     quarantined value parse. Each becomes a new batch of its path, a restatement of the
     batch it loaded before (whose rows staging then stops reading); other files are
-    ingested as usual.
+    ingested as usual, or left for the next run with ``only_again`` (a Dagster backfill of
+    some landing files reads those and nothing else).
     """
     started = time.monotonic()
     report = IngestReport()
@@ -817,7 +820,10 @@ def ingest_landing(landing: Path, warehouse: Path, again: Collection[str] = ()) 
     try:
         ensure_raw_schema(con)
         for path in discover(landing):
-            report.files.append(_ingest_file(con, landing, path, again=path.relative_to(landing).as_posix() in again))
+            rel = path.relative_to(landing).as_posix()
+            if only_again and rel not in again:
+                continue
+            report.files.append(_ingest_file(con, landing, path, again=rel in again))
         last_batch = con.execute(f"select coalesce(max(batch_id), 0) from {RAW_SCHEMA}.ingestion_log").fetchone()[0]
     finally:
         con.close()

@@ -1,4 +1,4 @@
-"""One job for everything, the nightly schedule, and the sensor on the landing folder."""
+"""The main job, the nightly schedule, the sensor on the landing folder, and reprocessing landing files."""
 
 import hashlib
 import json
@@ -6,10 +6,12 @@ import json
 import dagster as dg
 
 from orchestration import build_inputs, ingest, settings
+from orchestration.defs.landing_files import LANDING_FILES, LANDING_FILES_KEY
 
 recon_job = dg.define_asset_job(
     "recon_job",
-    selection=dg.AssetSelection.all(),
+    # Everything but the landing files' partitions, which reprocess_landing_job materializes.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(LANDING_FILES_KEY),
     description="Ingest new landing files, build and test the dbt project, check quality, publish.",
 )
 
@@ -71,4 +73,27 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.
             )
         ],
         cursor=json.dumps(now, sort_keys=True),
+    )
+
+
+reprocess_landing_job = dg.define_asset_job(
+    "reprocess_landing_job",
+    selection=[LANDING_FILES_KEY],
+    partitions_def=LANDING_FILES,
+    description="Read chosen landing files again (a backfill of their partitions); recon_job builds them after.",
+)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[reprocess_landing_job],
+    request_job=recon_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After landing files were reprocessed: run recon_job, which builds and publishes them.",
+)
+def build_after_reprocessing(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    run = context.dagster_run
+    return dg.RunRequest(
+        run_key=f"after-reprocessing-{run.run_id}",
+        tags={"recon/trigger": "build_after_reprocessing", "recon/reprocess_run": run.run_id},
     )

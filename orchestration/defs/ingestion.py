@@ -6,6 +6,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from orchestration import actions, contract, ingest, settings, warehouse
+from orchestration.defs.landing_files import record_files
 from orchestration.defs.resources import RAW_GROUP, TRANSIENT_RETRY, WarehouseWriter, code_version
 from orchestration.lock import WarehouseBusy
 
@@ -67,6 +68,8 @@ def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWr
             context.log.warning(outcome.message if outcome.status == "rejected" else ingest.describe(outcome))
         elif outcome.status == "loaded":
             context.log.info(ingest.describe(outcome))
+    # Each landing file is a partition of raw_ingestion/landing_files (reprocessed by a backfill).
+    record_files(context, report.files)
     by_table: dict[str, list[ingest.FileOutcome]] = {}
     for outcome in report.by_status("loaded"):
         by_table.setdefault(f"{outcome.source}__{outcome.entity}", []).append(outcome)

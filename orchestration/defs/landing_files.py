@@ -1,0 +1,150 @@
+"""Landing files as Dagster partitions: each file is a partition, reprocessing one is a backfill.
+
+Every landing file a run finds becomes a partition of ``raw_ingestion/landing_files``
+(dynamic partitions named ``landing_files``, keyed by the path relative to landing, e.g.
+``crm/orders/orders_2026-12-01.csv``). A file the run loads is recorded as that
+partition's materialization, with its batch, rows and checksum; a rejected file stays
+unmaterialized, which is what to look for after a contract change.
+
+Materializing partitions (a backfill in the UI, or ``dagster job backfill``) reads those
+files again, and only those: each becomes a new batch restating its earlier one, exactly
+as ``recon ingest --again``. The whole backfill is one run (``BackfillPolicy.single_run``),
+holding the warehouse lock once. Its job, ``reprocess_landing_job``, and the sensor that
+starts ``recon_job`` after it are in ``automation``: the main job is unpartitioned, and
+Dagster does not mix the two in one job.
+"""
+
+from collections.abc import Iterable
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from orchestration import ingest, settings
+from orchestration.defs.resources import RAW_GROUP, WarehouseWriter, code_version
+from orchestration.lock import WarehouseBusy
+
+LANDING_FILES = dg.DynamicPartitionsDefinition(name="landing_files")
+LANDING_FILES_KEY = dg.AssetKey(["raw_ingestion", "landing_files"])
+# Dagster refuses these in a partition key; a path holding one is loaded as usual by the
+# main job and only has no partition (said in the run's log).
+_NOT_IN_A_KEY = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
+MAX_KEY_LENGTH = 1024
+
+
+def partition_key(rel: str) -> str | None:
+    """The partition key of a landing-relative path, or None when Dagster cannot hold it."""
+    if not rel or len(rel) > MAX_KEY_LENGTH or any(bad in rel for bad in _NOT_IN_A_KEY):
+        return None
+    return rel
+
+
+def outcome_metadata(outcome: ingest.FileOutcome) -> dict:
+    """What one partition's materialization says about its file."""
+    return {
+        "batch_id": outcome.batch_id,
+        "status": outcome.status,
+        "rows_read": outcome.rows_read,
+        "rows_loaded": outcome.rows_loaded,
+        "rows_quarantined": outcome.rows_quarantined,
+        "restatement_of_batch": outcome.supersedes_batch_id,
+        "sha256": outcome.sha256,
+        "message": outcome.message,
+    }
+
+
+def record_files(context: AssetExecutionContext, outcomes: Iterable[ingest.FileOutcome]) -> int:
+    """Make every file a partition and record the loaded ones as materialized; returns how many it recorded.
+
+    Called by the main job's ingestion, so the partitions show what every run loaded.
+    """
+    outcomes = list(outcomes)
+    keys = {o.source_file: partition_key(o.source_file) for o in outcomes}
+    unkeyed = sorted(path for path, key in keys.items() if key is None)
+    if unkeyed:
+        context.log.warning(
+            f"{len(unkeyed)} landing file(s) have a path Dagster cannot use as a partition key (it holds '...' "
+            f"or a control character, or is longer than {MAX_KEY_LENGTH}); they are ingested as usual but cannot "
+            f"be reprocessed from Dagster (use recon ingest --again). First: {unkeyed[0]!r}"
+        )
+    instance = context.instance
+    known = set(instance.get_dynamic_partitions(LANDING_FILES.name))
+    new = sorted({key for key in keys.values() if key is not None} - known)
+    if new:
+        instance.add_dynamic_partitions(LANDING_FILES.name, new)
+    recorded = 0
+    for outcome in outcomes:
+        key = keys[outcome.source_file]
+        if key is None or outcome.status != "loaded":
+            continue
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=LANDING_FILES_KEY,
+                partition=key,
+                description="loaded by the main job's ingestion",
+                metadata=outcome_metadata(outcome),
+            )
+        )
+        recorded += 1
+    return recorded
+
+
+@dg.asset(
+    key=LANDING_FILES_KEY,
+    partitions_def=LANDING_FILES,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name=RAW_GROUP,
+    kinds={"duckdb"},
+    owners=["team:data"],
+    description=(
+        "One partition per landing file (its path under $RECON_HOME/landing). Materializing partitions reads "
+        "those files again as new batches that restate their earlier ones; recon_job then builds them."
+    ),
+)
+def landing_files(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
+    keys = list(context.partition_keys)
+    try:
+        report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path(), again=keys, only_again=True)
+    except ingest.NotInLanding as exc:
+        # The file was deleted or moved since it became a partition: nothing is read.
+        raise dg.Failure(
+            description=f"nothing reprocessed: {exc}. Put the file back, or leave its partition out of the backfill",
+            allow_retries=False,
+        ) from exc
+    except WarehouseBusy as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    by_path = {o.source_file: o for o in report.files}
+    for key in keys:
+        outcome = by_path.get(key)
+        if outcome is None:
+            continue
+        context.add_asset_metadata(outcome_metadata(outcome), partition_key=key)
+        if outcome.status == "loaded":
+            context.log.info(ingest.describe(outcome))
+        else:
+            context.log.warning(outcome.message or ingest.describe(outcome))
+    not_loaded = [o for o in report.files if o.status != "loaded"]
+    if not_loaded:
+        for outcome in report.files:  # those that did load are materialized all the same
+            if outcome.status == "loaded":
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=LANDING_FILES_KEY, partition=outcome.source_file, metadata=outcome_metadata(outcome)
+                    )
+                )
+        # Recorded in raw.ingestion_log like any rejection; the partitions are not marked
+        # materialized, so the backfill shows what still needs a fix.
+        raise dg.Failure(
+            description=f"{len(not_loaded)} of {len(keys)} file(s) not loaded: "
+            + "; ".join(o.message for o in not_loaded[:5]),
+            allow_retries=False,
+            metadata={"loaded": len(report.files) - len(not_loaded)},
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "files": len(report.files),
+            "rows_loaded": report.rows_loaded,
+            "rows_quarantined": report.rows_quarantined,
+            "seconds": round(report.seconds, 2),
+            "code_version": code_version(),
+        }
+    )

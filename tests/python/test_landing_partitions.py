@@ -1,0 +1,166 @@
+"""Landing files as Dagster partitions: recorded by every run, reprocessed by a backfill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from conftest import write
+from test_ingest import order_row, orders_csv, rows
+
+from orchestration.defs.landing_files import LANDING_FILES, LANDING_FILES_KEY, partition_key
+
+
+def _defs() -> dg.Definitions:
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def _ingest_only(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """The main job's ingestion and raw gates (a quiet run), on a persistent instance."""
+    from orchestration.pipeline import quiet_selection
+
+    job = _defs().resolve_job_def("recon_job")
+    return job.execute_in_process(instance=instance, asset_selection=quiet_selection(), raise_on_error=False)
+
+
+def _reprocess(instance: dg.DagsterInstance, first: str, last: str | None = None) -> dg.ExecuteInProcessResult:
+    job = _defs().resolve_job_def("reprocess_landing_job")
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
+    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+
+
+def _materialized(instance: dg.DagsterInstance) -> dict[str, dict]:
+    """Each partition's latest materialization metadata, by partition key."""
+    out = {}
+    records = instance.fetch_materializations(LANDING_FILES_KEY, limit=1000).records
+    for record in sorted(records, key=lambda r: r.storage_id):
+        mat = record.asset_materialization
+        out[mat.partition] = {k: v.value for k, v in mat.metadata.items()}
+    return out
+
+
+def test_every_run_makes_each_landing_file_a_partition_and_records_what_it_loaded(recon_home: Path) -> None:
+    write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1")))
+    write(recon_home / "landing/crm/orders/b.csv", "not,an,orders,header\n1,2,3,4\n")  # rejected
+    with dg.instance_for_test() as instance:
+        assert _ingest_only(instance).success
+        assert sorted(instance.get_dynamic_partitions(LANDING_FILES.name)) == ["crm/orders/a.csv", "crm/orders/b.csv"]
+        done = _materialized(instance)
+        assert set(done) == {"crm/orders/a.csv"}  # the rejected file is left to reprocess after a fix
+        assert (done["crm/orders/a.csv"]["batch_id"], done["crm/orders/a.csv"]["rows_loaded"]) == (1, 1)
+        # A second run adds no partition twice and records nothing for skipped files.
+        assert _ingest_only(instance).success
+        assert len(instance.get_dynamic_partitions(LANDING_FILES.name)) == 2
+        assert len(instance.fetch_materializations(LANDING_FILES_KEY, limit=10).records) == 1
+
+
+def test_a_backfill_reads_those_files_again_and_nothing_else(recon_home: Path) -> None:
+    for name in ("a", "b", "c"):
+        write(recon_home / f"landing/crm/orders/{name}.csv", orders_csv(order_row(name)))
+    with dg.instance_for_test() as instance:
+        assert _ingest_only(instance).success
+        # A file that lands after the last run is the next run's, not the backfill's.
+        write(recon_home / "landing/crm/orders/d.csv", orders_csv(order_row("d")))
+        result = _reprocess(instance, "crm/orders/a.csv", "crm/orders/b.csv")
+        assert result.success
+        log = rows(
+            recon_home, "select batch_id, source_file, is_restatement, supersedes_batch_id from raw.ingestion_log"
+        )
+        assert sorted(log) == [
+            (1, "crm/orders/a.csv", False, None),
+            (2, "crm/orders/b.csv", False, None),
+            (3, "crm/orders/c.csv", False, None),
+            (4, "crm/orders/a.csv", True, 1),
+            (5, "crm/orders/b.csv", True, 2),
+        ]
+        done = _materialized(instance)
+        assert (done["crm/orders/a.csv"]["batch_id"], done["crm/orders/a.csv"]["restatement_of_batch"]) == (4, 1)
+        assert (done["crm/orders/b.csv"]["batch_id"], done["crm/orders/b.csv"]["restatement_of_batch"]) == (5, 2)
+        assert done["crm/orders/c.csv"]["batch_id"] == 3
+        # Raw is append-only: the restating batches add rows that staging reads instead.
+        current = rows(recon_home, "select count(*), count(distinct order_id) from raw.crm__orders")
+        assert current == [(5, 3)]
+
+
+def test_a_backfill_of_a_file_that_is_gone_fails_by_name_and_reads_nothing(recon_home: Path) -> None:
+    path = write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1")))
+    with dg.instance_for_test() as instance:
+        assert _ingest_only(instance).success
+        path.unlink()
+        result = _reprocess(instance, "crm/orders/a.csv")
+        assert not result.success
+        (failure,) = [e for e in result.all_events if e.is_step_failure]
+        message = failure.event_specific_data.error.message
+        assert "nothing reprocessed: crm/orders/a.csv: no such file" in message
+        assert "leave its partition out of the backfill" in message
+        assert rows(recon_home, "select count(*) from raw.ingestion_log") == [(1,)]
+
+
+def test_a_reprocessed_file_still_rejected_fails_the_run_and_keeps_the_others(recon_home: Path) -> None:
+    write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1")))
+    write(recon_home / "landing/crm/orders/b.csv", "not,an,orders,header\n1,2,3,4\n")
+    with dg.instance_for_test() as instance:
+        assert _ingest_only(instance).success
+        result = _reprocess(instance, "crm/orders/a.csv", "crm/orders/b.csv")
+        assert not result.success
+        (failure,) = [e for e in result.all_events if e.is_step_failure]
+        assert "1 of 2 file(s) not loaded: crm/orders/b.csv: rejected" in failure.event_specific_data.error.message
+        # a.csv was read again and is recorded; b.csv's partition stays unmaterialized.
+        done = _materialized(instance)
+        assert set(done) == {"crm/orders/a.csv"} and done["crm/orders/a.csv"]["batch_id"] == 3
+
+
+def test_a_path_dagster_cannot_key_is_loaded_and_said_not_partitioned(recon_home: Path) -> None:
+    write(recon_home / "landing/crm/orders/a...b.csv", orders_csv(order_row("1")))
+    with dg.instance_for_test() as instance:
+        result = _ingest_only(instance)
+        assert result.success
+        assert instance.get_dynamic_partitions(LANDING_FILES.name) == []
+        warnings = [e.message for e in result.all_events if e.event_type_value == "ENGINE_EVENT"] + [
+            str(e.message) for e in instance.all_logs(result.run_id) if e.level >= 30
+        ]
+        assert any("cannot be reprocessed from Dagster (use recon ingest --again)" in w for w in warnings)
+    assert rows(recon_home, "select count(*) from raw.crm__orders") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("crm/orders/a.csv", "crm/orders/a.csv"),
+        ("crm/orders/a...csv", None),
+        ("crm/orders/a\tb.csv", None),
+        ("crm/orders/" + "x" * 1100 + ".csv", None),
+        ("", None),
+    ],
+)
+def test_partition_keys_are_the_path_or_none(path: str, key: str | None) -> None:
+    assert partition_key(path) == key
+
+
+def test_the_build_runs_after_a_successful_reprocessing(recon_home: Path) -> None:
+    defs = _defs()
+    sensor = defs.resolve_sensor_def("build_after_reprocessing")
+    assert sensor.job_name == "recon_job"
+    assert defs.resolve_job_def("recon_job").asset_layer.asset_graph  # loads
+    main = defs.resolve_job_def("recon_job")
+    assert LANDING_FILES_KEY not in main.asset_layer.executable_asset_keys
+    assert defs.resolve_job_def("reprocess_landing_job").partitions_def == LANDING_FILES
+    write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1")))
+    with dg.instance_for_test() as instance:
+        assert _ingest_only(instance).success
+        result = _reprocess(instance, "crm/orders/a.csv")
+        assert result.success
+        event = next(e for e in result.all_events if e.event_type_value == "PIPELINE_SUCCESS")
+        context = dg.build_run_status_sensor_context(
+            sensor_name="build_after_reprocessing",
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            dagster_event=event,
+        )
+        request = sensor(context)
+        assert isinstance(request, dg.RunRequest)
+        assert request.run_key == f"after-reprocessing-{result.run_id}"
+        assert request.tags["recon/reprocess_run"] == result.run_id
