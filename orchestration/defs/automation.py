@@ -84,16 +84,39 @@ reprocess_landing_job = dg.define_asset_job(
 )
 
 
+BACKFILL_TAG = "dagster/backfill"
+_NOT_FINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[reprocess_landing_job],
     request_job=recon_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="After landing files were reprocessed: run recon_job, which builds and publishes them.",
+    description=(
+        "After landing files were reprocessed: run recon_job, which builds and publishes them (once per backfill, "
+        "after its last run)."
+    ),
 )
-def build_after_reprocessing(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+def build_after_reprocessing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
     run = context.dagster_run
+    tags = {"recon/trigger": "build_after_reprocessing", "recon/reprocess_run": run.run_id}
+    backfill = run.tags.get(BACKFILL_TAG)
+    if not backfill:
+        return dg.RunRequest(run_key=f"after-reprocessing-{run.run_id}", tags=tags)
+    # A backfill launched as a job (`dagster job backfill`) is a run per file: one build
+    # after the last of them, not one per file. Keyed by how many have finished, so runs
+    # the backfill submits later still get their build; a failed last run leaves the
+    # loaded files to the nightly run (the ingestion head has moved, so it builds).
+    runs = context.instance.get_runs(dg.RunsFilter(tags={BACKFILL_TAG: backfill}))
+    pending = sum(1 for r in runs if r.status in _NOT_FINISHED)
+    if pending:
+        return dg.SkipReason(f"{pending} more run(s) of backfill {backfill} to finish; the build follows the last")
     return dg.RunRequest(
-        run_key=f"after-reprocessing-{run.run_id}",
-        tags={"recon/trigger": "build_after_reprocessing", "recon/reprocess_run": run.run_id},
+        run_key=f"after-backfill-{backfill}-{len(runs)}", tags={**tags, "recon/reprocess_backfill": backfill}
     )

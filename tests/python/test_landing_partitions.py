@@ -26,9 +26,15 @@ def _ingest_only(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return job.execute_in_process(instance=instance, asset_selection=quiet_selection(), raise_on_error=False)
 
 
-def _reprocess(instance: dg.DagsterInstance, first: str, last: str | None = None) -> dg.ExecuteInProcessResult:
+def _reprocess(
+    instance: dg.DagsterInstance, first: str, last: str | None = None, tags: dict | None = None
+) -> dg.ExecuteInProcessResult:
     job = _defs().resolve_job_def("reprocess_landing_job")
-    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
+    tags = {
+        **(tags or {}),
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last or first,
+    }
     return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 
@@ -140,27 +146,42 @@ def test_partition_keys_are_the_path_or_none(path: str, key: str | None) -> None
     assert partition_key(path) == key
 
 
-def test_the_build_runs_after_a_successful_reprocessing(recon_home: Path) -> None:
+def _sensor_tick(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult):
+    sensor = _defs().resolve_sensor_def("build_after_reprocessing")
+    event = next(e for e in result.all_events if e.event_type_value == "PIPELINE_SUCCESS")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="build_after_reprocessing",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=event,
+    )
+    return sensor(context)
+
+
+def test_the_build_runs_after_a_reprocessing_and_once_after_a_backfills_last_run(recon_home: Path) -> None:
     defs = _defs()
-    sensor = defs.resolve_sensor_def("build_after_reprocessing")
-    assert sensor.job_name == "recon_job"
-    assert defs.resolve_job_def("recon_job").asset_layer.asset_graph  # loads
-    main = defs.resolve_job_def("recon_job")
-    assert LANDING_FILES_KEY not in main.asset_layer.executable_asset_keys
+    assert defs.resolve_sensor_def("build_after_reprocessing").job_name == "recon_job"
+    assert LANDING_FILES_KEY not in defs.resolve_job_def("recon_job").asset_layer.executable_asset_keys
     assert defs.resolve_job_def("reprocess_landing_job").partitions_def == LANDING_FILES
     write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1")))
+    write(recon_home / "landing/crm/orders/b.csv", orders_csv(order_row("2")))
     with dg.instance_for_test() as instance:
         assert _ingest_only(instance).success
-        result = _reprocess(instance, "crm/orders/a.csv")
-        assert result.success
-        event = next(e for e in result.all_events if e.event_type_value == "PIPELINE_SUCCESS")
-        context = dg.build_run_status_sensor_context(
-            sensor_name="build_after_reprocessing",
-            dagster_instance=instance,
-            dagster_run=result.dagster_run,
-            dagster_event=event,
-        )
-        request = sensor(context)
+        alone = _reprocess(instance, "crm/orders/a.csv")
+        request = _sensor_tick(instance, alone)
         assert isinstance(request, dg.RunRequest)
-        assert request.run_key == f"after-reprocessing-{result.run_id}"
-        assert request.tags["recon/reprocess_run"] == result.run_id
+        assert request.run_key == f"after-reprocessing-{alone.run_id}"
+        assert request.tags["recon/reprocess_run"] == alone.run_id
+        # A job backfill is a run per file: while one has not finished, no build yet.
+        backfill = {"dagster/backfill": "bf1"}
+        first = _reprocess(instance, "crm/orders/a.csv", tags=backfill)
+        queued = instance.create_run_for_job(
+            defs.resolve_job_def("reprocess_landing_job"), status=dg.DagsterRunStatus.NOT_STARTED, tags=backfill
+        )
+        skip = _sensor_tick(instance, first)
+        assert isinstance(skip, dg.SkipReason) and "1 more run(s) of backfill bf1" in skip.skip_message
+        instance.delete_run(queued.run_id)
+        last = _reprocess(instance, "crm/orders/b.csv", tags=backfill)
+        build = _sensor_tick(instance, last)
+        assert isinstance(build, dg.RunRequest) and build.run_key == "after-backfill-bf1-2"
+        assert build.tags["recon/reprocess_backfill"] == "bf1"
