@@ -93,9 +93,16 @@ _NOT_FINISHED = [
 ]
 
 
+def reprocessed_landing_files(run: dg.DagsterRun) -> bool:
+    """Whether a run read landing files again: ``reprocess_landing_job``, or the UI's
+    materialization of ``landing_files`` partitions (an asset backfill runs as ``__ASSET_JOB``)."""
+    if run.job_name == reprocess_landing_job.name:
+        return True
+    return run.job_name != recon_job.name and LANDING_FILES_KEY in (run.asset_selection or ())
+
+
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[reprocess_landing_job],
     request_job=recon_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
@@ -105,6 +112,8 @@ _NOT_FINISHED = [
 )
 def build_after_reprocessing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
     run = context.dagster_run
+    if not reprocessed_landing_files(run):
+        return dg.SkipReason(f"run {run.run_id} ({run.job_name}) reprocessed no landing file")
     tags = {"recon/trigger": "build_after_reprocessing", "recon/reprocess_run": run.run_id}
     backfill = run.tags.get(BACKFILL_TAG)
     if not backfill:

@@ -185,3 +185,15 @@ def test_the_build_runs_after_a_reprocessing_and_once_after_a_backfills_last_run
         build = _sensor_tick(instance, last)
         assert isinstance(build, dg.RunRequest) and build.run_key == "after-backfill-bf1-2"
         assert build.tags["recon/reprocess_backfill"] == "bf1"
+        # The UI's "materialize partitions" runs the asset in Dagster's own asset job.
+        asset_job = defs.resolve_implicit_global_asset_job_def()
+        in_ui = asset_job.execute_in_process(
+            instance=instance,
+            asset_selection=[LANDING_FILES_KEY],
+            partition_key="crm/orders/b.csv",
+        )
+        assert in_ui.success and in_ui.dagster_run.job_name != "reprocess_landing_job"
+        assert _sensor_tick(instance, in_ui).run_key == f"after-reprocessing-{in_ui.run_id}"
+        # Any other successful run (the build itself) starts nothing.
+        main = _ingest_only(instance)
+        assert "reprocessed no landing file" in _sensor_tick(instance, main).skip_message
