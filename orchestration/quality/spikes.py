@@ -92,12 +92,53 @@ def load_history(history_dir: Path, exclude_run_id: str | None = None) -> list[d
 def _observe(
     con: duckdb.DuckDBPyConnection, cfg: Mapping[str, Any], since_batch: int, columns: Mapping[str, list[str]]
 ) -> dict[str, Any]:
-    """This run's new batches per raw table: files, rows loaded, amount totals per currency."""
-    loaded = {
-        table: (files, rows, restated)
-        for table, files, rows, restated in con.execute(
+    """This run's new batches per raw table: files, rows loaded, amount totals per currency.
+
+    A file loaded before this run and loaded again now (a restatement, ``recon ingest
+    --again``, a partition backfill) is the same delivery again, not a new one: its rows
+    and totals go under ``restated`` beside those of the version it replaces (the file's
+    last loaded batch up to ``since_batch``), and never into ``rows_loaded`` / ``amounts``,
+    the new deliveries that the next runs read back as history. A file loaded several times
+    within the run counts once, as its latest version.
+    """
+    batches = con.execute(
+        f"""
+        with run_batches as (
+            select batch_id, source_file, source || '__' || entity as source_table, rows_loaded
+            from {RAW_SCHEMA}.ingestion_log
+            where status = 'loaded' and batch_id > $since
+        ),
+
+        latest as (
+            select run_batches.*
+            from run_batches
+            where not exists (
+                select 1 from run_batches as later
+                where later.source_file = run_batches.source_file and later.batch_id > run_batches.batch_id
+            )
+        ),
+
+        replaced as (
+            select source_file, max(batch_id) as batch_id
+            from {RAW_SCHEMA}.ingestion_log
+            where status = 'loaded' and batch_id <= $since
+            group by source_file
+        )
+
+        select latest.source_table, latest.batch_id, coalesce(latest.rows_loaded, 0)::BIGINT,
+            replaced.batch_id, coalesce(earlier.rows_loaded, 0)::BIGINT
+        from latest
+        left join replaced on replaced.source_file = latest.source_file
+        left join {RAW_SCHEMA}.ingestion_log as earlier on earlier.batch_id = replaced.batch_id
+        order by latest.batch_id
+        """,
+        {"since": since_batch},
+    ).fetchall()
+    counts = {
+        table: (files, restated)
+        for table, files, restated in con.execute(
             f"""
-            select source || '__' || entity as source_table, count(*)::BIGINT, sum(rows_loaded)::BIGINT,
+            select source || '__' || entity as source_table, count(*)::BIGINT,
                 count(*) filter (where is_restatement)::BIGINT
             from {RAW_SCHEMA}.ingestion_log
             where status = 'loaded' and batch_id > $since
@@ -119,37 +160,82 @@ def _observe(
     )
     tables: dict[str, Any] = {}
     for ent in contract.ENTITIES:
-        files, rows, restated = loaded.get(ent.table, (0, 0, 0))
+        files, restated_count = counts.get(ent.table, (0, 0))
+        mine = [b for b in batches if b[0] == ent.table]
+        delivered = [b for b in mine if b[3] is None]
+        restating = [b for b in mine if b[3] is not None]
         obs: dict[str, Any] = {
             "new_batches": int(files),
             "files_rejected": int(rejected.get(ent.table, 0)),
-            "restatements": int(restated),
-            "rows_loaded": int(rows or 0) if files else None,
+            "restatements": int(restated_count),
+            "rows_loaded": sum(int(b[2]) for b in delivered) if delivered else None,
             "amounts": None,
+            "restated": None,
         }
+        if restating:
+            obs["restated"] = {
+                "files": len(restating),
+                "batch_ids": [int(b[1]) for b in restating],
+                "replaced_batch_ids": [int(b[3]) for b in restating],
+                "rows_loaded": sum(int(b[2]) for b in restating),
+                "rows_replaced": sum(int(b[4]) for b in restating),
+                "amounts": None,
+                "amounts_replaced": None,
+            }
         amount_cols = cfg["spikes"]["amount_columns"].get(ent.table)
         present = set(columns[ent.table])
-        if files and amount_cols and set(amount_cols) <= present and "_batch_id" in present:
+        if mine and amount_cols and set(amount_cols) <= present and "_batch_id" in present:
             currency = next((c.name for c in ent.columns if c.kind == "currency" and c.name in present), None)
-            # Exact DECIMAL sum, then DOUBLE; factors widened first so a product of two
+            # Exact DECIMAL sums, then DOUBLE; factors widened first so a product of two
             # DECIMAL(18, 4) values cannot overflow.
             amount = " * ".join(f"cast({_ident(c)} as DECIMAL(38, 4))" for c in amount_cols)
             group = _ident(currency) if currency else "'*'"
-            obs["amounts"] = {
-                str(ccy): float(total or 0.0)
-                for ccy, total in con.execute(
-                    f"""
-                    select coalesce({group}, '?') as ccy, cast(sum({amount}) as DOUBLE)
-                    from {RAW_SCHEMA}.{_ident(ent.table)}
-                    where _batch_id > $since
-                    group by ccy
-                    order by ccy
-                    """,
-                    {"since": since_batch},
-                ).fetchall()
-            }
+            wanted = {int(b[1]) for b in mine} | {int(b[3]) for b in restating}
+            totals: dict[int, dict[str, float]] = {}
+            for batch_id, ccy, total in con.execute(
+                f"""
+                select _batch_id, coalesce({group}, '?') as ccy, cast(sum({amount}) as DOUBLE)
+                from {RAW_SCHEMA}.{_ident(ent.table)}
+                where list_contains($batches, _batch_id)
+                group by _batch_id, ccy
+                order by _batch_id, ccy
+                """,
+                {"batches": sorted(wanted)},
+            ).fetchall():
+                totals.setdefault(int(batch_id), {})[str(ccy)] = float(total or 0.0)
+
+            if delivered:
+                obs["amounts"] = _summed(totals, [int(b[1]) for b in delivered])
+            if restating:
+                obs["restated"]["amounts"] = _summed(totals, [int(b[1]) for b in restating])
+                obs["restated"]["amounts_replaced"] = _summed(totals, [int(b[3]) for b in restating])
         tables[ent.table] = obs
     return tables
+
+
+def _summed(totals: Mapping[int, Mapping[str, float]], batch_ids: Sequence[int]) -> dict[str, float]:
+    """Totals per currency over some batches (``totals``: per batch, per currency)."""
+    out: dict[str, float] = {}
+    for batch_id in batch_ids:
+        for ccy, total in totals.get(batch_id, {}).items():
+            out[ccy] = out.get(ccy, 0.0) + total
+    return dict(sorted(out.items()))
+
+
+def _comparable(past: Mapping[str, Any]) -> bool:
+    """Whether an earlier run's observation is a delivery history point.
+
+    Reports written before restatements were kept apart (no ``restated`` key) counted a
+    restated file's rows as new: a run with any restatement is left out rather than let a
+    re-sent file stand for a delivery."""
+    return "restated" in past or not past.get("restatements")
+
+
+def _restatement_band(replaced: float, history: Band | None, relative: float, absolute: float = 0.0) -> Band:
+    """Where a restated file's value may lie: around the version it replaces, as wide as
+    the table's delivery band when it has one, and never narrower than the floors."""
+    half = max(relative * abs(replaced), absolute, (history.upper - history.median) if history else 0.0)
+    return Band(float(replaced), 0.0, float(replaced - half), float(replaced + half))
 
 
 def _spike_checks(
@@ -160,10 +246,13 @@ def _spike_checks(
     rows: list[dict[str, Any]] = []  # one per value compared with its band
     pending: list[tuple[str, Entity, dict[str, Any], dict[str, Any]]] = []
     no_data = "no new data: nothing loaded for this table, not counted as zero"
+    only_restated = (
+        "no new delivery: only restated files, checked against the versions they replace and not added to the history"
+    )
 
-    def compare(check: str, table: str, currency: str | None, value: float, band: Band) -> dict[str, Any]:
+    def compare(check: str, table: str, currency: str | None, value: float, band: Band, kind: str) -> dict[str, Any]:
         rows.append(
-            {"check": check, "table": table, "currency": currency, "value": float(value)}
+            {"check": check, "table": table, "currency": currency, "kind": kind, "value": float(value)}
             | {"median": band.median, "lower": band.lower, "upper": band.upper}
         )
         return {"median": round(band.median, 4), "mad": round(band.mad, 4), "lower": band.lower, "upper": band.upper}
@@ -171,7 +260,9 @@ def _spike_checks(
     for ent in contract.ENTITIES:
         s = _table_spike(cfg, ent.table)
         obs = observed[ent.table]
+        restated = obs.get("restated")
         past = [run["observations"].get("tables", {}).get(ent.table) or {} for run in history]
+        past = [p for p in past if _comparable(p)]
         common = {
             "new_batches": obs["new_batches"],
             "restatements": obs["restatements"],
@@ -180,42 +271,80 @@ def _spike_checks(
             "window_runs": s["window_runs"],
         }
 
-        # Volume: rows loaded by this run's files, against runs that loaded the table.
+        # Volume: rows of this run's new deliveries, against runs that delivered to the table.
         values = [p["rows_loaded"] for p in past if p.get("rows_loaded") is not None][-s["window_runs"] :]
+        enough = len(values) >= s["min_history_runs"]
+        hist_band = robust_band(values, s["k"], s["min_relative_band"], s["min_absolute_rows"]) if enough else None
         meta = {**common, "rows_loaded": obs["rows_loaded"], "history_runs": len(values)}
         if obs["rows_loaded"] is None:
-            meta["status"] = no_data
-        elif len(values) < s["min_history_runs"]:
+            meta["status"] = only_restated if restated else no_data
+        elif hist_band is None:
             meta["status"] = "insufficient history"
         else:
-            band = robust_band(values, s["k"], s["min_relative_band"], s["min_absolute_rows"])
-            meta.update(status="checked", **compare("volume_spike", ent.table, None, obs["rows_loaded"], band))
-            if band.median:
-                meta["ratio_to_median"] = round(obs["rows_loaded"] / band.median, 4)
+            meta.update(
+                status="checked", **compare("volume_spike", ent.table, None, obs["rows_loaded"], hist_band, "delivery")
+            )
+            if hist_band.median:
+                meta["ratio_to_median"] = round(obs["rows_loaded"] / hist_band.median, 4)
+        if restated:
+            # A restated file against the version it replaces: a correction changes a few
+            # rows, a file re-sent with most of its rows missing withdraws them.
+            band = _restatement_band(
+                restated["rows_replaced"], hist_band, s["min_relative_band"], s["min_absolute_rows"]
+            )
+            entry = {
+                k: restated[k] for k in ("files", "batch_ids", "replaced_batch_ids", "rows_loaded", "rows_replaced")
+            }
+            entry.update(
+                status="checked",
+                **compare("volume_spike", ent.table, None, restated["rows_loaded"], band, "restatement"),
+            )
+            meta["restated"] = entry
         pending.append(("volume_spike", ent, s, meta))
 
-        # Amounts: totals per currency, against the runs that loaded that currency.
+        # Amounts: totals per currency, against the runs that delivered that currency.
         if ent.table not in cfg["spikes"]["amount_columns"]:
             continue
         meta = {**common, "columns": list(cfg["spikes"]["amount_columns"][ent.table]), "currencies": {}}
-        if obs["amounts"] is None:
+        delivered = obs["amounts"] or {}
+        restated_amounts = (restated or {}).get("amounts")
+        if obs["amounts"] is None and restated_amounts is None:
             meta["status"] = no_data
         else:
-            for currency, total in obs["amounts"].items():
+            for currency in sorted(
+                set(delivered) | set(restated_amounts or {}) | set((restated or {}).get("amounts_replaced") or {})
+            ):
                 hist = [p["amounts"][currency] for p in past if (p.get("amounts") or {}).get(currency) is not None]
                 hist = hist[-s["window_runs"] :]
-                entry: dict[str, Any] = {"total": round(total, 4), "history_runs": len(hist)}
-                if len(hist) < s["min_history_runs"]:
-                    entry["status"] = "insufficient history"
+                band = robust_band(hist, s["k"], s["min_relative_band"]) if len(hist) >= s["min_history_runs"] else None
+                entry: dict[str, Any] = {"history_runs": len(hist)}
+                if currency in delivered:
+                    entry["total"] = round(delivered[currency], 4)
+                    if band is None:
+                        entry["status"] = "insufficient history"
+                    else:
+                        entry.update(
+                            status="checked",
+                            **compare("amount_spike", ent.table, currency, delivered[currency], band, "delivery"),
+                        )
                 else:
-                    band = robust_band(hist, s["k"], s["min_relative_band"])
-                    entry.update(status="checked", **compare("amount_spike", ent.table, currency, total, band))
+                    entry["status"] = "no new delivery"
+                if restated_amounts is not None:
+                    new_total = restated_amounts.get(currency, 0.0)
+                    old_total = (restated.get("amounts_replaced") or {}).get(currency, 0.0)
+                    r_band = _restatement_band(old_total, band, s["min_relative_band"])
+                    entry["restated"] = {
+                        "total": round(new_total, 4),
+                        "replaced_total": round(old_total, 4),
+                        "status": "checked",
+                        **compare("amount_spike", ent.table, currency, new_total, r_band, "restatement"),
+                    }
                 meta["currencies"][currency] = entry
-            checked = any(e["status"] == "checked" for e in meta["currencies"].values())
+            checked = any(e["status"] == "checked" or "restated" in e for e in meta["currencies"].values())
             meta["status"] = "checked" if checked else "insufficient history"
         pending.append(("amount_spike", ent, s, meta))
 
-    frame = pd.DataFrame(rows, columns=["check", "table", "currency", "value", "median", "lower", "upper"])
+    frame = pd.DataFrame(rows, columns=["check", "table", "currency", "kind", "value", "median", "lower", "upper"])
     expect = validator.expect
     gx_results = validator.validate(
         "spikes",
@@ -233,7 +362,11 @@ def _spike_checks(
         passed = True
         if len(mine):
             passed, meta["expectations"], failing = _verdict(gx_results, mine)
+            outside = frame.loc[sorted(failing)]
             if name == "amount_spike":
-                meta["currencies_outside_band"] = sorted(frame.loc[sorted(failing), "currency"])
+                meta["currencies_outside_band"] = sorted(
+                    c if k == "delivery" else f"{c} (restated)"
+                    for c, k in zip(outside["currency"], outside["kind"], strict=True)
+                )
         results.append(CheckResult(name, raw_asset(ent), s["severity"], passed, meta))
     return results

@@ -376,7 +376,11 @@ def test_match_rate_frame_aggregates_any_records_table(warehouse: Path) -> None:
 ORDER_COLUMNS = [c.name for c in contract.entity("crm", "orders").columns if c.since == "1.0.0"]
 
 
-def orders_file(path: Path, run: int, count: int) -> None:
+def orders_file(
+    path: Path, run: int, count: int, updated_at: str = "2026-01-01T10:00:00Z", amounts: dict[int, str] | None = None
+) -> None:
+    """``count`` orders of 1000.00 EUR (``amounts`` overrides some, by row); ``run`` keys them."""
+
     def row(i: int) -> str:
         values = {
             "order_id": f"SO-{run:02d}-{i:05d}",
@@ -384,13 +388,13 @@ def orders_file(path: Path, run: int, count: int) -> None:
             "client_name": "Acme Ltd",
             "order_ref": f"PO-{run:02d}-{i:05d}",
             "order_type": "insertion_order",
-            "amount": "1000.00",
+            "amount": (amounts or {}).get(i, "1000.00"),
             "currency": "EUR",
             "service_start_date": "2026-01-01",
             "service_end_date": "2026-01-31",
             "account_manager": "jd",
             "status": "booked",
-            "updated_at": "2026-01-01T10:00:00Z",
+            "updated_at": updated_at,
         }
         return ",".join(values[c] for c in ORDER_COLUMNS)
 
@@ -441,6 +445,60 @@ def test_volume_spike_after_five_normal_runs_blocks_and_a_quiet_run_is_not_zero(
     relaxed = run(path, history, "day-06", start + timedelta(days=6), overrides={"spikes": {"severity": "warn"}})
     assert not relaxed.get("volume_spike", "raw_crm/crm__orders").passed
     assert not [c for c in relaxed.blocking_failures() if "spike" in c.name]
+
+
+def test_a_restated_file_is_checked_against_the_version_it_replaces_not_counted_as_a_delivery(
+    tmp_path: Path,
+) -> None:
+    """A source re-sends its whole orders file every night. Those restatements are the same
+    delivery again: counted as history they made a steady band (MAD 0) around the file's
+    size, and a one-row correction file then blocked every later run. Here they are checked
+    against the version they replace; a restatement that withdraws most rows still blocks."""
+    landing, path, history = tmp_path / "landing", tmp_path / "warehouse.duckdb", tmp_path / "history"
+    start = datetime(2026, 3, 1, 6, 0)
+    overrides = {"spikes": {"min_history_runs": 3}}
+
+    def night(day: int, **files: dict) -> quality.QualityReport:
+        for name, kwargs in files.items():
+            orders_file(landing / f"crm/orders/{name}.csv", **kwargs)
+        ingest.ingest_landing(landing, path)
+        return run(path, history, f"day-{day:02d}", start + timedelta(days=day), overrides=overrides, phase="raw")
+
+    def whole(day: int, **kwargs) -> dict:
+        return {"run": 0, "count": 100, "updated_at": f"2026-01-{day + 1:02d}T10:00:00Z"} | kwargs
+
+    night(0, orders=whole(0))
+    for day in (1, 2, 3):
+        report = night(day, orders=whole(day))  # the whole file again, restating the last version
+        volume = report.get("volume_spike", "raw_crm/crm__orders")
+        assert volume.passed and volume.metadata["restatements"] == 1
+        assert volume.metadata["rows_loaded"] is None  # no new delivery: no history point
+        assert volume.metadata["restated"]["rows_loaded"] == volume.metadata["restated"]["rows_replaced"] == 100
+
+    # A one-row correction file: the delivery history is the one first file, not four.
+    fix = night(4, orders_fix={"run": 1, "count": 1})
+    volume = fix.get("volume_spike", "raw_crm/crm__orders")
+    assert volume.passed and volume.metadata["history_runs"] == 1, volume.metadata
+    assert fix.get("amount_spike", "raw_crm/crm__orders").passed
+    assert not [c for c in fix.blocking_failures() if "spike" in c.name]
+
+    # The whole file re-sent with one amount corrected: a small change to what it replaces.
+    corrected = night(5, orders=whole(5, amounts={7: "1200.00"}))
+    amount = corrected.get("amount_spike", "raw_crm/crm__orders")
+    assert amount.passed and amount.metadata["currencies"]["EUR"]["restated"]["replaced_total"] == 100000.0
+    assert corrected.get("volume_spike", "raw_crm/crm__orders").passed
+
+    # Real spikes in a restatement still block: the file re-sent with one row withdraws 99
+    # orders, and waiting does not make it normal.
+    truncated = night(6, orders=whole(6, count=1))
+    volume = truncated.get("volume_spike", "raw_crm/crm__orders")
+    assert not volume.passed and volume.blocking
+    assert volume.metadata["restated"]["rows_loaded"] == 1 and volume.metadata["restated"]["rows_replaced"] == 100
+    amount = truncated.get("amount_spike", "raw_crm/crm__orders")
+    assert not amount.passed and amount.metadata["currencies_outside_band"] == ["EUR (restated)"]
+    assert not night(7).get("volume_spike", "raw_crm/crm__orders").passed
+    # ... until the file is restated whole again.
+    assert not [c for c in night(8, orders=whole(8)).blocking_failures() if "spike" in c.name]
 
 
 def test_freshness_is_measured_against_the_injected_now(warehouse: Path, tmp_path: Path) -> None:
