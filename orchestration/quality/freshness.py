@@ -85,5 +85,44 @@ def _freshness_checks(
         }
         if source not in newest:
             metadata["status"] = "no rows from this source"
-        results.append(CheckResult(f"freshness_{source}", INGESTION_LOG_ASSET, s["severity"], passed, metadata))
+        description = _freshness_message(source, s, metadata, passed)
+        results.append(
+            CheckResult(
+                f"freshness_{source}", INGESTION_LOG_ASSET, s["severity"], passed, metadata, description=description
+            )
+        )
     return results
+
+
+def _freshness_message(source: str, s: Mapping[str, Any], meta: Mapping[str, Any], passed: bool) -> str:
+    """How old the source's newest data is, against what is allowed, and what to change."""
+    key = f"freshness.sources.{source}.max_age_hours"
+    limit = f"allowed {s['max_age_hours']:g} hours ({key} in config/quality.yml, now {s['max_age_hours']:g})"
+    tables = meta["newest_by_table"]
+    if meta["age_hours"] is None:
+        found = (
+            f"{source}: no row from this source in any raw table ({', '.join(tables)}), checked at {meta['now']}; "
+            f"{limit}"
+        )
+    else:
+        table = max((t for t, at in tables.items() if at), key=lambda t: tables[t])
+        found = (
+            f"{source}: newest data loaded at {meta['newest_ingested_at']} (raw.{table}), {meta['age_hours']:g} hours "
+            f"before this check's time {meta['now']}; {limit}"
+        )
+    if passed:
+        return f"{found}: fresh."
+    blocks = s["severity"] == "error"
+    if meta["age_hours"] is None:
+        tune = f"If you do not use {source}, nothing to do" + (
+            f" once freshness.sources.{source}.severity is warn." if blocks else ": this only warns."
+        )
+    else:
+        tune = f"If {source} delivers less often, raise {key} above {meta['age_hours']:g}" + (
+            f"; to report without blocking set freshness.sources.{source}.severity: warn." if blocks else "."
+        )
+    return (
+        f"{found}: {'stale' if meta['age_hours'] is not None else 'missing'}, {'blocks' if blocks else 'warns'}. "
+        f"Check that {source} exports into $RECON_HOME/landing/{source}/<entity>/ and that recon ingest loads it "
+        f"(recon status lists rejected files). {tune}"
+    )

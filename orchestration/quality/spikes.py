@@ -126,7 +126,7 @@ def _observe(
         )
 
         select latest.source_table, latest.batch_id, coalesce(latest.rows_loaded, 0)::BIGINT,
-            replaced.batch_id, coalesce(earlier.rows_loaded, 0)::BIGINT
+            replaced.batch_id, coalesce(earlier.rows_loaded, 0)::BIGINT, latest.source_file
         from latest
         left join replaced on replaced.source_file = latest.source_file
         left join {RAW_SCHEMA}.ingestion_log as earlier on earlier.batch_id = replaced.batch_id
@@ -169,12 +169,13 @@ def _observe(
             "files_rejected": int(rejected.get(ent.table, 0)),
             "restatements": int(restated_count),
             "rows_loaded": sum(int(b[2]) for b in delivered) if delivered else None,
+            "files": [str(b[5]) for b in delivered],
             "amounts": None,
             "restated": None,
         }
         if restating:
             obs["restated"] = {
-                "files": len(restating),
+                "files": [str(b[5]) for b in restating],
                 "batch_ids": [int(b[1]) for b in restating],
                 "replaced_batch_ids": [int(b[3]) for b in restating],
                 "rows_loaded": sum(int(b[2]) for b in restating),
@@ -275,7 +276,12 @@ def _spike_checks(
         values = [p["rows_loaded"] for p in past if p.get("rows_loaded") is not None][-s["window_runs"] :]
         enough = len(values) >= s["min_history_runs"]
         hist_band = robust_band(values, s["k"], s["min_relative_band"], s["min_absolute_rows"]) if enough else None
-        meta = {**common, "rows_loaded": obs["rows_loaded"], "history_runs": len(values)}
+        meta = {
+            **common,
+            "rows_loaded": obs["rows_loaded"],
+            "files": obs.get("files") or [],
+            "history_runs": len(values),
+        }
         if obs["rows_loaded"] is None:
             meta["status"] = only_restated if restated else no_data
         elif hist_band is None:
@@ -305,7 +311,14 @@ def _spike_checks(
         # Amounts: totals per currency, against the runs that delivered that currency.
         if ent.table not in cfg["spikes"]["amount_columns"]:
             continue
-        meta = {**common, "columns": list(cfg["spikes"]["amount_columns"][ent.table]), "currencies": {}}
+        meta = {
+            **common,
+            "columns": list(cfg["spikes"]["amount_columns"][ent.table]),
+            "files": obs.get("files") or [],
+            "currencies": {},
+        }
+        if restated:
+            meta["restated_files"] = restated["files"]
         delivered = obs["amounts"] or {}
         restated_amounts = (restated or {}).get("amounts")
         if obs["amounts"] is None and restated_amounts is None:
@@ -368,5 +381,121 @@ def _spike_checks(
                     c if k == "delivery" else f"{c} (restated)"
                     for c, k in zip(outside["currency"], outside["kind"], strict=True)
                 )
-        results.append(CheckResult(name, raw_asset(ent), s["severity"], passed, meta))
+        message = _volume_message if name == "volume_spike" else _amount_message
+        description = message(ent.table, s, meta, passed)
+        results.append(CheckResult(name, raw_asset(ent), s["severity"], passed, meta, description=description))
     return results
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _files(names: Sequence[str], shown: int = 3) -> str:
+    listed = ", ".join(names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _n(value: float) -> str:
+    """Rows as 1,234; amounts as 1,234.50."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _band_words(band: Mapping[str, Any]) -> str:
+    return f"allowed {_n(max(band['lower'], 0.0))} to {_n(band['upper'])}"
+
+
+def _history_words(meta: Mapping[str, Any], runs: int) -> str:
+    return f"the last {runs} run{'s' if runs != 1 else ''} that delivered to it (window_runs {meta['window_runs']})"
+
+
+def _tune(table: str, s: Mapping[str, Any], volume: bool) -> str:
+    where = f"spikes.tables.{table}"
+    floors = f"min_relative_band (now {s['min_relative_band']:g})" + (
+        f", min_absolute_rows (now {s['min_absolute_rows']:g})" if volume else ""
+    )
+    return (
+        f"If this is the new normal, widen the band in config/quality.yml: {where}.k (now {s['k']:g}) or {floors}; "
+        f"for a bursty table set {where}.severity: warn. A blocked batch is checked again every run until it is "
+        "restated or the config changes."
+    )
+
+
+def _verb(s: Mapping[str, Any]) -> str:
+    return "blocks" if s["severity"] == "error" else "warns"
+
+
+def _volume_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], passed: bool) -> str:
+    """What the volume check saw: rows of the new files and of any restated file, each
+    against its band, and on failure what to check and which key to tune."""
+    parts = []
+    rows = meta.get("rows_loaded")
+    if rows is not None:
+        files = meta.get("files") or []
+        head = f"{table}: {_n(rows)} rows in this run's {len(files)} new file(s) ({_files(files)})"
+        if meta["status"] == "checked":
+            ratio = f", {meta['ratio_to_median']:g}× " if meta.get("ratio_to_median") is not None else ", against "
+            parts.append(
+                f"{head}{ratio}the median {_n(meta['median'])} of {_history_words(meta, meta['history_runs'])}; "
+                f"{_band_words(meta)} (median ± max(k {s['k']:g} × 1.4826 × MAD {_n(meta['mad'])}, "
+                f"min_relative_band {s['min_relative_band']:g} × median, min_absolute_rows {s['min_absolute_rows']:g}))"
+            )
+        else:
+            parts.append(
+                f"{head}; not checked yet: {meta['history_runs']} earlier run(s) delivered to it, "
+                f"min_history_runs is {s['min_history_runs']}"
+            )
+    restated = meta.get("restated")
+    if restated:
+        parts.append(
+            f"{'' if parts else table + ': '}restated file(s) {_files(restated['files'])} hold "
+            f"{_n(restated['rows_loaded'])} rows where the version(s) they replace held "
+            f"{_n(restated['rows_replaced'])}; {_band_words(restated)}"
+        )
+    if not parts:
+        return f"{table}: {meta['status']}."
+    found = "; ".join(parts)
+    if passed:
+        return f"{found}: within the band."
+    hint = _tune(table, s, volume=True)
+    if restated and not (restated["lower"] <= restated["rows_loaded"] <= restated["upper"]):
+        hint = (
+            "A restatement replaces the earlier version's rows in staging, so rows missing from it are withdrawn: "
+            "have the source re-send the file whole. " + hint
+        )
+    else:
+        hint = f"Check the file(s) with the source (recon status, raw.ingestion_log). {hint}"
+    return f"{found}: outside, {_verb(s)}. {hint}"
+
+
+def _amount_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], passed: bool) -> str:
+    """What the amount check saw per currency: the totals outside their band first."""
+    columns = " × ".join(meta["columns"])
+    currencies = meta.get("currencies") or {}
+    if not currencies:
+        return f"{table} ({columns}): {meta['status']}."
+    outside = set(meta.get("currencies_outside_band") or [])
+    parts = []
+    for ccy, entry in currencies.items():
+        if ccy in outside:
+            parts.append(
+                f"{ccy} {_n(entry['total'])} in this run's new file(s) ({_files(meta.get('files') or [])}), "
+                f"against the median {_n(entry['median'])} of "
+                f"{_history_words(meta, entry['history_runs'])}; {_band_words(entry)}"
+            )
+        if f"{ccy} (restated)" in outside:
+            r = entry["restated"]
+            parts.append(
+                f"{ccy} {_n(r['total'])} in restated file(s) {_files(meta.get('restated_files') or [])} where the "
+                f"version(s) they replace held {_n(r['replaced_total'])}; {_band_words(r)}"
+            )
+    if passed:
+        checked = [c for c, e in currencies.items() if e["status"] == "checked" or "restated" in e]
+        if not checked:
+            totals = ", ".join(f"{c} {_n(e['total'])}" for c, e in currencies.items() if "total" in e)
+            return (
+                f"{table} ({columns}): {totals} in this run's new file(s); not checked yet: fewer than "
+                f"min_history_runs {s['min_history_runs']} earlier runs delivered each currency."
+            )
+        return f"{table} ({columns}): totals of {', '.join(checked)} within their bands."
+    found = f"{table} ({columns}): " + "; ".join(parts)
+    return f"{found}: outside, {_verb(s)}. Check the file(s) with the source. {_tune(table, s, volume=False)}"

@@ -428,8 +428,25 @@ def test_volume_spike_after_five_normal_runs_blocks_and_a_quiet_run_is_not_zero(
     assert not volume.passed and volume.blocking
     assert volume.metadata["history_runs"] == 5  # the quiet run added no zero
     assert volume.metadata["median"] == 100 and volume.metadata["ratio_to_median"] == 10.0
+    # The message says what was seen, against what, and which key to tune: not only the expectation.
+    for text in (
+        "crm__orders: 1,000 rows in this run's 1 new file(s) (crm/orders/orders_06.csv), 10× the median 100",
+        "of the last 5 runs that delivered to it",
+        "allowed 50 to 150",
+        "outside, blocks",
+        "spikes.tables.crm__orders.k (now 4)",
+        "min_relative_band (now 0.25), min_absolute_rows (now 50)",
+    ):
+        assert text in volume.description, (text, volume.description)
     amount = spike.get("amount_spike", "raw_crm/crm__orders")
     assert not amount.passed and amount.metadata["currencies_outside_band"] == ["EUR"]
+    assert (
+        "crm__orders (amount): EUR 1,000,000 in this run's new file(s) (crm/orders/orders_06.csv), against the median"
+        in (amount.description)
+    )
+    assert "allowed 75,000 to 125,000" in amount.description and "spikes.tables.crm__orders" in amount.description
+    shown = "\n".join(status.quality_lines(json.loads((history / "day-06.json").read_text())))
+    assert "BLOCKS raw_crm/crm__orders volume_spike" in shown and "1,000 rows in this run's" in shown
     assert {(c.name, c.asset) for c in spike.blocking_failures() if "spike" in c.name} == {
         ("volume_spike", "raw_crm/crm__orders"),
         ("amount_spike", "raw_crm/crm__orders"),
@@ -496,6 +513,14 @@ def test_a_restated_file_is_checked_against_the_version_it_replaces_not_counted_
     assert volume.metadata["restated"]["rows_loaded"] == 1 and volume.metadata["restated"]["rows_replaced"] == 100
     amount = truncated.get("amount_spike", "raw_crm/crm__orders")
     assert not amount.passed and amount.metadata["currencies_outside_band"] == ["EUR (restated)"]
+    assert (
+        "restated file(s) crm/orders/orders.csv hold 1 rows where the version(s) they replace held 100; "
+        "allowed 50 to 150" in volume.description
+    ), volume.description
+    assert "re-send the file whole" in volume.description
+    assert "EUR 1,000 in restated file(s) crm/orders/orders.csv where the version(s) they replace held 100,200" in (
+        amount.description
+    ), amount.description
     assert not night(7).get("volume_spike", "raw_crm/crm__orders").passed
     # ... until the file is restated whole again.
     assert not [c for c in night(8, orders=whole(8)).blocking_failures() if "spike" in c.name]
@@ -512,6 +537,16 @@ def test_freshness_is_measured_against_the_injected_now(warehouse: Path, tmp_pat
     ads = stale.get("freshness_ads", "raw_ingestion/ingestion_log")
     assert not ads.passed and ads.severity == "warn" and not ads.blocking
     assert 239 < ads.metadata["age_hours"] < 241
+    # What was seen (the newest load, its table, its age) and what to change, not only the rule.
+    newest_ads = ads.metadata["newest_ingested_at"]
+    for text in (
+        f"ads: newest data loaded at {newest_ads} (raw.ads__",
+        f"{ads.metadata['age_hours']:g} hours before this check's time",
+        "allowed 48 hours (freshness.sources.ads.max_age_hours in config/quality.yml",
+        "stale, warns",
+        f"raise freshness.sources.ads.max_age_hours above {ads.metadata['age_hours']:g}",
+    ):
+        assert text in ads.description, (text, ads.description)
     assert stale.get("freshness_crm", "raw_ingestion/ingestion_log").passed
     assert not [c for c in stale.blocking_failures() if c.name.startswith("freshness_")]
 
