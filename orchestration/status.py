@@ -239,10 +239,13 @@ def quality_lines(report: dict | None) -> list[str]:
     if report is None:
         return ["", "== Quality gates ==", "  no checked run yet ($RECON_HOME/quality/history is empty)"]
     summary = report.get("summary") or {}
+    # When the run happened; the business clock it checked against when that differs (RECON_AS_OF).
+    when = f"run at {report['recorded_at']}" if report.get("recorded_at") else ""
+    as_of = report.get("checked_at")
+    when = f"{when}, as of {as_of}" if when and as_of != report.get("recorded_at") else when or f"checked {as_of}"
     lines = [
         "",
-        f"== Quality gates (run {str(report.get('run_id'))[:8]}, checked {report.get('checked_at')}; "
-        "recon quality re-runs them) ==",
+        f"== Quality gates (run {str(report.get('run_id'))[:8]}, {when}; recon quality re-runs them) ==",
         f"  {summary.get('checks', 0)} checks: {summary.get('failed', 0)} failed or warned, "
         f"{summary.get('blocking', 0)} blocking",
     ]

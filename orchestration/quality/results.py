@@ -75,6 +75,11 @@ class QualityReport:
     observations: dict[str, Any]
     high_water_batch_id: int
     previous_high_water_batch_id: int
+    # When the run really happened, and its place in the history: ``checked_at`` is the
+    # business clock (RECON_AS_OF in a replay or a test), which may go back; the history is
+    # ordered by ``seq`` (one more than the highest before, kept by the run's later phases).
+    recorded_at: datetime | None = None
+    seq: int | None = None
     seconds: float = 0.0
     history_file: Path | None = None
     _gx_context: Any = field(default=None, repr=False, compare=False)
@@ -97,6 +102,8 @@ class QualityReport:
             "format": REPORT_FORMAT,
             "run_id": self.run_id,
             "checked_at": self.checked_at.isoformat() + "Z",
+            "recorded_at": self.recorded_at.isoformat() + "Z" if self.recorded_at else None,
+            "seq": self.seq,
             "warehouse": self.warehouse,
             "seconds": round(self.seconds, 3),
             "passed": not self.blocking_failures(),

@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +60,10 @@ def run_quality_checks(
     this ``run_id`` from its report and adds its own, so the report holds both.
 
     ``run_id`` names the history file (``<history_dir>/<run_id>.json``; re-running one id
-    replaces its file and ignores it as history). ``now`` (default: the clock; naive means
-    UTC) is what freshness is measured against and orders the history. ``overrides`` are
+    replaces its file, keeps its place and ignores it as history). ``now`` (default: the
+    clock; naive means UTC; RECON_AS_OF in a run) is what freshness is measured against,
+    recorded as ``checked_at``; the history is ordered by when runs really happened (``seq``,
+    beside the wall-clock ``recorded_at``), never by ``now``. ``overrides`` are
     merged over the config file, for tests and one-off runs. ``after_build=False`` says the
     marts are the previous run's (the raw gates run before dbt): this report's match rates
     then never join a baseline, even if the build that follows fails and leaves it.
@@ -75,6 +77,7 @@ def run_quality_checks(
     specs = check_specs(cfg, dbt_project)
     names = _checked_reconciliations(cfg, dbt_project)
     checked_at = _utc_naive(now)
+    recorded_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     history_dir = Path(history_dir)
     # A run that a blocking raw-table check stopped (its new batches failed) neither moves
     # the high-water mark nor joins the spike history: its batches are checked again by the
@@ -83,6 +86,12 @@ def run_quality_checks(
     runs = load_history(history_dir, exclude_run_id=run_id)
     history = [run for run in runs if not run["blocked"]]
     previous_mark = history[-1]["high_water_batch_id"] if history else 0
+    # This run's place: kept from its earlier phase (or an earlier try of the same id), else
+    # after every report there is.
+    own = _read_report(history_dir, run_id)
+    seq = own.get("seq") if isinstance(own, dict) else None
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        seq = max((r["seq"] for r in runs if r["seq"] is not None), default=0) + 1
 
     con = _connect(Path(warehouse))
     try:
@@ -142,6 +151,8 @@ def run_quality_checks(
         },
         high_water_batch_id=int(max_batch),
         previous_high_water_batch_id=int(previous_mark),
+        recorded_at=recorded_at,
+        seq=seq,
         _gx_context=validator.context,
     )
     report.seconds = time.monotonic() - started

@@ -54,10 +54,15 @@ def robust_band(values: Sequence[float], k: float, min_relative_band: float, min
 
 
 def load_history(history_dir: Path, exclude_run_id: str | None = None) -> list[dict[str, Any]]:
-    """Earlier reports' check time, high-water mark, observations and verdicts, oldest first.
+    """Earlier reports' check time, high-water mark, observations and verdicts, in the
+    order the runs happened (``seq``), oldest first.
 
-    Only those fields are kept in memory, and unreadable files are skipped with a
-    warning (a half-written file must not stop the gate).
+    Never by ``checked_at``: that is the business clock, which RECON_AS_OF pins (a replay,
+    a backfill, a test) and which may go back, so ordering by it put an older run last
+    (its high-water mark, its baselines, its report in `recon status`). Reports written
+    before ``seq`` existed come first, by ``checked_at``. Only those fields are kept in
+    memory, and unreadable files are skipped with a warning (a half-written file must not
+    stop the gate).
     """
     history_dir = Path(history_dir)
     if not history_dir.is_dir():
@@ -72,6 +77,7 @@ def load_history(history_dir: Path, exclude_run_id: str | None = None) -> list[d
                 {
                     "run_id": data["run_id"],
                     "checked_at": datetime.fromisoformat(data["checked_at"].removesuffix("Z")),
+                    "seq": _seq(data.get("seq")),
                     "high_water_batch_id": int(data.get("high_water_batch_id") or 0),
                     "observations": data.get("observations") or {},
                     # No blocking check failed: only such runs may set a match-rate baseline.
@@ -85,8 +91,16 @@ def load_history(history_dir: Path, exclude_run_id: str | None = None) -> list[d
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("skipping unreadable quality history file %s: %s", path, exc)
-    runs.sort(key=lambda r: (r["checked_at"], r["run_id"]))
+    runs.sort(key=lambda r: (r["seq"] is not None, r["seq"] or 0, r["checked_at"], r["run_id"]))
     return runs
+
+
+def _seq(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"seq {value!r} is not a whole number")
+    return value
 
 
 def _observe(

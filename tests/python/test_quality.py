@@ -526,6 +526,35 @@ def test_a_restated_file_is_checked_against_the_version_it_replaces_not_counted_
     assert not [c for c in night(8, orders=whole(8)).blocking_failures() if "spike" in c.name]
 
 
+def test_the_history_is_in_the_order_runs_happened_not_by_their_business_clock(warehouse: Path, tmp_path: Path) -> None:
+    """A run with RECON_AS_OF pinned earlier (a replay, a backfill) happens after the others:
+    it is the newest report (recon status, the high-water mark, baselines), and its as-of
+    time is still what it recorded and measured freshness against."""
+    add_records_mart(warehouse, all_matched())
+    history = tmp_path / "history"
+    newest = newest_ingested(warehouse)
+    run(warehouse, history, "first", newest + timedelta(days=10), phase="raw")
+    replay = run(warehouse, history, "replay", newest + timedelta(hours=1), phase="raw")
+    run(warehouse, history, "replay", newest + timedelta(hours=1), phase="marts")  # its second phase keeps its place
+
+    assert [r["run_id"] for r in quality.load_history(history)] == ["first", "replay"]
+    latest = quality.latest_report(history)
+    assert latest["run_id"] == "replay" and latest["seq"] == 2
+    assert latest["checked_at"] == (newest + timedelta(hours=1)).isoformat() + "Z"  # the as-of, still recorded
+    assert latest["recorded_at"] and latest["recorded_at"] != latest["checked_at"]
+    assert replay.get("freshness_crm", "raw_ingestion/ingestion_log").metadata["age_hours"] == 1.0
+    header = status.quality_lines(latest)[1]
+    assert "run replay" in header and f"as of {latest['checked_at']}" in header
+
+    # The next run continues from the replay's high-water mark, whatever its clock says.
+    third = run(warehouse, history, "third", newest + timedelta(days=5), phase="raw")
+    assert third.previous_high_water_batch_id == replay.high_water_batch_id and third.seq == 3
+    # Reports written before runs were numbered come first, by their as-of time.
+    old = json.loads((history / "first.json").read_text())
+    write(history / "legacy.json", json.dumps({**old, "run_id": "legacy", "seq": None}))
+    assert [r["run_id"] for r in quality.load_history(history)] == ["legacy", "first", "replay", "third"]
+
+
 def test_freshness_is_measured_against_the_injected_now(warehouse: Path, tmp_path: Path) -> None:
     newest = newest_ingested(warehouse)
 
