@@ -408,10 +408,14 @@ def approve(
         raise GovernanceError(str(exc)) from exc
     if by not in _holders(users, role):
         raise GovernanceError(f"{by!r} does not hold the {role} role in config/operators.yml")
-    if len(note) > MAX_NOTE_CHARS or any(ord(c) < 32 and c not in "\t\n" or ord(c) == 127 for c in note):
+    from orchestration.actions.core import CONTROL_CHARS_BUT_LINES
+
+    # The same characters as an operator's comment: C0/C1 controls, and the bidirectional
+    # overrides and isolates that make a note read differently from what was signed.
+    if len(note) > MAX_NOTE_CHARS or CONTROL_CHARS_BUT_LINES.search(note):
         raise GovernanceError(
             f"--note must be plain text of at most {MAX_NOTE_CHARS} characters (got {len(note)}, "
-            "control characters are refused)"
+            "control and direction-changing characters are refused)"
         )
     registered = users[by].get("public_key")
     if parse_public_key(registered) is None:

@@ -114,7 +114,17 @@ def test_a_run_with_unapproved_rules_is_refused(recon_home: Path, tmp_path: Path
     assert cli.main(["governance", "check"]) == governance.EXIT_UNAPPROVED
 
 
-@pytest.mark.parametrize("note", ["x" * 2001, "looks fine\x1b[2Kapproved by everyone"])
+@pytest.mark.parametrize(
+    "note",
+    [
+        "x" * 2001,
+        "looks fine\x1b[2Kapproved by everyone",
+        "approved \u202edesrever",  # a tryout: a right-to-left override showed another note than was signed
+        "ok\u2066hidden\u2069",
+        "line\rover",
+        "c1\x9bcontrol",
+    ],
+)
 def test_an_approval_note_is_bounded_plain_text(rules_root: Path, signing_keys: Path, note: str) -> None:
     with pytest.raises(governance.GovernanceError, match="--note must be plain text of at most 2000 characters"):
         governance.approve("data_owner", "dana", note, root=rules_root)
