@@ -397,6 +397,13 @@ def check_read_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         found = re.match(r"\s*pragma\s+(\w+)", statement.query, re.IGNORECASE)
         if found and found.group(1).lower() in READ_PRAGMAS:
             return
+    if statement.type == duckdb.StatementType.MULTI and re.search(r"\bpivot\b", statement.query, re.IGNORECASE):
+        # DuckDB reads the values first and creates a type for them: a write on a read-only copy.
+        raise ReaderError(
+            "refused: a PIVOT without its values is several statements (DuckDB creates a type for the values it "
+            "finds); name them and it is one read: PIVOT t ON col IN ('a', 'b') USING sum(x)",
+            EXIT_REFUSED,
+        )
     raise ReaderError(
         f"refused: {statement.type.name} statement; recon query only reads (SELECT, WITH, FROM, VALUES, "
         f"DESCRIBE, SHOW, SUMMARIZE, PRAGMA {'/'.join(READ_PRAGMAS)})",

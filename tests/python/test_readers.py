@@ -72,6 +72,8 @@ FORBIDDEN = [
     ("attach '{out}' as other", "ATTACH"),
     ("create table marts.x as select 1", "CREATE"),
     ("select 1; copy marts.rpt_example to '{out}'", "one statement at a time"),
+    # A tryout got a bare "MULTI statement" refusal for a PIVOT.
+    ("pivot marts.rpt_example on order_id using sum(amount)", "name them and it is one read"),
 ]
 
 
@@ -84,6 +86,14 @@ def test_query_refuses_statements_that_are_not_reads(
     assert code == status.EXIT_REFUSED
     assert why in err and "refused" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_pivot_that_names_its_values_is_a_read(published: Path, capsys: pytest.CaptureFixture) -> None:
+    code, stdout, err = _run_main(
+        capsys, "query", "pivot marts.rpt_example on order_id in ('SO-1', 'SO-2') using sum(amount)"
+    )
+    assert code == 0, err
+    assert stdout.splitlines()[0].split() == ["SO-1", "SO-2"] and "12.50" in stdout
 
 
 def test_query_cannot_read_other_files_even_in_a_select(published: Path, capsys: pytest.CaptureFixture) -> None:
