@@ -141,22 +141,68 @@ def _has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     )
 
 
+# raw.ingestion_log with is_superseded: a loaded batch that a later loaded batch of its
+# path restates (ingest sets supersedes_batch_id only on loaded restatements).
+_SUPERSEDED = """
+    log as (
+        select
+            ingestion_log.*,
+            ingestion_log.status = 'loaded' and exists (
+                select 1 from raw.ingestion_log as later
+                where later.supersedes_batch_id = ingestion_log.batch_id and later.status = 'loaded'
+            ) as is_superseded
+        from raw.ingestion_log
+    )"""
+
+
 def summary(con: duckdb.DuckDBPyConnection) -> dict:
     """The numbers `recon status` prints, as data (tests assert on these)."""
-    out: dict = {"sources": [], "quarantine_reasons": [], "rejected_files": []}
+    out: dict = {"sources": [], "superseded": [], "quarantine_reasons": [], "rejected_files": []}
     # Publications made before the ingestion log was published have no raw schema.
     out["has_ingestion"] = _has(con, "raw", "ingestion_log") and _has(con, "raw", "quarantine")
     if not out["has_ingestion"]:
         return _marts_summary(con, out)
+    # A restatement (a new batch of the same path) supersedes the path's earlier batch: raw
+    # keeps both, staging reads the current one. Files and rows count current batches only,
+    # so a restated file is counted once; what was superseded is listed apart.
     out["sources"] = con.execute(
-        "select source, entity, count(*) filter (where status = 'loaded'), "
-        "count(*) filter (where status = 'rejected'), "
-        "coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) "
-        "from raw.ingestion_log group by source, entity order by source, entity"
+        f"""
+        with {_SUPERSEDED}
+        select source, entity,
+            count(*) filter (where status = 'loaded' and not is_superseded),
+            count(*) filter (where status = 'rejected'),
+            coalesce(sum(rows_read) filter (where not is_superseded), 0),
+            coalesce(sum(rows_loaded) filter (where not is_superseded), 0),
+            coalesce(sum(rows_quarantined) filter (where not is_superseded), 0)
+        from log
+        group by source, entity
+        order by source, entity
+        """
     ).fetchall()
+    out["superseded"] = con.execute(
+        f"""
+        with {_SUPERSEDED}
+        select source, entity, count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0),
+            coalesce(sum(rows_quarantined), 0)
+        from log
+        where is_superseded
+        group by source, entity
+        order by source, entity
+        """
+    ).fetchall()
+    # Quarantined rows of superseded batches were corrected by the restatement: not listed.
     grouped = con.execute(
-        "select source || '/' || entity, column_name, split_part(reason, ';', 1), count(*) from raw.quarantine "
-        "group by all order by 4 desc, 1, 2"
+        f"""
+        with {_SUPERSEDED}
+        select quarantine.source || '/' || quarantine.entity, quarantine.column_name,
+            split_part(quarantine.reason, ';', 1), count(*)
+        from raw.quarantine as quarantine
+        where not exists (
+            select 1 from log where log.batch_id = quarantine.batch_id and log.is_superseded
+        )
+        group by all
+        order by 4 desc, 1, 2
+        """
     ).fetchall()
     out["quarantine_reasons"] = grouped[:QUARANTINE_REASONS_SHOWN]
     out["quarantine_reasons_more"] = (
@@ -270,26 +316,7 @@ def render(source: Source, con: duckdb.DuckDBPyConnection) -> list[str | Rendera
     """`recon status` as lines and rich tables, in order; ``terminal.show`` prints them."""
     data = summary(con)
     blocks: list[str | RenderableType] = ["", f"reading the {source.describe()}"]
-    blocks += ["", "== Sources (raw layer) =="]
-    if not data["has_ingestion"]:
-        blocks += ["  not in this publication (published before the ingestion log was); the next run publishes it"]
-    else:
-        headers = ["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"]
-        blocks.append(table(headers, data["sources"], indent=2))
-    if data["rejected_files"]:
-        blocks += ["", "== Rejected files (nothing loaded; fix and re-drop) =="]
-        blocks += [f"  {msg}" for _, msg in data["rejected_files"]]
-    blocks += ["", "== Quarantined rows by reason (see raw.quarantine for file, row and original value) =="]
-    if data["quarantine_reasons"]:
-        blocks.append(table(["entity", "column", "reason", "rows"], data["quarantine_reasons"], indent=2))
-        more, more_rows = data.get("quarantine_reasons_more") or (0, 0)
-        if more > 0:
-            blocks.append(
-                f'  … and {more} more reason(s) for {more_rows:,} row(s): recon query "select source, entity, '
-                'column_name, reason, count(*) from raw.quarantine group by all order by 5 desc"'
-            )
-    else:
-        blocks.append("  none")
+    blocks += source_blocks(data)
     if "match_rate" in data:
         blocks += [
             "",
@@ -328,6 +355,43 @@ def render(source: Source, con: duckdb.DuckDBPyConnection) -> list[str | Rendera
         f"open the Dagster UI: {DAGSTER_UI}",
         'query the results:  .venv/bin/recon query "select * from marts.fct_reconciled_orders limit 10"',
     ]
+    return blocks
+
+
+def source_blocks(data: dict) -> list[str | RenderableType]:
+    """The raw layer part of `recon status`: current files per source, what restatements
+    superseded (kept in raw, not counted), rejected files and quarantined rows."""
+    blocks: list[str | RenderableType] = ["", "== Sources (raw layer; current files, a restated file counted once) =="]
+    if not data["has_ingestion"]:
+        blocks += ["  not in this publication (published before the ingestion log was); the next run publishes it"]
+    else:
+        headers = ["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"]
+        blocks.append(table(headers, data["sources"], indent=2))
+    if data.get("superseded"):
+        blocks += [
+            "",
+            "== Superseded by restatements (earlier versions of restated files: kept in raw, not counted above, "
+            "not read by staging) ==",
+        ]
+        headers = ["source", "entity", "files", "rows read", "loaded", "quarantined"]
+        blocks.append(table(headers, data["superseded"], indent=2))
+    if data["rejected_files"]:
+        blocks += ["", "== Rejected files (nothing loaded; fix and re-drop) =="]
+        blocks += [f"  {msg}" for _, msg in data["rejected_files"]]
+    blocks += [
+        "",
+        "== Quarantined rows by reason, current files (see raw.quarantine for file, row and original value) ==",
+    ]
+    if data["quarantine_reasons"]:
+        blocks.append(table(["entity", "column", "reason", "rows"], data["quarantine_reasons"], indent=2))
+        more, more_rows = data.get("quarantine_reasons_more") or (0, 0)
+        if more > 0:
+            blocks.append(
+                f'  … and {more} more reason(s) for {more_rows:,} row(s): recon query "select source, entity, '
+                'column_name, reason, count(*) from raw.quarantine group by all order by 5 desc"'
+            )
+    else:
+        blocks.append("  none")
     return blocks
 
 

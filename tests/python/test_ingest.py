@@ -247,6 +247,34 @@ def test_changed_file_is_a_restatement(recon_home: Path) -> None:
     assert log == [(1, False, None), (2, True, 1)]
 
 
+def test_status_counts_a_restated_file_once_and_shows_what_it_superseded(
+    recon_home: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from orchestration import status, terminal
+
+    first = orders_csv(order_row("1", "100.00"), order_row("2"), order_row("3", amount="NA"))
+    path = write(recon_home / "landing/crm/orders/o.csv", first)
+    write(recon_home / "landing/crm/orders/p.csv", orders_csv(order_row("9")))
+    run(recon_home)
+    path.write_text(orders_csv(order_row("1", "150.00"), order_row("2")))  # restated: 2 rows, none bad
+    restated = run(recon_home).by_status("loaded")
+    assert [(f.source_file, f.is_restatement) for f in restated] == [("crm/orders/o.csv", True)]
+
+    con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
+    try:
+        data = status.summary(con)
+    finally:
+        con.close()
+    # Current files only: o.csv's new version and p.csv; the first o.csv is not added in.
+    assert data["sources"] == [("crm", "orders", 2, 0, 3, 3, 0)]
+    assert data["superseded"] == [("crm", "orders", 1, 3, 2, 1)]
+    assert data["quarantine_reasons"] == []  # the bad row was in the superseded version
+    capsys.readouterr()
+    terminal.show(status.source_blocks(data))
+    shown = capsys.readouterr().out
+    assert "Superseded by restatements" in shown and "not counted above" in shown
+
+
 def test_bad_values_are_quarantined_with_file_row_column_and_reason(recon_home: Path) -> None:
     write(
         recon_home / "landing/crm/orders/o.csv",
