@@ -28,9 +28,11 @@ A failed check or build never reaches this module, so the last good publication 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -180,6 +182,44 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
         fh.write(json.dumps({k: record[k] for k in ("publication", "run_id", "published_at", "code_version")}) + "\n")
     _prune(root, keep=name)
     return record
+
+
+# An error that says the publications directory cannot be written: its owner or mode, an
+# immutable attribute, a read-only mount. Not transient, so not worth a retry. DuckDB's
+# own errors (the building file) carry the words, not the errno.
+NOT_WRITABLE_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
+NOT_WRITABLE_WORDS = ("permission denied", "operation not permitted", "read-only file system")
+
+
+def not_writable_message(exc: BaseException) -> str | None:
+    """What to tell the operator when ``exc`` (or what caused it) is a refused write; else None."""
+    root = publications_dir()
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in NOT_WRITABLE_ERRNOS:
+            what = f"{exc.strerror or type(exc).__name__}: {exc.filename or root}"
+            break
+        first = (str(exc).strip().splitlines() or [""])[0]
+        if any(word in first.lower() for word in NOT_WRITABLE_WORDS):
+            what = first
+            break
+        exc = exc.__cause__ or exc.__context__
+    else:
+        return None
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        user = f"uid {os.geteuid()}"
+    try:
+        published = current()
+    except (OSError, ValueError):  # current.json unreadable too: the directory is what to fix
+        published = None
+    kept = f"the last good publication {published['publication']}" if published else "the last good publication"
+    return (
+        f"the publications directory {root} is not writable by {user}, who runs recon ({what}): fix its owner "
+        f"and permissions (e.g. `chown -R {user} {root}` and `chmod u+rwx {root}`; `lsattr -d {root}` shows an "
+        f"immutable attribute, `findmnt -T {root}` a read-only mount), then run `recon run --full-refresh`. "
+        f"Nothing was published; readers keep {kept}."
+    )
 
 
 def restore_serving_copy() -> str | None:

@@ -70,10 +70,14 @@ def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWrit
     except Exception as exc:
         from orchestration.pipeline import disk_full_message, is_disk_full
 
-        if not is_disk_full(exc):
-            raise
-        # No retry fills a full disk less: one clear failure, and the last publication stays.
-        raise dg.Failure(description=f"publication: {disk_full_message(exc)}", allow_retries=False) from exc
+        # No retry fills a full disk less, nor makes a directory writable: one clear failure,
+        # and the last publication stays.
+        if is_disk_full(exc):
+            raise dg.Failure(description=f"publication: {disk_full_message(exc)}", allow_retries=False) from exc
+        refused = publish.not_writable_message(exc)
+        if refused:
+            raise dg.Failure(description=f"publication: {refused}", allow_retries=False) from exc
+        raise
     if record.get("kpi_history_note"):
         context.log.warning(record["kpi_history_note"])
     context.log.info(f"published {record['publication']} to {publish.serving_path()}")

@@ -6,6 +6,10 @@ import csv
 import json
 import os
 import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -49,6 +53,52 @@ def test_a_good_run_publishes_a_read_only_serving_copy(home: Path) -> None:
     assert published_run == [(record["run_id"],)]  # mart rows carry the run that produced them
     assert json.loads(info["rule_versions"])["orders_invoices"].startswith("orders_invoices.v")
     assert (home / "publications" / "parquet" / "fct_reconciled_orders.parquet").exists()
+
+
+@contextmanager
+def unwritable(directory: Path) -> Iterator[None]:
+    """``directory`` refuses new entries: its mode for an ordinary user; as root, whom modes
+    do not stop, the immutable attribute (skipped where the file system has none)."""
+    if os.geteuid() != 0:
+        mode = directory.stat().st_mode
+        directory.chmod(0o555)
+        try:
+            yield
+        finally:
+            directory.chmod(mode)
+        return
+    done = subprocess.run(["chattr", "+i", str(directory)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make {directory} unwritable as root here: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(directory)], check=True)
+
+
+def test_an_unwritable_publications_directory_fails_once_naming_it(home: Path) -> None:
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    good = publish.current()
+    root = home / "publications"
+    job = defs.resolve_job_def("recon_job")
+    started = time.monotonic()
+    with unwritable(root):
+        result = job.execute_in_process(
+            asset_selection=[dg.AssetKey(["publication", "serving_copy"])], raise_on_error=False
+        )
+    assert not result.success
+    assert time.monotonic() - started < 9  # no retry: the first one would wait 10 s
+    events = [e.event_type_value for e in result.all_events]
+    assert "STEP_UP_FOR_RETRY" not in events and events.count("STEP_FAILURE") == 1
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.event_specific_data.error.message
+    assert str(root) in message and "not writable" in message and "fix its owner and permissions" in message, message
+    assert "max_retries" not in message
+    assert publish.current() == good  # the last good publication stays, and still verifies
+    assert publish.verify()["ok"] is True
 
 
 def test_shadow_rules_report_drift_and_leave_production_alone(home: Path, tmp_path: Path) -> None:
