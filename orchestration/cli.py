@@ -375,7 +375,9 @@ def publication() -> None:
     pass
 
 
-@publication.command("verify", **_help("exit 6 if the serving copy or the archive changed since publication (sha256)"))
+@publication.command(
+    "verify", **_help("exit 6 if the serving copy, its archive or a Parquet export changed since publication (sha256)")
+)
 def cmd_publication_verify() -> int:
     from orchestration import publish
 
@@ -388,19 +390,26 @@ def cmd_publication_verify() -> int:
         click.echo(f"publication {check['publication']} has no recorded sha256 (published before hashes were)")
         return 0
     for path, state in check["files"].items():
-        click.echo(f"{state:<9} {path}")
+        note = check["notes"].get(path)
+        click.echo(f"{state:<9} {path}" + (f" ({note})" if note else ""))
     if not check["ok"]:
         click.echo(
             f"publication {check['publication']}: changed since publication (sha256 {check['recorded']} recorded)"
         )
         click.echo(
-            "recon publication verify: the serving copy or its archive is not what was published: do not report "
-            "from it. Publish again from the working warehouse (`recon run --full-refresh`: a run with nothing "
-            "new publishes nothing), and find what wrote to it: readers open it read-only.",
+            "recon publication verify: the serving copy, its archive or a Parquet export listed above is not what "
+            "was published: do not report from it. Publish again from the working warehouse (`recon run "
+            "--full-refresh`: a run with nothing new publishes nothing), and find what wrote to it: readers open "
+            "it read-only.",
             err=True,
         )
         return 6
     click.echo(f"publication {check['publication']}: sha256 {check['recorded']} matches")
+    if not check["exports_recorded"]:
+        click.echo(
+            f"publication {check['publication']}: its Parquet exports were published before their sha256 were "
+            "recorded, so they are not checked; the next publication records them (`recon run --full-refresh`)"
+        )
     return 0
 
 

@@ -107,6 +107,7 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
     parquet_dir.mkdir(parents=True, exist_ok=True)
     con = open_writer(building)
     row_counts: dict[str, int] = {}
+    exported: dict[str, str] = {}  # Parquet file name -> the table it exports
     try:
         con.execute("attach ? as working (read_only)", [str(warehouse)])
         tables = con.execute(
@@ -127,11 +128,18 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
                 f'copy "{schema}"."{table}" to ? (format parquet, compression zstd)',
                 [str(parquet_dir / f"{stem}.parquet")],
             )
+            exported[f"{stem}.parquet"] = f"{schema}.{table}"
         row_counts[f"marts.{KPI_HISTORY}"], kpi_history_note = append_kpis(con, name, run_id, now, previous=current())
         con.execute(
             f'copy marts."{KPI_HISTORY}" to ? (format parquet, compression zstd)',
             [str(parquet_dir / f"{KPI_HISTORY}.parquet")],
         )
+        exported[f"{KPI_HISTORY}.parquet"] = f"marts.{KPI_HISTORY}"
+        # What `recon publication verify` checks the exports against: the files are finished here.
+        exports = {
+            file: {"table": table, "rows": row_counts[table], "sha256": sha256_of(parquet_dir / file)}
+            for file, table in sorted(exported.items())
+        }
         lineage = copy_lineage(con, {(schema, table) for schema, table in tables})
         described = describe(con, tables + [("marts", KPI_HISTORY)])
         record = {
@@ -140,6 +148,7 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
             "published_at": now.isoformat(),
             "code_version": code_version(),
             "row_counts": row_counts,
+            "exports": exports,
             "described_columns": described,
             "lineage": lineage,
             **({"kpi_history_note": kpi_history_note} if kpi_history_note else {}),
@@ -514,26 +523,62 @@ def archived_anchors() -> list[tuple[str, dict]]:
 
 
 def verify() -> dict:
-    """Compare the serving copy and the archived publication with the recorded sha256.
+    """Compare the serving copy, the archived publication and its Parquet exports with the
+    sha256 recorded at publication.
 
-    Returns ``{"publication", "recorded", "files": {path: "ok" | "modified" | "missing"},
-    "ok"}``; ``None`` values when nothing is published or no hash was recorded (a
-    publication made before hashes were, until the next run publishes).
+    Returns ``{"publication", "recorded", "files": {path: "ok" | "modified" | "missing" |
+    "added"}, "notes": {path: text}, "exports_recorded", "ok"}``; ``None`` values when
+    nothing is published or no hash was recorded (a publication made before hashes were,
+    until the next run publishes). Exports are checked where BI tools read them
+    (``publications/parquet/``); a publication made before exports were recorded has
+    ``exports_recorded`` False and only its DuckDB files checked. ``notes`` says how many
+    rows a modified export holds against the rows published.
     """
     record = current()
     if record is None:
-        return {"publication": None, "recorded": None, "files": {}, "ok": None}
+        return {"publication": None, "recorded": None, "files": {}, "notes": {}, "exports_recorded": False, "ok": None}
     recorded = record.get("sha256")
     files: dict[str, str] = {}
+    notes: dict[str, str] = {}
     if recorded:
         for path in (serving_path(), Path(record["path"])):
             if not path.exists():
                 files[str(path)] = "missing"
             else:
                 files[str(path)] = "ok" if sha256_of(path) == recorded else "modified"
+    exports = record.get("exports")
+    if recorded and exports is not None:
+        folder = publications_dir() / "parquet"
+        for file, meta in sorted(exports.items()):
+            path = folder / file
+            if not path.is_file():
+                files[str(path)] = "missing"
+            elif sha256_of(path) == meta.get("sha256"):
+                files[str(path)] = "ok"
+            else:
+                files[str(path)] = "modified"
+                notes[str(path)] = _parquet_rows_note(path, meta.get("rows"))
+        # A file BI tools would read with parquet/*.parquet that the publication never wrote.
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.parquet")):
+                if path.name not in exports:
+                    files[str(path)] = "added"
     return {
         "publication": record["publication"],
         "recorded": recorded,
         "files": files,
+        "notes": notes,
+        "exports_recorded": exports is not None,
         "ok": all(v == "ok" for v in files.values()) if recorded else None,
     }
+
+
+def _parquet_rows_note(path: Path, published_rows: int | None) -> str:
+    """How many rows a changed export holds now, against the rows published."""
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.read_metadata(path).num_rows
+    except Exception:  # any unreadable file is reported the same way
+        return "not a readable Parquet file"
+    return f"{rows:,} rows; {published_rows:,} published" if published_rows is not None else f"{rows:,} rows"

@@ -438,11 +438,16 @@ def publication_lines() -> list[str]:
     if check["ok"] is None:
         lines.append("  sha256: not recorded for this publication (the next run records it)")
     elif check["ok"]:
-        lines.append(f"  sha256 {check['recorded'][:16]}…: serving copy and archive unchanged since publication")
+        exports = "and Parquet exports " if check["exports_recorded"] else "(Parquet exports not recorded) "
+        lines.append(f"  sha256 {check['recorded'][:16]}…: serving copy, archive {exports}unchanged since publication")
     else:
         for path, state in check["files"].items():
             if state != "ok":
-                lines.append(f"  WARNING: {path} is {state} since publication (recon publication verify)")
+                note = f" ({check['notes'][path]})" if path in check["notes"] else ""
+                lines.append(
+                    f"  WARNING: {path} is {state}{note} since publication: do not report from it; "
+                    "`recon publication verify` lists what changed, `recon run --full-refresh` publishes again"
+                )
     return lines
 
 

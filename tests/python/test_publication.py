@@ -101,6 +101,47 @@ def test_an_unwritable_publications_directory_fails_once_naming_it(home: Path) -
     assert publish.verify()["ok"] is True
 
 
+def test_verify_names_a_missing_or_altered_parquet_export(home: Path, capsys: pytest.CaptureFixture) -> None:
+    from orchestration import cli, status
+
+    folder = home / "publications" / "parquet"
+    gone, altered = folder / "fct_reconciled_orders.parquet", folder / "rpt_kpi_history.parquet"
+    kept = {path: path.read_bytes() for path in (gone, altered)}
+    scratch_con = duckdb.connect()
+    rows = scratch_con.execute("select count(*) from read_parquet(?)", [str(altered)]).fetchone()[0]
+    assert cli.main(["publication", "verify"]) == 0
+    assert f"ok        {gone}" in capsys.readouterr().out
+    try:
+        gone.unlink()
+        # Rewritten with a row fewer: still a valid Parquet file, not the one published.
+        scratch = home / "scratch.parquet"
+        scratch_con.execute(
+            "copy (select * from read_parquet(?) limit ?) to ? (format parquet)", [str(altered), rows - 1, str(scratch)]
+        )
+        scratch_con.close()
+        altered.chmod(0o644)
+        os.replace(scratch, altered)
+        (folder / "extra.parquet").write_bytes(kept[gone])  # a file BI tools would glob that was never published
+
+        assert cli.main(["publication", "verify"]) == 6
+        captured = capsys.readouterr()
+        assert f"missing   {gone}" in captured.out
+        assert f"modified  {altered} ({rows - 1:,} rows; {rows:,} published)" in captured.out
+        assert f"added     {folder / 'extra.parquet'}" in captured.out
+        assert "recon run --full-refresh" in captured.err
+        warnings = [line for line in status.publication_lines() if "WARNING" in line]
+        assert any(str(gone) in line and "missing" in line for line in warnings), warnings
+        assert any(str(altered) in line and "modified" in line for line in warnings), warnings
+    finally:
+        (folder / "extra.parquet").unlink(missing_ok=True)
+        for path, data in kept.items():
+            if path.exists():
+                path.chmod(0o644)
+            path.write_bytes(data)
+            path.chmod(0o444)
+    assert cli.main(["publication", "verify"]) == 0
+
+
 def test_shadow_rules_report_drift_and_leave_production_alone(home: Path, tmp_path: Path) -> None:
     spec = "macros/specs/spec__orders_invoices.sql"
     candidate = tmp_path / "candidate"
