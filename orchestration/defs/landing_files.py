@@ -14,6 +14,7 @@ starts ``recon_job`` after it are in ``automation``: the main job is unpartition
 Dagster does not mix the two in one job.
 """
 
+import warnings
 from collections.abc import Iterable
 
 import dagster as dg
@@ -88,19 +89,7 @@ def record_files(context: AssetExecutionContext, outcomes: Iterable[ingest.FileO
     return recorded
 
 
-@dg.asset(
-    key=LANDING_FILES_KEY,
-    partitions_def=LANDING_FILES,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name=RAW_GROUP,
-    kinds={"duckdb"},
-    owners=["team:data"],
-    description=(
-        "One partition per landing file (its path under $RECON_HOME/landing). Materializing partitions reads "
-        "those files again as new batches that restate their earlier ones; recon_job then builds them."
-    ),
-)
-def landing_files(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
+def _reprocess(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
     keys = list(context.partition_keys)
     try:
         report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path(), again=keys, only_again=True)
@@ -148,3 +137,21 @@ def landing_files(context: AssetExecutionContext, warehouse_writer: WarehouseWri
             "code_version": code_version(),
         }
     )
+
+
+# One run for a backfill's files. Dagster marks the parameter beta and says so on every load
+# (each `recon` command): that is for whoever upgrades Dagster, not for the operator.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    landing_files = dg.asset(
+        key=LANDING_FILES_KEY,
+        partitions_def=LANDING_FILES,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name=RAW_GROUP,
+        kinds={"duckdb"},
+        owners=["team:data"],
+        description=(
+            "One partition per landing file (its path under $RECON_HOME/landing). Materializing partitions reads "
+            "those files again as new batches that restate their earlier ones; recon_job then builds them."
+        ),
+    )(_reprocess)
