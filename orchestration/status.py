@@ -434,12 +434,19 @@ def publication_lines() -> list[str]:
         f"for BI tools (open read-only): {publish.serving_path()}  "
         f"({published['publication']}, run {published['run_id'][:8]})",
     ]
-    check = publish.verify()
+    check = publish.verify(quick=True)
     if check["ok"] is None:
         lines.append("  sha256: not recorded for this publication (the next run records it)")
     elif check["ok"]:
         exports = "and Parquet exports " if check["exports_recorded"] else "(Parquet exports not recorded) "
-        lines.append(f"  sha256 {check['recorded'][:16]}…: serving copy, archive {exports}unchanged since publication")
+        how = (
+            " (not written since: size, times and inode as published; `recon publication verify` reads every byte)"
+            if check["quick"]
+            else ""
+        )
+        lines.append(
+            f"  sha256 {check['recorded'][:16]}…: serving copy, archive {exports}unchanged since publication{how}"
+        )
     else:
         for path, state in check["files"].items():
             if state != "ok":

@@ -101,6 +101,36 @@ def test_an_unwritable_publications_directory_fails_once_naming_it(home: Path) -
     assert publish.verify()["ok"] is True
 
 
+# Before the export test below: it rewrites exports, which gives them new stamps.
+def test_status_trusts_the_stamp_and_still_sees_a_write_with_its_time_put_back(home: Path) -> None:
+    # At 1M orders `recon status` read 3.1 GB (serving copy, archive, exports) to say "unchanged".
+    from orchestration import status
+
+    published = publish.current()
+    assert set(published["stamps"]) >= {str(publish.serving_path()), published["path"]}
+    quick = publish.verify(quick=True)
+    assert (quick["ok"], quick["quick"]) == (True, True)
+    assert any("not written since" in line for line in status.publication_lines())
+    export = next(path for path in published["stamps"] if path.endswith(".parquet"))
+    target = Path(export)
+    before = target.stat()
+    data = target.read_bytes()
+    try:
+        target.chmod(0o644)
+        target.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit, same size
+        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # and its time put back
+        target.chmod(0o444)
+        check = publish.verify(quick=True)
+        assert check["files"][export] == "modified" and not check["quick"]
+    finally:
+        target.chmod(0o644)
+        target.write_bytes(data)
+        target.chmod(0o444)
+    # Restored bytes under a new stamp: hashed, and found as published.
+    check = publish.verify(quick=True)
+    assert (check["ok"], check["quick"]) == (True, False)
+
+
 def test_verify_names_a_missing_or_altered_parquet_export(home: Path, capsys: pytest.CaptureFixture) -> None:
     from orchestration import cli, status
 
