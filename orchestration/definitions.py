@@ -40,6 +40,7 @@ defs = dg.Definitions(
     sensors=[
         automation.landing_sensor,
         automation.build_after_reprocessing,
+        automation.build_after_failed_reprocessing,
         alerting.alert_after_success,
         alerting.alert_after_failure,
     ],

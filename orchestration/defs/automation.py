@@ -101,6 +101,45 @@ def reprocessed_landing_files(run: dg.DagsterRun) -> bool:
     return run.job_name != recon_job.name and LANDING_FILES_KEY in (run.asset_selection or ())
 
 
+def _reloaded_any(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether a finished reprocessing run read a file again: every successful one did; a
+    failed one may have, before a gone or still-rejected file failed it (its partitions
+    that loaded are recorded as materializations)."""
+    if run.status == dg.DagsterRunStatus.SUCCESS:
+        return True
+    return any(
+        event.dagster_event is not None
+        and event.dagster_event.is_step_materialization
+        and event.dagster_event.asset_key == LANDING_FILES_KEY
+        for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    )
+
+
+def build_request(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.RunRequest | dg.SkipReason:
+    """The recon_job run that builds what a reprocessing reloaded, once it is over.
+
+    A backfill from the UI is one run per range of adjacent partitions, and `dagster job
+    backfill` one run per file: one build after the last of them, whether that one
+    succeeded or failed, if any of them reloaded a file. Keyed by how many runs have
+    finished, so runs a backfill submits later still get their build.
+    """
+    if not reprocessed_landing_files(run):
+        return dg.SkipReason(f"run {run.run_id} ({run.job_name}) reprocessed no landing file")
+    tags = {"recon/trigger": "build_after_reprocessing", "recon/reprocess_run": run.run_id}
+    backfill = run.tags.get(BACKFILL_TAG)
+    runs = instance.get_runs(dg.RunsFilter(tags={BACKFILL_TAG: backfill})) if backfill else [run]
+    pending = sum(1 for r in runs if r.status in _NOT_FINISHED)
+    if pending:
+        return dg.SkipReason(f"{pending} more run(s) of backfill {backfill} to finish; the build follows the last")
+    if not any(_reloaded_any(instance, r) for r in runs):
+        return dg.SkipReason(f"nothing was read again by {'backfill ' + backfill if backfill else run.run_id}")
+    if not backfill:
+        return dg.RunRequest(run_key=f"after-reprocessing-{run.run_id}", tags=tags)
+    return dg.RunRequest(
+        run_key=f"after-backfill-{backfill}-{len(runs)}", tags={**tags, "recon/reprocess_backfill": backfill}
+    )
+
+
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
     request_job=recon_job,
@@ -111,21 +150,16 @@ def reprocessed_landing_files(run: dg.DagsterRun) -> bool:
     ),
 )
 def build_after_reprocessing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    run = context.dagster_run
-    if not reprocessed_landing_files(run):
-        return dg.SkipReason(f"run {run.run_id} ({run.job_name}) reprocessed no landing file")
-    tags = {"recon/trigger": "build_after_reprocessing", "recon/reprocess_run": run.run_id}
-    backfill = run.tags.get(BACKFILL_TAG)
-    if not backfill:
-        return dg.RunRequest(run_key=f"after-reprocessing-{run.run_id}", tags=tags)
-    # A backfill launched as a job (`dagster job backfill`) is a run per file: one build
-    # after the last of them, not one per file. Keyed by how many have finished, so runs
-    # the backfill submits later still get their build; a failed last run leaves the
-    # loaded files to the nightly run (the ingestion head has moved, so it builds).
-    runs = context.instance.get_runs(dg.RunsFilter(tags={BACKFILL_TAG: backfill}))
-    pending = sum(1 for r in runs if r.status in _NOT_FINISHED)
-    if pending:
-        return dg.SkipReason(f"{pending} more run(s) of backfill {backfill} to finish; the build follows the last")
-    return dg.RunRequest(
-        run_key=f"after-backfill-{backfill}-{len(runs)}", tags={**tags, "recon/reprocess_backfill": backfill}
-    )
+    return build_request(context.instance, context.dagster_run)
+
+
+@dg.run_failure_sensor(
+    request_job=recon_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "After a reprocessing run failed (a file gone or still rejected): build what it and its backfill did read "
+        "again, once the backfill's last run is over."
+    ),
+)
+def build_after_failed_reprocessing(context: dg.RunFailureSensorContext) -> dg.RunRequest | dg.SkipReason:
+    return build_request(context.instance, context.dagster_run)

@@ -9,6 +9,7 @@ import pytest
 from conftest import write
 from test_ingest import order_row, orders_csv, rows
 
+from orchestration.defs.automation import build_request
 from orchestration.defs.landing_files import LANDING_FILES, LANDING_FILES_KEY, partition_key
 
 
@@ -103,6 +104,9 @@ def test_a_backfill_of_a_file_that_is_gone_fails_by_name_and_reads_nothing(recon
         assert "nothing reprocessed: crm/orders/a.csv: no such file" in message
         assert "leave its partition out of the backfill" in message
         assert rows(recon_home, "select count(*) from raw.ingestion_log") == [(1,)]
+        # Nothing was read again, so nothing is built.
+        skip = build_request(instance, instance.get_run_by_id(result.run_id))
+        assert isinstance(skip, dg.SkipReason) and "nothing was read again" in skip.skip_message
 
 
 def test_a_reprocessed_file_still_rejected_fails_the_run_and_keeps_the_others(recon_home: Path) -> None:
@@ -117,6 +121,10 @@ def test_a_reprocessed_file_still_rejected_fails_the_run_and_keeps_the_others(re
         # a.csv was read again and is recorded; b.csv's partition stays unmaterialized.
         done = _materialized(instance)
         assert set(done) == {"crm/orders/a.csv"} and done["crm/orders/a.csv"]["batch_id"] == 3
+        # A tryout: the build followed only successful runs, so a.csv was read and never built.
+        request = build_request(instance, instance.get_run_by_id(result.run_id))
+        assert isinstance(request, dg.RunRequest) and request.run_key == f"after-reprocessing-{result.run_id}"
+        assert _defs().resolve_sensor_def("build_after_failed_reprocessing").job_name == "recon_job"
 
 
 def test_a_path_dagster_cannot_key_is_loaded_and_said_not_partitioned(recon_home: Path) -> None:
@@ -185,6 +193,14 @@ def test_the_build_runs_after_a_reprocessing_and_once_after_a_backfills_last_run
         build = _sensor_tick(instance, last)
         assert isinstance(build, dg.RunRequest) and build.run_key == "after-backfill-bf1-2"
         assert build.tags["recon/reprocess_backfill"] == "bf1"
+        # The last run of a backfill fails (its file is gone): the others' files are built all the same.
+        (recon_home / "landing/crm/orders/a.csv").unlink()
+        other = {"dagster/backfill": "bf2"}
+        assert _reprocess(instance, "crm/orders/b.csv", tags=other).success
+        failed = _reprocess(instance, "crm/orders/a.csv", tags=other)
+        assert not failed.success
+        after = build_request(instance, instance.get_run_by_id(failed.run_id))
+        assert isinstance(after, dg.RunRequest) and after.run_key == "after-backfill-bf2-2"
         # The UI's "materialize partitions" runs the asset in Dagster's own asset job.
         asset_job = defs.resolve_implicit_global_asset_job_def()
         in_ui = asset_job.execute_in_process(
