@@ -388,6 +388,7 @@ def _spike_checks(
     for name, ent, s, meta in pending:
         mine = frame.index[(frame["check"] == name) & (frame["table"] == ent.table)]
         passed = True
+        severity = s["severity"]
         if len(mine):
             passed, meta["expectations"], failing = _verdict(gx_results, mine)
             outside = frame.loc[sorted(failing)]
@@ -396,9 +397,15 @@ def _spike_checks(
                     c if k == "delivery" else f"{c} (restated)"
                     for c, k in zip(outside["currency"], outside["kind"], strict=True)
                 )
+            if not passed and set(outside["kind"]) == {"restatement"}:
+                # A restated file is a source correcting itself: one row's currency in a small
+                # file, a re-export that grows each night. It is said, never blocked: a block
+                # would hold every later run, as the history's high-water mark stays put.
+                severity = "warn"
+                meta["only_restatements_outside"] = True
         message = _volume_message if name == "volume_spike" else _amount_message
-        description = message(ent.table, s, meta, passed)
-        results.append(CheckResult(name, raw_asset(ent), s["severity"], passed, meta, description=description))
+        description = message(ent.table, {**s, "severity": severity}, meta, passed)
+        results.append(CheckResult(name, raw_asset(ent), severity, passed, meta, description=description))
     return results
 
 
@@ -471,15 +478,29 @@ def _volume_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
     found = "; ".join(parts)
     if passed:
         return f"{found}: within the band."
+    if meta.get("only_restatements_outside"):
+        return f"{found}: outside, warns (a restated file is never blocked). {_restatement_hint(restated)}"
     hint = _tune(table, s, volume=True)
     if restated and not (restated["lower"] <= restated["rows_loaded"] <= restated["upper"]):
-        hint = (
-            "A restatement replaces the earlier version's rows in staging, so rows missing from it are withdrawn: "
-            "have the source re-send the file whole. " + hint
-        )
+        hint = f"{_restatement_hint(restated)} {hint}"
     else:
         hint = f"Check the file(s) with the source (recon status, raw.ingestion_log). {hint}"
     return f"{found}: outside, {_verb(s)}. {hint}"
+
+
+def _restatement_hint(restated: Mapping[str, Any] | None) -> str:
+    """What a restated file that moved far from its earlier version may mean, by direction."""
+    if restated and restated.get("rows_loaded", 0) < restated.get("rows_replaced", 0):
+        return (
+            "A restatement replaces the earlier version's rows in staging, so rows missing from it are withdrawn: "
+            "if the source sent part of the file, have it re-send the file whole."
+        )
+    if restated:
+        return (
+            "The file grew: a source that re-exports its whole history each time does this; "
+            "if it should not have, check the file with the source."
+        )
+    return "Check the restated file(s) with the source."
 
 
 def _amount_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], passed: bool) -> str:
@@ -513,4 +534,9 @@ def _amount_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
             )
         return f"{table} ({columns}): totals of {', '.join(checked)} within their bands."
     found = f"{table} ({columns}): " + "; ".join(parts)
+    if meta.get("only_restatements_outside"):
+        return (
+            f"{found}: outside, warns (a restated file is never blocked): a correction in a small file moves its "
+            "total far; check the restated file(s) with the source if it should not have."
+        )
     return f"{found}: outside, {_verb(s)}. Check the file(s) with the source. {_tune(table, s, volume=False)}"
