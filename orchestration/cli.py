@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -324,7 +325,15 @@ def cmd_dev(port: int) -> int:
     prepare(force=True)
     exe = Path(sys.executable).with_name("dagster")
     cmd = [str(exe), "dev", "-m", "orchestration.definitions", "-p", str(port)]
-    return subprocess.run(cmd, cwd=settings.PROJECT_DIR).returncode
+    # Replaced, not wrapped: a SIGTERM or Ctrl-C reaches `dagster dev` itself, which stops its
+    # webserver, daemon and code servers (a tryout: a wrapping recon died and left them running).
+    # Started in the background by a script, SIGINT is ignored, and dagster dev maps SIGTERM
+    # to SIGINT's handler, so both would be ignored: it gets the default back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.chdir(settings.PROJECT_DIR)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(str(exe), cmd)
 
 
 # ------------------------------------------------------------------------------ readers
