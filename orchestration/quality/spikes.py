@@ -133,9 +133,13 @@ def _observe(
         ),
 
         replaced as (
+            -- The version a file replaces: its last loaded batch, or, for a file rejected
+            -- before and read again after a fix (`recon ingest --again`, a partition backfill),
+            -- its rejected batch, which held no rows. Either way not a new delivery: a
+            -- catch-up of five rejected files is not five times a night.
             select source_file, max(batch_id) as batch_id
             from {RAW_SCHEMA}.ingestion_log
-            where status = 'loaded' and batch_id <= $since
+            where status in ('loaded', 'rejected') and batch_id <= $since
             group by source_file
         )
 
@@ -397,10 +401,18 @@ def _spike_checks(
                     c if k == "delivery" else f"{c} (restated)"
                     for c, k in zip(outside["currency"], outside["kind"], strict=True)
                 )
-            if not passed and set(outside["kind"]) == {"restatement"}:
-                # A restated file is a source correcting itself: one row's currency in a small
-                # file, a re-export that grows each night. It is said, never blocked: a block
-                # would hold every later run, as the history's high-water mark stays put.
+            withdrawn = name == "volume_spike" and any(
+                v < lo
+                for v, lo, k in zip(outside["value"], outside["lower"], outside["kind"], strict=True)
+                if k == "restatement"
+            )
+            if not passed and set(outside["kind"]) == {"restatement"} and not withdrawn:
+                # A restated file that grew, or whose totals moved, is a source correcting
+                # itself: one row's currency in a small file, a re-export that grows each
+                # night. It is said, not blocked: a block would hold every later run, as the
+                # history's high-water mark stays put. One that withdraws rows beyond the band
+                # blocks (a truncated export would empty the marts); re-sending the file whole
+                # makes a newer version that replaces it and passes.
                 severity = "warn"
                 meta["only_restatements_outside"] = True
         message = _volume_message if name == "volume_spike" else _amount_message
@@ -479,7 +491,7 @@ def _volume_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
     if passed:
         return f"{found}: within the band."
     if meta.get("only_restatements_outside"):
-        return f"{found}: outside, warns (a restated file is never blocked). {_restatement_hint(restated)}"
+        return f"{found}: outside, warns (a restated file that grew is not blocked). {_restatement_hint(restated)}"
     hint = _tune(table, s, volume=True)
     if restated and not (restated["lower"] <= restated["rows_loaded"] <= restated["upper"]):
         hint = f"{_restatement_hint(restated)} {hint}"
@@ -495,6 +507,8 @@ def _restatement_hint(restated: Mapping[str, Any] | None) -> str:
             "A restatement replaces the earlier version's rows in staging, so rows missing from it are withdrawn: "
             "if the source sent part of the file, have it re-send the file whole."
         )
+    if restated and not restated.get("rows_replaced"):
+        return "Read again after it was rejected (or its version held no rows): its rows are new to the warehouse."
     if restated:
         return (
             "The file grew: a source that re-exports its whole history each time does this; "
@@ -536,7 +550,7 @@ def _amount_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
     found = f"{table} ({columns}): " + "; ".join(parts)
     if meta.get("only_restatements_outside"):
         return (
-            f"{found}: outside, warns (a restated file is never blocked): a correction in a small file moves its "
-            "total far; check the restated file(s) with the source if it should not have."
+            f"{found}: outside, warns (a restated file's totals are not blocked): a correction in a small file "
+            "moves its total far; check the restated file(s) with the source if it should not have."
         )
     return f"{found}: outside, {_verb(s)}. Check the file(s) with the source. {_tune(table, s, volume=False)}"

@@ -470,7 +470,7 @@ def test_a_restated_file_is_checked_against_the_version_it_replaces_not_counted_
     """A source re-sends its whole orders file every night. Those restatements are the same
     delivery again: counted as history they made a steady band (MAD 0) around the file's
     size, and a one-row correction file then blocked every later run. Here they are checked
-    against the version they replace, and one far from it warns without blocking."""
+    against the version they replace: one that withdraws most rows blocks, one that grew warns."""
     landing, path, history = tmp_path / "landing", tmp_path / "warehouse.duckdb", tmp_path / "history"
     start = datetime(2026, 3, 1, 6, 0)
     overrides = {"spikes": {"min_history_runs": 3}}
@@ -505,27 +505,42 @@ def test_a_restated_file_is_checked_against_the_version_it_replaces_not_counted_
     assert amount.passed and amount.metadata["currencies"]["EUR"]["restated"]["replaced_total"] == 100000.0
     assert corrected.get("volume_spike", "raw_crm/crm__orders").passed
 
-    # A restatement far from its version is said, never blocked: a tryout's one-row currency
-    # fix in a 9-row file, and a file re-exported whole and growing each night, each blocked
-    # every later run (the history's high-water mark stays put while a run is blocked).
+    # A restatement that withdraws rows beyond the band blocks: a truncated export would
+    # empty the marts. Re-sending the file whole replaces it and clears the block.
     truncated = night(6, orders=whole(6, count=1))
     volume = truncated.get("volume_spike", "raw_crm/crm__orders")
-    assert not volume.passed and not volume.blocking and volume.severity == "warn"
+    assert not volume.passed and volume.blocking
     assert volume.metadata["restated"]["rows_loaded"] == 1 and volume.metadata["restated"]["rows_replaced"] == 100
     amount = truncated.get("amount_spike", "raw_crm/crm__orders")
-    assert not amount.passed and not amount.blocking
+    assert not amount.passed and not amount.blocking  # totals alone only warn
     assert amount.metadata["currencies_outside_band"] == ["EUR (restated)"]
     assert (
         "restated file(s) crm/orders/orders.csv hold 1 rows where the version(s) they replace held 100; "
-        "allowed 50 to 150: outside, warns (a restated file is never blocked)" in volume.description
+        "allowed 50 to 150: outside, blocks" in volume.description
     ), volume.description
     assert "re-send the file whole" in volume.description
     assert "EUR 1,000 in restated file(s) crm/orders/orders.csv where the version(s) they replace held 100,200" in (
         amount.description
     ), amount.description
-    assert not [c for c in night(7).blocking_failures() if "spike" in c.name]  # nothing new: nothing to say
-    grown = night(8, orders=whole(8, count=300)).get("volume_spike", "raw_crm/crm__orders")
+    assert not night(7).get("volume_spike", "raw_crm/crm__orders").passed  # still blocked: nothing new
+    assert not [c for c in night(8, orders=whole(8)).blocking_failures() if "spike" in c.name]
+    # One that grew, or whose totals moved, warns: a tryout's one-row currency fix in a 9-row
+    # file and a file re-exported whole each night each blocked every later run.
+    grown = night(9, orders=whole(9, count=300)).get("volume_spike", "raw_crm/crm__orders")
     assert not grown.passed and not grown.blocking and "The file grew" in grown.description, grown.description
+    assert "outside, warns (a restated file that grew is not blocked)" in grown.description
+
+    # A file rejected before and read again after a fix is a catch-up, not a night's delivery
+    # (a review: five such files read 5x the median and blocked every later run).
+    for day, name in ((10, "d1"), (11, "d2"), (12, "d3")):
+        night(day, **{name: {"run": day, "count": 100}})
+    (landing / "crm/orders/late.csv").write_text("not,an,orders,header\n1,2,3,4\n")
+    night(13)  # rejected: nothing loaded
+    caught_up = night(14, late={"run": 14, "count": 500})
+    volume = caught_up.get("volume_spike", "raw_crm/crm__orders")
+    assert volume.metadata["rows_loaded"] is None and volume.metadata["restated"]["rows_replaced"] == 0
+    assert not volume.blocking and "Read again after it was rejected" in volume.description, volume.description
+    assert not [c for c in caught_up.blocking_failures() if "spike" in c.name]
 
 
 def test_the_history_is_in_the_order_runs_happened_not_by_their_business_clock(warehouse: Path, tmp_path: Path) -> None:
