@@ -73,6 +73,7 @@ class FileOutcome:
     supersedes_batch_id: int | None = None
     duplicate_of_batch_id: int | None = None
     message: str = ""
+    previous_status: str | None = None  # skipped: how its latest batch ended (loaded, rejected, ...)
 
 
 @dataclass
@@ -893,7 +894,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, landing: Path, path: Path, agai
         [rel],
     ).fetchone()
     if latest and latest[2] == sha and not again:
-        outcome.batch_id = latest[0]
+        outcome.batch_id, outcome.previous_status = latest[0], latest[1]
         outcome.message = f"already ingested as batch {latest[0]} ({latest[1]}); skipped"
         if latest[1] == "duplicate" and not _is_live(con, latest[3]):
             # Its twin was restated since: this copy is most likely the stale version, and

@@ -72,17 +72,24 @@ def record_files(context: AssetExecutionContext, outcomes: Iterable[ingest.FileO
     new = sorted({key for key in keys.values() if key is not None} - known)
     if new:
         instance.add_dynamic_partitions(LANDING_FILES.name, new)
+    # Files loaded before they were partitions (before this feature, or by `recon ingest`
+    # outside Dagster) are recorded once too, so a partition left missing is a file that
+    # never loaded (rejected, a duplicate, hidden), not one loaded some other way.
+    done = instance.get_materialized_partitions(LANDING_FILES_KEY) if outcomes else set()
     recorded = 0
     for outcome in outcomes:
         key = keys[outcome.source_file]
-        if key is None or outcome.status != "loaded":
+        loaded_before = outcome.status == "skipped" and outcome.previous_status == "loaded" and key not in done
+        if key is None or not (outcome.status == "loaded" or loaded_before):
             continue
         context.log_event(
             dg.AssetMaterialization(
                 asset_key=LANDING_FILES_KEY,
                 partition=key,
-                description="loaded by the main job's ingestion",
-                metadata=outcome_metadata(outcome),
+                description="loaded by the main job's ingestion" if outcome.status == "loaded" else "loaded earlier",
+                metadata={**outcome_metadata(outcome), "status": "loaded"}
+                if loaded_before
+                else outcome_metadata(outcome),
             )
         )
         recorded += 1
@@ -102,6 +109,8 @@ def _reprocess(context: AssetExecutionContext, warehouse_writer: WarehouseWriter
     except WarehouseBusy as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     by_path = {o.source_file: o for o in report.files}
+    # Gone between the check and the read: not read, so not materialized.
+    vanished = [key for key in keys if key not in by_path]
     for key in keys:
         outcome = by_path.get(key)
         if outcome is None:
@@ -112,6 +121,7 @@ def _reprocess(context: AssetExecutionContext, warehouse_writer: WarehouseWriter
         else:
             context.log.warning(outcome.message or ingest.describe(outcome))
     not_loaded = [o for o in report.files if o.status != "loaded"]
+    not_loaded += [ingest.FileOutcome(key, "", "", "vanished", "", message="vanished while read") for key in vanished]
     if not_loaded:
         for outcome in report.files:  # those that did load are materialized all the same
             if outcome.status == "loaded":
@@ -124,9 +134,12 @@ def _reprocess(context: AssetExecutionContext, warehouse_writer: WarehouseWriter
         # materialized, so the backfill shows what still needs a fix.
         raise dg.Failure(
             description=f"{len(not_loaded)} of {len(keys)} file(s) not loaded: "
-            + "; ".join(o.message for o in not_loaded[:5]),
+            + "; ".join(
+                o.message if o.message.startswith(o.source_file) else f"{o.source_file}: {o.message}"
+                for o in not_loaded[:5]
+            ),
             allow_retries=False,
-            metadata={"loaded": len(report.files) - len(not_loaded)},
+            metadata={"loaded": sum(1 for o in report.files if o.status == "loaded")},
         )
     return dg.MaterializeResult(
         metadata={

@@ -64,6 +64,22 @@ def test_every_run_makes_each_landing_file_a_partition_and_records_what_it_loade
         assert len(instance.fetch_materializations(LANDING_FILES_KEY, limit=10).records) == 1
 
 
+def test_files_loaded_outside_dagster_are_recorded_once_not_left_to_reprocess(recon_home: Path) -> None:
+    # A review: files loaded before this feature, or by `recon ingest`, stayed "missing" for
+    # good, and a backfill of the missing partitions would have read them all again.
+    from orchestration import ingest, settings
+
+    write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1")))
+    ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())  # as `recon ingest` does
+    with dg.instance_for_test() as instance:
+        assert _ingest_only(instance).success
+        done = _materialized(instance)
+        assert set(done) == {"crm/orders/a.csv"} and done["crm/orders/a.csv"]["batch_id"] == 1
+        assert _ingest_only(instance).success  # recorded once, not every run
+        assert len(instance.fetch_materializations(LANDING_FILES_KEY, limit=10).records) == 1
+    assert rows(recon_home, "select count(*) from raw.ingestion_log") == [(1,)]
+
+
 def test_a_backfill_reads_those_files_again_and_nothing_else(recon_home: Path) -> None:
     for name in ("a", "b", "c"):
         write(recon_home / f"landing/crm/orders/{name}.csv", orders_csv(order_row(name)))
