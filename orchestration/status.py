@@ -288,7 +288,9 @@ def quality_lines(report: dict | None) -> list[str]:
     # When the run happened; the business clock it checked against when that differs (RECON_AS_OF).
     when = f"run at {report['recorded_at']}" if report.get("recorded_at") else ""
     as_of = report.get("checked_at")
-    when = f"{when}, as of {as_of}" if when and as_of != report.get("recorded_at") else when or f"checked {as_of}"
+    # Compared to the second: checked_at keeps microseconds, recorded_at does not.
+    pinned = str(as_of)[:19] != str(report.get("recorded_at"))[:19]
+    when = f"{when}, as of {as_of}" if when and pinned else when or f"checked {as_of}"
     lines = [
         "",
         f"== Quality gates (run {str(report.get('run_id'))[:8]}, {when}; recon quality re-runs them) ==",

@@ -562,6 +562,9 @@ def test_the_history_is_in_the_order_runs_happened_not_by_their_business_clock(w
     assert replay.get("freshness_crm", "raw_ingestion/ingestion_log").metadata["age_hours"] == 1.0
     header = status.quality_lines(latest)[1]
     assert "run replay" in header and f"as of {latest['checked_at']}" in header
+    # An unpinned run's clock differs only below the second: no "as of" (a review saw it on every run).
+    unpinned = {**latest, "checked_at": latest["recorded_at"].removesuffix("Z") + ".812345Z"}
+    assert "as of" not in status.quality_lines(unpinned)[1]
 
     # The next run continues from the replay's high-water mark, whatever its clock says.
     third = run(warehouse, history, "third", newest + timedelta(days=5), phase="raw")
