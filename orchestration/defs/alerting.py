@@ -9,7 +9,7 @@ sends it and the other finds it sent.
 import dagster as dg
 
 from orchestration import alerts
-from orchestration.defs.automation import recon_job
+from orchestration.defs.automation import recon_job, reprocess_landing_job
 
 
 def _log(context, summary: dict) -> None:
@@ -32,9 +32,11 @@ def alert_after_success(context: dg.RunStatusSensorContext):
 
 
 @dg.run_failure_sensor(
-    monitored_jobs=[recon_job],
+    # Reprocessing too: a backfill whose file is gone or still rejected must not fail unheard.
+    monitored_jobs=[recon_job, reprocess_landing_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="After a failed run: failed or blocked by a gate, and what else it found, to config/alerts.yml.",
+    description="After a failed run (the pipeline, or reprocessing landing files): what failed and what else it "
+    "found, to config/alerts.yml.",
 )
 def alert_after_failure(context: dg.RunFailureSensorContext):
     error = context.failure_event.message if context.failure_event else None
