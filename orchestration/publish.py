@@ -270,6 +270,11 @@ def restore_serving_copy() -> str | None:
     shutil.copyfile(archive, staged)
     staged.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     os.replace(staged, serving)
+    if record.get("stamps"):
+        # The copy of a verified archive, stamped anew: else every `recon status` until the
+        # next publication (quiet nights publish nothing) would hash it again.
+        record["stamps"][str(serving)] = stamp_of(serving)
+        _atomic_write(publications_dir() / "current.json", json.dumps(record, indent=2, default=str))
     return f"restored the serving copy {serving} from the archive of publication {record['publication']}"
 
 
