@@ -187,15 +187,17 @@ def _observe(
             "files_rejected": int(rejected.get(ent.table, 0)),
             "restatements": int(restated_count),
             "rows_loaded": sum(int(b[2]) for b in delivered) if delivered else None,
-            "files": [str(b[5]) for b in delivered],
+            "files": _listed([str(b[5]) for b in delivered]),
+            "file_count": len(delivered),
             "amounts": None,
             "restated": None,
         }
         if restating:
             obs["restated"] = {
-                "files": [str(b[5]) for b in restating],
-                "batch_ids": [int(b[1]) for b in restating],
-                "replaced_batch_ids": [int(b[3]) for b in restating],
+                "files": _listed([str(b[5]) for b in restating]),
+                "file_count": len(restating),
+                "batch_ids": _listed([int(b[1]) for b in restating]),
+                "replaced_batch_ids": _listed([int(b[3]) for b in restating]),
                 "rows_loaded": sum(int(b[2]) for b in restating),
                 "rows_replaced": sum(int(b[4]) for b in restating),
                 "amounts": None,
@@ -299,6 +301,7 @@ def _spike_checks(
             **common,
             "rows_loaded": obs["rows_loaded"],
             "files": obs.get("files") or [],
+            "file_count": obs.get("file_count", 0),
             "history_runs": len(values),
         }
         if obs["rows_loaded"] is None:
@@ -318,7 +321,8 @@ def _spike_checks(
                 restated["rows_replaced"], hist_band, s["min_relative_band"], s["min_absolute_rows"]
             )
             entry = {
-                k: restated[k] for k in ("files", "batch_ids", "replaced_batch_ids", "rows_loaded", "rows_replaced")
+                k: restated[k]
+                for k in ("files", "file_count", "batch_ids", "replaced_batch_ids", "rows_loaded", "rows_replaced")
             }
             entry.update(
                 status="checked",
@@ -334,10 +338,12 @@ def _spike_checks(
             **common,
             "columns": list(cfg["spikes"]["amount_columns"][ent.table]),
             "files": obs.get("files") or [],
+            "file_count": obs.get("file_count", 0),
             "currencies": {},
         }
         if restated:
             meta["restated_files"] = restated["files"]
+            meta["restated_file_count"] = restated.get("file_count", len(restated["files"]))
         delivered = obs["amounts"] or {}
         restated_amounts = (restated or {}).get("amounts")
         if obs["amounts"] is None and restated_amounts is None:
@@ -424,9 +430,19 @@ def _spike_checks(
 # --------------------------------------------------------------------------- messages
 
 
-def _files(names: Sequence[str], shown: int = 3) -> str:
+# At most this many file names and batch ids per list in a report: a first load of 20,000
+# files wrote each name three times into every report, and every run parses the history.
+MAX_LISTED = 20
+
+
+def _listed(values: list) -> list:
+    return values[:MAX_LISTED]
+
+
+def _files(names: Sequence[str], shown: int = 3, total: int | None = None) -> str:
+    total = len(names) if total is None else total
     listed = ", ".join(names[:shown])
-    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return listed + (f" and {total - shown:,} more" if total > shown else "")
 
 
 def _n(value: float) -> str:
@@ -465,7 +481,8 @@ def _volume_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
     rows = meta.get("rows_loaded")
     if rows is not None:
         files = meta.get("files") or []
-        head = f"{table}: {_n(rows)} rows in this run's {len(files)} new file(s) ({_files(files)})"
+        count = meta.get("file_count", len(files))
+        head = f"{table}: {_n(rows)} rows in this run's {count:,} new file(s) ({_files(files, total=count)})"
         if meta["status"] == "checked":
             ratio = f", {meta['ratio_to_median']:g}× " if meta.get("ratio_to_median") is not None else ", against "
             parts.append(
@@ -481,7 +498,8 @@ def _volume_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
     restated = meta.get("restated")
     if restated:
         parts.append(
-            f"{'' if parts else table + ': '}restated file(s) {_files(restated['files'])} hold "
+            f"{'' if parts else table + ': '}restated file(s) "
+            f"{_files(restated['files'], total=restated.get('file_count'))} hold "
             f"{_n(restated['rows_loaded'])} rows where the version(s) they replace held "
             f"{_n(restated['rows_replaced'])}; {_band_words(restated)}"
         )
@@ -528,14 +546,16 @@ def _amount_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
     for ccy, entry in currencies.items():
         if ccy in outside:
             parts.append(
-                f"{ccy} {_n(entry['total'])} in this run's new file(s) ({_files(meta.get('files') or [])}), "
+                f"{ccy} {_n(entry['total'])} in this run's new file(s) "
+                f"({_files(meta.get('files') or [], total=meta.get('file_count'))}), "
                 f"against the median {_n(entry['median'])} of "
                 f"{_history_words(meta, entry['history_runs'])}; {_band_words(entry)}"
             )
         if f"{ccy} (restated)" in outside:
             r = entry["restated"]
             parts.append(
-                f"{ccy} {_n(r['total'])} in restated file(s) {_files(meta.get('restated_files') or [])} where the "
+                f"{ccy} {_n(r['total'])} in restated file(s) "
+                f"{_files(meta.get('restated_files') or [], total=meta.get('restated_file_count'))} where the "
                 f"version(s) they replace held {_n(r['replaced_total'])}; {_band_words(r)}"
             )
     if passed:

@@ -18,6 +18,7 @@ from conftest import write
 
 from orchestration import contract, ingest, quality, status
 from orchestration.lab import generate
+from orchestration.quality import spikes
 from orchestration.warehouse import open_writer
 
 RECORDS = "marts.fct_reconciliation_records"
@@ -732,3 +733,19 @@ def test_a_quiet_night_reuses_the_raw_table_checks_until_a_batch_arrives(warehou
     third = run(warehouse, history, "night-3")
     failed = third.get("raw_currency_valid", "raw_billing/billing__invoices")
     assert not failed.passed and "reused_from_run" not in failed.metadata
+
+
+def test_a_run_of_many_files_lists_a_few_and_counts_them_all(tmp_path: Path) -> None:
+    # A review: every file name went into each report three times, and every run parses the
+    # history; a first load of 20,000 files made reports of megabytes.
+    landing, path, history = tmp_path / "landing", tmp_path / "warehouse.duckdb", tmp_path / "history"
+    for n in range(30):
+        orders_file(landing / f"crm/orders/part-{n:02d}.csv", run=n, count=2)
+    ingest.ingest_landing(landing, path)
+    report = run(path, history, "first", phase="raw")
+    volume = report.get("volume_spike", "raw_crm/crm__orders")
+    assert len(volume.metadata["files"]) == spikes.MAX_LISTED and volume.metadata["file_count"] == 30
+    assert "60 rows in this run's 30 new file(s) (crm/orders/part-00.csv" in volume.description
+    assert "and 27 more" in volume.description, volume.description
+    saved = json.loads((history / "first.json").read_text())
+    assert len(saved["observations"]["tables"]["crm__orders"]["files"]) == spikes.MAX_LISTED
