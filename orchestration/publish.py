@@ -203,10 +203,20 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
         for path in (serving_path(), final, *(root / "parquet" / file for file in record.get("exports") or {}))
     }
     _atomic_write(root / "current.json", json.dumps(record, indent=2, default=str))
+    # Published from here on: what follows is bookkeeping, and its failure (a history file left
+    # owned by root by an earlier `sudo recon run`) is said, not reported as "nothing published".
     history = root / "history.jsonl"
-    with open(history, "a") as fh:
-        fh.write(json.dumps({k: record[k] for k in ("publication", "run_id", "published_at", "code_version")}) + "\n")
-    _prune(root, keep=name)
+    try:
+        with open(history, "a") as fh:
+            fh.write(
+                json.dumps({k: record[k] for k in ("publication", "run_id", "published_at", "code_version")}) + "\n"
+            )
+        _prune(root, keep=name)
+    except OSError as exc:
+        record["after_publication_note"] = (
+            f"published {name}, but {exc.filename or history} could not be written ({exc.strerror or exc}): "
+            "the publication history or the pruning of old publications is behind; fix that file's owner or mode"
+        )
     return record
 
 

@@ -78,8 +78,9 @@ def serving_copy(context: AssetExecutionContext, warehouse_writer: WarehouseWrit
         if refused:
             raise dg.Failure(description=f"publication: {refused}", allow_retries=False) from exc
         raise
-    if record.get("kpi_history_note"):
-        context.log.warning(record["kpi_history_note"])
+    for note in ("kpi_history_note", "after_publication_note"):
+        if record.get(note):
+            context.log.warning(record[note])
     context.log.info(f"published {record['publication']} to {publish.serving_path()}")
     return dg.MaterializeResult(
         metadata={

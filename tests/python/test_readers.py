@@ -389,3 +389,20 @@ def test_commands_that_need_the_working_warehouse_are_refused_during_a_run(
         run.wait()
     assert code == 5 and "dagster run 5678efgh" in err and "Traceback" not in err
     assert not (recon_home / "warehouse.duckdb").exists()
+
+
+def test_a_history_file_that_cannot_be_written_after_the_switch_is_said_not_called_unpublished(
+    published: Path,
+) -> None:
+    # A review: a history.jsonl left unwritable (an earlier `sudo recon run`) failed the step
+    # after the switch with "nothing was published", naming the new publication "the last good".
+    history = publish.publications_dir() / "history.jsonl"
+    history.unlink()
+    history.mkdir()  # cannot be appended to, whoever runs this
+    try:
+        record = publish.publish(published, "run00002-bbbb", {}, now=T0 + timedelta(hours=1))
+    finally:
+        history.rmdir()
+    assert publish.current()["publication"] == record["publication"] and record["run_id"] == "run00002-bbbb"
+    assert record["after_publication_note"].startswith(f"published {record['publication']}, but {history}")
+    assert publish.verify()["ok"] is True
