@@ -39,9 +39,27 @@ def _freshness_checks(
     # One query for the newest load time of every raw table.
     maxima: dict[str, datetime | None] = {}
     if loaded:
-        sql = " union all ".join(
-            f"select ? as source_table, max(_ingested_at) from {RAW_SCHEMA}.{_ident(ent.table)}" for ent in loaded
-        )
+        # A file read again with the bytes it had (`recon ingest --again`, a partition
+        # backfill) is no news from the source: its rows' load time is left out, or a source
+        # silent for days would look fresh the moment its old files were reprocessed.
+        def newest_of(ent: contract.Entity) -> str:
+            table = f"{RAW_SCHEMA}.{_ident(ent.table)}"
+            if "_batch_id" not in columns[ent.table]:
+                return f"select ? as source_table, max(_ingested_at) from {table}"
+            return (
+                f"select ? as source_table, max(_ingested_at) from {table} "
+                "where _batch_id not in (select batch_id from reread)"
+            )
+
+        sql = f"""
+            with reread as (
+                select later.batch_id
+                from {RAW_SCHEMA}.ingestion_log as later
+                inner join {RAW_SCHEMA}.ingestion_log as earlier
+                    on later.supersedes_batch_id = earlier.batch_id
+                where later.is_restatement and later.file_sha256 = earlier.file_sha256
+            )
+            """ + " union all ".join(newest_of(ent) for ent in loaded)
         maxima = dict(con.execute(sql, [ent.table for ent in loaded]).fetchall())
     for ent in contract.ENTITIES:
         value = maxima.get(ent.table)

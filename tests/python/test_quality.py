@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -599,6 +599,28 @@ def test_freshness_is_measured_against_the_injected_now(warehouse: Path, tmp_pat
         assert text in ads.description, (text, ads.description)
     assert stale.get("freshness_crm", "raw_ingestion/ingestion_log").passed
     assert not [c for c in stale.blocking_failures() if c.name.startswith("freshness_")]
+
+
+def test_a_file_read_again_with_its_old_bytes_is_no_news_from_the_source(tmp_path: Path) -> None:
+    # A review: reprocessing a silent source's old files gave its rows a fresh load time.
+    landing, path = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    orders_file(landing / "crm/orders/o.csv", run=1, count=3)
+    ingest.ingest_landing(landing, path)
+    loaded_at = datetime(2026, 3, 1, 6, 0)
+    con = open_writer(path)
+    try:  # as if loaded five days before the check
+        con.execute("update raw.crm__orders set _ingested_at = ?", [loaded_at])
+    finally:
+        con.close()
+    ingest.ingest_landing(landing, path, again=["crm/orders/o.csv"])  # the same bytes, read again now
+    check = run(path, tmp_path / "history", "after", loaded_at + timedelta(days=5), phase="raw")
+    crm = check.get("freshness_crm", "raw_ingestion/ingestion_log")
+    assert not crm.passed and crm.metadata["age_hours"] == 120, crm.metadata
+    # New bytes at the path are news: a real restatement counts.
+    orders_file(landing / "crm/orders/o.csv", run=1, count=4)
+    ingest.ingest_landing(landing, path)
+    fresh = run(path, tmp_path / "history", "restated", datetime.now(UTC).replace(tzinfo=None), phase="raw")
+    assert fresh.get("freshness_crm", "raw_ingestion/ingestion_log").passed
 
 
 def test_robust_band_ignores_a_past_outlier_and_has_a_floor() -> None:
