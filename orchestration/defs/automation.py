@@ -85,6 +85,7 @@ reprocess_landing_job = dg.define_asset_job(
 
 
 BACKFILL_TAG = "dagster/backfill"
+BUILD_KEY_TAG = "recon/build_key"
 _NOT_FINISHED = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.QUEUED,
@@ -136,9 +137,12 @@ def build_request(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.RunReq
         return dg.SkipReason(f"nothing was read again by {'backfill ' + backfill if backfill else run.run_id}")
     if not backfill:
         return dg.RunRequest(run_key=f"after-reprocessing-{run.run_id}", tags=tags)
-    return dg.RunRequest(
-        run_key=f"after-backfill-{backfill}-{len(runs)}", tags={**tags, "recon/reprocess_backfill": backfill}
-    )
+    # Each sensor keeps its own run keys: when a backfill's last two runs end (one failed,
+    # one succeeded) within one tick, the other sensor may have asked already.
+    key = f"after-backfill-{backfill}-{len(runs)}"
+    if instance.get_runs(dg.RunsFilter(tags={BUILD_KEY_TAG: key}), limit=1):
+        return dg.SkipReason(f"the build after backfill {backfill} is already requested")
+    return dg.RunRequest(run_key=key, tags={**tags, "recon/reprocess_backfill": backfill, BUILD_KEY_TAG: key})
 
 
 @dg.run_status_sensor(

@@ -217,6 +217,12 @@ def test_the_build_runs_after_a_reprocessing_and_once_after_a_backfills_last_run
         assert not failed.success
         after = build_request(instance, instance.get_run_by_id(failed.run_id))
         assert isinstance(after, dg.RunRequest) and after.run_key == "after-backfill-bf2-2"
+        # The other sensor, seeing the same backfill over once its build is requested, asks no more.
+        instance.create_run_for_job(
+            defs.resolve_job_def("recon_job"), status=dg.DagsterRunStatus.NOT_STARTED, tags=after.tags
+        )
+        again = build_request(instance, instance.get_run_by_id(failed.run_id))
+        assert isinstance(again, dg.SkipReason) and "already requested" in again.skip_message
         # The UI's "materialize partitions" runs the asset in Dagster's own asset job.
         asset_job = defs.resolve_implicit_global_asset_job_def()
         in_ui = asset_job.execute_in_process(
