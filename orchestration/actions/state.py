@@ -28,6 +28,7 @@ class ExceptionState:
     resolution: str | None = None
     last_action: str | None = None
     last_action_at: str | None = None
+    closed_at: str | None = None  # when it last became resolved or auto_resolved; None while open
 
     def snapshot(self) -> dict:
         return {
@@ -75,6 +76,10 @@ class ExceptionState:
         elif action == "reopen":
             self.status, self.claimed_by, self.resolution = "open", None, None
             self.escalated_to, self.reopened_at = None, at
+        if not self.is_closed:
+            self.closed_at = None
+        elif self.closed_at is None:
+            self.closed_at = at
         self.last_action, self.last_action_at = action, at
 
     @property

@@ -127,9 +127,9 @@ def dashboard(desk: Desk) -> dict:
         rows = table(
             "time_to_resolution",
             "select exception_type,"
-            " median(epoch(coalesce(resolved_at, auto_resolved_at) - first_seen_at) / 3600) as median_hours,"
+            " median(hours_to_resolution) as median_hours,"
             " count(*) as resolved"
-            " from marts.fct_exception_current where is_closed and coalesce(resolved_at, auto_resolved_at) is not null"
+            " from marts.fct_exception_current where hours_to_resolution is not null"
             " group by 1 order by 2 desc nulls last",
         )
         board["charts"]["resolution"] = charts.bars(

@@ -374,6 +374,25 @@ def test_folded_states_match_the_store_after_every_action(home: Path, accounts: 
         ), exception_id
 
 
+def test_a_closed_exceptions_age_stops_at_its_closing(
+    home: Path, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    desk = Desk()
+    eid, still_open = open_ids(home, "finance")[-2:]
+    store = desk.store("alice")
+    store.act("claim", eid, None)
+    store.act("resolve", eid, None, reason="billed_late")
+    closed_at = datetime.fromisoformat(store.state(eid).closed_at)
+    # Thirty days on, the open one has aged thirty days more; the resolved one has not.
+    monkeypatch.setenv("RECON_AS_OF", (datetime.now(UTC) + timedelta(days=30)).isoformat())
+    rows = {r["exception_id"]: r for r in Desk().rows("alice")}
+    assert rows[eid]["status"] == "resolved"
+    assert rows[eid]["age_days"] == max(0, (closed_at - rows[eid]["aged_from"]).days)
+    assert rows[still_open]["age_days"] >= 30
+
+
 # -------------------------------------------------------------------- dashboard
 
 

@@ -10,7 +10,7 @@ fresh SLA while the exceptions left open since the first run breach theirs and e
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -127,6 +127,33 @@ def test_late_invoice_pends_then_breaks_then_auto_resolves_and_reopens(
     )
     assert (status, claimed_by, attempts, last_action) == ("auto_resolved", None, 1, "claim")
     assert store.state(exception_id).status == "auto_resolved"
+    # Time to resolution counts from detection (run 2) to the close (run 3), one day; age
+    # counts from the business date, and both stop at the close.
+    [(hours_to_resolution, closed_age, aged_from, auto_resolved_at)] = query(
+        recon_home,
+        "select hours_to_resolution, age_hours, aged_from, auto_resolved_at from marts.fct_exception_current"
+        " where exception_id = ?",
+        [exception_id],
+    )
+    assert hours_to_resolution == 24.0
+    assert closed_age == round((auto_resolved_at - aged_from).total_seconds() / 3600, 1) > hours_to_resolution
+    closed_at = store.state(exception_id).closed_at
+    assert closed_at is not None and datetime.fromisoformat(closed_at) == auto_resolved_at
+    assert query(
+        recon_home,
+        "select count(*) filter (where is_closed != (hours_to_resolution is not null))"
+        " from marts.fct_exception_current",
+    ) == [(0,)]
+    # An operator closes another one at day 41; four days on, its age is still the one it closed with.
+    [(resolved_id,)] = query(
+        recon_home,
+        "select min(exception_id) from marts.fct_exception_current"
+        " where status = 'open' and owner_team = 'finance' and exception_id != ?",
+        [exception_id],
+    )
+    store.act("claim", resolved_id, "alice")
+    store.act("resolve", resolved_id, "alice", reason="billed_late")
+    assert store.state(resolved_id).closed_at is not None
 
     # Run 4, four days later: billing restates the file without that invoice. The break
     # is back: reopened with a new SLA; the exceptions open since run 2 (72 h SLA) are
@@ -142,6 +169,18 @@ def test_late_invoice_pends_then_breaks_then_auto_resolves_and_reopens(
         [exception_id],
     )
     assert (status, reopen_count, is_breached, claimed_by, attempts) == ("open", 1, False, None, 1)
+    assert store.state(exception_id).closed_at is None
+    # Four days on, the exceptions that stayed closed have the age they closed with.
+    [(status, age, resolved_at, aged_from, hours)] = query(
+        recon_home,
+        "select status, age_hours, resolved_at, aged_from, hours_to_resolution"
+        " from marts.fct_exception_current where exception_id = ?",
+        [resolved_id],
+    )
+    assert status == "resolved" and resolved_at == datetime.fromisoformat(store.state(resolved_id).closed_at)
+    assert resolved_at.date() == start + timedelta(days=41)
+    assert age == round((resolved_at - aged_from).total_seconds() / 3600, 1)
+    assert hours is not None and hours <= age
     events = [
         (event, actor)
         for event, actor in query(

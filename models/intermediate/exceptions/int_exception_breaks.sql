@@ -799,20 +799,19 @@ early_delivery_breaks as (
 
 invoice_breaks as (
     -- Invoices that bill nothing, reported so nobody counts them: a void invoice (its
-    -- re-issue bills), and the same invoice exported again under a new id.
+    -- re-issue bills), and the same invoice exported again under a new id. Neither is
+    -- money at risk: the marts count neither as billed, so its amount would only inflate
+    -- the value at risk (a demo's two void invoices were 4 % of it).
     select
         case when invoices.is_void then 'void_invoice' else 'duplicate_export' end as exception_type,
         'stg_billing__invoices' as record_entity,
         invoices.invoice_id as record_id,
         invoices.client_name_billed as client_name,
         invoices.currency,
-        invoices.net_amount as amount_at_risk,
-        {{ convert_amount('invoices.net_amount', 'invoice_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
-            as amount_at_risk_reporting,
+        cast(0 as decimal(18, 4)) as amount_at_risk,
+        cast(0 as decimal(18, 4)) as amount_at_risk_reporting,
         invoices.issue_date as due_date
     from invoices
-    {{ fx_rate_join('invoice_rate', 'invoices.currency', 'invoices.issue_date') }}
-    {{ fx_reporting_rate_join('reporting_rate', 'invoices.issue_date') }}
     where invoices.is_void or invoices.is_duplicate_export
 ),
 

@@ -5,6 +5,7 @@
 --   claimed / open otherwise, by the operator's last claim or release.
 -- Age and SLA count from the break's business date plus its source's grace window
 -- (int_exception_sightings.business_due_at), or from the first sighting if that is sooner.
+-- Time to resolution counts from the first sighting (or the reopening) to the close.
 -- A break that comes back after it was closed is reopened: its SLA restarts and earlier
 -- operator work no longer decides its status. Past its SLA an open exception is breached
 -- and escalated to the severity's target (seed severity_policy), unless an operator
@@ -150,6 +151,20 @@ final as (
                 end') }} / cast(3600 as double),
             1
         ) as age_hours,
+        -- Time to resolution counts from detection, not from the business date: how long the
+        -- break was in front of operators (its episode's first sighting) before it closed.
+        case
+            when folded.status in ('resolved', 'auto_resolved') then round(
+                greatest(
+                    {{ recon_date_diff('second', 'coalesce(folded.last_reopened_at, folded.first_seen_at)', 'case
+                            when folded.status = \'resolved\' then folded.resolved_at
+                            else folded.auto_resolved_at
+                        end') }},
+                    0
+                ) / cast(3600 as double),
+                1
+            )
+        end as hours_to_resolution,
         folded.attempts,
         folded.action_count,
         folded.last_action,

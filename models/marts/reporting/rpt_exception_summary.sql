@@ -33,8 +33,8 @@ select
     count(*) filter (where is_breached) as sla_breached,
     count(*) filter (where escalated_to is not null and not is_closed) as escalated,
     count(*) filter (where reopen_count > 0) as reopened,
-    round(avg(age_hours) filter (where is_closed), 1) as mean_hours_to_resolution,
-    round(median(age_hours) filter (where is_closed), 1) as median_hours_to_resolution,
+    round(avg(hours_to_resolution), 1) as mean_hours_to_resolution,
+    round(median(hours_to_resolution), 1) as median_hours_to_resolution,
     cast(coalesce(sum(amount_at_risk_reporting) filter (where not is_closed), 0) as decimal(18, 4))
         as open_amount_at_risk_reporting,
     '{{ recon_reporting_currency() }}' as reporting_currency,
