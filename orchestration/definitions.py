@@ -41,6 +41,7 @@ defs = dg.Definitions(
         automation.landing_sensor,
         automation.build_after_reprocessing,
         automation.build_after_failed_reprocessing,
+        automation.build_after_cancelled_reprocessing,
         alerting.alert_after_success,
         alerting.alert_after_failure,
     ],

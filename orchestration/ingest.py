@@ -16,7 +16,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -803,7 +803,11 @@ def landing_paths(landing: Path, names: Collection[str]) -> list[str]:
 
 
 def ingest_landing(
-    landing: Path, warehouse: Path, again: Collection[str] = (), only_again: bool = False
+    landing: Path,
+    warehouse: Path,
+    again: Collection[str] = (),
+    only_again: bool = False,
+    on_file: Callable[[FileOutcome], None] | None = None,
 ) -> IngestReport:
     """Load every new landing file; return what happened to each one.
 
@@ -812,23 +816,35 @@ def ingest_landing(
     quarantined value parse. Each becomes a new batch of its path, a restatement of the
     batch it loaded before (whose rows staging then stops reading); other files are
     ingested as usual, or left for the next run with ``only_again`` (a Dagster backfill of
-    some landing files reads those and nothing else).
+    some landing files reads those and nothing else). ``on_file`` hears of each file as it
+    is done (committed, if it loaded): a run stopped midway knows what it had read.
     """
     started = time.monotonic()
     report = IngestReport()
     again = set(landing_paths(landing, again)) if again else set()
     con = open_writer(warehouse)
+    last_batch = None
     try:
         ensure_raw_schema(con)
         for path in discover(landing):
             rel = path.relative_to(landing).as_posix()
             if only_again and rel not in again:
                 continue
-            report.files.append(_ingest_file(con, landing, path, again=rel in again))
+            outcome = _ingest_file(con, landing, path, again=rel in again)
+            report.files.append(outcome)
+            if on_file is not None:
+                on_file(outcome)
         last_batch = con.execute(f"select coalesce(max(batch_id), 0) from {RAW_SCHEMA}.ingestion_log").fetchone()[0]
     finally:
+        if last_batch is None and report.by_status("loaded"):
+            # Stopped midway (a cancelled run): the files it committed must still make the next run build.
+            try:
+                last_batch = con.execute(f"select max(batch_id) from {RAW_SCHEMA}.ingestion_log").fetchone()[0]
+            except duckdb.Error:
+                pass
         con.close()
-    _write_ingest_head(warehouse, int(last_batch))
+        if last_batch is not None:
+            _write_ingest_head(warehouse, int(last_batch))
     report.seconds = time.monotonic() - started
     return report
 

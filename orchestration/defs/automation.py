@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 from orchestration import build_inputs, ingest, settings
-from orchestration.defs.landing_files import LANDING_FILES, LANDING_FILES_KEY
+from orchestration.defs.landing_files import LANDING_FILES, LANDING_FILES_KEY, READ_AGAIN_TAG
 
 recon_job = dg.define_asset_job(
     "recon_job",
@@ -105,9 +105,10 @@ def reprocessed_landing_files(run: dg.DagsterRun) -> bool:
 
 def _reloaded_any(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
     """Whether a finished reprocessing run read a file again: every successful one did; a
-    failed one may have, before a gone or still-rejected file failed it (its partitions
-    that loaded are recorded as materializations)."""
-    if run.status == dg.DagsterRunStatus.SUCCESS:
+    failed or cancelled one may have, before a gone or still-rejected file failed it or
+    the cancellation stopped it (it tags itself at its first file read again, and records
+    the partitions that loaded as materializations)."""
+    if run.status == dg.DagsterRunStatus.SUCCESS or run.tags.get(READ_AGAIN_TAG) == "true":
         return True
     return any(
         event.dagster_event is not None
@@ -122,7 +123,7 @@ def build_request(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.RunReq
 
     A backfill from the UI is one run per range of adjacent partitions, and `dagster job
     backfill` one run per file: one build after the last of them, whether that one
-    succeeded or failed, if any of them reloaded a file. Keyed by how many runs have
+    succeeded, failed or was cancelled, if any of them reloaded a file. Keyed by how many runs have
     finished, so runs a backfill submits later still get their build.
     """
     if not reprocessed_landing_files(run):
@@ -167,4 +168,19 @@ def build_after_reprocessing(context: dg.RunStatusSensorContext) -> dg.RunReques
     ),
 )
 def build_after_failed_reprocessing(context: dg.RunFailureSensorContext) -> dg.RunRequest | dg.SkipReason:
+    return build_request(context.instance, context.dagster_run)
+
+
+# A cancelled run fires neither sensor above, and cancelling a backfill cancels its queued and
+# running runs: without this, what its earlier runs read again waited for the nightly run.
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.CANCELED,
+    request_job=recon_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "After a reprocessing run was cancelled (or its backfill was): build what it and its backfill did read "
+        "again, once the backfill's last run is over."
+    ),
+)
+def build_after_cancelled_reprocessing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
     return build_request(context.instance, context.dagster_run)

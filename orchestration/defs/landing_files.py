@@ -30,6 +30,8 @@ LANDING_FILES_KEY = dg.AssetKey(["raw_ingestion", "landing_files"])
 # main job and only has no partition (said in the run's log).
 _NOT_IN_A_KEY = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 MAX_KEY_LENGTH = 1024
+# On a reprocessing run once it has committed a file read again (see automation.build_request).
+READ_AGAIN_TAG = "recon/read_again"
 
 
 def partition_key(rel: str) -> str | None:
@@ -98,8 +100,24 @@ def record_files(context: AssetExecutionContext, outcomes: Iterable[ingest.FileO
 
 def _reprocess(context: AssetExecutionContext, warehouse_writer: WarehouseWriter) -> dg.MaterializeResult:
     keys = list(context.partition_keys)
+    loaded: list[ingest.FileOutcome] = []
+
+    def heard(outcome: ingest.FileOutcome) -> None:
+        # Said on the run as soon as the first file is committed: a run cancelled (or killed)
+        # midway still tells the build sensors that it read a file again.
+        if outcome.status != "loaded":
+            return
+        if not loaded:
+            try:
+                context.instance.add_run_tags(context.run_id, {READ_AGAIN_TAG: "true"})
+            except Exception as exc:  # the materializations still say it, unless the run is killed
+                context.log.warning(f"could not tag the run {READ_AGAIN_TAG}: {exc}")
+        loaded.append(outcome)
+
     try:
-        report = ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path(), again=keys, only_again=True)
+        report = ingest.ingest_landing(
+            settings.landing_dir(), settings.warehouse_path(), again=keys, only_again=True, on_file=heard
+        )
     except ingest.NotInLanding as exc:
         # The file was deleted or moved since it became a partition: nothing is read.
         raise dg.Failure(
@@ -108,6 +126,19 @@ def _reprocess(context: AssetExecutionContext, warehouse_writer: WarehouseWriter
         ) from exc
     except WarehouseBusy as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    except BaseException:
+        # Cancelled (Dagster interrupts the step) or broken midway: the files committed so
+        # far are new batches all the same, so their partitions say so.
+        for outcome in loaded:
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=LANDING_FILES_KEY,
+                    partition=outcome.source_file,
+                    description="read again before the run was stopped",
+                    metadata=outcome_metadata(outcome),
+                )
+            )
+        raise
     by_path = {o.source_file: o for o in report.files}
     # Gone between the check and the read: not read, so not materialized.
     vanished = [key for key in keys if key not in by_path]

@@ -235,3 +235,86 @@ def test_the_build_runs_after_a_reprocessing_and_once_after_a_backfills_last_run
         # Any other successful run (the build itself) starts nothing.
         main = _ingest_only(instance)
         assert "reprocessed no landing file" in _sensor_tick(instance, main).skip_message
+
+
+def _cancel_tick(instance: dg.DagsterInstance, run_id: str):
+    """The cancelled-run sensor on a run's real RUN_CANCELED event."""
+    (entry,) = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_CANCELED)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="build_after_cancelled_reprocessing",
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run_id),
+        dagster_event=entry.dagster_event,
+    )
+    return _defs().resolve_sensor_def("build_after_cancelled_reprocessing")(context)
+
+
+def test_a_cancelled_backfill_builds_what_its_runs_read_again(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review: a cancelled run fires neither the success nor the failure sensor, so what a
+    # cancelled backfill's runs had read again waited for the nightly run to be built.
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    from orchestration import ingest, settings
+
+    for name in ("a", "b", "c"):
+        write(recon_home / f"landing/crm/orders/{name}.csv", orders_csv(order_row(name)))
+
+    def cancel_queued(run: dg.DagsterRun) -> None:  # what cancelling a backfill does to its queued runs
+        instance.report_run_canceling(run, message="Canceling run from the queue.")
+        instance.report_run_canceled(run)
+
+    with dg.instance_for_test() as instance:
+        defs = _defs()
+        sensor = defs.resolve_sensor_def("build_after_cancelled_reprocessing")
+        assert sensor.job_name == "recon_job" and sensor._run_status == dg.DagsterRunStatus.CANCELED  # noqa: SLF001
+        assert _ingest_only(instance).success
+        reprocess_job = defs.resolve_job_def("reprocess_landing_job")
+        # A backfill of two runs: the first reads c.csv again while the second waits in the queue.
+        backfill = {"dagster/backfill": "bf1"}
+        queued = instance.create_run_for_job(reprocess_job, status=dg.DagsterRunStatus.NOT_STARTED, tags=backfill)
+        first = _reprocess(instance, "crm/orders/c.csv", tags=backfill)
+        assert first.success and "1 more run(s) of backfill bf1" in _sensor_tick(instance, first).skip_message
+        # Cancelling the backfill cancels its queued run: the last run is over, and neither succeeded nor failed.
+        cancel_queued(queued)
+        build = _cancel_tick(instance, queued.run_id)
+        assert isinstance(build, dg.RunRequest) and build.run_key == "after-backfill-bf1-2"
+        assert build.tags["recon/build_key"] == "after-backfill-bf1-2"
+        # The build is asked once, whichever sensor sees the backfill over first.
+        instance.create_run_for_job(
+            defs.resolve_job_def("recon_job"), status=dg.DagsterRunStatus.NOT_STARTED, tags=build.tags
+        )
+        assert "already requested" in _cancel_tick(instance, queued.run_id).skip_message
+
+        # A run cancelled while it reads: Dagster interrupts the step once a.csv is committed, before b.csv.
+        real_sha256_of = ingest.sha256_of
+
+        def cancelled_at_b(path: Path) -> str:
+            if path.name == "b.csv":
+                (running,) = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+                instance.report_run_canceling(running)  # what terminating a run does first
+                raise DagsterExecutionInterruptedError("Execution interrupted")  # what the run worker's step sees
+            return real_sha256_of(path)
+
+        monkeypatch.setattr(ingest, "sha256_of", cancelled_at_b)
+        stopped = _reprocess(instance, "crm/orders/a.csv", "crm/orders/b.csv", tags={"dagster/backfill": "bf2"})
+        monkeypatch.setattr(ingest, "sha256_of", real_sha256_of)
+        run = instance.get_run_by_id(stopped.run_id)
+        assert run.status == dg.DagsterRunStatus.CANCELED and run.tags["recon/read_again"] == "true"
+        log = rows(
+            recon_home, "select batch_id, source_file, supersedes_batch_id from raw.ingestion_log where batch_id > 3"
+        )
+        assert log == [(4, "crm/orders/c.csv", 3), (5, "crm/orders/a.csv", 1)]
+        done = _materialized(instance)  # a.csv's partition says it was read again; b.csv's is unchanged
+        assert (done["crm/orders/a.csv"]["batch_id"], done["crm/orders/b.csv"]["batch_id"]) == (5, 2)
+        assert ingest.ingest_head(settings.warehouse_path()) == 5  # the nightly run builds it too
+        build = _cancel_tick(instance, stopped.run_id)
+        assert isinstance(build, dg.RunRequest) and build.run_key == "after-backfill-bf2-1"
+
+        # A backfill cancelled before any of its runs read a file builds nothing.
+        idle = instance.create_run_for_job(
+            reprocess_job, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/backfill": "bf3"}
+        )
+        cancel_queued(idle)
+        assert "nothing was read again by backfill bf3" in _cancel_tick(instance, idle.run_id).skip_message
