@@ -44,6 +44,7 @@ defs = dg.Definitions(
         automation.build_after_cancelled_reprocessing,
         alerting.alert_after_success,
         alerting.alert_after_failure,
+        alerting.alert_after_failed_ui_reprocessing,
     ],
     resources={"dbt": dbt_resource(), "warehouse_writer": WarehouseWriter()},
     executor=dg.in_process_executor,

@@ -1,4 +1,4 @@
-"""Alerts from Dagster: a run-status and a run-failure sensor on recon_job, and the morning digest.
+"""Alerts from Dagster: run-status and run-failure sensors on recon_job and on reprocessing, and the morning digest.
 
 The sensors run in the Dagster daemon (``make dev`` or a deployment); ``recon run`` without
 a daemon sends the same events itself when the run ends (orchestration/pipeline.py).
@@ -9,7 +9,7 @@ sends it and the other finds it sent.
 import dagster as dg
 
 from orchestration import alerts
-from orchestration.defs.automation import recon_job, reprocess_landing_job
+from orchestration.defs.automation import recon_job, reprocess_landing_job, reprocessed_landing_files
 
 
 def _log(context, summary: dict) -> None:
@@ -39,8 +39,42 @@ def alert_after_success(context: dg.RunStatusSensorContext):
     "found, to config/alerts.yml.",
 )
 def alert_after_failure(context: dg.RunFailureSensorContext):
+    _log(context, alerts.after_run(context.dagster_run.run_id, False, _error(context)))
+
+
+def _error(context: dg.RunFailureSensorContext) -> str | None:
+    """The run's failure; for a reprocessing, with its step's reason, which names the file (the
+    run's own message names only the step)."""
     error = context.failure_event.message if context.failure_event else None
-    _log(context, alerts.after_run(context.dagster_run.run_id, False, error))
+    if not reprocessed_landing_files(context.dagster_run):
+        return error
+    for step in context.get_step_failure_events():
+        reason = step.step_failure_data.error.message.strip() if step.step_failure_data.error else ""
+        if reason:
+            return f"{reason} ({error})" if error else reason
+    return error
+
+
+def _failed_asset_job_reprocessing(run: dg.DagsterRun) -> bool:
+    """A run alert_after_failure does not watch that read landing files again: the UI's
+    materialization or asset backfill of ``landing_files`` partitions runs as ``__ASSET_JOB``."""
+    return run.job_name not in (recon_job.name, reprocess_landing_job.name) and reprocessed_landing_files(run)
+
+
+@dg.run_failure_sensor(
+    # Every job of the code location, since Dagster's own asset job cannot be named in
+    # monitored_jobs; any run that is not a reprocessing is skipped, and alert_after_failure keeps
+    # its jobs filtered in storage.
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After a failed reprocessing of landing files from the UI (a materialization or asset backfill of "
+    "raw_ingestion/landing_files partitions, run as __ASSET_JOB): what failed, to config/alerts.yml.",
+)
+def alert_after_failed_ui_reprocessing(context: dg.RunFailureSensorContext) -> dg.SkipReason | None:
+    run = context.dagster_run
+    if not _failed_asset_job_reprocessing(run):
+        return dg.SkipReason(f"run {run.run_id} ({run.job_name}) is not a reprocessing from the UI")
+    _log(context, alerts.after_run(run.run_id, False, _error(context)))
+    return None
 
 
 @dg.op(description="Send each team its digest: open exceptions, SLA breaches, value at risk, the most urgent.")

@@ -344,3 +344,59 @@ def test_webhook_text_cannot_ping_or_disguise_links(webhook, monkeypatch) -> Non
     alerts.send_one(channel, [event], 20)
     text = received[0]["text"]
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "<http" not in text
+
+
+def test_a_failed_reprocessing_from_the_ui_alerts_and_other_asset_runs_do_not(
+    recon_home: Path, webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review: the failure sensor watched recon_job and reprocess_landing_job only, and the UI's
+    # asset backfill of landing_files partitions runs as __ASSET_JOB, so its failures went unheard.
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.defs.landing_files import LANDING_FILES, LANDING_FILES_KEY
+
+    url, received, _ = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(write_config(tmp_path / "alerts.yml", 25, url)))
+    sensor = defs.resolve_sensor_def("alert_after_failed_ui_reprocessing")
+
+    def tick(run: dg.DagsterRun):
+        (failure,) = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        context = dg.build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(run.run_id),
+            dagster_event=failure.dagster_event,
+        )
+        return sensor(context)
+
+    asset_job = defs.resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        # The UI materializes the partition of a file deleted since: the run fails by name.
+        instance.add_dynamic_partitions(LANDING_FILES.name, ["crm/orders/gone.csv"])
+        in_ui = asset_job.execute_in_process(
+            instance=instance,
+            asset_selection=[LANDING_FILES_KEY],
+            partition_key="crm/orders/gone.csv",
+            raise_on_error=False,
+        )
+        assert not in_ui.success and in_ui.dagster_run.job_name == "__ASSET_JOB"
+        assert tick(in_ui.dagster_run) is None
+        (text,) = [m["text"] for m in received if f"run {in_ui.run_id[:8]}" in m["text"]]
+        assert "nothing reprocessed: crm/orders/gone.csv: no such file" in text  # the step's reason names the file
+        assert json.loads((recon_home / "last_run.json").read_text())["run_id"] == in_ui.run_id
+        sent = len(received)
+        # A failed run of other assets in the same asset job, and the jobs alert_after_failure watches, are not its.
+        other = instance.create_run_for_job(
+            asset_job, asset_selection=frozenset({dg.AssetKey(["publication", "serving_copy"])})
+        )
+        for run in (
+            other,
+            instance.create_run_for_job(defs.resolve_job_def("reprocess_landing_job")),
+            instance.create_run_for_job(defs.resolve_job_def("recon_job")),
+        ):
+            instance.report_run_failed(run)
+            skip = tick(run)
+            assert isinstance(skip, dg.SkipReason) and "is not a reprocessing from the UI" in skip.skip_message
+        assert len(received) == sent
