@@ -510,20 +510,30 @@ def _volume_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
         return f"{found}: within the band."
     if meta.get("only_restatements_outside"):
         return f"{found}: outside, warns (a restated file that grew is not blocked). {_restatement_hint(restated)}"
-    hint = _tune(table, s, volume=True)
+    hints = []
     if restated and not (restated["lower"] <= restated["rows_loaded"] <= restated["upper"]):
-        hint = f"{_restatement_hint(restated)} {hint}"
-    else:
-        hint = f"Check the file(s) with the source (recon status, raw.ingestion_log). {hint}"
-    return f"{found}: outside, {_verb(s)}. {hint}"
+        hints.append(_restatement_hint(restated, table))
+    delivered = meta.get("status") == "checked" and rows is not None
+    if (delivered and not (meta["lower"] <= rows <= meta["upper"])) or not hints:
+        # The band and its keys are the delivery's: a withdrawal is fixed by the file, not by them.
+        hints.append(
+            f"Check the new file(s) with the source (recon status, raw.ingestion_log). {_tune(table, s, True)}"
+        )
+    return f"{found}: outside, {_verb(s)}. {' '.join(hints)}"
 
 
-def _restatement_hint(restated: Mapping[str, Any] | None) -> str:
+def _restatement_hint(restated: Mapping[str, Any] | None, table: str = "") -> str:
     """What a restated file that moved far from its earlier version may mean, by direction."""
     if restated and restated.get("rows_loaded", 0) < restated.get("rows_replaced", 0):
+        files = _files(restated.get("files") or [], total=restated.get("file_count"))
+        missing = _n(restated["rows_replaced"] - restated["rows_loaded"])
         return (
-            "A restatement replaces the earlier version's rows in staging, so rows missing from it are withdrawn: "
-            "if the source sent part of the file, have it re-send the file whole."
+            f"A restatement replaces the earlier version's rows in staging, so the {missing} rows missing from it "
+            f"would be withdrawn: have the source re-send {files} whole. The whole file is a newer version that "
+            "replaces this one, and the next run passes; until then every run blocks here, as the batch is checked "
+            "again each run. Do not widen the band for it: that would let a truncated export empty the marts. "
+            "Only if the source really withdrew those rows: set "
+            f"spikes.tables.{table or '<table>'}.severity: warn in config/quality.yml for one run, then back."
         )
     if restated and not restated.get("rows_replaced"):
         return "Read again after it was rejected (or its version held no rows): its rows are new to the warehouse."
