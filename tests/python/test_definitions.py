@@ -205,3 +205,25 @@ def test_a_reparse_never_shows_a_reader_half_a_manifest() -> None:
         reader.join()
         os.utime(project_file, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     assert reads and set(reads) == {"whole"}, [r for r in reads if r != "whole"][:3]
+
+
+def test_every_dbt_test_is_an_asset_check_of_the_dbt_assets() -> None:
+    """A review: two singular tests named fct_reconciliation_exceptions in meta.dagster.ref
+    without reading it. dagster-dbt makes a check only on a parent of the test, so they had
+    none, and every build logged "Logging an AssetObservation instead of an AssetCheckResult"
+    for them (a test's result goes to a check only when its key is among the run's checks)."""
+    import json
+
+    from dagster_dbt.asset_utils import get_asset_check_key_for_test
+
+    from orchestration.defs.dbt import ReconDbtTranslator, recon_dbt_assets
+    from orchestration.defs.resources import dbt_project
+
+    project = dbt_project()
+    manifest = json.loads(project.manifest_path.read_text())
+    tests = [uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "test"]
+    keys = {uid: get_asset_check_key_for_test(manifest, ReconDbtTranslator(), uid, project=project) for uid in tests}
+    assert {uid for uid, key in keys.items() if key not in recon_dbt_assets.check_keys} == set()
+    for name in ("assert_billed_amounts_conserved", "assert_no_missing_billing_on_uncommitted_orders"):
+        key = keys[f"test.recon.{name}"]
+        assert key.asset_key == dg.AssetKey(["intermediate", "int_exception_breaks"])

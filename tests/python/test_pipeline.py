@@ -233,6 +233,19 @@ def test_runs_and_materializations_are_recorded_in_dagster(pipeline_home: Path, 
         assert event is not None
         raw = instance.get_latest_materialization_event(dg.AssetKey(["raw_crm", "crm__orders"]))
         assert raw is not None and "rows_loaded" in raw.asset_materialization.metadata
+        # Every dbt test reports as its asset check, none as dagster-dbt's fallback observation.
+        fallback = [
+            e
+            for e in instance.all_logs(event.run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION)
+            if "instead of an `AssetCheckResult`"
+            in (e.dagster_event.asset_observation_data.asset_observation.description or "")
+        ]
+        assert fallback == []
+        checked = {
+            e.dagster_event.event_specific_data.check_name
+            for e in instance.all_logs(event.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        }
+        assert {"assert_billed_amounts_conserved", "assert_no_missing_billing_on_uncommitted_orders"} <= checked
     # Every match names the Dagster run that produced it.
     con = duckdb.connect(str(pipeline_home / "warehouse.duckdb"), read_only=True)
     try:
