@@ -921,7 +921,7 @@ def _action_command(action: str) -> click.Command:
         ),
         click.Option(["--reason"], help="reason code (seeds/reason_codes.csv)"),
         click.Option(["--text"], help="comment text"),
-        click.Option(["--amount"], help="adjustment amount (reporting currency)"),
+        click.Option(["--amount"], help="adjustment amount, in the exception's currency"),
         click.Option(["--adjustment"], help="adjustment id to approve or reject"),
         click.Option(["--team"], help="team to reassign to"),
     ]

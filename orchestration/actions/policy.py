@@ -46,6 +46,8 @@ class Policy:
     approval_threshold: Decimal
     reason_codes: dict[str, str]  # code -> action it applies to ('any' for all)
     users: dict[str, dict] = field(default_factory=dict)  # the roster's users as written (identity)
+    # The currency approval_threshold is in: dbt_project.yml vars.reporting_currency.
+    reporting_currency: str = "USD"
 
     @classmethod
     def load(cls, config: Path | None = None, reasons: Path | None = None) -> Policy:
@@ -72,7 +74,32 @@ class Policy:
             codes = {row["reason_code"]: row["applies_to"] for row in csv.DictReader(fh)}
         with open(severities, newline="") as fh:
             escalate_to = {row["severity"]: row["escalate_to"] for row in csv.DictReader(fh)}
-        return cls(operators, escalate_to, threshold, codes, users)
+        from orchestration.publish import reporting_currency
+
+        return cls(operators, escalate_to, threshold, codes, users, reporting_currency())
+
+    def in_reporting_currency(self, amount: Decimal, catalog: dict | None) -> Decimal | None:
+        """``amount``, in the currency of the exception ``catalog`` describes, in the reporting currency.
+
+        Unchanged when the exception is in the reporting currency. Otherwise converted at the
+        rate the build converted the exception's own value at risk with: amount_at_risk_reporting
+        / amount_at_risk (the FX rate of its business date, seed fx_rates). None when that rate
+        is unknown (no currency, no amount, an amount of zero): the caller fails safe.
+        """
+        catalog = catalog or {}
+        currency = str(catalog.get("currency") or "").strip().upper()
+        if currency and currency == self.reporting_currency.upper():
+            return amount
+        try:
+            native = abs(Decimal(str(catalog.get("amount_at_risk"))))
+            reporting = abs(Decimal(str(catalog.get("amount_at_risk_reporting"))))
+        except (InvalidOperation, ValueError):
+            return None
+        if not currency or not native.is_finite() or not reporting.is_finite() or native.is_zero():
+            return None
+        if reporting.is_zero():  # a rate of zero would wave every adjustment through
+            return None
+        return amount * reporting / native
 
     def escalation_team(self, severity: str | None) -> str:
         """Who takes over an exception of this severity (seed severity_policy)."""

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from orchestration import identity
@@ -362,8 +362,32 @@ class ActionStore:
             or (state.escalated_to is not None and op.team == state.escalated_to)
         )
 
-    def _check(self, action: str, op: Operator, state: ExceptionState, kw: dict) -> dict:
-        """Refuse what the rules forbid; return the fields to record for the action."""
+    def _needs_approval(self, amount: Decimal, state: ExceptionState, catalog: dict | None) -> bool:
+        """Whether an adjustment of ``amount`` (in the exception's currency) waits for a checker.
+
+        Adjustments on one exception count together: every one recorded on it, applied,
+        approved or pending (not rejected), plus this one, so a total split into pieces under
+        the threshold still needs a checker once the pieces pass it, and so does each piece
+        after an approved one. The total is converted to the reporting currency, which the
+        threshold is in (``Policy.in_reporting_currency``); a total that cannot be converted
+        needs a checker.
+        """
+        total = abs(amount)
+        for earlier in [*state.applied_adjustments, *state.pending_adjustments.values()]:
+            try:
+                total += abs(Decimal(str(earlier["amount"]).strip()))
+            except (InvalidOperation, ValueError):
+                return True  # an amount an older version logged unbounded: no total to trust
+        if not total.is_finite():
+            return True
+        reporting = self.policy.in_reporting_currency(total, catalog)
+        return reporting is None or reporting > self.policy.approval_threshold
+
+    def _check(self, action: str, op: Operator, state: ExceptionState, kw: dict, catalog: dict | None = None) -> dict:
+        """Refuse what the rules forbid; return the fields to record for the action.
+
+        ``catalog`` is the exception's catalog row (its currency and value at risk).
+        """
         if action not in ACTIONS:
             raise ActionError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
         # A reason code is recorded only if the policy allows it for this action.
@@ -419,13 +443,7 @@ class ActionStore:
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "adjust")
                 fields["amount"] = amount_text(amount)
                 fields["target"] = f"ADJ-{uuid.uuid4().hex[:8]}"
-                # Adjustments on one exception count together: a total split into pieces under
-                # the threshold still needs a checker once the pieces pass it.
-                unchecked = sum(
-                    (abs(Decimal(a["amount"])) for a in state.applied_adjustments if not a.get("approved_by")),
-                    Decimal(0),
-                )
-                fields["needs_approval"] = abs(amount) + unchecked > self.policy.approval_threshold
+                fields["needs_approval"] = self._needs_approval(amount, state, catalog)
         elif action in ("approve", "reject"):
             adjustment = kw.get("adjustment")
             if not adjustment:  # the command line gave none: say which option, and what to give it
@@ -486,7 +504,8 @@ class ActionStore:
             try:
                 eid = self.resolve_id(exception_id, con)
                 state = self._state(con, eid)
-                fields = self._check(action, op, state, kw)
+                catalog = con.execute("select * from exception_catalog where exception_id = ?", [eid]).fetchone()
+                fields = self._check(action, op, state, kw, dict(catalog))
                 row = self._append(con, eid, action, op.name, state, fields, login=login)
                 con.execute("commit")
             except BaseException:

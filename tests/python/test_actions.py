@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,11 @@ def make_store(path: Path, clock: Clock | None = None) -> ActionStore:
     store.refresh_catalog(
         [
             {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
-             "severity": "manual_review", "sla_hours": 72, "amount_at_risk": "1200.00"},
+             "severity": "manual_review", "sla_hours": 72, "currency": "USD", "amount_at_risk": "1200.00",
+             "amount_at_risk_reporting": "1200.00"},
             {"exception_id": MEDIA, "exception_type": "over_delivery", "owner_team": "media_ops",
-             "severity": "manual_review", "sla_hours": 24, "amount_at_risk": "80.00"},
+             "severity": "manual_review", "sla_hours": 24, "currency": "USD", "amount_at_risk": "80.00",
+             "amount_at_risk_reporting": "80.00"},
         ]
     )  # fmt: skip
     return store
@@ -106,6 +109,64 @@ def test_maker_checker_for_adjustments_above_threshold(store: ActionStore) -> No
     assert store.state(FIN).pending_adjustments == {}
     store.act("resolve", FIN, "bob", reason="credit_issued")
     assert store.state(FIN).status == "resolved"
+
+
+def finance_exception(eid: str, currency: str | None, at_risk: str | None, reporting: str | None) -> dict:
+    return {"exception_id": eid, "exception_type": "currency_mismatch", "owner_team": "finance",
+            "severity": "manual_review", "sla_hours": 72, "currency": currency, "amount_at_risk": at_risk,
+            "amount_at_risk_reporting": reporting}  # fmt: skip
+
+
+def test_the_threshold_is_compared_in_the_reporting_currency(tmp_path: Path) -> None:
+    """480 EUR is 541.50 USD at the exception's own rate (11999.8724 / 10636.94): over the 500 USD
+    threshold, it waits for a checker; 440 EUR (496.38 USD) does not. An exception whose rate is
+    unknown (no currency, or nothing at risk to take a rate from) needs a checker for any amount."""
+    eur, no_rate, no_currency = "e" * 32, "f" * 32, "c" * 32
+    store = ActionStore(tmp_path / "actions.sqlite", clock=Clock(T0))
+    store.refresh_catalog(
+        [
+            finance_exception(eur, "EUR", "10636.9400", "11999.8724"),
+            finance_exception(no_rate, "GBP", "0.0000", "0.0000"),
+            finance_exception(no_currency, None, None, None),
+        ]
+    )
+    assert store.policy.reporting_currency == "USD" and store.policy.approval_threshold == Decimal("500.00")
+    for eid in (eur, no_rate, no_currency):
+        store.act("claim", eid, "alice")
+    big = store.act("adjust", eur, "alice", amount="480", reason="fx_difference")
+    assert store.state(eur).pending_adjustments.keys() == {big["target"]}
+    store.act("reject", eur, "bob", adjustment=big["target"])
+    small = store.act("adjust", eur, "alice", amount="-440", reason="fx_difference")  # rejected 480 not counted
+    assert (
+        not store.state(eur).pending_adjustments
+        and store.state(eur).applied_adjustments[0]["adjustment_id"] == (small["target"])
+    )
+    for eid in (no_rate, no_currency):
+        tiny = store.act("adjust", eid, "alice", amount="0.01", reason="rounding")
+        assert store.state(eid).pending_adjustments.keys() == {tiny["target"]}, eid
+    assert store.verify() == []
+
+
+def test_every_adjustment_counts_towards_the_total_approved_or_not(store: ActionStore) -> None:
+    """After 800 adjusted and approved, a further 90 and then 10 each wait for a checker: the
+    total is 890, then 900 (the tryout saw both applied: only unapproved ones were counted)."""
+    store.act("claim", FIN, "alice")
+    first = store.act("adjust", FIN, "alice", amount="800", reason="pricing_error")
+    store.act("approve", FIN, "bob", adjustment=first["target"])
+    second = store.act("adjust", FIN, "alice", amount="90", reason="pricing_error")
+    assert second["target"] in store.state(FIN).pending_adjustments
+    third = store.act("adjust", FIN, "alice", amount="-10", reason="rounding")  # pending ones count too
+    assert set(store.state(FIN).pending_adjustments) == {second["target"], third["target"]}
+
+
+def test_the_total_counts_pending_adjustments_but_not_rejected_ones(store: ActionStore) -> None:
+    store.act("claim", FIN, "alice")
+    pending = store.act("adjust", FIN, "alice", amount="600", reason="pricing_error")
+    store.act("reject", FIN, "bob", adjustment=pending["target"])
+    applied = store.act("adjust", FIN, "alice", amount="400", reason="pricing_error")  # 400: the 600 was rejected
+    assert not store.state(FIN).pending_adjustments
+    over = store.act("adjust", FIN, "alice", amount="100.01", reason="rounding")  # 500.01 with the 400
+    assert store.state(FIN).pending_adjustments.keys() == {over["target"]} and applied["target"] != over["target"]
 
 
 def test_escalation_lets_the_escalation_team_claim(store: ActionStore) -> None:
