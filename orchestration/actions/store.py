@@ -27,6 +27,7 @@ from orchestration.actions.core import (
     ActionError,
     Conflict,
     NotFound,
+    as_of_pinned,
     store_path,
     utc_now,
     wall_clock,
@@ -486,6 +487,44 @@ class ActionStore:
                 raise ActionError("comment needs text (--text)")
         return fields
 
+    def _check_effective_time(self, state: ExceptionState, catalog: dict) -> None:
+        """Refuse an action whose business time comes before the exception's timeline.
+
+        An action takes effect at the business clock (RECON_AS_OF when pinned). Before the
+        exception's first sighting it would resolve what did not exist yet (the marts showed
+        resolved_at before first_seen_at and negative hours to resolution); before its latest
+        action it would reorder its history (a resolution ahead of its claim). Equal times are
+        fine: a replay acts at the time of the run that found the exception.
+        """
+        now = self.clock()
+        first_seen = _aware(catalog["first_seen_at"])
+        latest = _aware(state.last_action_at) if state.last_action_at else None
+        pinned = as_of_pinned()
+        clock = (
+            f"the business clock is {now.isoformat()} (RECON_AS_OF={pinned})"
+            if pinned
+            else f"the business clock is the real time, {now.isoformat()}"
+        )
+        eid = state.exception_id[:8]
+        if first_seen is not None and now < first_seen:
+            raise ActionError(
+                f"exception {eid} was first seen at {first_seen.isoformat()}; an action cannot take effect before "
+                f"the exception existed, and {clock}. Nothing recorded: "
+                + (
+                    f"unset RECON_AS_OF, or set it to {first_seen.isoformat()} or later"
+                    if pinned
+                    else f"the run that found it was pinned ahead; set RECON_AS_OF to {first_seen.isoformat()} or later"
+                )
+            )
+        if latest is not None and now < latest:
+            raise ActionError(
+                f"exception {eid} (first seen {catalog['first_seen_at']}) has its latest action, {state.last_action}, "
+                f"in effect from {latest.isoformat()}; an action cannot take effect before it, and {clock}. "
+                f"Nothing recorded: "
+                + ("unset RECON_AS_OF, or set it" if pinned else "set RECON_AS_OF")
+                + f" to {latest.isoformat()} or later"
+            )
+
     def working_teams(self) -> list[str]:
         """Teams an exception may be given to: those with an operator to work it."""
         return sorted({op.team for op in self.policy.operators.values() if {"operator", "ops_lead"} & op.roles})
@@ -504,8 +543,9 @@ class ActionStore:
             try:
                 eid = self.resolve_id(exception_id, con)
                 state = self._state(con, eid)
-                catalog = con.execute("select * from exception_catalog where exception_id = ?", [eid]).fetchone()
-                fields = self._check(action, op, state, kw, dict(catalog))
+                catalog = dict(con.execute("select * from exception_catalog where exception_id = ?", [eid]).fetchone())
+                self._check_effective_time(state, catalog)
+                fields = self._check(action, op, state, kw, catalog)
                 row = self._append(con, eid, action, op.name, state, fields, login=login)
                 con.execute("commit")
             except BaseException:
@@ -625,6 +665,17 @@ class ActionStore:
     def all_actions(self, after_seq: int = 0) -> list[dict]:
         with self._connect() as con:
             return [dict(r) for r in con.execute("select * from actions where seq > ? order by seq", [after_seq])]
+
+
+def _aware(text: str | None) -> datetime | None:
+    """An ISO timestamp of the store as an aware datetime (UTC when it carries no offset)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def verify_chain(entries) -> list[str]:

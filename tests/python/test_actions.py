@@ -208,6 +208,32 @@ def test_sla_breach_escalates_to_the_severity_target(tmp_path: Path) -> None:
     assert store.state(FIN).escalated_to is None  # 72 h: not breached
 
 
+def test_no_action_takes_effect_before_the_exception_or_its_latest_action(tmp_path: Path) -> None:
+    """A resolution backdated before the first sighting put resolved_at before first_seen_at in
+    the marts (negative hours to resolution); one before the claim reordered the history."""
+    clock = Clock(T0)
+    store = make_store(tmp_path / "a.sqlite", clock)  # first seen at T0
+    clock.now = T0 - timedelta(days=5)
+    with pytest.raises(ActionError, match=f"exception {FIN[:8]} was first seen at 2026-11-02T09:00:00\\+00:00"):
+        store.act("claim", FIN, "alice")
+    with pytest.raises(ActionError, match="first seen at .* or later"):
+        store.act("comment", MEDIA, "carol", comment="backdated")  # a comment too: it is on the timeline
+    assert store.all_actions() == []
+    clock.now = T0  # the time of the run that found it: allowed
+    store.act("claim", FIN, "alice")
+    clock.now = T0 + timedelta(hours=6)
+    store.act("comment", FIN, "alice", comment="called the client")
+    clock.now = T0 + timedelta(hours=2)  # after the sighting, before the latest action
+    with pytest.raises(ActionError, match="latest action, comment, in effect from 2026-11-02T15:00:00\\+00:00"):
+        store.act("resolve", FIN, "alice", reason="billed_late")
+    assert [a["action"] for a in store.history(FIN)] == ["claim", "comment"]
+    clock.now = T0 + timedelta(hours=6)
+    store.act("resolve", FIN, "alice", reason="billed_late")
+    state = store.state(FIN)
+    assert state.status == "resolved" and state.closed_at == (T0 + timedelta(hours=6)).isoformat()
+    assert store.verify() == []
+
+
 def test_pipeline_closes_a_break_that_reconciles_and_reopens_it_when_it_returns(tmp_path: Path) -> None:
     clock = Clock(T0)
     store = make_store(tmp_path / "a.sqlite", clock)

@@ -517,6 +517,22 @@ def test_a_business_clock_outside_the_contract_range_is_refused(
     assert home_store.all_actions()[-1]["effective_at"].startswith("2026-11-30")
 
 
+def test_a_backdated_action_is_refused_with_what_to_do(
+    home_store: ActionStore, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """`RECON_AS_OF=<before the first sighting> recon exceptions resolve` was recorded with a warning."""
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-02T09:00:00Z")  # when the run found it
+    assert cli.main(["exceptions", "claim", FIN[:8], "--as", "alice"]) == 0
+    monkeypatch.setenv("RECON_AS_OF", "2026-10-10T09:00:00Z")
+    assert cli.main(["exceptions", "resolve", FIN[:8], "--reason", "billed_late", "--as", "alice"]) == 3
+    err = capsys.readouterr().err
+    assert f"exception {FIN[:8]} was first seen at 2026-11-02T09:00:00+00:00" in err
+    assert "RECON_AS_OF=2026-10-10T09:00:00Z" in err and "set it to 2026-11-02T09:00:00+00:00 or later" in err
+    assert [e["action"] for e in home_store.all_actions()] == ["claim"]
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-03T09:00:00Z")
+    assert cli.main(["exceptions", "resolve", FIN[:8], "--reason", "billed_late", "--as", "alice"]) == 0
+
+
 def test_a_link_in_the_wrong_reconciliation_says_where_the_record_is() -> None:
     from orchestration import links
 
