@@ -988,14 +988,30 @@ def cmd_audit_verify() -> int:
             )
         if archived != anchor and actions.superseded_by_fork(archived, forks) is None:
             problems += actions.check_anchor(entries, archived, path, f"the archived publication {name}")
-    # The catalog (who owns each exception) is rewritten by every run, outside the chain:
-    # compared with the publication unless a run since refreshed it without publishing.
-    from orchestration import alerts
+    # The catalog (who owns each exception, its amounts) is rewritten by every run, outside the
+    # chain, with its digest: recomputed here; compared with the publication's digest and rows
+    # unless a run since refreshed it without publishing.
+    from orchestration import alerts, lock
 
     last = alerts.last_run()
-    if path.exists() and published and (not last or last.get("run_id") == published["run_id"] or last.get("succeeded")):
-        catalog = actions.catalog_disagreements(path, publish.serving_path())
-        problems += [f"{p}: the catalog was edited outside a run (the next run rewrites it)" for p in catalog]
+    since = bool(published) and (
+        # a run holds the warehouse: it may have written the catalog and not yet published
+        lock.current_holder() is not None
+        or (bool(last) and last.get("run_id") != published["run_id"] and not last.get("succeeded"))
+    )
+    catalog_problems, anchored = (
+        actions.check_catalog(path, anchor, source, against_anchor=not since) if path.exists() else ([], False)
+    )
+    # The publication's own exceptions: to name the rows that differ, or when there is no
+    # digest to go by (a store or publication of an older version). A catalog whose digest is
+    # the one the publication anchored is what that run published: nothing to read again.
+    if path.exists() and published and not since and not anchored:
+        catalog_problems += actions.catalog_disagreements(path, publish.serving_path())
+    problems += [
+        f"{p}: the catalog was edited outside a run (the next run rewrites the current exceptions; restore "
+        "actions.sqlite from a backup to keep their first sightings)"
+        for p in catalog_problems
+    ]
     count = len(entries or [])
     if problems:
         click.echo(f"audit FAILED for {path}: {len(problems)} problem(s) in {count} entries")

@@ -209,6 +209,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    # The action store's exception catalog digest at that moment (check_catalog).
+    con.execute(f"alter table {RAW_SCHEMA}.audit_anchors add column if not exists catalog_digest VARCHAR")
     con.execute(
         f"""
         create table if not exists {RAW_SCHEMA}.quarantine (

@@ -66,7 +66,9 @@ from orchestration.actions.state import ExceptionState  # noqa: F401
 from orchestration.actions.store import (  # noqa: F401
     SCHEMA,
     ActionStore,
+    catalog_digest,
     catalog_disagreements,
+    check_catalog,
     entry_hash,
     read_log,
     verify_chain,

@@ -11,9 +11,14 @@ from orchestration.actions.store import ActionStore
 
 
 def anchor_record(store: ActionStore) -> dict:
-    """The head of the chain now: what a run writes to raw.audit_anchors and current.json."""
+    """The head of the chain now, and the catalog's recorded digest: what a run writes to
+    raw.audit_anchors and current.json (``recon audit verify`` checks the store against both)."""
     seq, head = store.head()
-    return {"seq": seq, "entry_hash": head, "store": str(store.path), "anchored_at": wall_clock().isoformat()}
+    record = {"seq": seq, "entry_hash": head, "store": str(store.path), "anchored_at": wall_clock().isoformat()}
+    catalog = store.recorded_catalog_digest()
+    if catalog:  # none before the first refresh of this version
+        record.update(catalog_digest=catalog["digest"], catalog_rows=catalog["catalog_rows"])
+    return record
 
 
 def record_anchor(con, store: ActionStore, run_id: str | None, step: str) -> dict:
@@ -23,9 +28,18 @@ def record_anchor(con, store: ActionStore, run_id: str | None, step: str) -> dic
     ensure_raw_schema(con)
     anchor = anchor_record(store)
     con.execute(
-        "insert into raw.audit_anchors (anchor_id, anchored_at, run_id, step, seq, entry_hash, store_path) "
-        "select coalesce(max(anchor_id), 0) + 1, cast(? as timestamptz), ?, ?, ?, ?, ? from raw.audit_anchors",
-        [anchor["anchored_at"], run_id, step, anchor["seq"], anchor["entry_hash"], anchor["store"]],
+        "insert into raw.audit_anchors (anchor_id, anchored_at, run_id, step, seq, entry_hash, store_path, "
+        "catalog_digest) "
+        "select coalesce(max(anchor_id), 0) + 1, cast(? as timestamptz), ?, ?, ?, ?, ?, ? from raw.audit_anchors",
+        [
+            anchor["anchored_at"],
+            run_id,
+            step,
+            anchor["seq"],
+            anchor["entry_hash"],
+            anchor["store"],
+            anchor.get("catalog_digest"),
+        ],
     )
     return anchor
 

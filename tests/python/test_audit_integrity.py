@@ -604,3 +604,103 @@ def test_audit_verify_finds_an_owner_edited_in_the_catalog(recon_home: Path, hom
     assert cli.main(["audit", "verify"]) == 6
     out = capsys.readouterr().out
     assert f"exception {MEDIA[:8]} in the store's catalog: owner_team 'finance' (published 'media_ops')" in out
+
+
+def _publish_catalog(home: Path, store: ActionStore, run_id: str, rows: list[dict]) -> None:
+    """A run's end: the exceptions mart the catalog was written from, published with the store's anchor."""
+    path = home / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists marts")
+    con.execute(
+        "create or replace table marts.fct_reconciliation_exceptions (exception_id varchar, exception_type varchar,"
+        " owner_team varchar, severity varchar, sla_hours integer, currency varchar, amount_at_risk decimal(18, 4),"
+        " amount_at_risk_reporting decimal(18, 4))"
+    )
+    for r in rows:
+        con.execute(
+            "insert into marts.fct_reconciliation_exceptions values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [r["exception_id"], r["exception_type"], r["owner_team"], r["severity"], r["sla_hours"], r["currency"],
+             r["amount_at_risk"], r["amount_at_risk_reporting"]],
+        )  # fmt: skip
+    con.close()
+    publish.publish(path, run_id, {"audit_anchor": actions.anchor_record(store)})
+    (home / "last_run.json").write_text(json.dumps({"run_id": run_id, "succeeded": True}))
+
+
+CATALOG = [
+    {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance", "severity": "manual_review",
+     "sla_hours": 72, "currency": "EUR", "amount_at_risk": "1000.0000", "amount_at_risk_reporting": "1128.1300"},
+    {"exception_id": MEDIA, "exception_type": "over_delivery", "owner_team": "media_ops", "severity": "manual_review",
+     "sla_hours": 24, "currency": "USD", "amount_at_risk": "80.0000", "amount_at_risk_reporting": "80.0000"},
+]  # fmt: skip
+RETIRED = "d" * 32
+
+
+def _home_with_a_published_catalog(recon_home: Path, home_store: ActionStore) -> None:
+    home_store.refresh_catalog([*CATALOG, {**CATALOG[1], "exception_id": RETIRED}])
+    home_store.refresh_catalog(CATALOG)  # RETIRED: no longer found, kept with is_current = 0
+    _publish_catalog(recon_home, home_store, "run-0001", CATALOG)
+
+
+def test_runs_and_operators_never_trip_the_catalog_check(recon_home: Path, home_store: ActionStore, capsys) -> None:
+    _home_with_a_published_catalog(recon_home, home_store)
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    anchor = publish.current()["audit_anchor"]
+    assert anchor["catalog_digest"] == home_store.recorded_catalog_digest()["digest"] and anchor["catalog_rows"] == 3
+    # Operators act: the log grows, the catalog is theirs to read only.
+    home_store.act("claim", FIN, "alice")
+    home_store.act("adjust", FIN, "alice", amount="100", reason="fx_difference")
+    home_store.act("resolve", FIN, "alice", reason="billed_late")
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    # A run rewrites the catalog; verify runs before it publishes (it holds the warehouse), and
+    # after its publication failed (a gate): the catalog is ahead of the publication.
+    from orchestration.lock import warehouse_lock
+
+    changed = [CATALOG[0], {**CATALOG[1], "amount_at_risk": "90.0000", "amount_at_risk_reporting": "90.0000"}]
+    with warehouse_lock("recon run (test)"):
+        home_store.refresh_catalog(changed)
+        assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    (recon_home / "last_run.json").write_text(json.dumps({"run_id": "run-0002", "succeeded": False}))
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    # The next run publishes it.
+    home_store.refresh_catalog(changed)
+    _publish_catalog(recon_home, home_store, "run-0003", changed)
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        # The tryout's two edits: an open exception gone from the list and the inbox; its value at risk made small.
+        (f"delete from exception_catalog where exception_id like '{MEDIA[:4]}%'",
+         [f"exception {MEDIA[:8]} is published but missing from the store's catalog", "its 2 rows do not match"]),
+        (f"update exception_catalog set amount_at_risk_reporting = '1.00' where exception_id = '{FIN}'",
+         [f"exception {FIN[:8]} in the store's catalog: amount_at_risk_reporting '1.00' (published "
+          "'1128.1300')", "edited outside a run"]),
+        # What is not published: a retired exception, a first sighting, the details.
+        (f"update exception_catalog set is_current = 1 where exception_id = '{RETIRED}'", ["its 3 rows do not match"]),
+        (f"update exception_catalog set first_seen_at = '2020-01-01T00:00:00+00:00' where exception_id = '{FIN}'",
+         ["do not match the digest the run that wrote it recorded (3 rows"]),
+        # The digest recomputed after the edit, or deleted: the publication anchored the one the run wrote.
+        (f"update exception_catalog set details = '{{\"domain\": \"leads\"}}' where exception_id = '{FIN}'; recompute",
+         ["is not the one the publication", "anchored (3 rows, digest"]),
+        ("delete from catalog_digest", ["has no recorded digest, but the publication"]),
+    ],
+)  # fmt: skip
+def test_audit_verify_finds_the_catalog_edited(
+    recon_home: Path, home_store: ActionStore, capsys, sql: str, expected: list[str]
+) -> None:
+    _home_with_a_published_catalog(recon_home, home_store)
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    _drop_guards(home_store.path, sql.removesuffix("; recompute"))
+    if sql.endswith("; recompute"):
+        con = sqlite3.connect(home_store.path)
+        digest, rows = actions.catalog_digest(con)
+        con.execute("update catalog_digest set digest = ?, catalog_rows = ?", [digest, rows])
+        con.commit()
+        con.close()
+    assert cli.main(["audit", "verify"]) == 6
+    out = capsys.readouterr().out
+    for text in expected:
+        assert text in out, out
+    assert "the catalog was edited outside a run" in out

@@ -578,3 +578,32 @@ def test_adjustments_split_under_the_threshold_still_need_a_checker(home: Path, 
     )
     state = ActionStore(home / "actions.sqlite").state(eid)
     assert not state.pending_adjustments and [a.get("approved_by") for a in state.applied_adjustments] == [None, "bob"]
+
+
+def test_audit_verify_holds_the_catalog_a_real_run_wrote(
+    home: Path, accounts: Accounts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """After a real run and operators' actions through the desk (the tests above), the catalog
+    verifies; in a copy of the home, deleting an open exception from it (gone from `recon
+    exceptions list` and the inbox) or making its value at risk 1.00 fails (a tryout saw "audit ok")."""
+    import shutil
+
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    eid = open_ids(home, "finance")[0]
+    for sql, expected in (
+        (f"delete from exception_catalog where exception_id = '{eid}'", "is published but missing from the store's"),
+        (f"update exception_catalog set amount_at_risk_reporting = '1.00' where exception_id = '{eid}'",
+         "amount_at_risk_reporting '1.00' (published"),
+    ):  # fmt: skip
+        copy = tmp_path / f"copy{len(sql)}"
+        shutil.copytree(home, copy, ignore=shutil.ignore_patterns("dagster"))
+        monkeypatch.setenv("RECON_HOME", str(copy))
+        monkeypatch.setenv("RECON_DUCKDB_PATH", str(copy / "warehouse.duckdb"))
+        con = sqlite3.connect(copy / "actions.sqlite")
+        con.execute(sql)
+        con.commit()
+        con.close()
+        assert cli.main(["audit", "verify"]) == 6
+        out = capsys.readouterr().out
+        assert expected in out and "do not match the digest the run that wrote it recorded" in out, out
