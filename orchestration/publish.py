@@ -118,6 +118,9 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
     parquet_dir = root / name / "parquet"
     parquet_dir.mkdir(parents=True, exist_ok=True)
     con = open_writer(building)
+    # The marts are sets, as in the dbt profile: copied and exported in parallel, out of
+    # insertion order (docs/benchmarks.md, "Publication out of insertion order").
+    con.execute("set preserve_insertion_order = false")
     row_counts: dict[str, int] = {}
     exported: dict[str, str] = {}  # Parquet file name -> the table it exports
     try:
