@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time
 from orchestration.quality.config import RECORD_STATES, RECORDS_ASSET, RECORDS_RELATION, RETRAIN_HINT, _recon_settings
 from orchestration.quality.gx import _key, _Validator, _verdict
 from orchestration.quality.results import CheckResult
-from orchestration.quality.sql import _ident, _relation, _relation_exists
+from orchestration.quality.sql import _columns_of, _ident, _relation, _relation_exists
 
 # ------------------------------------------------------------------------- match rate
 
@@ -27,14 +27,28 @@ def match_rate_frame(con: duckdb.DuckDBPyConnection, relation: str = RECORDS_REL
     ``relation`` is ``schema.table`` of any table shaped like
     ``marts.fct_reconciliation_records`` (reconciliation, side, record_state): one row per
     reconciliation and side comes back, so the frame is small whatever the mart's size.
+
+    Beside them, the engine's own share: ``operator_records`` counts the records an operator
+    matched or unmatched by hand (``has_operator_link``; 0 when the table has no such
+    column), ``engine_records`` and ``engine_matched`` the others, and ``engine_match_rate``
+    = engine_matched / engine_records (NaN when an operator decided every record).
     """
+    quoted = _relation(relation)  # refuses anything but schema.table before it is read
+    schema, table = relation.split(".")
+    by_operator = "has_operator_link" in _columns_of(con, schema, table)
+    operator = "coalesce(has_operator_link, false)" if by_operator else "false"
     states = ", ".join(
         f"count(*) filter (where record_state = ${state})::BIGINT as {_ident(state)}" for state in RECORD_STATES
     )
     sql = f"""
         select reconciliation, side, count(*)::BIGINT as records, {states},
-            count(*) filter (where record_state = $matched)::DOUBLE / count(*) as match_rate
-        from {_relation(relation)}
+            count(*) filter (where record_state = $matched)::DOUBLE / count(*) as match_rate,
+            count(*) filter (where {operator})::BIGINT as operator_records,
+            count(*) filter (where not {operator})::BIGINT as engine_records,
+            count(*) filter (where not {operator} and record_state = $matched)::BIGINT as engine_matched,
+            count(*) filter (where not {operator} and record_state = $matched)::DOUBLE
+                / nullif(count(*) filter (where not {operator}), 0) as engine_match_rate
+        from {quoted}
         group by reconciliation, side
         order by reconciliation, side
     """
@@ -70,6 +84,14 @@ def _match_rate_checks(
     the baseline again) or the numbers change. Runs whose rate only warned do join: a
     warning is accepted data. Changing ``side`` starts a new baseline (rates are kept per
     side).
+
+    The rate is the **engine's**: records an operator matched or unmatched by hand
+    (``has_operator_link``) are left out of it, and so of every later run's baseline, and
+    the message counts them. An operator's deliberate action is not a drop in matching: on
+    a small book one unmatch moves the rate by more than ``max_drop`` and must not stop the
+    publication that carries it. Reports written before this rule measured every record
+    (they have no ``basis``); they stay in the window as they are until newer runs replace
+    them.
     """
     wanted = {name: _recon_settings(cfg, name) for name in names}
     observed: dict[str, Any] = {}
@@ -84,12 +106,16 @@ def _match_rate_checks(
             for name, s in wanted.items()
         ], observed
     rates = match_rate_frame(con)
-    # The checked side of each reconciliation, its rate rounded like its thresholds (0.9 - 0.05
-    # is 0.8500000000000001 in floating point; a rate of exactly 0.85 must pass), and beside
-    # it the absolute minimum and, after the baseline period, the relative floor.
+    # The checked side of each reconciliation, the engine's rate on it rounded like its
+    # thresholds (0.9 - 0.05 is 0.8500000000000001 in floating point; a rate of exactly 0.85
+    # must pass), and beside it the absolute minimum and, after the baseline period, the
+    # relative floor. The engine's rate leaves out the records an operator matched or
+    # unmatched by hand: a deliberate action is not a drop in matching (and never blocks a
+    # publication); a side whose every record an operator decided has nothing to judge.
     key = rates["reconciliation"] + ":" + rates["side"]
-    checked = rates[key.isin([f"{n}:{s['side']}" for n, s in wanted.items()])].reset_index(drop=True)
-    checked["rate"] = checked["match_rate"].astype(float).round(6)
+    wanted_keys = [f"{n}:{s['side']}" for n, s in wanted.items()]
+    checked = rates[key.isin(wanted_keys) & (rates["engine_records"] > 0)].reset_index(drop=True)
+    checked["rate"] = checked["engine_match_rate"].astype(float).round(6)
     checked["min_rate"] = checked["reconciliation"].map({n: float(s["min_rate"]) for n, s in wanted.items()})
     baselines: dict[str, dict[str, Any]] = {}
     for name, s in wanted.items():
@@ -143,20 +169,40 @@ def _match_rate_checks(
         if len(other):
             metadata["other_side_match_rate"] = round(float(other["match_rate"].iloc[0]), 6)
         severity = s["severity"]
+        side_rows = rates[(rates["reconciliation"] == name) & (rates["side"] == s["side"])]
+        by_operator = int(side_rows["operator_records"].iloc[0]) if len(side_rows) else 0
         if not len(mine):
-            observed[name] = {"side": s["side"], "records": 0, "baseline_candidate": False}
-            metadata.update(status="no records", records=0)
+            records = int(side_rows["records"].iloc[0]) if len(side_rows) else 0
+            observed[name] = {
+                "side": s["side"],
+                "records": records,
+                "operator_records": by_operator,
+                "baseline_candidate": False,
+            }
+            metadata.update(status="no records", records=records, operator_records=by_operator)
             passed = True
-            description = (
-                f"no {s['side']} records for {name}: nothing to check; this run does not count towards its baseline."
-            )
+            if records:
+                description = (
+                    f"all {records} {s['side']} records of {name} were matched or unmatched by an operator: "
+                    "no decision of the engine to check; this run does not count towards its baseline."
+                )
+            else:
+                description = (
+                    f"no {s['side']} records for {name}: nothing to check; "
+                    "this run does not count towards its baseline."
+                )
         else:
             row = checked.loc[mine[0]]
             rate = float(row["rate"])
             observed[name] = {
                 "side": s["side"],
+                # The engine's rate: records an operator matched or unmatched are left out
+                # ("basis"; reports written before it have none and measured every record).
                 "match_rate": rate,
+                "basis": "engine",
                 "records": int(row["records"]),
+                "operator_records": by_operator,
+                "all_records_match_rate": round(float(row["match_rate"]), 6),
                 # Joins the baseline when the run passes its gates, and only if the rate was
                 # measured on this run's own build (not the previous build, before dbt ran).
                 "baseline_candidate": after_build,
@@ -169,11 +215,16 @@ def _match_rate_checks(
             passed = min_ok and drop_ok
             if drop_ok and not min_ok:
                 severity = "warn"  # the absolute threshold only warns, in and after the baseline period
-            description, hint = _match_rate_message(name, s, rate, b, min_ok, drop_ok)
+            description, hint = _match_rate_message(
+                name, s, rate, b, min_ok, drop_ok, by_operator, float(row["match_rate"])
+            )
             metadata.update(
                 status="baseline" if b["in_baseline"] else "checked",
                 match_rate=rate,
                 records=int(row["records"]),
+                operator_records=by_operator,
+                engine_records=int(row["engine_records"]),
+                all_records_match_rate=round(float(row["match_rate"]), 6),
                 **{state: int(row[state]) for state in RECORD_STATES},
                 below_min_rate=not min_ok,
                 expectations=gx,
@@ -222,11 +273,24 @@ def _sentence(text: str) -> str:
 
 
 def _match_rate_message(
-    name: str, s: Mapping[str, Any], rate: float, b: Mapping[str, Any], min_ok: bool, drop_ok: bool
+    name: str,
+    s: Mapping[str, Any],
+    rate: float,
+    b: Mapping[str, Any],
+    min_ok: bool,
+    drop_ok: bool,
+    by_operator: int = 0,
+    all_records_rate: float | None = None,
 ) -> tuple[str, str]:
     """What the check found, in words, and what to change if it is not a problem (or is)."""
     where = f"match_rate.reconciliations.{name}"
     head = f"match rate {_fmt_rate(rate)} of {s['side']} records for {name}"
+    if by_operator:
+        head = (
+            f"engine's {head} ({by_operator} record{'s' if by_operator != 1 else ''} an operator matched or "
+            f"unmatched by hand left out; {_fmt_rate(all_records_rate if all_records_rate is not None else rate)} "
+            "counting them)"
+        )
     window = f"median of the last {len(b['window'])} passing run{'s' if len(b['window']) != 1 else ''}"
     min_hint = (
         f"if this rate is expected for your data, set {where}.min_rate in config/quality.yml "
@@ -249,7 +313,9 @@ def _match_rate_message(
     base = f"baseline {_fmt_rate(b['baseline'])} ({window})"
     if not drop_ok:
         hint = (
-            f"find what changed (a source's export format, a rule or weight change), or {RETRAIN_HINT}. "
+            f"find what changed in the engine's own decisions (a source's export format, a rule or weight change; "
+            f"operators' matches and unmatches are not counted: {by_operator} record{'s' if by_operator != 1 else ''} "
+            f"here), or {RETRAIN_HINT}. "
             f"If the lower rate is expected from now on, set "
             f"{where}.baseline_since in config/quality.yml to today's date: the next {s['baseline_runs']} runs "
             f"set a new baseline and only warn. To allow wider swings, raise {where}.max_drop (now {s['max_drop']:g})."
