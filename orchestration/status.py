@@ -230,20 +230,38 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
     return _marts_summary(con, out)
 
 
+# Orders per state: active orders, cancelled orders, and the active orders' booking.
+_BY_STATE = """
+    select {state}, count(*) filter (where not is_cancelled), count(*) filter (where is_cancelled),
+        sum(booked_amount_reporting) filter (where not is_cancelled)
+    from marts.fct_reconciled_orders
+    group by 1
+    order by 2 desc, 3 desc, 1
+"""
+
+
 def _marts_summary(con: duckdb.DuckDBPyConnection, out: dict) -> dict:
     if _has(con, "marts", "fct_reconciled_orders"):
+        # Every count says which orders it covers: the headline counts active orders (not
+        # cancelled); the tables list every order, active and cancelled in their own columns,
+        # so each table's active column adds up to the headline's active orders (a cancelled
+        # order billed and credited in full is still `billed` and `complete` in the mart).
         row = con.execute(
             "select count(*) filter (where not is_cancelled), "
             "count(*) filter (where not is_cancelled and invoice_count > 0), "
-            "count(*) filter (where billing_state = 'billed') "
+            "count(*) filter (where not is_cancelled and billing_state = 'billed'), "
+            "count(*) filter (where is_cancelled), count(*) "
             "from marts.fct_reconciled_orders"
         ).fetchone()
-        out["orders_active"], out["orders_matched"], out["orders_billed_in_full"] = row
+        (
+            out["orders_active"],
+            out["orders_matched"],
+            out["orders_billed_in_full"],
+            out["orders_cancelled"],
+            out["orders_total"],
+        ) = row
         out["match_rate"] = (row[1] / row[0]) if row[0] else 0.0
-        out["billing_states"] = con.execute(
-            "select billing_state, count(*), sum(booked_amount_reporting) from marts.fct_reconciled_orders "
-            "group by 1 order by 2 desc"
-        ).fetchall()
+        out["billing_states"] = con.execute(_BY_STATE.format(state="billing_state")).fetchall()
     if _has(con, "marts", "fct_reconciliation_records"):
         out["reconciliations"] = con.execute(
             "select reconciliation, side, "
@@ -253,10 +271,7 @@ def _marts_summary(con: duckdb.DuckDBPyConnection, out: dict) -> dict:
             "count(*) filter (where record_state = 'unmatched'), count(*) "
             "from marts.fct_reconciliation_records group by 1, 2 order by 1, 2"
         ).fetchall()
-        out["completeness"] = con.execute(
-            "select completeness_state, count(*), sum(booked_amount_reporting) from marts.fct_reconciled_orders "
-            "group by 1 order by 2 desc"
-        ).fetchall()
+        out["completeness"] = con.execute(_BY_STATE.format(state="completeness_state")).fetchall()
     if _has(con, "marts", "fct_exception_current"):
         # Exceptions not closed, as of the last run: routed, timed, and what is at stake.
         out["exceptions"] = con.execute(
@@ -320,21 +335,22 @@ def render(source: Source, con: duckdb.DuckDBPyConnection) -> list[str | Rendera
     blocks: list[str | RenderableType] = ["", f"reading the {source.describe()}"]
     blocks += source_blocks(data)
     if "match_rate" in data:
+        active, cancelled = data["orders_active"], data["orders_cancelled"]
         blocks += [
             "",
             "== Orders ↔ invoices ==",
-            f"  match rate: {data['match_rate']:.1%} of {data['orders_active']:,} active orders have a matched "
-            f"invoice; {data['orders_billed_in_full']:,} billed in full",
+            f"  {data['orders_total']:,} orders: {active:,} active, {cancelled:,} cancelled "
+            "(the tables list both, each in its own column)",
+            f"  match rate: {data['match_rate']:.1%} of the {active:,} active orders have a matched invoice; "
+            f"{data['orders_billed_in_full']:,} of the {active:,} billed in full (billing state billed)",
         ]
-        rows = [(s, n, _money(a)) for s, n, a in data["billing_states"]]
-        blocks.append(table(["billing state", "orders", "booked (reporting ccy)"], rows, indent=2))
+        blocks.append(table(_state_headers("billing state"), _state_rows(data["billing_states"]), indent=2))
     if "reconciliations" in data:
         blocks += ["", "== Reconciliations (records by state; see marts.fct_reconciliation_records) =="]
         headers = ["reconciliation", "side", "matched", "suggested", "ambiguous", "unmatched", "records"]
         blocks.append(table(headers, data["reconciliations"], indent=2))
         blocks += ["", "== Reconciled orders by completeness (every leg: booked, delivered, fulfilled, billed) =="]
-        rows = [(s, n, _money(a)) for s, n, a in data["completeness"]]
-        blocks.append(table(["completeness", "orders", "booked (reporting ccy)"], rows, indent=2))
+        blocks.append(table(_state_headers("completeness"), _state_rows(data["completeness"]), indent=2))
     if "exceptions" in data:
         blocks += ["", "== Open exceptions, routed (recon exceptions list) =="]
         if data["exceptions"]:
@@ -395,6 +411,14 @@ def source_blocks(data: dict) -> list[str | RenderableType]:
     else:
         blocks.append("  none")
     return blocks
+
+
+def _state_headers(state: str) -> list[str]:
+    return [state, "active orders", "cancelled orders", "booked, active orders (reporting ccy)"]
+
+
+def _state_rows(rows: list[tuple]) -> list[tuple]:
+    return [(s, active, cancelled, _money(a)) for s, active, cancelled, a in rows]
 
 
 def _money(amount) -> str:
