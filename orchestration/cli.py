@@ -625,6 +625,22 @@ def _store():
     return actions.ActionStore()
 
 
+def _reading_store():
+    """The store for commands that only read it (list, show): SLAs and "overdue" are judged
+    by the business clock the marts and `recon status` use (ActionStore.reading_clock), so
+    a replay's list is not judged by today's date. Returns the store and a line saying which
+    clock that is during a replay (empty otherwise)."""
+    store = _store()
+    now, source = store.use_reading_clock()
+    note = ""
+    if source == "replay":
+        note = (
+            f"as of {now.isoformat()} (the last run's pinned RECON_AS_OF: a replay; SLA and overdue are judged "
+            "at that time, like the marts and recon status)"
+        )
+    return store, note
+
+
 def _requested_operator(actor: str | None) -> str | None:
     """Who to act as: --as, else RECON_USER (a default for --as, not an identity), else the login's own operator.
 
@@ -677,7 +693,7 @@ def cmd_exceptions_list(
         raise click.BadParameter(
             f"{exception_type!r} is no exception type; one of: {', '.join(known)}", param_hint="--type"
         )
-    store = _store()
+    store, clock_note = _reading_store()
     if team is not None and team not in store.policy_teams():
         raise click.BadParameter(f"{team!r} is no team; one of: {', '.join(store.policy_teams())}", param_hint="--team")
     if (
@@ -722,6 +738,8 @@ def cmd_exceptions_list(
     ]
     terminal.show([terminal.table(EXCEPTION_COLUMNS, shown)])
     click.echo(f"{len(rows)} exception(s){' (showing ' + str(limit) + ')' if len(rows) > limit else ''}")
+    if clock_note:
+        click.echo(clock_note)
     return 0
 
 
@@ -729,7 +747,7 @@ def cmd_exceptions_list(
 @click.argument("exception_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True)
 def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
-    store = _store()
+    store, clock_note = _reading_store()
     entry = store.catalog_entry(exception_id)
     state = store.state(entry["exception_id"])
     history = store.history(entry["exception_id"])
@@ -747,6 +765,8 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
     echo(f"  {'first seen / last seen':<26} {entry['first_seen_at']} / {entry['last_seen_at']}")
     sla = f"{state.sla_due_at.isoformat()}" + ("  BREACHED" if state.is_breached else "")
     echo(f"  {'SLA due':<26} {sla}" + (f" (reopened {state.reopened_at})" if state.reopened_at else ""))
+    if clock_note:
+        echo(f"  {'':<26} {clock_note}")
     if state.escalated_to:
         echo(f"  {'escalated to':<26} {state.escalated_to}")
     if state.pending_adjustments:

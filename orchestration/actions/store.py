@@ -86,6 +86,13 @@ create table if not exists catalog_digest (
     catalog_rows integer not null,
     written_at text not null
 );
+create table if not exists catalog_clock (
+    -- One row: the business clock of the run that last refreshed the catalog, and whether
+    -- RECON_AS_OF pinned it (a replay). Readers judge SLAs by it during replays.
+    id integer primary key check (id = 1),
+    as_of text not null,
+    pinned integer not null
+);
 """
 
 # Every column of exception_catalog, in the order the digest reads them. A column added to the
@@ -152,6 +159,35 @@ class ActionStore:
                 except sqlite3.OperationalError as exc:  # another process migrated it just now
                     if "duplicate column" not in str(exc):
                         raise
+
+    def replay_as_of(self) -> datetime | None:
+        """The pinned as-of of the run that last refreshed the catalog, when RECON_AS_OF pinned it.
+
+        None when that run ran on the real clock (or no run refreshed the catalog yet).
+        """
+        with self._connect() as con:
+            row = con.execute("select as_of, pinned from catalog_clock where id = 1").fetchone()
+        return datetime.fromisoformat(row["as_of"]) if row and row["pinned"] else None
+
+    def reading_clock(self) -> tuple[datetime, str]:
+        """The business clock a reader judges SLAs by, and where it comes from.
+
+        The same clock the marts and `recon status` use: ``RECON_AS_OF`` when this process
+        pins it; else, during a replay (the last run pinned RECON_AS_OF), that run's as-of;
+        else the real time (outside replays SLA clocks are counted live between runs).
+        """
+        if as_of_pinned():
+            return utc_now(), "RECON_AS_OF"
+        replay = self.replay_as_of()
+        if replay is not None:
+            return replay, "replay"
+        return utc_now(), "real"
+
+    def use_reading_clock(self) -> tuple[datetime, str]:
+        """Judge SLAs (listing, show) by :meth:`reading_clock`, fixed for this store's reads."""
+        now, source = self.reading_clock()
+        self.clock = lambda: now
+        return now, source
 
     def login(self) -> str:
         """The authenticated login this store records and checks actions against."""
@@ -260,6 +296,10 @@ class ActionStore:
                     self._append(con, eid, action, PIPELINE_ACTOR, state, {}, login=self.login())
                     events[action] += 1
             retired = con.execute("select count(*) from exception_catalog where is_current = 0").fetchone()[0]
+            con.execute(
+                "insert or replace into catalog_clock (id, as_of, pinned) values (1, ?, ?)",
+                [now, 1 if as_of_pinned() else 0],
+            )
             digest, rows = catalog_digest(con)
             con.execute(
                 "insert into catalog_digest (id, digest, catalog_rows, written_at) values (1, ?, ?, ?) "
