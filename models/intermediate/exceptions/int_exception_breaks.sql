@@ -14,7 +14,12 @@ grace_windows as (
 ),
 
 reconciled_orders as (
-    select * from {{ ref('int_reconciled_orders') }}
+    -- What the order is billed net of its credit notes (net_billed_amount, computed here
+    -- from the legs so a fixture that gives billed_amount alone reads no credit).
+    select
+        *,
+        billed_amount - coalesce(credited_amount, 0) as billed_net_of_credits
+    from {{ ref('int_reconciled_orders') }}
 ),
 
 invoices as (
@@ -675,7 +680,17 @@ order_breaks as (
                     and reconciled_orders.billed_variance + owed_billing.fitting_amount
                         >= -reconciled_orders.variance_tolerance
                     then null
+                -- Credit notes that bring what was billed back to the booking settle the
+                -- variance (an invoice credited in full and issued again): net, nothing is
+                -- owed either way.
+                when reconciled_orders.billing_state in ('under_billed', 'over_billed')
+                    and abs(reconciled_orders.billed_net_of_credits - reconciled_orders.booked_amount)
+                        <= reconciled_orders.variance_tolerance
+                    then null
                 when reconciled_orders.billing_state in ('under_billed', 'over_billed') then 'amount_variance'
+                -- (Billed in full and then credited in part is not raised: a credit note is the
+                -- agency's own decision, a make-good or a discount. Raising it cost B 11 445
+                -- false amount variances against 550 planted.)
             end as exception_type,
             case
                 -- Billed short by what the items that could be its leave missing.
@@ -690,11 +705,32 @@ order_breaks as (
                     then repeated_billing.repeated_amount
                 when reconciled_orders.billing_state = 'under_billed' and billed_twice_short.order_id is not null
                     then billed_twice_short.repeated_amount
-                else abs(reconciled_orders.billed_variance)
+                -- A copy billed (twice the booking, or an item billed again) is at stake in
+                -- full, whatever was credited since; any other variance is what the order
+                -- is owed or overpaid net of its credit notes.
+                when reconciled_orders.billing_state = 'over_billed'
+                    and (
+                        billed_twice.order_id is not null
+                        or (
+                            reconciled_orders.invoice_count >= 2
+                            and abs(reconciled_orders.billed_amount - 2 * reconciled_orders.booked_amount)
+                                <= 2 * reconciled_orders.variance_tolerance
+                        )
+                    )
+                    then abs(reconciled_orders.billed_variance)
+                else abs(reconciled_orders.billed_net_of_credits - reconciled_orders.booked_amount)
             end as amount,
             -- Billing was due by the order type's cadence (seed order_type_expectations:
-            -- the start, a month in, or the end of the service).
-            reconciled_orders.billing_due_date as due_date
+            -- the start, a month in, or the end of the service). A break of what was billed
+            -- (a variance, a copy) exists from the last invoice on, not before it: an
+            -- invoice issued after the due date must not raise an exception born breached.
+            case
+                when reconciled_orders.billing_state = 'not_billed' then reconciled_orders.billing_due_date
+                else greatest(
+                    reconciled_orders.billing_due_date,
+                    coalesce(reconciled_orders.last_invoiced_date, reconciled_orders.billing_due_date)
+                )
+            end as due_date
         union all
         select
             case
@@ -722,10 +758,12 @@ order_breaks as (
                 when reconciled_orders.delivery_state = 'under_delivered' then 'under_delivery'
                 when reconciled_orders.delivery_state = 'not_delivered'
                     and reconciled_orders.billing_state in ('billed', 'under_billed', 'over_billed')
+                    and reconciled_orders.billed_net_of_credits > reconciled_orders.variance_tolerance
                     then 'billed_not_delivered'
             end,
             case
-                when reconciled_orders.delivery_state = 'not_delivered' then reconciled_orders.billed_amount
+                -- What the client is billed for, net of credit notes.
+                when reconciled_orders.delivery_state = 'not_delivered' then reconciled_orders.billed_net_of_credits
                 else abs(reconciled_orders.delivered_variance)
             end,
             case
@@ -745,10 +783,11 @@ order_breaks as (
                 when reconciled_orders.fulfilment_state = 'partially_fulfilled' then 'under_fulfilment'
                 when reconciled_orders.fulfilment_state = 'not_started'
                     and reconciled_orders.billing_state in ('billed', 'under_billed', 'over_billed')
+                    and reconciled_orders.billed_net_of_credits > reconciled_orders.variance_tolerance
                     then 'billed_not_fulfilled'
             end,
             case
-                when reconciled_orders.fulfilment_state = 'not_started' then reconciled_orders.billed_amount
+                when reconciled_orders.fulfilment_state = 'not_started' then reconciled_orders.billed_net_of_credits
                 else abs(reconciled_orders.fulfilled_variance)
             end,
             case
@@ -774,7 +813,14 @@ cancelled_breaks as (
             'reconciled_orders.net_billed_amount', 'reconciled_orders.booked_amount_reporting',
             'nullif(reconciled_orders.booked_amount, 0)'
         ) }} as amount_at_risk_reporting,
-        reconciled_orders.service_start_date as due_date
+        -- From when it was both billed and cancelled: the last invoice, or the CRM's
+        -- record of the cancellation (the order's updated_at), whichever is later; never
+        -- the service start of an order cancelled weeks after it was billed.
+        greatest(
+            reconciled_orders.service_start_date,
+            coalesce(reconciled_orders.last_invoiced_date, reconciled_orders.service_start_date),
+            coalesce(cast(reconciled_orders.updated_at as date), reconciled_orders.service_start_date)
+        ) as due_date
     from reconciled_orders
     where reconciled_orders.is_cancelled
         and reconciled_orders.invoice_count > 0
