@@ -704,3 +704,23 @@ def test_audit_verify_finds_the_catalog_edited(
     for text in expected:
         assert text in out, out
     assert "the catalog was edited outside a run" in out
+
+
+def test_a_failed_run_that_never_wrote_the_catalog_relaxes_nothing(
+    recon_home: Path, home_store: ActionStore, capsys
+) -> None:
+    """A reprocessing or a blocked gate fails without reaching the catalog step: the catalog is
+    still the published one, and a recomputed digest after an edit is still caught."""
+    _home_with_a_published_catalog(recon_home, home_store)
+    (recon_home / "last_run.json").write_text(json.dumps({"run_id": "run-0002", "succeeded": False}))
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    _drop_guards(
+        home_store.path, f"update exception_catalog set amount_at_risk_reporting = '1.00' where exception_id = '{FIN}'"
+    )
+    con = sqlite3.connect(home_store.path)
+    digest, rows = actions.catalog_digest(con)
+    con.execute("update catalog_digest set digest = ?, catalog_rows = ?", [digest, rows])
+    con.commit()
+    con.close()
+    assert cli.main(["audit", "verify"]) == 6
+    assert "is not the one the publication" in capsys.readouterr().out
