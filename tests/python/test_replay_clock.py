@@ -62,6 +62,12 @@ def test_the_list_judges_overdue_by_the_replays_as_of_like_the_marts(
     assert cli.main(["exceptions", "show", inside[:12]]) == 0
     assert "BREACHED" not in capsys.readouterr().out
 
+    # The desk's inbox agrees with the marts and the list.
+    from orchestration.desk.service import Desk
+
+    desk_rows = {r["exception_id"]: r["is_breached"] for r in Desk().rows() if r["exception_id"] in marts}
+    assert desk_rows == marts
+
     # By today's date every one of them is past its SLA: that is what the list showed before.
     store = ActionStore()
     assert all(store.state(e).is_breached for e in marts)
