@@ -602,6 +602,8 @@ order_breaks as (
         on reconciled_orders.order_id = unlinked_project_work.order_id
     left join {{ ref('int_orders_fulfilled') }} as fulfilment_plan
         on reconciled_orders.order_id = fulfilment_plan.order_id
+    left join {{ ref('int_orders_credited') }} as order_credits
+        on reconciled_orders.order_id = order_credits.order_id
     cross join lateral (
         select
             case
@@ -655,6 +657,13 @@ order_breaks as (
                     and reconciled_orders.invoice_count >= 2
                     and abs(reconciled_orders.billed_amount - 2 * reconciled_orders.booked_amount)
                         <= 2 * reconciled_orders.variance_tolerance
+                    -- not an invoice credited in full before it was issued again (settled net)
+                    and not coalesce(
+                        order_credits.first_credit_date <= reconciled_orders.last_invoiced_date
+                        and abs(reconciled_orders.billed_net_of_credits - reconciled_orders.booked_amount)
+                            <= reconciled_orders.variance_tolerance,
+                        false
+                    )
                     then 'duplicate_billing'
                 -- Billed in full, and an unmatched item bills it again (repeated_billing).
                 when reconciled_orders.billing_state = 'billed'
@@ -813,9 +822,10 @@ cancelled_breaks as (
             'reconciled_orders.net_billed_amount', 'reconciled_orders.booked_amount_reporting',
             'nullif(reconciled_orders.booked_amount, 0)'
         ) }} as amount_at_risk_reporting,
-        -- From when it was both billed and cancelled: the last invoice, or the CRM's
-        -- record of the cancellation (the order's updated_at), whichever is later; never
-        -- the service start of an order cancelled weeks after it was billed.
+        -- From when it was both billed and cancelled: the last invoice, or the order's last
+        -- CRM change (updated_at: no earlier than the cancellation; a later edit moves it
+        -- on), whichever is later; never the service start of an order cancelled weeks
+        -- after it was billed.
         greatest(
             reconciled_orders.service_start_date,
             coalesce(reconciled_orders.last_invoiced_date, reconciled_orders.service_start_date),
