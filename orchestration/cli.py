@@ -972,25 +972,6 @@ for _action in ACTIONS:
 # ------------------------------------------------------------------------------ audit
 
 
-def _catalog_written_after(path: Path, published_at: str | None) -> bool:
-    """Whether the action store's catalog digest was recorded after ``published_at``: a run
-    wrote the catalog since the publication (and, its run having failed, did not publish)."""
-    import sqlite3
-    from datetime import datetime
-
-    from orchestration.actions.store import ActionStore
-
-    if not path.exists() or not published_at:
-        return False
-    try:
-        recorded = ActionStore(path).recorded_catalog_digest()
-        if not recorded:
-            return False
-        return datetime.fromisoformat(recorded["written_at"]) > datetime.fromisoformat(published_at)
-    except (ValueError, TypeError, sqlite3.Error):
-        return False
-
-
 @recon.group("audit", **_help("check the operator action log"))
 def audit() -> None:
     pass
@@ -1033,20 +1014,18 @@ def cmd_audit_verify() -> int:
     from orchestration import alerts, lock
 
     last = alerts.last_run()
-    since = bool(published) and (
+    run_since = bool(published) and (
         # a run holds the warehouse: it may have written the catalog and not yet published
         lock.current_holder() is not None
-        or (
-            bool(last)
-            and last.get("run_id") != published["run_id"]
-            and not last.get("succeeded")
-            # and that failed run wrote the catalog after the publication: a failed run that
-            # never reached the catalog step (a reprocessing, a blocked gate) relaxes nothing
-            and _catalog_written_after(path, published.get("published_at"))
-        )
+        or (bool(last) and last.get("run_id") != published["run_id"] and not last.get("succeeded"))
     )
-    catalog_problems, anchored = (
-        actions.check_catalog(path, anchor, source, against_anchor=not since) if path.exists() else ([], False)
+    # Relaxed only if such a run did write the catalog after the publication (check_catalog
+    # reads when, from its snapshot): a failed run that never reached the catalog step (a
+    # reprocessing, a blocked gate) relaxes nothing.
+    catalog_problems, anchored, since = (
+        actions.check_catalog(path, anchor, source, published["published_at"] if run_since else None)
+        if path.exists()
+        else ([], False, False)
     )
     # The publication's own exceptions: to name the rows that differ, or when there is no
     # digest to go by (a store or publication of an older version). A catalog whose digest is

@@ -803,15 +803,19 @@ def read_log(path: Path) -> list[dict] | None:
         con.close()
 
 
-def check_catalog(path: Path, anchor: dict | None, source: str, against_anchor: bool = True) -> tuple[list[str], bool]:
-    """(problems, anchored) of the store's exception catalog: edited, deleted or added rows.
+def check_catalog(
+    path: Path, anchor: dict | None, source: str, run_since: str | None = None
+) -> tuple[list[str], bool, bool]:
+    """(problems, anchored, written_since) of the store's exception catalog: edited, deleted or added rows.
 
     The catalog is outside the hash chain and only a run writes it (``refresh_catalog``),
     recording its digest in the same transaction. Recomputed here (read-only): a row
     deleted, added or changed by hand no longer matches. A catalog rewritten with its digest
-    recomputed is found against the digest the publication anchored (``anchor``), when
-    ``against_anchor`` (no run has written the catalog since that publication). ``anchored``
-    says the catalog is the very one that publication's run wrote (nothing more to compare).
+    recomputed is found against the digest the publication anchored (``anchor``), unless a
+    run wrote the catalog since that publication: ``run_since`` is the publication's time when
+    a run may have (one holds the warehouse, or one failed since), and ``written_since`` says
+    the recorded digest is newer than it. ``anchored`` says the catalog is the very one that
+    publication's run wrote (nothing more to compare).
     """
     con = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=60)
     con.row_factory = sqlite3.Row
@@ -831,24 +835,46 @@ def check_catalog(path: Path, anchor: dict | None, source: str, against_anchor: 
     anchored = (anchor or {}).get("catalog_digest")
     if recorded is None:
         if not anchored:  # a store no run of this version has written yet: the next run records it
-            return [], False
-        return [
-            f"the store's exception catalog ({rows} rows) has no recorded digest, but {source} anchored one "
-            f"({anchored[:12]}, {anchor.get('catalog_rows')} rows): the digest was deleted, or the store replaced"
-        ], False
+            return [], False, False
+        return (
+            [
+                f"the store's exception catalog ({rows} rows) has no recorded digest, but {source} anchored one "
+                f"({anchored[:12]}, {anchor.get('catalog_rows')} rows): the digest was deleted, or the store replaced"
+            ],
+            False,
+            False,
+        )
+    written_since = run_since is not None and _later(recorded["written_at"], run_since)
     if recorded["digest"] != digest:
-        return [
-            f"the store's exception catalog was edited outside a run: its {rows} rows do not match the digest "
-            f"the run that wrote it recorded ({recorded['catalog_rows']} rows, at {recorded['written_at']}); "
-            "a row was deleted, added or changed (an amount, an owner, a sighting)"
-        ], False
+        return (
+            [
+                f"the store's exception catalog was edited outside a run: its {rows} rows do not match the digest "
+                f"the run that wrote it recorded ({recorded['catalog_rows']} rows, at {recorded['written_at']}); "
+                "a row was deleted, added or changed (an amount, an owner, a sighting)"
+            ],
+            False,
+            written_since,
+        )
+    against_anchor = not written_since
     if against_anchor and anchored and anchored != digest:
-        return [
-            f"the store's exception catalog ({rows} rows, digest {digest[:12]}) is not the one {source} anchored "
-            f"({anchor.get('catalog_rows')} rows, digest {anchored[:12]}), and no run has written it since: it was "
-            "rewritten and its digest recomputed, or the store replaced"
-        ], False
-    return [], bool(against_anchor and anchored)
+        return (
+            [
+                f"the store's exception catalog ({rows} rows, digest {digest[:12]}) is not the one {source} anchored "
+                f"({anchor.get('catalog_rows')} rows, digest {anchored[:12]}), and no run has written it since: it was "
+                "rewritten and its digest recomputed, or the store replaced"
+            ],
+            False,
+            written_since,
+        )
+    return [], bool(against_anchor and anchored), written_since
+
+
+def _later(instant: str, than: str) -> bool:
+    """``instant`` after ``than`` (ISO timestamps); False when either cannot be read."""
+    try:
+        return datetime.fromisoformat(instant) > datetime.fromisoformat(than)
+    except (TypeError, ValueError):
+        return False
 
 
 # The catalog fields that decide who may act (claim, approve, reassign) and how urgently,

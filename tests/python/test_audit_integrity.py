@@ -668,6 +668,15 @@ def test_runs_and_operators_never_trip_the_catalog_check(recon_home: Path, home_
     assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
 
 
+def _recompute_digest(path: Path) -> None:
+    """What a forger who knows the scheme does after editing the catalog: record its digest anew."""
+    con = sqlite3.connect(path)
+    digest, rows = actions.catalog_digest(con)
+    con.execute("update catalog_digest set digest = ?, catalog_rows = ?", [digest, rows])
+    con.commit()
+    con.close()
+
+
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
@@ -694,11 +703,7 @@ def test_audit_verify_finds_the_catalog_edited(
     assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
     _drop_guards(home_store.path, sql.removesuffix("; recompute"))
     if sql.endswith("; recompute"):
-        con = sqlite3.connect(home_store.path)
-        digest, rows = actions.catalog_digest(con)
-        con.execute("update catalog_digest set digest = ?, catalog_rows = ?", [digest, rows])
-        con.commit()
-        con.close()
+        _recompute_digest(home_store.path)
     assert cli.main(["audit", "verify"]) == 6
     out = capsys.readouterr().out
     for text in expected:
@@ -717,10 +722,6 @@ def test_a_failed_run_that_never_wrote_the_catalog_relaxes_nothing(
     _drop_guards(
         home_store.path, f"update exception_catalog set amount_at_risk_reporting = '1.00' where exception_id = '{FIN}'"
     )
-    con = sqlite3.connect(home_store.path)
-    digest, rows = actions.catalog_digest(con)
-    con.execute("update catalog_digest set digest = ?, catalog_rows = ?", [digest, rows])
-    con.commit()
-    con.close()
+    _recompute_digest(home_store.path)
     assert cli.main(["audit", "verify"]) == 6
     assert "is not the one the publication" in capsys.readouterr().out
