@@ -34,6 +34,19 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
 
     con = open_reader(warehouse)
     try:
+        # Whether the build found an operator's resolution outgrown (more at risk than it
+        # accepted): refresh_catalog reopens it in the store as the marts do.
+        has_reopenings = con.execute(
+            "select count(*) from information_schema.columns where table_schema = 'marts'"
+            " and table_name = 'fct_exception_current' and column_name = 'reopened_because'"
+        ).fetchone()[0]
+        reopenings = (
+            "left join marts.fct_exception_current as current_state"
+            " on exceptions.exception_id = current_state.exception_id"
+            if has_reopenings
+            else "left join (select null as exception_id, null as last_reopened_at, null as reopened_because)"
+            " as current_state on false"
+        )
         cur = con.execute(
             """
             with records as (
@@ -63,6 +76,8 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             select
                 exceptions.*,
                 to_json(records.reconciliations) as reconciliations_json,
+                current_state.last_reopened_at,
+                current_state.reopened_because,
                 case when orders.order_id is not null then to_json(struct_pack(
                     order_type := orders.order_type,
                     booked := orders.booked_amount,
@@ -83,6 +98,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                 on exceptions.record_entity = 'stg_crm__orders'
                 and exceptions.record_id = orders.order_id
             """
+            + reopenings  # one of two fixed clauses
         )
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -283,17 +283,32 @@ class ActionStore:
                     ],
                 )
             found = {e["exception_id"] for e in exceptions}
+            # Resolutions the build found outgrown (more at risk than they accepted):
+            # fct_exception_current.reopened_because, read by catalog_from_warehouse.
+            outgrown = {
+                e["exception_id"]: at
+                for e in exceptions
+                if e.get("reopened_because") == "amount_grew"
+                and (at := _aware(str(e.get("last_reopened_at") or ""))) is not None
+            }
             events = {"auto_resolve": 0, "reopen": 0}
             for eid in sorted(was_current):
+                fields: dict = {}
                 if was_current[eid] and eid not in found:
                     action = "auto_resolve"
                 elif not was_current[eid] and eid in found:
                     action = "reopen"
+                elif eid in outgrown:
+                    action, fields = "reopen", {"reason_code": "amount_grew"}
                 else:
                     continue
                 state = self._state(con, eid)
+                if fields and not (
+                    state.status == "resolved" and state.closed_at and _aware(state.closed_at) < outgrown[eid]
+                ):
+                    continue  # reopened already, or resolved again since it outgrew the last one
                 if state.is_closed == (action == "reopen"):
-                    self._append(con, eid, action, PIPELINE_ACTOR, state, {}, login=self.login())
+                    self._append(con, eid, action, PIPELINE_ACTOR, state, fields, login=self.login())
                     events[action] += 1
             retired = con.execute("select count(*) from exception_catalog where is_current = 0").fetchone()[0]
             con.execute(
@@ -517,6 +532,9 @@ class ActionStore:
                         + "); approve or reject it before resolving"
                     )
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "resolve")
+                # What the resolution accepts: a later run that finds more at risk reopens it
+                # (int_exception_outgrown_resolutions; refresh_catalog mirrors the reopening).
+                fields["amount"] = _at_risk_text(catalog)
             if action == "release" and kw.get("reason"):
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "release")
             if action in ("match", "unmatch"):
@@ -753,6 +771,16 @@ class ActionStore:
     def all_actions(self, after_seq: int = 0) -> list[dict]:
         with self._connect() as con:
             return [dict(r) for r in con.execute("select * from actions where seq > ? order by seq", [after_seq])]
+
+
+def _at_risk_text(catalog: dict | None) -> str | None:
+    """The catalog's value at risk as the log stores amounts, or None when it has none to record."""
+    text = (catalog or {}).get("amount_at_risk")
+    try:
+        amount = Decimal(str(text).strip()) if text is not None else None
+    except (InvalidOperation, ValueError):
+        return None
+    return amount_text(amount) if amount is not None and amount.is_finite() else None
 
 
 def _aware(text: str | None) -> datetime | None:

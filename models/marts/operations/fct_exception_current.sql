@@ -7,13 +7,45 @@
 -- (int_exception_sightings.business_due_at), or from the first sighting if that is sooner.
 -- Time to resolution counts from the first sighting (or the reopening) to the close.
 -- A break that comes back after it was closed is reopened: its SLA restarts and earlier
--- operator work no longer decides its status. Past its SLA an open exception is breached
+-- operator work no longer decides its status. So is a resolved break found later with more
+-- at risk than the resolution accepted (int_exception_outgrown_resolutions). Past its SLA an open exception is breached
 -- and escalated to the severity's target (seed severity_policy), unless an operator
 -- escalated it already.
 with
 
+outgrown as (
+    -- Resolutions a later run found more at risk than, in the stretch since the break last
+    -- came back (earlier ones decide nothing now: the return reopened it already).
+    select
+        outgrown.exception_id,
+        count(*) as outgrown_count,
+        max(outgrown.reopened_at) as last_outgrown_at
+    from {{ ref('int_exception_outgrown_resolutions') }} as outgrown
+    inner join {{ ref('int_exception_lifecycle') }} as lifecycle
+        on outgrown.exception_id = lifecycle.exception_id
+    where outgrown.resolved_at >= coalesce(lifecycle.last_reopened_at, {{ recon_min_instant() }})
+    group by outgrown.exception_id
+),
+
 lifecycle as (
-    select * from {{ ref('int_exception_lifecycle') }}
+    -- The current episode starts at the latest reopening: when the break came back, or when
+    -- it outgrew its resolution, whichever is later. Both count as reopenings.
+    select
+        {{ recon_star_exclude('lifecycle', ['reopen_count', 'last_reopened_at']) }},
+        lifecycle.reopen_count + coalesce(outgrown.outgrown_count, 0) as reopen_count,
+        case
+            when outgrown.last_outgrown_at > coalesce(lifecycle.last_reopened_at, {{ recon_min_instant() }})
+                then outgrown.last_outgrown_at
+            else lifecycle.last_reopened_at
+        end as last_reopened_at,
+        case
+            when outgrown.last_outgrown_at > coalesce(lifecycle.last_reopened_at, {{ recon_min_instant() }})
+                then 'amount_grew'
+            when lifecycle.last_reopened_at is not null then 'came_back'
+        end as reopened_because
+    from {{ ref('int_exception_lifecycle') }} as lifecycle
+    left join outgrown
+        on lifecycle.exception_id = outgrown.exception_id
 ),
 
 sightings as (
@@ -132,6 +164,7 @@ final as (
         folded.is_detected,
         folded.reopen_count,
         folded.last_reopened_at,
+        folded.reopened_because,
         case when folded.status = 'auto_resolved' then folded.auto_resolved_at end as auto_resolved_at,
         folded.resolved_at,
         folded.resolution_code,

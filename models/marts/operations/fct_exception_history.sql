@@ -1,5 +1,6 @@
 -- Every event in every exception's life, in order: what the pipeline saw (detected,
--- changed, auto_resolved, reopened — from the snapshot of the exception mart), the SLA
+-- changed, auto_resolved, reopened — from the snapshot of the exception mart; a change
+-- that outgrew an operator's resolution is a reopening, reason amount_grew), the SLA
 -- breach and automatic escalation, and every operator action with its reason and the
 -- state before and after. `recon exceptions show` prints the same trail from the store.
 with
@@ -15,6 +16,11 @@ versions as (
     from {{ ref('snap_reconciliation_exceptions') }} as snapshot
 ),
 
+outgrown as (
+    -- Versions that found more at risk than an operator's resolution accepted: reopenings.
+    select distinct exception_id, reopened_at from {{ ref('int_exception_outgrown_resolutions') }}
+),
+
 pipeline_events as (
     select
         versions.exception_id,
@@ -23,10 +29,11 @@ pipeline_events as (
             when lag(versions.is_gone) over by_exception is null then 'detected'
             when versions.is_gone then 'auto_resolved'
             when lag(versions.is_gone) over by_exception then 'reopened'
+            when outgrown.reopened_at is not null then 'reopened'
             else 'changed'
         end as event_type,
         'pipeline' as actor,
-        cast(null as string) as reason_code,
+        case when outgrown.reopened_at is not null then 'amount_grew' end as reason_code,
         cast(null as string) as comment,
         versions.amount_at_risk as amount,
         case when not versions.is_gone then versions.owner_team end as target,
@@ -34,6 +41,9 @@ pipeline_events as (
         cast(null as string) as status_after,
         cast(null as bigint) as action_seq
     from versions
+    left join outgrown
+        on versions.exception_id = outgrown.exception_id
+        and versions.event_at = outgrown.reopened_at
     window by_exception as (partition by versions.exception_id order by versions.event_at)
 ),
 
@@ -76,7 +86,7 @@ operator_events as (
         actions.actor,
         actions.reason_code,
         actions.comment,
-        actions.adjustment_amount as amount,
+        coalesce(actions.adjustment_amount, actions.resolved_at_risk) as amount,
         actions.target,
         actions.status_before,
         actions.status_after,

@@ -19,7 +19,11 @@ renamed as (
         {{ recon_at_utc("cast(source.acted_at as timestamp)") }} as recorded_at,
         source.reason_code,
         source.comment,
-        cast(source.amount as decimal(18, 4)) as adjustment_amount,
+        case when source.action = 'adjust' then cast(source.amount as decimal(18, 4)) end as adjustment_amount,
+        -- What a resolution accepted: the exception's value at risk when it was resolved (the
+        -- store records it; older resolutions have none). A later run that finds more at risk
+        -- reopens it (int_exception_outgrown_resolutions).
+        case when source.action = 'resolve' then cast(source.amount as decimal(18, 4)) end as resolved_at_risk,
         source.amount_text,
         source.copy_problem,
         source.target,
