@@ -872,15 +872,18 @@ invoice_breaks as (
 ),
 
 currency_breaks as (
-    -- Billed in another currency than sold: the amounts reconcile only through FX.
+    -- Billed in another currency than sold: the amounts reconcile only through FX. Its value
+    -- at risk is 0: the billing legs compare the invoice converted at its issue date's rate,
+    -- so money billed short or over is raised by them at its own amount; counting the whole
+    -- billed amount here put every foreign invoice in the open value at risk a second time.
     select
         'currency_mismatch' as exception_type,
         'stg_crm__orders' as record_entity,
         invoice_matches.order_id as record_id,
         min(reconciled_orders.client_name) as client_name,
         min(invoice_matches.invoice_currency) as currency,
-        cast(sum(invoice_matches.billed_amount) as decimal(18, 4)) as amount_at_risk,
-        cast(sum(invoice_matches.billed_amount_reporting) as decimal(18, 4)) as amount_at_risk_reporting,
+        cast(0 as decimal(18, 4)) as amount_at_risk,
+        cast(0 as decimal(18, 4)) as amount_at_risk_reporting,
         cast(null as date) as due_date
     from invoice_matches
     inner join reconciled_orders
