@@ -854,18 +854,13 @@ def cmd_exception_action(
             return 2
     store = _store()
     operator = _requested_operator(actor)
-    if actions.as_of_pinned():
-        click.echo(
-            f"recon: warning: RECON_AS_OF={actions.as_of_pinned()} pins the business clock: this action is "
-            "recorded at the real time (acted_at) and takes effect at the pinned time (effective_at); "
-            "both are in the audit log. Unset RECON_AS_OF outside replays and tests.",
-            err=True,
-        )
-    link = None
+    link, notes = None, []
     if action in LINK_ACTIONS:
-        link = _manual_link(store, action, exception_id, list(with_keys), reconciliation)
+        link = _manual_link(store, action, exception_id, list(with_keys), reconciliation, notes)
         if isinstance(link, int):  # refused: the exit code
             return link
+    # Notes and the pinned-clock warning wait for the store's verdict: printed before a
+    # refusal, they read as if the action had been recorded.
     entry = store.act(
         action,
         exception_id,
@@ -877,6 +872,15 @@ def cmd_exception_action(
         team=team,
         link=link,
     )
+    if actions.as_of_pinned():
+        click.echo(
+            f"recon: warning: RECON_AS_OF={actions.as_of_pinned()} pins the business clock: this action is "
+            "recorded at the real time (acted_at) and takes effect at the pinned time (effective_at); "
+            "both are in the audit log. Unset RECON_AS_OF outside replays and tests.",
+            err=True,
+        )
+    for note in notes:
+        click.echo(note, err=True)
     if link is not None:
         sides = f"{', '.join(link.left)} ↔ {', '.join(link.right)}"
         verb = "linked" if action == "match" else "may never be linked"
@@ -894,9 +898,12 @@ def cmd_exception_action(
     return 0
 
 
-def _manual_link(store, action: str, exception_id: str, with_keys: list[str], reconciliation: str | None):
+def _manual_link(
+    store, action: str, exception_id: str, with_keys: list[str], reconciliation: str | None, notes: list[str]
+):
     """The link `match` / `unmatch` records: checked, and its records looked up in the published copy;
-    when refused, the exit code (2 usage, 4 a record the publication lacks)."""
+    when refused, the exit code (2 usage, 4 a record the publication lacks). What the link
+    will change is appended to ``notes``, for the caller to print once the store accepted it."""
     from orchestration import links, publish
 
     entry = store.catalog_entry(exception_id)
@@ -928,7 +935,7 @@ def _manual_link(store, action: str, exception_id: str, with_keys: list[str], re
                 )
             else:
                 what = f"this later link moves it here (in {link.reconciliation} it belongs to one record)"
-            click.echo(f"note: {right} is matched to {left} now; {what}.", err=True)
+            notes.append(f"note: {right} is matched to {left} now; {what}.")
     return link
 
 

@@ -533,6 +533,70 @@ def test_a_backdated_action_is_refused_with_what_to_do(
     assert cli.main(["exceptions", "resolve", FIN[:8], "--reason", "billed_late", "--as", "alice"]) == 0
 
 
+def test_a_refused_action_prints_no_warning_or_note_that_reads_as_recorded(
+    recon_home: Path, home_store: ActionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A review: the pinned-clock warning ("this action is recorded at the real time ...") and a
+    match's note ("the next run moves it here") came before the store's refusal."""
+    from click.testing import CliRunner
+
+    item = "c" * 32  # an orphan invoice item, and a published rule match of it to another order
+    home_store.refresh_catalog(
+        [
+            {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "currency": "USD", "amount_at_risk": "1200.00",
+             "amount_at_risk_reporting": "1200.00"},
+            {"exception_id": item, "exception_type": "orphan_invoice", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_entity": "int_invoice_billing_items",
+             "record_id": "I1#", "currency": "USD", "amount_at_risk": "80.00", "amount_at_risk_reporting": "80.00",
+             "details": {"domain": "billing"}},
+        ]
+    )  # fmt: skip
+    serving = publish.serving_path()
+    serving.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(serving))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_reconciliation_records as select * from (values"
+        " ('orders_invoices', 'left', 'O1', 'f1'), ('orders_invoices', 'left', 'O2', 'f2'),"
+        " ('orders_invoices', 'right', 'I1#', 'f3')) as t(reconciliation, side, record_key, record_fingerprint)"
+    )
+    con.execute(
+        "create table marts.fct_reconciliation_matches as select 'orders_invoices' as reconciliation,"
+        " 'O1' as left_key, 'I1#' as right_key, 'reference:v1' as rule_version, 'reference' as pass_name"
+    )
+    con.close()
+
+    def recon(*argv: str):
+        return CliRunner().invoke(cli.recon, list(argv), obj={})
+
+    warning = "pins the business clock"
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-02T09:00:00Z")  # when the run found them
+    assert recon("exceptions", "claim", FIN[:8], "--as", "alice").exit_code == 0
+    # Backdated: refused, and nothing before the refusal says it was recorded.
+    monkeypatch.setenv("RECON_AS_OF", "2026-10-10T09:00:00Z")
+    refused = recon("exceptions", "resolve", FIN[:8], "--reason", "billed_late", "--as", "alice")
+    assert isinstance(refused.exception, ActionError) and "was first seen at" in str(refused.exception)
+    assert warning not in refused.output and "recorded" not in refused.output
+    # A match refused (no claim yet) says nothing about what the link would move.
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-03T09:00:00Z")
+    unclaimed = recon("exceptions", "match", item[:8], "--as", "alice", "--reason", "confirmed_by_document",
+                      "--with", "O2")  # fmt: skip
+    assert isinstance(unclaimed.exception, ActionError) and "match needs a claim" in str(unclaimed.exception)
+    assert unclaimed.output == ""
+    assert [e["action"] for e in home_store.all_actions() if e["exception_id"] in (FIN, item)] == ["claim"]
+    # Accepted: the warning and the note follow the store's record of it.
+    accepted = recon("exceptions", "resolve", FIN[:8], "--reason", "billed_late", "--as", "alice")
+    assert accepted.exit_code == 0 and warning in accepted.stderr
+    assert accepted.stdout.startswith("resolve recorded as #")
+    assert recon("exceptions", "claim", item[:8], "--as", "alice").exit_code == 0
+    matched = recon("exceptions", "match", item[:8], "--as", "alice", "--reason", "confirmed_by_document",
+                    "--with", "O2")  # fmt: skip
+    assert matched.exit_code == 0, matched.output
+    assert "note: I1# is matched to O1 now" in matched.stderr and warning in matched.stderr
+    assert "match" in matched.stdout and "recorded as #" in matched.stdout
+
+
 def test_a_link_in_the_wrong_reconciliation_says_where_the_record_is() -> None:
     from orchestration import links
 
