@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from orchestration import identity
 from orchestration.actions.core import MAX_ABS_AMOUNT, ActionError, IdentityRefused
 from orchestration.settings import PROJECT_DIR
+
+# Exception types whose value at risk is no amount in one currency: a currency_mismatch sums
+# an order's invoices in whatever currencies they were issued (int_exception_breaks), so
+# amount_at_risk_reporting / amount_at_risk is a blend of rates, not the FX rate of its currency.
+MIXED_CURRENCY_TYPES = frozenset({"currency_mismatch"})
 
 # ------------------------------------------------------------------- policy
 
@@ -48,6 +54,8 @@ class Policy:
     users: dict[str, dict] = field(default_factory=dict)  # the roster's users as written (identity)
     # The currency approval_threshold is in: dbt_project.yml vars.reporting_currency.
     reporting_currency: str = "USD"
+    # Seed fx_rates: currency -> ((month, rate_to_usd), ...) in month order.
+    fx_rates: dict[str, tuple[tuple[date, Decimal], ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, config: Path | None = None, reasons: Path | None = None) -> Policy:
@@ -76,20 +84,26 @@ class Policy:
             escalate_to = {row["severity"]: row["escalate_to"] for row in csv.DictReader(fh)}
         from orchestration.publish import reporting_currency
 
-        return cls(operators, escalate_to, threshold, codes, users, reporting_currency())
+        return cls(operators, escalate_to, threshold, codes, users, reporting_currency(), load_fx_rates(fx_seed_path()))
 
-    def in_reporting_currency(self, amount: Decimal, catalog: dict | None) -> Decimal | None:
+    def in_reporting_currency(self, amount: Decimal, catalog: dict | None, on: date | None = None) -> Decimal | None:
         """``amount``, in the currency of the exception ``catalog`` describes, in the reporting currency.
 
         Unchanged when the exception is in the reporting currency. Otherwise converted at the
         rate the build converted the exception's own value at risk with: amount_at_risk_reporting
-        / amount_at_risk (the FX rate of its business date, seed fx_rates). None when that rate
-        is unknown (no currency, no amount, an amount of zero): the caller fails safe.
+        / amount_at_risk (the FX rate of its business date, seed fx_rates). For a type whose
+        value at risk mixes currencies (MIXED_CURRENCY_TYPES) that ratio is no rate: the seed's
+        rate of the exception's currency in the month of ``on`` (the business clock) is used.
+        None when the rate is unknown (no currency, no amount, an amount of zero, a currency
+        the seed lacks): the caller fails safe.
         """
         catalog = catalog or {}
         currency = str(catalog.get("currency") or "").strip().upper()
         if currency and currency == self.reporting_currency.upper():
             return amount
+        if catalog.get("exception_type") in MIXED_CURRENCY_TYPES:
+            rate = self.fx_rate(currency, on or date.today()) if currency else None
+            return None if rate is None else amount * rate
         try:
             native = abs(Decimal(str(catalog.get("amount_at_risk"))))
             reporting = abs(Decimal(str(catalog.get("amount_at_risk_reporting"))))
@@ -100,6 +114,25 @@ class Policy:
         if reporting.is_zero():  # a rate of zero would wave every adjustment through
             return None
         return amount * reporting / native
+
+    def fx_rate(self, currency: str, on: date) -> Decimal | None:
+        """Reporting-currency units per unit of ``currency`` in the month of ``on`` (seed fx_rates).
+
+        A month the seed does not list takes the nearest listed one, the latest earlier else
+        the earliest later, as int_fx_rates_monthly does. None for a currency the seed lacks.
+        """
+        rates = [self._usd_rate(c, on) for c in (currency.upper(), self.reporting_currency.upper())]
+        if rates[0] is None or rates[1] is None or not rates[0] > 0 or not rates[1] > 0:
+            return None  # a rate of zero would wave every adjustment through
+        return rates[0] / rates[1]
+
+    def _usd_rate(self, currency: str, on: date) -> Decimal | None:
+        listed = self.fx_rates.get(currency)
+        if not listed:
+            return None
+        month = on.replace(day=1)
+        earlier = [rate for rate_month, rate in listed if rate_month <= month]
+        return earlier[-1] if earlier else listed[0][1]
 
     def escalation_team(self, severity: str | None) -> str:
         """Who takes over an exception of this severity (seed severity_policy)."""
@@ -137,3 +170,24 @@ class Policy:
 
     def codes_for(self, action: str) -> list[str]:
         return sorted(c for c, a in self.reason_codes.items() if a in (action, "any"))
+
+
+def fx_seed_path() -> Path:
+    return PROJECT_DIR / "seeds" / "fx_rates.csv"
+
+
+def load_fx_rates(path: Path) -> dict[str, tuple[tuple[date, Decimal], ...]]:
+    """Seed fx_rates by currency, in month order; a row that does not parse is left out (no rate, not a guess)."""
+    out: dict[str, list[tuple[date, Decimal]]] = {}
+    if not path.exists():
+        return {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                month = date.fromisoformat(str(row["rate_month"]).strip()).replace(day=1)
+                rate = Decimal(str(row["rate_to_usd"]).strip())
+            except (KeyError, ValueError, InvalidOperation):
+                continue
+            if rate.is_finite():
+                out.setdefault(str(row["currency"]).strip().upper(), []).append((month, rate))
+    return {currency: tuple(sorted(rows)) for currency, rows in out.items()}

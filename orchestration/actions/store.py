@@ -484,7 +484,7 @@ class ActionStore:
                 return True  # an amount an older version logged unbounded: no total to trust
         if not total.is_finite():
             return True
-        reporting = self.policy.in_reporting_currency(total, catalog)
+        reporting = self.policy.in_reporting_currency(total, catalog, self.clock().date())
         return reporting is None or reporting > self.policy.approval_threshold
 
     def _check(self, action: str, op: Operator, state: ExceptionState, kw: dict, catalog: dict | None = None) -> dict:

@@ -111,8 +111,10 @@ def test_maker_checker_for_adjustments_above_threshold(store: ActionStore) -> No
     assert store.state(FIN).status == "resolved"
 
 
-def finance_exception(eid: str, currency: str | None, at_risk: str | None, reporting: str | None) -> dict:
-    return {"exception_id": eid, "exception_type": "currency_mismatch", "owner_team": "finance",
+def finance_exception(
+    eid: str, currency: str | None, at_risk: str | None, reporting: str | None, kind: str = "amount_variance"
+) -> dict:
+    return {"exception_id": eid, "exception_type": kind, "owner_team": "finance",
             "severity": "manual_review", "sla_hours": 72, "currency": currency, "amount_at_risk": at_risk,
             "amount_at_risk_reporting": reporting}  # fmt: skip
 
@@ -145,6 +147,36 @@ def test_the_threshold_is_compared_in_the_reporting_currency(tmp_path: Path) -> 
         tiny = store.act("adjust", eid, "alice", amount="0.01", reason="rounding")
         assert store.state(eid).pending_adjustments.keys() == {tiny["target"]}, eid
     assert store.verify() == []
+
+
+def test_a_mixed_currency_mismatch_is_compared_at_its_currencys_fx_rate(tmp_path: Path) -> None:
+    """A review: an EUR order billed by a GBP invoice of 1,000 and a JPY one of 1,000,000 is a
+    currency_mismatch "in GBP" with 1,001,000 at risk, 8,219.52 USD: the ratio (0.0082) made
+    50,000 GBP (62,826 USD at the seed's November rate, 1.256523) 410 USD, under the 500 USD
+    threshold. The seed's GBP rate decides: 50,000 waits for a checker, 390 (490.04 USD) does
+    not, 400 (502.61 USD) does. A currency the seed has no rate for needs a checker at any amount."""
+    mixed, no_rate = "e" * 32, "f" * 32
+    store = ActionStore(tmp_path / "actions.sqlite", clock=Clock(T0))
+    store.refresh_catalog(
+        [
+            finance_exception(mixed, "GBP", "1001000.0000", "8219.5230", kind="currency_mismatch"),
+            finance_exception(no_rate, "XAU", "10.0000", "26000.0000", kind="currency_mismatch"),
+        ]
+    )
+    for eid in (mixed, no_rate):
+        store.act("claim", eid, "alice")
+    big = store.act("adjust", mixed, "alice", amount="50000", reason="fx_difference")
+    assert store.state(mixed).pending_adjustments.keys() == {big["target"]}
+    store.act("reject", mixed, "bob", adjustment=big["target"])
+    small = store.act("adjust", mixed, "alice", amount="-390", reason="fx_difference")
+    assert not store.state(mixed).pending_adjustments
+    assert store.state(mixed).applied_adjustments[0]["adjustment_id"] == small["target"]
+    more = store.act("adjust", mixed, "alice", amount="10", reason="rounding")  # 400 GBP in all
+    assert store.state(mixed).pending_adjustments.keys() == {more["target"]}
+    tiny = store.act("adjust", no_rate, "alice", amount="0.01", reason="rounding")
+    assert store.state(no_rate).pending_adjustments.keys() == {tiny["target"]}
+    assert store.verify() == []
+    assert store.policy.fx_rate("GBP", T0.date()) == Decimal("1.256523")
 
 
 def test_every_adjustment_counts_towards_the_total_approved_or_not(store: ActionStore) -> None:
