@@ -144,3 +144,64 @@ def test_an_unmatch_on_a_small_book_publishes_and_a_drop_in_the_engines_matching
     assert "operators' matches and unmatches are not counted: 1 record here" in blocked["description"]
     # The serving copy is still the one with the unmatch.
     assert not published(recon_home, "select 1 from marts.fct_reconciliation_records where record_key like 'INV-20%'")
+
+
+def test_a_lapsed_match_no_longer_counts_as_the_operators(recon_home: Path, capsys: pytest.CaptureFixture) -> None:
+    """A review: a match whose record was restated lapses (the rules decide again, and
+    manual_link_changed asks for review), yet has_operator_link stayed true, so the match-rate
+    gate kept leaving its records out. The flag follows the link: true while it decides the
+    records, false once it lapsed, true again when the operator matches again."""
+    landing = recon_home / "landing"
+    small_book(landing)
+    invoices(landing, "late", [("INV-9", "Omega Oil Plc", "", "1000.00")])  # quotes no PO
+    assert pipeline.run_pipeline()
+    [(item,)] = query(
+        recon_home,
+        "select record_key from marts.fct_reconciliation_records where reconciliation = 'orders_invoices'"
+        " and side = 'right' and record_key like 'INV-9%'",
+    )
+
+    def flags() -> list[tuple]:
+        return published(
+            recon_home,
+            "select side, record_key, has_operator_link from marts.fct_reconciliation_records"
+            " where reconciliation = 'orders_invoices' and record_key in ('SO-8', ?) order by side",
+            [item],
+        )
+
+    def operator_records() -> int:
+        return rate_check(recon_home)["metadata"]["operator_records"]
+
+    assert flags() == [("left", "SO-8", False), ("right", item, False)]
+    # SO-8 is billed 1000 short; the operator says INV-9, which bills nothing, bills the rest.
+    [(exception_id,)] = query(
+        recon_home,
+        "select exception_id from marts.fct_reconciliation_exceptions where record_id = ? and domain = 'billing'",
+        [item],
+    )
+    assert cli.main(["exceptions", "claim", exception_id[:12], "--as", "alice"]) == 0, capsys.readouterr().err
+    assert cli.main(["exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
+                     "--with", "SO-8"]) == 0  # fmt: skip
+    assert pipeline.run_pipeline()
+    assert flags() == [("left", "SO-8", True), ("right", item, True)]
+    assert operator_records() == 1
+
+    # INV-9 is restated: the link lapses and is raised for review; the records are the engine's again.
+    invoices(landing, "late", [("INV-9", "Omega Oil Plc", "", "1010.00")])
+    assert pipeline.run_pipeline()
+    assert not published(recon_home, "select 1 from marts.fct_reconciliation_matches where pass_name = 'operator'")
+    [(changed,)] = published(
+        recon_home,
+        "select exception_id from marts.fct_reconciliation_exceptions where exception_type = 'manual_link_changed'"
+        " and record_id = ?",
+        [item],
+    )
+    assert flags() == [("left", "SO-8", False), ("right", item, False)]
+    assert operator_records() == 0
+
+    # Matched again as it is now: the operator decides the records again.
+    assert cli.main(["exceptions", "claim", changed[:12], "--as", "paul"]) == 0, capsys.readouterr().err
+    assert cli.main(["exceptions", "match", changed[:12], "--as", "paul", "--reason", "confirmed_by_document",
+                     "--with", "SO-8"]) == 0  # fmt: skip
+    assert pipeline.run_pipeline()
+    assert flags() == [("left", "SO-8", True), ("right", item, True)]
