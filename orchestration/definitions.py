@@ -40,8 +40,6 @@ defs = dg.Definitions(
     sensors=[
         automation.landing_sensor,
         automation.build_after_reprocessing,
-        automation.build_after_failed_reprocessing,
-        automation.build_after_cancelled_reprocessing,
         alerting.alert_after_success,
         alerting.alert_after_failure,
         alerting.alert_after_failed_ui_reprocessing,

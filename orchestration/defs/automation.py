@@ -138,49 +138,105 @@ def build_request(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.RunReq
         return dg.SkipReason(f"nothing was read again by {'backfill ' + backfill if backfill else run.run_id}")
     if not backfill:
         return dg.RunRequest(run_key=f"after-reprocessing-{run.run_id}", tags=tags)
-    # Each sensor keeps its own run keys: when a backfill's last two runs end (one failed,
-    # one succeeded) within one tick, the other sensor may have asked already.
+    # Also asked by a build that is already there (one requested before this sensor's cursor
+    # remembered its keys, or started by hand with the tag).
     key = f"after-backfill-{backfill}-{len(runs)}"
     if instance.get_runs(dg.RunsFilter(tags={BUILD_KEY_TAG: key}), limit=1):
         return dg.SkipReason(f"the build after backfill {backfill} is already requested")
     return dg.RunRequest(run_key=key, tags={**tags, "recon/reprocess_backfill": backfill, BUILD_KEY_TAG: key})
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    request_job=recon_job,
+# How a run can end: success, failure, cancellation (a cancelled backfill cancels its queued
+# runs). One sensor reads them all, so runs that end together start one build, not one per
+# status (three run-status sensors each asked for their own, in the same tick).
+RUN_ENDS = (
+    dg.DagsterEventType.RUN_SUCCESS,
+    dg.DagsterEventType.RUN_FAILURE,
+    dg.DagsterEventType.RUN_CANCELED,
+)
+RUN_ENDS_PER_TICK = 200  # per kind of end; the rest wait for the next tick
+BUILT_KEYS_KEPT = 200  # the build keys the cursor remembers, so a group is never built twice
+
+
+def _ends_after(instance: dg.DagsterInstance, after: int) -> list[tuple[int, str]]:
+    """(storage id, run id) of the runs that ended after event ``after``, in order.
+
+    Each kind of end is read up to RUN_ENDS_PER_TICK; when one is cut, no later event of any
+    kind is taken this tick, so the cursor never passes an end it did not read.
+    """
+    ends: list[tuple[int, str]] = []
+    bound: int | None = None
+    for event_type in RUN_ENDS:
+        records = instance.fetch_run_status_changes(
+            dg.RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after),
+            limit=RUN_ENDS_PER_TICK,
+            ascending=True,
+        ).records
+        if len(records) == RUN_ENDS_PER_TICK:
+            bound = records[-1].storage_id if bound is None else min(bound, records[-1].storage_id)
+        ends += [(r.storage_id, r.event_log_entry.run_id) for r in records]
+    return sorted(e for e in ends if bound is None or e[0] <= bound)
+
+
+def _latest_end(instance: dg.DagsterInstance) -> int:
+    latest = -1
+    for event_type in RUN_ENDS:
+        records = instance.fetch_run_status_changes(event_type, limit=1).records
+        latest = max([latest, *(r.storage_id for r in records)])
+    return latest
+
+
+@dg.sensor(
+    job=recon_job,
+    minimum_interval_seconds=int(settings.env_number("RECON_SENSOR_INTERVAL_SECONDS", 30, 5, 86_400)),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "After landing files were reprocessed: run recon_job, which builds and publishes them (once per backfill, "
-        "after its last run)."
+        "After landing files were reprocessed (the run succeeded, failed or was cancelled): run recon_job, which "
+        "builds and publishes what was read again; once per backfill, after its last run, and once per tick "
+        "however many reprocessings ended."
     ),
 )
-def build_after_reprocessing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    return build_request(context.instance, context.dagster_run)
+def build_after_reprocessing(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    instance = context.instance
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    if "after" not in cursor:
+        # The run-status sensor this one replaced kept its place as record_id; a new sensor
+        # starts now (what ended before it is the nightly run's to build).
+        start = cursor.get("record_id") if isinstance(cursor.get("record_id"), int) else _latest_end(instance)
+        return dg.SensorResult(
+            skip_reason=f"watching runs that end after event {start}", cursor=json.dumps({"after": start, "built": []})
+        )
+    built: list[str] = list(cursor.get("built") or [])
+    ends = _ends_after(instance, int(cursor["after"]))
+    if not ends:
+        return dg.SkipReason("no run ended since the last tick")
+    groups: dict[str, dg.RunRequest] = {}
+    skipped: list[str] = []
+    for _, run_id in ends:
+        run = instance.get_run_by_id(run_id)
+        request = build_request(instance, run) if run is not None else dg.SkipReason(f"run {run_id} was deleted")
+        if isinstance(request, dg.SkipReason):
+            skipped.append(request.skip_message or "")
+        elif request.run_key not in built:  # a backfill's runs share their group's key
+            groups.setdefault(request.run_key, request)
+    after = json.dumps({"after": ends[-1][0], "built": (built + sorted(groups))[-BUILT_KEYS_KEPT:]})
+    if not groups:
+        return dg.SensorResult(skip_reason="; ".join(skipped)[:1000], cursor=after)
+    return dg.SensorResult(run_requests=[one_build(list(groups.values()))], cursor=after)
 
 
-@dg.run_failure_sensor(
-    request_job=recon_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "After a reprocessing run failed (a file gone or still rejected): build what it and its backfill did read "
-        "again, once the backfill's last run is over."
-    ),
-)
-def build_after_failed_reprocessing(context: dg.RunFailureSensorContext) -> dg.RunRequest | dg.SkipReason:
-    return build_request(context.instance, context.dagster_run)
-
-
-# A cancelled run fires neither sensor above, and cancelling a backfill cancels its queued and
-# running runs: without this, what its earlier runs read again waited for the nightly run.
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.CANCELED,
-    request_job=recon_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "After a reprocessing run was cancelled (or its backfill was): build what it and its backfill did read "
-        "again, once the backfill's last run is over."
-    ),
-)
-def build_after_cancelled_reprocessing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    return build_request(context.instance, context.dagster_run)
+def one_build(requests: list[dg.RunRequest]) -> dg.RunRequest:
+    """One recon_job run for every reprocessing that is over: the job ingests and builds all
+    that was read again, so a second build would only repeat the first."""
+    if len(requests) == 1:
+        return requests[0]
+    keys = sorted(r.run_key or "" for r in requests)
+    runs = sorted({r.tags["recon/reprocess_run"] for r in requests})
+    tags = {
+        "recon/trigger": "build_after_reprocessing",
+        "recon/reprocess_runs": str(len(runs)),
+        "recon/reprocess_run": runs[-1],
+        "recon/build_keys": " ".join(keys)[:4000],
+    }
+    key = "after-reprocessing-" + hashlib.sha256(" ".join(keys).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=key, tags=tags)

@@ -140,7 +140,7 @@ def test_a_reprocessed_file_still_rejected_fails_the_run_and_keeps_the_others(re
         # A tryout: the build followed only successful runs, so a.csv was read and never built.
         request = build_request(instance, instance.get_run_by_id(result.run_id))
         assert isinstance(request, dg.RunRequest) and request.run_key == f"after-reprocessing-{result.run_id}"
-        assert _defs().resolve_sensor_def("build_after_failed_reprocessing").job_name == "recon_job"
+        assert _defs().resolve_sensor_def("build_after_reprocessing").job_name == "recon_job"
 
 
 def test_a_path_dagster_cannot_key_is_loaded_and_said_not_partitioned(recon_home: Path) -> None:
@@ -170,16 +170,30 @@ def test_partition_keys_are_the_path_or_none(path: str, key: str | None) -> None
     assert partition_key(path) == key
 
 
-def _sensor_tick(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult):
-    sensor = _defs().resolve_sensor_def("build_after_reprocessing")
-    event = next(e for e in result.all_events if e.event_type_value == "PIPELINE_SUCCESS")
-    context = dg.build_run_status_sensor_context(
-        sensor_name="build_after_reprocessing",
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        dagster_event=event,
-    )
-    return sensor(context)
+class BuildSensor:
+    """The sensor build_after_reprocessing ticking on a real instance, its cursor kept between
+    ticks as the daemon keeps it. The first tick starts watching: runs that end later count."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self.instance = instance
+        self.cursor: str | None = None
+        self.tick()
+
+    def tick(self, cursor: str | None = None) -> dg.RunRequest | dg.SkipReason:
+        """One evaluation: its one run request, else why it skipped."""
+        sensor = _defs().resolve_sensor_def("build_after_reprocessing")
+        context = dg.build_sensor_context(
+            instance=self.instance, cursor=cursor or self.cursor, sensor_name="build_after_reprocessing"
+        )
+        result = sensor(context)
+        if isinstance(result, dg.SkipReason):
+            return result
+        self.cursor = result.cursor or self.cursor
+        if result.run_requests:
+            (request,) = result.run_requests  # one build per tick, however many runs ended
+            return request
+        skip = result.skip_reason
+        return skip if isinstance(skip, dg.SkipReason) else dg.SkipReason(skip)
 
 
 def test_the_build_runs_after_a_reprocessing_and_once_after_a_backfills_last_run(recon_home: Path) -> None:
@@ -191,22 +205,23 @@ def test_the_build_runs_after_a_reprocessing_and_once_after_a_backfills_last_run
     write(recon_home / "landing/crm/orders/b.csv", orders_csv(order_row("2")))
     with dg.instance_for_test() as instance:
         assert _ingest_only(instance).success
+        ticks = BuildSensor(instance)
         alone = _reprocess(instance, "crm/orders/a.csv")
-        request = _sensor_tick(instance, alone)
+        request = ticks.tick()
         assert isinstance(request, dg.RunRequest)
         assert request.run_key == f"after-reprocessing-{alone.run_id}"
         assert request.tags["recon/reprocess_run"] == alone.run_id
         # A job backfill is a run per file: while one has not finished, no build yet.
         backfill = {"dagster/backfill": "bf1"}
-        first = _reprocess(instance, "crm/orders/a.csv", tags=backfill)
+        assert _reprocess(instance, "crm/orders/a.csv", tags=backfill).success
         queued = instance.create_run_for_job(
             defs.resolve_job_def("reprocess_landing_job"), status=dg.DagsterRunStatus.NOT_STARTED, tags=backfill
         )
-        skip = _sensor_tick(instance, first)
+        skip = ticks.tick()
         assert isinstance(skip, dg.SkipReason) and "1 more run(s) of backfill bf1" in skip.skip_message
         instance.delete_run(queued.run_id)
-        last = _reprocess(instance, "crm/orders/b.csv", tags=backfill)
-        build = _sensor_tick(instance, last)
+        assert _reprocess(instance, "crm/orders/b.csv", tags=backfill).success
+        build = ticks.tick()
         assert isinstance(build, dg.RunRequest) and build.run_key == "after-backfill-bf1-2"
         assert build.tags["recon/reprocess_backfill"] == "bf1"
         # The last run of a backfill fails (its file is gone): the others' files are built all the same.
@@ -217,7 +232,8 @@ def test_the_build_runs_after_a_reprocessing_and_once_after_a_backfills_last_run
         assert not failed.success
         after = build_request(instance, instance.get_run_by_id(failed.run_id))
         assert isinstance(after, dg.RunRequest) and after.run_key == "after-backfill-bf2-2"
-        # The other sensor, seeing the same backfill over once its build is requested, asks no more.
+        # A build already there for the backfill (started by hand, or before the sensor's cursor
+        # remembered its key) is not asked again.
         instance.create_run_for_job(
             defs.resolve_job_def("recon_job"), status=dg.DagsterRunStatus.NOT_STARTED, tags=after.tags
         )
@@ -231,22 +247,11 @@ def test_the_build_runs_after_a_reprocessing_and_once_after_a_backfills_last_run
             partition_key="crm/orders/b.csv",
         )
         assert in_ui.success and in_ui.dagster_run.job_name != "reprocess_landing_job"
-        assert _sensor_tick(instance, in_ui).run_key == f"after-reprocessing-{in_ui.run_id}"
+        # The tick also reads bf2's two ends: its build is there, so only in_ui's is asked.
+        assert ticks.tick().run_key == f"after-reprocessing-{in_ui.run_id}"
         # Any other successful run (the build itself) starts nothing.
-        main = _ingest_only(instance)
-        assert "reprocessed no landing file" in _sensor_tick(instance, main).skip_message
-
-
-def _cancel_tick(instance: dg.DagsterInstance, run_id: str):
-    """The cancelled-run sensor on a run's real RUN_CANCELED event."""
-    (entry,) = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_CANCELED)
-    context = dg.build_run_status_sensor_context(
-        sensor_name="build_after_cancelled_reprocessing",
-        dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(run_id),
-        dagster_event=entry.dagster_event,
-    )
-    return _defs().resolve_sensor_def("build_after_cancelled_reprocessing")(context)
+        assert _ingest_only(instance).success
+        assert "reprocessed no landing file" in ticks.tick().skip_message
 
 
 def test_a_cancelled_backfill_builds_what_its_runs_read_again(
@@ -267,25 +272,25 @@ def test_a_cancelled_backfill_builds_what_its_runs_read_again(
 
     with dg.instance_for_test() as instance:
         defs = _defs()
-        sensor = defs.resolve_sensor_def("build_after_cancelled_reprocessing")
-        assert sensor.job_name == "recon_job" and sensor._run_status == dg.DagsterRunStatus.CANCELED  # noqa: SLF001
         assert _ingest_only(instance).success
+        ticks = BuildSensor(instance)
         reprocess_job = defs.resolve_job_def("reprocess_landing_job")
         # A backfill of two runs: the first reads c.csv again while the second waits in the queue.
         backfill = {"dagster/backfill": "bf1"}
         queued = instance.create_run_for_job(reprocess_job, status=dg.DagsterRunStatus.NOT_STARTED, tags=backfill)
         first = _reprocess(instance, "crm/orders/c.csv", tags=backfill)
-        assert first.success and "1 more run(s) of backfill bf1" in _sensor_tick(instance, first).skip_message
+        assert first.success and "1 more run(s) of backfill bf1" in ticks.tick().skip_message
         # Cancelling the backfill cancels its queued run: the last run is over, and neither succeeded nor failed.
         cancel_queued(queued)
-        build = _cancel_tick(instance, queued.run_id)
+        build = ticks.tick()
         assert isinstance(build, dg.RunRequest) and build.run_key == "after-backfill-bf1-2"
         assert build.tags["recon/build_key"] == "after-backfill-bf1-2"
-        # The build is asked once, whichever sensor sees the backfill over first.
+        # The build is asked once: the next tick reads no new end, and the build's tag answers a retry.
+        assert "no run ended since the last tick" in ticks.tick().skip_message
         instance.create_run_for_job(
             defs.resolve_job_def("recon_job"), status=dg.DagsterRunStatus.NOT_STARTED, tags=build.tags
         )
-        assert "already requested" in _cancel_tick(instance, queued.run_id).skip_message
+        assert "already requested" in build_request(instance, instance.get_run_by_id(queued.run_id)).skip_message
 
         # A run cancelled while it reads: Dagster interrupts the step once a.csv is committed, before b.csv.
         real_sha256_of = ingest.sha256_of
@@ -309,7 +314,7 @@ def test_a_cancelled_backfill_builds_what_its_runs_read_again(
         done = _materialized(instance)  # a.csv's partition says it was read again; b.csv's is unchanged
         assert (done["crm/orders/a.csv"]["batch_id"], done["crm/orders/b.csv"]["batch_id"]) == (5, 2)
         assert ingest.ingest_head(settings.warehouse_path()) == 5  # the nightly run builds it too
-        build = _cancel_tick(instance, stopped.run_id)
+        build = ticks.tick()
         assert isinstance(build, dg.RunRequest) and build.run_key == "after-backfill-bf2-1"
 
         # A backfill cancelled before any of its runs read a file builds nothing.
@@ -317,4 +322,39 @@ def test_a_cancelled_backfill_builds_what_its_runs_read_again(
             reprocess_job, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/backfill": "bf3"}
         )
         cancel_queued(idle)
-        assert "nothing was read again by backfill bf3" in _cancel_tick(instance, idle.run_id).skip_message
+        assert "nothing was read again by backfill bf3" in ticks.tick().skip_message
+
+
+def test_reprocessings_that_end_together_start_one_build(recon_home: Path) -> None:
+    # A review: three run-end sensors (success, failure, cancellation) each asked for a build
+    # per run; reprocessings that ended together started three builds of the same warehouse.
+    write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1")))
+    write(recon_home / "landing/crm/orders/b.csv", "not,an,orders,header\n1,2,3,4\n")  # rejected
+    write(recon_home / "landing/crm/orders/c.csv", orders_csv(order_row("3")))
+    with dg.instance_for_test() as instance:
+        assert _ingest_only(instance).success
+        ticks = BuildSensor(instance)
+        # Between two ticks: one reprocessing succeeds, one fails having read a.csv again (b.csv is
+        # still rejected), and a backfill whose first run read c.csv is cancelled with its second queued.
+        done = _reprocess(instance, "crm/orders/c.csv")
+        failed = _reprocess(instance, "crm/orders/a.csv", "crm/orders/b.csv")
+        assert done.success and not failed.success
+        backfill = {"dagster/backfill": "bf1"}
+        queued = instance.create_run_for_job(
+            _defs().resolve_job_def("reprocess_landing_job"), status=dg.DagsterRunStatus.NOT_STARTED, tags=backfill
+        )
+        assert _reprocess(instance, "crm/orders/c.csv", tags=backfill).success
+        instance.report_run_canceling(queued, message="Canceling run from the queue.")
+        instance.report_run_canceled(queued)
+        before = ticks.cursor
+        build = ticks.tick()
+        assert isinstance(build, dg.RunRequest)
+        assert build.tags["recon/build_keys"].split() == sorted(
+            ["after-backfill-bf1-2", f"after-reprocessing-{done.run_id}", f"after-reprocessing-{failed.run_id}"]
+        )
+        assert build.tags["recon/reprocess_runs"] == "3"
+        # A tick the daemon retries asks for the same run (Dagster drops a run key it has seen)...
+        assert ticks.tick(cursor=before).run_key == build.run_key
+        # ... and the next tick for nothing.
+        assert "no run ended since the last tick" in ticks.tick().skip_message
+        assert [s.name for s in _defs().sensors if s.name.startswith("build_after")] == ["build_after_reprocessing"]
