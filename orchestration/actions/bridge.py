@@ -38,13 +38,13 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
         # accepted): refresh_catalog reopens it in the store as the marts do.
         has_reopenings = con.execute(
             "select count(*) from information_schema.columns where table_schema = 'marts'"
-            " and table_name = 'fct_exception_current' and column_name = 'reopened_because'"
+            " and table_name = 'fct_exception_current' and column_name = 'outgrown_resolution_seq'"
         ).fetchone()[0]
         reopenings = (
             "left join marts.fct_exception_current as current_state"
             " on exceptions.exception_id = current_state.exception_id"
             if has_reopenings
-            else "left join (select null as exception_id, null as last_reopened_at, null as reopened_because)"
+            else "left join (select null as exception_id, null as reopened_because, null as outgrown_resolution_seq)"
             " as current_state on false"
         )
         cur = con.execute(
@@ -76,8 +76,8 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             select
                 exceptions.*,
                 to_json(records.reconciliations) as reconciliations_json,
-                current_state.last_reopened_at,
                 current_state.reopened_because,
+                current_state.outgrown_resolution_seq,
                 case when orders.order_id is not null then to_json(struct_pack(
                     order_type := orders.order_type,
                     booked := orders.booked_amount,

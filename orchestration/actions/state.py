@@ -29,6 +29,7 @@ class ExceptionState:
     last_action: str | None = None
     last_action_at: str | None = None
     closed_at: str | None = None  # when it last became resolved or auto_resolved; None while open
+    resolution_seq: int | None = None  # the log entry of the resolution in force, if resolved
 
     def snapshot(self) -> dict:
         return {
@@ -51,6 +52,7 @@ class ExceptionState:
             self.status, self.claimed_by = "open", None
         elif action == "resolve":
             self.status, self.claimed_by, self.resolution = "resolved", None, row["reason_code"]
+            self.resolution_seq = row.get("seq")
         elif action == "adjust":
             entry = {
                 "adjustment_id": row["target"],
@@ -74,7 +76,7 @@ class ExceptionState:
         elif action == "auto_resolve":
             self.status, self.claimed_by, self.resolution = "auto_resolved", None, "reconciled_by_later_data"
         elif action == "reopen":
-            self.status, self.claimed_by, self.resolution = "open", None, None
+            self.status, self.claimed_by, self.resolution, self.resolution_seq = "open", None, None, None
             self.escalated_to, self.reopened_at = None, at
         if not self.is_closed:
             self.closed_at = None

@@ -283,13 +283,13 @@ class ActionStore:
                     ],
                 )
             found = {e["exception_id"] for e in exceptions}
-            # Resolutions the build found outgrown (more at risk than they accepted):
-            # fct_exception_current.reopened_because, read by catalog_from_warehouse.
+            # Resolutions the build found outgrown (more at risk than they accepted, or in another
+            # currency), by the log entry of the resolution: fct_exception_current, read by
+            # catalog_from_warehouse. The one in force reopens; one resolved again since does not.
             outgrown = {
-                e["exception_id"]: at
+                e["exception_id"]: e["outgrown_resolution_seq"]
                 for e in exceptions
-                if e.get("reopened_because") == "amount_grew"
-                and (at := _aware(str(e.get("last_reopened_at") or ""))) is not None
+                if e.get("reopened_because") == "amount_grew" and e.get("outgrown_resolution_seq") is not None
             }
             events = {"auto_resolve": 0, "reopen": 0}
             for eid in sorted(was_current):
@@ -303,10 +303,8 @@ class ActionStore:
                 else:
                     continue
                 state = self._state(con, eid)
-                if fields and not (
-                    state.status == "resolved" and state.closed_at and _aware(state.closed_at) < outgrown[eid]
-                ):
-                    continue  # reopened already, or resolved again since it outgrew the last one
+                if fields and not (state.status == "resolved" and state.resolution_seq == outgrown[eid]):
+                    continue  # reopened already, or resolved again since
                 if state.is_closed == (action == "reopen"):
                     self._append(con, eid, action, PIPELINE_ACTOR, state, fields, login=self.login())
                     events[action] += 1
@@ -532,9 +530,12 @@ class ActionStore:
                         + "); approve or reject it before resolving"
                     )
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "resolve")
-                # What the resolution accepts: a later run that finds more at risk reopens it
+                # What the resolution accepts, and in which currency: a later run that finds
+                # more at risk, or the break in another currency, reopens it
                 # (int_exception_outgrown_resolutions; refresh_catalog mirrors the reopening).
                 fields["amount"] = _at_risk_text(catalog)
+                if fields["amount"] is not None:
+                    fields["target"] = (catalog or {}).get("currency")
             if action == "release" and kw.get("reason"):
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "release")
             if action in ("match", "unmatch"):
@@ -593,18 +594,21 @@ class ActionStore:
                 raise ActionError("comment needs text (--text)")
         return fields
 
-    def _check_effective_time(self, state: ExceptionState, catalog: dict) -> None:
+    def _check_effective_time(self, state: ExceptionState, catalog: dict, last_run: str | None = None) -> None:
         """Refuse an action whose business time comes before the exception's timeline.
 
         An action takes effect at the business clock (RECON_AS_OF when pinned). Before the
         exception's first sighting it would resolve what did not exist yet (the marts showed
         resolved_at before first_seen_at and negative hours to resolution); before its latest
-        action it would reorder its history (a resolution ahead of its claim). Equal times are
-        fine: a replay acts at the time of the run that found the exception.
+        action it would reorder its history (a resolution ahead of its claim); before the run
+        that last refreshed the catalog (``last_run``, its as-of) it would act on what that
+        run already changed (a resolution accepting a value at risk a later version had
+        replaced). Equal times are fine: a replay acts at the time of the run that found it.
         """
         now = self.clock()
         first_seen = _aware(catalog["first_seen_at"])
         latest = _aware(state.last_action_at) if state.last_action_at else None
+        run_at = _aware(last_run)
         pinned = as_of_pinned()
         clock = (
             f"the business clock is {now.isoformat()} (RECON_AS_OF={pinned})"
@@ -621,6 +625,13 @@ class ActionStore:
                     if pinned
                     else f"the run that found it was pinned ahead; set RECON_AS_OF to {first_seen.isoformat()} or later"
                 )
+            )
+        if run_at is not None and now < run_at:
+            raise ActionError(
+                f"exception {eid}: the last run saw the data as of {run_at.isoformat()}; an action cannot take "
+                f"effect before it, and {clock}. Nothing recorded: "
+                + ("unset RECON_AS_OF, or set it" if pinned else "set RECON_AS_OF")
+                + f" to {run_at.isoformat()} or later"
             )
         if latest is not None and now < latest:
             raise ActionError(
@@ -650,7 +661,8 @@ class ActionStore:
                 eid = self.resolve_id(exception_id, con)
                 state = self._state(con, eid)
                 catalog = dict(con.execute("select * from exception_catalog where exception_id = ?", [eid]).fetchone())
-                self._check_effective_time(state, catalog)
+                last_run = con.execute("select as_of from catalog_clock where id = 1").fetchone()
+                self._check_effective_time(state, catalog, last_run["as_of"] if last_run else None)
                 fields = self._check(action, op, state, kw, catalog)
                 row = self._append(con, eid, action, op.name, state, fields, login=login)
                 con.execute("commit")

@@ -167,9 +167,10 @@ def test_sql_and_python_lifecycles_agree_on_every_exception(recon_home: Path, mo
         ("detected", None),
         ("claim", None),
         ("resolve", "client_agreed_variance"),
+        ("changed", None),
         ("reopened", "amount_grew"),
     ]
-    assert events[2][2] == Decimal(grows["amount_at_risk"]) and events[3][2] == at_risk
+    assert events[2][2] == Decimal(grows["amount_at_risk"]) and events[3][2] == events[4][2] == at_risk
     # Within the tolerance: the resolution still covers it.
     assert outgrowth(recon_home, barely["exception_id"])[:3] == ("resolved", 0, None)
     assert store.state(barely["exception_id"]).status == "resolved"

@@ -14,17 +14,18 @@
 with
 
 outgrown as (
-    -- Resolutions a later run found more at risk than, in the stretch since the break last
-    -- came back (earlier ones decide nothing now: the return reopened it already).
+    -- Resolutions the break outgrew (more at risk than accepted, or another currency). Those
+    -- made since it last came back decide the current episode; a return reopens on its own.
     select
-        outgrown.exception_id,
+        exception_id,
         count(*) as outgrown_count,
-        max(outgrown.reopened_at) as last_outgrown_at
-    from {{ ref('int_exception_outgrown_resolutions') }} as outgrown
-    inner join {{ ref('int_exception_lifecycle') }} as lifecycle
-        on outgrown.exception_id = lifecycle.exception_id
-    where outgrown.resolved_at >= coalesce(lifecycle.last_reopened_at, {{ recon_min_instant() }})
-    group by outgrown.exception_id
+        max(case when is_current_stretch then reopened_at end) as last_outgrown_at,
+        max(case when is_current_stretch then resolution_seq end) as outgrown_resolution_seq,
+        -- The episode starts after the store's reopen of it, or after the resolution while
+        -- the store has not mirrored it yet (found by this run).
+        max(case when is_current_stretch then coalesce(reopen_seq, resolution_seq) end) as outgrown_after_seq
+    from {{ ref('int_exception_outgrown_resolutions') }}
+    group by exception_id
 ),
 
 lifecycle as (
@@ -32,17 +33,18 @@ lifecycle as (
     -- it outgrew its resolution, whichever is later. Both count as reopenings.
     select
         {{ recon_star_exclude('lifecycle', ['reopen_count', 'last_reopened_at']) }},
+        lifecycle.last_reopened_at as came_back_at,
         lifecycle.reopen_count + coalesce(outgrown.outgrown_count, 0) as reopen_count,
         case
-            when outgrown.last_outgrown_at > coalesce(lifecycle.last_reopened_at, {{ recon_min_instant() }})
-                then outgrown.last_outgrown_at
+            when outgrown.last_outgrown_at is not null then outgrown.last_outgrown_at
             else lifecycle.last_reopened_at
         end as last_reopened_at,
         case
-            when outgrown.last_outgrown_at > coalesce(lifecycle.last_reopened_at, {{ recon_min_instant() }})
-                then 'amount_grew'
+            when outgrown.last_outgrown_at is not null then 'amount_grew'
             when lifecycle.last_reopened_at is not null then 'came_back'
-        end as reopened_because
+        end as reopened_because,
+        outgrown.outgrown_resolution_seq,
+        outgrown.outgrown_after_seq
     from {{ ref('int_exception_lifecycle') }} as lifecycle
     left join outgrown
         on lifecycle.exception_id = outgrown.exception_id
@@ -61,21 +63,34 @@ as_of as (
 ),
 
 operator_actions as (
-    -- Work done in the exception's current episode (since it last reopened). Pipeline
-    -- events in the log mirror the lifecycle above and are not counted twice.
+    -- Work done in the exception's current episode (since it last came back, and after the
+    -- resolution it outgrew). Pipeline events in the log mirror the lifecycle above and are
+    -- not counted twice; a comment changes no state (its snapshot repeats the state it found).
     select actions.*
     from actions
     inner join lifecycle
         on actions.exception_id = lifecycle.exception_id
     where not actions.is_pipeline_event
-        and actions.acted_at >= coalesce(lifecycle.last_reopened_at, {{ recon_min_instant() }})
+        and actions.action != 'comment'
+        and actions.acted_at >= coalesce(lifecycle.came_back_at, {{ recon_min_instant() }})
+        and actions.action_seq > coalesce(lifecycle.outgrown_after_seq, -1)
+),
+
+reassignments as (
+    -- The team an operator last gave the exception to, in any episode: a reopening does not
+    -- give it back to the policy's team (the action store keeps it too).
+    select
+        exception_id,
+        {{ recon_arg_max('target', 'action_seq') }} as reassigned_to
+    from actions
+    where action = 'reassign' and not is_pipeline_event
+    group by exception_id
 ),
 
 operator_state as (
     select
         exception_id,
         {{ recon_arg_max('status_after', 'action_seq') }} as status_after,
-        {{ recon_arg_max('owner_team_after', 'action_seq') }} as owner_team_after,
         {{ recon_arg_max('claimed_by_after', 'action_seq') }} as claimed_by,
         -- Only an escalate action escalates by hand: the snapshot an action records also
         -- carries the automatic escalation of a breached SLA, which lapses on closing.
@@ -111,7 +126,7 @@ folded as (
             when operator_state.status_after = 'claimed' then 'claimed'
             else 'open'
         end as status,
-        coalesce(operator_state.owner_team_after, lifecycle.owner_team) as current_owner_team,
+        coalesce(reassignments.reassigned_to, lifecycle.owner_team) as current_owner_team,
         operator_state.claimed_by,
         operator_state.escalated_to_manually,
         operator_state.resolved_at,
@@ -138,6 +153,8 @@ folded as (
         on lifecycle.exception_id = operator_state.exception_id
     left join all_actions
         on lifecycle.exception_id = all_actions.exception_id
+    left join reassignments
+        on lifecycle.exception_id = reassignments.exception_id
 ),
 
 final as (
@@ -165,6 +182,7 @@ final as (
         folded.reopen_count,
         folded.last_reopened_at,
         folded.reopened_because,
+        folded.outgrown_resolution_seq,
         case when folded.status = 'auto_resolved' then folded.auto_resolved_at end as auto_resolved_at,
         folded.resolved_at,
         folded.resolution_code,

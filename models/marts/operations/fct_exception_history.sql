@@ -1,6 +1,6 @@
 -- Every event in every exception's life, in order: what the pipeline saw (detected,
--- changed, auto_resolved, reopened — from the snapshot of the exception mart; a change
--- that outgrew an operator's resolution is a reopening, reason amount_grew), the SLA
+-- changed, auto_resolved, reopened — from the snapshot of the exception mart — and a
+-- reopening, reason amount_grew, when a resolution no longer covers the break), the SLA
 -- breach and automatic escalation, and every operator action with its reason and the
 -- state before and after. `recon exceptions show` prints the same trail from the store.
 with
@@ -16,11 +16,6 @@ versions as (
     from {{ ref('snap_reconciliation_exceptions') }} as snapshot
 ),
 
-outgrown as (
-    -- Versions that found more at risk than an operator's resolution accepted: reopenings.
-    select distinct exception_id, reopened_at from {{ ref('int_exception_outgrown_resolutions') }}
-),
-
 pipeline_events as (
     select
         versions.exception_id,
@@ -29,11 +24,10 @@ pipeline_events as (
             when lag(versions.is_gone) over by_exception is null then 'detected'
             when versions.is_gone then 'auto_resolved'
             when lag(versions.is_gone) over by_exception then 'reopened'
-            when outgrown.reopened_at is not null then 'reopened'
             else 'changed'
         end as event_type,
         'pipeline' as actor,
-        case when outgrown.reopened_at is not null then 'amount_grew' end as reason_code,
+        cast(null as string) as reason_code,
         cast(null as string) as comment,
         versions.amount_at_risk as amount,
         case when not versions.is_gone then versions.owner_team end as target,
@@ -41,10 +35,25 @@ pipeline_events as (
         cast(null as string) as status_after,
         cast(null as bigint) as action_seq
     from versions
-    left join outgrown
-        on versions.exception_id = outgrown.exception_id
-        and versions.event_at = outgrown.reopened_at
     window by_exception as (partition by versions.exception_id order by versions.event_at)
+),
+
+outgrown_events as (
+    -- An operator's resolution the break outgrew reopens it: more at risk than it accepted,
+    -- or another currency (the amount is what was then at risk).
+    select
+        outgrown.exception_id,
+        outgrown.reopened_at as event_at,
+        'reopened' as event_type,
+        'pipeline' as actor,
+        'amount_grew' as reason_code,
+        cast(null as string) as comment,
+        outgrown.outgrown_at_risk as amount,
+        cast(null as string) as target,
+        cast(null as string) as status_before,
+        cast(null as string) as status_after,
+        cast(null as bigint) as action_seq
+    from {{ ref('int_exception_outgrown_resolutions') }} as outgrown
 ),
 
 current_state as (
@@ -97,6 +106,8 @@ operator_events as (
 
 events as (
     select *, 1 as source_order from pipeline_events
+    union all
+    select *, 1 from outgrown_events
     union all
     select *, 2 from operator_events
     union all

@@ -20,10 +20,11 @@ renamed as (
         source.reason_code,
         source.comment,
         case when source.action = 'adjust' then cast(source.amount as decimal(18, 4)) end as adjustment_amount,
-        -- What a resolution accepted: the exception's value at risk when it was resolved (the
-        -- store records it; older resolutions have none). A later run that finds more at risk
-        -- reopens it (int_exception_outgrown_resolutions).
+        -- What a resolution accepted: the exception's value at risk when it was resolved and its
+        -- currency (the store records them; older resolutions have none). A later run that
+        -- finds more at risk, or another currency, reopens it (int_exception_outgrown_resolutions).
         case when source.action = 'resolve' then cast(source.amount as decimal(18, 4)) end as resolved_at_risk,
+        case when source.action = 'resolve' and source.amount is not null then source.target end as resolved_currency,
         source.amount_text,
         source.copy_problem,
         source.target,
