@@ -817,11 +817,29 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
         )
     echo("  history:")
     for h in history:
+        shown = dict(h)
+        if h["action"] in ("resolve", "reopen") and h.get("amount") is not None:
+            # A resolution's amount is what it accepted; a reopen's, what was then at risk.
+            label = "accepted" if h["action"] == "resolve" else "now at risk"
+            shown[label], shown["amount"], shown["target"] = (
+                f"{h['amount']} {h.get('target') or ''}".strip(),
+                None,
+                None,
+            )
         extra = " ".join(
-            f"{k}={h[k]}" for k in ("reason_code", "amount", "target", "comment") if h.get(k) not in (None, "")
+            f"{k}={shown[k]}"
+            for k in ("reason_code", "accepted", "now at risk", "amount", "target", "comment")
+            if shown.get(k) not in (None, "")
         )
         login = f" (login {h['login']})" if h.get("login") and h["login"] != h["actor"] else ""
-        echo(f"    #{h['seq']:<5} {h['acted_at']}  {h['actor']:<8} {h['action']:<12} {extra}{login}")
+        # The business time it took effect at (a replay pins it), and the real time if it differs.
+        at = h.get("effective_at") or h["acted_at"]
+        recorded = (
+            f" (recorded {h['acted_at']})"
+            if h.get("effective_at") and h["effective_at"][:19] != h["acted_at"][:19]
+            else ""
+        )
+        echo(f"    #{h['seq']:<5} {at}  {h['actor']:<8} {h['action']:<12} {extra}{login}{recorded}")
     if not history:
         echo("    no actions yet")
     return 0

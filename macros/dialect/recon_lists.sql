@@ -275,8 +275,13 @@
         unnest({{ list }}) as {{ aliases[loop.index0] }}{{ ",\n        " if not loop.last }}
     {%- endfor -%}
 {%- endmacro %}
+{#- Spark's arrays_zip is null when any list is null, where DuckDB's unnest pads a missing
+    list with nulls (an operator link made before fingerprints has none): each list is
+    read as empty when null, so both give the rows of the longest list. -#}
 {% macro spark__recon_unnest_zip(lists, aliases) -%}
-    inline(arrays_zip({{ lists | join(', ') }})) as ({{ aliases | join(', ') }})
+    inline(arrays_zip(
+        {%- for list in lists %}coalesce({{ list }}, array()){{ ", " if not loop.last }}{% endfor -%}
+    )) as ({{ aliases | join(', ') }})
 {%- endmacro %}
 
 {#- Splits an ORDER BY list (text) into [expression, descending] pairs, commas inside

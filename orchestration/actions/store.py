@@ -287,7 +287,7 @@ class ActionStore:
             # currency), by the log entry of the resolution: fct_exception_current, read by
             # catalog_from_warehouse. The one in force reopens; one resolved again since does not.
             outgrown = {
-                e["exception_id"]: e["outgrown_resolution_seq"]
+                e["exception_id"]: e
                 for e in exceptions
                 if e.get("reopened_because") == "amount_grew" and e.get("outgrown_resolution_seq") is not None
             }
@@ -299,11 +299,20 @@ class ActionStore:
                 elif not was_current[eid] and eid in found:
                     action = "reopen"
                 elif eid in outgrown:
-                    action, fields = "reopen", {"reason_code": "amount_grew"}
+                    # With what is at risk now, beside the amount the resolution accepted.
+                    at_risk = _at_risk_text(outgrown[eid])
+                    action = "reopen"
+                    fields = {
+                        "reason_code": "amount_grew",
+                        "amount": at_risk,
+                        "target": outgrown[eid].get("currency") if at_risk is not None else None,
+                    }
                 else:
                     continue
                 state = self._state(con, eid)
-                if fields and not (state.status == "resolved" and state.resolution_seq == outgrown[eid]):
+                if fields and not (
+                    state.status == "resolved" and state.resolution_seq == outgrown[eid]["outgrown_resolution_seq"]
+                ):
                     continue  # reopened already, or resolved again since
                 if state.is_closed == (action == "reopen"):
                     self._append(con, eid, action, PIPELINE_ACTOR, state, fields, login=self.login())

@@ -154,6 +154,15 @@ def test_sql_and_python_lifecycles_agree_on_every_exception(recon_home: Path, mo
     assert state.status == "open" and datetime.fromisoformat(state.reopened_at) == second_run
     reopen = store.history(grows["exception_id"])[-1]
     assert (reopen["action"], reopen["actor"], reopen["reason_code"]) == ("reopen", "pipeline", "amount_grew")
+    assert Decimal(reopen["amount"]) == at_risk and reopen["target"] == grows["currency"]
+    # What an operator reads: the amount accepted, and what was at risk when it reopened.
+    from click.testing import CliRunner
+
+    from orchestration import cli
+
+    shown = CliRunner().invoke(cli.recon, ["exceptions", "show", grows["exception_id"][:10]], obj={}).output
+    assert f"accepted={Decimal(grows['amount_at_risk']):.4f} {grows['currency']}" in shown
+    assert f"reason_code=amount_grew now at risk={at_risk:.4f} {grows['currency']}" in shown
     con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
     try:
         events = con.execute(
