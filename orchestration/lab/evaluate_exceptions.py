@@ -9,7 +9,9 @@ published run (``marts.fct_reconciliation_exceptions``, pending late data exclud
 A record whose every true counterpart was quarantined on landing (an invoice billing only
 orders whose rows failed validation) has no counterpart in the data the run saw: it is
 scored as what the run should call it (an orphan invoice or orphan spend; an unbilled
-order), as the matching evaluation counts only the links whose two records arrived.
+order; an order planted delivered-not-billed whose every campaign and deliverable was
+quarantined is unbilled), as the matching evaluation counts only the links whose two
+records arrived.
 
 A type is scored only where the dialect plants its kind (``relevant`` > 0); a type the
 dialect plants no kind for is listed with its count, unscored.
@@ -152,6 +154,13 @@ def _lost_counterparts(con: duckdb.DuckDBPyConnection, ground_truth: Path, truth
     ):
         if exception_type in planted:
             truth[exception_type] |= ids
+    # An order planted delivered or completed but not billed whose every campaign and
+    # deliverable was quarantined: nothing done reached the run, which should call it unbilled.
+    work = {(c, o) for c, o in delivery} | {(d, o) for d, o in read_links(ground_truth, "deliverables_orders")}
+    unseen = lost({(o, w) for w, o in work}, orders, campaigns | deliverables) & truth["delivered_not_billed"]
+    if unseen and {"delivered_not_billed", "unbilled_order"} <= planted:
+        truth["delivered_not_billed"] -= unseen
+        truth["unbilled_order"] |= unseen
 
 
 def score_exceptions(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[ExceptionScore]:

@@ -134,3 +134,23 @@ def test_a_type_the_dialect_does_not_plant_stays_unscored(world) -> None:
         "values ('orphan_invoice', 'int_invoice_billing_items', 'INV-LOST#')"
     )
     assert "orphan_invoice" not in _scores(con, truth)
+
+
+def test_an_order_whose_work_was_all_quarantined_is_scored_unbilled(world) -> None:
+    con, truth = world
+    # O-UNSEEN was planted "completed, not billed", but its only deliverable failed
+    # validation: the run sees an order with nothing done and no billing.
+    with open(truth / "records.csv", "a", newline="") as fh:
+        csv.writer(fh).writerow(("crm__orders", "O-UNSEEN", "completed_not_billed", ""))
+    with open(truth / "links.csv", "a", newline="") as fh:
+        csv.writer(fh).writerow(("deliverables_orders", "D-GONE", "O-UNSEEN", "reference"))
+    con.execute("insert into staging.stg_crm__orders values ('O-UNSEEN')")
+    con.execute(
+        "insert into marts.fct_reconciliation_exceptions values "
+        "('unbilled_order', 'stg_crm__orders', 'O-UNBILLED'), "
+        "('unbilled_order', 'stg_crm__orders', 'O-UNSEEN'), "
+        "('delivered_not_billed', 'stg_crm__orders', 'O-WORKED')"
+    )
+    scores = _scores(con, truth)
+    assert scores["unbilled_order"] == (2, 2, 3)
+    assert scores["delivered_not_billed"] == (1, 1, 2)
