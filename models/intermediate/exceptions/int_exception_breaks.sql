@@ -196,8 +196,15 @@ unfamiliar_billing_items as (
             from repeated_billing_items
             where repeated_billing_items.record_key = main_lines.billing_item_id
         )
+        -- The run's own wording says something only where most of its billing matched:
+        -- when most items are unmatched (references missing, a new client), every wording is
+        -- mostly on unmatched lines (a review).
+        and (select sum(matched_lines) from billing_words_used)
+            >= (select sum(unmatched_lines) from billing_words_used)
     group by main_lines.billing_item_id
-    having bool_and(used.matched_lines < used.unmatched_lines)
+    -- A wording on one line only (an agency that writes each line its own way) says
+    -- nothing of what the agency bills outside its orders: a recurring one does ("Rush fee").
+    having bool_and(used.matched_lines < used.unmatched_lines and used.unmatched_lines >= 2)
 ),
 
 {#- Ties: how many candidates tied at a record's best probability still each count as a
@@ -619,7 +626,14 @@ billed_again as (
         second_item.billing_item_id,
         second_item.issue_date,
         second_item.billed_amount_order_currency as item_amount,
-        coalesce(first_words.description_key = second_words.description_key, false) as same_words
+        coalesce(first_words.description_key = second_words.description_key, false) as same_words,
+        -- Whether they name a period (a month, or a number: "May 2024", "month 3/6", "Q1"):
+        -- two items saying the same period are that period billed twice; two saying only
+        -- "Monthly SEO retainer" may be two months billed late together.
+        coalesce({{ recon_regexp_full_match(
+            recon_list_join('first_words.description_key', "' '"),
+            '.*([0-9]|\\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\b).*'
+        ) }}, false) as names_period
     from invoice_matches as first_item
     inner join invoice_matches as second_item
         on first_item.order_id = second_item.order_id
@@ -674,7 +688,9 @@ billed_twice_short as (
     -- 16 May, October's invoice quarantined). Orders billed in advance are left out: B bills
     -- an insertion order in equal instalments of one text ("IO-083976 media spend May-25"
     -- twice), 9 such on B 11 and 13, none a copy. duplicate_billing recall C 9 0.923 ->
-    -- 0.958, C 11 0.926 -> 0.960, C 13 0.902 -> 0.937; A and B unchanged.
+    -- 0.958, C 11 0.926 -> 0.960, C 13 0.902 -> 0.937; A and B unchanged. Only items whose
+    -- words name the period (names_period): an order billed in full by two "Monthly SEO
+    -- retainer" lines ten days apart may be January billed late beside February (a review).
     select copies.order_id, sum(copies.item_amount) as repeated_amount
     from (
         select distinct billed_again.order_id, billed_again.billing_item_id, billed_again.item_amount
@@ -686,7 +702,8 @@ billed_twice_short as (
         where (
                 reconciled_orders.billing_state = 'under_billed'
                 or (reconciled_orders.billing_state = 'billed'
-                    and reconciled_orders.billing_cadence = 'monthly_in_arrears')
+                    and reconciled_orders.billing_cadence = 'monthly_in_arrears'
+                    and billed_again.names_period)
             )
             and billed_again.same_words
             and not coalesce(credited.first_credit_date <= billed_again.issue_date, false)
