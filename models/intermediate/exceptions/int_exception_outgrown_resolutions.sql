@@ -41,6 +41,9 @@ versions as (
                     false
                 ) as came_back
         from {{ ref('snap_reconciliation_exceptions') }} as snapshot
+        -- A version replaced at the instant it began (two runs pinned to one RECON_AS_OF)
+        -- was never in force: one version per instant.
+        where snapshot.dbt_valid_to is null or snapshot.dbt_valid_to > snapshot.dbt_valid_from
     ) as marked
 ),
 
@@ -123,22 +126,34 @@ pipeline_reopens as (
 ),
 
 mirrored as (
-    -- The store's reopen of each outgrown resolution: the first after it, before the next one.
+    -- The store's reopen of each resolution (reason amount_grew): the first after it,
+    -- before the next one.
     select
-        outgrowing.exception_id,
-        outgrowing.action_seq,
+        placed_resolutions.exception_id,
+        placed_resolutions.action_seq,
         min(pipeline_reopens.action_seq) as reopen_seq
-    from outgrowing
-    inner join placed_resolutions
-        on outgrowing.exception_id = placed_resolutions.exception_id
-        and outgrowing.action_seq = placed_resolutions.action_seq
+    from placed_resolutions
     inner join pipeline_reopens
-        on outgrowing.exception_id = pipeline_reopens.exception_id
-        and pipeline_reopens.action_seq > outgrowing.action_seq
+        on placed_resolutions.exception_id = pipeline_reopens.exception_id
+        and pipeline_reopens.action_seq > placed_resolutions.action_seq
         and (placed_resolutions.next_seq is null or pipeline_reopens.action_seq < placed_resolutions.next_seq)
-    group by outgrowing.exception_id, outgrowing.action_seq
+    group by placed_resolutions.exception_id, placed_resolutions.action_seq
+),
+
+latest as (
+    -- Each exception's current stretch, and whether this run found it.
+    select
+        exception_id,
+        max(stretch) as stretch,
+        not {{ recon_arg_max('is_gone', 'version_from') }} as is_detected
+    from versions
+    group by exception_id
 )
 
+-- A resolution is outgrown once the store reopened it (its log decides, whatever the
+-- versions or the tolerance say now), or when the versions outgrow it while the break is
+-- found in the stretch it was made in: a break gone by the time a run could compare closes
+-- as it is, resolved, in both folds.
 select
     placed_resolutions.exception_id,
     placed_resolutions.action_seq as resolution_seq,
@@ -151,20 +166,20 @@ select
     coalesce(pipeline_reopens.acted_at, {{ recon_as_of() }}) as reopened_at,
     versions.amount_at_risk as outgrown_at_risk,
     versions.currency as outgrown_currency
-from outgrowing
-inner join placed_resolutions
-    on outgrowing.exception_id = placed_resolutions.exception_id
-    and outgrowing.action_seq = placed_resolutions.action_seq
-inner join versions
+from placed_resolutions
+inner join latest
+    on placed_resolutions.exception_id = latest.exception_id
+left join outgrowing
+    on placed_resolutions.exception_id = outgrowing.exception_id
+    and placed_resolutions.action_seq = outgrowing.action_seq
+left join versions
     on outgrowing.exception_id = versions.exception_id
     and outgrowing.outgrown_from = versions.version_from
-inner join (
-    select exception_id, max(stretch) as stretch from versions group by exception_id
-) as latest
-    on outgrowing.exception_id = latest.exception_id
 left join mirrored
-    on outgrowing.exception_id = mirrored.exception_id
-    and outgrowing.action_seq = mirrored.action_seq
+    on placed_resolutions.exception_id = mirrored.exception_id
+    and placed_resolutions.action_seq = mirrored.action_seq
 left join pipeline_reopens
     on mirrored.exception_id = pipeline_reopens.exception_id
     and mirrored.reopen_seq = pipeline_reopens.action_seq
+where mirrored.reopen_seq is not null
+    or (outgrowing.outgrown_from is not null and placed_resolutions.stretch = latest.stretch and latest.is_detected)
