@@ -13,7 +13,9 @@ was a defect of the rule's first version (d1843fc):
    every reopening the store logs;
 4. a booking restated in another currency reopens (what was accepted was in the other one);
 5. an action with a business time before the last run is refused (it would accept a value
-   that run had already replaced).
+   that run had already replaced);
+6. a second run at the same RECON_AS_OF with the data restated builds (a snapshot version
+   replaced as it began repeated an event in fct_exception_history and failed every build).
 """
 
 from __future__ import annotations
@@ -166,6 +168,13 @@ def test_a_resolution_covers_only_what_it_accepted(recon_home: Path, monkeypatch
     # 1 again: a later run with nothing new leaves the race resolved for good.
     if now[race]["status"] == "resolved" and abs(now[race]["amount_at_risk"]) > Decimal(accepted) + 1:
         problems.append(f"1: {race[:8]} still resolved two runs later at {now[race]['amount_at_risk']}")
+    # A second run at the same instant with the booking restated again (two runs at one
+    # RECON_AS_OF): the snapshot holds a version replaced as it began, which once repeated
+    # an event_id in fct_exception_history and failed every later build.
+    set_orders(landing, {"SO-00000249": {"amount": "7600.00"}})
+    run(monkeypatch, "2026-06-18T12:00:00Z")
+    now = marts(recon_home)
+
     # Both folds agree on every exception, SLA included, and the log verifies.
     for eid, m in now.items():
         s = store.state(eid)

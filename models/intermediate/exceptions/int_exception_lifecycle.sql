@@ -9,6 +9,8 @@ versions as (
         coalesce(cast(snapshot.dbt_is_deleted as string) = 'True', false) as is_gone,
         {{ recon_at_utc("snapshot.dbt_valid_from") }} as version_from
     from {{ ref('snap_reconciliation_exceptions') }} as snapshot
+    -- A version replaced at the instant it began (two runs at one RECON_AS_OF) was never in force.
+    where snapshot.dbt_valid_to is null or snapshot.dbt_valid_to > snapshot.dbt_valid_from
 ),
 
 ordered as (

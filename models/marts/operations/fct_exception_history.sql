@@ -14,6 +14,9 @@ versions as (
         snapshot.owner_team,
         snapshot.severity
     from {{ ref('snap_reconciliation_exceptions') }} as snapshot
+    -- A version replaced at the instant it began (two runs at one RECON_AS_OF) was never in
+    -- force; listed, it repeated that instant's event (and its event_id).
+    where snapshot.dbt_valid_to is null or snapshot.dbt_valid_to > snapshot.dbt_valid_from
 ),
 
 pipeline_events as (
