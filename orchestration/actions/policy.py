@@ -93,7 +93,9 @@ class Policy:
         rate the build converted the exception's own value at risk with: amount_at_risk_reporting
         / amount_at_risk (the FX rate of its business date, seed fx_rates). For a type whose
         value at risk mixes currencies (MIXED_CURRENCY_TYPES) that ratio is no rate: the seed's
-        rate of the exception's currency in the month of ``on`` (the business clock) is used.
+        rate of the exception's currency in the month of ``on`` (the business clock) is used
+        (a currency_mismatch is in its one foreign currency, or the order's where several
+        bill the order: int_exception_breaks).
         None when the rate is unknown (no currency, no amount, an amount of zero, a currency
         the seed lacks): the caller fails safe.
         """

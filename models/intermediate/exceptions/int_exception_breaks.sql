@@ -1053,7 +1053,12 @@ currency_breaks as (
         'stg_crm__orders' as record_entity,
         invoice_matches.order_id as record_id,
         min(reconciled_orders.client_name) as client_name,
-        min(invoice_matches.invoice_currency) as currency,
+        -- The currency an operator's adjustment is in (maker–checker converts it at the
+        -- seed's rate): the foreign currency, or the order's where several bill it.
+        case
+            when count(distinct invoice_matches.invoice_currency) = 1 then min(invoice_matches.invoice_currency)
+            else min(invoice_matches.order_currency)
+        end as currency,
         cast(0 as decimal(18, 4)) as amount_at_risk,
         cast(0 as decimal(18, 4)) as amount_at_risk_reporting,
         cast(null as date) as due_date
