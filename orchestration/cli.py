@@ -907,11 +907,19 @@ def cmd_exception_action(
             "(pass `operator`) and the marts, the money and the exceptions follow"
         )
     state = json.loads(entry["state_after"])
-    target = f" {entry['target']}" if entry.get("target") else ""
+    # A resolution's target is the currency of the value at risk it accepted: said as such.
+    resolve = entry["action"] == "resolve"
+    target = f" {entry['target']}" if entry.get("target") and not resolve else ""
+    accepted = (
+        f"; accepted {entry['amount']} {entry.get('target') or ''}".rstrip() + " at risk"
+        if resolve and entry.get("amount")
+        else ""
+    )
     by = entry["actor"] + (f" (login {entry['login']})" if entry.get("login") != entry["actor"] else "")
     click.echo(
         f"{entry['action']}{target} recorded as #{entry['seq']} by {by}: status {state['status']}"
         + (f", pending approval: {', '.join(state['pending_adjustments'])}" if state["pending_adjustments"] else "")
+        + accepted
     )
     return 0
 
