@@ -5,7 +5,9 @@
     tested at a chosen time. The value is checked against a strict pattern before it goes
     into SQL. -#}
 {% macro recon_as_of() -%}
-    {%- set as_of = env_var('RECON_AS_OF', '') | trim -%}
+    {#- Read only when dbt executes: an env_var() read while parsing makes dbt re-parse
+        every model that calls this whenever the value changes (see recon_run_id). -#}
+    {%- set as_of = (env_var('RECON_AS_OF', '') if execute else '') | trim -%}
     {%- if as_of == '' -%}
         cast(now() as {{ recon_instant_type() }})
     {%- elif modules.re.fullmatch('\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?', as_of) -%}

@@ -210,6 +210,14 @@ def test_second_run_without_new_files_changes_no_raw_counts(pipeline_home: Path,
     dbt_log = max((pipeline_home / "logs").glob("run-*.log")).read_text()
     assert "Found " in dbt_log  # the dbt build's own log
     assert "Unable to do partial parsing" not in dbt_log
+    # ... and it re-parses nothing: no file reads, while dbt parses, a value that changes every
+    # run (the run id, the as-of clock); dbt re-parses each file whose env_var() value changed.
+    import msgpack
+
+    from orchestration.defs.dbt import parse_state_path
+
+    saved = msgpack.unpackb(parse_state_path().read_bytes(), strict_map_key=False)
+    assert set(saved["env_vars"]) <= {"RECON_PROJECT_SHA"}, saved["env_vars"]
     # Each incremental staging model records the last batch it staged (no new batch: the same).
     assert after.pop("staged_batches") == before.pop("staged_batches") + 9
     assert after == before

@@ -36,7 +36,7 @@ routed as (
         breaks.due_date,
         breaks.pending_until,
         'open' as exception_status,
-        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+        {{ recon_run_id() }} as dagster_run_id
     from breaks
     left join severity_policy
         on breaks.severity = severity_policy.severity

@@ -309,7 +309,7 @@ matches as (
         {{ convert_amount('split.allocated_amount - split.ancillary_amount', 'split.invoice_rate', 'split.reporting_rate') }}
             as billed_amount_reporting,
         '{{ invocation_id }}' as dbt_invocation_id,
-        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+        {{ recon_run_id() }} as dagster_run_id
     from split
 )
 

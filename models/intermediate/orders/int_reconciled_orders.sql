@@ -205,7 +205,7 @@ final as (
         cast(states.billed_amount * states.reporting_rate as decimal(18, 4)) as billed_amount_reporting,
         cast(states.delivered_amount * states.reporting_rate as decimal(18, 4)) as delivered_amount_reporting,
         cast(states.fulfilled_amount * states.reporting_rate as decimal(18, 4)) as fulfilled_amount_reporting,
-        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+        {{ recon_run_id() }} as dagster_run_id
     from states
 )
 

@@ -222,7 +222,7 @@ final as (
         folded.last_actor,
         folded.last_action_at,
         folded.as_of_at as state_as_of,
-        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+        {{ recon_run_id() }} as dagster_run_id
     from folded
 )
 

@@ -17,6 +17,6 @@ select
     awaits_source,
     due_date,
     pending_until,
-    '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+    {{ recon_run_id() }} as dagster_run_id
 from {{ ref('int_exception_breaks') }}
 where is_pending

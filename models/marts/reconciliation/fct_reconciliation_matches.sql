@@ -21,7 +21,7 @@ final as (
         cast(all_decisions.match_probability as double) as match_probability,
         cast(all_decisions.score_components as string) as score_components,
         '{{ invocation_id }}' as dbt_invocation_id,
-        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+        {{ recon_run_id() }} as dagster_run_id
     from all_decisions
 )
 

@@ -12,5 +12,5 @@ select
     side,
     record_key,
     record_values,
-    '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+    {{ recon_run_id() }} as dagster_run_id
 from record_values

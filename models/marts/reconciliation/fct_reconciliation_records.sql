@@ -62,7 +62,7 @@ final as (
         all_records.candidate_count,
         cast(all_records.top_candidates as string) as top_candidates,
         operator_records.record_key is not null as has_operator_link,
-        '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+        {{ recon_run_id() }} as dagster_run_id
     from all_records
     left join operator_records
         on all_records.reconciliation = operator_records.reconciliation

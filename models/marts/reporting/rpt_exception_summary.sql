@@ -39,6 +39,6 @@ select
         as open_amount_at_risk_reporting,
     '{{ recon_reporting_currency() }}' as reporting_currency,
     max(state_as_of) as state_as_of,
-    '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+    {{ recon_run_id() }} as dagster_run_id
 from bucketed
 group by exception_type, owner_team, severity, ageing_bucket

@@ -30,6 +30,6 @@ select
     count(*) filter (where record_state = 'unmatched') as unmatched,
     round(count(*) filter (where record_state = 'matched') / count(*), 4) as match_rate,
     round(count(*) filter (where is_auto_matched) / count(*), 4) as auto_match_rate,
-    '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+    {{ recon_run_id() }} as dagster_run_id
 from classified
 group by reconciliation, side, record_model, record_date

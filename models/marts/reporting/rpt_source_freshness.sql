@@ -20,7 +20,7 @@ select
     round({{ recon_date_diff('minute', 'max(' ~ recon_at_utc('batches.ingested_at') ~ ')', 'any_value(as_of.as_of_at)') }} / cast(60 as double), 1)
         as hours_since_last_file,
     any_value(as_of.as_of_at) as state_as_of,
-    '{{ env_var("RECON_RUN_ID", "") }}' as dagster_run_id
+    {{ recon_run_id() }} as dagster_run_id
 from batches
 cross join as_of
 group by batches.source_system, batches.entity
