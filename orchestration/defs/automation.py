@@ -86,6 +86,7 @@ reprocess_landing_job = dg.define_asset_job(
 
 BACKFILL_TAG = "dagster/backfill"
 BUILD_KEY_TAG = "recon/build_key"
+BUILD_KEYS_TAG = "recon/build_keys"  # a build merged from several requests names each one's key
 _NOT_FINISHED = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.QUEUED,
@@ -141,9 +142,23 @@ def build_request(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.RunReq
     # Also asked by a build that is already there (one requested before this sensor's cursor
     # remembered its keys, or started by hand with the tag).
     key = f"after-backfill-{backfill}-{len(runs)}"
-    if instance.get_runs(dg.RunsFilter(tags={BUILD_KEY_TAG: key}), limit=1):
+    if _requested(instance, key):
         return dg.SkipReason(f"the build after backfill {backfill} is already requested")
     return dg.RunRequest(run_key=key, tags={**tags, "recon/reprocess_backfill": backfill, BUILD_KEY_TAG: key})
+
+
+BUILDS_LOOKED_BACK = 200  # the builds after reprocessing read to find a merged one
+
+
+def _requested(instance: dg.DagsterInstance, key: str) -> bool:
+    """Whether a build with this key exists: alone (its ``recon/build_key`` tag) or merged
+    with others into one build (``recon/build_keys``, see ``one_build``)."""
+    if instance.get_runs(dg.RunsFilter(tags={BUILD_KEY_TAG: key}), limit=1):
+        return True
+    merged = instance.get_runs(
+        dg.RunsFilter(tags={"recon/trigger": "build_after_reprocessing"}), limit=BUILDS_LOOKED_BACK
+    )
+    return any(key in run.tags.get(BUILD_KEYS_TAG, "").split() for run in merged)
 
 
 # How a run can end: success, failure, cancellation (a cancelled backfill cancels its queued
@@ -236,7 +251,7 @@ def one_build(requests: list[dg.RunRequest]) -> dg.RunRequest:
         "recon/trigger": "build_after_reprocessing",
         "recon/reprocess_runs": str(len(runs)),
         "recon/reprocess_run": runs[-1],
-        "recon/build_keys": " ".join(keys)[:4000],
+        BUILD_KEYS_TAG: " ".join(keys)[:4000],
     }
     key = "after-reprocessing-" + hashlib.sha256(" ".join(keys).encode()).hexdigest()[:16]
     return dg.RunRequest(run_key=key, tags=tags)

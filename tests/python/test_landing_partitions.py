@@ -357,4 +357,10 @@ def test_reprocessings_that_end_together_start_one_build(recon_home: Path) -> No
         assert ticks.tick(cursor=before).run_key == build.run_key
         # ... and the next tick for nothing.
         assert "no run ended since the last tick" in ticks.tick().skip_message
+        # A review: the merged build dropped each backfill's build-key tag, so a request
+        # once the cursor forgot its keys asked for the backfill's build again.
+        instance.create_run_for_job(
+            _defs().resolve_job_def("recon_job"), status=dg.DagsterRunStatus.NOT_STARTED, tags=build.tags
+        )
+        assert "already requested" in build_request(instance, instance.get_run_by_id(queued.run_id)).skip_message
         assert [s.name for s in _defs().sensors if s.name.startswith("build_after")] == ["build_after_reprocessing"]
