@@ -3,22 +3,8 @@
 -- when it came back. Attributes are those of its latest live version.
 with
 
-versions as (
-    select
-        snapshot.*,
-        coalesce(cast(snapshot.dbt_is_deleted as string) = 'True', false) as is_gone,
-        {{ recon_at_utc("snapshot.dbt_valid_from") }} as version_from
-    from {{ ref('snap_reconciliation_exceptions') }} as snapshot
-    -- A version replaced at the instant it began (two runs at one RECON_AS_OF) was never in force.
-    where snapshot.dbt_valid_to is null or snapshot.dbt_valid_to > snapshot.dbt_valid_from
-),
-
 ordered as (
-    select
-        versions.*,
-        lag(versions.is_gone) over (partition by versions.exception_id order by versions.version_from) as was_gone,
-        row_number() over (partition by versions.exception_id order by versions.version_from desc) as recency
-    from versions
+    select * from {{ ref('int_exception_versions') }}
 ),
 
 transitions as (

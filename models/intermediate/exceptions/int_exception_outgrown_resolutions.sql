@@ -15,36 +15,10 @@
 with
 
 versions as (
-    select
-        exception_id,
-        version_from,
-        is_gone,
-        amount_at_risk,
-        currency,
-        -- The stretch of the exception's life since it last came back (0 before any return):
-        -- a resolution covers only the stretch it was made in; a return reopens on its own.
-        sum(case when came_back then 1 else 0 end) over (
-            partition by exception_id order by version_from rows between unbounded preceding and current row
-        ) as stretch
-    from (
-        select
-            snapshot.exception_id,
-            {{ recon_at_utc("snapshot.dbt_valid_from") }} as version_from,
-            coalesce(cast(snapshot.dbt_is_deleted as string) = 'True', false) as is_gone,
-            snapshot.amount_at_risk,
-            snapshot.currency,
-            not coalesce(cast(snapshot.dbt_is_deleted as string) = 'True', false)
-                and coalesce(
-                    lag(coalesce(cast(snapshot.dbt_is_deleted as string) = 'True', false)) over (
-                        partition by snapshot.exception_id order by snapshot.dbt_valid_from
-                    ),
-                    false
-                ) as came_back
-        from {{ ref('snap_reconciliation_exceptions') }} as snapshot
-        -- A version replaced at the instant it began (two runs pinned to one RECON_AS_OF)
-        -- was never in force: one version per instant.
-        where snapshot.dbt_valid_to is null or snapshot.dbt_valid_to > snapshot.dbt_valid_from
-    ) as marked
+    -- stretch: a resolution covers only the stretch of the exception's life it was made in;
+    -- a return reopens on its own.
+    select exception_id, version_from, is_gone, amount_at_risk, currency, stretch
+    from {{ ref('int_exception_versions') }}
 ),
 
 actions as (

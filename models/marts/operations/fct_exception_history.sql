@@ -7,16 +7,14 @@ with
 
 versions as (
     select
-        snapshot.exception_id,
-        {{ recon_at_utc("snapshot.dbt_valid_from") }} as event_at,
-        coalesce(cast(snapshot.dbt_is_deleted as string) = 'True', false) as is_gone,
-        snapshot.amount_at_risk,
-        snapshot.owner_team,
-        snapshot.severity
-    from {{ ref('snap_reconciliation_exceptions') }} as snapshot
-    -- A version replaced at the instant it began (two runs at one RECON_AS_OF) was never in
-    -- force; listed, it repeated that instant's event (and its event_id).
-    where snapshot.dbt_valid_to is null or snapshot.dbt_valid_to > snapshot.dbt_valid_from
+        exception_id,
+        version_from as event_at,
+        is_gone,
+        was_gone,
+        amount_at_risk,
+        owner_team,
+        severity
+    from {{ ref('int_exception_versions') }}
 ),
 
 pipeline_events as (
@@ -24,9 +22,9 @@ pipeline_events as (
         versions.exception_id,
         versions.event_at,
         case
-            when lag(versions.is_gone) over by_exception is null then 'detected'
+            when versions.was_gone is null then 'detected'
             when versions.is_gone then 'auto_resolved'
-            when lag(versions.is_gone) over by_exception then 'reopened'
+            when versions.was_gone then 'reopened'
             else 'changed'
         end as event_type,
         'pipeline' as actor,
@@ -38,7 +36,6 @@ pipeline_events as (
         cast(null as string) as status_after,
         cast(null as bigint) as action_seq
     from versions
-    window by_exception as (partition by versions.exception_id order by versions.event_at)
 ),
 
 outgrown_events as (
