@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "2.1.0"
+CONTRACT_VERSION = "2.2.0"
 
 # What changed, newest first. Additive changes keep older files loading: a column that
 # a file lacks is loaded as null unless it is required.
 CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.2.0",
+        "A timestamp whose zone is an abbreviation (BST, IST, AST, EDT) is quarantined: abbreviations are "
+        "ambiguous and were read as the wrong zone (BST as Bangladesh); write an offset or an IANA name.",
+    ),
     (
         "2.1.0",
         "Every value has a range every model can compute with: amounts below 10^12 in absolute value, "
@@ -68,7 +73,8 @@ KIND_FORMAT = {
     "integer": "whole number (42)",
     "date": "ISO date YYYY-MM-DD (2026-03-31)",
     "timestamp": (
-        "ISO 8601; an offset (-12:00 to +14:00) is converted to UTC, no offset means UTC (2026-03-31T14:05:00Z)"
+        "ISO 8601; an offset (-12:00 to +14:00) or an IANA zone name (Europe/London) is converted to UTC, "
+        "no offset means UTC (2026-03-31T14:05:00Z); a zone abbreviation (BST, IST) is ambiguous and quarantined"
     ),
     "currency": "ISO 4217 code, one of " + ", ".join(CURRENCIES),
 }

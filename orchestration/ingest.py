@@ -51,6 +51,12 @@ BAD_UTC_OFFSET = (
     r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
     r"(\+(1[5-9]|[2-9][0-9])|-(1[3-9]|[2-9][0-9]))(:?[0-9]{2})?$"
 )
+# A time of day followed by letters only: a zone abbreviation (BST, IST, CST, EDT). They are
+# ambiguous, and DuckDB's ICU reads some as the wrong zone (BST as Bangladesh, +06:00; AST
+# as Alaska; IST as India), so they are quarantined unless they name UTC itself.
+# An IANA name (Europe/London) and GMT+2 / UTC-05:00 carry more than letters and pass.
+ZONE_ABBREVIATION = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+\s*[A-Za-z]+"
+ZONE_UTC_ITSELF = r"(?i).*[0-9]\s*(z|utc|gmt)"
 RECORD_COLUMN = "_record"  # quarantine column name for a line that is not a record at all
 
 
@@ -300,6 +306,19 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
             )
         )
     elif col.kind == "timestamp":
+        checks.append(
+            (
+                f"{present} and regexp_full_match({text}, ?) and not regexp_full_match({text}, ?)",
+                [
+                    ZONE_ABBREVIATION,
+                    ZONE_UTC_ITSELF,
+                    "time zone abbreviation instead of an offset: abbreviations are ambiguous (BST is British "
+                    "Summer Time or Bangladesh, IST India, Ireland or Israel) and would be read as the wrong zone; "
+                    "write the UTC offset (2026-07-02T10:00:00+01:00) or an IANA zone name "
+                    "(2026-07-02 10:00:00 Europe/London) and re-drop the file",
+                ],
+            )
+        )
         checks.append(
             (
                 f"{present} and (not regexp_matches({text}, ?) or try_cast({text} as TIMESTAMPTZ) is null)",

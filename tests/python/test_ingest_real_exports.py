@@ -1,0 +1,42 @@
+"""Hostile-but-real exports (docs: /work/shared/REAL_EXPORTS.md shapes) at ingestion: what
+agencies' scripts and spreadsheets produce must load exactly or be quarantined with a reason
+that names the row, the column and what to do; never load a wrong value."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from conftest import write
+from test_ingest import order_row, orders_csv, rows, run
+
+
+def test_a_time_zone_abbreviation_is_quarantined_not_guessed(recon_home: Path) -> None:
+    # A tryout: a script's strftime("%Y-%m-%d %H:%M:%S %Z") writes "BST" for London in
+    # summer; DuckDB's ICU read it as Bangladesh (+06:00) and loaded 04:00 UTC for 09:00.
+    write(
+        recon_home / "landing/crm/orders/hubspot.csv",
+        orders_csv(
+            order_row("1", updated_at="2026-07-02 10:00:00 BST"),
+            order_row("2", updated_at="2026-07-02 10:00:00 IST"),
+            order_row("3", updated_at="2026-07-02 10:00:00 AST"),
+            order_row("4", updated_at="2026-07-02 10:00:00 EDT"),
+            order_row("5", updated_at="2026-07-02T10:00:00+01:00"),
+            order_row("6", updated_at="2026-07-02 10:00:00 Europe/London"),
+            order_row("7", updated_at="2026-07-02 10:00:00 UTC"),
+            order_row("8", updated_at="2026-07-02T10:00:00Z"),
+            order_row("9", updated_at="2026-07-02 10:00:00 GMT"),
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (5, 4), outcome.message
+    loaded = dict(rows(recon_home, "select order_id, updated_at from raw.crm__orders"))
+    assert loaded["5"] == loaded["6"] == datetime(2026, 7, 2, 9, 0)
+    assert loaded["7"] == loaded["8"] == loaded["9"] == datetime(2026, 7, 2, 10, 0)
+    quarantined = rows(recon_home, "select row_number, column_name, reason, original_value from raw.quarantine")
+    assert sorted(r[0] for r in quarantined) == [1, 2, 3, 4]
+    for _, column, reason, original in quarantined:
+        assert column == "updated_at"
+        assert "abbreviation" in reason and "ambiguous" in reason, reason
+        assert "offset" in reason and "IANA" in reason, reason
+        assert original.endswith(("BST", "IST", "AST", "EDT"))
