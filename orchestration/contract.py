@@ -20,7 +20,9 @@ CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
     (
         "2.2.0",
         "A timestamp whose zone is an abbreviation (BST, IST, AST, EDT) is quarantined: abbreviations are "
-        "ambiguous and were read as the wrong zone (BST as Bangladesh); write an offset or an IANA name.",
+        "ambiguous and were read as the wrong zone (BST as Bangladesh); write an offset or an IANA name. "
+        "A text value that is a number in scientific notation (1.21143E+15, an id Excel saved) is "
+        "quarantined: its digits are lost.",
     ),
     (
         "2.1.0",

@@ -57,6 +57,9 @@ BAD_UTC_OFFSET = (
 # An IANA name (Europe/London) and GMT+2 / UTC-05:00 carry more than letters and pass.
 ZONE_ABBREVIATION = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+\s*[A-Za-z]+"
 ZONE_UTC_ITSELF = r"(?i).*[0-9]\s*(z|utc|gmt)"
+# What Excel shows (and saves) for a long number in a General cell: 1.21143E+15. The digits
+# after the mantissa are gone, so an id or reference in this form can never match.
+EXCEL_SCIENTIFIC = r"[0-9](\.[0-9]+)?[Ee]\+[0-9]{1,3}"
 RECORD_COLUMN = "_record"  # quarantine column name for a line that is not a record at all
 
 
@@ -337,6 +340,18 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
                 f"not (cast(try_cast({text} as TIMESTAMPTZ) at time zone 'UTC' as DATE) "
                 "between cast(? as DATE) and cast(? as DATE))",
                 [contract.MIN_DATE, contract.MAX_DATE, out_of_range],
+            )
+        )
+    elif col.kind == "string" and not col.allowed:
+        checks.append(
+            (
+                f"{present} and regexp_full_match({text}, ?)",
+                [
+                    EXCEL_SCIENTIFIC,
+                    "a long number turned into scientific notation (as Excel shows 1209000000000001 as "
+                    "1.209E+15): its digits are lost and it cannot match; export the file again without "
+                    "saving it in Excel (or format the column as Text first) and re-drop the file",
+                ],
             )
         )
     elif col.kind == "currency":

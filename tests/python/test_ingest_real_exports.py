@@ -40,3 +40,36 @@ def test_a_time_zone_abbreviation_is_quarantined_not_guessed(recon_home: Path) -
         assert "abbreviation" in reason and "ambiguous" in reason, reason
         assert "offset" in reason and "IANA" in reason, reason
         assert original.endswith(("BST", "IST", "AST", "EDT"))
+
+
+DELIVERABLES_HEADER = "deliverable_id,project_id,description,quantity,unit_value,currency,status,completed_at"
+
+
+def test_an_id_excel_turned_into_scientific_notation_is_quarantined(recon_home: Path) -> None:
+    # A tryout: an Asana export opened and saved in Excel turns the 16-digit task ids into
+    # 1.21143E+15 (Meta campaign ids into 1.20253E+17); the digits are gone, yet the row
+    # loaded and the deliverable could never match its project or order.
+    write(
+        recon_home / "landing/fulfilment/deliverables/asana.csv",
+        "\n".join(
+            [
+                DELIVERABLES_HEADER,
+                "1.21143E+15,1209000000000001,Blog,1,350.00,GBP,completed,2026-09-06",
+                "1209000000000002,1.2090E+15,Blog,1,350.00,GBP,completed,2026-09-06",
+                "1209000000000003,1209000000000001,Blog,1,350.00,GBP,completed,2026-09-06",
+                "12E4567,PRJ-1E+5,2E+3 words,1,350.00,GBP,completed,2026-09-06",
+            ]
+        )
+        + "\n",
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (2, 2), outcome.message
+    quarantined = rows(
+        recon_home, "select row_number, column_name, reason, original_value from raw.quarantine order by row_number"
+    )
+    assert [(r[0], r[1], r[3]) for r in quarantined] == [
+        (1, "deliverable_id", "1.21143E+15"),
+        (2, "project_id", "1.2090E+15"),
+    ]
+    for *_, reason, _ in quarantined:
+        assert "scientific notation" in reason and "Excel" in reason and "re-drop" in reason, reason
