@@ -22,7 +22,8 @@ CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
         "A timestamp whose zone is an abbreviation (BST, IST, AST, EDT) is quarantined: abbreviations are "
         "ambiguous and were read as the wrong zone (BST as Bangladesh); write an offset or an IANA name. "
         "A text value that is a number in scientific notation (1.21143E+15, an id Excel saved) is "
-        "quarantined: its digits are lost.",
+        "quarantined: its digits are lost. Rows of one file sharing a natural key (and version) with "
+        "different values are quarantined, naming the rows (they stopped the run at the raw gate).",
     ),
     (
         "2.1.0",

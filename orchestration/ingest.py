@@ -1136,6 +1136,9 @@ def _load_rows(
                 ],
             )
             outcome.rows_quarantined += 1
+    moved = _quarantine_conflicting_keys(con, ent, outcome, now)
+    outcome.rows_loaded -= moved
+    outcome.rows_quarantined += moved
     if outcome.rows_loaded + outcome.rows_quarantined != outcome.rows_read:
         raise RuntimeError(
             f"{rel}: read {outcome.rows_read} rows but loaded {outcome.rows_loaded} and quarantined "
@@ -1144,6 +1147,103 @@ def _load_rows(
     if outcome.rows_quarantined:
         notes.append(f"{outcome.rows_quarantined} row(s) quarantined (see raw.quarantine)")
     outcome.message = "; ".join(notes)
+
+
+def _version_columns(ent: Entity) -> list[str] | None:
+    """The columns that tell versions of one key apart in a file (config/quality.yml
+    raw.version_columns, as the raw_keys_unique gate reads them); None when the config
+    cannot be read (the gate then reports it)."""
+    from orchestration.quality.config import QualityConfigError, load_config
+
+    try:
+        listed = load_config()["raw"]["version_columns"].get(ent.table, [])
+    except (QualityConfigError, OSError):
+        return None
+    return [c for c in listed if c in ent.column_names]
+
+
+KEY_CONFLICT = "key repeated with different values"
+MAX_ROWS_NAMED = 10
+
+
+def _quarantine_conflicting_keys(
+    con: duckdb.DuckDBPyConnection, ent: Entity, outcome: FileOutcome, now: datetime
+) -> int:
+    """Move the rows of this batch whose key (and version) repeats with different values to
+    quarantine; return how many.
+
+    Staging keeps one row per key: of rows that differ it would pick one by row order and
+    drop the others' values in silence (a Google Ads report segmented by network has two
+    rows per campaign-day), so the blocking raw gate raw_keys_unique stopped every run
+    until the file was fixed. Quarantined here, each row names the key, the rows that share
+    it and the first column that differs, and the rest of the file loads. Identical copies
+    (a re-sent row) stay: staging keeps one of them.
+    """
+    versions = _version_columns(ent)
+    if versions is None:
+        return 0
+    unique_on = [*ent.key, *versions]
+    table = f"{RAW_SCHEMA}.{_ident(ent.table)}"
+    keys = ", ".join(_ident(c) for c in unique_on)
+    differing = [c for c in ent.column_names if c not in unique_on]
+    differs = (
+        "list_filter(["
+        + ", ".join(
+            f"case when count(distinct coalesce(cast({_ident(c)} as VARCHAR), chr(0))) > 1 then '{c}' end"
+            for c in differing
+        )
+        + "], lambda x: x is not null)"
+    )
+    key_text = " || ', ' || ".join(f"coalesce(cast({_ident(c)} as VARCHAR), '(empty)')" for c in unique_on)
+    row_list = (
+        f"array_to_string(list_slice(list(_row_number order by _row_number), 1, {MAX_ROWS_NAMED}), ', ') "
+        f"|| case when count(*) > {MAX_ROWS_NAMED} then ' and ' || (count(*) - {MAX_ROWS_NAMED}) || ' more' "
+        "else '' end"
+    )
+    con.execute(
+        f"""
+        create or replace temp table _key_conflicts as
+        select {keys}, coalesce({differs}[1], '{unique_on[-1]}') as _column,
+            '{KEY_CONFLICT}; ({", ".join(unique_on)}) = (' || {key_text} || ') is on rows ' || {row_list}
+            || ', which differ in ' || array_to_string({differs}, ', ') || '. One row per key is expected '
+            || '(a report segmented by network, device or hour needs its rows summed per key first); '
+            || 'correct the rows and re-drop the file' as _reason
+        from {table}
+        where _batch_id = ? and {" and ".join(f"{_ident(k)} is not null" for k in ent.key)}
+        group by {keys}
+        having count(*) > 1 and count(distinct row({", ".join(_ident(c) for c in ent.column_names)})) > 1
+        """,
+        [outcome.batch_id],
+    )
+    conflicts = con.execute("select count(*) from _key_conflicts").fetchone()[0]
+    if not conflicts:
+        return 0
+    joined = " and ".join(f"rows.{_ident(c)} is not distinct from conflict.{_ident(c)}" for c in unique_on)
+    record = ", ".join(f"{_ident(c)} := cast(rows.{_ident(c)} as VARCHAR)" for c in ent.column_names)
+    con.execute(
+        f"""
+        insert into {RAW_SCHEMA}.quarantine
+        select ?, ?, ?, ?, _row_number, _column, _reason, json_extract_string(_record, '$.' || _column),
+            to_json([{{'column': _column, 'reason': _reason}}]), _record, ?
+        from (
+            select rows._row_number, conflict._column, conflict._reason, to_json(struct_pack({record})) as _record
+            from {table} as rows
+            inner join _key_conflicts as conflict on {joined}
+            where rows._batch_id = ?
+        )
+        order by _row_number
+        """,
+        [outcome.batch_id, ent.source, ent.name, outcome.source_file, now, outcome.batch_id],
+    )
+    moved = con.execute(
+        f"""
+        delete from {table} as rows
+        where rows._batch_id = ? and exists (select 1 from _key_conflicts as conflict where {joined})
+        """,
+        [outcome.batch_id],
+    ).fetchone()[0]
+    con.execute("drop table _key_conflicts")
+    return int(moved)
 
 
 def describe(outcome: FileOutcome) -> str:

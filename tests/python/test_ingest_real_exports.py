@@ -73,3 +73,55 @@ def test_an_id_excel_turned_into_scientific_notation_is_quarantined(recon_home: 
     ]
     for *_, reason, _ in quarantined:
         assert "scientific notation" in reason and "Excel" in reason and "re-drop" in reason, reason
+
+
+DELIVERY_HEADER = "platform,account_id,campaign_id,campaign_name,delivery_date,impressions,clicks,spend,currency"
+
+
+def test_a_key_repeated_with_different_values_is_quarantined_not_left_to_block_the_run(recon_home: Path) -> None:
+    # A tryout: a Google Ads report segmented by network has two rows per campaign-day
+    # (Search 300.00, Display 120.00). The blocking raw gate raw_keys_unique then failed
+    # every run until the file was fixed, with a message naming neither the file, the rows
+    # nor the key. The conflicting rows are quarantined instead, each naming the key, the
+    # rows that share it and the column that differs; the rest of the file loads.
+    write(
+        recon_home / "landing/ads/delivery/google_ads_by_network.csv",
+        "\n".join(
+            [
+                DELIVERY_HEADER,
+                "google_ads,123-456-7890,20002,Acme | PO-1 | PMax,2025-01-20,1266,35,300.00,USD",
+                "google_ads,123-456-7890,20002,Acme | PO-1 | PMax,2025-01-20,880,12,120.00,USD",
+                "google_ads,123-456-7890,20002,Acme | PO-1 | PMax,2025-01-21,900,10,250.00,USD",
+                # an identical re-sent copy stays loaded: staging keeps one
+                "google_ads,123-456-7890,20002,Acme | PO-1 | PMax,2025-01-21,900,10,250.0,USD",
+            ]
+        )
+        + "\n",
+    )
+    # two versions of one order (told apart by updated_at, config/quality.yml) both load
+    write(
+        recon_home / "landing/crm/orders/o.csv",
+        orders_csv(
+            order_row("1", updated_at="2026-01-01T10:00:00Z"),
+            order_row("1", amount="1300.00", updated_at="2026-01-02T10:00:00Z"),
+        ),
+    )
+    delivery, orders = sorted(run(recon_home).files, key=lambda f: f.source_file)
+    assert (orders.rows_loaded, orders.rows_quarantined) == (2, 0), orders.message
+    assert (delivery.rows_read, delivery.rows_loaded, delivery.rows_quarantined) == (4, 2, 2), delivery.message
+    logged = rows(recon_home, "select rows_loaded, rows_quarantined from raw.ingestion_log where entity = 'delivery'")
+    assert logged == [(2, 2)]
+    assert rows(recon_home, "select spend from raw.ads__delivery order by _row_number") == [(250,), (250,)]
+    quarantined = rows(
+        recon_home,
+        "select row_number, column_name, reason, original_value, record ->> 'spend' from raw.quarantine "
+        "order by row_number",
+    )
+    assert [(r[0], r[1], r[3], r[4]) for r in quarantined] == [
+        (1, "impressions", "1266", "300.0000"),
+        (2, "impressions", "880", "120.0000"),
+    ]
+    for _, _, reason, _, _ in quarantined:
+        assert reason.startswith("key repeated with different values;"), reason
+        assert "google_ads, 20002, 2025-01-20" in reason and "rows 1, 2" in reason and "re-drop" in reason, reason
+        assert "differ in impressions, clicks, spend." in reason, reason
