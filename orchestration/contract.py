@@ -91,8 +91,8 @@ class Column:
     description: str
     example: str
     allowed: tuple[str, ...] = ()  # for enumerations: accepted values, case-insensitive
-    # For numbers: what a negative value means. Empty: negatives are not expected, and the
-    # blocking raw gate stops the run on one (the source sent something we cannot read).
+    # For numbers: what a negative value means. Empty: negatives are not expected; ingestion
+    # quarantines the row (the source sent something we cannot read) and the run goes on.
     negative: str = ""
     since: str = "1.0.0"  # contract version that added the column
     # For numbers: the exclusive bound on the absolute value, when tighter than the kind's.

@@ -138,9 +138,8 @@ def contract_markdown() -> str:
                 if c.allowed:
                     meaning += " One of: " + ", ".join(f"`{a}`" for a in c.allowed) + "."
                 if c.kind in ("decimal", "integer"):
-                    meaning += (
-                        f" Negative: {c.negative}." if c.negative else " Negative: not expected (blocks the run)."
-                    )
+                    negative = c.negative or "not expected (the row is quarantined)"
+                    meaning += f" Negative: {negative}."
                 if c.max_abs:
                     meaning += f" Range: {contract.column_range(c)}."
                 if c.since != "1.0.0":

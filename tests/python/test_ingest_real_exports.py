@@ -125,3 +125,17 @@ def test_a_key_repeated_with_different_values_is_quarantined_not_left_to_block_t
         assert reason.startswith("key repeated with different values;"), reason
         assert "google_ads, 20002, 2025-01-20" in reason and "rows 1, 2" in reason and "re-drop" in reason, reason
         assert "differ in impressions, clicks, spend." in reason, reason
+
+
+def test_the_contract_says_what_happens_to_a_negative_it_gives_no_meaning(recon_home: Path) -> None:
+    # A tryout: docs/landing_contract.md said "Negative: not expected (blocks the run)" on every
+    # such column, while ingestion quarantines the row and the run goes on (contract 2.1.0).
+    from orchestration import contract_docs
+
+    write(recon_home / "landing/crm/orders/o.csv", orders_csv(order_row("1", amount="-10.00")))
+    (outcome,) = run(recon_home).files
+    assert (outcome.status, outcome.rows_quarantined) == ("loaded", 1)
+    text = contract_docs.contract_markdown()
+    assert "blocks the run" not in text
+    amount = next(line for line in text.splitlines() if line.startswith("| `amount` | decimal | yes | Booked"))
+    assert "Negative: not expected (the row is quarantined)." in amount, amount
