@@ -592,16 +592,54 @@ def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Ta
                 strings_can_be_null=True,
             ),
         )
+        numbers = _row_numbers_past_blank_lines(path)
         row = 1
         for batch in reader:
-            table = pa.Table.from_batches([batch])
-            yield _as_string_table(table, ent, row), []
+            table = _as_string_table(pa.Table.from_batches([batch]), ent, row)
+            at = numbers[row - 1 : row - 1 + table.num_rows] if numbers is not None else []
+            if len(at) == table.num_rows:  # the two readers agree on the records (else count them)
+                table = table.set_column(table.num_columns - 1, "_row_number", pa.array(at, pa.int64()))
+            yield table, []
             row += table.num_rows
     except pa.ArrowInvalid as exc:
         where = _locate_csv_problem(path, names)
         raise FileRejected(
             f"CSV structure is unreadable: {where or exc}. Every row needs {len(names)} fields like the header"
         ) from exc
+
+
+BLANK_LINE_MARKS = (b"\n\n", b"\n\r\n", b"\r\r")
+
+
+def _row_numbers_past_blank_lines(path: Path) -> list[int] | None:
+    """The row number of each record when the file has empty lines, else None.
+
+    The reader skips an empty line; a spreadsheet shows it as an empty row and the
+    contract numbers rows as it does (1 = first row after the header), so every record
+    below one is numbered by the csv module, which yields an empty list for it. Files
+    without an empty line (nearly all) are not read twice.
+    """
+    tail = b""
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            window = tail + block
+            if any(mark in window for mark in BLANK_LINE_MARKS):
+                break
+            tail = block[-2:]
+        else:
+            return None
+    numbers: list[int] = []
+    # latin-1 never fails to decode; the reader proper checks UTF-8 and reports bad bytes.
+    with open(path, newline="", encoding="latin-1") as fh:
+        reader = csv.reader(fh)
+        try:
+            next(reader, None)
+            for row_number, record in enumerate(reader, start=1):
+                if record:
+                    numbers.append(row_number)
+        except csv.Error:
+            return None  # the reader proper names the fault, or counts records as before
+    return numbers
 
 
 def _read_parquet(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:

@@ -139,3 +139,29 @@ def test_the_contract_says_what_happens_to_a_negative_it_gives_no_meaning(recon_
     assert "blocks the run" not in text
     amount = next(line for line in text.splitlines() if line.startswith("| `amount` | decimal | yes | Booked"))
     assert "Negative: not expected (the row is quarantined)." in amount, amount
+
+
+def test_row_numbers_count_blank_lines_as_a_spreadsheet_shows_them(recon_home: Path) -> None:
+    # A tryout: two exports pasted into one file with an empty line between them. The reader
+    # skipped the empty line without counting it, so every row below it was named one row too
+    # early (quarantine said row 3 for the bad date on row 4, and the row called 3 was fine),
+    # while a rejection's "row N (line M)" counted it.
+    write(
+        recon_home / "landing/crm/orders/pasted.csv",
+        orders_csv(
+            order_row("1"),
+            "",
+            order_row("2"),
+            order_row("3", service_start_date="31/01/2026"),
+            "",
+            "",
+            order_row("4", amount='"1.234,56"'),
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (4, 2, 2), outcome.message
+    assert rows(recon_home, "select order_id, _row_number from raw.crm__orders order by 1") == [("1", 1), ("2", 3)]
+    assert rows(recon_home, "select row_number, column_name from raw.quarantine order by 1") == [
+        (4, "service_start_date"),
+        (7, "amount"),
+    ]
