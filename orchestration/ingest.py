@@ -391,7 +391,9 @@ def _cast_expr(col: Column) -> str:
     q = _ident(col.name)
     text = f"nullif(trim({q}), '')"
     if col.kind == "string":
-        expr = f"lower({text})" if col.allowed else f"nullif({q}, '')"
+        # Spaces around a value are no part of it (a required value of spaces only is empty):
+        # "SO-1 " from a re-saved spreadsheet is the order SO-1, not a second one.
+        expr = f"lower({text})" if col.allowed else text
     elif col.kind == "decimal":
         expr = f"cast({text} as DECIMAL(18, 4))"
     elif col.kind == "integer":

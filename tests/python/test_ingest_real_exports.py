@@ -165,3 +165,18 @@ def test_row_numbers_count_blank_lines_as_a_spreadsheet_shows_them(recon_home: P
         (4, "service_start_date"),
         (7, "amount"),
     ]
+
+
+def test_a_key_with_spaces_around_it_is_the_same_key(recon_home: Path) -> None:
+    # A tryout: the order export re-saved from a spreadsheet pads the id ("SO-1 "). It loaded
+    # with the space, so staging (one row per order_id) kept SO-1 twice and booked it twice;
+    # a required value of spaces only is quarantined as empty, so spaces are no part of a value.
+    write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("SO-1")))
+    write(
+        recon_home / "landing/crm/orders/b.csv",
+        orders_csv(order_row(" SO-1 ", client_name=" Acme Ltd ", updated_at="2026-01-02T10:00:00Z")),
+    )
+    assert [f.rows_loaded for f in run(recon_home).files] == [1, 1]
+    assert rows(recon_home, "select distinct order_id, client_name, client_id from raw.crm__orders") == [
+        ("SO-1", "Acme Ltd", "C-1")
+    ]
