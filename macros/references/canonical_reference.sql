@@ -6,8 +6,10 @@
 
     variant:
       - 'strict'      as typed (after the folding above);
-      - 'ocr_body'    letters O, I and L among the digits read as 0, 1 and 1 ("IO-00421l" → IO:4211);
-      - 'ocr_family'  trailing O / I / L of the letters read as digits ("RT-O05339" → RT:5339).
+      - 'ocr_body'    letters O, I, L, S, B and Z among the digits read as 0, 1, 1, 5, 8 and 2
+                      ("IO-00421l" → IO:4211, "RT-0B1879" → RT:81879, "RT68S55" → RT:68555);
+      - 'ocr_family'  trailing O / I / L / S / B / Z of the letters read as digits ("RT-O05339" →
+                      RT:5339, "RTZ1366" → RT:21366).
     The OCR variants are only ever looked up against known references, never trusted alone.
     With packed=true the expression is already reference_packed(...) (a column computed
     once for the three variants: the packing is the costly part, and its result packs to
@@ -18,13 +20,13 @@
     {%- endif -%}
     {%- set packed = expression if packed else reference_packed(expression) -%}
     {%- if variant == 'ocr_family' -%}
-        {%- set family = "regexp_extract(" ~ packed ~ ", '^([A-Z]+?)[OIL]+[0-9]', 1)" -%}
+        {%- set family = "regexp_extract(" ~ packed ~ ", '^([A-Z]+?)[OILSBZ]+[0-9]', 1)" -%}
     {%- else -%}
         {%- set family = "regexp_extract(" ~ packed ~ ", '^([A-Z]*)', 1)" -%}
     {%- endif -%}
     {%- set body = "substr(" ~ packed ~ ", length(" ~ family ~ ") + 1)" -%}
     {%- if variant != 'strict' -%}
-        {%- set body = "translate(" ~ body ~ ", 'OIL', '011')" -%}
+        {%- set body = "translate(" ~ body ~ ", 'OILSBZ', '011582')" -%}
     {%- endif -%}
     {%- set digits = regexp_replace_all(body, '[^0-9]', '') -%}
     case
