@@ -67,12 +67,15 @@ def run_phases(home: Path, run_id: str) -> dict[str, float | int]:
 
 def dbt_phases(run_id: str) -> dict[str, float]:
     """dbt's parse and execution seconds, from the JSON log in the run's target directory."""
-    logs = sorted((settings.PROJECT_DIR / "target").glob(f"recon_dbt_assets-{run_id[:7]}-*/dbt.log"))
-    if not logs:
+    targets = sorted((settings.PROJECT_DIR / "target").glob(f"recon_dbt_assets-{run_id[:7]}-*/dbt.log"))
+    if not targets:
         return {}
+    # dbt rotates its log at 10 MB: dbt.log.1 holds the start of a build, dbt.log its end.
+    rotated = sorted(targets[-1].parent.glob("dbt.log.*"), key=lambda p: -int(p.suffix[1:]))
+    lines = [line for log in [*rotated, targets[-1]] for line in log.read_text().splitlines()]
     stamps: dict[str, float] = {}
     full_parse = False
-    for line in logs[-1].read_text().splitlines():
+    for line in lines:
         info = json.loads(line)["info"]
         if info["name"] in ("MainReportVersion", "FoundStats", "CommandCompleted"):
             stamps.setdefault(info["name"], _ts(info["ts"]))
