@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -292,22 +293,50 @@ def test_pipeline_closes_a_break_that_reconciles_and_reopens_it_when_it_returns(
     assert store.verify() == []
 
 
-def _claim_in_process(args: tuple[str, str]) -> str:
-    path, actor = args
-    store = ActionStore(Path(path))
-    try:
-        store.act("claim", FIN, actor)
-        return "won"
-    except Conflict as exc:
-        return f"refused: {exc}"
+# Each claimant is its own interpreter: it imports the store, waits for the start file so
+# that all of them claim at once, claims, and prints what happened. Plain subprocesses with
+# a timeout, not a multiprocessing pool: a pool whose child dies waits forever.
+_CLAIMANT = """
+import sys, time
+from pathlib import Path
+from orchestration.actions import ActionStore, Conflict
+path, go, exception_id, actor = sys.argv[1:]
+deadline = time.monotonic() + 120
+while not Path(go).exists() and time.monotonic() < deadline:
+    time.sleep(0.01)
+try:
+    ActionStore(Path(path)).act("claim", exception_id, actor)
+    print("won")
+except Conflict as exc:
+    print(f"refused: {exc}")
+"""
 
 
 def test_concurrent_claims_exactly_one_wins_and_nothing_is_lost(tmp_path: Path) -> None:
     path = tmp_path / "race.sqlite"
     make_store(path)
     actors = ["alice", "bob", "olga"] * 4
-    with multiprocessing.get_context("spawn").Pool(6) as pool:
-        results = pool.map(_claim_in_process, [(str(path), a) for a in actors])
+    go = tmp_path / "go"
+    claimants = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIMANT, str(path), str(go), FIN, actor],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for actor in actors
+    ]
+    go.touch()
+    results = []
+    for claimant in claimants:
+        try:
+            out, err = claimant.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            for c in claimants:
+                c.kill()
+            pytest.fail("a claimant did not finish in 180 s")
+        assert claimant.returncode == 0, err
+        results.append(out.strip())
     assert results.count("won") == 1
     assert all("already claimed by" in r or "already hold" in r for r in results if r != "won")
     store = ActionStore(path)
