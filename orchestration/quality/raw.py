@@ -267,6 +267,7 @@ def _raw_checks(
                 continue
             frame, plan = frames[ent.table]
             columns = plan.columns.get(name, [])
+            bad = None
             scope = frame if name == "raw_lineage_not_null" else frame[frame["is_current"].fillna(False).astype(bool)]
             metadata: dict[str, Any] = {
                 "rows_checked": int(scope["row_count"].sum()),
@@ -292,5 +293,52 @@ def _raw_checks(
             if plan.missing.get(name):
                 metadata["missing_columns"] = plan.missing[name]
                 passed = False
-            results.append(CheckResult(name, asset, severity, passed, metadata))
+            description = "" if passed else _raw_message(name, ent.table, metadata, bad)
+            results.append(CheckResult(name, asset, severity, passed, metadata, description))
     return results
+
+
+# What each raw check found wrong, by the prefix of its count column (see _batch_frame).
+_FOUND = {
+    "null": "no value in",
+    "bad_currency": "a currency outside ISO 4217 in",
+    "disallowed": "a value the contract does not allow in",
+    "negative": "a negative value in",
+}
+
+
+def _raw_message(name: str, table: str, metadata: Mapping[str, Any], bad: pd.DataFrame | None) -> str:
+    """A failed raw check in words: which rows of which files, which column, what to do.
+
+    Ingestion quarantines such rows, so a raw check fails on rows loaded before a contract
+    change, or written into the raw schema by something other than ingestion.
+    """
+    if metadata.get("missing_columns"):
+        return (
+            f"{name}: {RAW_SCHEMA}.{table} has no column {', '.join(metadata['missing_columns'])}; "
+            "the raw schema is older than the contract: run `recon ingest` (it adds contract columns) "
+            "or check config/quality.yml's version_columns."
+        )
+    found = []
+    for alias, rows in metadata.get("by_column", {}).items():
+        if not rows:
+            continue
+        if alias == "conflicting_keys":
+            found.append(f"{rows:,} key(s) loaded twice in one file with different values")
+        else:
+            kind, _, column = alias.partition("__")
+            found.append(f"{rows:,} row(s) with {_FOUND.get(kind, kind)} column {column}")
+    files = []
+    if bad is not None:
+        for batch_id, source_file in bad[["batch_id", "source_file"]].drop_duplicates().head(5).itertuples(index=False):
+            files.append(f"{source_file if isinstance(source_file, str) else '(no file recorded)'} (batch {batch_id})")
+        if len(bad) > 5:
+            files.append(f"and {len(bad) - 5:,} more batch(es)")
+    where = f" in {', '.join(files)}" if files else ""
+    return (
+        f"{name}: {RAW_SCHEMA}.{table} has {'; '.join(found) or 'offending rows'}{where}. "
+        "Ingestion quarantines such rows, so these were loaded before a contract change or written "
+        "into the raw schema by something else. Re-drop the corrected file at the same landing path "
+        "(it restates its batch), or `recon ingest --again <file>` to read it again under the "
+        "contract in force; `recon trace` on a key shows the file and row."
+    )

@@ -201,6 +201,24 @@ def test_a_bad_raw_value_fails_its_check(
     assert not failed.passed and failed.severity == "error"
     assert failed.metadata["offending"] >= 1 and failed.metadata["failing_batches"] >= 1
     assert [(c.name, c.asset) for c in report.failures() if c.asset.startswith("raw_")] == [(check, asset)]
+    # The message names the table, the column, the file and batch, and what to do (a tryout:
+    # it repeated the check's generic description).
+    column = COLUMN_OF[check]
+    assert f"raw.{table} has " in failed.description and column in failed.description, failed.description
+    assert (
+        f"{failed.metadata['failing_files'][0]} (batch " in failed.description
+        and "recon ingest --again" in failed.description
+    )
+
+
+COLUMN_OF = {
+    "raw_keys_not_null": "column order_id",
+    "raw_keys_unique": "loaded twice in one file with different values",
+    "raw_currency_valid": "column currency",
+    "raw_non_negative": "column impressions",
+    "raw_allowed_values": "column status",
+    "raw_lineage_not_null": "column _source_file",
+}
 
 
 def test_negative_spend_is_a_platform_credit_not_a_failure(warehouse: Path, tmp_path: Path) -> None:
