@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "2.2.0"
+CONTRACT_VERSION = "2.3.0"
 
 # What changed, newest first. Additive changes keep older files loading: a column that
 # a file lacks is loaded as null unless it is required.
 CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.3.0",
+        "A UTC offset after a space (2026-11-03 09:00:00 +0200, as strftime's %z writes it) is read as the "
+        "offset; such rows were quarantined as not a timestamp.",
+    ),
     (
         "2.2.0",
         "A timestamp whose zone is an abbreviation (BST, IST, AST, EDT) is quarantined: abbreviations are "
@@ -76,8 +81,9 @@ KIND_FORMAT = {
     "integer": "whole number (42)",
     "date": "ISO date YYYY-MM-DD (2026-03-31)",
     "timestamp": (
-        "ISO 8601; an offset (-12:00 to +14:00) or an IANA zone name (Europe/London) is converted to UTC, "
-        "no offset means UTC (2026-03-31T14:05:00Z); a zone abbreviation (BST, IST) is ambiguous and quarantined"
+        "ISO 8601; an offset (-12:00 to +14:00, also after a space: 2026-03-31 15:05:00 +0100) or an IANA "
+        "zone name (Europe/London) is converted to UTC, no offset means UTC (2026-03-31T14:05:00Z); "
+        "a zone abbreviation (BST, IST) is ambiguous and quarantined"
     ),
     "currency": "ISO 4217 code, one of " + ", ".join(CURRENCIES),
 }

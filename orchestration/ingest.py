@@ -55,6 +55,17 @@ BAD_UTC_OFFSET = (
 # ambiguous, and DuckDB's ICU reads some as the wrong zone (BST as Bangladesh, +06:00; AST
 # as Alaska; IST as India), so they are quarantined unless they name UTC itself.
 # An IANA name (Europe/London) and GMT+2 / UTC-05:00 carry more than letters and pass.
+# A UTC offset (or Z) written after a space, as strftime's "%Y-%m-%d %H:%M:%S %z" and many
+# exports do ("2026-11-03 09:00:00 +0200"): DuckDB reads it only without the space, so the
+# space goes before the value is checked or cast. A constant of this module, not a value.
+OFFSET_AFTER_SPACE = r"'([0-9])\s+([+-][0-9]{2}(:?[0-9]{2})?|[Zz])$', '\1\2'"
+
+
+def _timestamp_text(text: str) -> str:
+    """A timestamp column's trimmed text with the space before a trailing offset removed."""
+    return f"regexp_replace({text}, {OFFSET_AFTER_SPACE})"
+
+
 ZONE_ABBREVIATION = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+\s*[A-Za-z]+"
 ZONE_UTC_ITSELF = r"(?i).*[0-9]\s*(z|utc|gmt)"
 # What Excel shows (and saves) for a long number in a General cell: 1.21143E+15. The digits
@@ -249,7 +260,7 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
     two being the column name and the reason an operator reads.
     """
     q = _ident(col.name)
-    text = f"trim({q})"
+    text = _timestamp_text(f"trim({q})") if col.kind == "timestamp" else f"trim({q})"
     present = f"nullif({text}, '') is not null"
     checks: list[tuple[str, list]] = []
     if col.required:
@@ -375,6 +386,8 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
 def _parsed(col: Column) -> str:
     """The value of ``col`` as the type a row rule computes with (null when it does not parse)."""
     text = f"nullif(trim({_ident(col.name)}), '')"
+    if col.kind == "timestamp":
+        text = _timestamp_text(text)
     cast_type = {"decimal": "DECIMAL(38, 4)", "integer": "HUGEINT", "date": "DATE", "timestamp": "TIMESTAMPTZ"}
     return f"try_cast({text} as {cast_type[col.kind]})" if col.kind in cast_type else text
 
@@ -403,7 +416,7 @@ def _cast_expr(col: Column) -> str:
     elif col.kind == "timestamp":
         # Session time zone is UTC: a value without offset is read as UTC, one with an
         # offset is converted; the stored TIMESTAMP is UTC wall time.
-        expr = f"timezone('UTC', cast({text} as TIMESTAMPTZ))"
+        expr = f"timezone('UTC', cast({_timestamp_text(text)} as TIMESTAMPTZ))"
     elif col.kind == "currency":
         expr = f"upper({text})"
     else:  # pragma: no cover - the contract only uses the kinds above

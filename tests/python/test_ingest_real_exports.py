@@ -42,6 +42,34 @@ def test_a_time_zone_abbreviation_is_quarantined_not_guessed(recon_home: Path) -
         assert original.endswith(("BST", "IST", "AST", "EDT"))
 
 
+def test_an_offset_after_a_space_is_read_as_the_offset(recon_home: Path) -> None:
+    # A tryout: strftime("%Y-%m-%d %H:%M:%S %z") writes "2026-11-03 09:00:00 +0200", which
+    # DuckDB reads only without the space; the row was quarantined as "not a timestamp".
+    write(
+        recon_home / "landing/crm/orders/script.csv",
+        orders_csv(
+            order_row("1", updated_at="2026-11-03 09:00:00 +0200"),
+            order_row("2", updated_at="2026-11-03 09:00:00 -05:30"),
+            order_row("3", updated_at="2026-11-03T09:00:00 +02"),
+            order_row("4", updated_at="2026-11-03 09:00:00 Z"),
+            order_row("5", updated_at="2026-11-03 09:00:00 +2"),  # not an offset: quarantined
+            order_row("6", updated_at="2026-11-03 09:00:00 +2500"),  # out of range: quarantined
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (4, 2), outcome.message
+    loaded = dict(rows(recon_home, "select order_id, updated_at from raw.crm__orders"))
+    assert loaded == {
+        "1": datetime(2026, 11, 3, 7, 0),
+        "2": datetime(2026, 11, 3, 14, 30),
+        "3": datetime(2026, 11, 3, 7, 0),
+        "4": datetime(2026, 11, 3, 9, 0),
+    }
+    quarantined = dict(rows(recon_home, "select row_number, reason from raw.quarantine"))
+    assert quarantined.keys() == {5, 6}
+    assert "not a timestamp" in quarantined[5] and "offset out of range" in quarantined[6], quarantined
+
+
 DELIVERABLES_HEADER = "deliverable_id,project_id,description,quantity,unit_value,currency,status,completed_at"
 
 
