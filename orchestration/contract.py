@@ -20,7 +20,9 @@ CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
     (
         "2.3.0",
         "A UTC offset after a space (2026-11-03 09:00:00 +0200, as strftime's %z writes it) is read as the "
-        "offset; such rows were quarantined as not a timestamp.",
+        "offset; such rows were quarantined as not a timestamp. A CSV line with more or fewer fields than "
+        "the header (a totals footer, a value holding an unquoted comma) is quarantined on its own; it "
+        "rejected the whole file.",
     ),
     (
         "2.2.0",

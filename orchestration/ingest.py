@@ -560,7 +560,12 @@ def _read_header(path: Path) -> list[str]:
     return header
 
 
-def _locate_csv_problem(path: Path, names: list[str]) -> str:
+class _RaggedRows(Exception):
+    """A CSV record whose field count differs from the header's: the file is read again
+    record by record, and such records are quarantined on their own."""
+
+
+def _locate_csv_problem(path: Path, names: list[str], count_fields: bool = True) -> str:
     """Find the first record the fast reader choked on: its row number, column and fault.
 
     Decoded as Latin-1 (which never fails) and parsed with the csv module, so a bad byte
@@ -572,13 +577,13 @@ def _locate_csv_problem(path: Path, names: list[str]) -> str:
             next(reader)
             for row_number, record in enumerate(reader, start=1):
                 if len(record) != len(names):
-                    if not record:
+                    if not record or not count_fields:
                         continue
                     return (
                         f"row {row_number} (line {reader.line_num}) has {len(record)} field(s), the header "
                         f"{len(names)}; check the separators and quoting on that line"
                     )
-                for name, value in zip(names, record, strict=True):
+                for name, value in zip(names, record, strict=False):
                     raw = value.encode("latin-1")
                     try:
                         raw.decode("utf-8")
@@ -618,9 +623,72 @@ def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Ta
             row += table.num_rows
     except pa.ArrowInvalid as exc:
         where = _locate_csv_problem(path, names)
+        if " field(s), the header " in where:
+            raise _RaggedRows(where) from exc
         raise FileRejected(
             f"CSV structure is unreadable: {where or exc}. Every row needs {len(names)} fields like the header"
         ) from exc
+
+
+def _ragged_reason(fields: int, expected: int) -> str:
+    return (
+        f"row has {fields} field(s), the header {expected}: a footer or totals line, a note, or a value "
+        "holding an unquoted comma; if it is a record, quote the value that holds the comma (or fill in "
+        "the missing fields) and re-drop the file, otherwise leave it here"
+    )
+
+
+def _read_csv_by_record(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:
+    """The slow reader, for a file with a record of the wrong field count (found by the fast
+    one): each such record is quarantined on its own (column ``_record``), the rest load.
+
+    Row numbers count from the first row after the header, empty lines included, as in
+    the fast reader. A bad byte or an unterminated quote still rejects the file.
+    """
+    names = _normalise_header(_read_header(path), path, ent)
+    notes.extend(_check_columns(ent, names))
+    columns: list[list[str | None]] = [[] for _ in names]
+    numbers: list[int] = []
+    bad: list[tuple[int, str, str, str]] = []
+
+    def flush() -> pa.Table:
+        table = pa.table({f"c{i}": pa.array(v, pa.string()) for i, v in enumerate(columns)}).rename_columns(names)
+        out = _as_string_table(table, ent, 1)
+        return out.set_column(out.num_columns - 1, "_row_number", pa.array(numbers, pa.int64()))
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            for row_number, record in enumerate(reader, start=1):
+                if not record:
+                    continue
+                if len(record) != len(names) and any("\n" in v or "\r" in v for v in record):
+                    # A quote that never closes takes the lines after it into one field: not
+                    # a row of its own but records hidden in one, so the file is refused.
+                    raise FileRejected(
+                        f"CSV structure is unreadable: row {row_number} opens a quoted value that does not "
+                        "close before the line ends (an unterminated quote), so the rows after it cannot be "
+                        "told apart; close or remove the quote and re-drop the file"
+                    )
+                if len(record) != len(names):
+                    text = io.StringIO()
+                    csv.writer(text, lineterminator="").writerow(record)
+                    bad.append((row_number, text.getvalue(), _ragged_reason(len(record), len(names)), RECORD_COLUMN))
+                else:
+                    for values, value in zip(columns, record, strict=True):
+                        values.append(value if value != "" else None)  # only an empty field is missing
+                    numbers.append(row_number)
+                if len(numbers) >= BATCH_ROWS or len(bad) >= BATCH_ROWS:
+                    yield flush(), bad
+                    columns, numbers, bad = [[] for _ in names], [], []
+    except (UnicodeDecodeError, csv.Error) as exc:
+        where = _locate_csv_problem(path, names, count_fields=False)
+        raise FileRejected(
+            f"CSV structure is unreadable: {where or exc}. Every row needs {len(names)} fields like the header"
+        ) from exc
+    if numbers or bad:
+        yield flush(), bad
 
 
 BLANK_LINE_MARKS = (b"\n\n", b"\n\r\n", b"\r\r")
@@ -1156,10 +1224,41 @@ _SQL_CACHE: dict[str, _EntitySql] = {}
 def _load_rows(
     con: duckdb.DuckDBPyConnection, ent: Entity, path: Path, fmt: str, outcome: FileOutcome, now: datetime
 ) -> None:
-    sql = _SQL_CACHE.setdefault(ent.table, _entity_sql(ent))
     notes: list[str] = []
+    try:
+        _load_batches(con, ent, READERS[fmt](path, ent, notes), outcome, now)
+    except _RaggedRows:
+        # Nothing of this batch is committed: take back what the fast reader loaded and
+        # read the file again record by record.
+        con.execute(f"delete from {RAW_SCHEMA}.{_ident(ent.table)} where _batch_id = ?", [outcome.batch_id])
+        con.execute(f"delete from {RAW_SCHEMA}.quarantine where batch_id = ?", [outcome.batch_id])
+        outcome.rows_read = outcome.rows_loaded = outcome.rows_quarantined = 0
+        notes.clear()
+        _load_batches(con, ent, _read_csv_by_record(path, ent, notes), outcome, now)
+    moved = _quarantine_conflicting_keys(con, ent, outcome, now)
+    outcome.rows_loaded -= moved
+    outcome.rows_quarantined += moved
+    if outcome.rows_loaded + outcome.rows_quarantined != outcome.rows_read:
+        raise RuntimeError(
+            f"{outcome.source_file}: read {outcome.rows_read} rows but loaded {outcome.rows_loaded} and "
+            f"quarantined {outcome.rows_quarantined}; refusing to commit an unbalanced batch"
+        )
+    if outcome.rows_quarantined:
+        notes.append(f"{outcome.rows_quarantined} row(s) quarantined (see raw.quarantine)")
+    outcome.message = "; ".join(notes)
+
+
+def _load_batches(
+    con: duckdb.DuckDBPyConnection,
+    ent: Entity,
+    batches: Iterator[tuple[pa.Table, list]],
+    outcome: FileOutcome,
+    now: datetime,
+) -> None:
+    """Check each batch a reader yields: good rows into the raw table, the rest quarantined."""
+    sql = _SQL_CACHE.setdefault(ent.table, _entity_sql(ent))
     rel = outcome.source_file
-    for table, bad_lines in READERS[fmt](path, ent, notes):
+    for table, bad_lines in batches:
         outcome.rows_read += table.num_rows + len(bad_lines)
         if table.num_rows:
             con.register("_landing_batch", table)
@@ -1189,17 +1288,6 @@ def _load_rows(
                 ],
             )
             outcome.rows_quarantined += 1
-    moved = _quarantine_conflicting_keys(con, ent, outcome, now)
-    outcome.rows_loaded -= moved
-    outcome.rows_quarantined += moved
-    if outcome.rows_loaded + outcome.rows_quarantined != outcome.rows_read:
-        raise RuntimeError(
-            f"{rel}: read {outcome.rows_read} rows but loaded {outcome.rows_loaded} and quarantined "
-            f"{outcome.rows_quarantined}; refusing to commit an unbalanced batch"
-        )
-    if outcome.rows_quarantined:
-        notes.append(f"{outcome.rows_quarantined} row(s) quarantined (see raw.quarantine)")
-    outcome.message = "; ".join(notes)
 
 
 def _version_columns(ent: Entity) -> list[str] | None:

@@ -77,11 +77,11 @@ CATALOG = [
     (
         "crm/orders/short_row.csv",
         orders_csv(GOOD, "3,C-1,Acme").encode(),
-        "rejected",
-        0,
-        0,
-        0,
-        ["row 2", "3 field(s)", "12"],
+        "loaded",
+        2,
+        1,
+        1,
+        ["1 row(s) quarantined"],
     ),
     ("crm/orders/o.parquet", b"PAR1 not really parquet", "rejected", 0, 0, 0, ["Parquet"]),
     ("crm/orders/o.xlsx", b"PK\x03\x04", "rejected", 0, 0, 0, ["unsupported file type", ".csv"]),
@@ -187,7 +187,7 @@ def test_status_stops_listing_a_rejection_once_it_is_fixed(recon_home: Path) -> 
     from orchestration import status
 
     stray = write(recon_home / "landing/crm/o.csv", orders_csv(GOOD))
-    broken = write(recon_home / "landing/crm/orders/p.csv", orders_csv(GOOD, "3,C-1,Acme"))
+    broken = write(recon_home / "landing/crm/orders/p.csv", orders_csv(GOOD, order_row("3", client_name='"Acme')))
     still = write(recon_home / "landing/crm/orders/q.txt", orders_csv(order_row("4")))
     run(recon_home)
 

@@ -313,7 +313,7 @@ def test_bad_values_are_quarantined_with_file_row_column_and_reason(recon_home: 
     ("relative", "text", "expected"),
     [
         ("billing/invoices/legacy.csv", "invoice_id,client_name,issue_date\nI-1,Acme,2026-01-01\n", "missing required"),
-        ("crm/orders/broken.csv", ORDER_HEADER + "\n1,2,3\n", "structure is unreadable"),
+        ("crm/orders/broken.csv", ORDER_HEADER + '\n1,"2,3\n4,5\n', "unterminated quote"),
         ("crm/orders/empty.csv", "", "empty"),
         ("crm/orders/notes.txt", "hello", "unsupported file type"),
         ("crm/contacts/c.csv", "a\n1\n", "unknown landing entity"),

@@ -70,6 +70,43 @@ def test_an_offset_after_a_space_is_read_as_the_offset(recon_home: Path) -> None
     assert "not a timestamp" in quarantined[5] and "offset out of range" in quarantined[6], quarantined
 
 
+def test_a_footer_and_a_ragged_row_are_quarantined_on_their_own(recon_home: Path) -> None:
+    # A tryout: a QuickBooks-style "Total" footer, or one description holding an unquoted
+    # comma, rejected the whole file; every other row of it is a good record.
+    good = [order_row(str(n)) for n in range(1, 120_001)]  # past the fast reader's first blocks
+    shifted = order_row("x1", client_name="Acme, Ltd")  # 13 fields
+    write(
+        recon_home / "landing/crm/orders/export.csv",
+        orders_csv(*good[:5], shifted, "", *good[5:], "Total,,,,,,", "Generated 2026-11-03 by QuickBooks"),
+    )
+    (outcome,) = run(recon_home).files
+    assert outcome.status == "loaded", outcome.message
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (120_003, 120_000, 3)
+    assert rows(recon_home, "select count(*), count(distinct order_id) from raw.crm__orders") == [(120_000, 120_000)]
+    # Row numbers as a spreadsheet shows them: the empty line counts.
+    numbers = dict(rows(recon_home, "select order_id, _row_number from raw.crm__orders where order_id in ('5', '6')"))
+    assert numbers == {"5": 5, "6": 8}
+    quarantined = rows(
+        recon_home, "select row_number, column_name, reason, original_value from raw.quarantine order by 1"
+    )
+    assert [(r, c) for r, c, _, _ in quarantined] == [(6, "_record"), (120_003, "_record"), (120_004, "_record")]
+    assert "13 field(s), the header 12" in quarantined[0][2] and "quote the value" in quarantined[0][2]
+    assert quarantined[0][3].startswith("x1,") and ",Acme, Ltd," in quarantined[0][3]
+    assert quarantined[1][3] == "Total,,,,,," and "footer" in quarantined[1][2]
+
+
+def test_a_ragged_row_after_a_bad_byte_still_rejects_the_file(recon_home: Path) -> None:
+    # The record-by-record reader reads UTF-8 as the fast one does: a Latin-1 byte is a
+    # file-wide fault, named, and nothing of the file loads.
+    text = orders_csv(order_row("1"), "short,row", order_row("2", client_name="Caf\xe9 Noir"))
+    path = recon_home / "landing/crm/orders/latin.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("latin-1"))
+    (outcome,) = run(recon_home).files
+    assert outcome.status == "rejected" and outcome.rows_loaded == 0
+    assert "row 3, column client_name" in outcome.message and "0xe9" in outcome.message, outcome.message
+
+
 DELIVERABLES_HEADER = "deliverable_id,project_id,description,quantity,unit_value,currency,status,completed_at"
 
 
