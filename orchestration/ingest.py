@@ -44,6 +44,33 @@ META_COLUMNS = (
 DECIMAL_PATTERN = r"^[+-]?[0-9]{1,30}(\.[0-9]{0,4}0*)?$"
 # A whole number in plain digits; a trailing ".0" (a spreadsheet's float) is still exact.
 INTEGER_PATTERN = r"[+-]?[0-9]{1,30}(\.0+)?"
+# Numbers as spreadsheets and accounting exports show them, with what to write instead.
+NUMBER_SHAPES: tuple[tuple[str, str], ...] = (
+    (
+        r"\(\s*[$€£¥]?\s*[0-9][0-9.,\s]*\)",
+        "an accounting negative in parentheses ((12.00)); write it with a minus sign (-12.00), or as "
+        "a credit in its own file if the column takes no negatives, and re-drop the file",
+    ),
+    (
+        r"[0-9][0-9.,\s]*-",
+        "a trailing minus sign (12.00-); write the minus first (-12.00) and re-drop the file",
+    ),
+    (
+        r"[+-]?\s*([$€£¥]|[A-Za-z]{3}\s)\s*[0-9][0-9.,\s]*|[+-]?[0-9][0-9.,\s]*\s*([$€£¥]|\s[A-Za-z]{3})",
+        "a currency sign or code beside the number ($1,200.00, 1200 EUR); write the number alone "
+        "(1200.00): the currency goes in its own column",
+    ),
+    (
+        r"[+-]?[0-9]{1,3}([,\s][0-9]{3})+(\.[0-9]+)?",
+        "thousands separators (12,500.00 or 12 500.00); write the number without them (12500.00)",
+    ),
+    (
+        r"[+-]?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]+)?|[+-]?[0-9]+,[0-9]{1,2}",
+        "a decimal comma (1.234,50 or 12,50); write a dot as the decimal separator and no thousands "
+        "separator (1234.50)",
+    ),
+    (r"[+-]?[0-9.,]+\s*%", "a percentage sign; write the number alone (12.5 for 12.5 %)"),
+)
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 TIMESTAMP_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # An offset after a time of day beyond -12:00..+14:00 (+25:00, -13:30, +1500).
@@ -275,6 +302,19 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
         f"out of range: {col.name} must be {contract.column_range(col)}; correct the value and re-drop the file"
     )
     if col.kind in ("decimal", "integer"):
+        # What the value looks like when it is a number written for people: said first, so
+        # the reason an operator reads names the fix (the generic one follows).
+        for pattern, looks_like in NUMBER_SHAPES:
+            checks.append(
+                (
+                    f"{present} and not regexp_full_match({text}, ?) and regexp_full_match({text}, ?)",
+                    [
+                        DECIMAL_PATTERN if col.kind == "decimal" else INTEGER_PATTERN,
+                        pattern,
+                        f"not a plain number: it has {looks_like}",
+                    ],
+                )
+            )
         if col.kind == "decimal":
             checks.append(
                 (

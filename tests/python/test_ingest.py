@@ -303,7 +303,7 @@ def test_bad_values_are_quarantined_with_file_row_column_and_reason(recon_home: 
         ("crm/orders/o.csv", 7, "updated_at", "yesterday"),
     ]
     reasons = [r for *_, r in found]
-    assert "decimal" in reasons[0] and "currency" in reasons[1] and "fill in order_id" in reasons[2]
+    assert "thousands separators" in reasons[0] and "currency" in reasons[1] and "fill in order_id" in reasons[2]
     # The whole original row is kept, so nothing is lost.
     record = json.loads(scalar(recon_home, "select record from raw.quarantine where row_number = 2"))
     assert record["order_id"] == "2" and record["amount"] == "12,500.00"

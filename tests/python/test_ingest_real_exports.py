@@ -107,6 +107,40 @@ def test_a_ragged_row_after_a_bad_byte_still_rejects_the_file(recon_home: Path) 
     assert "row 3, column client_name" in outcome.message and "0xe9" in outcome.message, outcome.message
 
 
+NUMBERS_FOR_PEOPLE = [
+    ("(12.00)", "accounting negative in parentheses"),
+    ("($1,200.00)", "accounting negative in parentheses"),
+    ("12.00-", "trailing minus sign"),
+    ("$1,200.00", "currency sign or code"),
+    ("1200 EUR", "currency sign or code"),
+    ("€ 1200", "currency sign or code"),
+    ("12,500.00", "thousands separators"),
+    ("12 500.00", "thousands separators"),
+    ("1.234,50", "decimal comma"),
+    ("12,50", "decimal comma"),
+    ("12.5 %", "percentage sign"),
+    ("twelve", "not a decimal number; expected plain decimal"),
+]
+
+
+def test_a_number_written_for_people_is_quarantined_with_the_fix(recon_home: Path) -> None:
+    # A tryout: "(12.00)" and "$1,200.00" were quarantined as "not a decimal number", which
+    # leaves the operator to guess what the contract wants instead.
+    write(
+        recon_home / "landing/crm/orders/people.csv",
+        orders_csv(
+            order_row("ok", amount="1200.50"),
+            *(order_row(str(n), amount=f'"{value}"') for n, (value, _) in enumerate(NUMBERS_FOR_PEOPLE)),
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, len(NUMBERS_FOR_PEOPLE)), outcome.message
+    found = dict(rows(recon_home, "select original_value, reason from raw.quarantine where column_name = 'amount'"))
+    for value, hint in NUMBERS_FOR_PEOPLE:
+        assert hint in found[value], (value, found[value])
+        assert value == "twelve" or "write" in found[value], found[value]
+
+
 DELIVERABLES_HEADER = "deliverable_id,project_id,description,quantity,unit_value,currency,status,completed_at"
 
 
