@@ -78,10 +78,6 @@ BAD_UTC_OFFSET = (
     r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
     r"(\+(1[5-9]|[2-9][0-9])|-(1[3-9]|[2-9][0-9]))(:?[0-9]{2})?$"
 )
-# A time of day followed by letters only: a zone abbreviation (BST, IST, CST, EDT). They are
-# ambiguous, and DuckDB's ICU reads some as the wrong zone (BST as Bangladesh, +06:00; AST
-# as Alaska; IST as India), so they are quarantined unless they name UTC itself.
-# An IANA name (Europe/London) and GMT+2 / UTC-05:00 carry more than letters and pass.
 # A UTC offset (or Z) written after a space, as strftime's "%Y-%m-%d %H:%M:%S %z" and many
 # exports do ("2026-11-03 09:00:00 +0200"): DuckDB reads it only without the space, so the
 # space goes before the value is checked or cast. A constant of this module, not a value.
@@ -93,6 +89,10 @@ def _timestamp_text(text: str) -> str:
     return f"regexp_replace({text}, {OFFSET_AFTER_SPACE})"
 
 
+# A time of day followed by letters only: a zone abbreviation (BST, IST, CST, EDT). They are
+# ambiguous, and DuckDB's ICU reads some as the wrong zone (BST as Bangladesh, +06:00; AST
+# as Alaska; IST as India), so they are quarantined unless they name UTC itself.
+# An IANA name (Europe/London) and GMT+2 / UTC-05:00 carry more than letters and pass.
 ZONE_ABBREVIATION = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+\s*[A-Za-z]+"
 ZONE_UTC_ITSELF = r"(?i).*[0-9]\s*(z|utc|gmt)"
 # What Excel shows (and saves) for a long number in a General cell: 1.21143E+15. The digits
@@ -118,6 +118,8 @@ class FileOutcome:
     rows_quarantined: int = 0
     is_restatement: bool = False
     supersedes_batch_id: int | None = None
+    # The first quarantined rows (row, column, value, reason), shown under the file's line.
+    examples: list[str] = field(default_factory=list)
     duplicate_of_batch_id: int | None = None
     message: str = ""
     previous_status: str | None = None  # skipped: how its latest batch ended (loaded, rejected, ...)
@@ -1285,6 +1287,13 @@ def _load_rows(
         )
     if outcome.rows_quarantined:
         notes.append(f"{outcome.rows_quarantined} row(s) quarantined (see raw.quarantine)")
+        for row_number, column, value, reason in con.execute(
+            f"select row_number, column_name, original_value, reason from {RAW_SCHEMA}.quarantine "
+            "where batch_id = ? order by row_number limit ?",
+            [outcome.batch_id, EXAMPLES_SHOWN],
+        ).fetchall():
+            shown = "empty" if value is None else repr(value if len(value) <= 60 else value[:57] + "...")
+            outcome.examples.append(f"row {row_number}, column {column} ({shown}): {reason}")
     outcome.message = "; ".join(notes)
 
 
@@ -1427,6 +1436,9 @@ def _quarantine_conflicting_keys(
     return int(moved)
 
 
+EXAMPLES_SHOWN = 3
+
+
 def describe(outcome: FileOutcome) -> str:
     buf = io.StringIO()
     buf.write(f"{outcome.status:<9} {outcome.source_file}")
@@ -1434,4 +1446,8 @@ def describe(outcome: FileOutcome) -> str:
         buf.write(f"  read={outcome.rows_read} loaded={outcome.rows_loaded} quarantined={outcome.rows_quarantined}")
     if outcome.message:
         buf.write(f"  — {outcome.message}")
+    for example in outcome.examples:
+        buf.write(f"\n    {example}")
+    if outcome.rows_quarantined > len(outcome.examples) and outcome.examples:
+        buf.write(f"\n    and {outcome.rows_quarantined - len(outcome.examples):,} more: recon status --working")
     return buf.getvalue()

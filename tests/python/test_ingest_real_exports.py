@@ -10,6 +10,8 @@ from pathlib import Path
 from conftest import write
 from test_ingest import order_row, orders_csv, rows, run
 
+from orchestration.ingest import describe
+
 
 def test_a_time_zone_abbreviation_is_quarantined_not_guessed(recon_home: Path) -> None:
     # A tryout: a script's strftime("%Y-%m-%d %H:%M:%S %Z") writes "BST" for London in
@@ -135,6 +137,14 @@ def test_a_number_written_for_people_is_quarantined_with_the_fix(recon_home: Pat
     )
     (outcome,) = run(recon_home).files
     assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, len(NUMBERS_FOR_PEOPLE)), outcome.message
+    # `recon ingest` shows the first rows under the file, with the value and the fix.
+    shown = describe(outcome).splitlines()
+    assert shown[1] == (
+        "    row 2, column amount ('(12.00)'): not a plain number: it has an accounting negative in "
+        "parentheses ((12.00)); write it with a minus sign (-12.00), or as a credit in its own file if the "
+        "column takes no negatives, and re-drop the file"
+    )
+    assert shown[-1] == f"    and {len(NUMBERS_FOR_PEOPLE) - 3} more: recon status --working", shown
     found = dict(rows(recon_home, "select original_value, reason from raw.quarantine where column_name = 'amount'"))
     for value, hint in NUMBERS_FOR_PEOPLE:
         assert hint in found[value], (value, found[value])
