@@ -252,9 +252,9 @@ class ActionStore:
             con.execute("begin immediate")
             was_current = dict(con.execute("select exception_id, is_current from exception_catalog").fetchall())
             con.execute("update exception_catalog set is_current = 0")
-            for e in exceptions:
-                con.execute(
-                    """
+            # One statement for all rows (at 1M orders about 270,000 exceptions a run).
+            con.executemany(
+                """
                     insert into exception_catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                     on conflict (exception_id) do update set
                         exception_type = excluded.exception_type, owner_team = excluded.owner_team,
@@ -265,6 +265,7 @@ class ActionStore:
                         amount_at_risk_reporting = excluded.amount_at_risk_reporting,
                         details = excluded.details, last_seen_at = excluded.last_seen_at, is_current = 1
                     """,
+                (
                     [
                         e["exception_id"],
                         e["exception_type"],
@@ -280,8 +281,10 @@ class ActionStore:
                         json.dumps(e.get("details") or {}, default=str),
                         now,
                         now,
-                    ],
-                )
+                    ]
+                    for e in exceptions
+                ),
+            )
             found = {e["exception_id"] for e in exceptions}
             # Resolutions the build found outgrown (more at risk than they accepted, or in another
             # currency), by the log entry of the resolution: fct_exception_current, read by

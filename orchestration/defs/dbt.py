@@ -14,7 +14,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration import build_inputs, pipeline, publish, settings, warehouse
+from orchestration import build_inputs, lifecycle_checkpoint, pipeline, publish, settings, warehouse
 from orchestration.defs.resources import RAW_GROUP, WarehouseWriter, dbt_project
 
 
@@ -114,6 +114,9 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
             build_inputs.record(con, run_id, inputs, "skipped", reason)
             context.log.info(reason)
             return
+        # The exception lifecycle as at the last publication: a build whose gates blocked
+        # it leaves no sighting or snapshot version behind (orchestration/lifecycle_checkpoint.py).
+        context.log.info(lifecycle_checkpoint.hold(con, published["publication"] if published else None, run_id))
     finally:
         con.close()
     # Incremental staging models stage only what arrived since their last build by this

@@ -68,15 +68,35 @@ _CONFIG_KEYS: dict[str, set[str]] = {
         "k",
         "min_relative_band",
         "min_absolute_rows",
+        "max_withdrawn_share",
         "amount_columns",
         "tables",
     },
     "freshness": {"severity", "max_age_hours", "sources"},
 }
-_OPTIONAL_KEYS = {"allow_negative", "version_columns", "reconciliations", "amount_columns", "tables", "sources"}
+_OPTIONAL_KEYS = {
+    "allow_negative",
+    "version_columns",
+    "reconciliations",
+    "amount_columns",
+    "tables",
+    "sources",
+}
+# A restated file keeping less than this share of its rows withdraws the rest: it blocks
+# whatever min_absolute_rows allows (a 13-row invoice file re-sent with 3 rows published).
+DEFAULT_MAX_WITHDRAWN_SHARE = 0.5
+_OPTIONAL_NUMBERS = {"max_withdrawn_share": DEFAULT_MAX_WITHDRAWN_SHARE}
 _RECON_OVERRIDES = {"severity", "side", "min_rate", "baseline_runs", "window_runs", "max_drop"}
 _RECON_ONLY = {"baseline_since"}  # per reconciliation only: when its baseline starts again
-_TABLE_OVERRIDES = {"severity", "window_runs", "min_history_runs", "k", "min_relative_band", "min_absolute_rows"}
+_TABLE_OVERRIDES = {
+    "severity",
+    "window_runs",
+    "min_history_runs",
+    "k",
+    "min_relative_band",
+    "min_absolute_rows",
+    "max_withdrawn_share",
+}
 _SOURCE_OVERRIDES = {"severity", "max_age_hours"}
 
 
@@ -132,9 +152,11 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
         unknown = set(got) - keys
         if unknown:
             raise _config_error(path, f"unknown key(s) {sorted(unknown)} in {section}; known: {sorted(keys)}")
-        missing = keys - _OPTIONAL_KEYS - set(got)
+        missing = keys - _OPTIONAL_KEYS - set(_OPTIONAL_NUMBERS) - set(got)
         if missing:
             raise _config_error(path, f"add {sorted(missing)} to section {section}")
+        for key in keys & set(_OPTIONAL_NUMBERS):
+            got.setdefault(key, _OPTIONAL_NUMBERS[key])
         for key in keys & _OPTIONAL_KEYS:
             got.setdefault(key, {})
             if got[key] is None:
@@ -176,6 +198,11 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
         "min_relative_band": (0, False),
         "min_absolute_rows": (0, False),
     }
+    for where, values in [("spikes", cfg["spikes"])] + [
+        (f"spikes.tables.{t}", o) for t, o in cfg["spikes"]["tables"].items() if isinstance(o, Mapping)
+    ]:
+        if "max_withdrawn_share" in values:
+            number(values["max_withdrawn_share"], f"{where}.max_withdrawn_share", 0, high=1)
     for where, values in [("spikes", cfg["spikes"])] + [
         (f"spikes.tables.{t}", o) for t, o in cfg["spikes"]["tables"].items() if isinstance(o, Mapping)
     ]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -253,11 +254,22 @@ def _comparable(past: Mapping[str, Any]) -> bool:
     return "restated" in past or not past.get("restatements")
 
 
-def _restatement_band(replaced: float, history: Band | None, relative: float, absolute: float = 0.0) -> Band:
+def _restatement_band(
+    replaced: float,
+    history: Band | None,
+    relative: float,
+    absolute: float = 0.0,
+    max_withdrawn_share: float | None = None,
+) -> Band:
     """Where a restated file's value may lie: around the version it replaces, as wide as
-    the table's delivery band when it has one, and never narrower than the floors."""
+    the table's delivery band when it has one, and never narrower than the floors. With
+    ``max_withdrawn_share`` (rows), the band never reaches below that share of the file
+    withdrawn, whatever the floors allow: a small file re-sent with most rows missing."""
     half = max(relative * abs(replaced), absolute, (history.upper - history.median) if history else 0.0)
-    return Band(float(replaced), 0.0, float(replaced - half), float(replaced + half))
+    lower = replaced - half
+    if max_withdrawn_share is not None:  # rows: whole numbers
+        lower = max(lower, math.ceil(replaced - max_withdrawn_share * abs(replaced)))
+    return Band(float(replaced), 0.0, float(lower), float(replaced + half))
 
 
 def _spike_checks(
@@ -318,7 +330,11 @@ def _spike_checks(
             # A restated file against the version it replaces: a correction changes a few
             # rows, a file re-sent with most of its rows missing withdraws them.
             band = _restatement_band(
-                restated["rows_replaced"], hist_band, s["min_relative_band"], s["min_absolute_rows"]
+                restated["rows_replaced"],
+                hist_band,
+                s["min_relative_band"],
+                s["min_absolute_rows"],
+                s["max_withdrawn_share"],
             )
             entry = {
                 k: restated[k]

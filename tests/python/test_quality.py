@@ -569,6 +569,37 @@ def test_a_restated_file_is_checked_against_the_version_it_replaces_not_counted_
     assert not [c for c in caught_up.blocking_failures() if "spike" in c.name]
 
 
+def test_a_small_file_re_sent_with_most_rows_missing_blocks(tmp_path: Path) -> None:
+    """A tryout: a 13-row invoice file re-sent with 3 rows passed (min_absolute_rows made the
+    band 13 ± 50) and published nine false unbilled orders. Keeping less than
+    max_withdrawn_share of a restated file's rows blocks, whatever the floors allow."""
+    landing, path, history = tmp_path / "landing", tmp_path / "warehouse.duckdb", tmp_path / "history"
+    start = datetime(2026, 3, 1, 6, 0)
+
+    def night(day: int, count: int, overrides: dict | None = None) -> quality.CheckResult:
+        orders_file(
+            landing / "crm/orders/orders.csv", run=0, count=count, updated_at=f"2026-01-{day + 1:02d}T10:00:00Z"
+        )
+        ingest.ingest_landing(landing, path)
+        report = run(path, history, f"day-{day:02d}", start + timedelta(days=day), overrides=overrides, phase="raw")
+        return report.get("volume_spike", "raw_crm/crm__orders")
+
+    night(0, 13)
+    kept_half = night(1, 7)  # 6 of 13 withdrawn: within
+    assert kept_half.passed, kept_half.description
+    assert kept_half.metadata["restated"]["lower"] == 7  # 13 replaced: at least ceil(6.5) rows kept
+    truncated = night(2, 3)  # 4 of 7 withdrawn
+    assert not truncated.passed and truncated.blocking
+    assert "hold 3 rows where the version(s) they replace held 7; allowed 4 to 57: outside, blocks" in (
+        truncated.description
+    ), truncated.description
+    assert "re-send crm/orders/orders.csv whole" in truncated.description
+    assert night(3, 13).passed  # the whole file again
+    # The share is a setting: at 0.9 the same truncation passes.
+    relaxed = night(4, 2, overrides={"spikes": {"max_withdrawn_share": 0.9}})
+    assert relaxed.passed, relaxed.description
+
+
 def test_the_history_is_in_the_order_runs_happened_not_by_their_business_clock(warehouse: Path, tmp_path: Path) -> None:
     """A run with RECON_AS_OF pinned earlier (a replay, a backfill) happens after the others:
     it is the newest report (recon status, the high-water mark, baselines), and its as-of
