@@ -483,9 +483,11 @@ def _entity_sql(ent: Entity) -> _EntitySql:
         params.extend(p)
     cols = ", ".join(_ident(c.name) for c in ent.columns)
     originals = ", ".join(f"{_ident(c.name)} := {_ident(c.name)}" for c in ent.columns)
+    # The original values as JSON (_record) are written for quarantined rows only: built for
+    # every row here, they cost as much as the checks themselves.
     check_sql = (
         "create or replace temp table _checked as "
-        f"select {cols}, _row_number, to_json(struct_pack({originals})) as _record, "
+        f"select {cols}, _row_number, "
         f"list_filter([{', '.join(problems)}], lambda x: x is not null) as _problems "
         "from _landing_batch"
     )
@@ -500,7 +502,8 @@ def _entity_sql(ent: Entity) -> _EntitySql:
         f"insert into {RAW_SCHEMA}.quarantine "
         "select ?, ?, ?, ?, _row_number, _problems[1]['column'], _problems[1]['reason'], "
         "json_extract_string(_record, '$.' || _problems[1]['column']), to_json(_problems), _record, ? "
-        "from _checked where len(_problems) > 0"
+        f"from (select _row_number, _problems, to_json(struct_pack({originals})) as _record "
+        "from _checked where len(_problems) > 0)"
     )
     return _EntitySql(check_sql, params, insert_sql, quarantine_sql)
 
