@@ -805,12 +805,18 @@ class _RepeatedKey(ValueError):
 def _pairs_once(pairs: list[tuple[str, object]]) -> dict:
     """A JSON object whose keys are all different: a repeated key (whose first value json
     would drop without a word) quarantines the line."""
-    out: dict = {}
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    out = {}
     for key, value in pairs:
         if key in out:
             raise _RepeatedKey(f"key {key!r} appears twice in the object, so one value would be lost; keep one")
         out[key] = value
     return out
+
+
+MAX_JSON_SHAPES = 10_000  # key orders remembered per JSON Lines file (a bound on memory only)
 
 
 def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:
@@ -820,13 +826,25 @@ def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.
     a required key that no line carries rejects the file, like a missing CSV column.
     """
     keys_seen: set[str] = set()
-    rows: dict[str, list] = {c: [] for c in ent.column_names}
+    names = ent.column_names
+    records: list[tuple] = []  # one tuple of values (in contract column order) per line loaded
     numbers: list[int] = []
     bad: list[tuple[int, str, str, str]] = []  # line, text, reason, column
+    # json.loads(line, **these) makes a decoder per line; one decoder does the same work.
+    decode = json.JSONDecoder(parse_float=str, parse_int=str, object_pairs_hook=_pairs_once).decode
+    # Keys as written -> (keys trimmed and lower-cased, or None when two of them then collide;
+    # whether they already were): lines of one file nearly all repeat one key order.
+    shapes: dict[tuple[str, ...], tuple[tuple[str, ...] | None, bool]] = {}
 
     def flush():
-        table = pa.table({c: pa.array(v, pa.string()) for c, v in rows.items()})
-        out = _as_string_table(table, ent, 1)
+        columns = list(zip(*records, strict=True)) or [() for _ in names]
+        arrays = []
+        for values in columns:
+            try:  # nearly always text or null already (numbers are parsed as text)
+                arrays.append(pa.array(values, pa.string()))
+            except pa.ArrowTypeError:  # true, false, NaN: as _json_text spells them
+                arrays.append(pa.array([_json_text(v) for v in values], pa.string()))
+        out = _as_string_table(pa.table(arrays, names=list(names)), ent, 1)
         out = out.set_column(out.num_columns - 1, "_row_number", pa.array(numbers, pa.int64()))
         return out
 
@@ -838,7 +856,9 @@ def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line, parse_float=str, parse_int=str, object_pairs_hook=_pairs_once)
+                    if line.startswith("\ufeff"):  # as json.loads says it
+                        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", line, 0)
+                    obj = decode(line)
                 except _RepeatedKey as exc:
                     bad.append((line_no, line.rstrip("\n"), str(exc), RECORD_COLUMN))
                     continue
@@ -852,36 +872,49 @@ def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.
                         (line_no, line.rstrip("\n"), "line is not a JSON object; one object per line", RECORD_COLUMN)
                     )
                     continue
-                lowered: dict[str, object] = {}
-                spelled: dict[str, str] = {}
                 problem = None
-                for k, v in obj.items():
-                    key = str(k).strip().lower()
-                    if key in spelled and key in ent.column_names:
-                        problem = (
-                            f"keys {spelled[key]!r} and {k!r} differ only by case, so one would overwrite the "
-                            "other; keep one and re-drop the file",
-                            key,
-                        )
-                    spelled[key], lowered[key] = str(k), v
+                written = tuple(obj)
+                shape = shapes.get(written)
+                if shape is None:  # keys not seen in this order yet: normalise them once
+                    normal = tuple(k.strip().lower() for k in written)
+                    shape = (normal if len(set(normal)) == len(normal) else None, normal == written)
+                    if len(shapes) >= MAX_JSON_SHAPES:
+                        shapes.clear()
+                    shapes[written] = shape
+                if shape[1]:  # already trimmed and lower case (nearly every line)
+                    lowered: dict[str, object] = obj
+                elif shape[0] is not None:
+                    lowered = dict(zip(shape[0], obj.values(), strict=True))
+                else:  # two keys differ only by case or spaces: say which
+                    lowered = {}
+                    spelled: dict[str, str] = {}
+                    for k, v in obj.items():
+                        key = str(k).strip().lower()
+                        if key in spelled and key in names:
+                            problem = (
+                                f"keys {spelled[key]!r} and {k!r} differ only by case, so one would overwrite the "
+                                "other; keep one and re-drop the file",
+                                key,
+                            )
+                        spelled[key], lowered[key] = str(k), v
                 keys_seen.update(lowered)
-                nested = [c for c in ent.column_names if isinstance(lowered.get(c), dict | list)]
-                if problem is None and nested:
-                    problem = (
-                        f"{nested[0]} holds a nested JSON {type(lowered[nested[0]]).__name__}; "
-                        "expected a plain value (text or number): flatten it and re-drop the file",
-                        nested[0],
-                    )
+                # A nested object or list needs a second "{" or a "[" somewhere on the line.
+                if problem is None and ("[" in line or line.count("{") > 1):
+                    nested = [c for c in names if isinstance(lowered.get(c), dict | list)]
+                    if nested:
+                        problem = (
+                            f"{nested[0]} holds a nested JSON {type(lowered[nested[0]]).__name__}; "
+                            "expected a plain value (text or number): flatten it and re-drop the file",
+                            nested[0],
+                        )
                 if problem is not None:
                     bad.append((line_no, line.rstrip("\n"), problem[0], problem[1]))
                     continue
-                for c in ent.column_names:
-                    rows[c].append(_json_text(lowered.get(c)))
+                records.append(tuple(map(lowered.get, names)))
                 numbers.append(line_no)
                 if len(numbers) >= BATCH_ROWS or len(bad) >= BATCH_ROWS:
                     yield flush(), bad
-                    rows = {c: [] for c in ent.column_names}
-                    numbers, bad = [], []
+                    records, numbers, bad = [], [], []
     except UnicodeDecodeError as exc:
         raise FileRejected(f"file is not UTF-8 text ({exc}); save it as UTF-8 JSON Lines") from exc
     if numbers or bad:
