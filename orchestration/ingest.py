@@ -17,9 +17,11 @@ import json
 import os
 import time
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -926,6 +928,29 @@ def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.
 
 READERS = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}
 
+_Item = TypeVar("_Item")
+_DONE = object()
+
+
+def _read_ahead(items: Iterator[_Item]) -> Iterator[_Item]:
+    """What ``items`` yields, in order, with the next item read in a thread meanwhile.
+
+    The readers parse in Python (holding the GIL) while DuckDB checks and inserts the batch
+    before (releasing it), so on two cores the two overlap. A reader's exception is raised
+    here at the point where it happened, after the batches before it.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read")
+    try:
+        ahead = pool.submit(next, items, _DONE)
+        while (item := ahead.result()) is not _DONE:
+            ahead = pool.submit(next, items, _DONE)
+            yield item
+    finally:
+        pool.shutdown(wait=True)  # the read under way ends before the reader is closed
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
 
 # ------------------------------------------------------------------- ingestion
 
@@ -1357,7 +1382,7 @@ def _load_batches(
     """Check each batch a reader yields: good rows into the raw table, the rest quarantined."""
     sql = _SQL_CACHE.setdefault(ent.table, _entity_sql(ent))
     rel = outcome.source_file
-    for table, bad_lines in batches:
+    for table, bad_lines in _read_ahead(batches):
         outcome.rows_read += table.num_rows + len(bad_lines)
         if table.num_rows:
             con.register("_landing_batch", table)
