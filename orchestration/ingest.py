@@ -1478,22 +1478,18 @@ def _quarantine_conflicting_keys(
         "else '' end"
     )
     not_null = " and ".join(f"{_ident(k)} is not null" for k in ent.key)
-    # The keys this batch repeats, first: one cheap grouping. Nearly every file has none, and
-    # only their rows need the per-column distinct counts below (over a whole file of
-    # 500,000 rows those took seconds).
-    con.execute(
-        f"""
-        create or replace temp table _repeated_keys as
+    # The keys this batch repeats, first: one cheap grouping. Nearly every file has none (no
+    # temp table is made then), and only their rows need the per-column distinct counts
+    # below (over a whole file of 500,000 rows those took seconds).
+    repeated_keys = f"""
         select {keys} from {table}
         where _batch_id = ? and {not_null}
         group by {keys}
         having count(*) > 1
-        """,
-        [outcome.batch_id],
-    )
-    if not con.execute("select count(*) from _repeated_keys").fetchone()[0]:
-        con.execute("drop table _repeated_keys")
+    """
+    if not con.execute(f"select exists ({repeated_keys})", [outcome.batch_id]).fetchone()[0]:
         return 0
+    con.execute(f"create or replace temp table _repeated_keys as {repeated_keys}", [outcome.batch_id])
     repeated = " and ".join(f"rows.{_ident(c)} is not distinct from repeated.{_ident(c)}" for c in unique_on)
     con.execute(
         f"""
