@@ -62,6 +62,7 @@ def _match_rate_checks(
     names: Sequence[str],
     history: Sequence[Mapping[str, Any]],
     after_build: bool = True,
+    checked_at: datetime | None = None,
 ) -> tuple[list[CheckResult], dict[str, Any]]:
     """One check per reconciliation, and this run's rates for the next runs' baselines.
 
@@ -216,7 +217,7 @@ def _match_rate_checks(
             if drop_ok and not min_ok:
                 severity = "warn"  # the absolute threshold only warns, in and after the baseline period
             description, hint = _match_rate_message(
-                name, s, rate, b, min_ok, drop_ok, by_operator, float(row["match_rate"])
+                name, s, rate, b, min_ok, drop_ok, by_operator, float(row["match_rate"]), checked_at
             )
             metadata.update(
                 status="baseline" if b["in_baseline"] else "checked",
@@ -281,6 +282,7 @@ def _match_rate_message(
     drop_ok: bool,
     by_operator: int = 0,
     all_records_rate: float | None = None,
+    checked_at: datetime | None = None,
 ) -> tuple[str, str]:
     """What the check found, in words, and what to change if it is not a problem (or is)."""
     where = f"match_rate.reconciliations.{name}"
@@ -312,12 +314,20 @@ def _match_rate_message(
     verb = "blocks" if s["severity"] == "error" else "warns"
     base = f"baseline {_fmt_rate(b['baseline'])} ({window})"
     if not drop_ok:
+        # This run's time, not its date: a date alone keeps the runs earlier that day (this
+        # one included) in the baseline, and the next run blocks again (a tryout on day one).
+        since = (
+            f"'{checked_at.replace(microsecond=0).isoformat()}' (this run's time; a date alone keeps "
+            "earlier runs of that day in the baseline)"
+            if checked_at is not None
+            else "the current time (YYYY-MM-DDTHH:MM:SS, UTC)"
+        )
         hint = (
             f"find what changed in the engine's own decisions (a source's export format, a rule or weight change; "
             f"operators' matches and unmatches are not counted: {by_operator} record{'s' if by_operator != 1 else ''} "
             f"here), or {RETRAIN_HINT}. "
             f"If the lower rate is expected from now on, set "
-            f"{where}.baseline_since in config/quality.yml to today's date: the next {s['baseline_runs']} runs "
+            f"{where}.baseline_since in config/quality.yml to {since}: the next {s['baseline_runs']} runs "
             f"set a new baseline and only warn. To allow wider swings, raise {where}.max_drop (now {s['max_drop']:g})."
         )
         return (

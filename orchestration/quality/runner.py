@@ -128,7 +128,7 @@ def run_quality_checks(
         if phase in ("marts", "all"):
             # Match-rate baselines come from the same reports, but only from runs that passed
             # every gate (``runs`` includes runs blocked elsewhere; _baseline_rates skips them).
-            rate_checks, rates_seen = _match_rate_checks(con, validator, cfg, names, runs, after_build)
+            rate_checks, rates_seen = _match_rate_checks(con, validator, cfg, names, runs, after_build, checked_at)
             checks.extend(rate_checks)
     finally:
         con.close()

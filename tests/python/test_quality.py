@@ -338,6 +338,10 @@ def test_after_the_baseline_a_drop_blocks_and_a_blocked_run_does_not_join_it(war
         "(median of the last 5 passing runs); blocks below 0.36 (max_drop 0.05)."
     )
     assert "match_rate.reconciliations.orders_invoices.baseline_since" in dropped.metadata["hint"]
+    # The time to paste, not "today's date": a date alone kept the earlier runs of the day in
+    # the baseline, and a tryout's next run on onboarding day blocked again.
+    stamp = (start + timedelta(hours=6)).replace(microsecond=0).isoformat()
+    assert f"baseline_since in config/quality.yml to '{stamp}' (this run's time" in dropped.metadata["hint"]
     assert "match_rate.reconciliations.orders_invoices.max_drop" in dropped.metadata["hint"]
     assert json.loads((history / "run-6.json").read_text())["passed"] is False
 
