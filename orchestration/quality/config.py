@@ -60,7 +60,16 @@ def raw_asset(ent: Entity) -> str:
 
 _CONFIG_KEYS: dict[str, set[str]] = {
     "raw": {"severity", "allow_negative", "version_columns"},
-    "match_rate": {"severity", "side", "min_rate", "baseline_runs", "window_runs", "max_drop", "reconciliations"},
+    "match_rate": {
+        "severity",
+        "side",
+        "min_rate",
+        "baseline_runs",
+        "window_runs",
+        "max_drop",
+        "min_records_drop",
+        "reconciliations",
+    },
     "spikes": {
         "severity",
         "window_runs",
@@ -85,8 +94,10 @@ _OPTIONAL_KEYS = {
 # A restated file keeping less than this share of its rows withdraws the rest: it blocks
 # whatever min_absolute_rows allows (a 13-row invoice file re-sent with 3 rows published).
 DEFAULT_MAX_WITHDRAWN_SHARE = 0.5
-_OPTIONAL_NUMBERS = {"max_withdrawn_share": DEFAULT_MAX_WITHDRAWN_SHARE}
-_RECON_OVERRIDES = {"severity", "side", "min_rate", "baseline_runs", "window_runs", "max_drop"}
+# A match-rate drop below the baseline blocks only when it is at least this many records.
+DEFAULT_MIN_RECORDS_DROP = 5
+_OPTIONAL_NUMBERS = {"max_withdrawn_share": DEFAULT_MAX_WITHDRAWN_SHARE, "min_records_drop": DEFAULT_MIN_RECORDS_DROP}
+_RECON_OVERRIDES = {"severity", "side", "min_rate", "baseline_runs", "window_runs", "max_drop", "min_records_drop"}
 _RECON_ONLY = {"baseline_since"}  # per reconciliation only: when its baseline starts again
 _TABLE_OVERRIDES = {
     "severity",
@@ -218,6 +229,8 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
             number(values["min_rate"], f"{where}.min_rate", 0, 1)
         if "max_drop" in values:
             number(values["max_drop"], f"{where}.max_drop", 0, 1)
+        if "min_records_drop" in values:
+            number(values["min_records_drop"], f"{where}.min_records_drop", 0, whole=True)
         for key in ("baseline_runs", "window_runs"):
             if key in values:
                 number(values[key], f"{where}.{key}", 1, whole=True)

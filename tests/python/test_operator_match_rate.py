@@ -74,9 +74,11 @@ def rate_check(home: Path) -> dict:
 
 @pytest.fixture
 def one_baseline_run(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """config/quality.yml with a baseline of one run (three would take two more full runs)."""
+    """config/quality.yml with a baseline of one run (three would take two more full runs),
+    and a drop of one record enough to block (this book has nine)."""
     cfg = yaml.safe_load(Path("config/quality.yml").read_text())
     cfg["match_rate"]["baseline_runs"] = 1
+    cfg["match_rate"]["min_records_drop"] = 1
     path = recon_home / "quality.yml"
     path.write_text(yaml.safe_dump(cfg))
     monkeypatch.setenv("RECON_QUALITY_CONFIG", str(path))

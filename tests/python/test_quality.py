@@ -361,6 +361,37 @@ def test_after_the_baseline_a_drop_blocks_and_a_blocked_run_does_not_join_it(war
     assert not accepted.blocking and accepted.metadata["baseline_run"] == 1
 
 
+def test_a_drop_of_a_few_records_on_a_small_book_warns_and_does_not_block(warehouse: Path, tmp_path: Path) -> None:
+    """A tryout: 13 campaigns all matched, then one test campaign with no order (a real
+    orphan_spend) made the rate 0.923, 0.077 below the baseline: the run blocked and the
+    exception it raised never reached operators."""
+    history = tmp_path / "history"
+    start = newest_ingested(warehouse)
+
+    def checked(run_id: str, matched: int, total: int, hour: int, **kwargs) -> quality.CheckResult:
+        states = ["matched"] * matched + ["unmatched"] * (total - matched)
+        add_records_mart(warehouse, all_matched() | {"orders_invoices": states})
+        return run(warehouse, history, run_id, start + timedelta(hours=hour), **kwargs).get(
+            "match_rate_orders_invoices", "marts/fct_reconciliation_records"
+        )
+
+    for hour in range(3):
+        checked(f"base-{hour}", 12, 12, hour)
+    one = checked("one-orphan", 12, 13, 3)
+    assert not one.passed and not one.blocking and one.severity == "warn"
+    assert one.metadata["records_dropped"] == 1
+    assert "is 0.077 below its baseline 1.00" in one.description and "warns below 0.95" in one.description
+    assert "about 1 of 13 record(s), fewer than match_rate.reconciliations.orders_invoices.min_records_drop (5)" in (
+        one.description
+    )
+    # Five records below the baseline is a drop worth stopping for, on any book.
+    five = checked("five-orphans", 12, 17, 4)
+    assert five.blocking and "records_dropped" not in five.metadata
+    # The count is a setting.
+    strict = checked("strict", 12, 13, 5, overrides={"match_rate": {"min_records_drop": 1}})
+    assert strict.blocking
+
+
 def test_an_improving_warehouse_moves_its_baseline_up(warehouse: Path, tmp_path: Path) -> None:
     history = tmp_path / "history"
     start = newest_ingested(warehouse)
