@@ -22,7 +22,9 @@ CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
         "A UTC offset after a space (2026-11-03 09:00:00 +0200, as strftime's %z writes it) is read as the "
         "offset; such rows were quarantined as not a timestamp. A CSV line with more or fewer fields than "
         "the header (a totals footer, a value holding an unquoted comma) is quarantined on its own; it "
-        "rejected the whole file.",
+        "rejected the whole file. A row whose first value or key is a totals word (Total, Grand Total, "
+        "Subtotal, Sum) is quarantined as a totals or summary row; it was quarantined as a record with "
+        "empty required values.",
     ),
     (
         "2.2.0",

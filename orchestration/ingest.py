@@ -101,6 +101,13 @@ ZONE_UTC_ITSELF = r"(?i).*[0-9]\s*(z|utc|gmt)"
 # after the mantissa are gone, so an id or reference in this form can never match.
 EXCEL_SCIENTIFIC = r"[0-9](\.[0-9]+)?[Ee]\+[0-9]{1,3}"
 RECORD_COLUMN = "_record"  # quarantine column name for a line that is not a record at all
+# A totals or summary line of an accounting or ads export (QuickBooks' "TOTAL", Google Ads'
+# "Total: Account"), as its first value or its key: the word alone, or before a colon.
+# "Total Wine Partners" is a name, not a totals word.
+TOTALS_WORD = r"(?i)\s*(grand\s+total|sub-?\s?totals?|totals?|sum)\s*(:.*)?"
+TOTALS_ROW_REASON = (
+    "a totals or summary row, not a record: nothing to fix; remove it from the export if you want it gone"
+)
 
 
 class FileRejected(Exception):
@@ -468,6 +475,27 @@ def _cast_expr(col: Column) -> str:
     return f"{expr} as {q}"
 
 
+def _totals_problem(ent: Entity) -> tuple[str, list]:
+    """The problem entry (SQL, parameters) of a totals or summary row: said first, as the
+    reason a person reads, since its empty columns are not values to fill in. It names the
+    key column when that holds the totals word, else the row's first non-empty column."""
+    values = [f"nullif(trim({_ident(c.name)}), '')" for c in ent.columns]
+    keys = [_ident(k) for k in ent.key]
+    condition = " or ".join(
+        [f"regexp_full_match(coalesce({', '.join(values)}), ?)"] + [f"regexp_full_match(trim({k}), ?)" for k in keys]
+    )
+    column = (
+        "case "
+        + " ".join(f"when regexp_full_match(trim({k}), ?) then cast(? as VARCHAR)" for k in keys)
+        + " "
+        + " ".join(f"when {v} is not null then cast(? as VARCHAR)" for v in values)
+        + " end"
+    )
+    params = [TOTALS_WORD] * (1 + len(keys))
+    params += [p for k in ent.key for p in (TOTALS_WORD, k)] + list(ent.column_names) + [TOTALS_ROW_REASON]
+    return f"case when {condition} then {{'column': {column}, 'reason': ?}} end", params
+
+
 @dataclass(frozen=True)
 class _EntitySql:
     check_sql: str
@@ -477,8 +505,9 @@ class _EntitySql:
 
 
 def _entity_sql(ent: Entity) -> _EntitySql:
-    problems: list[str] = []
-    params: list = []
+    totals_sql, totals_params = _totals_problem(ent)
+    problems: list[str] = [totals_sql]
+    params: list = list(totals_params)
     checks = [check for col in ent.columns for check in _problem_checks(col)] + _rule_checks(ent)
     for cond, p in checks:
         problems.append(f"case when {cond} then {{'column': ?, 'reason': ?}} end")

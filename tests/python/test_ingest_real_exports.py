@@ -289,3 +289,57 @@ def test_a_key_with_spaces_around_it_is_the_same_key(recon_home: Path) -> None:
     assert rows(recon_home, "select distinct order_id, client_name, client_id from raw.crm__orders") == [
         ("SO-1", "Acme Ltd", "C-1")
     ]
+
+
+INVOICES_HEADER = (
+    "invoice_id,invoice_number,client_name,reference,issue_date,due_date,currency,net_amount,tax_amount,"
+    "total_amount,status,updated_at"
+)
+TOTALS_ROW_REASON = (
+    "a totals or summary row, not a record: nothing to fix; remove it from the export if you want it gone"
+)
+
+
+def test_a_totals_row_is_quarantined_as_a_summary_not_a_record_to_fill_in(recon_home: Path) -> None:
+    # A tryout: a QuickBooks export ends with "TOTAL,,,,,,,2600.00,...", which was quarantined
+    # as "required value is empty: fill in client_name for this row", advice no one can follow.
+    # A client whose name starts with "Total" is a record and loads.
+    write(
+        recon_home / "landing/billing/invoices/qb_invoices_footer.csv",
+        "\n".join(
+            [
+                INVOICES_HEADER,
+                "INV-6001,INV-6001,Harbor Vet Clinics,PO-2026-1008,2026-10-04,2026-11-03,USD,2500.00,500.00,"
+                "3000.00,issued,2026-10-04T08:00:00Z",
+                "INV-6002,INV-6002,Total Wine Partners,,2026-10-04,2026-11-03,USD,100.00,20.00,120.00,issued,"
+                "2026-10-04T08:00:00Z",
+                "TOTAL,,,,,,,2600.00,520.00,3120.00,,",
+                ",,  Grand Total ,,,,,2600.00,520.00,3120.00,,",
+                " subtotal:,,,,,,USD,2600.00,520.00,3120.00,,",
+                "Sum,,,,,,,2600.00,520.00,3120.00,,",
+                "Total: Account,,,,,,,2600.00,520.00,3120.00,,",
+                '"Monday, Dec 07, 2026 09:00:00 AM GMT-05:00"',
+            ]
+        )
+        + "\n",
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (8, 2, 6), outcome.message
+    assert [r[0] for r in rows(recon_home, "select client_name from raw.billing__invoices order by 1")] == [
+        "Harbor Vet Clinics",
+        "Total Wine Partners",
+    ]
+    quarantined = rows(
+        recon_home, "select row_number, column_name, original_value, reason from raw.quarantine order by row_number"
+    )
+    assert [(r[0], r[1], r[2]) for r in quarantined[:5]] == [
+        (3, "invoice_id", "TOTAL"),
+        (4, "client_name", "  Grand Total "),
+        (5, "invoice_id", " subtotal:"),
+        (6, "invoice_id", "Sum"),
+        (7, "invoice_id", "Total: Account"),
+    ]
+    assert all(r[3] == TOTALS_ROW_REASON for r in quarantined[:5]), quarantined
+    assert quarantined[5][1] == "_record" and "field(s)" in quarantined[5][3]
+    # `recon ingest` shows the reason under the file, not "fill in client_name".
+    assert f"row 3, column invoice_id ('TOTAL'): {TOTALS_ROW_REASON}" in describe(outcome)
