@@ -673,9 +673,38 @@ def _locate_csv_problem(path: Path, names: list[str], count_fields: bool = True)
     return ""
 
 
+HEADER_SEARCH_LINES = 10  # how far down a report's title and date range may push the header
+
+
+def _header_below(path: Path, ent: Entity) -> int | None:
+    """The line (2 to HEADER_SEARCH_LINES) holding every required column, when line 1 does
+    not: an ads platform's report opens with its title and date range above the header."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader = csv.reader(fh)
+        try:
+            for record in reader:
+                if reader.line_num > HEADER_SEARCH_LINES:
+                    break
+                names = {n.strip().lower() for n in record}
+                if reader.line_num > 1 and all(c in names for c in ent.required_columns):
+                    return reader.line_num
+        except csv.Error:
+            return None
+    return None
+
+
 def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:
-    names = _normalise_header(_read_header(path), path, ent)
-    notes.extend(_check_columns(ent, names))
+    try:
+        names = _normalise_header(_read_header(path), path, ent)
+        notes.extend(_check_columns(ent, names))
+    except FileRejected as exc:
+        line = _header_below(path, ent)
+        if line is None:
+            raise
+        raise FileRejected(
+            f"the header is on line {line}: delete the {line - 1} line(s) above it (a report title / date "
+            "range) and re-drop the file"
+        ) from exc
     try:
         reader = pacsv.open_csv(
             path,

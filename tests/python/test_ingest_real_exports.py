@@ -343,3 +343,43 @@ def test_a_totals_row_is_quarantined_as_a_summary_not_a_record_to_fill_in(recon_
     assert quarantined[5][1] == "_record" and "field(s)" in quarantined[5][3]
     # `recon ingest` shows the reason under the file, not "fill in client_name".
     assert f"row 3, column invoice_id ('TOTAL'): {TOTALS_ROW_REASON}" in describe(outcome)
+
+
+def test_a_report_title_above_the_header_is_named_not_called_missing_columns(recon_home: Path) -> None:
+    # A tryout: a Google Ads "Download report" CSV opens with the report's title and date
+    # range; the file was rejected for "missing required column(s) platform, account_id, ...
+    # Add the column(s)", though every column is there, on line 3.
+    write(
+        recon_home / "landing/ads/delivery/google_campaign_report.csv",
+        "\n".join(
+            [
+                "Campaign report",
+                '"November 1, 2026 - November 30, 2026"',
+                DELIVERY_HEADER,
+                'google_ads,act_9,CMP-2002,Ivy Books | PO-2026-2002 | Nov,2026-11-05,"6,114",379,500.00,USD',
+                "Total: Account,,,,, --,379,500.00,USD",
+            ]
+        )
+        + "\n",
+    )
+    # A Meta export with one title line, the header in other case, spaces around names.
+    write(
+        recon_home / "landing/ads/delivery/meta_report.csv",
+        "Meta Ads report: Nov 2026;all accounts\n"
+        + " Platform , Account_ID,campaign_id,campaign_name,delivery_date,impressions,clicks,spend,currency\n"
+        + "meta,act_1,C-1,Ivy Books | PO-2026-2002 | Nov,2026-11-05,100,3,50.00,USD\n",
+    )
+    # A file that lacks a column on every line is still told to add it.
+    write(
+        recon_home / "landing/ads/delivery/no_spend.csv",
+        "platform,account_id,campaign_id,campaign_name,delivery_date,impressions,clicks,currency\n"
+        + "meta,act_1,C-1,Ivy Books,2026-11-05,100,3,USD\n",
+    )
+    google, meta, no_spend = sorted(run(recon_home).files, key=lambda f: f.source_file)
+    assert google.status == meta.status == no_spend.status == "rejected"
+    assert google.message == (
+        "ads/delivery/google_campaign_report.csv: rejected, nothing loaded: the header is on line 3: delete "
+        "the 2 line(s) above it (a report title / date range) and re-drop the file"
+    ), google.message
+    assert "the header is on line 2: delete the 1 line(s) above it" in meta.message, meta.message
+    assert "missing required column(s) spend" in no_spend.message and "Add the column(s)" in no_spend.message
