@@ -693,6 +693,20 @@ def _header_below(path: Path, ent: Entity) -> int | None:
     return None
 
 
+def _unreadable_csv(where: str, exc: Exception, fields: int) -> str:
+    """Why a CSV cannot be read. The field count is named only for a fault of fields or
+    quoting: a Windows-1252 byte is no reason to count fields."""
+    fault = where or str(exc)
+    if " is not UTF-8 " in fault or "invalid utf8" in fault.lower():
+        if where:
+            return where
+        return f"file is not UTF-8 text ({exc}); save it as UTF-8 CSV and re-drop it"
+    message = f"CSV structure is unreadable: {fault}"
+    if where.startswith("line ") or " field(s), the header " in where or "parse error" in fault.lower():
+        message += f". Every row needs {fields} fields like the header"
+    return message
+
+
 def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:
     try:
         names = _normalise_header(_read_header(path), path, ent)
@@ -730,9 +744,7 @@ def _read_csv(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Ta
         where = _locate_csv_problem(path, names)
         if " field(s), the header " in where:
             raise _RaggedRows(where) from exc
-        raise FileRejected(
-            f"CSV structure is unreadable: {where or exc}. Every row needs {len(names)} fields like the header"
-        ) from exc
+        raise FileRejected(_unreadable_csv(where, exc, len(names))) from exc
 
 
 def _ragged_reason(fields: int, expected: int) -> str:
@@ -789,9 +801,7 @@ def _read_csv_by_record(path: Path, ent: Entity, notes: list[str]) -> Iterator[t
                     columns, numbers, bad = [[] for _ in names], [], []
     except (UnicodeDecodeError, csv.Error) as exc:
         where = _locate_csv_problem(path, names, count_fields=False)
-        raise FileRejected(
-            f"CSV structure is unreadable: {where or exc}. Every row needs {len(names)} fields like the header"
-        ) from exc
+        raise FileRejected(_unreadable_csv(where, exc, len(names))) from exc
     if numbers or bad:
         yield flush(), bad
 

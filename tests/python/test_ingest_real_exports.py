@@ -383,3 +383,30 @@ def test_a_report_title_above_the_header_is_named_not_called_missing_columns(rec
     ), google.message
     assert "the header is on line 2: delete the 1 line(s) above it" in meta.message, meta.message
     assert "missing required column(s) spend" in no_spend.message and "Add the column(s)" in no_spend.message
+
+
+def test_a_windows_1252_file_is_told_its_encoding_not_to_count_fields(recon_home: Path) -> None:
+    # A tryout: an invoices export saved as Windows-1252 ("Café Müller GmbH") was rejected
+    # with the right advice followed by "Every row needs 12 fields like the header", which
+    # sent the operator counting commas in a file whose every row has 12.
+    path = recon_home / "landing/billing/invoices/invoices_cp1252.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        (
+            INVOICES_HEADER
+            + "\r\nINV-6101,INV-6101,Café Müller GmbH,PO-2026-2005,2026-11-04,2026-12-04,EUR,1000.00,190.00,"
+            + "1190.00,issued,2026-11-04T08:00:00Z\r\n"
+        ).encode("cp1252")
+    )
+    (outcome,) = run(recon_home).files
+    assert outcome.status == "rejected"
+    assert outcome.message == (
+        "billing/invoices/invoices_cp1252.csv: rejected, nothing loaded: row 1, column client_name: byte 0xe9 "
+        "is not UTF-8 (the file looks Latin-1 or Windows-1252 encoded); save it as UTF-8 CSV and re-drop it"
+    ), outcome.message
+    # A fault of quoting or field count still says how many fields a row needs.
+    from orchestration.ingest import _unreadable_csv
+
+    quote = _unreadable_csv("line 3: unexpected end of data; check for an unterminated quote", ValueError(), 12)
+    assert quote.endswith("check for an unterminated quote. Every row needs 12 fields like the header"), quote
+    assert "Every row needs" not in _unreadable_csv("", ValueError("CSV conversion error: invalid UTF8 data"), 12)
