@@ -24,7 +24,8 @@ CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
         "the header (a totals footer, a value holding an unquoted comma) is quarantined on its own; it "
         "rejected the whole file. A row whose first value or key is a totals word (Total, Grand Total, "
         "Subtotal, Sum) is quarantined as a totals or summary row; it was quarantined as a record with "
-        "empty required values.",
+        "empty required values. A copy of a loaded file in a folder that names no entity (billing/invoice/) "
+        "is rejected for the folder; it was logged as a duplicate.",
     ),
     (
         "2.2.0",

@@ -1270,7 +1270,10 @@ def _ingest_file(
         outcome.message = f"{rel}: {outcome.status}, nothing loaded: {reason}"
         _log_batch(con, outcome, None, now, file_bytes=None)
         return outcome
-    twin = None if earlier is not None else _live_twin(con, sha)
+    # A file in a folder that names no entity is rejected for the folder, whatever its bytes:
+    # called a duplicate of a loaded file, a misspelt folder (billing/invoice/) goes unnoticed.
+    misplaced = len(parts) < 3 or f"{source}__{entity_name}" not in contract.ENTITY_BY_TABLE
+    twin = None if earlier is not None or misplaced else _live_twin(con, sha)
     if twin is not None:
         # A new path with the bytes of a file that is loaded and current (a copy, or a
         # file renamed after loading): loading it again would double its rows.

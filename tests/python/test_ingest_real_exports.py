@@ -410,3 +410,37 @@ def test_a_windows_1252_file_is_told_its_encoding_not_to_count_fields(recon_home
     quote = _unreadable_csv("line 3: unexpected end of data; check for an unterminated quote", ValueError(), 12)
     assert quote.endswith("check for an unterminated quote. Every row needs 12 fields like the header"), quote
     assert "Every row needs" not in _unreadable_csv("", ValueError("CSV conversion error: invalid UTF8 data"), 12)
+
+
+def test_a_copy_in_a_misspelt_entity_folder_is_rejected_for_the_folder_not_called_a_duplicate(
+    recon_home: Path,
+) -> None:
+    # A tryout: a loaded invoices file copied into billing/invoice/ (no s) was logged as a
+    # duplicate ("Delete the copy"), so the misspelt folder went unnoticed; the next file
+    # dropped there, with new content, was then rejected for the folder.
+    text = "\n".join(
+        [
+            INVOICES_HEADER,
+            "INV-1,INV-1,Acme Ltd,PO-1,2026-10-04,2026-11-03,USD,100.00,20.00,120.00,issued,2026-10-04T08:00:00Z",
+        ]
+    )
+    write(recon_home / "landing/billing/invoices/x.csv", text + "\n")
+    assert [f.status for f in run(recon_home).files] == ["loaded"]
+    write(recon_home / "landing/billing/invoice/x.csv", text + "\n")
+    write(recon_home / "landing/x.csv", text + "\n")
+    misspelt, top = (f for f in run(recon_home).files if f.status != "skipped")
+    assert (misspelt.source_file, misspelt.status, misspelt.duplicate_of_batch_id) == (
+        "billing/invoice/x.csv",
+        "rejected",
+        None,
+    )
+    assert "unknown landing entity billing/invoice; the contract has:" in misspelt.message, misspelt.message
+    assert "billing/invoices" in misspelt.message
+    assert (top.source_file, top.status) == ("x.csv", "rejected")
+    assert "not under <source>/<entity>/" in top.message, top.message
+    logged = rows(recon_home, "select source_file, status from raw.ingestion_log order by batch_id")
+    assert logged == [
+        ("billing/invoices/x.csv", "loaded"),
+        ("billing/invoice/x.csv", "rejected"),
+        ("x.csv", "rejected"),
+    ]
