@@ -35,7 +35,7 @@ from pathlib import Path
 import click
 
 from orchestration import settings, terminal
-from orchestration.actions import ACTIONS
+from orchestration.actions import ACTIONS, STATUSES
 from orchestration.pipeline import (
     build_scratch,
     disk_full_message,
@@ -666,7 +666,11 @@ EXCEPTION_COLUMNS = [
 @exceptions.command("list", **_help("current exceptions, most urgent SLA first"))
 @click.option("--team")
 @click.option("--owner", help="claimed by this operator")
-@click.option("--status", type=click.Choice(["open", "claimed", "resolved"]))
+@click.option(
+    "--status",
+    type=click.Choice(list(STATUSES)),
+    help="auto_resolved: closed by later data; such exceptions are no longer found, so they are listed without --all",
+)
 @click.option("--severity", type=click.Choice(["auto_resolve", "manual_review", "block_payout"]))
 @click.option("--type", "exception_type")
 @click.option("--overdue", is_flag=True)
@@ -713,7 +717,8 @@ def cmd_exceptions_list(
         severity=severity,
         exception_type=exception_type,
         overdue=overdue,
-        include_retired=include_retired,
+        # An exception closed by later data is one the last run no longer found: none is current.
+        include_retired=include_retired or status == "auto_resolved",
     )
     if as_json:
         click.echo(json.dumps(rows[:limit], indent=2, default=str))

@@ -62,7 +62,7 @@ from orchestration.actions.core import (  # noqa: F401
     wall_clock,
 )
 from orchestration.actions.policy import Operator, Policy  # noqa: F401
-from orchestration.actions.state import ExceptionState  # noqa: F401
+from orchestration.actions.state import STATUSES, ExceptionState  # noqa: F401
 from orchestration.actions.store import (  # noqa: F401
     SCHEMA,
     ActionStore,

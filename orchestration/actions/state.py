@@ -8,6 +8,9 @@ from datetime import datetime
 
 # -------------------------------------------------------------------- state
 
+# Every status an exception's state can have; auto_resolved: closed by later data (no longer found).
+STATUSES = ("open", "claimed", "resolved", "auto_resolved")
+
 
 @dataclass
 class ExceptionState:
