@@ -699,7 +699,15 @@ def cmd_exceptions_list(
         )
     store, clock_note = _reading_store()
     if team is not None and team not in store.policy_teams():
-        raise click.BadParameter(f"{team!r} is no team; one of: {', '.join(store.policy_teams())}", param_hint="--team")
+        from orchestration.identity import close_match
+
+        match = close_match(team, store.policy_teams())
+        raise click.BadParameter(
+            f"{team!r} is no team; "
+            + (f"did you mean {match!r}? One of: " if match else "one of: ")
+            + ", ".join(store.policy_teams()),
+            param_hint="--team",
+        )
     if (
         owner is not None
         and owner not in store.policy.operators

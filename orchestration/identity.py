@@ -16,8 +16,10 @@ and at nothing else: a self-made roster grants nothing.
 
 from __future__ import annotations
 
+import difflib
 import os
 import pwd
+from collections.abc import Iterable
 from pathlib import Path
 
 from orchestration.settings import PROJECT_DIR
@@ -34,6 +36,21 @@ class IdentityError(Exception):
     """The login is unknown, or may not act as the operator it named; exit 3 like any refusal."""
 
     exit_code = 3
+
+
+def close_match(word: str | None, choices: Iterable[str]) -> str | None:
+    """The one of ``choices`` that ``word`` is most likely a typo of (alcie for alice), or None."""
+    found = difflib.get_close_matches(word, sorted(choices), n=1) if word else []
+    return found[0] if found else None
+
+
+def unknown_operator(name: str, roster: Iterable[str]) -> str:
+    """Why ``name`` is refused: a typo is answered with the name it is close to before the
+    roster advice (adding a user to the governed roster needs three approvals)."""
+    match = close_match(name, roster)
+    if match is not None:
+        return f"unknown operator {name!r}: did you mean {match!r}? If not, add them to config/operators.yml"
+    return f"unknown operator {name!r}: add them to config/operators.yml"
 
 
 def os_login() -> str:
@@ -140,5 +157,5 @@ def acting_name(users: dict[str, dict], login: str, requested: str | None, what:
             "to do it"
         )
     if requested not in users:
-        raise IdentityError(f"unknown operator {requested!r}: add them to config/operators.yml")
+        raise IdentityError(unknown_operator(requested, users))
     return requested

@@ -146,7 +146,7 @@ class Policy:
         if not name:
             raise ActionError("no operator given: pass --as NAME or set RECON_USER")
         if name not in self.operators:
-            raise ActionError(f"unknown operator {name!r}: add them to config/operators.yml")
+            raise ActionError(identity.unknown_operator(name, self.operators))
         return self.operators[name]
 
     def acting(self, login: str, requested: str | None, what: str = "act") -> Operator:
@@ -167,6 +167,10 @@ class Policy:
         if applies is None or applies not in (action, "any"):
             codes = self.codes_for(action)
             allowed = f"use one of: {', '.join(codes)}" if codes else f"{action} takes no reason code"
+            # A typo of a code this action takes (a code of another action is no typo).
+            match = identity.close_match(code, codes) if applies is None else None
+            if match is not None:
+                allowed = f"did you mean {match!r}? Use one of: {', '.join(codes)}"
             raise ActionError(f"reason code {code!r} is not valid for {action}; {allowed}")
         return code
 

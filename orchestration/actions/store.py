@@ -585,8 +585,11 @@ class ActionStore:
         elif action == "reassign":
             team = kw.get("team")
             if team not in self.working_teams():
+                match = identity.close_match(team, self.working_teams())
                 raise ActionError(
-                    f"{team!r} is not a team that works exceptions; teams: {', '.join(self.working_teams())}"
+                    f"{team!r} is not a team that works exceptions; "
+                    + (f"did you mean {match!r}? Teams: " if match else "teams: ")
+                    + ", ".join(self.working_teams())
                 )
             if not ("ops_lead" in op.roles or op.team == state.owner_team):
                 raise ActionError(f"{op.name} may not reassign: only {state.owner_team} or an ops lead")

@@ -405,3 +405,23 @@ def test_writers_queue_on_the_store_lock_and_go_on_when_it_is_released(tmp_path:
     writer.join(10)
     assert [e["action"] for e in done] == ["claim"] and done[0]["seq"] == 1
     assert store.verify() == []
+
+
+@pytest.mark.parametrize(
+    ("action", "actor", "kw", "message"),
+    [
+        ("claim", "alcie", {},
+         "unknown operator 'alcie': did you mean 'alice'? If not, add them to config/operators.yml"),
+        ("claim", "mallory", {}, "unknown operator 'mallory': add them to config/operators.yml"),
+        ("reassign", "alice", {"team": "finanse", "reason": "wrong_team"},
+         "'finanse' is not a team that works exceptions; did you mean 'finance'? Teams: "),
+        ("reassign", "alice", {"team": "media_ops", "reason": "wrong_teem"},
+         "reason code 'wrong_teem' is not valid for reassign; did you mean 'wrong_team'? Use one of: wrong_team"),
+    ],
+)  # fmt: skip
+def test_a_typo_in_a_name_is_answered_with_the_name_it_is_close_to(store, action, actor, kw, message) -> None:
+    # A tryout: `recon exceptions claim ID --as alcie` said only "unknown operator 'alcie': add
+    # them to config/operators.yml", sending the operator to edit the governed roster.
+    with pytest.raises(ActionError) as refused:
+        store.act(action, FIN, actor, **kw)
+    assert str(refused.value).startswith(message), str(refused.value)

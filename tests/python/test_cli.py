@@ -318,3 +318,16 @@ def test_exceptions_list_takes_every_status_the_store_has(
     assert (code, out, err) == (0, "a" * 32 + "\n", "")
     code, _, err = _run(capsys, "exceptions", "list", "--status", "closed")
     assert code == 2 and "'open', 'claimed', 'resolved', 'auto_resolved'" in err, err
+
+
+def test_a_typo_in_an_operator_or_team_is_answered_with_the_name_it_is_close_to(
+    listed: ActionStore, capsys: pytest.CaptureFixture
+) -> None:
+    # A tryout: `recon exceptions claim ID --as alcie` said only "unknown operator 'alcie': add
+    # them to config/operators.yml" (a governed roster change) for a typo of alice.
+    code, out, err = _run(capsys, "exceptions", "claim", "a" * 8, "--as", "alcie")
+    assert code != 0 and out == ""
+    assert "unknown operator 'alcie': did you mean 'alice'? If not, add them to config/operators.yml" in err, err
+    assert listed.state("a" * 32).status == "open"
+    code, _, err = _run(capsys, "exceptions", "list", "--team", "finanse")
+    assert code == 2 and "'finanse' is no team; did you mean 'finance'? One of: " in err, err
