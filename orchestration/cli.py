@@ -764,15 +764,22 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
     entry = store.catalog_entry(exception_id)
     state = store.state(entry["exception_id"])
     history = store.history(entry["exception_id"])
-    details = json.loads(entry.pop("details") or "{}")
+    stored_details = entry.pop("details") or "{}"
+    details = json.loads(stored_details)
     doc = {"exception": entry, "state": state.__dict__, "details": details, "history": history}
     if as_json:
         click.echo(json.dumps(doc, indent=2, default=str))
         return 0
     echo = click.echo
+    currency = entry.get("currency")
     echo(f"exception {entry['exception_id']}  ({entry['exception_type']}, {entry['severity']})")
-    for key in ("record_entity", "record_id", "client_name", "currency", "amount_at_risk", "amount_at_risk_reporting"):
+    for key in ("record_entity", "record_id", "client_name", "currency"):
         echo(f"  {key:<26} {entry[key]}")
+    echo(f"  {'amount_at_risk':<26} {_money(entry['amount_at_risk'], currency)}")
+    from orchestration.publish import reporting_currency
+
+    reporting = _money(entry["amount_at_risk_reporting"], reporting_currency())
+    echo(f"  {'amount_at_risk_reporting':<26} {reporting}")
     echo(f"  {'owner team':<26} {state.owner_team}")
     echo(f"  {'status':<26} {state.status}" + (f" (claimed by {state.claimed_by})" if state.claimed_by else ""))
     echo(f"  {'first seen / last seen':<26} {entry['first_seen_at']} / {entry['last_seen_at']}")
@@ -784,10 +791,11 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
         echo(f"  {'escalated to':<26} {state.escalated_to}")
     if state.pending_adjustments:
         echo(f"  {'pending adjustments':<26} {', '.join(state.pending_adjustments)}")
-    legs = details.get("legs")
+    # The legs again, their numbers as the Decimals the JSON spells (not floats).
+    legs = json.loads(stored_details, parse_float=Decimal).get("legs")
     if legs:
         shown = ", ".join(
-            f"{k} {legs[k]}"
+            f"{k} {_money(legs[k], currency)}"
             for k in ("booked", "billed", "credited", "delivered", "fulfilled")
             if legs.get(k) is not None
         )
@@ -835,10 +843,12 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
             # A resolution's amount is what it accepted; a reopen's, what was then at risk.
             label = "accepted" if h["action"] == "resolve" else "now at risk"
             shown[label], shown["amount"], shown["target"] = (
-                f"{h['amount']} {h.get('target') or ''}".strip(),
+                f"{_money(h['amount'], h.get('target'))} {h.get('target') or ''}".strip(),
                 None,
                 None,
             )
+        elif h.get("amount") is not None:  # an adjustment, in the exception's currency
+            shown["amount"] = _money(h["amount"], currency)
         extra = " ".join(
             f"{k}={shown[k]}"
             for k in ("reason_code", "accepted", "now at risk", "amount", "target", "comment")
@@ -856,6 +866,38 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
     if not history:
         echo("    no actions yet")
     return 0
+
+
+@functools.cache
+def _minor_units() -> dict[str, int]:
+    """Decimal places per currency (seeds/currencies.csv): JPY has none."""
+    import csv
+
+    try:
+        with open(settings.PROJECT_DIR / "seeds" / "currencies.csv", newline="") as fh:
+            return {row["currency"].strip().upper(): int(row["minor_units"]) for row in csv.DictReader(fh)}
+    except (OSError, KeyError, ValueError):
+        return {}
+
+
+def _money(value: object, currency: str | None) -> str:
+    """An amount as `recon exceptions show` prints it: decimal text with the currency's places
+    (2 when unknown), never dropping a digit the value has, and without thousands separators,
+    so it can be pasted into --amount. Text that is no number is shown as it is."""
+    if value is None:
+        return ""
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    if not amount.is_finite():
+        return str(value)
+    quantum = Decimal(1).scaleb(-_minor_units().get(str(currency or "").strip().upper(), 2))
+    try:
+        rounded = amount.quantize(quantum)
+    except ArithmeticError:  # more digits than the context holds: as stored
+        return str(value)
+    return format(rounded if rounded == amount else amount.normalize(), "f")
 
 
 def cmd_exception_action(

@@ -331,3 +331,46 @@ def test_a_typo_in_an_operator_or_team_is_answered_with_the_name_it_is_close_to(
     assert listed.state("a" * 32).status == "open"
     code, _, err = _run(capsys, "exceptions", "list", "--team", "finanse")
     assert code == 2 and "'finanse' is no team; did you mean 'finance'? One of: " in err, err
+
+
+def test_exceptions_show_prints_money_with_the_currency_places_not_as_floats(
+    listed: ActionStore, capsys: pytest.CaptureFixture
+) -> None:
+    # A tryout: `recon exceptions show` printed the order legs as floats ("booked 10000.0",
+    # "billed 9999.99") beside "amount_at_risk 10000.0000". Money is shown as decimal text
+    # with the currency's places (seeds/currencies.csv), never dropping a digit it has, and
+    # without thousands separators so it can be pasted into --amount.
+    legs = {
+        "order_type": "insertion_order",
+        "booked": 10000.0,
+        "billed": 9999.99,
+        "credited": 0,
+        "delivered": 10000.12345,
+        "fulfilled": None,
+        "expects_delivery": True,
+        "expects_fulfilment": False,
+    }
+    listed.refresh_catalog(
+        [
+            {"exception_id": "c" * 32, "exception_type": "amount_variance", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_entity": "stg_crm__orders", "record_id": "SO-9",
+             "currency": "USD", "amount_at_risk": "10000.0000", "amount_at_risk_reporting": "10000.0000",
+             "details": {"legs": legs}},
+            {"exception_id": "d" * 32, "exception_type": "amount_variance", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_entity": "stg_crm__orders", "record_id": "SO-10",
+             "currency": "JPY", "amount_at_risk": "150000.0000", "amount_at_risk_reporting": "1001.5000",
+             "details": {"legs": {**legs, "booked": 150000.0, "billed": 0.0, "delivered": 1500.5}}},
+        ]
+    )  # fmt: skip
+    code, out, err = _run(capsys, "exceptions", "show", "c" * 8)
+    assert code == 0, err
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert lines["amount_at_risk"].split() == ["amount_at_risk", "10000.00"]
+    assert lines["amount_at_risk_reporting"].split() == ["amount_at_risk_reporting", "10000.00"]
+    assert "booked 10000.00, billed 9999.99, credited 0.00, delivered 10000.12345  (insertion_order;" in out, out
+    code, out, err = _run(capsys, "exceptions", "show", "d" * 8)
+    assert code == 0, err
+    assert "  amount_at_risk             150000\n" in out and "  amount_at_risk_reporting   1001.50\n" in out, out
+    assert "booked 150000, billed 0, credited 0, delivered 1500.5  (" in out, out
+    code, out, _ = _run(capsys, "exceptions", "show", "c" * 8, "--json")
+    assert '"booked": 10000.0' in out and '"amount_at_risk": "10000.0000"' in out  # JSON as stored
