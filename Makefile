@@ -36,11 +36,13 @@ browser:
 # and its tests' order stay in one process. A run is mostly one process at a time (Python,
 # then dbt), so two keep both cores busy: 25 min 33 s of tests took 15 min 43 s
 # (docs/benchmarks.md, "CI time"). PYTEST_WORKERS=0 runs them in this process, in order.
+# Files go out in collection order, which puts the longest first (tests/python/conftest.py);
+# xdist's default reorder (most tests first) left the long two-test files for last.
 PYTEST_WORKERS ?= 2
 test: install browser
 	$(BIN)/recon prepare
 	$(BIN)/recon governance check
-	RECON_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	RECON_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Every model, seed and test built on Apache Spark (dbt-spark, method: session, local[2]) from
 # a generated 200-order fixture: orchestration/lab/spark_fixture.py. Needs Java 17.
