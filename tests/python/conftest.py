@@ -36,6 +36,7 @@ SLOW_FILES_FIRST = (
     "test_unlabelled_weights.py",
     "test_outgrown_resolution.py",
     "test_pipeline.py",
+    "test_lifecycle_checkpoint.py",
     "test_operator_load.py",
     "test_lifecycle_parity.py",
     "test_held_out.py",
