@@ -807,6 +807,14 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
         echo(
             f"  {'order legs':<26} {shown}  ({legs.get('order_type')}; expects {', '.join(expects) or 'billing only'})"
         )
+    quarantined = details.get("quarantined")
+    if quarantined:
+        files = quarantined.get("files") or []
+        echo(
+            f"  {'quarantined rows':<26} {quarantined['rows']} row(s) naming this record or its match were not "
+            f"loaded ({', '.join(files[:3])}{' and more' if len(files) > 3 else ''}): the break may come from them; "
+            "recon status --working lists why"
+        )
     reconciliations = details.get("reconciliations")
     if reconciliations is None:  # published by an older version: one reconciliation
         reconciliations = [

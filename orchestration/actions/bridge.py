@@ -47,9 +47,54 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             else "left join (select null as exception_id, null as reopened_because, null as outgrown_resolution_seq)"
             " as current_state on false"
         )
+        # Rows of current files that were quarantined and name the exception's record or a
+        # record it is matched to: the break may come from data that never loaded (a
+        # tryout: five of an invoice's six lines quarantined made a false amount variance).
+        has_quarantine = (
+            con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'raw'"
+                " and table_name in ('quarantine', 'ingestion_log')"
+            ).fetchone()[0]
+            == 2
+        )
+        quarantined = (
+            """
+            quarantine_values as (
+                select distinct quarantine.source_file, quarantine.row_number, quarantine.batch_id,
+                    unnest(json_extract_string(quarantine.record, '$.*')) as value
+                from raw.quarantine as quarantine
+                where json_type(quarantine.record) = 'OBJECT'
+                    and quarantine.batch_id not in (
+                        select supersedes_batch_id from raw.ingestion_log
+                        where status = 'loaded' and supersedes_batch_id is not null
+                    )
+            ),
+            exception_keys as (
+                select exception_id, split_part(record_id, '#', 1) as record_key
+                from marts.fct_reconciliation_exceptions
+                union
+                select exceptions.exception_id, split_part(unnest(records.matched_keys), '#', 1)
+                from marts.fct_reconciliation_exceptions as exceptions
+                inner join marts.fct_reconciliation_records as records
+                    on records.record_key = exceptions.record_id
+            ),
+            quarantined as (
+                select exception_keys.exception_id,
+                    count(distinct (quarantine_values.batch_id, quarantine_values.row_number)) as row_count,
+                    list(distinct quarantine_values.source_file order by quarantine_values.source_file) as files
+                from exception_keys
+                inner join quarantine_values on quarantine_values.value = exception_keys.record_key
+                group by 1
+            ),"""
+            if has_quarantine
+            else "quarantined as (select null::VARCHAR as exception_id, 0 as row_count, []::VARCHAR[] as files),"
+        )
         cur = con.execute(
             """
-            with records as (
+            with """
+            + quarantined  # one of two fixed texts
+            + """
+            records as (
                 -- The record of each exception in every reconciliation it takes part in (an
                 -- order is the left side of several), with its candidates when unmatched.
                 select
@@ -76,6 +121,8 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             select
                 exceptions.*,
                 to_json(records.reconciliations) as reconciliations_json,
+                quarantined.row_count as quarantined_rows,
+                quarantined.files as quarantined_files,
                 current_state.reopened_because,
                 current_state.outgrown_resolution_seq,
                 case when orders.order_id is not null then to_json(struct_pack(
@@ -94,6 +141,8 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             from marts.fct_reconciliation_exceptions as exceptions
             left join records
                 on exceptions.exception_id = records.exception_id
+            left join quarantined
+                on exceptions.exception_id = quarantined.exception_id
             left join marts.fct_reconciled_orders as orders
                 on exceptions.record_entity = 'stg_crm__orders'
                 and exceptions.record_id = orders.order_id
@@ -128,6 +177,9 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             "reconciliations": reconciliations,
             "legs": json.loads(row.pop("legs_json") or "null"),
         }
+        rows_quarantined, files = row.pop("quarantined_rows"), row.pop("quarantined_files")
+        if rows_quarantined:
+            details["quarantined"] = {"rows": int(rows_quarantined), "files": list(files or [])}
         exceptions.append({**row, "details": details})
     return store.refresh_catalog(exceptions)
 

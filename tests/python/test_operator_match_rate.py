@@ -207,3 +207,36 @@ def test_a_lapsed_match_no_longer_counts_as_the_operators(recon_home: Path, caps
                      "--with", "SO-8"]) == 0  # fmt: skip
     assert pipeline.run_pipeline()
     assert flags() == [("left", "SO-8", True), ("right", item, True)]
+
+
+def test_show_says_when_rows_naming_the_record_were_quarantined(
+    recon_home: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A tryout: an invoice line written "1,000.00" was quarantined, and the order it bills
+    showed an amount variance of exactly that line with nothing to say the data was partial."""
+    landing = recon_home / "landing"
+    small_book(landing)
+    lines = landing / "billing" / "invoice_lines" / "invoices.csv"
+    with open(lines, "a", newline="") as fh:
+        csv.writer(fh).writerow(["INV-8", "2", "Media buying Aug 2026", "PO-1008", "1", "1,000.00", "1,000.00"])
+    assert pipeline.run_pipeline()
+    [(exception_id,)] = query(
+        recon_home,
+        "select exception_id from marts.fct_reconciliation_exceptions where record_id = 'SO-8'"
+        " and exception_type = 'amount_variance'",
+    )
+    capsys.readouterr()
+    assert cli.main(["exceptions", "show", exception_id[:12]]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "quarantined rows           1 row(s) naming this record or its match were not loaded "
+        "(billing/invoice_lines/invoices.csv): the break may come from them" in out
+    ), out
+    # An exception whose records lost nothing says nothing of it.
+    [(other,)] = query(
+        recon_home,
+        "select exception_id from marts.fct_reconciliation_exceptions where record_id <> 'SO-8' limit 1",
+    ) or [(None,)]
+    if other is not None:
+        assert cli.main(["exceptions", "show", other[:12]]) == 0
+        assert "quarantined rows" not in capsys.readouterr().out
