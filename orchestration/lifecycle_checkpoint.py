@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import duckdb
 
+from orchestration.warehouse import table_exists
+
 SCHEMA = "lifecycle_checkpoint"
 # (schema, table) of each table whose rows are history; names are fixed here, not input.
 STATEFUL: tuple[tuple[str, str], ...] = (
@@ -28,13 +30,7 @@ STATEFUL: tuple[tuple[str, str], ...] = (
 MARKER = f"{SCHEMA}.taken"
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+_exists = table_exists
 
 
 def _copy_name(schema: str, table: str) -> str:

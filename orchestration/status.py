@@ -26,7 +26,7 @@ from rich.console import RenderableType
 from orchestration import publish
 from orchestration.lock import WarehouseBusy, warehouse_lock
 from orchestration.terminal import table
-from orchestration.warehouse import open_reader
+from orchestration.warehouse import open_reader, table_exists
 
 DAGSTER_UI = "make dev   (Dagster UI on http://127.0.0.1:3000)"
 
@@ -132,13 +132,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+_has = table_exists
 
 
 # raw.ingestion_log with is_superseded: a loaded batch that a later loaded batch of its

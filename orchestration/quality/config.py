@@ -70,6 +70,7 @@ _CONFIG_KEYS: dict[str, set[str]] = {
         "min_records_drop",
         "reconciliations",
     },
+    # Every key but amount_columns and tables can be overridden per table (_TABLE_OVERRIDES).
     "spikes": {
         "severity",
         "window_runs",
@@ -99,15 +100,7 @@ DEFAULT_MIN_RECORDS_DROP = 5
 _OPTIONAL_NUMBERS = {"max_withdrawn_share": DEFAULT_MAX_WITHDRAWN_SHARE, "min_records_drop": DEFAULT_MIN_RECORDS_DROP}
 _RECON_OVERRIDES = {"severity", "side", "min_rate", "baseline_runs", "window_runs", "max_drop", "min_records_drop"}
 _RECON_ONLY = {"baseline_since"}  # per reconciliation only: when its baseline starts again
-_TABLE_OVERRIDES = {
-    "severity",
-    "window_runs",
-    "min_history_runs",
-    "k",
-    "min_relative_band",
-    "min_absolute_rows",
-    "max_withdrawn_share",
-}
+_TABLE_OVERRIDES = _CONFIG_KEYS["spikes"] - {"amount_columns", "tables"}
 _SOURCE_OVERRIDES = {"severity", "max_age_hours"}
 
 
