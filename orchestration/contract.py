@@ -12,11 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "2.3.0"
+CONTRACT_VERSION = "2.4.0"
 
 # What changed, newest first. Additive changes keep older files loading: a column that
 # a file lacks is loaded as null unless it is required.
 CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.4.0",
+        "A row whose natural key and version (raw.version_columns: updated_at of orders and invoices) a "
+        "current row of another file already holds with other values is quarantined, naming that file; "
+        "the later file's values replaced the earlier ones in silence. Send a change with a new version, "
+        "or a correction of the earlier file at its path (a restatement).",
+    ),
     (
         "2.3.0",
         "A UTC offset after a space (2026-11-03 09:00:00 +0200, as strftime's %z writes it) is read as the "

@@ -1424,6 +1424,7 @@ def _load_rows(
         notes.clear()
         _load_batches(con, ent, _read_csv_by_record(path, ent, notes), outcome, now)
     moved = _quarantine_conflicting_keys(con, ent, outcome, now, version_config)
+    moved += _quarantine_conflicts_with_other_files(con, ent, outcome, now, version_config)
     outcome.rows_loaded -= moved
     outcome.rows_quarantined += moved
     if outcome.rows_loaded + outcome.rows_quarantined != outcome.rows_read:
@@ -1611,6 +1612,103 @@ def _quarantine_conflicting_keys(
         [outcome.batch_id],
     ).fetchone()[0]
     con.execute("drop table _key_conflicts")
+    return int(moved)
+
+
+CROSS_FILE_CONFLICT = "key and version already loaded from another file with different values"
+
+
+def _quarantine_conflicts_with_other_files(
+    con: duckdb.DuckDBPyConnection,
+    ent: Entity,
+    outcome: FileOutcome,
+    now: datetime,
+    version_config: dict[str, list[str]] | None,
+) -> int:
+    """Move the rows of this batch whose key and version a current row of another file
+    already holds with different values to quarantine; return how many.
+
+    Where config/quality.yml names version columns (orders and invoices: updated_at), a
+    change to a record comes with a new version, and staging keeps the latest version.
+    The same version with other values in a later file is not a change the source made: of
+    the two, staging kept the later batch's in silence. Quarantined here, the row names the
+    file that holds the version already and what to do. The batch this one restates (same
+    path) is not compared: a restatement replaces it. Tables without version columns are
+    not checked: there the later delivery is the newer version by design (ad platforms
+    restate recent days, exports re-send records on each change), and a row whose version
+    is empty has no version to contradict (staging orders by batch then).
+    """
+    versions = _version_columns(ent, version_config)
+    if not versions:
+        return 0
+    unique_on = [*ent.key, *versions]
+    table = f"{RAW_SCHEMA}.{_ident(ent.table)}"
+    log = f"{RAW_SCHEMA}.ingestion_log"
+    # Plain equality: a row with an empty key or version never matches another.
+    same_version = " and ".join(f"earlier.{_ident(c)} = rows.{_ident(c)}" for c in unique_on)
+    differing = [c for c in ent.column_names if c not in unique_on]
+    differs = (
+        "list_filter(["
+        + ", ".join(
+            f"case when rows.{_ident(c)} is distinct from earlier.{_ident(c)} then '{c}' end" for c in differing
+        )
+        + "], lambda x: x is not null)"
+    )
+    current_elsewhere = f"""
+        earlier._batch_id in (
+            select loaded.batch_id from {log} as loaded
+            where loaded.status = 'loaded' and loaded.batch_id is distinct from ?
+                and loaded.batch_id not in (
+                    select restated.supersedes_batch_id from {log} as restated
+                    where restated.status = 'loaded' and restated.supersedes_batch_id is not null
+                )
+        )
+    """
+    pairs = f"""
+        from {table} as rows
+        inner join {table} as earlier on {same_version} and {current_elsewhere}
+        where rows._batch_id = ? and earlier._batch_id <> rows._batch_id and len({differs}) > 0
+    """
+    params = [outcome.supersedes_batch_id, outcome.batch_id]
+    if not con.execute(f"select exists (select 1 {pairs})", params).fetchone()[0]:
+        return 0
+    key_text = " || ', ' || ".join(f"coalesce(cast(rows.{_ident(c)} as VARCHAR), '(empty)')" for c in unique_on)
+    version_names = " and ".join(versions)
+    record = ", ".join(f"{_ident(c)} := cast(rows.{_ident(c)} as VARCHAR)" for c in ent.column_names)
+    con.execute(
+        f"""
+        create or replace temp table _cross_file_conflicts as
+        select rows._row_number, {differs}[1] as _column,
+            '{CROSS_FILE_CONFLICT}; ({", ".join(unique_on)}) = (' || {key_text} || ') was loaded from '
+            || earlier._source_file || ' (batch ' || earlier._batch_id || ', row ' || earlier._row_number
+            || '), and this row differs in ' || array_to_string({differs}, ', ') || '. One version of a record '
+            || 'has one set of values: if this row corrects it, export it with a later {version_names}; if '
+            || 'this file replaces that one, drop it at ' || earlier._source_file || ' (a restatement); if it '
+            || 'is stale, delete it' as _reason,
+            to_json(struct_pack({record})) as _record
+        {pairs}
+        qualify row_number() over (partition by rows._row_number order by earlier._batch_id, earlier._row_number) = 1
+        """,
+        params,
+    )
+    con.execute(
+        f"""
+        insert into {RAW_SCHEMA}.quarantine
+        select ?, ?, ?, ?, _row_number, _column, _reason, json_extract_string(_record, '$.' || _column),
+            to_json([{{'column': _column, 'reason': _reason}}]), _record, ?
+        from _cross_file_conflicts
+        order by _row_number
+        """,
+        [outcome.batch_id, ent.source, ent.name, outcome.source_file, now],
+    )
+    moved = con.execute(
+        f"""
+        delete from {table} as rows
+        where rows._batch_id = ? and rows._row_number in (select _row_number from _cross_file_conflicts)
+        """,
+        [outcome.batch_id],
+    ).fetchone()[0]
+    con.execute("drop table _cross_file_conflicts")
     return int(moved)
 
 

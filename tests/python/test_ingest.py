@@ -625,3 +625,75 @@ def test_a_utc_offset_beyond_the_earths_is_quarantined(recon_home: Path) -> None
     assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 2)
     reasons = [r for (r,) in rows(recon_home, "select reason from raw.quarantine")]
     assert all("UTC offset out of range" in r for r in reasons)
+
+
+def test_one_version_of_an_order_with_other_values_in_a_later_file_is_quarantined(recon_home: Path) -> None:
+    # A tryout: order 1 at updated_at 10:00 came in a.csv for 1000.00 and again in b.csv, at
+    # the same updated_at, for 1111.00. Staging kept b.csv's amount and nothing said so. Now
+    # the later row is quarantined naming a.csv and what to do; a new version, an identical
+    # copy and a restatement of a.csv itself still load.
+    a = write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1", "1000.00"), order_row("2")))
+    run(recon_home)
+    write(
+        recon_home / "landing/crm/orders/b.csv",
+        orders_csv(
+            order_row("1", "1111.00"),  # same version, other amount
+            order_row("2"),  # identical copy: loads, staging keeps one
+            order_row("3"),
+        ),
+    )
+    write(
+        recon_home / "landing/crm/orders/c.csv",
+        orders_csv(order_row("1", "1200.00", updated_at="2026-01-02T10:00:00Z")),  # a new version
+    )
+    outcomes = {f.source_file: f for f in run(recon_home).files}
+    b = outcomes["crm/orders/b.csv"]
+    assert (b.status, b.rows_read, b.rows_loaded, b.rows_quarantined) == ("loaded", 3, 2, 1), b.message
+    assert (outcomes["crm/orders/c.csv"].rows_loaded, outcomes["crm/orders/c.csv"].rows_quarantined) == (1, 0)
+    ((row, column, value, reason),) = rows(
+        recon_home, "select row_number, column_name, original_value, reason from raw.quarantine"
+    )
+    assert (row, column, value) == (1, "amount", "1111.0000")
+    assert reason.startswith(ingest.CROSS_FILE_CONFLICT), reason
+    assert "(order_id, updated_at) = (1, 2026-01-01 10:00:00)" in reason, reason
+    assert "crm/orders/a.csv (batch 1, row 1)" in reason and "differs in amount." in reason, reason
+    assert "later updated_at" in reason and "drop it at crm/orders/a.csv (a restatement)" in reason, reason
+    assert rows(recon_home, "select amount from raw.crm__orders where order_id = '1' order by _batch_id") == [
+        (Decimal("1000.0000"),),
+        (Decimal("1200.0000"),),
+    ]
+    # A restatement of a.csv replaces its own batch: not a conflict with it.
+    a.write_text(orders_csv(order_row("1", "1050.00"), order_row("2")))
+    (restated,) = run(recon_home).by_status("loaded")
+    assert (restated.is_restatement, restated.rows_loaded, restated.rows_quarantined) == (True, 2, 0)
+
+
+def test_a_later_file_restating_ad_delivery_or_an_unversioned_invoice_is_not_a_conflict(recon_home: Path) -> None:
+    # Where no version column is configured (ad delivery: platforms restate recent days) or the
+    # row has no version (an invoice without updated_at), the later delivery wins, by design.
+    header = "platform,account_id,campaign_id,campaign_name,delivery_date,impressions,clicks,spend,currency"
+    day = "google_ads,1,20002,Acme | PO-1,2026-01-20,100,5,{spend},USD"
+    write(recon_home / "landing/ads/delivery/d1.csv", f"{header}\n{day.format(spend='300.00')}\n")
+    invoice_columns = [c.name for c in contract.entity("billing", "invoices").columns if c.required]
+    invoice = {
+        "invoice_id": "INV-1",
+        "client_name": "Acme",
+        "issue_date": "2026-01-31",
+        "currency": "EUR",
+        "net_amount": "100.00",
+        "tax_amount": "20.00",
+        "total_amount": "120.00",
+        "status": "issued",
+    }
+    assert sorted(invoice) == sorted(invoice_columns)
+
+    def invoice_csv(status: str) -> str:
+        return ",".join(invoice_columns) + "\n" + ",".join({**invoice, "status": status}[c] for c in invoice_columns)
+
+    write(recon_home / "landing/billing/invoices/i1.csv", invoice_csv("issued") + "\n")
+    run(recon_home)
+    write(recon_home / "landing/ads/delivery/d2.csv", f"{header}\n{day.format(spend='310.00')}\n")
+    write(recon_home / "landing/billing/invoices/i2.csv", invoice_csv("paid") + "\n")
+    report = run(recon_home)
+    assert [(f.rows_loaded, f.rows_quarantined) for f in report.by_status("loaded")] == [(1, 0), (1, 0)]
+    assert scalar(recon_home, "select count(*) from raw.quarantine") == 0
