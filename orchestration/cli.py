@@ -256,7 +256,8 @@ def cmd_ingest(verbose: bool, again: tuple[str, ...]) -> int:
         f"files: {len(report.by_status('loaded'))} loaded, {len(report.by_status('rejected'))} rejected, "
         f"{len(report.by_status('skipped')) - len(writing)} already ingested"
         + (f", {len(writing)} still being written (read on the next run)" if writing else "")
-        + f"; rows: {report.rows_loaded:,} loaded, {report.rows_quarantined:,} quarantined ({report.seconds:.1f}s)"
+        + f"; rows: {report.rows_read:,} read = {report.rows_loaded:,} loaded + {report.rows_quarantined:,} "
+        f"quarantined + {report.rows_rejected:,} in rejected files ({report.seconds:.1f}s)"
     )
     return 0
 

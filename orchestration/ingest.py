@@ -133,6 +133,11 @@ class FileOutcome:
     message: str = ""
     previous_status: str | None = None  # skipped: how its latest batch ended (loaded, rejected, ...)
 
+    @property
+    def rows_rejected(self) -> int:
+        """Rows of a rejected file: all it read, none loaded (read = loaded + quarantined + rejected)."""
+        return self.rows_read if self.status == "rejected" else 0
+
 
 @dataclass
 class IngestReport:
@@ -149,6 +154,14 @@ class IngestReport:
     @property
     def rows_quarantined(self) -> int:
         return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files if f.status in ("loaded", "rejected"))
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
 
     def rows_loaded_by_table(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -1314,7 +1327,8 @@ def _ingest_file(
         con.execute("rollback")
         con.execute("begin transaction")
         outcome.status = "rejected"
-        outcome.rows_read = outcome.rows_loaded = outcome.rows_quarantined = 0
+        outcome.rows_loaded = outcome.rows_quarantined = 0
+        outcome.rows_read = _rows_in_rejected_file(path, fmt)
         outcome.is_restatement, outcome.supersedes_batch_id = False, None
         outcome.message = f"{rel}: rejected, nothing loaded: {exc}"
     except BaseException:
@@ -1323,6 +1337,29 @@ def _ingest_file(
     _log_batch(con, outcome, fmt, now, path.stat().st_size)
     con.execute("commit")
     return outcome
+
+
+def _rows_in_rejected_file(path: Path, fmt: str | None) -> int:
+    """The rows a rejected file holds, logged as read (and all rejected) so that read =
+    loaded + quarantined + rejected adds up: Parquet's row count from its footer; otherwise
+    its non-blank lines, less a CSV's header (a quoted value spanning lines counts each
+    line). 0 when it cannot be read at all or is of a type ingestion does not read."""
+    if fmt is None:
+        return 0
+    try:
+        if fmt == "parquet":
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        with path.open("rb") as fh:
+            utf16 = fh.read(2) in (b"\xff\xfe", b"\xfe\xff")
+        if utf16:  # its newlines are two bytes; read as text
+            with path.open(encoding="utf-16", errors="replace") as fh:
+                lines = sum(1 for line in fh if line.strip())
+        else:
+            with path.open("rb") as fh:
+                lines = sum(1 for line in fh if line.strip())
+    except (OSError, pa.ArrowException):
+        return 0
+    return lines if fmt == "jsonl" else max(lines - 1, 0)
 
 
 STILL_WRITTEN = "still being written (it changed while it was read); nothing loaded, read again on the next run"
@@ -1720,6 +1757,8 @@ def describe(outcome: FileOutcome) -> str:
     buf.write(f"{outcome.status:<9} {outcome.source_file}")
     if outcome.status == "loaded":
         buf.write(f"  read={outcome.rows_read} loaded={outcome.rows_loaded} quarantined={outcome.rows_quarantined}")
+    elif outcome.status == "rejected":
+        buf.write(f"  read={outcome.rows_read} rejected={outcome.rows_rejected}")
     if outcome.message:
         buf.write(f"  — {outcome.message}")
     for example in outcome.examples:

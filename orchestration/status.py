@@ -137,14 +137,27 @@ _has = table_exists
 
 # raw.ingestion_log with is_superseded: a loaded batch that a later loaded batch of its
 # path restates (ingest sets supersedes_batch_id only on loaded restatements).
-_SUPERSEDED = """
+# A rejection stays outstanding until it is fixed: its path logged something since, or the
+# same bytes loaded under another path (moved or renamed as the message advised).
+_REJECTION_FIXED = """
+    exists (
+        select 1 from raw.ingestion_log as later
+        where later.batch_id > {rejected}.batch_id
+            and (
+                later.source_file = {rejected}.source_file
+                or (later.file_sha256 = {rejected}.file_sha256 and later.status in ('loaded', 'duplicate'))
+            )
+    )"""
+
+_SUPERSEDED = f"""
     log as (
         select
             ingestion_log.*,
             ingestion_log.status = 'loaded' and exists (
                 select 1 from raw.ingestion_log as later
                 where later.supersedes_batch_id = ingestion_log.batch_id and later.status = 'loaded'
-            ) as is_superseded
+            ) as is_superseded,
+            ingestion_log.status = 'rejected' and {_REJECTION_FIXED.format(rejected="ingestion_log")} as is_fixed
         from raw.ingestion_log
     )"""
 
@@ -158,16 +171,19 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
         return _marts_summary(con, out)
     # A restatement (a new batch of the same path) supersedes the path's earlier batch: raw
     # keeps both, staging reads the current one. Files and rows count current batches only,
-    # so a restated file is counted once; what was superseded is listed apart.
+    # so a restated file is counted once; what was superseded is listed apart. Rejected files
+    # count while they are outstanding (as listed below the table), their rows read and
+    # rejected: rows read = loaded + quarantined + rejected.
     out["sources"] = con.execute(
         f"""
         with {_SUPERSEDED}
         select source, entity,
             count(*) filter (where status = 'loaded' and not is_superseded),
-            count(*) filter (where status = 'rejected'),
-            coalesce(sum(rows_read) filter (where not is_superseded), 0),
+            count(*) filter (where status = 'rejected' and not is_fixed),
+            coalesce(sum(rows_read) filter (where not is_superseded and not is_fixed), 0),
             coalesce(sum(rows_loaded) filter (where not is_superseded), 0),
-            coalesce(sum(rows_quarantined) filter (where not is_superseded), 0)
+            coalesce(sum(rows_quarantined) filter (where not is_superseded), 0),
+            coalesce(sum(rows_read) filter (where status = 'rejected' and not is_fixed), 0)
         from log
         group by source, entity
         order by source, entity
@@ -204,20 +220,10 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
         sum(r[3] for r in grouped[QUARANTINE_REASONS_SHOWN:]),
     )
     out["rejected_files"] = con.execute(
-        # A rejection stays listed until it is fixed: its path loaded something since, or
-        # the same bytes loaded under another path (moved or renamed as the message advised).
-        """
+        f"""
         select rejected.source_file, rejected.message
         from raw.ingestion_log as rejected
-        where rejected.status = 'rejected'
-            and not exists (
-                select 1 from raw.ingestion_log as later
-                where later.batch_id > rejected.batch_id
-                    and (
-                        later.source_file = rejected.source_file
-                        or (later.file_sha256 = rejected.file_sha256 and later.status in ('loaded', 'duplicate'))
-                    )
-            )
+        where rejected.status = 'rejected' and not {_REJECTION_FIXED.format(rejected="rejected")}
         order by rejected.batch_id
         """
     ).fetchall()
@@ -377,7 +383,7 @@ def source_blocks(data: dict) -> list[str | RenderableType]:
     if not data["has_ingestion"]:
         blocks += ["  not in this publication (published before the ingestion log was); the next run publishes it"]
     else:
-        headers = ["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined"]
+        headers = ["source", "entity", "files", "rejected", "rows read", "loaded", "quarantined", "rejected rows"]
         blocks.append(table(headers, data["sources"], indent=2))
     if data.get("superseded"):
         blocks += [

@@ -49,6 +49,7 @@ def outcome_metadata(outcome: ingest.FileOutcome) -> dict:
         "rows_read": outcome.rows_read,
         "rows_loaded": outcome.rows_loaded,
         "rows_quarantined": outcome.rows_quarantined,
+        "rows_rejected": outcome.rows_rejected,
         "restatement_of_batch": outcome.supersedes_batch_id,
         "sha256": outcome.sha256,
         "message": outcome.message,

@@ -398,9 +398,10 @@ def invariants(home: Path) -> list[str]:
         ).fetchall()
         problems += [f"{path}: the same bytes loaded twice in a row" for path, _, _ in twice]
         unbalanced = con.execute(
-            "select source_file from raw.ingestion_log where rows_read <> rows_loaded + rows_quarantined"
+            "select source_file from raw.ingestion_log where rows_read <> rows_loaded + rows_quarantined "
+            "+ case when status = 'rejected' then rows_read else 0 end"
         ).fetchall()
-        problems += [f"{path}: rows read ≠ loaded + quarantined" for (path,) in unbalanced]
+        problems += [f"{path}: rows read ≠ loaded + quarantined + rejected" for (path,) in unbalanced]
         in_warehouse = dict(con.execute("select seq, entry_hash from raw.operator_actions").fetchall())
         copies = con.execute("select count(*) from raw.operator_actions").fetchone()[0]
     finally:

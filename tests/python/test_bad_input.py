@@ -1,13 +1,17 @@
 """The bad-input catalog: every way a file can be wrong, each with a clear message and
-exact row accounting (rows read = rows loaded + rows quarantined; a rejected file loads
-nothing and says why, naming the file and, where there is one, the row and column)."""
+exact row accounting (rows read = rows loaded + rows quarantined + rows rejected; a rejected
+file loads nothing, counts the rows it holds as read and rejected, and says why, naming the file
+and, where there is one, the row and column)."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import write
 from test_ingest import ORDER_HEADER, order_row, orders_csv, run
@@ -31,18 +35,24 @@ def _jsonl(*objs) -> str:
     return "\n".join(o if isinstance(o, str) else json.dumps(o) for o in objs) + "\n"
 
 
+def _parquet(**columns: list) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(pa.table(columns), buf)
+    return buf.getvalue()
+
+
 # (relative path, bytes, status, rows read, loaded, quarantined, words the message must hold)
 CATALOG = [
     ("crm/orders/empty.csv", b"", "rejected", 0, 0, 0, ["empty"]),
     ("crm/orders/blank.csv", b"\n\n", "rejected", 0, 0, 0, ["empty"]),
     ("crm/orders/header_only.csv", (ORDER_HEADER + "\n").encode(), "loaded", 0, 0, 0, []),
     ("crm/orders/bom.csv", b"\xef\xbb\xbf" + orders_csv(GOOD).encode(), "loaded", 1, 1, 0, []),
-    ("crm/orders/utf16.csv", orders_csv(GOOD).encode("utf-16"), "rejected", 0, 0, 0, ["UTF-16", "UTF-8"]),
+    ("crm/orders/utf16.csv", orders_csv(GOOD).encode("utf-16"), "rejected", 1, 0, 0, ["UTF-16", "UTF-8"]),
     (
         "crm/orders/semicolons.csv",
         orders_csv(GOOD).replace(",", ";").encode(),
         "rejected",
-        0,
+        1,
         0,
         0,
         ["semicolon-separated", "comma-separated"],
@@ -51,7 +61,7 @@ CATALOG = [
         "crm/orders/latin1.csv",
         orders_csv(order_row("1", client_name="Café Müller")).encode("latin-1"),
         "rejected",
-        0,
+        1,
         0,
         0,
         ["row 1, column client_name", "0xe9", "UTF-8"],
@@ -60,7 +70,7 @@ CATALOG = [
         "crm/orders/latin1_header.csv",
         orders_csv(GOOD).replace("client_name", "clïent_name", 1).encode("latin-1"),
         "rejected",
-        0,
+        1,
         0,
         0,
         ["header row", "not UTF-8"],
@@ -69,7 +79,7 @@ CATALOG = [
         "crm/orders/unterminated.csv",
         orders_csv(GOOD, order_row("2", client_name='"Acme')).encode(),
         "rejected",
-        0,
+        2,
         0,
         0,
         ["unreadable"],
@@ -84,9 +94,18 @@ CATALOG = [
         ["1 row(s) quarantined"],
     ),
     ("crm/orders/o.parquet", b"PAR1 not really parquet", "rejected", 0, 0, 0, ["Parquet"]),
+    (
+        "crm/orders/ids_only.parquet",
+        _parquet(order_id=["1", "2", "3"]),
+        "rejected",
+        3,
+        0,
+        0,
+        ["missing required column"],
+    ),
     ("crm/orders/o.xlsx", b"PK\x03\x04", "rejected", 0, 0, 0, ["unsupported file type", ".csv"]),
-    ("crm/o.csv", orders_csv(GOOD).encode(), "rejected", 0, 0, 0, ["move it to e.g. crm/orders/o.csv"]),
-    ("crm/contacts/c.csv", b"a\n1\n", "rejected", 0, 0, 0, ["unknown landing entity", "crm/orders"]),
+    ("crm/o.csv", orders_csv(GOOD).encode(), "rejected", 1, 0, 0, ["move it to e.g. crm/orders/o.csv"]),
+    ("crm/contacts/c.csv", b"a\n1\n", "rejected", 1, 0, 0, ["unknown landing entity", "crm/orders"]),
     (
         "billing/invoices/broken.jsonl",
         _jsonl(INVOICE, "{not json", '["a"]', {**INVOICE, "invoice_id": "I-2"}).encode(),
@@ -131,6 +150,9 @@ def test_bad_input_catalog(
     (outcome,) = run(recon_home).files
     assert outcome.status == status, outcome.message
     assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (read, loaded, quarantined)
+    # A rejected file's rows are read and rejected (they were logged as 0 read: the counts in
+    # recon status did not add up to what arrived).
+    assert outcome.rows_read == outcome.rows_loaded + outcome.rows_quarantined + outcome.rows_rejected
     for word in words:
         assert word in outcome.message, outcome.message
     if status == "rejected":

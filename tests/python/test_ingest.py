@@ -266,7 +266,7 @@ def test_status_counts_a_restated_file_once_and_shows_what_it_superseded(
     finally:
         con.close()
     # Current files only: o.csv's new version and p.csv; the first o.csv is not added in.
-    assert data["sources"] == [("crm", "orders", 2, 0, 3, 3, 0)]
+    assert data["sources"] == [("crm", "orders", 2, 0, 3, 3, 0, 0)]
     assert data["superseded"] == [("crm", "orders", 1, 3, 2, 1)]
     assert data["quarantine_reasons"] == []  # the bad row was in the superseded version
     capsys.readouterr()
@@ -697,3 +697,41 @@ def test_a_later_file_restating_ad_delivery_or_an_unversioned_invoice_is_not_a_c
     report = run(recon_home)
     assert [(f.rows_loaded, f.rows_quarantined) for f in report.by_status("loaded")] == [(1, 0), (1, 0)]
     assert scalar(recon_home, "select count(*) from raw.quarantine") == 0
+
+
+def test_a_rejected_file_counts_its_rows_read_and_rejected_in_status(
+    recon_home: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A tryout: a rejected file was logged with 0 rows read, so recon status and the ingest
+    # summary could not say how many rows arrived: read = loaded + quarantined + rejected.
+    from orchestration import status, terminal
+
+    write(recon_home / "landing/crm/orders/good.csv", orders_csv(order_row("1"), order_row("2", amount="NA")))
+    bad = write(recon_home / "landing/crm/orders/bad.csv", orders_csv(order_row("3"), order_row("4")).replace(",", ";"))
+    report = run(recon_home)
+    (rejected,) = report.by_status("rejected")
+    assert (rejected.rows_read, rejected.rows_rejected) == (2, 2)
+    assert "read=2 rejected=2" in ingest.describe(rejected)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined, report.rows_rejected) == (4, 1, 1, 2)
+    assert rows(recon_home, "select status, rows_read from raw.ingestion_log order by source_file") == [
+        ("rejected", 2),
+        ("loaded", 2),
+    ]
+
+    def summary() -> dict:
+        con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
+        try:
+            return status.summary(con)
+        finally:
+            con.close()
+
+    data = summary()
+    # files, rejected files, rows read = loaded + quarantined + rejected
+    assert data["sources"] == [("crm", "orders", 1, 1, 4, 1, 1, 2)]
+    capsys.readouterr()
+    terminal.show(status.source_blocks(data))
+    assert "rejected rows" in capsys.readouterr().out
+    # Fixed and re-dropped: the rejection is no longer outstanding, its rows count once.
+    bad.write_text(orders_csv(order_row("3"), order_row("4")))
+    run(recon_home)
+    assert summary()["sources"] == [("crm", "orders", 2, 0, 4, 3, 1, 0)]

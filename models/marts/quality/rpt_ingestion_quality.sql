@@ -17,6 +17,7 @@ summary as (
         coalesce(sum(batches.rows_read), 0) as rows_read,
         coalesce(sum(batches.rows_loaded), 0) as rows_loaded,
         coalesce(sum(batches.rows_quarantined), 0) as rows_quarantined,
+        coalesce(sum(batches.rows_rejected), 0) as rows_rejected,
         max(batches.ingested_at) as last_ingested_at
     from batches
     group by batches.source_system, batches.entity

@@ -29,6 +29,8 @@ batches as (
         ingestion_log.rows_read,
         ingestion_log.rows_loaded,
         ingestion_log.rows_quarantined,
+        -- A rejected file loads nothing: every row it held was read and rejected.
+        case when ingestion_log.status = 'rejected' then ingestion_log.rows_read else 0 end as rows_rejected,
         ingestion_log.message,
         ingestion_log.contract_version,
         ingestion_log.ingested_at
