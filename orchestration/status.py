@@ -227,6 +227,29 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
         order by rejected.batch_id
         """
     ).fetchall()
+    # Copies skipped as duplicates (the bytes of a loaded, current file at a new path), while
+    # the copy's path has nothing later (a copy loaded on request with --again is a file).
+    # A publication older than duplicate_of_batch_id has none to list.
+    has_twins = con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'raw' "
+        "and table_name = 'ingestion_log' and column_name = 'duplicate_of_batch_id'"
+    ).fetchone()[0]
+    out["duplicate_files"] = []
+    if has_twins:
+        out["duplicate_files"] = con.execute(
+            """
+            select copy.source_file, original.source_file, original.batch_id
+            from raw.ingestion_log as copy
+            inner join raw.ingestion_log as original
+                on copy.duplicate_of_batch_id = original.batch_id
+            where copy.status = 'duplicate'
+                and not exists (
+                    select 1 from raw.ingestion_log as later
+                    where later.source_file = copy.source_file and later.batch_id > copy.batch_id
+                )
+            order by copy.batch_id
+            """
+        ).fetchall()
     return _marts_summary(con, out)
 
 
@@ -396,6 +419,22 @@ def source_blocks(data: dict) -> list[str | RenderableType]:
     if data["rejected_files"]:
         blocks += ["", "== Rejected files (nothing loaded; fix and re-drop) =="]
         blocks += [f"  {msg}" for _, msg in data["rejected_files"]]
+    duplicates = data.get("duplicate_files") or []
+    if duplicates:
+        blocks += [
+            "",
+            f"== Duplicate files: {len(duplicates)} skipped (the same bytes as a loaded file; nothing loaded, "
+            "not counted above) ==",
+        ]
+        blocks += [
+            f"  {copy}: copy of {original} (batch {batch})" for copy, original, batch in duplicates[:DUPLICATES_SHOWN]
+        ]
+        if len(duplicates) > DUPLICATES_SHOWN:
+            blocks.append(
+                f'  … and {len(duplicates) - DUPLICATES_SHOWN} more: recon query "select source_file, '
+                "duplicate_of_batch_id from raw.ingestion_log where status = 'duplicate'\""
+            )
+        blocks.append("  delete the copies: their rows are loaded from the original")
     blocks += [
         "",
         "== Quarantined rows by reason, current files (see raw.quarantine for file, row and original value) ==",
@@ -426,6 +465,7 @@ def _money(amount) -> str:
 
 
 QUARANTINE_REASONS_SHOWN = 12
+DUPLICATES_SHOWN = 10
 
 
 def last_run_lines(published: dict | None) -> list[str]:

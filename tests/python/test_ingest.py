@@ -735,3 +735,32 @@ def test_a_rejected_file_counts_its_rows_read_and_rejected_in_status(
     bad.write_text(orders_csv(order_row("3"), order_row("4")))
     run(recon_home)
     assert summary()["sources"] == [("crm", "orders", 2, 0, 4, 3, 1, 0)]
+
+
+def test_status_lists_files_skipped_as_duplicates_and_what_they_copy(
+    recon_home: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A tryout: byte-identical copies were skipped by ingestion and recon status said nothing
+    # of them. It now says how many and of which file.
+    from orchestration import status, terminal
+
+    text = orders_csv(order_row("1"))
+    write(recon_home / "landing/crm/orders/a.csv", text)
+    write(recon_home / "landing/crm/orders/copy_of_a.csv", text)
+    write(recon_home / "landing/crm/orders/sub/a (2).csv", text)
+    run(recon_home)
+    con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
+    try:
+        data = status.summary(con)
+    finally:
+        con.close()
+    assert data["duplicate_files"] == [
+        ("crm/orders/copy_of_a.csv", "crm/orders/a.csv", 1),
+        ("crm/orders/sub/a (2).csv", "crm/orders/a.csv", 1),
+    ]
+    assert data["sources"] == [("crm", "orders", 1, 0, 1, 1, 0, 0)]  # the copies are not counted
+    capsys.readouterr()
+    terminal.show(status.source_blocks(data))
+    shown = capsys.readouterr().out
+    assert "Duplicate files: 2 skipped" in shown, shown
+    assert "crm/orders/copy_of_a.csv: copy of crm/orders/a.csv (batch 1)" in shown, shown
