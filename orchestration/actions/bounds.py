@@ -19,8 +19,11 @@ from orchestration.actions.core import (
 
 # ------------------------------------------------------------------- bounds
 
-# Plain decimal notation, optionally with an exponent (1E+3 is stored as 1000).
-AMOUNT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# Plain decimal notation only. An exponent (1e3), NaN or Infinity is refused, as ingestion
+# quarantines them in a landing file's money column: money is written in plain digits.
+AMOUNT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+EXPONENT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]+")
+NOT_FINITE_TEXT = re.compile(r"[+-]?(s?nan[0-9]*|inf(inity)?)", re.IGNORECASE)
 
 
 def parse_amount(value: object, argument: str = "--amount") -> Decimal:
@@ -38,6 +41,10 @@ def parse_amount(value: object, argument: str = "--amount") -> Decimal:
         raise InvalidInput(f"{allowed}; got {text[:40]!r}{'…' if len(text) > 40 else ''}")
     if not text.isascii():  # Decimal reads other scripts' digits too (١٢٣ is 123): not what a ledger shows
         raise InvalidInput(f"{allowed}, in ASCII digits 0-9; got {text!r}")
+    if EXPONENT_TEXT.fullmatch(text):
+        raise InvalidInput(f"{allowed}; got {text!r}, a number in exponent notation: {_plain_hint(text)}")
+    if NOT_FINITE_TEXT.fullmatch(text):
+        raise InvalidInput(f"{allowed}; got {text!r}, which is not a finite number")
     if not AMOUNT_TEXT.fullmatch(text):  # nor 1_000 (Decimal's underscores), hex or words
         raise InvalidInput(f"{allowed} (a decimal number, e.g. 125.50); got {text!r}")
     try:
@@ -56,6 +63,18 @@ def parse_amount(value: object, argument: str = "--amount") -> Decimal:
     if amount.as_tuple().exponent < -AMOUNT_PLACES:  # 12.500000: same value, fewer zeros
         amount = amount.quantize(quantum)
     return amount
+
+
+def _plain_hint(text: str) -> str:
+    """What to type instead of an exponent: "write 1000.00" for 1e3, when the value is one
+    an adjustment can take (a huge exponent is not expanded into a million digits)."""
+    value = Decimal(text)
+    quantum = Decimal(1).scaleb(-AMOUNT_PLACES)
+    if value.is_zero() or abs(value) > MAX_ABS_AMOUNT or value != value.quantize(quantum):
+        return "write it in plain digits, as money is written in landing files"
+    cents = value.quantize(Decimal("0.01"))
+    plain = format(cents if cents == value else value.normalize(), "f")
+    return f"write {plain} (money is written in plain digits, as in landing files)"
 
 
 def amount_text(amount: Decimal) -> str:
