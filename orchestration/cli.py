@@ -746,7 +746,7 @@ def cmd_exceptions_list(
             r["sla_due_at"][:16].replace("T", " "),
             f"yes, to {r['escalated_to']}" if r["is_overdue"] else "",
             f"{Decimal(r['amount_at_risk_reporting'] or 0):,.2f}",
-            r["record_id"],
+            record_key_shown(r["record_id"]),
         )
         for r in rows[:limit]
     ]
@@ -773,9 +773,23 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
         return 0
     echo = click.echo
     currency = entry.get("currency")
+    # The legs again, their numbers as the Decimals the JSON spells (not floats); in the
+    # order's currency (a catalog published before it was recorded: the exception's).
+    legs = json.loads(stored_details, parse_float=Decimal).get("legs")
+    legs_currency = (legs or {}).get("currency") or currency
     echo(f"exception {entry['exception_id']}  ({entry['exception_type']}, {entry['severity']})")
-    for key in ("record_entity", "record_id", "client_name", "currency"):
-        echo(f"  {key:<26} {entry[key]}")
+    echo(f"  {'record_entity':<26} {entry['record_entity']}")
+    echo(f"  {'record_id':<26} {record_key_shown(entry['record_id'])}")
+    echo(f"  {'client_name':<26} {entry['client_name'] or '(none given)'}")
+    named = details.get("named_client") or {}
+    if named.get("client_name") and named["client_name"] != entry["client_name"]:
+        # A campaign's or an invoice's exception carries the name as sent (a campaign name);
+        # the client its names resolve to is what an operator looks for.
+        echo(f"  {'client (as resolved)':<26} {named['client_name']} ({named['client_id']})")
+    echo(
+        f"  {'currency':<26} {currency or '(none)'}"
+        + (f"  (the order is in {legs_currency}: its legs below are)" if legs and legs_currency != currency else "")
+    )
     echo(f"  {'amount_at_risk':<26} {_money(entry['amount_at_risk'], currency)}")
     from orchestration.publish import reporting_currency
 
@@ -792,11 +806,9 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
         echo(f"  {'escalated to':<26} {state.escalated_to}")
     if state.pending_adjustments:
         echo(f"  {'pending adjustments':<26} {', '.join(state.pending_adjustments)}")
-    # The legs again, their numbers as the Decimals the JSON spells (not floats).
-    legs = json.loads(stored_details, parse_float=Decimal).get("legs")
     if legs:
         shown = ", ".join(
-            f"{k} {_money(legs[k], currency)}"
+            f"{k} {_money(legs[k], legs_currency)}"
             for k in ("booked", "billed", "credited", "delivered", "fulfilled")
             if legs.get(k) is not None
         )
@@ -806,7 +818,8 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
             if legs.get(flag)
         ]
         echo(
-            f"  {'order legs':<26} {shown}  ({legs.get('order_type')}; expects {', '.join(expects) or 'billing only'})"
+            f"  {'order legs (' + str(legs_currency) + ')':<26} {shown}  "
+            f"({legs.get('order_type')}; expects {', '.join(expects) or 'billing only'})"
         )
     quarantined = details.get("quarantined")
     if quarantined:
@@ -825,13 +838,14 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
             }
         ]
     for rec in reconciliations:
-        echo(f"  in {rec['reconciliation']}: {rec.get('record_state')}  matched: {rec.get('matched_keys')}")
+        matched = ", ".join(record_key_shown(k) for k in rec.get("matched_keys") or []) or "none"
+        echo(f"  in {rec['reconciliation']}: {rec.get('record_state')}  matched: {matched}")
         candidates = rec.get("top_candidates") or []
         if candidates:
             echo("    candidates (best first):")
         for cand in candidates:
             parts = ", ".join(f"{f}={c['level']}({c['weight']:+})" for f, c in (cand.get("components") or {}).items())
-            key, p, w = cand["candidate_key"], cand["match_probability"], cand["match_weight"]
+            key, p, w = record_key_shown(cand["candidate_key"]), cand["match_probability"], cand["match_weight"]
             echo(f"      {key:<28} p={p:<7} weight={w:<8} {parts}")
         if not candidates:
             if rec.get("record_state") == "matched":
@@ -875,6 +889,15 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
     if not history:
         echo("    no actions yet")
     return 0
+
+
+def record_key_shown(key: str | None) -> str:
+    """A record key as shown: a billing item of a whole invoice that quotes no reference is
+    keyed ``INV-1#`` (invoice id, ``#``, the reference it bills); shown ``INV-1``. Display
+    only: ``--with`` takes either form."""
+    if key is None:
+        return ""
+    return key[:-1] if key.endswith("#") and len(key) > 1 else key
 
 
 @functools.cache

@@ -169,20 +169,31 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
     try:
         missing: list[str] = []
         prints: dict[str, tuple[str | None, ...]] = {}
+        sides: dict[str, tuple[str, ...]] = {}
         columns = {r[0] for r in con.execute("describe marts.fct_reconciliation_records").fetchall()}
         # A copy published before fingerprints existed: the link is kept without them.
         fingerprint = "record_fingerprint" if "record_fingerprint" in columns else "null"
         for side, keys in (("left", link.left), ("right", link.right)):
+            # A whole invoice's billing item is keyed INV-1# and shown INV-1 (cli.record_key_shown):
+            # a key typed as shown is the one with the '#'.
+            typed = list(keys) + [f"{k}#" for k in keys]
             found = dict(
                 con.execute(
                     f"select record_key, {fingerprint} from marts.fct_reconciliation_records"
                     " where reconciliation = ? and side = ? and record_key in (select unnest(?))",
-                    [link.reconciliation, side, list(keys)],
+                    [link.reconciliation, side, typed],
                 ).fetchall()
             )
+            keys = tuple(k if k in found or f"{k}#" not in found else f"{k}#" for k in keys)
             missing += [f"{side} {k}" for k in keys if k not in found]
-            prints[side] = tuple(found.get(k) for k in keys)
-        return missing, dataclasses.replace(link, left_fingerprints=prints["left"], right_fingerprints=prints["right"])
+            prints[side], sides[side] = tuple(found.get(k) for k in keys), keys
+        return missing, dataclasses.replace(
+            link,
+            left=sides["left"],
+            right=sides["right"],
+            left_fingerprints=prints["left"],
+            right_fingerprints=prints["right"],
+        )
     finally:
         con.close()
 

@@ -89,10 +89,44 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             if has_quarantine
             else "quarantined as (select null::VARCHAR as exception_id, 0 as row_count, []::VARCHAR[] as files),"
         )
+        # The client a record's names resolve to (its record values' client_id, named as the
+        # orders of that client name it): a campaign's exception carries the account or
+        # campaign name as sent ("Acme Fitness - Summer Promo Dec 2025"), not the client.
+        has_values = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts'"
+            " and table_name = 'fct_reconciliation_record_values'"
+        ).fetchone()[0]
+        named = (
+            """
+            named_clients as (
+                select exceptions.exception_id,
+                    min(json_extract_string(record_values.record_values, '$.client_id')) as client_id
+                from marts.fct_reconciliation_exceptions as exceptions
+                inner join marts.fct_reconciliation_records as records
+                    on records.record_key = exceptions.record_id
+                    and records.record_model = exceptions.record_entity
+                inner join marts.fct_reconciliation_record_values as record_values
+                    on record_values.reconciliation = records.reconciliation
+                    and record_values.side = records.side
+                    and record_values.record_key = records.record_key
+                group by exceptions.exception_id
+                having count(distinct json_extract_string(record_values.record_values, '$.client_id')) = 1
+            ),
+            client_names as (
+                select orders.client_id, min(orders.client_name) as client_name
+                from marts.fct_reconciled_orders as orders
+                group by orders.client_id
+            ),"""
+            if has_values
+            else """
+            named_clients as (select null::VARCHAR as exception_id, null::VARCHAR as client_id),
+            client_names as (select null::VARCHAR as client_id, null::VARCHAR as client_name),"""
+        )
         cur = con.execute(
             """
             with """
             + quarantined  # one of two fixed texts
+            + named  # one of two fixed texts
             + """
             records as (
                 -- The record of each exception in every reconciliation it takes part in (an
@@ -125,8 +159,13 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                 quarantined.files as quarantined_files,
                 current_state.reopened_because,
                 current_state.outgrown_resolution_seq,
+                named_clients.client_id as named_client_id,
+                client_names.client_name as named_client_name,
                 case when orders.order_id is not null then to_json(struct_pack(
                     order_type := orders.order_type,
+                    -- The legs are in the order's currency, which a currency_mismatch
+                    -- exception's own currency (the invoice's) is not.
+                    currency := orders.currency,
                     booked := orders.booked_amount,
                     billed := orders.billed_amount,
                     credited := orders.credited_amount,
@@ -143,6 +182,10 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                 on exceptions.exception_id = records.exception_id
             left join quarantined
                 on exceptions.exception_id = quarantined.exception_id
+            left join named_clients
+                on exceptions.exception_id = named_clients.exception_id
+            left join client_names
+                on named_clients.client_id = client_names.client_id
             left join marts.fct_reconciled_orders as orders
                 on exceptions.record_entity = 'stg_crm__orders'
                 and exceptions.record_id = orders.order_id
@@ -177,6 +220,9 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             "reconciliations": reconciliations,
             "legs": json.loads(row.pop("legs_json") or "null"),
         }
+        named_id, named_name = row.pop("named_client_id"), row.pop("named_client_name")
+        if named_id is not None:
+            details["named_client"] = {"client_id": named_id, "client_name": named_name}
         rows_quarantined, files = row.pop("quarantined_rows"), row.pop("quarantined_files")
         if rows_quarantined:
             details["quarantined"] = {"rows": int(rows_quarantined), "files": list(files or [])}

@@ -374,3 +374,72 @@ def test_exceptions_show_prints_money_with_the_currency_places_not_as_floats(
     assert "booked 150000, billed 0, credited 0, delivered 1500.5  (" in out, out
     code, out, _ = _run(capsys, "exceptions", "show", "c" * 8, "--json")
     assert '"booked": 10000.0' in out and '"amount_at_risk": "10000.0000"' in out  # JSON as stored
+
+
+def test_exceptions_show_names_records_clients_and_currencies_as_an_operator_reads_them(
+    listed: ActionStore, capsys: pytest.CaptureFixture
+) -> None:
+    # A tryout on `recon generate --orders 300 --seed 3`: a whole invoice's billing item showed
+    # as INV-00000043# (its key's empty reference suffix); an orphan_spend showed the campaign
+    # name as its client and not the client the campaign names; a currency_mismatch showed the
+    # invoice's EUR beside the order legs, which are in the order's USD.
+    candidate = {"candidate_key": "INV-7#", "match_probability": 0.2, "match_weight": -1.5, "components": {}}
+    legs = {"order_type": "insertion_order", "currency": "USD", "booked": 25557.14, "billed": 25557.1406}
+    base = {"owner_team": "finance", "severity": "manual_review", "sla_hours": 72, "amount_at_risk_reporting": "0"}
+    listed.refresh_catalog(
+        [
+            {**base, "exception_id": "e" * 32, "exception_type": "orphan_invoice", "record_id": "INV-7#",
+             "record_entity": "int_invoice_billing_items", "client_name": "Acme", "currency": "EUR",
+             "details": {"reconciliations": [{"reconciliation": "orders_invoices", "record_state": "unmatched",
+                                              "matched_keys": None, "top_candidates": None}]}},
+            {**base, "exception_id": "f" * 32, "exception_type": "currency_mismatch", "record_id": "SO-58",
+             "record_entity": "stg_crm__orders", "client_name": "Beacon Solar", "currency": "EUR",
+             "details": {"legs": legs, "reconciliations": [
+                 {"reconciliation": "orders_invoices", "record_state": "unmatched", "matched_keys": None,
+                  "top_candidates": [candidate]},
+                 {"reconciliation": "delivery_orders", "record_state": "matched",
+                  "matched_keys": ["INV-8#", "INV-9#PO:1"], "top_candidates": None}]}},
+            {**base, "exception_id": "9" * 32, "exception_type": "orphan_spend", "record_id": "CMP-170-2",
+             "record_entity": "int_ads_campaigns", "client_name": "Acme Fitness - Summer Promo Dec 2025",
+             "currency": "USD",
+             "details": {"named_client": {"client_id": "C-5", "client_name": "Acme Fitness Communications"}}},
+        ]
+    )  # fmt: skip
+    code, out, err = _run(capsys, "exceptions", "show", "e" * 8)
+    assert code == 0, err
+    assert "  record_id                  INV-7\n" in out and "#" not in out.split("history")[0], out
+    code, out, _ = _run(capsys, "exceptions", "list", "--type", "orphan_invoice")
+    assert out.splitlines()[1].split()[-1] == "INV-7", out
+
+    code, out, err = _run(capsys, "exceptions", "show", "f" * 8)
+    assert code == 0, err
+    assert "  currency                   EUR  (the order is in USD: its legs below are)\n" in out, out
+    assert "  order legs (USD)           booked 25557.14, billed 25557.1406  (" in out, out
+    assert "      INV-7                        p=0.2" in out, out  # the candidate, as typed after --with
+    assert "in delivery_orders: matched  matched: INV-8, INV-9#PO:1\n" in out, out
+
+    code, out, err = _run(capsys, "exceptions", "show", "9" * 8)
+    assert code == 0, err
+    assert "  client_name                Acme Fitness - Summer Promo Dec 2025\n" in out, out
+    assert "  client (as resolved)       Acme Fitness Communications (C-5)\n" in out, out
+
+
+def test_a_billing_item_key_typed_as_shown_links_the_item(tmp_path: Path) -> None:
+    # `recon exceptions show` prints INV-7 for the key INV-7#: `--with INV-7` finds it.
+    import duckdb
+
+    from orchestration import links
+
+    serving = tmp_path / "serving.duckdb"
+    con = duckdb.connect(str(serving))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_reconciliation_records as select * from (values "
+        "('orders_invoices', 'left', 'SO-1', 'f1'), ('orders_invoices', 'right', 'INV-7#', 'f7'), "
+        "('orders_invoices', 'right', 'INV-8', 'f8'), ('orders_invoices', 'right', 'INV-8#', 'f8#')"
+        ") as t(reconciliation, side, record_key, record_fingerprint)"
+    )
+    con.close()
+    missing, link = links.look_up(links.Link("orders_invoices", ("SO-1",), ("INV-7", "INV-8", "INV-9")), serving)
+    assert missing == ["right INV-9"]
+    assert link.right == ("INV-7#", "INV-8", "INV-9") and link.right_fingerprints == ("f7", "f8", None)
