@@ -105,6 +105,8 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                 inner join marts.fct_reconciliation_records as records
                     on records.record_key = exceptions.record_id
                     and records.record_model = exceptions.record_entity
+                    -- An order's exception carries its own client already.
+                    and exceptions.record_entity <> 'stg_crm__orders'
                 inner join marts.fct_reconciliation_record_values as record_values
                     on record_values.reconciliation = records.reconciliation
                     and record_values.side = records.side
@@ -122,12 +124,20 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             named_clients as (select null::VARCHAR as exception_id, null::VARCHAR as client_id),
             client_names as (select null::VARCHAR as client_id, null::VARCHAR as client_name),"""
         )
+        from orchestration.links import DOMAIN_RECONCILIATION
+
+        # The details each exception carries, written as JSON by DuckDB: at 1M orders (306,737
+        # exceptions) decoding and re-encoding them in Python took 18 of the catalog's 41 s.
         cur = con.execute(
             """
             with """
             + quarantined  # one of two fixed texts
             + named  # one of two fixed texts
             + """
+            preferred as (
+                -- The reconciliation each domain is about: listed first in an exception's details.
+                select unnest(?::varchar[]) as domain, unnest(?::varchar[]) as reconciliation
+            ),
             records as (
                 -- The record of each exception in every reconciliation it takes part in (an
                 -- order is the left side of several), with its candidates when unmatched.
@@ -138,8 +148,10 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                         side := records.side,
                         record_state := records.record_state,
                         matched_keys := records.matched_keys,
-                        top_candidates := records.top_candidates
-                    ) order by records.reconciliation) as reconciliations
+                        top_candidates := case when records.top_candidates <> ''
+                            then json(records.top_candidates) end
+                    ) order by coalesce(records.reconciliation <> preferred.reconciliation, true),
+                        records.reconciliation) as reconciliations
                 from marts.fct_reconciliation_exceptions as exceptions
                 inner join marts.fct_reconciliation_records as records
                     on records.record_key = exceptions.record_id
@@ -150,33 +162,48 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                             and records.record_model = 'int_orders_resolved'
                         )
                     )
+                left join preferred on preferred.domain = exceptions.domain
                 group by exceptions.exception_id
             )
             select
                 exceptions.*,
-                to_json(records.reconciliations) as reconciliations_json,
-                quarantined.row_count as quarantined_rows,
-                quarantined.files as quarantined_files,
                 current_state.reopened_because,
                 current_state.outgrown_resolution_seq,
-                named_clients.client_id as named_client_id,
-                client_names.client_name as named_client_name,
-                case when orders.order_id is not null then to_json(struct_pack(
-                    order_type := orders.order_type,
-                    -- The legs are in the order's currency, which a currency_mismatch
-                    -- exception's own currency (the invoice's) is not.
-                    currency := orders.currency,
-                    booked := orders.booked_amount,
-                    billed := orders.billed_amount,
-                    credited := orders.credited_amount,
-                    delivered := orders.delivered_amount,
-                    fulfilled := orders.fulfilled_amount,
-                    expects_delivery := orders.expects_delivery,
-                    expects_fulfilment := orders.expects_fulfilment,
-                    billing_state := orders.billing_state,
-                    delivery_state := orders.delivery_state,
-                    fulfilment_state := orders.fulfilment_state
-                )) end as legs_json
+                to_json(struct_pack(
+                    domain := exceptions.domain,
+                    -- When the business expected the counterpart (business date plus grace):
+                    -- the SLA counts from it, as in fct_exception_current.aged_from.
+                    business_due_at := coalesce(exceptions.pending_until, exceptions.due_date)::varchar,
+                    reconciliation := records.reconciliations[1].reconciliation,
+                    record_state := records.reconciliations[1].record_state,
+                    matched_keys := records.reconciliations[1].matched_keys,
+                    top_candidates := records.reconciliations[1].top_candidates,
+                    reconciliations := coalesce(records.reconciliations, []),
+                    legs := case when orders.order_id is not null then struct_pack(
+                        order_type := orders.order_type,
+                        -- The legs are in the order's currency, which a currency_mismatch
+                        -- exception's own currency (the invoice's) is not.
+                        currency := orders.currency,
+                        booked := orders.booked_amount,
+                        billed := orders.billed_amount,
+                        credited := orders.credited_amount,
+                        delivered := orders.delivered_amount,
+                        fulfilled := orders.fulfilled_amount,
+                        expects_delivery := orders.expects_delivery,
+                        expects_fulfilment := orders.expects_fulfilment,
+                        billing_state := orders.billing_state,
+                        delivery_state := orders.delivery_state,
+                        fulfilment_state := orders.fulfilment_state
+                    ) end,
+                    named_client := case when named_clients.client_id is not null then struct_pack(
+                        client_id := named_clients.client_id,
+                        client_name := client_names.client_name
+                    ) end,
+                    quarantined := case when quarantined.row_count > 0 then struct_pack(
+                        rows := quarantined.row_count,
+                        files := coalesce(quarantined.files, [])
+                    ) end
+                )) as details
             from marts.fct_reconciliation_exceptions as exceptions
             left join records
                 on exceptions.exception_id = records.exception_id
@@ -190,43 +217,13 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                 on exceptions.record_entity = 'stg_crm__orders'
                 and exceptions.record_id = orders.order_id
             """
-            + reopenings  # one of two fixed clauses
+            + reopenings,  # one of two fixed clauses
+            [list(DOMAIN_RECONCILIATION), list(DOMAIN_RECONCILIATION.values())],
         )
         names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        exceptions = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     finally:
         con.close()
-    from orchestration.links import DOMAIN_RECONCILIATION
-
-    exceptions = []
-    for row in rows:
-        reconciliations = json.loads(row.pop("reconciliations_json") or "[]")
-        for rec in reconciliations:
-            rec["top_candidates"] = json.loads(rec["top_candidates"]) if rec.get("top_candidates") else None
-        # The reconciliation the exception's domain is about comes first.
-        preferred = DOMAIN_RECONCILIATION.get(row.get("domain") or "")
-        reconciliations.sort(key=lambda r: (r["reconciliation"] != preferred, r["reconciliation"]))
-        main = reconciliations[0] if reconciliations else {}
-        due = row.get("pending_until") or row.get("due_date")
-        details = {
-            "domain": row.get("domain"),
-            # When the business expected the counterpart (business date plus grace): the
-            # SLA counts from it, as in fct_exception_current.aged_from.
-            "business_due_at": due.isoformat() if due is not None else None,
-            "reconciliation": main.get("reconciliation"),
-            "record_state": main.get("record_state"),
-            "matched_keys": main.get("matched_keys"),
-            "top_candidates": main.get("top_candidates"),
-            "reconciliations": reconciliations,
-            "legs": json.loads(row.pop("legs_json") or "null"),
-        }
-        named_id, named_name = row.pop("named_client_id"), row.pop("named_client_name")
-        if named_id is not None:
-            details["named_client"] = {"client_id": named_id, "client_name": named_name}
-        rows_quarantined, files = row.pop("quarantined_rows"), row.pop("quarantined_files")
-        if rows_quarantined:
-            details["quarantined"] = {"rows": int(rows_quarantined), "files": list(files or [])}
-        exceptions.append({**row, "details": details})
     return store.refresh_catalog(exceptions)
 
 
