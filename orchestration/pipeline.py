@@ -6,6 +6,7 @@ the benchmarks call these; ``orchestration/cli.py`` only parses arguments and pr
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -110,6 +111,44 @@ def _send_alerts(result) -> None:
         print(f"  alert not delivered (retried at the next run): {problem}", file=sys.stderr)
 
 
+class SummarisedErrors(io.TextIOBase):
+    """The terminal's stderr during a run, less the errors the run's summary says again.
+
+    A gate that blocks made Dagster print the check's failure twice with a stack trace, then
+    a line per step not run for it, before the summary said the same in words (a tryout:
+    "noisy"). Those records are left out here; they stay in the run's event log (``make
+    dev``). Any other error, a step's own exception with its trace included, still prints.
+    Dagster's console handler writes each record in one call, so a record is kept or left
+    out whole.
+    """
+
+    NOISE = ("Dependencies for step ",)
+    GATE_FAILURE = "DagsterAssetCheckFailedError"
+    GATE_EVENTS = (" - STEP_FAILURE - ", " - RUN_FAILURE - ")
+
+    def __init__(self, terminal):
+        self.terminal = terminal
+
+    def _repeated(self, text: str) -> bool:
+        if any(marker in text for marker in self.NOISE):
+            return True
+        return self.GATE_FAILURE in text and any(event in text for event in self.GATE_EVENTS)
+
+    def write(self, text: str) -> int:
+        if self._repeated(text):
+            return len(text)
+        return self.terminal.write(text)
+
+    def flush(self) -> None:
+        self.terminal.flush()
+
+    def isatty(self) -> bool:
+        return self.terminal.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+
 def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refresh: bool = False) -> bool:
     """Materialize the whole asset graph in-process on the persistent Dagster instance.
 
@@ -162,7 +201,10 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
             restored = publish.restore_serving_copy()  # deleted or truncated since: a quiet night republishes nothing
             if restored:
                 print(f"recon run: {restored}", file=sys.stderr)
-            with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log):
+            with (
+                contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log),
+                contextlib.nullcontext() if verbose else contextlib.redirect_stderr(SummarisedErrors(sys.stderr)),
+            ):
                 result = None
                 if quiet is not None:
                     result = job.execute_in_process(
@@ -213,6 +255,9 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
         for event in result.all_events:
             if event.is_step_failure:
                 message = event.event_specific_data.error.message.strip()
+                if SummarisedErrors.GATE_FAILURE in message:  # the checks above say which and why
+                    print(f"  step {event.step_key} stopped the run: a blocking check failed (above)")
+                    continue
                 print(f"  step {event.step_key} failed: {message[:2000]}")
                 if any(word in message.lower() for word in DISK_FULL_WORDS):
                     print(f"  {disk_full_message()}")
@@ -223,7 +268,9 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
             line = next(x for x in log_text.splitlines() if "Could not set lock on file" in x)
             print(f"  {explain_file_lock(settings.warehouse_path(), line)}")
         tail = log_text.splitlines()[-40:]
-        print("\n".join(["  last lines of the dbt log:", *("    " + line for line in tail)]))
+        failed_steps = {event.step_key for event in result.all_events if event.is_step_failure}
+        if tail and any(step.startswith("recon_dbt_assets") for step in failed_steps):
+            print("\n".join(["  last lines of the dbt log:", *("    " + line for line in tail)]))
     return result.success
 
 

@@ -231,7 +231,7 @@ def test_a_shadow_refused_by_the_lock_leaves_nothing_behind(
 
 
 def test_a_volume_spike_blocks_the_publication_and_the_last_good_one_stays(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     # One earlier run is history enough here (the shipped config asks for five).
     config = yaml.safe_load((PROJECT_DIR / "config" / "quality.yml").read_text())
@@ -251,7 +251,18 @@ def test_a_volume_spike_blocks_the_publication_and_the_last_good_one_stays(
             for row in rows:
                 writer.writerow({**row, "order_id": f"SO-9{copy}{row['order_id'][3:]}"})
 
+    capsys.readouterr()
     assert pipeline.run_pipeline() is False  # the run reports the blocked publication
+
+    # The terminal says it once, in words: which check, why, what stays published. A tryout
+    # found Dagster's stack trace twice and a line per step not run before that summary.
+    said = capsys.readouterr()
+    terminal = said.out + said.err
+    assert "check failed (error): raw_crm/crm__orders volume_spike" in terminal
+    assert "not published: the last good publication stays" in terminal
+    assert "stopped the run: a blocking check failed (above)" in terminal
+    for noise in ("Stack Trace", "Traceback", "Dependencies for step", "STEP_FAILURE", "last lines of the dbt log"):
+        assert noise not in terminal, noise
 
     assert publish.current() == good  # the last good publication stays, readable
     con = duckdb.connect(str(publish.serving_path()), read_only=True)
@@ -336,3 +347,25 @@ def test_a_damaged_publication_folder_is_repaired_or_named_never_silently_lost(
     finally:
         con.close()
     assert carried > 0 and rows > carried and publications >= 2
+
+
+def test_a_runs_terminal_leaves_out_only_the_failures_its_summary_repeats() -> None:
+    import io
+
+    terminal = io.StringIO()
+    errors = pipeline.SummarisedErrors(terminal)
+    kept = [
+        "2026 - dagster - WARNING - recon_job - r - ingest_landing - a.csv: rejected, nothing loaded\n",
+        "2026 - dagster - ERROR - recon_job - r - 1 - ingest_landing - STEP_FAILURE - Execution of step failed.\n"
+        "\nKeyError: 'x'\n\nStack Trace:\n  File ...\n",
+    ]
+    dropped = [
+        "2026 - dagster - ERROR - recon_job - r - 1 - raw_quality_gates - STEP_FAILURE - Execution failed.\n"
+        "\ndagster._core.errors.DagsterAssetCheckFailedError: 1 blocking asset check failed\n\nStack Trace:\n",
+        "2026 - dagster - ERROR - recon_job - r - recon_dbt_assets - Dependencies for step recon_dbt_assets failed\n",
+        "2026 - dagster - ERROR - recon_job - r - 1 - RUN_FAILURE - Execution of run failed.\n"
+        "\ndagster._core.errors.DagsterAssetCheckFailedError: 1 blocking asset check failed\n",
+    ]
+    for text in kept + dropped:
+        assert errors.write(text) == len(text)
+    assert terminal.getvalue() == "".join(kept)  # a step's own exception keeps its trace
