@@ -670,6 +670,11 @@
 {% macro recon_beside_records(spec, name, side) -%}
     {%- set rule = spec.exceptions[side].plausible_beside -%}
     {%- set other = 'left' if side == 'right' else 'right' -%}
+    {%- set start_min = rule.start_days.get('min', 0) | int -%}
+    {%- set start_width = (rule.start_days.max | int) - start_min + 1 -%}
+    {%- if start_width < 1 -%}
+        {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_beside start_days.max is below its min") }}
+    {%- endif -%}
     {%- if side != 'right' -%}
         {{ exceptions.raise_compiler_error("Reconciliation spec '" ~ name ~ "': plausible_beside is for the right side (the left has the service period)") }}
     {%- endif -%}
@@ -693,7 +698,10 @@
                 cast({{ spec.right.columns.amount }} as decimal(38, 6)) as amount,
                 cast({{ spec.right.columns.date }} as date) as record_date,
                 cast({{ spec.right.columns.date_last }} as date) as date_last,
-                cast({{ spec.right.columns.data_through }} as date) as data_through
+                cast({{ spec.right.columns.data_through }} as date) as data_through,
+                cast(floor({{ recon_days_between(
+                    "cast('1970-01-01' as date)", 'cast(' ~ spec.right.columns.date ~ ' as date)'
+                ) }} / {{ start_width }}) as bigint) as start_bucket
             from {{ ref(spec.right.model) }}
             where {{ spec.right.get('where') or 'true' }}
         ) as beside_right
@@ -710,11 +718,20 @@
                 cast({{ spec.left.columns.currency }} as string) as currency_compared,
                 cast({{ spec.left.columns.amount }} as decimal(38, 6)) as amount,
                 cast({{ spec.left.columns.date }} as date) as record_date,
-                cast({{ spec.left.columns.date_end }} as date) as date_end
+                cast({{ spec.left.columns.date_end }} as date) as date_end,
+                -- The bucket of start_days' width where the window from start_days.min opens,
+                -- and the next one: the window spans at most those two.
+                cast(floor(({{ recon_days_between(
+                    "cast('1970-01-01' as date)", 'cast(' ~ spec.left.columns.date ~ ' as date)'
+                ) }} + {{ start_min }}) / {{ start_width }}) as bigint) + bucket_step.step as start_bucket
             from {{ ref(spec.left.model) }}
+            cross join (values (0), (1)) as bucket_step (step)
             where {{ spec.left.get('where') or 'true' }}
         ) as beside_left
-            on {% for field in rule.fields %}beside_left.{{ field }} = beside_right.{{ field }}{{ ' and ' if not loop.last }}{% endfor %}
+            -- The start window as an equality the join can hash (the fields alone, a client and
+            -- a currency, compared each unmatched campaign with every order of its client).
+            on beside_left.start_bucket = beside_right.start_bucket
+            and {% for field in rule.fields %}beside_left.{{ field }} = beside_right.{{ field }}{{ ' and ' if not loop.last }}{% endfor %}
         inner join (
             -- What the other side's records matched to it spend, in its currency: only a
             -- record with matches (one the passes closed) is looked at.
