@@ -771,7 +771,13 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(doc, indent=2, default=str))
         return 0
-    echo = click.echo
+    from orchestration.terminal import one_line
+
+    def echo(line: str) -> None:
+        # Each call prints one line; what a value holds (a comment's line feeds, an escape
+        # in a client name from a landing file) is spelled out, never a line of its own.
+        click.echo(one_line(line))
+
     currency = entry.get("currency")
     # The legs again, their numbers as the Decimals the JSON spells (not floats); in the
     # order's currency (a catalog published before it was recorded: the exception's).

@@ -62,14 +62,20 @@ def stdout_console() -> Console:
     )
 
 
+def one_line(text: str) -> str:
+    """Data is shown, never obeyed: an escape or other control character in a value would
+    drive the terminal (colours, cursor moves), and a line feed would print the rest of a
+    value as lines of its own (a comment writing a history entry nobody made), so each is
+    spelled out: ``\\x1b``, ``\\x0a``."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, int):  # bool too, as before: True shows as 1
         return f"{value:,}"
-    # Data is shown, never obeyed: an escape or other control character in a value would
-    # drive the terminal (colours, cursor moves) or break a row in two, so it is spelled out.
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    return one_line(str(value))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, indent: int = 0, rule: bool = True):

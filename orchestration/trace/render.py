@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from orchestration.terminal import one_line
 from orchestration.trace.kinds import (
     KIND,
     MAX_CANDIDATES_SHOWN,
@@ -266,4 +267,6 @@ def render(trace: Trace) -> str:
     lines += _render_runs(trace)
     if trace.notes:
         lines += ["", "notes", *(f"  {note}" for note in trace.notes)]
-    return "\n".join(lines)
+    # Every element is one line: a value holding a line feed (a comment) or an escape (a
+    # name from a landing file) is spelled out, never printed as lines of its own.
+    return "\n".join(one_line(line) for line in lines)

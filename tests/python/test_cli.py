@@ -443,3 +443,44 @@ def test_a_billing_item_key_typed_as_shown_links_the_item(tmp_path: Path) -> Non
     missing, link = links.look_up(links.Link("orders_invoices", ("SO-1",), ("INV-7", "INV-8", "INV-9")), serving)
     assert missing == ["right INV-9"]
     assert link.right == ("INV-7#", "INV-8", "INV-9") and link.right_fingerprints == ("f7", "f8", None)
+
+
+def test_exceptions_show_and_trace_print_a_value_on_its_own_line_never_as_more_lines(
+    listed: ActionStore, capsys: pytest.CaptureFixture
+) -> None:
+    # A tryout: a comment holding line feeds printed as lines of its own under `history:`,
+    # so a comment could write a history entry nobody made ("#99 ... bob resolve"); a client
+    # name from a landing file holding an escape drove the terminal. Every value is one line.
+    from orchestration.trace import Trace, render
+
+    forged = "checked\n    #99    2026-11-01T09:00:00+00:00  bob      resolve      reason_code=written_off"
+    listed.refresh_catalog(
+        [
+            {"exception_id": "c" * 32, "exception_type": "amount_variance", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_entity": "stg_crm__orders", "record_id": "SO-9",
+             "client_name": "Acme\x1b[2J Ltd", "currency": "USD", "amount_at_risk": "10.00",
+             "amount_at_risk_reporting": "10.00"},
+        ]
+    )  # fmt: skip
+    listed.act("comment", "c" * 8, "alice", comment=forged)
+    code, out, err = _run(capsys, "exceptions", "show", "c" * 8)
+    assert code == 0, err
+    assert "\x1b" not in out and "Acme\\x1b[2J Ltd" in out, out
+    history = out.split("  history:\n")[1].splitlines()
+    assert len(history) == 1 and history[0].startswith("    #") and "checked\\x0a    #99" in history[0], out
+    action = {
+        "seq": 1,
+        "acted_at": "2026-11-01T09:00:00+00:00",
+        "actor": "alice",
+        "action": "comment",
+        "exception_id": "c" * 32,
+        "state_before": {"status": "open"},
+        "state_after": {"status": "open"},
+        "comment": forged,
+        "is_in_warehouse": True,
+        "entry_hash": "e" * 64,
+        "prev_hash": "0" * 64,
+    }
+    found = Trace("c" * 8, "exception", "c" * 32, "exception id", "Acme\x1b[2J Ltd", "w", None, actions=[action])
+    text = render(found)
+    assert "\x1b" not in text and "checked\\x0a    #99" in text and "\n    #99" not in text, text
