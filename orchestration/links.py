@@ -185,7 +185,21 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
                 ).fetchall()
             )
             keys = tuple(k if k in found or f"{k}#" not in found else f"{k}#" for k in keys)
-            missing += [f"{side} {k}" for k in keys if k not in found]
+            for k in keys:
+                if k in found:
+                    continue
+                # An invoice id typed for its billing items, which are keyed INV-1#<the reference
+                # their lines quote>: name the keys to type (never guess which one was meant).
+                items = [
+                    str(r[0])
+                    for r in con.execute(
+                        "select record_key from marts.fct_reconciliation_records where reconciliation = ?"
+                        " and side = ? and starts_with(record_key, ?) order by record_key limit 6",
+                        [link.reconciliation, side, k if k.endswith("#") else f"{k}#"],
+                    ).fetchall()
+                ]
+                shown = ", ".join(items[:5]) + (", ..." if len(items) > 5 else "")
+                missing.append(f"{side} {k}" + (f" (its records here: {shown})" if items else ""))
             prints[side], sides[side] = tuple(found.get(k) for k in keys), keys
         return missing, dataclasses.replace(
             link,

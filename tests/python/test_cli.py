@@ -484,3 +484,31 @@ def test_exceptions_show_and_trace_print_a_value_on_its_own_line_never_as_more_l
     found = Trace("c" * 8, "exception", "c" * 32, "exception id", "Acme\x1b[2J Ltd", "w", None, actions=[action])
     text = render(found)
     assert "\x1b" not in text and "checked\\x0a    #99" in text and "\n    #99" not in text, text
+
+
+def test_an_invoice_id_typed_for_its_items_names_the_item_keys(tmp_path: Path) -> None:
+    # A tryout: `match --with INV-2001`, the invoice the billing system shows, was refused as
+    # "the published data has no right INV-2001" while its one item is keyed INV-2001#NW:1001
+    # (the reference its line quotes). The refusal names the keys to type; it never guesses.
+    import duckdb
+
+    from orchestration import links
+
+    serving = tmp_path / "serving.duckdb"
+    con = duckdb.connect(str(serving))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_reconciliation_records as select * from (values "
+        "('orders_invoices', 'left', 'SO-1', 'f1'), ('orders_invoices', 'right', 'INV-2001#NW:1001', 'f1'), "
+        "('orders_invoices', 'right', 'INV-3#A', 'fa'), ('orders_invoices', 'right', 'INV-3#B', 'fb'), "
+        "('orders_invoices', 'right', 'INV-30#C', 'fc'), ('delivery_orders', 'right', 'INV-4#X', 'fx')"
+        ") as t(reconciliation, side, record_key, record_fingerprint)"
+    )
+    con.close()
+    right = ("INV-2001", "INV-3#", "INV-4", "INV-2001#NW:1001")
+    missing, link = links.look_up(links.Link("orders_invoices", ("SO-1",), right), serving)
+    assert missing == [
+        "right INV-2001 (its records here: INV-2001#NW:1001)",
+        "right INV-3# (its records here: INV-3#A, INV-3#B)",
+        "right INV-4",
+    ]
