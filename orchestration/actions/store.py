@@ -372,7 +372,9 @@ class ActionStore:
                 [prefix, prefix],
             ).fetchall()
             if not rows:
-                raise NotFound(f"no exception with id {prefix!r}: run `recon exceptions list`")
+                raise NotFound(
+                    f"no exception with id {prefix!r}: run `recon exceptions list`" + self._id_hint(c, prefix)
+                )
             if len(rows) > 1:
                 raise ActionError(f"id prefix {prefix!r} is ambiguous: type more characters")
             return rows[0][0]
@@ -381,6 +383,29 @@ class ActionStore:
             return lookup(con)
         with self._connect() as c:
             return lookup(c)
+
+    def _id_hint(self, con: sqlite3.Connection, typed: str) -> str:
+        """What an unknown id was most likely meant as: an id typed in upper case (ids are md5
+        hex, lower case), or a record's id (the order or invoice an operator is asked about;
+        a whole invoice's item ``INV-1#`` is shown ``INV-1``). Named, never guessed."""
+        lower = typed.lower()
+        if (
+            lower != typed
+            and con.execute(
+                "select 1 from exception_catalog where substr(exception_id, 1, length(?)) = ?", [lower, lower]
+            ).fetchone()
+        ):
+            return f"; ids are in lower case: {lower}"
+        rows = con.execute(
+            "select exception_id, exception_type from exception_catalog where record_id in (?, ?)"
+            " order by is_current desc, exception_id limit 6",
+            [typed, f"{typed}#"],
+        ).fetchall()
+        if not rows:
+            return ""
+        named = [f"{r[0][:8]} ({r[1]}, {self._state(con, r[0]).status})" for r in rows[:5]]
+        more = ", and more: `recon exceptions list --all`" if len(rows) > 5 else ""
+        return f"; {typed} is a record: its exceptions are {', '.join(named)}{more}"
 
     # -------------------------------------------------------------- state
 

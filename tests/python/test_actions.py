@@ -91,6 +91,48 @@ def test_unknown_exception_is_not_found(store: ActionStore) -> None:
         store.act("claim", "ffff", "alice")
 
 
+def test_a_record_id_or_an_upper_case_id_typed_for_an_exception_id_is_answered_with_the_ids(tmp_path: Path) -> None:
+    # A tryout: `recon exceptions show SO-1009` (the order the operator is asked about) and
+    # `show 358D5910` (an id copied from a spreadsheet that upper-cased it) both said only
+    # "no exception with id ...". The refusal names the ids to type; nothing is guessed.
+    store = ActionStore(tmp_path / "actions.sqlite", clock=Clock(T0))
+    base = {"owner_team": "finance", "severity": "manual_review", "sla_hours": 72}
+    store.refresh_catalog(
+        [
+            {
+                **base,
+                "exception_id": "358d5910" + "0" * 24,
+                "exception_type": "amount_variance",
+                "record_id": "SO-1009",
+            },
+            {
+                **base,
+                "exception_id": "403f62b3" + "0" * 24,
+                "exception_type": "currency_mismatch",
+                "record_id": "SO-1009",
+            },
+            {
+                **base,
+                "exception_id": "ff190c5c" + "0" * 24,
+                "exception_type": "orphan_invoice",
+                "record_id": "INV-2009#",
+            },
+        ]
+    )
+    with pytest.raises(
+        NotFound,
+        match=r"SO-1009 is a record: its exceptions are 358d5910 \(amount_variance, open\), "
+        r"403f62b3 \(currency_mismatch, open\)",
+    ):
+        store.act("claim", "SO-1009", "alice")
+    with pytest.raises(NotFound, match=r"INV-2009 is a record: its exceptions are ff190c5c \(orphan_invoice, open\)"):
+        store.catalog_entry("INV-2009")
+    with pytest.raises(NotFound, match=r"ids are in lower case: 358d5910"):
+        store.catalog_entry("358D5910")
+    with pytest.raises(NotFound, match=r"no exception with id 'SO-9999': run `recon exceptions list`$"):
+        store.catalog_entry("SO-9999")
+
+
 def test_maker_checker_for_adjustments_above_threshold(store: ActionStore) -> None:
     store.act("claim", FIN, "bob")
     small = store.act("adjust", FIN, "bob", amount="12.50", reason="rounding")
