@@ -85,6 +85,24 @@ KINDS = (
         None,
         (("fulfilment__deliverables", "deliverable_id"),),
     ),
+    # Credits reconcile nothing themselves (they reduce an order's billed or delivered money),
+    # but an operator resolving with credit_issued looks one up: its file, row and staged values.
+    Kind(
+        "credit_note",
+        "credit note",
+        "staging.stg_billing__credit_notes",
+        "credit_note_id",
+        None,
+        (("billing__credit_notes", "credit_note_id"),),
+    ),
+    Kind(
+        "ad_credit",
+        "ad platform credit",
+        "staging.stg_ads__credits",
+        "credit_id",
+        None,
+        (("ads__credits", "credit_id"),),
+    ),
     Kind("lead", "CRM lead", "staging.stg_crm__leads", "lead_id", "stg_crm__leads", (("crm__leads", "lead_id"),)),
     Kind(
         "lead_form",
@@ -105,8 +123,9 @@ for _kind in KINDS:
 WHAT_TO_TYPE = (
     f"an exception id (or its first {MIN_PREFIX}+ characters, as `recon exceptions list` shows them), "
     "a match id (marts.fct_reconciliation_matches.match_id), or a record key: an order id (e.g. SO-00000123), "
-    "invoice id, billing item id (INVOICE#REFERENCE), campaign id, project id, deliverable id, CRM lead id or "
-    "lead-form submission id; prefix it with its kind to force one (e.g. order:SO-00000123)"
+    "invoice id, billing item id (INVOICE#REFERENCE), credit note id, campaign id, ad credit id, project id, "
+    "deliverable id, CRM lead id or lead-form submission id; prefix it with its kind to force one "
+    "(e.g. order:SO-00000123)"
 )
 
 # What the terminal shows of a staged row (the JSON has every column). A column followed
@@ -140,6 +159,11 @@ SHOWN_COLUMNS = {
         "project_id project_name order_ref order_ref_normalised client_name client_name_normalised deliverable_value "
         "currency deliverable_status"
     ),
+    "stg_billing__credit_notes": (
+        "invoice_id client_name_billed client_name_normalised reference reference_normalised issue_date currency "
+        "net_amount credit_reason"
+    ),
+    "stg_ads__credits": "platform account_id campaign_id credit_date credit_amount currency credit_reason",
     "stg_crm__leads": "email email_normalised full_name full_name_normalised campaign_id created_at",
     "stg_ads__lead_forms": "email email_normalised full_name full_name_normalised campaign_id submitted_at",
 }
