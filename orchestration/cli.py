@@ -1055,6 +1055,7 @@ def _manual_link(
             else:
                 what = f"this later link moves it here (in {link.reconciliation} it belongs to one record)"
             notes.append(f"note: {right} is matched to {left} now; {what}.")
+        notes += links.unlike(link, publish.serving_path())
     return link
 
 

@@ -233,3 +233,68 @@ def linked_elsewhere(link: Link, serving: Path) -> list[tuple[str, str, str, str
         ]
     finally:
         con.close()
+
+
+def unlike(link: Link, serving: Path, limit: int = 5) -> list[str]:
+    """Notes on the pairs of a match whose records are of another client or currency.
+
+    Read from marts.fct_reconciliation_record_values of the serving copy (the values the
+    passes compare: ``client_id``, the normalised ``name``, ``currency``). Not a refusal: an
+    invoice in another currency than its order is legitimate, and an operator may know the
+    client better than the names do; but a slip of a key links a stranger's invoice and the
+    next run bills the order with it, so it is said before the run applies it. A name no
+    client goes by differs from a known client unless the names are the same.
+    """
+    from orchestration.warehouse import open_reader
+
+    if not serving.exists():
+        return []
+    con = open_reader(serving)
+    try:
+        has = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts'"
+            " and table_name = 'fct_reconciliation_record_values'"
+        ).fetchone()[0]
+        if not has:
+            return []
+        values = {
+            (str(side), str(key)): json.loads(doc) if isinstance(doc, str) else dict(doc or {})
+            for side, key, doc in con.execute(
+                "select side, record_key, record_values from marts.fct_reconciliation_record_values"
+                " where reconciliation = ? and record_key in (select unnest(?))",
+                [link.reconciliation, [*link.left, *link.right]],
+            ).fetchall()
+        }
+    finally:
+        con.close()
+
+    def shown(key: str) -> str:
+        return key[:-1] if key.endswith("#") and len(key) > 1 else key
+
+    def described(key: str, doc: dict) -> str:
+        client = f"({doc['client_id']})" if doc.get("client_id") else "(a name of no known client)"
+        return f"{shown(key)} is {doc.get('name') or '(no name)'} {client} in {doc.get('currency') or '(no currency)'}"
+
+    notes = []
+    for right in link.right:
+        for left in link.left:
+            r, le = values.get(("right", right)), values.get(("left", left))
+            if r is None or le is None:
+                continue
+            if r.get("client_id") and le.get("client_id"):
+                other_client = r["client_id"] != le["client_id"]
+            else:
+                other_client = (r.get("name") or "") != (le.get("name") or "")
+            other_currency = bool(r.get("currency") and le.get("currency") and r["currency"] != le["currency"])
+            if not (other_client or other_currency):
+                continue
+            what = ", ".join(
+                w for w, on in (("another client", other_client), ("another currency", other_currency)) if on
+            )
+            notes.append(
+                f"note: {described(right, r)}, {described(left, le)}: {what}; "
+                "recorded as asked (unmatch it if that was a slip)."
+            )
+    if len(notes) > limit:
+        notes = [*notes[:limit], f"note: and {len(notes) - limit} more pair(s) of another client or currency."]
+    return notes

@@ -512,3 +512,38 @@ def test_an_invoice_id_typed_for_its_items_names_the_item_keys(tmp_path: Path) -
         "right INV-3# (its records here: INV-3#A, INV-3#B)",
         "right INV-4",
     ]
+
+
+def test_a_match_across_clients_or_currencies_is_recorded_with_a_note_saying_so(tmp_path: Path) -> None:
+    # A tryout: `match --with SO-1009` on the orphan invoice of "Lakeside Dental" in USD linked
+    # it to an order of Fjord Outdoor AB in EUR without a word; the next run billed the
+    # order with a stranger's invoice. The operator may know better (an invoice in another
+    # currency is legitimate), so the link is recorded, and the note names what differs.
+    import duckdb
+
+    from orchestration import links
+
+    serving = tmp_path / "serving.duckdb"
+    con = duckdb.connect(str(serving))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_reconciliation_record_values as select * from (values "
+        """('orders_invoices', 'left', 'SO-1', '{"name": "fjord outdoor", "client_id": "C-3", "currency": "EUR"}'),"""
+        """('orders_invoices', 'left', 'SO-2', '{"name": "fjord outdoor", "client_id": "C-3", "currency": "EUR"}'),"""
+        """('orders_invoices', 'right', 'INV-9#', '{"name": "lakeside dental", "currency": "USD"}'),"""
+        """('orders_invoices', 'right', 'INV-8#', '{"name": "fjord", "client_id": "C-3", "currency": "EUR"}'),"""
+        """('orders_invoices', 'right', 'INV-7#', '{"name": "quartz", "client_id": "C-2", "currency": "EUR"}')"""
+        ") as t(reconciliation, side, record_key, record_values)"
+    )
+    con.close()
+    link = links.Link("orders_invoices", ("SO-1",), ("INV-9#",))
+    assert links.unlike(link, serving) == [
+        "note: INV-9 is lakeside dental (a name of no known client) in USD, SO-1 is fjord outdoor (C-3) in EUR: "
+        "another client, another currency; recorded as asked (unmatch it if that was a slip)."
+    ]
+    assert links.unlike(links.Link("orders_invoices", ("SO-1", "SO-2"), ("INV-8#",)), serving) == []
+    assert links.unlike(links.Link("orders_invoices", ("SO-1",), ("INV-7#",)), serving) == [
+        "note: INV-7 is quartz (C-2) in EUR, SO-1 is fjord outdoor (C-3) in EUR: another client; "
+        "recorded as asked (unmatch it if that was a slip)."
+    ]
+    assert links.unlike(link, tmp_path / "none.duckdb") == []  # nothing published: nothing to compare
