@@ -100,13 +100,18 @@
         side_states.record_key as record_id,
         side_records.client_name,
         side_records.currency,
-        side_records.amount_at_risk,
+        -- A lapsed manual link is a review, not money: the record's own break (an orphan
+        -- invoice, a variance) carries its amount, or the rules matched it and nothing is at
+        -- risk. Counted here too, a tryout saw a restated invoice's 1,450 at risk twice.
+        case when side_states.exception_state = 'link_changed' then cast(0 as decimal(18, 4))
+            else side_records.amount_at_risk end as amount_at_risk,
+        case when side_states.exception_state = 'link_changed' then cast(0 as decimal(18, 4)) else
         {%- if rule.get('value_reporting') %}
-        side_records.amount_at_risk_reporting,
+            side_records.amount_at_risk_reporting
         {%- else %}
-        {{ convert_amount('side_records.amount_at_risk', 'fx_from.rate_to_usd', 'fx_reporting.rate_to_usd') }}
-            as amount_at_risk_reporting,
+            {{ convert_amount('side_records.amount_at_risk', 'fx_from.rate_to_usd', 'fx_reporting.rate_to_usd') }}
         {%- endif %}
+        end as amount_at_risk_reporting,
         side_records.due_date
     from (
         select

@@ -121,6 +121,15 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
         [item],
     )
     assert changed_status == "open"
+    # A review, not money: the item's own break carries what is at risk (a tryout saw a
+    # restated invoice's amount counted twice, by the orphan and by the lapsed link).
+    [(link_at_risk, link_at_risk_reporting)] = query(
+        recon_home,
+        "select amount_at_risk, amount_at_risk_reporting from marts.fct_reconciliation_exceptions"
+        " where exception_id = ?",
+        [changed_exception],
+    )
+    assert link_at_risk == 0 and link_at_risk_reporting == 0
     assert recon("exceptions", "claim", changed_exception[:12], "--as", "paul") == 0
     assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
                  "--with", order) == 0  # fmt: skip
