@@ -843,6 +843,9 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
                 **{k: details.get(k) for k in ("record_state", "matched_keys", "top_candidates")},
             }
         ]
+    if reconciliations and not entry.get("is_current"):
+        # No longer found: what follows is the record as the last run that found it saw it.
+        echo(f"  as last found ({entry['last_seen_at']}); the break is gone since:")
     for rec in reconciliations:
         matched = ", ".join(record_key_shown(k) for k in rec.get("matched_keys") or []) or "none"
         echo(f"  in {rec['reconciliation']}: {rec.get('record_state')}  matched: {matched}")
@@ -1004,7 +1007,7 @@ def cmd_exception_action(
     resolve = entry["action"] == "resolve"
     target = f" {entry['target']}" if entry.get("target") and not resolve else ""
     accepted = (
-        f"; accepted {entry['amount']} {entry.get('target') or ''}".rstrip() + " at risk"
+        f"; accepted {_money(entry['amount'], entry.get('target'))} {entry.get('target') or ''}".rstrip() + " at risk"
         if resolve and entry.get("amount")
         else ""
     )

@@ -547,3 +547,39 @@ def test_a_match_across_clients_or_currencies_is_recorded_with_a_note_saying_so(
         "recorded as asked (unmatch it if that was a slip)."
     ]
     assert links.unlike(link, tmp_path / "none.duckdb") == []  # nothing published: nothing to compare
+
+
+def test_a_resolution_prints_the_amount_it_accepted_as_show_does_and_a_gone_break_is_shown_as_last_found(
+    listed: ActionStore, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tryout: `resolve` printed "accepted 500.0000 USD" where `show` prints 500.00, and an
+    # auto-resolved exception's `show` printed the record's old state ("unmatched") as now.
+    found = {
+        "reconciliation": "orders_invoices",
+        "record_state": "unmatched",
+        "matched_keys": None,
+        "top_candidates": None,
+    }
+    listed.refresh_catalog(
+        [
+            {"exception_id": "e" * 32, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_entity": "stg_crm__orders", "record_id": "SO-77",
+             "currency": "USD", "amount_at_risk": "500.0000", "amount_at_risk_reporting": "500.0000",
+             "details": {"reconciliations": [found]}},
+            {"exception_id": "f" * 32, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_entity": "stg_crm__orders", "record_id": "SO-78",
+             "currency": "USD", "amount_at_risk": "20.0000", "amount_at_risk_reporting": "20.0000",
+             "details": {"reconciliations": [found]}},
+        ]
+    )  # fmt: skip
+    monkeypatch.setenv("RECON_USER", "alice")
+    assert _run(capsys, "exceptions", "claim", "e" * 8, "--as", "alice")[0] == 0
+    code, out, err = _run(capsys, "exceptions", "resolve", "e" * 8, "--as", "alice", "--reason", "billed_late")
+    assert code == 0, err
+    assert "accepted 500.00 USD at risk" in out, out
+    code, out, err = _run(capsys, "exceptions", "show", "f" * 8)
+    assert code == 0 and "as last found" not in out, out
+    listed.refresh_catalog([])  # the next run no longer finds it
+    code, out, err = _run(capsys, "exceptions", "show", "f" * 8)
+    assert code == 0, err
+    assert "  as last found (" in out and "the break is gone since:\n  in orders_invoices: unmatched" in out, out
