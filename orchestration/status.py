@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 from rich.console import RenderableType
 
-from orchestration import publish
+from orchestration import publish, settings
 from orchestration.lock import WarehouseBusy, warehouse_lock
 from orchestration.terminal import table
 from orchestration.warehouse import open_reader, table_exists
@@ -250,6 +250,19 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
             order by copy.batch_id
             """
         ).fetchall()
+    # Current files whose path is no longer in the landing folder (archived, moved, deleted):
+    # raw is append-only, so their rows stay loaded and current, and a tryout found nothing
+    # said so. Paths come from the log; only their existence is looked up.
+    landing = settings.landing_dir()
+    current_files = con.execute(
+        f"""
+        with {_SUPERSEDED}
+        select source_file, coalesce(rows_loaded, 0) from log
+        where status = 'loaded' and not is_superseded
+        order by source_file
+        """
+    ).fetchall()
+    out["missing_files"] = [(path, rows) for path, rows in current_files if not (landing / path).is_file()]
     return _marts_summary(con, out)
 
 
@@ -435,6 +448,20 @@ def source_blocks(data: dict) -> list[str | RenderableType]:
                 "duplicate_of_batch_id from raw.ingestion_log where status = 'duplicate'\""
             )
         blocks.append("  delete the copies: their rows are loaded from the original")
+    missing = data.get("missing_files") or []
+    if missing:
+        blocks += [
+            "",
+            f"== Loaded files no longer in landing: {len(missing)} (their rows stay loaded and current, "
+            "counted above) ==",
+        ]
+        blocks += [f"  {path}  ({rows:,} rows loaded)" for path, rows in missing[:DUPLICATES_SHOWN]]
+        if len(missing) > DUPLICATES_SHOWN:
+            blocks.append(f"  … and {len(missing) - DUPLICATES_SHOWN} more")
+        blocks.append(
+            "  archiving a loaded file is fine; to take its rows back, re-drop it at the same path without them "
+            "(a restatement)"
+        )
     blocks += [
         "",
         "== Quarantined rows by reason, current files (see raw.quarantine for file, row and original value) ==",

@@ -764,3 +764,34 @@ def test_status_lists_files_skipped_as_duplicates_and_what_they_copy(
     shown = capsys.readouterr().out
     assert "Duplicate files: 2 skipped" in shown, shown
     assert "crm/orders/copy_of_a.csv: copy of crm/orders/a.csv (batch 1)" in shown, shown
+
+
+def test_status_names_loaded_files_that_are_no_longer_in_landing(
+    recon_home: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A tryout: a file moved out of landing stayed current (raw is append-only: right) and
+    # `recon status` counted it without a word, so its rows looked as if they came from nowhere.
+    from orchestration import status, terminal
+
+    write(recon_home / "landing/crm/orders/a.csv", orders_csv(order_row("1"), order_row("2")))
+    write(recon_home / "landing/crm/orders/b.csv", orders_csv(order_row("3")))
+    run(recon_home)
+    (recon_home / "landing/crm/orders/a.csv").rename(recon_home / "a_archived.csv")
+
+    def summary() -> dict:
+        con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
+        try:
+            return status.summary(con)
+        finally:
+            con.close()
+
+    data = summary()
+    assert data["missing_files"] == [("crm/orders/a.csv", 2)]
+    assert data["sources"] == [("crm", "orders", 2, 0, 3, 3, 0, 0)]  # still counted: its rows are current
+    capsys.readouterr()
+    terminal.show(status.source_blocks(data))
+    shown = capsys.readouterr().out
+    assert "Loaded files no longer in landing: 1 (their rows stay loaded and current" in shown, shown
+    assert "crm/orders/a.csv  (2 rows loaded)" in shown, shown
+    (recon_home / "a_archived.csv").rename(recon_home / "landing/crm/orders/a.csv")
+    assert summary()["missing_files"] == []
