@@ -13,10 +13,13 @@ from orchestration.settings import recon_home
 GENESIS = "0" * 64
 ACTIONS = (
     "claim", "release", "comment", "resolve", "adjust", "approve", "reject", "reassign", "escalate", "match", "unmatch",
+    "reopen",
 )  # fmt: skip
-# Appended by the pipeline, never by a person: the break disappeared (later data reconciled
-# it) or came back after it had disappeared.
+# Appended by the pipeline: the break disappeared (later data reconciled it) or came back
+# after it had disappeared. A person may reopen too (a resolution made in error): actor tells.
 PIPELINE_ACTIONS = ("auto_resolve", "reopen")
+# Reason codes only the pipeline gives (seed reason_codes: "never given by an operator").
+PIPELINE_REASONS = ("amount_grew",)
 PIPELINE_ACTOR = "pipeline"
 
 

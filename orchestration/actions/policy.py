@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from orchestration import identity
-from orchestration.actions.core import MAX_ABS_AMOUNT, ActionError, IdentityRefused
+from orchestration.actions.core import MAX_ABS_AMOUNT, PIPELINE_REASONS, ActionError, IdentityRefused
 from orchestration.settings import PROJECT_DIR
 
 # Exception types whose value at risk is no amount in one currency: a currency_mismatch sums
@@ -175,7 +175,8 @@ class Policy:
         return code
 
     def codes_for(self, action: str) -> list[str]:
-        return sorted(c for c, a in self.reason_codes.items() if a in (action, "any"))
+        """The reason codes a person may give for ``action`` (the pipeline's own left out)."""
+        return sorted(c for c, a in self.reason_codes.items() if a in (action, "any") and c not in PIPELINE_REASONS)
 
 
 def fx_seed_path() -> Path:

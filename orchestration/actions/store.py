@@ -23,6 +23,7 @@ from orchestration.actions.core import (
     MAX_CODE_CHARS,
     OPTIONAL_HASHED_FIELDS,
     PIPELINE_ACTOR,
+    PIPELINE_REASONS,
     STORED_FIELDS,
     ActionError,
     Conflict,
@@ -541,10 +542,12 @@ class ActionStore:
         """
         if action not in ACTIONS:
             raise ActionError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        if action == "reopen" and kw.get("reason") in PIPELINE_REASONS:
+            raise ActionError(f"reason {kw.get('reason')!r} is recorded by the pipeline only; nothing recorded")
         # A reason code is recorded only if the policy allows it for this action.
         reason = self.policy.check_reason(kw["reason"], action) if kw.get("reason") else None
         fields: dict = {"reason_code": reason, "comment": kw.get("comment"), "amount": None, "target": None}
-        if action != "comment" and state.is_closed:
+        if action not in ("comment", "reopen") and state.is_closed:
             how = "closed by later data" if state.status == "auto_resolved" else f"resolved ({state.resolution})"
             raise ActionError(f"exception {state.exception_id[:8]} is {how}; nothing to {action}")
         if action in ("claim", "reassign") and not {"operator", "ops_lead"} & set(op.roles):
@@ -641,6 +644,18 @@ class ActionStore:
                 raise Conflict(f"already escalated to {state.escalated_to}")
             fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "escalate")
             fields["target"] = self.policy.escalation_team(state.severity)
+        elif action == "reopen":
+            # Taking back a resolution made in error. An auto-resolved break is gone from the
+            # data: only data brings it back (the pipeline reopens it when found again).
+            if state.status != "resolved":
+                raise ActionError(
+                    f"exception {state.exception_id[:8]} is {state.status}; only a resolution can be reopened"
+                    + (" (later data closed this one; it reopens when a run finds the break again)"
+                       if state.status == "auto_resolved" else "")
+                )  # fmt: skip
+            if not self._may_work_on(op, state):
+                raise ActionError(f"{op.name} may not reopen an exception owned by {state.owner_team}")
+            fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "reopen")
         elif action == "comment":
             if not (kw.get("comment") or "").strip():
                 raise ActionError("comment needs text (--text)")

@@ -75,6 +75,7 @@ ACTION_LABELS = {
     "escalate": "escalated",
     "match": "link recorded; the next run applies it",
     "unmatch": "unlink recorded; the next run applies it",
+    "reopen": "reopened",
 }
 CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
 

@@ -467,3 +467,37 @@ def test_a_typo_in_a_name_is_answered_with_the_name_it_is_close_to(store, action
     with pytest.raises(ActionError) as refused:
         store.act(action, FIN, actor, **kw)
     assert str(refused.value).startswith(message), str(refused.value)
+
+
+def test_a_resolution_made_in_error_is_reopened_by_a_person_with_a_reason(tmp_path: Path) -> None:
+    # A tryout: `resolve --reason written_off` by mistake could not be taken back; claim,
+    # release, reassign and escalate were all refused ("resolved; nothing to ..."), even for
+    # an ops lead, until new data happened to reopen it.
+    clock = Clock(T0)
+    store = make_store(tmp_path / "actions.sqlite", clock)
+    sla_before = store.state(FIN).sla_due_at
+    with pytest.raises(ActionError, match="is open; only a resolution can be reopened"):
+        store.act("reopen", FIN[:8], "alice", reason="resolved_in_error")
+    store.act("claim", FIN[:8], "alice")
+    store.act("resolve", FIN[:8], "alice", reason="written_off")
+    clock.now = T0 + timedelta(hours=5)
+    with pytest.raises(ActionError, match="reopen needs a reason code"):
+        store.act("reopen", FIN[:8], "alice")
+    with pytest.raises(ActionError, match="'amount_grew' is recorded by the pipeline only"):
+        store.act("reopen", FIN[:8], "alice", reason="amount_grew")
+    with pytest.raises(ActionError, match="may not reopen an exception owned by finance"):
+        store.act("reopen", FIN[:8], "carol", reason="resolved_in_error")
+    entry = store.act("reopen", FIN[:8], "bob", reason="resolved_in_error", comment="written off by mistake")
+    assert (entry["actor"], entry["reason_code"]) == ("bob", "resolved_in_error")
+    state = store.state(FIN)
+    # Open again, unclaimed, no resolution; the SLA runs from where it did (the break never left).
+    assert (state.status, state.claimed_by, state.resolution, state.resolution_seq) == ("open", None, None, None)
+    assert state.sla_due_at == sla_before and state.reopened_at is None
+    assert store.act("claim", FIN[:8], "alice")["action"] == "claim"  # workable again
+    assert "amount_grew" not in store.policy.codes_for("reopen")
+    assert store.verify() == []
+
+    # A break later data closed is not a person's to reopen: a run reopens it when found again.
+    store.refresh_catalog([])
+    with pytest.raises(ActionError, match="auto_resolved; only a resolution can be reopened"):
+        store.act("reopen", MEDIA[:8], "olga", reason="resolved_in_error")

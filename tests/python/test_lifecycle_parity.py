@@ -111,7 +111,7 @@ def test_sql_and_python_lifecycles_agree_on_every_exception(recon_home: Path, mo
     finance, media = by_team["finance"], by_team["media_ops"]
     # Escalating by hand needs one not yet escalated by an SLA breach.
     fresh_media = [e for e in media if store.state(e).escalated_to is None]
-    assert len(finance) >= 6 and len(media) >= 2 and fresh_media
+    assert len(finance) >= 7 and len(media) >= 2 and fresh_media
 
     store.act("claim", finance[0], "alice")
     store.act("claim", finance[1], "alice")
@@ -129,6 +129,10 @@ def test_sql_and_python_lifecycles_agree_on_every_exception(recon_home: Path, mo
     store.act("release", other, "olga")  # an ops lead may release another's claim
     store.act("claim", finance[5], "alice")
     store.act("resolve", finance[5], "alice", reason="billed_late")
+    # A resolution made in error, taken back by an ops lead: open in both folds.
+    store.act("claim", finance[6], "alice")
+    store.act("resolve", finance[6], "alice", reason="not_an_error")
+    store.act("reopen", finance[6], "olga", reason="resolved_in_error")
 
     raise_bookings(
         recon_home / "landing",
@@ -144,6 +148,7 @@ def test_sql_and_python_lifecycles_agree_on_every_exception(recon_home: Path, mo
     statuses = {row[0] for row in sql.values()}
     assert {"open", "claimed", "resolved"} <= statuses
     assert sql[finance[4]][2] == "media_ops" and sql[fresh_media[0]][3] is not None
+    assert sql[finance[6]][:2] == ("open", None)
 
     # More at risk than the resolution accepted: reopened, its SLA from the run that found it.
     second_run = datetime(2026, 6, 16, 12, tzinfo=UTC)
