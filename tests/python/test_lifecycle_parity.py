@@ -149,6 +149,15 @@ def test_sql_and_python_lifecycles_agree_on_every_exception(recon_home: Path, mo
     assert {"open", "claimed", "resolved"} <= statuses
     assert sql[finance[4]][2] == "media_ops" and sql[fresh_media[0]][3] is not None
     assert sql[finance[6]][:2] == ("open", None)
+    con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
+    try:
+        taken_back = con.execute(
+            "select resolved_at, resolution_code from marts.fct_exception_current where exception_id = ?",
+            [finance[6]],
+        ).fetchone()
+    finally:
+        con.close()
+    assert taken_back == (None, None)  # the resolution no longer stands
 
     # More at risk than the resolution accepted: reopened, its SLA from the run that found it.
     second_run = datetime(2026, 6, 16, 12, tzinfo=UTC)

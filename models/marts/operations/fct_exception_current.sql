@@ -184,8 +184,9 @@ final as (
         folded.reopened_because,
         folded.outgrown_resolution_seq,
         case when folded.status = 'auto_resolved' then folded.auto_resolved_at end as auto_resolved_at,
-        folded.resolved_at,
-        folded.resolution_code,
+        -- A resolution taken back by a person (reopen, resolved_in_error) no longer stands.
+        case when folded.status = 'resolved' then folded.resolved_at end as resolved_at,
+        case when folded.status = 'resolved' then folded.resolution_code end as resolution_code,
         cast(folded.aged_from as {{ recon_instant_type() }}) as aged_from,
         cast(folded.sla_hours as integer) as sla_hours,
         cast(folded.sla_due_at as {{ recon_instant_type() }}) as sla_due_at,
