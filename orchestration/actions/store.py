@@ -473,7 +473,8 @@ class ActionStore:
                     if catalog_unchanged and folded is not None
                     else con.execute("select exception_id, owner_team, severity from exception_catalog").fetchall()
                 )
-                if folded is None or any(r["exception_id"] not in folded for r in rows):
+                carried = not (folded is None or any(r["exception_id"] not in folded for r in rows))
+                if not carried:
                     folded, after_seq = {}, 0
                     for r in rows:
                         folded[r["exception_id"]] = ExceptionState(r["exception_id"], r["owner_team"], r["severity"])
@@ -483,7 +484,9 @@ class ActionStore:
                 for action in con.execute("select * from actions where seq > ? order by seq", [after_seq]):
                     state = folded.get(action["exception_id"])
                     if state is not None:
-                        if after_seq:  # a caller's states are its own: change copies
+                        # A caller's states are its own: change copies. Also when they were folded from
+                        # an empty log (after_seq 0): the desk tells a changed state by its identity.
+                        if carried:
                             state = folded[action["exception_id"]] = copy.deepcopy(state)
                         state.apply(dict(action))
                     head = action["seq"]
