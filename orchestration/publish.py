@@ -99,6 +99,32 @@ def _atomic_symlink(link: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
+def serving_wal(serving: Path | None = None) -> Path:
+    """The write-ahead log DuckDB keeps beside ``serving`` when a process opens it read-write."""
+    return Path(f"{serving or serving_path()}.wal")
+
+
+def set_aside_serving_wal(now: datetime | None = None) -> str | None:
+    """Move a write-ahead log beside the serving copy out of readers' way; say where (None: none there).
+
+    Readers open the serving copy read-only, which never writes a log, and a publication is
+    written whole. A log there is a process that opened the copy read-write (a DuckDB CLI
+    without ``-readonly``, as root whom the file's mode does not stop) and wrote. Once a
+    publication replaced that file, or the process was killed, no reader can open the serving
+    copy at all ("WAL does not match database file"). The log is kept, renamed, not deleted.
+    """
+    wal = serving_wal()
+    if not wal.exists():
+        return None
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = wal.with_name(f"{wal.name}.set-aside-{stamp}")
+    os.replace(wal, aside)
+    return (
+        f"set aside {aside}: a process opened the serving copy read-write and left this write-ahead log, which "
+        "stops every reader opening the serving copy; BI tools open it read-only"
+    )
+
+
 def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = None) -> dict:
     """Copy the marts of ``warehouse`` into a new publication and make it the serving copy.
 
@@ -197,6 +223,9 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
     record["path"] = str(final)
     record["sha256"] = sha256_of(final)
     _atomic_write(root / name / MARKER, json.dumps(record, indent=2, default=str))  # complete from here on
+    # A log a read-write session left beside the serving copy belongs to the file replaced
+    # here: beside the new one it would stop every reader. Moved aside first.
+    wal_note = set_aside_serving_wal(now)
     # The switch: one rename each; readers see the old or the new publication.
     os.replace(staged, serving_path())
     _atomic_symlink(root / "parquet", Path(name) / "parquet")
@@ -205,6 +234,8 @@ def publish(warehouse: Path, run_id: str, details: dict, now: datetime | None = 
         str(path): stamp_of(path)
         for path in (serving_path(), final, *(root / "parquet" / file for file in record.get("exports") or {}))
     }
+    if wal_note:
+        record["after_publication_note"] = wal_note
     _atomic_write(root / "current.json", json.dumps(record, indent=2, default=str))
     # Published from here on: what follows is bookkeeping, and its failure (a history file left
     # owned by root by an earlier `sudo recon run`) is said, not reported as "nothing published".
@@ -271,7 +302,13 @@ def restore_serving_copy() -> str | None:
     if not record or not record.get("path"):
         return None
     archive, serving = Path(record["path"]), serving_path()
-    if serving.is_file() and archive.is_file() and serving.stat().st_size == archive.stat().st_size:
+    wal = serving_wal(serving)
+    if (
+        serving.is_file()
+        and archive.is_file()
+        and serving.stat().st_size == archive.stat().st_size
+        and not wal.exists()
+    ):
         return None
     if not archive.is_file() or (record.get("sha256") and sha256_of(archive) != record["sha256"]):
         return (
@@ -282,13 +319,16 @@ def restore_serving_copy() -> str | None:
     staged.unlink(missing_ok=True)
     shutil.copyfile(archive, staged)
     staged.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    # A log left by a read-write session: the file it belongs to (written or not) is replaced too.
+    wal_note = set_aside_serving_wal()
     os.replace(staged, serving)
     if record.get("stamps"):
         # The copy of a verified archive, stamped anew: else every `recon status` until the
         # next publication (quiet nights publish nothing) would hash it again.
         record["stamps"][str(serving)] = stamp_of(serving)
         _atomic_write(publications_dir() / "current.json", json.dumps(record, indent=2, default=str))
-    return f"restored the serving copy {serving} from the archive of publication {record['publication']}"
+    restored = f"restored the serving copy {serving} from the archive of publication {record['publication']}"
+    return f"{restored}; {wal_note}" if wal_note else restored
 
 
 KPI_COLUMNS = """
@@ -595,6 +635,13 @@ def verify(quick: bool = False) -> dict:
                 files[str(path)] = "missing"
             else:
                 files[str(path)] = "ok" if same(path, recorded) else "modified"
+        wal = serving_wal()
+        if wal.exists():  # no reader can open the serving copy while it is there (set_aside_serving_wal)
+            files[str(wal)] = "added"
+            notes[str(wal)] = (
+                "a write-ahead log: a process opened the serving copy read-write; readers cannot open it while "
+                "this is here"
+            )
     exports = record.get("exports")
     if recorded and exports is not None:
         folder = publications_dir() / "parquet"
