@@ -31,6 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+import duckdb
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -78,6 +79,11 @@ ACTION_LABELS = {
     "reopen": "reopened",
 }
 CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
+SERVING_UNAVAILABLE = (
+    "the published serving copy cannot be read just now, so nothing was done: {} "
+    "A program that opens it read-write (a DuckDB session without read-only) stops every reader: "
+    "close it, and open the serving copy read-only. `recon status` and `recon publication verify` say more."
+)
 
 
 def desk_secret() -> bytes:
@@ -173,6 +179,13 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
                 return page(request, "error.html", status=403, message=str(exc))
             except FormTooLarge as exc:
                 return page(request, "error.html", status=413, message=str(exc))
+            except duckdb.IOException as exc:
+                # The serving copy cannot be opened: a process holds it read-write (a DuckDB CLI
+                # without -readonly), or left a log beside it. Nothing was done; say so, not a 500.
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                response = page(request, "error.html", status=503, message=SERVING_UNAVAILABLE.format(first))
+                response.headers["Retry-After"] = "60"
+                return response
 
         return wrapped
 

@@ -1,0 +1,74 @@
+"""The desk when the published serving copy cannot be opened: a BI session holds it read-write.
+
+No dbt run: a two-exception action store (as test_actions builds it), a tiny serving copy
+published by ``publish.publish``, and a DuckDB session in another process holding that file.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from starlette.testclient import TestClient
+from test_actions import FIN, make_store  # noqa: E402
+
+from orchestration import publish
+from orchestration.actions import store_path
+from orchestration.desk.accounts import Accounts
+from orchestration.desk.service import Desk
+from orchestration.desk.web import create_app
+
+SECRET = b"a-test-secret-of-more-than-32-characters-000"
+PASSWORD = "correct horse alice battery"
+
+
+@pytest.fixture
+def held_read_write(recon_home: Path) -> Iterator[Path]:
+    warehouse = recon_home / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_reconciled_orders as select range as order_no from range(3)")
+    con.close()
+    publish.publish(warehouse, "run00001", {})
+    serving = publish.serving_path()
+    code = f"import duckdb, time\ncon = duckdb.connect({str(serving)!r})\nprint('open', flush=True)\ntime.sleep(120)\n"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        yield serving
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_pages_and_actions_say_the_serving_copy_is_held_instead_of_a_500(held_read_write: Path) -> None:
+    make_store(store_path())
+    accounts = Accounts()
+    accounts.add("alice", PASSWORD, by="olga")
+    client = TestClient(
+        create_app(Desk(), accounts, SECRET), base_url="http://127.0.0.1:8321", raise_server_exceptions=False
+    )
+    form = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]*)"', form.text).group(1)
+    client.post("/login", data={"name": "alice", "password": PASSWORD, "login_csrf": token}, follow_redirects=False)
+    inbox = client.get("/")
+    assert inbox.status_code == 200  # the inbox reads the action store only
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', inbox.text).group(1)
+
+    for response in (
+        client.get("/dashboard"),
+        client.get(f"/exceptions/{FIN}"),
+        client.post(
+            f"/exceptions/{FIN}/act",
+            data={"csrf_token": csrf, "action": "match", "with_keys": "INV-1", "reason": "other"},
+            follow_redirects=False,
+        ),
+    ):
+        assert response.status_code == 503, response.text[:300]
+        assert "serving copy cannot be read just now" in response.text
+        assert "Traceback" not in response.text and response.headers["Retry-After"] == "60"
