@@ -292,7 +292,12 @@ def cmd_run(quiet: bool, verbose: bool, full_refresh: bool) -> int:
     if ok and not quiet:
         from orchestration import status
 
-        terminal.show(status.render_published())
+        try:
+            terminal.show(status.render_published())
+        except status.ReaderError as exc:
+            # The run did its work; only the summary, read from the serving copy, cannot be shown
+            # (a BI session holding that file read-write). A scheduler must not take it for a failed run.
+            click.echo(f"recon run: the run succeeded, but its summary cannot be shown: {exc}", err=True)
     return 0 if ok else 1
 
 

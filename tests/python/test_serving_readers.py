@@ -87,3 +87,23 @@ def test_a_quiet_run_puts_back_a_serving_copy_a_read_write_session_changed(wareh
     assert done and "restored" in done and "set aside" in done
     assert "my_scratch" not in tables(serving) and readable(serving) == 10
     assert publish.verify()["ok"]
+
+
+def test_a_run_that_succeeded_exits_0_when_a_bi_session_holds_the_serving_copy(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`recon run` exited 5 ("conflict") after a successful run: only its summary could not open the copy."""
+    from orchestration import cli
+
+    publish.publish(warehouse, "run00001", {})
+    serving = publish.serving_path()
+    code = f"import duckdb, time\ncon = duckdb.connect({str(serving)!r})\nprint('open', flush=True)\ntime.sleep(120)\n"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        monkeypatch.setattr(cli, "_run_pipeline", lambda **kw: True)  # a run that succeeded and published
+        assert cli.main(["run"]) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "the run succeeded, but its summary cannot be shown" in capsys.readouterr().err
