@@ -178,7 +178,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
             except PermissionError as exc:
                 return page(request, "error.html", status=403, message=str(exc))
             except FormTooLarge as exc:
-                return page(request, "error.html", status=413, message=str(exc))
+                return page(request, "error.html", status=exc.status, message=str(exc))
             except duckdb.IOException as exc:
                 # The serving copy cannot be opened: a process holds it read-write (a DuckDB CLI
                 # without -readonly), or left a log beside it. Nothing was done; say so, not a 500.
@@ -208,7 +208,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
         try:
             form = await read_form(request)
         except FormTooLarge as exc:
-            return PlainTextResponse(str(exc), status_code=413, headers=SECURITY_HEADERS)
+            return PlainTextResponse(str(exc), status_code=exc.status, headers=SECURITY_HEADERS)
         try:
             expected = signer.loads(request.cookies.get(LOGIN_COOKIE, ""), max_age=900)
         except BadSignature:
@@ -458,7 +458,11 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
 
 
 class FormTooLarge(Exception):
-    pass
+    """A form the desk does not read: too large or too many fields (413), not a form (415), not UTF-8 (400)."""
+
+    def __init__(self, message: str, status: int = 413) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 async def read_form(request: Request) -> dict:
@@ -467,15 +471,18 @@ async def read_form(request: Request) -> dict:
     ``ids`` (the inbox's checkboxes) is a list; every other field its last value.
     """
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raise FormTooLarge("the desk takes forms (application/x-www-form-urlencoded) only")
+        raise FormTooLarge("the desk takes forms (application/x-www-form-urlencoded) only", status=415)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise FormTooLarge(f"the form is larger than {MAX_FORM_BYTES // 1024} KB")
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
-    except (UnicodeDecodeError, ValueError) as exc:
+        # strict: a %-escaped byte that is not UTF-8 is refused, not logged as U+FFFD in the audit chain
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise FormTooLarge("the form cannot be read: it is not UTF-8 text", status=400) from exc
+    except ValueError as exc:
         raise FormTooLarge(f"the form cannot be read: {str(exc)[:100]}") from exc
     fields: dict = {"ids": []}
     for key, value in pairs:

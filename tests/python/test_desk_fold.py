@@ -1,12 +1,17 @@
-"""The desk's inbox folds the action log incrementally; these run on a catalog of two exceptions, no warehouse."""
+"""The desk on a catalog of two exceptions (as test_actions builds it), no warehouse: the inbox's fold, forms."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from starlette.testclient import TestClient
 from test_actions import FIN, T0, Clock, make_store  # noqa: E402
 
+from orchestration.actions import store_path
+from orchestration.desk.accounts import Accounts
 from orchestration.desk.service import Desk
+from orchestration.desk.web import create_app
 
 
 def test_an_action_on_a_store_whose_log_was_empty_shows_in_the_inbox(tmp_path: Path, recon_home: Path) -> None:
@@ -30,3 +35,26 @@ def test_fold_all_leaves_the_callers_states_as_they_were(tmp_path: Path) -> None
     store.act("claim", FIN[:8], "alice")
     _, after = store.fold_all(head, before, catalog_unchanged=True)
     assert before[FIN].status == "open" and after[FIN].status == "claimed"
+
+
+def test_a_comment_whose_bytes_are_not_utf8_is_refused_not_logged_as_replacement_characters(recon_home: Path) -> None:
+    """%FF%FE is no UTF-8 text: the store refuses such bytes from the CLI, and the desk logged them as U+FFFD."""
+    store = make_store(store_path())
+    accounts = Accounts()
+    accounts.add("alice", "correct horse alice battery", by="olga")
+    client = TestClient(create_app(Desk(), accounts, b"a-test-secret-of-more-than-32-characters-000"))
+    form = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]*)"', form.text).group(1)
+    login = {"name": "alice", "password": "correct horse alice battery", "login_csrf": token}
+    client.post("/login", data=login, follow_redirects=False)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
+    response = client.post(
+        f"/exceptions/{FIN}/act",
+        content=f"csrf_token={csrf}&action=comment&comment=%FF%FEnot+text",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400 and "not UTF-8" in response.text
+    assert store.history(FIN) == []
+    not_a_form = client.post(f"/exceptions/{FIN}/act", json={"csrf_token": csrf, "action": "claim"})
+    assert not_a_form.status_code == 415 and store.history(FIN) == []
