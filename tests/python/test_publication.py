@@ -172,6 +172,24 @@ def test_verify_names_a_missing_or_altered_parquet_export(home: Path, capsys: py
     assert cli.main(["publication", "verify"]) == 0
 
 
+def test_every_parquet_export_has_its_tables_column_types(home: Path) -> None:
+    """A BI tool reading parquet/ gets the serving copy's types: a HUGEINT (DuckDB's sum of a BIGINT)
+    was written as DOUBLE, so row counts read as 9.0 and lose digits past 2**53."""
+    record = publish.current()
+    con = duckdb.connect(str(publish.serving_path()), read_only=True)
+    try:
+        for file, meta in record["exports"].items():
+            schema, table = meta["table"].split(".")
+            in_table = con.execute(f'select column_name, column_type from (describe "{schema}"."{table}")').fetchall()
+            path = str(home / "publications" / "parquet" / file)
+            exported = con.execute(
+                "select column_name, column_type from (describe select * from read_parquet(?))", [path]
+            ).fetchall()
+            assert exported == in_table, (file, [(a, b) for a, b in zip(in_table, exported, strict=True) if a != b])
+    finally:
+        con.close()
+
+
 def test_shadow_rules_report_drift_and_leave_production_alone(home: Path, tmp_path: Path) -> None:
     spec = "macros/specs/spec__orders_invoices.sql"
     candidate = tmp_path / "candidate"

@@ -15,7 +15,7 @@ select
     batches.source_system,
     batches.entity,
     count(*) as batches_loaded,
-    sum(batches.rows_loaded) as rows_loaded,
+    cast(sum(batches.rows_loaded) as bigint) as rows_loaded,  -- a HUGEINT sum exports to Parquet as DOUBLE
     max({{ recon_at_utc("batches.ingested_at") }}) as last_ingested_at,
     round({{ recon_date_diff('minute', 'max(' ~ recon_at_utc('batches.ingested_at') ~ ')', 'any_value(as_of.as_of_at)') }} / cast(60 as double), 1)
         as hours_since_last_file,
