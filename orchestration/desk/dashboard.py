@@ -64,7 +64,11 @@ def runs() -> list[dict]:
 
 
 def dashboard(desk: Desk) -> dict:
-    con = desk.reader()
+    with desk.reading() as con:
+        return _dashboard(con)
+
+
+def _dashboard(con) -> dict:
     record = publish.current()
     board: dict = {"publication": record, "cards": {}, "charts": {}, "tables": {}, "runs": runs()}
     if con is None:

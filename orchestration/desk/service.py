@@ -21,6 +21,7 @@ import json
 import os
 import re
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -157,6 +158,8 @@ class Desk:
         self._row_cache_signature = None
         self._reader = None
         self._reader_key = None
+        self._reading = 0  # blocks in reading() now
+        self._readers_done = threading.Condition()
 
     # ---------------------------------------------------------------- stores
 
@@ -181,19 +184,43 @@ class Desk:
         login = (lambda: DESK_LOGIN_PREFIX + user) if user else (lambda: "desk")
         return ActionStore(self.actions_path, policy=self.policy, login=login, **kw)
 
-    def reader(self):
-        """A cursor on the serving copy, reopened when a publication replaced the file; None before one."""
+    @contextmanager
+    def reading(self):
+        """A cursor on the serving copy for the length of the block; None before a publication.
+
+        A publication replaces the file, and the next block reopens it, but only once every
+        block still reading through the old connection is done. Closing a connection fails the
+        cursors other requests read through (500s at every run), and DuckDB gives a new
+        connection to a path whose old database is still open that old database: the replaced
+        file. So the reopen waits. Blocks must not nest (the inner one could wait on the outer).
+        """
+        with self._readers_done:
+            while True:
+                try:
+                    st = os.stat(self.serving)
+                    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+                except FileNotFoundError:
+                    key = None
+                if key is None or key == self._reader_key or self._reading == 0:
+                    break
+                self._readers_done.wait()
+            cursor = None
+            if key is not None:
+                if key != self._reader_key:
+                    if self._reader is not None:
+                        self._reader.close()
+                    self._reader, self._reader_key = None, None
+                    self._reader, self._reader_key = open_reader(self.serving), key
+                cursor = self._reader.cursor()
+            self._reading += 1
         try:
-            st = os.stat(self.serving)
-        except FileNotFoundError:
-            return None
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        with self._lock:
-            if self._reader_key != key:
-                if self._reader is not None:
-                    self._reader.close()
-                self._reader, self._reader_key = open_reader(self.serving), key
-            return self._reader.cursor()
+            yield cursor
+        finally:
+            if cursor is not None:
+                cursor.close()
+            with self._readers_done:
+                self._reading -= 1
+                self._readers_done.notify_all()
 
     def operator(self, name: str):
         return self.policy.operators[name]
@@ -324,58 +351,59 @@ class Desk:
         state = store.state(eid)
         details = json.loads(entry.get("details") or "{}")
         reconciliations = details.get("reconciliations") or []
-        con = self.reader()
-        records, orders = [], {}
-        for rec in reconciliations:
-            keys = [entry["record_id"], *(rec.get("matched_keys") or [])]
-            keys += [c["candidate_key"] for c in rec.get("top_candidates") or []]
-            if con is not None:
-                found = con.execute(
-                    "select reconciliation, side, record_key, record_date, record_state, matched_keys, matched_by,"
-                    " candidate_count from marts.fct_reconciliation_records"
-                    " where reconciliation = ? and list_contains(?, record_key) order by side, record_key",
-                    [rec["reconciliation"], keys],
-                ).fetchall()
-                cols = (
-                    "reconciliation",
-                    "side",
-                    "record_key",
-                    "record_date",
-                    "record_state",
-                    "matched_keys",
-                    "matched_by",
-                    "candidate_count",
-                )
-                records += [dict(zip(cols, r, strict=True)) for r in found]
-        order_keys = sorted(
-            {r["record_key"] for r in records if r["record_key"].startswith("SO-")}
-            | ({entry["record_id"]} if entry["record_entity"] == "stg_crm__orders" else set())
-        )
-        if con is not None and order_keys:
-            cols = (
-                "order_id",
-                "client_name",
-                "order_ref",
-                "order_type",
-                "order_status",
-                "service_start_date",
-                "service_end_date",
-                "currency",
-                "booked_amount",
-                "billed_amount",
-                "credited_amount",
-                "delivered_amount",
-                "fulfilled_amount",
-                "billing_state",
-                "delivery_state",
-                "fulfilment_state",
+        with self.reading() as con:  # the lineage too: it opens the same file
+            records, orders = [], {}
+            for rec in reconciliations:
+                keys = [entry["record_id"], *(rec.get("matched_keys") or [])]
+                keys += [c["candidate_key"] for c in rec.get("top_candidates") or []]
+                if con is not None:
+                    found = con.execute(
+                        "select reconciliation, side, record_key, record_date, record_state, matched_keys, matched_by,"
+                        " candidate_count from marts.fct_reconciliation_records"
+                        " where reconciliation = ? and list_contains(?, record_key) order by side, record_key",
+                        [rec["reconciliation"], keys],
+                    ).fetchall()
+                    cols = (
+                        "reconciliation",
+                        "side",
+                        "record_key",
+                        "record_date",
+                        "record_state",
+                        "matched_keys",
+                        "matched_by",
+                        "candidate_count",
+                    )
+                    records += [dict(zip(cols, r, strict=True)) for r in found]
+            order_keys = sorted(
+                {r["record_key"] for r in records if r["record_key"].startswith("SO-")}
+                | ({entry["record_id"]} if entry["record_entity"] == "stg_crm__orders" else set())
             )
-            found = con.execute(
-                f"select {', '.join(cols)} from marts.fct_reconciled_orders where list_contains(?, order_id)",
-                [order_keys],
-            ).fetchall()  # fixed column names; the keys are a parameter
-            orders = {r[0]: dict(zip(cols, r, strict=True)) for r in found}
-        compared = self._compared(con, entry, reconciliations) if con is not None else []
+            if con is not None and order_keys:
+                cols = (
+                    "order_id",
+                    "client_name",
+                    "order_ref",
+                    "order_type",
+                    "order_status",
+                    "service_start_date",
+                    "service_end_date",
+                    "currency",
+                    "booked_amount",
+                    "billed_amount",
+                    "credited_amount",
+                    "delivered_amount",
+                    "fulfilled_amount",
+                    "billing_state",
+                    "delivery_state",
+                    "fulfilment_state",
+                )
+                found = con.execute(
+                    f"select {', '.join(cols)} from marts.fct_reconciled_orders where list_contains(?, order_id)",
+                    [order_keys],
+                ).fetchall()  # fixed column names; the keys are a parameter
+                orders = {r[0]: dict(zip(cols, r, strict=True)) for r in found}
+            compared = self._compared(con, entry, reconciliations) if con is not None else []
+            lineage = self.lineage(eid)
         return {
             "entry": entry,
             "state": state,
@@ -385,7 +413,7 @@ class Desk:
             "records": records,
             "orders": orders,
             "history": store.history(eid),
-            "lineage": self.lineage(eid),
+            "lineage": lineage,
             "reason_codes": {a: self.policy.codes_for(a) for a in ACTIONS},
         }
 
@@ -454,7 +482,8 @@ class Desk:
                 link = links.build({**entry, "domain": details.get("domain")}, keys, form.get("reconciliation") or None)
             except links.LinkError as exc:
                 raise ActionError(str(exc)) from exc
-            missing, link = links.look_up(link, self.serving)
+            with self.reading():  # a publication's reopen waits for it: it opens the same file
+                missing, link = links.look_up(link, self.serving)
             if missing:
                 raise ActionError(f"the published data has no {'; no '.join(missing)}: check the key")
         return store.act(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +73,37 @@ def test_pages_and_actions_say_the_serving_copy_is_held_instead_of_a_500(held_re
         assert response.status_code == 503, response.text[:300]
         assert "serving copy cannot be read just now" in response.text
         assert "Traceback" not in response.text and response.headers["Retry-After"] == "60"
+
+
+def test_a_page_reading_when_a_publication_replaces_the_serving_copy_reads_on(recon_home: Path) -> None:
+    """Request A reads while a publication switches the file; request B comes after the switch.
+    B reopened the copy and closed the connection A read through: 500s at every run. Now B waits
+    for A, then reads the new publication (not DuckDB's cached old database)."""
+    warehouse = recon_home / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_reconciled_orders as select range as order_no from range(3)")
+    con.close()
+    publish.publish(warehouse, "run00001", {})
+    make_store(store_path())
+    desk = Desk()
+    count = "select count(*) from marts.fct_reconciled_orders"
+    seen_by_b: list = []
+
+    def request_b() -> None:
+        with desk.reading() as reading:
+            seen_by_b.append(reading.execute(count).fetchall())
+
+    with desk.reading() as a:  # request A, mid-page
+        assert a.execute(count).fetchall() == [(3,)]
+        con = duckdb.connect(str(warehouse))
+        con.execute("insert into marts.fct_reconciled_orders select 3 + range from range(2)")
+        con.close()
+        publish.publish(warehouse, "run00002", {})
+        b = threading.Thread(target=request_b)
+        b.start()
+        b.join(0.5)
+        assert b.is_alive() and not seen_by_b  # B waits for A to finish reading the old file
+        assert a.execute(count).fetchall() == [(3,)]  # A reads on
+    b.join(10)
+    assert seen_by_b == [[(5,)]]
