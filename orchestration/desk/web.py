@@ -158,7 +158,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
     async def form_of(request: Request) -> dict:
         """The POSTed form, bounded in size, after the CSRF and Origin checks."""
         origin = request.headers.get("origin")
-        if origin and origin not in (f"{request.url.scheme}://{request.url.netloc}",):
+        if origin and not _same_origin(origin, request):
             raise PermissionError("cross-site request refused")
         fields = await read_form(request)
         expected = getattr(request.state, "csrf", None)
@@ -236,7 +236,8 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
             max_age=int(SESSION_LIFETIME.total_seconds()),
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            # Behind a proxy that ends TLS the desk is asked over http; the browser's Origin says https.
+            secure=request.url.scheme == "https" or (request.headers.get("origin") or "").startswith("https://"),
         )
         response.delete_cookie(LOGIN_COOKIE)
         return response
@@ -514,6 +515,17 @@ def desk_words(message: str) -> str:
 def _exception_id(text: str) -> str:
     """Ids are lower-case hex: a prefix typed in capitals finds the same exception."""
     return text.lower() if re.fullmatch(r"[0-9A-Fa-f]{1,64}", text) else text
+
+
+def _same_origin(origin: str, request: Request) -> bool:
+    """A form from a page of this desk: the Origin's host (and port) is the one the desk was asked for.
+
+    Its scheme may be http or https: behind a reverse proxy that ends TLS (docs/desk.md) the
+    desk is asked over http while the browser's Origin is https, and comparing schemes refused
+    every form there as cross-site. The session's CSRF token is checked as well.
+    """
+    scheme, sep, host = origin.partition("://")
+    return bool(sep) and scheme.lower() in ("http", "https") and host.lower() == request.url.netloc.lower()
 
 
 def _safe_next(target: str | None) -> str | None:

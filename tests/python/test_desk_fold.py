@@ -11,7 +11,7 @@ from test_actions import FIN, T0, Clock, make_store  # noqa: E402
 from orchestration.actions import store_path
 from orchestration.desk.accounts import Accounts
 from orchestration.desk.service import Desk
-from orchestration.desk.web import create_app
+from orchestration.desk.web import SESSION_COOKIE, create_app
 
 
 def test_an_action_on_a_store_whose_log_was_empty_shows_in_the_inbox(tmp_path: Path, recon_home: Path) -> None:
@@ -58,3 +58,33 @@ def test_a_comment_whose_bytes_are_not_utf8_is_refused_not_logged_as_replacement
     assert store.history(FIN) == []
     not_a_form = client.post(f"/exceptions/{FIN}/act", json={"csrf_token": csrf, "action": "claim"})
     assert not_a_form.status_code == 415 and store.history(FIN) == []
+
+
+def test_behind_a_proxy_that_ends_tls_forms_work_and_the_session_cookie_is_secure(recon_home: Path) -> None:
+    """The browser is on https://desk.example.com; the proxy asks the desk over http with the same Host.
+    Every form was refused as cross-site (the Origin's scheme is https), and the cookie was never Secure."""
+    store = make_store(store_path())
+    accounts = Accounts()
+    accounts.add("alice", "correct horse alice battery", by="olga")
+    client = TestClient(
+        create_app(Desk(), accounts, b"a-test-secret-of-more-than-32-characters-000"),
+        base_url="http://desk.example.com",
+    )
+    browser = {"origin": "https://desk.example.com"}
+    form = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]*)"', form.text).group(1)
+    login = {"name": "alice", "password": "correct horse alice battery", "login_csrf": token}
+    response = client.post("/login", data=login, headers=browser, follow_redirects=False)
+    assert response.status_code == 303 and "secure" in response.headers["set-cookie"].lower()
+    # The browser sends its Secure cookie over https; the proxy passes it on over http.
+    client.cookies.set(SESSION_COOKIE, response.cookies[SESSION_COOKIE])
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
+
+    claim = {"csrf_token": csrf, "action": "claim"}
+    response = client.post(f"/exceptions/{FIN}/act", data=claim, headers=browser, follow_redirects=False)
+    assert response.status_code == 303, response.text[:300]
+    assert [a["action"] for a in store.history(FIN)] == ["claim"]
+    for other in ("https://evil.example.com", "https://desk.example.com.evil.example", "null"):
+        refused = client.post(f"/exceptions/{FIN}/act", data=claim, headers={"origin": other})
+        assert refused.status_code == 403 and "cross-site" in refused.text
+    assert len(store.history(FIN)) == 1
