@@ -235,8 +235,13 @@ class Desk:
     def _catalog(self, store: ActionStore) -> dict[str, dict]:
         """The catalog, parsed once per run (cached), and every state brought up to the log's head."""
         with store._connect() as con:
+            # The digest each run's refresh records: a refresh that changes rows but not the count,
+            # the latest sighting (a pinned RECON_AS_OF) or the current ones is a new catalog too.
             signature = tuple(
-                con.execute("select count(*), max(last_seen_at), sum(is_current) from exception_catalog").fetchone()
+                con.execute(
+                    "select count(*), max(last_seen_at), sum(is_current),"
+                    " (select digest from catalog_digest where id = 1) from exception_catalog"
+                ).fetchone()
             )
             reload = signature != self._folded.signature
             catalog = (

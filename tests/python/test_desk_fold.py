@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 from starlette.testclient import TestClient
-from test_actions import FIN, T0, Clock, make_store  # noqa: E402
+from test_actions import FIN, MEDIA, T0, Clock, make_store  # noqa: E402
 
 from orchestration.actions import store_path
 from orchestration.desk.accounts import Accounts
@@ -88,3 +89,23 @@ def test_behind_a_proxy_that_ends_tls_forms_work_and_the_session_cookie_is_secur
         refused = client.post(f"/exceptions/{FIN}/act", data=claim, headers={"origin": other})
         assert refused.status_code == 403 and "cross-site" in refused.text
     assert len(store.history(FIN)) == 1
+
+
+def test_a_catalog_refreshed_at_the_same_as_of_shows_its_new_owner_and_amount(tmp_path: Path, recon_home: Path) -> None:
+    """Two runs at one pinned RECON_AS_OF write the same last_seen_at: the desk kept the first catalog
+    (its owner, amount, SLA) because count, latest sighting and current rows had not changed."""
+    path = tmp_path / "actions.sqlite"
+    store = make_store(path)
+    desk = Desk(actions_path=path, serving=tmp_path / "no-serving.duckdb", clock=Clock(T0))
+    assert {r["exception_id"]: r["owner_team"] for r in desk.rows("alice")}[FIN] == "finance"
+    rows = [
+        {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "media_ops",
+         "severity": "manual_review", "sla_hours": 72, "currency": "USD", "amount_at_risk": "9999.00",
+         "amount_at_risk_reporting": "9999.00"},
+        {"exception_id": MEDIA, "exception_type": "over_delivery", "owner_team": "media_ops",
+         "severity": "manual_review", "sla_hours": 24, "currency": "USD", "amount_at_risk": "80.00",
+         "amount_at_risk_reporting": "80.00"},
+    ]  # fmt: skip
+    store.refresh_catalog(rows)  # the same clock: the same last_seen_at
+    row = {r["exception_id"]: r for r in desk.rows("alice")}[FIN]
+    assert (row["owner_team"], row["amount"]) == ("media_ops", Decimal("9999.00"))
