@@ -506,6 +506,36 @@ def test_every_action_works_through_the_desk_forms(home: Path, accounts: Account
     assert len(state.applied_adjustments) == 2
 
 
+def test_a_resolution_made_in_error_is_reopened_from_the_desk(home: Path, accounts: Accounts) -> None:
+    store = ActionStore(home / "actions.sqlite")
+    eid = next(
+        r["exception_id"]
+        for r in reversed(store.list_exceptions(team="finance"))
+        if r["status"] == "open" and not store.state(r["exception_id"]).escalated_to
+    )
+    alice = client_for(accounts, "10.0.0.7")
+    login(alice, "alice")
+
+    def act(action: str, **form) -> None:
+        page = alice.get(f"/exceptions/{eid}")
+        response = alice.post(
+            f"/exceptions/{eid}/act",
+            data={"action": action, "csrf_token": csrf_of(page.text), **form},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, (action, response.text[-800:])
+
+    assert 'value="reopen"' not in alice.get(f"/exceptions/{eid}").text  # open: nothing to reopen
+    act("claim")
+    act("resolve", reason="billed_late")
+    page = alice.get(f"/exceptions/{eid}").text
+    assert 'value="reopen"' in page and "resolved_in_error" in page and "amount_grew" not in page
+    act("reopen", reason="resolved_in_error", comment="billed late was the wrong call")
+    state = ActionStore(home / "actions.sqlite").state(eid)
+    assert (state.status, state.resolution) == ("open", None)
+    assert log(home)[-1]["action"] == "reopen" and log(home)[-1]["login"] == "desk:alice"
+
+
 def test_hostile_requests_get_clear_refusals_and_record_nothing(home: Path, accounts: Accounts) -> None:
     client = client_for(accounts, "10.5.5.5")
     login(client, "alice")
