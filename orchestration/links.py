@@ -245,17 +245,13 @@ def unlike(link: Link, serving: Path, limit: int = 5) -> list[str]:
     next run bills the order with it, so it is said before the run applies it. A name no
     client goes by differs from a known client unless the names are the same.
     """
-    from orchestration.warehouse import open_reader
+    from orchestration.warehouse import open_reader, table_exists
 
     if not serving.exists():
         return []
     con = open_reader(serving)
     try:
-        has = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts'"
-            " and table_name = 'fct_reconciliation_record_values'"
-        ).fetchone()[0]
-        if not has:
+        if not table_exists(con, "marts", "fct_reconciliation_record_values"):
             return []
         values = {
             (str(side), str(key)): json.loads(doc) if isinstance(doc, str) else dict(doc or {})

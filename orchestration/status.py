@@ -412,6 +412,12 @@ def render(source: Source, con: duckdb.DuckDBPyConnection) -> list[str | Rendera
     return blocks
 
 
+def _capped(lines: list[str], where_the_rest_are: str = "") -> list[str]:
+    """The first DUPLICATES_SHOWN lines of a file list, and how many more (and where to see them)."""
+    more = len(lines) - DUPLICATES_SHOWN
+    return lines[:DUPLICATES_SHOWN] + ([f"  … and {more} more{where_the_rest_are}"] if more > 0 else [])
+
+
 def source_blocks(data: dict) -> list[str | RenderableType]:
     """The raw layer part of `recon status`: current files per source, what restatements
     superseded (kept in raw, not counted), rejected files and quarantined rows."""
@@ -439,14 +445,11 @@ def source_blocks(data: dict) -> list[str | RenderableType]:
             f"== Duplicate files: {len(duplicates)} skipped (the same bytes as a loaded file; nothing loaded, "
             "not counted above) ==",
         ]
-        blocks += [
-            f"  {copy}: copy of {original} (batch {batch})" for copy, original, batch in duplicates[:DUPLICATES_SHOWN]
-        ]
-        if len(duplicates) > DUPLICATES_SHOWN:
-            blocks.append(
-                f'  … and {len(duplicates) - DUPLICATES_SHOWN} more: recon query "select source_file, '
-                "duplicate_of_batch_id from raw.ingestion_log where status = 'duplicate'\""
-            )
+        blocks += _capped(
+            [f"  {copy}: copy of {original} (batch {batch})" for copy, original, batch in duplicates],
+            ': recon query "select source_file, duplicate_of_batch_id from raw.ingestion_log '
+            "where status = 'duplicate'\"",
+        )
         blocks.append("  delete the copies: their rows are loaded from the original")
     missing = data.get("missing_files") or []
     if missing:
@@ -455,9 +458,7 @@ def source_blocks(data: dict) -> list[str | RenderableType]:
             f"== Loaded files no longer in landing: {len(missing)} (their rows stay loaded and current, "
             "counted above) ==",
         ]
-        blocks += [f"  {path}  ({rows:,} rows loaded)" for path, rows in missing[:DUPLICATES_SHOWN]]
-        if len(missing) > DUPLICATES_SHOWN:
-            blocks.append(f"  … and {len(missing) - DUPLICATES_SHOWN} more")
+        blocks += _capped([f"  {path}  ({rows:,} rows loaded)" for path, rows in missing])
         blocks.append(
             "  archiving a loaded file is fine; to take its rows back, re-drop it at the same path without them "
             "(a restatement)"

@@ -30,7 +30,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
     Runs after each pipeline build, so operators work from the action store alone and
     never need the warehouse, which the next run may be holding for writing.
     """
-    from orchestration.warehouse import open_reader
+    from orchestration.warehouse import open_reader, table_exists
 
     con = open_reader(warehouse)
     try:
@@ -50,13 +50,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
         # Rows of current files that were quarantined and name the exception's record or a
         # record it is matched to: the break may come from data that never loaded (a
         # tryout: five of an invoice's six lines quarantined made a false amount variance).
-        has_quarantine = (
-            con.execute(
-                "select count(*) from information_schema.tables where table_schema = 'raw'"
-                " and table_name in ('quarantine', 'ingestion_log')"
-            ).fetchone()[0]
-            == 2
-        )
+        has_quarantine = table_exists(con, "raw", "quarantine") and table_exists(con, "raw", "ingestion_log")
         quarantined = (
             """
             quarantine_values as (
@@ -92,10 +86,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
         # The client a record's names resolve to (its record values' client_id, named as the
         # orders of that client name it): a campaign's exception carries the account or
         # campaign name as sent ("Acme Fitness - Summer Promo Dec 2025"), not the client.
-        has_values = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts'"
-            " and table_name = 'fct_reconciliation_record_values'"
-        ).fetchone()[0]
+        has_values = table_exists(con, "marts", "fct_reconciliation_record_values")
         named = (
             """
             named_clients as (

@@ -43,6 +43,17 @@ def orders_csv(*rows: str) -> str:
     return "\n".join([ORDER_HEADER, *rows]) + "\n"
 
 
+def status_summary(home: Path) -> dict:
+    """What `recon status --working` reports of the home's warehouse, as data."""
+    from orchestration import status
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return status.summary(con)
+    finally:
+        con.close()
+
+
 def run(home: Path) -> ingest.IngestReport:
     return ingest.ingest_landing(home / "landing", home / "warehouse.duckdb")
 
@@ -260,11 +271,7 @@ def test_status_counts_a_restated_file_once_and_shows_what_it_superseded(
     restated = run(recon_home).by_status("loaded")
     assert [(f.source_file, f.is_restatement) for f in restated] == [("crm/orders/o.csv", True)]
 
-    con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
-    try:
-        data = status.summary(con)
-    finally:
-        con.close()
+    data = status_summary(recon_home)
     # Current files only: o.csv's new version and p.csv; the first o.csv is not added in.
     assert data["sources"] == [("crm", "orders", 2, 0, 3, 3, 0, 0)]
     assert data["superseded"] == [("crm", "orders", 1, 3, 2, 1)]
@@ -718,14 +725,7 @@ def test_a_rejected_file_counts_its_rows_read_and_rejected_in_status(
         ("loaded", 2),
     ]
 
-    def summary() -> dict:
-        con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
-        try:
-            return status.summary(con)
-        finally:
-            con.close()
-
-    data = summary()
+    data = status_summary(recon_home)
     # files, rejected files, rows read = loaded + quarantined + rejected
     assert data["sources"] == [("crm", "orders", 1, 1, 4, 1, 1, 2)]
     capsys.readouterr()
@@ -734,7 +734,7 @@ def test_a_rejected_file_counts_its_rows_read_and_rejected_in_status(
     # Fixed and re-dropped: the rejection is no longer outstanding, its rows count once.
     bad.write_text(orders_csv(order_row("3"), order_row("4")))
     run(recon_home)
-    assert summary()["sources"] == [("crm", "orders", 2, 0, 4, 3, 1, 0)]
+    assert status_summary(recon_home)["sources"] == [("crm", "orders", 2, 0, 4, 3, 1, 0)]
 
 
 def test_status_lists_files_skipped_as_duplicates_and_what_they_copy(
@@ -749,11 +749,7 @@ def test_status_lists_files_skipped_as_duplicates_and_what_they_copy(
     write(recon_home / "landing/crm/orders/copy_of_a.csv", text)
     write(recon_home / "landing/crm/orders/sub/a (2).csv", text)
     run(recon_home)
-    con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
-    try:
-        data = status.summary(con)
-    finally:
-        con.close()
+    data = status_summary(recon_home)
     assert data["duplicate_files"] == [
         ("crm/orders/copy_of_a.csv", "crm/orders/a.csv", 1),
         ("crm/orders/sub/a (2).csv", "crm/orders/a.csv", 1),
@@ -778,14 +774,7 @@ def test_status_names_loaded_files_that_are_no_longer_in_landing(
     run(recon_home)
     (recon_home / "landing/crm/orders/a.csv").rename(recon_home / "a_archived.csv")
 
-    def summary() -> dict:
-        con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
-        try:
-            return status.summary(con)
-        finally:
-            con.close()
-
-    data = summary()
+    data = status_summary(recon_home)
     assert data["missing_files"] == [("crm/orders/a.csv", 2)]
     assert data["sources"] == [("crm", "orders", 2, 0, 3, 3, 0, 0)]  # still counted: its rows are current
     capsys.readouterr()
@@ -794,4 +783,4 @@ def test_status_names_loaded_files_that_are_no_longer_in_landing(
     assert "Loaded files no longer in landing: 1 (their rows stay loaded and current" in shown, shown
     assert "crm/orders/a.csv  (2 rows loaded)" in shown, shown
     (recon_home / "a_archived.csv").rename(recon_home / "landing/crm/orders/a.csv")
-    assert summary()["missing_files"] == []
+    assert status_summary(recon_home)["missing_files"] == []
