@@ -78,14 +78,13 @@ class ExceptionState:
             self.escalated_to = row["target"]
         elif action == "auto_resolve":
             self.status, self.claimed_by, self.resolution = "auto_resolved", None, "reconciled_by_later_data"
-        elif action == "reopen" and actor != "pipeline":
-            # A person took back a resolution made in error: open again, its SLA and any
-            # escalation as they were (the break never went away), as fct_exception_current
-            # folds the operator's last state.
-            self.status, self.claimed_by, self.resolution, self.resolution_seq = "open", None, None, None
         elif action == "reopen":
             self.status, self.claimed_by, self.resolution, self.resolution_seq = "open", None, None, None
-            self.escalated_to, self.reopened_at = None, at
+            # A break that came back restarts its SLA; a person taking back a resolution made in
+            # error keeps its SLA and escalation (the break never went away), as
+            # fct_exception_current folds the operator's last state.
+            if actor == "pipeline":
+                self.escalated_to, self.reopened_at = None, at
         if not self.is_closed:
             self.closed_at = None
         elif self.closed_at is None:
