@@ -277,53 +277,78 @@ _BY_STATE = """
 
 
 def _marts_summary(con: duckdb.DuckDBPyConnection, out: dict) -> dict:
-    if _has(con, "marts", "fct_reconciled_orders"):
-        # Every count says which orders it covers: the headline counts active orders (not
-        # cancelled); the tables list every order, active and cancelled in their own columns,
-        # so each table's active column adds up to the headline's active orders (a cancelled
-        # order billed and credited in full is still `billed` and `complete` in the mart).
-        row = con.execute(
-            "select count(*) filter (where not is_cancelled), "
-            "count(*) filter (where not is_cancelled and invoice_count > 0), "
-            "count(*) filter (where not is_cancelled and billing_state = 'billed'), "
-            "count(*) filter (where is_cancelled), count(*) "
-            "from marts.fct_reconciled_orders"
-        ).fetchone()
-        (
-            out["orders_active"],
-            out["orders_matched"],
-            out["orders_billed_in_full"],
-            out["orders_cancelled"],
-            out["orders_total"],
-        ) = row
-        out["match_rate"] = (row[1] / row[0]) if row[0] else 0.0
-        out["billing_states"] = con.execute(_BY_STATE.format(state="billing_state")).fetchall()
-    if _has(con, "marts", "fct_reconciliation_records"):
-        out["reconciliations"] = con.execute(
-            "select reconciliation, side, "
-            "count(*) filter (where record_state = 'matched'), "
-            "count(*) filter (where record_state = 'suggested'), "
-            "count(*) filter (where record_state = 'ambiguous'), "
-            "count(*) filter (where record_state = 'unmatched'), count(*) "
-            "from marts.fct_reconciliation_records group by 1, 2 order by 1, 2"
-        ).fetchall()
-        out["completeness"] = con.execute(_BY_STATE.format(state="completeness_state")).fetchall()
-    if _has(con, "marts", "fct_exception_current"):
-        # Exceptions not closed, as of the last run: routed, timed, and what is at stake.
-        out["exceptions"] = con.execute(
-            "select exception_type, owner_team, severity, count(*), "
-            "count(*) filter (where is_breached), sum(amount_at_risk_reporting) "
-            "from marts.fct_exception_current where not is_closed "
-            "group by 1, 2, 3 order by 4 desc, 1"
-        ).fetchall()
-        out["exception_states"] = con.execute(
-            "select status, count(*) from marts.fct_exception_current group by 1 order by 1"
-        ).fetchall()
-    if _has(con, "marts", "fct_pending_breaks"):
-        out["pending"] = con.execute(
-            "select awaits_source, count(*), min(pending_until) from marts.fct_pending_breaks group by 1 order by 1"
-        ).fetchall()
+    for name, fill in (
+        ("fct_reconciled_orders", _orders_summary),
+        ("fct_reconciliation_records", _records_summary),
+        ("fct_exception_current", _exceptions_summary),
+        ("fct_pending_breaks", _pending_summary),
+    ):
+        if not _has(con, "marts", name):
+            continue
+        try:
+            fill(con, out)
+        except (duckdb.BinderException, duckdb.CatalogException) as exc:
+            # A copy another version of recon wrote (an upgrade whose first run has not
+            # published yet): say which table and why, and show the rest.
+            out.setdefault("unreadable", []).append((f"marts.{name}", _first_line(exc)))
     return out
+
+
+def _orders_summary(con: duckdb.DuckDBPyConnection, out: dict) -> None:
+    # Every count says which orders it covers: the headline counts active orders (not
+    # cancelled); the tables list every order, active and cancelled in their own columns,
+    # so each table's active column adds up to the headline's active orders (a cancelled
+    # order billed and credited in full is still `billed` and `complete` in the mart).
+    row = con.execute(
+        "select count(*) filter (where not is_cancelled), "
+        "count(*) filter (where not is_cancelled and invoice_count > 0), "
+        "count(*) filter (where not is_cancelled and billing_state = 'billed'), "
+        "count(*) filter (where is_cancelled), count(*) "
+        "from marts.fct_reconciled_orders"
+    ).fetchone()
+    billing_states = con.execute(_BY_STATE.format(state="billing_state")).fetchall()
+    (
+        out["orders_active"],
+        out["orders_matched"],
+        out["orders_billed_in_full"],
+        out["orders_cancelled"],
+        out["orders_total"],
+    ) = row
+    out["match_rate"] = (row[1] / row[0]) if row[0] else 0.0
+    out["billing_states"] = billing_states
+
+
+def _records_summary(con: duckdb.DuckDBPyConnection, out: dict) -> None:
+    reconciliations = con.execute(
+        "select reconciliation, side, "
+        "count(*) filter (where record_state = 'matched'), "
+        "count(*) filter (where record_state = 'suggested'), "
+        "count(*) filter (where record_state = 'ambiguous'), "
+        "count(*) filter (where record_state = 'unmatched'), count(*) "
+        "from marts.fct_reconciliation_records group by 1, 2 order by 1, 2"
+    ).fetchall()
+    out["completeness"] = con.execute(_BY_STATE.format(state="completeness_state")).fetchall()
+    out["reconciliations"] = reconciliations
+
+
+def _exceptions_summary(con: duckdb.DuckDBPyConnection, out: dict) -> None:
+    # Exceptions not closed, as of the last run: routed, timed, and what is at stake.
+    exceptions = con.execute(
+        "select exception_type, owner_team, severity, count(*), "
+        "count(*) filter (where is_breached), sum(amount_at_risk_reporting) "
+        "from marts.fct_exception_current where not is_closed "
+        "group by 1, 2, 3 order by 4 desc, 1"
+    ).fetchall()
+    out["exception_states"] = con.execute(
+        "select status, count(*) from marts.fct_exception_current group by 1 order by 1"
+    ).fetchall()
+    out["exceptions"] = exceptions
+
+
+def _pending_summary(con: duckdb.DuckDBPyConnection, out: dict) -> None:
+    out["pending"] = con.execute(
+        "select awaits_source, count(*), min(pending_until) from marts.fct_pending_breaks group by 1 order by 1"
+    ).fetchall()
 
 
 def quality_lines(report: dict | None) -> list[str]:
@@ -370,6 +395,17 @@ def render(source: Source, con: duckdb.DuckDBPyConnection) -> list[str | Rendera
     data = summary(con)
     blocks: list[str | RenderableType] = ["", f"reading the {source.describe()}"]
     blocks += source_blocks(data)
+    if data.get("unreadable"):
+        blocks += ["", "== Tables this version of recon cannot read (not shown below) =="]
+        blocks += [f"  {name}: {why}" for name, why in data["unreadable"]]
+        blocks += [
+            "  written by another version of recon (an upgrade whose first run has not "
+            + (
+                "published yet): the next `recon run` that passes its gates publishes them again"
+                if not source.working
+                else "built yet): the next `recon run` builds them again"
+            )
+        ]
     if "match_rate" in data:
         active, cancelled = data["orders_active"], data["orders_cancelled"]
         blocks += [

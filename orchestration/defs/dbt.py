@@ -1,6 +1,7 @@
 """The dbt project as assets: models, seeds and snapshots; its tests as asset checks."""
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -60,6 +61,41 @@ def parse_state_path() -> Path:
     return settings.recon_home() / "dbt-state" / f"partial_parse-{project_key}.msgpack"
 
 
+def staged_by_another_version(con, project_sha256: str) -> list[str]:
+    """The incremental models in the warehouse that another version of the project built.
+
+    Each build of an incremental staging model records its last batch with the project's
+    digest (raw.staged_batches, macros/staging_incremental.sql). Listed: such a model whose
+    table exists and whose last record has another digest, or none (a release before the
+    records, or one that built it as a plain table). Not listed: a model not built yet (its
+    first build is whole), a table the project no longer has, and a model that a full
+    refresh must not rebuild (``full_refresh=false``: the exception sightings).
+    """
+    manifest = json.loads(pipeline.manifest_path().read_text())
+    models = sorted(
+        (node["schema"], node.get("alias") or node["name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"].get("materialized") == "incremental"
+        and node["config"].get("full_refresh") is not False
+    )
+    built = [name for schema, name in models if warehouse.table_exists(con, schema, name)]
+    if not built:
+        return []
+    current = set()
+    if warehouse.table_exists(con, "raw", "staged_batches"):
+        current = {
+            model
+            for (model,) in con.execute(
+                "select model from raw.staged_batches where list_contains(?, model) "
+                "qualify row_number() over (partition by model order by staged_at desc, batch_id desc) = 1 "
+                "and project_sha256 = ?",
+                [built, project_sha256],
+            ).fetchall()
+        }
+    return [name for name in built if name not in current]
+
+
 @contextmanager
 def reused_parse(target_path: Path) -> Iterator[None]:
     """Start dbt from the home's last parse and keep the one this build leaves.
@@ -117,8 +153,18 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
         # The exception lifecycle as at the last publication: a build whose gates blocked
         # it leaves no sighting or snapshot version behind (orchestration/lifecycle_checkpoint.py).
         context.log.info(lifecycle_checkpoint.hold(con, published["publication"] if published else None, run_id))
+        restaged = staged_by_another_version(con, inputs["project_sha256"])
     finally:
         con.close()
+    if restaged and not full_refresh:
+        # Another version restages every key anyway, and may stage other columns: an upgrade
+        # whose staging model gained a column failed here with dbt's "schemas are out of sync".
+        context.log.info(
+            f"staging was built by another version of the project ({', '.join(restaged[:3])}"
+            f"{' and more' if len(restaged) > 3 else ''}): this build rebuilds dbt's incremental "
+            "models whole, as `recon run --full-refresh` does (first sightings are kept)"
+        )
+        full_refresh = True
     # Incremental staging models stage only what arrived since their last build by this
     # version of the project (macros/staging_incremental.sql); another version restages all.
     os.environ["RECON_PROJECT_SHA"] = inputs["project_sha256"]
@@ -130,6 +176,9 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
         yield from dbt.cli(dbt_build_args(full_refresh), context=context, target_path=target_path).stream()
     con = warehouse.open_writer(settings.warehouse_path())
     try:
-        build_inputs.record(con, run_id, inputs, "built", "full refresh" if full_refresh else None)
+        reason = "full refresh" if full_refresh and not restaged else None
+        if restaged:
+            reason = "full refresh: staging was built by another version of the project"
+        build_inputs.record(con, run_id, inputs, "built", reason)
     finally:
         con.close()

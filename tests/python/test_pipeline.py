@@ -355,3 +355,58 @@ def test_full_refresh_builds_anyway_and_keeps_first_sightings(pipeline_home: Pat
         build_inputs.nothing_new() is not None
         or ActionStore().head()[0] > publish.current()["build_inputs"]["last_action_seq"]
     )
+
+
+def test_an_upgrade_that_changed_a_staging_model_rebuilds_it_and_status_reads_the_old_copy(
+    pipeline_home: Path, first_run: dict, capsys
+) -> None:
+    """A home an earlier release built, run by this one (a tryout upgraded a 4 December home).
+
+    That release staged leads without ``email_letters`` and kept no record of which version
+    staged what (or another digest): the first run of this release failed in dbt, "schemas
+    on this incremental model are out of sync", and every run after it; and `recon status`
+    on the copy the earlier release published stopped with a traceback.
+    """
+    from orchestration import publish
+    from orchestration.defs.dbt import staged_by_another_version
+
+    con = duckdb.connect(str(pipeline_home / "warehouse.duckdb"))
+    try:
+        con.execute("alter table staging.stg_crm__leads drop column email_letters")
+        con.execute("delete from raw.staged_batches where model = 'stg_crm__leads'")  # before the records
+        con.execute("update raw.staged_batches set project_sha256 = 'an earlier release'")
+        built = [r[0] for r in con.execute("select distinct model from raw.staged_batches").fetchall()]
+        # ... and published a copy whose exception mart has another column.
+        serving = publish.serving_path()
+        serving.chmod(0o644)
+        served = duckdb.connect(str(serving))
+        served.execute("alter table marts.fct_exception_current rename amount_at_risk_reporting to value_at_risk")
+        served.close()
+    finally:
+        con.close()
+
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "marts.fct_exception_current: Binder Error" in out and "amount_at_risk_reporting" in out
+    assert "next `recon run` that passes its gates publishes them again" in out
+    assert "== Orders ↔ invoices ==" in out  # the rest is still shown
+
+    (first, *_) = ActionStore().list_exceptions(team="finance")
+    assert cli.main(["exceptions", "comment", first["exception_id"][:8], "--as", "alice", "--text", "upgraded"]) == 0
+    assert pipeline.run_pipeline(), "the first run after the upgrade failed"
+    con = duckdb.connect(str(pipeline_home / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(email_letters) from staging.stg_crm__leads").fetchone()[0] > 0
+        assert staged_by_another_version(con, build_inputs_sha(con)) == []
+        assert set(built) < {r[0] for r in con.execute("select model from raw.staged_batches").fetchall()}
+        reason = con.execute("select reason from raw.build_log order by logged_at desc limit 1").fetchone()[0]
+    finally:
+        con.close()
+    assert reason == "full refresh: staging was built by another version of the project"
+    assert cli.main(["status"]) == 0 and "cannot read" not in capsys.readouterr().out
+    assert cli.main(["audit", "verify"]) == 0
+
+
+def build_inputs_sha(con: duckdb.DuckDBPyConnection) -> str:
+    """The project digest the last build recorded for its staging models."""
+    return con.execute("select project_sha256 from raw.staged_batches order by staged_at desc limit 1").fetchone()[0]
