@@ -11,6 +11,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import duckdb
+
 from orchestration import publish, quality
 from orchestration.desk import charts
 from orchestration.desk.service import AGE_BUCKETS, Desk
@@ -65,7 +67,14 @@ def runs() -> list[dict]:
 
 def dashboard(desk: Desk) -> dict:
     with desk.reading() as con:
-        return _dashboard(con)
+        try:
+            return _dashboard(con)
+        except (duckdb.BinderException, duckdb.CatalogException) as exc:
+            # A serving copy another version of recon published (an upgrade whose first run
+            # has not published yet): its tables have other columns. Say so, not a 500.
+            board = _dashboard(None)
+            board["unreadable"] = str(exc).strip().splitlines()[0]
+            return board
 
 
 def _dashboard(con) -> dict:

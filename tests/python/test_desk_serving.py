@@ -107,3 +107,34 @@ def test_a_page_reading_when_a_publication_replaces_the_serving_copy_reads_on(re
         assert a.execute(count).fetchall() == [(3,)]  # A reads on
     b.join(10)
     assert seen_by_b == [[(5,)]]
+
+
+def test_the_dashboard_on_a_copy_another_version_published_says_so_instead_of_a_500(recon_home: Path) -> None:
+    """An upgrade's first run has not published yet: the copy's exception mart has other columns."""
+    warehouse = recon_home / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_exception_current as "
+        "select 'e1' as exception_id, false as is_closed, false as is_breached, 10.0 as amount_at_risk_reporting"
+    )
+    con.close()
+    publish.publish(warehouse, "run00001", {})
+    serving = publish.serving_path()
+    serving.chmod(0o644)
+    con = duckdb.connect(str(serving))  # as the other version wrote it
+    con.execute("alter table marts.fct_exception_current rename amount_at_risk_reporting to value_at_risk_reporting")
+    con.close()
+    make_store(store_path())
+    accounts = Accounts()
+    accounts.add("alice", PASSWORD, by="olga")
+    client = TestClient(
+        create_app(Desk(), accounts, SECRET), base_url="http://127.0.0.1:8321", raise_server_exceptions=False
+    )
+    form = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]*)"', form.text).group(1)
+    client.post("/login", data={"name": "alice", "password": PASSWORD, "login_csrf": token}, follow_redirects=False)
+    page = client.get("/dashboard")
+    assert page.status_code == 200, page.text[:300]
+    assert "written by another version of recon" in page.text and "amount_at_risk_reporting" in page.text
+    assert client.get("/").status_code == 200
