@@ -712,6 +712,105 @@ class ActionStore:
                 + f" to {latest.isoformat()} or later"
             )
 
+    def _link_words(self, con: sqlite3.Connection, reconciliation: str) -> dict[tuple[str, str], dict]:
+        """Per (left key, right key) of one reconciliation, the operators' last word on the pair.
+
+        Read from the log as the engine reads it (int_operator_links): the latest match or
+        unmatch naming the pair wins, whichever exception it was recorded on. Each word has
+        ``linked`` (a match whose right record no later match moved elsewhere, where a right
+        record belongs to one left record only) and ``forbidden`` (an unmatch).
+        """
+        from orchestration import links, specs
+
+        try:
+            shares = links.right_may_share(specs.load_spec(reconciliation))
+        except Exception:  # a spec this checkout cannot read: never call a pair moved
+            shares = True
+        words: dict[tuple[str, str], dict] = {}
+        last_match_of_right: dict[str, int] = {}
+        for row in con.execute(
+            "select seq, exception_id, action, actor, target from actions"
+            " where action in ('match', 'unmatch') order by seq"
+        ):
+            try:
+                link = links.Link.from_target(row["target"])
+            except (TypeError, ValueError, KeyError):
+                continue  # not a link the engine reads either
+            if link.reconciliation != reconciliation:
+                continue
+            for i, left in enumerate(link.left):
+                for j, right in enumerate(link.right):
+                    words[(left, right)] = {
+                        "action": row["action"],
+                        "seq": row["seq"],
+                        "actor": row["actor"],
+                        "exception_id": row["exception_id"],
+                        "fingerprints": (_nth(link.left_fingerprints, i), _nth(link.right_fingerprints, j)),
+                    }
+                    if row["action"] == "match":
+                        last_match_of_right[right] = row["seq"]
+        for (_, right), word in words.items():
+            moved = not shares and word["action"] == "match" and word["seq"] < last_match_of_right[right]
+            word["linked"] = word["action"] == "match" and not moved
+            word["forbidden"] = word["action"] == "unmatch"
+        return words
+
+    def _check_link_changes(self, con: sqlite3.Connection, action: str, eid: str, target: str, record: str) -> None:
+        """Refuse a match or unmatch that changes no pair: the log would say twice what the engine already reads.
+
+        An unmatch of pairs all forbidden already, or a match of pairs all linked already with
+        the records as they are published now (a match after a restatement records the new
+        fingerprints, and is a change). ``record`` is the exception's own record key.
+        """
+        from orchestration.links import Link
+
+        link = Link.from_target(target)
+        words = self._link_words(con, link.reconciliation)
+        pairs = [
+            ((left, right), (_nth(link.left_fingerprints, i), _nth(link.right_fingerprints, j)))
+            for i, left in enumerate(link.left)
+            for j, right in enumerate(link.right)
+        ]
+        if action == "unmatch":
+            unchanged = all(words.get(pair, {}).get("forbidden") for pair, _ in pairs)
+        else:
+            unchanged = all(
+                words.get(pair, {}).get("linked") and words[pair]["fingerprints"] == prints for pair, prints in pairs
+            )
+        if not unchanged:
+            return
+        short = eid[:8]
+        others = [k for k in (*link.left, *link.right) if k != record] or [*link.right]
+        keys = {*link.left, *link.right}
+        in_force = sorted(
+            (word["seq"], f"{left} ↔ {right} (#{word['seq']} by {word['actor']})")
+            for (left, right), word in words.items()
+            if word["linked"] and (left in keys or right in keys)
+        )
+        said = sorted({words[pair]["seq"] for pair, _ in pairs})
+        by = sorted({words[pair]["actor"] for pair, _ in pairs})
+        shown = "; ".join(f"{left} ↔ {right}" for (left, right), _ in pairs[:5]) + ("; ..." if len(pairs) > 5 else "")
+        linked_now = (
+            "Linked by operators now: "
+            + "; ".join(text for _, text in in_force[:5])
+            + ("; ..." if len(in_force) > 5 else "")
+            if in_force
+            else f"No operator's link is in force on these records (`recon exceptions show {short}` lists the "
+            "engine's matches)"
+        )
+        recorded = ", ".join(f"#{s}" for s in said) + " by " + ", ".join(by)
+        if action == "unmatch":
+            raise Conflict(
+                f"in {link.reconciliation}: {shown} may never be linked already (unmatched as {recorded}); "
+                f"nothing recorded. {linked_now}. To link again: "
+                f"`recon exceptions match {short} --with {' '.join(others)} --reason CODE`"
+            )
+        raise Conflict(
+            f"in {link.reconciliation}: {shown} is linked already (matched as {recorded}, the records as published "
+            f"now); nothing recorded. {linked_now}. To break the link: "
+            f"`recon exceptions unmatch {short} --with {' '.join(others)} --reason CODE`"
+        )
+
     def working_teams(self) -> list[str]:
         """Teams an exception may be given to: those with an operator to work it."""
         return sorted({op.team for op in self.policy.operators.values() if {"operator", "ops_lead"} & op.roles})
@@ -734,6 +833,8 @@ class ActionStore:
                 last_run = con.execute("select as_of from catalog_clock where id = 1").fetchone()
                 self._check_effective_time(state, catalog, last_run["as_of"] if last_run else None)
                 fields = self._check(action, op, state, kw, catalog)
+                if action in ("match", "unmatch"):
+                    self._check_link_changes(con, action, eid, fields["target"], catalog.get("record_id"))
                 row = self._append(con, eid, action, op.name, state, fields, login=login)
                 con.execute("commit")
             except BaseException:
@@ -853,6 +954,11 @@ class ActionStore:
     def all_actions(self, after_seq: int = 0) -> list[dict]:
         with self._connect() as con:
             return [dict(r) for r in con.execute("select * from actions where seq > ? order by seq", [after_seq])]
+
+
+def _nth(values: tuple | list, index: int):
+    """The n-th of a link's fingerprints, None where the link has none (as the engine unnests them)."""
+    return values[index] if index < len(values) else None
 
 
 def _at_risk_text(catalog: dict | None) -> str | None:

@@ -498,6 +498,8 @@ async def read_form(request: Request) -> dict:
 DESK_WORDS = (
     (re.compile(r"run `recon exceptions claim [^`]*` first"), "claim it first"),
     (re.compile(r"run `recon exceptions list`"), "look in the inbox"),
+    (re.compile(r"`recon exceptions (match|unmatch) \S+ --with ([^`]*) --reason CODE`"), r"\1 it with \2 and a reason"),
+    (re.compile(r"`recon exceptions show [^`]*` lists"), "this page lists"),
     (re.compile(r"\(--reason\)"), "(the reason field)"),
     (re.compile(r"--with KEY \[KEY \.\.\.\]"), "the other side's record keys"),
     (re.compile(r"--adjustment ADJ-…"), "the adjustment"),

@@ -501,3 +501,28 @@ def test_a_resolution_made_in_error_is_reopened_by_a_person_with_a_reason(tmp_pa
     store.refresh_catalog([])
     with pytest.raises(ActionError, match="auto_resolved; only a resolution can be reopened"):
         store.act("reopen", MEDIA[:8], "olga", reason="resolved_in_error")
+
+
+def test_a_link_moved_or_restated_since_may_be_matched_again_but_the_same_link_may_not(store: ActionStore) -> None:
+    # What the engine reads (int_operator_links) decides whether a match changes anything: a
+    # campaign linked to O1 and then moved to O2 goes back to O1 with a third match; a record
+    # published with another fingerprint since is matched again to record it; the same link
+    # with the same fingerprints is refused.
+    from orchestration.links import Link
+
+    store.act("claim", MEDIA, "carol")
+
+    def match(left: str, prints: tuple = ()) -> dict:
+        link = Link("delivery_orders", (left,), ("K1",), prints[:1], prints[1:])
+        return store.act("match", MEDIA, "carol", reason="confirmed_by_client", link=link)
+
+    match("O1", ("a", "b"))
+    match("O2", ("c", "b"))
+    match("O1", ("a", "b"))  # moved back
+    with pytest.raises(Conflict, match=r"O1 ↔ K1 is linked already \(matched as #\d+ by carol"):
+        match("O1", ("a", "b"))
+    match("O1", ("a", "b2"))  # K1 restated since
+    logged = len(store.history(MEDIA))
+    with pytest.raises(Conflict, match="nothing recorded"):
+        match("O1", ("a", "b2"))
+    assert len(store.history(MEDIA)) == logged

@@ -583,3 +583,50 @@ def test_a_resolution_prints_the_amount_it_accepted_as_show_does_and_a_gone_brea
     code, out, err = _run(capsys, "exceptions", "show", "f" * 8)
     assert code == 0, err
     assert "  as last found (" in out and "the break is gone since:\n  in orders_invoices: unmatched" in out, out
+
+
+def test_a_match_or_unmatch_that_changes_no_pair_is_refused_and_nothing_is_logged(
+    listed: ActionStore, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tryout: `unmatch ID --with INV-1` given twice was logged twice, the second time when
+    # no operator's link was in force any more; `match` given twice likewise. The second of
+    # each changes nothing the engine reads (int_operator_links: the last word per pair), so
+    # it is refused with what is linked now and what to type, and the log is unchanged.
+    listed.refresh_catalog(
+        [
+            {"exception_id": "e" * 32, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_entity": "stg_crm__orders", "record_id": "SO-77",
+             "currency": "USD", "amount_at_risk": "500.0000", "amount_at_risk_reporting": "500.0000",
+             "details": {"domain": "billing"}},
+        ]
+    )  # fmt: skip
+    monkeypatch.setenv("RECON_USER", "alice")
+    link = ("--as", "alice", "--with", "INV-1#")
+    assert _run(capsys, "exceptions", "claim", "e" * 8, "--as", "alice")[0] == 0
+    code, out, err = _run(capsys, "exceptions", "match", "e" * 8, *link, "--reason", "confirmed_by_document")
+    assert code == 0, err
+    logged = len(listed.history("e" * 8))
+    matched = listed.history("e" * 8)[-1]["seq"]
+    code, out, err = _run(capsys, "exceptions", "match", "e" * 8, *link, "--reason", "confirmed_by_client")
+    assert code == 5, out + err
+    assert f"SO-77 ↔ INV-1# is linked already (matched as #{matched} by alice" in err, err
+    assert "nothing recorded" in err and "recon exceptions unmatch eeeeeeee --with INV-1# --reason CODE" in err, err
+    assert len(listed.history("e" * 8)) == logged
+
+    code, out, err = _run(capsys, "exceptions", "unmatch", "e" * 8, *link, "--reason", "wrong_match")
+    assert code == 0, err
+    logged = len(listed.history("e" * 8))
+    unmatched = listed.history("e" * 8)[-1]["seq"]
+    code, out, err = _run(capsys, "exceptions", "unmatch", "e" * 8, *link, "--reason", "wrong_match")
+    assert code == 5, out + err
+    assert f"SO-77 ↔ INV-1# may never be linked already (unmatched as #{unmatched} by alice)" in err, err
+    assert "No operator's link is in force on these records" in err, err
+    assert "recon exceptions match eeeeeeee --with INV-1# --reason CODE" in err, err
+    assert len(listed.history("e" * 8)) == logged
+    # A match of a pair that is not linked, beside one that is forbidden, changes something.
+    code, out, err = _run(capsys, "exceptions", "unmatch", "e" * 8, "--as", "alice", "--with", "INV-1#", "INV-2#",
+                          "--reason", "wrong_match")  # fmt: skip
+    assert code == 0, err
+    code, out, err = _run(capsys, "exceptions", "match", "e" * 8, *link, "--reason", "confirmed_by_document")
+    assert code == 0, err
+    assert listed.verify() == []

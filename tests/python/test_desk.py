@@ -8,6 +8,7 @@ action log the CLI writes, never in the desk's own view of it.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import sqlite3
@@ -647,3 +648,79 @@ def test_audit_verify_holds_the_catalog_a_real_run_wrote(
         assert cli.main(["audit", "verify"]) == 6
         out = capsys.readouterr().out
         assert expected in out and "do not match the digest the run that wrote it recorded" in out, out
+
+
+# ------------------------------------------------------- a desk over a small publication (no run)
+
+
+def small_desk(recon_home: Path) -> tuple[TestClient, str, ActionStore]:
+    """alice signed in to a desk over a tiny publication and a one-exception store: an orphan
+    billing item INV-1# (finance) that the published records can link to the orders SO-1, SO-2."""
+    import duckdb
+
+    from orchestration import publish
+    from orchestration.actions import store_path
+
+    warehouse = recon_home / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_reconciliation_records as select * from (values"
+        " ('orders_invoices', 'left', 'int_orders_resolved', 'SO-1', 'f1'),"
+        " ('orders_invoices', 'left', 'int_orders_resolved', 'SO-2', 'f2'),"
+        " ('orders_invoices', 'right', 'int_invoice_billing_items', 'INV-1#', 'f3'))"
+        " as t(reconciliation, side, record_model, record_key, record_fingerprint)"
+    )
+    con.close()
+    publish.publish(warehouse, "run00001", {})
+    store = ActionStore(store_path())
+    eid = "c0ffee" + "0" * 26
+    store.refresh_catalog(
+        [
+            {"exception_id": eid, "exception_type": "orphan_invoice", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_entity": "int_invoice_billing_items",
+             "record_id": "INV-1#", "currency": "USD", "amount_at_risk": "10.00", "amount_at_risk_reporting": "10.00",
+             "details": {"domain": "billing"}},
+        ]
+    )  # fmt: skip
+    accounts = Accounts()
+    accounts.add("alice", PASSWORDS["alice"], by="olga")
+    client = client_for(accounts)
+    login(client, "alice")
+    return client, eid, store
+
+
+def test_a_second_unmatch_or_match_on_the_desk_is_refused_and_logs_nothing(recon_home: Path) -> None:
+    # A tryout: the same unmatch sent twice was logged twice; the second changed nothing.
+    client, eid, store = small_desk(recon_home)
+    page = client.get(f"/exceptions/{eid}")
+    csrf = csrf_of(page.text)
+
+    def act(action: str, **form: str):
+        return client.post(
+            f"/exceptions/{eid}/act", data={"action": action, "csrf_token": csrf, **form}, follow_redirects=False
+        )
+
+    def error_of(response) -> str:
+        return html.unescape(re.search(r'id="error">([^<]*)<', response.text).group(1))
+
+    assert act("claim").status_code == 303
+    match = {"with_keys": "SO-1", "reason": "confirmed_by_document"}
+    assert act("match", **match).status_code == 303
+    logged = len(store.history(eid))
+    again = act("match", **match)
+    assert again.status_code == 409, again.text[:500]
+    error = error_of(again)
+    assert "SO-1 ↔ INV-1# is linked already" in error and "nothing recorded" in error, error
+    assert "unmatch it with SO-1 and a reason" in error and "recon exceptions" not in error, error
+    assert len(store.history(eid)) == logged
+
+    assert act("unmatch", with_keys="SO-1", reason="wrong_match").status_code == 303
+    logged = len(store.history(eid))
+    again = act("unmatch", with_keys="SO-1", reason="wrong_match")
+    assert again.status_code == 409, again.text[:500]
+    error = error_of(again)
+    assert "SO-1 ↔ INV-1# may never be linked already" in error, error
+    assert "match it with SO-1 and a reason" in error and "recon exceptions" not in error, error
+    assert len(store.history(eid)) == logged
+    assert store.verify() == []
