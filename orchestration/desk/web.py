@@ -332,7 +332,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
     @login_required
     async def bulk(request: Request):
         form = await form_of(request)
-        ids = [str(i)[:64] for i in form.get("ids") or []]
+        ids = [_exception_id(str(i)[:64]) for i in form.get("ids") or []]
         action = form.get("action", "")
         try:
             # Only resolve takes the bar's reason (release has codes of its own).

@@ -724,3 +724,18 @@ def test_a_second_unmatch_or_match_on_the_desk_is_refused_and_logs_nothing(recon
     assert "match it with SO-1 and a reason" in error and "recon exceptions" not in error, error
     assert len(store.history(eid)) == logged
     assert store.verify() == []
+
+
+def test_bulk_actions_take_an_id_typed_in_capitals_as_the_exception_page_does(recon_home: Path) -> None:
+    # A tryout: the bulk form refused 358D5910 (an id pasted from a spreadsheet that
+    # upper-cased it) where the exception page and its forms find the exception.
+    client, eid, store = small_desk(recon_home)
+    csrf = csrf_of(client.get("/").text)
+    done = client.post("/bulk", data={"action": "claim", "ids": [eid[:8].upper()], "csrf_token": csrf})
+    assert done.status_code == 200 and "1 of 1 recorded" in done.text, done.text[:2000]
+    assert [(h["action"], h["actor"]) for h in store.history(eid)] == [("claim", "alice")]
+    done = client.post("/bulk", data={"action": "release", "ids": [eid.upper()], "csrf_token": csrf})
+    assert done.status_code == 200 and "1 of 1 recorded" in done.text, done.text[:2000]
+    # A record key is not hex: left as typed, and answered with its exception's id.
+    refused = client.post("/bulk", data={"action": "claim", "ids": ["INV-1"], "csrf_token": csrf})
+    assert refused.status_code == 207 and "INV-1 is a record: its exceptions are c0ffee00" in refused.text
