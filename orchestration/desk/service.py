@@ -178,6 +178,25 @@ class Desk:
                 self._policy, self._policy_key = Policy.load(), key
             return self._policy
 
+    def healthy(self) -> bool:
+        """Whether the action store, which every page and action reads, can be read now.
+
+        Read-only and bounded: a health check must not create, lock or wait on the store. A
+        store not made yet is fine (the first page makes it)."""
+        import sqlite3
+
+        if not self.actions_path.exists():
+            return True
+        try:
+            con = sqlite3.connect(f"file:{self.actions_path.resolve()}?mode=ro", uri=True, timeout=2)
+            try:
+                con.execute("select count(*) from sqlite_master").fetchone()
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return False
+        return True
+
     def store(self, user: str | None = None) -> ActionStore:
         """The action store, acting for ``user`` (authenticated by the desk) when given."""
         kw = {"clock": self.clock} if self.clock else {}

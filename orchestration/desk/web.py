@@ -433,11 +433,19 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
         return Response(CSS.read_text(), media_type="text/css", headers={"Cache-Control": "max-age=300"})
 
     async def health(request: Request):
+        """For a load balancer: 200 ``{"ok": true}`` while the desk can read its action store, else
+        503 ``{"ok": false}``. Which publication it serves (its name carries the run id) is said
+        to a signed-in user only: a health check needs no login, so it tells a stranger nothing."""
         from orchestration import publish
 
-        record = publish.current()
-        body = {"ok": True, "publication": record["publication"] if record else None}
-        return Response(json.dumps(body), media_type="application/json", headers=SECURITY_HEADERS)
+        ok = await run_in_threadpool(desk.healthy)
+        body: dict = {"ok": ok}
+        if ok and current(request) is not None:
+            record = publish.current()
+            body["publication"] = record["publication"] if record else None
+        return Response(
+            json.dumps(body), status_code=200 if ok else 503, media_type="application/json", headers=SECURITY_HEADERS
+        )
 
     routes = [
         Route("/", inbox),

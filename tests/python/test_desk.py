@@ -739,3 +739,24 @@ def test_bulk_actions_take_an_id_typed_in_capitals_as_the_exception_page_does(re
     # A record key is not hex: left as typed, and answered with its exception's id.
     refused = client.post("/bulk", data={"action": "claim", "ids": ["INV-1"], "csrf_token": csrf})
     assert refused.status_code == 207 and "INV-1 is a record: its exceptions are c0ffee00" in refused.text
+
+
+def test_healthz_tells_a_stranger_only_ok_and_a_signed_in_user_the_publication(recon_home: Path) -> None:
+    # A tryout: /healthz named the publication it served (its name carries the run id) to
+    # anyone who asked, no login needed. A load balancer needs ok or not ok and the status.
+    from orchestration import publish
+    from orchestration.actions import store_path
+
+    client, _, _ = small_desk(recon_home)
+    name = publish.current()["publication"]
+    stranger = TestClient(client.app, base_url="http://127.0.0.1:8321")
+    health = stranger.get("/healthz")
+    assert (health.status_code, health.json()) == (200, {"ok": True})
+    assert name not in health.text and "run00001" not in health.text
+    signed_in = client.get("/healthz")
+    assert (signed_in.status_code, signed_in.json()) == (200, {"ok": True, "publication": name})
+
+    # An action store the desk cannot read: not ok, for the load balancer to take it out.
+    store_path().write_bytes(b"not a database" * 100)
+    for response in (stranger.get("/healthz"), client.get("/healthz")):
+        assert (response.status_code, response.json()) == (503, {"ok": False})
