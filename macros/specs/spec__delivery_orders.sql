@@ -171,7 +171,11 @@ comparisons:
 # spend (a test, sandbox or agency campaign, or an order missing from the CRM).
 exceptions:
   right:
-    client_name: coalesce(account_name, campaign_name)
+    # The client the campaign resolves to, by the name its orders go by, so the exception is
+    # routed (seed client_owners) and read as that client's; the account or campaign name as
+    # sent where it resolves to none, or is a template run in many clients' accounts (the
+    # client_id the passes compare is none for it either).
+    client_name: "coalesce(case when not is_template_name then client_name_resolved end, account_name, campaign_name)"
     currency: currency
     value: spend_amount
     date: first_delivery_date

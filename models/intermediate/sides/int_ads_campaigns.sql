@@ -329,6 +329,9 @@ final as (
         lower(trim({{ regexp_replace_all('resolved.campaign_name', '\\s+', ' ') }}))
             in (select template_names.name_key from template_names) as is_template_name,
         coalesce(clients.client_name_canonical, resolved.brand_normalised) as client_name_compared,
+        -- The client it resolves to, by the name its orders go by: what its exceptions name
+        -- (the spec's exceptions.right.client_name), not the account or campaign name as sent.
+        clients.client_name_crm as client_name_resolved,
         -- A brand that names no one client ("Zielinski" when a dozen clients are called
         -- so): its first word, which the names of the clients it may mean start with.
         case

@@ -49,6 +49,9 @@ final as (
             crm_names.crm_name_normalised
         ) as client_name_canonical,
         coalesce(clients.legal_name, crm_names.crm_name) as client_name,
+        -- What the client's orders, and so their exceptions, call it most: the name a record
+        -- resolved to this client is shown and routed by (seed client_owners keys by it).
+        coalesce(crm_names.crm_name, clients.legal_name) as client_name_crm,
         clients.trading_name,
         clients.client_id is not null as is_in_client_master
     from all_clients
