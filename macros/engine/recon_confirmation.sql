@@ -107,11 +107,13 @@
 {%- endmacro %}
 
 
-{#- The fields whose names some pass of `spec` confirms by initials or abbreviation. -#}
+{#- The fields whose names some pass of `spec` confirms (or `suggest_unless` checks) by initials or abbreviation. -#}
 {% macro recon_confirmation_name_fields_of(spec) -%}
     {%- set fields = [] -%}
-    {%- for pass in spec.deterministic if pass.get('confirm') -%}
-        {%- do recon_confirmation_name_fields(pass.confirm, fields) -%}
+    {%- for pass in spec.deterministic -%}
+        {%- for condition in [pass.get('confirm'), pass.get('suggest_unless')] if condition -%}
+            {%- do recon_confirmation_name_fields(condition, fields) -%}
+        {%- endfor -%}
     {%- endfor -%}
     {{ return(fields) }}
 {%- endmacro %}

@@ -3,7 +3,8 @@
     1. Deterministic: a right record takes the left record(s) of its best pass; two
        left records tied in that pass make it ambiguous (never a guess) unless the pass
        says `ties: match_all`; a pair whose
-       amounts are beyond the pass's max_amount_ratio is only suggested.
+       amounts are beyond the pass's max_amount_ratio, or that fails its `suggest_unless`,
+       is only suggested.
     2. Probabilistic, one-to-one, in rounds: a pair above the review threshold is
        accepted when each side is the other's best remaining candidate and the runner-up
        of both sides trails by at least ambiguity_margin (in log2 Bayes-factor units);
@@ -46,7 +47,7 @@ deterministic_decided as (
         case
             when count(*) over (partition by deterministic.right_key) > 1
                 and deterministic.pass_name not in ({{ tie_passes | join(', ') }}) then 'ambiguous'
-            when deterministic.is_amount_outlier then 'suggested'
+            when deterministic.is_amount_outlier or coalesce(deterministic.is_suggestion_only, false) then 'suggested'
             else 'matched'
         end as decision
     from deterministic

@@ -114,6 +114,7 @@ deterministic_0 as (
         0 as pass_priority,
         'operator' as pass_name,
         cast(null as double) as max_amount_ratio,
+        false as is_suggestion_only,
         operator_links.action_id as operator_action_id
     from operator_links
     inner join left_records
@@ -173,6 +174,13 @@ deterministic_{{ loop.index }} as (
         {{ loop.index }} as pass_priority,
         '{{ pass.name }}' as pass_name,
         cast({{ pass.get('max_amount_ratio', 'null') }} as double) as max_amount_ratio,
+        {%- if pass.get('suggest_unless') %}
+        -- Equal keys the pass trusts, but a pair that fails `suggest_unless` is only suggested
+        -- for review, never matched silently (an invoice billed to another client by name).
+        not coalesce({{ recon_confirmation(pass.suggest_unless) }}, false) as is_suggestion_only,
+        {%- else %}
+        false as is_suggestion_only,
+        {%- endif %}
         cast(null as string) as operator_action_id
     {%- endset %}
     {%- set pass_from %}
@@ -230,6 +238,7 @@ deterministic_pairs as (
         min(passes.pass_priority) as pass_priority,
         min_by(passes.pass_name, passes.pass_priority) as pass_name,
         min_by(passes.max_amount_ratio, passes.pass_priority) as max_amount_ratio,
+        min_by(passes.is_suggestion_only, passes.pass_priority) as is_suggestion_only,
         min_by(passes.operator_action_id, passes.pass_priority) as operator_action_id
     from (
         select * from deterministic_0
@@ -337,6 +346,7 @@ candidate_pairs as (
         deterministic_pairs.pass_priority,
         deterministic_pairs.pass_name,
         deterministic_pairs.max_amount_ratio,
+        deterministic_pairs.is_suggestion_only,
         deterministic_pairs.operator_action_id
     from deterministic_pairs
     union all
@@ -346,6 +356,7 @@ candidate_pairs as (
         cast(null as integer) as pass_priority,
         cast(null as string) as pass_name,
         cast(null as double) as max_amount_ratio,
+        false as is_suggestion_only,
         cast(null as string) as operator_action_id
     from (
         {%- for block in spec.blocking['keys'] %}
@@ -369,6 +380,7 @@ compared as (
         candidate_pairs.pass_name,
         candidate_pairs.pass_name is not null as is_deterministic,
         candidate_pairs.max_amount_ratio,
+        candidate_pairs.is_suggestion_only,
         candidate_pairs.operator_action_id,
         {%- if has_fx %}
         left_records.currency as left_currency,

@@ -14,7 +14,13 @@ name: orders_invoices
 # is not billed in full once every pass has run ({amount: {of: open}}).
 # Still v18: passes 4-6 are joined on the currency their conditions already required (the
 # same pairs, made faster).
-rule_version: orders_invoices.v18
+# v19: a reference pass only suggests (never matches) an item whose billed name is another
+# client's registered name (int_invoice_billing_items.client_id_named: a CRM, legal or trading
+# name of that one client; learned aliases, initials and abbreviations do not count): an
+# invoice quoting another client's order, a typo that hits another client's reference and is
+# confirmed by an amount within 2 % (A 42: INV-00103561, billed to Quill Health, matched
+# Egide Toys' order), is raised for review (match_needs_review), not linked silently.
+rule_version: orders_invoices.v19
 description: >
   Each billing item (an invoice's lines for one order reference, or one unreferenced line
   of a consolidated invoice) belongs to at most one CRM order. Items whose lines name the
@@ -39,6 +45,11 @@ left:
     # The service period: a right date inside it is 0 days away (recon_date_gap).
     date: service_start_date
     date_end: service_end_date
+    # The client the order is booked for, held against the client an item's billed name is
+    # registered to (suggest_unless below).
+    client_named: client_id
+  # Read by the passes, not part of the record an operator links (its fingerprint).
+  context_columns: [client_named]
 right:
   model: int_invoice_billing_items
   key: billing_item_id
@@ -63,15 +74,19 @@ right:
     date: issue_date
     # How many items the item's invoice carries (several: a consolidated invoice).
     invoice_items: invoice_item_count
+    # The one client whose registered name the billed name is (v19), else null.
+    client_named: client_id_named
   # Read by the passes, not part of the record an operator links (its fingerprint).
-  context_columns: [invoice_items]
+  context_columns: [invoice_items, client_named]
 # Deterministic passes, in priority order. A right record matched by a pass is not
 # offered to later passes; two left records tied in one pass make it ambiguous.
 # `confirm` asks for other evidence: a similar client name or its initials ("FV" for
 # Fenwick Veterinary), the same client (a resolved alias), or the same amount, so a name
 # variant never vetoes an exact reference but a typo that hits another client's order is
 # left to scoring. An item billing far more
-# than the order (`max_amount_ratio`) is suggested, not matched.
+# than the order (`max_amount_ratio`) is suggested, not matched; so is one whose billed
+# name is another client's registered name (`suggest_unless`, v19): a reference the names
+# cannot veto, but a link an operator confirms, not one made silently.
 deterministic:
   - name: reference_exact
     fields: [reference_key]
@@ -83,6 +98,7 @@ deterministic:
         - {field: client_id, equal: true}
         - {amount: {abs: 1.00, rel: 0.02}}
     max_amount_ratio: 1.3
+    suggest_unless: {field: client_named, not_contradicted: true}
   - name: reference_ocr
     fields: [reference_key]
     where: "right_records.reference_kind = 'ocr'"
@@ -93,6 +109,7 @@ deterministic:
         - {field: client_id, equal: true}
         - {amount: {abs: 1.00, rel: 0.02}}
     max_amount_ratio: 1.3
+    suggest_unless: {field: client_named, not_contradicted: true}
   # A bare number equal to the digits of one order's reference ("19837" for RT-019837)
   # counts only when the client agrees (its name, its initials: "MC" for Millbrook Cycles,
   # or a resolved alias) and the amount fits: the booking, or a part of it (an instalment,
@@ -110,6 +127,7 @@ deterministic:
             - {amount: {abs: 1.00, rel: 0.02}}
             - {amount: {at_least: 0.05, at_most: 1.0}}
     max_amount_ratio: 1.3
+    suggest_unless: {field: client_named, not_contradicted: true}
   # An item that quotes no known reference, of a client (resolved through its aliases)
   # with exactly one open order it bills to the cent — the whole booking, one month of an
   # order billed monthly, or an equal instalment of it — from 45 days before its service

@@ -68,6 +68,24 @@ invoice_clients as (
     having count(distinct orders.client_id) = 1
 ),
 
+registered_names as (
+    -- The names clients are registered under (the CRM's names on their orders, the client
+    -- master's legal and trading names), squeezed as the name keys are, where that one client
+    -- goes by the name: no other client is registered or aliased under it. Learned aliases
+    -- are left out: they are learned from the references invoices quote, which is what a
+    -- billed name is held against here (an invoice of one client quoting another's order
+    -- would teach its own name as the other's alias). Initials, abbreviations, a name with
+    -- its legal form cut, first words: none of them is a registered name.
+    select
+        replace(client_names.name_normalised, ' ', '') as name_key,
+        min(client_names.client_id) as client_id
+    from client_names
+    where {{ recon_list_any('client_names.name_sources', 'source', "source <> 'learned'") }}
+    group by replace(client_names.name_normalised, ' ', '')
+    having count(distinct client_names.client_id) = 1
+        and bool_or({{ recon_list_any('client_names.name_sources', 'source', "source in ('crm', 'legal_name', 'trading_name')") }})
+),
+
 final as (
     select
         items.*,
@@ -77,11 +95,17 @@ final as (
         coalesce({{ client_lookup_id('client_key') }}, invoice_clients.client_id) as client_id_resolved,
         -- How many items its invoice carries: more than one, a consolidated invoice.
         count(*) over (partition by items.invoice_id) as invoice_item_count,
-        coalesce(clients.client_name_canonical, items.client_name_normalised) as client_name_compared
+        coalesce(clients.client_name_canonical, items.client_name_normalised) as client_name_compared,
+        -- The client the billed name is, confidently: one client's registered name, as billed
+        -- (legal form, case and punctuation aside). An item quoting another client's order
+        -- reference is only suggested (spec orders_invoices, suggest_unless).
+        registered_names.client_id as client_id_named
     from items
     {{ client_lookup_joins('items.client_name_normalised', 'client_key', by_first_words=false, by_abbreviation=true, by_core=true) }}
     left join clients
         on {{ client_lookup_id('client_key') }} = clients.client_id
+    left join registered_names
+        on replace(items.client_name_normalised, ' ', '') = registered_names.name_key
     -- Only for an item quoting nothing: an item's own reference never confirms itself.
     left join invoice_clients
         on items.invoice_id = invoice_clients.invoice_id
