@@ -182,8 +182,13 @@ def _render_exceptions(trace: Trace) -> list[str]:
             continue
         claimed = f" (claimed by {exc['claimed_by']})" if exc.get("claimed_by") else ""
         lines.append(head + f"{exc['status']}{claimed}, owner {exc['owner_team']}, severity {exc['severity']}{marker}")
+        closed_at = exc.get("resolved_at") or exc.get("auto_resolved_at")
         if exc.get("is_breached"):
             sla = "BREACHED" + (f", escalated to {exc['escalated_to']}" if exc.get("escalated_to") else "")
+        elif closed_at is not None and exc.get("sla_due_at") is not None and exc["sla_due_at"] < closed_at:
+            # Closed, but only after the SLA was due: it breached while open (the history
+            # lists the breach and the escalation), so "in time" would be untrue.
+            sla = f"closed after its SLA, at {_v(closed_at)}"
         else:
             sla = "in time"
         at_risk = f"{_v(exc.get('amount_at_risk'))} {exc.get('currency') or ''}".rstrip()

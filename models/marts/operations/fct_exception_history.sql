@@ -60,12 +60,35 @@ current_state as (
     select * from {{ ref('fct_exception_current') }}
 ),
 
+breaches as (
+    -- Exceptions that went past their SLA while still open: open or claimed now
+    -- (is_breached), or closed after the SLA was due. A breach is history: an exception
+    -- auto-resolved or resolved late keeps its breach and escalation (they were the
+    -- current state's only, so closing one erased them, and a team's late work read as
+    -- never late). The SLA is the current episode's (a reopening restarts it).
+    select
+        current_state.exception_id,
+        current_state.sla_due_at,
+        current_state.owner_team,
+        -- The severity's escalation target, as when it was open (the current state's
+        -- escalated_to names it only while open, or an operator's escalation).
+        coalesce(current_state.escalated_to, lifecycle.escalate_to) as escalated_to
+    from current_state
+    left join {{ ref('int_exception_lifecycle') }} as lifecycle
+        on current_state.exception_id = lifecycle.exception_id
+    where current_state.is_breached
+        or (
+            current_state.is_closed
+            and current_state.sla_due_at < coalesce(current_state.resolved_at, current_state.auto_resolved_at)
+        )
+),
+
 sla_events as (
     -- The moment an exception went past its SLA while still open, and the escalation
     -- that followed automatically (unless an operator had escalated it already).
     select
-        current_state.exception_id,
-        current_state.sla_due_at as event_at,
+        breaches.exception_id,
+        breaches.sla_due_at as event_at,
         breach.event_type,
         'pipeline' as actor,
         cast(null as string) as reason_code,
@@ -75,14 +98,13 @@ sla_events as (
         cast(null as string) as status_before,
         cast(null as string) as status_after,
         cast(null as bigint) as action_seq
-    from current_state
+    from breaches
     cross join lateral (
-        select 'sla_breached' as event_type, current_state.owner_team as target
+        select 'sla_breached' as event_type, breaches.owner_team as target
         union all
-        select 'escalated', current_state.escalated_to
+        select 'escalated', breaches.escalated_to
     ) as breach
-    where current_state.is_breached
-        and (breach.event_type = 'sla_breached' or breach.target is not null)
+    where breach.event_type = 'sla_breached' or breach.target is not null
 ),
 
 operator_events as (

@@ -1,0 +1,157 @@
+"""A small agency over a few nights, with landing files written by hand (helper session).
+
+Three insertion orders of one client for October, delivered in full; two invoices arrive late.
+Real Dagster runs at a pinned business clock that moves forward, operators acting through
+ActionStore as the CLI does. Each test here was a defect found by running such nights:
+
+1. an exception that went past its SLA and then closed (auto-resolved by the late invoice, or
+   resolved by an operator after it was due) lost its `sla_breached` and `escalated` events
+   from fct_exception_history, and `recon trace` called it "in time": the breach was the
+   current state's only, so closing an exception rewrote its past.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import pipeline
+from orchestration.actions import ActionStore
+from orchestration.trace import render, trace
+
+ORDER_COLUMNS = (
+    "order_id,client_id,client_name,order_ref,order_type,amount,currency,service_start_date,service_end_date,"
+    "order_date,status,updated_at"
+).split(",")
+DELIVERY_COLUMNS = (
+    "platform,account_id,campaign_id,campaign_name,delivery_date,impressions,clicks,spend,currency"
+).split(",")
+INVOICE_COLUMNS = (
+    "invoice_id,invoice_number,client_name,reference,issue_date,due_date,currency,net_amount,tax_amount,"
+    "total_amount,status,updated_at"
+).split(",")
+LINE_COLUMNS = "invoice_id,line_number,description,reference,quantity,unit_price,net_amount".split(",")
+
+# order id, reference, amount (USD), October 2026
+ORDERS = (("SO-2610-01", "PO-2610-01", "12000.00"), ("SO-2610-02", "PO-2610-02", "8000.00"),
+          ("SO-2610-03", "PO-2610-03", "5000.00"))  # fmt: skip
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_agency(landing: Path) -> None:
+    write_csv(
+        landing / "crm/orders/hubspot-crm-exports-all-deals-2026-11-19.csv",
+        ORDER_COLUMNS,
+        [
+            dict(zip(ORDER_COLUMNS, (oid, "C-01", "Acme Widgets Ltd", ref, "insertion_order", amount, "USD",
+                                     "2026-10-01", "2026-10-31", "2026-09-20", "completed", "2026-09-20 09:30"),
+                     strict=True))
+            for oid, ref, amount in ORDERS
+        ],
+    )  # fmt: skip
+    delivery = []
+    for oid, ref, amount in ORDERS:
+        daily = f"{float(amount) / 31:.2f}"
+        for day in range(1, 32):
+            delivery.append(
+                dict(zip(DELIVERY_COLUMNS, ("google_ads", "act_101", f"CMP-{oid[3:]}", f"Acme Widgets | {ref} | Oct",
+                                            f"2026-10-{day:02d}", "12000", "150", daily, "USD"), strict=True))
+            )  # fmt: skip
+    write_csv(landing / "ads/delivery/delivery_2026-10.csv", DELIVERY_COLUMNS, delivery)
+    write_invoices(landing, "2026-10", ["SO-2610-03"])
+
+
+def write_invoices(landing: Path, name: str, order_ids: list[str]) -> None:
+    invoices, lines = [], []
+    for n, (oid, ref, amount) in enumerate(ORDERS, 1):
+        if oid not in order_ids:
+            continue
+        iid = f"INV-0100{n}"
+        invoices.append(
+            dict(zip(INVOICE_COLUMNS, (iid, f"2026-0100{n}", "Acme Widgets", ref, "2026-10-02", "2026-11-01", "USD",
+                                       amount, "0.00", amount, "issued", "2026-10-02T08:00:00Z"), strict=True))
+        )  # fmt: skip
+        lines.append(dict(zip(LINE_COLUMNS, (iid, "1", "Media buying October 2026", ref, "1", amount, amount),
+                              strict=True)))  # fmt: skip
+    write_csv(landing / f"billing/invoices/invoices_{name}.csv", INVOICE_COLUMNS, invoices)
+    write_csv(landing / f"billing/invoice_lines/invoice_lines_{name}.csv", LINE_COLUMNS, lines)
+
+
+def run(monkeypatch: pytest.MonkeyPatch, as_of: str) -> None:
+    monkeypatch.setenv("RECON_AS_OF", as_of)
+    assert pipeline.run_pipeline(), "the Dagster run failed: see the log above"
+
+
+def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def exception_of(home: Path, exception_type: str, record_id: str) -> str:
+    rows = query(
+        home,
+        "select exception_id from marts.fct_exception_current where exception_type = ? and record_id = ?",
+        [exception_type, record_id],
+    )
+    assert len(rows) == 1, (exception_type, record_id, rows)
+    return rows[0][0]
+
+
+def sla_events(home: Path, exception_id: str) -> list[tuple]:
+    return query(
+        home,
+        "select event_type, event_at, target from marts.fct_exception_history "
+        "where exception_id = ? and event_type in ('sla_breached', 'escalated') order by event_number",
+        [exception_id],
+    )
+
+
+def test_a_breach_stays_in_the_history_after_the_exception_closes(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = recon_home / "landing"
+    write_agency(landing)
+    # Night 1: October's invoices of two orders are late. Billed in advance: due 1 October,
+    # plus 35 days of billing grace, so both are delivered_not_billed, past their 24 h SLA.
+    run(monkeypatch, "2026-11-20T03:00:00Z")
+    late = exception_of(recon_home, "delivered_not_billed", "SO-2610-01")
+    worked = exception_of(recon_home, "delivered_not_billed", "SO-2610-02")
+    due = query(recon_home, "select sla_due_at from marts.fct_exception_current where exception_id = ?", [late])[0][0]
+    breached = [("sla_breached", due, "finance"), ("escalated", due, "operations")]
+    assert sla_events(recon_home, late) == breached
+    assert [e[0] for e in sla_events(recon_home, worked)] == ["sla_breached", "escalated"]
+
+    # Between the nights alice settles one, after its SLA; the other's invoice lands.
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-20T10:00:00Z")
+    store = ActionStore()
+    store.act("claim", worked, "alice")
+    store.act("resolve", worked, "alice", reason="billed_late")
+    write_invoices(landing, "2026-10-late", ["SO-2610-01"])
+    run(monkeypatch, "2026-11-21T03:00:00Z")
+
+    states = dict(
+        query(recon_home, "select exception_id, status from marts.fct_exception_current where exception_id in (?, ?)",
+              [late, worked])
+    )  # fmt: skip
+    assert states == {late: "auto_resolved", worked: "resolved"}
+    # Both went past their SLA while open: closing them does not undo the breach.
+    assert sla_events(recon_home, late) == breached
+    assert [e[0] for e in sla_events(recon_home, worked)] == ["sla_breached", "escalated"]
+
+    # Nor does the trace call a breached exception, closed since, in time.
+    text = render(trace(recon_home / "warehouse.duckdb", store.path, late[:8]))
+    assert "(in time)" not in text, text
+    assert "closed after its SLA" in text
