@@ -686,30 +686,27 @@ class ActionStore:
             else f"the business clock is the real time, {now.isoformat()}"
         )
         eid = state.exception_id[:8]
+        # The time to suggest is the earliest every rule allows, not the bound of the rule
+        # that refused: a clock set to the first sighting can still come before the last run
+        # or the latest action, and an operator who followed the message was refused again.
+        earliest = max(t for t in (first_seen, run_at, latest, now) if t is not None).isoformat()
+        retry = ("unset RECON_AS_OF, or set it" if pinned else "set RECON_AS_OF") + f" to {earliest} or later"
         if first_seen is not None and now < first_seen:
             raise ActionError(
                 f"exception {eid} was first seen at {first_seen.isoformat()}; an action cannot take effect before "
                 f"the exception existed, and {clock}. Nothing recorded: "
-                + (
-                    f"unset RECON_AS_OF, or set it to {first_seen.isoformat()} or later"
-                    if pinned
-                    else f"the run that found it was pinned ahead; set RECON_AS_OF to {first_seen.isoformat()} or later"
-                )
+                + (retry if pinned else f"the run that found it was pinned ahead; {retry}")
             )
         if run_at is not None and now < run_at:
             raise ActionError(
                 f"exception {eid}: the last run saw the data as of {run_at.isoformat()}; an action cannot take "
-                f"effect before it, and {clock}. Nothing recorded: "
-                + ("unset RECON_AS_OF, or set it" if pinned else "set RECON_AS_OF")
-                + f" to {run_at.isoformat()} or later"
+                f"effect before it, and {clock}. Nothing recorded: {retry}"
             )
         if latest is not None and now < latest:
             raise ActionError(
                 f"exception {eid} (first seen {catalog['first_seen_at']}) has its latest action, {state.last_action}, "
                 f"in effect from {latest.isoformat()}; an action cannot take effect before it, and {clock}. "
-                f"Nothing recorded: "
-                + ("unset RECON_AS_OF, or set it" if pinned else "set RECON_AS_OF")
-                + f" to {latest.isoformat()} or later"
+                f"Nothing recorded: {retry}"
             )
 
     def _link_words(self, con: sqlite3.Connection, reconciliation: str) -> dict[tuple[str, str], dict]:

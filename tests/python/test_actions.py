@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -26,18 +27,20 @@ class Clock:
         return self.now
 
 
+def catalog() -> list[dict]:
+    return [
+        {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
+         "severity": "manual_review", "sla_hours": 72, "currency": "USD", "amount_at_risk": "1200.00",
+         "amount_at_risk_reporting": "1200.00"},
+        {"exception_id": MEDIA, "exception_type": "over_delivery", "owner_team": "media_ops",
+         "severity": "manual_review", "sla_hours": 24, "currency": "USD", "amount_at_risk": "80.00",
+         "amount_at_risk_reporting": "80.00"},
+    ]  # fmt: skip
+
+
 def make_store(path: Path, clock: Clock | None = None) -> ActionStore:
     store = ActionStore(path, clock=clock or Clock(T0))
-    store.refresh_catalog(
-        [
-            {"exception_id": FIN, "exception_type": "unbilled_order", "owner_team": "finance",
-             "severity": "manual_review", "sla_hours": 72, "currency": "USD", "amount_at_risk": "1200.00",
-             "amount_at_risk_reporting": "1200.00"},
-            {"exception_id": MEDIA, "exception_type": "over_delivery", "owner_team": "media_ops",
-             "severity": "manual_review", "sla_hours": 24, "currency": "USD", "amount_at_risk": "80.00",
-             "amount_at_risk_reporting": "80.00"},
-        ]
-    )  # fmt: skip
+    store.refresh_catalog(catalog())
     return store
 
 
@@ -307,6 +310,26 @@ def test_no_action_takes_effect_before_the_exception_or_its_latest_action(tmp_pa
     state = store.state(FIN)
     assert state.status == "resolved" and state.closed_at == (T0 + timedelta(hours=6)).isoformat()
     assert store.verify() == []
+
+
+def test_a_refused_backdated_action_names_a_time_every_rule_allows(tmp_path: Path) -> None:
+    """Each rule named its own bound: an operator backdating a comment was told to set
+    RECON_AS_OF to the first sighting, which the later run and the latest claim refused again
+    (helper session, a replay over nights)."""
+    clock = Clock(T0)
+    store = make_store(tmp_path / "a.sqlite", clock)  # first seen at T0
+    clock.now = T0 + timedelta(days=1)
+    store.refresh_catalog(catalog())  # the next night's run: catalog as of T0 + 1 day
+    clock.now = T0 + timedelta(days=1, hours=6)
+    store.act("claim", FIN, "alice")
+    latest = (T0 + timedelta(days=1, hours=6)).isoformat()
+    for backdated in (T0 - timedelta(hours=1), T0 + timedelta(hours=1), T0 + timedelta(days=1, hours=1)):
+        clock.now = backdated
+        with pytest.raises(ActionError, match=f" to {re.escape(latest)} or later$"):
+            store.act("comment", FIN, "alice", comment="backdated")
+    clock.now = datetime.fromisoformat(latest)  # as the message says: accepted
+    store.act("comment", FIN, "alice", comment="at the time the refusal named")
+    assert [a["action"] for a in store.history(FIN)] == ["claim", "comment"]
 
 
 def test_pipeline_closes_a_break_that_reconciles_and_reopens_it_when_it_returns(tmp_path: Path) -> None:
