@@ -1254,13 +1254,28 @@ def cmd_audit_accept_fork(actor: str | None, reason: str) -> int:
 @click.option("--json", "as_json", is_flag=True, help="print the trace as JSON")
 def cmd_trace(trace_id: str, as_json: bool) -> int:
     from orchestration import actions, publish, trace
+    from orchestration.lock import WarehouseBusy
 
     settings.apply_environment()
     try:
-        # Lineage needs raw rows and staging, which only the working warehouse has.
-        with working_warehouse(f"recon trace {trace_id}"):
-            found = trace.trace(
-                settings.warehouse_path(), actions.store_path(), trace_id, publication=publish.current()
+        # Lineage needs raw rows and staging: the working warehouse has them. While a run
+        # holds it, the serving copy does too (each publication copies the lineage, as the
+        # desk's trace reads it): an operator tracing during a daytime run is not refused.
+        try:
+            with working_warehouse(f"recon trace {trace_id}"):
+                found = trace.trace(
+                    settings.warehouse_path(), actions.store_path(), trace_id, publication=publish.current()
+                )
+        except WarehouseBusy as busy:
+            if not settings.serving_path().exists():
+                raise
+            found = trace.trace(settings.serving_path(), actions.store_path(), trace_id, publication=publish.current())
+            refusal = str(busy).split(";")[0]  # "the warehouse is held by another process (HOLDER)"
+            held_by = refusal[refusal.find("(") + 1 : refusal.rfind(")")] if "(" in refusal else refusal
+            click.echo(
+                f"recon trace: a run holds the working warehouse ({held_by}): traced from the published "
+                "serving copy, as of the last publication",
+                err=True,
             )
     except trace.TraceError as exc:
         click.echo(f"recon trace: {exc}", err=True)

@@ -7,18 +7,25 @@ ActionStore as the CLI does. Each test here was a defect found by running such n
 1. an exception that went past its SLA and then closed (auto-resolved by the late invoice, or
    resolved by an operator after it was due) lost its `sla_breached` and `escalated` events
    from fct_exception_history, and `recon trace` called it "in time": the breach was the
-   current state's only, so closing an exception rewrote its past.
+   current state's only, so closing an exception rewrote its past;
+2. `recon trace` was refused while a run held the working warehouse (exit 5), although the
+   serving copy holds the lineage it reads (the desk traces from it): an operator tracing
+   during a daytime run (the landing sensor starts one whenever a file lands) got nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration import pipeline
+from orchestration import cli, pipeline
 from orchestration.actions import ActionStore
 from orchestration.trace import render, trace
 
@@ -85,6 +92,22 @@ def write_invoices(landing: Path, name: str, order_ids: list[str]) -> None:
                               strict=True)))  # fmt: skip
     write_csv(landing / f"billing/invoices/invoices_{name}.csv", INVOICE_COLUMNS, invoices)
     write_csv(landing / f"billing/invoice_lines/invoice_lines_{name}.csv", LINE_COLUMNS, lines)
+
+
+@contextlib.contextmanager
+def run_holding_the_warehouse(holder: str) -> Iterator[None]:
+    """Another process holds the warehouse lock, as a run does (a lock is re-entrant within one)."""
+    holding = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom orchestration.lock import warehouse_lock\n"
+         f"with warehouse_lock({holder!r}, wait_seconds=0):\n    print('held', flush=True)\n    time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holding.stdout is not None and holding.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holding.kill()
+        holding.wait()
 
 
 def run(monkeypatch: pytest.MonkeyPatch, as_of: str) -> None:
@@ -155,3 +178,25 @@ def test_a_breach_stays_in_the_history_after_the_exception_closes(
     text = render(trace(recon_home / "warehouse.duckdb", store.path, late[:8]))
     assert "(in time)" not in text, text
     assert "closed after its SLA" in text
+
+
+def test_trace_reads_the_serving_copy_while_a_run_holds_the_warehouse(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    write_agency(recon_home / "landing")
+    run(monkeypatch, "2026-11-20T03:00:00Z")
+    late = exception_of(recon_home, "delivered_not_billed", "SO-2610-01")
+    capsys.readouterr()
+    with run_holding_the_warehouse("recon run (the nightly job)"):
+        code = cli.main(["trace", late[:8]])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "crm/orders/hubspot-crm-exports-all-deals-2026-11-19.csv" in out, out
+    assert f"{late[:8]}  delivered_not_billed on SO-2610-01" in out, out
+    assert "a run holds the working warehouse (recon run (the nightly job), pid" in err, err
+    assert "traced from the published serving copy" in err, err
+    # Nothing published yet (a new home): still refused, naming the holder.
+    (recon_home / "publications" / "serving.duckdb").unlink()
+    with run_holding_the_warehouse("recon run (the nightly job)"):
+        assert cli.main(["trace", late[:8]]) == 5
+    assert "held by another process (recon run (the nightly job)" in capsys.readouterr().err
