@@ -10,7 +10,11 @@ ActionStore as the CLI does. Each test here was a defect found by running such n
    current state's only, so closing an exception rewrote its past;
 2. `recon trace` was refused while a run held the working warehouse (exit 5), although the
    serving copy holds the lineage it reads (the desk traces from it): an operator tracing
-   during a daytime run (the landing sensor starts one whenever a file lands) got nothing.
+   during a daytime run (the landing sensor starts one whenever a file lands) got nothing;
+3. a small ad-hoc invoice with no reference, raised as an orphan invoice because it fits no
+   order of its client, held the client's unbilled orders open as if it might bill them:
+   their delivered_not_billed exceptions were auto-resolved, neither raised nor pending, and
+   the value at risk fell from the unbilled bookings to the ad-hoc invoice's 420.
 """
 
 from __future__ import annotations
@@ -200,3 +204,40 @@ def test_trace_reads_the_serving_copy_while_a_run_holds_the_warehouse(
     with run_holding_the_warehouse("recon run (the nightly job)"):
         assert cli.main(["trace", late[:8]]) == 5
     assert "held by another process (recon run (the nightly job)" in capsys.readouterr().err
+
+
+def test_an_orphan_invoice_holds_no_unbilled_order_open(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    landing = recon_home / "landing"
+    write_agency(landing)
+    run(monkeypatch, "2026-11-20T03:00:00Z")
+    unbilled = [exception_of(recon_home, "delivered_not_billed", order) for order in ("SO-2610-01", "SO-2610-02")]
+    # An ad-hoc job billed to the client in November: no reference, 420 against bookings of
+    # 12,000 and 8,000. A QuickBooks export re-saved, its line lost to an accounting negative.
+    write_csv(
+        landing / "billing/invoices/qb_adhoc_2026-11.csv",
+        INVOICE_COLUMNS,
+        [dict(zip(INVOICE_COLUMNS, ("INV-02004", "2026-02004", "Acme Widgets", "", "2026-11-12", "2026-12-12", "USD",
+                                    "420.00", "0.00", "420.00", "issued", "2026-11-12T08:00:00Z"), strict=True))],
+    )  # fmt: skip
+    run(monkeypatch, "2026-11-21T03:00:00Z")
+
+    [(orphan_status, orphan_at_risk)] = query(
+        recon_home,
+        "select status, amount_at_risk from marts.fct_exception_current "
+        "where exception_type = 'orphan_invoice' and record_id = 'INV-02004#'",  # the whole invoice: no lines
+    )
+    assert (orphan_status, orphan_at_risk) == ("open", 420)
+    # Nothing billed the two orders: they stay delivered and not billed, at their bookings.
+    still = dict(
+        query(
+            recon_home,
+            "select record_id, status from marts.fct_exception_current where exception_id in (?, ?)",
+            unbilled,
+        )
+    )
+    assert still == {"SO-2610-01": "open", "SO-2610-02": "open"}, still
+    [(at_risk,)] = query(
+        recon_home,
+        "select sum(amount_at_risk_reporting) from marts.fct_exception_current where not is_closed",
+    )
+    assert at_risk == 12000 + 8000 + 420

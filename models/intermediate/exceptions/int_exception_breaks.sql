@@ -207,6 +207,25 @@ unfamiliar_billing_items as (
     having bool_and(used.matched_lines < used.unmatched_lines and used.unmatched_lines >= 2)
 ),
 
+orphaned_billing_items as (
+    -- Billing items raised as orphan invoices: for their wording (unfamiliar_billing_items),
+    -- or by the spec (state `unmatched`: no candidate scoring 1 % comes close on the
+    -- reference or the amount, no item of their invoice bills an order, no repeat ties them
+    -- to one). They bill no order, so they hold none open. Before, only the wording's did: a
+    -- 420 ad-hoc invoice with no reference, raised as an orphan because it fits no order of
+    -- its client, held the client's unbilled 8,000 order of the month before (its best
+    -- candidate at 6 %), whose delivered_not_billed was auto-resolved, neither raised nor
+    -- pending, and the value at risk fell from 8,000 to 420 (helper session, agency nights).
+    select billing_item_id from unfamiliar_billing_items
+    union
+    select spec_orphans.record_id
+    from (
+        {{ recon_exception_breaks('orders_invoices') }}
+    ) as spec_orphans
+    where spec_orphans.exception_type = '{{ billing_states.get("unmatched") }}'
+        and spec_orphans.record_entity = '{{ recon_spec("orders_invoices").right.model }}'
+),
+
 {#- Ties: how many candidates tied at a record's best probability still each count as a
     candidate for it. A billing item of an amount many of a client's orders share says
     nothing of any one of them, so at most 3; a campaign or project tied between the orders
@@ -324,15 +343,15 @@ unfamiliar_billing_items as (
             and records.record_key = pairs.right_key
             and records.record_state != 'matched'
         {%- if leg == 'billing' %}
-        -- An item raised as an orphan invoice for its wording (unfamiliar_billing_items)
-        -- bills no order: it holds none open, as a campaign raised as orphan spend holds none
-        -- ("Ad hoc design work" billed to Patricia Dunmore Motors held the client's unbilled
+        -- An item raised as an orphan invoice (orphaned_billing_items: for its wording, as
+        -- first measured below, or by the spec) bills no order: it holds none open, as a
+        -- campaign raised as orphan spend holds none ("Ad hoc design work" billed to Patricia Dunmore Motors held the client's unbilled
         -- content package). Development seeds, delivered_not_billed recall B 11 0.947 ->
         -- 0.962, B 13 0.941 -> 0.955, B 29 0.946 -> 0.957, B 31 0.942 -> 0.956, B 37 0.952
         -- -> 0.960, A 42 0.977 -> 0.989 (precision within 0.002); unbilled_order B 11
         -- 0.933 / 0.875 -> 0.938 / 0.938, B 37 0.846 / 0.786 -> 0.857 / 0.857;
         -- amount_variance precision up on B 11, 13, 29, 31 and A 42.
-        left join unfamiliar_billing_items as orphaned
+        left join orphaned_billing_items as orphaned
             on pairs.right_key = orphaned.billing_item_id
         {%- endif %}
         {%- if within_flight %}
