@@ -14,7 +14,10 @@ ActionStore as the CLI does. Each test here was a defect found by running such n
 3. a small ad-hoc invoice with no reference, raised as an orphan invoice because it fits no
    order of its client, held the client's unbilled orders open as if it might bill them:
    their delivered_not_billed exceptions were auto-resolved, neither raised nor pending, and
-   the value at risk fell from the unbilled bookings to the ad-hoc invoice's 420.
+   the value at risk fell from the unbilled bookings to the ad-hoc invoice's 420;
+4. a credit note that reached no order (no reference, or quoting an invoice id no order's
+   billing holds) was left out of every order's credited amount and raised nothing: money
+   given back to a client vanished from view.
 """
 
 from __future__ import annotations
@@ -241,3 +244,33 @@ def test_an_orphan_invoice_holds_no_unbilled_order_open(recon_home: Path, monkey
         "select sum(amount_at_risk_reporting) from marts.fct_exception_current where not is_closed",
     )
     assert at_risk == 12000 + 8000 + 420
+
+
+def test_a_credit_note_reaching_no_order_is_an_exception(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    landing = recon_home / "landing"
+    write_agency(landing)
+    columns = "credit_note_id,invoice_id,client_name,reference,issue_date,currency,net_amount,reason".split(",")
+    write_csv(
+        landing / "billing/credit_notes/credit_notes_2026-11.csv",
+        columns,
+        [dict(zip(columns, row, strict=True)) for row in (
+            ("CN-000302", "", "Acme Widgets", "", "2026-11-16", "USD", "500.00", "goodwill - late launch"),
+            ("CN-000303", "INV-09999", "Acme Widgets", "", "2026-11-16", "USD", "1200.00", "overbilled October"),
+            ("CN-000304", "INV-01003", "Acme Widgets", "", "2026-11-16", "USD", "300.00", "make-good"),
+            ("CN-000305", "", "Acme Widgets", "PO 2610 03", "2026-11-16", "USD", "100.00", "make-good"),
+        )],
+    )  # fmt: skip
+    run(monkeypatch, "2026-11-20T03:00:00Z")
+
+    raised = query(
+        recon_home,
+        "select record_id, status, currency, amount_at_risk, amount_at_risk_reporting, owner_team "
+        "from marts.fct_exception_current where exception_type = 'unmatched_credit_note' order by record_id",
+    )
+    assert raised == [
+        ("CN-000302", "open", "USD", 500, 500, "finance"),
+        ("CN-000303", "open", "USD", 1200, 1200, "finance"),
+    ], raised
+    # The two that reach SO-2610-03 (through its invoice, through its reference) credit it.
+    credited = "select credited_amount from marts.fct_reconciled_orders where order_id = 'SO-2610-03'"
+    assert query(recon_home, credited) == [(400,)]

@@ -1068,6 +1068,29 @@ invoice_breaks as (
     where invoices.is_void or invoices.is_duplicate_export
 ),
 
+credit_breaks as (
+    -- A credit note that reaches no order (int_credit_note_assignments): it quotes no
+    -- order's reference, and the invoice it credits, if it names one, bills no order or
+    -- several. The credit was given: what it takes back is at risk until someone says whose
+    -- it is. Before, such a credit note was left out of every order's credited amount and
+    -- raised nothing: a 500 goodwill credit with no reference, or one quoting a mistyped
+    -- invoice id, vanished from view (helper session, agency nights).
+    select
+        'unmatched_credit_note' as exception_type,
+        'stg_billing__credit_notes' as record_entity,
+        assignments.credit_note_id as record_id,
+        assignments.client_name_billed as client_name,
+        assignments.currency,
+        assignments.net_amount as amount_at_risk,
+        {{ convert_amount('assignments.net_amount', 'note_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
+            as amount_at_risk_reporting,
+        assignments.issue_date as due_date
+    from {{ ref('int_credit_note_assignments') }} as assignments
+    {{ fx_rate_join('note_rate', 'assignments.currency', 'assignments.issue_date') }}
+    {{ fx_reporting_rate_join('reporting_rate', 'assignments.issue_date') }}
+    where assignments.order_id is null
+),
+
 currency_breaks as (
     -- Billed in another currency than sold: the amounts reconcile only through FX. Its value
     -- at risk is 0: the billing legs compare the invoice converted at its issue date's rate,
@@ -1142,6 +1165,8 @@ all_breaks as (
     select * from invoice_breaks
     union all
     select * from currency_breaks
+    union all
+    select * from credit_breaks
     union all
     select * from spec_breaks
     union all

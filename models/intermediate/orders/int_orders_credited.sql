@@ -1,55 +1,16 @@
--- Credit notes assigned to orders: by the order reference they quote (in any shape), else through the
--- invoice they credit when that invoice bills exactly one order. Amounts in the order
--- currency at the credit note's month rate. Credit notes reaching no order stay out
--- (they surface as exceptions later).
+-- Credit notes per order (int_credit_note_assignments: by the order reference they quote,
+-- else through the invoice they credit when that invoice bills exactly one order). Amounts
+-- in the order currency at the credit note's month rate. Credit notes reaching no order
+-- stay out: int_exception_breaks raises them (unmatched_credit_note).
 with
-
-credit_notes as (
-    select * from {{ ref('stg_billing__credit_notes') }}
-),
 
 orders as (
     select * from {{ ref('stg_crm__orders') }}
 ),
 
-invoice_matches as (
-    select * from {{ ref('int_order_invoice_matches') }}
-),
-
-mentions as (
-    select * from {{ ref('int_reference_mentions') }}
-    where record_type = 'credit_note'
-),
-
-orders_by_reference as (
-    select orders.order_reference_key, min(orders.order_id) as order_id
-    from orders
-    where orders.order_reference_key is not null
-    group by orders.order_reference_key
-    having count(*) = 1
-),
-
-single_order_invoices as (
-    select invoice_matches.invoice_id, min(invoice_matches.order_id) as order_id
-    from invoice_matches
-    group by invoice_matches.invoice_id
-    having count(distinct invoice_matches.order_id) = 1
-),
-
 assigned as (
-    select
-        credit_notes.credit_note_id,
-        coalesce(orders_by_reference.order_id, single_order_invoices.order_id) as order_id,
-        credit_notes.currency,
-        credit_notes.issue_date,
-        credit_notes.net_amount
-    from credit_notes
-    left join mentions
-        on credit_notes.credit_note_id = mentions.record_id
-    left join orders_by_reference
-        on mentions.reference_key = orders_by_reference.order_reference_key
-    left join single_order_invoices
-        on credit_notes.invoice_id = single_order_invoices.invoice_id
+    select * from {{ ref('int_credit_note_assignments') }}
+    where order_id is not null
 ),
 
 credited as (
