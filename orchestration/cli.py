@@ -817,6 +817,12 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
         echo(f"  {'escalated to':<26} {state.escalated_to}")
     if state.pending_adjustments:
         echo(f"  {'pending adjustments':<26} {', '.join(state.pending_adjustments)}")
+    # (A catalog published before reconciliations were listed has one: see below.)
+    if not entry.get("is_current") and (legs or details.get("reconciliations", [None])):
+        # No longer found: what follows (the order's legs, its records) is as the last run that
+        # found it saw it. Printed after the legs, the label left "billed 0.00" of an order
+        # billed since reading as now.
+        echo(f"  as last found ({entry['last_seen_at']}); the break is gone since:")
     if legs:
         shown = ", ".join(
             f"{k} {_money(legs[k], legs_currency)}"
@@ -848,9 +854,6 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
                 **{k: details.get(k) for k in ("record_state", "matched_keys", "top_candidates")},
             }
         ]
-    if reconciliations and not entry.get("is_current"):
-        # No longer found: what follows is the record as the last run that found it saw it.
-        echo(f"  as last found ({entry['last_seen_at']}); the break is gone since:")
     for rec in reconciliations:
         matched = ", ".join(record_key_shown(k) for k in rec.get("matched_keys") or []) or "none"
         echo(f"  in {rec['reconciliation']}: {rec.get('record_state')}  matched: {matched}")

@@ -630,3 +630,39 @@ def test_a_match_or_unmatch_that_changes_no_pair_is_refused_and_nothing_is_logge
     code, out, err = _run(capsys, "exceptions", "match", "e" * 8, *link, "--reason", "confirmed_by_document")
     assert code == 0, err
     assert listed.verify() == []
+
+
+def test_a_gone_breaks_order_legs_are_shown_under_as_last_found(
+    listed: ActionStore, capsys: pytest.CaptureFixture
+) -> None:
+    # Agency nights: an auto-resolved delivered_not_billed printed "order legs (EUR) booked
+    # 15000.00, billed 0.00" above the "as last found" label, of an order billed in full since.
+    legs = {
+        "currency": "EUR",
+        "booked": "15000.00",
+        "billed": "0.00",
+        "credited": "0.00",
+        "delivered": "15010.52",
+        "order_type": "insertion_order",
+        "expects_delivery": True,
+    }
+    found = {
+        "reconciliation": "orders_invoices",
+        "record_state": "unmatched",
+        "matched_keys": None,
+        "top_candidates": None,
+    }
+    listed.refresh_catalog(
+        [{"exception_id": "d" * 32, "exception_type": "delivered_not_billed", "owner_team": "finance",
+          "severity": "block_payout", "sla_hours": 24, "record_entity": "stg_crm__orders", "record_id": "SO-2610-03",
+          "currency": "EUR", "amount_at_risk": "15000.0000", "amount_at_risk_reporting": "16754.3100",
+          "details": {"legs": legs, "reconciliations": [found]}}]
+    )  # fmt: skip
+    code, out, err = _run(capsys, "exceptions", "show", "d" * 8)
+    assert code == 0 and "as last found" not in out, out
+    listed.refresh_catalog([])  # the late invoice landed: the next run no longer finds it
+    code, out, err = _run(capsys, "exceptions", "show", "d" * 8)
+    assert code == 0, err
+    label, legs_line = out.index("  as last found ("), out.index("  order legs (EUR)")
+    assert label < legs_line < out.index("  in orders_invoices: unmatched"), out
+    assert out.count("as last found") == 1, out
