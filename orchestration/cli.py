@@ -1067,6 +1067,7 @@ def _manual_link(
                 what = f"this later link moves it here (in {link.reconciliation} it belongs to one record)"
             notes.append(f"note: {right} is matched to {left} now; {what}.")
         notes += links.unlike(link, publish.serving_path())
+        notes += links.billed_in_full(link, publish.serving_path())
     return link
 
 

@@ -235,6 +235,53 @@ def linked_elsewhere(link: Link, serving: Path) -> list[tuple[str, str, str, str
         con.close()
 
 
+def billed_in_full(link: Link, serving: Path) -> list[str]:
+    """Notes on the orders of an orders ↔ invoices match that are billed in full already.
+
+    Read from marts.fct_reconciled_orders and marts.fct_reconciliation_matches of the serving
+    copy. Not a refusal (a second invoice for a booking raised since may be right), but an
+    operator linking an orphan invoice to an order its own invoice bills in full makes the
+    next run bill it over (agency nights: a 750 ad-hoc invoice matched to a 5,000 order
+    billed 5,000 turned into a 750 amount_variance), so it is said before the run applies it.
+    """
+    from orchestration.warehouse import open_reader, table_exists
+
+    if link.reconciliation != "orders_invoices" or not serving.exists():
+        return []
+    con = open_reader(serving)
+    try:
+        if not (
+            table_exists(con, "marts", "fct_reconciled_orders")
+            and table_exists(con, "marts", "fct_reconciliation_matches")
+        ):
+            return []
+        rows = con.execute(
+            # Net of credit notes: an order credited in full and billed again is not billed.
+            "select orders.order_id,"
+            " case when orders.net_billed_amount > orders.booked_amount + orders.variance_tolerance"
+            "  then 'over_billed' else 'billed' end,"
+            " orders.net_billed_amount, orders.booked_amount, orders.currency"
+            " from marts.fct_reconciled_orders as orders"
+            " where orders.order_id in (select unnest(?)) and orders.booked_amount > 0"
+            " and orders.net_billed_amount >= orders.booked_amount - orders.variance_tolerance"
+            # Re-linking an item that already bills the order changes nothing.
+            " and not exists (select 1 from marts.fct_reconciliation_matches as matches"
+            "  where matches.reconciliation = 'orders_invoices' and matches.left_key = orders.order_id"
+            "  and matches.right_key in (select unnest(?)))"
+            " order by orders.order_id",
+            [list(link.left), list(link.right)],
+        ).fetchall()
+    finally:
+        con.close()
+    items = ", ".join(key[:-1] if key.endswith("#") and len(key) > 1 else key for key in link.right)
+    return [
+        f"note: {order} is {'billed in full' if state == 'billed' else 'over-billed'} already "
+        f"({billed:,.2f} of {booked:,.2f} {currency} net); linking {items} too bills it over, and the next run "
+        "raises the excess (unmatch it if that was a slip)."
+        for order, state, billed, booked, currency in rows
+    ]
+
+
 def unlike(link: Link, serving: Path, limit: int = 5) -> list[str]:
     """Notes on the pairs of a match whose records are of another client or currency.
 

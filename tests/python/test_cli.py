@@ -549,6 +549,42 @@ def test_a_match_across_clients_or_currencies_is_recorded_with_a_note_saying_so(
     assert links.unlike(link, tmp_path / "none.duckdb") == []  # nothing published: nothing to compare
 
 
+def test_a_match_onto_an_order_billed_in_full_is_recorded_with_a_note_saying_so(tmp_path: Path) -> None:
+    # Agency nights: bob matched Kestrel's 750 ad-hoc invoice to SO-2611-06, which its own
+    # invoice billed 5,000 of 5,000; nothing was said, and the next run raised a 750 variance.
+    import duckdb
+
+    from orchestration import links
+
+    serving = tmp_path / "serving.duckdb"
+    con = duckdb.connect(str(serving))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_reconciled_orders as select * from (values "
+        "('SO-6', 5000.00, 5000.00, 'USD', 1.00), ('SO-7', 1000.00, 3000.00, 'USD', 1.00),"
+        " ('SO-8', 2500.00, 2000.00, 'EUR', 1.00), ('SO-9', 0.00, 4000.00, 'USD', 1.00)"
+        ") as t(order_id, net_billed_amount, booked_amount, currency, variance_tolerance)"
+    )
+    con.execute(
+        "create table marts.fct_reconciliation_matches as select * from (values "
+        "('orders_invoices', 'SO-6', 'INV-6#'), ('orders_invoices', 'SO-7', 'INV-7#')"
+        ") as t(reconciliation, left_key, right_key)"
+    )
+    con.close()
+    assert links.billed_in_full(links.Link("orders_invoices", ("SO-6",), ("INV-02001#",)), serving) == [
+        "note: SO-6 is billed in full already (5,000.00 of 5,000.00 USD net); linking INV-02001 too bills it over, "
+        "and the next run raises the excess (unmatch it if that was a slip)."
+    ]
+    assert links.billed_in_full(links.Link("orders_invoices", ("SO-8",), ("INV-9#",)), serving)[0].startswith(
+        "note: SO-8 is over-billed already (2,500.00 of 2,000.00 EUR net)"
+    )
+    assert links.billed_in_full(links.Link("orders_invoices", ("SO-7",), ("INV-9#",)), serving) == []  # short
+    assert links.billed_in_full(links.Link("orders_invoices", ("SO-9",), ("INV-9#",)), serving) == []  # credited
+    assert links.billed_in_full(links.Link("orders_invoices", ("SO-6",), ("INV-6#",)), serving) == []  # its own
+    assert links.billed_in_full(links.Link("delivery_orders", ("SO-6",), ("CMP-1",)), serving) == []
+    assert links.billed_in_full(links.Link("orders_invoices", ("SO-6",), ("INV-9#",)), tmp_path / "none.duckdb") == []
+
+
 def test_a_resolution_prints_the_amount_it_accepted_as_show_does_and_a_gone_break_is_shown_as_last_found(
     listed: ActionStore, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
