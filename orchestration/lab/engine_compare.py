@@ -33,6 +33,9 @@ EXCLUDED_COLUMNS = frozenset(
 
 # What is normalised, and why that is not hiding a difference. Printed in the report.
 NORMALISATIONS = (
+    "doubles: to ten significant digits; the engines' log2, pow and sums differ in the last "
+    "bits (weights and probabilities differ by 1e-16), and a decision they change shows in "
+    "the level, decision and state columns, which are compared exactly",
     "numbers: compared by value; a decimal's scale (Spark widens it in arithmetic: 12.50 is "
     "12.500000) and an integer's width (int vs bigint) are how a value is stored, not the value",
     "timestamps: compared as UTC instants; DuckDB keeps a naive UTC timestamp or a timestamptz, "
@@ -110,8 +113,13 @@ def normalised(left: str, right: str, left_type, right_type, depth: int = 0) -> 
     kinds = {_kind(left_type), _kind(right_type)}
     if kinds <= {"integer", "decimal", "float"}:
         if "float" in kinds:
-            target = "double"
-        elif "decimal" in kinds:
+            # Ten significant digits, -0.0 as 0.0: the engines' math libraries (log2, pow) and
+            # sums differ in the last bits. A decision a score changes shows in other columns.
+            return (
+                f"printf('%.9e', cast({left} as double) + 0.0)",
+                f"printf('%.9e', cast({right} as double) + 0.0)",
+            )
+        if "decimal" in kinds:
             target = f"decimal(38, {max(_scale(left_type), _scale(right_type))})"
         else:
             target = "hugeint"

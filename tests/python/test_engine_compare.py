@@ -14,14 +14,14 @@ from orchestration.lab import engine_compare
 DUCKDB_ROWS = """
     select * from (values
         (1, cast(12.5 as decimal(18, 2)), timestamp '2026-11-30 09:00:00', ['a', null, 'b'], cast(null as varchar[]),
-         cast('{"k": [1, 2]}' as json), 'run-1'),
+         cast('{"k": [1, 2]}' as json), 0.1 + 0.2, 'run-1'),
         (2, cast(-3 as decimal(18, 2)), timestamp '2026-11-30 23:59:59.5', cast([] as varchar[]), ['x'],
-         cast('{}' as json), 'run-1')
-    ) as rows (id, amount, seen_at, refs, tags, payload, dagster_run_id)
+         cast('{}' as json), cast(-0.0 as double), 'run-1')
+    ) as rows (id, amount, seen_at, refs, tags, payload, score, dagster_run_id)
 """
 
 # Spark's storage of the same values: wider decimals and integers, instants, lists without
-# nulls and [] for none, JSON as text, another run id.
+# nulls and [] for none, JSON as text, a sum's last bit and 0.0 for -0.0, another run id.
 SPARK_ROWS = """
     select
         cast(id as bigint) as id,
@@ -30,6 +30,7 @@ SPARK_ROWS = """
         coalesce(list_filter(refs, lambda e: e is not null), []) as refs,
         coalesce(tags, []) as tags,
         cast(payload as varchar) as payload,
+        case when id = 1 then 0.3 else 0.0 end as score,
         'run-2' as dagster_run_id
     from duck
 """
@@ -67,6 +68,11 @@ def test_a_changed_value_is_a_difference(tmp_path: Path) -> None:
     (table, _) = build(tmp_path, changed)
     assert (table.only_duckdb, table.only_spark) == (2, 2)
     assert "amount=Decimal('12.500000')" in "\n".join(table.samples)
+
+
+def test_a_score_off_in_the_seventh_digit_is_a_difference(tmp_path: Path) -> None:
+    (table, _) = build(tmp_path, SPARK_ROWS.replace("then 0.3 else", "then 0.3000001 else"))
+    assert (table.only_duckdb, table.only_spark) == (1, 1)
 
 
 def test_a_reordered_list_and_a_duplicated_row_are_differences(tmp_path: Path) -> None:
