@@ -470,8 +470,11 @@ scored as (
 ranked as (
     select
         scored.*,
+        -- The prior's odds divided in DOUBLE, as DuckDB divides decimals: Spark divided the
+        -- decimal literals in DECIMAL rounded to 8 places, which moved probabilities by 1e-8.
         1 / (1 + pow(2, -(scored.match_weight + log2(
-            {{ spec.thresholds.prior_match_probability }} / (1 - {{ spec.thresholds.prior_match_probability }})
+            cast({{ spec.thresholds.prior_match_probability }} as double)
+            / cast(1 - {{ spec.thresholds.prior_match_probability }} as double)
         )))) as match_probability,
         row_number() over (
             partition by scored.right_key
