@@ -170,13 +170,14 @@ all_decided as (
             coalesce('operator:' || decided_pairs.operator_action_id, '{{ spec.rule_version }}')
             || '|' || decided_pairs.left_key || '|' || decided_pairs.right_key
         ) as match_id,
+        {#- `+ 0.0` turns DuckDB's -0.0 (a weight of -0.0001 rounded) into 0.0, as Spark rounds it. #}
         {%- set components = [] %}
         {%- for comparison in spec.comparisons %}
         {%- do components.append([comparison.field, recon_struct_pack([
             ['level', 'decided_pairs.level_' ~ comparison.field],
-            ['weight', 'round(decided_pairs.weight_' ~ comparison.field ~ ', 3)']])]) %}
+            ['weight', 'round(decided_pairs.weight_' ~ comparison.field ~ ', 3) + 0.0']])]) %}
         {%- endfor %}
-        to_json({{ recon_struct_pack(components) }}) as score_components
+        {{ recon_to_json(recon_struct_pack(components)) }} as score_components
     from decided_pairs
     {%- if groups %}
     union all
@@ -197,9 +198,9 @@ all_decided as (
         {%- for comparison in spec.comparisons %}
         {%- do components.append([comparison.field, recon_struct_pack([
             ['level', 'pairs.level_' ~ comparison.field],
-            ['weight', 'round(pairs.weight_' ~ comparison.field ~ ', 3)']])]) %}
+            ['weight', 'round(pairs.weight_' ~ comparison.field ~ ', 3) + 0.0']])]) %}
         {%- endfor %}
-        to_json({{ recon_struct_pack(components) }}) as score_components
+        {{ recon_to_json(recon_struct_pack(components)) }} as score_components
     from group_decided
     inner join pairs
         on group_decided.left_key = pairs.left_key

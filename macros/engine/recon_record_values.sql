@@ -15,7 +15,7 @@
         {%- for column, expression in side_spec.columns.items() %}
             {%- do fields.append([column, expression]) %}
         {%- endfor %}
-        to_json({{ recon_struct_pack(fields, quote_names=true) }}) as record_values
+        {{ recon_to_json(recon_struct_pack(fields, quote_names=true)) }} as record_values
     from {{ ref(side_spec.model) }}
     {{ "union all" if not (loop.last and names[-1] == name) }}
         {%- endfor -%}

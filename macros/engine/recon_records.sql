@@ -67,18 +67,20 @@ decisions as (
     select
         pairs.{{ side }}_key as record_key,
         count(*) as candidate_count,
+        {#- `+ 0.0`: DuckDB rounds -0.0001 to -0.0 and writes "-0.0" in JSON; Spark rounds it
+            to 0.0. Adding zero makes -0.0 0.0 on both. #}
         {%- set components = [] %}
         {%- for comparison in spec.comparisons %}
             {%- do components.append([comparison.field, recon_struct_pack([
                 ['level', 'pairs.level_' ~ comparison.field],
-                ['weight', 'round(pairs.weight_' ~ comparison.field ~ ', 3)']])]) %}
+                ['weight', 'round(pairs.weight_' ~ comparison.field ~ ', 3) + 0.0']])]) %}
         {%- endfor %}
         {{ recon_ordered_list(
             recon_struct_pack([
                 ['candidate_key', 'pairs.' ~ other ~ '_key'],
                 ['pass_name', 'pairs.pass_name'],
-                ['match_weight', 'round(pairs.match_weight, 3)'],
-                ['match_probability', 'round(pairs.match_probability, 4)'],
+                ['match_weight', 'round(pairs.match_weight, 3) + 0.0'],
+                ['match_probability', 'round(pairs.match_probability, 4) + 0.0'],
                 ['components', recon_struct_pack(components)]]),
             'pairs.match_weight desc, pairs.' ~ other ~ '_key',
             top_k
@@ -103,7 +105,7 @@ decisions as (
         {{ side }}_states.matched_by,
         coalesce({{ side }}_candidates.candidate_count, 0) as candidate_count,
         case
-            when {{ side }}_states.record_state != 'matched' then to_json({{ side }}_candidates.top_candidates)
+            when {{ side }}_states.record_state != 'matched' then {{ recon_to_json(side ~ '_candidates.top_candidates') }}
         end as top_candidates
     from {{ side }}_states
     left join {{ side }}_candidates
