@@ -59,7 +59,8 @@ legs as (
         orders.is_cancelled,
         orders.updated_at,
         orders.currency,
-        order_rate.rate_to_usd / reporting_rate.rate_to_usd as reporting_rate,
+        order_rate.rate_to_usd as order_rate_to_usd,
+        reporting_rate.rate_to_usd as reporting_rate_to_usd,
         orders.booked_amount,
         {{ amount_tolerance('orders.booked_amount') }} as variance_tolerance,
         -- What the order type should have (seed order_type_expectations); a type the seed
@@ -201,10 +202,10 @@ final as (
             else 'variance'
         end as completeness_state,
         '{{ recon_reporting_currency() }}' as reporting_currency,
-        cast(states.booked_amount * states.reporting_rate as decimal(18, 4)) as booked_amount_reporting,
-        cast(states.billed_amount * states.reporting_rate as decimal(18, 4)) as billed_amount_reporting,
-        cast(states.delivered_amount * states.reporting_rate as decimal(18, 4)) as delivered_amount_reporting,
-        cast(states.fulfilled_amount * states.reporting_rate as decimal(18, 4)) as fulfilled_amount_reporting,
+        {{ convert_amount('states.booked_amount', 'states.order_rate_to_usd', 'states.reporting_rate_to_usd') }} as booked_amount_reporting,
+        {{ convert_amount('states.billed_amount', 'states.order_rate_to_usd', 'states.reporting_rate_to_usd') }} as billed_amount_reporting,
+        {{ convert_amount('states.delivered_amount', 'states.order_rate_to_usd', 'states.reporting_rate_to_usd') }} as delivered_amount_reporting,
+        {{ convert_amount('states.fulfilled_amount', 'states.order_rate_to_usd', 'states.reporting_rate_to_usd') }} as fulfilled_amount_reporting,
         {{ recon_run_id() }} as dagster_run_id
     from states
 )
