@@ -137,7 +137,7 @@ events as (
 )
 
 select
-    md5(events.exception_id || '|' || events.event_type || '|' || cast(events.event_at as string)
+    md5(events.exception_id || '|' || events.event_type || '|' || {{ recon_instant_text('events.event_at') }}
         || '|' || coalesce(cast(events.action_seq as string), '')) as event_id,
     events.exception_id,
     -- (Cast: Spark's row_number is an int, DuckDB's a bigint.)
