@@ -45,7 +45,9 @@ test: install browser
 	RECON_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Every model, seed and test built on Apache Spark (dbt-spark, method: session, local[2]) from
-# a generated 200-order fixture: orchestration/lab/spark_fixture.py. Needs Java 17.
+# a generated 200-order fixture, the same fixture built on DuckDB beside it, and every table of
+# the two compared row by row: orchestration/lab/spark_fixture.py, engine_compare.py. Fails
+# when a table differs. Needs Java 17.
 SPARK_STAMP := $(VENV)/.spark-installed-stamp
 $(SPARK_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,spark]"
