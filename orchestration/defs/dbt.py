@@ -156,6 +156,7 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
         restaged = staged_by_another_version(con, inputs["project_sha256"])
     finally:
         con.close()
+    reason = "full refresh" if full_refresh else None
     if restaged and not full_refresh:
         # Another version restages every key anyway, and may stage other columns: an upgrade
         # whose staging model gained a column failed here with dbt's "schemas are out of sync".
@@ -164,7 +165,7 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
             f"{' and more' if len(restaged) > 3 else ''}): this build rebuilds dbt's incremental "
             "models whole, as `recon run --full-refresh` does (first sightings are kept)"
         )
-        full_refresh = True
+        full_refresh, reason = True, "full refresh: staging was built by another version of the project"
     # Incremental staging models stage only what arrived since their last build by this
     # version of the project (macros/staging_incremental.sql); another version restages all.
     os.environ["RECON_PROJECT_SHA"] = inputs["project_sha256"]
@@ -176,9 +177,6 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
         yield from dbt.cli(dbt_build_args(full_refresh), context=context, target_path=target_path).stream()
     con = warehouse.open_writer(settings.warehouse_path())
     try:
-        reason = "full refresh" if full_refresh and not restaged else None
-        if restaged:
-            reason = "full refresh: staging was built by another version of the project"
         build_inputs.record(con, run_id, inputs, "built", reason)
     finally:
         con.close()

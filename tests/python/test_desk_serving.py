@@ -28,6 +28,20 @@ SECRET = b"a-test-secret-of-more-than-32-characters-000"
 PASSWORD = "correct horse alice battery"
 
 
+def _alice_signed_in() -> TestClient:
+    """The desk on the test's home, with alice (finance) signed in; the store holds two exceptions."""
+    make_store(store_path())
+    accounts = Accounts()
+    accounts.add("alice", PASSWORD, by="olga")
+    client = TestClient(
+        create_app(Desk(), accounts, SECRET), base_url="http://127.0.0.1:8321", raise_server_exceptions=False
+    )
+    form = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]*)"', form.text).group(1)
+    client.post("/login", data={"name": "alice", "password": PASSWORD, "login_csrf": token}, follow_redirects=False)
+    return client
+
+
 @pytest.fixture
 def held_read_write(recon_home: Path) -> Iterator[Path]:
     warehouse = recon_home / "warehouse.duckdb"
@@ -48,15 +62,7 @@ def held_read_write(recon_home: Path) -> Iterator[Path]:
 
 
 def test_pages_and_actions_say_the_serving_copy_is_held_instead_of_a_500(held_read_write: Path) -> None:
-    make_store(store_path())
-    accounts = Accounts()
-    accounts.add("alice", PASSWORD, by="olga")
-    client = TestClient(
-        create_app(Desk(), accounts, SECRET), base_url="http://127.0.0.1:8321", raise_server_exceptions=False
-    )
-    form = client.get("/login")
-    token = re.search(r'name="login_csrf" value="([^"]*)"', form.text).group(1)
-    client.post("/login", data={"name": "alice", "password": PASSWORD, "login_csrf": token}, follow_redirects=False)
+    client = _alice_signed_in()
     inbox = client.get("/")
     assert inbox.status_code == 200  # the inbox reads the action store only
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', inbox.text).group(1)
@@ -125,15 +131,7 @@ def test_the_dashboard_on_a_copy_another_version_published_says_so_instead_of_a_
     con = duckdb.connect(str(serving))  # as the other version wrote it
     con.execute("alter table marts.fct_exception_current rename amount_at_risk_reporting to value_at_risk_reporting")
     con.close()
-    make_store(store_path())
-    accounts = Accounts()
-    accounts.add("alice", PASSWORD, by="olga")
-    client = TestClient(
-        create_app(Desk(), accounts, SECRET), base_url="http://127.0.0.1:8321", raise_server_exceptions=False
-    )
-    form = client.get("/login")
-    token = re.search(r'name="login_csrf" value="([^"]*)"', form.text).group(1)
-    client.post("/login", data={"name": "alice", "password": PASSWORD, "login_csrf": token}, follow_redirects=False)
+    client = _alice_signed_in()
     page = client.get("/dashboard")
     assert page.status_code == 200, page.text[:300]
     assert "written by another version of recon" in page.text and "amount_at_risk_reporting" in page.text
