@@ -259,7 +259,7 @@ def exception_events(store=None) -> list[Event]:
     out = []
     with store._connect() as con:
         catalog = {
-            r["exception_id"]: dict(r) for r in con.execute("select * from exception_catalog where is_current = 1")
+            r["exception_id"]: dict(r) for r in con.execute("select * from catalog_entries where is_current = 1")
         }
         escalations = con.execute(
             "select action_id, exception_id, actor, target, comment from actions where action = 'escalate'"
@@ -310,7 +310,7 @@ def digest_events(day: str, store=None) -> list[Event]:
     now = store.clock()
     per_team: dict[str, list] = defaultdict(list)
     with store._connect() as con:
-        for entry in con.execute("select * from exception_catalog where is_current = 1"):
+        for entry in con.execute("select * from catalog_entries where is_current = 1"):
             state = states.get(entry["exception_id"])
             if state is None or state.is_closed:
                 continue

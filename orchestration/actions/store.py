@@ -78,6 +78,8 @@ create table if not exists exception_catalog (
     first_seen_at text not null,
     last_seen_at text not null,
     is_current integer not null
+    -- added by ActionStore._migrate_catalog: content_digest (what the warehouse gave, to find
+    -- what changed), row_digest (every column above, for `recon audit verify`)
 );
 -- The digest of the catalog as the run that wrote it left it (refresh_catalog, in the same
 -- transaction): `recon audit verify` recomputes it, and the publication anchors it.
@@ -103,16 +105,77 @@ CATALOG_COLUMNS = (
     "client_name", "currency", "amount_at_risk", "amount_at_risk_reporting", "details", "first_seen_at",
     "last_seen_at", "is_current",
 )  # fmt: skip
+# What a run's warehouse decides of a row: the rest (sightings, is_current) is the store's.
+CONTENT_COLUMNS = CATALOG_COLUMNS[1:12]
+# The digest of the catalog as rows of (exception_id, row_digest); the version before it
+# (a sha256 over every value of every row) is read only in stores a release before wrote.
+CATALOG_DIGEST_V2 = "v2:"
+# The catalog as readers see it: a current row was last seen by the run that last refreshed
+# the catalog (catalog_clock), which does not rewrite a row that did not change.
+CATALOG_VIEW = """
+create view if not exists catalog_entries as
+select
+    exception_id, exception_type, owner_team, severity, sla_hours, record_entity, record_id, client_name,
+    currency, amount_at_risk, amount_at_risk_reporting, details, first_seen_at,
+    case when is_current = 1 then coalesce((select as_of from catalog_clock where id = 1), last_seen_at)
+        else last_seen_at end as last_seen_at,
+    is_current
+from exception_catalog;
+"""
 
 
-def catalog_digest(con: sqlite3.Connection) -> tuple[str, int]:
-    """(sha256, rows) of the exception catalog: every column of every row, in exception_id order.
+def values_digest(values) -> str:
+    """sha256 of a row's values as Python writes their tuple (``repr``): text, integer or null each
+    reads one way, so an amount '1.00' for '1.0000', 72 for '72' or '' for NULL is another digest.
+    Values as SQLite gives them back (str, int, float, None) give the digest they were written with."""
+    return hashlib.sha256(repr(tuple(values)).encode("utf-8", "surrogatepass")).hexdigest()
 
-    Each value as SQLite's ``quote()`` writes it (NULL, 72, 'text' with quotes doubled), so
-    type and text count and a row reads back one way: an amount set to '1.00', a row deleted
-    or added, a first sighting or is_current changed all give another digest. SQLite builds
-    the text (about 1.3 s for 100,000 rows with their details; docs/benchmarks.md).
+
+def catalog_digest(con: sqlite3.Connection, version: str = CATALOG_DIGEST_V2) -> tuple[str, int]:
+    """(digest, rows) of the exception catalog, recomputed from every column of every row.
+
+    Each row's values give its row digest (:func:`values_digest` over ``CATALOG_COLUMNS``), and
+    the rows' (exception_id, row digest) in exception_id order give the catalog's: an amount
+    set to '1.00', a row deleted or added, a first sighting or is_current changed all give
+    another digest. ``refresh_catalog`` keeps each row's digest beside it, so a run that
+    changed 1 % of the rows hashes 1 % (:func:`stored_catalog_digest`); this reads them all.
+    ``version`` "" is the digest of the releases before (one sha256 over every value).
     """
+    if version != CATALOG_DIGEST_V2:
+        return _catalog_digest_v1(con)
+    digest, rows = hashlib.sha256(), 0
+    columns = ", ".join(CATALOG_COLUMNS)  # fixed names
+    cur = con.execute(f"select {columns} from exception_catalog order by exception_id")
+    while batch := cur.fetchmany(5000):
+        digest.update("".join(f"{row[0]},{values_digest(tuple(row))}\n" for row in batch).encode())
+        rows += len(batch)
+    return CATALOG_DIGEST_V2 + digest.hexdigest(), rows
+
+
+def stored_catalog_digest(con: sqlite3.Connection) -> tuple[str, int]:
+    """(digest, rows) of the catalog from the row digests kept beside the rows (no row re-hashed)."""
+    digest, rows = hashlib.sha256(), 0
+    cur = con.execute("select exception_id, row_digest from exception_catalog order by exception_id")
+    while batch := cur.fetchmany(20000):
+        digest.update("".join(f"{eid},{row_digest}\n" for eid, row_digest in batch).encode())
+        rows += len(batch)
+    return CATALOG_DIGEST_V2 + digest.hexdigest(), rows
+
+
+def edited_catalog_rows(con: sqlite3.Connection, limit: int = 5) -> list[str]:
+    """Ids of catalog rows whose values no longer give the row digest the run wrote beside them."""
+    columns = ", ".join(CATALOG_COLUMNS)  # fixed names
+    cur = con.execute(f"select {columns}, row_digest from exception_catalog order by exception_id")
+    edited = []
+    while batch := cur.fetchmany(5000):
+        edited += [row[0] for row in batch if values_digest(tuple(row)[:-1]) != row[-1]]
+        if len(edited) >= limit:
+            break
+    return edited[:limit]
+
+
+def _catalog_digest_v1(con: sqlite3.Connection) -> tuple[str, int]:
+    """The digest releases before ``CATALOG_DIGEST_V2`` recorded: sha256 over every value of every row."""
     digest, rows = hashlib.sha256(), 0
     line = " || ',' || ".join(f"quote({c})" for c in CATALOG_COLUMNS)  # fixed names
     cur = con.execute(f"select {line} || char(10) from exception_catalog order by exception_id")
@@ -120,6 +183,10 @@ def catalog_digest(con: sqlite3.Connection) -> tuple[str, int]:
         digest.update("".join(row[0] for row in batch).encode())
         rows += len(batch)
     return digest.hexdigest(), rows
+
+
+def digest_version(digest: str | None) -> str:
+    return CATALOG_DIGEST_V2 if (digest or "").startswith(CATALOG_DIGEST_V2) else ""
 
 
 def _details_text(details) -> str:
@@ -167,6 +234,27 @@ class ActionStore:
                 except sqlite3.OperationalError as exc:  # another process migrated it just now
                     if "duplicate column" not in str(exc):
                         raise
+            self._migrate_catalog(con)
+
+    @staticmethod
+    def _migrate_catalog(con: sqlite3.Connection) -> None:
+        """The row digests beside each catalog row (a store made before them: null until the next run)."""
+        columns = {r["name"] for r in con.execute("pragma table_info(exception_catalog)")}
+        for column in ("content_digest", "row_digest"):
+            if column in columns:
+                continue
+            try:
+                con.execute(f"alter table exception_catalog add column {column} text")  # fixed names
+            except sqlite3.OperationalError as exc:  # another process migrated it just now
+                if "duplicate column" not in str(exc):
+                    raise
+        con.executescript(CATALOG_VIEW)
+        # What the catalog step reads of every row, without the details: the row digests in
+        # exception_id order (the catalog's digest) and what it compares (covering).
+        con.execute(
+            "create index if not exists catalog_row_digests on exception_catalog"
+            " (exception_id, row_digest, is_current, content_digest, first_seen_at)"
+        )
 
     def replay_as_of(self) -> datetime | None:
         """The pinned as-of of the run that last refreshed the catalog, when RECON_AS_OF pinned it.
@@ -254,17 +342,50 @@ class ActionStore:
         with is_current = 0 (its actions stay meaningful). The pipeline appends
         ``auto_resolve`` to the log of an open exception that is no longer found, and
         ``reopen`` to a closed one that is found again. Returns the counts.
+
+        Only rows that changed are written: each row keeps the digest of what the warehouse
+        gave (``content_digest``) and of all its columns (``row_digest``). A current row's
+        last_seen_at is when it was last written; readers read the catalog_entries view,
+        where a current row was last seen by this refresh (catalog_clock).
         """
         now = self.clock().isoformat()
         with self._connect() as con, self._writer_turn():
             con.execute("begin immediate")
-            was_current = dict(con.execute("select exception_id, is_current from exception_catalog").fetchall())
-            # One statement for all rows (at 1M orders about 300,000 exceptions a run). Every row
-            # found is written with is_current = 1; the rows not found are retired after it, so
-            # a row is written once, not cleared and written again.
+            previous = {
+                r[0]: r[1:]
+                for r in con.execute(
+                    "select exception_id, is_current, content_digest, first_seen_at, row_digest from exception_catalog"
+                )
+            }
+            was_current = {eid: row[0] for eid, row in previous.items()}
+            clock = con.execute("select as_of from catalog_clock where id = 1").fetchone()
+            written: list[list] = []
+            for e in exceptions:
+                values = [
+                    e["exception_type"],
+                    e["owner_team"],
+                    e["severity"],
+                    None if e.get("sla_hours") is None else int(e["sla_hours"]),
+                    e.get("record_entity"),
+                    e.get("record_id"),
+                    e.get("client_name"),
+                    e.get("currency"),
+                    None if e.get("amount_at_risk") is None else str(e["amount_at_risk"]),
+                    None if e.get("amount_at_risk_reporting") is None else str(e["amount_at_risk_reporting"]),
+                    _details_text(e.get("details")),
+                ]
+                content = values_digest(values)
+                old = previous.get(e["exception_id"])
+                if old is not None and old[0] and old[1] == content and old[3] is not None:
+                    continue  # current, and the same as the run that last wrote it
+                first_seen = old[2] if old is not None else now
+                row = [e["exception_id"], *values, first_seen, now, 1]
+                written.append([*row, content, values_digest(row)])
+            # One statement for the rows that changed (a whole catalog on the first run: at 1M
+            # orders about 300,000 exceptions). The rows not found are retired after it.
             con.executemany(
                 """
-                    insert into exception_catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                    insert into exception_catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     on conflict (exception_id) do update set
                         exception_type = excluded.exception_type, owner_team = excluded.owner_team,
                         severity = excluded.severity, sla_hours = excluded.sla_hours,
@@ -272,32 +393,31 @@ class ActionStore:
                         client_name = excluded.client_name, currency = excluded.currency,
                         amount_at_risk = excluded.amount_at_risk,
                         amount_at_risk_reporting = excluded.amount_at_risk_reporting,
-                        details = excluded.details, last_seen_at = excluded.last_seen_at, is_current = 1
+                        details = excluded.details, last_seen_at = excluded.last_seen_at, is_current = 1,
+                        content_digest = excluded.content_digest, row_digest = excluded.row_digest
                     """,
-                (
-                    [
-                        e["exception_id"],
-                        e["exception_type"],
-                        e["owner_team"],
-                        e["severity"],
-                        e.get("sla_hours"),
-                        e.get("record_entity"),
-                        e.get("record_id"),
-                        e.get("client_name"),
-                        e.get("currency"),
-                        None if e.get("amount_at_risk") is None else str(e["amount_at_risk"]),
-                        None if e.get("amount_at_risk_reporting") is None else str(e["amount_at_risk_reporting"]),
-                        _details_text(e.get("details")),
-                        now,
-                        now,
-                    ]
-                    for e in exceptions
-                ),
+                written,
             )
             found = {e["exception_id"] for e in exceptions}
+            # A retired row was last seen by the refresh before this one, which found it.
+            gone = [eid for eid, current in was_current.items() if current and eid not in found]
             con.executemany(
-                "update exception_catalog set is_current = 0 where exception_id = ?",
-                ([eid] for eid, current in was_current.items() if current and eid not in found),
+                "update exception_catalog set is_current = 0, last_seen_at = coalesce(?, last_seen_at)"
+                " where exception_id = ?",
+                ([clock[0] if clock else None, eid] for eid in gone),
+            )
+            # Row digests of the rows retired now, and of rows a release before wrote without one.
+            stale = [*gone, *(eid for eid, row in previous.items() if row[3] is None and eid not in found)]
+            columns = ", ".join(CATALOG_COLUMNS)  # fixed names
+            con.executemany(
+                "update exception_catalog set row_digest = ? where exception_id = ?",
+                (
+                    [values_digest(tuple(row)), row[0]]
+                    for eid in stale
+                    for row in con.execute(
+                        f"select {columns} from exception_catalog where exception_id = ?", [eid]
+                    ).fetchall()
+                ),
             )
             # Resolutions the build found outgrown (more at risk than they accepted, or in another
             # currency), by the log entry of the resolution: fct_exception_current, read by
@@ -338,7 +458,7 @@ class ActionStore:
                 "insert or replace into catalog_clock (id, as_of, pinned) values (1, ?, ?)",
                 [now, 1 if as_of_pinned() else 0],
             )
-            digest, rows = catalog_digest(con)
+            digest, rows = stored_catalog_digest(con)
             con.execute(
                 "insert into catalog_digest (id, digest, catalog_rows, written_at) values (1, ?, ?, ?) "
                 "on conflict (id) do update set digest = excluded.digest, catalog_rows = excluded.catalog_rows, "
@@ -506,7 +626,7 @@ class ActionStore:
     def catalog_entry(self, exception_id: str) -> dict:
         with self._connect() as con:
             eid = self.resolve_id(exception_id, con)
-            return dict(con.execute("select * from exception_catalog where exception_id = ?", [eid]).fetchone())
+            return dict(con.execute("select * from catalog_entries where exception_id = ?", [eid]).fetchone())
 
     # -------------------------------------------------------------- rules
 
@@ -826,7 +946,7 @@ class ActionStore:
             try:
                 eid = self.resolve_id(exception_id, con)
                 state = self._state(con, eid)
-                catalog = dict(con.execute("select * from exception_catalog where exception_id = ?", [eid]).fetchone())
+                catalog = dict(con.execute("select * from catalog_entries where exception_id = ?", [eid]).fetchone())
                 last_run = con.execute("select as_of from catalog_clock where id = 1").fetchone()
                 self._check_effective_time(state, catalog, last_run["as_of"] if last_run else None)
                 fields = self._check(action, op, state, kw, catalog)
@@ -909,7 +1029,7 @@ class ActionStore:
                     where.append(f"{column} = ?")  # column names are fixed above, values bound
                     params.append(value)
             rows = con.execute(
-                "select * from exception_catalog" + (" where " + " and ".join(where) if where else ""), params
+                "select * from catalog_entries" + (" where " + " and ".join(where) if where else ""), params
             ).fetchall()
             out = []
             for row in rows:
@@ -1037,15 +1157,23 @@ def check_catalog(
         tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
         if "exception_catalog" not in tables:
             return [], False
-        digest, rows = catalog_digest(con)
         recorded = (
             con.execute("select digest, catalog_rows, written_at from catalog_digest where id = 1").fetchone()
             if "catalog_digest" in tables
             else None
         )
+        anchored = (anchor or {}).get("catalog_digest")
+        # Recomputed the way the recorded digest was made (a store a release before wrote has
+        # the older digest until its next run), and the anchor's way if that differs.
+        version = digest_version(recorded["digest"] if recorded else anchored)
+        digest, rows = catalog_digest(con, version)
+        if anchored and digest_version(anchored) != version:
+            anchor_digest = catalog_digest(con, digest_version(anchored))[0]
+        else:
+            anchor_digest = digest
+        edited = edited_catalog_rows(con) if version and recorded is not None and recorded["digest"] != digest else []
     finally:
         con.close()
-    anchored = (anchor or {}).get("catalog_digest")
     if recorded is None:
         if not anchored:  # a store no run of this version has written yet: the next run records it
             return [], False, False
@@ -1064,12 +1192,13 @@ def check_catalog(
                 f"the store's exception catalog was edited outside a run: its {rows} rows do not match the digest "
                 f"the run that wrote it recorded ({recorded['catalog_rows']} rows, at {recorded['written_at']}); "
                 "a row was deleted, added or changed (an amount, an owner, a sighting)"
+                + (f"; rows changed since the run wrote them: {', '.join(e[:8] for e in edited)}" if edited else "")
             ],
             False,
             written_since,
         )
     against_anchor = not written_since
-    if against_anchor and anchored and anchored != digest:
+    if against_anchor and anchored and anchored != anchor_digest:
         return (
             [
                 f"the store's exception catalog ({rows} rows, digest {digest[:12]}) is not the one {source} anchored "

@@ -264,7 +264,7 @@ class Desk:
             )
             reload = signature != self._folded.signature
             catalog = (
-                {r["exception_id"]: _parsed(dict(r)) for r in con.execute("select * from exception_catalog")}
+                {r["exception_id"]: _parsed(dict(r)) for r in con.execute("select * from catalog_entries")}
                 if reload
                 else self._folded.catalog
             )

@@ -810,3 +810,82 @@ def test_a_failed_run_that_never_wrote_the_catalog_relaxes_nothing(
     _recompute_digest(home_store.path)
     assert cli.main(["audit", "verify"]) == 6
     assert "is not the one the publication" in capsys.readouterr().out
+
+
+def _stored(path: Path, exception_id: str, column: str):
+    con = sqlite3.connect(path)
+    try:
+        sql = f"select {column} from exception_catalog where exception_id = ?"  # a fixed name from the test
+        return con.execute(sql, [exception_id]).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_a_refresh_writes_only_what_changed_and_an_edit_it_left_alone_stays_found(
+    recon_home: Path, home_store: ActionStore, capsys
+) -> None:
+    """Issue 14: a night that changed 1 % of the exceptions writes 1 % of the catalog's rows.
+
+    A current row the run did not change keeps its stored last_seen_at; readers see the last
+    refresh's time (catalog_entries). A retired row was last seen by the refresh before. A row
+    edited by hand that the run did not rewrite stays edited, and verify names it."""
+    clock = home_store.clock
+    t1, t2, t3 = (T0 + timedelta(days=d) for d in (1, 2, 3))
+    clock.now = t1
+    home_store.refresh_catalog([*CATALOG, {**CATALOG[1], "exception_id": RETIRED}])
+    clock.now = t2
+    home_store.refresh_catalog(CATALOG)
+    assert _stored(home_store.path, FIN, "last_seen_at") == t1.isoformat()  # not rewritten
+    assert home_store.catalog_entry(FIN)["last_seen_at"] == t2.isoformat()  # seen by this refresh
+    retired = home_store.catalog_entry(RETIRED)
+    assert (retired["is_current"], retired["last_seen_at"]) == (0, t1.isoformat())
+    clock.now = t3
+    changed = [CATALOG[0], {**CATALOG[1], "amount_at_risk": "90.0000", "amount_at_risk_reporting": "90.0000"}]
+    home_store.refresh_catalog(changed)
+    assert _stored(home_store.path, FIN, "last_seen_at") == t1.isoformat()
+    assert _stored(home_store.path, MEDIA, "last_seen_at") == t3.isoformat()
+    assert home_store.catalog_entry(MEDIA)["amount_at_risk"] == "90.0000"
+    assert home_store.catalog_entry(RETIRED)["last_seen_at"] == t1.isoformat()  # retired before: kept
+    ro = sqlite3.connect(home_store.path)
+    assert home_store.recorded_catalog_digest()["digest"] == actions.catalog_digest(ro)[0]  # recomputed in full
+    ro.close()
+    _publish_catalog(recon_home, home_store, "run-0003", changed)
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    # An owner edited by hand; the next run finds the same exceptions and leaves the row alone.
+    _drop_guards(home_store.path, f"update exception_catalog set owner_team = 'media_ops' where exception_id = '{FIN}'")
+    home_store.refresh_catalog(changed)
+    assert home_store.catalog_entry(FIN)["owner_team"] == "media_ops"
+    assert cli.main(["audit", "verify"]) == 6
+    out = capsys.readouterr().out
+    assert f"rows changed since the run wrote them: {FIN[:8]}" in out, out
+
+
+def test_a_catalog_a_release_before_wrote_verifies_and_its_next_run_writes_the_row_digests(
+    recon_home: Path, home_store: ActionStore, capsys
+) -> None:
+    """A store from before the row digests: the older digest, no digests beside the rows."""
+    _home_with_a_published_catalog(recon_home, home_store)
+    con = sqlite3.connect(home_store.path)
+    con.execute("update exception_catalog set content_digest = null, row_digest = null")
+    old, rows = actions.catalog_digest(con, version="")
+    con.execute("update catalog_digest set digest = ?", [old])
+    con.commit()
+    con.close()
+    assert not old.startswith("v2:") and rows == 3
+    _publish_catalog(recon_home, home_store, "run-0002", CATALOG)
+    assert publish.current()["audit_anchor"]["catalog_digest"] == old
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    # The old digest still finds an edit.
+    _drop_guards(home_store.path, f"update exception_catalog set severity = 'info' where exception_id = '{FIN}'")
+    assert cli.main(["audit", "verify"]) == 6
+    assert "edited outside a run" in capsys.readouterr().out
+    undo = f"update exception_catalog set severity = 'manual_review' where exception_id = '{FIN}'"
+    _drop_guards(home_store.path, undo)
+    # The next run of this release writes every row's digests, the retired row's too.
+    home_store.refresh_catalog(CATALOG)
+    con = sqlite3.connect(home_store.path)
+    assert con.execute("select count(*) from exception_catalog where row_digest is null").fetchone()[0] == 0
+    con.close()
+    assert home_store.recorded_catalog_digest()["digest"].startswith("v2:")
+    _publish_catalog(recon_home, home_store, "run-0003", CATALOG)
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
