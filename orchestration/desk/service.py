@@ -254,12 +254,14 @@ class Desk:
     def _catalog(self, store: ActionStore) -> dict[str, dict]:
         """The catalog, parsed once per run (cached), and every state brought up to the log's head."""
         with store._connect() as con:
-            # The digest each run's refresh records: a refresh that changes rows but not the count,
-            # the latest sighting (a pinned RECON_AS_OF) or the current ones is a new catalog too.
+            # The digest each run's refresh records (any row written, retired or re-sighted changes
+            # it), and the refresh's clock: one that changed no row still moves when its current
+            # rows were last seen. Read without scanning the catalog.
             signature = tuple(
                 con.execute(
-                    "select count(*), max(last_seen_at), sum(is_current),"
-                    " (select digest from catalog_digest where id = 1) from exception_catalog"
+                    "select (select digest from catalog_digest where id = 1),"
+                    " (select catalog_rows from catalog_digest where id = 1),"
+                    " (select as_of from catalog_clock where id = 1)"
                 ).fetchone()
             )
             reload = signature != self._folded.signature
