@@ -131,6 +131,23 @@ def values_digest(values) -> str:
     return hashlib.sha256(repr(tuple(values)).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _catalog_values(e: dict) -> list:
+    """The values of ``CONTENT_COLUMNS`` a catalog row is written with, from an exception the build found."""
+    return [
+        e["exception_type"],
+        e["owner_team"],
+        e["severity"],
+        None if e.get("sla_hours") is None else int(e["sla_hours"]),
+        e.get("record_entity"),
+        e.get("record_id"),
+        e.get("client_name"),
+        e.get("currency"),
+        None if e.get("amount_at_risk") is None else str(e["amount_at_risk"]),
+        None if e.get("amount_at_risk_reporting") is None else str(e["amount_at_risk_reporting"]),
+        _details_text(e.get("details")),
+    ]
+
+
 def catalog_digest(con: sqlite3.Connection, version: str = CATALOG_DIGEST_V2) -> tuple[str, int]:
     """(digest, rows) of the exception catalog, recomputed from every column of every row.
 
@@ -361,23 +378,21 @@ class ActionStore:
             clock = con.execute("select as_of from catalog_clock where id = 1").fetchone()
             written: list[list] = []
             for e in exceptions:
-                values = [
-                    e["exception_type"],
-                    e["owner_team"],
-                    e["severity"],
-                    None if e.get("sla_hours") is None else int(e["sla_hours"]),
-                    e.get("record_entity"),
-                    e.get("record_id"),
-                    e.get("client_name"),
-                    e.get("currency"),
-                    None if e.get("amount_at_risk") is None else str(e["amount_at_risk"]),
-                    None if e.get("amount_at_risk_reporting") is None else str(e["amount_at_risk_reporting"]),
-                    _details_text(e.get("details")),
-                ]
-                content = values_digest(values)
+                # The warehouse may give the digest of what it found (the bridge: DuckDB's, over
+                # the same values), and only the id and digest of a row the store has as found.
+                content = e.get("content_digest")
+                values = None if content is not None else _catalog_values(e)
+                content = content if content is not None else values_digest(values)
                 old = previous.get(e["exception_id"])
                 if old is not None and old[0] and old[1] == content and old[3] is not None:
                     continue  # current, and the same as the run that last wrote it
+                if values is None:
+                    if "exception_type" not in e:
+                        raise ActionError(
+                            f"exception {e['exception_id']} came without its values, but the catalog does not hold "
+                            "it as found: the catalog changed since its digests were read; run again"
+                        )
+                    values = _catalog_values(e)
                 first_seen = old[2] if old is not None else now
                 row = [e["exception_id"], *values, first_seen, now, 1]
                 written.append([*row, content, values_digest(row)])
@@ -474,6 +489,16 @@ class ActionStore:
             "auto_resolved": events["auto_resolve"],
             "reopened": events["reopen"],
         }
+
+    def found_digests(self) -> dict[str, str]:
+        """The content digest of each current catalog row a run of this release wrote (by id)."""
+        with self._connect() as con:
+            return dict(
+                con.execute(
+                    "select exception_id, content_digest from exception_catalog"
+                    " where is_current = 1 and row_digest is not null"
+                ).fetchall()
+            )
 
     def recorded_catalog_digest(self) -> dict | None:
         """The catalog's digest as the last refresh recorded it: digest, catalog_rows, written_at."""

@@ -197,6 +197,60 @@ def test_operator_session_claim_then_resolve(pipeline_home: Path, first_run: dic
     SESSION["resolved"] = first["exception_id"]
 
 
+def test_the_catalog_step_writes_only_the_exceptions_a_build_changed(
+    pipeline_home: Path, first_run: dict, tmp_path: Path
+) -> None:
+    """Issue 14: the catalog step on the run's own marts, into a store of its own, three times:
+    all rows; the same marts again (no row written); one exception's amount changed and one
+    gone (those two written, one auto_resolve). The recorded digest is the catalog's in full."""
+    import shutil
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from orchestration.actions import catalog_digest
+    from orchestration.actions.bridge import catalog_from_warehouse
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_home / "warehouse.duckdb", warehouse)
+    clock = [datetime(2026, 12, 1, tzinfo=UTC)]
+    store = ActionStore(tmp_path / "actions.sqlite", clock=lambda: clock[0])
+
+    def stored() -> dict[str, tuple]:
+        con = sqlite3.connect(store.path)
+        try:
+            return {r[0]: r[1:] for r in con.execute("select exception_id, last_seen_at, amount_at_risk, is_current"
+                                                      " from exception_catalog")}  # fmt: skip
+        finally:
+            con.close()
+
+    first = catalog_from_warehouse(warehouse, store)
+    assert first["current"] > 20
+    before = stored()
+    clock[0] += timedelta(days=1)
+    assert catalog_from_warehouse(warehouse, store) == {**first, "auto_resolved": 0, "reopened": 0}
+    assert stored() == before  # nothing written
+    assert {store.catalog_entry(e)["last_seen_at"] for e in before} == {clock[0].isoformat()}
+
+    con = duckdb.connect(str(warehouse))
+    changed, gone = (r[0] for r in con.execute(
+        "select exception_id from marts.fct_reconciliation_exceptions where amount_at_risk is not null"
+        " order by exception_id limit 2").fetchall())  # fmt: skip
+    con.execute("update marts.fct_reconciliation_exceptions set amount_at_risk = amount_at_risk + 1"
+                " where exception_id = ?", [changed])  # fmt: skip
+    con.execute("delete from marts.fct_reconciliation_exceptions where exception_id = ?", [gone])
+    con.close()
+    clock[0] += timedelta(days=1)
+    catalog_from_warehouse(warehouse, store)
+    after = stored()
+    moved = {e for e in after if after[e] != before[e]}
+    assert moved == {changed, gone}
+    assert after[changed][0] == clock[0].isoformat() and after[gone][2] == 0
+    assert after[gone][0] == (clock[0] - timedelta(days=1)).isoformat()  # last seen the night before
+    ro = sqlite3.connect(store.path)
+    assert store.recorded_catalog_digest()["digest"] == catalog_digest(ro)[0]
+    ro.close()
+
+
 def test_second_run_without_new_files_changes_no_raw_counts(pipeline_home: Path, first_run: dict) -> None:
     before = raw_counts(pipeline_home)
     assert pipeline.run_pipeline()
