@@ -609,6 +609,47 @@ unlinked_{{ leg }} as (
 ),
 {%- endfor %}
 
+misplaced_billing as (
+    -- Orders nothing bills whose whole booking is what an item billing a sibling (another
+    -- order of the same client, in the same currency) bills, when that item is exactly what
+    -- the sibling is over-billed by, agrees with it on no reference (the spec's exact,
+    -- one_edit or two_edits levels), and is not the sibling's own booking again (a copy of
+    -- its bill, duplicate_billing). The sibling's over-billing is raised, and is the work:
+    -- the item is as likely the unbilled order's bill the passes placed on its sibling, so
+    -- the order waits for that link to be settled (as for an item left unlinked that could
+    -- be its), instead of raising an unbilled booking the sibling holds. 5,950 billed to
+    -- "DUBOIS SOLAR" with no reference (5,355 and 595, and a 147 extra set aside), placed
+    -- by only_order_of_client_at_amount on a 6,100 order already billed 6,100, is the bill
+    -- of the client's 5,950 order. Development seeds B 11, 13, 29, 37: such items were the
+    -- unbilled order's 2 of 2; where the sibling's booking is the item's amount too (a copy
+    -- of its bill or the other's), 8 of 12 (left as they are). Measured on B 11, 13, 29,
+    -- 31, 37, 41, 43 (exception models rebuilt on each warehouse): unbilled_order precision
+    -- B 29 0.938 -> 1.000; delivered_not_billed precision B 37 0.976 -> 0.977, B 41 0.975 ->
+    -- 0.978 (3 raised fewer, all false); every other scored type unchanged.
+    select distinct unbilled.order_id
+    from invoice_matches
+    inner join reconciled_orders as sibling
+        on invoice_matches.order_id = sibling.order_id
+    inner join reconciled_orders as unbilled
+        on sibling.client_id = unbilled.client_id
+        and sibling.currency = unbilled.currency
+        and sibling.order_id != unbilled.order_id
+    left join {{ ref('int_orders_invoices__pairs') }} as pairs
+        on invoice_matches.order_id = pairs.left_key
+        and invoice_matches.billing_item_id = pairs.right_key
+    where sibling.billing_state = 'over_billed'
+        and unbilled.billing_state = 'not_billed'
+        and unbilled.is_commitment
+        and abs(sibling.billed_variance - invoice_matches.billed_amount_order_currency) <= sibling.variance_tolerance
+        and abs(unbilled.booked_amount - invoice_matches.billed_amount_order_currency) <= unbilled.variance_tolerance
+        and abs(sibling.booked_amount - invoice_matches.billed_amount_order_currency) > sibling.variance_tolerance
+        and coalesce(pairs.level_reference not in (
+            {%- for level in ['exact', 'one_edit', 'two_edits'] if level in reference_levels -%}
+            {{ reference_levels.index(level) }}{{ ", " if not loop.last }}
+            {%- else -%}-2{%- endfor -%}
+        ), true)
+),
+
 short_billing as (
     -- Orders that are the one best candidate (scoring at least 1 %, no other at its
     -- probability) of a billing item left unlinked that bills a part of what they have left
@@ -883,6 +924,8 @@ order_breaks as (
         on reconciled_orders.order_id = unlinked_billing.order_id
     left join short_billing
         on reconciled_orders.order_id = short_billing.order_id
+    left join misplaced_billing
+        on reconciled_orders.order_id = misplaced_billing.order_id
     left join owed_billing
         on reconciled_orders.order_id = owed_billing.order_id
     left join unlinked_delivery
@@ -922,6 +965,11 @@ order_breaks as (
                 -- too, which nothing bills (unbilled_order).
                 when unlinked_billing.order_id is not null
                     and unlinked_billing.has_unclaimed
+                    and reconciled_orders.billing_state = 'not_billed'
+                    then null
+                -- Or an item billing a sibling that may be this order's bill (misplaced_billing):
+                -- the sibling's over-billing is the work until the link is settled.
+                when misplaced_billing.order_id is not null
                     and reconciled_orders.billing_state = 'not_billed'
                     then null
                 -- A draft is not signed: no billing is missing (seed order_status_expectations).
