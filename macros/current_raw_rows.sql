@@ -14,5 +14,10 @@
                 where restated.status = 'loaded'
                     and restated.supersedes_batch_id is not null
             )
+            -- Superseded by a full export of its entity (contract delivery "full").
+            and loaded.batch_id not in (
+                select superseded.batch_id
+                from {{ source('raw_ingestion', 'batch_supersessions') }} as superseded
+            )
     )
 {%- endmacro %}

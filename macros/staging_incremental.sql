@@ -4,7 +4,7 @@
     in a loaded batch no restatement superseded. When a run brings new batches, only the
     keys they touch can change: the keys of the rows in the new batches, and the keys of the
     rows of the batches they supersede (a restated file may drop a record, or give it back
-    to an earlier file). The model deletes those keys (pre-hook) and stages them again from
+    to an earlier file; a full export supersedes every earlier batch of its entity). The model deletes those keys (pre-hook) and stages them again from
     every current raw row they have (its body, filtered with staging_changed_keys_filter),
     in the same transaction. Each build records the last batch it saw in
     raw.staged_batches (post-hook), with the project's digest: a model built by another
@@ -60,6 +60,12 @@
             from {{ source('raw_ingestion', 'ingestion_log') }} as restated
             where restated.supersedes_batch_id is not null
                 and restated.batch_id > {{ staging_watermark() }}
+        )
+        -- Batches a full export superseded since (or an export superseded on arrival).
+        or raw_rows._batch_id in (
+            select superseded.batch_id
+            from {{ source('raw_ingestion', 'batch_supersessions') }} as superseded
+            where superseded.decided_by_batch_id > {{ staging_watermark() }}
         )
 {%- endmacro %}
 

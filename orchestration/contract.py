@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "2.4.0"
+CONTRACT_VERSION = "2.5.0"
 
 # What changed, newest first. Additive changes keep older files loading: a column that
 # a file lacks is loaded as null unless it is required.
 CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.5.0",
+        "An entity may be declared `delivery: full` (each file a complete export, as a CRM's nightly "
+        "export under a new dated name): a new file supersedes every earlier batch of the entity, so a "
+        "record missing from the newest export is withdrawn; a file older than the newest export loaded "
+        "(by the date in its name, else when it landed) withdraws nothing. Every entity stays "
+        "`incremental` unless declared: files load as before.",
+    ),
     (
         "2.4.0",
         "A row whose natural key and version (raw.version_columns: updated_at of orders and invoices) a "
@@ -135,6 +143,22 @@ class RowRule:
     reason: str
 
 
+# How an entity's files arrive, and what a file that lacks a record means.
+DELIVERY_MODES: dict[str, str] = {
+    "incremental": (
+        "each file adds or changes records; a record missing from a new file stays as the earlier file "
+        "gave it, and leaves only when that file is restated (re-dropped at its path) without it"
+    ),
+    "full": (
+        "each file is a complete export of the entity (a CRM's nightly export under a new dated name): "
+        "the newest one supersedes every earlier batch of the entity, so a record missing from it is "
+        "withdrawn. Newest means the latest date (YYYY-MM-DD, YYYYMMDD or YYYY_MM_DD) in the file's "
+        "landing path, else its modification time when it landed; a file older than the newest loaded "
+        "is kept in raw but superseded on arrival and withdraws nothing"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Entity:
     source: str
@@ -143,6 +167,17 @@ class Entity:
     key: tuple[str, ...]
     columns: tuple[Column, ...] = field(default_factory=tuple)
     rules: tuple[RowRule, ...] = ()
+    # How its files arrive (DELIVERY_MODES): "incremental", each file adds or changes
+    # records and a record leaves only when its own file is restated without it; or "full",
+    # each file is a complete export that supersedes every earlier batch of the entity.
+    delivery: str = "incremental"
+
+    def __post_init__(self) -> None:
+        if self.delivery not in DELIVERY_MODES:
+            raise ValueError(
+                f"{self.source}/{self.name}: delivery {self.delivery!r} is not one of {', '.join(DELIVERY_MODES)}; "
+                "declare delivery='full' for a source that sends a complete export each time"
+            )
 
     @property
     def table(self) -> str:

@@ -45,7 +45,7 @@ def sources_yaml(source: str) -> str:
             {
                 "name": ent.table,
                 "description": f"{ent.description} Landing: $RECON_HOME/landing/{ent.source}/{ent.name}/. "
-                f"Natural key: {', '.join(ent.key)}. Append-only; loaded by `recon ingest`.",
+                f"Natural key: {', '.join(ent.key)}. Delivery: {ent.delivery}. Append-only; loaded by `recon ingest`.",
                 "columns": columns,
             }
         )
@@ -112,6 +112,26 @@ def contract_markdown() -> str:
         "- A file at a path already loaded but with new content is a **restatement**: a new batch that",
         "  supersedes the earlier one; staging reads only the rows of the latest batch of each path.",
         "",
+        "## Delivery: incremental files or full exports",
+        "",
+        "Each entity declares how its files arrive (`delivery` of its `Entity` in",
+        "`orchestration/contract.py`; each entity below says which it is):",
+        "",
+    ]
+    lines += [f"- **`{mode}`**: {about}." for mode, about in contract.DELIVERY_MODES.items()]
+    lines += [
+        "",
+        "A full export that supersedes earlier batches says so in `raw.ingestion_log.message` (the batches",
+        "and how many keys it withdraws); each superseded batch is a row of `raw.batch_supersessions`. Raw",
+        "stays append-only: superseded rows stay in their tables, counted, and `recon status` lists them",
+        "under superseded files. A key withdrawn leaves staging and the marts with the next build, and",
+        "its open exceptions are auto-resolved. An export that withdraws more than the raw gate allows",
+        "(a truncated export: `spikes.max_withdrawn_share` in config/quality.yml) blocks the run before",
+        "the build; drop the complete export (at the same path, or under a newer dated name) to clear it.",
+        "A file exported with the same bytes as the current one under a new name is a duplicate (nothing",
+        "changed). Declaring an entity `full` takes effect with its next file, which supersedes every",
+        "batch of the entity loaded before.",
+        "",
         "## Value formats",
         "",
         "| kind | format | stored as |",
@@ -140,7 +160,7 @@ def contract_markdown() -> str:
                 "",
                 f"### `{source}/{ent.name}` → `raw.{ent.table}`",
                 "",
-                f"{ent.description} Natural key: `{', '.join(ent.key)}`.",
+                f"{ent.description} Natural key: `{', '.join(ent.key)}`. Delivery: `{ent.delivery}`.",
                 "",
                 "| column | type | required | meaning | example |",
                 "| --- | --- | --- | --- | --- |",

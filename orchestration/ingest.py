@@ -15,11 +15,12 @@ import hashlib
 import io
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -132,6 +133,14 @@ class FileOutcome:
     duplicate_of_batch_id: int | None = None
     message: str = ""
     previous_status: str | None = None  # skipped: how its latest batch ended (loaded, rejected, ...)
+    # A full export (contract delivery "full"): when it was exported (the date in its path,
+    # else its modification time), the batches it supersedes, the batch that superseded it on
+    # arrival (an export older than the newest loaded), and the keys it withdraws.
+    delivery: str = "incremental"
+    exported_at: datetime | None = None
+    supersedes_batch_ids: list[int] = field(default_factory=list)
+    superseded_on_arrival_by: int | None = None
+    keys_withdrawn: int = 0
 
     @property
     def rows_rejected(self) -> int:
@@ -217,6 +226,25 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute(f"alter table {RAW_SCHEMA}.ingestion_log add column if not exists duplicate_of_batch_id BIGINT")
+    # delivery: the entity's contract delivery when the file loaded; exported_at: for a full
+    # export, when it was exported (the date in its landing path, else its modification time).
+    con.execute(f"alter table {RAW_SCHEMA}.ingestion_log add column if not exists delivery VARCHAR")
+    con.execute(f"alter table {RAW_SCHEMA}.ingestion_log add column if not exists exported_at TIMESTAMP")
+    # Batches a full export superseded (contract delivery "full"), one row each, append-only:
+    # batch_id no longer counts, superseded_by_batch_id replaced it, decided_by_batch_id is the
+    # batch whose arrival decided it (the later export itself, or a late export superseded on
+    # arrival by the newer one). Restatements of a path stay in ingestion_log.supersedes_batch_id.
+    con.execute(
+        f"""
+        create table if not exists {RAW_SCHEMA}.batch_supersessions (
+            batch_id BIGINT,
+            superseded_by_batch_id BIGINT,
+            decided_by_batch_id BIGINT,
+            reason VARCHAR,
+            recorded_at TIMESTAMP
+        )
+        """
+    )
     # Filled by actions.copy_to_warehouse from the action store, every run.
     con.execute(
         f"""
@@ -1319,6 +1347,8 @@ def _ingest_file(
             con.execute("rollback")
             return FileOutcome(rel, source, entity_name, "skipped", sha, message=STILL_WRITTEN)
         outcome.status = "loaded"
+        if ent.delivery == "full":
+            _supersede_as_full_export(con, ent, outcome, rel, before, now)
         if outcome.is_restatement:
             outcome.message = (f"restatement of batch {earlier}; " + outcome.message).rstrip("; ")
         if again and latest:
@@ -1330,6 +1360,8 @@ def _ingest_file(
         outcome.rows_loaded = outcome.rows_quarantined = 0
         outcome.rows_read = _rows_in_rejected_file(path, fmt)
         outcome.is_restatement, outcome.supersedes_batch_id = False, None
+        outcome.supersedes_batch_ids, outcome.superseded_on_arrival_by, outcome.keys_withdrawn = [], None, 0
+        outcome.exported_at = None
         outcome.message = f"{rel}: rejected, nothing loaded: {exc}"
     except BaseException:
         con.execute("rollback")
@@ -1337,6 +1369,119 @@ def _ingest_file(
     _log_batch(con, outcome, fmt, now, path.stat().st_size)
     con.execute("commit")
     return outcome
+
+
+# A date in a landing path: 2026-12-01, 2026_12_01 or 20261201, not inside a longer number.
+_PATH_DATE = re.compile(r"(?<![0-9])(20[0-9]{2})([-_]?)([01][0-9])\2([0-3][0-9])(?![0-9])")
+
+
+def export_time(rel: str, mtime_ns: int | None) -> tuple[datetime | None, str]:
+    """When a full export was made, and how that was told: the last date in its landing path
+    below ``<source>/<entity>/`` (a dated name, or a dated folder), else the file's
+    modification time as it landed (UTC)."""
+    below = "/".join(rel.split("/")[2:])
+    found = None
+    for match in _PATH_DATE.finditer(below):
+        try:
+            found = date(int(match.group(1)), int(match.group(3)), int(match.group(4)))
+        except ValueError:
+            continue  # 20261399 is a number, not a date
+    if found is not None:
+        return datetime(found.year, found.month, found.day), "the date in its name"
+    if mtime_ns is None:
+        return None, "unknown"
+    return datetime.fromtimestamp(mtime_ns / 1e9, UTC).replace(tzinfo=None), "when it landed (no date in its name)"
+
+
+def _supersede_as_full_export(
+    con: duckdb.DuckDBPyConnection,
+    ent: Entity,
+    outcome: FileOutcome,
+    rel: str,
+    fingerprint: tuple[int, int] | None,
+    now: datetime,
+) -> None:
+    """Record what a loaded full export supersedes (contract delivery "full").
+
+    The newest export of an entity is complete, so it supersedes every batch of the entity
+    that is still current; staging then withdraws the keys it lacks. Newest is by export time
+    (the date in the path, else when it landed), then by batch: an export that arrives after
+    a newer one was loaded (a late night, a re-sent old file) is kept in raw but superseded on
+    arrival by the newer one, so it withdraws nothing the newer one has. Raw stays
+    append-only: supersession is a row in raw.batch_supersessions.
+    """
+    outcome.delivery = "full"
+    outcome.exported_at, told = export_time(rel, fingerprint[1] if fingerprint else None)
+    log = f"{RAW_SCHEMA}.ingestion_log"
+    current = con.execute(
+        f"""
+        select log.batch_id, log.source_file, log.delivery, log.exported_at
+        from {log} as log
+        where log.source = ? and log.entity = ? and log.status = 'loaded'
+            and log.batch_id is distinct from ?
+            and log.batch_id not in ({superseded_batches_sql()})
+        order by log.batch_id
+        """,
+        [ent.source, ent.name, outcome.supersedes_batch_id],
+    ).fetchall()
+    exported = outcome.exported_at or datetime.min
+    newer = [row for row in current if row[2] == "full" and (row[3] or datetime.min) > exported]
+    when = f"{outcome.exported_at:%Y-%m-%d %H:%M}".removesuffix(" 00:00") if outcome.exported_at else "unknown"
+    if newer:
+        batch_id, source_file, _, newer_at = max(newer, key=lambda row: (row[3], row[0]))
+        con.execute(
+            f"insert into {RAW_SCHEMA}.batch_supersessions values (?, ?, ?, 'late_full_export', ?)",
+            [outcome.batch_id, batch_id, outcome.batch_id, now],
+        )
+        outcome.superseded_on_arrival_by = batch_id
+        newer_when = f"{newer_at:%Y-%m-%d %H:%M}".removesuffix(" 00:00")
+        note = (
+            f"full export of {ent.source}/{ent.name} exported {when} ({told}), older than the current export "
+            f"{source_file} (batch {batch_id}, exported {newer_when}): kept in raw but superseded on arrival, "
+            "so it withdraws nothing. If it is the newer export, give it its date in its name"
+        )
+    else:
+        superseded = [row[0] for row in current]
+        if superseded:
+            con.executemany(
+                f"insert into {RAW_SCHEMA}.batch_supersessions values (?, ?, ?, 'full_export', ?)",
+                [[batch_id, outcome.batch_id, outcome.batch_id, now] for batch_id in superseded],
+            )
+        outcome.supersedes_batch_ids = superseded
+        replaced = superseded + ([outcome.supersedes_batch_id] if outcome.supersedes_batch_id is not None else [])
+        outcome.keys_withdrawn = _keys_missing(con, ent, replaced, outcome.batch_id)
+        key = ", ".join(ent.key)
+        note = f"full export of {ent.source}/{ent.name} exported {when} ({told})"
+        if superseded:
+            listed = ", ".join(str(b) for b in superseded[:10]) + (" …" if len(superseded) > 10 else "")
+            note += f"; supersedes batch(es) {listed}"
+        if outcome.keys_withdrawn:
+            note += (
+                f"; {outcome.keys_withdrawn:,} {key} value(s) the export(s) it replaces held are not in it and are "
+                "withdrawn from staging"
+            )
+    outcome.message = "; ".join(part for part in (note, outcome.message) if part)
+
+
+def _keys_missing(con: duckdb.DuckDBPyConnection, ent: Entity, replaced: list[int], batch_id: int) -> int:
+    """Keys the replaced batches held that this batch lacks: what a full export withdraws."""
+    if not replaced:
+        return 0
+    table = f"{RAW_SCHEMA}.{_ident(ent.table)}"
+    keys = ", ".join(_ident(k) for k in ent.key)
+    same = " and ".join(f"newer.{_ident(k)} is not distinct from earlier.{_ident(k)}" for k in ent.key)
+    return int(
+        con.execute(
+            f"""
+            select count(*) from (
+                select distinct {keys} from {table} as earlier
+                where list_contains(?, earlier._batch_id)
+                    and not exists (select 1 from {table} as newer where newer._batch_id = ? and {same})
+            )
+            """,
+            [replaced, batch_id],
+        ).fetchone()[0]
+    )
 
 
 def _rows_in_rejected_file(path: Path, fmt: str | None) -> int:
@@ -1374,13 +1519,27 @@ def _fingerprint(path: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
+def superseded_batches_sql(schema: str = RAW_SCHEMA, *, full_exports: bool = True) -> str:
+    """A query of the batch ids no longer current: restated at their path (a later loaded
+    batch of the path names them in ingestion_log), or superseded by a full export of their
+    entity (batch_supersessions). ``full_exports=False`` for a copy made before that table
+    existed (an older publication)."""
+    sql = (
+        f"select supersedes_batch_id as batch_id from {schema}.ingestion_log "
+        "where status = 'loaded' and supersedes_batch_id is not null"
+    )
+    if full_exports:
+        sql += f" union all select batch_id from {schema}.batch_supersessions"
+    return sql
+
+
 def _is_live(con: duckdb.DuckDBPyConnection, batch_id: int | None) -> bool:
-    """Whether a loaded batch is still current (no later batch of its path supersedes it)."""
+    """Whether a loaded batch is still current (no restatement or full export supersedes it)."""
     if batch_id is None:
         return False
     return bool(
         con.execute(
-            f"select count(*) = 0 from {RAW_SCHEMA}.ingestion_log where supersedes_batch_id = ? and status = 'loaded'",
+            f"select count(*) = 0 from ({superseded_batches_sql()}) as superseded where superseded.batch_id = ?",
             [batch_id],
         ).fetchone()[0]
     )
@@ -1393,10 +1552,7 @@ def _live_twin(con: duckdb.DuckDBPyConnection, sha: str) -> tuple[int, str] | No
         select log.batch_id, log.source_file
         from {RAW_SCHEMA}.ingestion_log as log
         where log.file_sha256 = ? and log.status = 'loaded'
-            and not exists (
-                select 1 from {RAW_SCHEMA}.ingestion_log as later
-                where later.supersedes_batch_id = log.batch_id and later.status = 'loaded'
-            )
+            and log.batch_id not in ({superseded_batches_sql()})
         order by log.batch_id
         limit 1
         """,
@@ -1412,8 +1568,8 @@ def _log_batch(
         insert into {RAW_SCHEMA}.ingestion_log (
             batch_id, source, entity, source_file, file_sha256, file_bytes, file_format, status,
             is_restatement, supersedes_batch_id, rows_read, rows_loaded, rows_quarantined, message,
-            contract_version, ingested_at, duplicate_of_batch_id
-        ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            contract_version, ingested_at, duplicate_of_batch_id, delivery, exported_at
+        ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             outcome.batch_id,
@@ -1433,6 +1589,8 @@ def _log_batch(
             contract.CONTRACT_VERSION,
             now,
             outcome.duplicate_of_batch_id,
+            outcome.delivery if outcome.status == "loaded" else None,
+            outcome.exported_at,
         ],
     )
 
@@ -1676,7 +1834,9 @@ def _quarantine_conflicts_with_other_files(
     is empty has no version to contradict (staging orders by batch then).
     """
     versions = _version_columns(ent, version_config)
-    if not versions:
+    if not versions or ent.delivery == "full":
+        # A full export replaces every earlier batch of its entity (or is replaced by a newer
+        # one on arrival): there is no other current file whose version it could contradict.
         return 0
     unique_on = [*ent.key, *versions]
     table = f"{RAW_SCHEMA}.{_ident(ent.table)}"
@@ -1695,10 +1855,7 @@ def _quarantine_conflicts_with_other_files(
         earlier._batch_id in (
             select loaded.batch_id from {log} as loaded
             where loaded.status = 'loaded' and loaded.batch_id is distinct from ?
-                and loaded.batch_id not in (
-                    select restated.supersedes_batch_id from {log} as restated
-                    where restated.status = 'loaded' and restated.supersedes_batch_id is not null
-                )
+                and loaded.batch_id not in ({superseded_batches_sql()})
         )
     """
     pairs = f"""

@@ -46,7 +46,7 @@ PUBLISHED_SCHEMAS = ("marts",)
 # Working-warehouse tables readers need besides the marts: `recon status` shows the files
 # loaded and rejected and why rows were quarantined, and only a run opens the working
 # warehouse.
-PUBLISHED_TABLES = ("raw.ingestion_log", "raw.quarantine")
+PUBLISHED_TABLES = ("raw.ingestion_log", "raw.quarantine", "raw.batch_supersessions")
 KPI_HISTORY = "rpt_kpi_history"  # marts.rpt_kpi_history: carried from publication to publication
 KEEP = 5  # complete publications kept on disk, the current one included
 MARKER = "publication.json"  # written last: a publication directory without it is half-built

@@ -24,6 +24,7 @@ import duckdb
 from rich.console import RenderableType
 
 from orchestration import publish, settings
+from orchestration.ingest import superseded_batches_sql
 from orchestration.lock import WarehouseBusy, warehouse_lock
 from orchestration.terminal import table
 from orchestration.warehouse import open_reader, table_exists
@@ -136,7 +137,9 @@ _has = table_exists
 
 
 # raw.ingestion_log with is_superseded: a loaded batch that a later loaded batch of its
-# path restates (ingest sets supersedes_batch_id only on loaded restatements).
+# path restates (ingest sets supersedes_batch_id only on loaded restatements), or that a
+# full export of its entity superseded (raw.batch_supersessions; a publication made before
+# it existed has none).
 # A rejection stays outstanding until it is fixed: its path logged something since, or the
 # same bytes loaded under another path (moved or renamed as the message advised).
 _REJECTION_FIXED = """
@@ -149,14 +152,11 @@ _REJECTION_FIXED = """
             )
     )"""
 
-_SUPERSEDED = f"""
+_SUPERSEDED_TEMPLATE = f"""
     log as (
         select
             ingestion_log.*,
-            ingestion_log.status = 'loaded' and exists (
-                select 1 from raw.ingestion_log as later
-                where later.supersedes_batch_id = ingestion_log.batch_id and later.status = 'loaded'
-            ) as is_superseded,
+            ingestion_log.status = 'loaded' and ingestion_log.batch_id in ({{superseded}}) as is_superseded,
             ingestion_log.status = 'rejected' and {_REJECTION_FIXED.format(rejected="ingestion_log")} as is_fixed
         from raw.ingestion_log
     )"""
@@ -169,6 +169,9 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
     out["has_ingestion"] = _has(con, "raw", "ingestion_log") and _has(con, "raw", "quarantine")
     if not out["has_ingestion"]:
         return _marts_summary(con, out)
+    _SUPERSEDED = _SUPERSEDED_TEMPLATE.format(
+        superseded=superseded_batches_sql("raw", full_exports=_has(con, "raw", "batch_supersessions"))
+    )
     # A restatement (a new batch of the same path) supersedes the path's earlier batch: raw
     # keeps both, staging reads the current one. Files and rows count current batches only,
     # so a restated file is counted once; what was superseded is listed apart. Rejected files

@@ -30,6 +30,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
     Runs after each pipeline build, so operators work from the action store alone and
     never need the warehouse, which the next run may be holding for writing.
     """
+    from orchestration.ingest import superseded_batches_sql
     from orchestration.warehouse import open_reader, table_exists
 
     con = open_reader(warehouse)
@@ -58,10 +59,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                     unnest(json_extract_string(quarantine.record, '$.*')) as value
                 from raw.quarantine as quarantine
                 where json_type(quarantine.record) = 'OBJECT'
-                    and quarantine.batch_id not in (
-                        select supersedes_batch_id from raw.ingestion_log
-                        where status = 'loaded' and supersedes_batch_id is not null
-                    )
+                    and quarantine.batch_id not in ({superseded})
             ),
             exception_keys as (
                 select exception_id, split_part(record_id, '#', 1) as record_key
@@ -82,6 +80,9 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             ),"""
             if has_quarantine
             else "quarantined as (select null::VARCHAR as exception_id, 0 as row_count, []::VARCHAR[] as files),"
+        ).replace(
+            "{superseded}",
+            superseded_batches_sql("raw", full_exports=table_exists(con, "raw", "batch_supersessions")),
         )
         # The client a record's names resolve to (its record values' client_id, named as the
         # orders of that client name it): a campaign's exception carries the account or

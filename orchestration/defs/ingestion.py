@@ -13,6 +13,7 @@ from orchestration.lock import WarehouseBusy
 INGESTION_LOG_KEY = dg.AssetKey(["raw_ingestion", "ingestion_log"])
 OPERATOR_ACTIONS_KEY = dg.AssetKey(["raw_operations", "operator_actions"])
 QUARANTINE_KEY = dg.AssetKey(["raw_ingestion", "quarantine"])
+SUPERSESSIONS_KEY = dg.AssetKey(["raw_ingestion", "batch_supersessions"])
 
 
 def raw_asset_key(ent: contract.Entity) -> dg.AssetKey:
@@ -49,6 +50,13 @@ RAW_SPECS = [
         key=QUARANTINE_KEY,
         group_name=RAW_GROUP,
         description="Rows that arrived but could not be loaded, with reason and original text.",
+        kinds={"duckdb"},
+        owners=["team:data"],
+    ),
+    dg.AssetSpec(
+        key=SUPERSESSIONS_KEY,
+        group_name=RAW_GROUP,
+        description="Batches a full export superseded (landing contract delivery: full), one row each.",
         kinds={"duckdb"},
         owners=["team:data"],
     ),
@@ -101,6 +109,15 @@ def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWr
         },
     )
     yield dg.MaterializeResult(asset_key=QUARANTINE_KEY, metadata={"rows_quarantined": report.rows_quarantined})
+    loaded = report.by_status("loaded")
+    yield dg.MaterializeResult(
+        asset_key=SUPERSESSIONS_KEY,
+        metadata={
+            "batches_superseded": sum(len(f.supersedes_batch_ids) for f in loaded),
+            "superseded_on_arrival": sum(1 for f in loaded if f.superseded_on_arrival_by is not None),
+            "keys_withdrawn": sum(f.keys_withdrawn for f in loaded),
+        },
+    )
     # Operator actions reach the warehouse every run, so dbt can fold them into state. A
     # store that does not continue what the warehouse holds (restored, truncated, forked)
     # fails the run: copying only the newer seq numbers would drop actions silently, and

@@ -11,7 +11,7 @@ import duckdb
 
 from orchestration import contract
 from orchestration.contract import Entity
-from orchestration.ingest import RAW_SCHEMA
+from orchestration.ingest import RAW_SCHEMA, superseded_batches_sql
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time
     import pandas as pd
@@ -28,11 +28,7 @@ _CURRENT_BATCHES = f"""
         select batch_id
         from {RAW_SCHEMA}.ingestion_log
         where status = 'loaded'
-            and batch_id not in (
-                select supersedes_batch_id
-                from {RAW_SCHEMA}.ingestion_log
-                where status = 'loaded' and supersedes_batch_id is not null
-            )
+            and batch_id not in ({superseded_batches_sql()})
     )"""
 
 

@@ -16,7 +16,7 @@ import duckdb
 
 from orchestration import contract
 from orchestration.contract import Entity
-from orchestration.ingest import RAW_SCHEMA
+from orchestration.ingest import RAW_SCHEMA, superseded_batches_sql
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time
     pass
@@ -177,12 +177,27 @@ def _observe(
             {"since": since_batch},
         ).fetchall()
     )
+    full = _full_exports(con, since_batch)
     tables: dict[str, Any] = {}
     for ent in contract.ENTITIES:
         files, restated_count = counts.get(ent.table, (0, 0))
         mine = [b for b in batches if b[0] == ent.table]
         delivered = [b for b in mine if b[3] is None]
         restating = [b for b in mine if b[3] is not None]
+        replaced_ids: list[int] = [int(b[3]) for b in restating]
+        if ent.table in full:
+            # Full exports (contract delivery "full"): the export current now against the
+            # batches that were current before this run and it superseded, the way a
+            # restatement is checked against its earlier version; an export superseded
+            # within the run, or on arrival (older than the newest), is neither.
+            now, before = full[ent.table]
+            mine = [(ent.table, b, rows, None, 0, f) for b, rows, f in now]
+            if before:
+                delivered, restating = [], mine
+                replaced_ids = [b for b, _ in before]
+                restated_count = len(now)
+            else:
+                delivered, restating = mine, []  # the entity's first export: a delivery
         obs: dict[str, Any] = {
             "new_batches": int(files),
             "files_rejected": int(rejected.get(ent.table, 0)),
@@ -198,21 +213,27 @@ def _observe(
                 "files": _listed([str(b[5]) for b in restating]),
                 "file_count": len(restating),
                 "batch_ids": _listed([int(b[1]) for b in restating]),
-                "replaced_batch_ids": _listed([int(b[3]) for b in restating]),
+                "replaced_batch_ids": _listed(replaced_ids),
                 "rows_loaded": sum(int(b[2]) for b in restating),
-                "rows_replaced": sum(int(b[4]) for b in restating),
+                "rows_replaced": (
+                    sum(rows for _, rows in full[ent.table][1])
+                    if ent.table in full
+                    else sum(int(b[4]) for b in restating)
+                ),
                 "amounts": None,
                 "amounts_replaced": None,
             }
         amount_cols = cfg["spikes"]["amount_columns"].get(ent.table)
         present = set(columns[ent.table])
+        if ent.table in full:
+            obs["full_export"] = True
         if mine and amount_cols and set(amount_cols) <= present and "_batch_id" in present:
             currency = next((c.name for c in ent.columns if c.kind == "currency" and c.name in present), None)
             # Exact DECIMAL sums, then DOUBLE; factors widened first so a product of two
             # DECIMAL(18, 4) values cannot overflow.
             amount = " * ".join(f"cast({_ident(c)} as DECIMAL(38, 4))" for c in amount_cols)
             group = _ident(currency) if currency else "'*'"
-            wanted = {int(b[1]) for b in mine} | {int(b[3]) for b in restating}
+            wanted = {int(b[1]) for b in mine} | set(replaced_ids)
             totals: dict[int, dict[str, float]] = {}
             for batch_id, ccy, total in con.execute(
                 f"""
@@ -231,9 +252,62 @@ def _observe(
                 obs["amounts"] = _summed(totals, [int(b[1]) for b in delivered])
             if restating:
                 obs["restated"]["amounts"] = _summed(totals, [int(b[1]) for b in restating])
-                obs["restated"]["amounts_replaced"] = _summed(totals, [int(b[3]) for b in restating])
+                obs["restated"]["amounts_replaced"] = _summed(totals, replaced_ids)
         tables[ent.table] = obs
     return tables
+
+
+def _full_exports(
+    con: duckdb.DuckDBPyConnection, since_batch: int
+) -> dict[str, tuple[list[tuple[int, int, str]], list[tuple[int, int]]]]:
+    """Per table that received a full export this run: the batches of this run current now
+    (batch, rows, file), and the batches current before the run that are superseded now
+    (batch, rows)."""
+    log = f"{RAW_SCHEMA}.ingestion_log"
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'batch_supersessions'",
+        [RAW_SCHEMA],
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    out: dict[str, tuple[list[tuple[int, int, str]], list[tuple[int, int]]]] = {}
+    for table, batch_id, rows, source_file, is_now, was_then in con.execute(
+        f"""
+        with superseded_now as (
+            {superseded_batches_sql()}
+        ),
+
+        superseded_then as (
+            select supersedes_batch_id as batch_id from {log}
+            where status = 'loaded' and supersedes_batch_id is not null and batch_id <= $since
+            union all
+            select batch_id from {RAW_SCHEMA}.batch_supersessions where decided_by_batch_id <= $since
+        ),
+
+        full_tables as (
+            select distinct source || '__' || entity as source_table from {log}
+            where status = 'loaded' and delivery = 'full' and batch_id > $since
+        )
+
+        select log.source || '__' || log.entity as source_table, log.batch_id,
+            coalesce(log.rows_loaded, 0)::BIGINT, log.source_file,
+            log.batch_id > $since and log.batch_id not in (select batch_id from superseded_now),
+            log.batch_id <= $since
+                and log.batch_id not in (select batch_id from superseded_then)
+                and log.batch_id in (select batch_id from superseded_now)
+        from {log} as log
+        where log.status = 'loaded'
+            and log.source || '__' || log.entity in (select source_table from full_tables)
+        order by log.batch_id
+        """,
+        {"since": since_batch},
+    ).fetchall():
+        now, before = out.setdefault(table, ([], []))
+        if is_now:
+            now.append((int(batch_id), int(rows), str(source_file)))
+        elif was_then:
+            before.append((int(batch_id), int(rows)))
+    return out
 
 
 def _summed(totals: Mapping[int, Mapping[str, float]], batch_ids: Sequence[int]) -> dict[str, float]:
@@ -304,6 +378,8 @@ def _spike_checks(
             "min_history_runs": s["min_history_runs"],
             "window_runs": s["window_runs"],
         }
+        if obs.get("full_export"):
+            common["full_export"] = True
 
         # Volume: rows of this run's new deliveries, against runs that delivered to the table.
         values = [p["rows_loaded"] for p in past if p.get("rows_loaded") is not None][-s["window_runs"] :]
@@ -512,11 +588,13 @@ def _volume_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
                 f"min_history_runs is {s['min_history_runs']}"
             )
     restated = meta.get("restated")
+    full = bool(meta.get("full_export"))
     if restated:
         parts.append(
-            f"{'' if parts else table + ': '}restated file(s) "
+            f"{'' if parts else table + ': '}{'full export' if full else 'restated file'}(s) "
             f"{_files(restated['files'], total=restated.get('file_count'))} hold "
-            f"{_n(restated['rows_loaded'])} rows where the version(s) they replace held "
+            f"{_n(restated['rows_loaded'])} rows where the "
+            f"{'export(s) they supersede' if full else 'version(s) they replace'} held "
             f"{_n(restated['rows_replaced'])}; {_band_words(restated)}"
         )
     if not parts:
@@ -525,10 +603,13 @@ def _volume_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
     if passed:
         return f"{found}: within the band."
     if meta.get("only_restatements_outside"):
-        return f"{found}: outside, warns (a restated file that grew is not blocked). {_restatement_hint(restated)}"
+        return (
+            f"{found}: outside, warns (a {'full export' if full else 'restated file'} that grew is not blocked). "
+            f"{_restatement_hint(restated, full=full)}"
+        )
     hints = []
     if restated and not (restated["lower"] <= restated["rows_loaded"] <= restated["upper"]):
-        hints.append(_restatement_hint(restated, table))
+        hints.append(_restatement_hint(restated, table, full=full))
     delivered = meta.get("status") == "checked" and rows is not None
     if (delivered and not (meta["lower"] <= rows <= meta["upper"])) or not hints:
         # The band and its keys are the delivery's: a withdrawal is fixed by the file, not by them.
@@ -538,8 +619,21 @@ def _volume_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
     return f"{found}: outside, {_verb(s)}. {' '.join(hints)}"
 
 
-def _restatement_hint(restated: Mapping[str, Any] | None, table: str = "") -> str:
-    """What a restated file that moved far from its earlier version may mean, by direction."""
+def _restatement_hint(restated: Mapping[str, Any] | None, table: str = "", full: bool = False) -> str:
+    """What a restated file (or full export) that moved far from its earlier version may
+    mean, by direction."""
+    if full and restated and restated.get("rows_loaded", 0) < restated.get("rows_replaced", 0):
+        files = _files(restated.get("files") or [], total=restated.get("file_count"))
+        missing = _n(restated["rows_replaced"] - restated["rows_loaded"])
+        return (
+            f"{table or 'The table'} is delivered as full exports (landing contract delivery: full): the newest "
+            f"export supersedes every earlier one, so the {missing} rows missing from {files} would be withdrawn. "
+            "If the export was cut short, have the source export again and drop the complete file, at the same "
+            "path (a restatement) or under a newer dated name; it supersedes this one and the next run passes. "
+            "Until then every run blocks here. Do not widen the band for it. Only if the source really deleted "
+            f"those records: set spikes.tables.{table or '<table>'}.severity: warn in config/quality.yml for "
+            "one run, then back."
+        )
     if restated and restated.get("rows_loaded", 0) < restated.get("rows_replaced", 0):
         files = _files(restated.get("files") or [], total=restated.get("file_count"))
         missing = _n(restated["rows_replaced"] - restated["rows_loaded"])
@@ -579,10 +673,12 @@ def _amount_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
             )
         if f"{ccy} (restated)" in outside:
             r = entry["restated"]
+            full = bool(meta.get("full_export"))
             parts.append(
-                f"{ccy} {_n(r['total'])} in restated file(s) "
+                f"{ccy} {_n(r['total'])} in {'full export' if full else 'restated file'}(s) "
                 f"{_files(meta.get('restated_files') or [], total=meta.get('restated_file_count'))} where the "
-                f"version(s) they replace held {_n(r['replaced_total'])}; {_band_words(r)}"
+                f"{'export(s) they supersede' if full else 'version(s) they replace'} held "
+                f"{_n(r['replaced_total'])}; {_band_words(r)}"
             )
     if passed:
         checked = [c for c, e in currencies.items() if e["status"] == "checked" or "restated" in e]
@@ -594,6 +690,11 @@ def _amount_message(table: str, s: Mapping[str, Any], meta: Mapping[str, Any], p
             )
         return f"{table} ({columns}): totals of {', '.join(checked)} within their bands."
     found = f"{table} ({columns}): " + "; ".join(parts)
+    if meta.get("only_restatements_outside") and meta.get("full_export"):
+        return (
+            f"{found}: outside, warns (a full export's totals are not blocked; its rows are): deals added or "
+            "withdrawn since the last export move its total; check the export with the source if they should not have."
+        )
     if meta.get("only_restatements_outside"):
         return (
             f"{found}: outside, warns (a restated file's totals are not blocked): a correction in a small file "

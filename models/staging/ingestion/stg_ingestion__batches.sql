@@ -4,13 +4,20 @@ ingestion_log as (
     select * from {{ source('raw_ingestion', 'ingestion_log') }}
 ),
 
--- A self-reference, not a join of two sources: a batch is superseded when a later
--- loaded batch of the same path names it.
+batch_supersessions as (
+    select * from {{ source('raw_ingestion', 'batch_supersessions') }}
+),
+
+-- A batch is superseded when a later loaded batch of the same path names it (a
+-- restatement), or a full export of its entity replaced it (batch_supersessions).
 superseded as (
-    select distinct ingestion_log.supersedes_batch_id as batch_id
+    select ingestion_log.supersedes_batch_id as batch_id
     from ingestion_log
     where ingestion_log.status = 'loaded'
         and ingestion_log.supersedes_batch_id is not null
+    union
+    select batch_supersessions.batch_id
+    from batch_supersessions
 ),
 
 batches as (
