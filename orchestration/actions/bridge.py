@@ -238,9 +238,95 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             )
             names = [d[0] for d in cur.description]
             exceptions += [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        found_ids = {e["exception_id"] for e in exceptions}
+        retiring = [record for record in store.current_records() if record[0] not in found_ids]
+        withdrawn = withdrawn_records(con, retiring)
     finally:
         con.close()
-    return store.refresh_catalog(exceptions)
+    return store.refresh_catalog(exceptions, withdrawn=withdrawn)
+
+
+def withdrawn_records(con, retiring: list[tuple[str, str | None, str | None]]) -> dict[str, str]:
+    """Of the exceptions no longer found, those whose own record was withdrawn from its source,
+    with what withdrew it (exception id -> text for the log).
+
+    A record is withdrawn when raw holds it but no current batch does: a full export of its
+    entity without it (landing contract delivery: full), or its file restated without it. Its
+    staging row is gone, so the break went with it; closing the exception as if later data had
+    reconciled it hid why. Records of entities with a one-column key, named as staging names
+    them (``stg_<source>__<entity>``, the record id before any ``#``)."""
+    from orchestration import contract
+    from orchestration.ingest import superseded_batches_sql
+    from orchestration.warehouse import table_exists
+
+    if not retiring or not table_exists(con, "raw", "ingestion_log"):
+        return {}
+    full = table_exists(con, "raw", "batch_supersessions")
+    superseded = superseded_batches_sql("raw", full_exports=full)
+    out: dict[str, str] = {}
+    for ent in contract.ENTITIES:
+        model = f"stg_{ent.table}"
+        wanted = {}
+        for eid, entity, record_id in retiring:
+            if entity == model and record_id:
+                wanted.setdefault(record_id.split("#", 1)[0], []).append(eid)
+        if not wanted or len(ent.key) != 1 or not table_exists(con, "raw", ent.table):
+            continue
+        key = ent.key[0]
+        if not (key.replace("_", "").isalnum() and ent.table.replace("_", "").isalnum()):
+            continue  # identifiers come from the contract; never from data
+        by_export = (
+            """
+                    select full_export.superseded_by_batch_id from raw.batch_supersessions as full_export
+                    where full_export.batch_id = held.batch_id
+                    order by full_export.superseded_by_batch_id desc limit 1"""
+            if full
+            else "select null"
+        )
+        rows = con.execute(
+            f"""
+            with keys as (
+                select unnest(?::VARCHAR[]) as record_key
+            ),
+
+            held as (
+                select raw_rows."{key}" as record_key, max(raw_rows._batch_id) as batch_id,
+                    bool_or(raw_rows._batch_id not in ({superseded})) as is_current
+                from raw."{ent.table}" as raw_rows
+                inner join keys on raw_rows."{key}" = keys.record_key
+                group by 1
+            ),
+
+            latest as (
+                select held.record_key, held.batch_id,
+                    coalesce(
+                        (
+                            select restated.batch_id from raw.ingestion_log as restated
+                            where restated.supersedes_batch_id = held.batch_id and restated.status = 'loaded'
+                            order by restated.batch_id desc limit 1
+                        ),
+                        ({by_export})
+                    ) as withdrawn_by
+                from held
+                where not held.is_current
+            )
+
+            select latest.record_key, latest.batch_id, source.source_file, latest.withdrawn_by, later.source_file
+            from latest
+            left join raw.ingestion_log as source on source.batch_id = latest.batch_id
+            left join raw.ingestion_log as later on later.batch_id = latest.withdrawn_by
+            """,
+            [sorted(wanted)],
+        ).fetchall()
+        for record_key, _, came_from, withdrawn_by, withdrawn_file in rows:
+            text = f"{ent.source}/{ent.name} {key} {record_key} was withdrawn from its source"
+            if withdrawn_file and withdrawn_file != came_from:
+                text += f": not in {withdrawn_file} (batch {withdrawn_by}), which superseded {came_from}"
+            elif withdrawn_file:
+                text += f": {withdrawn_file} was restated without it (batch {withdrawn_by})"
+            for eid in wanted[record_key]:
+                out[eid] = text + "; the exception closed with it and reopens if the record comes back"
+    return out
 
 
 # raw.operator_actions: the store's fields with their warehouse types, then what the copy adds.

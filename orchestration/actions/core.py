@@ -19,7 +19,7 @@ ACTIONS = (
 # after it had disappeared. A person may reopen too (a resolution made in error): actor tells.
 PIPELINE_ACTIONS = ("auto_resolve", "reopen")
 # Reason codes only the pipeline gives (seed reason_codes: "never given by an operator").
-PIPELINE_REASONS = ("amount_grew",)
+PIPELINE_REASONS = ("amount_grew", "record_withdrawn")
 PIPELINE_ACTOR = "pipeline"
 
 

@@ -77,7 +77,10 @@ class ExceptionState:
         elif action == "escalate":
             self.escalated_to = row["target"]
         elif action == "auto_resolve":
-            self.status, self.claimed_by, self.resolution = "auto_resolved", None, "reconciled_by_later_data"
+            # Closed by the data: later data reconciled it, or (reason record_withdrawn) its
+            # record was withdrawn from its source.
+            self.status, self.claimed_by = "auto_resolved", None
+            self.resolution = row["reason_code"] or "reconciled_by_later_data"
         elif action == "reopen":
             self.status, self.claimed_by, self.resolution, self.resolution_seq = "open", None, None, None
             # A break that came back restarts its SLA; a person taking back a resolution made in

@@ -8,7 +8,7 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -352,13 +352,27 @@ class ActionStore:
 
     # ------------------------------------------------------------ catalog
 
-    def refresh_catalog(self, exceptions: list[dict]) -> dict[str, int]:
+    def current_records(self) -> list[tuple[str, str | None, str | None]]:
+        """(exception_id, record_entity, record_id) of every exception the catalog holds as current."""
+        with self._connect() as con:
+            return [
+                (row[0], row[1], row[2])
+                for row in con.execute(
+                    "select exception_id, record_entity, record_id from exception_catalog where is_current = 1"
+                ).fetchall()
+            ]
+
+    def refresh_catalog(self, exceptions: list[dict], withdrawn: Mapping[str, str] | None = None) -> dict[str, int]:
         """Replace the catalog of current exceptions with what the last run found.
 
         An exception keeps its first_seen_at across runs; one no longer found is kept
         with is_current = 0 (its actions stay meaningful). The pipeline appends
         ``auto_resolve`` to the log of an open exception that is no longer found, and
-        ``reopen`` to a closed one that is found again. Returns the counts.
+        ``reopen`` to a closed one that is found again. ``withdrawn`` names exceptions no
+        longer found because their record was withdrawn from its source (a full export or a
+        restatement without it), with what withdrew it: their ``auto_resolve`` carries the
+        reason ``record_withdrawn`` and that text, so the closing is not silent. Returns the
+        counts.
 
         Only rows that changed are written: each row keeps the digest of what the warehouse
         gave (``content_digest``) and of all its columns (``row_digest``). A current row's
@@ -442,11 +456,13 @@ class ActionStore:
                 for e in exceptions
                 if e.get("reopened_because") == "amount_grew" and e.get("outgrown_resolution_seq") is not None
             }
-            events = {"auto_resolve": 0, "reopen": 0}
+            events = {"auto_resolve": 0, "reopen": 0, "withdrawn": 0}
             for eid in sorted(was_current):
                 fields: dict = {}
                 if was_current[eid] and eid not in found:
                     action = "auto_resolve"
+                    if withdrawn and eid in withdrawn:
+                        fields = {"reason_code": "record_withdrawn", "comment": withdrawn[eid]}
                 elif not was_current[eid] and eid in found:
                     action = "reopen"
                 elif eid in outgrown:
@@ -461,13 +477,19 @@ class ActionStore:
                 else:
                     continue
                 state = self._state(con, eid)
-                if fields and not (
-                    state.status == "resolved" and state.resolution_seq == outgrown[eid]["outgrown_resolution_seq"]
+                if (
+                    eid in outgrown
+                    and action == "reopen"
+                    and fields
+                    and not (
+                        state.status == "resolved" and state.resolution_seq == outgrown[eid]["outgrown_resolution_seq"]
+                    )
                 ):
                     continue  # reopened already, or resolved again since
                 if state.is_closed == (action == "reopen"):
                     self._append(con, eid, action, PIPELINE_ACTOR, state, fields, login=self.login())
                     events[action] += 1
+                    events["withdrawn"] += fields.get("reason_code") == "record_withdrawn"
             retired = con.execute("select count(*) from exception_catalog where is_current = 0").fetchone()[0]
             con.execute(
                 "insert or replace into catalog_clock (id, as_of, pinned) values (1, ?, ?)",
@@ -487,6 +509,7 @@ class ActionStore:
             "current": len(exceptions),
             "no_longer_found": retired,
             "auto_resolved": events["auto_resolve"],
+            "auto_resolved_withdrawn": events["withdrawn"],
             "reopened": events["reopen"],
         }
 
@@ -696,7 +719,12 @@ class ActionStore:
         reason = self.policy.check_reason(kw["reason"], action) if kw.get("reason") else None
         fields: dict = {"reason_code": reason, "comment": kw.get("comment"), "amount": None, "target": None}
         if action not in ("comment", "reopen") and state.is_closed:
-            how = "closed by later data" if state.status == "auto_resolved" else f"resolved ({state.resolution})"
+            how = (
+                ("closed: its record was withdrawn from its source" if state.resolution == "record_withdrawn"
+                 else "closed by later data")
+                if state.status == "auto_resolved"
+                else f"resolved ({state.resolution})"
+            )  # fmt: skip
             raise ActionError(f"exception {state.exception_id[:8]} is {how}; nothing to {action}")
         if action in ("claim", "reassign") and not {"operator", "ops_lead"} & set(op.roles):
             # Working exceptions is the operator role's (config/operators.yml); a service

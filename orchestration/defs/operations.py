@@ -30,7 +30,8 @@ def exception_catalog(context: AssetExecutionContext, warehouse_writer: Warehous
     finally:
         con.close()
     context.log.info(
-        f"published {counts['current']} current exceptions; {counts['auto_resolved']} closed by later data,"
+        f"published {counts['current']} current exceptions; {counts['auto_resolved']} closed by later data"
+        f" ({counts['auto_resolved_withdrawn']} of them because their record was withdrawn from its source),"
         f" {counts['reopened']} reopened, {counts['no_longer_found']} no longer found in all"
     )
     return dg.MaterializeResult(metadata={f"{k}_exceptions": v for k, v in counts.items()})

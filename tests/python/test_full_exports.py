@@ -226,8 +226,22 @@ def test_nightly_full_exports_through_the_build_withdraw_restore_and_block(
     [(status,)] = query(recon_home, "select status from marts.fct_exception_current where exception_id = ?", [unbilled])
     assert status == "auto_resolved"
     store = ActionStore()
-    assert store.state(unbilled).status == "auto_resolved"
-    print("HISTORY", store.history(unbilled))
+    # Closed with the reason in the log, not as if later data had reconciled it.
+    assert (store.state(unbilled).status, store.state(unbilled).resolution) == ("auto_resolved", "record_withdrawn")
+    closing = store.history(unbilled)[-1]
+    assert (closing["action"], closing["reason_code"]) == ("auto_resolve", "record_withdrawn")
+    assert closing["comment"] == (
+        "crm/orders order_id SO-2610-02 was withdrawn from its source: not in "
+        "crm/orders/hubspot-crm-exports-all-deals-2026-11-20.csv (batch 5), which superseded "
+        "crm/orders/hubspot-crm-exports-all-deals-2026-11-19.csv; the exception closed with it and reopens if "
+        "the record comes back"
+    ), closing["comment"]
+    # An exception whose record is still there but reconciled keeps the plain auto-resolve.
+    assert all(
+        h["reason_code"] is None
+        for eid in (exception_of(recon_home, "delivered_not_billed", "SO-2610-01"),)
+        for h in store.history(eid)
+    )
     # Raw kept every row: 3 of the first export, 2 of the second, the first superseded.
     [(stored, current)] = query(
         recon_home,
@@ -242,6 +256,7 @@ def test_nightly_full_exports_through_the_build_withdraw_restore_and_block(
     assert orders_in_marts() == {"SO-2610-01", "SO-2610-02", "SO-2610-03"}
     [(status,)] = query(recon_home, "select status from marts.fct_exception_current where exception_id = ?", [unbilled])
     assert status == "open"
+    assert store.state(unbilled).status == "open" and store.history(unbilled)[-1]["action"] == "reopen"
 
     # Night 4: the export was cut short (one deal of three): the raw gate blocks the run and
     # the publication of night 3 stays.
