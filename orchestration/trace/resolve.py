@@ -229,6 +229,14 @@ def _raw_rows(db: _Reader, table: str, where: str, params: list) -> list[dict]:
         if db.has(staging)
         else "left join (select null::bigint as batch_id) as staged on false"
     )
+    # A batch a full export of its entity superseded (landing contract delivery: full); a
+    # copy made before raw.batch_supersessions existed has none.
+    by_export = (
+        "(select min(full_export.superseded_by_batch_id) from raw.batch_supersessions as full_export "
+        "where full_export.batch_id = raw_rows._batch_id)"
+        if db.has("raw.batch_supersessions")
+        else "null::bigint"
+    )
     rows = db.rows(
         f"""
         select
@@ -244,6 +252,7 @@ def _raw_rows(db: _Reader, table: str, where: str, params: list) -> list[dict]:
                 where restated.status = 'loaded'
                     and restated.supersedes_batch_id = raw_rows._batch_id
             ) as superseded_by_batch_id,
+            {by_export} as superseded_by_export_batch_id,
             staged.batch_id is not null as is_staged
         from raw.{table} as raw_rows
         left join raw.ingestion_log as ingestion_log
@@ -259,6 +268,8 @@ def _raw_rows(db: _Reader, table: str, where: str, params: list) -> list[dict]:
         raw = row["raw_row"]
         if row["superseded_by_batch_id"] is not None:
             status = f"superseded by restatement (batch {row['superseded_by_batch_id']})"
+        elif row["superseded_by_export_batch_id"] is not None:
+            status = f"superseded by a newer full export (batch {row['superseded_by_export_batch_id']})"
         elif row["is_staged"]:
             status = "staged"
         else:
@@ -273,7 +284,7 @@ def _raw_rows(db: _Reader, table: str, where: str, params: list) -> list[dict]:
                 "ingested_at": row["batch_ingested_at"] or raw["_ingested_at"],
                 "is_restatement": row["is_restatement"],
                 "supersedes_batch_id": row["supersedes_batch_id"],
-                "superseded_by_batch_id": row["superseded_by_batch_id"],
+                "superseded_by_batch_id": row["superseded_by_batch_id"] or row["superseded_by_export_batch_id"],
                 "status": status,
                 "values": {k: v for k, v in raw.items() if not k.startswith("_")},
             }

@@ -236,6 +236,11 @@ def test_nightly_full_exports_through_the_build_withdraw_restore_and_block(
         "crm/orders/hubspot-crm-exports-all-deals-2026-11-19.csv; the exception closed with it and reopens if "
         "the record comes back"
     ), closing["comment"]
+    # The trace of the closed exception shows the deal's row as superseded, not as an older version.
+    from orchestration.trace import render, trace
+
+    text = render(trace(recon_home / "warehouse.duckdb", store.path, unbilled[:8]))
+    assert "superseded by a newer full export (batch 5)" in text, text
     # An exception whose record is still there but reconciled keeps the plain auto-resolve.
     assert all(
         h["reason_code"] is None
