@@ -11,7 +11,7 @@ the withdrawn-share gate; raw stays append-only and its counts add up.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -276,3 +276,25 @@ def test_nightly_full_exports_through_the_build_withdraw_restore_and_block(
     finally:
         serving.close()
     assert published == {"SO-2610-01", "SO-2610-02", "SO-2610-03"}
+
+
+def test_the_export_date_comes_from_the_path_else_from_when_it_landed() -> None:
+    assert ingest.export_time("crm/orders/hubspot-crm-exports-all-deals-2026-12-02.csv", None) == (
+        datetime(2026, 12, 2),
+        "the date in its name",
+    )
+    # The last date below <source>/<entity>/: a dated folder, then a dated name.
+    assert ingest.export_time("crm/orders/2026-12-01/deals_20261203.csv", None)[0] == datetime(2026, 12, 3)
+    assert ingest.export_time("crm/orders/deals_2026_12_04.csv", None)[0] == datetime(2026, 12, 4)
+    # Not a date (month 13, day 99), or none: the file's modification time, UTC.
+    landed = int(datetime(2026, 12, 5, 2, 30, tzinfo=UTC).timestamp()) * 10**9
+    assert ingest.export_time("crm/orders/deals_20261399.csv", landed) == (
+        datetime(2026, 12, 5, 2, 30),
+        "when it landed (no date in its name)",
+    )
+    assert ingest.export_time("crm/orders/deals.csv", landed)[0] == datetime(2026, 12, 5, 2, 30)
+
+
+def test_an_unknown_delivery_mode_is_refused_naming_the_entity() -> None:
+    with pytest.raises(ValueError, match="crm/orders: delivery 'nightly' is not one of incremental, full"):
+        dataclasses.replace(contract.ENTITY_BY_TABLE["crm__orders"], delivery="nightly")
