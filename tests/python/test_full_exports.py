@@ -28,6 +28,10 @@ ORDER_COLUMNS = (
 
 @pytest.fixture
 def deals_are_full_exports(monkeypatch: pytest.MonkeyPatch) -> None:
+    declare_deals_full(monkeypatch)
+
+
+def declare_deals_full(monkeypatch: pytest.MonkeyPatch) -> None:
     """The agency's contract declares crm/orders `delivery: full` (its CRM exports every deal
     each night)."""
     orders = dataclasses.replace(contract.ENTITY_BY_TABLE["crm__orders"], delivery="full")
@@ -298,3 +302,23 @@ def test_the_export_date_comes_from_the_path_else_from_when_it_landed() -> None:
 def test_an_unknown_delivery_mode_is_refused_naming_the_entity() -> None:
     with pytest.raises(ValueError, match="crm/orders: delivery 'nightly' is not one of incremental, full"):
         dataclasses.replace(contract.ENTITY_BY_TABLE["crm__orders"], delivery="nightly")
+
+
+def test_the_first_full_export_supersedes_every_batch_loaded_before_the_declaration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files loaded while the entity was incremental (two dated files, one restated) all
+    count until the first full export: it supersedes every one of them."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    deals_export(landing, "2026-12-01", range(1, 4))
+    deals_export(landing, "2026-12-02", range(4, 6))
+    new_files(landing, warehouse)
+    deals_export(landing, "2026-12-02", range(4, 7))  # restated at its path
+    [restated] = new_files(landing, warehouse)
+    assert current_orders(warehouse) == {f"SO-{n:05d}" for n in range(1, 7)}
+
+    declare_deals_full(monkeypatch)
+    deals_export(landing, "2026-12-03", [1, 4])
+    [first_full] = new_files(landing, warehouse)
+    assert sorted(first_full.supersedes_batch_ids) == [1, restated.batch_id]  # not batch 2: restated already
+    assert first_full.keys_withdrawn == 4 and current_orders(warehouse) == {"SO-00001", "SO-00004"}
