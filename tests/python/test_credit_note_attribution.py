@@ -1,0 +1,107 @@
+"""Credit notes an operator can attribute (issue 11, trust).
+
+Landing files written by hand, real Dagster runs, the published marts read back. Real
+exports name the credited invoice's number in a reference, description or memo field
+("Credit for INV-1043", "CN against 1044"), not the order: such a credit note credits the
+order that invoice is matched to, however the number is typed, and never through an invoice
+of another client.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_agency_nights import INVOICE_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, query, run, write_csv
+
+CREDIT_COLUMNS = "credit_note_id,invoice_id,client_name,reference,issue_date,currency,net_amount,reason".split(",")
+
+# order id, client id, client name, reference, amount, invoice id, invoice number
+ORDERS = (
+    ("SO-2610-11", "C-01", "Acme Widgets Ltd", "PO-2610-11", "10000.00", "INV-01043", "1043"),
+    ("SO-2610-12", "C-01", "Acme Widgets Ltd", "PO-2610-12", "6000.00", "INV-01044", "1044"),
+    ("SO-2610-21", "C-02", "Birch Dental LLC", "PO-2610-21", "7000.00", "INV-02077", "1077"),
+)
+
+
+def write_two_clients(landing: Path) -> None:
+    """Two clients' October orders (content packages, billed in advance), each invoiced in full."""
+    write_csv(
+        landing / "crm/orders/orders_2026-10.csv",
+        ORDER_COLUMNS,
+        [
+            dict(zip(ORDER_COLUMNS, (oid, cid, name, ref, "content_package", amount, "USD", "2026-10-01",
+                                     "2026-10-31", "2026-09-20", "completed", "2026-09-20 09:30"), strict=True))
+            for oid, cid, name, ref, amount, _, _ in ORDERS
+        ],
+    )  # fmt: skip
+    write_csv(
+        landing / "billing/invoices/invoices_2026-10.csv",
+        INVOICE_COLUMNS,
+        [
+            dict(zip(INVOICE_COLUMNS, (iid, number, name, ref, "2026-10-02", "2026-11-01", "USD", amount, "0.00",
+                                       amount, "issued", "2026-10-02T08:00:00Z"), strict=True))
+            for _, _, name, ref, amount, iid, number in ORDERS
+        ],
+    )  # fmt: skip
+    write_csv(
+        landing / "billing/invoice_lines/invoice_lines_2026-10.csv",
+        LINE_COLUMNS,
+        [
+            dict(zip(LINE_COLUMNS, (iid, "1", "Content October 2026", ref, "1", amount, amount), strict=True))
+            for _, _, _, ref, amount, iid, _ in ORDERS
+        ],
+    )  # fmt: skip
+
+
+def credit_notes(landing: Path, rows: list[tuple]) -> None:
+    write_csv(
+        landing / "billing/credit_notes/credit_notes_2026-11.csv",
+        CREDIT_COLUMNS,
+        [dict(zip(CREDIT_COLUMNS, row, strict=True)) for row in rows],
+    )
+
+
+def test_a_credit_note_naming_the_invoice_number_credits_its_order(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = recon_home / "landing"
+    write_two_clients(landing)
+    credit_notes(landing, [
+        # The number with its prefix, in the reference.
+        ("CN-1", "", "Acme Widgets", "Credit for INV-1043", "2026-11-16", "USD", "100.00", "make-good"),
+        # A bare number in the description (reason), not the reference.
+        ("CN-2", "", "Acme Widgets", "", "2026-11-16", "USD", "200.00", "CN against 1044 - late delivery"),
+        # Lower case, a space, leading zeros.
+        ("CN-3", "", "ACME WIDGETS LTD", "inv 01043", "2026-11-16", "USD", "40.00", ""),
+        # The invoice id column typed otherwise than the billing system spells it.
+        ("CN-4", "inv-1044", "Acme Widgets", "", "2026-11-16", "USD", "50.00", "goodwill"),
+        # Acme's credit note quoting Birch's invoice: never Birch's order.
+        ("CN-5", "", "Acme Widgets", "Credit for INV-02077", "2026-11-16", "USD", "300.00", ""),
+        # Birch's credit note quoting a number only Acme's invoices carry: nobody's.
+        ("CN-6", "", "Birch Dental", "", "2026-11-16", "USD", "70.00", "Credit for invoice 1043"),
+    ])  # fmt: skip
+    run(monkeypatch, "2026-11-20T03:00:00Z")
+
+    credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
+    assert credited == {"SO-2610-11": 140, "SO-2610-12": 250, "SO-2610-21": 0}, credited
+    unmatched = query(
+        recon_home,
+        "select record_id, amount_at_risk from marts.fct_exception_current"
+        " where exception_type = 'unmatched_credit_note' order by record_id",
+    )
+    assert unmatched == [("CN-5", 300), ("CN-6", 70)], unmatched
+    # How each was attributed, for an operator reading why.
+    how = dict(
+        query(
+            recon_home,
+            "select credit_note_id, attributed_by || ':' || coalesce(credited_invoice_id, '')"
+            " from intermediate.int_credit_note_assignments where order_id is not null",
+        )
+    )
+    assert how == {
+        "CN-1": "invoice_number:INV-01043",
+        "CN-2": "invoice_number:INV-01044",
+        "CN-3": "invoice_number:INV-01043",
+        "CN-4": "invoice_number:INV-01044",
+    }, how
