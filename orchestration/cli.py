@@ -1051,7 +1051,7 @@ def _manual_link(
             err=True,
         )
         return 4  # not found (README: exit codes)
-    if action == "match":
+    if action == "match" and link.reconciliation != links.CREDIT_NOTES:
         from orchestration import specs
 
         shared = links.right_may_share(specs.load_spec(link.reconciliation))

@@ -23,6 +23,13 @@ MAX_KEY_CHARS = 200
 KEY = re.compile(rf"[^\x00-\x1f\x7f]{{1,{MAX_KEY_CHARS}}}")
 # The staged entity an exception names for a spec side's model, where they differ.
 ENTITY_OF_MODEL = {"int_orders_resolved": "stg_crm__orders"}
+# Credit notes are in no matching spec: an operator links one to the order it credits, or to
+# the invoice it credits (the engine then follows that invoice to its order), and the
+# engine reads the link in int_credit_note_assignments. The left key is the order or the
+# invoice, the right key the credit note.
+CREDIT_NOTES = "credit_notes"
+CREDIT_NOTE_ENTITY = "stg_billing__credit_notes"
+ORDER_ENTITY = "stg_crm__orders"
 DOMAIN_RECONCILIATION = {
     "billing": "orders_invoices",
     "media": "delivery_orders",
@@ -115,6 +122,8 @@ def check_keys(keys: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
 
 def build(entry: dict, with_keys: list[str], reconciliation: str | None, names: list[str] | None = None) -> Link:
     """The link an operator asks for on this exception (catalog entry), before any lookup."""
+    if entry["record_entity"] == CREDIT_NOTE_ENTITY or reconciliation == CREDIT_NOTES:
+        return _credit_note_link(entry, with_keys, reconciliation)
     names = names or configured()
     if reconciliation is not None and reconciliation not in names:
         raise LinkError(f"--in {reconciliation!r}: not a reconciliation here ({', '.join(names)})")
@@ -151,6 +160,71 @@ def build(entry: dict, with_keys: list[str], reconciliation: str | None, names: 
     return link
 
 
+def _credit_note_link(entry: dict, with_keys: list[str], reconciliation: str | None) -> Link:
+    """A credit note linked to the one order (or invoice) it credits; from an order's exception
+    (``--in credit_notes``), the order linked to credit notes."""
+    others = check_keys(with_keys)
+    if entry["record_entity"] == CREDIT_NOTE_ENTITY:
+        if reconciliation not in (None, CREDIT_NOTES):
+            raise LinkError(
+                f"--in {reconciliation}: exception {entry['exception_id'][:8]} is about a credit note, which "
+                f"is linked in {CREDIT_NOTES} only (to an order or an invoice)"
+            )
+        if len(others) != 1:
+            raise LinkError(
+                "a credit note credits one order: name one order, or the one invoice it credits, with --with"
+            )
+        return Link(CREDIT_NOTES, others, (entry["record_id"],))
+    if entry["record_entity"] != ORDER_ENTITY:
+        raise LinkError(
+            f"--in {CREDIT_NOTES}: exception {entry['exception_id'][:8]} is about a {entry['record_entity']} "
+            "record; credit notes are linked from their own exception or from an order's"
+        )
+    return Link(CREDIT_NOTES, (entry["record_id"],), others)
+
+
+def _look_up_credit_note_link(link: Link, serving: Path) -> list[str]:
+    """What the published copy lacks for a credit-note link: the credit notes, and for each
+    order-or-invoice key an order, or an invoice that bills exactly one order (a link to an
+    invoice that bills none or several could credit nobody: the refusal names them)."""
+    from orchestration.warehouse import open_reader, table_exists
+
+    con = open_reader(serving)
+    try:
+        if not table_exists(con, "staging", "stg_billing__credit_notes"):
+            return []  # published before credit notes were: nothing to check against
+        missing = []
+        known = {
+            str(r[0])
+            for r in con.execute(
+                "select credit_note_id from staging.stg_billing__credit_notes"
+                " where credit_note_id in (select unnest(?))",
+                [list(link.right)],
+            ).fetchall()
+        }
+        missing += [f"credit note {k}" for k in link.right if k not in known]
+        for key in link.left:
+            if con.execute("select 1 from marts.fct_reconciled_orders where order_id = ?", [key]).fetchall():
+                continue
+            if not con.execute("select 1 from staging.stg_billing__invoices where invoice_id = ?", [key]).fetchall():
+                missing.append(f"order or invoice {key}")
+                continue
+            billed = [
+                str(r[0])
+                for r in con.execute(
+                    "select distinct order_id from marts.fct_order_invoice_matches where invoice_id = ?"
+                    " order by order_id limit 6",
+                    [key],
+                ).fetchall()
+            ]
+            if len(billed) != 1:
+                what = f"bills {len(billed)} orders ({', '.join(billed[:5])})" if billed else "bills no order"
+                missing.append(f"order {key} (invoice {key} {what}: link the credit note to the order it credits)")
+        return missing
+    finally:
+        con.close()
+
+
 def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
     """The link's keys the published copy lacks, and the link with each record's fingerprint.
 
@@ -165,6 +239,9 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
 
     if not serving.exists():
         return [], link
+    if link.reconciliation == CREDIT_NOTES:
+        # No fingerprints: a credit note is in no reconciliation's records.
+        return _look_up_credit_note_link(link, serving), link
     con = open_reader(serving)
     try:
         missing: list[str] = []

@@ -706,10 +706,20 @@ class ActionStore:
         reporting = self.policy.in_reporting_currency(total, catalog, self.clock().date())
         return reporting is None or reporting > self.policy.approval_threshold
 
-    def _check(self, action: str, op: Operator, state: ExceptionState, kw: dict, catalog: dict | None = None) -> dict:
+    def _check(
+        self,
+        action: str,
+        op: Operator,
+        state: ExceptionState,
+        kw: dict,
+        catalog: dict | None = None,
+        undoing_link: bool = False,
+    ) -> dict:
         """Refuse what the rules forbid; return the fields to record for the action.
 
         ``catalog`` is the exception's catalog row (its currency and value at risk).
+        ``undoing_link``: an unmatch of a pair an operator linked, on the exception that link
+        closed (see act()).
         """
         if action not in ACTIONS:
             raise ActionError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
@@ -718,7 +728,7 @@ class ActionStore:
         # A reason code is recorded only if the policy allows it for this action.
         reason = self.policy.check_reason(kw["reason"], action) if kw.get("reason") else None
         fields: dict = {"reason_code": reason, "comment": kw.get("comment"), "amount": None, "target": None}
-        if action not in ("comment", "reopen") and state.is_closed:
+        if action not in ("comment", "reopen") and state.is_closed and not undoing_link:
             how = (
                 ("closed: its record was withdrawn from its source" if state.resolution == "record_withdrawn"
                  else "closed by later data")
@@ -744,11 +754,19 @@ class ActionStore:
             if state.claimed_by:
                 raise Conflict(f"exception {state.exception_id[:8]} is already claimed by {state.claimed_by}")
         elif action in ("release", "resolve", "adjust", "match", "unmatch"):
-            if state.claimed_by is None:
+            if undoing_link:
+                # Closed, so nobody holds a claim: the team that owns it may undo the link.
+                if not self._may_work_on(op, state):
+                    raise ActionError(f"{op.name} may not unmatch on an exception owned by {state.owner_team}")
+            elif state.claimed_by is None:
                 raise ActionError(
                     f"{action} needs a claim: run `recon exceptions claim {state.exception_id[:8]}` first"
                 )
-            if state.claimed_by != op.name and not (action == "release" and "ops_lead" in op.roles):
+            if (
+                not undoing_link
+                and state.claimed_by != op.name
+                and not (action == "release" and "ops_lead" in op.roles)
+            ):
                 raise Conflict(f"exception {state.exception_id[:8]} is claimed by {state.claimed_by}, not {op.name}")
             if action == "resolve":
                 if state.pending_adjustments:
@@ -892,10 +910,13 @@ class ActionStore:
         """
         from orchestration import links, specs
 
-        try:
-            shares = links.right_may_share(specs.load_spec(reconciliation))
-        except Exception:  # a spec this checkout cannot read: never call a pair moved
-            shares = True
+        if reconciliation == links.CREDIT_NOTES:
+            shares = False  # a credit note credits one order: a later link moves it
+        else:
+            try:
+                shares = links.right_may_share(specs.load_spec(reconciliation))
+            except Exception:  # a spec this checkout cannot read: never call a pair moved
+                shares = True
         words: dict[tuple[str, str], dict] = {}
         last_match_of_right: dict[str, int] = {}
         for row in con.execute(
@@ -924,6 +945,18 @@ class ActionStore:
             word["linked"] = word["action"] == "match" and not moved
             word["forbidden"] = word["action"] == "unmatch"
         return words
+
+    def _undoes_own_link(self, con: sqlite3.Connection, action: str, state: ExceptionState, kw: dict) -> bool:
+        """Whether this is an unmatch, on an exception closed by later data, of a pair an operator's
+        link holds now. The link is what closed it (an unmatched credit note or an orphan invoice
+        matched by hand is no longer found): refusing it as closed left a wrong link with no way
+        back when no other exception was open on its records. The next run finds the break again
+        and reopens it."""
+        link = kw.get("link")
+        if action != "unmatch" or state.status != "auto_resolved" or not hasattr(link, "target"):
+            return False
+        words = self._link_words(con, link.reconciliation)
+        return any(words.get((left, right), {}).get("linked") for left in link.left for right in link.right)
 
     def _check_link_changes(self, con: sqlite3.Connection, action: str, eid: str, target: str, record: str) -> None:
         """Refuse a match or unmatch that changes no pair: the log would say twice what the engine already reads.
@@ -1002,7 +1035,9 @@ class ActionStore:
                 catalog = dict(con.execute("select * from catalog_entries where exception_id = ?", [eid]).fetchone())
                 last_run = con.execute("select as_of from catalog_clock where id = 1").fetchone()
                 self._check_effective_time(state, catalog, last_run["as_of"] if last_run else None)
-                fields = self._check(action, op, state, kw, catalog)
+                fields = self._check(
+                    action, op, state, kw, catalog, undoing_link=self._undoes_own_link(con, action, state, kw)
+                )
                 if action in ("match", "unmatch"):
                     self._check_link_changes(con, action, eid, fields["target"], catalog.get("record_id"))
                 row = self._append(con, eid, action, op.name, state, fields, login=login)

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from test_agency_nights import INVOICE_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, query, run, write_csv
 
+from orchestration import cli
+from orchestration.actions import ActionStore
+
 CREDIT_COLUMNS = "credit_note_id,invoice_id,client_name,reference,issue_date,currency,net_amount,reason".split(",")
 
 # order id, client id, client name, reference, amount, invoice id, invoice number
@@ -22,6 +25,10 @@ ORDERS = (
     ("SO-2610-12", "C-01", "Acme Widgets Ltd", "PO-2610-12", "6000.00", "INV-01044", "1044"),
     ("SO-2610-21", "C-02", "Birch Dental LLC", "PO-2610-21", "7000.00", "INV-02077", "1077"),
 )
+
+
+def recon(*argv: str) -> int:
+    return cli.main(list(argv))
 
 
 def write_two_clients(landing: Path) -> None:
@@ -105,3 +112,80 @@ def test_a_credit_note_naming_the_invoice_number_credits_its_order(
         "CN-3": "invoice_number:INV-01043",
         "CN-4": "invoice_number:INV-01044",
     }, how
+
+
+def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Round trip: match → run → marts and money follow → unmatch → run → back as it was."""
+    landing = recon_home / "landing"
+    write_two_clients(landing)
+    credit_notes(landing, [
+        ("CN-7", "", "Acme Widgets", "", "2026-11-16", "USD", "500.00", "goodwill"),
+        ("CN-8", "", "Acme Widgets", "", "2026-11-16", "USD", "80.00", "pricing correction"),
+    ])  # fmt: skip
+    run(monkeypatch, "2026-11-20T03:00:00Z")
+    exceptions = dict(
+        query(
+            recon_home,
+            "select record_id, exception_id from marts.fct_exception_current"
+            " where exception_type = 'unmatched_credit_note' and status = 'open'",
+        )
+    )
+    assert set(exceptions) == {"CN-7", "CN-8"}
+    cn7, cn8 = exceptions["CN-7"][:12], exceptions["CN-8"][:12]
+
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-20T10:00:00Z")
+    assert recon("exceptions", "claim", cn7, "--as", "alice") == 0
+    assert recon("exceptions", "claim", cn8, "--as", "alice") == 0
+    # A key the published data lacks, or two orders for one credit note: refused, nothing recorded.
+    capsys.readouterr()
+    assert recon("exceptions", "match", cn7, "--as", "alice", "--reason", "confirmed_by_document",
+                 "--with", "SO-NOPE") == 4  # fmt: skip
+    assert "SO-NOPE" in capsys.readouterr().err
+    assert recon("exceptions", "match", cn7, "--as", "alice", "--reason", "confirmed_by_document",
+                 "--with", "SO-2610-11", "SO-2610-12") == 2  # fmt: skip
+    # To an order; to an invoice (the engine follows it to the order it bills).
+    assert recon("exceptions", "match", cn7, "--as", "alice", "--reason", "confirmed_by_document",
+                 "--with", "SO-2610-12") == 0  # fmt: skip
+    assert recon("exceptions", "match", cn8, "--as", "alice", "--reason", "confirmed_by_document",
+                 "--with", "INV-01043") == 0  # fmt: skip
+    [entry] = [h for h in ActionStore().history(exceptions["CN-7"]) if h["action"] == "match"]
+    assert (entry["actor"], entry["reason_code"]) == ("alice", "confirmed_by_document")
+
+    run(monkeypatch, "2026-11-21T03:00:00Z")
+    credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
+    assert credited == {"SO-2610-11": 80, "SO-2610-12": 500, "SO-2610-21": 0}, credited
+    net = query(recon_home, "select net_billed_amount from marts.fct_reconciled_orders where order_id = 'SO-2610-12'")
+    assert net == [(5500,)]
+    how = query(
+        recon_home,
+        "select credit_note_id, attributed_by, credited_invoice_id from intermediate.int_credit_note_assignments"
+        " order by credit_note_id",
+    )
+    assert how == [("CN-7", "operator", None), ("CN-8", "operator", "INV-01043")], how
+    states = dict(
+        query(
+            recon_home,
+            "select record_id, status from marts.fct_exception_current where exception_type = 'unmatched_credit_note'",
+        )
+    )
+    assert states == {"CN-7": "auto_resolved", "CN-8": "auto_resolved"}, states
+
+    # The link was wrong: undone on the exception it closed (no other is open on its records).
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-21T10:00:00Z")
+    assert recon("exceptions", "unmatch", cn7, "--as", "alice", "--reason", "wrong_match",
+                 "--with", "SO-2610-12") == 0  # fmt: skip
+    # Said once is enough: the same unmatch again changes nothing and is refused.
+    assert recon("exceptions", "unmatch", cn7, "--as", "alice", "--reason", "wrong_match",
+                 "--with", "SO-2610-12") != 0  # fmt: skip
+    run(monkeypatch, "2026-11-22T03:00:00Z")
+    credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
+    assert credited == {"SO-2610-11": 80, "SO-2610-12": 0, "SO-2610-21": 0}, credited
+    states = dict(
+        query(
+            recon_home,
+            "select record_id, status from marts.fct_exception_current where exception_type = 'unmatched_credit_note'",
+        )
+    )
+    assert states == {"CN-7": "open", "CN-8": "auto_resolved"}, states

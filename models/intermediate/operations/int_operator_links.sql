@@ -20,6 +20,8 @@
         or spec.deterministic | selectattr('ties', 'defined') | selectattr('ties', 'equalto', 'match_all') | list %}
     {%- if not shares %}{% do moving.append(name) %}{% endif %}
 {%- endfor %}
+{#- A credit note credits one order (int_credit_note_assignments): a later link moves it. #}
+{%- do moving.append('credit_notes') %}
 with
 
 actions as (
