@@ -16,6 +16,7 @@ from test_agency_nights import INVOICE_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, que
 
 from orchestration import cli
 from orchestration.actions import ActionStore
+from orchestration.trace import render, trace
 
 CREDIT_COLUMNS = "credit_note_id,invoice_id,client_name,reference,issue_date,currency,net_amount,reason".split(",")
 
@@ -189,3 +190,82 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
         )
     )
     assert states == {"CN-7": "open", "CN-8": "auto_resolved"}, states
+
+
+def test_a_restated_invoice_header_whose_lines_say_otherwise_is_raised(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The billing source re-sends a header (a new status, a new total) but not its lines, or
+    lines but not their header. A new status alone: the lines carry on under it. Amounts that
+    no longer agree: raised on the invoice (trace names the file and row), never billed in
+    silence from whichever half came last."""
+    landing = recon_home / "landing"
+    write_two_clients(landing)
+    run(monkeypatch, "2026-11-20T03:00:00Z")
+
+    write_csv(
+        landing / "billing/invoices/invoices_2026-11-restated.csv",
+        INVOICE_COLUMNS,
+        [
+            # A discount restated the header to 8,000; its lines (10,000) were not re-sent.
+            dict(zip(INVOICE_COLUMNS, ("INV-01043", "1043", "Acme Widgets Ltd", "PO-2610-11", "2026-10-02",
+                                       "2026-11-01", "USD", "8000.00", "0.00", "8000.00", "issued",
+                                       "2026-11-10T08:00:00Z"), strict=True)),
+            # Paid: a new status, the same amounts.
+            dict(zip(INVOICE_COLUMNS, ("INV-01044", "1044", "Acme Widgets Ltd", "PO-2610-12", "2026-10-02",
+                                       "2026-11-01", "USD", "6000.00", "0.00", "6000.00", "paid",
+                                       "2026-11-10T08:00:00Z"), strict=True)),
+        ],
+    )  # fmt: skip
+    # Birch's line re-sent at 7,500; its header (7,000) was not.
+    write_csv(
+        landing / "billing/invoice_lines/invoice_lines_2026-11-restated.csv",
+        LINE_COLUMNS,
+        [dict(zip(LINE_COLUMNS, ("INV-02077", "1", "Content October 2026", "PO-2610-21", "1", "7500.00",
+                                 "7500.00"), strict=True))],
+    )  # fmt: skip
+    run(monkeypatch, "2026-11-21T03:00:00Z")
+
+    billed = dict(query(recon_home, "select order_id, billed_amount from marts.fct_reconciled_orders"))
+    assert billed["SO-2610-12"] == 6000  # the paid header's lines carry on
+    raised = query(
+        recon_home,
+        "select record_entity, record_id, amount_at_risk, status from marts.fct_exception_current"
+        " where exception_type = 'invoice_lines_disagree' order by record_id",
+    )
+    assert raised == [
+        ("stg_billing__invoices", "INV-01043", 2000, "open"),
+        ("stg_billing__invoices", "INV-02077", 500, "open"),
+    ], raised
+    [(exception_id,)] = query(
+        recon_home,
+        "select exception_id from marts.fct_exception_current where exception_type = 'invoice_lines_disagree'"
+        " and record_id = 'INV-01043'",
+    )
+    text = render(trace(recon_home / "warehouse.duckdb", ActionStore().path, exception_id[:8]))
+    assert "billing/invoices/invoices_2026-11-restated.csv" in text, text
+    [(exception_id,)] = query(
+        recon_home,
+        "select exception_id from marts.fct_exception_current where exception_type = 'invoice_lines_disagree'"
+        " and record_id = 'INV-02077'",
+    )
+    text = render(trace(recon_home / "warehouse.duckdb", ActionStore().path, exception_id[:8]))
+    assert "billing/invoice_lines/invoice_lines_2026-11-restated.csv" in text, text
+
+    # The lines are re-sent as the header now says: settled.
+    write_csv(
+        landing / "billing/invoice_lines/invoice_lines_2026-11-restated-2.csv",
+        LINE_COLUMNS,
+        [dict(zip(LINE_COLUMNS, ("INV-01043", "1", "Content October 2026", "PO-2610-11", "1", "8000.00",
+                                 "8000.00"), strict=True))],
+    )  # fmt: skip
+    run(monkeypatch, "2026-11-22T03:00:00Z")
+    billed = dict(query(recon_home, "select order_id, billed_amount from marts.fct_reconciled_orders"))
+    assert billed["SO-2610-11"] == 8000
+    states = dict(
+        query(
+            recon_home,
+            "select record_id, status from marts.fct_exception_current where exception_type = 'invoice_lines_disagree'",
+        )
+    )
+    assert states == {"INV-01043": "auto_resolved", "INV-02077": "open"}, states

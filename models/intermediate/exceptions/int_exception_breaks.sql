@@ -1278,6 +1278,41 @@ invoice_breaks as (
     where invoices.is_void or invoices.is_duplicate_export
 ),
 
+invoice_line_breaks as (
+    -- An invoice whose header and lines no longer say the same amount: the billing source
+    -- re-sent the header (a discount, a new total) but not its lines, or lines but not
+    -- their header. Staging keeps the latest of each, so the invoice bills its lines'
+    -- amount (int_invoice_lines_billable) while the header says another: before, in
+    -- silence (a header restated from 10,000 to 8,000 left the order billed 10,000). Lines
+    -- that sum to the header's net, or to its total (given including tax), agree; a new
+    -- status alone (paid, void) changes no amount, and the lines carry on under it. What
+    -- is at risk is the difference, until the source re-sends the half that is stale
+    -- (`recon trace` names the file and row of each).
+    select
+        'invoice_lines_disagree' as exception_type,
+        'stg_billing__invoices' as record_entity,
+        invoices.invoice_id as record_id,
+        invoices.client_name_billed as client_name,
+        invoices.currency,
+        cast(abs(line_sums.lines_amount - invoices.net_amount) as decimal(18, 4)) as amount_at_risk,
+        {{ convert_amount('cast(abs(line_sums.lines_amount - invoices.net_amount) as decimal(18, 4))', 'invoice_rate.rate_to_usd', 'reporting_rate.rate_to_usd') }}
+            as amount_at_risk_reporting,
+        invoices.issue_date as due_date
+    from invoices
+    inner join (
+        select invoice_lines.invoice_id, sum(invoice_lines.net_amount) as lines_amount
+        from {{ ref('stg_billing__invoice_lines') }} as invoice_lines
+        group by invoice_lines.invoice_id
+    ) as line_sums
+        on invoices.invoice_id = line_sums.invoice_id
+    {{ fx_rate_join('invoice_rate', 'invoices.currency', 'invoices.issue_date') }}
+    {{ fx_reporting_rate_join('reporting_rate', 'invoices.issue_date') }}
+    where not invoices.is_void
+        and not invoices.is_duplicate_export
+        and abs(line_sums.lines_amount - invoices.net_amount) > 0.01
+        and abs(line_sums.lines_amount - invoices.total_amount) > 0.01
+),
+
 credit_breaks as (
     -- A credit note that reaches no order (int_credit_note_assignments): it quotes no
     -- order's reference, and the invoice it credits, if it names one, bills no order or
@@ -1375,6 +1410,8 @@ all_breaks as (
     select * from invoice_breaks
     union all
     select * from currency_breaks
+    union all
+    select * from invoice_line_breaks
     union all
     select * from credit_breaks
     union all
