@@ -25,6 +25,8 @@ ORDERS = (
     ("SO-2610-11", "C-01", "Acme Widgets Ltd", "PO-2610-11", "10000.00", "INV-01043", "1043"),
     ("SO-2610-12", "C-01", "Acme Widgets Ltd", "PO-2610-12", "6000.00", "INV-01044", "1044"),
     ("SO-2610-21", "C-02", "Birch Dental LLC", "PO-2610-21", "7000.00", "INV-02077", "1077"),
+    # A billing system whose ids are UUIDs and which gives no number.
+    ("SO-2610-13", "C-01", "Acme Widgets Ltd", "PO-2610-13", "3000.00", "cc8a74cb-7e07-406f-9062-a543cc338181", ""),
 )
 
 
@@ -88,17 +90,21 @@ def test_a_credit_note_naming_the_invoice_number_credits_its_order(
         ("CN-5", "", "Acme Widgets", "Credit for INV-02077", "2026-11-16", "USD", "300.00", ""),
         # Birch's credit note quoting a number only Acme's invoices carry: nobody's.
         ("CN-6", "", "Birch Dental", "", "2026-11-16", "USD", "70.00", "Credit for invoice 1043"),
+        # An order reference of no order (a typo of PO-2610-12) is not invoice 1044's number.
+        ("CN-7", "", "Acme Widgets", "PO-1044", "2026-11-16", "USD", "60.00", ""),
+        # Digits that end a UUID are no invoice number.
+        ("CN-8", "", "Acme Widgets", "", "2026-11-16", "USD", "20.00", "refund 338181"),
     ])  # fmt: skip
     run(monkeypatch, "2026-11-20T03:00:00Z")
 
     credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
-    assert credited == {"SO-2610-11": 140, "SO-2610-12": 250, "SO-2610-21": 0}, credited
+    assert credited == {"SO-2610-11": 140, "SO-2610-12": 250, "SO-2610-13": 0, "SO-2610-21": 0}, credited
     unmatched = query(
         recon_home,
         "select record_id, amount_at_risk from marts.fct_exception_current"
         " where exception_type = 'unmatched_credit_note' order by record_id",
     )
-    assert unmatched == [("CN-5", 300), ("CN-6", 70)], unmatched
+    assert unmatched == [("CN-5", 300), ("CN-6", 70), ("CN-7", 60), ("CN-8", 20)], unmatched
     # How each was attributed, for an operator reading why.
     how = dict(
         query(
@@ -156,7 +162,7 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
 
     run(monkeypatch, "2026-11-21T03:00:00Z")
     credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
-    assert credited == {"SO-2610-11": 80, "SO-2610-12": 500, "SO-2610-21": 0}, credited
+    assert credited == {"SO-2610-11": 80, "SO-2610-12": 500, "SO-2610-13": 0, "SO-2610-21": 0}, credited
     net = query(recon_home, "select net_billed_amount from marts.fct_reconciled_orders where order_id = 'SO-2610-12'")
     assert net == [(5500,)]
     how = query(
@@ -182,7 +188,7 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
                  "--with", "SO-2610-12") != 0  # fmt: skip
     run(monkeypatch, "2026-11-22T03:00:00Z")
     credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
-    assert credited == {"SO-2610-11": 80, "SO-2610-12": 0, "SO-2610-21": 0}, credited
+    assert credited == {"SO-2610-11": 80, "SO-2610-12": 0, "SO-2610-13": 0, "SO-2610-21": 0}, credited
     states = dict(
         query(
             recon_home,

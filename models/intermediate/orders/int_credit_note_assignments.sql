@@ -49,6 +49,12 @@ client_names as (
     select * from {{ ref('int_client_names') }}
 ),
 
+order_families as (
+    -- The letters the orders' references start with ("PO" of PO-2610-12).
+    select distinct order_references.reference_family
+    from {{ ref('int_order_references') }} as order_references
+),
+
 orders_by_reference as (
     select orders.order_reference_key, min(orders.order_id) as order_id
     from orders
@@ -77,7 +83,10 @@ note_clients as (
 invoice_numbers as (
     -- The numbers each invoice goes by (its id and its human-facing number), in canonical
     -- form ("INV-0001043" is INV:1043) and by their last group of digits without leading
-    -- zeros ("2026-001043" ends in 1043). A copy exported again under a new id is not billed.
+    -- zeros ("2026-001043" ends in 1043). Only numbers shaped like numbers: a few letters,
+    -- then digits and separators; a UUID or a Stripe id ("in_1pkoFVzE2x1…") is read by the
+    -- invoice_id way alone, else the digits ending it would be taken for a number. A copy
+    -- exported again under a new id is not billed.
     select
         numbered.invoice_id,
         numbered.client_name_normalised,
@@ -93,6 +102,7 @@ invoice_numbers as (
         where not invoices.is_duplicate_export
             and nullif(trim(invoices.invoice_number), '') is not null
     ) as numbered
+    where {{ recon_regexp_full_match('upper(trim(numbered.number))', '[A-Z]{0,6}[ #:/_.-]{0,2}[0-9][0-9 /_.-]*') }}
 ),
 
 note_texts as (
@@ -132,7 +142,9 @@ note_tokens as (
 
 number_hits as (
     -- Invoices a token names: exactly (family and digits), else by its digits (at least
-    -- three, not a year) equal to an invoice number's digits or last group of digits.
+    -- three, not a year) equal to an invoice number's digits or last group of digits,
+    -- unless it starts like the orders' references ("PO-1044", an order reference of no
+    -- order, is not invoice 1044).
     select
         note_tokens.credit_note_id,
         note_tokens.field_rank,
@@ -140,19 +152,26 @@ number_hits as (
         invoice_numbers.client_name_normalised,
         case when note_tokens.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
     from note_tokens
+    left join order_families
+        on split_part(note_tokens.token_canonical, ':', 1) = order_families.reference_family
     inner join invoice_numbers
         on note_tokens.token_canonical = invoice_numbers.number_canonical
         or (
-            length(split_part(note_tokens.token_canonical, ':', 2)) >= 3
-            and not {{ recon_regexp_full_match("split_part(note_tokens.token_canonical, ':', 2)", '(19|20)[0-9]{2}') }}
-            and split_part(note_tokens.token_canonical, ':', 2) in (
-                split_part(invoice_numbers.number_canonical, ':', 2), invoice_numbers.number_tail
+            order_families.reference_family is null
+            and (
+                (
+                    length(split_part(note_tokens.token_canonical, ':', 2)) >= 3
+                    and not {{ recon_regexp_full_match("split_part(note_tokens.token_canonical, ':', 2)", '(19|20)[0-9]{2}') }}
+                    and split_part(note_tokens.token_canonical, ':', 2) in (
+                        split_part(invoice_numbers.number_canonical, ':', 2), invoice_numbers.number_tail
+                    )
+                )
+                or (
+                    length(note_tokens.token_tail) >= 3
+                    and not {{ recon_regexp_full_match('note_tokens.token_tail', '(19|20)[0-9]{2}') }}
+                    and note_tokens.token_tail = invoice_numbers.number_tail
+                )
             )
-        )
-        or (
-            length(note_tokens.token_tail) >= 3
-            and not {{ recon_regexp_full_match('note_tokens.token_tail', '(19|20)[0-9]{2}') }}
-            and note_tokens.token_tail = invoice_numbers.number_tail
         )
     where note_tokens.token_canonical is not null
 ),
