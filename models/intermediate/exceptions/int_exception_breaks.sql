@@ -1300,8 +1300,10 @@ invoice_line_breaks as (
         invoices.issue_date as due_date
     from invoices
     inner join (
+        -- The lines that bill (int_invoice_lines_billable: lines given including tax are
+        -- brought to the header's net there, and an invoice without lines bills its header).
         select invoice_lines.invoice_id, sum(invoice_lines.net_amount) as lines_amount
-        from {{ ref('stg_billing__invoice_lines') }} as invoice_lines
+        from {{ ref('int_invoice_lines_billable') }} as invoice_lines
         group by invoice_lines.invoice_id
     ) as line_sums
         on invoices.invoice_id = line_sums.invoice_id
