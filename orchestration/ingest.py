@@ -120,7 +120,7 @@ class FileOutcome:
     source_file: str
     source: str
     entity: str
-    status: str  # loaded | rejected | duplicate | ignored | skipped (already ingested; not logged again)
+    status: str  # loaded | rejected | duplicate | archived | ignored | skipped (already ingested; not logged again)
     sha256: str
     batch_id: int | None = None
     rows_read: int = 0
@@ -1314,7 +1314,21 @@ def _ingest_file(
     # A file in a folder that names no entity is rejected for the folder, whatever its bytes:
     # called a duplicate of a loaded file, a misspelt folder (billing/invoice/) goes unnoticed.
     misplaced = len(parts) < 3 or f"{source}__{entity_name}" not in contract.ENTITY_BY_TABLE
-    twin = None if earlier is not None or misplaced else _live_twin(con, sha)
+    twin = None if earlier is not None else _live_twin(con, sha)
+    if twin is not None and _is_archived_copy(landing, path, twin[1]):
+        # A loaded file moved or renamed to archive it (archive/x.csv, x.csv.done): its bytes
+        # are loaded and current from the original path, so nothing is loaded or counted
+        # again and nothing asks to delete it. It is logged once, under the original's entity.
+        outcome.status, outcome.duplicate_of_batch_id = "archived", twin[0]
+        outcome.source, outcome.entity = twin[2], twin[3]
+        outcome.message = (
+            f"{rel}: archived copy, nothing loaded: the same bytes are already loaded from {twin[1]} "
+            f"(batch {twin[0]}), which is no longer in landing or this name is no data file's"
+        )
+        _log_batch(con, outcome, contract.FILE_FORMATS.get(path.suffix.lower()), now, path.stat().st_size)
+        return outcome
+    if misplaced:
+        twin = None
     if twin is not None:
         # A new path with the bytes of a file that is loaded and current (a copy, or a
         # file renamed after loading): loading it again would double its rows.
@@ -1545,11 +1559,21 @@ def _is_live(con: duckdb.DuckDBPyConnection, batch_id: int | None) -> bool:
     )
 
 
-def _live_twin(con: duckdb.DuckDBPyConnection, sha: str) -> tuple[int, str] | None:
-    """The current loaded batch, at another path, with these exact bytes."""
+def _is_archived_copy(landing: Path, path: Path, original: str) -> bool:
+    """Whether a new path holding a loaded file's bytes is that file archived, not a second delivery.
+
+    The original left landing (moved or renamed), or the copy's name is no data file's
+    (x.csv.done, x.csv.bak): either way no one sent it again. A copy under a data file's
+    name beside its original stays a duplicate for a person to look at.
+    """
+    return not (landing / original).is_file() or path.suffix.lower() not in contract.FILE_FORMATS
+
+
+def _live_twin(con: duckdb.DuckDBPyConnection, sha: str) -> tuple[int, str, str, str] | None:
+    """The current loaded batch, at another path, with these exact bytes: id, path, source, entity."""
     return con.execute(
         f"""
-        select log.batch_id, log.source_file
+        select log.batch_id, log.source_file, log.source, log.entity
         from {RAW_SCHEMA}.ingestion_log as log
         where log.file_sha256 = ? and log.status = 'loaded'
             and log.batch_id not in ({superseded_batches_sql()})

@@ -108,6 +108,43 @@ def test_same_content_under_another_name_is_a_logged_duplicate(recon_home: Path)
     ]
 
 
+def test_a_loaded_file_renamed_to_archive_it_is_skipped_quietly(recon_home: Path) -> None:
+    # A tryout: an agency archives each file it sent once it is loaded (moved under
+    # archive/, renamed .done, moved to a top-level archive/). The same bytes are loaded
+    # already: each is skipped with a note, never a duplicate delivery to delete, never a
+    # rejected file, and never counted twice.
+    landing = recon_home / "landing"
+    for n in ("x", "y", "z"):
+        write(landing / f"crm/orders/{n}.csv", orders_csv(order_row(n)))
+    run(recon_home)
+    (landing / "crm/orders/archive").mkdir()
+    (landing / "crm/orders/x.csv").rename(landing / "crm/orders/archive/x.csv")
+    (landing / "crm/orders/y.csv").rename(landing / "crm/orders/y.csv.done")
+    (landing / "archive").mkdir()
+    (landing / "crm/orders/z.csv").rename(landing / "archive/z.csv")
+    outcomes = {f.source_file: f for f in run(recon_home).files}
+    assert {path: f.status for path, f in outcomes.items()} == {
+        "crm/orders/archive/x.csv": "archived",
+        "crm/orders/y.csv.done": "archived",
+        "archive/z.csv": "archived",
+    }
+    assert "already loaded from crm/orders/z.csv (batch 3)" in outcomes["archive/z.csv"].message
+    assert {f.status for f in run(recon_home).files} == {"skipped"}
+    assert scalar(recon_home, "select count(*) from raw.crm__orders") == 3
+    assert rows(
+        recon_home, "select source, entity, duplicate_of_batch_id from raw.ingestion_log where status = 'archived'"
+    ) == [("crm", "orders", 3), ("crm", "orders", 1), ("crm", "orders", 2)]
+    summary = status_summary(recon_home)
+    assert summary["rejected_files"] == [] and summary["duplicate_files"] == []
+    # One row per entity, nothing read twice: 3 files, 3 rows, nothing rejected.
+    assert summary["sources"] == [("crm", "orders", 3, 0, 3, 3, 0, 0)]
+    # A copy while the original is still in landing, under a data file's name, is still a duplicate.
+    write(landing / "crm/orders/w.csv", orders_csv(order_row("w")))
+    run(recon_home)
+    write(landing / "crm/orders/copy_of_w.csv", orders_csv(order_row("w")))
+    assert {f.source_file: f.status for f in run(recon_home).files}["crm/orders/copy_of_w.csv"] == "duplicate"
+
+
 def test_a_duplicate_stays_one_when_its_twin_is_restated(recon_home: Path) -> None:
     # A tryout: a.csv corrected, its copy b.csv then loaded with the old amount, after the
     # correction, and won in staging. The copy is now loaded only when asked for.
