@@ -20,6 +20,21 @@ superseded as (
     from batch_supersessions
 ),
 
+-- A rejection is fixed once something was logged at its path since, or its bytes were
+-- loaded (or skipped as a copy of a loaded file) under another path, as its message advises.
+-- `recon status` counts a rejection only while it is outstanding; so do the reports.
+fixed as (
+    select distinct rejected.batch_id
+    from ingestion_log as rejected
+    inner join ingestion_log as later
+        on later.batch_id > rejected.batch_id
+        and (
+            later.source_file = rejected.source_file
+            or (later.file_sha256 = rejected.file_sha256 and later.status in ('loaded', 'duplicate'))
+        )
+    where rejected.status = 'rejected'
+),
+
 batches as (
     select
         ingestion_log.batch_id,
@@ -33,6 +48,7 @@ batches as (
         ingestion_log.is_restatement,
         ingestion_log.supersedes_batch_id,
         superseded.batch_id is not null as is_superseded,
+        fixed.batch_id is not null as is_fixed,
         ingestion_log.rows_read,
         ingestion_log.rows_loaded,
         ingestion_log.rows_quarantined,
@@ -44,6 +60,8 @@ batches as (
     from ingestion_log
     left join superseded
         on ingestion_log.batch_id = superseded.batch_id
+    left join fixed
+        on ingestion_log.batch_id = fixed.batch_id
 )
 
 select * from batches

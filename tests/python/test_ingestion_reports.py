@@ -1,0 +1,69 @@
+"""The ingestion reports against `recon status`, on real runs of a hand-written book.
+
+A tryout found `rpt_ingestion_quality` and `recon status` giving different row counts for
+one run (the report counted a restated file's superseded batch and a rejection already
+fixed), and `rpt_source_freshness.hours_since_last_file` negative in a replay (files
+ingested after the run's as-of).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from test_operator_match_rate import ORDERS, write_csv
+from test_status_counts import book
+
+from orchestration import pipeline, publish, status
+
+
+def _serving():
+    return status.hardened_connect(publish.serving_path())
+
+
+def test_ingestion_quality_counts_what_recon_status_counts(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    landing = recon_home / "landing"
+    book(landing)
+    # A file in a folder that names no entity: rejected, then moved as its message advises.
+    stray = landing / "crm" / "late.csv"
+    order = ["SO-5", "C-5", "Eta Electric Ltd", "PO-1005", "insertion_order", "900.00", "USD", "2026-08-01",
+             "2026-08-31", "am", "booked", "2026-07-20T10:00:00Z"]  # fmt: skip
+    write_csv(stray, ORDERS, [order])
+    monkeypatch.setenv("RECON_AS_OF", (datetime.now(UTC) + timedelta(hours=1)).isoformat())
+    assert pipeline.run_pipeline()
+    # The orders file restated at its path (one amount corrected), the stray file moved.
+    orders = landing / "crm" / "orders" / "orders.csv"
+    orders.write_text(
+        orders.read_text().replace(
+            "SO-3,C-3,Gamma Garden Ltd,PO-1003,insertion_order,9000.00",
+            "SO-3,C-3,Gamma Garden Ltd,PO-1003,insertion_order,9100.00",
+        )
+    )
+    stray.rename(landing / "crm" / "orders" / "late.csv")
+    monkeypatch.setenv("RECON_AS_OF", (datetime.now(UTC) + timedelta(hours=2)).isoformat())
+    assert pipeline.run_pipeline()
+
+    con = _serving()
+    try:
+        from_status = status.summary(con)["sources"]
+        report = con.execute(
+            """
+            select source_system, entity, files_loaded, files_rejected, rows_read, rows_loaded,
+                rows_quarantined, rows_rejected
+            from marts.rpt_ingestion_quality
+            order by source_system, entity
+            """
+        ).fetchall()
+        restated = con.execute(
+            "select files_restated, files_superseded from marts.rpt_ingestion_quality"
+            " where source_entity = 'crm__orders'"
+        ).fetchone()
+    finally:
+        con.close()
+    by_entity = {(r[0], r[1]): r for r in from_status}
+    # The case that disagreed: orders.csv restated (counted once) and late.csv loaded.
+    assert by_entity[("crm", "orders")][2:6] == (2, 0, 5, 5)
+    assert by_entity[("crm", "")][2:] == (0, 0, 0, 0, 0, 0)  # the rejection was fixed
+    assert [tuple(r) for r in report] == [tuple(r) for r in from_status]
+    assert restated == (1, 1)
