@@ -70,7 +70,11 @@ def _freshness_checks(
     frame = pd.DataFrame(
         {
             "source": sources,
-            "age_hours": [(now - newest[s]).total_seconds() / 3600 if s in newest else float("nan") for s in sources],
+            # Never negative: in a replay (RECON_AS_OF in the past) the newest rows may have
+            # been loaded after the as-of; they are as fresh as can be, not from the future.
+            "age_hours": [
+                max((now - newest[s]).total_seconds() / 3600, 0.0) if s in newest else float("nan") for s in sources
+            ],
             "max_age_hours": [float(_source_settings(cfg, s)["max_age_hours"]) for s in sources],
         }
     )

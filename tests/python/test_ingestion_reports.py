@@ -67,3 +67,46 @@ def test_ingestion_quality_counts_what_recon_status_counts(recon_home: Path, mon
     assert by_entity[("crm", "")][2:] == (0, 0, 0, 0, 0, 0)  # the rejection was fixed
     assert [tuple(r) for r in report] == [tuple(r) for r in from_status]
     assert restated == (1, 1)
+
+
+def test_a_replay_reads_freshness_as_of_its_instant(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The orders file landed on 31 August at noon (its load time set so, as a warehouse
+    # loaded then holds it); the invoices only now. A replay as of 1 September: 12 hours
+    # since the orders file, and no invoices yet. They made the age negative (-2,300 hours).
+    import duckdb
+
+    from orchestration import ingest
+
+    landing = recon_home / "landing"
+    book(landing)
+    invoices = landing / "billing"
+    parked = recon_home / "parked"
+    invoices.rename(parked)
+    ingest.ingest_landing(landing, recon_home / "warehouse.duckdb")
+    con = duckdb.connect(str(recon_home / "warehouse.duckdb"))
+    try:
+        noon = datetime(2026, 8, 31, 12, 0)
+        con.execute("update raw.ingestion_log set ingested_at = ?", [noon])
+        con.execute("update raw.crm__orders set _ingested_at = ?", [noon])
+    finally:
+        con.close()
+    parked.rename(invoices)
+    monkeypatch.setenv("RECON_AS_OF", "2026-09-01T00:00:00Z")
+    assert pipeline.run_pipeline()
+
+    con = _serving()
+    try:
+        freshness = {
+            (r[0], r[1]): r[2:]
+            for r in con.execute(
+                "select source_system, entity, batches_loaded, rows_loaded, last_ingested_at, hours_since_last_file"
+                " from marts.rpt_source_freshness"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    orders = freshness[("crm", "orders")]
+    assert (orders[0], orders[1], orders[3]) == (1, 4, 12.0)
+    assert orders[2].astimezone(UTC) == datetime(2026, 8, 31, 12, 0, tzinfo=UTC)
+    assert freshness[("billing", "invoices")] == (0, 0, None, None)
+    assert all(r[3] is None or r[3] >= 0 for r in freshness.values())

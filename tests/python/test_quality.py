@@ -678,6 +678,10 @@ def test_freshness_is_measured_against_the_injected_now(warehouse: Path, tmp_pat
     ads = stale.get("freshness_ads", "raw_ingestion/ingestion_log")
     assert not ads.passed and ads.severity == "warn" and not ads.blocking
     assert 239 < ads.metadata["age_hours"] < 241
+
+    # A replay pinned before the newest load: the age is bounded at 0, never negative.
+    early = run(warehouse, tmp_path / "history", "early", newest - timedelta(hours=5))
+    assert early.get("freshness_crm", "raw_ingestion/ingestion_log").metadata["age_hours"] == 0.0
     # What was seen (the newest load, its table, its age) and what to change, not only the rule.
     newest_ads = ads.metadata["newest_ingested_at"]
     for text in (
