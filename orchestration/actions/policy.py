@@ -56,6 +56,8 @@ class Policy:
     reporting_currency: str = "USD"
     # Seed fx_rates: currency -> ((month, rate_to_usd), ...) in month order.
     fx_rates: dict[str, tuple[tuple[date, Decimal], ...]] = field(default_factory=dict)
+    # Severities whose breaches escalate only with something at risk (seed severity_policy).
+    quiet_when_nothing_at_risk: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, config: Path | None = None, reasons: Path | None = None) -> Policy:
@@ -81,10 +83,25 @@ class Policy:
         with open(reasons, newline="") as fh:
             codes = {row["reason_code"]: row["applies_to"] for row in csv.DictReader(fh)}
         with open(severities, newline="") as fh:
-            escalate_to = {row["severity"]: row["escalate_to"] for row in csv.DictReader(fh)}
+            severity_rows = list(csv.DictReader(fh))
+        escalate_to = {row["severity"]: row["escalate_to"] for row in severity_rows}
+        quiet = frozenset(
+            row["severity"]
+            for row in severity_rows
+            if (row.get("escalates_with_nothing_at_risk") or "true").strip().lower() == "false"
+        )
         from orchestration.publish import reporting_currency
 
-        return cls(operators, escalate_to, threshold, codes, users, reporting_currency(), load_fx_rates(fx_seed_path()))
+        return cls(
+            operators,
+            escalate_to,
+            threshold,
+            codes,
+            users,
+            reporting_currency(),
+            load_fx_rates(fx_seed_path()),
+            quiet,
+        )
 
     def in_reporting_currency(self, amount: Decimal, catalog: dict | None, on: date | None = None) -> Decimal | None:
         """``amount``, in the currency of the exception ``catalog`` describes, in the reporting currency.
@@ -135,6 +152,17 @@ class Policy:
         month = on.replace(day=1)
         earlier = [rate for rate_month, rate in listed if rate_month <= month]
         return earlier[-1] if earlier else listed[0][1]
+
+    def escalates(self, severity: str | None, amount_at_risk_reporting: object) -> bool:
+        """Whether a breach of this severity escalates by itself: with something at risk, or a
+        severity that escalates with nothing (seed severity_policy.escalates_with_nothing_at_risk),
+        as int_reconciliation_exceptions.escalate_to decides it."""
+        if severity not in self.quiet_when_nothing_at_risk:
+            return True
+        try:
+            return Decimal(str(amount_at_risk_reporting or 0)) != 0
+        except (ArithmeticError, InvalidOperation):
+            return True
 
     def escalation_team(self, severity: str | None) -> str:
         """Who takes over an exception of this severity (seed severity_policy)."""

@@ -580,7 +580,8 @@ class ActionStore:
 
     def _state(self, con: sqlite3.Connection, exception_id: str) -> ExceptionState:
         row = con.execute(
-            "select owner_team, severity, sla_hours, first_seen_at, details from exception_catalog"
+            "select owner_team, severity, sla_hours, first_seen_at, details, amount_at_risk_reporting"
+            " from exception_catalog"
             " where exception_id = ?",
             [exception_id],
         ).fetchone()
@@ -601,17 +602,28 @@ class ActionStore:
         details = json.loads(row["details"] or "{}")
         due = details.get("business_due_at") if isinstance(details, dict) else None
         business = datetime.fromisoformat(due).replace(tzinfo=UTC) if due else None
-        return self.sla_clock(state, datetime.fromisoformat(row["first_seen_at"]), business, row["sla_hours"])
+        escalates = "amount_at_risk_reporting" not in row.keys() or self.policy.escalates(
+            state.severity, row["amount_at_risk_reporting"]
+        )
+        return self.sla_clock(
+            state, datetime.fromisoformat(row["first_seen_at"]), business, row["sla_hours"], escalates=escalates
+        )
 
     def sla_clock(
-        self, state: ExceptionState, first_seen: datetime, business_due: datetime | None, sla_hours: int | None
+        self,
+        state: ExceptionState,
+        first_seen: datetime,
+        business_due: datetime | None,
+        sla_hours: int | None,
+        escalates: bool = True,
     ) -> tuple[datetime, bool, str | None]:
         """The SLA rule, on parsed values (the desk keeps them parsed).
 
         The SLA runs from when the business expected the counterpart (its business date
         plus grace) or the first sighting if sooner, or from when it last came back: the
         same rule as fct_exception_current.aged_from. Past its SLA an exception is escalated
-        automatically: the escalation target may take it over.
+        automatically, the escalation target may take it over, unless ``escalates`` is false
+        (nothing at risk, of a severity that then stays with its team: Policy.escalates).
         """
         if state.reopened_at:
             opened = datetime.fromisoformat(state.reopened_at)
@@ -619,7 +631,11 @@ class ActionStore:
             opened = min(first_seen, business_due) if business_due else first_seen
         due_at = opened + timedelta(hours=sla_hours or 0)
         breached = not state.is_closed and due_at < self.clock()
-        escalated = self.policy.escalation_team(state.severity) if breached and state.escalated_to is None else None
+        escalated = (
+            self.policy.escalation_team(state.severity)
+            if breached and escalates and state.escalated_to is None
+            else None
+        )
         return due_at, breached, escalated
 
     def fold_all(

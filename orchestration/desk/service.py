@@ -321,7 +321,8 @@ class Desk:
             row = cached[1]
             breached = not row["is_closed"] and row["sla_due_at"] < now
             row["is_breached"] = breached
-            row["escalated_to"] = state.escalated_to or (escalate_to.get(state.severity) if breached else None)
+            escalates = breached and store.policy.escalates(state.severity, row["amount"])
+            row["escalated_to"] = state.escalated_to or (escalate_to.get(state.severity) if escalates else None)
             # A closed exception's age stops at its closing, as fct_exception_current.age_hours does.
             until = datetime.fromisoformat(state.closed_at) if state.is_closed and state.closed_at else now
             row["age_days"] = max(0, (until - row["aged_from"]).days)

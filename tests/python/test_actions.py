@@ -549,3 +549,34 @@ def test_a_link_moved_or_restated_since_may_be_matched_again_but_the_same_link_m
     with pytest.raises(Conflict, match="nothing recorded"):
         match("O1", ("a", "b2"))
     assert len(store.history(MEDIA)) == logged
+
+
+def test_a_breach_with_nothing_at_risk_escalates_only_where_the_severity_says(tmp_path: Path) -> None:
+    # A tryout: every void invoice, duplicate export and currency mismatch (0 at risk,
+    # severity auto_resolve, never closed by later data) escalated to operations a week
+    # after it was found. Seed severity_policy.escalates_with_nothing_at_risk decides.
+    void, suggested, lead = "c" * 32, "d" * 32, "e" * 32
+    clock = Clock(T0)
+    store = ActionStore(tmp_path / "actions.sqlite", clock=clock)
+    store.refresh_catalog(
+        [
+            {"exception_id": void, "exception_type": "void_invoice", "owner_team": "finance",
+             "severity": "auto_resolve", "sla_hours": 168, "currency": "USD", "amount_at_risk": "0.0000",
+             "amount_at_risk_reporting": "0.0000"},
+            {"exception_id": suggested, "exception_type": "match_needs_review", "owner_team": "finance",
+             "severity": "auto_resolve", "sla_hours": 168, "currency": "USD", "amount_at_risk": "500.00",
+             "amount_at_risk_reporting": "500.00"},
+            {"exception_id": lead, "exception_type": "duplicate_lead", "owner_team": "account_management",
+             "severity": "manual_review", "sla_hours": 72, "currency": None, "amount_at_risk": None,
+             "amount_at_risk_reporting": None},
+        ]
+    )  # fmt: skip
+    clock.now = T0 + timedelta(hours=200)
+    states = {eid: store.state(eid) for eid in (void, suggested, lead)}
+    assert all(s.is_breached for s in states.values())
+    assert states[void].escalated_to is None  # breached, stays with finance
+    assert states[suggested].escalated_to == "operations"  # something at risk
+    assert states[lead].escalated_to == "operations"  # manual_review: a person must look, money or not
+    # An operator may still escalate it by hand.
+    store.act("escalate", void[:8], "alice", reason="needs_lead")
+    assert store.state(void).escalated_to == "operations"

@@ -1,7 +1,8 @@
 -- The exceptions of this run: every break that is not pending late data, routed. The
 -- owner is the client's owner for the domain when seed client_owners names one, else the
 -- exception type's team (seed exception_policy); the SLA comes from the severity (seed
--- severity_policy). Lifecycle and operator state are in fct_exception_current.
+-- severity_policy), and so does the team it escalates to past its SLA, if any. Lifecycle
+-- and operator state are in fct_exception_current.
 with
 
 breaks as (
@@ -32,7 +33,14 @@ routed as (
         coalesce(owner_for_domain.account_owner, owner_for_client.account_owner) as account_owner,
         breaks.severity,
         severity_policy.sla_hours,
-        severity_policy.escalate_to,
+        -- Past its SLA a break escalates, unless nothing is at risk and its severity says
+        -- such a break stays with its team (auto_resolve: a void invoice, a duplicate export,
+        -- a currency mismatch carry 0 and never close by later data).
+        case
+            when severity_policy.escalates_with_nothing_at_risk
+                or coalesce(breaks.amount_at_risk_reporting, 0) != 0
+                then severity_policy.escalate_to
+        end as escalate_to,
         breaks.due_date,
         breaks.pending_until,
         'open' as exception_status,
