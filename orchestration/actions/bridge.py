@@ -48,6 +48,17 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             else "left join (select null as exception_id, null as reopened_because, null as outgrown_resolution_seq)"
             " as current_state on false"
         )
+        # When the business expected the counterpart, as the marts age it (a warehouse built
+        # before the column: the business date at midnight, as then).
+        business_due = (
+            "current_state.business_due_at"
+            if has_reopenings
+            and con.execute(
+                "select count(*) from information_schema.columns where table_schema = 'marts'"
+                " and table_name = 'fct_exception_current' and column_name = 'business_due_at'"
+            ).fetchone()[0]
+            else "null::timestamptz"
+        )
         # Rows of current files that were quarantined and name the exception's record or a
         # record it is matched to: the break may come from data that never loaded (a
         # tryout: five of an invoice's six lines quarantined made a false amount variance).
@@ -164,9 +175,18 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                 current_state.outgrown_resolution_seq,
                 to_json(struct_pack(
                     domain := exceptions.domain,
-                    -- When the business expected the counterpart (business date plus grace):
-                    -- the SLA counts from it, as in fct_exception_current.aged_from.
-                    business_due_at := coalesce(exceptions.pending_until, exceptions.due_date)::varchar,
+                    -- When the business expected the counterpart (business date plus grace,
+                    -- a cancelled order's last change), as naive UTC text: the SLA counts
+                    -- from it, as in fct_exception_current.
+                    business_due_at := strftime(
+                        timezone('UTC', coalesce(
+                            """
+            + business_due  # one of two fixed texts
+            + """,
+                            timezone('UTC', coalesce(exceptions.pending_until, exceptions.due_date)::timestamp)
+                        )),
+                        '%Y-%m-%dT%H:%M:%S'
+                    ),
                     reconciliation := records.reconciliations[1].reconciliation,
                     record_state := records.reconciliations[1].record_state,
                     matched_keys := records.reconciliations[1].matched_keys,

@@ -115,6 +115,12 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"first": first, "born": born, "born_states": born_states, "unbilled_after": unbilled_after}
 
 
+def test_a_cancelled_order_billed_ages_from_its_cancellation(nights: dict) -> None:
+    cancelled = nights["first"]["cancelled"]
+    assert cancelled["aged_from"].astimezone(UTC) == CANCELLED_AT  # 17:30, not midnight
+    assert cancelled["state"].sla_due_at == datetime(2026, 8, 23, 17, 30, tzinfo=UTC)  # the store agrees
+
+
 def test_a_breach_with_nothing_at_risk_stays_with_its_team(nights: dict) -> None:
     # The void invoice carries nothing: past its SLA (168 h), breached and kept by finance;
     # an order not billed (9,000 at risk, manual_review) escalates.

@@ -8,27 +8,34 @@
 with
 
 current_exceptions as (
-    select exception_id, due_date, pending_until from {{ ref('int_reconciliation_exceptions') }}
+    select exception_id, business_due_at from {{ ref('int_reconciliation_exceptions') }}
 ),
 
-sightings as (
+first_sightings as (
     select
-        current_exceptions.exception_id,
+        current_exceptions.*,
         {%- if is_incremental() %}
         coalesce(previous.first_seen_at, {{ recon_as_of() }}) as first_seen_at,
-        coalesce(previous.runs_seen, 0) + 1 as runs_seen,
+        coalesce(previous.runs_seen, 0) + 1 as runs_seen
         {%- else %}
         {{ recon_as_of() }} as first_seen_at,
-        1 as runs_seen,
+        1 as runs_seen
         {%- endif %}
-        {{ recon_as_of() }} as last_seen_at,
-        {{ recon_at_utc('cast(coalesce(current_exceptions.pending_until, current_exceptions.due_date) as timestamp)') }}
-            as business_due_at
     from current_exceptions
     {%- if is_incremental() %}
     left join {{ this }} as previous
         on current_exceptions.exception_id = previous.exception_id
     {%- endif %}
+),
+
+sightings as (
+    select
+        first_sightings.exception_id,
+        first_sightings.first_seen_at,
+        first_sightings.runs_seen,
+        {{ recon_as_of() }} as last_seen_at,
+        first_sightings.business_due_at
+    from first_sightings
 )
 
 select * from sightings

@@ -18,6 +18,17 @@ client_owners as (
     select * from {{ ref('client_owners') }}
 ),
 
+cancellations as (
+    -- When a cancelled order last changed in the CRM (its cancellation or a later edit), as an
+    -- instant: a billed_cancelled_order ages from it when it is the latest of its business
+    -- dates, not from the midnight before it (up to a day older than the others).
+    select
+        reconciled_orders.order_id,
+        {{ recon_at_utc('cast(reconciled_orders.updated_at as timestamp)') }} as changed_at
+    from {{ ref('int_reconciled_orders') }} as reconciled_orders
+    where reconciled_orders.is_cancelled
+),
+
 routed as (
     select
         breaks.exception_id,
@@ -43,6 +54,12 @@ routed as (
         end as escalate_to,
         breaks.due_date,
         breaks.pending_until,
+        -- When the business expected the counterpart, as an instant: the business date plus
+        -- grace (midnight UTC), or the cancelled order's last CRM change when that is later.
+        greatest(
+            {{ recon_at_utc('cast(coalesce(breaks.pending_until, breaks.due_date) as timestamp)') }},
+            case when breaks.exception_type = 'billed_cancelled_order' then cancellations.changed_at end
+        ) as business_due_at,
         'open' as exception_status,
         {{ recon_run_id() }} as dagster_run_id
     from breaks
@@ -56,6 +73,9 @@ routed as (
     left join client_owners as owner_for_client
         on breaks.client_name_normalised = owner_for_client.client_name_normalised
         and owner_for_client.domain is null
+    left join cancellations
+        on breaks.record_entity = 'stg_crm__orders'
+        and breaks.record_id = cancellations.order_id
 )
 
 select * from routed

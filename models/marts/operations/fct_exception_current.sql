@@ -3,8 +3,8 @@
 --   resolved       an operator resolved it with a reason code (and it has not come back since);
 --   auto_resolved  later data reconciled it: the break is no longer found;
 --   claimed / open otherwise, by the operator's last claim or release.
--- Age and SLA count from the break's business date plus its source's grace window
--- (int_exception_sightings.business_due_at), or from the first sighting if that is sooner.
+-- Age and SLA count from the break's business date plus its source's grace window as an
+-- instant (int_exception_sightings.business_due_at), or from the first sighting if sooner.
 -- Time to resolution counts from the first sighting (or the reopening) to the close.
 -- A break that comes back after it was closed is reopened: its SLA restarts and earlier
 -- operator work no longer decides its status. So is a resolved break found later with more
@@ -120,6 +120,7 @@ folded as (
         sightings.first_seen_at,
         sightings.last_seen_at,
         sightings.runs_seen,
+        sightings.business_due_at,
         case
             when operator_state.status_after = 'resolved' then 'resolved'
             when not lifecycle.is_detected then 'auto_resolved'
@@ -188,6 +189,7 @@ final as (
         case when folded.status = 'resolved' then folded.resolved_at end as resolved_at,
         case when folded.status = 'resolved' then folded.resolution_code end as resolution_code,
         cast(folded.aged_from as {{ recon_instant_type() }}) as aged_from,
+        cast(folded.business_due_at as {{ recon_instant_type() }}) as business_due_at,
         cast(folded.sla_hours as integer) as sla_hours,
         cast(folded.sla_due_at as {{ recon_instant_type() }}) as sla_due_at,
         folded.status in ('open', 'claimed') and folded.sla_due_at < folded.as_of_at as is_breached,
