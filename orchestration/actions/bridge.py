@@ -176,8 +176,8 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                 to_json(struct_pack(
                     domain := exceptions.domain,
                     -- When the business expected the counterpart (business date plus grace,
-                    -- a cancelled order's last change), as naive UTC text: the SLA counts
-                    -- from it, as in fct_exception_current.
+                    -- a cancelled order's last change, a correction by hand it was born of),
+                    -- as naive UTC text: the SLA counts from it, as in fct_exception_current.
                     business_due_at := strftime(
                         timezone('UTC', coalesce(
                             """

@@ -129,3 +129,16 @@ def test_a_breach_with_nothing_at_risk_stays_with_its_team(nights: dict) -> None
     assert void["state"].is_breached and void["state"].escalated_to is None
     assert unbilled["is_breached"] and unbilled["escalated_to"] == "operations"
     assert unbilled["state"].escalated_to == "operations"
+
+
+def test_a_break_born_of_a_correction_is_due_from_it(nights: dict) -> None:
+    # The order unbilled and the invoice left over by the unmatch age from it (09:00), so
+    # the run an hour later finds them within their SLA, in the marts and the store.
+    assert {row[1] for row in nights["born"]} >= {"unbilled_order"}, nights["born"]
+    for exception_id, exception_type, aged_from, sla_due_at, is_breached, escalated_to in nights["born"]:
+        assert aged_from.astimezone(UTC) == CORRECTED_AT, exception_type
+        assert not is_breached and escalated_to is None, exception_type
+        state = nights["born_states"][exception_id]
+        assert state.sla_due_at == sla_due_at.astimezone(UTC) and not state.is_breached, exception_type
+    # A break there before the correction keeps its clock.
+    assert nights["unbilled_after"]["aged_from"] == nights["first"]["unbilled"]["aged_from"]

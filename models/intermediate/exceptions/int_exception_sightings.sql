@@ -8,7 +8,7 @@
 with
 
 current_exceptions as (
-    select exception_id, business_due_at from {{ ref('int_reconciliation_exceptions') }}
+    select exception_id, business_due_at, corrected_at from {{ ref('int_reconciliation_exceptions') }}
 ),
 
 first_sightings as (
@@ -34,7 +34,15 @@ sightings as (
         first_sightings.first_seen_at,
         first_sightings.runs_seen,
         {{ recon_as_of() }} as last_seen_at,
-        first_sightings.business_due_at
+        -- A break first found after an operator linked or unlinked its record by hand was
+        -- born of that correction: it is due no earlier than the correction, so a wrong match
+        -- undone today does not raise breaks already past their SLA (a tryout saw them
+        -- breached on their first sighting). A correction after the first sighting changes
+        -- nothing: that break was there before it.
+        greatest(
+            first_sightings.business_due_at,
+            case when first_sightings.corrected_at <= first_sightings.first_seen_at then first_sightings.corrected_at end
+        ) as business_due_at
     from first_sightings
 )
 

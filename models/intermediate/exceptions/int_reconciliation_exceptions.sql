@@ -29,6 +29,22 @@ cancellations as (
     where reconciled_orders.is_cancelled
 ),
 
+operator_links as (
+    select * from {{ ref('int_operator_links') }}
+),
+
+corrections as (
+    -- The latest link an operator made or broke by hand (recon exceptions match / unmatch) on
+    -- each record: a break it gives rise to was born of that correction (int_exception_sightings).
+    select linked.record_key, max(linked.acted_at) as corrected_at
+    from (
+        select operator_links.left_key as record_key, operator_links.acted_at from operator_links
+        union all
+        select operator_links.right_key as record_key, operator_links.acted_at from operator_links
+    ) as linked
+    group by linked.record_key
+),
+
 routed as (
     select
         breaks.exception_id,
@@ -60,6 +76,7 @@ routed as (
             {{ recon_at_utc('cast(coalesce(breaks.pending_until, breaks.due_date) as timestamp)') }},
             case when breaks.exception_type = 'billed_cancelled_order' then cancellations.changed_at end
         ) as business_due_at,
+        corrections.corrected_at,
         'open' as exception_status,
         {{ recon_run_id() }} as dagster_run_id
     from breaks
@@ -76,6 +93,8 @@ routed as (
     left join cancellations
         on breaks.record_entity = 'stg_crm__orders'
         and breaks.record_id = cancellations.order_id
+    left join corrections
+        on breaks.record_id = corrections.record_key
 )
 
 select * from routed

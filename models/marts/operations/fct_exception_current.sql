@@ -3,8 +3,9 @@
 --   resolved       an operator resolved it with a reason code (and it has not come back since);
 --   auto_resolved  later data reconciled it: the break is no longer found;
 --   claimed / open otherwise, by the operator's last claim or release.
--- Age and SLA count from the break's business date plus its source's grace window as an
--- instant (int_exception_sightings.business_due_at), or from the first sighting if sooner.
+-- Age and SLA count from the break's business date plus its source's grace window, or a
+-- correction by hand it was born of (int_exception_sightings.business_due_at), or from the
+-- first sighting if that is sooner.
 -- Time to resolution counts from the first sighting (or the reopening) to the close.
 -- A break that comes back after it was closed is reopened: its SLA restarts and earlier
 -- operator work no longer decides its status. So is a resolved break found later with more
