@@ -134,7 +134,7 @@ def contract_markdown() -> str:
         "under superseded files. A key withdrawn leaves staging and the marts with the next build, and",
         "its open exceptions are auto-resolved with reason `record_withdrawn`, naming the export that",
         "withdrew it (they reopen if it comes back). An export that withdraws more than the raw gate allows",
-        "(a truncated export: `spikes.max_withdrawn_share` in config/quality.yml) blocks the run before",
+        "(a truncated export: `spikes.max_withdrawn_share` in config/quality.yml) stops the run before",
         "the build; drop the complete export (at the same path, or under a newer dated name) to clear it.",
         "A file exported with the same bytes as the current one under a new name is a duplicate (nothing",
         "changed). Declaring an entity `full` takes effect with its next file, which supersedes every",
