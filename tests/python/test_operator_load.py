@@ -24,6 +24,7 @@ def operator_load(monkeypatch: pytest.MonkeyPatch):
     return operator_load
 
 
+@pytest.mark.soak
 def test_operators_under_load_lose_and_duplicate_nothing(recon_home: Path, operator_load) -> None:
     report = operator_load.run_load(recon_home, operators=4, rate=5, seconds=20, runs=True, orders=300)
     print(operator_load.render(report), file=sys.stderr)

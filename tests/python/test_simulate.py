@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from orchestration.lab import simulate
 
 # A seed takes about 50 to 80 s on 2 cores (about three runs, two at a time). make test
@@ -22,6 +24,7 @@ from orchestration.lab import simulate
 SEEDS = int(os.environ.get("RECON_SIMULATE_SEEDS", "3"))
 
 
+@pytest.mark.soak
 def test_every_seed_converges_after_kill_9(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("RECON_HOME", str(tmp_path / "home"))
     report = simulate.simulate(range(SEEDS), tmp_path / "simulate", orders=40, jobs=2)
