@@ -44,9 +44,9 @@ test: install browser
 	$(BIN)/recon governance check
 	RECON_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not soak"
 
-# The chaos and load tests (pytest marker soak): runs killed with kill -9 over seeds, each in
-# two processes, and operators acting under load beside runs. They keep both cores busy for
-# about six minutes, which `make test` (CI, under 30 minutes) no longer has room for.
+# The long tests (pytest marker soak): runs killed with kill -9 over seeds, each in two
+# processes; operators acting under load beside runs; weights learned without labels (a
+# 3-minute training home). `make test` (CI, under 30 minutes) no longer has room for them.
 test-soak: install
 	$(BIN)/recon prepare
 	$(BIN)/python -m pytest -m soak

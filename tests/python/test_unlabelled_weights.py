@@ -72,6 +72,7 @@ def f1_by_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[st
         mp.undo()
 
 
+@pytest.mark.soak
 def test_weights_learned_without_labels_are_within_a_hundredth_of_f1(
     f1_by_weights: dict[str, dict[str, float]],
 ) -> None:
