@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,54 @@ def recon_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty state directory, with the environment every entry point derives from it."""
     home = tmp_path / "recon"
     home.mkdir()
+    point_at(home, monkeypatch)
+    return home
+
+
+def point_at(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECON_HOME", str(home))
     monkeypatch.setenv("RECON_DUCKDB_PATH", str(home / "warehouse.duckdb"))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    return home
+
+
+class BuiltHomes:
+    """Homes that several tests of a file start from, each built once per pytest worker.
+
+    A test's first night (landing files, a real ``recon run``) is most of its time when
+    the tests of a file share it. ``restore(key, build)`` builds the home the first time
+    (``build(home, monkeypatch)``: the environment it changes is undone after the build),
+    keeps a pristine copy, and hands every test the same path with the pristine contents
+    restored: the same path, because dbt keeps its parse per profile, and the profile
+    holds the warehouse path (a copy elsewhere would parse the project again). A build
+    that failed is built again by the next test, which fails the same way.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.built: set[str] = set()
+
+    def restore(
+        self, key: str, build: Callable[[Path, pytest.MonkeyPatch], None], monkeypatch: pytest.MonkeyPatch
+    ) -> Path:
+        home, pristine = self.root / key / "recon", self.root / key / "pristine"
+        shutil.rmtree(home, ignore_errors=True)
+        if key in self.built:
+            shutil.copytree(pristine, home, symlinks=True)
+        else:
+            home.mkdir(parents=True)
+            with pytest.MonkeyPatch.context() as during_build:
+                point_at(home, during_build)
+                build(home, during_build)
+            shutil.rmtree(pristine, ignore_errors=True)
+            shutil.copytree(home, pristine, symlinks=True)
+            self.built.add(key)
+        point_at(home, monkeypatch)
+        return home
+
+
+@pytest.fixture(scope="session")
+def built_homes(tmp_path_factory: pytest.TempPathFactory) -> BuiltHomes:
+    return BuiltHomes(tmp_path_factory.mktemp("built-homes"))
 
 
 def write(path: Path, text: str) -> Path:

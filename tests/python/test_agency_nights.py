@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import BuiltHomes
 
 from orchestration import cli, pipeline
 from orchestration.actions import ActionStore
@@ -149,14 +150,29 @@ def sla_events(home: Path, exception_id: str) -> list[tuple]:
     )
 
 
+FIRST_NIGHT = "2026-11-20T03:00:00Z"
+
+
+def first_night(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """October's invoices of two orders are late. Billed in advance: due 1 October, plus 35
+    days of billing grace, so both are delivered_not_billed, past their 24 h SLA."""
+    write_agency(home / "landing")
+    run(monkeypatch, FIRST_NIGHT)
+
+
+@pytest.fixture
+def after_first_night(built_homes: BuiltHomes, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The agency's home after its first night (built once for the tests of this file)."""
+    home = built_homes.restore("agency-first-night", first_night, monkeypatch)
+    monkeypatch.setenv("RECON_AS_OF", FIRST_NIGHT)  # the clock where the night left it
+    return home
+
+
 def test_a_breach_stays_in_the_history_after_the_exception_closes(
-    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+    after_first_night: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    recon_home = after_first_night
     landing = recon_home / "landing"
-    write_agency(landing)
-    # Night 1: October's invoices of two orders are late. Billed in advance: due 1 October,
-    # plus 35 days of billing grace, so both are delivered_not_billed, past their 24 h SLA.
-    run(monkeypatch, "2026-11-20T03:00:00Z")
     late = exception_of(recon_home, "delivered_not_billed", "SO-2610-01")
     worked = exception_of(recon_home, "delivered_not_billed", "SO-2610-02")
     due = query(recon_home, "select sla_due_at from marts.fct_exception_current where exception_id = ?", [late])[0][0]
@@ -188,10 +204,9 @@ def test_a_breach_stays_in_the_history_after_the_exception_closes(
 
 
 def test_trace_reads_the_serving_copy_while_a_run_holds_the_warehouse(
-    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    after_first_night: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    write_agency(recon_home / "landing")
-    run(monkeypatch, "2026-11-20T03:00:00Z")
+    recon_home = after_first_night
     late = exception_of(recon_home, "delivered_not_billed", "SO-2610-01")
     capsys.readouterr()
     with run_holding_the_warehouse("recon run (the nightly job)"):
@@ -209,10 +224,11 @@ def test_trace_reads_the_serving_copy_while_a_run_holds_the_warehouse(
     assert "held by another process (recon run (the nightly job)" in capsys.readouterr().err
 
 
-def test_an_orphan_invoice_holds_no_unbilled_order_open(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_orphan_invoice_holds_no_unbilled_order_open(
+    after_first_night: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recon_home = after_first_night
     landing = recon_home / "landing"
-    write_agency(landing)
-    run(monkeypatch, "2026-11-20T03:00:00Z")
     unbilled = [exception_of(recon_home, "delivered_not_billed", order) for order in ("SO-2610-01", "SO-2610-02")]
     # An ad-hoc job billed to the client in November: no reference, 420 against bookings of
     # 12,000 and 8,000. A QuickBooks export re-saved, its line lost to an accounting negative.
