@@ -96,6 +96,34 @@ def staged_by_another_version(con, project_sha256: str) -> list[str]:
     return [name for name in built if name not in current]
 
 
+# A build's dbt artifacts (run_results.json, compiled and run SQL, the manifest, dbt.log
+# at debug level) take about 20 MB for this project, whatever the data size; kept for the
+# last few runs only. They lived in the project's target/, which every home shared and
+# nothing pruned: 248 runs had left 5.1 GB there.
+KEEP_DBT_RUNS = 5
+
+
+def dbt_runs_root() -> Path:
+    """Where this home's builds write dbt's target directory, one per run (the newest kept)."""
+    return settings.recon_home() / "dbt-runs"
+
+
+def prune_dbt_runs(keep: int = KEEP_DBT_RUNS) -> list[Path]:
+    """Delete all but the ``keep`` newest run directories of this home; return those deleted.
+
+    Called by a run holding the warehouse lock, so no build of this home writes meanwhile.
+    Newest by modification time (a directory's dbt.log changes while it builds).
+    """
+    root = dbt_runs_root()
+    if not root.is_dir():
+        return []
+    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    deleted = runs[max(keep, 0) :]
+    for old in deleted:
+        shutil.rmtree(old, ignore_errors=True)
+    return deleted
+
+
 @contextmanager
 def reused_parse(target_path: Path) -> Iterator[None]:
     """Start dbt from the home's last parse and keep the one this build leaves.
@@ -169,10 +197,11 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
     # Incremental staging models stage only what arrived since their last build by this
     # version of the project (macros/staging_incremental.sql); another version restages all.
     os.environ["RECON_PROJECT_SHA"] = inputs["project_sha256"]
-    # dagster-dbt's naming for a run's target directory, under the project's target/. Not
+    # dagster-dbt's naming for a run's target directory, in this home (dbt_run_dirs). Not
     # through dbt_project(): under `dagster dev` that parses the whole project again.
     run_dir = f"{context.op_execution_context.op.name}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
-    target_path = pipeline.manifest_path().parent / run_dir
+    target_path = dbt_runs_root() / run_dir
+    prune_dbt_runs(keep=KEEP_DBT_RUNS - 1)  # this run's makes KEEP_DBT_RUNS
     with reused_parse(target_path):
         yield from dbt.cli(dbt_build_args(full_refresh), context=context, target_path=target_path).stream()
     con = warehouse.open_writer(settings.warehouse_path())

@@ -7,13 +7,14 @@ instance. The run is repeated to prove a second run without new files changes no
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import cli, pipeline, status
+from orchestration import cli, pipeline, settings, status
 from orchestration.actions import ActionStore
 from orchestration.lab import evaluate, generate
 
@@ -318,6 +319,31 @@ def test_runs_and_materializations_are_recorded_in_dagster(pipeline_home: Path, 
     finally:
         con.close()
     assert stamped == {event.run_id}
+    # dbt's artifacts of the build are in this home, named after the run, never in the project.
+    [run_dir] = [
+        p for p in (pipeline_home / "dbt-runs").iterdir() if p.name.startswith(f"recon_dbt_assets-{event.run_id[:7]}")
+    ]
+    assert (run_dir / "run_results.json").exists() and (run_dir / "dbt.log").exists()
+    assert not list((settings.PROJECT_DIR / "target").glob(f"recon_dbt_assets-{event.run_id[:7]}-*"))
+
+
+def test_a_home_keeps_the_dbt_artifacts_of_its_last_five_builds(recon_home: Path) -> None:
+    from orchestration.defs import dbt as dbt_defs
+
+    root = recon_home / "dbt-runs"
+    for age, name in enumerate(["recon_dbt_assets-newest", *(f"recon_dbt_assets-{n}" for n in range(1, 8))]):
+        (root / name / "compiled").mkdir(parents=True)
+        (root / name / "run_results.json").write_text("{}")
+        os.utime(root / name, (1_700_000_000 - age * 60, 1_700_000_000 - age * 60))
+    deleted = dbt_defs.prune_dbt_runs(keep=4)  # before a build: its own makes five
+    assert sorted(p.name for p in deleted) == [f"recon_dbt_assets-{n}" for n in range(4, 8)]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "recon_dbt_assets-1",
+        "recon_dbt_assets-2",
+        "recon_dbt_assets-3",
+        "recon_dbt_assets-newest",
+    ]
+    assert dbt_defs.prune_dbt_runs(keep=4) == []
 
 
 def _latest_run(instance: dg.DagsterInstance) -> tuple[dg.DagsterRun, set[str]]:
