@@ -6,6 +6,11 @@ they credit — written the way docs/matching.md says to add one: a spec macro w
 vars.reconciliations, and policy rows for its exception types. No exception SQL is
 written. A real dbt build over generated data must raise its types for its unmatched
 records, beside the built-in ones.
+
+Both tests read one build (built once per pytest worker, `built_homes`): the held-out data
+set (dialect B) plus a credit note naming an invoice nobody has, in a project copy that holds
+the fixture reconciliation. The campaigns' exceptions the second test reads are the built-in
+ones; the fixture reconciliation adds records of another entity beside them.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from conftest import BuiltHomes
 
 from orchestration import ingest, settings
-from orchestration.lab import generate
+from orchestration.lab import dialect_b
 
 SPEC = """{% macro spec__credit_notes_invoices() %}
 {% set spec_yaml %}
@@ -72,13 +78,13 @@ POLICY_ROWS = (
     'ambiguous_credit_note,billing,finance,manual_review,,credit note date,"Two invoices fit"\n'
     'credit_note_needs_review,billing,finance,auto_resolve,,credit note date,"Best invoice only suggested"\n'
 )
+DBT = Path(sys.executable).with_name("dbt")
 IGNORED = shutil.ignore_patterns("target", "logs", ".venv", "dbt_packages", "__pycache__", ".git", "*.duckdb*")
 
 
-def test_a_reconciliation_added_by_spec_raises_its_exceptions(
-    recon_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project = tmp_path / "project"
+def build(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project copy (home/project) with the fixture reconciliation, its data, one dbt build."""
+    project = home / "project"
     shutil.copytree(settings.PROJECT_DIR, project, ignore=IGNORED)
     (project / "macros" / "specs" / "spec__credit_notes_invoices.sql").write_text(SPEC)
     models = project / "models" / "intermediate" / "reconciliation" / "credit_notes_invoices"
@@ -97,9 +103,9 @@ def test_a_reconciliation_added_by_spec_raises_its_exceptions(
     config["vars"]["reconciliations"].append("credit_notes_invoices")
     (project / "dbt_project.yml").write_text(yaml.safe_dump(config, sort_keys=False))
 
-    # Data: the demo generator, plus one credit note naming an invoice nobody has.
-    generate.generate(recon_home, seed=3, orders=200, file_format="csv", bad_rows=False, bad_files=False)
-    notes = sorted((recon_home / "landing" / "billing" / "credit_notes").glob("*.csv"))[0]
+    # Data: the held-out generator, plus one credit note naming an invoice nobody has.
+    dialect_b.generate(home, seed=2, orders=600, noise=1.0)
+    notes = sorted((home / "landing" / "billing" / "credit_notes").glob("*.csv"))[0]
     header = notes.read_text().splitlines()[0].split(",")
     row = {c: "" for c in header} | {
         "credit_note_id": "CN-FIXTURE-1", "invoice_id": "INV-NOBODY", "client_name": "Nobody Ltd",
@@ -107,14 +113,23 @@ def test_a_reconciliation_added_by_spec_raises_its_exceptions(
     }  # fmt: skip
     with open(notes, "a") as fh:
         fh.write(",".join(row[c] for c in header) + "\n")
-    settings.use_home(recon_home)
+    settings.use_home(home)
     ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
 
-    dbt = Path(sys.executable).with_name("dbt")
     settings.apply_environment()
-    subprocess.run([str(dbt), "build", "--quiet", "--project-dir", str(project)], cwd=project, check=True)
+    subprocess.run([str(DBT), "build", "--quiet", "--project-dir", str(project)], cwd=project, check=True)
 
-    con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
+
+@pytest.fixture
+def built(built_homes: BuiltHomes, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The home after the build (its project copy at home/project), restored for each test."""
+    home = built_homes.restore("spec-exceptions", build, monkeypatch)
+    settings.apply_environment()
+    return home
+
+
+def test_a_reconciliation_added_by_spec_raises_its_exceptions(built: Path) -> None:
+    con = duckdb.connect(str(built / "warehouse.duckdb"), read_only=True)
     try:
         raised = con.execute(
             "select exception_type, record_entity, record_id, owner_team, amount_at_risk_reporting is not null"
@@ -129,25 +144,13 @@ def test_a_reconciliation_added_by_spec_raises_its_exceptions(
     assert matched > 0, "the fixture reconciliation matched nothing: the notes naming invoices should match"
 
 
-def test_a_campaigns_exceptions_name_the_client_it_resolves_to_and_are_routed_by_it(
-    recon_home: Path, tmp_path: Path
-) -> None:
+def test_a_campaigns_exceptions_name_the_client_it_resolves_to_and_are_routed_by_it(built: Path) -> None:
     # A tryout: an orphan_spend exception's client_name was the ad account's or campaign's name
     # as sent ("ORIE Google Ads account"), not the client the engine resolves the campaign to
     # (`recon exceptions show` printed that one beside it), so a client's owner (seed
     # client_owners, keyed by the normalised name) never got its orphan spend. The resolved
     # client's name as its orders call it, else the name as sent; the value at risk is the spend.
-    from orchestration.lab import dialect_b
-
-    project = tmp_path / "project"
-    shutil.copytree(settings.PROJECT_DIR, project, ignore=IGNORED)
-    dialect_b.generate(recon_home, seed=2, orders=600, noise=1.0)
-    settings.use_home(recon_home)
-    ingest.ingest_landing(settings.landing_dir(), settings.warehouse_path())
-    dbt = Path(sys.executable).with_name("dbt")
-    settings.apply_environment()
-    subprocess.run([str(dbt), "build", "--quiet", "--project-dir", str(project)], cwd=project, check=True)
-
+    recon_home, project, dbt = built, built / "project", DBT
     campaign_exceptions = """
         select exceptions.exception_id, exceptions.exception_type, exceptions.client_name,
             campaigns.account_name, campaigns.campaign_name, clients.client_name_crm,
