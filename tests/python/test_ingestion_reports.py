@@ -4,6 +4,9 @@ A tryout found `rpt_ingestion_quality` and `recon status` giving different row c
 one run (the report counted a restated file's superseded batch and a rejection already
 fixed), and `rpt_source_freshness.hours_since_last_file` negative in a replay (files
 ingested after the run's as-of).
+
+Both tests start from one first run (built once per pytest worker, `built_homes`): the
+replay, whose landing also holds the stray file the second run finds moved.
 """
 
 from __future__ import annotations
@@ -11,27 +14,63 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
+from conftest import BuiltHomes
 from test_operator_match_rate import ORDERS, write_csv
 from test_status_counts import book
 
-from orchestration import pipeline, publish, status
+from orchestration import ingest, pipeline, publish, status
+
+REPLAY_AS_OF = "2026-09-01T00:00:00Z"
+
+
+def first_run(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The orders file landed on 31 August at noon (its load time set so, as a warehouse
+    loaded then holds it); the invoices, and a file in a folder that names no entity (it is
+    rejected), only now. The run replays 1 September."""
+    landing = home / "landing"
+    book(landing)
+    invoices = landing / "billing"
+    parked = home / "parked"
+    invoices.rename(parked)
+    ingest.ingest_landing(landing, home / "warehouse.duckdb")
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    try:
+        noon = datetime(2026, 8, 31, 12, 0)
+        con.execute("update raw.ingestion_log set ingested_at = ?", [noon])
+        con.execute("update raw.crm__orders set _ingested_at = ?", [noon])
+    finally:
+        con.close()
+    parked.rename(invoices)
+    order = ["SO-5", "C-5", "Eta Electric Ltd", "PO-1005", "insertion_order", "900.00", "USD", "2026-08-01",
+             "2026-08-31", "am", "booked", "2026-07-20T10:00:00Z"]  # fmt: skip
+    write_csv(landing / "crm" / "late.csv", ORDERS, [order])
+    monkeypatch.setenv("RECON_AS_OF", REPLAY_AS_OF)
+    assert pipeline.run_pipeline()
+
+
+@pytest.fixture
+def after_first_run(built_homes: BuiltHomes, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return built_homes.restore("ingestion-reports-replay", first_run, monkeypatch)
 
 
 def _serving():
     return status.hardened_connect(publish.serving_path())
 
 
-def test_ingestion_quality_counts_what_recon_status_counts(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    landing = recon_home / "landing"
-    book(landing)
-    # A file in a folder that names no entity: rejected, then moved as its message advises.
+def test_ingestion_quality_counts_what_recon_status_counts(
+    after_first_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = after_first_run / "landing"
+    # The stray file the first run rejected, now moved as its message advises.
     stray = landing / "crm" / "late.csv"
-    order = ["SO-5", "C-5", "Eta Electric Ltd", "PO-1005", "insertion_order", "900.00", "USD", "2026-08-01",
-             "2026-08-31", "am", "booked", "2026-07-20T10:00:00Z"]  # fmt: skip
-    write_csv(stray, ORDERS, [order])
-    monkeypatch.setenv("RECON_AS_OF", (datetime.now(UTC) + timedelta(hours=1)).isoformat())
-    assert pipeline.run_pipeline()
+    con = duckdb.connect(str(after_first_run / "warehouse.duckdb"), read_only=True)
+    try:
+        rejected = con.execute("select status from raw.ingestion_log where source_file like '%crm/late.csv'").fetchall()
+    finally:
+        con.close()
+    assert rejected == [("rejected",)], rejected
     # The orders file restated at its path (one amount corrected), the stray file moved.
     orders = landing / "crm" / "orders" / "orders.csv"
     orders.write_text(
@@ -69,31 +108,10 @@ def test_ingestion_quality_counts_what_recon_status_counts(recon_home: Path, mon
     assert restated == (1, 1)
 
 
-def test_a_replay_reads_freshness_as_of_its_instant(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The orders file landed on 31 August at noon (its load time set so, as a warehouse
-    # loaded then holds it); the invoices only now. A replay as of 1 September: 12 hours
-    # since the orders file, and no invoices yet. They made the age negative (-2,300 hours).
-    import duckdb
-
-    from orchestration import ingest
-
-    landing = recon_home / "landing"
-    book(landing)
-    invoices = landing / "billing"
-    parked = recon_home / "parked"
-    invoices.rename(parked)
-    ingest.ingest_landing(landing, recon_home / "warehouse.duckdb")
-    con = duckdb.connect(str(recon_home / "warehouse.duckdb"))
-    try:
-        noon = datetime(2026, 8, 31, 12, 0)
-        con.execute("update raw.ingestion_log set ingested_at = ?", [noon])
-        con.execute("update raw.crm__orders set _ingested_at = ?", [noon])
-    finally:
-        con.close()
-    parked.rename(invoices)
-    monkeypatch.setenv("RECON_AS_OF", "2026-09-01T00:00:00Z")
-    assert pipeline.run_pipeline()
-
+def test_a_replay_reads_freshness_as_of_its_instant(after_first_run: Path) -> None:
+    # The orders file landed on 31 August at noon; the invoices only now. A replay as of
+    # 1 September (the first run): 12 hours since the orders file, and no invoices yet. They
+    # made the age negative (-2,300 hours).
     con = _serving()
     try:
         freshness = {
