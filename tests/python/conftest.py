@@ -88,7 +88,6 @@ SLOW_FILES_FIRST = (
     "test_pipeline.py",
     "test_lifecycle_checkpoint.py",
     "test_exception_clocks.py",
-    "test_lifecycle_parity.py",
     "test_held_out.py",
     "test_landing_partitions.py",
 )
