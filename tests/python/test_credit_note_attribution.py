@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import BuiltHomes
 from test_agency_nights import INVOICE_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, query, run, write_csv
 
 from orchestration import cli
@@ -72,10 +73,14 @@ def credit_notes(landing: Path, rows: list[tuple]) -> None:
     )
 
 
-def test_a_credit_note_naming_the_invoice_number_credits_its_order(
-    recon_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    landing = recon_home / "landing"
+FIRST_NIGHT = "2026-11-20T03:00:00Z"
+
+
+def first_night(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The night every test here starts from: the two clients' orders and invoices, and the
+    credit notes of the first two tests (CN-1 to CN-8 the first's, CN-9 and CN-10 the
+    second's, which quote nothing), one run."""
+    landing = home / "landing"
     write_two_clients(landing)
     credit_notes(landing, [
         # The number with its prefix, in the reference.
@@ -94,9 +99,23 @@ def test_a_credit_note_naming_the_invoice_number_credits_its_order(
         ("CN-7", "", "Acme Widgets", "PO-1044", "2026-11-16", "USD", "60.00", ""),
         # Digits that end a UUID are no invoice number.
         ("CN-8", "", "Acme Widgets", "", "2026-11-16", "USD", "20.00", "refund 338181"),
+        # The second test's: nothing to attribute them by, an operator links them.
+        ("CN-9", "", "Acme Widgets", "", "2026-11-16", "USD", "500.00", "goodwill"),
+        ("CN-10", "", "Acme Widgets", "", "2026-11-16", "USD", "80.00", "pricing correction"),
     ])  # fmt: skip
-    run(monkeypatch, "2026-11-20T03:00:00Z")
+    run(monkeypatch, FIRST_NIGHT)
 
+
+@pytest.fixture
+def after_first_night(built_homes: BuiltHomes, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The home after first_night (built once for the tests of this file)."""
+    home = built_homes.restore("credit-notes-first-night", first_night, monkeypatch)
+    monkeypatch.setenv("RECON_AS_OF", FIRST_NIGHT)  # the clock where the night left it
+    return home
+
+
+def test_a_credit_note_naming_the_invoice_number_credits_its_order(after_first_night: Path) -> None:
+    recon_home = after_first_night
     credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
     assert credited == {"SO-2610-11": 140, "SO-2610-12": 250, "SO-2610-13": 0, "SO-2610-21": 0}, credited
     unmatched = query(
@@ -104,7 +123,10 @@ def test_a_credit_note_naming_the_invoice_number_credits_its_order(
         "select record_id, amount_at_risk from marts.fct_exception_current"
         " where exception_type = 'unmatched_credit_note' order by record_id",
     )
-    assert unmatched == [("CN-5", 300), ("CN-6", 70), ("CN-7", 60), ("CN-8", 20)], unmatched
+    # CN-9 and CN-10 (the next test's) quote nothing: unmatched too.
+    assert unmatched == [("CN-10", 80), ("CN-5", 300), ("CN-6", 70), ("CN-7", 60), ("CN-8", 20), ("CN-9", 500)], (
+        unmatched
+    )
     # How each was attributed, for an operator reading why.
     how = dict(
         query(
@@ -122,16 +144,12 @@ def test_a_credit_note_naming_the_invoice_number_credits_its_order(
 
 
 def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
-    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    after_first_night: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    """Round trip: match → run → marts and money follow → unmatch → run → back as it was."""
-    landing = recon_home / "landing"
-    write_two_clients(landing)
-    credit_notes(landing, [
-        ("CN-7", "", "Acme Widgets", "", "2026-11-16", "USD", "500.00", "goodwill"),
-        ("CN-8", "", "Acme Widgets", "", "2026-11-16", "USD", "80.00", "pricing correction"),
-    ])  # fmt: skip
-    run(monkeypatch, "2026-11-20T03:00:00Z")
+    """Round trip: match → run → marts and money follow → unmatch → run → back as it was.
+    CN-9 (500.00) and CN-10 (80.00) quote nothing; the first test's credit notes are there
+    too (they credit SO-2610-11 140 and SO-2610-12 250, CN-5 to CN-8 unmatched)."""
+    recon_home = after_first_night
     exceptions = dict(
         query(
             recon_home,
@@ -139,75 +157,77 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
             " where exception_type = 'unmatched_credit_note' and status = 'open'",
         )
     )
-    assert set(exceptions) == {"CN-7", "CN-8"}
-    cn7, cn8 = exceptions["CN-7"][:12], exceptions["CN-8"][:12]
+    assert set(exceptions) == {"CN-5", "CN-6", "CN-7", "CN-8", "CN-9", "CN-10"}
+    cn9, cn10 = exceptions["CN-9"][:12], exceptions["CN-10"][:12]
 
     monkeypatch.setenv("RECON_AS_OF", "2026-11-20T10:00:00Z")
-    assert recon("exceptions", "claim", cn7, "--as", "alice") == 0
-    assert recon("exceptions", "claim", cn8, "--as", "alice") == 0
+    assert recon("exceptions", "claim", cn9, "--as", "alice") == 0
+    assert recon("exceptions", "claim", cn10, "--as", "alice") == 0
     # A key the published data lacks, or two orders for one credit note: refused, nothing recorded.
     capsys.readouterr()
-    assert recon("exceptions", "match", cn7, "--as", "alice", "--reason", "confirmed_by_document",
+    assert recon("exceptions", "match", cn9, "--as", "alice", "--reason", "confirmed_by_document",
                  "--with", "SO-NOPE") == 4  # fmt: skip
     assert "SO-NOPE" in capsys.readouterr().err
-    assert recon("exceptions", "match", cn7, "--as", "alice", "--reason", "confirmed_by_document",
+    assert recon("exceptions", "match", cn9, "--as", "alice", "--reason", "confirmed_by_document",
                  "--with", "SO-2610-11", "SO-2610-12") == 2  # fmt: skip
     # To an order; to an invoice (the engine follows it to the order it bills).
-    assert recon("exceptions", "match", cn7, "--as", "alice", "--reason", "confirmed_by_document",
+    assert recon("exceptions", "match", cn9, "--as", "alice", "--reason", "confirmed_by_document",
                  "--with", "SO-2610-12") == 0  # fmt: skip
-    assert recon("exceptions", "match", cn8, "--as", "alice", "--reason", "confirmed_by_document",
+    assert recon("exceptions", "match", cn10, "--as", "alice", "--reason", "confirmed_by_document",
                  "--with", "INV-01043") == 0  # fmt: skip
-    [entry] = [h for h in ActionStore().history(exceptions["CN-7"]) if h["action"] == "match"]
+    [entry] = [h for h in ActionStore().history(exceptions["CN-9"]) if h["action"] == "match"]
     assert (entry["actor"], entry["reason_code"]) == ("alice", "confirmed_by_document")
 
     run(monkeypatch, "2026-11-21T03:00:00Z")
     credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
-    assert credited == {"SO-2610-11": 80, "SO-2610-12": 500, "SO-2610-13": 0, "SO-2610-21": 0}, credited
+    assert credited == {"SO-2610-11": 140 + 80, "SO-2610-12": 250 + 500, "SO-2610-13": 0, "SO-2610-21": 0}, credited
     net = query(recon_home, "select net_billed_amount from marts.fct_reconciled_orders where order_id = 'SO-2610-12'")
-    assert net == [(5500,)]
+    assert net == [(6000 - 250 - 500,)]
     how = query(
         recon_home,
         "select credit_note_id, attributed_by, credited_invoice_id from intermediate.int_credit_note_assignments"
-        " order by credit_note_id",
+        " where credit_note_id in ('CN-9', 'CN-10') order by credit_note_id",
     )
-    assert how == [("CN-7", "operator", None), ("CN-8", "operator", "INV-01043")], how
+    assert how == [("CN-10", "operator", "INV-01043"), ("CN-9", "operator", None)], how
     states = dict(
         query(
             recon_home,
             "select record_id, status from marts.fct_exception_current where exception_type = 'unmatched_credit_note'",
         )
     )
-    assert states == {"CN-7": "auto_resolved", "CN-8": "auto_resolved"}, states
+    assert states == {"CN-5": "open", "CN-6": "open", "CN-7": "open", "CN-8": "open", "CN-9": "auto_resolved",
+                      "CN-10": "auto_resolved"}, states  # fmt: skip
 
     # The link was wrong: undone on the exception it closed (no other is open on its records).
     monkeypatch.setenv("RECON_AS_OF", "2026-11-21T10:00:00Z")
-    assert recon("exceptions", "unmatch", cn7, "--as", "alice", "--reason", "wrong_match",
+    assert recon("exceptions", "unmatch", cn9, "--as", "alice", "--reason", "wrong_match",
                  "--with", "SO-2610-12") == 0  # fmt: skip
     # Said once is enough: the same unmatch again changes nothing and is refused.
-    assert recon("exceptions", "unmatch", cn7, "--as", "alice", "--reason", "wrong_match",
+    assert recon("exceptions", "unmatch", cn9, "--as", "alice", "--reason", "wrong_match",
                  "--with", "SO-2610-12") != 0  # fmt: skip
     run(monkeypatch, "2026-11-22T03:00:00Z")
     credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
-    assert credited == {"SO-2610-11": 80, "SO-2610-12": 0, "SO-2610-13": 0, "SO-2610-21": 0}, credited
+    assert credited == {"SO-2610-11": 140 + 80, "SO-2610-12": 250, "SO-2610-13": 0, "SO-2610-21": 0}, credited
     states = dict(
         query(
             recon_home,
             "select record_id, status from marts.fct_exception_current where exception_type = 'unmatched_credit_note'",
         )
     )
-    assert states == {"CN-7": "open", "CN-8": "auto_resolved"}, states
+    assert states == {"CN-5": "open", "CN-6": "open", "CN-7": "open", "CN-8": "open", "CN-9": "open",
+                      "CN-10": "auto_resolved"}, states  # fmt: skip
 
 
 def test_a_restated_invoice_header_whose_lines_say_otherwise_is_raised(
-    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+    after_first_night: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The billing source re-sends a header (a new status, a new total) but not its lines, or
     lines but not their header. A new status alone: the lines carry on under it. Amounts that
     no longer agree: raised on the invoice (trace names the file and row), never billed in
-    silence from whichever half came last."""
+    silence from whichever half came last. (The first night's credit notes credit, they do
+    not bill: billed amounts and these exceptions are the invoices' own.)"""
+    recon_home = after_first_night
     landing = recon_home / "landing"
-    write_two_clients(landing)
-    run(monkeypatch, "2026-11-20T03:00:00Z")
 
     write_csv(
         landing / "billing/invoices/invoices_2026-11-restated.csv",
