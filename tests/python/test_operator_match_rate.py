@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from conftest import BuiltHomes
 from test_lifecycle import query
 
 from orchestration import cli, pipeline, quality
@@ -72,24 +73,44 @@ def rate_check(home: Path) -> dict:
     return check
 
 
-@pytest.fixture
-def one_baseline_run(recon_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def one_baseline_run(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """config/quality.yml with a baseline of one run (three would take two more full runs),
     and a drop of one record enough to block (this book has nine)."""
     cfg = yaml.safe_load(Path("config/quality.yml").read_text())
     cfg["match_rate"]["baseline_runs"] = 1
     cfg["match_rate"]["min_records_drop"] = 1
-    path = recon_home / "quality.yml"
+    path = home / "quality.yml"
     path.write_text(yaml.safe_dump(cfg))
     monkeypatch.setenv("RECON_QUALITY_CONFIG", str(path))
     return path
 
 
-def test_an_unmatch_on_a_small_book_publishes_and_a_drop_in_the_engines_matching_blocks(
-    recon_home: Path, one_baseline_run: Path, capsys: pytest.CaptureFixture
-) -> None:
-    small_book(recon_home / "landing")
+def book_with_a_bad_line(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first run of the first and the last test: the small book at a baseline of one run
+    (the first test's), a second line of INV-8 written "1,000.00" (the last test's, which is
+    quarantined: not a record of the match rate)."""
+    one_baseline_run(home, monkeypatch)
+    landing = home / "landing"
+    small_book(landing)
+    lines = landing / "billing" / "invoice_lines" / "invoices.csv"
+    with open(lines, "a", newline="") as fh:
+        csv.writer(fh).writerow(["INV-8", "2", "Media buying Aug 2026", "PO-1008", "1", "1,000.00", "1,000.00"])
     assert pipeline.run_pipeline()
+
+
+@pytest.fixture
+def after_first_run(built_homes: BuiltHomes, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The home after book_with_a_bad_line (built once for the tests of this file), its
+    quality config in force."""
+    home = built_homes.restore("small-book-bad-line", book_with_a_bad_line, monkeypatch)
+    monkeypatch.setenv("RECON_QUALITY_CONFIG", str(home / "quality.yml"))
+    return home
+
+
+def test_an_unmatch_on_a_small_book_publishes_and_a_drop_in_the_engines_matching_blocks(
+    after_first_run: Path, capsys: pytest.CaptureFixture
+) -> None:
+    recon_home = after_first_run
     [(item,)] = query(
         recon_home,
         "select record_key from marts.fct_reconciliation_records where reconciliation = 'orders_invoices'"
@@ -210,16 +231,11 @@ def test_a_lapsed_match_no_longer_counts_as_the_operators(recon_home: Path, caps
 
 
 def test_show_says_when_rows_naming_the_record_were_quarantined(
-    recon_home: Path, capsys: pytest.CaptureFixture
+    after_first_run: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """A tryout: an invoice line written "1,000.00" was quarantined, and the order it bills
     showed an amount variance of exactly that line with nothing to say the data was partial."""
-    landing = recon_home / "landing"
-    small_book(landing)
-    lines = landing / "billing" / "invoice_lines" / "invoices.csv"
-    with open(lines, "a", newline="") as fh:
-        csv.writer(fh).writerow(["INV-8", "2", "Media buying Aug 2026", "PO-1008", "1", "1,000.00", "1,000.00"])
-    assert pipeline.run_pipeline()
+    recon_home = after_first_run
     [(exception_id,)] = query(
         recon_home,
         "select exception_id from marts.fct_reconciliation_exceptions where record_id = 'SO-8'"
