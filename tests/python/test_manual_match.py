@@ -13,12 +13,14 @@ by any rule.
 from __future__ import annotations
 
 import csv
+import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 # The read-only warehouse query the lifecycle test uses.
+from conftest import BuiltHomes
 from test_lifecycle import query  # noqa: E402
 
 from orchestration import cli, pipeline
@@ -53,39 +55,68 @@ def restate_one_line(home: Path, item: str) -> None:
     raise AssertionError(f"no landing row for {invoice_id} line {line_number}")
 
 
-def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
-    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
-    generate.generate(recon_home, seed=7, orders=300, file_format="csv", bad_rows=False, bad_files=False)
+def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first two nights both tests start from: a generated book and a run, then an
+    operator links two orphan billing items by hand, each to orders of its currency (the
+    first test's to one order, the second test's to two), and a second run. What each test
+    checks is picked here, disjoint, and kept in the home (picks.json)."""
+    generate.generate(home, seed=7, orders=300, file_format="csv", bad_rows=False, bad_files=False)
     assert pipeline.run_pipeline()
 
-    # An orphan billing item, and an order of its currency to link it to.
-    [(exception_id, item, currency, amount)] = query(
-        recon_home,
+    # Two orphan billing items; the first test's order, and the second test's two orders.
+    [(exception_id, item, currency, amount), (two_exception, two_item, two_currency, two_amount)] = query(
+        home,
         "select exception_id, record_id, currency, amount_at_risk from marts.fct_reconciliation_exceptions"
-        " where exception_type = 'orphan_invoice' order by record_id limit 1",
+        " where exception_type = 'orphan_invoice' order by record_id limit 2",
     )
     [(order, billed_before)] = query(
-        recon_home,
+        home,
         "select order_id, billed_amount from marts.fct_reconciled_orders"
         " where currency = ? and not is_cancelled order by order_id limit 1",
         [currency],
     )
+    first, second = [
+        o
+        for (o,) in query(
+            home,
+            "select order_id from marts.fct_reconciled_orders where currency = ? and not is_cancelled"
+            " and order_id <> ? order by order_id limit 2",
+            [two_currency, order],
+        )
+    ]
 
     assert recon("exceptions", "claim", exception_id[:12], "--as", "alice") == 0
-    # A key the published data does not hold is refused before anything is recorded.
-    assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
-                 "--with", "NO-SUCH-ORDER") == 4  # fmt: skip
-    assert "no left NO-SUCH-ORDER" in capsys.readouterr().err
-    # A reason code is required, and must be one for match.
-    assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--with", order) == 3
-    assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "wrong_match",
-                 "--with", order) == 3  # fmt: skip
     assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
                  "--with", order) == 0  # fmt: skip
+    assert recon("exceptions", "claim", two_exception[:12], "--as", "alice") == 0
+    assert recon("exceptions", "match", two_exception[:12], "--as", "alice", "--reason", "confirmed_by_document",
+                 "--with", first, second) == 0  # fmt: skip
+    assert pipeline.run_pipeline(), "a manual link (one of them to two orders) stopped the run"
+    picks = {
+        "one": {"exception_id": exception_id, "item": item, "amount": str(amount), "order": order,
+                "billed_before": str(billed_before)},
+        "two": {"exception_id": two_exception, "item": two_item, "amount": str(two_amount), "first": first,
+                "second": second},
+    }  # fmt: skip
+    (home / "picks.json").write_text(json.dumps(picks))
+
+
+@pytest.fixture
+def after_the_links(built_homes: BuiltHomes, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict]:
+    """The home after linked_by_hand's two nights (built once for the tests of this file)."""
+    home = built_homes.restore("manual-match-linked", linked_by_hand, monkeypatch)
+    return home, json.loads((home / "picks.json").read_text())
+
+
+def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
+    after_the_links: tuple[Path, dict], capsys: pytest.CaptureFixture
+) -> None:
+    recon_home, picks = after_the_links
+    # An orphan billing item, and an order of its currency it was linked to (linked_by_hand).
+    exception_id, item, order = picks["one"]["exception_id"], picks["one"]["item"], picks["one"]["order"]
+    amount, billed_before = Decimal(picks["one"]["amount"]), Decimal(picks["one"]["billed_before"])
     [entry] = [h for h in ActionStore().history(exception_id) if h["action"] == "match"]
 
-    assert pipeline.run_pipeline()
     [(pass_name, rule_version, decision)] = query(
         recon_home,
         "select pass_name, rule_version, decision from marts.fct_reconciliation_matches"
@@ -131,6 +162,16 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     )
     assert link_at_risk == 0 and link_at_risk_reporting == 0
     assert recon("exceptions", "claim", changed_exception[:12], "--as", "paul") == 0
+    # A key the published data does not hold is refused before anything is recorded.
+    capsys.readouterr()
+    assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
+                 "--with", "NO-SUCH-ORDER") == 4  # fmt: skip
+    assert "no left NO-SUCH-ORDER" in capsys.readouterr().err
+    # A reason code is required, and must be one for match.
+    assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--with", order) == 3
+    assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--reason", "wrong_match",
+                 "--with", order) == 3  # fmt: skip
+    assert [h["action"] for h in ActionStore().history(changed_exception)] == ["claim"]
     assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
                  "--with", order) == 0  # fmt: skip
     assert pipeline.run_pipeline()
@@ -180,30 +221,14 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
 
 
 def test_an_item_linked_by_hand_to_several_orders_never_stops_a_run(
-    recon_home: Path, capsys: pytest.CaptureFixture
+    after_the_links: tuple[Path, dict], capsys: pytest.CaptureFixture
 ) -> None:
     # A helper's tryout: one match naming two orders, or two operators each matching the
     # same item to another order, failed the decisions' unique test and so every later run.
-    generate.generate(recon_home, seed=8, orders=300, file_format="csv", bad_rows=False, bad_files=False)
-    assert pipeline.run_pipeline()
-    [(exception_id, item, currency, amount)] = query(
-        recon_home,
-        "select exception_id, record_id, currency, amount_at_risk from marts.fct_reconciliation_exceptions"
-        " where exception_type = 'orphan_invoice' order by record_id limit 1",
-    )
-    first, second = [
-        o
-        for (o,) in query(
-            recon_home,
-            "select order_id from marts.fct_reconciled_orders where currency = ? and not is_cancelled"
-            " order by order_id limit 2",
-            [currency],
-        )
-    ]
-    assert recon("exceptions", "claim", exception_id[:12], "--as", "alice") == 0
-    assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
-                 "--with", first, second) == 0  # fmt: skip
-    assert pipeline.run_pipeline(), "a manual link to two orders stopped the run"
+    # linked_by_hand matched an orphan item to two orders, and its run went through.
+    recon_home, picks = after_the_links
+    item, amount = picks["two"]["item"], Decimal(picks["two"]["amount"])
+    first, second = picks["two"]["first"], picks["two"]["second"]
     linked = query(
         recon_home,
         "select order_id, billed_amount + ancillary_amount from intermediate.int_order_invoice_matches"
@@ -213,16 +238,19 @@ def test_an_item_linked_by_hand_to_several_orders_never_stops_a_run(
     assert [o for o, _ in linked] == sorted([first, second])
     assert sum(a for _, a in linked) == amount  # split between them, not counted twice
 
-    # Another operator, through another order's exception, links the same item once more.
+    # Another operator, through another order's exception, links the same item once more
+    # (bob: finance, alice's team, owns the first order exceptions of this book; not the
+    # first test's order).
     [(other_exception, third)] = query(
         recon_home,
         "select exception_id, record_id from marts.fct_reconciliation_exceptions"
-        " where record_entity = 'stg_crm__orders' and record_id not in (?, ?) order by record_id limit 1",
-        [first, second],
+        " where record_entity = 'stg_crm__orders' and owner_team = 'finance' and record_id not in (?, ?, ?)"
+        " order by record_id limit 1",
+        [first, second, picks["one"]["order"]],
     )
     capsys.readouterr()
-    assert recon("exceptions", "claim", other_exception[:12], "--as", "paul") == 0
-    assert recon("exceptions", "match", other_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
+    assert recon("exceptions", "claim", other_exception[:12], "--as", "bob") == 0
+    assert recon("exceptions", "match", other_exception[:12], "--as", "bob", "--reason", "confirmed_by_document",
                  "--with", item) == 0  # fmt: skip
     assert f"note: {item} is matched to {first} now; linking it here too ties it to both" in capsys.readouterr().err
     assert pipeline.run_pipeline(), "a second operator's link of the same item stopped the run"
