@@ -75,21 +75,22 @@ def write(path: Path, text: str) -> Path:
 # order; collected alphabetically, the simulation and the unlabelled weights came last and
 # kept one worker busy for minutes while the other had nothing left.
 SLOW_FILES_FIRST = (
-    "test_manual_match.py",
-    "test_credit_note_attribution.py",
-    "test_operator_match_rate.py",
-    "test_unlabelled_weights.py",
+    "test_pipeline.py",
     "test_outgrown_resolution.py",
+    "test_operator_match_rate.py",
     "test_simulate.py",
+    "test_manual_match.py",
+    "test_lifecycle.py",
+    "test_credit_note_attribution.py",
     "test_spec_exceptions.py",
     "test_agency_nights.py",
+    "test_ingestion_reports.py",
     "test_full_exports.py",
-    "test_lifecycle.py",
-    "test_pipeline.py",
     "test_lifecycle_checkpoint.py",
     "test_exception_clocks.py",
     "test_held_out.py",
     "test_landing_partitions.py",
+    "test_unlabelled_weights.py",
 )
 
 
