@@ -140,40 +140,81 @@ note_tokens as (
     where not coalesce({{ recon_regexp_full_match('trim(cut.token)', '(19|20)[0-9]{2}[-/. ][0-9]{1,2}[-/. ][0-9]{1,2}') }}, false)
 ),
 
-number_hits as (
-    -- Invoices a token names: exactly (family and digits), else by its digits (at least
-    -- three, not a year) equal to an invoice number's digits or last group of digits,
-    -- unless it starts like the orders' references ("PO-1044", an order reference of no
-    -- order, is not invoice 1044).
+digit_readings as (
+    -- Tokens that may also be read by their digits: not those starting like the orders'
+    -- references ("PO-1044", an order reference of no order, is not invoice 1044), and only
+    -- digits of at least three that are not a year.
     select
-        note_tokens.credit_note_id,
-        note_tokens.field_rank,
-        invoice_numbers.invoice_id,
-        invoice_numbers.client_name_normalised,
-        case when note_tokens.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
+        note_tokens.*,
+        split_part(note_tokens.token_canonical, ':', 2) as token_digits,
+        coalesce(
+            length(split_part(note_tokens.token_canonical, ':', 2)) >= 3
+            and not {{ recon_regexp_full_match("split_part(note_tokens.token_canonical, ':', 2)", '(19|20)[0-9]{2}') }},
+            false
+        ) as digits_usable,
+        coalesce(
+            length(note_tokens.token_tail) >= 3
+            and not {{ recon_regexp_full_match('note_tokens.token_tail', '(19|20)[0-9]{2}') }},
+            false
+        ) as tail_usable
     from note_tokens
     left join order_families
         on split_part(note_tokens.token_canonical, ':', 1) = order_families.reference_family
-    inner join invoice_numbers
-        on note_tokens.token_canonical = invoice_numbers.number_canonical
-        or (
-            order_families.reference_family is null
-            and (
-                (
-                    length(split_part(note_tokens.token_canonical, ':', 2)) >= 3
-                    and not {{ recon_regexp_full_match("split_part(note_tokens.token_canonical, ':', 2)", '(19|20)[0-9]{2}') }}
-                    and split_part(note_tokens.token_canonical, ':', 2) in (
-                        split_part(invoice_numbers.number_canonical, ':', 2), invoice_numbers.number_tail
-                    )
-                )
-                or (
-                    length(note_tokens.token_tail) >= 3
-                    and not {{ recon_regexp_full_match('note_tokens.token_tail', '(19|20)[0-9]{2}') }}
-                    and note_tokens.token_tail = invoice_numbers.number_tail
-                )
-            )
-        )
     where note_tokens.token_canonical is not null
+        and order_families.reference_family is null
+),
+
+number_hits as (
+    -- Invoices a token names: exactly (family and digits), else by its digits (a digit
+    -- reading) equal to an invoice number's digits or last group of digits. One equality
+    -- join per reading, their union distinct: written as one join on "exact, or digits, or
+    -- last digits" no engine could hash it, and at 1M orders DuckDB compared every token
+    -- with every invoice number for over ten minutes.
+    select distinct hits.*
+    from (
+        select
+            note_tokens.credit_note_id,
+            note_tokens.field_rank,
+            invoice_numbers.invoice_id,
+            invoice_numbers.client_name_normalised,
+            case when note_tokens.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
+        from note_tokens
+        inner join invoice_numbers
+            on note_tokens.token_canonical = invoice_numbers.number_canonical
+        union all
+        select
+            digit_readings.credit_note_id,
+            digit_readings.field_rank,
+            invoice_numbers.invoice_id,
+            invoice_numbers.client_name_normalised,
+            case when digit_readings.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
+        from digit_readings
+        inner join invoice_numbers
+            on digit_readings.token_digits = split_part(invoice_numbers.number_canonical, ':', 2)
+        where digit_readings.digits_usable
+        union all
+        select
+            digit_readings.credit_note_id,
+            digit_readings.field_rank,
+            invoice_numbers.invoice_id,
+            invoice_numbers.client_name_normalised,
+            case when digit_readings.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
+        from digit_readings
+        inner join invoice_numbers
+            on digit_readings.token_digits = invoice_numbers.number_tail
+        where digit_readings.digits_usable
+        union all
+        select
+            digit_readings.credit_note_id,
+            digit_readings.field_rank,
+            invoice_numbers.invoice_id,
+            invoice_numbers.client_name_normalised,
+            case when digit_readings.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
+        from digit_readings
+        inner join invoice_numbers
+            on digit_readings.token_tail = invoice_numbers.number_tail
+        where digit_readings.tail_usable
+    ) as hits
 ),
 
 own_client_hits as (
