@@ -172,48 +172,26 @@ number_hits as (
     -- with every invoice number for over ten minutes.
     select distinct hits.*
     from (
+        {%- for tokens, token_key, invoice_key, usable in [
+            ('note_tokens', 'token_canonical', 'invoice_numbers.number_canonical', none),
+            ('digit_readings', 'token_digits', "split_part(invoice_numbers.number_canonical, ':', 2)", 'digits_usable'),
+            ('digit_readings', 'token_digits', 'invoice_numbers.number_tail', 'digits_usable'),
+            ('digit_readings', 'token_tail', 'invoice_numbers.number_tail', 'tail_usable'),
+        ] %}
+        {{ 'union all' if not loop.first }}
         select
-            note_tokens.credit_note_id,
-            note_tokens.field_rank,
+            {{ tokens }}.credit_note_id,
+            {{ tokens }}.field_rank,
             invoice_numbers.invoice_id,
             invoice_numbers.client_name_normalised,
-            case when note_tokens.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
-        from note_tokens
+            case when {{ tokens }}.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
+        from {{ tokens }}
         inner join invoice_numbers
-            on note_tokens.token_canonical = invoice_numbers.number_canonical
-        union all
-        select
-            digit_readings.credit_note_id,
-            digit_readings.field_rank,
-            invoice_numbers.invoice_id,
-            invoice_numbers.client_name_normalised,
-            case when digit_readings.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
-        from digit_readings
-        inner join invoice_numbers
-            on digit_readings.token_digits = split_part(invoice_numbers.number_canonical, ':', 2)
-        where digit_readings.digits_usable
-        union all
-        select
-            digit_readings.credit_note_id,
-            digit_readings.field_rank,
-            invoice_numbers.invoice_id,
-            invoice_numbers.client_name_normalised,
-            case when digit_readings.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
-        from digit_readings
-        inner join invoice_numbers
-            on digit_readings.token_digits = invoice_numbers.number_tail
-        where digit_readings.digits_usable
-        union all
-        select
-            digit_readings.credit_note_id,
-            digit_readings.field_rank,
-            invoice_numbers.invoice_id,
-            invoice_numbers.client_name_normalised,
-            case when digit_readings.token_canonical = invoice_numbers.number_canonical then 1 else 2 end as hit_rank
-        from digit_readings
-        inner join invoice_numbers
-            on digit_readings.token_tail = invoice_numbers.number_tail
-        where digit_readings.tail_usable
+            on {{ tokens }}.{{ token_key }} = {{ invoice_key }}
+        {%- if usable %}
+        where {{ tokens }}.{{ usable }}
+        {%- endif %}
+        {%- endfor %}
     ) as hits
 ),
 
