@@ -183,30 +183,42 @@ def _credit_note_link(entry: dict, with_keys: list[str], reconciliation: str | N
     return Link(CREDIT_NOTES, (entry["record_id"],), others)
 
 
-def _look_up_credit_note_link(link: Link, serving: Path) -> list[str]:
+def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Link]:
     """What the published copy lacks for a credit-note link: the credit notes, and for each
     order-or-invoice key an order, or an invoice that bills exactly one order (a link to an
-    invoice that bills none or several could credit nobody: the refusal names them)."""
+    invoice that bills none or several could credit nobody: the refusal names them); and the
+    link with each credit note's fingerprint (marts.fct_credit_notes.record_fingerprint), so
+    a credit note restated since suspends the link (manual_link_changed).
+
+    The credit notes are looked up in marts.fct_credit_notes, which every publication
+    carries. A copy published before it existed is checked against the staged credit notes
+    when the lineage copy holds them, without fingerprints (such links never lapse)."""
+    import dataclasses
+
     from orchestration.warehouse import open_reader, table_exists
 
     con = open_reader(serving)
     try:
-        if not table_exists(con, "staging", "stg_billing__credit_notes"):
-            return []  # published before credit notes were: nothing to check against
+        if table_exists(con, "marts", "fct_credit_notes"):
+            notes, fingerprint = "marts.fct_credit_notes", "record_fingerprint"
+        elif table_exists(con, "staging", "stg_billing__credit_notes"):
+            notes, fingerprint = "staging.stg_billing__credit_notes", "null"
+        else:
+            return [], link  # published before credit notes were: nothing to check against
         missing = []
-        known = {
-            str(r[0])
-            for r in con.execute(
-                "select credit_note_id from staging.stg_billing__credit_notes"
-                " where credit_note_id in (select unnest(?))",
+        found = dict(
+            con.execute(
+                f"select credit_note_id, {fingerprint} from {notes} where credit_note_id in (select unnest(?))",
                 [list(link.right)],
             ).fetchall()
-        }
-        missing += [f"credit note {k}" for k in link.right if k not in known]
+        )
+        missing += [f"credit note {k}" for k in link.right if k not in found]
         for key in link.left:
             if con.execute("select 1 from marts.fct_reconciled_orders where order_id = ?", [key]).fetchall():
                 continue
-            if not con.execute("select 1 from staging.stg_billing__invoices where invoice_id = ?", [key]).fetchall():
+            if not con.execute(
+                "select 1 from marts.fct_order_invoice_matches where invoice_id = ? limit 1", [key]
+            ).fetchall() and not _published_invoice(con, key):
                 missing.append(f"order or invoice {key}")
                 continue
             billed = [
@@ -220,9 +232,31 @@ def _look_up_credit_note_link(link: Link, serving: Path) -> list[str]:
             if len(billed) != 1:
                 what = f"bills {len(billed)} orders ({', '.join(billed[:5])})" if billed else "bills no order"
                 missing.append(f"order {key} (invoice {key} {what}: link the credit note to the order it credits)")
-        return missing
+        prints = tuple(found.get(k) for k in link.right)
+        if not any(prints):
+            return missing, link
+        return missing, dataclasses.replace(link, left_fingerprints=(None,) * len(link.left), right_fingerprints=prints)
     finally:
         con.close()
+
+
+def _published_invoice(con, invoice_id: str) -> bool:
+    """Whether the published copy knows the invoice at all: its staged header (lineage copy)
+    or a billing item of it in the records (an invoice that bills no order is in neither
+    marts.fct_order_invoice_matches nor marts.fct_reconciled_orders)."""
+    from orchestration.warehouse import table_exists
+
+    if table_exists(con, "staging", "stg_billing__invoices"):
+        return bool(
+            con.execute("select 1 from staging.stg_billing__invoices where invoice_id = ?", [invoice_id]).fetchall()
+        )
+    return bool(
+        con.execute(
+            "select 1 from marts.fct_reconciliation_records where reconciliation = 'orders_invoices'"
+            " and side = 'right' and starts_with(record_key, ?) limit 1",
+            [f"{invoice_id}#"],
+        ).fetchall()
+    )
 
 
 def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
@@ -240,8 +274,8 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
     if not serving.exists():
         return [], link
     if link.reconciliation == CREDIT_NOTES:
-        # No fingerprints: a credit note is in no reconciliation's records.
-        return _look_up_credit_note_link(link, serving), link
+        # A credit note is in no reconciliation's records: its fingerprint is fct_credit_notes'.
+        return _look_up_credit_note_link(link, serving)
     con = open_reader(serving)
     try:
         missing: list[str] = []

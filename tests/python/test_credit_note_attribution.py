@@ -15,7 +15,7 @@ import pytest
 from conftest import BuiltHomes
 from test_agency_nights import INVOICE_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, query, run, write_csv
 
-from orchestration import cli
+from orchestration import cli, links, publish
 from orchestration.actions import ActionStore
 from orchestration.trace import render, trace
 
@@ -198,6 +198,14 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
     assert states == {"CN-5": "open", "CN-6": "open", "CN-7": "open", "CN-8": "open", "CN-9": "auto_resolved",
                       "CN-10": "auto_resolved"}, states  # fmt: skip
 
+    # What the link recorded: each credit note as the publication showed it (its fingerprint).
+    [cn10_match] = [h for h in ActionStore().history(exceptions["CN-10"]) if h["action"] == "match"]
+    published = dict(query(recon_home, "select credit_note_id, record_fingerprint from marts.fct_credit_notes"))
+    assert links.Link.from_target(cn10_match["target"]).right_fingerprints == (published["CN-10"],)
+    # A credit note the publication lacks is refused by name, before anything is recorded.
+    missing, _ = links.look_up(links.Link(links.CREDIT_NOTES, ("SO-2610-12",), ("CN-NOPE",)), publish.serving_path())
+    assert missing == ["credit note CN-NOPE"], missing
+
     # The link was wrong: undone on the exception it closed (no other is open on its records).
     monkeypatch.setenv("RECON_AS_OF", "2026-11-21T10:00:00Z")
     assert recon("exceptions", "unmatch", cn9, "--as", "alice", "--reason", "wrong_match",
@@ -205,9 +213,17 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
     # Said once is enough: the same unmatch again changes nothing and is refused.
     assert recon("exceptions", "unmatch", cn9, "--as", "alice", "--reason", "wrong_match",
                  "--with", "SO-2610-12") != 0  # fmt: skip
+    # The same night, CN-10 comes again, restated (80.00 -> 95.00): alice linked the 80.00
+    # note, so her link no longer decides the one billing now says.
+    write_csv(
+        recon_home / "landing/billing/credit_notes/credit_notes_2026-11-21.csv",
+        CREDIT_COLUMNS,
+        [dict(zip(CREDIT_COLUMNS, ("CN-10", "", "Acme Widgets", "", "2026-11-16", "USD", "95.00",
+                                   "pricing correction"), strict=True))],
+    )  # fmt: skip
     run(monkeypatch, "2026-11-22T03:00:00Z")
     credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
-    assert credited == {"SO-2610-11": 140 + 80, "SO-2610-12": 250, "SO-2610-13": 0, "SO-2610-21": 0}, credited
+    assert credited == {"SO-2610-11": 140, "SO-2610-12": 250, "SO-2610-13": 0, "SO-2610-21": 0}, credited
     states = dict(
         query(
             recon_home,
@@ -215,7 +231,35 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
         )
     )
     assert states == {"CN-5": "open", "CN-6": "open", "CN-7": "open", "CN-8": "open", "CN-9": "open",
-                      "CN-10": "auto_resolved"}, states  # fmt: skip
+                      "CN-10": "open"}, states  # fmt: skip
+    notes = query(recon_home, "select credit_note_id, order_id, attributed_by, operator_link_lapsed, net_amount"
+                  " from marts.fct_credit_notes where credit_note_id in ('CN-9', 'CN-10') order by 1")  # fmt: skip
+    assert notes == [("CN-10", None, None, True, 95), ("CN-9", None, None, False, 500)], notes
+    [(changed, status, at_risk)] = query(
+        recon_home,
+        "select exception_id, status, amount_at_risk from marts.fct_exception_current"
+        " where exception_type = 'manual_link_changed' and record_id = 'CN-10'",
+    )
+    assert (status, at_risk) == ("open", 0), (status, at_risk)
+
+    # Reviewed by operations, who own manual_link_changed (seed exception_policy): paul links
+    # the 95.00 note again, from the review itself; the next run credits it.
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-22T10:00:00Z")
+    assert recon("exceptions", "claim", changed[:12], "--as", "paul") == 0
+    assert recon("exceptions", "match", changed[:12], "--as", "paul", "--reason", "confirmed_by_document",
+                 "--with", "INV-01043") == 0  # fmt: skip
+    run(monkeypatch, "2026-11-23T03:00:00Z")
+    credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
+    assert credited == {"SO-2610-11": 140 + 95, "SO-2610-12": 250, "SO-2610-13": 0, "SO-2610-21": 0}, credited
+    states = dict(
+        query(
+            recon_home,
+            "select exception_type || ' ' || record_id, status from marts.fct_exception_current"
+            " where record_id in ('CN-9', 'CN-10')",
+        )
+    )
+    assert states == {"unmatched_credit_note CN-9": "open", "unmatched_credit_note CN-10": "auto_resolved",
+                      "manual_link_changed CN-10": "auto_resolved"}, states  # fmt: skip
 
 
 def test_a_restated_invoice_header_whose_lines_say_otherwise_is_raised(

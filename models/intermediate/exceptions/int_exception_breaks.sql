@@ -1336,6 +1336,25 @@ credit_breaks as (
     {{ fx_rate_join('note_rate', 'assignments.currency', 'assignments.issue_date') }}
     {{ fx_reporting_rate_join('reporting_rate', 'assignments.issue_date') }}
     where assignments.order_id is null
+    union all
+    -- A credit note an operator linked by hand and that was restated since (another amount,
+    -- invoice, reference or reason): the link no longer decides it, the rules do again, and
+    -- the operator reviews it (match again, or unmatch), as a reconciliation's lapsed manual
+    -- match. A review, not money: the note's own break (unmatched_credit_note) carries its
+    -- amount, or a rule credits it and nothing is at risk. Before, the link held whatever
+    -- the note said since: a credit note re-exported at 5,000 instead of 500 kept crediting
+    -- the order the operator chose for the 500.
+    select
+        'manual_link_changed' as exception_type,
+        'stg_billing__credit_notes' as record_entity,
+        assignments.credit_note_id as record_id,
+        assignments.client_name_billed as client_name,
+        assignments.currency,
+        cast(0 as decimal(18, 4)) as amount_at_risk,
+        cast(0 as decimal(18, 4)) as amount_at_risk_reporting,
+        assignments.issue_date as due_date
+    from {{ ref('int_credit_note_assignments') }} as assignments
+    where assignments.operator_link_lapsed
 ),
 
 currency_breaks as (

@@ -13,10 +13,23 @@
 -- order_id is null for a credit note that reaches no order: int_orders_credited leaves it
 -- out, and int_exception_breaks raises it (unmatched_credit_note), so money credited is
 -- never credited to nothing in silence.
+{#- The columns a credit note is read by: what an operator's link fingerprints (the values
+    are unused: recon_record_fingerprint reads the names, in sorted order). #}
+{%- set fingerprint_columns = {
+    'invoice_id': none, 'client_name_billed': none, 'reference': none, 'issue_date': none,
+    'currency': none, 'net_amount': none, 'credit_reason': none
+} %}
 with
 
 credit_notes as (
-    select * from {{ ref('stg_billing__credit_notes') }}
+    -- With what an operator saw of it when linking it by hand: an md5 of the columns a
+    -- credit note is read by (record_fingerprint; the same macro as a reconciliation's
+    -- records). A link made to a credit note restated since has lapsed (by_operator).
+    select
+        notes.*,
+        {{ recon_record_fingerprint({'columns': fingerprint_columns}, 'notes') }}
+            as record_fingerprint
+    from {{ ref('stg_billing__credit_notes') }} as notes
 ),
 
 orders as (
@@ -239,22 +252,37 @@ by_invoice_number as (
     having count(distinct best_number_hits.invoice_id) = 1
 ),
 
-by_operator as (
-    -- The operator's latest link of the credit note (a later match moves it): an order, or
-    -- an invoice and the order it bills.
+latest_operator_links as (
+    -- The operator's latest link of each credit note (a later match moves it), and whether it
+    -- still holds: the credit note is as the operator saw it (a link made before links
+    -- carried fingerprints never lapses). A credit note restated since (another amount,
+    -- invoice or reference) is the rules' again, and its link is raised for review
+    -- (manual_link_changed), as a reconciliation's lapsed manual match is.
     select
         latest.right_key as credit_note_id,
-        coalesce(orders.order_id, single_order_invoices.order_id) as order_id,
-        case when orders.order_id is null then latest.left_key end as invoice_id
+        latest.left_key,
+        coalesce(latest.right_fingerprint = credit_notes.record_fingerprint, true) as is_live
     from (
         {{ recon_qualify('*', 'from operator_links where operator_links.is_linked', 'row_number() over (
             partition by operator_links.right_key order by operator_links.action_seq desc
         ) = 1') }}
     ) as latest
+    inner join credit_notes
+        on latest.right_key = credit_notes.credit_note_id
+),
+
+by_operator as (
+    -- The live link: an order, or an invoice and the order it bills.
+    select
+        latest.credit_note_id,
+        coalesce(orders.order_id, single_order_invoices.order_id) as order_id,
+        case when orders.order_id is null then latest.left_key end as invoice_id
+    from latest_operator_links as latest
     left join orders
         on latest.left_key = orders.order_id
     left join single_order_invoices
         on latest.left_key = single_order_invoices.invoice_id
+    where latest.is_live
 ),
 
 candidates as (
@@ -308,10 +336,14 @@ final as (
         credit_notes.client_name_billed,
         credit_notes.currency,
         credit_notes.issue_date,
-        credit_notes.net_amount
+        credit_notes.net_amount,
+        credit_notes.record_fingerprint,
+        coalesce(not lapsed.is_live, false) as operator_link_lapsed
     from credit_notes
     left join chosen
         on credit_notes.credit_note_id = chosen.credit_note_id
+    left join latest_operator_links as lapsed
+        on credit_notes.credit_note_id = lapsed.credit_note_id
 )
 
 select * from final
