@@ -139,6 +139,46 @@ def test_a_quarantined_invoice_is_traced_to_the_rejected_row(warehouse: Path) ->
     assert reason in render(result)
 
 
+def test_lines_whose_header_was_quarantined_are_raised_on_their_invoice(warehouse: Path) -> None:
+    """An invoice header quarantined at load while its lines loaded: the lines bill nothing,
+    so the invoice is raised (invoice_lines_without_header) at what its lines carry, and its
+    trace shows the lines staged and the header's rejected row."""
+    headless = query(
+        warehouse,
+        "select lines.invoice_id, sum(lines.net_amount) from staging.stg_billing__invoice_lines as lines"
+        " where lines.invoice_id not in (select invoice_id from staging.stg_billing__invoices)"
+        " group by lines.invoice_id order by lines.invoice_id",
+    )
+    quarantined_headers = {
+        r[0]
+        for r in query(
+            warehouse,
+            "select record->>'$.invoice_id' from raw.quarantine where source = 'billing' and entity = 'invoices'",
+        )
+    }
+    assert headless and {i for i, _ in headless} <= quarantined_headers, (headless, quarantined_headers)
+    raised = query(
+        warehouse,
+        "select record_id, amount_at_risk, currency, exception_id from marts.fct_reconciliation_exceptions"
+        " where exception_type = 'invoice_lines_without_header' order by record_id",
+    )
+    assert [(i, amount, currency) for i, amount, currency, _ in raised] == [(i, a, None) for i, a in headless]
+    # Nothing else bills them: no billing item of those invoices.
+    assert not query(
+        warehouse,
+        "select 1 from intermediate.int_invoice_lines_billable where invoice_id in (select unnest(?))",
+        [[i for i, _ in headless]],
+    )
+
+    result = trace(warehouse, None, raised[0][3])
+    assert result.kind == "exception"
+    [record] = result.records
+    assert record.key == raised[0][0]
+    assert record.quarantined_rows, "the header's rejected row"
+    assert [s["model"] for s in record.staged] == ["stg_billing__invoice_lines"] * len(record.staged)
+    assert record.staged
+
+
 def test_publication_hook_names_the_served_run(warehouse: Path) -> None:
     order_id, run_id = query(
         warehouse, "select order_id, dagster_run_id from marts.fct_order_invoice_matches order by order_id limit 1"

@@ -1315,6 +1315,34 @@ invoice_line_breaks as (
         and abs(line_sums.lines_amount - invoices.total_amount) > 0.01
 ),
 
+headless_line_breaks as (
+    -- Invoice lines whose invoice has no header in the warehouse: the header row was
+    -- quarantined at load (a bad amount, a missing id), or the billing source sent the lines
+    -- file without the invoices file. Lines bill only through their header (its client,
+    -- currency, dates and status), so these bill nothing: before, they left billing in
+    -- silence, with only a warn-level relationships test to say so. The amount the lines
+    -- carry is at risk until the header arrives; its currency is the header's, unknown until
+    -- then (no reporting amount). Raised on the invoice, so `recon trace` shows the lines
+    -- staged and the header's quarantined row with its reason. Business date: the day the
+    -- first of its lines was loaded (a line carries no date of its own).
+    select
+        'invoice_lines_without_header' as exception_type,
+        'stg_billing__invoices' as record_entity,
+        lines.invoice_id as record_id,
+        cast(null as string) as client_name,
+        cast(null as string) as currency,
+        cast(sum(lines.net_amount) as decimal(18, 4)) as amount_at_risk,
+        cast(null as decimal(18, 4)) as amount_at_risk_reporting,
+        min(cast(lines.ingested_at as date)) as due_date
+    from {{ ref('stg_billing__invoice_lines') }} as lines
+    where not exists (
+        select 1
+        from {{ ref('stg_billing__invoices') }} as headers
+        where headers.invoice_id = lines.invoice_id
+    )
+    group by lines.invoice_id
+),
+
 credit_breaks as (
     -- A credit note that reaches no order (int_credit_note_assignments): it quotes no
     -- order's reference, and the invoice it credits, if it names one, bills no order or
@@ -1433,6 +1461,8 @@ all_breaks as (
     select * from currency_breaks
     union all
     select * from invoice_line_breaks
+    union all
+    select * from headless_line_breaks
     union all
     select * from credit_breaks
     union all
