@@ -714,7 +714,10 @@ def _locate_csv_problem(path: Path, names: list[str], count_fields: bool = True)
     return ""
 
 
-HEADER_SEARCH_LINES = 10  # how far down a report's title and date range may push the header
+# How far down a report's preamble may push the header: a title and date range (Google Ads,
+# line 3), QuickBooks' four lines, Microsoft Advertising's nine report lines and a blank one
+# (line 11). Read only for a file already rejected.
+HEADER_SEARCH_LINES = 30
 
 
 def _header_below(path: Path, ent: Entity) -> int | None:

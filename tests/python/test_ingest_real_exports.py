@@ -444,3 +444,34 @@ def test_a_copy_in_a_misspelt_entity_folder_is_rejected_for_the_folder_not_calle
         ("billing/invoice/x.csv", "rejected"),
         ("x.csv", "rejected"),
     ]
+
+
+def test_a_header_below_a_microsoft_ads_preamble_is_named_not_called_missing_columns(recon_home: Path) -> None:
+    # A tryout: a Microsoft Advertising report opens with nine "Report ...:" lines and a blank
+    # line, so its header is on line 11; the search stopped at line 10 and the file was
+    # rejected for "missing required column(s) platform, account_id, ... Add the column(s)",
+    # though every column is there.
+    preamble = [
+        f'"Report {what}"'
+        for what in (
+            "Name: Campaign Performance",
+            "Time: 12/7/2026",
+            "Time Zone: (GMT) UTC",
+            "Last Completed Available Day: 12/6/2026 10:15:00 PM (GMT)",
+            "Last Completed Available Hour: 12/6/2026 10:15:00 PM (GMT)",
+            "Aggregation: Daily",
+            "Filter: ",
+            "Potential Incomplete Data: false",
+            "Rows: 1",
+        )
+    ]
+    write(
+        recon_home / "landing/ads/delivery/msads_campaign_report.csv",
+        "\n".join(
+            [*preamble, "", DELIVERY_HEADER, "bing,act_3,CMP-7,Ivy Books | PO-2026-2002,2026-11-05,10,1,5.00,USD"]
+        )
+        + "\n",
+    )
+    (outcome,) = run(recon_home).files
+    assert outcome.status == "rejected"
+    assert "the header is on line 11: delete the 10 line(s) above it" in outcome.message, outcome.message
