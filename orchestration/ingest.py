@@ -104,8 +104,9 @@ EXCEL_SCIENTIFIC = r"[0-9](\.[0-9]+)?[Ee]\+[0-9]{1,3}"
 RECORD_COLUMN = "_record"  # quarantine column name for a line that is not a record at all
 # A totals or summary line of an accounting or ads export (QuickBooks' "TOTAL", Google Ads'
 # "Total: Account"), as its first value or its key: the word alone, or before a colon.
+# QuickBooks closes each customer's group with "Total for <customer>".
 # "Total Wine Partners" is a name, not a totals word.
-TOTALS_WORD = r"(?i)\s*(grand\s+total|sub-?\s?totals?|totals?|sum)\s*(:.*)?"
+TOTALS_WORD = r"(?i)\s*((grand\s+total|sub-?\s?totals?|totals?|sum)\s*(:.*)?|total\s+for\s+\S.*)"
 TOTALS_ROW_REASON = (
     "a totals or summary row, not a record: nothing to fix; remove it from the export if you want it gone"
 )

@@ -475,3 +475,26 @@ def test_a_header_below_a_microsoft_ads_preamble_is_named_not_called_missing_col
     (outcome,) = run(recon_home).files
     assert outcome.status == "rejected"
     assert "the header is on line 11: delete the 10 line(s) above it" in outcome.message, outcome.message
+
+
+def test_a_quickbooks_total_for_row_is_quarantined_as_a_summary(recon_home: Path) -> None:
+    # A tryout: a QuickBooks report grouped by customer closes each group with "Total for
+    # <customer>"; the row was quarantined as "required value is empty: fill in client_name
+    # for this row", advice no one can follow. "Total Wine Partners" is still a client.
+    write(
+        recon_home / "landing/billing/invoices/qb_by_customer.csv",
+        "\n".join(
+            [
+                INVOICES_HEADER,
+                "INV-6201,INV-6201,Total Wine Partners,,2026-10-04,2026-11-03,USD,100.00,20.00,120.00,issued,"
+                "2026-10-04T08:00:00Z",
+                "Total for Total Wine Partners,,,,,,,100.00,20.00,120.00,,",
+                "  total FOR Harbor Vet Clinics ,,,,,,USD,0.00,0.00,0.00,,",
+            ]
+        )
+        + "\n",
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 2), outcome.message
+    quarantined = rows(recon_home, "select row_number, column_name, reason from raw.quarantine order by row_number")
+    assert quarantined == [(2, "invoice_id", TOTALS_ROW_REASON), (3, "invoice_id", TOTALS_ROW_REASON)], quarantined
