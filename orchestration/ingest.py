@@ -333,8 +333,27 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 # --------------------------------------------------------------- row validation
 
 
-def _problem_checks(col: Column) -> list[tuple[str, list]]:
-    """SQL conditions (with their parameters) that make a value of ``col`` unusable.
+# Entities whose rows are credits: each gives the amount credited as a positive number, so a
+# negative one is told to drop its sign, not to move to a credits file it is already in.
+CREDIT_ENTITIES = frozenset({("billing", "credit_notes"), ("ads", "credits")})
+
+
+def _negative_reason(col: Column, ent: Entity | None) -> str:
+    """Why a negative value of a column that gives negatives no meaning is quarantined."""
+    if ent is not None and (ent.source, ent.name) in CREDIT_ENTITIES:
+        return (
+            f"negative value not expected: {ent.source}/{ent.name} gives each credit as a positive {col.name} "
+            "(the amount credited), as the contract says; write it without the minus sign and re-drop the file"
+        )
+    return (
+        f"negative value not expected: the contract gives a negative {col.name} no meaning "
+        "(a credit or refund belongs in its own file, e.g. billing/credit_notes); "
+        "correct the value and re-drop the file"
+    )
+
+
+def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, list]]:
+    """SQL conditions (with their parameters) that make a value of ``col`` (of ``ent``) unusable.
 
     Each entry is ``(condition_sql, params)``; ``params`` are bound in order, the last
     two being the column name and the reason an operator reads.
@@ -391,12 +410,7 @@ def _problem_checks(col: Column) -> list[tuple[str, list]]:
             checks.append(
                 (
                     f"{number} < 0 and abs({number}) < cast(? as HUGEINT)",
-                    [
-                        str(bound),
-                        f"negative value not expected: the contract gives a negative {col.name} no meaning "
-                        "(a credit or refund belongs in its own file, e.g. billing/credit_notes); "
-                        "correct the value and re-drop the file",
-                    ],
+                    [str(bound), _negative_reason(col, ent)],
                 )
             )
     elif col.kind == "date":
@@ -550,7 +564,7 @@ def _entity_sql(ent: Entity) -> _EntitySql:
     totals_sql, totals_params = _totals_problem(ent)
     problems: list[str] = [totals_sql]
     params: list = list(totals_params)
-    checks = [check for col in ent.columns for check in _problem_checks(col)] + _rule_checks(ent)
+    checks = [check for col in ent.columns for check in _problem_checks(col, ent)] + _rule_checks(ent)
     for cond, p in checks:
         problems.append(f"case when {cond} then {{'column': ?, 'reason': ?}} end")
         params.extend(p)

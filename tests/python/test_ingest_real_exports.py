@@ -498,3 +498,25 @@ def test_a_quickbooks_total_for_row_is_quarantined_as_a_summary(recon_home: Path
     assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 2), outcome.message
     quarantined = rows(recon_home, "select row_number, column_name, reason from raw.quarantine order by row_number")
     assert quarantined == [(2, "invoice_id", TOTALS_ROW_REASON), (3, "invoice_id", TOTALS_ROW_REASON)], quarantined
+
+
+def test_a_negative_credit_note_is_told_to_be_positive_not_sent_to_credit_notes(recon_home: Path) -> None:
+    # A tryout: a credit note exported with a minus sign (as accounting reports show credits)
+    # was quarantined with "a credit or refund belongs in its own file, e.g.
+    # billing/credit_notes", the very file it was in. A credits file gives credits positive.
+    write(
+        recon_home / "landing/billing/credit_notes/xero_credit_notes.csv",
+        "credit_note_id,invoice_id,client_name,reference,issue_date,currency,net_amount,reason\n"
+        "CN-1,INV-1,Acme,PO-1,2026-11-02,USD,-100.00,refund\n",
+    )
+    write(
+        recon_home / "landing/ads/credits/google_credits.csv",
+        "credit_id,platform,account_id,campaign_id,credit_date,amount,currency\n"
+        "CR-1,google_ads,act_1,CMP-1,2026-11-02,-50.00,USD\n",
+    )
+    write(recon_home / "landing/crm/orders/negative.csv", orders_csv(order_row("SO-1", amount="-5.00")))
+    assert [f.rows_quarantined for f in run(recon_home).files] == [1, 1, 1]
+    reasons = dict(rows(recon_home, "select entity, reason from raw.quarantine"))
+    for entity in ("credit_notes", "credits"):
+        assert "positive" in reasons[entity] and "belongs in its own file" not in reasons[entity], reasons[entity]
+    assert "belongs in its own file, e.g. billing/credit_notes" in reasons["orders"], reasons["orders"]
