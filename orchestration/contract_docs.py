@@ -72,6 +72,8 @@ def contract_markdown() -> str:
         "Drop files for each entity under `$RECON_HOME/landing/<source>/<entity>/` (any sub-folders below",
         "that are fine). Accepted formats: CSV with a header row (UTF-8, comma-separated), Parquet, and",
         "JSON Lines (`.jsonl` / `.ndjson`, one object per line; numbers may be JSON numbers or strings).",
+        "A Parquet date column may be typed as timestamps at midnight (as pandas writes dates): a",
+        "midnight in the column's time zone is that date, any other instant is quarantined as no date.",
         "Column names are matched case-insensitively after trimming spaces; columns not listed here are",
         "ignored (and noted in the ingestion log). Optional columns may be left out of a file: files",
         "written for an earlier contract version still load.",

@@ -26,6 +26,7 @@ from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -638,12 +639,23 @@ def _check_columns(ent: Entity, present: list[str]) -> list[str]:
     return [f"ignored column(s) not in the contract: {', '.join(extras)}"] if extras else []
 
 
+def _midnights_as_dates(arr):
+    """A typed timestamp column where the contract wants a date: pandas writes a date column
+    (``pd.to_datetime``) to Parquet as timestamps at midnight. Each midnight, in the column's
+    own time zone, is that date; any other instant keeps its text and is quarantined as no date."""
+    wall = pc.local_timestamp(arr) if arr.type.tz else arr
+    is_midnight = pc.equal(pc.floor_temporal(wall, unit="day"), wall)
+    return pc.if_else(is_midnight, pc.cast(pc.cast(wall, pa.date32()), pa.string()), pc.cast(arr, pa.string()))
+
+
 def _as_string_table(table: pa.Table, ent: Entity, first_row: int) -> pa.Table:
     """Contract columns as strings (missing optional ones as nulls) plus ``_row_number``."""
     arrays = []
     for col in ent.columns:
         if col.name in table.column_names:
             arr = table.column(col.name)
+            if col.kind == "date" and pa.types.is_timestamp(arr.type):
+                arr = _midnights_as_dates(arr)
             if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
                 arr = arr.cast(pa.string())
         else:

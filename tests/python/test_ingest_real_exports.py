@@ -4,7 +4,7 @@ that names the row, the column and what to do; never load a wrong value."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from conftest import write
@@ -520,3 +520,45 @@ def test_a_negative_credit_note_is_told_to_be_positive_not_sent_to_credit_notes(
     for entity in ("credit_notes", "credits"):
         assert "positive" in reasons[entity] and "belongs in its own file" not in reasons[entity], reasons[entity]
     assert "belongs in its own file, e.g. billing/credit_notes" in reasons["orders"], reasons["orders"]
+
+
+def test_a_date_column_written_by_pandas_as_midnight_timestamps_loads_as_dates(recon_home: Path) -> None:
+    # A tryout: pandas writes a date column (pd.to_datetime) to Parquet as timestamps, so
+    # service dates arrived as '2026-10-01 00:00:00.000000000' and every row was quarantined
+    # as "not a date; expected ISO date", a fix no one can type into a Parquet file. A
+    # midnight (in the column's own zone) is that date; any other instant is still no date.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    midnight_utc = 1_790_812_800_000_000  # 2026-10-01 00:00 UTC, in microseconds
+    london_midnight = midnight_utc + 19 * 86_400_000_000 - 3_600_000_000  # 2026-10-20 00:00 BST
+    n = 3
+    table = pa.table(
+        {
+            "order_id": ["SO-1", "SO-2", "SO-3"],
+            "client_id": ["C-1"] * n,
+            "client_name": ["Acme Ltd"] * n,
+            "order_type": ["insertion_order"] * n,
+            "amount": ["1000.00"] * n,
+            "currency": ["EUR"] * n,
+            "service_start_date": pa.array([midnight_utc * 1000] * 2 + [None], pa.timestamp("ns")),
+            "service_end_date": pa.array(
+                [london_midnight, london_midnight + 3_600_000_000, london_midnight],
+                pa.timestamp("us", tz="Europe/London"),
+            ),
+            "status": ["booked"] * n,
+            "updated_at": ["2026-09-20T10:00:00Z"] * n,
+        }
+    )
+    path = recon_home / "landing/crm/orders/pandas_export.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 2), outcome.message
+    assert rows(recon_home, "select order_id, service_start_date, service_end_date from raw.crm__orders") == [
+        ("SO-1", date(2026, 10, 1), date(2026, 10, 20))
+    ]
+    quarantined = rows(recon_home, "select row_number, column_name, original_value, reason from raw.quarantine")
+    assert sorted((r[0], r[1]) for r in quarantined) == [(2, "service_end_date"), (3, "service_start_date")]
+    (not_midnight,) = [r for r in quarantined if r[0] == 2]
+    assert not_midnight[2].startswith("2026-10-20 01:00:00") and "not a date" in not_midnight[3], not_midnight
