@@ -112,6 +112,9 @@ def check_keys(keys: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
         raise LinkError(f"--with takes at most {MAX_KEYS} records per action; got {len(keys)}")
     out = []
     for key in keys:
+        # Spaces around a key are no part of it (as at ingestion: staging trims every key); a
+        # key pasted from a spreadsheet cell often carries one, invisible in a refusal.
+        key = key.strip() if isinstance(key, str) else key
         if not isinstance(key, str) or not KEY.fullmatch(key):
             raise LinkError(f"--with {str(key)[:60]!r}: a record key is 1 to {MAX_KEY_CHARS} printable characters")
         out.append(key)
@@ -183,6 +186,13 @@ def _credit_note_link(entry: dict, with_keys: list[str], reconciliation: str | N
     return Link(CREDIT_NOTES, (entry["record_id"],), others)
 
 
+def _other_case(con, sql: str, params: list) -> str:
+    """' (did you mean K?)' naming the keys ``sql`` finds in another case, else ''. Named,
+    never taken in the key's place: the operator retypes it."""
+    found = sorted({str(r[0]) for r in con.execute(sql + " limit 6", params).fetchall()})
+    return f" (did you mean {' or '.join(found[:5])}?)" if found else ""
+
+
 def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Link]:
     """What the published copy lacks for a credit-note link: the credit notes, and for each
     order-or-invoice key an order, or an invoice that bills exactly one order (a link to an
@@ -219,7 +229,13 @@ def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Lin
             if not con.execute(
                 "select 1 from marts.fct_order_invoice_matches where invoice_id = ? limit 1", [key]
             ).fetchall() and not _published_invoice(con, key):
-                missing.append(f"order or invoice {key}")
+                hint = _other_case(
+                    con,
+                    "select order_id from marts.fct_reconciled_orders where lower(order_id) = lower(?) union "
+                    "select invoice_id from marts.fct_order_invoice_matches where lower(invoice_id) = lower(?)",
+                    [key, key],
+                )
+                missing.append(f"order or invoice {key}{hint}")
                 continue
             billed = [
                 str(r[0])
@@ -310,7 +326,17 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
                     ).fetchall()
                 ]
                 shown = ", ".join(items[:5]) + (", ..." if len(items) > 5 else "")
-                missing.append(f"{side} {k}" + (f" (its records here: {shown})" if items else ""))
+                hint = (
+                    f" (its records here: {shown})"
+                    if items
+                    else _other_case(
+                        con,
+                        "select record_key from marts.fct_reconciliation_records where reconciliation = ?"
+                        " and side = ? and (lower(record_key) = lower(?) or starts_with(lower(record_key), lower(?)))",
+                        [link.reconciliation, side, k, k if k.endswith("#") else f"{k}#"],
+                    )
+                )
+                missing.append(f"{side} {k}{hint}")
             prints[side], sides[side] = tuple(found.get(k) for k in keys), keys
         return missing, dataclasses.replace(
             link,
