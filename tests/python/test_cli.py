@@ -527,15 +527,14 @@ def test_a_key_pasted_with_spaces_or_typed_in_other_case_is_found_or_named(tmp_p
     serving = tmp_path / "serving.duckdb"
     con = duckdb.connect(str(serving))
     con.execute("create schema marts")
-    con.execute("create schema staging")
     con.execute(
         "create table marts.fct_reconciliation_records as select * from (values "
         "('orders_invoices', 'left', 'SO-1003', 'f1'), ('orders_invoices', 'right', 'INV-7#', 'f7')"
         ") as t(reconciliation, side, record_key, record_fingerprint)"
     )
     con.execute("create table marts.fct_reconciled_orders as select 'SO-1003' as order_id")
-    con.execute("create table staging.stg_billing__credit_notes as select 'CN-1' as credit_note_id")
-    con.execute("create table staging.stg_billing__invoices as select 'INV-7' as invoice_id")
+    con.execute("create table marts.fct_credit_notes as select 'CN-1' as credit_note_id, 'f1' as record_fingerprint")
+    con.execute("create table marts.fct_order_invoice_matches as select 'INV-7' as invoice_id, 'SO-1003' as order_id")
     con.close()
     missing, _ = links.look_up(links.Link("orders_invoices", ("so-1003",), ("inv-7",)), serving)
     assert missing == ["left so-1003 (did you mean SO-1003?)", "right inv-7 (did you mean INV-7#?)"], missing
