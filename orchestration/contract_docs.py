@@ -163,6 +163,11 @@ def contract_markdown() -> str:
         f"from {contract.MIN_DATE} to {contract.MAX_DATE}. A negative number in a column that does not say",
         "what a negative means is quarantined too (it does not stop the run). Tighter ranges and rules",
         "across columns are listed per entity.",
+        "",
+        "Totals formed from many rows keep the same range: a campaign whose delivery rows, an invoice",
+        "whose lines, or a project whose deliverables add up (in absolute value) to",
+        f"{contract.MAX_ABS_DECIMAL:,} or more is held out of matching and raised as `amount_out_of_range`;",
+        "its rows stay loaded and the run goes on (docs/exceptions.md).",
     ]
     for source, about in contract.SOURCES.items():
         lines += ["", f"## `{source}` — {about}"]

@@ -12,6 +12,7 @@ overflowed DECIMAL(18) in a pairs model, stopping every run.
 from __future__ import annotations
 
 import csv
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -86,9 +87,39 @@ def edge_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
         if number is not None:
             beyond[number.name] = str(contract.MAX_ABS_DECIMAL)
             _write(home / "landing" / ent.source / ent.name / "beyond.csv", [beyond])
+    _write_many_rows_at_the_edge(home / "landing")
     ok = pipeline.run_pipeline()
     yield home, ok
     mp.undo()
+
+
+MANY = 150  # rows at the edge adding up to one record: 150 x 999,999,999,999.9999 > DECIMAL(18, 4)
+
+
+def _write_many_rows_at_the_edge(landing: Path) -> None:
+    """A campaign with MANY days, an invoice with MANY lines and a project with MANY
+    deliverables, every amount at the top of its range: each value is accepted, their total
+    (about 1.5 x 10^14) is not one the models can compute with."""
+    by_name = {ent.name: ent for ent in contract.ENTITIES}
+    day0 = date(2026, 1, 1)
+    template = _edge_rows(by_name["delivery"])[0]
+    _write(landing / "ads/delivery/many_days.csv", [
+        {**template, "campaign_id": "MANY-DAYS", "delivery_date": (day0 + timedelta(days=n)).isoformat()}
+        for n in range(MANY)
+    ])  # fmt: skip
+    header = {**_edge_rows(by_name["invoices"])[0], "invoice_id": "MANY-LINES"}
+    _write(landing / "billing/invoices/many_lines_header.csv", [header])
+    template = _edge_rows(by_name["invoice_lines"])[0]
+    _write(landing / "billing/invoice_lines/many_lines.csv", [
+        {**template, "invoice_id": "MANY-LINES", "line_number": str(n + 1), "quantity": "1",
+         "unit_price": "999999999.9999"}
+        for n in range(MANY)
+    ])  # fmt: skip
+    template = _edge_rows(by_name["deliverables"])[0]
+    _write(landing / "fulfilment/deliverables/many_deliverables.csv", [
+        {**template, "deliverable_id": f"MANY-DELIVERABLES-{n}", "project_id": "MANY-DELIVERABLES"}
+        for n in range(MANY)
+    ])  # fmt: skip
 
 
 def test_a_run_with_every_value_at_the_edge_of_its_range_publishes(edge_home: tuple[Path, bool]) -> None:
@@ -110,3 +141,40 @@ def test_a_run_with_every_value_at_the_edge_of_its_range_publishes(edge_home: tu
         con.close()
     assert quarantined, "values beyond the range must be quarantined"
     assert all("out of range" in reason and "1,000,000,000,000" in reason for *_, reason in quarantined)
+
+
+def test_records_whose_rows_add_up_past_the_range_are_held_out_and_raised(edge_home: tuple[Path, bool]) -> None:
+    """Before: 150 days of spend at the top of the range, each accepted, overflowed
+    DECIMAL(18, 4) in int_ads_campaigns, so the build failed, nothing was published, and every
+    later run failed the same way until the file was removed. Now the campaign, the invoice and
+    the project are held out of matching and raised, and their rows stay loaded."""
+    home, ok = edge_home
+    assert ok, "a run with totals beyond the range must still publish"
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        loaded = {
+            name: con.execute(f"select count(*) from raw.{table} where {column} = ?", [key]).fetchone()[0]
+            for name, table, column, key in (
+                ("delivery", "ads__delivery", "campaign_id", "MANY-DAYS"),
+                ("lines", "billing__invoice_lines", "invoice_id", "MANY-LINES"),
+                ("deliverables", "fulfilment__deliverables", "project_id", "MANY-DELIVERABLES"),
+            )
+        }
+        raised = con.execute(
+            "select record_entity, record_id, amount_at_risk from marts.fct_reconciliation_exceptions"
+            " where exception_type = 'amount_out_of_range' order by record_id"
+        ).fetchall()
+        held_out = con.execute(
+            "select count(*) from intermediate.int_ads_campaigns where campaign_id = 'MANY-DAYS' union all "
+            "select count(*) from intermediate.int_invoice_billing_items where invoice_id = 'MANY-LINES' union all "
+            "select count(*) from intermediate.int_fulfilment_projects where project_id = 'MANY-DELIVERABLES'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert loaded == {"delivery": MANY, "lines": MANY, "deliverables": MANY}, loaded
+    assert raised == [
+        ("int_ads_campaigns", "MANY-DAYS", None),
+        ("int_fulfilment_projects", "MANY-DELIVERABLES", None),
+        ("stg_billing__invoices", "MANY-LINES", None),
+    ], raised
+    assert held_out == [(0,), (0,), (0,)], held_out

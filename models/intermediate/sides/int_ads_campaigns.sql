@@ -56,6 +56,9 @@ campaigns as (
         cast(sum(delivery.spend_amount) as decimal(18, 4)) as spend_amount
     from delivery
     group by delivery.campaign_id
+    -- Held out when its days add up past what the models compute with (raised as
+    -- amount_out_of_range by int_amounts_out_of_range).
+    having {{ recon_within_aggregate_range('sum(abs(cast(delivery.spend_amount as decimal(38, 4))))') }}
 ),
 
 brands as {{ recon_materialized_cte() }} (

@@ -1,0 +1,64 @@
+-- Records whose total, formed from many source rows, is beyond the range the models compute
+-- with (recon_within_aggregate_range: the rows' amounts add up, in absolute value, to 10^12
+-- or more; one amount is below 10^12): a campaign's spend over its days, an invoice's lines,
+-- a project's deliverables. Absolute values, so every part of the total (a project's planned
+-- work, a campaign's spend net of credit days) is bounded too. Each is held out of matching where
+-- it is formed, so the run goes on and publishes, and raised here (amount_out_of_range) so it
+-- is not lost: its rows stay loaded, and `recon trace` shows them with their files. The total
+-- itself is too large for an amount column: amount_at_risk is null, the rule says why.
+-- Shaped like int_exception_breaks' all_breaks.
+with
+
+campaigns as (
+    select
+        delivery.campaign_id as record_id,
+        min(delivery.account_name) as client_name,
+        min(delivery.currency) as currency,
+        min(delivery.delivery_date) as due_date
+    from {{ ref('stg_ads__delivery') }} as delivery
+    group by delivery.campaign_id
+    having not {{ recon_within_aggregate_range('sum(abs(cast(delivery.spend_amount as decimal(38, 4))))') }}
+),
+
+invoices as (
+    select
+        lines.invoice_id as record_id,
+        min(headers.client_name_billed) as client_name,
+        min(headers.currency) as currency,
+        coalesce(min(headers.issue_date), min(cast(lines.ingested_at as date))) as due_date
+    from {{ ref('stg_billing__invoice_lines') }} as lines
+    left join {{ ref('stg_billing__invoices') }} as headers
+        on lines.invoice_id = headers.invoice_id
+    group by lines.invoice_id
+    having not {{ recon_within_aggregate_range('sum(abs(cast(lines.net_amount as decimal(38, 4))))') }}
+),
+
+projects as (
+    select
+        deliverables.project_id as record_id,
+        min(deliverables.client_name) as client_name,
+        min(deliverables.currency) as currency,
+        cast(min(coalesce(deliverables.completed_at, deliverables.ingested_at)) as date) as due_date
+    from {{ ref('stg_fulfilment__deliverables') }} as deliverables
+    group by deliverables.project_id
+    having not {{ recon_within_aggregate_range('sum(abs(cast(deliverables.deliverable_value as decimal(38, 4))))') }}
+),
+
+records as (
+    select 'int_ads_campaigns' as record_entity, campaigns.* from campaigns
+    union all
+    select 'stg_billing__invoices' as record_entity, invoices.* from invoices
+    union all
+    select 'int_fulfilment_projects' as record_entity, projects.* from projects
+)
+
+select
+    'amount_out_of_range' as exception_type,
+    records.record_entity,
+    records.record_id,
+    records.client_name,
+    records.currency,
+    cast(null as decimal(18, 4)) as amount_at_risk,
+    cast(null as decimal(18, 4)) as amount_at_risk_reporting,
+    records.due_date
+from records
