@@ -275,6 +275,20 @@ def _published_invoice(con, invoice_id: str) -> bool:
     )
 
 
+def _side_label(reconciliation: str, side: str) -> str:
+    """What a side's records are, as an operator says it ("billing item", "campaign"),
+    not the engine's "left" / "right"; the side itself when the spec names a model trace
+    does not know."""
+    from orchestration.trace.kinds import MODEL_KIND
+
+    try:
+        model = _specs([reconciliation])[reconciliation][side]["model"]
+    except (KeyError, LookupError, OSError, ValueError):
+        return side
+    kind = MODEL_KIND.get(model)
+    return kind.label if kind else side
+
+
 def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
     """The link's keys the published copy lacks, and the link with each record's fingerprint.
 
@@ -336,7 +350,7 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
                         [link.reconciliation, side, k, k if k.endswith("#") else f"{k}#"],
                     )
                 )
-                missing.append(f"{side} {k}{hint}")
+                missing.append(f"{_side_label(link.reconciliation, side)} {k}{hint}")
             prints[side], sides[side] = tuple(found.get(k) for k in keys), keys
         return missing, dataclasses.replace(
             link,

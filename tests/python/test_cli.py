@@ -441,7 +441,7 @@ def test_a_billing_item_key_typed_as_shown_links_the_item(tmp_path: Path) -> Non
     )
     con.close()
     missing, link = links.look_up(links.Link("orders_invoices", ("SO-1",), ("INV-7", "INV-8", "INV-9")), serving)
-    assert missing == ["right INV-9"]
+    assert missing == ["billing item INV-9"]
     assert link.right == ("INV-7#", "INV-8", "INV-9") and link.right_fingerprints == ("f7", "f8", None)
 
 
@@ -508,9 +508,9 @@ def test_an_invoice_id_typed_for_its_items_names_the_item_keys(tmp_path: Path) -
     right = ("INV-2001", "INV-3#", "INV-4", "INV-2001#NW:1001")
     missing, link = links.look_up(links.Link("orders_invoices", ("SO-1",), right), serving)
     assert missing == [
-        "right INV-2001 (its records here: INV-2001#NW:1001)",
-        "right INV-3# (its records here: INV-3#A, INV-3#B)",
-        "right INV-4",
+        "billing item INV-2001 (its records here: INV-2001#NW:1001)",
+        "billing item INV-3# (its records here: INV-3#A, INV-3#B)",
+        "billing item INV-4",
     ]
 
 
@@ -537,7 +537,7 @@ def test_a_key_pasted_with_spaces_or_typed_in_other_case_is_found_or_named(tmp_p
     con.execute("create table marts.fct_order_invoice_matches as select 'INV-7' as invoice_id, 'SO-1003' as order_id")
     con.close()
     missing, _ = links.look_up(links.Link("orders_invoices", ("so-1003",), ("inv-7",)), serving)
-    assert missing == ["left so-1003 (did you mean SO-1003?)", "right inv-7 (did you mean INV-7#?)"], missing
+    assert missing == ["order so-1003 (did you mean SO-1003?)", "billing item inv-7 (did you mean INV-7#?)"], missing
     missing, _ = links.look_up(links.Link(links.CREDIT_NOTES, ("so-1003",), ("CN-1",)), serving)
     assert missing == ["order or invoice so-1003 (did you mean SO-1003?)"], missing
 
