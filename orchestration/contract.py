@@ -12,11 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "2.5.0"
+CONTRACT_VERSION = "2.6.0"
 
 # What changed, newest first. Additive changes keep older files loading: a column that
 # a file lacks is loaded as null unless it is required.
 CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.6.0",
+        "A whole number may group its digits by commas in threes (6,114 or 1,755,879, as Google Ads writes "
+        "impressions and clicks); such rows were quarantined for thousands separators. `--` in an optional "
+        "number column (Google Ads' mark for a metric with no value) is a missing value; such rows were "
+        "quarantined as not a number, and in a required column they still are, asking for the value. "
+        "Decimals still take no thousands separator: 1,234 or 0,200 in one is quarantined as ambiguous (a "
+        "thousands separator or a decimal comma). `recon ingest --again PATH` loads files quarantined before.",
+    ),
     (
         "2.5.0",
         "An entity may be declared `delivery: full` (each file a complete export, as a CRM's nightly "
@@ -98,7 +107,7 @@ MIN_DATE, MAX_DATE = "2000-01-01", "2099-12-31"
 KIND_FORMAT = {
     "string": "text",
     "decimal": "plain decimal, dot separator, at most 4 decimals, no thousands separator (1234.50)",
-    "integer": "whole number (42)",
+    "integer": "whole number (42); its digits may be grouped by commas in threes (6,114 or 1,755,879)",
     "date": "ISO date YYYY-MM-DD (2026-03-31)",
     "timestamp": (
         "ISO 8601; an offset (-12:00 to +14:00, also after a space: 2026-03-31 15:05:00 +0100) or an IANA "
