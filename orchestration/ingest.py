@@ -48,6 +48,50 @@ META_COLUMNS = (
 DECIMAL_PATTERN = r"^[+-]?[0-9]{1,30}(\.[0-9]{0,4}0*)?$"
 # A whole number in plain digits; a trailing ".0" (a spreadsheet's float) is still exact.
 INTEGER_PATTERN = r"[+-]?[0-9]{1,30}(\.0+)?"
+# A count as ads platforms write it from 1,000 on (Google Ads: "6,114", "1,755,879"): commas
+# grouping the digits in threes after a first group of one to three digits, not starting with
+# 0, and a trailing ".0" as INTEGER_PATTERN allows. Read in integer columns only: a whole
+# number has no decimals, so such a comma can be nothing but a thousands separator, while in
+# a decimal column 1,234 and 0,200 may be written with a decimal comma (contract KIND_FORMAT).
+# A constant of this module, written into the SQL (_number_text), not a value.
+GROUPED_INTEGER = r"[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.0+)?"
+# What ads platforms write for a metric with no value (Google Ads: " --", also "--"). In an
+# optional number column it is a missing value; in a required one it is quarantined.
+NOT_APPLICABLE = "--"
+NOT_APPLICABLE_REQUIRED = (
+    "required value is '--' (an export's mark for no value): fill in {column} for this row and re-drop the file"
+)
+# Whole numbers whose separators have more than one reading, said before NUMBER_SHAPES (whose
+# advice is for amounts): a comma grouping in threes is read (GROUPED_INTEGER), nothing else.
+INTEGER_SHAPES: tuple[tuple[str, str], ...] = (
+    (
+        r"[+-]?[0-9]{1,3}(\.[0-9]{3})+",
+        "dots between groups of three digits (1.234): a thousands separator in some exports and a "
+        "decimal point in others, so it cannot be read for sure; write the whole number in plain digits "
+        "(1234) or grouped by commas (1,234) and re-drop the file",
+    ),
+    (
+        r"[+-]?[0-9]+(,[0-9]+)+",
+        "commas that do not group the digits in threes (1,23, 0,500 or 12,3456): a decimal comma or a "
+        "mistyped number; write the whole number in plain digits (1234) or grouped by commas in threes "
+        "(1,234) and re-drop the file",
+    ),
+    (
+        r"[+-]?[0-9]{1,3}(,[0-9]{3})+\.[0-9]*",
+        "a fraction (6,114.5), and the column takes a whole number; correct the value and re-drop the file",
+    ),
+)
+# An amount whose comma may be a thousands separator or a decimal comma: 1,234 is 1234 in
+# English and 1.234 where a comma marks decimals (a RU-locale Google Ads account writes 0,19);
+# 0,200 (a tax rate) is 0.2, never 200. Said before NUMBER_SHAPES' "thousands separators".
+DECIMAL_SHAPES: tuple[tuple[str, str], ...] = (
+    (
+        r"[+-]?[0-9]{1,3}(,[0-9]{3})+",
+        "a comma before three digits and no decimal point (1,234 or 0,200): a thousands separator "
+        "(1234, 200) or a decimal comma (1.234, 0.2), which cannot be told apart; write it with a dot "
+        "for decimals and no thousands separator (1234.00 or 0.2) and re-drop the file",
+    ),
+)
 # Numbers as spreadsheets and accounting exports show them, with what to write instead.
 NUMBER_SHAPES: tuple[tuple[str, str], ...] = (
     (
@@ -91,6 +135,19 @@ OFFSET_AFTER_SPACE = r"'([0-9])\s+([+-][0-9]{2}(:?[0-9]{2})?|[Zz])$', '\1\2'"
 def _timestamp_text(text: str) -> str:
     """A timestamp column's trimmed text with the space before a trailing offset removed."""
     return f"regexp_replace({text}, {OFFSET_AFTER_SPACE})"
+
+
+def _number_text(text: str, col: Column) -> str:
+    """A number column's trimmed text as the checks and the cast read it: a count's commas
+    grouping in threes removed (GROUPED_INTEGER), and NOT_APPLICABLE as empty when the column
+    is optional. Any other comma stays, so the value is quarantined with its shape named."""
+    if col.kind == "integer":
+        # contains() first: nearly no value has a comma, and the pattern is then not run.
+        grouped = f"contains({text}, ',') and regexp_full_match({text}, '{GROUPED_INTEGER}')"
+        text = f"case when {grouped} then replace({text}, ',', '') else {text} end"
+    if not col.required:
+        text = f"nullif({text}, '{NOT_APPLICABLE}')"
+    return text
 
 
 # A time of day followed by letters only: a zone abbreviation (BST, IST, CST, EDT). They are
@@ -353,14 +410,33 @@ def _negative_reason(col: Column, ent: Entity | None) -> str:
     )
 
 
+# A number column's text as its checks read it (_number_text), and whether that is a plain
+# number of its kind: worked out once per row beside the original text (_entity_sql), not
+# in each of the column's dozen checks.
+NUMBER_TEXT, NUMBER_IS_PLAIN = "_number_", "_plain_"  # + column name
+
+
+def _number_column(col: Column, prefix: str = NUMBER_TEXT) -> str:
+    return _ident(f"{prefix}{col.name}")
+
+
+def _plain_pattern(col: Column) -> str:
+    return DECIMAL_PATTERN if col.kind == "decimal" else INTEGER_PATTERN
+
+
 def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, list]]:
     """SQL conditions (with their parameters) that make a value of ``col`` (of ``ent``) unusable.
 
     Each entry is ``(condition_sql, params)``; ``params`` are bound in order, the last
-    two being the column name and the reason an operator reads.
+    two being the column name and the reason an operator reads. A number column's checks
+    read the NUMBER_TEXT and NUMBER_IS_PLAIN columns that _entity_sql adds to the batch.
     """
     q = _ident(col.name)
-    text = _timestamp_text(f"trim({q})") if col.kind == "timestamp" else f"trim({q})"
+    text = f"trim({q})"
+    if col.kind == "timestamp":
+        text = _timestamp_text(text)
+    elif col.kind in ("decimal", "integer"):
+        text, plain = _number_column(col), _number_column(col, NUMBER_IS_PLAIN)
     present = f"nullif({text}, '') is not null"
     checks: list[tuple[str, list]] = []
     if col.required:
@@ -370,6 +446,8 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
                 [f"required value is empty: fill in {col.name} for this row and re-drop the file"],
             )
         )
+        if col.kind in ("decimal", "integer"):
+            checks.append((f"{text} = ?", [NOT_APPLICABLE, NOT_APPLICABLE_REQUIRED.format(column=col.name)]))
     fmt = contract.KIND_FORMAT[col.kind]
     out_of_range = (
         f"out of range: {col.name} must be {contract.column_range(col)}; correct the value and re-drop the file"
@@ -377,22 +455,19 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
     if col.kind in ("decimal", "integer"):
         # What the value looks like when it is a number written for people: said first, so
         # the reason an operator reads names the fix (the generic one follows).
-        for pattern, looks_like in NUMBER_SHAPES:
+        shapes = (INTEGER_SHAPES if col.kind == "integer" else DECIMAL_SHAPES) + NUMBER_SHAPES
+        for pattern, looks_like in shapes:
             checks.append(
                 (
-                    f"{present} and not regexp_full_match({text}, ?) and regexp_full_match({text}, ?)",
-                    [
-                        DECIMAL_PATTERN if col.kind == "decimal" else INTEGER_PATTERN,
-                        pattern,
-                        f"not a plain number: it has {looks_like}",
-                    ],
+                    f"{present} and not {plain} and regexp_full_match({text}, ?)",
+                    [pattern, f"not a plain number: it has {looks_like}"],
                 )
             )
         if col.kind == "decimal":
             checks.append(
                 (
-                    f"{present} and not regexp_full_match({text}, ?)",
-                    [DECIMAL_PATTERN, f"not a decimal number; expected {fmt}"],
+                    f"{present} and not {plain}",
+                    [f"not a decimal number; expected {fmt}"],
                 )
             )
             number = f"try_cast({text} as DECIMAL(38, 4))"
@@ -400,8 +475,8 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
             checks.append(
                 (
                     # The pattern first: DuckDB's cast rounds 1.5 to 2 and reads 0x10 as 16.
-                    f"{present} and (not regexp_full_match({text}, ?) or try_cast({text} as HUGEINT) is null)",
-                    [INTEGER_PATTERN, f"not a whole number; expected {fmt}"],
+                    f"{present} and (not {plain} or try_cast({text} as HUGEINT) is null)",
+                    [f"not a whole number; expected {fmt}"],
                 )
             )
             number = f"try_cast({text} as HUGEINT)"
@@ -496,6 +571,8 @@ def _parsed(col: Column) -> str:
     text = f"nullif(trim({_ident(col.name)}), '')"
     if col.kind == "timestamp":
         text = _timestamp_text(text)
+    elif col.kind in ("decimal", "integer"):
+        text = _number_text(text, col)
     cast_type = {"decimal": "DECIMAL(38, 4)", "integer": "HUGEINT", "date": "DATE", "timestamp": "TIMESTAMPTZ"}
     return f"try_cast({text} as {cast_type[col.kind]})" if col.kind in cast_type else text
 
@@ -516,9 +593,9 @@ def _cast_expr(col: Column) -> str:
         # "SO-1 " from a re-saved spreadsheet is the order SO-1, not a second one.
         expr = f"lower({text})" if col.allowed else text
     elif col.kind == "decimal":
-        expr = f"cast({text} as DECIMAL(18, 4))"
+        expr = f"cast({_number_text(text, col)} as DECIMAL(18, 4))"
     elif col.kind == "integer":
-        expr = f"cast({text} as BIGINT)"
+        expr = f"cast({_number_text(text, col)} as BIGINT)"
     elif col.kind == "date":
         expr = f"cast({text} as DATE)"
     elif col.kind == "timestamp":
@@ -571,13 +648,21 @@ def _entity_sql(ent: Entity) -> _EntitySql:
         params.extend(p)
     cols = ", ".join(_ident(c.name) for c in ent.columns)
     originals = ", ".join(f"{_ident(c.name)} := {_ident(c.name)}" for c in ent.columns)
+    # Each number column's text as its checks read it and whether it is plain (NUMBER_TEXT,
+    # NUMBER_IS_PLAIN), once per row; _checked keeps the original text.
+    numeric = [c for c in ent.columns if c.kind in ("decimal", "integer")]
+    number_text = "".join(f", {_number_text(f'trim({_ident(c.name)})', c)} as {_number_column(c)}" for c in numeric)
+    is_plain = "".join(
+        f", regexp_full_match({_number_column(c)}, ?) as {_number_column(c, NUMBER_IS_PLAIN)}" for c in numeric
+    )
+    params.extend(_plain_pattern(c) for c in numeric)  # bound after the problems' parameters
     # The original values as JSON (_record) are written for quarantined rows only: built for
     # every row here, they cost as much as the checks themselves.
     check_sql = (
         "create or replace temp table _checked as "
         f"select {cols}, _row_number, "
         f"list_filter([{', '.join(problems)}], lambda x: x is not null) as _problems "
-        "from _landing_batch"
+        f"from (select *{is_plain} from (select *{number_text} from _landing_batch))"
     )
     target = f"{RAW_SCHEMA}.{_ident(ent.table)}"
     meta = ", ".join(_ident(n) for n, _ in META_COLUMNS)
