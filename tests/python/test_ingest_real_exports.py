@@ -5,6 +5,7 @@ that names the row, the column and what to do; never load a wrong value."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from conftest import write
@@ -562,3 +563,150 @@ def test_a_date_column_written_by_pandas_as_midnight_timestamps_loads_as_dates(r
     assert sorted((r[0], r[1]) for r in quarantined) == [(2, "service_end_date"), (3, "service_start_date")]
     (not_midnight,) = [r for r in quarantined if r[0] == 2]
     assert not_midnight[2].startswith("2026-10-20 01:00:00") and "not a date" in not_midnight[3], not_midnight
+
+
+# A Google Ads report as downloaded, with its columns named as the contract names them (the
+# contract maps no header of Google's own: Impr., Cost, Day, Currency code); columns the
+# contract does not list (Budget name, CTR, Avg. CPC, Conv. value) keep Google's values.
+GOOGLE_ADS_PREAMBLE = ["Campaign report", '"November 1, 2026 - November 30, 2026"']
+GOOGLE_ADS_HEADER = (
+    "platform,account_id,campaign_id,campaign_name,delivery_date,Budget name,impressions,clicks,CTR,"
+    "Avg. CPC,spend,Conv. value,currency"
+)
+GOOGLE_ADS_ROWS = [
+    'google_ads,123-456-7890,20001,Acme | PO-2026-0001 | Search,2026-11-05, --,"6,114",379,6.20%,1.32,'
+    '500.00,"224,144.69",USD',
+    'google_ads,123-456-7890,20002,Acme | PO-2026-0001 | PMax,2026-11-05, --,"1,755,879","12,345",0.70%,0.81,'
+    "10000.25, --,USD",
+    "google_ads,123-456-7890,20003,Acme | PO-2026-0001 | Video,2026-11-05, --, --, --, --, --,0.00, --,USD",
+    'google_ads,123-456-7890,20004,Acme | Brand,2026-11-05,Brand budget,--,"1,000",--,--,12.50,--,USD',
+    'Total: Account,,,,, --,"1,761,993","13,724",0.78%,0.77,10512.75,"224,144.69",USD',
+]
+
+
+def test_a_google_ads_report_loads_its_grouped_counts_and_dashes(recon_home: Path) -> None:
+    # A tryout: Google Ads writes every count of 1,000 or more quoted with thousands
+    # separators ("6,114", "1,755,879") and ` --` for a metric with no value; each such row
+    # was quarantined whole, so its spend was missing from delivery for every Google Ads file.
+    path = recon_home / "landing/ads/delivery/google_ads_campaign_report.csv"
+    write(path, "\n".join([*GOOGLE_ADS_PREAMBLE, GOOGLE_ADS_HEADER, *GOOGLE_ADS_ROWS]) + "\n")
+    (downloaded,) = run(recon_home).files
+    assert downloaded.status == "rejected", downloaded.message
+    assert "the header is on line 3: delete the 2 line(s) above it" in downloaded.message, downloaded.message
+    # The two lines deleted, as the message says: every campaign-day loads.
+    write(path, "\n".join([GOOGLE_ADS_HEADER, *GOOGLE_ADS_ROWS]) + "\n")
+    (outcome,) = run(recon_home).files
+    assert (outcome.status, outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (
+        "loaded",
+        5,
+        4,
+        1,
+    ), describe(outcome)
+    loaded = rows(
+        recon_home, "select campaign_id, impressions, clicks, spend from raw.ads__delivery order by campaign_id"
+    )
+    assert loaded == [
+        ("20001", 6114, 379, Decimal("500.0000")),
+        ("20002", 1755879, 12345, Decimal("10000.2500")),
+        ("20003", None, None, Decimal("0.0000")),
+        ("20004", None, 1000, Decimal("12.5000")),
+    ], loaded
+    # Only the totals row is quarantined, as a summary, its text kept as written.
+    assert rows(recon_home, "select row_number, column_name, original_value, reason from raw.quarantine") == [
+        (5, "platform", "Total: Account", TOTALS_ROW_REASON)
+    ]
+
+
+def test_a_count_whose_separators_can_be_misread_is_still_quarantined(recon_home: Path) -> None:
+    # Only commas grouping digits in threes are read as thousands separators in a count.
+    # A dot (1.234 is 1234 in Germany, 1.234 in England), a comma that is no thousands
+    # separator (1,23, 0,500) and a fraction stay quarantined, each naming row and column.
+    # Money keeps one plain form: 1,234 or 0,200 may be a decimal comma; ` --` is no spend.
+    base = "google_ads,123-456-7890,{cid},Acme | PO-2026-0001,2026-11-05,{impressions},{clicks},{spend},USD"
+    cases = [
+        ("1", '"1,23"', "1", "1.00"),
+        ("2", "1.234", "1", "1.00"),
+        ("3", '"0,500"', "1", "1.00"),
+        ("4", '"12,3456"', "1", "1.00"),
+        ("5", '"1,234,56"', "1", "1.00"),
+        ("6", '"6,114.5"', "1", "1.00"),
+        ("7", '"1,234.00"', '"-1,000"', "1.00"),
+        ("8", "10", "1", '"1,234"'),
+        ("9", "10", "1", '"0,200"'),
+        ("10", "10", "1", '"1,234.56"'),
+        ("11", "10", "1", " --"),
+        ("12", "10", "1", "--"),
+        ("13", "10", "1", "-"),
+        ("14", "10", "1", "1.00"),  # the one row that loads
+    ]
+    write(
+        recon_home / "landing/ads/delivery/ambiguous.csv",
+        "\n".join([DELIVERY_HEADER, *(base.format(cid=c, impressions=i, clicks=k, spend=s) for c, i, k, s in cases)])
+        + "\n",
+    )
+    # An optional number of an invoice line given as -- is missing; a required one is not.
+    write(
+        recon_home / "landing/billing/invoice_lines/lines.csv",
+        "invoice_id,line_number,description,quantity,unit_price,net_amount\n"
+        "INV-1,1,Media, --, --,100.00\n"
+        "INV-1,--,Media,1,100.00,100.00\n",
+    )
+    delivery, lines = sorted(run(recon_home).files, key=lambda f: f.source_file)
+    assert (delivery.rows_loaded, delivery.rows_quarantined) == (1, 13), describe(delivery)
+    assert rows(recon_home, "select campaign_id, impressions from raw.ads__delivery") == [("14", 10)]
+    found = rows(
+        recon_home,
+        "select row_number, column_name, original_value, reason from raw.quarantine where entity = 'delivery' "
+        "order by row_number",
+    )
+    assert [(r, c, v) for r, c, v, _ in found] == [
+        (1, "impressions", "1,23"),
+        (2, "impressions", "1.234"),
+        (3, "impressions", "0,500"),
+        (4, "impressions", "12,3456"),
+        (5, "impressions", "1,234,56"),
+        (6, "impressions", "6,114.5"),
+        (7, "clicks", "-1,000"),
+        (8, "spend", "1,234"),
+        (9, "spend", "0,200"),
+        (10, "spend", "1,234.56"),
+        (11, "spend", " --"),
+        (12, "spend", "--"),
+        (13, "spend", "-"),
+    ], found
+    reason = {r: why for r, _, _, why in found}
+    for row in (1, 3, 4, 5):
+        assert "commas that do not group the digits in threes" in reason[row], reason[row]
+        assert "plain digits (1234) or grouped by commas in threes (1,234)" in reason[row], reason[row]
+    assert "dots between groups of three digits" in reason[2] and "cannot be read for sure" in reason[2], reason[2]
+    assert "a fraction" in reason[6] and "whole number" in reason[6], reason[6]
+    assert reason[7].startswith("negative value not expected"), reason[7]
+    for row in (8, 9):
+        assert "cannot be told apart" in reason[row] and "decimal comma" in reason[row], reason[row]
+    assert "thousands separators" in reason[10] and "write the number without them" in reason[10], reason[10]
+    for row in (11, 12):
+        assert reason[row] == (
+            "required value is '--' (an export's mark for no value): fill in spend for this row and re-drop the file"
+        ), reason[row]
+    assert reason[13].startswith("not a decimal number"), reason[13]
+    # `recon ingest` names the row, the column and the value under the file.
+    assert describe(delivery).splitlines()[1].startswith("    row 1, column impressions ('1,23'): not a plain number")
+    assert (lines.rows_loaded, lines.rows_quarantined) == (1, 1), describe(lines)
+    assert rows(recon_home, "select line_number, quantity, unit_price from raw.billing__invoice_lines") == [
+        (1, None, None)
+    ]
+    assert rows(
+        recon_home, "select row_number, column_name, original_value from raw.quarantine where entity = 'invoice_lines'"
+    ) == [(2, "line_number", "--")]
+
+
+def test_the_contract_says_which_number_separators_it_reads() -> None:
+    # The rule as the operator reads it, in docs/landing_contract.md.
+    from orchestration import contract_docs
+
+    text = contract_docs.contract_markdown()
+    integer = next(line for line in text.splitlines() if line.startswith("| integer |"))
+    assert "6,114" in integer and "in threes" in integer, integer
+    decimal = next(line for line in text.splitlines() if line.startswith("| decimal |"))
+    assert "no thousands separator" in decimal, decimal
+    assert "`--`" in text and "optional number column" in text
