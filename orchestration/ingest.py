@@ -555,6 +555,19 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
                 [list(contract.CURRENCIES), f"unknown currency code; expected {fmt}"],
             )
         )
+    if col.kind == "string":
+        # A NUL byte is no character of any text a person typed: a binary or damaged export
+        # (a tryout's loaded as it was, and every terminal, CSV export and BI tool reading it
+        # after cuts the value there).
+        checks.append(
+            (
+                f"contains({q}, chr(0))",
+                [
+                    "holds a NUL byte (a binary or damaged export, not text): export the file again as "
+                    "text (CSV, UTF-8) and re-drop it"
+                ],
+            )
+        )
     if col.allowed:
         checks.append(
             (

@@ -185,6 +185,20 @@ def test_nested_values_and_case_twins_name_the_column(recon_home: Path) -> None:
     assert "nested JSON list" in found[0][2] and "differ only by case" in found[1][2]
 
 
+def test_a_nul_byte_in_a_text_value_is_quarantined_naming_the_row_and_column(recon_home: Path) -> None:
+    """A tryout: a NUL byte inside a client name loaded as it was (a binary or damaged export)."""
+    write(recon_home / "landing/crm/orders/o.csv", orders_csv(GOOD, order_row("2", client_name="Acme\x00Ltd")))
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (2, 1, 1)
+    con = duckdb.connect(str(recon_home / "warehouse.duckdb"), read_only=True)
+    try:
+        found = con.execute("select row_number, column_name, reason from raw.quarantine").fetchall()
+    finally:
+        con.close()
+    assert [(r, c) for r, c, _ in found] == [(2, "client_name")], found
+    assert "NUL byte" in found[0][2]
+
+
 def test_a_file_changing_while_read_is_left_for_the_next_run(recon_home: Path, monkeypatch) -> None:
     path = write(recon_home / "landing/crm/orders/o.csv", orders_csv(GOOD))
     real = ingest.sha256_of
