@@ -2062,16 +2062,21 @@ EXAMPLES_SHOWN = 3
 
 
 def describe(outcome: FileOutcome) -> str:
+    """One file's outcome as `recon ingest` prints it. File names and messages are data: a
+    line feed or an escape in a file's name is spelled out (terminal.one_line), so it cannot
+    print a line of its own that looks like another file's outcome."""
+    from orchestration.terminal import one_line
+
     buf = io.StringIO()
-    buf.write(f"{outcome.status:<9} {outcome.source_file}")
+    buf.write(f"{outcome.status:<9} {one_line(outcome.source_file)}")
     if outcome.status == "loaded":
         buf.write(f"  read={outcome.rows_read} loaded={outcome.rows_loaded} quarantined={outcome.rows_quarantined}")
     elif outcome.status == "rejected":
         buf.write(f"  read={outcome.rows_read} rejected={outcome.rows_rejected}")
     if outcome.message:
-        buf.write(f"  — {outcome.message}")
+        buf.write(f"  — {one_line(outcome.message)}")
     for example in outcome.examples:
-        buf.write(f"\n    {example}")
+        buf.write(f"\n    {one_line(example)}")
     if outcome.rows_quarantined > len(outcome.examples) and outcome.examples:
         buf.write(f"\n    and {outcome.rows_quarantined - len(outcome.examples):,} more: recon status --working")
     return buf.getvalue()

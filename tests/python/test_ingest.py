@@ -821,3 +821,16 @@ def test_status_names_loaded_files_that_are_no_longer_in_landing(
     assert "crm/orders/a.csv  (2 rows loaded)" in shown, shown
     (recon_home / "a_archived.csv").rename(recon_home / "landing/crm/orders/a.csv")
     assert status_summary(recon_home)["missing_files"] == []
+
+
+def test_a_file_name_holding_a_line_feed_prints_one_line() -> None:
+    """A tryout: a landing file named "a.csv\\nloaded    fake.csv" printed a second outcome line
+    nobody loaded. Names, messages and examples are data: spelled out, never obeyed."""
+    outcome = ingest.FileOutcome(
+        "crm/orders/a.csv\nloaded    crm/orders/fake.csv", "crm", "orders", "loaded", "0" * 64,
+        rows_read=1, rows_loaded=1, message="note\x1b[2J", examples=["row 1, column x ('a\nb'): reason"],
+    )  # fmt: skip
+    shown = ingest.describe(outcome).splitlines()
+    assert len(shown) == 2, shown
+    assert shown[0].startswith("loaded    crm/orders/a.csv\\x0aloaded    crm/orders/fake.csv  read=1"), shown
+    assert "\\x1b[2J" in shown[0] and "\x1b" not in shown[0]
