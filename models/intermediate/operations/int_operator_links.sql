@@ -68,12 +68,16 @@ latest as (
 ),
 
 moved as (
-    -- The last match of each right record that belongs to one left record only.
-    select latest.reconciliation, latest.right_key, max(latest.action_seq) as last_match_seq
-    from latest
-    where latest.action = 'match'
-        and latest.reconciliation in ({% for name in moving %}'{{ name }}', {% endfor %}'')
-    group by latest.reconciliation, latest.right_key
+    -- The last match of each right record that belongs to one left record only, ever: an
+    -- unmatch of that last link leaves the record to the rules, and never brings back the
+    -- link it had moved (read from the pairs' latest words, an unmatch of bob's link to O2
+    -- revived alice's earlier link to O1, which bob's had moved, in the engine while the
+    -- action store called it moved).
+    select expanded.reconciliation, expanded.right_key, max(expanded.action_seq) as last_match_seq
+    from expanded
+    where expanded.action = 'match'
+        and expanded.reconciliation in ({% for name in moving %}'{{ name }}', {% endfor %}'')
+    group by expanded.reconciliation, expanded.right_key
 )
 
 select
