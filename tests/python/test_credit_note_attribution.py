@@ -248,6 +248,14 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
     assert recon("exceptions", "claim", changed[:12], "--as", "paul") == 0
     assert recon("exceptions", "match", changed[:12], "--as", "paul", "--reason", "confirmed_by_document",
                  "--with", "INV-01043") == 0  # fmt: skip
+    # Billing sends the 95.00 note again, its client name in other case and spacing: the same
+    # note as the rules read it (by its normalised name), so paul's link holds.
+    write_csv(
+        recon_home / "landing/billing/credit_notes/credit_notes_2026-11-22.csv",
+        CREDIT_COLUMNS,
+        [dict(zip(CREDIT_COLUMNS, ("CN-10", "", "ACME  widgets", "", "2026-11-16", "USD", "95.00",
+                                   "pricing correction"), strict=True))],
+    )  # fmt: skip
     run(monkeypatch, "2026-11-23T03:00:00Z")
     credited = dict(query(recon_home, "select order_id, credited_amount from marts.fct_reconciled_orders"))
     assert credited == {"SO-2610-11": 140 + 95, "SO-2610-12": 250, "SO-2610-13": 0, "SO-2610-21": 0}, credited

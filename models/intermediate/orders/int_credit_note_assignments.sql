@@ -14,8 +14,15 @@
 -- out, and int_exception_breaks raises it (unmatched_credit_note), so money credited is
 -- never credited to nothing in silence.
 {#- The columns a credit note is read by: what an operator's link fingerprints (the values
-    are unused: recon_record_fingerprint reads the names, in sorted order). #}
+    are unused: recon_record_fingerprint reads the names, in sorted order). The client name as
+    the rules read it (normalised), as a reconciliation's records fingerprint theirs: billing
+    sending the note again as "ACME  widgets" changes nothing the rules decide, and lapsed the
+    link. Links recorded with the name as exported (legacy_columns, before) still hold. #}
 {%- set fingerprint_columns = {
+    'invoice_id': none, 'client_name_normalised': none, 'reference': none, 'issue_date': none,
+    'currency': none, 'net_amount': none, 'credit_reason': none
+} %}
+{%- set legacy_columns = {
     'invoice_id': none, 'client_name_billed': none, 'reference': none, 'issue_date': none,
     'currency': none, 'net_amount': none, 'credit_reason': none
 } %}
@@ -28,7 +35,9 @@ credit_notes as (
     select
         notes.*,
         {{ recon_record_fingerprint({'columns': fingerprint_columns}, 'notes') }}
-            as record_fingerprint
+            as record_fingerprint,
+        {{ recon_record_fingerprint({'columns': legacy_columns}, 'notes') }}
+            as legacy_fingerprint
     from {{ ref('stg_billing__credit_notes') }} as notes
 ),
 
@@ -261,7 +270,9 @@ latest_operator_links as (
     select
         latest.right_key as credit_note_id,
         latest.left_key,
-        coalesce(latest.right_fingerprint = credit_notes.record_fingerprint, true) as is_live
+        coalesce(
+            latest.right_fingerprint in (credit_notes.record_fingerprint, credit_notes.legacy_fingerprint), true
+        ) as is_live
     from (
         {{ recon_qualify('*', 'from operator_links where operator_links.is_linked', 'row_number() over (
             partition by operator_links.right_key order by operator_links.action_seq desc
