@@ -669,6 +669,19 @@ EXCEPTION_COLUMNS = [
 ]  # fmt: skip
 
 
+def _at_risk_shown(row: dict) -> str:
+    """The list's amount at risk: in the reporting currency. An exception with none there (its
+    currency has no rate, or is not known yet: invoice lines whose header has not arrived)
+    shows its own amount and currency; one with no amount at all (amount_out_of_range) shows
+    nothing. Before, both read 0.00: 2,000.00 of lines without their header listed as nothing
+    at risk."""
+    if row.get("amount_at_risk_reporting") is not None:
+        return f"{Decimal(row['amount_at_risk_reporting']):,.2f}"
+    if row.get("amount_at_risk") is None:
+        return ""
+    return f"{Decimal(row['amount_at_risk']):,.2f} {row.get('currency') or '(currency unknown)'}"
+
+
 @exceptions.command("list", **_help("current exceptions, most urgent SLA first"))
 @click.option("--team")
 @click.option("--owner", help="claimed by this operator")
@@ -750,7 +763,7 @@ def cmd_exceptions_list(
             r["severity"],
             r["sla_due_at"][:16].replace("T", " "),
             f"yes, to {r['escalated_to']}" if r["is_overdue"] else "",
-            f"{Decimal(r['amount_at_risk_reporting'] or 0):,.2f}",
+            _at_risk_shown(r),
             record_key_shown(r["record_id"]),
         )
         for r in rows[:limit]

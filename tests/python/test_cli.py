@@ -196,6 +196,34 @@ def test_exceptions_list_prints_a_plain_table_when_captured(
     assert out == "b" * 32 + "\n"
 
 
+def test_exceptions_list_shows_an_amount_with_no_reporting_amount_as_its_own(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Invoice lines whose header has not arrived carry an amount in a currency not known yet
+    (no reporting amount); an amount_out_of_range carries none. Neither is 0.00 at risk."""
+    for name in ("RECON_ACTIONS_PATH", "RECON_AS_OF", "RECON_USER", "RECON_OPERATORS"):
+        monkeypatch.delenv(name, raising=False)
+    ActionStore(recon_home / "actions.sqlite", clock=lambda: datetime(2026, 11, 1, tzinfo=UTC)).refresh_catalog(
+        [
+            {"exception_id": "c" * 32, "exception_type": "invoice_lines_without_header", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_id": "INV-LATE", "currency": None,
+             "amount_at_risk": "2000.0000", "amount_at_risk_reporting": None},
+            {"exception_id": "d" * 32, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_id": "SO-9", "currency": "IDR",
+             "amount_at_risk": "15000000.0000", "amount_at_risk_reporting": None},
+            {"exception_id": "e" * 32, "exception_type": "amount_out_of_range", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_id": "CMP-2", "currency": "USD",
+             "amount_at_risk": None, "amount_at_risk_reporting": None},
+        ]
+    )  # fmt: skip
+    code, out, _ = _run(capsys, "exceptions", "list")
+    assert code == 0
+    rows = {line[:8]: line for line in out.splitlines()}
+    assert "2,000.00 (currency unknown)" in rows["cccccccc"], out
+    assert "15,000,000.00 IDR" in rows["dddddddd"], out
+    assert "0.00" not in rows["eeeeeeee"], out
+
+
 def test_a_table_cell_is_text_never_markup(capsys: pytest.CaptureFixture) -> None:
     terminal.show([terminal.table(["value", "n"], [("[bold]x[/bold]", 1234)], rule=False)])
     assert capsys.readouterr().out.splitlines() == ["value               n", "[bold]x[/bold]  1,234"]
