@@ -107,6 +107,13 @@ def _write_many_rows_at_the_edge(landing: Path) -> None:
         {**template, "campaign_id": "MANY-DAYS", "delivery_date": (day0 + timedelta(days=n)).isoformat()}
         for n in range(MANY)
     ])  # fmt: skip
+    # A campaign of one day whose platform credits add up past the range (int_ads_campaigns'
+    # credit_amount overflowed, and the run stopped).
+    _write(landing / "ads/delivery/many_credits_day.csv", [{**template, "campaign_id": "MANY-CREDITS"}])
+    credit = _edge_rows(by_name["credits"])[0]
+    _write(landing / "ads/credits/many_credits.csv", [
+        {**credit, "credit_id": f"MANY-CREDITS-{n}", "campaign_id": "MANY-CREDITS"} for n in range(MANY)
+    ])  # fmt: skip
     header = {**_edge_rows(by_name["invoices"])[0], "invoice_id": "MANY-LINES"}
     _write(landing / "billing/invoices/many_lines_header.csv", [header])
     template = _edge_rows(by_name["invoice_lines"])[0]
@@ -165,7 +172,8 @@ def test_records_whose_rows_add_up_past_the_range_are_held_out_and_raised(edge_h
             " where exception_type = 'amount_out_of_range' order by record_id"
         ).fetchall()
         held_out = con.execute(
-            "select count(*) from intermediate.int_ads_campaigns where campaign_id = 'MANY-DAYS' union all "
+            "select count(*) from intermediate.int_ads_campaigns where campaign_id in ('MANY-DAYS', 'MANY-CREDITS')"
+            " union all "
             "select count(*) from intermediate.int_invoice_billing_items where invoice_id = 'MANY-LINES' union all "
             "select count(*) from intermediate.int_fulfilment_projects where project_id = 'MANY-DELIVERABLES'"
         ).fetchall()
@@ -173,6 +181,7 @@ def test_records_whose_rows_add_up_past_the_range_are_held_out_and_raised(edge_h
         con.close()
     assert loaded == {"delivery": MANY, "lines": MANY, "deliverables": MANY}, loaded
     assert raised == [
+        ("int_ads_campaigns", "MANY-CREDITS", None),
         ("int_ads_campaigns", "MANY-DAYS", None),
         ("int_fulfilment_projects", "MANY-DELIVERABLES", None),
         ("stg_billing__invoices", "MANY-LINES", None),

@@ -1,13 +1,22 @@
 -- Records whose total, formed from many source rows, is beyond the range the models compute
 -- with (recon_within_aggregate_range: the rows' amounts add up, in absolute value, to 10^12
--- or more; one amount is below 10^12): a campaign's spend over its days, an invoice's lines,
--- a project's deliverables. Absolute values, so every part of the total (a project's planned
+-- or more; one amount is below 10^12): a campaign's spend over its days or its platform
+-- credits, an invoice's lines, a project's deliverables. Absolute values, so every part of the total (a project's planned
 -- work, a campaign's spend net of credit days) is bounded too. Each is held out of matching where
 -- it is formed, so the run goes on and publishes, and raised here (amount_out_of_range) so it
 -- is not lost: its rows stay loaded, and `recon trace` shows them with their files. The total
 -- itself is too large for an amount column: amount_at_risk is null, the rule says why.
 -- Shaped like int_exception_breaks' all_breaks.
 with
+
+campaign_credits as (
+    -- A campaign's platform credits add up too (int_ads_campaigns' credit_amount).
+    select credits.campaign_id
+    from {{ ref('stg_ads__credits') }} as credits
+    where credits.campaign_id is not null
+    group by credits.campaign_id
+    having not {{ recon_within_aggregate_range('sum(abs(cast(credits.credit_amount as decimal(38, 4))))') }}
+),
 
 campaigns as (
     select
@@ -18,6 +27,7 @@ campaigns as (
     from {{ ref('stg_ads__delivery') }} as delivery
     group by delivery.campaign_id
     having not {{ recon_within_aggregate_range('sum(abs(cast(delivery.spend_amount as decimal(38, 4))))') }}
+        or delivery.campaign_id in (select campaign_credits.campaign_id from campaign_credits)
 ),
 
 invoices as (

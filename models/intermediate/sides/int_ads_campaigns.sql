@@ -55,9 +55,17 @@ campaigns as (
         count(*) as delivery_days,
         cast(sum(delivery.spend_amount) as decimal(18, 4)) as spend_amount
     from delivery
+    -- Held out when its platform credits add up past what the models compute with (150
+    -- credits at 999,999,999,999 overflowed credit_amount below and stopped the run), or
+    -- its days do (having): raised as amount_out_of_range by int_amounts_out_of_range.
+    where delivery.campaign_id not in (
+        select credits.campaign_id
+        from credits
+        where credits.campaign_id is not null
+        group by credits.campaign_id
+        having not {{ recon_within_aggregate_range('sum(abs(cast(credits.credit_amount as decimal(38, 4))))') }}
+    )
     group by delivery.campaign_id
-    -- Held out when its days add up past what the models compute with (raised as
-    -- amount_out_of_range by int_amounts_out_of_range).
     having {{ recon_within_aggregate_range('sum(abs(cast(delivery.spend_amount as decimal(38, 4))))') }}
 ),
 
