@@ -119,6 +119,10 @@ MODEL_KIND = {k.record_model: k for k in KINDS if k.record_model}
 # though the engine reads int_orders_resolved).
 for _kind in KINDS:
     MODEL_KIND.setdefault(_kind.relation.split(".")[-1], _kind)
+# A spec side's model that is neither a kind's record model nor its staging relation: the
+# submissions lead_forms_leads matches are the lead-form rows, keyed by submission_id (a
+# refusal named them "right INV-…" as the engine does, and a match's trace left them out).
+MODEL_KIND.setdefault("int_lead_form_submissions", KIND["lead_form"])
 
 WHAT_TO_TYPE = (
     f"an exception id (or its first {MIN_PREFIX}+ characters, as `recon exceptions list` shows them), "

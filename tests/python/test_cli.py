@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import pytest
 
-from orchestration import cli, terminal
+from orchestration import cli, links, terminal
 from orchestration.actions import ACTIONS, ActionStore
 
 # The commands the argparse CLI had, in its order; scripts and the docs name them.
@@ -222,6 +222,15 @@ def test_exceptions_list_shows_an_amount_with_no_reporting_amount_as_its_own(
     assert "2,000.00 (currency unknown)" in rows["cccccccc"], out
     assert "15,000,000.00 IDR" in rows["dddddddd"], out
     assert "0.00" not in rows["eeeeeeee"], out
+
+
+def test_every_reconciliation_side_is_named_by_its_kind_in_a_refusal() -> None:
+    """A refusal names a record as an operator says it (links._side_label), never the engine's
+    left / right: so for every configured reconciliation's sides (lead_forms_leads' right,
+    int_lead_form_submissions, was 'right')."""
+    labels = {(name, side): links._side_label(name, side) for name in links.configured() for side in ("left", "right")}
+    assert not {k: v for k, v in labels.items() if v in ("left", "right")}, labels
+    assert labels[("lead_forms_leads", "right")] == "lead-form submission", labels
 
 
 def test_a_table_cell_is_text_never_markup(capsys: pytest.CaptureFixture) -> None:
