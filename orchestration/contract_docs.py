@@ -181,8 +181,8 @@ def contract_markdown() -> str:
         "holding a NUL byte (a binary or damaged export). Tighter ranges and rules across columns are",
         "listed per entity.",
         "",
-        "Totals formed from many rows keep the same range: a campaign whose delivery rows, an invoice",
-        "whose lines, or a project whose deliverables add up (in absolute value) to",
+        "Totals formed from many rows keep the same range: a campaign whose delivery rows or platform",
+        "credits, an invoice whose lines, or a project whose deliverables add up (in absolute value) to",
         f"{contract.MAX_ABS_DECIMAL:,} or more is held out of matching and raised as `amount_out_of_range`;",
         "its rows stay loaded and the run goes on (docs/exceptions.md).",
     ]
