@@ -209,20 +209,22 @@ def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Lin
 
     con = open_reader(serving)
     try:
+        missing = []
+        found: dict = {}
         if table_exists(con, "marts", "fct_credit_notes"):
             notes, fingerprint = "marts.fct_credit_notes", "record_fingerprint"
         elif table_exists(con, "staging", "stg_billing__credit_notes"):
             notes, fingerprint = "staging.stg_billing__credit_notes", "null"
         else:
-            return [], link  # published before credit notes were: nothing to check against
-        missing = []
-        found = dict(
-            con.execute(
-                f"select credit_note_id, {fingerprint} from {notes} where credit_note_id in (select unnest(?))",
-                [list(link.right)],
-            ).fetchall()
-        )
-        missing += [f"credit note {k}" for k in link.right if k not in found]
+            notes = None  # published before credit notes were: the orders and invoices are still checked
+        if notes is not None:
+            found = dict(
+                con.execute(
+                    f"select credit_note_id, {fingerprint} from {notes} where credit_note_id in (select unnest(?))",
+                    [list(link.right)],
+                ).fetchall()
+            )
+            missing += [f"credit note {k}" for k in link.right if k not in found]
         for key in link.left:
             if con.execute("select 1 from marts.fct_reconciled_orders where order_id = ?", [key]).fetchall():
                 continue

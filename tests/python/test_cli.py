@@ -767,3 +767,26 @@ def test_a_gone_breaks_order_legs_are_shown_under_as_last_found(
     label, legs_line = out.index("  as last found ("), out.index("  order legs (EUR)")
     assert label < legs_line < out.index("  in orders_invoices: unmatched"), out
     assert out.count("as last found") == 1, out
+
+
+def test_a_credit_note_link_on_a_copy_published_before_credit_notes_still_checks_the_order(tmp_path: Path) -> None:
+    """A review: a serving copy with no credit notes to check against (published before
+    fct_credit_notes, without the lineage copy of staging) accepted any order or invoice key."""
+    import duckdb
+
+    from orchestration import links
+
+    serving = tmp_path / "serving.duckdb"
+    con = duckdb.connect(str(serving))
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_reconciled_orders as select 'SO-1' as order_id")
+    con.execute("create table marts.fct_order_invoice_matches as select 'INV-1' as invoice_id, 'SO-1' as order_id")
+    con.execute(
+        "create table marts.fct_reconciliation_records as select 'orders_invoices' as reconciliation,"
+        " 'right' as side, 'INV-1#' as record_key, 'f' as record_fingerprint"
+    )
+    con.close()
+    missing, link = links.look_up(links.Link(links.CREDIT_NOTES, ("INV-NOPE",), ("CN-1",)), serving)
+    assert missing == ["order or invoice INV-NOPE"], missing
+    missing, link = links.look_up(links.Link(links.CREDIT_NOTES, ("SO-1",), ("CN-1",)), serving)
+    assert (missing, link.right_fingerprints) == ([], ()), (missing, link)

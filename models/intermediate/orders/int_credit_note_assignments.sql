@@ -262,17 +262,24 @@ by_invoice_number as (
 ),
 
 latest_operator_links as (
-    -- The operator's latest link of each credit note (a later match moves it), and whether it
-    -- still holds: the credit note is as the operator saw it (a link made before links
-    -- carried fingerprints never lapses). A credit note restated since (another amount,
-    -- invoice or reference) is the rules' again, and its link is raised for review
-    -- (manual_link_changed), as a reconciliation's lapsed manual match is.
+    -- The operator's latest link of each credit note (a later match moves it): to an order, or
+    -- to an invoice and the order it bills; and whether it still holds. It holds while the
+    -- credit note is as the operator saw it (a link made before links carried fingerprints
+    -- never lapses) and the link still reaches one order. A credit note restated since
+    -- (another amount, invoice or reference), or linked to an invoice that has come to bill no
+    -- order or several, is the rules' again, and its link is raised for review
+    -- (manual_link_changed), as a reconciliation's lapsed manual match is. Before, such an
+    -- invoice link took the credit note out of every rule: it reached no order, and no other
+    -- way was tried.
     select
         latest.right_key as credit_note_id,
         latest.left_key,
+        coalesce(orders.order_id, single_order_invoices.order_id) as order_id,
+        case when orders.order_id is null then latest.left_key end as invoice_id,
         coalesce(
             latest.right_fingerprint in (credit_notes.record_fingerprint, credit_notes.legacy_fingerprint), true
-        ) as is_live
+        )
+        and coalesce(orders.order_id, single_order_invoices.order_id) is not null as is_live
     from (
         {{ recon_qualify('*', 'from operator_links where operator_links.is_linked', 'row_number() over (
             partition by operator_links.right_key order by operator_links.action_seq desc
@@ -280,19 +287,16 @@ latest_operator_links as (
     ) as latest
     inner join credit_notes
         on latest.right_key = credit_notes.credit_note_id
-),
-
-by_operator as (
-    -- The live link: an order, or an invoice and the order it bills.
-    select
-        latest.credit_note_id,
-        coalesce(orders.order_id, single_order_invoices.order_id) as order_id,
-        case when orders.order_id is null then latest.left_key end as invoice_id
-    from latest_operator_links as latest
     left join orders
         on latest.left_key = orders.order_id
     left join single_order_invoices
         on latest.left_key = single_order_invoices.invoice_id
+),
+
+by_operator as (
+    -- The live link.
+    select latest.credit_note_id, latest.order_id, latest.invoice_id
+    from latest_operator_links as latest
     where latest.is_live
 ),
 
