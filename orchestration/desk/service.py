@@ -131,10 +131,24 @@ def _parsed(entry: dict) -> dict:
             "client_name": entry["client_name"] or "",
             "record_id": entry["record_id"] or "",
             "currency": entry["currency"],
+            # The reporting amount (sorting, filters, totals, escalation) ...
             "amount": Decimal(entry["amount_at_risk_reporting"] or 0),
+            # ... and, where there is none, what the inbox shows instead: the exception's own
+            # amount and currency (invoice lines whose header has not arrived: currency
+            # unknown), or nothing (amount_out_of_range). Before, both showed 0.00.
+            "amount_shown": _own_amount_shown(entry),
             "is_current": bool(entry["is_current"]),
         },
     }
+
+
+def _own_amount_shown(entry: dict) -> str | None:
+    """None when the reporting amount is what the inbox shows; else the text in its place."""
+    if entry.get("amount_at_risk_reporting") is not None:
+        return None
+    if entry.get("amount_at_risk") is None:
+        return ""
+    return f"{Decimal(entry['amount_at_risk']):,.2f} {entry.get('currency') or '(currency unknown)'}"
 
 
 @dataclass

@@ -760,3 +760,16 @@ def test_healthz_tells_a_stranger_only_ok_and_a_signed_in_user_the_publication(r
     store_path().write_bytes(b"not a database" * 100)
     for response in (stranger.get("/healthz"), client.get("/healthz")):
         assert (response.status_code, response.json()) == (503, {"ok": False})
+
+
+def test_an_exception_with_no_reporting_amount_shows_its_own_in_the_inbox() -> None:
+    """A review: the inbox showed 0.00 for invoice lines whose header has not arrived (their
+    currency is the header's) and for amount_out_of_range (no amount fits)."""
+    from orchestration.desk.service import _own_amount_shown
+
+    assert _own_amount_shown({"amount_at_risk_reporting": "12.5", "amount_at_risk": "10", "currency": "EUR"}) is None
+    assert _own_amount_shown({"amount_at_risk_reporting": None, "amount_at_risk": "2000", "currency": None}) == (
+        "2,000.00 (currency unknown)"
+    )
+    assert _own_amount_shown({"amount_at_risk_reporting": None, "amount_at_risk": "7", "currency": "XTS"}) == "7.00 XTS"
+    assert _own_amount_shown({"amount_at_risk_reporting": None, "amount_at_risk": None, "currency": "USD"}) == ""
