@@ -7,6 +7,8 @@
 -- is not lost: its rows stay loaded, and `recon trace` shows them with their files. The total
 -- itself is too large for an amount column: amount_at_risk is null, the rule says why.
 -- Shaped like int_exception_breaks' all_breaks.
+{#- A date taken from when rows were loaded is no later than the run's business clock. #}
+{%- set as_of_date = 'cast(' ~ recon_at_utc(recon_as_of()) ~ ' as date)' %}
 with
 
 campaign_credits as (
@@ -35,7 +37,7 @@ invoices as (
         lines.invoice_id as record_id,
         min(headers.client_name_billed) as client_name,
         min(headers.currency) as currency,
-        coalesce(min(headers.issue_date), min(cast(lines.ingested_at as date))) as due_date
+        coalesce(min(headers.issue_date), least(min(cast(lines.ingested_at as date)), {{ as_of_date }})) as due_date
     from {{ ref('stg_billing__invoice_lines') }} as lines
     left join {{ ref('stg_billing__invoices') }} as headers
         on lines.invoice_id = headers.invoice_id
@@ -48,7 +50,7 @@ projects as (
         deliverables.project_id as record_id,
         min(deliverables.client_name) as client_name,
         min(deliverables.currency) as currency,
-        cast(min(coalesce(deliverables.completed_at, deliverables.ingested_at)) as date) as due_date
+        least(cast(min(coalesce(deliverables.completed_at, deliverables.ingested_at)) as date), {{ as_of_date }}) as due_date
     from {{ ref('stg_fulfilment__deliverables') }} as deliverables
     group by deliverables.project_id
     having not {{ recon_within_aggregate_range('sum(abs(cast(deliverables.deliverable_value as decimal(38, 4))))') }}

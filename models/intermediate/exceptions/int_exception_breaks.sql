@@ -1324,7 +1324,8 @@ headless_line_breaks as (
     -- carry is at risk until the header arrives; its currency is the header's, unknown until
     -- then (no reporting amount). Raised on the invoice, so `recon trace` shows the lines
     -- staged and the header's quarantined row with its reason. Business date: the day the
-    -- first of its lines was loaded (a line carries no date of its own).
+    -- first of its lines was loaded (a line carries no date of its own), or the run's
+    -- business day if that is earlier.
     select
         'invoice_lines_without_header' as exception_type,
         'stg_billing__invoices' as record_entity,
@@ -1333,7 +1334,9 @@ headless_line_breaks as (
         cast(null as string) as currency,
         cast(sum(lines.net_amount) as decimal(18, 4)) as amount_at_risk,
         cast(null as decimal(18, 4)) as amount_at_risk_reporting,
-        min(cast(lines.ingested_at as date)) as due_date
+        -- (no later than the run's business clock: a replay pinned to an earlier day must not
+        -- see a business date after it)
+        least(min(cast(lines.ingested_at as date)), cast({{ recon_at_utc(recon_as_of()) }} as date)) as due_date
     from {{ ref('stg_billing__invoice_lines') }} as lines
     where not exists (
         select 1
