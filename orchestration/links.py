@@ -197,8 +197,9 @@ def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Lin
     """What the published copy lacks for a credit-note link: the credit notes, and for each
     order-or-invoice key an order, or an invoice that bills exactly one order (a link to an
     invoice that bills none or several could credit nobody: the refusal names them); and the
-    link with each credit note's fingerprint (marts.fct_credit_notes.record_fingerprint), so
-    a credit note restated since suspends the link (manual_link_changed).
+    link with each credit note's fingerprint (marts.fct_credit_notes.record_fingerprint) and,
+    for an invoice, the order it bills ("bills:SO-1"), so a credit note restated since, or an
+    invoice billing another order since, suspends the link (manual_link_changed).
 
     The credit notes are looked up in marts.fct_credit_notes, which every publication
     carries. A copy published before it existed is checked against the staged credit notes
@@ -225,7 +226,9 @@ def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Lin
                 ).fetchall()
             )
             missing += [f"credit note {k}" for k in link.right if k not in found]
+        left_prints: list[str | None] = []
         for key in link.left:
+            left_prints.append(None)
             if con.execute("select 1 from marts.fct_reconciled_orders where order_id = ?", [key]).fetchall():
                 continue
             if not con.execute(
@@ -250,10 +253,16 @@ def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Lin
             if len(billed) != 1:
                 what = f"bills {len(billed)} orders ({', '.join(billed[:5])})" if billed else "bills no order"
                 missing.append(f"order {key} (invoice {key} {what}: link the credit note to the order it credits)")
+            else:
+                # What the operator saw of an invoice: the one order it bills. An invoice that
+                # comes to bill another order (restated, or matched anew) lapses the link
+                # (int_credit_note_assignments), so the credit does not move between orders
+                # on an old decision.
+                left_prints[-1] = f"bills:{billed[0]}"
         prints = tuple(found.get(k) for k in link.right)
-        if not any(prints):
+        if not any(prints) and not any(left_prints):
             return missing, link
-        return missing, dataclasses.replace(link, left_fingerprints=(None,) * len(link.left), right_fingerprints=prints)
+        return missing, dataclasses.replace(link, left_fingerprints=tuple(left_prints), right_fingerprints=prints)
     finally:
         con.close()
 

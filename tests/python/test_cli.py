@@ -790,3 +790,6 @@ def test_a_credit_note_link_on_a_copy_published_before_credit_notes_still_checks
     assert missing == ["order or invoice INV-NOPE"], missing
     missing, link = links.look_up(links.Link(links.CREDIT_NOTES, ("SO-1",), ("CN-1",)), serving)
     assert (missing, link.right_fingerprints) == ([], ()), (missing, link)
+    # A link to an invoice records the order it bills: billing another one since lapses it.
+    missing, link = links.look_up(links.Link(links.CREDIT_NOTES, ("INV-1",), ("CN-1",)), serving)
+    assert (missing, link.left_fingerprints) == ([], ("bills:SO-1",)), (missing, link)

@@ -265,9 +265,9 @@ latest_operator_links as (
     -- The operator's latest link of each credit note (a later match moves it): to an order, or
     -- to an invoice and the order it bills; and whether it still holds. It holds while the
     -- credit note is as the operator saw it (a link made before links carried fingerprints
-    -- never lapses) and the link still reaches one order. A credit note restated since
-    -- (another amount, invoice or reference), or linked to an invoice that has come to bill no
-    -- order or several, is the rules' again, and its link is raised for review
+    -- never lapses) and the link still reaches one order, the one the operator saw. A credit
+    -- note restated since (another amount, invoice or reference), or linked to an invoice that
+    -- has come to bill no order, several, or another one, is the rules' again, and its link is raised for review
     -- (manual_link_changed), as a reconciliation's lapsed manual match is. Before, such an
     -- invoice link took the credit note out of every rule: it reached no order, and no other
     -- way was tried.
@@ -279,7 +279,13 @@ latest_operator_links as (
         coalesce(
             latest.right_fingerprint in (credit_notes.record_fingerprint, credit_notes.legacy_fingerprint), true
         )
-        and coalesce(orders.order_id, single_order_invoices.order_id) is not null as is_live
+        and coalesce(orders.order_id, single_order_invoices.order_id) is not null
+        -- a link to an invoice recorded the order it billed ("bills:<order>"): billing another
+        -- order since (restated, or matched anew) is a change to review, not a credit to move
+        and coalesce(
+            orders.order_id is not null or latest.left_fingerprint = 'bills:' || single_order_invoices.order_id,
+            true
+        ) as is_live
     from (
         {{ recon_qualify('*', 'from operator_links where operator_links.is_linked', 'row_number() over (
             partition by operator_links.right_key order by operator_links.action_seq desc
