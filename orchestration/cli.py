@@ -882,7 +882,24 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
                 echo("    no candidates listed: the record is matched; the break is in its amounts")
             else:
                 echo("    no candidates: no record of the other side was close enough to score")
-    if not reconciliations:
+    from orchestration import links
+
+    if entry["record_entity"] == links.CREDIT_NOTE_ENTITY:
+        # A credit note is in no reconciliation's records: its links by hand are what an
+        # operator reviewing it needs (a lapsed link's review named none of them before).
+        said = store.links_of(links.CREDIT_NOTES, entry["record_id"])
+        for word in said:
+            how = "linked" if word["linked"] else "moved by a later link" if word["action"] == "match" else "unmatched"
+            pair = f"{word['left']} ↔ {word['right']}"
+            echo(f"  {'by hand (credit_notes)':<26} {pair}: {how} by {word['actor']} (#{word['seq']})")
+        if entry["exception_type"] == "manual_link_changed":
+            echo(
+                "  the link above no longer decides it: the credit note was restated since, or the invoice it names "
+                "bills no order, several or another one; match again (--with ORDER or INVOICE) or unmatch"
+            )
+        elif not said:
+            echo("  not linked by hand: link it with recon exceptions match ID --with ORDER (or INVOICE)")
+    elif not reconciliations:
         echo("  not a record any reconciliation matches")
     if state.status == "claimed":
         echo(

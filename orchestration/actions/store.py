@@ -687,6 +687,17 @@ class ActionStore:
             eid = self.resolve_id(exception_id, con)
             return [dict(r) for r in con.execute("select * from actions where exception_id = ? order by seq", [eid])]
 
+    def links_of(self, reconciliation: str, right_key: str) -> list[dict]:
+        """The operators' last word on each pair of ``reconciliation`` naming ``right_key``
+        (as the engine reads them; _link_words), oldest first: what `recon exceptions show`
+        prints of a record linked by hand, whichever exception the link was recorded on."""
+        with self._connect() as con:
+            words = self._link_words(con, reconciliation)
+        return sorted(
+            ({"left": left, "right": right, **word} for (left, right), word in words.items() if right == right_key),
+            key=lambda w: w["seq"],
+        )
+
     def catalog_entry(self, exception_id: str) -> dict:
         with self._connect() as con:
             eid = self.resolve_id(exception_id, con)

@@ -241,6 +241,11 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
         " where exception_type = 'manual_link_changed' and record_id = 'CN-10'",
     )
     assert (status, at_risk) == ("open", 0), (status, at_risk)
+    # The review says which link lapsed, though it was made on another exception.
+    capsys.readouterr()
+    assert recon("exceptions", "show", changed[:12]) == 0
+    shown = capsys.readouterr().out
+    assert "INV-01043 ↔ CN-10: linked by alice (#" in shown and "no longer decides it" in shown, shown
 
     # Reviewed by operations, who own manual_link_changed (seed exception_policy): paul links
     # the 95.00 note again, from the review itself; the next run credits it.
