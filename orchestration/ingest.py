@@ -2078,5 +2078,15 @@ def describe(outcome: FileOutcome) -> str:
     for example in outcome.examples:
         buf.write(f"\n    {one_line(example)}")
     if outcome.rows_quarantined > len(outcome.examples) and outcome.examples:
-        buf.write(f"\n    and {outcome.rows_quarantined - len(outcome.examples):,} more: recon status --working")
+        # Where the rest are, row by row (recon status groups them by reason only): a query to
+        # paste, when the file's name is safe inside its quotes; else the table to read.
+        rest = f"\n    and {outcome.rows_quarantined - len(outcome.examples):,} more"
+        if re.fullmatch(r"[A-Za-z0-9._/ -]+", outcome.source_file):
+            rest += (
+                ': recon query --working "select row_number, column_name, reason from raw.quarantine'
+                f" where source_file = '{outcome.source_file}' order by row_number\""
+            )
+        else:
+            rest += ": raw.quarantine lists each (recon query --working), by source_file, row and column"
+        buf.write(rest)
     return buf.getvalue()

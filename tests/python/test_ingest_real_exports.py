@@ -145,7 +145,13 @@ def test_a_number_written_for_people_is_quarantined_with_the_fix(recon_home: Pat
         "parentheses ((12.00)); write it with a minus sign (-12.00), or as a credit in its own file if the "
         "column takes no negatives, and re-drop the file"
     )
-    assert shown[-1] == f"    and {len(NUMBERS_FOR_PEOPLE) - 3} more: recon status --working", shown
+    # The rest, row by row: a query to paste (recon status groups them by reason only).
+    query = (
+        "select row_number, column_name, reason from raw.quarantine"
+        " where source_file = 'crm/orders/people.csv' order by row_number"
+    )
+    assert shown[-1] == f'    and {len(NUMBERS_FOR_PEOPLE) - 3} more: recon query --working "{query}"', shown
+    assert len(rows(recon_home, query)) == len(NUMBERS_FOR_PEOPLE)
     found = dict(rows(recon_home, "select original_value, reason from raw.quarantine where column_name = 'amount'"))
     for value, hint in NUMBERS_FOR_PEOPLE:
         assert hint in found[value], (value, found[value])
