@@ -1500,7 +1500,7 @@ def _ingest_file(
         con.execute("begin transaction")
         outcome.status = "rejected"
         outcome.rows_loaded = outcome.rows_quarantined = 0
-        outcome.rows_read = _rows_in_rejected_file(path, fmt)
+        outcome.rows_read = _rows_in_rejected_file(path, fmt, contract.ENTITY_BY_TABLE.get(f"{source}__{entity_name}"))
         outcome.is_restatement, outcome.supersedes_batch_id = False, None
         outcome.supersedes_batch_ids, outcome.superseded_on_arrival_by, outcome.keys_withdrawn = [], None, 0
         outcome.exported_at = None
@@ -1626,11 +1626,13 @@ def _keys_missing(con: duckdb.DuckDBPyConnection, ent: Entity, replaced: list[in
     )
 
 
-def _rows_in_rejected_file(path: Path, fmt: str | None) -> int:
+def _rows_in_rejected_file(path: Path, fmt: str | None, ent: Entity | None = None) -> int:
     """The rows a rejected file holds, logged as read (and all rejected) so that read =
     loaded + quarantined + rejected adds up: Parquet's row count from its footer; otherwise
     its non-blank lines, less a CSV's header (a quoted value spanning lines counts each
-    line). 0 when it cannot be read at all or is of a type ingestion does not read."""
+    line) and, for a report whose header sits below a title (_header_below), the lines above
+    it (a tryout: one data row under Microsoft Advertising's ten report lines was logged as
+    ten read). 0 when it cannot be read at all or is of a type ingestion does not read."""
     if fmt is None:
         return 0
     try:
@@ -1638,14 +1640,17 @@ def _rows_in_rejected_file(path: Path, fmt: str | None) -> int:
             return int(pq.ParquetFile(path).metadata.num_rows)
         with path.open("rb") as fh:
             utf16 = fh.read(2) in (b"\xff\xfe", b"\xfe\xff")
+        header = _header_below(path, ent) if fmt == "csv" and ent is not None and not utf16 else None
         if utf16:  # its newlines are two bytes; read as text
             with path.open(encoding="utf-16", errors="replace") as fh:
                 lines = sum(1 for line in fh if line.strip())
         else:
             with path.open("rb") as fh:
-                lines = sum(1 for line in fh if line.strip())
-    except (OSError, pa.ArrowException):
+                lines = sum(1 for n, line in enumerate(fh, start=1) if line.strip() and n > (header or 0))
+    except (OSError, pa.ArrowException, UnicodeError):
         return 0
+    if header:
+        return lines  # the lines below the header: its rows
     return lines if fmt == "jsonl" else max(lines - 1, 0)
 
 

@@ -482,6 +482,8 @@ def test_a_header_below_a_microsoft_ads_preamble_is_named_not_called_missing_col
     (outcome,) = run(recon_home).files
     assert outcome.status == "rejected"
     assert "the header is on line 11: delete the 10 line(s) above it" in outcome.message, outcome.message
+    # One row under the report's lines: one read and rejected, not ten (the preamble is no row).
+    assert (outcome.rows_read, outcome.rows_rejected) == (1, 1), outcome
 
 
 def test_a_quickbooks_total_for_row_is_quarantined_as_a_summary(recon_home: Path) -> None:
