@@ -166,7 +166,7 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     capsys.readouterr()
     assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
                  "--with", "NO-SUCH-ORDER") == 4  # fmt: skip
-    assert "no left NO-SUCH-ORDER" in capsys.readouterr().err
+    assert "no order NO-SUCH-ORDER" in capsys.readouterr().err
     # A reason code is required, and must be one for match.
     assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--with", order) == 3
     assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--reason", "wrong_match",
