@@ -17,13 +17,9 @@
     are unused: recon_record_fingerprint reads the names, in sorted order). The client name as
     the rules read it (normalised), as a reconciliation's records fingerprint theirs: billing
     sending the note again as "ACME  widgets" changes nothing the rules decide, and lapsed the
-    link. Links recorded with the name as exported (legacy_columns, before) still hold. #}
+    link. #}
 {%- set fingerprint_columns = {
     'invoice_id': none, 'client_name_normalised': none, 'reference': none, 'issue_date': none,
-    'currency': none, 'net_amount': none, 'credit_reason': none
-} %}
-{%- set legacy_columns = {
-    'invoice_id': none, 'client_name_billed': none, 'reference': none, 'issue_date': none,
     'currency': none, 'net_amount': none, 'credit_reason': none
 } %}
 with
@@ -35,9 +31,7 @@ credit_notes as (
     select
         notes.*,
         {{ recon_record_fingerprint({'columns': fingerprint_columns}, 'notes') }}
-            as record_fingerprint,
-        {{ recon_record_fingerprint({'columns': legacy_columns}, 'notes') }}
-            as legacy_fingerprint
+            as record_fingerprint
     from {{ ref('stg_billing__credit_notes') }} as notes
 ),
 
@@ -277,7 +271,7 @@ latest_operator_links as (
         coalesce(orders.order_id, single_order_invoices.order_id) as order_id,
         case when orders.order_id is null then latest.left_key end as invoice_id,
         coalesce(
-            latest.right_fingerprint in (credit_notes.record_fingerprint, credit_notes.legacy_fingerprint), true
+            latest.right_fingerprint = credit_notes.record_fingerprint, true
         )
         and coalesce(orders.order_id, single_order_invoices.order_id) is not null
         -- a link to an invoice recorded the order it billed ("bills:<order>"): billing another
