@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "2.6.0"
+CONTRACT_VERSION = "2.7.0"
 
 # What changed, newest first. Additive changes keep older files loading: a column that
 # a file lacks is loaded as null unless it is required.
 CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.7.0",
+        "An amount in a row that carries its currency has that currency's range: below 10^10 in USD, EUR, "
+        "GBP, CAD, AUD and CHF, 10^11 in SEK, 10^12 in JPY (it was 10^12 in every currency). Converted into "
+        "another currency, an amount is multiplied by the ratio of their rates: 999,999,999,999 GBP is about "
+        "2 x 10^14 JPY, which overflowed the models and stopped every run. Such rows are quarantined with "
+        "the range in the reason. A total formed from many rows (a campaign, an invoice, a project, an "
+        "order's legs) past its currency's range is held out and raised as `amount_out_of_range`. Rows "
+        "loaded before keep loaded; no real export is known to hold such an amount.",
+    ),
     (
         "2.6.0",
         "A whole number may group its digits by commas in threes (6,114 or 1,755,879, as Google Ads writes "
@@ -103,6 +113,27 @@ KIND_SQL_TYPE = {
 MAX_ABS_DECIMAL = 10**12  # exclusive: up to 999,999,999,999.9999
 MAX_ABS_INTEGER = 10**12
 MIN_DATE, MAX_DATE = "2000-01-01", "2099-12-31"
+
+# The range of an amount in each currency (exclusive, in absolute value): tighter than
+# MAX_ABS_DECIMAL for a currency worth more than a yen. The models convert amounts between
+# currencies (a USD order against a JPY invoice, a reporting currency of JPY), multiplying
+# by the ratio of two rates: up to about 208 (GBP to JPY) at the seeded rates, so one
+# 999,999,999,999 GBP amount became 2 x 10^14 JPY, past DECIMAL(18, 4), and stopped every
+# run. At these limits every amount converts into every currency below 10^13 (a singular
+# dbt test checks the seeded rates keep that: tests/assert_fx_rates_keep_amount_limits.sql).
+# Rendered into macros/contract/recon_amount_limit.sql for totals formed in the models.
+AMOUNT_LIMITS: dict[str, int] = {
+    "USD": 10**10,
+    "EUR": 10**10,
+    "GBP": 10**10,
+    "CAD": 10**10,
+    "AUD": 10**10,
+    "CHF": 10**10,
+    "SEK": 10**11,
+    "JPY": 10**12,
+}
+# What a converted amount stays below, at the limits above and the seeded rates.
+MAX_ABS_CONVERTED = 10**13
 
 KIND_FORMAT = {
     "string": "text",
@@ -204,6 +235,24 @@ class Entity:
 
 def _c(name, kind, required, description, example, allowed=(), negative="", since="1.0.0", max_abs=None):
     return Column(name, kind, required, description, example, tuple(allowed), negative, since, max_abs)
+
+
+def currency_limits(col: Column, ent: Entity) -> dict[int, tuple[str, ...]]:
+    """For an amount column of an entity that carries its currency: each limit and the
+    currencies it holds for (AMOUNT_LIMITS), smallest first. Empty for any other column (a
+    quantity, a rate, an amount whose currency is another row's)."""
+    if col.kind != "decimal" or col.max_abs or col.name.endswith("_rate") or "currency" not in ent.column_names:
+        return {}
+    out: dict[int, tuple[str, ...]] = {}
+    for currency, limit in sorted(AMOUNT_LIMITS.items(), key=lambda item: item[1]):
+        out[min(limit, MAX_ABS_DECIMAL)] = out.get(min(limit, MAX_ABS_DECIMAL), ()) + (currency,)
+    return out
+
+
+def currency_range(limits: dict[int, tuple[str, ...]]) -> str:
+    """The limits of currency_limits as a sentence part: "below 10,000,000,000 in USD, EUR;
+    below 1,000,000,000,000 in JPY" (in absolute value)."""
+    return "; ".join(f"below {limit:,} in {', '.join(currencies)}" for limit, currencies in limits.items())
 
 
 def column_range(col: Column) -> str:

@@ -181,10 +181,18 @@ def contract_markdown() -> str:
         "holding a NUL byte (a binary or damaged export). Tighter ranges and rules across columns are",
         "listed per entity.",
         "",
-        "Totals formed from many rows keep the same range: a campaign whose delivery rows or platform",
-        "credits, an invoice whose lines, or a project whose deliverables add up (in absolute value) to",
-        f"{contract.MAX_ABS_DECIMAL:,} or more is held out of matching and raised as `amount_out_of_range`;",
-        "its rows stay loaded and the run goes on (docs/exceptions.md).",
+        "An amount in a row that carries its currency has that currency's range, tighter for a currency",
+        "worth more than a yen: the models convert amounts between currencies (a USD order against a JPY",
+        "invoice, a reporting currency of JPY), multiplying by the ratio of two rates, and the result must",
+        f"stay one they compute with. The ranges ({contract.currency_range(_money_limits())}, in absolute",
+        f"value) convert into every traded currency below {contract.MAX_ABS_CONVERTED:,} at the seeded",
+        "rates; a dbt test on `seeds/fx_rates.csv` stops the build if a rate breaks that.",
+        "",
+        "Totals formed from many rows keep the same range in their currency: a campaign whose delivery",
+        "rows or platform credits, an invoice whose lines, or a project whose deliverables add up (in",
+        "absolute value) past it is held out of matching, and an order whose matched records add up past",
+        "the order currency's range is held out of the reconciled dataset; each is raised as",
+        "`amount_out_of_range`, its rows stay loaded and the run goes on (docs/exceptions.md).",
     ]
     for source, about in contract.SOURCES.items():
         lines += ["", f"## `{source}` — {about}"]
@@ -207,6 +215,8 @@ def contract_markdown() -> str:
                     meaning += f" Negative: {negative}."
                 if c.max_abs:
                     meaning += f" Range: {contract.column_range(c)}."
+                elif contract.currency_limits(c, ent):
+                    meaning += f" Range: {contract.currency_range(contract.currency_limits(c, ent))} (since v2.7.0)."
                 if c.since != "1.0.0":
                     meaning += f" (since v{c.since})"
                 lines.append(f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {meaning} | `{c.example}` |")
@@ -226,12 +236,46 @@ def contract_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _money_limits() -> dict[int, tuple[str, ...]]:
+    orders = next(e for e in contract.ENTITIES if e.name == "orders")
+    return contract.currency_limits(next(c for c in orders.columns if c.name == "amount"), orders)
+
+
+def amount_limit_macro() -> str:
+    """The dbt macro giving an amount's range in its currency (contract.AMOUNT_LIMITS), for
+    the totals the models form from many rows."""
+    whens = "\n".join(
+        f"        when '{currency}' then cast({min(limit, contract.MAX_ABS_DECIMAL)} as decimal(38, 4))"
+        for currency, limit in contract.AMOUNT_LIMITS.items()
+    )
+    return (
+        "{#- Rendered from orchestration/contract.py (AMOUNT_LIMITS) by `recon contract --write`: edit the\n"
+        "    contract, not this file. The range (exclusive, in absolute value) of an amount in `currency`: at\n"
+        "    these limits every amount converts into every traded currency below\n"
+        f"    {contract.MAX_ABS_CONVERTED:,} at the seeded rates (tests/assert_fx_rates_keep_amount_limits.sql).\n"
+        "    A null or unknown currency (nothing is converted) has the general range,\n"
+        f"    {contract.MAX_ABS_DECIMAL:,}. -#}}\n"
+        "{% macro recon_amount_limit(currency) -%}\n"
+        "    case upper({{ currency }})\n"
+        f"{whens}\n"
+        f"        else cast({contract.MAX_ABS_DECIMAL} as decimal(38, 4))\n"
+        "    end\n"
+        "{%- endmacro %}\n"
+        "\n"
+        "{#- What every amount, converted into any traded currency, stays below (the singular test's bound). -#}\n"
+        "{% macro recon_max_abs_converted() -%}\n"
+        f"    cast({contract.MAX_ABS_CONVERTED} as decimal(38, 4))\n"
+        "{%- endmacro %}\n"
+    )
+
+
 def rendered_files(project_dir: Path = PROJECT_DIR) -> dict[Path, str]:
     from orchestration import policy_docs
 
     files = {
         project_dir / "docs" / "landing_contract.md": contract_markdown(),
         project_dir / "docs" / "exceptions.md": policy_docs.exceptions_markdown(project_dir),
+        project_dir / "macros" / "contract" / "recon_amount_limit.sql": amount_limit_macro(),
     }
     for source in contract.SOURCES:
         files[project_dir / "models" / "staging" / source / f"_{source}__sources.yml"] = sources_yaml(source)

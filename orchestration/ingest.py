@@ -482,6 +482,24 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
             number = f"try_cast({text} as HUGEINT)"
         bound = col.max_abs or (contract.MAX_ABS_DECIMAL if col.kind == "decimal" else contract.MAX_ABS_INTEGER)
         checks.append((f"abs({number}) >= cast(? as HUGEINT)", [str(bound), out_of_range]))
+        limits = contract.currency_limits(col, ent) if ent is not None else {}
+        for limit, currencies in limits.items():
+            if limit >= bound:
+                continue
+            # An amount worth more than a yen has a tighter range: converted into another
+            # currency it must still be one the models compute with (contract.AMOUNT_LIMITS).
+            checks.append(
+                (
+                    f"abs({number}) >= cast(? as HUGEINT) and list_contains(?, upper(trim({_ident('currency')})))",
+                    [
+                        str(limit),
+                        list(currencies),
+                        f"out of range: {col.name} in {', '.join(currencies)} must be below {limit:,} in absolute "
+                        f"value ({contract.currency_range(limits)}), so that converted into any other currency it "
+                        "stays within what the models compute with; correct the value and re-drop the file",
+                    ],
+                )
+            )
         if not col.negative:
             checks.append(
                 (

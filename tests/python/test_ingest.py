@@ -232,17 +232,24 @@ def test_values_outside_the_contract_range_are_quarantined(recon_home: Path) -> 
     write(
         recon_home / "landing/crm/orders/o.csv",
         orders_csv(
-            order_row("1", amount="999999999999.9999"),
-            order_row("2", amount="99999999999999.9999"),
+            order_row("1", amount="999999999999.9999", currency="JPY"),
+            order_row("2", amount="99999999999999.9999", currency="JPY"),
             order_row("3", amount="-5.00"),
             order_row("4", service_start_date="2026-02-01", service_end_date="2026-01-31"),
             order_row("5", service_end_date="9999-12-31"),
             order_row("6", updated_at="9999-01-01T00:00:00Z"),
             order_row("7", service_start_date="1899-12-31"),
+            # A currency worth more than a yen has a tighter range (contract.AMOUNT_LIMITS):
+            # 999,999,999,999 GBP converted into JPY overflowed DECIMAL(18, 4) in the models.
+            order_row("8", amount="9999999999.9999", currency="GBP"),
+            order_row("9", amount="10000000000", currency="GBP"),
+            order_row("10", amount="-10000000000.00", currency=" usd "),
+            order_row("11", amount="99999999999.9999", currency="SEK"),
+            order_row("12", amount="100000000000", currency="sek"),
         ),
     )
     (outcome,) = run(recon_home).files
-    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (7, 1, 6)
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (12, 3, 9)
     found = rows(recon_home, "select row_number, column_name, original_value, reason from raw.quarantine order by 1")
     assert [(r, c, v) for r, c, v, _ in found] == [
         (2, "amount", "99999999999999.9999"),
@@ -251,12 +258,20 @@ def test_values_outside_the_contract_range_are_quarantined(recon_home: Path) -> 
         (5, "service_end_date", "9999-12-31"),
         (6, "updated_at", "9999-01-01T00:00:00Z"),
         (7, "service_start_date", "1899-12-31"),
+        (9, "amount", "10000000000"),
+        (10, "amount", "-10000000000.00"),
+        (12, "amount", "100000000000"),
     ]
     reasons = [reason for *_, reason in found]
     assert "out of range" in reasons[0] and "1,000,000,000,000" in reasons[0]
     assert "negative value not expected" in reasons[1]
     assert "before service_start_date" in reasons[2]
-    assert all("2000-01-01 to 2099-12-31" in r for r in reasons[3:])
+    assert all("2000-01-01 to 2099-12-31" in r for r in reasons[3:6])
+    assert reasons[6].startswith("out of range: amount in USD, EUR, GBP, CAD, AUD, CHF must be below 10,000,000,000")
+    assert "converted into any other currency" in reasons[6] and "below 1,000,000,000,000 in JPY" in reasons[6]
+    # A negative order amount is quarantined as out of range first: its size is the problem.
+    assert reasons[7].startswith("out of range: amount in USD, EUR")
+    assert reasons[8].startswith("out of range: amount in SEK must be below 100,000,000,000")
 
 
 def test_only_an_empty_field_is_missing(recon_home: Path) -> None:

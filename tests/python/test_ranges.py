@@ -26,16 +26,20 @@ EDGE_DECIMAL = Decimal(contract.MAX_ABS_DECIMAL) - Decimal("0.0001")
 EDGE_INTEGER = contract.MAX_ABS_INTEGER - 1
 
 
-def _value(ent: contract.Entity, col: contract.Column, high: bool) -> str:
-    """The value at the edge of ``col``'s range (``high``: the top, else the bottom)."""
+def _value(ent: contract.Entity, col: contract.Column, high: bool, currency: str | None) -> str:
+    """The value at the edge of ``col``'s range (``high``: the top, else the bottom), an
+    amount's in ``currency`` (contract.AMOUNT_LIMITS) when its row carries one."""
     if col.kind == "decimal":
         if col.name in ("quantity",):
             return "999.9999" if high else ("-999.9999" if col.negative else "0")
+        limit = contract.MAX_ABS_DECIMAL
+        if currency and "currency" in ent.column_names:
+            limit = min(limit, contract.AMOUNT_LIMITS[currency])
         if col.name in ("unit_value", "unit_price"):
-            # Rules bound quantity × unit value below 10^12: stay just inside.
-            top = "999999999.9999"
+            # Rules bound quantity x unit value below the range: stay just inside.
+            top = str(Decimal(limit) / 1000 - Decimal("0.0001"))
             return top if high else ("-" + top if col.negative else "0")
-        top = str(EDGE_DECIMAL)
+        top = str(Decimal(limit) - Decimal("0.0001"))
         return top if high else ("-" + top if col.negative else "0")
     if col.kind == "integer":
         return str(EDGE_INTEGER) if high else ("-" + str(EDGE_INTEGER) if col.negative else "0")
@@ -43,15 +47,23 @@ def _value(ent: contract.Entity, col: contract.Column, high: bool) -> str:
         return contract.MAX_DATE if high else contract.MIN_DATE
     if col.kind == "timestamp":
         return contract.MAX_DATE + "T23:59:59Z" if high else contract.MIN_DATE + "T00:00:00Z"
+    if col.kind == "currency":
+        return currency or col.example
     if col.allowed:
         return col.allowed[0]
     return col.example
 
 
+# Each edge row: the top or the bottom of every range, in a currency. JPY has the widest
+# range (10^12), GBP the tightest (10^10) and the highest rate, so its top converts into JPY
+# as the largest amount any model sees.
+EDGES = ((True, "JPY"), (False, "JPY"), (True, "GBP"))
+
+
 def _edge_rows(ent: contract.Entity) -> list[dict[str, str]]:
     out = []
-    for n, high in enumerate((True, False), start=1):
-        row = {c.name: _value(ent, c, high) for c in ent.columns}
+    for n, (high, currency) in enumerate(EDGES, start=1):
+        row = {c.name: _value(ent, c, high, currency) for c in ent.columns}
         for key in ent.key:
             col = next(c for c in ent.columns if c.name == key)
             if col.kind == "string":
@@ -88,6 +100,7 @@ def edge_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
             beyond[number.name] = str(contract.MAX_ABS_DECIMAL)
             _write(home / "landing" / ent.source / ent.name / "beyond.csv", [beyond])
     _write_many_rows_at_the_edge(home / "landing")
+    _write_conversions_at_the_edge(home / "landing")
     ok = pipeline.run_pipeline()
     yield home, ok
     mp.undo()
@@ -129,6 +142,92 @@ def _write_many_rows_at_the_edge(landing: Path) -> None:
     ])  # fmt: skip
 
 
+GBP_TOP = str(Decimal(contract.AMOUNT_LIMITS["GBP"]) - Decimal("0.0001"))
+JPY_TOP = str(EDGE_DECIMAL)
+
+
+def _write_conversions_at_the_edge(landing: Path) -> None:
+    """Amounts at the top of the tightest range converted into the weakest currency, and an
+    order whose MANY matched campaigns, each within range, add up past it.
+
+    Before contract 2.7.0 every currency had the range 10^12: 999,999,999,999 GBP on an order
+    quoted by a JPY invoice (the pairs convert the order into the invoice's currency) or spent
+    by a GBP campaign on a JPY order was about 2 x 10^14 JPY, and the run stopped."""
+    order = {"order_type": "insertion_order", "service_start_date": "2026-03-01", "service_end_date": "2026-03-31",
+             "status": "booked", "updated_at": "2026-02-20T09:30:00Z"}  # fmt: skip
+    _write(landing / "crm/orders/conversions.csv", [
+        {**order, "order_id": "FX-GBP", "client_id": "C-FX1", "client_name": "Edge Fx One",
+         "order_ref": "PO-EDGE-FX-1", "amount": GBP_TOP, "currency": "GBP"},
+        {**order, "order_id": "FX-JPY", "client_id": "C-FX2", "client_name": "Edge Fx Two",
+         "order_ref": "PO-EDGE-FX-2", "amount": "1000000", "currency": "JPY"},
+        {**order, "order_id": "MANY-CAMPAIGNS", "client_id": "C-FX3", "client_name": "Edge Fx Three",
+         "order_ref": "PO-EDGE-FX-3", "amount": "5000", "currency": "JPY"},
+        # One step past GBP's range: quarantined, naming the currency's range.
+        {**order, "order_id": "BEYOND-GBP", "client_id": "C-FX1", "client_name": "Edge Fx One",
+         "order_ref": "PO-EDGE-FX-4", "amount": str(contract.AMOUNT_LIMITS["GBP"]), "currency": "GBP"},
+    ])  # fmt: skip
+    _write(landing / "billing/invoices/conversions.csv", [
+        {"invoice_id": "FX-JPY-INV", "client_name": "Edge Fx One", "reference": "PO-EDGE-FX-1",
+         "issue_date": "2026-04-03", "currency": "JPY", "net_amount": "1000", "tax_amount": "0",
+         "total_amount": "1000", "status": "issued"},
+    ])  # fmt: skip
+    _write(landing / "billing/invoice_lines/conversions.csv", [
+        {"invoice_id": "FX-JPY-INV", "line_number": "1", "reference": "PO-EDGE-FX-1", "net_amount": "1000"},
+    ])  # fmt: skip
+    day = {"platform": "meta", "account_id": "act_fx", "delivery_date": "2026-03-05"}
+    _write(landing / "ads/delivery/conversions.csv", [
+        {**day, "campaign_id": "FX-GBP-CMP", "campaign_name": "Edge Fx Two | PO-EDGE-FX-2 | Spring",
+         "spend": GBP_TOP, "currency": "GBP"},
+    ] + [
+        {**day, "campaign_id": f"MANY-CAMPAIGNS-{n}", "campaign_name": "Edge Fx Three | PO-EDGE-FX-3 | Summer",
+         "spend": JPY_TOP, "currency": "JPY"}
+        for n in range(MANY)
+    ])  # fmt: skip
+
+
+def test_amounts_at_the_edge_convert_into_any_currency_and_an_order_past_the_range_is_held_out(
+    edge_home: tuple[Path, bool],
+) -> None:
+    home, ok = edge_home
+    assert ok, "a run with amounts the contract accepts, converted between currencies, must publish"
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        orders = dict(
+            con.execute(
+                "select order_id, delivered_amount from marts.fct_reconciled_orders"
+                " where order_id in ('FX-GBP', 'FX-JPY', 'MANY-CAMPAIGNS')"
+            ).fetchall()
+        )
+        compared = con.execute(
+            "select max(left_amount_compared) from intermediate.int_orders_invoices__pairs"
+            " where left_key = 'FX-GBP' and right_currency = 'JPY'"
+        ).fetchone()[0]
+        many = con.execute(
+            "select count(*), count(distinct decisions.left_key) from raw.ads__delivery as delivery"
+            " left join intermediate.int_delivery_orders__decisions as decisions"
+            " on decisions.right_key = delivery.campaign_id and decisions.decision = 'matched'"
+            " where delivery.campaign_id like 'MANY-CAMPAIGNS-%'"
+        ).fetchone()
+        held_out = con.execute(
+            "select order_id, legs_out_of_range from intermediate.int_orders_out_of_range"
+        ).fetchall()
+        beyond = con.execute(
+            "select column_name, reason from raw.quarantine where source_file like '%orders/conversions.csv'"
+        ).fetchall()
+    finally:
+        con.close()
+    # The GBP order and the GBP campaign on a JPY order are converted, about 208 times larger.
+    assert set(orders) == {"FX-GBP", "FX-JPY"}, orders
+    assert orders["FX-JPY"] > 10**12, orders
+    assert compared is not None and compared > 10**12, compared
+    # MANY campaigns, each within JPY's range, all matched to one order whose delivered leg
+    # adds up past it: the order is held out (raised: the test below), its campaigns loaded.
+    assert many == (MANY, 1), many
+    assert held_out == [("MANY-CAMPAIGNS", "delivered")], held_out
+    assert [column for column, _ in beyond] == ["amount"], beyond
+    assert beyond[0][1].startswith("out of range: amount in USD, EUR, GBP, CAD, AUD, CHF must be below 10,000,000,000")
+
+
 def test_a_run_with_every_value_at_the_edge_of_its_range_publishes(edge_home: tuple[Path, bool]) -> None:
     home, ok = edge_home
     assert ok, "a run with values the contract accepts failed: see the log above"
@@ -140,7 +239,7 @@ def test_a_run_with_every_value_at_the_edge_of_its_range_publishes(edge_home: tu
                 f'select count(*) from raw."{ent.table}" where _source_file like ?',  # table name from the contract
                 [f"%/{ent.name}/edges.csv"],
             ).fetchone()[0]
-            assert loaded == 2, f"{ent.table}: {loaded} of 2 edge rows loaded"
+            assert loaded == len(EDGES), f"{ent.table}: {loaded} of {len(EDGES)} edge rows loaded"
         quarantined = con.execute(
             "select source_file, column_name, reason from raw.quarantine where source_file like '%beyond.csv'"
         ).fetchall()
@@ -181,9 +280,16 @@ def test_records_whose_rows_add_up_past_the_range_are_held_out_and_raised(edge_h
         con.close()
     assert loaded == {"delivery": MANY, "lines": MANY, "deliverables": MANY}, loaded
     assert raised == [
+        # Invoice lines carry no currency: at the general range's top (10^12) under the GBP
+        # edge header, the invoice is past GBP's range (10^10).
+        ("stg_billing__invoices", "EDGE-3-INV-0004567", None),
+        ("stg_crm__orders", "MANY-CAMPAIGNS", None),
         ("int_ads_campaigns", "MANY-CREDITS", None),
         ("int_ads_campaigns", "MANY-DAYS", None),
         ("int_fulfilment_projects", "MANY-DELIVERABLES", None),
         ("stg_billing__invoices", "MANY-LINES", None),
+        # The edge deliverables share one project (project_id is no key): JPY's tops added up
+        # under the project's currency, GBP (the first of its currencies).
+        ("int_fulfilment_projects", "PRJ-0456", None),
     ], raised
     assert held_out == [(0,), (0,), (0,)], held_out

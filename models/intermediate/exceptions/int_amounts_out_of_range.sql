@@ -1,7 +1,9 @@
 -- Records whose total, formed from many source rows, is beyond the range the models compute
--- with (recon_within_aggregate_range: the rows' amounts add up, in absolute value, to 10^12
--- or more; one amount is below 10^12): a campaign's spend over its days or its platform
--- credits, an invoice's lines, a project's deliverables. Absolute values, so every part of the total (a project's planned
+-- with (recon_within_aggregate_range: the rows' amounts add up, in absolute value, past
+-- their currency's range, 10^12 in JPY and tighter in a currency worth more; each amount is
+-- within it): a campaign's spend over its days or its platform credits, an invoice's lines,
+-- a project's deliverables, and an order's legs over the records matched to it
+-- (int_orders_out_of_range). Absolute values, so every part of the total (a project's planned
 -- work, a campaign's spend net of credit days) is bounded too. Each is held out of matching where
 -- it is formed, so the run goes on and publishes, and raised here (amount_out_of_range) so it
 -- is not lost: its rows stay loaded, and `recon trace` shows them with their files. The total
@@ -17,7 +19,9 @@ campaign_credits as (
     from {{ ref('stg_ads__credits') }} as credits
     where credits.campaign_id is not null
     group by credits.campaign_id
-    having not {{ recon_within_aggregate_range('sum(abs(cast(credits.credit_amount as decimal(38, 4))))') }}
+    having not {{ recon_within_aggregate_range(
+        'sum(abs(cast(credits.credit_amount as decimal(38, 4))))', 'min(credits.currency)'
+    ) }}
 ),
 
 campaigns as (
@@ -28,7 +32,9 @@ campaigns as (
         min(delivery.delivery_date) as due_date
     from {{ ref('stg_ads__delivery') }} as delivery
     group by delivery.campaign_id
-    having not {{ recon_within_aggregate_range('sum(abs(cast(delivery.spend_amount as decimal(38, 4))))') }}
+    having not {{ recon_within_aggregate_range(
+        'sum(abs(cast(delivery.spend_amount as decimal(38, 4))))', 'min(delivery.currency)'
+    ) }}
         or delivery.campaign_id in (select campaign_credits.campaign_id from campaign_credits)
 ),
 
@@ -42,7 +48,9 @@ invoices as (
     left join {{ ref('stg_billing__invoices') }} as headers
         on lines.invoice_id = headers.invoice_id
     group by lines.invoice_id
-    having not {{ recon_within_aggregate_range('sum(abs(cast(lines.net_amount as decimal(38, 4))))') }}
+    having not {{ recon_within_aggregate_range(
+        'sum(abs(cast(lines.net_amount as decimal(38, 4))))', 'min(headers.currency)'
+    ) }}
 ),
 
 projects as (
@@ -53,7 +61,20 @@ projects as (
         least(cast(min(coalesce(deliverables.completed_at, deliverables.ingested_at)) as date), {{ as_of_date }}) as due_date
     from {{ ref('stg_fulfilment__deliverables') }} as deliverables
     group by deliverables.project_id
-    having not {{ recon_within_aggregate_range('sum(abs(cast(deliverables.deliverable_value as decimal(38, 4))))') }}
+    having not {{ recon_within_aggregate_range(
+        'sum(abs(cast(deliverables.deliverable_value as decimal(38, 4))))', 'min(deliverables.currency)'
+    ) }}
+),
+
+orders as (
+    -- An order whose matched records add up past the order currency's range
+    -- (int_orders_out_of_range): held out of the reconciled dataset.
+    select
+        orders_out.order_id as record_id,
+        orders_out.client_name,
+        orders_out.currency,
+        orders_out.service_start_date as due_date
+    from {{ ref('int_orders_out_of_range') }} as orders_out
 ),
 
 records as (
@@ -62,6 +83,8 @@ records as (
     select 'stg_billing__invoices' as record_entity, invoices.* from invoices
     union all
     select 'int_fulfilment_projects' as record_entity, projects.* from projects
+    union all
+    select 'stg_crm__orders' as record_entity, orders.* from orders
 )
 
 select

@@ -63,10 +63,14 @@ campaigns as (
         from credits
         where credits.campaign_id is not null
         group by credits.campaign_id
-        having not {{ recon_within_aggregate_range('sum(abs(cast(credits.credit_amount as decimal(38, 4))))') }}
+        having not {{ recon_within_aggregate_range(
+            'sum(abs(cast(credits.credit_amount as decimal(38, 4))))', 'min(credits.currency)'
+        ) }}
     )
     group by delivery.campaign_id
-    having {{ recon_within_aggregate_range('sum(abs(cast(delivery.spend_amount as decimal(38, 4))))') }}
+    having {{ recon_within_aggregate_range(
+        'sum(abs(cast(delivery.spend_amount as decimal(38, 4))))', 'min(delivery.currency)'
+    ) }}
 ),
 
 brands as {{ recon_materialized_cte() }} (

@@ -47,7 +47,9 @@ projects as (
     group by deliverables.project_id
     -- Held out when its deliverables add up past what the models compute with (raised as
     -- amount_out_of_range by int_amounts_out_of_range).
-    having {{ recon_within_aggregate_range('sum(abs(cast(deliverables.deliverable_value as decimal(38, 4))))') }}
+    having {{ recon_within_aggregate_range(
+        'sum(abs(cast(deliverables.deliverable_value as decimal(38, 4))))', 'min(deliverables.currency)'
+    ) }}
 ),
 
 named_in_project_name as (

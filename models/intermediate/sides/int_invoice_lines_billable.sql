@@ -37,8 +37,12 @@ billing_invoices as (
         and invoices.invoice_id not in (
             select invoice_lines.invoice_id
             from invoice_lines
+            inner join invoices as line_headers
+                on invoice_lines.invoice_id = line_headers.invoice_id
             group by invoice_lines.invoice_id
-            having not {{ recon_within_aggregate_range('sum(abs(cast(invoice_lines.net_amount as decimal(38, 4))))') }}
+            having not {{ recon_within_aggregate_range(
+                'sum(abs(cast(invoice_lines.net_amount as decimal(38, 4))))', 'min(line_headers.currency)'
+            ) }}
         )
 ),
 
