@@ -39,9 +39,21 @@ class IdentityError(Exception):
 
 
 def close_match(word: str | None, choices: Iterable[str]) -> str | None:
-    """The one of ``choices`` that ``word`` is most likely a typo of (alcie for alice), or None."""
-    found = difflib.get_close_matches(word, sorted(choices), n=1) if word else []
-    return found[0] if found else None
+    """The one of ``choices`` that ``word`` is most likely a typo of (alcie for alice), or None.
+
+    Case and surrounding spaces are no part of the likeness: difflib compares characters, so
+    BILLED_LATE was like no reason code and FINANCE like no team, while the operator meant
+    billed_late and finance (both are refused all the same: a name is matched exactly)."""
+    if not word:
+        return None
+    by_folded: dict[str, str] = {}
+    for choice in sorted(choices):
+        by_folded.setdefault(choice.strip().casefold(), choice)
+    folded = word.strip().casefold()
+    if folded in by_folded:
+        return by_folded[folded]
+    found = difflib.get_close_matches(folded, list(by_folded), n=1)
+    return by_folded[found[0]] if found else None
 
 
 def unknown_operator(name: str, roster: Iterable[str]) -> str:

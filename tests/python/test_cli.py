@@ -370,6 +370,25 @@ def test_a_typo_in_an_operator_or_team_is_answered_with_the_name_it_is_close_to(
     assert code == 2 and "'finanse' is no team; did you mean 'finance'? One of: " in err, err
 
 
+def test_a_name_typed_in_other_case_is_answered_with_the_name_it_means(
+    listed: ActionStore, capsys: pytest.CaptureFixture
+) -> None:
+    # A tryout: `resolve --reason BILLED_LATE` and `list --team FINANCE` were refused with the
+    # whole list and no "did you mean" (difflib found upper case like nothing), while a
+    # reason typed with spaces around it got one. Still refused: a name is matched exactly.
+    code, _, err = _run(capsys, "exceptions", "list", "--team", "FINANCE")
+    assert code == 2 and "'FINANCE' is no team; did you mean 'finance'? One of: " in err, err
+    code, _, err = _run(capsys, "exceptions", "claim", "a" * 8, "--as", "ALICE")
+    assert code == 3 and "unknown operator 'ALICE': did you mean 'alice'?" in err, err
+    assert _run(capsys, "exceptions", "claim", "a" * 8, "--as", "alice")[0] == 0
+    code, _, err = _run(capsys, "exceptions", "resolve", "a" * 8, "--as", "alice", "--reason", "BILLED_LATE")
+    assert code == 3 and "'BILLED_LATE' is not valid for resolve; did you mean 'billed_late'?" in err, err
+    code, _, err = _run(capsys, "exceptions", "reassign", "a" * 8, "--as", "alice", "--team", "Media_Ops",
+                        "--reason", "wrong_team")  # fmt: skip
+    assert code == 3 and "did you mean 'media_ops'?" in err, err
+    assert listed.state("a" * 32).status == "claimed"
+
+
 def test_exceptions_show_prints_money_with_the_currency_places_not_as_floats(
     listed: ActionStore, capsys: pytest.CaptureFixture
 ) -> None:
