@@ -762,7 +762,9 @@ def cmd_exceptions_list(
             r["claimed_by"] or "",
             r["severity"],
             r["sla_due_at"][:16].replace("T", " "),
-            f"yes, to {r['escalated_to']}" if r["is_overdue"] else "",
+            # Past its SLA with nothing at risk, a quiet severity stays with its team
+            # (seeds/severity_policy.csv escalates_with_nothing_at_risk): no escalation to name.
+            (f"yes, to {r['escalated_to']}" if r["escalated_to"] else "yes, not escalated") if r["is_overdue"] else "",
             _at_risk_shown(r),
             record_key_shown(r["record_id"]),
         )

@@ -389,6 +389,32 @@ def test_a_name_typed_in_other_case_is_answered_with_the_name_it_means(
     assert listed.state("a" * 32).status == "claimed"
 
 
+def test_an_overdue_exception_that_stays_with_its_team_is_not_listed_as_escalated_to_none(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # A tryout: a void invoice past its SLA (auto_resolve, nothing at risk: it does not
+    # escalate) was listed "overdue (escalated): yes, to None".
+    for name in ("RECON_ACTIONS_PATH", "RECON_AS_OF", "RECON_USER", "RECON_OPERATORS"):
+        monkeypatch.delenv(name, raising=False)
+    ActionStore(recon_home / "actions.sqlite", clock=lambda: datetime(2026, 11, 1, tzinfo=UTC)).refresh_catalog(
+        [
+            {"exception_id": "f" * 32, "exception_type": "void_invoice", "owner_team": "finance",
+             "severity": "auto_resolve", "sla_hours": 168, "record_id": "INV-9", "currency": "USD",
+             "amount_at_risk": "0", "amount_at_risk_reporting": "0",
+             "details": '{"business_due_at": "2026-06-01T00:00:00"}'},
+            {"exception_id": "a" * 32, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "record_id": "SO-9", "currency": "USD",
+             "amount_at_risk": "10", "amount_at_risk_reporting": "10",
+             "details": '{"business_due_at": "2026-06-01T00:00:00"}'},
+        ]
+    )  # fmt: skip
+    code, out, _ = _run(capsys, "exceptions", "list")
+    assert code == 0 and "None" not in out, out
+    rows = {line[:8]: line for line in out.splitlines()}
+    assert "yes, not escalated" in rows["ffffffff"], out
+    assert "yes, to operations" in rows["aaaaaaaa"], out
+
+
 def test_exceptions_show_prints_money_with_the_currency_places_not_as_floats(
     listed: ActionStore, capsys: pytest.CaptureFixture
 ) -> None:
