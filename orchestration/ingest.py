@@ -91,6 +91,13 @@ DECIMAL_SHAPES: tuple[tuple[str, str], ...] = (
         "(1234, 200) or a decimal comma (1.234, 0.2), which cannot be told apart; write it with a dot "
         "for decimals and no thousands separator (1234.00 or 0.2) and re-drop the file",
     ),
+    (
+        # A CRM's or spreadsheet's float (HubSpot's 45362.120000000003) or a rate with more
+        # places than the contract keeps: a number, only too precise, not "no decimal number".
+        r"[+-]?[0-9]+\.[0-9]{5,}",
+        "more than 4 decimals (3000.1234567, or a spreadsheet's float such as 45362.120000000003), and "
+        "the contract keeps 4; round it to at most 4 decimals (3000.1235) and re-drop the file",
+    ),
 )
 # Numbers as spreadsheets and accounting exports show them, with what to write instead.
 NUMBER_SHAPES: tuple[tuple[str, str], ...] = (
@@ -121,6 +128,20 @@ NUMBER_SHAPES: tuple[tuple[str, str], ...] = (
 )
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 TIMESTAMP_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# A date written day and month first, as US and European exports and spreadsheets show it
+# (QuickBooks' 1/19/2026, Xero's 24/03/2026, 01.02.2026), alone or before a time of day:
+# 3/1/2026 is 1 March or 3 January, so it is named, never read.
+DAY_MONTH_DATE = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-]([0-9]{4}|[0-9]{2})([ T].*)?$"
+DAY_MONTH_DATE_REASON = (
+    "not a date: day and month first (3/1/2026 is 1 March in M/D/YYYY and 3 January in D/M/YYYY), "
+    "which cannot be told apart; write it as YYYY-MM-DD (2026-03-01) and re-drop the file"
+)
+# An ISO-shaped date the calendar lacks (2026-02-30, 2026-04-31, 2026-13-01): a typo of a day
+# or a month, not a format to learn.
+NO_SUCH_DAY_REASON = (
+    "not a date in the calendar: {value} names a day its month does not have (2026-02-30, 2026-04-31) "
+    "or a month past 12; correct the date and re-drop the file"
+)
 # An offset after a time of day beyond -12:00..+14:00 (+25:00, -13:30, +1500).
 BAD_UTC_OFFSET = (
     r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
@@ -510,8 +531,15 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
     elif col.kind == "date":
         checks.append(
             (
-                f"{present} and (not regexp_full_match({text}, ?) or try_cast({text} as DATE) is null)",
-                [DATE_PATTERN, f"not a date; expected {fmt}"],
+                f"{present} and regexp_full_match({text}, ?) and try_cast({text} as DATE) is null",
+                [DATE_PATTERN, NO_SUCH_DAY_REASON.format(value="the date")],
+            )
+        )
+        checks.append((f"{present} and regexp_full_match({text}, ?)", [DAY_MONTH_DATE, DAY_MONTH_DATE_REASON]))
+        checks.append(
+            (
+                f"{present} and not regexp_full_match({text}, ?) and not regexp_full_match({text}, ?)",
+                [DATE_PATTERN, DAY_MONTH_DATE, f"not a date; expected {fmt}"],
             )
         )
         checks.append(
@@ -536,8 +564,16 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
         )
         checks.append(
             (
-                f"{present} and (not regexp_matches({text}, ?) or try_cast({text} as TIMESTAMPTZ) is null)",
-                [TIMESTAMP_PREFIX, f"not a timestamp; expected {fmt}"],
+                f"{present} and regexp_matches({text}, ?) and try_cast(left({text}, 10) as DATE) is null",
+                [TIMESTAMP_PREFIX, NO_SUCH_DAY_REASON.format(value="its date")],
+            )
+        )
+        checks.append((f"{present} and regexp_full_match({text}, ?)", [DAY_MONTH_DATE, DAY_MONTH_DATE_REASON]))
+        checks.append(
+            (
+                f"{present} and not regexp_full_match({text}, ?) and (not regexp_matches({text}, ?) "
+                f"or (try_cast(left({text}, 10) as DATE) is not null and try_cast({text} as TIMESTAMPTZ) is null))",
+                [DAY_MONTH_DATE, TIMESTAMP_PREFIX, f"not a timestamp; expected {fmt}"],
             )
         )
         checks.append(
@@ -661,6 +697,28 @@ def _totals_problem(ent: Entity) -> tuple[str, list]:
     return f"case when {condition} then {{'column': {column}, 'reason': ?}} end", params
 
 
+SUMMARY_ROW_REASON = (
+    "a summary row, not a record: it has numbers but no key and no name (an export's totals line, as Meta "
+    "Ads Manager writes the account's totals first with its name columns empty): nothing to fix; remove it "
+    "from the export if you want it gone. If it is a record, fill in {key} and re-drop the file"
+)
+
+
+def _summary_problem(ent: Entity) -> tuple[str, list]:
+    """The problem entry (SQL, parameters) of a summary row without a totals word: every key
+    and text column empty, some number present. Said before the empty required values, which
+    would ask a person to fill in a record that is none (named on the first key column)."""
+    names = [c for c in ent.columns if c.kind == "string" and not c.allowed]  # ids and names, not dates
+    numbers = [c for c in ent.columns if c.kind in ("decimal", "integer")]
+    keys = [c.name for c in names if c.name in ent.key]
+    if not keys or not numbers:
+        return "null", []
+    empty = " and ".join(f"nullif(trim({_ident(c.name)}), '') is null" for c in names)
+    some_number = " or ".join(f"nullif(trim({_ident(c.name)}), '') is not null" for c in numbers)
+    reason = SUMMARY_ROW_REASON.format(key=", ".join(c.name for c in names if c.required))
+    return f"case when {empty} and ({some_number}) then {{'column': ?, 'reason': ?}} end", [keys[0], reason]
+
+
 @dataclass(frozen=True)
 class _EntitySql:
     check_sql: str
@@ -671,8 +729,9 @@ class _EntitySql:
 
 def _entity_sql(ent: Entity) -> _EntitySql:
     totals_sql, totals_params = _totals_problem(ent)
-    problems: list[str] = [totals_sql]
-    params: list = list(totals_params)
+    summary_sql, summary_params = _summary_problem(ent)
+    problems: list[str] = [totals_sql, summary_sql]
+    params: list = list(totals_params) + summary_params
     checks = [check for col in ent.columns for check in _problem_checks(col, ent)] + _rule_checks(ent)
     for cond, p in checks:
         problems.append(f"case when {cond} then {{'column': ?, 'reason': ?}} end")

@@ -718,3 +718,68 @@ def test_the_contract_says_which_number_separators_it_reads() -> None:
     decimal = next(line for line in text.splitlines() if line.startswith("| decimal |"))
     assert "no thousands separator" in decimal, decimal
     assert "`--`" in text and "optional number column" in text
+
+
+def test_a_date_a_person_can_fix_is_quarantined_naming_what_is_wrong_with_it(recon_home: Path) -> None:
+    # A tryout with a hand-written HubSpot-like export: 2026-02-30 (a typo of a day) was
+    # quarantined as "not a date; expected ISO date YYYY-MM-DD", a format it already has;
+    # 3/1/2026 and 20/02/2026 10:00 got the same words without saying why the order of day and
+    # month cannot be guessed; and 3000.1234567 or a float 45362.120000000003 was "not a
+    # decimal number" although it is one, only with more decimals than the contract keeps.
+    write(
+        recon_home / "landing/crm/orders/hubspot-crm-exports-all-deals-2026-03-01.csv",
+        orders_csv(
+            order_row("1", service_start_date="2026-02-30"),
+            order_row("2", service_end_date="2026-13-01"),
+            order_row("3", service_start_date="3/1/2026"),
+            order_row("4", updated_at="20/02/2026 10:00"),
+            order_row("5", updated_at="2026-04-31T10:00:00Z"),
+            order_row("6", amount="3000.1234567"),
+            order_row("7", amount="45362.120000000003"),
+            order_row("8", updated_at="2026-02-20T25:00:00Z"),
+            order_row("9", amount="45362.1200000"),
+            order_row("10", service_start_date="March 1 2026"),
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 9), outcome.message
+    found = {
+        r: (column, why)
+        for r, column, why in rows(recon_home, "select row_number, column_name, reason from raw.quarantine")
+    }
+    for row, column in ((1, "service_start_date"), (2, "service_end_date"), (5, "updated_at")):
+        assert found[row][0] == column and found[row][1].startswith("not a date in the calendar"), found[row]
+        assert "correct the date and re-drop the file" in found[row][1], found[row]
+    for row, column in ((3, "service_start_date"), (4, "updated_at")):
+        assert found[row][0] == column and "day and month first" in found[row][1], found[row]
+        assert "write it as YYYY-MM-DD" in found[row][1], found[row]
+    for row in (6, 7):
+        assert found[row][0] == "amount" and "more than 4 decimals" in found[row][1], found[row]
+        assert "round it to at most 4 decimals" in found[row][1], found[row]
+    assert found[8][1].startswith("not a timestamp; expected ISO 8601"), found[8]
+    assert found[10][1].startswith("not a date; expected ISO date"), found[10]
+    # A date names its one problem once: the specific reasons replace the generic one.
+    problems = dict(rows(recon_home, "select row_number, json_array_length(problems) from raw.quarantine"))
+    assert [problems[r] for r in (1, 2, 3, 4, 5, 8, 10)] == [1] * 7, problems
+
+
+def test_a_summary_row_without_names_is_quarantined_as_one_not_as_a_record_to_fill_in(recon_home: Path) -> None:
+    # A tryout with a Meta-like export: the account's totals come first with the name columns
+    # empty (REAL_EXPORTS 1.2); the row was quarantined asking to "fill in platform for this
+    # row", inviting a person to make a record of totals. A row missing only its key still is.
+    write(
+        recon_home / "landing/ads/delivery/meta_export.csv",
+        '"platform","account_id",campaign_id,"campaign_name","delivery_date",impressions,clicks,spend,currency\n'
+        ",,,,2026-03-01,314467,93675,159.51,USD\n"
+        'meta,act_1001,CMP-M1,"Zeta — Spring",2026-03-01,21997,7076,159.51,USD\n'
+        'meta,act_1001,,"Zeta — Spring",2026-03-02,21997,7076,159.51,USD\n',
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 2), outcome.message
+    found = {
+        r: (column, why)
+        for r, column, why in rows(recon_home, "select row_number, column_name, reason from raw.quarantine")
+    }
+    assert found[1][0] == "platform" and found[1][1].startswith("a summary row, not a record"), found[1]
+    assert "fill in platform, account_id, campaign_id, campaign_name" in found[1][1], found[1]
+    assert found[3] == ("campaign_id", "required value is empty: fill in campaign_id for this row and re-drop the file")
