@@ -921,6 +921,8 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
             )
         elif h.get("amount") is not None:  # an adjustment, in the exception's currency
             shown["amount"] = _money(h["amount"], currency)
+        if h["action"] in LINK_ACTIONS:
+            shown["target"] = link_shown(h.get("target"))
         extra = " ".join(
             f"{k}={shown[k]}"
             for k in ("reason_code", "accepted", "now at risk", "amount", "target", "comment")
@@ -938,6 +940,20 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
     if not history:
         echo("    no actions yet")
     return 0
+
+
+def link_shown(target: str | None) -> str | None:
+    """A match's or unmatch's target as an operator reads it: ``orders_invoices: SO-1 ↔ INV-1``.
+    The log keeps the link as JSON with each record's fingerprint (an md5 no one reads; `recon
+    trace` prints the entry whole); anything that is not such a link is shown as it is."""
+    try:
+        link = json.loads(target or "")
+    except ValueError:
+        return target
+    if not isinstance(link, dict) or not isinstance(link.get("left"), list) or not isinstance(link.get("right"), list):
+        return target
+    left, right = (", ".join(record_key_shown(str(k)) for k in link[side]) for side in ("left", "right"))
+    return f"{link.get('reconciliation') or '?'}: {left} ↔ {right}"
 
 
 def record_key_shown(key: str | None) -> str:
@@ -1045,7 +1061,8 @@ def cmd_exception_action(
     state = json.loads(entry["state_after"])
     # A resolution's target is the currency of the value at risk it accepted: said as such.
     resolve = entry["action"] == "resolve"
-    target = f" {entry['target']}" if entry.get("target") and not resolve else ""
+    # A link was said in words above; its JSON (with fingerprints) is the log's, not the operator's.
+    target = f" {entry['target']}" if entry.get("target") and not resolve and link is None else ""
     accepted = (
         f"; accepted {_money(entry['amount'], entry.get('target'))} {entry.get('target') or ''}".rstrip() + " at risk"
         if resolve and entry.get("amount")

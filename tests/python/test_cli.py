@@ -753,6 +753,12 @@ def test_a_match_or_unmatch_that_changes_no_pair_is_refused_and_nothing_is_logge
     assert code == 0, err
     logged = len(listed.history("e" * 8))
     matched = listed.history("e" * 8)[-1]["seq"]
+    # The link is said in words, never as the log's JSON with its fingerprints (a tryout
+    # printed 'match {"left":["SO-77"],"left_fingerprints":[...],...} recorded as #2').
+    assert f"match recorded as #{matched} by alice" in out and "{" not in out, out
+    code, out, _ = _run(capsys, "exceptions", "show", "e" * 8)
+    assert "match        reason_code=confirmed_by_document target=orders_invoices: SO-77 ↔ INV-1 " in out, out
+    assert "fingerprints" not in out, out
     code, out, err = _run(capsys, "exceptions", "match", "e" * 8, *link, "--reason", "confirmed_by_client")
     assert code == 5, out + err
     assert f"SO-77 ↔ INV-1# is linked already (matched as #{matched} by alice" in err, err
