@@ -584,6 +584,11 @@ def entity(source: str, name: str) -> Entity:
     """Look up an entity, with an error that lists what exists."""
     table = f"{source}__{name}"
     if table not in ENTITY_BY_TABLE:
-        known = ", ".join(f"{e.source}/{e.name}" for e in ENTITIES)
-        raise KeyError(f"unknown landing entity {source}/{name}; the contract has: {known}")
+        names = [f"{e.source}/{e.name}" for e in ENTITIES]
+        # A folder one letter off (billing/invoice, crm/order) is named with the one it means.
+        from orchestration.identity import close_match
+
+        match = close_match(f"{source}/{name}", names)
+        hint = f" (did you mean {match}?)" if match else ""
+        raise KeyError(f"unknown landing entity {source}/{name}{hint}; the contract has: {', '.join(names)}")
     return ENTITY_BY_TABLE[table]

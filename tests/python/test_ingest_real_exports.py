@@ -441,7 +441,9 @@ def test_a_copy_in_a_misspelt_entity_folder_is_rejected_for_the_folder_not_calle
         "rejected",
         None,
     )
-    assert "unknown landing entity billing/invoice; the contract has:" in misspelt.message, misspelt.message
+    assert "unknown landing entity billing/invoice (did you mean billing/invoices?); the contract has:" in (
+        misspelt.message
+    ), misspelt.message
     assert "billing/invoices" in misspelt.message
     assert (top.source_file, top.status) == ("x.csv", "rejected")
     assert "not under <source>/<entity>/" in top.message, top.message
