@@ -832,7 +832,14 @@ class ActionStore:
                 raise ActionError(f"{action} needs --adjustment ADJ-…, the adjustment to {action} (pending: {pending})")
             if adjustment not in state.pending_adjustments:
                 pending = ", ".join(state.pending_adjustments) or "none"
-                raise NotFound(f"no pending adjustment {adjustment!r} on {state.exception_id[:8]} (pending: {pending})")
+                # adj-6ed424ef, 6ed424ef or ' ADJ-6ed424ef' pasted: named, never taken for it
+                # (an approval names exactly what it checks).
+                typed = adjustment.strip().upper().removeprefix("ADJ-")
+                meant = [a for a in state.pending_adjustments if a.upper().removeprefix("ADJ-") == typed]
+                hint = f"did you mean {meant[0]}? " if meant else ""
+                raise NotFound(
+                    f"no pending adjustment {adjustment!r} on {state.exception_id[:8]} ({hint}pending: {pending})"
+                )
             if "approver" not in op.roles:
                 raise ActionError(f"{op.name} has no approver role: ask an approver to {action} {adjustment}")
             if not self._may_work_on(op, state):

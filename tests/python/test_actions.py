@@ -247,6 +247,20 @@ def test_the_total_counts_pending_adjustments_but_not_rejected_ones(store: Actio
     assert store.state(FIN).pending_adjustments.keys() == {over["target"]} and applied["target"] != over["target"]
 
 
+def test_an_adjustment_id_typed_in_other_case_or_without_its_prefix_is_named_not_taken(store: ActionStore) -> None:
+    # A tryout: `approve --adjustment adj-6ed424ef` (or 6ed424ef, or pasted with a space) was
+    # refused listing every pending adjustment, without saying which one was meant.
+    store.act("claim", FIN, "alice")
+    pending = store.act("adjust", FIN, "alice", amount="600", reason="pricing_error")["target"]
+    store.act("adjust", FIN, "alice", amount="700", reason="pricing_error")
+    for typed in (pending.lower(), pending.removeprefix("ADJ-"), f" {pending} "):
+        with pytest.raises(NotFound, match=f"did you mean {pending}\\? pending: ADJ-"):
+            store.act("approve", FIN, "bob", adjustment=typed)
+    with pytest.raises(NotFound, match=r"\(pending: ADJ-"):
+        store.act("approve", FIN, "bob", adjustment="ADJ-00000000")
+    assert pending in store.state(FIN).pending_adjustments
+
+
 def test_escalation_lets_the_escalation_team_claim(store: ActionStore) -> None:
     store.act("escalate", MEDIA, "carol", reason="needs_lead")
     assert store.state(MEDIA).escalated_to == "operations"
