@@ -886,6 +886,21 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
                 echo("    no candidates: no record of the other side was close enough to score")
     from orchestration import links
 
+    withdrawn_links = details.get("withdrawn_links") or []
+    for link in withdrawn_links:
+        # A record linked by hand to this order that the source no longer gives: the link
+        # lapsed, and what it placed on the order left it (int_operator_links_withdrawn).
+        pair = f"{record_key_shown(link.get('left_key'))} ↔ {record_key_shown(link.get('right_key'))}"
+        echo(
+            f"  {'by hand (' + str(link.get('reconciliation')) + ')':<26} {pair}: linked by {link.get('actor')} "
+            f"(#{link.get('seq')}), lapsed: {link.get('withdrawn') or 'its record is no longer in its source'}"
+        )
+    if withdrawn_links and entry["exception_type"] == "manual_link_changed":
+        echo(
+            "  the link(s) above no longer decide anything here: what they placed on this order left it. Link the "
+            "record again if it came back under another key (match ID --in RECONCILIATION --with KEY), or resolve "
+            "with a reason once the order is right without it; a record that comes back as it was is linked again"
+        )
     if entry["record_entity"] == links.CREDIT_NOTE_ENTITY:
         # A credit note is in no reconciliation's records: its links by hand are what an
         # operator reviewing it needs (a lapsed link's review named none of them before).

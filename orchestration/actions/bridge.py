@@ -127,6 +127,30 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             named_clients as (select null::VARCHAR as exception_id, null::VARCHAR as client_id),
             client_names as (select null::VARCHAR as client_id, null::VARCHAR as client_name),"""
         )
+        # The records linked by hand that the source no longer gives, by the order that lost
+        # them (int_operator_links_withdrawn): the review of that order names them.
+        withdrawn_links = (
+            """
+            withdrawn_links as (
+                select withdrawn.record_entity, withdrawn.record_id,
+                    list(struct_pack(
+                        reconciliation := withdrawn.reconciliation,
+                        left_key := withdrawn.left_key,
+                        right_key := withdrawn.right_key,
+                        withdrawn_key := withdrawn.withdrawn_key,
+                        withdrawn_entity := withdrawn.withdrawn_entity,
+                        actor := withdrawn.actor,
+                        seq := withdrawn.action_seq
+                    ) order by withdrawn.action_seq, withdrawn.reconciliation, withdrawn.withdrawn_key) as links
+                from intermediate.int_operator_links_withdrawn as withdrawn
+                group by withdrawn.record_entity, withdrawn.record_id
+            ),"""
+            if table_exists(con, "intermediate", "int_operator_links_withdrawn")
+            else """
+            withdrawn_links as (
+                select null::VARCHAR as record_entity, null::VARCHAR as record_id, null as links where false
+            ),"""
+        )
         from orchestration.links import DOMAIN_RECONCILIATION
 
         # The details each exception carries, written as JSON by DuckDB: at 1M orders (306,737
@@ -137,6 +161,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             with """
             + quarantined  # one of two fixed texts
             + named  # one of two fixed texts
+            + withdrawn_links  # one of two fixed texts
             + """
             preferred as (
                 -- The reconciliation each domain is about: listed first in an exception's details.
@@ -216,8 +241,15 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                         rows := quarantined.row_count,
                         files := coalesce(quarantined.files, [])
                     ) end
-                )) as details
+                )) as details_found,
+                -- Only where there are some: every other exception's details (and digest) as before.
+                case when withdrawn_links.links is not null and exceptions.exception_type = 'manual_link_changed'
+                    then json_merge_patch(details_found, to_json(struct_pack(withdrawn_links := withdrawn_links.links)))
+                    else details_found end as details
             from marts.fct_reconciliation_exceptions as exceptions
+            left join withdrawn_links
+                on exceptions.record_entity = withdrawn_links.record_entity
+                and exceptions.record_id = withdrawn_links.record_id
             left join records
                 on exceptions.exception_id = records.exception_id
             left join quarantined
@@ -233,6 +265,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             + reopenings,  # one of two fixed clauses
             [list(DOMAIN_RECONCILIATION), list(DOMAIN_RECONCILIATION.values())],
         )
+        con.execute("alter table found_exceptions drop column details_found")
         # What the store writes of each exception, as one digest: a row the store holds as found
         # with the same digest is passed by id only (at 1M orders, turning 306,737 rows into
         # Python took longer than writing the 1 % that changed). A resolution found outgrown
@@ -258,6 +291,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             )
             names = [d[0] for d in cur.description]
             exceptions += [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            with_withdrawn_links(con, exceptions)
         found_ids = {e["exception_id"] for e in exceptions}
         retiring = [record for record in store.current_records() if record[0] not in found_ids]
         withdrawn = withdrawn_records(con, retiring)
@@ -276,77 +310,139 @@ def withdrawn_records(con, retiring: list[tuple[str, str | None, str | None]]) -
     reconciled it hid why. Records of entities with a one-column key, named as staging names
     them (``stg_<source>__<entity>``, the record id before any ``#``)."""
     from orchestration import contract
-    from orchestration.ingest import superseded_batches_sql
-    from orchestration.warehouse import table_exists
 
-    if not retiring or not table_exists(con, "raw", "ingestion_log"):
+    if not retiring:
         return {}
-    full = table_exists(con, "raw", "batch_supersessions")
-    superseded = superseded_batches_sql("raw", full_exports=full)
     out: dict[str, str] = {}
     for ent in contract.ENTITIES:
         model = f"stg_{ent.table}"
-        wanted = {}
+        wanted: dict[str, list[str]] = {}
         for eid, entity, record_id in retiring:
             if entity == model and record_id:
                 wanted.setdefault(record_id.split("#", 1)[0], []).append(eid)
-        if not wanted or len(ent.key) != 1 or not table_exists(con, "raw", ent.table):
+        if not wanted or len(ent.key) != 1:
             continue
-        key = ent.key[0]
-        if not (key.replace("_", "").isalnum() and ent.table.replace("_", "").isalnum()):
-            continue  # identifiers come from the contract; never from data
-        by_export = (
-            """
-                    select full_export.superseded_by_batch_id from raw.batch_supersessions as full_export
-                    where full_export.batch_id = held.batch_id
-                    order by full_export.superseded_by_batch_id desc limit 1"""
-            if full
-            else "select null"
-        )
-        rows = con.execute(
-            f"""
-            with keys as (
-                select unnest(?::VARCHAR[]) as record_key
-            ),
-
-            held as (
-                select raw_rows."{key}" as record_key, max(raw_rows._batch_id) as batch_id,
-                    bool_or(raw_rows._batch_id not in ({superseded})) as is_current
-                from raw."{ent.table}" as raw_rows
-                inner join keys on raw_rows."{key}" = keys.record_key
-                group by 1
-            ),
-
-            latest as (
-                select held.record_key, held.batch_id,
-                    coalesce(
-                        (
-                            select restated.batch_id from raw.ingestion_log as restated
-                            where restated.supersedes_batch_id = held.batch_id and restated.status = 'loaded'
-                            order by restated.batch_id desc limit 1
-                        ),
-                        ({by_export})
-                    ) as withdrawn_by
-                from held
-                where not held.is_current
-            )
-
-            select latest.record_key, latest.batch_id, source.source_file, latest.withdrawn_by, later.source_file
-            from latest
-            left join raw.ingestion_log as source on source.batch_id = latest.batch_id
-            left join raw.ingestion_log as later on later.batch_id = latest.withdrawn_by
-            """,
-            [sorted(wanted)],
-        ).fetchall()
-        for record_key, _, came_from, withdrawn_by, withdrawn_file in rows:
-            text = f"{ent.source}/{ent.name} {key} {record_key} was withdrawn from its source"
-            if withdrawn_file and withdrawn_file != came_from:
-                text += f": not in {withdrawn_file} (batch {withdrawn_by}), which superseded {came_from}"
-            elif withdrawn_file:
-                text += f": {withdrawn_file} was restated without it (batch {withdrawn_by})"
+        for record_key, text in withdrawals(con, ent.table, ent.key[0], sorted(wanted)).items():
             for eid in wanted[record_key]:
                 out[eid] = text + "; the exception closed with it and reopens if the record comes back"
     return out
+
+
+# Where raw holds the rows a linked record is made of, by what the record is (the entity an
+# exception names, or a reconciliation's side model): the raw table, the column holding the
+# record's key, and the key as that column spells it (an invoice item INV-1#PO-7 is made of
+# invoice INV-1's lines).
+LINKED_RECORD_ROWS = {
+    "stg_billing__credit_notes": ("billing__credit_notes", "credit_note_id"),
+    "int_invoice_billing_items": ("billing__invoice_lines", "invoice_id"),
+    "int_ads_campaigns": ("ads__delivery", "campaign_id"),
+    "int_fulfilment_projects": ("fulfilment__deliverables", "project_id"),
+}
+
+
+def withdrawals(con, table: str, column: str, keys: list[str]) -> dict[str, str]:
+    """Of ``keys`` (values of ``column`` in raw.``table``), those raw holds in no current
+    batch, each with what withdrew it: "billing/credit_notes credit_note_id CN-9 was withdrawn
+    from its source: billing/credit_notes/cn.csv was restated without it (batch 7)". A key
+    raw never held is not withdrawn (it is said of no key)."""
+    from orchestration import contract
+    from orchestration.ingest import superseded_batches_sql
+    from orchestration.warehouse import table_exists
+
+    ent = next((e for e in contract.ENTITIES if e.table == table), None)
+    if (
+        ent is None
+        or not keys
+        or not (column.replace("_", "").isalnum() and table.replace("_", "").isalnum())
+        or not table_exists(con, "raw", "ingestion_log")
+        or not table_exists(con, "raw", table)
+    ):
+        return {}  # identifiers come from the contract; never from data
+    full = table_exists(con, "raw", "batch_supersessions")
+    superseded = superseded_batches_sql("raw", full_exports=full)
+    by_export = (
+        """
+                select full_export.superseded_by_batch_id from raw.batch_supersessions as full_export
+                where full_export.batch_id = held.batch_id
+                order by full_export.superseded_by_batch_id desc limit 1"""
+        if full
+        else "select null"
+    )
+    rows = con.execute(
+        f"""
+        with keys as (
+            select unnest(?::VARCHAR[]) as record_key
+        ),
+
+        held as (
+            select raw_rows."{column}" as record_key, max(raw_rows._batch_id) as batch_id,
+                bool_or(raw_rows._batch_id not in ({superseded})) as is_current
+            from raw."{table}" as raw_rows
+            inner join keys on raw_rows."{column}" = keys.record_key
+            group by 1
+        ),
+
+        latest as (
+            select held.record_key, held.batch_id,
+                coalesce(
+                    (
+                        select restated.batch_id from raw.ingestion_log as restated
+                        where restated.supersedes_batch_id = held.batch_id and restated.status = 'loaded'
+                        order by restated.batch_id desc limit 1
+                    ),
+                    ({by_export})
+                ) as withdrawn_by
+            from held
+            where not held.is_current
+        )
+
+        select latest.record_key, latest.batch_id, source.source_file, latest.withdrawn_by, later.source_file
+        from latest
+        left join raw.ingestion_log as source on source.batch_id = latest.batch_id
+        left join raw.ingestion_log as later on later.batch_id = latest.withdrawn_by
+        """,
+        [sorted(set(keys))],
+    ).fetchall()
+    out = {}
+    for record_key, _, came_from, withdrawn_by, withdrawn_file in rows:
+        text = f"{ent.source}/{ent.name} {column} {record_key} was withdrawn from its source"
+        if withdrawn_file and withdrawn_file != came_from:
+            text += f": not in {withdrawn_file} (batch {withdrawn_by}), which superseded {came_from}"
+        elif withdrawn_file:
+            text += f": {withdrawn_file} was restated without it (batch {withdrawn_by})"
+        out[str(record_key)] = text
+    return out
+
+
+def with_withdrawn_links(con, exceptions: list[dict]) -> None:
+    """Say, in the details of each review of an order that lost a record linked by hand
+    (manual_link_changed; details.withdrawn_links, from int_operator_links_withdrawn), what
+    withdrew each record from its source, where raw says (``withdrawn``); else that the
+    source no longer gives it under that key (restated under another). In place."""
+    wanted: dict[str, set[str]] = {}
+    found: list[tuple[dict, dict]] = []
+    for e in exceptions:
+        if e.get("exception_type") != "manual_link_changed" or not e.get("details"):
+            continue
+        details = json.loads(e["details"]) if isinstance(e["details"], str) else e["details"]
+        if not details.get("withdrawn_links"):
+            continue
+        found.append((e, details))
+        for link in details["withdrawn_links"]:
+            rows = LINKED_RECORD_ROWS.get(link.get("withdrawn_entity") or "")
+            if rows:
+                wanted.setdefault(link["withdrawn_entity"], set()).add(str(link["withdrawn_key"]).split("#", 1)[0])
+    said = {
+        entity: withdrawals(con, *LINKED_RECORD_ROWS[entity], sorted(keys)) for entity, keys in wanted.items()
+    }
+    for e, details in found:
+        for link in details["withdrawn_links"]:
+            key = str(link["withdrawn_key"]).split("#", 1)[0]
+            link["withdrawn"] = said.get(link.get("withdrawn_entity") or "", {}).get(key) or (
+                f"{link['withdrawn_key']} is no longer in its source under that key (restated under another, "
+                "or withdrawn by a file raw does not name)"
+            )
+        e["details"] = json.dumps(details, sort_keys=True, separators=(",", ":"), default=str)
 
 
 # raw.operator_actions: the store's fields with their warehouse types, then what the copy adds.

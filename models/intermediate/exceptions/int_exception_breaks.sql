@@ -1390,6 +1390,33 @@ credit_breaks as (
     where assignments.operator_link_lapsed
 ),
 
+withdrawn_link_breaks as (
+    -- A record an operator linked by hand to an order (a credit note, an invoice item, a
+    -- campaign, a project) that the source no longer gives: withdrawn (a full export
+    -- without it, its file restated without it), or now under another key. The link
+    -- decides nothing any more and what it placed on the order left it, so the order is
+    -- reviewed (int_operator_links_withdrawn: which links; the catalog names the file). A
+    -- review, not money: the order's own legs raise what is now short or over. No business
+    -- date: the linked record is gone, so the review counts from when a run first finds it.
+    -- Before, the withdrawn record's own exception closed (record_withdrawn) and nothing
+    -- was raised: a credit note an operator had placed on an order left its credited
+    -- amount without a word.
+    select
+        'manual_link_changed' as exception_type,
+        withdrawn.record_entity,
+        withdrawn.record_id,
+        min(reconciled_orders.client_name) as client_name,
+        min(reconciled_orders.currency) as currency,
+        cast(0 as decimal(18, 4)) as amount_at_risk,
+        cast(0 as decimal(18, 4)) as amount_at_risk_reporting,
+        cast(null as date) as due_date
+    from {{ ref('int_operator_links_withdrawn') }} as withdrawn
+    inner join reconciled_orders
+        on withdrawn.record_id = reconciled_orders.order_id
+    where withdrawn.record_entity = 'stg_crm__orders'
+    group by withdrawn.record_entity, withdrawn.record_id
+),
+
 currency_breaks as (
     -- Billed in another currency than sold: the amounts reconcile only through FX. Its value
     -- at risk is 0: the billing legs compare the invoice converted at its issue date's rate,
@@ -1476,6 +1503,8 @@ all_breaks as (
     select * from headless_line_breaks
     union all
     select * from credit_breaks
+    union all
+    select * from withdrawn_link_breaks
     union all
     select * from spec_breaks
     union all
