@@ -432,9 +432,7 @@ def with_withdrawn_links(con, exceptions: list[dict]) -> None:
             rows = LINKED_RECORD_ROWS.get(link.get("withdrawn_entity") or "")
             if rows:
                 wanted.setdefault(link["withdrawn_entity"], set()).add(str(link["withdrawn_key"]).split("#", 1)[0])
-    said = {
-        entity: withdrawals(con, *LINKED_RECORD_ROWS[entity], sorted(keys)) for entity, keys in wanted.items()
-    }
+    said = {entity: withdrawals(con, *LINKED_RECORD_ROWS[entity], sorted(keys)) for entity, keys in wanted.items()}
     for e, details in found:
         for link in details["withdrawn_links"]:
             key = str(link["withdrawn_key"]).split("#", 1)[0]
