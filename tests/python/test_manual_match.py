@@ -55,6 +55,25 @@ def restate_one_line(home: Path, item: str) -> None:
     raise AssertionError(f"no landing row for {invoice_id} line {line_number}")
 
 
+def withdraw(home: Path, folder: str, column: str, values: set[str]) -> list[str]:
+    """Re-send each landing file of ``folder`` holding rows whose ``column`` is one of
+    ``values``, without them (an incremental file restated at its path without a record
+    withdraws it: landing contract). Returns the files re-sent, relative to landing."""
+    resent = []
+    for path in sorted((home / "landing" / folder).glob("*.csv")):
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        kept = [r for r in rows if r[column] not in values]
+        if len(kept) < len(rows):
+            with open(path, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(kept)
+            resent.append(str(path.relative_to(home / "landing")))
+    assert resent, (folder, column, values)
+    return resent
+
+
 def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first two nights both tests start from: a generated book and a run, then an
     operator links two orphan billing items by hand, each to orders of its currency (the
@@ -91,12 +110,41 @@ def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert recon("exceptions", "claim", two_exception[:12], "--as", "alice") == 0
     assert recon("exceptions", "match", two_exception[:12], "--as", "alice", "--reason", "confirmed_by_document",
                  "--with", first, second) == 0  # fmt: skip
+    # One record of each other kind placed on an order by hand, from that order's exception
+    # (olga, ops lead, acts on any team's): a campaign, a project, a credit note, each moved
+    # from the order the rules gave it. The first test withdraws them.
+    taken = [order, first, second]
+    placed = {}
+    for reconciliation, records in (
+        ("delivery_orders", "select right_key from marts.fct_reconciliation_matches where reconciliation ="
+                            " 'delivery_orders' and left_key <> ? order by right_key limit 1"),
+        ("projects_orders", "select right_key from marts.fct_reconciliation_matches where reconciliation ="
+                            " 'projects_orders' and left_key <> ? order by right_key limit 1"),
+        ("credit_notes", "select credit_note_id from intermediate.int_credit_note_assignments"
+                         " where order_id <> ? order by credit_note_id limit 1"),
+    ):  # fmt: skip
+        [(on_exception, on_order)] = query(
+            home,
+            "select min(exceptions.exception_id), exceptions.record_id from marts.fct_reconciliation_exceptions"
+            " as exceptions where exceptions.record_entity = 'stg_crm__orders'"
+            " and exceptions.record_id not in (select unnest(?)) and (? = 'credit_notes' or exceptions.record_id in"
+            " (select record_key from marts.fct_reconciliation_records where reconciliation = ? and side = 'left'))"
+            " group by exceptions.record_id order by exceptions.record_id limit 1",
+            [taken, reconciliation, reconciliation],
+        )
+        [(record,)] = query(home, records, [on_order])
+        assert recon("exceptions", "claim", on_exception[:12], "--as", "olga") == 0
+        assert recon("exceptions", "match", on_exception[:12], "--as", "olga", "--reason", "confirmed_by_document",
+                     "--in", reconciliation, "--with", record) == 0  # fmt: skip
+        taken.append(on_order)
+        placed[reconciliation] = {"order": on_order, "record": record}
     assert pipeline.run_pipeline(), "a manual link (one of them to two orders) stopped the run"
     picks = {
         "one": {"exception_id": exception_id, "item": item, "amount": str(amount), "order": order,
                 "billed_before": str(billed_before)},
         "two": {"exception_id": two_exception, "item": two_item, "amount": str(two_amount), "first": first,
                 "second": second},
+        "placed": placed,
     }  # fmt: skip
     (home / "picks.json").write_text(json.dumps(picks))
 
@@ -138,7 +186,64 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     # The item is restated after the link: the link lapses, the rules decide again, and
     # the link is raised for review until the operator matches again.
     restate_one_line(recon_home, item)
+    # The same night the sources withdraw a record of each other kind an operator placed on
+    # an order by hand (linked_by_hand): the second test's item (linked to two orders), a
+    # campaign, a project and a credit note, each file re-sent without it.
+    two, placed = picks["two"], picks["placed"]
+    # The item's whole invoice, header and lines (an invoice's header alone still bills).
+    [(invoice,)] = query(
+        recon_home,
+        "select distinct invoice_id from intermediate.int_invoice_lines_billable where billing_item_id = ?",
+        [two["item"]],
+    )
+    assert item.split("#")[0] != invoice, "the first test's item is on the invoice withdrawn"
+    withdraw(recon_home, "billing/invoices", "invoice_id", {invoice})
+    withdraw(recon_home, "billing/invoice_lines", "invoice_id", {invoice})
+    withdraw(recon_home, "ads/delivery", "campaign_id", {placed["delivery_orders"]["record"]})
+    withdraw(recon_home, "fulfilment/deliverables", "project_id", {placed["projects_orders"]["record"]})
+    [credit_note_file] = withdraw(
+        recon_home, "billing/credit_notes", "credit_note_id", {placed["credit_notes"]["record"]}
+    )
     assert pipeline.run_pipeline()
+    # Each order that lost a record placed on it by hand is reviewed: the link decides nothing
+    # any more and what it placed left the order. Before, nothing was raised (the record's own
+    # exception, if open, closed as record_withdrawn).
+    reviewed = {
+        o: (status, at_risk)
+        for o, status, at_risk in query(
+            recon_home,
+            "select record_id, status, amount_at_risk from marts.fct_exception_current"
+            " where exception_type = 'manual_link_changed' and record_entity = 'stg_crm__orders'",
+        )
+    }
+    lost = [two["first"], two["second"], *(p["order"] for p in placed.values())]
+    assert reviewed == {o: ("open", 0) for o in lost}, reviewed
+    # The review names the link and the file that withdrew the record.
+    [(review,)] = query(
+        recon_home,
+        "select exception_id from marts.fct_exception_current where exception_type = 'manual_link_changed'"
+        " and record_id = ?",
+        [placed["credit_notes"]["order"]],
+    )
+    capsys.readouterr()
+    assert recon("exceptions", "show", review[:12]) == 0
+    shown = capsys.readouterr().out
+    note = placed["credit_notes"]["record"]
+    assert (
+        f"by hand (credit_notes)     {placed['credit_notes']['order']} ↔ {note}: linked by olga (#" in shown
+        and f"lapsed: billing/credit_notes credit_note_id {note} was withdrawn from its source: "
+        f"{credit_note_file} was restated without it (batch "
+        in shown
+    ), shown
+    [(review,)] = query(
+        recon_home,
+        "select exception_id from marts.fct_exception_current where exception_type = 'manual_link_changed'"
+        " and record_id = ?",
+        [two["first"]],
+    )
+    assert recon("exceptions", "show", review[:12]) == 0
+    shown = capsys.readouterr().out
+    assert f"lapsed: billing/invoice_lines invoice_id {invoice} was withdrawn from its source" in shown, shown
     assert not query(
         recon_home,
         "select 1 from marts.fct_reconciliation_matches where reconciliation = 'orders_invoices'"
@@ -239,14 +344,14 @@ def test_an_item_linked_by_hand_to_several_orders_never_stops_a_run(
     assert sum(a for _, a in linked) == amount  # split between them, not counted twice
 
     # Another operator, through another order's exception, links the same item once more
-    # (bob: finance, alice's team, owns the first order exceptions of this book; not the
-    # first test's order).
+    # (bob: finance, alice's team, owns the first order exceptions of this book).
     [(other_exception, third)] = query(
         recon_home,
         "select exception_id, record_id from marts.fct_reconciliation_exceptions"
-        " where record_entity = 'stg_crm__orders' and owner_team = 'finance' and record_id not in (?, ?, ?)"
-        " order by record_id limit 1",
-        [first, second, picks["one"]["order"]],
+        " where record_entity = 'stg_crm__orders' and owner_team = 'finance'"
+        " and record_id not in (select unnest(?)) order by record_id limit 1",
+        # Not the first test's order, nor one an operator placed a record on (claimed).
+        [[first, second, picks["one"]["order"], *(p["order"] for p in picks["placed"].values())]],
     )
     capsys.readouterr()
     assert recon("exceptions", "claim", other_exception[:12], "--as", "bob") == 0
