@@ -136,7 +136,7 @@ WHAT_TO_TYPE = (
 # by its `_normalised` twin prints as `value → normalised`.
 SHOWN_COLUMNS = {
     "stg_crm__orders": (
-        "client_name client_name_normalised order_ref order_ref_normalised order_type booked_amount currency "
+        "client_name client_name_normalised order_ref order_ref_normalised po_number order_type booked_amount currency "
         "service_start_date service_end_date order_status"
     ),
     "stg_billing__invoices": (

@@ -17,6 +17,7 @@ from orchestration import pipeline
 from orchestration.actions import ActionStore
 from orchestration.lab import generate
 from orchestration.trace import TraceError, render, trace
+from orchestration.trace.render import _staged_parts
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,26 @@ def test_order_with_a_matched_invoice_shows_file_row_pass_and_rule(warehouse: Pa
     assert match_id in text and run_id in text
     doc = json.loads(json.dumps(result.to_dict()))  # --json: plain JSON types only
     assert doc["records"][0]["source_rows"][0]["row_number"] == row_number
+
+
+def test_order_shows_its_po_number() -> None:
+    # An invoice may quote the client's PO number instead of the order reference (a PO typed
+    # "PO 2026/123" for "PO-2026-000123" resolves to no order): the operator comparing the
+    # invoice's reference with the order's needs the order's PO number beside its order_ref.
+    # Unit level: the generated fixture's orders carry no PO number.
+    row = {
+        "client_name": "Greystone Legal LLP",
+        "client_name_normalised": "greystone legal llp",
+        "order_ref": "CL-2417",
+        "order_ref_normalised": "CL:2417",
+        "po_number": "PO-2026-000123",
+        "order_type": "insertion_order",
+    }
+
+    parts = _staged_parts("stg_crm__orders", row)
+
+    assert "po_number PO-2026-000123" in parts
+    assert "order_ref 'CL-2417' → 'CL:2417'" in parts
 
 
 def test_exception_shows_the_operators_claim(warehouse: Path, home: Path) -> None:
