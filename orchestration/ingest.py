@@ -1842,8 +1842,9 @@ def _load_rows(
     version_config: dict[str, list[str]] | None,
 ) -> None:
     notes: list[str] = []
+    reader = READERS[fmt]
     try:
-        _load_batches(con, ent, READERS[fmt](path, ent, notes), outcome, now)
+        _load_batches(con, ent, reader(path, ent, notes), outcome, now)
     except _RaggedRows:
         # Nothing of this batch is committed: take back what the fast reader loaded and
         # read the file again record by record.
@@ -1851,9 +1852,14 @@ def _load_rows(
         con.execute(f"delete from {RAW_SCHEMA}.quarantine where batch_id = ?", [outcome.batch_id])
         outcome.rows_read = outcome.rows_loaded = outcome.rows_quarantined = 0
         notes.clear()
-        _load_batches(con, ent, _read_csv_by_record(path, ent, notes), outcome, now)
-    moved = _quarantine_conflicting_keys(con, ent, outcome, now, version_config)
-    moved += _quarantine_conflicts_with_other_files(con, ent, outcome, now, version_config)
+        reader = _read_csv_by_record
+        _load_batches(con, ent, reader(path, ent, notes), outcome, now)
+
+    def read_again() -> Iterator[tuple[pa.Table, list]]:
+        return reader(path, ent, [])
+
+    moved = _quarantine_conflicting_keys(con, ent, outcome, now, version_config, read_again)
+    moved += _quarantine_conflicts_with_other_files(con, ent, outcome, now, version_config, read_again)
     outcome.rows_loaded -= moved
     outcome.rows_quarantined += moved
     if outcome.rows_loaded + outcome.rows_quarantined != outcome.rows_read:
@@ -1946,6 +1952,7 @@ def _quarantine_conflicting_keys(
     outcome: FileOutcome,
     now: datetime,
     version_config: dict[str, list[str]] | None,
+    read_again: Callable[[], Iterator[tuple[pa.Table, list]]],
 ) -> int:
     """Move the rows of this batch whose key (and version) repeats with different values to
     quarantine; return how many.
@@ -2017,31 +2024,18 @@ def _quarantine_conflicting_keys(
         con.execute("drop table _key_conflicts")
         return 0
     joined = " and ".join(f"rows.{_ident(c)} is not distinct from conflict.{_ident(c)}" for c in unique_on)
-    record = ", ".join(f"{_ident(c)} := cast(rows.{_ident(c)} as VARCHAR)" for c in ent.column_names)
     con.execute(
         f"""
-        insert into {RAW_SCHEMA}.quarantine
-        select ?, ?, ?, ?, _row_number, _column, _reason, json_extract_string(_record, '$.' || _column),
-            to_json([{{'column': _column, 'reason': _reason}}]), _record, ?
-        from (
-            select rows._row_number, conflict._column, conflict._reason, to_json(struct_pack({record})) as _record
-            from {table} as rows
-            inner join _key_conflicts as conflict on {joined}
-            where rows._batch_id = ?
-        )
-        order by _row_number
-        """,
-        [outcome.batch_id, ent.source, ent.name, outcome.source_file, now, outcome.batch_id],
-    )
-    moved = con.execute(
-        f"""
-        delete from {table} as rows
-        where rows._batch_id = ? and exists (select 1 from _key_conflicts as conflict where {joined})
+        create or replace temp table _conflicting_rows as
+        select rows._row_number, conflict._column, conflict._reason
+        from {table} as rows
+        inner join _key_conflicts as conflict on {joined}
+        where rows._batch_id = ?
         """,
         [outcome.batch_id],
-    ).fetchone()[0]
+    )
     con.execute("drop table _key_conflicts")
-    return int(moved)
+    return _move_conflicting_rows(con, ent, outcome, now, read_again)
 
 
 CROSS_FILE_CONFLICT = "key and version already loaded from another file with different values"
@@ -2053,6 +2047,7 @@ def _quarantine_conflicts_with_other_files(
     outcome: FileOutcome,
     now: datetime,
     version_config: dict[str, list[str]] | None,
+    read_again: Callable[[], Iterator[tuple[pa.Table, list]]],
 ) -> int:
     """Move the rows of this batch whose key and version a current row of another file
     already holds with different values to quarantine; return how many.
@@ -2102,41 +2097,104 @@ def _quarantine_conflicts_with_other_files(
         return 0
     key_text = " || ', ' || ".join(f"coalesce(cast(rows.{_ident(c)} as VARCHAR), '(empty)')" for c in unique_on)
     version_names = " and ".join(versions)
-    record = ", ".join(f"{_ident(c)} := cast(rows.{_ident(c)} as VARCHAR)" for c in ent.column_names)
     con.execute(
         f"""
-        create or replace temp table _cross_file_conflicts as
+        create or replace temp table _conflicting_rows as
         select rows._row_number, {differs}[1] as _column,
             '{CROSS_FILE_CONFLICT}; ({", ".join(unique_on)}) = (' || {key_text} || ') was loaded from '
             || earlier._source_file || ' (batch ' || earlier._batch_id || ', row ' || earlier._row_number
             || '), and this row differs in ' || array_to_string({differs}, ', ') || '. One version of a record '
             || 'has one set of values: if this row corrects it, export it with a later {version_names}; if '
             || 'this file replaces that one, drop it at ' || earlier._source_file || ' (a restatement); if it '
-            || 'is stale, delete it' as _reason,
-            to_json(struct_pack({record})) as _record
+            || 'is stale, delete it' as _reason
         {pairs}
         qualify row_number() over (partition by rows._row_number order by earlier._batch_id, earlier._row_number) = 1
         """,
         params,
     )
-    con.execute(
-        f"""
-        insert into {RAW_SCHEMA}.quarantine
-        select ?, ?, ?, ?, _row_number, _column, _reason, json_extract_string(_record, '$.' || _column),
-            to_json([{{'column': _column, 'reason': _reason}}]), _record, ?
-        from _cross_file_conflicts
-        order by _row_number
-        """,
-        [outcome.batch_id, ent.source, ent.name, outcome.source_file, now],
-    )
+    return _move_conflicting_rows(con, ent, outcome, now, read_again)
+
+
+def _original_rows(read_again: Callable[[], Iterator[tuple[pa.Table, list]]], wanted: list[int]) -> pa.Table | None:
+    """The rows numbered ``wanted`` as the file writes them (text, before any cast), read
+    again; None when the file no longer reads as it did (it changed meanwhile: the check of
+    its size and time after loading then rolls the batch back).
+
+    Read only when some loaded row is found in conflict (nearly no file), so no row's text
+    is kept while the file loads."""
+    numbers = pa.array(sorted(set(wanted)), pa.int64())
+    found: list[pa.Table] = []
+    left = len(numbers)
+    batches = read_again()
+    try:
+        for table, _bad in batches:
+            picked = table.filter(pc.is_in(table.column("_row_number"), value_set=numbers))
+            if picked.num_rows:
+                found.append(picked)
+                left -= picked.num_rows
+            if left <= 0:
+                break
+    except (FileRejected, _RaggedRows, OSError):
+        return None
+    finally:
+        close = getattr(batches, "close", None)  # the readers are generators: stop reading
+        if close is not None:
+            close()
+    return pa.concat_tables(found) if found else None
+
+
+def _move_conflicting_rows(
+    con: duckdb.DuckDBPyConnection,
+    ent: Entity,
+    outcome: FileOutcome,
+    now: datetime,
+    read_again: Callable[[], Iterator[tuple[pa.Table, list]]],
+) -> int:
+    """Move the loaded rows of this batch named in temp table ``_conflicting_rows``
+    (_row_number, _column, _reason) to quarantine; return how many.
+
+    Each keeps the file's text, as every other quarantined row does (25000.00, not the
+    loaded 25000.0000; 2026-04-05T08:00:00Z, not 2026-04-05 08:00:00): read again from the
+    file, since the raw table holds the typed values. Should the file not read as it did,
+    the loaded values stand in (and the batch is rolled back as still being written)."""
+    table = f"{RAW_SCHEMA}.{_ident(ent.table)}"
+    wanted = [n for (n,) in con.execute("select _row_number from _conflicting_rows").fetchall()]
+    originals = _original_rows(read_again, wanted)
+    if originals is None:
+        originals = pa.table(
+            {**{c: pa.array([], pa.string()) for c in ent.column_names}, "_row_number": pa.array([], pa.int64())}
+        )
+    loaded = ", ".join(f"{_ident(c)} := cast(rows.{_ident(c)} as VARCHAR)" for c in ent.column_names)
+    as_read = ", ".join(f"{_ident(c)} := original.{_ident(c)}" for c in ent.column_names)
+    con.register("_original_rows", originals)
+    try:
+        con.execute(
+            f"""
+            insert into {RAW_SCHEMA}.quarantine
+            select ?, ?, ?, ?, _row_number, _column, _reason, json_extract_string(_record, '$.' || _column),
+                to_json([{{'column': _column, 'reason': _reason}}]), _record, ?
+            from (
+                select conflict._row_number, conflict._column, conflict._reason,
+                    case when original._row_number is null then to_json(struct_pack({loaded}))
+                        else to_json(struct_pack({as_read})) end as _record
+                from _conflicting_rows as conflict
+                inner join {table} as rows on rows._batch_id = ? and rows._row_number = conflict._row_number
+                left join _original_rows as original on original._row_number = conflict._row_number
+            )
+            order by _row_number
+            """,
+            [outcome.batch_id, ent.source, ent.name, outcome.source_file, now, outcome.batch_id],
+        )
+    finally:
+        con.unregister("_original_rows")
     moved = con.execute(
         f"""
         delete from {table} as rows
-        where rows._batch_id = ? and rows._row_number in (select _row_number from _cross_file_conflicts)
+        where rows._batch_id = ? and rows._row_number in (select _row_number from _conflicting_rows)
         """,
         [outcome.batch_id],
     ).fetchone()[0]
-    con.execute("drop table _cross_file_conflicts")
+    con.execute("drop table _conflicting_rows")
     return int(moved)
 
 

@@ -709,10 +709,14 @@ def test_one_version_of_an_order_with_other_values_in_a_later_file_is_quarantine
     b = outcomes["crm/orders/b.csv"]
     assert (b.status, b.rows_read, b.rows_loaded, b.rows_quarantined) == ("loaded", 3, 2, 1), b.message
     assert (outcomes["crm/orders/c.csv"].rows_loaded, outcomes["crm/orders/c.csv"].rows_quarantined) == (1, 0)
-    ((row, column, value, reason),) = rows(
-        recon_home, "select row_number, column_name, original_value, reason from raw.quarantine"
+    ((row, column, value, reason, record),) = rows(
+        recon_home, "select row_number, column_name, original_value, reason, record from raw.quarantine"
     )
-    assert (row, column, value) == (1, "amount", "1111.0000")
+    # The file's text, as every quarantined row keeps it (a helper's tryout: '1111.0000' and
+    # '2026-01-01 10:00:00', the values as loaded, were stored).
+    assert (row, column, value) == (1, "amount", "1111.00")
+    as_written = dict(zip(ORDER_COLUMNS, order_row("1", "1111.00").split(","), strict=True))
+    assert json.loads(record) == {c.name: as_written.get(c.name) for c in contract.entity("crm", "orders").columns}
     assert reason.startswith(ingest.CROSS_FILE_CONFLICT), reason
     assert "(order_id, updated_at) = (1, 2026-01-01 10:00:00)" in reason, reason
     assert "crm/orders/a.csv (batch 1, row 1)" in reason and "differs in amount." in reason, reason
@@ -725,6 +729,32 @@ def test_one_version_of_an_order_with_other_values_in_a_later_file_is_quarantine
     a.write_text(orders_csv(order_row("1", "1050.00"), order_row("2")))
     (restated,) = run(recon_home).by_status("loaded")
     assert (restated.is_restatement, restated.rows_loaded, restated.rows_quarantined) == (True, 2, 0)
+
+
+def test_rows_of_a_key_repeated_in_one_file_keep_the_files_text_in_quarantine(recon_home: Path) -> None:
+    # A helper's tryout: the rows of a key repeated with other values were stored with their
+    # values as loaded ('25000.0000', '2026-04-05 08:00:00'), not as the file writes them.
+    # A CSV read record by record (it has a short row) and JSON Lines are read again alike.
+    when = "2026-04-05T08:00:00Z"
+    write(
+        recon_home / "landing/crm/orders/o.csv",
+        orders_csv(order_row("1", "25000.00", updated_at=when), "2,short", order_row("1", "25000.5", updated_at=when)),
+    )
+    lines = [dict(zip(ORDER_COLUMNS, order_row("7", a, updated_at=when).split(","), strict=True)) for a in ("9", "9.1")]
+    write(recon_home / "landing/crm/orders/o.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    report = run(recon_home)
+    assert [(f.rows_loaded, f.rows_quarantined) for f in report.files] == [(0, 3), (0, 2)]
+    quarantined = rows(
+        recon_home,
+        "select source_file, row_number, column_name, original_value, record ->> 'updated_at' from raw.quarantine "
+        "where column_name <> '_record' order by source_file, row_number",
+    )
+    assert quarantined == [
+        ("crm/orders/o.csv", 1, "amount", "25000.00", when),
+        ("crm/orders/o.csv", 3, "amount", "25000.5", when),
+        ("crm/orders/o.jsonl", 1, "amount", "9", when),
+        ("crm/orders/o.jsonl", 2, "amount", "9.1", when),
+    ]
 
 
 def test_a_later_file_restating_ad_delivery_or_an_unversioned_invoice_is_not_a_conflict(recon_home: Path) -> None:
