@@ -36,6 +36,7 @@ import click
 
 from orchestration import settings, terminal
 from orchestration.actions import ACTIONS, STATUSES
+from orchestration.links import link_shown, record_key_shown
 from orchestration.pipeline import (
     build_scratch,
     disk_full_message,
@@ -955,29 +956,6 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
     if not history:
         echo("    no actions yet")
     return 0
-
-
-def link_shown(target: str | None) -> str | None:
-    """A match's or unmatch's target as an operator reads it: ``orders_invoices: SO-1 ↔ INV-1``.
-    The log keeps the link as JSON with each record's fingerprint (an md5 no one reads; `recon
-    trace` prints the entry whole); anything that is not such a link is shown as it is."""
-    try:
-        link = json.loads(target or "")
-    except ValueError:
-        return target
-    if not isinstance(link, dict) or not isinstance(link.get("left"), list) or not isinstance(link.get("right"), list):
-        return target
-    left, right = (", ".join(record_key_shown(str(k)) for k in link[side]) for side in ("left", "right"))
-    return f"{link.get('reconciliation') or '?'}: {left} ↔ {right}"
-
-
-def record_key_shown(key: str | None) -> str:
-    """A record key as shown: a billing item of a whole invoice that quotes no reference is
-    keyed ``INV-1#`` (invoice id, ``#``, the reference it bills); shown ``INV-1``. Display
-    only: ``--with`` takes either form."""
-    if key is None:
-        return ""
-    return key[:-1] if key.endswith("#") and len(key) > 1 else key
 
 
 @functools.cache

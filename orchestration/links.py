@@ -72,6 +72,30 @@ class Link:
         )
 
 
+def link_shown(target: str | None) -> str | None:
+    """A match's or unmatch's target as an operator reads it: ``orders_invoices: SO-1 ↔ INV-1``,
+    in `recon exceptions show` and the desk's exception page alike. The log keeps the link as
+    JSON with each record's fingerprint (an md5 no one reads; `recon trace` prints the entry
+    whole); anything that is not such a link is shown as it is."""
+    try:
+        link = json.loads(target or "")
+    except ValueError:
+        return target
+    if not isinstance(link, dict) or not isinstance(link.get("left"), list) or not isinstance(link.get("right"), list):
+        return target
+    left, right = (", ".join(record_key_shown(str(k)) for k in link[side]) for side in ("left", "right"))
+    return f"{link.get('reconciliation') or '?'}: {left} ↔ {right}"
+
+
+def record_key_shown(key: str | None) -> str:
+    """A record key as shown: a billing item of a whole invoice that quotes no reference is
+    keyed ``INV-1#`` (invoice id, ``#``, the reference it bills); shown ``INV-1``. Display
+    only: ``--with`` takes either form."""
+    if key is None:
+        return ""
+    return key[:-1] if key.endswith("#") and len(key) > 1 else key
+
+
 def _specs(names: list[str]) -> dict[str, dict]:
     from orchestration import specs
 
@@ -326,7 +350,7 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
         # A copy published before fingerprints existed: the link is kept without them.
         fingerprint = "record_fingerprint" if "record_fingerprint" in columns else "null"
         for side, keys in (("left", link.left), ("right", link.right)):
-            # A whole invoice's billing item is keyed INV-1# and shown INV-1 (cli.record_key_shown):
+            # A whole invoice's billing item is keyed INV-1# and shown INV-1 (record_key_shown):
             # a key typed as shown is the one with the '#'.
             typed = list(keys) + [f"{k}#" for k in keys]
             found = dict(
@@ -435,7 +459,7 @@ def billed_in_full(link: Link, serving: Path) -> list[str]:
         ).fetchall()
     finally:
         con.close()
-    items = ", ".join(key[:-1] if key.endswith("#") and len(key) > 1 else key for key in link.right)
+    items = ", ".join(record_key_shown(key) for key in link.right)
     return [
         f"note: {order} is {'billed in full' if state == 'billed' else 'over-billed'} already "
         f"({billed:,.2f} of {booked:,.2f} {currency} net); linking {items} too bills it over, and the next run "
@@ -473,12 +497,10 @@ def unlike(link: Link, serving: Path, limit: int = 5) -> list[str]:
     finally:
         con.close()
 
-    def shown(key: str) -> str:
-        return key[:-1] if key.endswith("#") and len(key) > 1 else key
-
     def described(key: str, doc: dict) -> str:
         client = f"({doc['client_id']})" if doc.get("client_id") else "(a name of no known client)"
-        return f"{shown(key)} is {doc.get('name') or '(no name)'} {client} in {doc.get('currency') or '(no currency)'}"
+        currency = doc.get("currency") or "(no currency)"
+        return f"{record_key_shown(key)} is {doc.get('name') or '(no name)'} {client} in {currency}"
 
     notes = []
     for right in link.right:

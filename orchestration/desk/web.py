@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from orchestration import policy_docs
+from orchestration import links, policy_docs
 from orchestration.actions import ActionError, Conflict, InvalidInput, NotFound
 from orchestration.desk import charts
 from orchestration.desk.accounts import SESSION_LIFETIME, Accounts, LoginRefused
@@ -133,6 +133,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
     env.globals.update(fmt_number=charts.fmt_number, fmt_percent=charts.fmt_percent)
     env.filters["money"] = lambda v: "–" if v is None else f"{Decimal(str(v)):,.2f}"
     env.filters["when"] = lambda v: "–" if not v else str(v)[:16].replace("T", " ")
+    env.filters["link"] = links.link_shown  # a match's target: 'orders_invoices: SO-1 ↔ INV-1', as the CLI says it
 
     def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
         context.setdefault("user", getattr(request.state, "user", None))

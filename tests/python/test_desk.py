@@ -707,6 +707,10 @@ def test_a_second_unmatch_or_match_on_the_desk_is_refused_and_logs_nothing(recon
     assert act("claim").status_code == 303
     match = {"with_keys": "SO-1", "reason": "confirmed_by_document"}
     assert act("match", **match).status_code == 303
+    # The history says the link as the CLI does, not as the log's JSON with fingerprints.
+    history = html.unescape(client.get(f"/exceptions/{eid}").text.split('id="history"')[1])
+    assert '<span class="mono">orders_invoices: SO-1 ↔ INV-1</span>' in history, history
+    assert "fingerprints" not in history and '"left"' not in history, history
     logged = len(store.history(eid))
     again = act("match", **match)
     assert again.status_code == 409, again.text[:500]
