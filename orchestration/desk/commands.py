@@ -12,6 +12,22 @@ import click
 ADMIN_ROLES = ("ops_lead", "act_as")
 
 
+class Refused(click.ClickException):
+    """What was typed cannot be done (a name outside the roster, a team or role it does not
+    give, a weak password, a login that exists or does not): exit 2, as `recon exceptions`
+    refuses what was typed (README: exit codes), not click's 1, which a script reads as a
+    failure of the command itself."""
+
+    exit_code = 2
+
+
+class NotPermitted(Refused):
+    """The OS login may not do this (only an ops lead administers logins): exit 3, refused
+    by a rule, as `recon exceptions` refuses a login the roster does not let act."""
+
+    exit_code = 3
+
+
 def _roster_and_login():
     from orchestration import identity
     from orchestration.actions import Policy
@@ -25,7 +41,7 @@ def _roster_and_login():
 def _may_administer(policy, me: str | None, login: str, name: str, what: str) -> None:
     if me is not None and (set(policy.operators[me].roles) & set(ADMIN_ROLES) or (what == "passwd" and me == name)):
         return
-    raise click.ClickException(
+    raise NotPermitted(
         f"OS login {login!r} ({me or 'no operator'}) may not {what} desk logins: an ops lead does "
         "(role ops_lead in config/operators.yml); anyone may change their own password"
     )
@@ -123,19 +139,19 @@ def register(recon: click.Group, help_of) -> None:
         _may_administer(policy, me, login, name, "add")
         op = policy.operators.get(name)
         if op is None:
-            raise click.ClickException(
+            raise Refused(
                 f"{name} is not in config/operators.yml: add `{name}: {{team: …, roles: [operator]}}` there and "
                 "have the change approved (the roster is governed); then run this again"
             )
         if team is not None and team != op.team:
-            raise click.ClickException(
+            raise Refused(
                 f"{name} is in team {op.team} in config/operators.yml, not {team}: change the roster (governed) "
                 "or drop --team"
             )
         if roles is not None:
             wanted = {r.strip() for r in roles.split(",") if r.strip()}
             if wanted != set(op.roles):
-                raise click.ClickException(
+                raise Refused(
                     f"{name} has roles {', '.join(sorted(op.roles))} in config/operators.yml, not "
                     f"{', '.join(sorted(wanted))}: change the roster (governed) or drop --roles"
                 )
@@ -143,7 +159,7 @@ def register(recon: click.Group, help_of) -> None:
         try:
             Accounts().add(name, password, by=me or login)
         except AccountError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise Refused(str(exc)) from exc
         click.echo(f"{name} ({op.team}; {', '.join(sorted(op.roles))}) may now log in to the desk: recon ui")
         return 0
 
@@ -158,7 +174,7 @@ def register(recon: click.Group, help_of) -> None:
         try:
             Accounts().set_password(name, _read_password(name, password_stdin))
         except AccountError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise Refused(str(exc)) from exc
         click.echo(f"new password set for {name}; their open sessions are ended")
         return 0
 
@@ -172,7 +188,7 @@ def register(recon: click.Group, help_of) -> None:
         try:
             Accounts().disable(name)
         except AccountError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise Refused(str(exc)) from exc
         click.echo(f"{name} may no longer log in to the desk")
         return 0
 
@@ -186,7 +202,7 @@ def register(recon: click.Group, help_of) -> None:
         try:
             Accounts().enable(name)
         except AccountError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise Refused(str(exc)) from exc
         click.echo(f"{name} may log in to the desk again")
         return 0
 

@@ -94,9 +94,11 @@ def open_ids(home: Path, team: str) -> list[str]:
 # --------------------------------------------------------------------- accounts
 
 
-def test_users_add_takes_people_and_roles_only_from_the_roster(accounts: Accounts, capsys) -> None:
+def test_users_add_takes_people_and_roles_only_from_the_roster(accounts: Accounts, capsys, monkeypatch) -> None:
     import io
     import sys
+
+    from orchestration import identity
 
     def add(*argv: str, password: str = "a long enough password") -> int:
         stdin, sys.stdin = sys.stdin, io.StringIO(password + "\n")
@@ -105,16 +107,23 @@ def test_users_add_takes_people_and_roles_only_from_the_roster(accounts: Account
         finally:
             sys.stdin = stdin
 
-    assert add("mallory") != 0
+    # What was typed is refused with exit 2, as `recon exceptions` refuses it (README: exit
+    # codes), not click's 1 (a helper's review: a script could not tell a refusal from a failure).
+    assert add("mallory") == 2
     assert "mallory is not in config/operators.yml" in capsys.readouterr().err
-    assert add("erin", "--team", "finance") != 0
+    assert add("erin", "--team", "finance") == 2
     assert "in team account_management" in capsys.readouterr().err
-    assert add("erin", "--roles", "operator,ops_lead") != 0
+    assert add("erin", "--roles", "operator,ops_lead") == 2
     assert "has roles operator" in capsys.readouterr().err
-    assert add("erin", password="short") != 0
+    assert add("erin", password="short") == 2
     assert "12 to 256 characters" in capsys.readouterr().err
-    assert add("alice") != 0  # already has a login
+    assert add("alice") == 2  # already has a login
     assert "already has a desk login" in capsys.readouterr().err
+    # A login that may not administer logins is refused by a rule: 3, as for any action.
+    with monkeypatch.context() as mp:
+        mp.setattr(identity, "os_login", lambda: "someone-unknown")
+        assert add("erin") == 3
+        assert "may not add desk logins" in capsys.readouterr().err
 
     stored = (Path(accounts.path)).read_bytes()
     assert b"$argon2id$" in stored
