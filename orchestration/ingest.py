@@ -474,21 +474,28 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
         f"out of range: {col.name} must be {contract.column_range(col)}; correct the value and re-drop the file"
     )
     if col.kind in ("decimal", "integer"):
-        # What the value looks like when it is a number written for people: said first, so
-        # the reason an operator reads names the fix (the generic one follows).
+        # What the value looks like when it is a number written for people: named instead of
+        # the generic reason, whose words give no fix for it.
+        # A value names one problem of its shape: the first that fits (1.234 in a whole-number
+        # column is dots between groups of three, not also a decimal comma), and one of these,
+        # or '--' in a required column (checked above), is not also "not a decimal number"
+        # (a row's problems listed both, the generic reason with no fix besides the specific).
         shapes = (INTEGER_SHAPES if col.kind == "integer" else DECIMAL_SHAPES) + NUMBER_SHAPES
-        for pattern, looks_like in shapes:
+        for at, (pattern, looks_like) in enumerate(shapes):
+            earlier = "|".join(f"({p})" for p, _ in shapes[:at])
             checks.append(
                 (
-                    f"{present} and not {plain} and regexp_full_match({text}, ?)",
-                    [pattern, f"not a plain number: it has {looks_like}"],
+                    f"{present} and not {plain} and regexp_full_match({text}, ?)"
+                    + (f" and not regexp_full_match({text}, ?)" if earlier else ""),
+                    [pattern, *([earlier] if earlier else []), f"not a plain number: it has {looks_like}"],
                 )
             )
+        named = "|".join(f"({pattern})" for pattern, _ in shapes) + (f"|{NOT_APPLICABLE}" if col.required else "")
         if col.kind == "decimal":
             checks.append(
                 (
-                    f"{present} and not {plain}",
-                    [f"not a decimal number; expected {fmt}"],
+                    f"{present} and not {plain} and not regexp_full_match({text}, ?)",
+                    [named, f"not a decimal number; expected {fmt}"],
                 )
             )
             number = f"try_cast({text} as DECIMAL(38, 4))"
@@ -496,8 +503,9 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
             checks.append(
                 (
                     # The pattern first: DuckDB's cast rounds 1.5 to 2 and reads 0x10 as 16.
-                    f"{present} and (not {plain} or try_cast({text} as HUGEINT) is null)",
-                    [f"not a whole number; expected {fmt}"],
+                    f"{present} and (not {plain} or try_cast({text} as HUGEINT) is null) "
+                    f"and not (not {plain} and regexp_full_match({text}, ?))",
+                    [named, f"not a whole number; expected {fmt}"],
                 )
             )
             number = f"try_cast({text} as HUGEINT)"
@@ -571,9 +579,17 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
         checks.append((f"{present} and regexp_full_match({text}, ?)", [DAY_MONTH_DATE, DAY_MONTH_DATE_REASON]))
         checks.append(
             (
+                # A zone abbreviation (said above) is not also "not a timestamp".
                 f"{present} and not regexp_full_match({text}, ?) and (not regexp_matches({text}, ?) "
-                f"or (try_cast(left({text}, 10) as DATE) is not null and try_cast({text} as TIMESTAMPTZ) is null))",
-                [DAY_MONTH_DATE, TIMESTAMP_PREFIX, f"not a timestamp; expected {fmt}"],
+                f"or (try_cast(left({text}, 10) as DATE) is not null and try_cast({text} as TIMESTAMPTZ) is null)) "
+                f"and not (regexp_full_match({text}, ?) and not regexp_full_match({text}, ?))",
+                [
+                    DAY_MONTH_DATE,
+                    TIMESTAMP_PREFIX,
+                    ZONE_ABBREVIATION,
+                    ZONE_UTC_ITSELF,
+                    f"not a timestamp; expected {fmt}",
+                ],
             )
         )
         checks.append(

@@ -4,6 +4,7 @@ that names the row, the column and what to do; never load a wrong value."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -36,10 +37,14 @@ def test_a_time_zone_abbreviation_is_quarantined_not_guessed(recon_home: Path) -
     loaded = dict(rows(recon_home, "select order_id, updated_at from raw.crm__orders"))
     assert loaded["5"] == loaded["6"] == datetime(2026, 7, 2, 9, 0)
     assert loaded["7"] == loaded["8"] == loaded["9"] == datetime(2026, 7, 2, 10, 0)
-    quarantined = rows(recon_home, "select row_number, column_name, reason, original_value from raw.quarantine")
+    quarantined = rows(
+        recon_home, "select row_number, column_name, reason, original_value, problems from raw.quarantine"
+    )
     assert sorted(r[0] for r in quarantined) == [1, 2, 3, 4]
-    for _, column, reason, original in quarantined:
+    for _, column, reason, original, problems in quarantined:
         assert column == "updated_at"
+        # Named once: an abbreviation DuckDB cannot read (EDT) was also "not a timestamp".
+        assert [p["reason"] for p in json.loads(problems)] == [reason], problems
         assert "abbreviation" in reason and "ambiguous" in reason, reason
         assert "offset" in reason and "IANA" in reason, reason
         assert original.endswith(("BST", "IST", "AST", "EDT"))
@@ -156,6 +161,9 @@ def test_a_number_written_for_people_is_quarantined_with_the_fix(recon_home: Pat
     for value, hint in NUMBERS_FOR_PEOPLE:
         assert hint in found[value], (value, found[value])
         assert value == "twelve" or "write" in found[value], found[value]
+    # The specific reason only: not also "not a decimal number" in the row's problems.
+    listed = rows(recon_home, "select original_value, problems from raw.quarantine where column_name = 'amount'")
+    assert all([p["reason"] for p in json.loads(problems)] == [found[v]] for v, problems in listed), listed
 
 
 DELIVERABLES_HEADER = "deliverable_id,project_id,description,quantity,unit_value,currency,status,completed_at"
@@ -685,6 +693,10 @@ def test_a_count_whose_separators_can_be_misread_is_still_quarantined(recon_home
         (13, "spend", "-"),
     ], found
     reason = {r: why for r, _, _, why in found}
+    # Each row names its one problem once: the first shape that fits, never also another
+    # shape's advice or the generic "not a whole number" / "not a decimal number".
+    problems = rows(recon_home, "select row_number, problems from raw.quarantine where entity = 'delivery'")
+    assert all([p["reason"] for p in json.loads(listed)] == [reason[r]] for r, listed in problems), problems
     for row in (1, 3, 4, 5):
         assert "commas that do not group the digits in threes" in reason[row], reason[row]
         assert "plain digits (1234) or grouped by commas in threes (1,234)" in reason[row], reason[row]
