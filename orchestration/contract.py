@@ -519,7 +519,7 @@ ENTITIES: tuple[Entity, ...] = (
                 "unit_price",
                 "abs({quantity} * {unit_price}) < 1000000000000",
                 "quantity × unit_price is 10^12 or more, beyond what the models can compute with; "
-                "check the quantity and unit price",
+                "check the quantity and unit price and re-drop the file",
             ),
         ),
     ),
@@ -569,7 +569,7 @@ ENTITIES: tuple[Entity, ...] = (
                 "unit_value",
                 "abs({quantity} * {unit_value}) < 1000000000000",
                 "quantity × unit_value is 10^12 or more, beyond what the models can compute with; "
-                "check the quantity and unit value",
+                "check the quantity and unit value and re-drop the file",
             ),
         ),
     ),

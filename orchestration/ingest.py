@@ -61,6 +61,21 @@ NOT_APPLICABLE = "--"
 NOT_APPLICABLE_REQUIRED = (
     "required value is '--' (an export's mark for no value): fill in {column} for this row and re-drop the file"
 )
+# A dash alone: Meta Ads Manager's mark for "unavailable" in its ranking columns (text, in no
+# contract column; REAL_EXPORTS 1.2). No export is known to write it for a number, and it may be
+# a number half typed (-12 without its digits), so it is named, not read as no value as -- is.
+LONE_DASH = "-"
+LONE_DASH_REQUIRED = (
+    "required value is '-' (a mark some exports write for no value, as Meta Ads Manager does in its "
+    "rankings): fill in {column} for this row and re-drop the file"
+)
+LONE_DASH_OPTIONAL = (
+    "a dash alone ('-'), not a number: some exports write it for no value (Meta Ads Manager in its "
+    "rankings), but in a number column only an empty cell or '--' is no value; leave the cell empty if "
+    "{column} has none, or write the number, and re-drop the file"
+)
+# How a reason whose words name no more specific fix ends.
+FIX = "; correct the value and re-drop the file"
 # Whole numbers whose separators have more than one reading, said before NUMBER_SHAPES (whose
 # advice is for amounts): a comma grouping in threes is read (GROUPED_INTEGER), nothing else.
 INTEGER_SHAPES: tuple[tuple[str, str], ...] = (
@@ -113,18 +128,18 @@ NUMBER_SHAPES: tuple[tuple[str, str], ...] = (
     (
         r"[+-]?\s*([$€£¥]|[A-Za-z]{3}\s)\s*[0-9][0-9.,\s]*|[+-]?[0-9][0-9.,\s]*\s*([$€£¥]|\s[A-Za-z]{3})",
         "a currency sign or code beside the number ($1,200.00, 1200 EUR); write the number alone "
-        "(1200.00): the currency goes in its own column",
+        "(1200.00): the currency goes in its own column; re-drop the file",
     ),
     (
         r"[+-]?[0-9]{1,3}([,\s][0-9]{3})+(\.[0-9]+)?",
-        "thousands separators (12,500.00 or 12 500.00); write the number without them (12500.00)",
+        "thousands separators (12,500.00 or 12 500.00); write the number without them (12500.00) and re-drop the file",
     ),
     (
         r"[+-]?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]+)?|[+-]?[0-9]+,[0-9]{1,2}",
         "a decimal comma (1.234,50 or 12,50); write a dot as the decimal separator and no thousands "
-        "separator (1234.50)",
+        "separator (1234.50), and re-drop the file",
     ),
-    (r"[+-]?[0-9.,]+\s*%", "a percentage sign; write the number alone (12.5 for 12.5 %)"),
+    (r"[+-]?[0-9.,]+\s*%", "a percentage sign; write the number alone (12.5 for 12.5 %) and re-drop the file"),
 )
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 TIMESTAMP_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -475,12 +490,14 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
     )
     if col.kind in ("decimal", "integer"):
         # What the value looks like when it is a number written for people: named instead of
-        # the generic reason, whose words give no fix for it.
-        # A value names one problem of its shape: the first that fits (1.234 in a whole-number
-        # column is dots between groups of three, not also a decimal comma), and one of these,
-        # or '--' in a required column (checked above), is not also "not a decimal number"
-        # (a row's problems listed both, the generic reason with no fix besides the specific).
+        # the generic reason, whose words give no fix for it. A value names one problem of its
+        # shape: the first that fits (1.234 in a whole-number column is dots between groups of
+        # three, not also a decimal comma), and one of these, a dash alone, or '--' in a
+        # required column (checked above), is not also "not a decimal number" (a row's problems
+        # listed both, the generic reason with no fix besides the specific).
         shapes = (INTEGER_SHAPES if col.kind == "integer" else DECIMAL_SHAPES) + NUMBER_SHAPES
+        dash = (LONE_DASH_REQUIRED if col.required else LONE_DASH_OPTIONAL).format(column=col.name)
+        checks.append((f"{text} = ?", [LONE_DASH, dash]))
         for at, (pattern, looks_like) in enumerate(shapes):
             earlier = "|".join(f"({p})" for p, _ in shapes[:at])
             checks.append(
@@ -490,12 +507,13 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
                     [pattern, *([earlier] if earlier else []), f"not a plain number: it has {looks_like}"],
                 )
             )
-        named = "|".join(f"({pattern})" for pattern, _ in shapes) + (f"|{NOT_APPLICABLE}" if col.required else "")
+        named = "|".join(f"({pattern})" for pattern, _ in shapes) + f"|{LONE_DASH}"
+        named += f"|{NOT_APPLICABLE}" if col.required else ""
         if col.kind == "decimal":
             checks.append(
                 (
                     f"{present} and not {plain} and not regexp_full_match({text}, ?)",
-                    [named, f"not a decimal number; expected {fmt}"],
+                    [named, f"not a decimal number; expected {fmt}{FIX}"],
                 )
             )
             number = f"try_cast({text} as DECIMAL(38, 4))"
@@ -505,7 +523,7 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
                     # The pattern first: DuckDB's cast rounds 1.5 to 2 and reads 0x10 as 16.
                     f"{present} and (not {plain} or try_cast({text} as HUGEINT) is null) "
                     f"and not (not {plain} and regexp_full_match({text}, ?))",
-                    [named, f"not a whole number; expected {fmt}"],
+                    [named, f"not a whole number; expected {fmt}{FIX}"],
                 )
             )
             number = f"try_cast({text} as HUGEINT)"
@@ -547,7 +565,7 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
         checks.append(
             (
                 f"{present} and not regexp_full_match({text}, ?) and not regexp_full_match({text}, ?)",
-                [DATE_PATTERN, DAY_MONTH_DATE, f"not a date; expected {fmt}"],
+                [DATE_PATTERN, DAY_MONTH_DATE, f"not a date; expected {fmt}{FIX}"],
             )
         )
         checks.append(
@@ -588,7 +606,7 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
                     TIMESTAMP_PREFIX,
                     ZONE_ABBREVIATION,
                     ZONE_UTC_ITSELF,
-                    f"not a timestamp; expected {fmt}",
+                    f"not a timestamp; expected {fmt}{FIX}",
                 ],
             )
         )
@@ -622,7 +640,7 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
         checks.append(
             (
                 f"{present} and not list_contains(?, upper({text}))",
-                [list(contract.CURRENCIES), f"unknown currency code; expected {fmt}"],
+                [list(contract.CURRENCIES), f"unknown currency code; expected {fmt}{FIX}"],
             )
         )
     if col.kind == "string":
@@ -642,7 +660,7 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
         checks.append(
             (
                 f"{present} and not list_contains(?, lower({text}))",
-                [list(col.allowed), "unknown value; expected one of " + ", ".join(col.allowed)],
+                [list(col.allowed), "unknown value; expected one of " + ", ".join(col.allowed) + FIX],
             )
         )
     # Every check ends with the column name and reason, bound as parameters.

@@ -731,6 +731,23 @@ def test_one_version_of_an_order_with_other_values_in_a_later_file_is_quarantine
     assert (restated.is_restatement, restated.rows_loaded, restated.rows_quarantined) == (True, 2, 0)
 
 
+def test_every_reason_a_row_is_quarantined_for_says_what_to_do() -> None:
+    # A helper's review: "not a date; expected ...", "not a timestamp", "not a whole number" and
+    # "unknown value; expected one of ..." named the format but not the fix, as the other
+    # reasons do. Every check and row rule of every entity, without a warehouse (0 s).
+    reasons = {
+        params[-1]
+        for ent in contract.ENTITY_BY_TABLE.values()
+        for _, params in [check for col in ent.columns for check in ingest._problem_checks(col, ent)]
+        + ingest._rule_checks(ent)
+    }
+    assert len(reasons) > 40, len(reasons)
+    assert [r for r in reasons if "re-drop" not in r] == []
+    for generic in ("not a date;", "not a timestamp;", "not a whole number;", "not a decimal number;", "unknown "):
+        said = [r for r in reasons if r.startswith(generic)]
+        assert said and all(r.endswith("; correct the value and re-drop the file") for r in said), said
+
+
 def test_rows_of_a_key_repeated_in_one_file_keep_the_files_text_in_quarantine(recon_home: Path) -> None:
     # A helper's tryout: the rows of a key repeated with other values were stored with their
     # values as loaded ('25000.0000', '2026-04-05 08:00:00'), not as the file writes them.
