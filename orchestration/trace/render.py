@@ -143,9 +143,12 @@ def _render_matching(trace: Trace) -> list[str]:
                 f"    {pair['decision']} with {pair['partner_key']}  pass {pair['pass_name']}  "
                 f"rule {pair['rule_version']}  round {pair['assignment_round']}"
             )
+            # A deterministic pass decides on its rule, not on the score: a low p beside it
+            # ("matched … p 0.095", a hand-written tryout) read as a doubtful match.
+            scored_only = pair["pass_name"] not in (None, "probabilistic", "operator")
             lines.append(
-                f"      p {_v(pair['match_probability'])}  weight {pair['match_weight']:.2f}  "
-                f"match {pair['match_id']}  run {pair.get('dagster_run_id') or '—'}"
+                f"      p {_v(pair['match_probability'])}{' (score only: the pass decided)' if scored_only else ''}  "
+                f"weight {pair['match_weight']:.2f}  match {pair['match_id']}  run {pair.get('dagster_run_id') or '—'}"
             )
             lines.append(f"      components: {_components(pair['score_components'])}")
             for inv in pair["invoice_matches"]:

@@ -81,6 +81,8 @@ def test_order_with_a_matched_invoice_shows_file_row_pass_and_rule(warehouse: Pa
     text = render(result)
     assert f"{source_file}  row {row_number}  staged" in text
     assert f"pass {pass_name}  rule {rule_version}" in text
+    # A deterministic pass decided it: its score is shown as no more than a score.
+    assert "(score only: the pass decided)" in text
     assert match_id in text and run_id in text
     doc = json.loads(json.dumps(result.to_dict()))  # --json: plain JSON types only
     assert doc["records"][0]["source_rows"][0]["row_number"] == row_number
