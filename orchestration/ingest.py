@@ -1921,7 +1921,8 @@ def _load_batches(
     now: datetime,
 ) -> None:
     """Check each batch a reader yields: good rows into the raw table, the rest quarantined."""
-    sql = _SQL_CACHE.setdefault(ent.table, _entity_sql(ent))
+    # (setdefault would build the SQL on every file before looking it up)
+    sql = _SQL_CACHE.get(ent.table) or _SQL_CACHE.setdefault(ent.table, _entity_sql(ent))
     rel = outcome.source_file
     for table, bad_lines in _read_ahead(batches):
         outcome.rows_read += table.num_rows + len(bad_lines)

@@ -33,7 +33,10 @@ quoted as (
 canonical as (
     select
         quoted.*,
-        {{ canonical_reference('quoted.reference_text') }} as reference_canonical
+        {{ canonical_reference('quoted.reference_text') }} as reference_canonical,
+        -- Read group by group too ("PO-2026-000123" is PO:2026-123): a mention typed without
+        -- a group's zero padding ("PO 2026/123") is looked up by it.
+        {{ reference_grouped('quoted.reference_text') }} as reference_grouped
     from quoted
 ),
 
@@ -45,6 +48,7 @@ keyed as (
         canonical.reference_field,
         canonical.reference_text,
         canonical.reference_canonical,
+        canonical.reference_grouped,
         split_part(canonical.reference_canonical, ':', 1) as reference_family,
         split_part(canonical.reference_canonical, ':', 2) as reference_digits,
         min_by(canonical.reference_canonical, canonical.reference_rank)

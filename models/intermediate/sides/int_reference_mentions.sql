@@ -101,7 +101,8 @@ token_readings as {{ recon_materialized_cte() }} (
         packed.token,
         {{ canonical_reference('packed.token_packed', 'strict', packed=true) }} as canonical_strict,
         {{ canonical_reference('packed.token_packed', 'ocr_body', packed=true) }} as canonical_ocr_body,
-        {{ canonical_reference('packed.token_packed', 'ocr_family', packed=true) }} as canonical_ocr_family
+        {{ canonical_reference('packed.token_packed', 'ocr_family', packed=true) }} as canonical_ocr_family,
+        {{ reference_grouped('packed.token') }} as canonical_grouped
     from (
         select distinct_tokens.token, {{ reference_packed('distinct_tokens.token') }} as token_packed
         from (select distinct tokens.token from tokens) as distinct_tokens
@@ -160,6 +161,19 @@ token_hits as (
     from variants
     inner join order_references
         on variants.canonical = order_references.reference_canonical
+    union all
+    -- A number in groups read group by group ("PO 2026/123" for PO-2026-000123: a group's
+    -- zero padding dropped), a variant reading like the OCR ones: only against known
+    -- references, and confirmed like them by the passes (kind 'ocr').
+    select
+        token_readings.token,
+        'ocr' as mention_kind,
+        2 as kind_rank,
+        order_references.reference_key
+    from token_readings
+    inner join order_references
+        on token_readings.canonical_grouped = order_references.reference_grouped
+    where token_readings.canonical_strict is distinct from order_references.reference_canonical
     union all
     select
         stripped.token,
