@@ -127,6 +127,36 @@ variants as (
     where token_readings.canonical_ocr_family is distinct from token_readings.canonical_strict
 ),
 
+cut_short as (
+    -- Numbers in groups whose strict reading is the start of a longer known reference: a
+    -- reference cut short ("NF24-370" for NF24-3706, "SO-2025-07" for SO-2025-07602), which
+    -- dialect C writes, read group by group hit another order (NF24-0370): on C 9 every one of
+    -- 41 such invoice readings named the wrong order; on B, where a group's zeros are dropped
+    -- ("AGY 2026/421" for AGY/2026/0421), none is the start of another reference. Such a
+    -- token gets no grouped reading. The references starting with a token follow it at once
+    -- in sorted order: the first known reference after it says whether any does.
+    select followed.sort_key
+    from (
+        select
+            sorted_keys.sort_key,
+            sorted_keys.is_token,
+            min(case when sorted_keys.is_token = 0 then sorted_keys.sort_key end) over (
+                order by sorted_keys.sort_key, sorted_keys.is_token
+                rows between 1 following and unbounded following
+            ) as next_reference
+        from (
+            select distinct token_readings.canonical_strict as sort_key, 1 as is_token
+            from token_readings
+            where token_readings.canonical_grouped is not null
+            union all
+            select order_references.reference_canonical, 0
+            from order_references
+        ) as sorted_keys
+    ) as followed
+    where followed.is_token = 1
+        and substr(followed.next_reference, 1, length(followed.sort_key)) = followed.sort_key
+),
+
 stripped as (
     -- Letters no order reference starts with are a word before the number ("No. 45574",
     -- "Order 44136", "Ref 19837"): the number alone is read too, as a weak (digits) mention.
@@ -174,6 +204,7 @@ token_hits as (
     inner join order_references
         on token_readings.canonical_grouped = order_references.reference_grouped
     where token_readings.canonical_strict is distinct from order_references.reference_canonical
+        and token_readings.canonical_strict not in (select cut_short.sort_key from cut_short)
     union all
     select
         stripped.token,
