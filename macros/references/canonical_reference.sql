@@ -52,16 +52,21 @@
     canonical_reference drops only the zeros before the first group, so "PO 2026/123"
     (PO:2026123) never met PO-2026-000123 (PO:2026000123), and two same-amount orders of one
     client told apart only by it were left ambiguous (a hand-written tryout). Like the OCR
-    readings, only ever looked up against known references. Null without a family (a date,
-    "2026/03", is groups too), with one group (canonical_reference's reading already), or when
-    letters sit among the groups. -#}
-{% macro reference_grouped(expression) -%}
-    {%- set trimmed = regexp_replace_all("upper(" ~ expression ~ ")", '^([^0-9]*[0-9][^A-Z]*?)[^A-Z0-9]+[A-Z].*$', '\\1') -%}
-    {%- set family = "regexp_extract(" ~ reference_packed(expression) ~ ", '^([A-Z]*)', 1)" -%}
-    {%- set body = regexp_replace_all(trimmed, '^[^0-9]*', '') -%}
+    readings, only ever looked up against known references.
+
+    reference_group_body: the digit groups of a token (after the letters before them, before
+    a suffix that starts with letters: "PO-2026-000123/A" gives "2026-000123"), or '' when it
+    has one group or letters among them. One regular expression.
+    reference_grouped: the reading, from that body and the token's family (the letters of its
+    canonical form, split_part(canonical, ':', 1)); null without a family (a date, "2026/03",
+    is groups too) or without groups. -#}
+{% macro reference_group_body(expression) -%}
+    regexp_extract(upper({{ expression }}), '^[^0-9]*([0-9]+(?:[^A-Z0-9]+[0-9]+)+)(?:[^A-Z0-9]+[A-Z].*)?$', 1)
+{%- endmacro %}
+
+{% macro reference_grouped(body, family) -%}
     {%- set groups = regexp_replace_all("'-' || " ~ regexp_replace_all(body, '[^0-9]+', '-'), '-0+([0-9])', '-\\1') -%}
     case
-        when {{ family }} <> '' and {{ recon_regexp_full_match(body, '[0-9]+([^A-Z0-9]+[0-9]+)+') }}
-            then {{ family }} || ':' || substr({{ groups }}, 2)
+        when {{ family }} <> '' and {{ body }} <> '' then {{ family }} || ':' || substr({{ groups }}, 2)
     end
 {%- endmacro %}

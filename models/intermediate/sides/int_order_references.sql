@@ -34,9 +34,7 @@ canonical as (
     select
         quoted.*,
         {{ canonical_reference('quoted.reference_text') }} as reference_canonical,
-        -- Read group by group too ("PO-2026-000123" is PO:2026-123): a mention typed without
-        -- a group's zero padding ("PO 2026/123") is looked up by it.
-        {{ reference_grouped('quoted.reference_text') }} as reference_grouped
+        {{ reference_group_body('quoted.reference_text') }} as group_body
     from quoted
 ),
 
@@ -48,7 +46,10 @@ keyed as (
         canonical.reference_field,
         canonical.reference_text,
         canonical.reference_canonical,
-        canonical.reference_grouped,
+        -- Read group by group too ("PO-2026-000123" is PO:2026-123): a mention typed without
+        -- a group's zero padding ("PO 2026/123") is looked up by it.
+        {{ reference_grouped('canonical.group_body', "split_part(canonical.reference_canonical, ':', 1)") }}
+            as reference_grouped,
         split_part(canonical.reference_canonical, ':', 1) as reference_family,
         split_part(canonical.reference_canonical, ':', 2) as reference_digits,
         min_by(canonical.reference_canonical, canonical.reference_rank)

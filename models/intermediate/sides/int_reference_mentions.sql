@@ -101,8 +101,7 @@ token_readings as {{ recon_materialized_cte() }} (
         packed.token,
         {{ canonical_reference('packed.token_packed', 'strict', packed=true) }} as canonical_strict,
         {{ canonical_reference('packed.token_packed', 'ocr_body', packed=true) }} as canonical_ocr_body,
-        {{ canonical_reference('packed.token_packed', 'ocr_family', packed=true) }} as canonical_ocr_family,
-        {{ reference_grouped('packed.token') }} as canonical_grouped
+        {{ canonical_reference('packed.token_packed', 'ocr_family', packed=true) }} as canonical_ocr_family
     from (
         select distinct_tokens.token, {{ reference_packed('distinct_tokens.token') }} as token_packed
         from (select distinct tokens.token from tokens) as distinct_tokens
@@ -112,6 +111,32 @@ token_readings as {{ recon_materialized_cte() }} (
 known_families as (
     select distinct order_references.reference_family
     from order_references
+),
+
+grouped_readings as (
+    -- Tokens read group by group (reference_grouped), only those of a family some order's
+    -- reference has groups in: the reading costs five regular expressions a token, and most
+    -- agencies' references are one group (dialect A at 1M: none to read).
+    select
+        bodies.token,
+        bodies.canonical_strict,
+        {{ reference_grouped('bodies.group_body', "split_part(bodies.canonical_strict, ':', 1)") }} as canonical_grouped
+    from (
+        select
+            token_readings.token,
+            token_readings.canonical_strict,
+            {{ reference_group_body('token_readings.token') }} as group_body
+        from token_readings
+        where split_part(token_readings.canonical_strict, ':', 1) in (
+            select order_references.reference_family
+            from order_references
+            where order_references.reference_grouped is not null
+        )
+            -- A token that is a known reference as typed is read that way (rank 1).
+            and token_readings.canonical_strict not in (
+                select order_references.reference_canonical from order_references
+            )
+    ) as bodies
 ),
 
 variants as (
@@ -145,12 +170,17 @@ cut_short as (
                 rows between 1 following and unbounded following
             ) as next_reference
         from (
-            select distinct token_readings.canonical_strict as sort_key, 1 as is_token
-            from token_readings
-            where token_readings.canonical_grouped is not null
+            select distinct grouped_readings.canonical_strict as sort_key, 1 as is_token
+            from grouped_readings
+            where grouped_readings.canonical_grouped is not null
             union all
             select order_references.reference_canonical, 0
             from order_references
+            where order_references.reference_family in (select grouped_readings_families.family from (
+                select distinct split_part(grouped_readings.canonical_strict, ':', 1) as family
+                from grouped_readings
+                where grouped_readings.canonical_grouped is not null
+            ) as grouped_readings_families)
         ) as sorted_keys
     ) as followed
     where followed.is_token = 1
@@ -196,15 +226,15 @@ token_hits as (
     -- zero padding dropped), a variant reading like the OCR ones: only against known
     -- references, and confirmed like them by the passes (kind 'ocr').
     select
-        token_readings.token,
+        grouped_readings.token,
         'ocr' as mention_kind,
         2 as kind_rank,
         order_references.reference_key
-    from token_readings
+    from grouped_readings
     inner join order_references
-        on token_readings.canonical_grouped = order_references.reference_grouped
-    where token_readings.canonical_strict is distinct from order_references.reference_canonical
-        and token_readings.canonical_strict not in (select cut_short.sort_key from cut_short)
+        on grouped_readings.canonical_grouped = order_references.reference_grouped
+    where grouped_readings.canonical_strict is distinct from order_references.reference_canonical
+        and grouped_readings.canonical_strict not in (select cut_short.sort_key from cut_short)
     union all
     select
         stripped.token,
