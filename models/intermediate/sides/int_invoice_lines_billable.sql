@@ -6,6 +6,16 @@
 --     its header (often the first order's reference) does not swallow the other lines.
 --     An invoice with no header reference whose lines name one order only bills that
 --     order with all its lines ("IO-4217 media" + "Management fee").
+--   * The reference an unreferenced line takes (the header's, or the one order the lines
+--     name) does not take a line that bills another order of that order's client instead:
+--     where the invoice bills that order more than its booking, an unreferenced line whose
+--     amount is, to the cent, the booking of one other open order of the client (in the
+--     invoice's currency, the invoice dated from 45 days before that order's service period
+--     to 240 days after it) is an item of its own, as on a consolidated invoice, so long as
+--     the lines so set apart (in line order) add up to no more than the over-billing
+--     ("Google Ads - June" 6,000 + "Meta Ads - June" 4,500 under the reference of a 6,000
+--     order, the client's other order booked at 4,500). A management fee or stock imagery
+--     line beside the billing is no order's booking: it stays.
 --   * Lines given including tax, with no flag (they sum to the header's total, not its
 --     net), are converted to net in proportion; the rounding rest goes to the largest
 --     line, so the lines sum to the header's net to the cent.
@@ -25,6 +35,10 @@ invoice_lines as (
 
 mentions as (
     select * from {{ ref('int_reference_mentions') }}
+),
+
+orders as (
+    select * from {{ ref('stg_crm__orders') }}
 ),
 
 billing_invoices as (
@@ -159,13 +173,102 @@ referenced as (
         and net_lines.invoice_id = header_mentions.record_id
 ),
 
+defaulted as (
+    -- The reference an unreferenced line takes: the header's when no line names another
+    -- order, else, with no header reference, the one order the lines name.
+    select
+        referenced.*,
+        case
+            when referenced.lines_naming_other_orders = 0 then referenced.header_reference_key
+            when referenced.header_reference_key is null and referenced.line_references = 1
+                then referenced.invoice_line_reference_key
+        end as default_reference_key
+    from referenced
+),
+
+invoice_orders as (
+    -- The one order that reference names (not cancelled: an invoice quoting a cancelled
+    -- order bills that order, billed_cancelled_order), with what the invoice bills beyond
+    -- its booking (every line of the invoice bills it).
+    select
+        referenced.invoice_id,
+        min(orders.order_id) as order_id,
+        min(orders.client_id) as client_id,
+        min(billing_invoices.currency) as currency,
+        min(billing_invoices.issue_date) as issue_date,
+        sum(referenced.net_amount) - min(orders.booked_amount) as over_billed_amount
+    from defaulted as referenced
+    inner join billing_invoices
+        on referenced.invoice_id = billing_invoices.invoice_id
+    inner join orders
+        on referenced.default_reference_key = orders.order_reference_key
+    group by referenced.invoice_id
+    having count(distinct orders.order_id) = 1
+        and not bool_or(orders.is_cancelled)
+        and min(orders.currency) = min(billing_invoices.currency)
+),
+
+other_order_lines as (
+    -- Unreferenced lines of such an invoice that bill, to the cent, the booking of exactly
+    -- one other open order of the header order's client.
+    select
+        referenced.invoice_line_id,
+        referenced.invoice_id,
+        referenced.line_number,
+        referenced.net_amount,
+        invoice_orders.over_billed_amount
+    from referenced
+    inner join invoice_orders
+        on referenced.invoice_id = invoice_orders.invoice_id
+    inner join orders
+        on invoice_orders.client_id = orders.client_id
+        and invoice_orders.order_id <> orders.order_id
+        and invoice_orders.currency = orders.currency
+        and not orders.is_cancelled
+        and abs(orders.booked_amount - referenced.net_amount) < 0.005
+        and {{ recon_days_between('orders.service_start_date', 'invoice_orders.issue_date') }} >= -45
+        and {{ recon_days_between('orders.service_end_date', 'invoice_orders.issue_date') }} <= 240
+    where referenced.line_reference_key is null
+        and referenced.net_amount > 0
+        and invoice_orders.over_billed_amount > 0
+    group by
+        referenced.invoice_line_id,
+        referenced.invoice_id,
+        referenced.line_number,
+        referenced.net_amount,
+        invoice_orders.over_billed_amount
+    having count(distinct orders.order_id) = 1
+),
+
+set_apart as (
+    -- Set apart while the over-billing covers them, in line order: the rest still bills
+    -- the header's order at least its booking.
+    select
+        other_order_lines.*,
+        sum(other_order_lines.net_amount) over (
+            partition by other_order_lines.invoice_id
+            order by other_order_lines.line_number
+            rows between unbounded preceding and current row
+        ) as set_apart_amount
+    from other_order_lines
+),
+
+split_lines as (
+    select set_apart.invoice_line_id
+    from set_apart
+    where set_apart.set_apart_amount <= set_apart.over_billed_amount + 0.005
+),
+
 applied as (
     select
         referenced.*,
+        split_lines.invoice_line_id is not null as is_set_apart_for_other_order,
         referenced.line_reference_key is null
-            and referenced.lines_naming_other_orders = 0 as is_header_reference_applied,
+            and referenced.lines_naming_other_orders = 0
+            and split_lines.invoice_line_id is null as is_header_reference_applied,
         case
             when referenced.line_reference_key is not null then referenced.line_reference_key
+            when split_lines.invoice_line_id is not null then null
             when referenced.lines_naming_other_orders = 0 then referenced.header_reference_key
             -- No reference on the header, and the lines name one order only: the invoice
             -- bills that order, its unreferenced lines included.
@@ -173,6 +276,8 @@ applied as (
                 then referenced.invoice_line_reference_key
         end as reference_normalised
     from referenced
+    left join split_lines
+        on referenced.invoice_line_id = split_lines.invoice_line_id
 ),
 
 billable as (
@@ -183,7 +288,7 @@ billable as (
         applied.line_description,
         applied.invoice_id || '#' || coalesce(
             applied.reference_normalised,
-            case when applied.line_references > 0 then 'L' || applied.line_number end,
+            case when applied.line_references > 0 or applied.is_set_apart_for_other_order then 'L' || applied.line_number end,
             ''
         ) as billing_item_id,
         applied.reference_normalised,
@@ -195,11 +300,16 @@ billable as (
             when applied.line_reference_key is not null then applied.line_mentioned_text
             when applied.is_header_reference_applied then applied.header_mentioned_text
         end as reference,
-        coalesce(
-            applied.reference_normalised, applied.line_reference_compared, applied.header_reference_compared
-        ) as reference_compared,
+        -- A line set apart from the header's order is not compared with its reference.
+        case
+            when applied.is_set_apart_for_other_order then applied.line_reference_compared
+            else coalesce(
+                applied.reference_normalised, applied.line_reference_compared, applied.header_reference_compared
+            )
+        end as reference_compared,
         applied.line_reference_key is not null as is_line_reference,
         applied.is_header_reference_applied,
+        applied.is_set_apart_for_other_order,
         applied.is_tax_inclusive,
         applied.stated_amount,
         billing_invoices.client_name_billed,
