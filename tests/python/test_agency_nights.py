@@ -17,7 +17,11 @@ ActionStore as the CLI does. Each test here was a defect found by running such n
    the value at risk fell from the unbilled bookings to the ad-hoc invoice's 420;
 4. a credit note that reached no order (no reference, or quoting an invoice id no order's
    billing holds) was left out of every order's credited amount and raised nothing: money
-   given back to a client vanished from view.
+   given back to a client vanished from view;
+5. the late invoice of two orders quoting the first one's reference on its header only
+   ("Google Ads" 12,000 + "Meta Ads" 8,000, no line references) was one 20,000 billing item
+   of SO-2610-01, only suggested (over 1.3 times its booking: match_needs_review), and
+   SO-2610-02, booked at 8,000, stayed delivered and not billed.
 """
 
 from __future__ import annotations
@@ -102,6 +106,25 @@ def write_invoices(landing: Path, name: str, order_ids: list[str]) -> None:
     write_csv(landing / f"billing/invoice_lines/invoice_lines_{name}.csv", LINE_COLUMNS, lines)
 
 
+def write_consolidated_invoice(landing: Path, name: str) -> None:
+    """October's invoice of SO-2610-01 and SO-2610-02: the header quotes SO-2610-01's reference
+    only, a line per platform quotes none."""
+    write_csv(
+        landing / f"billing/invoices/invoices_{name}.csv",
+        INVOICE_COLUMNS,
+        [dict(zip(INVOICE_COLUMNS, ("INV-01001", "2026-01001", "Acme Widgets", "PO-2610-01", "2026-11-20",
+                                    "2026-12-20", "USD", "20000.00", "0.00", "20000.00", "issued",
+                                    "2026-11-20T08:00:00Z"), strict=True))],
+    )  # fmt: skip
+    write_csv(
+        landing / f"billing/invoice_lines/invoice_lines_{name}.csv",
+        LINE_COLUMNS,
+        [dict(zip(LINE_COLUMNS, ("INV-01001", n, text, "", "1", amount, amount), strict=True))
+         for n, text, amount in (("1", "Google Ads - October 2026", "12000.00"),
+                                 ("2", "Meta Ads - October 2026", "8000.00"))],
+    )  # fmt: skip
+
+
 @contextlib.contextmanager
 def run_holding_the_warehouse(holder: str) -> Iterator[None]:
     """Another process holds the warehouse lock, as a run does (a lock is re-entrant within one)."""
@@ -180,13 +203,28 @@ def test_a_breach_stays_in_the_history_after_the_exception_closes(
     assert sla_events(recon_home, late) == breached
     assert [e[0] for e in sla_events(recon_home, worked)] == ["sla_breached", "escalated"]
 
-    # Between the nights alice settles one, after its SLA; the other's invoice lands.
+    # Between the nights alice settles one, after its SLA; the invoice of both lands, quoting
+    # SO-2610-01's reference on its header only.
     monkeypatch.setenv("RECON_AS_OF", "2026-11-20T10:00:00Z")
     store = ActionStore()
     store.act("claim", worked, "alice")
     store.act("resolve", worked, "alice", reason="billed_late")
-    write_invoices(landing, "2026-10-late", ["SO-2610-01"])
+    write_consolidated_invoice(landing, "2026-10-late")
     run(monkeypatch, "2026-11-21T03:00:00Z")
+
+    # Its Meta line, SO-2610-02's booking to the cent, bills SO-2610-02, not the header's order.
+    matches = query(
+        recon_home,
+        "select order_id, billing_item_id, match_pass, billed_amount from marts.fct_order_invoice_matches "
+        "where invoice_id = 'INV-01001' order by order_id",
+    )
+    assert [(order, item.endswith("#L2"), billed) for order, item, _, billed in matches] == [
+        ("SO-2610-01", False, 12000),
+        ("SO-2610-02", True, 8000),
+    ], matches
+    assert not query(
+        recon_home, "select 1 from marts.fct_exception_current where exception_type = 'match_needs_review'"
+    )
 
     states = dict(
         query(recon_home, "select exception_id, status from marts.fct_exception_current where exception_id in (?, ?)",
