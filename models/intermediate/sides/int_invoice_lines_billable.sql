@@ -175,7 +175,8 @@ referenced as (
 
 defaulted as (
     -- The reference an unreferenced line takes: the header's when no line names another
-    -- order, else, with no header reference, the one order the lines name.
+    -- order, else, with no header reference, the one order the lines name (the invoice
+    -- bills that order, its unreferenced lines included: "IO-4217 media" + "Management fee").
     select
         referenced.*,
         case
@@ -206,6 +207,7 @@ invoice_orders as (
     having count(distinct orders.order_id) = 1
         and not bool_or(orders.is_cancelled)
         and min(orders.currency) = min(billing_invoices.currency)
+        and sum(referenced.net_amount) > min(orders.booked_amount)
 ),
 
 other_order_lines as (
@@ -230,7 +232,6 @@ other_order_lines as (
         and {{ recon_days_between('orders.service_end_date', 'invoice_orders.issue_date') }} <= 240
     where referenced.line_reference_key is null
         and referenced.net_amount > 0
-        and invoice_orders.over_billed_amount > 0
     group by
         referenced.invoice_line_id,
         referenced.invoice_id,
@@ -268,14 +269,9 @@ applied as (
             and split_lines.invoice_line_id is null as is_header_reference_applied,
         case
             when referenced.line_reference_key is not null then referenced.line_reference_key
-            when split_lines.invoice_line_id is not null then null
-            when referenced.lines_naming_other_orders = 0 then referenced.header_reference_key
-            -- No reference on the header, and the lines name one order only: the invoice
-            -- bills that order, its unreferenced lines included.
-            when referenced.header_reference_key is null and referenced.line_references = 1
-                then referenced.invoice_line_reference_key
+            when split_lines.invoice_line_id is null then referenced.default_reference_key
         end as reference_normalised
-    from referenced
+    from defaulted as referenced
     left join split_lines
         on referenced.invoice_line_id = split_lines.invoice_line_id
 ),
