@@ -14,13 +14,9 @@ orders as (
     select * from {{ ref('stg_crm__orders') }}
 ),
 
-billed as (
-    select
-        invoice_matches.order_id,
-        sum(invoice_matches.billed_amount_order_currency) as billed_amount,
-        sum(invoice_matches.ancillary_amount_order_currency) as ancillary_amount
-    from {{ ref('int_order_invoice_matches') }} as invoice_matches
-    group by invoice_matches.order_id
+order_legs as (
+    -- Each leg added up over the records matched to the order (int_order_legs).
+    select * from {{ ref('int_order_legs') }}
 ),
 
 legs as (
@@ -29,26 +25,20 @@ legs as (
         orders.client_name,
         orders.currency,
         orders.service_start_date,
-        {{ recon_within_order_range('coalesce(billed.billed_amount, 0)', 'orders.currency') }}
-            and {{ recon_within_order_range('coalesce(billed.ancillary_amount, 0)', 'orders.currency') }}
+        {{ recon_within_order_range('order_legs.billed_amount', 'orders.currency') }}
+            and {{ recon_within_order_range('order_legs.ancillary_amount', 'orders.currency') }}
             as billed_within_range,
-        {{ recon_within_order_range('coalesce(credited.credited_amount, 0)', 'orders.currency') }}
+        {{ recon_within_order_range('order_legs.credited_amount', 'orders.currency') }}
             as credited_within_range,
-        {{ recon_within_order_range('coalesce(delivered.spend_amount, 0)', 'orders.currency') }}
-            and {{ recon_within_order_range('coalesce(delivered.credit_amount, 0)', 'orders.currency') }}
+        {{ recon_within_order_range('order_legs.delivered_amount', 'orders.currency') }}
+            and {{ recon_within_order_range('order_legs.platform_credit_amount', 'orders.currency') }}
             as delivered_within_range,
-        {{ recon_within_order_range('coalesce(fulfilled.fulfilled_amount, 0)', 'orders.currency') }}
-            and {{ recon_within_order_range('coalesce(fulfilled.planned_amount, 0)', 'orders.currency') }}
+        {{ recon_within_order_range('order_legs.fulfilled_amount', 'orders.currency') }}
+            and {{ recon_within_order_range('order_legs.planned_amount', 'orders.currency') }}
             as fulfilled_within_range
     from orders
-    left join billed
-        on orders.order_id = billed.order_id
-    left join {{ ref('int_orders_credited') }} as credited
-        on orders.order_id = credited.order_id
-    left join {{ ref('int_orders_delivered') }} as delivered
-        on orders.order_id = delivered.order_id
-    left join {{ ref('int_orders_fulfilled') }} as fulfilled
-        on orders.order_id = fulfilled.order_id
+    inner join order_legs
+        on orders.order_id = order_legs.order_id
 )
 
 select

@@ -11,20 +11,10 @@ orders as (
     where order_id not in (select order_id from {{ ref('int_orders_out_of_range') }})
 ),
 
-invoice_matches as (
-    select * from {{ ref('int_order_invoice_matches') }}
-),
-
-delivered as (
-    select * from {{ ref('int_orders_delivered') }}
-),
-
-fulfilled as (
-    select * from {{ ref('int_orders_fulfilled') }}
-),
-
-credited as (
-    select * from {{ ref('int_orders_credited') }}
+order_legs as (
+    -- Each leg added up over the records matched to the order: billed (and the extra
+    -- charges set aside), credited, delivered, fulfilled (int_order_legs).
+    select * from {{ ref('int_order_legs') }}
 ),
 
 expectations as (
@@ -33,18 +23,6 @@ expectations as (
 
 status_expectations as (
     select * from {{ ref('order_status_expectations') }}
-),
-
-billed as (
-    select
-        invoice_matches.order_id,
-        count(distinct invoice_matches.invoice_id) as invoice_count,
-        sum(invoice_matches.billed_amount_order_currency) as billed_amount,
-        sum(invoice_matches.ancillary_amount_order_currency) as ancillary_amount,
-        min(invoice_matches.issue_date) as first_invoiced_date,
-        max(invoice_matches.issue_date) as last_invoiced_date
-    from invoice_matches
-    group by invoice_matches.order_id
 ),
 
 legs as (
@@ -81,29 +59,24 @@ legs as (
             when 'on_completion' then orders.service_end_date
             else orders.service_start_date
         end as billing_due_date,
-        cast(coalesce(billed.invoice_count, 0) as integer) as invoice_count,
-        cast(coalesce(billed.billed_amount, 0) as decimal(18, 4)) as billed_amount,
-        cast(coalesce(billed.ancillary_amount, 0) as decimal(18, 4)) as ancillary_amount,
-        cast(coalesce(credited.credited_amount, 0) as decimal(18, 4)) as credited_amount,
-        billed.first_invoiced_date,
-        billed.last_invoiced_date,
-        cast(coalesce(delivered.campaign_count, 0) as integer) as campaign_count,
-        cast(coalesce(delivered.spend_amount, 0) as decimal(18, 4)) as delivered_amount,
-        cast(coalesce(delivered.credit_amount, 0) as decimal(18, 4)) as platform_credit_amount,
-        delivered.first_delivery_date,
-        delivered.last_delivery_date,
-        cast(coalesce(fulfilled.deliverable_count, 0) as integer) as deliverable_count,
-        cast(coalesce(fulfilled.fulfilled_amount, 0) as decimal(18, 4)) as fulfilled_amount,
-        fulfilled.last_completed_date
+        -- (in DECIMAL(18, 4): int_orders_out_of_range held out the orders whose legs do not fit)
+        cast(order_legs.invoice_count as integer) as invoice_count,
+        cast(order_legs.billed_amount as decimal(18, 4)) as billed_amount,
+        cast(order_legs.ancillary_amount as decimal(18, 4)) as ancillary_amount,
+        cast(order_legs.credited_amount as decimal(18, 4)) as credited_amount,
+        order_legs.first_invoiced_date,
+        order_legs.last_invoiced_date,
+        cast(order_legs.campaign_count as integer) as campaign_count,
+        cast(order_legs.delivered_amount as decimal(18, 4)) as delivered_amount,
+        cast(order_legs.platform_credit_amount as decimal(18, 4)) as platform_credit_amount,
+        order_legs.first_delivery_date,
+        order_legs.last_delivery_date,
+        cast(order_legs.deliverable_count as integer) as deliverable_count,
+        cast(order_legs.fulfilled_amount as decimal(18, 4)) as fulfilled_amount,
+        order_legs.last_completed_date
     from orders
-    left join billed
-        on orders.order_id = billed.order_id
-    left join credited
-        on orders.order_id = credited.order_id
-    left join delivered
-        on orders.order_id = delivered.order_id
-    left join fulfilled
-        on orders.order_id = fulfilled.order_id
+    inner join order_legs
+        on orders.order_id = order_legs.order_id
     left join expectations
         on orders.order_type = expectations.order_type
     left join status_expectations
