@@ -301,7 +301,7 @@ def _orders_summary(con: duckdb.DuckDBPyConnection, out: dict) -> None:
     # Every count says which orders it covers: the headline counts active orders (not
     # cancelled); the tables list every order, active and cancelled in their own columns,
     # so each table's active column adds up to the headline's active orders (a cancelled
-    # order billed and credited in full is still `billed` and `complete` in the mart).
+    # order reads cancelled, credited, billed_cancelled or over_credited, never `billed`).
     row = con.execute(
         "select count(*) filter (where not is_cancelled), "
         "count(*) filter (where not is_cancelled and invoice_count > 0), "

@@ -1,9 +1,10 @@
 """`recon status` counts add up with the tables it prints, cancelled orders included.
 
 A real run on a hand-written book: one order billed in full, one billed short, one not
-billed, and one cancelled after it was billed and credited in full (the mart keeps it
-`billed`). The headline counts active orders; the tables list every order,
-active and cancelled in their own columns, so each adds up to the headline.
+billed, and one cancelled after it was billed and credited in full (the mart reads it
+`credited` and `cancelled`: until 2026-12-07 it read `billed` and `complete`, billed as
+booked). The headline counts active orders; the tables list every order, active and
+cancelled in their own columns, so each adds up to the headline.
 """
 
 from __future__ import annotations
@@ -59,20 +60,24 @@ def test_status_counts_and_tables_agree_with_a_cancelled_order_billed_and_credit
     con = status.hardened_connect(publish.serving_path())
     try:
         data = status.summary(con)
-        [(cancelled_state,)] = con.execute(
-            "select billing_state from marts.fct_reconciled_orders where is_cancelled"
+        [(cancelled_state, cancelled_completeness)] = con.execute(
+            "select billing_state, completeness_state from marts.fct_reconciled_orders where is_cancelled"
         ).fetchall()
     finally:
         con.close()
-    # The case the counts missed: the mart keeps the cancelled order `billed`.
-    assert cancelled_state == "billed"
+    # Billed 9,000 and credited 9,000 after its cancellation: nothing billed net, not billed
+    # as booked.
+    assert (cancelled_state, cancelled_completeness) == ("credited", "cancelled")
     assert (data["orders_total"], data["orders_active"], data["orders_cancelled"]) == (4, 3, 1)
     assert data["orders_matched"] == 2 and data["orders_billed_in_full"] == 1  # SO-1 only, not the cancelled SO-4
     for rows in (data["billing_states"], data["completeness"]):
         assert sum(r[1] for r in rows) == data["orders_active"]
         assert sum(r[2] for r in rows) == data["orders_cancelled"]
     by_state = {r[0]: r[1:3] for r in data["billing_states"]}
-    assert by_state["billed"] == (1, 1) and by_state["under_billed"] == (1, 0) and by_state["not_billed"] == (1, 0)
+    assert by_state["billed"] == (1, 0) and by_state["under_billed"] == (1, 0) and by_state["not_billed"] == (1, 0)
+    assert by_state["credited"] == (0, 1)
+    completeness = {r[0]: r[1:3] for r in data["completeness"]}
+    assert completeness["cancelled"] == (0, 1)  # not `complete` in the cancelled column
 
     capsys.readouterr()
     assert cli.main(["status"]) == 0

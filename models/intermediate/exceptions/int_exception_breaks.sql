@@ -16,9 +16,24 @@ grace_windows as (
 reconciled_orders as (
     -- What the order is billed net of its credit notes (net_billed_amount, computed here
     -- from the legs so a fixture that gives billed_amount alone reads no credit).
+    -- What was billed against the booking, gross (billed_against_booking): billing_state,
+    -- but for a cancelled order billed (billing_state credited, billed_cancelled or
+    -- over_credited, read net of credits against nothing) the gross comparison the rules
+    -- below were measured with (billed, under_billed, over_billed). A cancelled order's
+    -- billing is raised by cancelled_breaks; what its gap claims (claimed_billing_items,
+    -- owed_billing) and whether it is a sibling over-billed (misplaced_billing) is as before.
     select
         *,
-        billed_amount - coalesce(credited_amount, 0) as billed_net_of_credits
+        billed_amount - coalesce(credited_amount, 0) as billed_net_of_credits,
+        case
+            when billing_state in ('credited', 'billed_cancelled', 'over_credited') then
+                case
+                    when abs(billed_variance) <= variance_tolerance then 'billed'
+                    when billed_variance < 0 then 'under_billed'
+                    else 'over_billed'
+                end
+            else billing_state
+        end as billed_against_booking
     from {{ ref('int_reconciled_orders') }}
 ),
 
@@ -31,7 +46,7 @@ billing_gaps as (
     -- item can bill it and leave it no over-billing. Under-billed orders only have a gap.
     select
         order_id,
-        billing_state,
+        billed_against_booking as billing_state,
         greatest(-billed_variance, 0) + variance_tolerance as missing_amount
     from reconciled_orders
 ),
@@ -637,7 +652,7 @@ misplaced_billing as (
     left join {{ ref('int_orders_invoices__pairs') }} as pairs
         on invoice_matches.order_id = pairs.left_key
         and invoice_matches.billing_item_id = pairs.right_key
-    where sibling.billing_state = 'over_billed'
+    where sibling.billed_against_booking = 'over_billed'
         and unbilled.billing_state = 'not_billed'
         and unbilled.is_commitment
         and abs(sibling.billed_variance - invoice_matches.billed_amount_order_currency) <= sibling.variance_tolerance

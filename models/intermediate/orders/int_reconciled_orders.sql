@@ -92,8 +92,18 @@ states as (
         cast(legs.billed_amount - legs.credited_amount as decimal(18, 4)) as net_billed_amount,
         cast(legs.delivered_amount - legs.booked_amount as decimal(18, 4)) as delivered_variance,
         cast(legs.fulfilled_amount - legs.booked_amount as decimal(18, 4)) as fulfilled_variance,
+        -- A cancelled order owes no billing: what it was billed is read net of its credit
+        -- notes, against nothing. Billed and credited back (within the tolerance of 0) it is
+        -- credited; still billed net, billed_cancelled (raised as billed_cancelled_order);
+        -- credited past what it was billed, over_credited. Before, a cancelled order billed
+        -- 9,000 and credited 9,000 read `billed` and `complete`: billed as booked.
         case
             when legs.is_cancelled and legs.invoice_count = 0 then 'cancelled'
+            when legs.is_cancelled
+                and abs(legs.billed_amount - legs.credited_amount) <= legs.variance_tolerance
+                then 'credited'
+            when legs.is_cancelled and legs.billed_amount > legs.credited_amount then 'billed_cancelled'
+            when legs.is_cancelled then 'over_credited'
             when legs.invoice_count = 0 then 'not_billed'
             when abs(legs.billed_amount - legs.booked_amount) <= legs.variance_tolerance then 'billed'
             when legs.billed_amount < legs.booked_amount then 'under_billed'
@@ -166,7 +176,11 @@ final as (
             when states.expects_fulfilment then states.billed_amount - states.fulfilled_amount
         end as decimal(18, 4)) as billed_vs_performed_variance,
         case
-            when states.billing_state = 'cancelled' then 'cancelled'
+            -- Cancelled, and billed nothing net: nothing is left to reconcile.
+            when states.billing_state in ('cancelled', 'credited') then 'cancelled'
+            -- Cancelled, and billed (or credited) something net: the billing disagrees with
+            -- the cancellation, whatever was delivered.
+            when states.billing_state in ('billed_cancelled', 'over_credited') then 'variance'
             when states.billing_state = 'not_billed'
                 or states.delivery_state = 'not_delivered'
                 or states.fulfilment_state = 'not_started'
