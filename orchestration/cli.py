@@ -854,6 +854,15 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
             f"  {'order legs (' + str(legs_currency) + ')':<26} {shown}  "
             f"({legs.get('order_type')}; expects {', '.join(expects) or 'billing only'})"
         )
+    # The items a duplicate_billing exception is about (int_duplicate_billing_items): which
+    # invoice bills the order again, and which it repeats, as invoiced.
+    for pair in json.loads(stored_details, parse_float=Decimal).get("repeated_billing") or []:
+        echo(f"  {'billed again':<26} {_billing_item_shown(pair['repeat'], pair.get('currency'))}")
+        echo(
+            f"  {'  repeats':<26} {_billing_item_shown(pair['original'], pair.get('currency'))}"
+            f"  ({pair.get('days_apart')} day(s) apart)"
+            + ("" if pair["repeat"].get("matched") else "; the repeat is matched to no order")
+        )
     quarantined = details.get("quarantined")
     if quarantined:
         files = quarantined.get("files") or []
@@ -968,6 +977,15 @@ def _minor_units() -> dict[str, int]:
             return {row["currency"].strip().upper(): int(row["minor_units"]) for row in csv.DictReader(fh)}
     except (OSError, KeyError, ValueError):
         return {}
+
+
+def _billing_item_shown(item: dict, currency: str | None) -> str:
+    """A billing item as an operator finds it on the invoice: number, lines, date, amount."""
+    number = item.get("invoice_number") or record_key_shown(item.get("invoice_id"))
+    lines = str(item.get("lines") or "")
+    shown_lines = f" {'lines' if ',' in lines else 'line'} {lines}" if lines else ""
+    amount = f"{_money(item.get('amount'), currency)} {currency or ''}".rstrip()
+    return f"{number}{shown_lines}, {item.get('issue_date')}, {amount}"
 
 
 def _money(value: object, currency: str | None) -> str:

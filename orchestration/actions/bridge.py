@@ -151,6 +151,41 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                 select null::VARCHAR as record_entity, null::VARCHAR as record_id, null as links where false
             ),"""
         )
+        # The items a duplicate_billing exception is about, by the order billed again
+        # (int_duplicate_billing_items): the operator credits the copy without a query.
+        repeated_billing = (
+            """
+            repeated_billing as (
+                select repeats.order_id,
+                    list(struct_pack(
+                        currency := repeats.currency,
+                        days_apart := repeats.days_apart,
+                        original := struct_pack(
+                            invoice_id := repeats.original_invoice_id,
+                            invoice_number := repeats.original_invoice_number,
+                            billing_item_id := repeats.original_billing_item_id,
+                            lines := repeats.original_line_numbers,
+                            issue_date := strftime(repeats.original_issue_date, '%Y-%m-%d'),
+                            amount := repeats.original_amount
+                        ),
+                        repeat := struct_pack(
+                            invoice_id := repeats.repeat_invoice_id,
+                            invoice_number := repeats.repeat_invoice_number,
+                            billing_item_id := repeats.repeat_billing_item_id,
+                            lines := repeats.repeat_line_numbers,
+                            issue_date := strftime(repeats.repeat_issue_date, '%Y-%m-%d'),
+                            amount := repeats.repeat_amount,
+                            matched := repeats.repeat_is_matched
+                        )
+                    ) order by repeats.repeat_issue_date, repeats.repeat_invoice_id, repeats.repeat_billing_item_id)
+                        as items
+                from intermediate.int_duplicate_billing_items as repeats
+                group by repeats.order_id
+            ),"""
+            if table_exists(con, "intermediate", "int_duplicate_billing_items")
+            else """
+            repeated_billing as (select null::VARCHAR as order_id, null as items where false),"""
+        )
         from orchestration.links import DOMAIN_RECONCILIATION
 
         # The details each exception carries, written as JSON by DuckDB: at 1M orders (306,737
@@ -162,6 +197,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             + quarantined  # one of two fixed texts
             + named  # one of two fixed texts
             + withdrawn_links  # one of two fixed texts
+            + repeated_billing  # one of two fixed texts
             + """
             preferred as (
                 -- The reconciliation each domain is about: listed first in an exception's details.
@@ -243,13 +279,24 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                     ) end
                 )) as details_found,
                 -- Only where there are some: every other exception's details (and digest) as before.
-                case when withdrawn_links.links is not null and exceptions.exception_type = 'manual_link_changed'
-                    then json_merge_patch(details_found, to_json(struct_pack(withdrawn_links := withdrawn_links.links)))
-                    else details_found end as details
+                case
+                    when withdrawn_links.links is not null and exceptions.exception_type = 'manual_link_changed'
+                        then json_merge_patch(
+                            details_found, to_json(struct_pack(withdrawn_links := withdrawn_links.links))
+                        )
+                    when repeated_billing.items is not null and exceptions.exception_type = 'duplicate_billing'
+                        then json_merge_patch(
+                            details_found, to_json(struct_pack(repeated_billing := repeated_billing.items))
+                        )
+                    else details_found
+                end as details
             from marts.fct_reconciliation_exceptions as exceptions
             left join withdrawn_links
                 on exceptions.record_entity = withdrawn_links.record_entity
                 and exceptions.record_id = withdrawn_links.record_id
+            left join repeated_billing
+                on exceptions.record_entity = 'stg_crm__orders'
+                and exceptions.record_id = repeated_billing.order_id
             left join records
                 on exceptions.exception_id = records.exception_id
             left join quarantined
