@@ -56,11 +56,26 @@ matched_items as (
     where invoice_matches.billed_amount > 0
 ),
 
+unmatched_items as (
+    select items.*
+    from {{ ref('int_invoice_billing_items') }} as items
+    inner join {{ ref('int_orders_invoices__records') }} as records
+        on records.side = 'right'
+        and records.record_key = items.billing_item_id
+        and records.record_state = 'unmatched'
+),
+
 unmatched_repeats as (
     -- Items left unmatched that bill a raised order's item again: same currency, its whole
     -- amount within 0.05, another invoice, within the repeat window, of the order's client
-    -- (resolved to it, or named as it where no client was resolved).
-    select distinct
+    -- (resolved to it, or named as it where no client was resolved). Joined on currency and
+    -- client, each way apart: a join on the currency alone compares every raised order's
+    -- items with every unmatched item of it.
+    {%- for client_join in [
+        'items.client_id_resolved = orders.client_id',
+        'items.client_name_normalised = orders.client_name_normalised and items.client_id_resolved is null'
+    ] %}
+    select
         matched_items.order_id,
         items.billing_item_id,
         items.invoice_id,
@@ -71,21 +86,15 @@ unmatched_repeats as (
     from matched_items
     inner join orders
         on matched_items.order_id = orders.order_id
-    inner join {{ ref('int_invoice_billing_items') }} as items
+    inner join unmatched_items as items
         on matched_items.currency = items.currency
-        and matched_items.invoice_id != items.invoice_id
+        and {{ client_join }}
+    where matched_items.invoice_id != items.invoice_id
         and abs(matched_items.amount - items.net_amount) <= {{ repeat.get('amount_abs', 0.05) }}
-    inner join {{ ref('int_orders_invoices__records') }} as records
-        on records.side = 'right'
-        and records.record_key = items.billing_item_id
-        and records.record_state = 'unmatched'
-    where abs({{ recon_days_between('matched_items.issue_date', 'items.issue_date') }})
+        and abs({{ recon_days_between('matched_items.issue_date', 'items.issue_date') }})
             <= {{ repeat.get('within_days', 62) }}
-        and (
-            items.client_id_resolved = orders.client_id
-            or (items.client_id_resolved is null
-                and items.client_name_normalised = orders.client_name_normalised)
-        )
+    {{ "union" if not loop.last }}
+    {%- endfor %}
 ),
 
 pairs as (
