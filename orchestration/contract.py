@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "2.7.0"
+CONTRACT_VERSION = "2.8.0"
 
 # What changed, newest first. Additive changes keep older files loading: a column that
 # a file lacks is loaded as null unless it is required.
 CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.8.0",
+        "The files of an entity's folder that arrive in one ingest are read in the order they were exported "
+        "(the last date in the path, else the modification time; then the modification time, then the "
+        "path), no longer by path alone: of two copies of one export, the one written first loads and the "
+        "other is the duplicate (`invoices (1).csv` sorted before `invoices.csv` and was loaded as the "
+        "original), and an invoice exported again under a new id is the copy in the later-dated file.",
+    ),
     (
         "2.7.0",
         "An amount in a row that carries its currency has that currency's range: below 10^10 in USD, EUR, "

@@ -1330,6 +1330,35 @@ def discover(landing: Path) -> list[Path]:
     return sorted(found)
 
 
+def arrival_order(landing: Path, paths: list[Path]) -> list[Path]:
+    """The order one ingest reads ``paths`` in, and so numbers their batches: the files of an
+    entity's folder (``<source>/<entity>/``) by when they were exported, the earliest first.
+
+    Which of two files is the original and which the copy follows from it: a file with the
+    bytes of one loaded before it is a duplicate, an invoice exported again under a new id is
+    the later batch's (stg_billing__invoices), and a row whose key a file loaded before it
+    holds with other values is quarantined. When both arrive in one ingest, the path order
+    (the order before contract 2.7.1) called the copy the original whenever its name sorted
+    first: ``invoices (1).csv`` before ``invoices.csv``, ``2026-12-02/export.csv`` before
+    ``invoices_2026-12-01.csv``. Exported is as for a full export (export_time): the last
+    date in the path below the entity's folder, else the modification time; then the
+    modification time (a copy is written after its original unless the copy kept it),
+    then the path, so the order is the same on every run over the same files. Files of
+    different folders keep the path order. Across ingests the order is arrival: a file
+    loaded by an earlier ingest stays the original, whatever the date of a later one.
+    """
+
+    def key(path: Path) -> tuple:
+        rel = path.relative_to(landing).as_posix()
+        parts = rel.split("/")
+        folder = "/".join(parts[:2]) if len(parts) >= 3 else rel
+        mtime_ns = entry_stat(path)[1]
+        exported, _ = export_time(rel, mtime_ns if mtime_ns >= 0 else None)
+        return folder, exported or datetime.max, mtime_ns, rel
+
+    return sorted(paths, key=key)
+
+
 def entry_stat(path: Path) -> list[int]:
     """[size, mtime_ns] of a landing entry (of what a link leads to; of the link itself when
     it dangles), or [-1, -1] for one that vanished since it was listed: never an error, so a
@@ -1435,7 +1464,7 @@ def ingest_landing(
     last_batch = None
     try:
         ensure_raw_schema(con)
-        for path in discover(landing):
+        for path in arrival_order(landing, discover(landing)):
             rel = path.relative_to(landing).as_posix()
             if only_again and rel not in again:
                 continue
@@ -1443,6 +1472,9 @@ def ingest_landing(
             report.files.append(outcome)
             if on_file is not None:
                 on_file(outcome)
+        for outcome in report.files:
+            if outcome.status == "skipped" and outcome.previous_status == "duplicate":
+                _note_stale_copy(con, outcome)
         last_batch = con.execute(f"select coalesce(max(batch_id), 0) from {RAW_SCHEMA}.ingestion_log").fetchone()[0]
     finally:
         if last_batch is None and report.by_status("loaded"):
@@ -1480,6 +1512,24 @@ def ingest_head(warehouse: Path) -> int | None:
         return int(json.loads(ingest_head_path(warehouse).read_text())["last_batch_id"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+STALE_COPY = "was restated since, so this copy is not loaded"
+
+
+def _note_stale_copy(con: duckdb.DuckDBPyConnection, outcome: FileOutcome) -> None:
+    """Say so on a skipped duplicate whose twin was restated since (once).
+
+    This copy is most likely the stale version, and loading it now would make its old
+    values current again. A person decides. Asked again once the ingest has read every file,
+    so it does not depend on whether the twin's restatement was read before or after it.
+    """
+    if STALE_COPY in outcome.message or _is_live(con, outcome.duplicate_of_batch_id):
+        return
+    outcome.message += (
+        f"; the file it copied (batch {outcome.duplicate_of_batch_id}) {STALE_COPY}: "
+        f"delete it if it is stale, or load it with recon ingest --again {outcome.source_file}"
+    )
 
 
 def _ingest_file(
@@ -1528,13 +1578,9 @@ def _ingest_file(
     if latest and latest[2] == sha and not again:
         outcome.batch_id, outcome.previous_status = latest[0], latest[1]
         outcome.message = f"already ingested as batch {latest[0]} ({latest[1]}); skipped"
-        if latest[1] == "duplicate" and not _is_live(con, latest[3]):
-            # Its twin was restated since: this copy is most likely the stale version, and
-            # loading it now would make its old values current again. A person decides.
-            outcome.message += (
-                f"; the file it copied (batch {latest[3]}) was restated since, so this copy is not loaded: "
-                f"delete it if it is stale, or load it with recon ingest --again {rel}"
-            )
+        if latest[1] == "duplicate":
+            outcome.duplicate_of_batch_id = latest[3]
+            _note_stale_copy(con, outcome)
         return outcome
 
     earlier = con.execute(

@@ -108,6 +108,35 @@ def test_same_content_under_another_name_is_a_logged_duplicate(recon_home: Path)
     ]
 
 
+def test_of_two_copies_in_one_ingest_the_one_exported_first_is_the_original(recon_home: Path) -> None:
+    # Read by path, the copy a browser saves as "orders (1).csv" (a space sorts before the
+    # dot) and a re-export in a dated folder ("2026-12-02/" sorts before "orders_") loaded, and
+    # the original was logged as their duplicate. The same bytes, and the same invoice numbers
+    # under new ids (stg_billing__invoices: the later batch is the duplicate_export), are the
+    # copy's in the file exported later: by the date in its path, else its modification time.
+    import os
+
+    landing = recon_home / "landing"
+    text = orders_csv(order_row("1"))
+    original = write(landing / "crm/orders/orders.csv", text)
+    copy = write(landing / "crm/orders/orders (1).csv", text)
+    os.utime(original, ns=(1_700_000_000 * 10**9,) * 2)
+    os.utime(copy, ns=(1_700_000_060 * 10**9,) * 2)  # written a minute later
+    write(landing / "crm/orders/2026-12-02/orders.csv", orders_csv(order_row("2")))
+    write(landing / "crm/orders/orders_2026-12-01.csv", orders_csv(order_row("2")))
+    outcomes = run(recon_home).files
+    assert [(f.source_file, f.status, f.batch_id) for f in outcomes] == [
+        ("crm/orders/orders.csv", "loaded", 1),
+        ("crm/orders/orders (1).csv", "duplicate", 2),
+        ("crm/orders/orders_2026-12-01.csv", "loaded", 3),
+        ("crm/orders/2026-12-02/orders.csv", "duplicate", 4),
+    ], outcomes
+    assert "same content as crm/orders/orders_2026-12-01.csv (batch 3)" in outcomes[3].message
+    # The same files on another night, in another landing folder: the same order.
+    paths = ingest.discover(landing)
+    assert ingest.arrival_order(landing, list(reversed(paths))) == ingest.arrival_order(landing, paths)
+
+
 def test_a_loaded_file_renamed_to_archive_it_is_skipped_quietly(recon_home: Path) -> None:
     # A tryout: an agency archives each file it sent once it is loaded (moved under
     # archive/, renamed .done, moved to a top-level archive/). The same bytes are loaded
