@@ -35,7 +35,11 @@ select
     count(*) filter (where reopen_count > 0) as reopened,
     round(avg(hours_to_resolution), 1) as mean_hours_to_resolution,
     round(median(hours_to_resolution), 1) as median_hours_to_resolution,
-    cast(coalesce(sum(amount_at_risk_reporting) filter (where not is_closed), 0) as decimal(18, 4))
+    -- A total, not an amount: each exception's amount fits DECIMAL(18, 4), but open ones add up
+    -- past it (101 orders of 999,999,999,999 JPY with reporting_currency JPY stopped the run:
+    -- "Casting value 101000000006259.0101 to DECIMAL(18,4)"). DECIMAL(38, 4) holds the sum of
+    -- 10^20 amounts at DECIMAL(18, 4)'s top, so no accepted input can overflow it.
+    cast(coalesce(sum(amount_at_risk_reporting) filter (where not is_closed), 0) as decimal(38, 4))
         as open_amount_at_risk_reporting,
     '{{ recon_reporting_currency() }}' as reporting_currency,
     max(state_as_of) as state_as_of,
