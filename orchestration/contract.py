@@ -23,7 +23,10 @@ CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
         "(the last date in the path, else the modification time; then the modification time, then the "
         "path), no longer by path alone: of two copies of one export, the one written first loads and the "
         "other is the duplicate (`invoices (1).csv` sorted before `invoices.csv` and was loaded as the "
-        "original), and an invoice exported again under a new id is the copy in the later-dated file.",
+        "original), and an invoice exported again under a new id is the copy in the later-dated file. "
+        "An order, invoice or credit note with a row past its currency's range loaded under an older "
+        "contract (raw is append-only, and such a row could overflow a conversion) is held out of staging "
+        "and raised as `amount_out_of_range`; its rows stay loaded and counted.",
     ),
     (
         "2.7.0",

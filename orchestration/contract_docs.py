@@ -201,7 +201,10 @@ def contract_markdown() -> str:
         "rows or platform credits, an invoice whose lines, or a project whose deliverables add up (in",
         "absolute value) past it is held out of matching, and an order whose matched records add up past",
         "the order currency's range is held out of the reconciled dataset; each is raised as",
-        "`amount_out_of_range`, its rows stay loaded and the run goes on (docs/exceptions.md).",
+        "`amount_out_of_range`, its rows stay loaded and the run goes on (docs/exceptions.md). Raw is",
+        "append-only and ingest does not check loaded rows again: an order, invoice or credit note with a",
+        "row past its currency's range loaded under an older contract (before 2.7.0 every currency had",
+        "10^12) is held out of staging and raised the same way; restating its file releases it.",
     ]
     for source, about in contract.SOURCES.items():
         lines += ["", f"## `{source}` — {about}"]
@@ -275,7 +278,24 @@ def amount_limit_macro() -> str:
         "{% macro recon_max_abs_converted() -%}\n"
         f"    cast({contract.MAX_ABS_CONVERTED} as decimal(38, 4))\n"
         "{%- endmacro %}\n"
+        "\n"
+        "{#- The columns of a raw table whose amounts have the range of the row's currency: a row\n"
+        "    loaded under an older contract with one past it is held out of staging\n"
+        "    (recon_hold_out_past_amount_range) and raised as amount_out_of_range. -#}\n"
+        "{% macro recon_amount_columns(table_name) -%}\n"
+        f"    {{{{ return({_amount_columns()!r}.get(table_name, [])) }}}}\n"
+        "{%- endmacro %}\n"
     )
+
+
+def _amount_columns() -> dict[str, list[str]]:
+    """Per raw table, its columns with a per-currency range (contract.currency_limits)."""
+    out = {}
+    for ent in contract.ENTITIES:
+        columns = [col.name for col in ent.columns if contract.currency_limits(col, ent)]
+        if columns:
+            out[ent.table] = columns
+    return out
 
 
 def rendered_files(project_dir: Path = PROJECT_DIR) -> dict[Path, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration import contract
 from orchestration.trace.kinds import (
     HEX,
     JSON_COLUMNS,
@@ -229,6 +230,18 @@ def _raw_rows(db: _Reader, table: str, where: str, params: list) -> list[dict]:
         if db.has(staging)
         else "left join (select null::bigint as batch_id) as staged on false"
     )
+    # A record with a row past its currency's range loaded under an older contract is held
+    # out of staging whole (stg_ingestion__amounts_past_range), not an older version.
+    held_out = "staging.stg_ingestion__amounts_past_range"
+    ent = contract.ENTITY_BY_TABLE.get(table)
+    if db.has(held_out) and ent is not None and len(ent.key) == 1:
+        held_join = (
+            f"left join {held_out} as held on held.record_entity = ? "
+            f"and held.record_id = cast(raw_rows.{ent.key[0]} as varchar)"  # a column name from the contract
+        )
+        held_params = [f"stg_{table}"]
+    else:
+        held_join, held_params = "left join (select null::varchar as record_id) as held on false", []
     # A batch a full export of its entity superseded (landing contract delivery: full); a
     # copy made before raw.batch_supersessions existed has none.
     by_export = (
@@ -253,15 +266,17 @@ def _raw_rows(db: _Reader, table: str, where: str, params: list) -> list[dict]:
                     and restated.supersedes_batch_id = raw_rows._batch_id
             ) as superseded_by_batch_id,
             {by_export} as superseded_by_export_batch_id,
-            staged.batch_id is not null as is_staged
+            staged.batch_id is not null as is_staged,
+            held.record_id is not null as is_held_out
         from raw.{table} as raw_rows
         left join raw.ingestion_log as ingestion_log
             on raw_rows._batch_id = ingestion_log.batch_id
         {staged_join}
+        {held_join}
         where {where}
         order by raw_rows._batch_id, raw_rows._row_number
         """,
-        params,
+        held_params + params,
     )
     out = []
     for row in rows:
@@ -272,6 +287,8 @@ def _raw_rows(db: _Reader, table: str, where: str, params: list) -> list[dict]:
             status = f"superseded by a newer full export (batch {row['superseded_by_export_batch_id']})"
         elif row["is_staged"]:
             status = "staged"
+        elif row["is_held_out"]:
+            status = "held out of staging: an amount of the record is past its currency's range (amount_out_of_range)"
         else:
             status = "older version (staging kept a later one)"
         out.append(

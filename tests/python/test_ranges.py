@@ -12,14 +12,14 @@ overflowed DECIMAL(18) in a pairs model, stopping every run.
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration import contract, pipeline, publish
+from orchestration import contract, ingest, pipeline, publish
 from orchestration.lab import generate
 
 EDGE_DECIMAL = Decimal(contract.MAX_ABS_DECIMAL) - Decimal("0.0001")
@@ -101,6 +101,9 @@ def edge_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
             _write(home / "landing" / ent.source / ent.name / "beyond.csv", [beyond])
     _write_many_rows_at_the_edge(home / "landing")
     _write_conversions_at_the_edge(home / "landing")
+    _write_quote_of_an_old_order(home / "landing")
+    ingest.ingest_landing(home / "landing", home / "warehouse.duckdb")
+    _insert_rows_loaded_under_2_6_0(home / "warehouse.duckdb")
     ok = pipeline.run_pipeline()
     yield home, ok
     mp.undo()
@@ -183,6 +186,61 @@ def _write_conversions_at_the_edge(landing: Path) -> None:
          "spend": JPY_TOP, "currency": "JPY"}
         for n in range(MANY)
     ])  # fmt: skip
+
+
+OLD_USD = "990000000000"  # within every currency's range under contract 2.6.0 (10^12), past USD's since 2.7.0
+
+
+def _write_quote_of_an_old_order(landing: Path) -> None:
+    """A JPY invoice quoting OLD-USD: the pairs convert the order into yen."""
+    _write(landing / "billing/invoices/old_order_quote.csv", [
+        {"invoice_id": "OLD-QUOTE", "client_name": "Oldco One", "reference": "PO-OLD-1", "issue_date": "2026-04-03",
+         "currency": "JPY", "net_amount": "1000", "tax_amount": "0", "total_amount": "1000", "status": "issued"},
+    ])  # fmt: skip
+    _write(landing / "billing/invoice_lines/old_order_quote.csv", [
+        {"invoice_id": "OLD-QUOTE", "line_number": "1", "reference": "PO-OLD-1", "net_amount": "1000"},
+    ])  # fmt: skip
+
+
+def _insert_rows_loaded_under_2_6_0(warehouse: Path) -> None:
+    """An order, an invoice and a credit note of 990,000,000,000 USD, each a batch of one row
+    logged as loaded under contract 2.6.0: ingest quarantines such a row today, but raw is
+    append-only and never checked again. Before contract 2.8.0 they stayed in staging, and the
+    order, converted into yen for OLD-QUOTE (153,179,637,939,037.60 JPY), stopped the build in
+    int_orders_invoices__pairs."""
+    old = {
+        ("crm", "orders"): {"order_id": "OLD-USD", "client_id": "C-OLD1", "client_name": "Oldco One",
+                            "order_ref": "PO-OLD-1", "order_type": "insertion_order", "amount": OLD_USD,
+                            "currency": "USD", "service_start_date": "2026-03-01", "service_end_date": "2026-03-31",
+                            "status": "booked", "updated_at": "2026-02-20 09:30:00"},
+        ("billing", "invoices"): {"invoice_id": "OLD-INV", "client_name": "Oldco Two", "reference": "PO-OLD-2",
+                                  "issue_date": "2026-04-03", "currency": "USD", "net_amount": OLD_USD,
+                                  "tax_amount": "0", "total_amount": OLD_USD, "status": "issued"},
+        # Crediting the JPY order FX-JPY: converted into yen too.
+        ("billing", "credit_notes"): {"credit_note_id": "OLD-CN", "client_name": "Edge Fx Two",
+                                      "reference": "PO-EDGE-FX-2", "issue_date": "2026-04-05", "currency": "USD",
+                                      "net_amount": OLD_USD, "reason": "goodwill"},
+    }  # fmt: skip
+    con = duckdb.connect(str(warehouse))
+    try:
+        for (source, entity), row in old.items():
+            batch = con.execute("select max(batch_id) + 1 from raw.ingestion_log").fetchone()[0]
+            path = f"{source}/{entity}/loaded_under_2_6_0.csv"
+            con.execute(
+                "insert into raw.ingestion_log (batch_id, source, entity, source_file, file_sha256, status,"
+                " is_restatement, rows_read, rows_loaded, rows_quarantined, contract_version, ingested_at, delivery)"
+                " values (?, ?, ?, ?, ?, 'loaded', false, 1, 1, 0, ?, ?, 'incremental')",
+                [batch, source, entity, path, f"{batch:064d}", "2.6.0", datetime(2026, 6, 1, 9)],
+            )
+            lineage = {"_batch_id": batch, "_source_file": path, "_file_sha256": f"{batch:064d}", "_row_number": 1,
+                       "_ingested_at": datetime(2026, 6, 1, 9)}  # fmt: skip
+            values = {**row, **lineage}
+            con.execute(
+                f"insert into raw.{source}__{entity} ({', '.join(values)}) values ({', '.join('?' * len(values))})",
+                list(values.values()),  # table and column names from the contract and this test
+            )
+    finally:
+        con.close()
 
 
 def test_amounts_at_the_edge_convert_into_any_currency_and_an_order_past_the_range_is_held_out(
@@ -288,8 +346,57 @@ def test_records_whose_rows_add_up_past_the_range_are_held_out_and_raised(edge_h
         ("int_ads_campaigns", "MANY-DAYS", None),
         ("int_fulfilment_projects", "MANY-DELIVERABLES", None),
         ("stg_billing__invoices", "MANY-LINES", None),
+        # Loaded under contract 2.6.0, past USD's range since 2.7.0: held out of staging.
+        ("stg_billing__credit_notes", "OLD-CN", None),
+        ("stg_billing__invoices", "OLD-INV", None),
+        ("stg_crm__orders", "OLD-USD", None),
         # The edge deliverables share one project (project_id is no key): JPY's tops added up
         # under the project's currency, GBP (the first of its currencies).
         ("int_fulfilment_projects", "PRJ-0456", None),
     ], raised
     assert held_out == [(0,), (0,), (0,)], held_out
+
+
+def test_rows_loaded_under_an_older_contract_past_the_range_are_held_out_of_staging(
+    edge_home: tuple[Path, bool],
+) -> None:
+    """The three 2.6.0 rows (raised: the test above) stay in raw and counted as loaded, are
+    in no staging model, and the JPY invoice that quoted the order is matched to nothing."""
+    home, ok = edge_home
+    assert ok, "a run with rows loaded under an older contract past today's range must publish"
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        counted = con.execute(
+            "select log.source_file, log.rows_loaded, count(orders._batch_id) + count(invoices._batch_id)"
+            " + count(notes._batch_id) from raw.ingestion_log as log"
+            " left join raw.crm__orders as orders on orders._batch_id = log.batch_id"
+            " left join raw.billing__invoices as invoices on invoices._batch_id = log.batch_id"
+            " left join raw.billing__credit_notes as notes on notes._batch_id = log.batch_id"
+            " where log.contract_version = '2.6.0' group by all order by 1"
+        ).fetchall()
+        staged = con.execute(
+            "select count(*) from staging.stg_crm__orders where order_id = 'OLD-USD' union all "
+            "select count(*) from staging.stg_billing__invoices where invoice_id = 'OLD-INV' union all "
+            "select count(*) from staging.stg_billing__credit_notes where credit_note_id = 'OLD-CN'"
+        ).fetchall()
+        held = con.execute(
+            "select record_entity, record_id, source_file from staging.stg_ingestion__amounts_past_range order by 2"
+        ).fetchall()
+    finally:
+        con.close()
+    assert counted == [
+        ("billing/credit_notes/loaded_under_2_6_0.csv", 1, 1),
+        ("billing/invoices/loaded_under_2_6_0.csv", 1, 1),
+        ("crm/orders/loaded_under_2_6_0.csv", 1, 1),
+    ], counted
+    assert staged == [(0,), (0,), (0,)], staged
+    # recon trace names why the order is not staged (it said "older version" before).
+    from orchestration.trace import trace
+
+    (row,) = trace(home / "warehouse.duckdb", None, "order:OLD-USD").records[0].source_rows
+    assert row["status"].startswith("held out of staging: an amount of the record is past"), row
+    assert held == [
+        ("stg_billing__credit_notes", "OLD-CN", "billing/credit_notes/loaded_under_2_6_0.csv"),
+        ("stg_billing__invoices", "OLD-INV", "billing/invoices/loaded_under_2_6_0.csv"),
+        ("stg_crm__orders", "OLD-USD", "crm/orders/loaded_under_2_6_0.csv"),
+    ], held

@@ -3,7 +3,9 @@
 -- their currency's range, 10^12 in JPY and tighter in a currency worth more; each amount is
 -- within it): a campaign's spend over its days or its platform credits, an invoice's lines,
 -- a project's deliverables, and an order's legs over the records matched to it
--- (int_orders_out_of_range). Absolute values, so every part of the total (a project's planned
+-- (int_orders_out_of_range), and an order, invoice or credit note with one row past its
+-- currency's range, loaded under an older contract and held out of staging
+-- (stg_ingestion__amounts_past_range). Absolute values, so every part of the total (a project's planned
 -- work, a campaign's spend net of credit days) is bounded too. Each is held out of matching where
 -- it is formed, so the run goes on and publishes, and raised here (amount_out_of_range) so it
 -- is not lost: its rows stay loaded, and `recon trace` shows them with their files. The total
@@ -77,6 +79,23 @@ orders as (
     from {{ ref('int_orders_out_of_range') }} as orders_out
 ),
 
+held_out_of_staging as (
+    -- An order, an invoice or a credit note with a row past its currency's range, loaded
+    -- under an older contract (stg_ingestion__amounts_past_range): held out of staging. An
+    -- invoice whose lines add up past the range too is raised once, above.
+    select
+        held.record_entity,
+        held.record_id,
+        held.client_name,
+        held.currency,
+        least(coalesce(held.business_date, cast(held.ingested_at as date)), {{ as_of_date }}) as due_date
+    from {{ ref('stg_ingestion__amounts_past_range') }} as held
+    where not (
+        held.record_entity = 'stg_billing__invoices'
+        and held.record_id in (select invoices.record_id from invoices)
+    )
+),
+
 records as (
     select 'int_ads_campaigns' as record_entity, campaigns.* from campaigns
     union all
@@ -85,6 +104,8 @@ records as (
     select 'int_fulfilment_projects' as record_entity, projects.* from projects
     union all
     select 'stg_crm__orders' as record_entity, orders.* from orders
+    union all
+    select * from held_out_of_staging
 )
 
 select

@@ -6,6 +6,7 @@ with
 source as (
     {{ current_raw_rows('raw_billing', 'billing__credit_notes') }}
     {{- staging_changed_keys_filter('raw_billing', 'billing__credit_notes', key_sql) }}
+    {{- recon_hold_out_past_amount_range('raw_billing', 'billing__credit_notes', key_sql) }}
 ),
 
 renamed as (

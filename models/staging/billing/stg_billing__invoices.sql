@@ -2,6 +2,7 @@ with
 
 source as (
     {{ current_raw_rows('raw_billing', 'billing__invoices') }}
+    {{- recon_hold_out_past_amount_range('raw_billing', 'billing__invoices', 'raw_rows.invoice_id') }}
 ),
 
 renamed as (

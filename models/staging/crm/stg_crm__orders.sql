@@ -6,6 +6,7 @@ with
 source as (
     {{ current_raw_rows('raw_crm', 'crm__orders') }}
     {{- staging_changed_keys_filter('raw_crm', 'crm__orders', key_sql) }}
+    {{- recon_hold_out_past_amount_range('raw_crm', 'crm__orders', key_sql) }}
 ),
 
 renamed as (
