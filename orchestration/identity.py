@@ -116,7 +116,58 @@ def load_users(path: Path) -> dict[str, dict]:
     users = doc.get("users") or {}
     if not isinstance(users, dict) or not all(isinstance(spec, dict | None) for spec in users.values()):
         raise IdentityError(f"{path}: users must map each name to its team, roles and logins")
-    return {str(name): (spec or {}) for name, spec in users.items()}
+    out = {str(name): (spec or {}) for name, spec in users.items()}
+    for name, spec in out.items():
+        check_user(path, name, spec)
+    return out
+
+
+# What a user of the roster may carry, and the roles the code grants anything to
+# (orchestration/actions/store.py, rules/governance.py, desk/commands.py).
+USER_KEYS = ("team", "roles", "logins", "public_key", "dev_only")
+ROLES = ("operator", "approver", "ops_lead", "data_owner", "governance_reviewer", ACT_AS_ROLE)
+
+
+def check_user(path: Path, name: str, spec: dict) -> None:
+    """One roster user as the code reads it, or a refusal naming the file, the user and the key.
+
+    Before, a user without ``team`` stopped every command and every run with a KeyError, and
+    ``roles: operator`` (no brackets) or ``role: [operator]`` or ``roles: [operater]`` loaded
+    as a user with no role at all: the refusals then said "has no operator role"."""
+    where = f"{path}: user {name}"
+    unknown = sorted(str(key) for key in spec if key not in USER_KEYS)
+    if unknown:
+        hint = close_match(unknown[0], USER_KEYS)
+        raise IdentityError(
+            f"{where}: unknown key {unknown[0]!r}{f' (did you mean {hint!r}?)' if hint else ''}; "
+            f"a user has {', '.join(USER_KEYS)}"
+        )
+    team = spec.get("team")
+    if not isinstance(team, str) or not team.strip():
+        raise IdentityError(f"{where}: needs a team, e.g. {{team: finance, roles: [operator]}}; got {team!r}")
+    roles = spec.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise IdentityError(
+            f"{where}: roles must be a list in brackets, e.g. roles: [operator, approver]; got {roles!r}"
+        )
+    for role in roles:
+        if role not in ROLES:
+            hint = close_match(role, ROLES)
+            raise IdentityError(
+                f"{where}: unknown role {role!r}{f' (did you mean {hint!r}?)' if hint else ''}; "
+                f"roles are {', '.join(ROLES)}"
+            )
+    logins = spec.get("logins")
+    if logins is not None and not (
+        isinstance(logins, str | int)
+        and not isinstance(logins, bool)
+        and str(logins)
+        or isinstance(logins, list)
+        and all(isinstance(x, str | int) and not isinstance(x, bool) and str(x) for x in logins)
+    ):
+        raise IdentityError(f"{where}: logins must be a list of OS login names, e.g. logins: [alice]; got {logins!r}")
+    if "dev_only" in spec and not isinstance(spec["dev_only"], bool):
+        raise IdentityError(f"{where}: dev_only is true or false; got {spec['dev_only']!r}")
 
 
 def logins_of(name: str, spec: dict) -> tuple[str, ...]:

@@ -162,6 +162,41 @@ def test_an_approval_threshold_that_is_no_amount_is_refused(tmp_path: Path, thre
         Policy.load(roster)
 
 
+ALICE = "alice: {team: finance, roles: [operator]}"
+
+
+@pytest.mark.parametrize(
+    ("alice", "match"),
+    [
+        # Was a KeyError from Policy.load: every command of every operator, and every run
+        # (each builds an ActionStore), stopped with a traceback.
+        ("alice: {roles: [operator]}", "user alice: needs a team"),
+        # Was frozenset('operator'): the letters o, p, e, r, a, t as roles, and "alice has no
+        # operator role" at her first claim.
+        ("alice: {team: finance, roles: operator}", "user alice: roles must be a list in brackets"),
+        ("alice: {team: finance, roles: [operater]}", "user alice: unknown role 'operater' .did you mean 'operator'"),
+        ("alice: {team: finance, role: [operator]}", "user alice: unknown key 'role' .did you mean 'roles'"),
+        ("alice: {team: finance, roles: [operator], logins: [[root]]}", "user alice: logins must be a list"),
+        ("alice: {team: finance, roles: [operator], dev_only: 'no'}", "user alice: dev_only is true or false"),
+    ],
+)
+def test_a_roster_user_the_code_cannot_read_is_refused_naming_the_user(
+    tmp_path: Path, monkeypatch, alice: str, match: str
+) -> None:
+    text = (PROJECT_DIR / "config" / "operators.yml").read_text()
+    assert ALICE in text
+    roster = tmp_path / "operators.yml"
+    roster.write_text(text.replace(ALICE, alice, 1))
+    with pytest.raises(IdentityRefused, match=f"operators.yml: {match}"):
+        Policy.load(roster)
+    # The governance check reads the same roster, so the mistake shows before it is approved.
+    with pytest.raises(identity.IdentityError, match=match):
+        identity.load_users(roster)
+    # A numeric OS login (logins: [1000]) still reads as the login "1000".
+    roster.write_text(text.replace(ALICE, "alice: {team: finance, roles: [operator], logins: [1000]}", 1))
+    assert Policy.load(roster).operators["alice"].logins == ("1000",)
+
+
 def test_a_roster_or_approvals_file_that_writes_a_key_twice_is_refused(tmp_path: Path, monkeypatch) -> None:
     text = (PROJECT_DIR / "config" / "operators.yml").read_text()
     roster = tmp_path / "operators.yml"
