@@ -45,8 +45,6 @@ from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 
-import yaml
-
 from orchestration.settings import PROJECT_DIR, recon_home
 
 EVENTS = (
@@ -106,15 +104,20 @@ def config_path() -> Path:
 
 def load_config(path: Path | None = None) -> AlertConfig:
     """Read and check config/alerts.yml; a key it does not know is an error, not ignored."""
+    from orchestration import strict_yaml
+
+    override = None if path else os.environ.get("RECON_ALERTS_CONFIG")
     path = Path(path or config_path())
     if not path.exists():
+        if override:  # a mistyped path turned every alert off without a word
+            raise AlertConfigError(f"RECON_ALERTS_CONFIG={override}: no such file; fix the path or unset it")
         return AlertConfig({}, ())
+    # Strict: a second `routes:` key silently replaced the first (every route dropped),
+    # and a file that was not UTF-8, or a directory, was a traceback.
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise AlertConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise AlertConfigError(f"{path}: expected a mapping with channels and routes")
+        doc = strict_yaml.load_mapping(path)
+    except strict_yaml.StrictYamlError as exc:
+        raise AlertConfigError(str(exc)) from None
     unknown = set(doc) - TOP_KEYS
     if unknown:
         raise AlertConfigError(
@@ -143,7 +146,7 @@ def load_config(path: Path | None = None) -> AlertConfig:
             if not spec.get("host") or not spec.get("from") or not spec.get("to"):
                 raise AlertConfigError(f"{where}: an smtp channel needs host, from and to (a list of addresses)")
             port = spec.get("port", 25)
-            if not isinstance(port, int) or not 1 <= port <= 65535:
+            if not _is_number(port, whole=True) or not 1 <= port <= 65535:
                 raise AlertConfigError(f"{where}.port: a port number 1-65535")
             if isinstance(spec["to"], str):
                 spec = {**spec, "to": [spec["to"]]}
@@ -159,7 +162,7 @@ def load_config(path: Path | None = None) -> AlertConfig:
             ):
                 raise AlertConfigError(f"{where}.headers: a mapping of header name -> text")
         timeout = spec.get("timeout_seconds", 10)
-        if not isinstance(timeout, (int, float)) or not 0 < timeout <= 120:
+        if not _is_number(timeout) or not 0 < timeout <= 120:
             raise AlertConfigError(f"{where}.timeout_seconds: a number of seconds, 0 to 120")
         channels[name] = Channel(name, spec["type"], spec)
     routes = []
@@ -191,9 +194,26 @@ def load_config(path: Path | None = None) -> AlertConfig:
     if not is_valid_cron_string(str(digest.get("cron", "0 7 * * *"))):
         raise AlertConfigError(f'{path}: digest.cron {digest.get("cron")!r} is not a cron string (e.g. "0 7 * * *")')
     listed = doc.get("listed_per_message", 20)
-    if not isinstance(listed, int) or not 1 <= listed <= 500:
+    if not _is_number(listed, whole=True) or not 1 <= listed <= 500:
         raise AlertConfigError(f"{path}: listed_per_message is a whole number 1-500")
     return AlertConfig(channels, tuple(routes), str(digest.get("cron", "0 7 * * *")), listed)
+
+
+def _is_number(value: object, whole: bool = False) -> bool:
+    """A YAML number; never true or false (YAML's `port: yes` is True, which Python counts as 1)."""
+    return not isinstance(value, bool) and isinstance(value, int if whole else int | float)
+
+
+def unset_secrets(config: AlertConfig) -> list[str]:
+    """Channels whose password_env or url_env names a variable this environment does not set:
+    their sends fail at the first event (`recon alerts check` says so beforehand)."""
+    out = []
+    for name, channel in config.channels.items():
+        for key in ("url_env", "password_env"):
+            variable = channel.settings.get(key)
+            if variable and not os.environ.get(str(variable)):
+                out.append(f"channels.{name}.{key}: {variable} is not set in this environment")
+    return out
 
 
 def _teams() -> set[str]:

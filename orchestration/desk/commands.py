@@ -96,6 +96,12 @@ def register(recon: click.Group, help_of) -> None:
             teams = f" of {', '.join(route.teams)}" if route.teams else ""
             click.echo(f"{', '.join(route.events)}{teams} -> {', '.join(route.channels)}")
         click.echo(f"daily digest at cron {config.digest_cron!r} (UTC)")
+        for problem in alerts.unset_secrets(config):
+            click.echo(
+                f"warning: {problem}: sends to it fail unless the process that runs recon (cron, the Dagster "
+                "daemon) sets it",
+                err=True,
+            )
         return 0
 
     @alerts_group.command("test", **help_of("send one test message to a channel now (not recorded as an event)"))

@@ -147,12 +147,22 @@ def test_config_is_checked_and_names_the_key(tmp_path: Path) -> None:
         "channels: {x: {type: webhook, url: 'http://h'}}\nroutes: [{events: [sla_breached], teams: [finanse],"
         " channels: [x]}]": "finanse not a team",
         "digest: {cron: 'every day please'}": "not a cron string",
+        # A second routes: key replaced the first: every route dropped without a word.
+        "channels: {x: {type: webhook, url: 'http://h'}}\nroutes: [{events: [run_failed], channels: [x]}]\n"
+        "routes: []": "key 'routes' is written twice",
+        # YAML's true is Python's 1: port 1, a 1-second timeout, one event per message.
+        "channels: {x: {type: smtp, host: h, from: f, to: [t], port: true}}": "port: a port number",
+        "channels: {x: {type: webhook, url: 'http://h', timeout_seconds: yes}}": "timeout_seconds: a number",
+        "listed_per_message: true": "listed_per_message is a whole number",
     }
     for text, words in bad.items():
         path = tmp_path / "alerts.yml"
         path.write_text(text)
         with pytest.raises(alerts.AlertConfigError, match=words):
             alerts.load_config(path)
+    path.write_bytes("channels: {}\n# caf\u00e9\n".encode("latin-1"))  # was a UnicodeDecodeError traceback
+    with pytest.raises(alerts.AlertConfigError, match="not UTF-8 text"):
+        alerts.load_config(path)
     # The shipped file routes nothing: alerts are off until someone fills it in.
     shipped = alerts.load_config(Path(__file__).parents[2] / "config" / "alerts.yml")
     assert shipped.routes == () and shipped.digest_cron == "0 7 * * *"
@@ -332,6 +342,19 @@ def test_a_broken_config_never_stops_a_run_and_recon_alerts_check_names_it(tmp_p
     assert reloaded.alert_digest.cron_schedule == alerts.DEFAULT_DIGEST_CRON
     assert cli.main(["alerts", "check"]) == 2
     assert "not a cron string" in capsys.readouterr().err
+    # A mistyped RECON_ALERTS_CONFIG was "nothing is routed (alerts are off)", exit 0.
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(tmp_path / "alerst.yml"))
+    assert cli.main(["alerts", "check"]) == 2
+    assert "alerst.yml: no such file" in capsys.readouterr().err
+    # A secret's variable unset here: routed, and said before the first send fails.
+    bad.write_text(
+        "channels: {hook: {type: webhook, url_env: RECON_TEST_UNSET_HOOK}}\n"
+        "routes: [{events: [run_failed], channels: [hook]}]\n"
+    )
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(bad))
+    monkeypatch.delenv("RECON_TEST_UNSET_HOOK", raising=False)
+    assert cli.main(["alerts", "check"]) == 0
+    assert "channels.hook.url_env: RECON_TEST_UNSET_HOOK is not set" in capsys.readouterr().err
     importlib.reload(alerting)
 
 
