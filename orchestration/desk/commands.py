@@ -28,6 +28,23 @@ class NotPermitted(Refused):
     exit_code = 3
 
 
+def _not_in_roster(policy, name: str) -> str:
+    """Why a name outside the roster gets no desk login: a typo (ALICE, alcie, a trailing space)
+    is answered with the user it is close to; advice to add `ALICE:` or `:` to the governed
+    roster was wrong for a typo and empty for an empty name."""
+    from orchestration.identity import close_match
+
+    match = close_match(name, policy.operators)
+    if match is not None:
+        return f"{name!r} is not in config/operators.yml: did you mean {match!r}? (names are matched exactly)"
+    if not name.strip() or name != name.strip() or not name.isprintable():
+        return f"{name!r} is not a user name: type the name as config/operators.yml writes it"
+    return (
+        f"{name} is not in config/operators.yml: add `{name}: {{team: …, roles: [operator]}}` there and "
+        "have the change approved (the roster is governed); then run this again"
+    )
+
+
 def _roster_and_login():
     from orchestration import identity
     from orchestration.actions import Policy
@@ -145,10 +162,7 @@ def register(recon: click.Group, help_of) -> None:
         _may_administer(policy, me, login, name, "add")
         op = policy.operators.get(name)
         if op is None:
-            raise Refused(
-                f"{name} is not in config/operators.yml: add `{name}: {{team: …, roles: [operator]}}` there and "
-                "have the change approved (the roster is governed); then run this again"
-            )
+            raise Refused(_not_in_roster(policy, name))
         if team is not None and team != op.team:
             raise Refused(
                 f"{name} is in team {op.team} in config/operators.yml, not {team}: change the roster (governed) "
@@ -177,6 +191,8 @@ def register(recon: click.Group, help_of) -> None:
 
         policy, login, me = _roster_and_login()
         _may_administer(policy, me, login, name, "passwd")
+        if name not in policy.operators:  # "`recon users add zed` makes one" led to a second refusal
+            raise Refused(_not_in_roster(policy, name))
         try:
             Accounts().set_password(name, _read_password(name, password_stdin))
         except AccountError as exc:

@@ -111,6 +111,19 @@ def test_users_add_takes_people_and_roles_only_from_the_roster(accounts: Account
     # codes), not click's 1 (a helper's review: a script could not tell a refusal from a failure).
     assert add("mallory") == 2
     assert "mallory is not in config/operators.yml" in capsys.readouterr().err
+    # A typo of a roster user is answered with that user, not with advice to add `ERIN:` (or
+    # `erin :`, or `:`) to the governed roster.
+    for typed in ("ERIN", "erin ", "eirn"):
+        assert add(typed) == 2
+        assert "did you mean 'erin'?" in capsys.readouterr().err
+    assert add("") == 2
+    assert "'' is not a user name" in capsys.readouterr().err
+    stdin, sys.stdin = sys.stdin, io.StringIO("a long enough password\n")
+    try:  # was "zed has no desk login: `recon users add zed` makes one", which refuses zed
+        assert cli.main(["users", "passwd", "zed", "--password-stdin"]) == 2
+    finally:
+        sys.stdin = stdin
+    assert "zed is not in config/operators.yml" in capsys.readouterr().err
     assert add("erin", "--team", "finance") == 2
     assert "in team account_management" in capsys.readouterr().err
     assert add("erin", "--roles", "operator,ops_lead") == 2
