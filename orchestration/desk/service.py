@@ -48,12 +48,28 @@ SORTS = {
     "amount": lambda r: (-r["amount"], r["exception_id"]),
     "age": lambda r: (-r["age_days"], r["exception_id"]),
 }
-AMOUNT = re.compile(r"-?(\d{1,3}(,\d{3})+|\d{1,13})(\.\d{1,4})?")  # 1000, 1,000, 250.50: no exponents
+# 1000, 1,000, 250.50: no exponents, and ASCII digits only (re's \d is any script's digit:
+# min_amount=١٠٠٠٠ filtered at 10000, where the CLI's --amount refuses other scripts' digits).
+AMOUNT = re.compile(r"-?(\d{1,3}(,\d{3})+|\d{1,13})(\.\d{1,4})?", re.ASCII)
+FILTER_KEYS = ("team", "type", "client", "severity", "status", "age", "min_amount", "max_amount", "sort", "page")
 STATUSES = ("active", "open", "claimed", "resolved", "auto_resolved", "all")
 
 
 class DeskError(Exception):
     """A request the desk refuses before asking the store (a bad filter, too many ids)."""
+
+
+def single_filters(items) -> dict:
+    """A query string's (key, value) pairs as one value per key; a filter given twice is refused.
+
+    ``?type=orphan_invoice&type=unbilled_order`` showed unbilled orders alone (the last value
+    won), with nothing to say the first was dropped."""
+    out: dict = {}
+    for key, value in items:
+        if key in out and key in FILTER_KEYS and value != out[key]:
+            raise DeskError(f"{key} is given twice ({out[key][:32]!r} and {value[:32]!r}): filter by one value")
+        out[key] = value
+    return out
 
 
 @dataclass

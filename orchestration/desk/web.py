@@ -45,7 +45,7 @@ from orchestration.actions import ActionError, Conflict, InvalidInput, NotFound
 from orchestration.desk import charts
 from orchestration.desk.accounts import SESSION_LIFETIME, Accounts, LoginRefused
 from orchestration.desk.dashboard import dashboard
-from orchestration.desk.service import AGE_BUCKETS, Desk, DeskError, InboxQuery
+from orchestration.desk.service import AGE_BUCKETS, Desk, DeskError, InboxQuery, single_filters
 from orchestration.settings import recon_home
 
 SESSION_COOKIE = "recon_desk"
@@ -255,7 +255,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
 
     def _query(request: Request) -> InboxQuery:
         return InboxQuery.parse(
-            dict(request.query_params),
+            single_filters(request.query_params.multi_items()),
             policy_docs.exception_types(),
             desk.teams(),
             sorted(set(desk.policy.escalate_to)),

@@ -249,6 +249,14 @@ def test_inbox_is_my_teams_queue_and_filters_are_validated(home: Path, accounts:
     assert refused.status_code == 400 and "only an ops lead" in refused.text
     for bad in ("type=no_such_type", "min_amount=1e400", "sort=name;drop", "page=x", "age=forever"):
         assert client.get("/?" + bad).status_code == 400, bad
+    # Digits of another script were read as a number (١٠٠٠٠ as 10000), and a filter given
+    # twice kept its last value without a word; both are refused by name.
+    eastern = client.get("/?min_amount=%D9%A1%D9%A0%D9%A0%D9%A0%D9%A0")
+    assert eastern.status_code == 400 and "min_amount=" in eastern.text and "is not an amount" in eastern.text
+    twice = client.get("/?severity=manual_review&severity=block_payout")
+    assert twice.status_code == 400 and "severity is given twice" in twice.text
+    assert client.get("/inbox.csv?type=orphan_spend&type=unmatched_campaign").status_code == 400
+    assert client.get("/?status=all&status=all").status_code == 200  # the same value twice is one filter
 
     # Sort by amount: largest first; a filter narrows the count.
     by_amount = client.get("/?sort=amount&status=all")
