@@ -220,6 +220,10 @@ def entry_hash(prev_hash: str, row: dict) -> str:
     return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
 
 
+# How far a pinned business clock may run ahead of the real time for a person's action (clock skew).
+FUTURE_CLOCK_SLACK = timedelta(minutes=5)
+
+
 class ActionStore:
     def __init__(
         self,
@@ -916,6 +920,23 @@ class ActionStore:
         # or the latest action, and an operator who followed the message was refused again.
         earliest = max(t for t in (first_seen, run_at, latest, now) if t is not None).isoformat()
         retry = ("unset RECON_AS_OF, or set it" if pinned else "set RECON_AS_OF") + f" to {earliest} or later"
+        # A clock pinned ahead of the real time (RECON_AS_OF=2029-… left in a shell, or a
+        # mistyped year): the action took effect then, and every later action on the exception,
+        # by anyone, was refused as "before its latest action" until that date; the marts
+        # counted years to resolution. Replays pin the past; a person acts at most now.
+        real = self.wall_clock()
+        if pinned and now > real + FUTURE_CLOCK_SLACK:
+            ahead = max((t for t in (first_seen, run_at, latest) if t is not None), default=None)
+            wait = (
+                f"; this exception's runs or actions are already at {ahead.isoformat()}, so it takes actions from then"
+                if ahead is not None and ahead > real + FUTURE_CLOCK_SLACK
+                else ""
+            )
+            raise ActionError(
+                f"RECON_AS_OF={pinned} is ahead of the real time ({real.isoformat()}): an action taking effect then "
+                f"would hold every later action on exception {eid} until that time. Nothing recorded: unset "
+                f"RECON_AS_OF, or pin a time no later than now{wait}"
+            )
         if first_seen is not None and now < first_seen:
             raise ActionError(
                 f"exception {eid} was first seen at {first_seen.isoformat()}; an action cannot take effect before "

@@ -538,6 +538,22 @@ def test_a_business_clock_outside_the_contract_range_is_refused(
     assert home_store.all_actions()[-1]["effective_at"].startswith("2026-11-30")
 
 
+def test_an_action_pinned_ahead_of_the_real_time_is_refused(
+    home_store: ActionStore, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A tryout: RECON_AS_OF=2029-06-01 left in an operator's shell resolved an exception in
+    2029; every later action on it, by anyone, was refused until then ("before its latest
+    action") and the marts counted 21,745 hours to resolution."""
+    ahead = (datetime.now(UTC) + timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    monkeypatch.setenv("RECON_AS_OF", ahead)
+    assert cli.main(["exceptions", "claim", FIN[:8], "--as", "alice"]) == 3
+    err = capsys.readouterr().err
+    assert f"RECON_AS_OF={ahead} is ahead of the real time" in err and "Nothing recorded" in err
+    assert home_store.all_actions() == []
+    monkeypatch.setenv("RECON_AS_OF", "2026-11-30T09:00:00Z")  # a replay of the past still acts
+    assert cli.main(["exceptions", "claim", FIN[:8], "--as", "alice"]) == 0
+
+
 def test_a_backdated_action_is_refused_with_what_to_do(
     home_store: ActionStore, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
