@@ -168,11 +168,26 @@ def recon(ctx: click.Context) -> None:
 # ------------------------------------------------------------------------------ the pipeline
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange, without NaN: ``--noise nan`` passed both bounds (every comparison
+    with NaN is false) and stopped the generator with a traceback."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number in the range {self.min:g}<=x<={self.max:g}.", param, ctx)
+        return number
+
+
+NOISE = FiniteFloatRange(0, 100)  # a multiplier on every noise rate of the generators
+ORDERS = click.IntRange(1, 100_000_000)
+
+
 @recon.command("generate", **_help("write a demo agency data set (landing files + ground truth)"))
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=42)
-@click.option("--orders", type=click.IntRange(1, 100_000_000), default=2000)
+@click.option("--orders", type=ORDERS, default=2000)
 @click.option("--out", help="output directory (default: $RECON_HOME); an empty value is refused")
-@click.option("--noise", type=click.FloatRange(0, 100), default=1.0, help="multiplier on every noise rate (0 = clean)")
+@click.option("--noise", type=NOISE, default=1.0, help="multiplier on every noise rate (0 = clean)")
 @click.option("--format", "file_format", type=click.Choice(["mixed", "csv", "parquet", "jsonl"]), default="mixed")
 @click.option(
     "--chunk-size", type=click.IntRange(1, 10_000_000), default=100_000, help="orders per chunk (memory bound)"
@@ -438,8 +453,8 @@ def cmd_publication_verify() -> int:
     "--seeds", cls=Variadic, at_least_one=False, type=int, metavar="[SEEDS ...]",
     help="instead, build and evaluate fresh data sets for these seeds",
 )  # fmt: skip
-@click.option("--orders", type=int, default=5000, help="orders per seed with --seeds")
-@click.option("--noise", type=float, default=1.0, help="noise multiplier with --seeds")
+@click.option("--orders", type=ORDERS, default=5000, help="orders per seed with --seeds")
+@click.option("--noise", type=NOISE, default=1.0, help="noise multiplier with --seeds")
 @click.option("--json", "json_path", help="where to write the JSON report (default beside the warehouse)")
 @click.option(
     "--dialect", cls=Variadic, type=click.Choice(["a", "b", "c"]), default=("a", "b", "c"), metavar="{a,b,c} [...]",
@@ -496,8 +511,8 @@ def cmd_evaluate(
 
 @recon.command("tune", **_help("estimate match weights (m/u) from ground truth of training seeds"))
 @click.option("--seeds", cls=Variadic, type=int, default=(101, 102), metavar="SEEDS [SEEDS ...]")
-@click.option("--orders", type=int, default=5000)
-@click.option("--noise", type=float, default=1.0)
+@click.option("--orders", type=ORDERS, default=5000)
+@click.option("--noise", type=NOISE, default=1.0)
 @click.option("--reconciliations", cls=Variadic, at_least_one=False, metavar="[RECONCILIATIONS ...]")
 @click.option("--write", is_flag=True, help="write seeds/match_weights.csv")
 def cmd_tune(seeds: tuple[int, ...], orders: int, noise: float, reconciliations: tuple[str, ...], write: bool) -> int:
@@ -1527,7 +1542,7 @@ def cmd_contract(write: bool, check: bool) -> int:
 
 @recon.command("demo", **_help("generate demo data into $RECON_HOME and run the whole pipeline"))
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=42)
-@click.option("--orders", type=click.IntRange(1, 100_000_000), default=2000)
+@click.option("--orders", type=ORDERS, default=2000)
 def cmd_demo(seed: int, orders: int) -> int:
     """Fresh demo: new RECON_HOME content, generated data, one full pipeline run, summary."""
     started = time.monotonic()

@@ -294,6 +294,12 @@ def test_sql_that_opens_with_a_comment_or_a_minus_is_an_argument_not_an_option()
         ("generate", "--noise", "-1"),
         ("generate", "--chunk-size", "0"),
         ("generate", "--seed", "-3"),
+        # NaN passed FloatRange's bounds (every comparison with it is false): a traceback from
+        # the generator. evaluate and tune took any float and any whole number.
+        ("generate", "--noise", "nan"),
+        ("evaluate", "--seeds", "1", "--noise", "nan"),
+        ("evaluate", "--seeds", "1", "--orders", "0"),
+        ("tune", "--seeds", "1", "--noise", "-1"),
     ],
 )
 def test_numbers_out_of_range_are_usage_errors(argv: tuple[str, ...], capsys: pytest.CaptureFixture) -> None:
