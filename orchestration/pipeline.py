@@ -158,6 +158,13 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
     unless ``full_refresh``, which also rebuilds dbt's incremental models.
     """
     settings.apply_environment()
+    try:  # before dbt's parse and ingestion, not in the dbt step half a minute later
+        settings.check_profile_threads()
+    except settings.SettingError as exc:
+        if raise_refusals:
+            raise
+        print(f"recon run refused: {exc}", file=sys.stderr)
+        return False
     prepare(force=True)  # the manifest must describe the models as they are now
     import dagster as dg
 

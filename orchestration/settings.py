@@ -158,3 +158,38 @@ def env_cron(name: str, default: str) -> str:
             f"{name}={text[:60]!r}: not a cron expression such as '0 2 * * *' (unset it for {default!r})"
         )
     return text
+
+
+MAX_THREADS = 64
+
+
+def check_profile_threads() -> None:
+    """dbt's ``threads`` in the profile the runs use (``$DBT_PROFILES_DIR/profiles.yml``, target of
+    the ``recon`` profile), refused naming the file unless a whole number from 1 to MAX_THREADS.
+
+    ``threads: 0`` ran ingestion and the raw gates for half a minute, then failed the dbt step
+    with 250 lines of traceback ending in "max_workers must be greater than 0", naming neither
+    the file nor the key; ``threads: two`` failed dbt's parse as "at path ['threads']". A value
+    dbt renders from Jinja (``{{ env_var(...) }}``) is left to dbt."""
+    from orchestration import strict_yaml
+
+    path = Path(os.environ.get("DBT_PROFILES_DIR", PROJECT_DIR / "profiles")) / "profiles.yml"
+    try:
+        doc = strict_yaml.load_mapping(path)
+    except strict_yaml.StrictYamlError as exc:
+        raise SettingError(str(exc)) from None
+    profile = doc.get("recon")
+    if not isinstance(profile, dict) or not isinstance(profile.get("outputs"), dict):
+        return  # dbt names what is missing
+    target = profile.get("target")
+    output = profile["outputs"].get(target) if isinstance(target, str) else None
+    if not isinstance(output, dict) or "threads" not in output:
+        return
+    threads = output["threads"]
+    if isinstance(threads, str) and "{{" in threads:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise SettingError(
+            f"{path}: recon.outputs.{target}.threads must be a whole number from 1 to {MAX_THREADS} (the dbt "
+            f"models built at once; the machine's cores are a good start), not {threads!r}"
+        )

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import pytest
 
-from orchestration import cli, links, terminal
+from orchestration import cli, links, settings, terminal
 from orchestration.actions import ACTIONS, ActionStore
 
 # The commands the argparse CLI had, in its order; scripts and the docs name them.
@@ -850,3 +850,28 @@ def test_a_credit_note_link_on_a_copy_published_before_credit_notes_still_checks
     # A link to an invoice records the order it bills: billing another one since lapses it.
     missing, link = links.look_up(links.Link(links.CREDIT_NOTES, ("INV-1",), ("CN-1",)), serving)
     assert (missing, link.left_fingerprints) == ([], ("bills:SO-1",)), (missing, link)
+
+
+@pytest.mark.parametrize(("threads", "shown"), [("0", "not 0"), ("two", "not 'two'"), ("true", "not True")])
+def test_run_refuses_a_profile_threads_dbt_cannot_use_before_anything_runs(
+    recon_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, threads, shown
+) -> None:
+    """threads: 0 ingested, then failed the dbt step with "max_workers must be greater than 0"
+    in 250 lines of traceback; threads: two failed dbt's parse "at path ['threads']". Neither
+    named profiles/profiles.yml."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    text = (settings.PROJECT_DIR / "profiles" / "profiles.yml").read_text()
+    assert "      threads: 2\n" in text
+    (profiles / "profiles.yml").write_text(text.replace("      threads: 2\n", f"      threads: {threads}\n", 1))
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(profiles))
+    code, out, err = _run(capsys, "run")
+    assert code == 3, err
+    assert "profiles.yml: recon.outputs.duckdb.threads must be a whole number from 1 to 64" in err and shown in err
+    assert not (recon_home / "warehouse.duckdb").exists()  # refused before ingestion opened it
+    # The project's own profile passes, and a value dbt renders from Jinja is left to dbt.
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(settings.PROJECT_DIR / "profiles"))
+    settings.check_profile_threads()
+    (profiles / "profiles.yml").write_text(text.replace("      threads: 2\n", '      threads: "{{ 4 }}"\n', 1))
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(profiles))
+    settings.check_profile_threads()
