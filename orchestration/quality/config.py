@@ -213,6 +213,20 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
         for key, (low, whole) in spike_numbers.items():
             if key in values:
                 number(values[key], f"{where}.{key}", low, whole=whole)
+    # The history a spike check reads is its last window_runs runs: a min_history_runs above
+    # that is never reached, and the check said "insufficient history" for good (never blocked).
+    for table in [None, *cfg["spikes"]["tables"]]:
+        over = cfg["spikes"]["tables"].get(table) if table else {}
+        over = over if isinstance(over, Mapping) else {}
+        window = over.get("window_runs", cfg["spikes"]["window_runs"])
+        needed = over.get("min_history_runs", cfg["spikes"]["min_history_runs"])
+        if isinstance(window, int) and isinstance(needed, int) and needed > window:
+            where = f"spikes.tables.{table}" if table else "spikes"
+            raise _config_error(
+                path,
+                f"{where}: min_history_runs ({needed}) is more than window_runs ({window}), the runs the check "
+                "reads: it would never have the history to check. Raise window_runs or lower min_history_runs",
+            )
     for where, values in [("match_rate", cfg["match_rate"])] + [
         (f"match_rate.reconciliations.{n}", o)
         for n, o in cfg["match_rate"]["reconciliations"].items()

@@ -753,6 +753,21 @@ def test_config_mistakes_fail_loudly(warehouse: Path, tmp_path: Path) -> None:
         run(warehouse, tmp_path, "../escape")
 
 
+def test_a_spike_history_longer_than_its_window_is_refused() -> None:
+    """min_history_runs above window_runs was never reached: the spike check said
+    "insufficient history" for good and never blocked, with nothing to say why."""
+    with pytest.raises(ValueError, match=r"spikes: min_history_runs \(30\) is more than window_runs \(20\)"):
+        quality.load_config(overrides={"spikes": {"min_history_runs": 30}})
+    with pytest.raises(
+        ValueError, match=r"spikes.tables.ads__credits: min_history_runs \(6\) is more than window_runs"
+    ):
+        quality.load_config(
+            overrides={"spikes": {"tables": {"ads__credits": {"window_runs": 4, "min_history_runs": 6}}}}
+        )
+    # A table may shorten its window as long as its own history fits in it.
+    quality.load_config(overrides={"spikes": {"tables": {"ads__credits": {"window_runs": 4, "min_history_runs": 2}}}})
+
+
 def test_config_files_a_person_edits_are_read_strictly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Hostile values in the config file itself: each refused naming the file and the key."""
     shipped = quality.CONFIG_PATH.read_text()
