@@ -1118,7 +1118,11 @@ def _manual_link(
     except links.LinkError as exc:
         click.echo(f"recon exceptions {action}: {exc}", err=True)
         return 2
-    missing, link = links.look_up(link, publish.serving_path())
+    # An unmatch may name a record the published copy no longer holds, where an operator's
+    # link in force pairs it (the source withdrew it, or matching holds it out): undoing a
+    # lapsed link must not wait for the record to come back.
+    held = store.linked_pairs(link.reconciliation) if action == "unmatch" else ()
+    missing, link = links.look_up(link, publish.serving_path(), held)
     if missing:
         click.echo(
             f"recon exceptions {action}: the published data has no {'; no '.join(missing)}: check the key "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,7 +218,9 @@ def _other_case(con, sql: str, params: list) -> str:
     return f" (did you mean {' or '.join(found[:5])}?)" if found else ""
 
 
-def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Link]:
+def _look_up_credit_note_link(
+    link: Link, serving: Path, linked_by_hand: Collection[tuple[str, str]] = ()
+) -> tuple[list[str], Link]:
     """What the published copy lacks for a credit-note link: the credit notes, and for each
     order-or-invoice key an order, or an invoice that bills exactly one order (a link to an
     invoice that bills none or several could credit nobody: the refusal names them); and the
@@ -249,7 +252,12 @@ def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Lin
                     [list(link.right)],
                 ).fetchall()
             )
-            missing += [f"credit note {k}" for k in link.right if k not in found]
+            # A credit note withdrawn since an operator linked it: its link may be undone.
+            missing += [
+                f"credit note {k}"
+                for k in link.right
+                if k not in found and not all((left, k) in linked_by_hand for left in link.left)
+            ]
         left_prints: list[str | None] = []
         for key in link.left:
             left_prints.append(None)
@@ -258,6 +266,8 @@ def _look_up_credit_note_link(link: Link, serving: Path) -> tuple[list[str], Lin
             if not con.execute(
                 "select 1 from marts.fct_order_invoice_matches where invoice_id = ? limit 1", [key]
             ).fetchall() and not _published_invoice(con, key):
+                if all((key, right) in linked_by_hand for right in link.right):
+                    continue  # an order or invoice gone since an operator linked it: undone as asked
                 hint = _other_case(
                     con,
                     "select order_id from marts.fct_reconciled_orders where lower(order_id) = lower(?) union "
@@ -324,13 +334,32 @@ def _side_label(reconciliation: str, side: str) -> str:
     return kind.label if kind else side
 
 
-def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
+def _held_form(key: str, side: str, others: tuple[str, ...], held: Collection[tuple[str, str]]) -> str | None:
+    """The form of ``key`` (as typed, or a whole invoice's ``INV-1#`` typed as shown) that an
+    operator's link in force pairs with every key of the other side, else None."""
+
+    def forms(k: str) -> tuple[str, ...]:
+        return (k,) if k.endswith("#") else (k, f"{k}#")
+
+    for form in forms(key):
+        if all(any(((form, o) if side == "left" else (o, form)) in held for o in forms(other)) for other in others):
+            return form
+    return None
+
+
+def look_up(link: Link, serving: Path, linked_by_hand: Collection[tuple[str, str]] = ()) -> tuple[list[str], Link]:
     """The link's keys the published copy lacks, and the link with each record's fingerprint.
 
     Reads marts.fct_reconciliation_records of the serving copy, read-only. The fingerprints
     say what the operator linked: a later run that finds a record restated suspends the
     link and raises manual_link_changed. With no published copy yet there is nothing to
     check or fingerprint: ([], link) unchanged.
+
+    ``linked_by_hand``: the (left, right) pairs operators' links hold now, for an unmatch. A
+    key the published copy lacks is taken where such a link pairs it with every key of the
+    other side: the source withdrew the record (or matching held it out), the link lapsed,
+    and undoing it must not need the record back (it was refused, exit 4, and the lapsed
+    link stayed in the log and in `show`). Its fingerprint is None: there is nothing to see.
     """
     import dataclasses
 
@@ -340,7 +369,7 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
         return [], link
     if link.reconciliation == CREDIT_NOTES:
         # A credit note is in no reconciliation's records: its fingerprint is fct_credit_notes'.
-        return _look_up_credit_note_link(link, serving)
+        return _look_up_credit_note_link(link, serving, linked_by_hand)
     con = open_reader(serving)
     try:
         missing: list[str] = []
@@ -349,6 +378,7 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
         columns = {r[0] for r in con.execute("describe marts.fct_reconciliation_records").fetchall()}
         # A copy published before fingerprints existed: the link is kept without them.
         fingerprint = "record_fingerprint" if "record_fingerprint" in columns else "null"
+        unpublished: dict[str, dict[str, str]] = {"left": {}, "right": {}}  # key -> what to say
         for side, keys in (("left", link.left), ("right", link.right)):
             # A whole invoice's billing item is keyed INV-1# and shown INV-1 (record_key_shown):
             # a key typed as shown is the one with the '#'.
@@ -385,8 +415,15 @@ def look_up(link: Link, serving: Path) -> tuple[list[str], Link]:
                         [link.reconciliation, side, k, k if k.endswith("#") else f"{k}#"],
                     )
                 )
-                missing.append(f"{_side_label(link.reconciliation, side)} {k}{hint}")
+                unpublished[side][k] = f"{_side_label(link.reconciliation, side)} {k}{hint}"
             prints[side], sides[side] = tuple(found.get(k) for k in keys), keys
+        for side, other in (("left", "right"), ("right", "left")):
+            held = {
+                k: _held_form(k, side, sides[other], linked_by_hand) if linked_by_hand else None
+                for k in unpublished[side]
+            }
+            missing += [said for k, said in unpublished[side].items() if held[k] is None]
+            sides[side] = tuple(held.get(k) or k for k in sides[side])
         return missing, dataclasses.replace(
             link,
             left=sides["left"],

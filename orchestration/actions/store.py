@@ -702,6 +702,12 @@ class ActionStore:
             key=lambda w: w["seq"],
         )
 
+    def linked_pairs(self, reconciliation: str) -> set[tuple[str, str]]:
+        """The (left key, right key) pairs of ``reconciliation`` an operator's link holds now
+        (as the engine reads the log: _link_words), whatever the published copy holds of them."""
+        with self._connect() as con:
+            return {pair for pair, word in self._link_words(con, reconciliation).items() if word["linked"]}
+
     def catalog_entry(self, exception_id: str) -> dict:
         with self._connect() as con:
             eid = self.resolve_id(exception_id, con)

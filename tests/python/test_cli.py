@@ -533,6 +533,48 @@ def test_a_billing_item_key_typed_as_shown_links_the_item(tmp_path: Path) -> Non
     assert link.right == ("INV-7#", "INV-8", "INV-9") and link.right_fingerprints == ("f7", "f8", None)
 
 
+def test_an_unmatch_may_name_a_record_no_longer_published_where_a_link_in_force_pairs_it(tmp_path: Path) -> None:
+    # A review's gap: a campaign (or invoice item, credit note) linked by hand that the source
+    # withdrew left its order a manual_link_changed review that listed the link, and `unmatch`
+    # of it was refused as "the published data has no campaign CMP-9" (exit 4): the lapsed
+    # link could not be undone. A key an operator's link in force pairs with every key of the
+    # other side is taken for an unmatch (typed as shown too: INV-7 for INV-7#); any other
+    # unpublished key is refused as before, and a match never takes one.
+    import duckdb
+
+    serving = tmp_path / "serving.duckdb"
+    con = duckdb.connect(str(serving))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_reconciliation_records as select * from (values "
+        "('orders_invoices', 'left', 'SO-1', 'f1'), ('orders_invoices', 'left', 'SO-2', 'f2'), "
+        "('delivery_orders', 'left', 'SO-1', 'f1')"
+        ") as t(reconciliation, side, record_key, record_fingerprint)"
+    )
+    con.execute("create table marts.fct_reconciled_orders as select 'SO-1' as order_id")
+    con.execute("create table marts.fct_credit_notes as select 'CN-1' as credit_note_id, 'c1' as record_fingerprint")
+    con.execute("create table marts.fct_order_invoice_matches as select 'INV-1' as invoice_id, 'SO-1' as order_id")
+    con.close()
+    held = {("SO-1", "INV-7#"), ("SO-1", "CMP-9"), ("SO-1", "CN-9")}
+    missing, link = links.look_up(links.Link("orders_invoices", ("SO-1",), ("INV-7",)), serving, held)
+    assert missing == [] and link.right == ("INV-7#",) and link.right_fingerprints == (None,), (missing, link)
+    missing, link = links.look_up(links.Link("delivery_orders", ("SO-1",), ("CMP-9",)), serving, held)
+    assert missing == [] and link.right == ("CMP-9",)
+    # Not a pair the link holds (SO-2 ↔ INV-7#), a key no link names: refused as before.
+    missing, _ = links.look_up(links.Link("orders_invoices", ("SO-2",), ("INV-7",)), serving, held)
+    assert missing == ["billing item INV-7"], missing
+    missing, _ = links.look_up(links.Link("orders_invoices", ("SO-1",), ("INV-7", "INV-8")), serving, held)
+    assert missing == ["billing item INV-8"], missing
+    # A match holds nothing by hand: a record the publication lacks is refused.
+    missing, _ = links.look_up(links.Link("delivery_orders", ("SO-1",), ("CMP-9",)), serving)
+    assert missing == ["campaign CMP-9"], missing
+    # A credit note withdrawn since its link.
+    missing, _ = links.look_up(links.Link(links.CREDIT_NOTES, ("SO-1",), ("CN-9",)), serving, held)
+    assert missing == [], missing
+    missing, _ = links.look_up(links.Link(links.CREDIT_NOTES, ("SO-1",), ("CN-8",)), serving, held)
+    assert missing == ["credit note CN-8"], missing
+
+
 def test_exceptions_show_and_trace_print_a_value_on_its_own_line_never_as_more_lines(
     listed: ActionStore, capsys: pytest.CaptureFixture
 ) -> None:
