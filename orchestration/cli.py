@@ -36,7 +36,7 @@ import click
 
 from orchestration import settings, terminal
 from orchestration.actions import ACTIONS, STATUSES
-from orchestration.links import link_shown, record_key_shown
+from orchestration.links import link_shown, no_candidates_said, record_key_shown
 from orchestration.pipeline import (
     build_scratch,
     disk_full_message,
@@ -905,10 +905,7 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
             key, p, w = record_key_shown(cand["candidate_key"]), cand["match_probability"], cand["match_weight"]
             echo(f"      {key:<28} p={p:<7} weight={w:<8} {parts}")
         if not candidates:
-            if rec.get("record_state") == "matched":
-                echo("    no candidates listed: the record is matched; the break is in its amounts")
-            else:
-                echo("    no candidates: no record of the other side was close enough to score")
+            echo(f"    {no_candidates_said(rec.get('record_state'), rec.get('matched_by'))}")
     from orchestration import links
 
     withdrawn_links = details.get("withdrawn_links") or []

@@ -562,3 +562,41 @@ def unlike(link: Link, serving: Path, limit: int = 5) -> list[str]:
     if len(notes) > limit:
         notes = [*notes[:limit], f"note: and {len(notes) - limit} more pair(s) of another client or currency."]
     return notes
+
+
+def no_candidates_said(record_state: str | None, matched_by: list[str] | None) -> str:
+    """Why a record's exception lists no candidates, true for each state the passes leave a
+    record in (fct_reconciliation_records.record_state) and for who matched it (matched_by:
+    the passes, ``operator`` for a link by hand). Candidates are listed for records left
+    open only; "no record of the other side was close enough to score" was said of every
+    record not matched, and "the break is in its amounts" of every matched one, a record an
+    operator linked by hand included. ``matched_by`` is None in a catalog published before
+    it was recorded."""
+    passes = [p for p in matched_by or [] if p != "operator"]
+    if record_state == "matched":
+        if matched_by and "operator" in matched_by:
+            also = f", and by pass {', '.join(passes)}" if passes else ""
+            return (
+                f"no candidates listed: the record is matched by an operator's link{also} "
+                "(recon exceptions unmatch breaks it); candidates are listed only for records left open"
+            )
+        by = f" by pass {', '.join(passes)}" if passes else ""
+        return f"no candidates listed: the record is matched{by}; candidates are listed only for records left open"
+    if record_state == "suggested":
+        return (
+            "no candidates listed: a pass suggested a match for it that no one has confirmed "
+            "(recon exceptions match confirms it by hand)"
+        )
+    if record_state == "ambiguous":
+        return (
+            "no candidates listed: a pass found it tied between records of the other side and took none "
+            "(recon exceptions match names the right one)"
+        )
+    if record_state == "unmatched":
+        return (
+            "no candidates: no pair with a record of the other side was scored: none came close enough under "
+            "the spec's blocking, or the record was not open to scoring (an unmatch by hand forbade its pairs, "
+            "deterministic matches hold it or the other record, or the spec leaves it to the deterministic "
+            "passes only, as a cancelled order)"
+        )
+    return f"no candidates listed: the record is {record_state or 'in no known state'}"

@@ -213,6 +213,9 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                         side := records.side,
                         record_state := records.record_state,
                         matched_keys := records.matched_keys,
+                        -- Which passes matched it ('operator': a link by hand), so `show`
+                        -- says why no candidates are listed.
+                        matched_by := records.matched_by,
                         top_candidates := case when records.top_candidates <> ''
                             then json(records.top_candidates) end
                     ) order by coalesce(records.reconciliation <> preferred.reconciliation, true),

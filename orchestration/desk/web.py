@@ -130,7 +130,9 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
     accounts = accounts or Accounts()
     signer = URLSafeTimedSerializer(secret or desk_secret(), salt="recon-desk-session")
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    env.globals.update(fmt_number=charts.fmt_number, fmt_percent=charts.fmt_percent)
+    env.globals.update(
+        fmt_number=charts.fmt_number, fmt_percent=charts.fmt_percent, no_candidates_said=links.no_candidates_said
+    )
     env.filters["money"] = lambda v: "–" if v is None else f"{Decimal(str(v)):,.2f}"
     env.filters["when"] = lambda v: "–" if not v else str(v)[:16].replace("T", " ")
     env.filters["link"] = links.link_shown  # a match's target: 'orders_invoices: SO-1 ↔ INV-1', as the CLI says it

@@ -575,6 +575,34 @@ def test_an_unmatch_may_name_a_record_no_longer_published_where_a_link_in_force_
     assert missing == ["credit note CN-8"], missing
 
 
+@pytest.mark.parametrize(
+    ("state", "matched_by", "said"),
+    [
+        ("matched", ["operator"], "no candidates listed: the record is matched by an operator's link (recon "
+         "exceptions unmatch breaks it)"),
+        ("matched", ["email_and_campaign", "operator"], "the record is matched by an operator's link, and by pass "
+         "email_and_campaign"),
+        ("matched", ["exact_reference"], "no candidates listed: the record is matched by pass exact_reference;"),
+        ("matched", None, "no candidates listed: the record is matched; candidates are listed only for records left"),
+        ("suggested", [], "no candidates listed: a pass suggested a match for it that no one has confirmed"),
+        ("ambiguous", [], "no candidates listed: a pass found it tied between records of the other side"),
+        ("unmatched", [], "no candidates: no pair with a record of the other side was scored: none came close "
+         "enough under the spec's blocking, or the record was not open to scoring"),
+    ],
+)  # fmt: skip
+def test_no_candidates_is_said_truly_for_each_state_and_matcher(
+    state: str, matched_by: list[str] | None, said: str
+) -> None:
+    # A review's gap: `show` said "the break is in its amounts" of every matched record (one
+    # an operator linked by hand, a lapsed link's review) and "no record of the other side was
+    # close enough to score" of every other one (a suggested or tied record, one whose pairs
+    # an unmatch forbade or a deterministic pass held).
+    text = links.no_candidates_said(state, matched_by)
+    assert said in text, text
+    assert "break is in its amounts" not in text
+    assert ("close enough" in text) == (state == "unmatched")
+
+
 def test_exceptions_show_and_trace_print_a_value_on_its_own_line_never_as_more_lines(
     listed: ActionStore, capsys: pytest.CaptureFixture
 ) -> None:
