@@ -918,10 +918,17 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
             f"(#{link.get('seq')}), lapsed: {link.get('withdrawn') or 'its record is no longer in its source'}"
         )
     if withdrawn_links and entry["exception_type"] == "manual_link_changed":
+        placed = (
+            "what they placed on this order left it"
+            if entry["record_entity"] == links.ORDER_ENTITY
+            else "the rules decide this record again"
+        )
         echo(
-            "  the link(s) above no longer decide anything here: what they placed on this order left it. Link the "
-            "record again if it came back under another key (match ID --in RECONCILIATION --with KEY), or resolve "
-            "with a reason once the order is right without it; a record that comes back as it was is linked again"
+            f"  the link(s) above no longer decide anything here: {placed}. Link the record again if it came back "
+            "under another key (match ID --in RECONCILIATION --with KEY), undo the link (unmatch ID --in "
+            "RECONCILIATION --with KEY: the record need not come back), or resolve with a reason once the "
+            f"{'order' if entry['record_entity'] == links.ORDER_ENTITY else 'record'} is right without it; a record "
+            "that comes back as it was is linked again"
         )
     if entry["record_entity"] == links.CREDIT_NOTE_ENTITY:
         # A credit note is in no reconciliation's records: its links by hand are what an

@@ -54,7 +54,9 @@
     A record an operator linked by hand that was restated since (int_operator_links'
     fingerprint differs from the record's now) is a `manual_link_changed` break on the
     link's record of the first side with rules: the link is suspended until the operator
-    matches again or unmatches.
+    matches again or unmatches. A spec with no `exceptions` section raises those breaks
+    alone: on the link's left record, or its right where the left is gone (restated, or
+    withdrawn with the other record remaining).
 
     Rows are shaped like int_exception_breaks' all_breaks. Each type needs a row in seed
     exception_policy (domain, team, severity); a test says which is missing. -#}
@@ -263,13 +265,46 @@
 {%- if blocks -%}
 {{ blocks | join('\n    union all\n') }}
 {%- else -%}
-    {#- No exceptions section: an empty relation of the same shape. #}
+    {#- No exceptions section: the spec raises nothing on its records, but an operator's link
+        by hand is a decision someone must be told has lapsed. A link whose record was
+        restated or withdrawn since is a manual_link_changed break on the link's left record,
+        or on its right record where the left is gone (a lead whose form submission was
+        withdrawn, a submission whose lead was): nothing at risk, no client or currency (the
+        spec names none), dated by the record's `date` column. Before, such a link was
+        suspended without a word (lead_forms_leads). #}
     select
-        cast(null as string) as exception_type, cast(null as string) as record_entity,
-        cast(null as string) as record_id, cast(null as string) as client_name,
-        cast(null as string) as currency, cast(null as decimal(18, 4)) as amount_at_risk,
-        cast(null as decimal(18, 4)) as amount_at_risk_reporting, cast(null as date) as due_date
-    where false
+        'manual_link_changed' as exception_type,
+        lapsed.record_entity,
+        lapsed.record_id,
+        cast(null as string) as client_name,
+        cast(null as string) as currency,
+        cast(0 as decimal(18, 4)) as amount_at_risk,
+        cast(0 as decimal(18, 4)) as amount_at_risk_reporting,
+        min(lapsed.due_date) as due_date
+    from (
+        select
+            case when left_now.record_key is not null then '{{ spec.left.model }}'
+                else '{{ spec.right.model }}' end as record_entity,
+            coalesce(left_now.record_key, right_now.record_key) as record_id,
+            case when left_now.record_key is not null then left_now.record_date
+                else right_now.record_date end as due_date
+        from {{ ref('int_operator_links') }} as links
+        left join {{ ref('int_' ~ name ~ '__records') }} as left_now
+            on left_now.side = 'left' and left_now.record_key = links.left_key
+        left join {{ ref('int_' ~ name ~ '__records') }} as right_now
+            on right_now.side = 'right' and right_now.record_key = links.right_key
+        where links.reconciliation = '{{ spec.name }}'
+            and links.is_linked
+            and (left_now.record_key is not null or right_now.record_key is not null)
+            -- Restated, or gone (no record now); a link without fingerprints never lapses.
+            and (
+                coalesce(links.left_fingerprint != left_now.record_fingerprint, false)
+                or coalesce(links.right_fingerprint != right_now.record_fingerprint, false)
+                or (links.left_fingerprint is not null and left_now.record_key is null)
+                or (links.right_fingerprint is not null and right_now.record_key is null)
+            )
+    ) as lapsed
+    group by lapsed.record_entity, lapsed.record_id
 {%- endif -%}
 {% endmacro %}
 

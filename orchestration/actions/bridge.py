@@ -387,6 +387,9 @@ LINKED_RECORD_ROWS = {
     "int_invoice_billing_items": ("billing__invoice_lines", "invoice_id"),
     "int_ads_campaigns": ("ads__delivery", "campaign_id"),
     "int_fulfilment_projects": ("fulfilment__deliverables", "project_id"),
+    # lead_forms_leads: a lead's form submission, or a submission's lead.
+    "int_lead_form_submissions": ("ads__lead_forms", "submission_id"),
+    "stg_crm__leads": ("crm__leads", "lead_id"),
 }
 
 

@@ -14,14 +14,32 @@
 -- says. A record gone from the ruled side of a reconciliation (the side its spec raises
 -- exceptions on: the invoice item, campaign or project) is raised on the other side's
 -- record; where the other side is gone instead, the reconciliation's own manual_link_changed
--- is raised on the record that remains (macro recon_exception_breaks).
+-- is raised on the record that remains (macro recon_exception_breaks). A reconciliation
+-- whose spec raises no exceptions (lead_forms_leads) has no ruled side: a link whose record
+-- on either side is gone is listed on the record that remains (a lead whose submission was
+-- withdrawn), on which that macro raises manual_link_changed.
+--
+-- A record held out of matching is not withdrawn: a campaign, invoice or project whose
+-- rows add up past what the models compute with is absent from its reconciliation's
+-- records while its rows stay loaded (int_amounts_out_of_range raises amount_out_of_range
+-- on it, and the source is corrected and sent again). Its link is not listed: calling it
+-- withdrawn sent the operator to link again a record matching cannot see, and the review
+-- named a withdrawal raw never recorded.
 {%- set entity_of_model = {'int_orders_resolved': 'stg_crm__orders'} %}
+{#- What int_amounts_out_of_range calls a side's record held out: an invoice's billing items
+    (INV-1#<reference>) are held out with their invoice. #}
+{%- set held_entity_of_model = {'int_invoice_billing_items': 'stg_billing__invoices'} %}
 {%- set ruled = [] %}
 {%- for name in var('reconciliations') %}
     {%- set spec = recon_spec(name) %}
     {%- set sides = [] %}
     {%- for side in ['left', 'right'] if side in spec.get('exceptions', {}) %}{% do sides.append(side) %}{% endfor %}
-    {%- if sides %}{% do ruled.append((name, spec, sides[0], 'left' if sides[0] == 'right' else 'right')) %}{% endif %}
+    {%- if sides %}{% do ruled.append((name, spec, sides[0], 'left' if sides[0] == 'right' else 'right')) %}
+    {%- else %}
+    {#- No ruled side: whichever side is gone, the other remains. #}
+    {%- do ruled.append((name, spec, 'left', 'right')) %}
+    {%- do ruled.append((name, spec, 'right', 'left')) %}
+    {%- endif %}
 {%- endfor %}
 with
 
@@ -36,6 +54,11 @@ credit_notes as (
 
 orders as (
     select * from {{ ref('stg_crm__orders') }}
+),
+
+held_out as (
+    -- Records held out of matching, not withdrawn (int_amounts_out_of_range).
+    select * from {{ ref('int_amounts_out_of_range') }}
 ),
 
 single_order_invoices as (
@@ -106,6 +129,16 @@ withdrawn as (
     where links.reconciliation = '{{ name }}'
         and links.{{ gone_side }}_fingerprint is not null
         and gone.record_key is null
+        and not exists (
+            select 1
+            from held_out
+            where held_out.record_entity = '{{ held_entity_of_model.get(spec[gone_side].model, spec[gone_side].model) }}'
+                and (
+                    held_out.record_id = links.{{ gone_side }}_key
+                    or substr(links.{{ gone_side }}_key, 1, length(held_out.record_id) + 1)
+                        = held_out.record_id || '#'
+                )
+        )
     {%- endfor %}
 )
 
