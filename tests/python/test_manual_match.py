@@ -74,6 +74,25 @@ def withdraw(home: Path, folder: str, column: str, values: set[str]) -> list[str
     return resent
 
 
+def spend_past_range(home: Path, campaign: str, currency: str) -> None:
+    """Re-send the landing file holding the campaign's first two days, each at 90 % of its
+    currency's range for one amount: each is within it, their sum is not (amount_out_of_range)."""
+    spend = {"JPY": "900000000000", "SEK": "90000000000"}.get(currency, "9000000000")
+    for path in sorted((home / "landing" / "ads" / "delivery").glob("*.csv")):
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        hits = [r for r in rows if r["campaign_id"] == campaign][:2]
+        if len(hits) == 2:
+            for row in hits:
+                row["spend"] = spend
+            with open(path, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            return
+    raise AssertionError(f"no landing file with two days of {campaign}")
+
+
 def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first two nights both tests start from: a generated book and a run, then an
     operator links two orphan billing items by hand, each to orders of its currency (the
@@ -138,6 +157,41 @@ def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                      "--in", reconciliation, "--with", record) == 0  # fmt: skip
         taken.append(on_order)
         placed[reconciliation] = {"order": on_order, "record": record}
+    # A second campaign placed by hand, which the first test holds out of matching (its spend
+    # past its currency's range), and a lead confirmed by hand with its form submission,
+    # which the first test withdraws (lead_forms_leads raises no exceptions by its spec).
+    [(on_exception, on_order)] = query(
+        home,
+        "select min(exceptions.exception_id), exceptions.record_id from marts.fct_reconciliation_exceptions"
+        " as exceptions where exceptions.record_entity = 'stg_crm__orders' and exceptions.record_id not in"
+        " (select unnest(?)) and exceptions.record_id in (select record_key from marts.fct_reconciliation_records"
+        " where reconciliation = 'delivery_orders' and side = 'left')"
+        " group by exceptions.record_id order by exceptions.record_id limit 1",
+        [taken],
+    )
+    [(campaign, campaign_currency)] = query(
+        home,
+        "select matches.right_key, campaigns.currency from marts.fct_reconciliation_matches as matches"
+        " inner join intermediate.int_ads_campaigns as campaigns on matches.right_key = campaigns.campaign_id"
+        " where matches.reconciliation = 'delivery_orders' and matches.left_key <> ? and matches.right_key <> ?"
+        " order by matches.right_key limit 1",
+        [on_order, placed["delivery_orders"]["record"]],
+    )
+    assert recon("exceptions", "claim", on_exception[:12], "--as", "olga") == 0
+    assert recon("exceptions", "match", on_exception[:12], "--as", "olga", "--reason", "confirmed_by_document",
+                 "--in", "delivery_orders", "--with", campaign) == 0  # fmt: skip
+    held_out = {"order": on_order, "record": campaign, "currency": campaign_currency}
+    [(lead_exception, lead, submission)] = query(
+        home,
+        "select exceptions.exception_id, exceptions.record_id, records.matched_keys[1]"
+        " from marts.fct_reconciliation_exceptions as exceptions inner join marts.fct_reconciliation_records"
+        " as records on records.reconciliation = 'lead_forms_leads' and records.side = 'left'"
+        " and records.record_key = exceptions.record_id and records.record_state = 'matched'"
+        " where exceptions.exception_type = 'attribution_mismatch' order by exceptions.record_id limit 1",
+    )
+    assert recon("exceptions", "claim", lead_exception[:12], "--as", "olga") == 0
+    assert recon("exceptions", "match", lead_exception[:12], "--as", "olga", "--reason", "confirmed_by_document",
+                 "--with", submission) == 0  # fmt: skip
     assert pipeline.run_pipeline(), "a manual link (one of them to two orders) stopped the run"
     picks = {
         "one": {"exception_id": exception_id, "item": item, "amount": str(amount), "order": order,
@@ -145,6 +199,8 @@ def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "two": {"exception_id": two_exception, "item": two_item, "amount": str(two_amount), "first": first,
                 "second": second},
         "placed": placed,
+        "held_out": held_out,
+        "lead": {"lead": lead, "submission": submission},
     }  # fmt: skip
     (home / "picks.json").write_text(json.dumps(picks))
 
@@ -204,6 +260,12 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     [credit_note_file] = withdraw(
         recon_home, "billing/credit_notes", "credit_note_id", {placed["credit_notes"]["record"]}
     )
+    # The lead's form submission withdrawn; the second campaign's spend past what the models
+    # compute with, two days at 90 % of its currency's range each: held out of matching.
+    lead, submission = picks["lead"]["lead"], picks["lead"]["submission"]
+    withdraw(recon_home, "ads/lead_forms", "submission_id", {submission})
+    held_out = picks["held_out"]
+    spend_past_range(recon_home, held_out["record"], held_out["currency"])
     assert pipeline.run_pipeline()
     # Each order that lost a record placed on it by hand is reviewed: the link decides nothing
     # any more and what it placed left the order. Before, nothing was raised (the record's own
@@ -217,7 +279,37 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
         )
     }
     lost = [two["first"], two["second"], *(p["order"] for p in placed.values())]
+    # Not the order of the campaign held out of matching: it is not withdrawn (its
+    # amount_out_of_range asks for the source to be corrected). Before, it was reviewed too.
+    assert query(
+        recon_home,
+        "select 1 from intermediate.int_amounts_out_of_range where record_entity = 'int_ads_campaigns'"
+        " and record_id = ?",
+        [held_out["record"]],
+    ), "the campaign is not held out"
     assert reviewed == {o: ("open", 0) for o in lost}, reviewed
+    assert not query(
+        recon_home,
+        "select 1 from intermediate.int_operator_links_withdrawn where withdrawn_key = ?",
+        [held_out["record"]],
+    )
+    # The lead whose submission was withdrawn is reviewed, and the review says what withdrew it.
+    # Before, a lead link lapsed without a word.
+    [(lead_review, lead_status)] = query(
+        recon_home,
+        "select exception_id, status from marts.fct_exception_current where exception_type = 'manual_link_changed'"
+        " and record_entity = 'stg_crm__leads' and record_id = ?",
+        [lead],
+    )
+    assert lead_status == "open"
+    capsys.readouterr()
+    assert recon("exceptions", "show", lead_review[:12]) == 0
+    shown = capsys.readouterr().out
+    assert (
+        f"{lead} ↔ {submission}: linked by olga (#" in shown
+        and f"lapsed: ads/lead_forms submission_id {submission} was withdrawn from its source" in shown
+        and "the rules decide this record again" in shown
+    ), shown
     # The review names the link and the file that withdrew the record.
     [(review,)] = query(
         recon_home,
@@ -244,6 +336,21 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     assert recon("exceptions", "show", review[:12]) == 0
     shown = capsys.readouterr().out
     assert f"lapsed: billing/invoice_lines invoice_id {invoice} was withdrawn from its source" in shown, shown
+    # The lapsed campaign link is undone from its order's review, though the campaign is gone
+    # from the published data (before: refused, exit 4, and the link stayed in the log).
+    campaign_order, campaign = placed["delivery_orders"]["order"], placed["delivery_orders"]["record"]
+    [(campaign_review,)] = query(
+        recon_home,
+        "select exception_id from marts.fct_exception_current where exception_type = 'manual_link_changed'"
+        " and record_id = ?",
+        [campaign_order],
+    )
+    assert recon("exceptions", "claim", campaign_review[:12], "--as", "olga") == 0
+    assert recon("exceptions", "unmatch", campaign_review[:12], "--as", "olga", "--reason", "wrong_match",
+                 "--in", "delivery_orders", "--with", campaign) == 0, capsys.readouterr().err  # fmt: skip
+    [undone] = [h for h in ActionStore().history(campaign_review) if h["action"] == "unmatch"]
+    assert (undone["actor"], undone["reason_code"]) == ("olga", "wrong_match")
+    assert json.loads(undone["target"])["right"] == [campaign]
     assert not query(
         recon_home,
         "select 1 from marts.fct_reconciliation_matches where reconciliation = 'orders_invoices'"
@@ -291,6 +398,20 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
         recon_home, "select status from marts.fct_exception_current where exception_id = ?", [changed_exception]
     )
     assert changed_status == "auto_resolved"
+    # The campaign link undone: no longer listed as lapsed, forbidden, and its review closed.
+    assert not query(
+        recon_home, "select 1 from intermediate.int_operator_links_withdrawn where withdrawn_key = ?", [campaign]
+    )
+    assert query(
+        recon_home,
+        "select is_linked, actor, reason_code from intermediate.int_operator_links"
+        " where reconciliation = 'delivery_orders' and left_key = ? and right_key = ?",
+        [campaign_order, campaign],
+    ) == [(False, "olga", "wrong_match")]
+    [(campaign_review_status,)] = query(
+        recon_home, "select status from marts.fct_exception_current where exception_id = ?", [campaign_review]
+    )
+    assert campaign_review_status == "auto_resolved"
 
     # The order is now billed more than booked: its billing exception is where the link is undone.
     [(order_exception,)] = query(
@@ -351,7 +472,15 @@ def test_an_item_linked_by_hand_to_several_orders_never_stops_a_run(
         " where record_entity = 'stg_crm__orders' and owner_team = 'finance'"
         " and record_id not in (select unnest(?)) order by record_id limit 1",
         # Not the first test's order, nor one an operator placed a record on (claimed).
-        [[first, second, picks["one"]["order"], *(p["order"] for p in picks["placed"].values())]],
+        [
+            [
+                first,
+                second,
+                picks["one"]["order"],
+                picks["held_out"]["order"],
+                *(p["order"] for p in picks["placed"].values()),
+            ]
+        ],
     )
     capsys.readouterr()
     assert recon("exceptions", "claim", other_exception[:12], "--as", "bob") == 0
