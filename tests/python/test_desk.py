@@ -366,6 +366,18 @@ def test_exception_page_shows_candidates_lineage_and_history(home: Path, account
     # The lineage reaches the landing file and row: the serving copy carries raw and staging.
     assert "raw." in page.text and "not in this copy" not in page.text
     assert client.get("/exceptions/ffffffffffff").status_code == 404
+    # A matched record lists no candidates, and the page says who matched it (before: "the
+    # break is in its amounts" of every matched record, one linked by hand included).
+    matched = [
+        r
+        for r in store.list_exceptions()
+        if (json.loads(r["details"]).get("reconciliations") or [{}])[0].get("record_state") == "matched"
+        and not json.loads(r["details"])["reconciliations"][0].get("top_candidates")
+    ]
+    assert matched, "the fixture run has no exception on a matched record"
+    page = client.get(f"/exceptions/{matched[0]['exception_id']}")
+    assert "No candidates listed: the record is matched by pass " in page.text, page.text
+    assert "break is in its amounts" not in page.text
 
 
 def test_the_desk_reads_only_the_serving_copy(home: Path, accounts: Accounts) -> None:
