@@ -644,7 +644,7 @@ def _store():
     from orchestration import actions
 
     settings.apply_environment()
-    return actions.ActionStore()
+    return actions.ActionStore.open_existing()  # never created by a command: a mistyped path is refused
 
 
 def _reading_store():

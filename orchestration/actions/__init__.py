@@ -55,6 +55,7 @@ from orchestration.actions.core import (  # noqa: F401
     IdentityRefused,
     InvalidInput,
     NotFound,
+    StoreMissing,
     as_of_pinned,
     is_pipeline_event,
     store_path,
@@ -69,7 +70,9 @@ from orchestration.actions.store import (  # noqa: F401
     catalog_digest,
     catalog_disagreements,
     check_catalog,
+    check_run_store,
     entry_hash,
     read_log,
+    store_expected_because,
     verify_chain,
 )

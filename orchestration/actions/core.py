@@ -93,8 +93,45 @@ class ForkError(ActionError):
     exit_code = 6
 
 
+class StoreMissing(NotFound):
+    """No action store where the command looks for it; nothing was created in its place."""
+
+
 def store_path() -> Path:
     return Path(os.environ.get("RECON_ACTIONS_PATH", recon_home() / "actions.sqlite")).resolve()
+
+
+def store_path_source() -> str:
+    """Which setting named :func:`store_path`, for a message that must say what to correct."""
+    if "RECON_ACTIONS_PATH" in os.environ:
+        return f"RECON_ACTIONS_PATH={os.environ['RECON_ACTIONS_PATH']!r}"
+    return f"RECON_HOME={recon_home()}, whose actions.sqlite it is"
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse a store path that names a directory: SQLite would fail with "unable to open database file"."""
+    if path.is_dir():
+        raise ActionError(
+            f"the action store path {path} ({store_path_source()}) is a directory; it names the store's file "
+            f"itself, e.g. {path / 'actions.sqlite'}"
+        )
+
+
+def missing_store(path: Path, expected_because: str | None) -> StoreMissing:
+    """The refusal for a store file that is not there. ``expected_because`` says why one
+    should be (published runs, actions the warehouse copied); None in a home where nothing ran."""
+    variable = "RECON_ACTIONS_PATH" if "RECON_ACTIONS_PATH" in os.environ else "RECON_HOME"
+    if expected_because is None:
+        return StoreMissing(
+            f"no action store at {path} ({store_path_source()}): nothing has run under this home yet (the first "
+            f"`recon run` makes it). Check {variable} if you expected one; nothing was created"
+        )
+    unset = " or unset it to use RECON_HOME/actions.sqlite" if variable == "RECON_ACTIONS_PATH" else ""
+    return StoreMissing(
+        f"no action store at {path} ({store_path_source()}), but {expected_because}, so one is expected there. "
+        f"If {variable} is mistyped, correct it{unset}; if the file was lost, restore actions.sqlite from a backup "
+        "and run `recon audit verify`. Nothing was created"
+    )
 
 
 def wall_clock() -> datetime:

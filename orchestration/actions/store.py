@@ -29,6 +29,8 @@ from orchestration.actions.core import (
     Conflict,
     NotFound,
     as_of_pinned,
+    check_store_file,
+    missing_store,
     store_path,
     utc_now,
     wall_clock,
@@ -224,6 +226,45 @@ def entry_hash(prev_hash: str, row: dict) -> str:
 FUTURE_CLOCK_SLACK = timedelta(minutes=5)
 
 
+def store_expected_because(con=None) -> str | None:
+    """Why this home must have an action store already, or None (nothing ran here yet).
+
+    The publication (``current.json``) and the warehouse's anchors (``raw.audit_anchors``,
+    given a DuckDB connection ``con``) each record where the store was when a run read it.
+    """
+    from orchestration import publish
+
+    published = publish.current()
+    if published:
+        anchored = (published.get("audit_anchor") or {}).get("store")
+        where = f", which read the store at {anchored}" if anchored else ""
+        return f"this home has published runs (the last: {published.get('publication')}{where})"
+    if con is None:
+        return None
+    tables = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'audit_anchors'"
+    ).fetchone()[0]
+    if not tables:
+        return None
+    last = con.execute(
+        "select seq, store_path, run_id from raw.audit_anchors order by anchor_id desc limit 1"
+    ).fetchone()
+    if last is None:
+        return None
+    return f"the warehouse anchored the action log (last at seq {last[0]}, run {last[2]}, store {last[1]})"
+
+
+def check_run_store(path: Path | None = None, con=None) -> None:
+    """What :meth:`ActionStore.for_run` refuses, checked before a run starts (``con`` None:
+    by the publication alone, without opening the warehouse)."""
+    path = path or store_path()
+    check_store_file(path)
+    if not path.exists():
+        because = store_expected_because(con)
+        if because is not None:
+            raise missing_store(path, because)
+
+
 class ActionStore:
     def __init__(
         self,
@@ -243,6 +284,7 @@ class ActionStore:
         self.clock = clock
         self.wall_clock = wall_clock
         self._login = login
+        check_store_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.executescript(SCHEMA)
@@ -315,6 +357,29 @@ class ActionStore:
         """The store at ``path`` if the file is there; None rather than creating an empty one."""
         path = path or store_path()
         return cls(path, **kw) if path.exists() else None
+
+    @classmethod
+    def open_existing(cls, path: Path | None = None, **kw) -> ActionStore:
+        """The store for a command: never created here (a mistyped RECON_ACTIONS_PATH or
+        RECON_HOME would otherwise get a new, empty store and list no exceptions). Only a run
+        creates it (:meth:`for_run`); actions need the catalog a run published into it."""
+        path = path or store_path()
+        check_store_file(path)
+        if not path.exists():
+            raise missing_store(path, store_expected_because())
+        return cls(path, **kw)
+
+    @classmethod
+    def for_run(cls, con, path: Path | None = None, **kw) -> ActionStore:
+        """The store a run copies from and publishes into, made only by the first run of a home.
+
+        Missing where the warehouse anchored it, or in a home with a publication, it is
+        refused: a new empty store would take over silently (the old one's actions stranded)
+        or, for a warehouse that copied actions, fail later as a "truncated" store.
+        """
+        path = path or store_path()
+        check_run_store(path, con)
+        return cls(path, **kw)
 
     def head(self) -> tuple[int, str]:
         """(seq, entry_hash) of the newest entry; (0, GENESIS) for an empty log."""

@@ -124,10 +124,11 @@ def ingest_landing(context: AssetExecutionContext, warehouse_writer: WarehouseWr
     # the catalog step would append pipeline events to the wrong log.
     con = warehouse.open_writer(settings.warehouse_path())
     try:
-        store = actions.ActionStore()
         try:
+            # Made here by a home's first run; refused where the warehouse anchored one before.
+            store = actions.ActionStore.for_run(con)
             copy = actions.copy_to_warehouse(store, con)
-        except actions.ForkError as exc:
+        except (actions.ForkError, actions.StoreMissing) as exc:
             raise dg.Failure(description=f"operator actions not copied: {exc}", allow_retries=False) from exc
         anchor = actions.record_anchor(con, store, context.run.run_id, "ingest_landing")
     finally:

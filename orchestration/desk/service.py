@@ -28,7 +28,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from orchestration import identity, links, publish
-from orchestration.actions import ACTIONS, ActionError, ActionStore, ExceptionState, Policy, store_path
+from orchestration.actions import (
+    ACTIONS,
+    ActionError,
+    ActionStore,
+    ExceptionState,
+    Policy,
+    check_run_store,
+    store_path,
+)
 from orchestration.identity import DESK_LOGIN_PREFIX
 from orchestration.settings import PROJECT_DIR, serving_path
 from orchestration.warehouse import open_reader
@@ -216,6 +224,10 @@ class Desk:
         import sqlite3
 
         if not self.actions_path.exists():
+            try:
+                check_run_store(self.actions_path)  # expected there (published runs): not healthy
+            except ActionError:
+                return False
             return True
         try:
             con = sqlite3.connect(f"file:{self.actions_path.resolve()}?mode=ro", uri=True, timeout=2)
@@ -230,6 +242,9 @@ class Desk:
     def store(self, user: str | None = None) -> ActionStore:
         """The action store, acting for ``user`` (authenticated by the desk) when given."""
         kw = {"clock": self.clock} if self.clock else {}
+        # Made by a page only in a home where nothing ran yet; where runs published (a mistyped
+        # RECON_ACTIONS_PATH) refused, naming it, rather than an empty inbox.
+        check_run_store(self.actions_path)
         login = (lambda: DESK_LOGIN_PREFIX + user) if user else (lambda: "desk")
         return ActionStore(self.actions_path, policy=self.policy, login=login, **kw)
 

@@ -41,7 +41,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from orchestration import links, policy_docs
-from orchestration.actions import ActionError, Conflict, InvalidInput, NotFound
+from orchestration.actions import ActionError, Conflict, InvalidInput, NotFound, StoreMissing
 from orchestration.desk import charts
 from orchestration.desk.accounts import SESSION_LIFETIME, Accounts, LoginRefused
 from orchestration.desk.dashboard import dashboard
@@ -271,6 +271,8 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
             result = await run_in_threadpool(desk.inbox, user, query)
         except DeskError as exc:
             return page(request, "error.html", status=400, message=str(exc))
+        except StoreMissing as exc:  # a mistyped RECON_ACTIONS_PATH: said, not an empty inbox
+            return page(request, "error.html", status=503, message=desk_words(str(exc)))
         params = {k: v for k, v in request.query_params.items() if k != "page" and v}
         done = request.query_params.get("done")
         return page(
@@ -295,6 +297,8 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
             result = await run_in_threadpool(desk.inbox, request.state.user, _query(request))
         except DeskError as exc:
             return PlainTextResponse(str(exc), status_code=400, headers=SECURITY_HEADERS)
+        except StoreMissing as exc:
+            return PlainTextResponse(str(exc), status_code=503, headers=SECURITY_HEADERS)
         header = [
             "exception_id",
             "exception_type",

@@ -905,3 +905,50 @@ def test_a_catalog_a_release_before_wrote_verifies_and_its_next_run_writes_the_r
     assert home_store.recorded_catalog_digest()["digest"].startswith("v2:")
     _publish_catalog(recon_home, home_store, "run-0003", CATALOG)
     assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+
+
+# -------------------------------------------------------------- where the store is
+
+
+def test_a_mistyped_store_path_is_refused_naming_the_variable_and_nothing_is_created(
+    recon_home: Path, home_store: ActionStore, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    _three_actions(home_store)
+    name = _publish_with_anchor(recon_home, home_store)["publication"]
+    typo = recon_home / "acitons" / "actions.sqlite"
+    monkeypatch.setenv("RECON_ACTIONS_PATH", str(typo))
+    # Before: a new empty store (and its folder) was made there, and the list read "0 exception(s)".
+    for argv in (["list"], ["show", FIN[:8]], ["claim", FIN[:8], "--as", "alice"]):
+        assert cli.main(["exceptions", *argv]) == 4
+        err = capsys.readouterr().err
+        assert f"no action store at {typo} (RECON_ACTIONS_PATH=" in err, err
+        assert f"published runs (the last: {name}, which read the store at {home_store.path})" in err
+        assert "correct it or unset it" in err and "Traceback" not in err
+    assert not typo.parent.exists()
+    # recon run refuses before it builds (its ingestion step made a store and blamed a restored backup).
+    with pytest.raises(actions.StoreMissing, match="RECON_ACTIONS_PATH"):
+        actions.check_run_store()
+    # A directory: a sentence, not sqlite3's "unable to open database file".
+    monkeypatch.setenv("RECON_ACTIONS_PATH", str(recon_home))
+    assert cli.main(["exceptions", "list"]) == 3
+    assert f"the action store path {recon_home} (RECON_ACTIONS_PATH=" in capsys.readouterr().err
+    monkeypatch.delenv("RECON_ACTIONS_PATH")
+    assert cli.main(["exceptions", "list"]) == 0
+
+
+def test_only_a_homes_first_run_makes_the_store(recon_home: Path, tmp_path: Path, capsys) -> None:
+    path = recon_home / "actions.sqlite"
+    assert cli.main(["exceptions", "list"]) == 4  # a fresh (or mistyped) RECON_HOME
+    assert "nothing has run under this home yet" in capsys.readouterr().err and not path.exists()
+    con = warehouse(recon_home / "warehouse.duckdb")
+    try:
+        store = ActionStore.for_run(con)  # the first run: made here
+        _three_actions(make_store(store.path))
+        copy_to_warehouse(store, con)
+        actions.record_anchor(con, store, "run-1", "ingest_landing")
+        elsewhere = tmp_path / "other" / "actions.sqlite"
+        with pytest.raises(actions.StoreMissing, match=f"the warehouse anchored the action log .*store {path}"):
+            ActionStore.for_run(con, elsewhere)  # no publication yet, but the warehouse knows the store
+        assert not elsewhere.parent.exists()
+    finally:
+        con.close()

@@ -802,6 +802,18 @@ def test_healthz_tells_a_stranger_only_ok_and_a_signed_in_user_the_publication(r
     signed_in = client.get("/healthz")
     assert (signed_in.status_code, signed_in.json()) == (200, {"ok": True, "publication": name})
 
+    # A mistyped RECON_ACTIONS_PATH in a home with published runs: not ok, and the inbox says
+    # which variable and path instead of an empty queue (a store was made there before).
+    typo = recon_home / "acitons.sqlite"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECON_ACTIONS_PATH", str(typo))
+        mistyped = TestClient(create_app(Desk(), client.app.state.accounts, SECRET), base_url="http://127.0.0.1:8321")
+        assert (mistyped.get("/healthz").status_code, mistyped.get("/healthz").json()) == (503, {"ok": False})
+        login(mistyped, "alice")
+        inbox = mistyped.get("/")
+        assert inbox.status_code == 503 and "RECON_ACTIONS_PATH" in inbox.text and str(typo) in inbox.text
+    assert not typo.exists()
+
     # An action store the desk cannot read: not ok, for the load balancer to take it out.
     store_path().write_bytes(b"not a database" * 100)
     for response in (stranger.get("/healthz"), client.get("/healthz")):
