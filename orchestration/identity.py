@@ -104,9 +104,10 @@ def roster_path(root: Path = PROJECT_DIR) -> Path:
     return path
 
 
-def load_users(path: Path) -> dict[str, dict]:
+def load_users(path: Path, root: Path = PROJECT_DIR) -> dict[str, dict]:
     """The roster's users. A key written twice (a second `alice:` granting other roles), a file
-    that is not YAML, or users that are not a mapping is refused naming the file."""
+    that is not YAML, users that are not a mapping, a user whose team is not in ``teams:``, or
+    a team of ``root``'s seeds that is not (:func:`known_teams`) is refused naming the file."""
     from orchestration import strict_yaml
 
     try:
@@ -117,9 +118,57 @@ def load_users(path: Path) -> dict[str, dict]:
     if not isinstance(users, dict) or not all(isinstance(spec, dict | None) for spec in users.values()):
         raise IdentityError(f"{path}: users must map each name to its team, roles and logins")
     out = {str(name): (spec or {}) for name, spec in users.items()}
+    teams = known_teams(path, doc, root)
     for name, spec in out.items():
-        check_user(path, name, spec)
+        check_user(path, name, spec, teams)
     return out
+
+
+# The seeds that route work to a team (column): exception types to their owner, clients to
+# theirs, and SLA breaches to the team a severity escalates to.
+ROUTING_SEEDS = (
+    ("exception_policy.csv", "owner_team"),
+    ("client_owners.csv", "owner_team"),
+    ("severity_policy.csv", "escalate_to"),
+)
+
+
+def routed_teams(root: Path = PROJECT_DIR) -> dict[str, tuple[str, str]]:
+    """Every team the seeds give exceptions to, with the first seed file and column naming it."""
+    import csv
+
+    teams: dict[str, tuple[str, str]] = {}
+    for name, column in ROUTING_SEEDS:
+        with open(Path(root) / "seeds" / name, newline="") as fh:
+            for row in csv.DictReader(fh):
+                team = (row.get(column) or "").strip()
+                if team:
+                    teams.setdefault(team, (name, column))
+    return teams
+
+
+def known_teams(path: Path, doc: dict, root: Path = PROJECT_DIR) -> set[str]:
+    """The roster's ``teams:``: the one list of teams. Each user's team is one of them, and so
+    is every team the seeds route exceptions to (:data:`ROUTING_SEEDS`); the list also holds
+    teams that own no exceptions (data, governance: approvers of rule changes).
+
+    Before, ``teams:`` was read by nothing, and ``team: finanse`` loaded: that user had an
+    empty queue and could claim nothing, and nothing said why. A team misspelt in a seed gave
+    its exceptions to a queue nobody is in."""
+    listed = doc.get("teams")
+    if not isinstance(listed, list) or not listed or not all(isinstance(t, str) and t.strip() for t in listed):
+        raise IdentityError(
+            f"{path}: teams must list every team, e.g. teams: [finance, operations, data]; got {listed!r}"
+        )
+    teams = {team.strip() for team in listed}
+    for team, (seed, column) in sorted(routed_teams(root).items()):
+        if team not in teams:
+            hint = close_match(team, teams)
+            raise IdentityError(
+                f"seeds/{seed}: {column} {team!r} is not in teams: of {path}"
+                f"{f' (did you mean {hint!r}?)' if hint else ''}; correct the seed, or add the team to teams:"
+            )
+    return teams
 
 
 # What a user of the roster may carry, and the roles the code grants anything to
@@ -128,7 +177,7 @@ USER_KEYS = ("team", "roles", "logins", "public_key", "dev_only")
 ROLES = ("operator", "approver", "ops_lead", "data_owner", "governance_reviewer", ACT_AS_ROLE)
 
 
-def check_user(path: Path, name: str, spec: dict) -> None:
+def check_user(path: Path, name: str, spec: dict, teams: set[str] | None = None) -> None:
     """One roster user as the code reads it, or a refusal naming the file, the user and the key.
 
     Before, a user without ``team`` stopped every command and every run with a KeyError, and
@@ -145,6 +194,12 @@ def check_user(path: Path, name: str, spec: dict) -> None:
     team = spec.get("team")
     if not isinstance(team, str) or not team.strip():
         raise IdentityError(f"{where}: needs a team, e.g. {{team: finance, roles: [operator]}}; got {team!r}")
+    if teams is not None and team not in teams:
+        hint = close_match(team, teams)
+        raise IdentityError(
+            f"{where}: unknown team {team!r}{f' (did you mean {hint!r}?)' if hint else ''}; teams: in that file "
+            f"lists {', '.join(sorted(teams))} (a new team is added there first)"
+        )
     roles = spec.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise IdentityError(

@@ -142,7 +142,7 @@ def _load(path: Path) -> dict:
 def roster_users(root: Path = PROJECT_DIR) -> dict[str, dict]:
     """The governed roster's users; an env roster that is not that file is refused."""
     try:
-        return identity.load_users(identity.roster_path(root))
+        return identity.load_users(identity.roster_path(root), root)
     except identity.IdentityError as exc:
         raise GovernanceError(str(exc)) from exc
 

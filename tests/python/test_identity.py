@@ -178,6 +178,8 @@ ALICE = "alice: {team: finance, roles: [operator]}"
         ("alice: {team: finance, role: [operator]}", "user alice: unknown key 'role' .did you mean 'roles'"),
         ("alice: {team: finance, roles: [operator], logins: [[root]]}", "user alice: logins must be a list"),
         ("alice: {team: finance, roles: [operator], dev_only: 'no'}", "user alice: dev_only is true or false"),
+        # Loaded: alice had an empty queue and could claim nothing, and nothing said why.
+        ("alice: {team: finanse, roles: [operator]}", "user alice: unknown team 'finanse' .did you mean 'finance'.."),
     ],
 )
 def test_a_roster_user_the_code_cannot_read_is_refused_naming_the_user(
@@ -195,6 +197,30 @@ def test_a_roster_user_the_code_cannot_read_is_refused_naming_the_user(
     # A numeric OS login (logins: [1000]) still reads as the login "1000".
     roster.write_text(text.replace(ALICE, "alice: {team: finance, roles: [operator], logins: [1000]}", 1))
     assert Policy.load(roster).operators["alice"].logins == ("1000",)
+
+
+def test_the_rosters_teams_list_every_team_and_the_seeds_route_only_to_them(tmp_path: Path) -> None:
+    import shutil
+
+    text = (PROJECT_DIR / "config" / "operators.yml").read_text()
+    roster = tmp_path / "operators.yml"
+    # teams: was read by nothing; gina's governance (and dana's data) were not in it.
+    roster.write_text(text.replace(", data, governance]", ", data]", 1))
+    with pytest.raises(identity.IdentityError, match="user gina: unknown team 'governance'; teams: in that file lists"):
+        identity.load_users(roster)
+    roster.write_text(text.replace("\nteams: [", "\nteam: [", 1))
+    with pytest.raises(identity.IdentityError, match="teams must list every team"):
+        identity.load_users(roster)
+    # A team misspelt in a routing seed: its exceptions would go to a queue nobody is in.
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR / "seeds", root / "seeds")
+    policy = root / "seeds" / "exception_policy.csv"
+    policy.write_text(policy.read_text().replace(",billing,finance,", ",billing,finanse,", 1))
+    with pytest.raises(
+        identity.IdentityError, match="seeds/exception_policy.csv: owner_team 'finanse' is not in teams: .*'finance'"
+    ):
+        identity.load_users(identity.governed_roster(), root)
+    assert "gina" in identity.load_users(identity.governed_roster())
 
 
 def test_a_roster_or_approvals_file_that_writes_a_key_twice_is_refused(tmp_path: Path, monkeypatch) -> None:
