@@ -32,11 +32,12 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from orchestration.actions.core import spelled_out
+
 # Wider than any table recon prints: off a terminal, a row is never folded into two lines.
 CAPTURED_WIDTH = 100_000
 UNBOUNDED_WIDTH = CAPTURED_WIDTH  # what a table may take to measure its natural width
 NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?%?$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -66,8 +67,11 @@ def one_line(text: str) -> str:
     """Data is shown, never obeyed: an escape or other control character in a value would
     drive the terminal (colours, cursor moves), and a line feed would print the rest of a
     value as lines of its own (a comment writing a history entry nobody made), so each is
-    spelled out: ``\\x1b``, ``\\x0a``."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    spelled out: ``\\x1b``, ``\\x0a``. So are the characters a reader cannot see or that
+    reorder what they see (a zero-width space, a bidirectional override: ``\\u200b``), the
+    ones an operator may no longer type (orchestration/actions/core.py): a log written
+    before keeps them, and shows them."""
+    return spelled_out(text)
 
 
 def _cell(value: object) -> str:

@@ -15,6 +15,7 @@ from orchestration.actions.core import (
     MAX_TEXT_CHARS,
     InvalidInput,
     NotFound,
+    char_named,
 )
 
 # ------------------------------------------------------------------- bounds
@@ -92,10 +93,16 @@ def check_text(value: str | None, argument: str, limit: int, allow_newlines: boo
         value = value.replace("\r\n", "\n")  # a browser's text area sends CRLF line breaks
     if len(value) > limit:
         raise InvalidInput(f"{argument} is {len(value)} characters; at most {limit} are allowed")
-    if (CONTROL_CHARS_BUT_LINES if allow_newlines else CONTROL_CHARS).search(value):
+    found = (CONTROL_CHARS_BUT_LINES if allow_newlines else CONTROL_CHARS).search(value)
+    if found:
+        # Named, with where: the operator cannot see it (a zero-width space pasted from a web
+        # page, a tab from a spreadsheet) and must be told what to delete.
+        others = len((CONTROL_CHARS_BUT_LINES if allow_newlines else CONTROL_CHARS).findall(value)) - 1
+        more = f" and {others} more such character(s)" if others else ""
         raise InvalidInput(
-            f"{argument} contains control or direction-changing characters (a carriage return, an escape, "
-            "a bidirectional override) or bytes that are not UTF-8; type plain text"
+            f"{argument} contains {char_named(found.group())} at character {found.start() + 1}{more}: control, "
+            "invisible and direction-changing characters are refused, so that what a reader sees is what was "
+            f"recorded; delete {'them' if others else 'it'}{' (type spaces for a tab)' if chr(9) in value else ''}"
         )
     return value
 

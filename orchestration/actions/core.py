@@ -60,9 +60,46 @@ ID_PREFIX = re.compile(r"[0-9A-Za-z_-]{1,64}")
 # the Unicode line and paragraph separators, and lone surrogates (bytes that were not UTF-8).
 # (The marks LRM, RLM and ALM stay allowed: Hebrew and Arabic input methods insert them.)
 _SPOOFING = "\x80-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff"
-CONTROL_CHARS = re.compile(f"[\x00-\x1f\x7f{_SPOOFING}]")
-# Tabs and line feeds are fine in a comment.
-CONTROL_CHARS_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f{_SPOOFING}]")
+# Invisible characters: every format character (Unicode category Cf: a zero-width space, a
+# soft hyphen, a byte order mark, word joiners, invisible operators, the tag characters that
+# can spell a hidden text) and the Hangul fillers, which render as nothing. A note holding one
+# reads the same as one without it, yet is another text (another hash, another search hit).
+# Kept: ZWNJ and ZWJ (Persian and Indic spelling, emoji such as 👩‍💻), LRM, RLM and ALM
+# (above), and the prepended concatenation marks (U+0600-0605 etc.: visible Arabic signs).
+# tests/python/test_actions.py checks this against Python's Unicode database.
+_INVISIBLE = (
+    "\xad\u115f\u1160\u180e\u200b\u2060-\u2064\u206a-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+# Refused in what an operator types, and spelled out wherever a value is printed
+# (orchestration/terminal.py one_line).
+CONTROL_CHARS = re.compile(f"[\x00-\x1f\x7f{_SPOOFING}{_INVISIBLE}]")
+# Line feeds are fine in a comment; a tab is not (it is blank, of a width each reader picks).
+CONTROL_CHARS_BUT_LINES = re.compile(f"[\x00-\x09\x0b-\x1f\x7f{_SPOOFING}{_INVISIBLE}]")
+
+
+def spelled_out(text: str, keep_lines: bool = False) -> str:
+    """``text`` with each character :data:`CONTROL_CHARS` holds written as its escape
+    (``\\x09``, ``\\u200b``): how the CLI and the desk show a value, so a log entry written
+    before these were refused shows what it holds. ``keep_lines`` leaves line feeds be."""
+    return (CONTROL_CHARS_BUT_LINES if keep_lines else CONTROL_CHARS).sub(_escaped, text)
+
+
+def _escaped(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def char_named(ch: str) -> str:
+    """A character a reader cannot see, named: "a tab (U+0009)", "ZERO WIDTH SPACE (U+200B)"."""
+    import unicodedata
+
+    code = f"U+{ord(ch):04X}"
+    if "\ud800" <= ch <= "\udfff":
+        return f"bytes that are not UTF-8 ({code})"
+    special = {"\t": "a tab", "\r": "a carriage return", "\x1b": "an escape", "\n": "a line feed"}
+    name = special.get(ch) or unicodedata.name(ch, "") or "a control character"
+    return f"{name} ({code})"
 
 
 class ActionError(Exception):

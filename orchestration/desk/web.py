@@ -42,6 +42,7 @@ from starlette.routing import Route
 
 from orchestration import links, policy_docs
 from orchestration.actions import ActionError, Conflict, InvalidInput, NotFound, StoreMissing
+from orchestration.actions.core import spelled_out
 from orchestration.desk import charts
 from orchestration.desk.accounts import SESSION_LIFETIME, Accounts, LoginRefused
 from orchestration.desk.dashboard import dashboard
@@ -135,6 +136,9 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
     )
     env.filters["money"] = lambda v: "–" if v is None else f"{Decimal(str(v)):,.2f}"
     env.filters["when"] = lambda v: "–" if not v else str(v)[:16].replace("T", " ")
+    # A logged text as it is (orchestration/actions/core.py spelled_out): an invisible or
+    # control character an older version let in is shown escaped, not hidden.
+    env.filters["shown"] = lambda v: spelled_out(str(v), keep_lines=True)
     env.filters["link"] = links.link_shown  # a match's target: 'orders_invoices: SO-1 ↔ INV-1', as the CLI says it
 
     def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:

@@ -125,14 +125,14 @@ def test_adjust_refuses_exponents_and_non_numbers_as_ingestion_does(store: Actio
         ("comment", {"comment": "x" * 2001}, "--text is 2001 characters; at most 2000"),
         ("adjust", {"amount": "١٢٣", "reason": "rounding"}, "ASCII digits"),
         ("adjust", {"amount": "1_000", "reason": "rounding"}, "a decimal number"),
-        ("comment", {"comment": "ok\x00hidden"}, "--text contains control"),
+        ("comment", {"comment": "ok\x00hidden"}, "--text contains a control character"),
         # A tryout's spoofing: a carriage return rewrites the printed line, \x9b is an
         # 8-bit escape, U+202E reverses what follows; lone surrogates are not UTF-8.
-        ("comment", {"comment": "cr\roverwrite"}, "--text contains control"),
-        ("comment", {"comment": "c1 \x9b31mRED"}, "--text contains control"),
+        ("comment", {"comment": "cr\roverwrite"}, "--text contains a carriage return"),
+        ("comment", {"comment": "c1 \x9b31mRED"}, "--text contains a control character"),
         ("comment", {"comment": "paid \u202eDIOV"}, "direction-changing"),
         ("comment", {"comment": "bad \udcff"}, "not UTF-8"),
-        ("claim", {"reason": "ok\u2066"}, "--reason contains control"),
+        ("claim", {"reason": "ok\u2066"}, "--reason contains LEFT-TO-RIGHT ISOLATE"),
         ("claim", {"reason": "billed_late"}, "reason code 'billed_late' is not valid for claim"),
         ("comment", {"comment": "fine", "reason": "x" * 100}, "--reason"),
         ("approve", {"adjustment": "ADJ-" + "0" * 300}, "--adjustment"),
@@ -488,8 +488,64 @@ def test_cli_accept_fork_needs_an_ops_lead_and_a_reason(recon_home: Path, home_s
 
 
 def test_a_comment_keeps_line_breaks_and_any_script(store: ActionStore) -> None:
-    entry = store.act("comment", FIN, "olga", comment="Zeile eins\r\n二行目\tسلام 😀 \u200fשלום\u200e")
-    assert entry["comment"] == "Zeile eins\n二行目\tسلام 😀 \u200fשלום\u200e"  # CRLF kept as LF; RLM/LRM kept
+    # Accents, CJK, Arabic, emoji (👩‍💻 joins two with a ZWJ; 🇩🇪 is two regional letters), a
+    # Persian word with its ZWNJ, the RLM/LRM marks Hebrew input inserts.
+    text = "Zeile eins: Zoë\r\n二行目 سلام 😀 👩‍💻 🇩🇪 می‌خواهم \u200fשלום\u200e"
+    entry = store.act("comment", FIN, "olga", comment=text)
+    assert entry["comment"] == text.replace("\r\n", "\n")  # CRLF kept as LF
+
+
+@pytest.mark.parametrize(
+    ("kw", "named"),
+    [
+        # Each was logged, and `recon exceptions show` printed it as nothing at all (a tab as
+        # \x09): the note a reader saw was not the one recorded.
+        ({"comment": "pay\tlater"}, "--text contains a tab (U+0009) at character 4: "),
+        ({"comment": "pay later\u200b"}, "--text contains ZERO WIDTH SPACE (U+200B) at character 10: "),
+        ({"comment": "in\xadvoice \ufeffpaid"}, "--text contains SOFT HYPHEN (U+00AD) at character 3 and 1 more"),
+        ({"comment": "ok\U000e0069\U000e0067"}, "--text contains TAG LATIN SMALL LETTER I (U+E0069) at character 3"),
+        ({"comment": "\u2060joined"}, "--text contains WORD JOINER (U+2060) at character 1: "),
+        ({"reason": "billed_late\u200b"}, "--reason contains ZERO WIDTH SPACE (U+200B) at character 12: "),
+        ({"reason": "billed_late\t"}, "--reason contains a tab (U+0009) at character 12: "),
+    ],
+)
+def test_invisible_and_control_characters_in_a_note_are_refused_naming_them(
+    store: ActionStore, kw: dict, named: str
+) -> None:
+    action = "resolve" if "reason" in kw else "comment"
+    if action == "resolve":
+        store.act("claim", FIN, "alice")
+    before = len(store.all_actions())
+    with pytest.raises(actions.InvalidInput, match="invisible and direction-changing characters are refused") as no:
+        store.act(action, FIN, "alice", **kw)
+    assert named in str(no.value), str(no.value)
+    assert len(store.all_actions()) == before
+
+
+def test_the_refused_characters_are_every_invisible_format_character_of_unicode() -> None:
+    """The list in orchestration/actions/core.py against Python's Unicode database: every
+    format character (Cf) is refused except those real text needs (about 0.4 s)."""
+    import sys
+    import unicodedata
+
+    kept = {0x200C, 0x200D, 0x200E, 0x200F, 0x061C}  # ZWNJ, ZWJ, LRM, RLM, ALM
+    kept |= {*range(0x600, 0x606), 0x6DD, 0x70F, 0x890, 0x891, 0x8E2, 0x110BD, 0x110CD}  # visible signs
+    bidi = {*range(0x202A, 0x202F), *range(0x2066, 0x206A)}  # refused already, as spoofing
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        if unicodedata.category(ch) == "Cf":
+            refused = bool(actions.CONTROL_CHARS_BUT_LINES.match(ch))
+            assert refused == (code not in kept), f"U+{code:04X} {unicodedata.name(ch, '')}"
+    assert bidi <= {code for code in range(0x2000, 0x2100) if actions.CONTROL_CHARS.match(chr(code))}
+    assert not actions.CONTROL_CHARS_BUT_LINES.match("\n") and actions.CONTROL_CHARS.match("\n")
+
+
+def test_show_spells_out_what_an_older_version_logged(home_store: ActionStore, capsys) -> None:
+    legacy_append(home_store.path, comment="pay\u200b later\tnow\nZoë 👩‍💻", reason_code="billed\u00adlate")
+    assert cli.main(["exceptions", "show", FIN[:8]]) == 0
+    out = capsys.readouterr().out
+    assert "comment=pay\\u200b later\\x09now\\x0aZoë 👩‍💻" in out, out
+    assert "billed\\xadlate" in out, out
 
 
 def test_cli_refuses_arguments_that_are_not_utf8(home_store: ActionStore, capsys) -> None:

@@ -772,6 +772,28 @@ def test_a_second_unmatch_or_match_on_the_desk_is_refused_and_logs_nothing(recon
     assert store.verify() == []
 
 
+def test_the_desk_refuses_invisible_characters_as_the_cli_does_and_shows_old_ones(recon_home: Path) -> None:
+    # A tryout: a comment with a zero-width space or a tab was logged, and shown as if it held none.
+    from test_audit_integrity import legacy_append
+
+    client, eid, store = small_desk(recon_home)
+    csrf = csrf_of(client.get(f"/exceptions/{eid}").text)
+
+    def comment(text: str):
+        form = {"action": "comment", "comment": text, "csrf_token": csrf}
+        return client.post(f"/exceptions/{eid}/act", data=form, follow_redirects=False)
+
+    refused = comment("paid\u200b on 3 May")
+    error = html.unescape(re.search(r'id="error">([^<]*)<', refused.text).group(1))
+    assert refused.status_code == 400, refused.text[:500]
+    assert "the text field contains ZERO WIDTH SPACE (U+200B) at character 5" in error, error
+    assert store.history(eid) == []
+    assert comment("Zoë paid 二 👩‍💻 می‌خواهم").status_code == 303
+    legacy_append(store.path, exception_id=eid, comment="paid\u200b\tlater")  # logged by an older version
+    history = html.unescape(client.get(f"/exceptions/{eid}").text.split('id="history"')[1])
+    assert "Zoë paid 二 👩‍💻 می‌خواهم" in history and "paid\\u200b\\x09later" in history, history
+
+
 def test_bulk_actions_take_an_id_typed_in_capitals_as_the_exception_page_does(recon_home: Path) -> None:
     # A tryout: the bulk form refused 358D5910 (an id pasted from a spreadsheet that
     # upper-cased it) where the exception page and its forms find the exception.
