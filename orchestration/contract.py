@@ -131,7 +131,7 @@ MIN_DATE, MAX_DATE = "2000-01-01", "2099-12-31"
 # by the ratio of two rates: up to about 208 (GBP to JPY) at the seeded rates, so one
 # 999,999,999,999 GBP amount became 2 x 10^14 JPY, past DECIMAL(18, 4), and stopped every
 # run. At these limits every amount converts into every currency below 10^13 (a singular
-# dbt test checks the seeded rates keep that: tests/assert_fx_rates_keep_amount_limits.sql).
+# dbt test checks the seeded rates keep that: tests/reference/assert_fx_rates_keep_amount_limits.sql).
 # Rendered into macros/contract/recon_amount_limit.sql for totals formed in the models.
 AMOUNT_LIMITS: dict[str, int] = {
     "USD": 10**10,

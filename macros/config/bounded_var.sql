@@ -24,7 +24,7 @@
 
 {#- The reporting currency (var reporting_currency): an ISO 4217 code of three capital
     letters, refused at compile time otherwise. That seeds/fx_rates.csv has rates for it is
-    checked by tests/assert_reporting_currency_has_fx_rates.sql, before any model converts. -#}
+    checked by tests/reference/assert_reporting_currency_has_fx_rates.sql, before any model converts. -#}
 {% macro recon_reporting_currency() -%}
     {%- set value = var('reporting_currency') -%}
     {%- if value is not string or not modules.re.match('^[A-Z]{3}$', value) -%}

@@ -1,8 +1,9 @@
 {#- Rendered from orchestration/contract.py (AMOUNT_LIMITS) by `recon contract --write`: edit the
     contract, not this file. The range (exclusive, in absolute value) of an amount in `currency`: at
     these limits every amount converts into every traded currency below
-    10,000,000,000,000 at the seeded rates (tests/assert_fx_rates_keep_amount_limits.sql).
-    A null or unknown currency (nothing is converted) has the general range,
+    10,000,000,000,000 at the seeded rates
+    (tests/reference/assert_fx_rates_keep_amount_limits.sql). A null or unknown currency (nothing is
+    converted) has the general range,
     1,000,000,000,000. -#}
 {% macro recon_amount_limit(currency) -%}
     case upper({{ currency }})
