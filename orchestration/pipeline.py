@@ -158,9 +158,12 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
     unless ``full_refresh``, which also rebuilds dbt's incremental models.
     """
     settings.apply_environment()
+    from orchestration.actions import ActionError, check_run_store, utc_now
+
     try:  # before dbt's parse and ingestion, not in the dbt step half a minute later
         settings.check_profile_threads()
-    except settings.SettingError as exc:
+        check_run_store()  # a mistyped RECON_ACTIONS_PATH, named, before the parse, the build and its skip
+    except (settings.SettingError, ActionError) as exc:
         if raise_refusals:
             raise
         print(f"recon run refused: {exc}", file=sys.stderr)
@@ -178,14 +181,12 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
     log_dir = settings.recon_home() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
-    from orchestration.actions import ActionError, check_run_store, utc_now
     from orchestration.lock import WarehouseBusy, warehouse_lock
     from orchestration.rules import governance
 
     try:
         utc_now()  # a RECON_AS_OF the build could not compute with stops here, named
         not_before_last_publication()
-        check_run_store()  # a mistyped RECON_ACTIONS_PATH, named, before the build and its skip
     except ActionError as exc:
         if raise_refusals:
             raise
