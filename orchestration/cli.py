@@ -1213,6 +1213,7 @@ def cmd_audit_verify() -> int:
 
     settings.apply_environment()
     path = actions.store_path()
+    actions.check_store_file(path)  # a directory: said, not sqlite's "disk I/O error"
     entries = actions.read_log(path) if path.exists() else None
     problems = actions.verify_chain(entries or [])
     published = publish.current()
@@ -1344,6 +1345,7 @@ def cmd_trace(trace_id: str, as_json: bool) -> int:
     from orchestration.lock import WarehouseBusy
 
     settings.apply_environment()
+    actions.check_store_file(actions.store_path())
     try:
         # Lineage needs raw rows and staging: the working warehouse has them. While a run
         # holds it, the serving copy does too (each publication copies the lineage, as the

@@ -57,6 +57,7 @@ from orchestration.actions.core import (  # noqa: F401
     NotFound,
     StoreMissing,
     as_of_pinned,
+    check_store_file,
     is_pipeline_event,
     store_path,
     utc_now,

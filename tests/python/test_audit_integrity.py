@@ -986,8 +986,9 @@ def test_a_mistyped_store_path_is_refused_naming_the_variable_and_nothing_is_cre
         actions.check_run_store()
     # A directory: a sentence, not sqlite3's "unable to open database file".
     monkeypatch.setenv("RECON_ACTIONS_PATH", str(recon_home))
-    assert cli.main(["exceptions", "list"]) == 3
-    assert f"the action store path {recon_home} (RECON_ACTIONS_PATH=" in capsys.readouterr().err
+    for argv in (["exceptions", "list"], ["audit", "verify"]):  # verify: sqlite's "disk I/O error" before
+        assert cli.main(argv) == 3
+        assert f"the action store path {recon_home} (RECON_ACTIONS_PATH=" in capsys.readouterr().err
     monkeypatch.delenv("RECON_ACTIONS_PATH")
     assert cli.main(["exceptions", "list"]) == 0
 
