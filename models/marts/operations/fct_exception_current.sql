@@ -177,6 +177,9 @@ final as (
         folded.amount_at_risk,
         folded.amount_at_risk_reporting,
         '{{ recon_reporting_currency() }}' as reporting_currency,
+        -- Whose value amount_at_risk_reporting is (int_exception_lifecycle): this run's, or,
+        -- closed, the last run's that found it; null when that run reported in another currency.
+        folded.reporting_value_basis,
         folded.first_seen_at,
         folded.last_seen_at,
         folded.runs_seen,
