@@ -1259,6 +1259,43 @@ cancelled_breaks as (
         and reconciled_orders.net_billed_amount > reconciled_orders.variance_tolerance
 ),
 
+over_credited_breaks as (
+    -- An order its credit notes give back more than its invoices billed it (billed net of
+    -- credit notes below zero, beyond the tolerance), cancelled or not: money returned that
+    -- was never billed, or a credit note that belongs to another order. What is at risk is
+    -- the credit past the billing. billed_cancelled_order raises the opposite (a cancelled
+    -- order still billed net); a signed order credited in part is the agency's own decision
+    -- (order_breaks raises nothing), but a credit beyond its whole billing is no discount of
+    -- it. A signed order raised amount_variance is left to it: that variance is read net of
+    -- credit notes and holds the excess already (booked 1,000, billed 500, credited 800:
+    -- 1,300 at risk), and raising both would count the 300 twice.
+    select
+        'over_credited_order' as exception_type,
+        'stg_crm__orders' as record_entity,
+        reconciled_orders.order_id as record_id,
+        reconciled_orders.client_name,
+        reconciled_orders.currency,
+        cast(-reconciled_orders.billed_net_of_credits as decimal(18, 4)) as amount_at_risk,
+        {{ convert_amount(
+            '-reconciled_orders.billed_net_of_credits', 'reconciled_orders.booked_amount_reporting',
+            'nullif(reconciled_orders.booked_amount, 0)'
+        ) }} as amount_at_risk_reporting,
+        -- From when it was credited past its billing: the last credit note, or the last
+        -- invoice if one came later (an invoice billed after the credits and still short).
+        greatest(
+            order_credits.last_credit_date,
+            coalesce(reconciled_orders.last_invoiced_date, order_credits.last_credit_date)
+        ) as due_date
+    from reconciled_orders
+    left join {{ ref('int_orders_credited') }} as order_credits
+        on reconciled_orders.order_id = order_credits.order_id
+    left join order_breaks as variances
+        on reconciled_orders.order_id = variances.record_id
+        and variances.exception_type = 'amount_variance'
+    where reconciled_orders.billed_net_of_credits < -reconciled_orders.variance_tolerance
+        and variances.record_id is null
+),
+
 early_delivery_breaks as (
     -- Spend that started before the order was signed: media ran at the agency's risk.
     select
@@ -1506,6 +1543,8 @@ all_breaks as (
     select * from order_breaks
     union all
     select * from cancelled_breaks
+    union all
+    select * from over_credited_breaks
     union all
     select * from early_delivery_breaks
     union all

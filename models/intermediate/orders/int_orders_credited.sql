@@ -20,7 +20,9 @@ credited as (
         sum({{ convert_amount('assigned.net_amount', 'note_rate.rate_to_usd', 'order_rate.rate_to_usd') }})
             as credited_amount,
         -- The first credit note's date: an item billed again after it is a re-issue.
-        min(assigned.issue_date) as first_credit_date
+        min(assigned.issue_date) as first_credit_date,
+        -- The last one's: a credit past what was billed (over_credited_order) ages from it.
+        max(assigned.issue_date) as last_credit_date
     from assigned
     inner join orders
         on assigned.order_id = orders.order_id
