@@ -1,17 +1,15 @@
 -- Each exception's life from the snapshot of the exception mart: a version per change, a
 -- closing version (dbt_is_deleted) when the break stopped being found, and a new version
 -- when it came back. Attributes are those of its latest live version, but for its value in
--- the reporting currency (and the escalation that depends on it):
---   found by this run      this run's value, at today's reporting currency and FX rates. The
---                          snapshot does not check amount_at_risk_reporting (a new reporting
---                          currency or a corrected rate is no change of the break, and would
---                          write a version of every exception), so its latest version can
---                          hold a value converted before the currency or a rate changed;
---   no longer found        the value when last found, if that run reported in today's
---                          reporting currency; else null (reporting_value_basis says why):
---                          a closed break has no run that converts it again, and a figure in
---                          USD must not be shown as JPY. A rate corrected since it closed does
---                          not restate it: it is what was at risk, at the rates of its day.
+-- the reporting currency and the escalation that depends on it, which are those of the last
+-- run that found it (int_exception_sightings): the snapshot does not version a change of the
+-- reporting value (a new reporting currency or a corrected FX rate is no change of the
+-- break, and would write a version of every exception), so its latest version may hold a
+-- value converted before either changed. A break found by this run has this run's value; one
+-- closed the value it was last found with, if that run reported in today's reporting
+-- currency, else none (reporting_value_basis says why): a closed break has no run that
+-- converts it again, and a figure in USD must never be shown as JPY. A rate corrected after
+-- it closed does not restate it: it is what was at risk, at the rates of its last day.
 with
 
 ordered as (
@@ -29,10 +27,9 @@ transitions as (
     group by exception_id
 ),
 
-found as (
-    -- This run's exceptions: what each break still found is worth now.
-    select exception_id, amount_at_risk_reporting, escalate_to
-    from {{ ref('int_reconciliation_exceptions') }}
+sightings as (
+    select exception_id, amount_at_risk_reporting, reporting_currency, escalate_to
+    from {{ ref('int_exception_sightings') }}
 ),
 
 latest_live as (
@@ -50,14 +47,13 @@ select
     latest_live.currency,
     latest_live.amount_at_risk,
     case
-        when found.exception_id is not null then found.amount_at_risk_reporting
-        when latest_live.reporting_currency = '{{ recon_reporting_currency() }}' then latest_live.amount_at_risk_reporting
+        when sightings.reporting_currency = '{{ recon_reporting_currency() }}' then sightings.amount_at_risk_reporting
     end as amount_at_risk_reporting,
     case
-        when found.exception_id is not null then 'found_this_run'
-        when latest_live.reporting_currency = '{{ recon_reporting_currency() }}' then 'when_last_found'
-        -- last found before the snapshot kept the reporting currency of its versions
-        when latest_live.reporting_currency is null then 'currency_not_recorded'
+        when transitions.is_detected then 'found_this_run'
+        when sightings.reporting_currency = '{{ recon_reporting_currency() }}' then 'when_last_found'
+        -- last found before the sightings kept the value and its currency
+        when sightings.reporting_currency is null then 'currency_not_recorded'
         else 'other_reporting_currency'
     end as reporting_value_basis,
     latest_live.domain,
@@ -65,7 +61,7 @@ select
     latest_live.account_owner,
     latest_live.severity,
     latest_live.sla_hours,
-    case when found.exception_id is not null then found.escalate_to else latest_live.escalate_to end as escalate_to,
+    case when transitions.is_detected then sightings.escalate_to else latest_live.escalate_to end as escalate_to,
     transitions.is_detected,
     transitions.reopen_count,
     transitions.last_reopened_at,
@@ -73,5 +69,5 @@ select
 from latest_live
 inner join transitions
     on latest_live.exception_id = transitions.exception_id
-left join found
-    on latest_live.exception_id = found.exception_id
+left join sightings
+    on latest_live.exception_id = sightings.exception_id

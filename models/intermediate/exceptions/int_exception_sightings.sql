@@ -4,11 +4,13 @@
 -- it is due by the business: the business date of the break (service end, invoice date,
 -- first delivery…) plus its source's grace window, which is when it stopped being pending.
 -- Age and SLA count from there, so a first run on a year of history shows the real backlog.
--- Only the exceptions of this run are rewritten; one no longer found keeps its last sighting.
+-- Only the exceptions of this run are rewritten; one no longer found keeps its last sighting
+-- (and the value at risk it was last found with).
 with
 
 current_exceptions as (
-    select exception_id, business_due_at, corrected_at from {{ ref('int_reconciliation_exceptions') }}
+    select exception_id, business_due_at, corrected_at, amount_at_risk_reporting, escalate_to
+    from {{ ref('int_reconciliation_exceptions') }}
 ),
 
 first_sightings as (
@@ -42,7 +44,16 @@ sightings as (
         greatest(
             first_sightings.business_due_at,
             case when first_sightings.corrected_at <= first_sightings.first_seen_at then first_sightings.corrected_at end
-        ) as business_due_at
+        ) as business_due_at,
+        -- What the last run that found it made of it: its value at risk in that run's
+        -- reporting currency, at that run's FX rates, and the escalation that depends on it.
+        -- The snapshot does not version them (a new reporting currency or a corrected rate is
+        -- no change of the break), so fct_exception_current reads them here
+        -- (int_exception_lifecycle): a closed break keeps the value it was last found with,
+        -- shown only while the reports are in the currency it is in.
+        first_sightings.amount_at_risk_reporting,
+        '{{ recon_reporting_currency() }}' as reporting_currency,
+        first_sightings.escalate_to
     from first_sightings
 )
 

@@ -78,11 +78,7 @@ routed as (
         ) as business_due_at,
         corrections.corrected_at,
         'open' as exception_status,
-        {{ recon_run_id() }} as dagster_run_id,
-        -- The currency of amount_at_risk_reporting. The snapshot keeps it with each version
-        -- (not a checked column: a change of reporting currency is no change of the break),
-        -- so a closed exception's last value is shown only in the currency it is in.
-        '{{ recon_reporting_currency() }}' as reporting_currency
+        {{ recon_run_id() }} as dagster_run_id
     from breaks
     left join severity_policy
         on breaks.severity = severity_policy.severity
