@@ -1268,7 +1268,8 @@ over_credited_breaks as (
     -- (order_breaks raises nothing), but a credit beyond its whole billing is no discount of
     -- it. A signed order raised amount_variance is left to it: that variance is read net of
     -- credit notes and holds the excess already (booked 1,000, billed 500, credited 800:
-    -- 1,300 at risk), and raising both would count the 300 twice.
+    -- 1,300 at risk), and raising both would count the 300 twice (raised_breaks: a window
+    -- over the breaks, so order_breaks is not computed a second time).
     select
         'over_credited_order' as exception_type,
         'stg_crm__orders' as record_entity,
@@ -1289,11 +1290,7 @@ over_credited_breaks as (
     from reconciled_orders
     left join {{ ref('int_orders_credited') }} as order_credits
         on reconciled_orders.order_id = order_credits.order_id
-    left join order_breaks as variances
-        on reconciled_orders.order_id = variances.record_id
-        and variances.exception_type = 'amount_variance'
     where reconciled_orders.billed_net_of_credits < -reconciled_orders.variance_tolerance
-        and variances.record_id is null
 ),
 
 early_delivery_breaks as (
@@ -1569,6 +1566,13 @@ all_breaks as (
     select * from out_of_range_breaks
 ),
 
+raised_breaks as (
+    -- An over_credited_order gives way to an amount_variance of its order (over_credited_breaks).
+    {{ recon_qualify('*', 'from all_breaks', "exception_type != 'over_credited_order'
+        or sum(case when exception_type = 'amount_variance' then 1 else 0 end)
+            over (partition by record_entity, record_id) = 0") }}
+),
+
 breaks as (
     select
         md5(all_breaks.exception_type || '|' || all_breaks.record_entity || '|' || all_breaks.record_id)
@@ -1579,7 +1583,7 @@ breaks as (
         exception_policy.severity,
         exception_policy.awaits_source,
         cast({{ dbt.dateadd('day', 'grace_windows.grace_days', 'all_breaks.due_date') }} as date) as pending_until
-    from all_breaks
+    from raised_breaks as all_breaks
     left join exception_policy
         on all_breaks.exception_type = exception_policy.exception_type
     left join grace_windows
