@@ -1,11 +1,13 @@
 -- Each exception's life from the snapshot of the exception mart: a version per change, a
 -- closing version (dbt_is_deleted) when the break stopped being found, and a new version
 -- when it came back. Attributes are those of its latest live version, but for its value in
--- the reporting currency and the escalation that depends on it, which are those of the last
--- run that found it (int_exception_sightings): the snapshot does not version a change of the
--- reporting value (a new reporting currency or a corrected FX rate is no change of the
--- break, and would write a version of every exception), so its latest version may hold a
--- value converted before either changed. A break found by this run has this run's value; one
+-- the reporting currency, the escalation that depends on it and its SLA, which are those of
+-- the last run that found it (int_exception_sightings): the snapshot does not version a
+-- change of them (a new reporting currency, a corrected FX rate or a new sla_hours in seed
+-- severity_policy is no change of the break, and would write a version of every exception),
+-- so its latest version may hold a value converted before either changed, or the SLA of
+-- before (while the action store, which decides whether an operator may act, had the new
+-- one: the two folds disagreed on the breach). A break found by this run has this run's value; one
 -- closed the value it was last found with, if that run reported in today's reporting
 -- currency, else none (reporting_value_basis says why): a closed break has no run that
 -- converts it again, and a figure in USD must never be shown as JPY. A rate corrected after
@@ -28,7 +30,7 @@ transitions as (
 ),
 
 sightings as (
-    select exception_id, amount_at_risk_reporting, reporting_currency, escalate_to
+    select exception_id, amount_at_risk_reporting, reporting_currency, escalate_to, sla_hours
     from {{ ref('int_exception_sightings') }}
 ),
 
@@ -60,7 +62,7 @@ select
     latest_live.owner_team,
     latest_live.account_owner,
     latest_live.severity,
-    latest_live.sla_hours,
+    case when transitions.is_detected then sightings.sla_hours else latest_live.sla_hours end as sla_hours,
     case when transitions.is_detected then sightings.escalate_to else latest_live.escalate_to end as escalate_to,
     transitions.is_detected,
     transitions.reopen_count,

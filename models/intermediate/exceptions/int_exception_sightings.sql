@@ -9,7 +9,7 @@
 with
 
 current_exceptions as (
-    select exception_id, business_due_at, corrected_at, amount_at_risk_reporting, escalate_to
+    select exception_id, business_due_at, corrected_at, amount_at_risk_reporting, escalate_to, sla_hours
     from {{ ref('int_reconciliation_exceptions') }}
 ),
 
@@ -46,14 +46,16 @@ sightings as (
             case when first_sightings.corrected_at <= first_sightings.first_seen_at then first_sightings.corrected_at end
         ) as business_due_at,
         -- What the last run that found it made of it: its value at risk in that run's
-        -- reporting currency, at that run's FX rates, and the escalation that depends on it.
-        -- The snapshot does not version them (a new reporting currency or a corrected rate is
-        -- no change of the break), so fct_exception_current reads them here
-        -- (int_exception_lifecycle): a closed break keeps the value it was last found with,
+        -- reporting currency, at that run's FX rates, the escalation that depends on it, and
+        -- its SLA (seed severity_policy). The snapshot does not version them (a new reporting
+        -- currency, a corrected rate or a new SLA is no change of the break), so
+        -- fct_exception_current reads them here (int_exception_lifecycle), as the action
+        -- store's catalog has them: a closed break keeps the value it was last found with,
         -- shown only while the reports are in the currency it is in.
         first_sightings.amount_at_risk_reporting,
         '{{ recon_reporting_currency() }}' as reporting_currency,
-        first_sightings.escalate_to
+        first_sightings.escalate_to,
+        first_sightings.sla_hours
     from first_sightings
 )
 
