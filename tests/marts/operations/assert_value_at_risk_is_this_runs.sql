@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_exception_current'}}}) }}
 -- A break this run found shows the value at risk this run converted, in today's reporting
 -- currency and rates: the current mart once showed the figures of a home built in USD under
 -- reporting_currency JPY (its snapshot does not version a change of the reporting value).
