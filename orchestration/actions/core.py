@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -182,6 +182,25 @@ AS_OF_RANGE = (date(2000, 1, 1), date(2099, 12, 31))
 def as_of_pinned() -> str | None:
     """RECON_AS_OF when set: the run replays that time (tests, demos, replays)."""
     return os.environ.get("RECON_AS_OF", "").strip() or None
+
+
+# How far a pinned business clock may run ahead of the real time (clock skew). Beyond it, an
+# operator action or a run is refused: what took effect then holds every later action on the
+# exception (and every later run of the home) until that date.
+FUTURE_CLOCK_SLACK = timedelta(minutes=5)
+# Set to "allow" for a run that must be built ahead of the real time on purpose (a what-if on a
+# throwaway home): its publication then holds every later run of that home until that date.
+AS_OF_AHEAD_ENV = "RECON_AS_OF_AHEAD"
+
+
+def ahead_of_real_time(now: datetime, real: datetime | None = None) -> bool:
+    """Whether the business clock ``now`` runs more than FUTURE_CLOCK_SLACK ahead of the real time."""
+    return now > (real or wall_clock()) + FUTURE_CLOCK_SLACK
+
+
+def run_clock_ahead_allowed() -> bool:
+    """A run may be pinned ahead of the real time only when RECON_AS_OF_AHEAD=allow says so."""
+    return os.environ.get(AS_OF_AHEAD_ENV, "").strip().lower() == "allow"
 
 
 def utc_now() -> datetime:

@@ -28,6 +28,7 @@ from orchestration.actions.core import (
     ActionError,
     Conflict,
     NotFound,
+    ahead_of_real_time,
     as_of_pinned,
     check_store_file,
     missing_store,
@@ -220,10 +221,6 @@ def entry_hash(prev_hash: str, row: dict) -> str:
     fields.update({k: row[k] for k in OPTIONAL_HASHED_FIELDS if row.get(k) is not None})
     payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
-
-
-# How far a pinned business clock may run ahead of the real time for a person's action (clock skew).
-FUTURE_CLOCK_SLACK = timedelta(minutes=5)
 
 
 def store_expected_because(con=None) -> str | None:
@@ -996,17 +993,26 @@ class ActionStore:
         # by anyone, was refused as "before its latest action" until that date; the marts
         # counted years to resolution. Replays pin the past; a person acts at most now.
         real = self.wall_clock()
-        if pinned and now > real + FUTURE_CLOCK_SLACK:
+        if pinned and ahead_of_real_time(now, real):
             ahead = max((t for t in (first_seen, run_at, latest) if t is not None), default=None)
             wait = (
                 f"; this exception's runs or actions are already at {ahead.isoformat()}, so it takes actions from then"
-                if ahead is not None and ahead > real + FUTURE_CLOCK_SLACK
+                if ahead is not None and ahead_of_real_time(ahead, real)
                 else ""
             )
             raise ActionError(
                 f"RECON_AS_OF={pinned} is ahead of the real time ({real.isoformat()}): an action taking effect then "
                 f"would hold every later action on exception {eid} until that time. Nothing recorded: unset "
                 f"RECON_AS_OF, or pin a time no later than now{wait}"
+            )
+        # The way out of a timeline already dated ahead of the real time (an action, or a run,
+        # recorded with RECON_AS_OF pinned ahead before the rule above): at the real time, an
+        # action takes effect now, after every entry in the log (readers go by its order), and
+        # is not held until that date. Exit 3 with "set RECON_AS_OF to 2029-… or later" was a
+        # dead end: the rule above refuses exactly that.
+        if not pinned:
+            first_seen, run_at, latest = (
+                None if t is not None and ahead_of_real_time(t, real) else t for t in (first_seen, run_at, latest)
             )
         if first_seen is not None and now < first_seen:
             raise ActionError(

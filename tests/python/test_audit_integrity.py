@@ -610,6 +610,28 @@ def test_an_action_pinned_ahead_of_the_real_time_is_refused(
     assert cli.main(["exceptions", "claim", FIN[:8], "--as", "alice"]) == 0
 
 
+def test_an_exception_already_dated_ahead_takes_actions_at_the_real_time(
+    home_store: ActionStore, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A resolution recorded before the rule above with RECON_AS_OF=2029-… held the exception:
+    `recon exceptions reopen ID --reason resolved_in_error` at the real time was refused (exit 3)
+    with "set RECON_AS_OF to 2029-… or later", which the rule above refuses in turn."""
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(days=400)
+    monkeypatch.setenv("RECON_AS_OF", ahead.isoformat())
+    # The log as an older version left it: its "real time" was not checked against the pinned clock.
+    then = ActionStore(home_store.path, wall_clock=lambda: ahead)
+    then.act("claim", FIN[:8], "alice")
+    then.act("resolve", FIN[:8], "alice", reason="billed_late")
+    assert home_store.state(FIN).status == "resolved"
+    monkeypatch.delenv("RECON_AS_OF")
+    argv = ["exceptions", "reopen", FIN[:8], "--as", "alice", "--reason", "resolved_in_error"]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    reopened = home_store.all_actions()[-1]
+    assert reopened["action"] == "reopen" and home_store.state(FIN).status == "open"
+    assert datetime.fromisoformat(reopened["effective_at"]) <= datetime.now(UTC)  # now, not held until 2029
+    assert home_store.verify() == []
+
+
 def test_a_backdated_action_is_refused_with_what_to_do(
     home_store: ActionStore, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
