@@ -28,6 +28,7 @@ history breaches hundreds of SLAs: that is one e-mail listing the largest, not h
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import smtplib
@@ -580,6 +581,47 @@ def after_run(run_id: str, succeeded: bool, error: str | None = None) -> dict:
     if not config.routes:
         return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
     return dispatch(run_events(run_id, succeeded, error) + exception_events(), config)
+
+
+def record_refused_run(reason: str, now: datetime | None = None) -> dict:
+    """Write a run refused before it started (a config file or RECON_* variable with a mistake,
+    rules not approved) to last_run.json: `recon status` says so instead of the last good run."""
+    now = now or datetime.now(UTC)
+    record = {
+        "run_id": None,
+        "refused": True,
+        "succeeded": False,
+        "finished_at": now.astimezone(UTC).isoformat(timespec="seconds"),
+        "error": (reason or "").strip()[:500] or None,
+        "blocking_checks": [],
+    }
+    path = recon_home() / LAST_RUN
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)
+    return record
+
+
+def refusal_event(reason: str, now: datetime | None = None) -> Event:
+    """A refused run as run_failed: once per reason and day (a cron retrying hourly with the same
+    typo alerts once a day, a different mistake at once)."""
+    now = now or datetime.now(UTC)
+    digest = hashlib.sha256(reason.strip().encode()).hexdigest()[:12]
+    return Event("run_failed", f"run_refused:{digest}:{now.date().isoformat()}", None, "A run was refused",
+                 f"recon run refused before it started: {reason.strip()}"[:600])  # fmt: skip
+
+
+def after_refusal(reason: str, now: datetime | None = None) -> dict:
+    """A run refused before it started: recorded for `recon status`, and sent as run_failed."""
+    try:
+        record_refused_run(reason, now)
+    except OSError:
+        pass  # a full or read-only home must not cost the alert that says so
+    config = load_config()
+    if not config.routes:
+        return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
+    return dispatch([refusal_event(reason, now)], config)
 
 
 def send_digests(day: str | None = None) -> dict:

@@ -287,10 +287,10 @@ def cmd_prepare() -> int:
 RUN_STEP = "recon run: ingest, dbt build, quality checks and publication (one Dagster run)"
 
 
-def _run_pipeline(verbose: bool = False, full_refresh: bool = False) -> bool:
+def _run_pipeline(verbose: bool = False, full_refresh: bool = False, rewind_clock: bool = False) -> bool:
     """The pipeline with a spinner, unless every Dagster event is printed anyway (``--verbose``)."""
     with contextlib.nullcontext() if verbose else terminal.working(RUN_STEP):
-        return run_pipeline(verbose=verbose, raise_refusals=True, full_refresh=full_refresh)
+        return run_pipeline(verbose=verbose, raise_refusals=True, full_refresh=full_refresh, rewind_clock=rewind_clock)
 
 
 @recon.command("run", **_help("ingest + dbt build + checks, as one Dagster run"))
@@ -301,9 +301,15 @@ def _run_pipeline(verbose: bool = False, full_refresh: bool = False) -> bool:
     is_flag=True,
     help="build everything even when nothing is new since the publication, and rebuild dbt's incremental models",
 )
-def cmd_run(quiet: bool, verbose: bool, full_refresh: bool) -> int:
+@click.option(
+    "--rewind-clock",
+    is_flag=True,
+    help="after a publication dated ahead of the real time (a RECON_AS_OF pinned ahead): build at the real time, "
+    "bringing what the warehouse dated after now back to now",
+)
+def cmd_run(quiet: bool, verbose: bool, full_refresh: bool, rewind_clock: bool) -> int:
     started = time.monotonic()
-    ok = _run_pipeline(verbose=verbose, full_refresh=full_refresh)
+    ok = _run_pipeline(verbose=verbose, full_refresh=full_refresh, rewind_clock=rewind_clock)
     click.echo(f"pipeline finished in {time.monotonic() - started:.1f}s")
     if ok and not quiet:
         from orchestration import status

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 from orchestration import build_inputs, settings
@@ -96,7 +97,7 @@ def _send_alerts(result) -> None:
     error = None
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
-        error = failures[0].event_specific_data.error.message.strip()[:500] if failures else None
+        error = failures[0].event_specific_data.error.message.strip()[:500] if failures else run_refusal(result)
     try:
         summary = alerts.after_run(result.run_id, result.success, error)
     except Exception as exc:  # an alert problem is reported, never the run's failure
@@ -109,6 +110,17 @@ def _send_alerts(result) -> None:
         )
     for problem in summary.get("errors") or []:
         print(f"  alert not delivered (retried at the next run): {problem}", file=sys.stderr)
+
+
+def run_refusal(result) -> str | None:
+    """Why a run was refused when its resources started (check_run_settings, from the
+    warehouse writer), or None: such a run has no failed step to tell it."""
+    from orchestration.defs.alerting import refusal_reason
+
+    for event in result.all_events:
+        if event.event_type_value == "PIPELINE_FAILURE":
+            return refusal_reason(event.event_specific_data)
+    return None
 
 
 class SummarisedErrors(io.TextIOBase):
@@ -149,21 +161,31 @@ class SummarisedErrors(io.TextIOBase):
         return True
 
 
-def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refresh: bool = False) -> bool:
+def run_pipeline(
+    verbose: bool = False, raise_refusals: bool = False, full_refresh: bool = False, rewind_clock: bool = False
+) -> bool:
     """Materialize the whole asset graph in-process on the persistent Dagster instance.
 
     False when the run failed or was refused. With ``raise_refusals`` a refusal raises
     instead (``WarehouseBusy``, ``GovernanceError``), so the CLI exits with its own code.
     A run with nothing new since the publication skips the build (``build_inputs``)
-    unless ``full_refresh``, which also rebuilds dbt's incremental models.
+    unless ``full_refresh``, which also rebuilds dbt's incremental models. ``rewind_clock``
+    builds at the real time after a publication dated ahead of it (``rewind_future_dates``).
     """
     settings.apply_environment()
-    from orchestration.actions import ActionError, check_run_store, utc_now
+    from orchestration.actions import ActionError, check_run_store
+    from orchestration.quality.config import QualityConfigError
+    from orchestration.rules import governance
 
-    try:  # before dbt's parse and ingestion, not in the dbt step half a minute later
-        settings.check_profile_threads()
+    # A config file or RECON_* variable with a mistake, or rules not approved: refused before
+    # dbt's parse and ingestion, not in a step half a minute later. The refusal is recorded
+    # for `recon status` and alerted (run_failed): a night that did not run is never silent.
+    try:
+        check_run_settings(rewind_clock=rewind_clock)
         check_run_store()  # a mistyped RECON_ACTIONS_PATH, named, before the parse, the build and its skip
-    except (settings.SettingError, ActionError) as exc:
+        governance.require_approved()
+    except (settings.SettingError, QualityConfigError, ActionError, governance.GovernanceError) as exc:
+        record_refusal(exc)
         if raise_refusals:
             raise
         print(f"recon run refused: {exc}", file=sys.stderr)
@@ -182,31 +204,18 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
     from orchestration.lock import WarehouseBusy, warehouse_lock
-    from orchestration.rules import governance
 
-    try:
-        utc_now()  # a RECON_AS_OF the build could not compute with stops here, named
-        not_before_last_publication()
-    except ActionError as exc:
-        if raise_refusals:
-            raise
-        print(f"recon run refused: {exc}", file=sys.stderr)
-        return False
-    try:
-        governance.require_approved()
-    except governance.GovernanceError as exc:
-        if raise_refusals:
-            raise
-        print(f"recon run refused: {exc}", file=sys.stderr)
-        return False
     # Nothing new since the publication (landing listing, action log, project): a quiet
     # run of the ingestion and the raw gates only, which still builds if it finds anything.
+    full_refresh = full_refresh or rewind_clock
     quiet = None if full_refresh else build_inputs.nothing_new()
     job = defs.resolve_job_def("recon_job")
     try:
         with warehouse_lock("recon run"), dg.DagsterInstance.get() as instance, open(log_path, "w") as log:
             from orchestration import publish
 
+            if rewind_clock:
+                print(f"recon run: {rewind_future_dates(settings.warehouse_path())}", file=sys.stderr)
             restored = publish.restore_serving_copy()  # deleted or truncated since: a quiet night republishes nothing
             if restored:
                 print(f"recon run: {restored}", file=sys.stderr)
@@ -233,6 +242,8 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
                         tags={build_inputs.FULL_REFRESH_TAG: "true"} if full_refresh else None,
                     )
     except WarehouseBusy as exc:
+        # Not recorded nor alerted: another run (or command) holds the warehouse, and that
+        # run's own end is what `recon status` and the alerts report.
         if raise_refusals:
             raise
         print(f"recon run refused: {exc}", file=sys.stderr)
@@ -261,6 +272,9 @@ def run_pipeline(verbose: bool = False, raise_refusals: bool = False, full_refre
             last = published["publication"] if published else "none yet"
             print(f"  not published: the last good publication stays ({last}, {publish.serving_path()})")
     if not result.success:
+        refused = run_refusal(result)
+        if refused:
+            print(f"  {refused}")
         for event in result.all_events:
             if event.is_step_failure:
                 message = event.event_specific_data.error.message.strip()
@@ -290,27 +304,167 @@ def quiet_selection() -> list:
     return [spec.key for spec in RAW_SPECS]
 
 
-def not_before_last_publication() -> None:
+def check_run_settings(rewind_clock: bool = False) -> None:
+    """What a run refuses before it starts, whoever starts it (`recon run`, the schedule, the
+    landing sensor, the UI): dbt's threads in profiles.yml, the quality config, and the
+    business clock (RECON_AS_OF readable, not ahead of the real time, not before the last
+    publication). Raises ``SettingError``, ``QualityConfigError`` or ``ActionError``, each
+    naming the file, key or variable to fix."""
+    from orchestration import quality
+    from orchestration.actions import utc_now
+
+    settings.check_profile_threads()
+    try:
+        quality.check_specs()  # reads the config in force: RECON_QUALITY_CONFIG or config/quality.yml
+    except ValueError as exc:
+        if isinstance(exc, quality.QualityConfigError):
+            raise
+        raise quality.QualityConfigError(str(exc)) from None
+    utc_now()  # a RECON_AS_OF the build could not compute with stops here, named
+    not_ahead_of_real_time()
+    not_before_last_publication(rewind_clock)
+
+
+def record_refusal(exc: BaseException) -> None:
+    """A run refused before it started: in last_run.json for `recon status`, and alerted as
+    run_failed; never raises (the refusal itself is what the caller reports)."""
+    from orchestration import alerts
+
+    try:
+        summary = alerts.after_refusal(str(exc))
+    except Exception as problem:  # an alert problem is reported, never instead of the refusal
+        print(f"  refusal not alerted: {type(problem).__name__}: {problem}", file=sys.stderr)
+        return
+    for problem in summary.get("errors") or []:
+        print(f"  alert not delivered (retried at the next run): {problem}", file=sys.stderr)
+
+
+def not_ahead_of_real_time() -> None:
+    """Refuse a run pinned (RECON_AS_OF) more than a few minutes ahead of the real time, the
+    rule operator actions follow (orchestration.actions.ahead_of_real_time). Its publication
+    would be dated then, and every later run of the home refused as going back in time until
+    that date. RECON_AS_OF_AHEAD=allow builds ahead on purpose (a what-if on a throwaway home)."""
+    from orchestration.actions import (
+        AS_OF_AHEAD_ENV,
+        ActionError,
+        ahead_of_real_time,
+        as_of_pinned,
+        run_clock_ahead_allowed,
+        utc_now,
+        wall_clock,
+    )
+
+    now, real = utc_now(), wall_clock()
+    if as_of_pinned() and ahead_of_real_time(now, real) and not run_clock_ahead_allowed():
+        raise ActionError(
+            f"RECON_AS_OF={as_of_pinned()} is ahead of the real time ({real.isoformat()}): the publication would be "
+            "dated then, and every later run of this home refused until that date. Unset RECON_AS_OF, or pin a time "
+            f"no later than now; to build ahead on purpose (a what-if on a copy of the home), set "
+            f"{AS_OF_AHEAD_ENV}=allow"
+        )
+
+
+REWIND_CLOCK = "recon run --rewind-clock"
+
+
+def not_before_last_publication(rewind_clock: bool = False) -> None:
     """Refuse a business clock (RECON_AS_OF) earlier than the one the published marts were
     built at: ages, SLA breaches and the KPI trend would run backwards (negative ages,
-    exceptions first seen after the as-of time), and the publication would say nothing."""
+    exceptions first seen after the as-of time), and the publication would say nothing.
+
+    A publication dated ahead of the real time (a run pinned ahead by mistake, or on purpose
+    with RECON_AS_OF_AHEAD=allow) held every later run until that date, and the only way out
+    was a new RECON_HOME: the refusal names ``recon run --rewind-clock``, which builds at the
+    real time once, and only then."""
     from datetime import datetime
 
     from orchestration import publish
-    from orchestration.actions import ActionError, utc_now
+    from orchestration.actions import ActionError, ahead_of_real_time, as_of_pinned, utc_now, wall_clock
 
     published = publish.current() or {}
     try:
         last = datetime.fromisoformat(str(published["as_of"]))
     except (KeyError, ValueError):
-        return  # published before the as-of time was recorded, or nothing yet
-    now = utc_now()
-    if last.tzinfo is not None and now < last:
+        last = None  # published before the as-of time was recorded, or nothing yet
+    if last is not None and last.tzinfo is None:
+        last = None
+    now, real = utc_now(), wall_clock()
+    ahead = last is not None and ahead_of_real_time(last, real)
+    if rewind_clock:
+        if as_of_pinned():
+            raise ActionError(
+                f"--rewind-clock builds at the real time: unset RECON_AS_OF (set to {as_of_pinned()}) and run again"
+            )
+        if not ahead:
+            raise ActionError(
+                f"--rewind-clock: the last publication ({published.get('publication') or 'none yet'}"
+                + (f", as of {last.isoformat()}" if last else "")
+                + f") is not ahead of the real time ({real.isoformat()}): nothing to rewind; run without it"
+            )
+        return
+    if last is None:
+        return
+    if ahead and now < last and not ahead_of_real_time(now, real):
+        raise ActionError(
+            f"the last publication {published.get('publication')} was built as of {last.isoformat()}, ahead of the "
+            f"real time ({real.isoformat()}): a run pinned ahead (RECON_AS_OF left set, or a mistyped year). Every "
+            f"run is refused as going back in time until then. To build at the real time again, run "
+            f"`{REWIND_CLOCK}`{' with RECON_AS_OF unset' if as_of_pinned() else ''}: it brings what "
+            "the warehouse dated after now (first and last sightings, exception history) back to now and "
+            "builds everything again"
+        )
+    if now < last:
         raise ActionError(
             f"the business clock {now.isoformat()} (RECON_AS_OF) is earlier than that of the last publication "
             f"{published.get('publication')} ({last.isoformat()}): runs move forward in time. Unset RECON_AS_OF, "
             "or set it to that time or later; to replay history, use a new RECON_HOME"
         )
+
+
+# What a build dates with its business clock and keeps from run to run: first and last
+# sightings (incremental, kept by --full-refresh) and the snapshot of exception versions.
+# Everything else is rebuilt by a full refresh.
+CLOCK_DATED = {
+    "int_exception_sightings": ("first_seen_at", "last_seen_at"),
+    "snap_reconciliation_exceptions": ("dbt_valid_from", "dbt_valid_to", "dbt_updated_at"),
+}
+
+
+def rewind_future_dates(warehouse: Path, real=None) -> str:
+    """Bring every time a run dated ahead of the real time back to the real time, in the
+    working warehouse (``CLOCK_DATED``), in one transaction; returns what it changed, in words.
+    A sighting, or an exception version, then dates from now, not from the year it was pinned
+    to: ages start at zero, never negative, and the next builds go forward from now."""
+    import duckdb
+
+    from orchestration.actions import wall_clock
+
+    real = real or wall_clock()
+    con = duckdb.connect(str(warehouse))
+    changed: list[str] = []
+    try:
+        con.execute("begin")
+        columns = con.execute(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns"
+            " where table_name in (select unnest(?)) and column_name in (select unnest(?))",
+            [list(CLOCK_DATED), sorted({c for cols in CLOCK_DATED.values() for c in cols})],
+        ).fetchall()
+        for schema, table, column, data_type in sorted(columns):
+            if column not in CLOCK_DATED[table]:
+                continue
+            # Naive timestamps hold UTC (dbt's snapshots); aware ones compare as instants.
+            value = real if "TIME ZONE" in data_type.upper() else real.astimezone(UTC).replace(tzinfo=None)
+            # Identifiers come from DuckDB's own catalog, quoted; values are parameters.
+            count = con.execute(
+                f'update "{schema}"."{table}" set "{column}" = ? where "{column}" > ?', [value, value]
+            ).fetchall()[0][0]
+            if count:
+                changed.append(f"{schema}.{table}.{column}: {count}")
+        con.execute("commit")
+    finally:
+        con.close()
+    what = "; ".join(changed) if changed else "nothing dated ahead"
+    return f"rewound to the real time {real.isoformat()} ({what}); building everything again"
 
 
 def brought_anything(result) -> bool:

@@ -542,12 +542,18 @@ def last_run_lines(published: dict | None) -> list[str]:
     last = alerts.last_run()
     if not last or last.get("succeeded") or (published and published.get("run_id") == last.get("run_id")):
         return []
+    kept = f"publication {published['publication']}" if published else "nothing published yet"
+    if last.get("refused"):
+        why = (last.get("error") or "see recon run").splitlines()[0][:300]
+        return [
+            f"LAST RUN REFUSED at {last.get('finished_at')} before it started: {why}. Nothing ran; readers still "
+            f"see {kept}. Fix it and run again (recon run)."
+        ]
     why = (
         "blocked by " + ", ".join(last["blocking_checks"])
         if last.get("blocking_checks")
         else (last.get("error") or "see the Dagster run log").splitlines()[0][:200]
     )
-    kept = f"publication {published['publication']}" if published else "nothing published yet"
     return [
         f"LAST RUN FAILED: run {str(last.get('run_id'))[:8]} at {last.get('finished_at')}: {why}. "
         f"Nothing new was published; readers still see {kept}. Fix it and run again (recon run)."

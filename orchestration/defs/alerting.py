@@ -10,6 +10,7 @@ import dagster as dg
 
 from orchestration import alerts
 from orchestration.defs.automation import recon_job, reprocess_landing_job, reprocessed_landing_files
+from orchestration.defs.resources import REFUSED
 
 
 def _log(context, summary: dict) -> None:
@@ -46,6 +47,9 @@ def _error(context: dg.RunFailureSensorContext) -> str | None:
     """The run's failure; for a reprocessing, with its step's reason, which names the file (the
     run's own message names only the step)."""
     error = context.failure_event.message if context.failure_event else None
+    refused = refusal_reason(getattr(context.failure_event, "event_specific_data", None))
+    if refused:
+        return refused
     if not reprocessed_landing_files(context.dagster_run):
         return error
     for step in context.get_step_failure_events():
@@ -53,6 +57,19 @@ def _error(context: dg.RunFailureSensorContext) -> str | None:
         if reason:
             return f"{reason} ({error})" if error else reason
     return error
+
+
+def refusal_reason(failure_data) -> str | None:
+    """The reason a run was refused when its resources started (a config mistake:
+    orchestration/defs/resources.py): Dagster's run failure says only "an exception was thrown"
+    and holds the reason, which names the file and key, as the cause of its error."""
+    error = getattr(failure_data, "error", None)
+    while error is not None:
+        at = error.message.find(REFUSED)
+        if at >= 0:
+            return error.message[at:].strip()
+        error = error.cause or error.context
+    return None
 
 
 def _failed_asset_job_reprocessing(run: dg.DagsterRun) -> bool:

@@ -10,7 +10,9 @@ import dagster as dg
 
 from orchestration import actions, quality, settings
 
-QUALITY_SPECS = quality.check_specs()
+# A config with a mistake must not stop the definitions (and with them the schedule, the sensors
+# and the failure alerts): the specs then block, and the run is refused at its first step.
+QUALITY_SPECS, QUALITY_CONFIG_ERROR = quality.definition_specs()
 
 
 def _check_spec(spec: quality.CheckSpec) -> dg.AssetCheckSpec:

@@ -66,11 +66,32 @@ class WarehouseWriter(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseWriter"]:
+        _refuse_bad_settings()
         with warehouse_lock(f"dagster run {context.run.run_id if context.run else None}", self.wait_seconds):
             if context.run is not None:
                 lock.record_run(context.run.run_id)
                 _fail_dead_run(context)
             yield self
+
+
+# The start of a step's failure when a run was refused before touching the warehouse: the
+# failure sensor sends this reason (orchestration/defs/alerting.py) rather than Dagster's own line.
+REFUSED = "run refused before it started: "
+
+
+def _refuse_bad_settings() -> None:
+    """The checks ``recon run`` makes first, for runs the daemon starts (schedule, sensor, UI):
+    a quality.yml or profiles.yml mistake, or a RECON_AS_OF the run may not use, fails the first
+    step that writes, naming the file and key, before anything is ingested; the failure sensor
+    alerts it and `recon status` shows it."""
+    from orchestration.actions import ActionError
+    from orchestration.pipeline import check_run_settings
+    from orchestration.quality import QualityConfigError
+
+    try:
+        check_run_settings()
+    except (settings.SettingError, QualityConfigError, ActionError) as exc:
+        raise dg.Failure(description=f"{REFUSED}{exc}", allow_retries=False) from None
 
 
 def _fail_dead_run(context: dg.InitResourceContext) -> None:

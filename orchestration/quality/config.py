@@ -440,6 +440,33 @@ def check_specs(config: Mapping[str, Any] | None = None, dbt_project: Path | Non
     return specs
 
 
+def definition_specs() -> tuple[list[CheckSpec], str | None]:
+    """The check specs the Dagster definitions declare, and the config's mistake when it has one.
+
+    Definitions load whatever the config says: a typo in quality.yml raised here stopped the
+    code location, so the schedule, the landing sensor and the failure alerts stopped with it,
+    and nothing said so. With a mistake, every check is declared blocking (names from the
+    contract and dbt_project.yml, no numbers); the run itself is refused at its first step
+    (orchestration.pipeline.check_run_settings), naming the file and key, and alerted."""
+    try:
+        return check_specs(), None
+    except ValueError as exc:  # QualityConfigError, or a match_rate name dbt does not know
+        error = str(exc)
+    try:
+        names = reconciliations()
+    except (OSError, ValueError, yaml.YAMLError):
+        names = []
+    note = f"Not evaluated while the quality config has a mistake: {error}"[:500]
+    specs = [
+        CheckSpec(name, raw_asset(ent), "error", note)
+        for ent in contract.ENTITIES
+        for name in [*(n for n, _ in _raw_checks_of(ent)), "volume_spike"]
+    ]
+    specs += [CheckSpec(f"match_rate_{name}", RECORDS_ASSET, "error", note) for name in names]
+    specs += [CheckSpec(f"freshness_{source}", INGESTION_LOG_ASSET, "error", note) for source in _sources()]
+    return specs, error
+
+
 def _checked_reconciliations(cfg: Mapping[str, Any], dbt_project: Path | None) -> list[str]:
     names = reconciliations(dbt_project)
     for name in cfg["match_rate"]["reconciliations"]:

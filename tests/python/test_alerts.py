@@ -423,3 +423,92 @@ def test_a_failed_reprocessing_from_the_ui_alerts_and_other_asset_runs_do_not(
             skip = tick(run)
             assert isinstance(skip, dg.SkipReason) and "is not a reprocessing from the UI" in skip.skip_message
         assert len(received) == sent
+
+
+BAD_QUALITY = "raw:\n  severty: error\n"  # a typo: the key is `severity`
+
+
+def test_a_refused_recon_run_shows_in_status_and_is_alerted(
+    recon_home: Path, webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tryout: `RECON_QUALITY_CONFIG=<file with a typo> recon run` exited 3, but last_run.json and
+    # `recon status` still showed the last good run, and no run_failed was sent.
+    from orchestration import cli, pipeline, status
+    from orchestration.quality import QualityConfigError
+
+    url, received, _ = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(write_config(tmp_path / "alerts.yml", 25, url)))
+    bad = tmp_path / "quality.yml"
+    bad.write_text(BAD_QUALITY)
+    monkeypatch.setenv("RECON_QUALITY_CONFIG", str(bad))
+    alerts.record_last_run("run-ok-1", True, now=datetime(2026, 6, 1, tzinfo=UTC))
+    with pytest.raises(QualityConfigError, match="severty"):
+        pipeline.run_pipeline(raise_refusals=True)
+    last = json.loads((recon_home / "last_run.json").read_text())
+    assert last["refused"] and not last["succeeded"] and str(bad) in last["error"] and "severty" in last["error"]
+    [line] = status.last_run_lines({"publication": "20260601T000000Z-abc", "run_id": "run-ok-1"})
+    assert line.startswith("LAST RUN REFUSED") and "severty" in line and "20260601T000000Z-abc" in line
+    [message] = received
+    assert message["event"] == "run_failed" and "refused" in message["text"] and "severty" in message["text"]
+    # The same mistake again (a cron retrying) is recorded again, but alerted once a day.
+    assert cli.main(["run", "--quiet"]) == 3
+    assert len(received) == 1
+    # A warehouse held by another run is not this run's failure: not recorded, not alerted
+    # (pipeline.run_pipeline lets WarehouseBusy through before record_refusal is reached).
+    monkeypatch.delenv("RECON_QUALITY_CONFIG")
+    alerts.record_last_run("run-ok-2", True, now=datetime.now(UTC) + timedelta(minutes=1))
+    assert status.last_run_lines({"publication": "p", "run_id": "run-ok-2"}) == []
+
+
+def test_a_daemon_run_with_a_config_mistake_fails_first_naming_it_and_is_alerted(
+    recon_home: Path, webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under `make dev` the schedule and the landing sensor start runs without `recon run`: a
+    # quality.yml typo (or dbt threads: 0 in profiles.yml) must fail the run before it ingests
+    # anything, naming the file and key, and the failure sensor must send that reason.
+    import shutil
+
+    import dagster as dg
+
+    from orchestration import settings
+    from orchestration.definitions import defs
+
+    url, received, _ = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(write_config(tmp_path / "alerts.yml", 25, url)))
+    bad = tmp_path / "quality.yml"
+    bad.write_text(BAD_QUALITY)
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    shutil.copy(settings.PROJECT_DIR / "profiles" / "profiles.yml", profiles / "profiles.yml")
+    text = (profiles / "profiles.yml").read_text()
+    assert "threads:" in text
+    lines = [line.split("threads:")[0] + "threads: 0" if "threads:" in line else line for line in text.splitlines()]
+    (profiles / "profiles.yml").write_text("\n".join(lines))
+    sensor = defs.resolve_sensor_def("alert_after_failure")
+    job = defs.resolve_job_def("recon_job")
+    # In memory: a sqlite instance took 17 s a run to log the dbt checks each run plans.
+    with dg.DagsterInstance.ephemeral() as instance:
+        for variable, value, named in (
+            ("RECON_QUALITY_CONFIG", str(bad), "severty"),
+            ("DBT_PROFILES_DIR", str(profiles), "threads must be a whole number"),
+        ):
+            with monkeypatch.context() as mp:
+                mp.setenv(variable, value)
+                result = job.execute_in_process(instance=instance, raise_on_error=False)
+            assert not result.success
+            assert not (recon_home / "warehouse.duckdb").exists()  # refused before ingesting anything
+            (failure,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+            sensor(
+                dg.build_run_status_sensor_context(
+                    sensor_name=sensor.name,
+                    dagster_instance=instance,
+                    dagster_run=instance.get_run_by_id(result.run_id),
+                    dagster_event=failure.dagster_event,
+                )
+            )
+            (text,) = [m["text"] for m in received if f"run {result.run_id[:8]}" in m["text"]]
+            assert "run refused before it started" in text and named in text, text
+            assert value in text  # the file to fix
+            assert named in json.loads((recon_home / "last_run.json").read_text())["error"]

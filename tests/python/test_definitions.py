@@ -227,3 +227,38 @@ def test_every_dbt_test_is_an_asset_check_of_the_dbt_assets() -> None:
     for name in ("assert_billed_amounts_conserved", "assert_no_missing_billing_on_uncommitted_orders"):
         key = keys[f"test.recon.{name}"]
         assert key.asset_key == dg.AssetKey(["intermediate", "int_exception_breaks"])
+
+
+def test_definitions_load_whatever_the_quality_config_says(tmp_path) -> None:
+    # A quality.yml typo raised QualityConfigError while the definitions loaded: under `make dev`
+    # the schedule, the landing sensor and the failure alerts all stopped, and nothing said so.
+    # Now they load; every quality check is declared blocking and the run is refused at its
+    # first step, naming the file and key (test_alerts.py: a daemon run with a config mistake).
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "quality.yml"
+    bad.write_text("raw:\n  severty: error\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "DAGSTER_"))}
+    env.update(RECON_HOME=str(tmp_path / "home"), RECON_QUALITY_CONFIG=str(bad))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from orchestration.definitions import defs; from orchestration.defs import quality_gates as q; "
+            "repo = defs.get_repository_def(); "
+            "print(sorted(s.name for s in repo.schedule_defs)); print(sorted(s.name for s in repo.sensor_defs)); "
+            "print(q.QUALITY_CONFIG_ERROR); print({s.severity for s in q.QUALITY_SPECS}, len(q.QUALITY_SPECS))",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    schedules, sensors, error, severities = out.stdout.splitlines()[-4:]
+    assert "recon_nightly" in schedules and "landing_sensor" in sensors and "alert_after_failure" in sensors
+    assert str(bad) in error and "severty" in error
+    assert severities.startswith("{'error'}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -490,3 +491,101 @@ def test_an_upgrade_that_changed_a_staging_model_rebuilds_it_and_status_reads_th
 def build_inputs_sha(con: duckdb.DuckDBPyConnection) -> str:
     """The project digest the last build recorded for its staging models."""
     return con.execute("select project_sha256 from raw.staged_batches order by staged_at desc limit 1").fetchone()[0]
+
+
+def _ahead(**delta) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC).replace(microsecond=0) + timedelta(**delta)).isoformat()
+
+
+def test_a_run_pinned_ahead_of_the_real_time_is_refused_unless_asked_for(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tryout: `RECON_AS_OF=2029-… recon run`, then every plain `recon run` was refused
+    # ("runs move forward in time") until 2029; the only way out was a new RECON_HOME.
+    import json
+
+    from orchestration.actions import ActionError
+
+    monkeypatch.delenv("RECON_AS_OF_AHEAD", raising=False)
+    ahead = _ahead(days=400)
+    monkeypatch.setenv("RECON_AS_OF", ahead)
+    with pytest.raises(ActionError, match=re.escape(f"RECON_AS_OF={ahead} is ahead of the real time")):
+        pipeline.run_pipeline(raise_refusals=True)
+    assert json.loads((recon_home / "last_run.json").read_text())["refused"]  # `recon status` says so
+    monkeypatch.setenv("RECON_AS_OF", _ahead(minutes=2))  # within clock skew, as for actions
+    pipeline.check_run_settings()
+    monkeypatch.setenv("RECON_AS_OF", ahead)
+    monkeypatch.setenv("RECON_AS_OF_AHEAD", "allow")  # a what-if on a copy of the home, on purpose
+    pipeline.check_run_settings()
+
+
+def test_a_home_published_ahead_of_the_real_time_is_told_how_to_rewind(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from orchestration.actions import ActionError
+
+    monkeypatch.delenv("RECON_AS_OF", raising=False)
+    publications = settings.publications_dir()
+    publications.mkdir(parents=True)
+    current = {"publication": "20291201T000000Z-abc", "run_id": "r1", "as_of": _ahead(days=400)}
+    (publications / "current.json").write_text(json.dumps(current))
+    with pytest.raises(ActionError, match="ahead of the real time") as refused:
+        pipeline.check_run_settings()
+    assert "recon run --rewind-clock" in str(refused.value) and "20291201T000000Z-abc" in str(refused.value)
+    pipeline.check_run_settings(rewind_clock=True)
+    monkeypatch.setenv("RECON_AS_OF", _ahead(minutes=-60))
+    with pytest.raises(ActionError, match="unset RECON_AS_OF"):
+        pipeline.check_run_settings(rewind_clock=True)
+    monkeypatch.delenv("RECON_AS_OF")
+    current["as_of"] = _ahead(days=-1)
+    (publications / "current.json").write_text(json.dumps(current))
+    pipeline.check_run_settings()
+    with pytest.raises(ActionError, match="nothing to rewind"):
+        pipeline.check_run_settings(rewind_clock=True)
+
+
+def test_rewinding_brings_what_a_run_dated_ahead_back_to_the_real_time(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    path = tmp_path / "warehouse.duckdb"
+    real = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    past, ahead = real - timedelta(days=3), real + timedelta(days=400)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema intermediate")
+        con.execute("create schema snapshots")
+        con.execute(
+            "create table intermediate.int_exception_sightings"
+            " (exception_id varchar, first_seen_at timestamptz, last_seen_at timestamptz, runs_seen int)"
+        )
+        con.execute("insert into intermediate.int_exception_sightings values ('a', ?, ?, 2), ('b', ?, ?, 1)",
+                    [past, ahead, ahead, ahead])  # fmt: skip
+        con.execute(
+            "create table snapshots.snap_reconciliation_exceptions"
+            " (exception_id varchar, dbt_valid_from timestamp, dbt_valid_to timestamp, dbt_updated_at timestamp)"
+        )
+        naive = {k: v.replace(tzinfo=None) for k, v in {"past": past, "ahead": ahead}.items()}
+        con.execute("insert into snapshots.snap_reconciliation_exceptions values ('a', ?, ?, ?), ('a', ?, null, ?)",
+                    [naive["past"], naive["ahead"], naive["past"], naive["ahead"], naive["ahead"]])  # fmt: skip
+    finally:
+        con.close()
+    said = pipeline.rewind_future_dates(path, real)
+    assert "int_exception_sightings.first_seen_at: 1" in said and "dbt_valid_from: 1" in said, said
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        sightings = con.execute(
+            "select exception_id, first_seen_at, last_seen_at from intermediate.int_exception_sightings order by 1"
+        ).fetchall()
+        versions = con.execute(
+            "select dbt_valid_from, dbt_valid_to from snapshots.snap_reconciliation_exceptions order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert sightings == [("a", past, real), ("b", real, real)]
+    now = real.replace(tzinfo=None)
+    assert versions == [(naive["past"], now), (now, None)]
+    assert "nothing dated ahead" in pipeline.rewind_future_dates(path, real)  # once only
