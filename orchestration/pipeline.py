@@ -239,7 +239,11 @@ def run_pipeline(
                         run_config=run_config,
                         instance=instance,
                         raise_on_error=False,
-                        tags={build_inputs.FULL_REFRESH_TAG: "true"} if full_refresh else None,
+                        tags={
+                            **({build_inputs.FULL_REFRESH_TAG: "true"} if full_refresh else {}),
+                            **({REWIND_CLOCK_TAG: "true"} if rewind_clock else {}),
+                        }
+                        or None,
                     )
     except WarehouseBusy as exc:
         # Not recorded nor alerted: another run (or command) holds the warehouse, and that
@@ -365,6 +369,9 @@ def not_ahead_of_real_time() -> None:
 
 
 REWIND_CLOCK = "recon run --rewind-clock"
+# On the Dagster run of `recon run --rewind-clock`: its first step checks the settings again
+# (defs/resources.py), and must not refuse it as going back before the publication it rewinds.
+REWIND_CLOCK_TAG = "recon/rewind_clock"
 
 
 def not_before_last_publication(rewind_clock: bool = False) -> None:

@@ -66,7 +66,7 @@ class WarehouseWriter(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseWriter"]:
-        _refuse_bad_settings()
+        _refuse_bad_settings(context)
         with warehouse_lock(f"dagster run {context.run.run_id if context.run else None}", self.wait_seconds):
             if context.run is not None:
                 lock.record_run(context.run.run_id)
@@ -79,17 +79,18 @@ class WarehouseWriter(dg.ConfigurableResource):
 REFUSED = "run refused before it started: "
 
 
-def _refuse_bad_settings() -> None:
+def _refuse_bad_settings(context: dg.InitResourceContext) -> None:
     """The checks ``recon run`` makes first, for runs the daemon starts (schedule, sensor, UI):
     a quality.yml or profiles.yml mistake, or a RECON_AS_OF the run may not use, fails the first
     step that writes, naming the file and key, before anything is ingested; the failure sensor
     alerts it and `recon status` shows it."""
     from orchestration.actions import ActionError
-    from orchestration.pipeline import check_run_settings
+    from orchestration.pipeline import REWIND_CLOCK_TAG, check_run_settings
     from orchestration.quality import QualityConfigError
 
+    rewind_clock = context.run is not None and context.run.tags.get(REWIND_CLOCK_TAG) == "true"
     try:
-        check_run_settings()
+        check_run_settings(rewind_clock=rewind_clock)
     except (settings.SettingError, QualityConfigError, ActionError) as exc:
         raise dg.Failure(description=f"{REFUSED}{exc}", allow_retries=False) from None
 
