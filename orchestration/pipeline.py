@@ -215,7 +215,10 @@ def run_pipeline(
             from orchestration import publish
 
             if rewind_clock:
-                print(f"recon run: {rewind_future_dates(settings.warehouse_path())}", file=sys.stderr)
+                from orchestration.actions import ActionStore
+
+                rewound = rewind_future_dates(settings.warehouse_path(), store=ActionStore.existing())
+                print(f"recon run: {rewound}", file=sys.stderr)
             restored = publish.restore_serving_copy()  # deleted or truncated since: a quiet night republishes nothing
             if restored:
                 print(f"recon run: {restored}", file=sys.stderr)
@@ -437,9 +440,10 @@ CLOCK_DATED = {
 }
 
 
-def rewind_future_dates(warehouse: Path, real=None) -> str:
+def rewind_future_dates(warehouse: Path, real=None, store=None) -> str:
     """Bring every time a run dated ahead of the real time back to the real time, in the
-    working warehouse (``CLOCK_DATED``), in one transaction; returns what it changed, in words.
+    working warehouse (``CLOCK_DATED``), in one transaction, then in the action ``store``'s
+    catalog (``ActionStore.rewind_catalog``); returns what it changed, in words.
     A sighting, or an exception version, then dates from now, not from the year it was pinned
     to: ages start at zero, never negative, and the next builds go forward from now."""
     import duckdb
@@ -470,6 +474,9 @@ def rewind_future_dates(warehouse: Path, real=None) -> str:
         con.execute("commit")
     finally:
         con.close()
+    rows = store.rewind_catalog(real) if store is not None else 0
+    if rows:
+        changed.append(f"the action store's catalog: {rows}")
     what = "; ".join(changed) if changed else "nothing dated ahead"
     return f"rewound to the real time {real.isoformat()} ({what}); building everything again"
 

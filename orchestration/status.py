@@ -544,7 +544,7 @@ def last_run_lines(published: dict | None) -> list[str]:
         return []
     kept = f"publication {published['publication']}" if published else "nothing published yet"
     if last.get("refused"):
-        why = (last.get("error") or "see recon run").splitlines()[0][:300]
+        why = (last.get("error") or "see recon run").splitlines()[0][:500]
         return [
             f"LAST RUN REFUSED at {last.get('finished_at')} before it started: {why}. Nothing ran; readers still "
             f"see {kept}. Fix it and run again (recon run)."

@@ -589,6 +589,47 @@ class ActionStore:
                 ).fetchall()
             )
 
+    def rewind_catalog(self, real: datetime) -> int:
+        """Bring first and last sightings dated after ``real`` back to it (``recon run
+        --rewind-clock``, after a run pinned ahead of the real time); returns the rows changed.
+
+        The catalog keeps an exception's first sighting from run to run: one first found by a
+        run pinned to 2029 stayed first seen in 2029 after the warehouse was rewound (the desk
+        showed it first seen after its last sighting). Each row changed gets its row digest
+        again, and the catalog its digest, in one transaction, as a refresh writes them."""
+        columns = ", ".join(CATALOG_COLUMNS)
+        changed = 0
+        with self._connect() as con, self._writer_turn():
+            con.execute("begin immediate")
+            for row in con.execute(f"select {columns} from exception_catalog").fetchall():
+                values = dict(zip(CATALOG_COLUMNS, row, strict=True))
+                clamped = {
+                    key: real.isoformat()
+                    for key in ("first_seen_at", "last_seen_at")
+                    if (_aware(values[key]) or real) > real
+                }
+                if not clamped:
+                    continue
+                values.update(clamped)
+                con.execute(
+                    "update exception_catalog set first_seen_at = ?, last_seen_at = ?, row_digest = ?"
+                    " where exception_id = ?",
+                    [values["first_seen_at"], values["last_seen_at"], values_digest(list(values.values())),
+                     values["exception_id"]],
+                )  # fmt: skip
+                changed += 1
+            clock = con.execute("select as_of from catalog_clock where id = 1").fetchone()
+            if clock and _aware(clock[0]) > real:
+                con.execute("update catalog_clock set as_of = ?, pinned = 0 where id = 1", [real.isoformat()])
+            if changed:
+                digest, rows = stored_catalog_digest(con)
+                con.execute(
+                    "update catalog_digest set digest = ?, catalog_rows = ?, written_at = ? where id = 1",
+                    [digest, rows, datetime.now(UTC).isoformat()],
+                )
+            con.execute("commit")
+        return changed
+
     def recorded_catalog_digest(self) -> dict | None:
         """The catalog's digest as the last refresh recorded it: digest, catalog_rows, written_at."""
         with self._connect() as con:

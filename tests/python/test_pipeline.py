@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from orchestration import cli, pipeline, settings, status
-from orchestration.actions import ActionStore
+from orchestration.actions import ActionStore, check_catalog
 from orchestration.lab import evaluate, generate
 
 SESSION: dict[str, str] = {}  # what one test of this module leaves for a later one
@@ -573,8 +573,19 @@ def test_rewinding_brings_what_a_run_dated_ahead_back_to_the_real_time(tmp_path:
                     [naive["past"], naive["ahead"], naive["past"], naive["ahead"], naive["ahead"]])  # fmt: skip
     finally:
         con.close()
-    said = pipeline.rewind_future_dates(path, real)
+    # The action store's catalog keeps first sightings from run to run: rewound too.
+    store = ActionStore(tmp_path / "actions.sqlite", clock=lambda: ahead)
+    store.refresh_catalog([{"exception_id": "a" * 32, "exception_type": "unbilled_order", "owner_team": "finance",
+                            "severity": "manual_review", "sla_hours": 72, "amount_at_risk": "1.00"}])  # fmt: skip
+    said = pipeline.rewind_future_dates(path, real, store)
     assert "int_exception_sightings.first_seen_at: 1" in said and "dbt_valid_from: 1" in said, said
+    assert "the action store's catalog: 1" in said
+    with store._connect() as sqlite:
+        seen = sqlite.execute("select first_seen_at, last_seen_at from catalog_entries").fetchone()
+    assert tuple(seen) == (real.isoformat(), real.isoformat())
+    # Its row digests and digest were written again: `recon audit verify` finds no edit by hand.
+    problems, _, _ = check_catalog(store.path, None, "test")
+    assert problems == [], problems
     con = duckdb.connect(str(path), read_only=True)
     try:
         sightings = con.execute(
@@ -588,4 +599,4 @@ def test_rewinding_brings_what_a_run_dated_ahead_back_to_the_real_time(tmp_path:
     assert sightings == [("a", past, real), ("b", real, real)]
     now = real.replace(tzinfo=None)
     assert versions == [(naive["past"], now), (now, None)]
-    assert "nothing dated ahead" in pipeline.rewind_future_dates(path, real)  # once only
+    assert "nothing dated ahead" in pipeline.rewind_future_dates(path, real, store)  # once only
