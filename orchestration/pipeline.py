@@ -313,7 +313,8 @@ def quiet_selection() -> list:
 
 def check_run_settings(rewind_clock: bool = False) -> None:
     """What a run refuses before it starts, whoever starts it (`recon run`, the schedule, the
-    landing sensor, the UI): dbt's threads in profiles.yml, the quality config, and the
+    landing sensor, the UI): dbt's threads in profiles.yml, RECON_SCHEDULE_CRON and
+    RECON_SENSOR_INTERVAL_SECONDS, the quality config, and the
     business clock (RECON_AS_OF readable, not ahead of the real time, not before the last
     publication). Raises ``SettingError``, ``QualityConfigError`` or ``ActionError``, each
     naming the file, key or variable to fix."""
@@ -321,6 +322,9 @@ def check_run_settings(rewind_clock: bool = False) -> None:
     from orchestration.actions import utc_now
 
     settings.check_profile_threads()
+    # Read when the Dagster definitions load, which fall back to the defaults on a mistake.
+    settings.schedule_cron()
+    settings.sensor_interval_seconds()
     try:
         quality.check_specs()  # reads the config in force: RECON_QUALITY_CONFIG or config/quality.yml
     except ValueError as exc:

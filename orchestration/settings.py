@@ -160,6 +160,29 @@ def env_cron(name: str, default: str) -> str:
     return text
 
 
+def schedule_cron() -> str:
+    """The nightly schedule's cron (RECON_SCHEDULE_CRON, UTC); SettingError naming it when invalid."""
+    return env_cron("RECON_SCHEDULE_CRON", DEFAULT_SCHEDULE_CRON)
+
+
+def sensor_interval_seconds() -> int:
+    """How often the landing sensors look (RECON_SENSOR_INTERVAL_SECONDS); SettingError naming it when invalid."""
+    return int(env_number("RECON_SENSOR_INTERVAL_SECONDS", DEFAULT_SENSOR_INTERVAL, 5, 86_400))
+
+
+def loading(read, fallback):
+    """``read()`` for the Dagster definitions, ``fallback`` when the setting has a mistake: the
+    definitions must load whatever the environment says (else the schedule, the sensors and the
+    failure alerts stop with nothing said); runs are refused naming it
+    (orchestration.pipeline.check_run_settings), and the failure is alerted."""
+    try:
+        return read()
+    except SettingError:
+        return fallback
+
+
+DEFAULT_SCHEDULE_CRON = "0 2 * * *"
+DEFAULT_SENSOR_INTERVAL = 30
 MAX_THREADS = 64
 
 

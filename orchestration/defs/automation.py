@@ -19,7 +19,7 @@ recon_job = dg.define_asset_job(
 @dg.schedule(
     name="recon_nightly",
     job=recon_job,
-    cron_schedule=settings.env_cron("RECON_SCHEDULE_CRON", "0 2 * * *"),
+    cron_schedule=settings.loading(settings.schedule_cron, settings.DEFAULT_SCHEDULE_CRON),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description=(
@@ -51,7 +51,7 @@ def landing_fingerprint() -> dict[str, list[int]]:
 
 @dg.sensor(
     job=recon_job,
-    minimum_interval_seconds=int(settings.env_number("RECON_SENSOR_INTERVAL_SECONDS", 30, 5, 86_400)),
+    minimum_interval_seconds=settings.loading(settings.sensor_interval_seconds, settings.DEFAULT_SENSOR_INTERVAL),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run when files appear or change in $RECON_HOME/landing (files already loaded are skipped).",
 )
@@ -203,7 +203,7 @@ def _latest_end(instance: dg.DagsterInstance) -> int:
 
 @dg.sensor(
     job=recon_job,
-    minimum_interval_seconds=int(settings.env_number("RECON_SENSOR_INTERVAL_SECONDS", 30, 5, 86_400)),
+    minimum_interval_seconds=settings.loading(settings.sensor_interval_seconds, settings.DEFAULT_SENSOR_INTERVAL),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "After landing files were reprocessed (the run succeeded, failed or was cancelled): run recon_job, which "

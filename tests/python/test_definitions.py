@@ -241,14 +241,21 @@ def test_definitions_load_whatever_the_quality_config_says(tmp_path) -> None:
     bad = tmp_path / "quality.yml"
     bad.write_text("raw:\n  severty: error\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "DAGSTER_"))}
-    env.update(RECON_HOME=str(tmp_path / "home"), RECON_QUALITY_CONFIG=str(bad))
+    # Two environment typos read at load time too: a cron with four fields, an interval below 5 s.
+    env.update(
+        RECON_HOME=str(tmp_path / "home"),
+        RECON_QUALITY_CONFIG=str(bad),
+        RECON_SCHEDULE_CRON="0 2 * *",
+        RECON_SENSOR_INTERVAL_SECONDS="1",
+    )
     out = subprocess.run(
         [
             sys.executable,
             "-c",
             "from orchestration.definitions import defs; from orchestration.defs import quality_gates as q; "
             "repo = defs.get_repository_def(); "
-            "print(sorted(s.name for s in repo.schedule_defs)); print(sorted(s.name for s in repo.sensor_defs)); "
+            "print(sorted(s.name + ' ' + s.cron_schedule for s in repo.schedule_defs)); "
+            "print(sorted(s.name for s in repo.sensor_defs)); "
             "print(q.QUALITY_CONFIG_ERROR); print({s.severity for s in q.QUALITY_SPECS}, len(q.QUALITY_SPECS))",
         ],
         env=env,
@@ -259,6 +266,7 @@ def test_definitions_load_whatever_the_quality_config_says(tmp_path) -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     schedules, sensors, error, severities = out.stdout.splitlines()[-4:]
-    assert "recon_nightly" in schedules and "landing_sensor" in sensors and "alert_after_failure" in sensors
+    assert "recon_nightly 0 2 * * *" in schedules  # the default; the run names the variable
+    assert "landing_sensor" in sensors and "alert_after_failure" in sensors
     assert str(bad) in error and "severty" in error
     assert severities.startswith("{'error'}")

@@ -519,6 +519,11 @@ def test_a_run_pinned_ahead_of_the_real_time_is_refused_unless_asked_for(
     monkeypatch.setenv("RECON_AS_OF", ahead)
     monkeypatch.setenv("RECON_AS_OF_AHEAD", "allow")  # a what-if on a copy of the home, on purpose
     pipeline.check_run_settings()
+    # The settings the Dagster definitions read at load time (they fall back to the defaults)
+    # refuse the run, by name.
+    monkeypatch.setenv("RECON_SCHEDULE_CRON", "0 2 * *")
+    with pytest.raises(settings.SettingError, match="RECON_SCHEDULE_CRON"):
+        pipeline.check_run_settings()
 
 
 def test_a_home_published_ahead_of_the_real_time_is_told_how_to_rewind(
