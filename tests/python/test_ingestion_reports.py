@@ -43,7 +43,7 @@ def first_run(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         con.close()
     parked.rename(invoices)
-    order = ["SO-5", "C-5", "Eta Electric Ltd", "PO-1005", "insertion_order", "900.00", "USD", "2026-08-01",
+    order = ["SO-9", "C-9", "Eta Electric Ltd", "PO-1009", "insertion_order", "900.00", "USD", "2026-08-01",
              "2026-08-31", "am", "booked", "2026-07-20T10:00:00Z"]  # fmt: skip
     write_csv(landing / "crm" / "late.csv", ORDERS, [order])
     monkeypatch.setenv("RECON_AS_OF", REPLAY_AS_OF)
@@ -105,7 +105,7 @@ def test_ingestion_quality_counts_what_recon_status_counts(
         con.close()
     by_entity = {(r[0], r[1]): r for r in from_status}
     # The case that disagreed: orders.csv restated (counted once) and late.csv loaded.
-    assert by_entity[("crm", "orders")][2:6] == (2, 0, 5, 5)
+    assert by_entity[("crm", "orders")][2:6] == (2, 0, 6, 6)
     assert by_entity[("crm", "")][2:] == (0, 0, 0, 0, 0, 0)  # the rejection was fixed
     assert [tuple(r) for r in report] == [tuple(r) for r in from_status]
     assert restated == (1, 1)
@@ -127,7 +127,7 @@ def test_a_replay_reads_freshness_as_of_its_instant(after_first_run: Path) -> No
     finally:
         con.close()
     orders = freshness[("crm", "orders")]
-    assert (orders[0], orders[1], orders[3]) == (1, 4, 12.0)
+    assert (orders[0], orders[1], orders[3]) == (1, 5, 12.0)
     assert orders[2].astimezone(UTC) == datetime(2026, 8, 31, 12, 0, tzinfo=UTC)
     assert freshness[("billing", "invoices")] == (0, 0, None, None)
     assert all(r[3] is None or r[3] >= 0 for r in freshness.values())
