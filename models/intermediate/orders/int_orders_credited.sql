@@ -1,11 +1,20 @@
 -- Credit notes per order (int_credit_note_assignments: by the order reference they quote,
 -- else through the invoice they credit when that invoice bills exactly one order). Amounts
--- in the order currency at the credit note's month rate. Credit notes reaching no order
--- stay out: int_exception_breaks raises them (unmatched_credit_note).
+-- in the order currency: a credit note that credits an invoice of its own currency reverses
+-- it (the invoice it was attributed through, else the one its invoice_id column names), at the rate the invoice was billed at (its issue month's, as int_order_invoice_matches
+-- converts it); any other at its own month's rate. Before, a EUR invoice on a USD order
+-- credited in full a month later netted to the month's rate move, and read as billed net
+-- (billed_cancelled_order) or credited past its billing (over_credited_order) when the
+-- rate moved more than the tolerance. Credit notes reaching no order stay out:
+-- int_exception_breaks raises them (unmatched_credit_note).
 with
 
 orders as (
     select * from {{ ref('stg_crm__orders') }}
+),
+
+invoices as (
+    select * from {{ ref('stg_billing__invoices') }}
 ),
 
 assigned as (
@@ -26,8 +35,11 @@ credited as (
     from assigned
     inner join orders
         on assigned.order_id = orders.order_id
-    {{ fx_rate_join('note_rate', 'assigned.currency', 'assigned.issue_date') }}
-    {{ fx_rate_join('order_rate', 'orders.currency', 'assigned.issue_date') }}
+    left join invoices as credited_invoices
+        on coalesce(assigned.credited_invoice_id, assigned.invoice_id) = credited_invoices.invoice_id
+        and assigned.currency = credited_invoices.currency
+    {{ fx_rate_join('note_rate', 'assigned.currency', 'coalesce(credited_invoices.issue_date, assigned.issue_date)') }}
+    {{ fx_rate_join('order_rate', 'orders.currency', 'coalesce(credited_invoices.issue_date, assigned.issue_date)') }}
     group by assigned.order_id
 )
 
