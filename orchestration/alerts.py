@@ -9,6 +9,7 @@ event                     when                                          key
 ``sla_breached``          an open exception is past its SLA             exception id + the SLA due time
 ``escalated``             an operator escalated an exception            the action id
 ``run_failed``            a run failed (not by a gate)                  run id
+``run_failed``            a run refused by a lock held too long         the holder: host, pid, since
 ``run_blocked``           a blocking quality gate stopped a run         run id
 ``source_stale``          a source's newest file is older than allowed  check + the newest file's load time
 ``match_rate_drop``       a match rate fell below its baseline          reconciliation + day
@@ -572,28 +573,40 @@ def last_run() -> dict | None:
 
 
 def after_run(run_id: str, succeeded: bool, error: str | None = None) -> dict:
-    """Everything a finished run may have to tell: its own events, and the exceptions it left past SLA."""
+    """Everything a finished run may have to tell: its own events, and the exceptions it left past SLA.
+
+    A run refused because the warehouse lock was held too long was recorded and alerted where it
+    was refused, once per holder (orchestration/defs/resources.py): not again for each run."""
+    from orchestration.lock import HELD_MARK
+
+    lock_held = not succeeded and HELD_MARK in (error or "")
     try:
-        record_last_run(run_id, succeeded, error)
+        if not lock_held:
+            record_last_run(run_id, succeeded, error)
     except OSError:
         pass  # a full or read-only home must not cost the alert that says so
     config = load_config()
     if not config.routes:
         return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
-    return dispatch(run_events(run_id, succeeded, error) + exception_events(), config)
+    events = [e for e in run_events(run_id, succeeded, error) if not (lock_held and e.key == f"run_failed:{run_id}")]
+    return dispatch(events + exception_events(), config)
 
 
-def record_refused_run(reason: str, now: datetime | None = None) -> dict:
+def record_refused_run(reason: str, now: datetime | None = None, lock_held: dict | None = None) -> dict:
     """Write a run refused before it started (a config file or RECON_* variable with a mistake,
-    rules not approved) to last_run.json: `recon status` says so instead of the last good run."""
+    rules not approved, a warehouse lock held too long) to last_run.json: `recon status` says so
+    instead of the last good run. ``lock_held`` is the holder's lock record (no token), with
+    ``held_seconds`` and ``limit_seconds``."""
     now = now or datetime.now(UTC)
     record = {
         "run_id": None,
         "refused": True,
         "succeeded": False,
         "finished_at": now.astimezone(UTC).isoformat(timespec="seconds"),
-        "error": (reason or "").strip()[:500] or None,
+        # The lock's message is longer than a config mistake's: it says what to do.
+        "error": (reason or "").strip()[: 1200 if lock_held else 500] or None,
         "blocking_checks": [],
+        **({"lock_held": lock_held} if lock_held else {}),
     }
     path = recon_home() / LAST_RUN
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -622,6 +635,29 @@ def after_refusal(reason: str, now: datetime | None = None) -> dict:
     if not config.routes:
         return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
     return dispatch([refusal_event(reason, now)], config)
+
+
+def lock_held_event(reason: str, holder: dict) -> Event:
+    """A run refused because the warehouse lock has been held too long, as run_failed: once per
+    holder (host, pid and since name one holding), however many runs it refuses meanwhile."""
+    who = f"{holder.get('host') or '?'}:{holder.get('pid')}:{holder.get('since')}"
+    return Event("run_failed", f"lock_held:{who}", None, "A run was refused: the warehouse lock is held too long",
+                 f"recon run refused: {reason.strip()}"[:900])  # fmt: skip
+
+
+def after_lock_held(reason: str, holder: dict, held_seconds: float, limit_seconds: float,
+                    now: datetime | None = None) -> dict:  # fmt: skip
+    """A run refused by a holder of the warehouse lock past RECON_LOCK_MAX_HOLD_SECONDS (maybe
+    hung): recorded for `recon status` at every refusal, sent as run_failed once per holder."""
+    held = {**holder, "held_seconds": round(held_seconds), "limit_seconds": round(limit_seconds)}
+    try:
+        record_refused_run(reason, now, lock_held=held)
+    except OSError:
+        pass  # a full or read-only home must not cost the alert that says so
+    config = load_config()
+    if not config.routes:
+        return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
+    return dispatch([lock_held_event(reason, holder)], config)
 
 
 def send_digests(day: str | None = None) -> dict:

@@ -1348,7 +1348,7 @@ def cmd_audit_accept_fork(actor: str | None, reason: str) -> int:
 @click.option("--json", "as_json", is_flag=True, help="print the trace as JSON")
 def cmd_trace(trace_id: str, as_json: bool) -> int:
     from orchestration import actions, publish, trace
-    from orchestration.lock import WarehouseBusy
+    from orchestration.lock import WarehouseBusy, WarehouseHeldTooLong
 
     settings.apply_environment()
     actions.check_store_file(actions.store_path())
@@ -1367,6 +1367,8 @@ def cmd_trace(trace_id: str, as_json: bool) -> int:
             found = trace.trace(settings.serving_path(), actions.store_path(), trace_id, publication=publish.current())
             refusal = str(busy).split(";")[0]  # "the warehouse is held by another process (HOLDER)"
             held_by = refusal[refusal.find("(") + 1 : refusal.rfind(")")] if "(" in refusal else refusal
+            if isinstance(busy, WarehouseHeldTooLong):  # its message is not "held by another process (…)"
+                held_by = busy.who()
             click.echo(
                 f"recon trace: a run holds the working warehouse ({held_by}): traced from the published "
                 "serving copy, as of the last publication",

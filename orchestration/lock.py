@@ -22,6 +22,12 @@ process it starts) and its record in the lock file, and clears the record on rel
 The next holder that finds a record whose process is gone stops every process still
 carrying that token before it touches the warehouse (``take_over``), and the Dagster
 resource marks the dead run failed.
+
+A holder that is alive but hung (a dbt process stuck on a lock, a stalled network mount, a
+paused VM) is never taken over: only a person can tell it from a slow run. A run refused
+while the holder has held the lock longer than ``RECON_LOCK_MAX_HOLD_SECONDS`` (default 2
+hours) is refused with ``WarehouseHeldTooLong``, whose message names the holder (pid, host,
+run id, since when) and what to do; the run records and alerts it (orchestration/pipeline.py).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -39,7 +46,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration.settings import recon_home, serving_path
+from orchestration.settings import loading, recon_home, serving_path
 
 _held: dict[str, int] = {}  # lock path -> depth, so one process may nest (recon run → its assets)
 TOKEN_ENV = "RECON_LOCK_TOKEN"
@@ -49,6 +56,104 @@ last_takeover: dict | None = None
 
 class WarehouseBusy(RuntimeError):
     """Another run holds the warehouse."""
+
+
+class WarehouseHeldTooLong(WarehouseBusy):
+    """Another process has held the warehouse longer than ``max_hold_seconds``: maybe hung.
+
+    ``record`` is its lock record without the token; ``held_seconds`` and ``limit_seconds``
+    say how long it has held the lock and how long it may.
+    """
+
+    def __init__(self, message: str, record: dict, held_seconds: float, limit_seconds: float):
+        super().__init__(message)
+        self.record = record
+        self.held_seconds = held_seconds
+        self.limit_seconds = limit_seconds
+
+    def who(self) -> str:
+        """The holder in a few words, for a command that went ahead another way (``recon trace``)."""
+        pid = self.record.get("pid")
+        return (
+            f"{describe_run(self.record)}, pid {pid}, since {self.record.get('since')}: {span(self.held_seconds)}, "
+            f"longer than {MAX_HOLD_ENV} allows, it may be hung; if it is stuck, `kill {pid}`"
+        )
+
+
+MAX_HOLD_ENV = "RECON_LOCK_MAX_HOLD_SECONDS"
+HELD_MARK = "has held the warehouse lock since"  # in every WarehouseHeldTooLong message
+# Two hours: the longest whole runs measured on the reference machine (2 cores) are 6-7 min
+# at 1M orders and 9 min at 200k under heavy load; the stages of a 10M run took 70 min on a
+# contended machine (docs/benchmarks.md). Raise it for homes whose runs take over an hour.
+DEFAULT_MAX_HOLD_SECONDS = 7_200
+MAX_HOLD_BOUNDS = (60, 7 * 86_400)
+
+
+def max_hold_seconds() -> int:
+    """How long a holder may keep the warehouse before a refused run reports it as maybe hung
+    (``RECON_LOCK_MAX_HOLD_SECONDS``, whole seconds, 60 to 7 days); SettingError naming it
+    when invalid (runs refuse that: orchestration.pipeline.check_run_settings)."""
+    from orchestration.settings import env_number
+
+    return int(env_number(MAX_HOLD_ENV, DEFAULT_MAX_HOLD_SECONDS, *MAX_HOLD_BOUNDS))
+
+
+def span(seconds: float) -> str:
+    """A duration as a person reads it: minutes under two hours, then hours, then days."""
+    if seconds < 7_200:
+        return f"{seconds / 60:.0f} min"
+    hours, days = f"{seconds / 3_600:.1f}", f"{seconds / 86_400:.1f}"
+    if seconds < 2 * 86_400:
+        return f"{hours.removesuffix('.0')} h"
+    return f"{days.removesuffix('.0')} days"
+
+
+def describe_run(record: dict) -> str:
+    """The holder as its record names it, with the Dagster run id when it is not in the name."""
+    name = str(record.get("holder") or "unknown holder")
+    run_id = record.get("run_id")
+    return f"{name} (Dagster run {run_id})" if run_id and str(run_id) not in name else name
+
+
+def overdue(text: str, now: datetime | None = None, limit: float | None = None) -> tuple[dict, float] | None:
+    """The lock record in ``text`` and how long it has held the lock, when longer than ``limit``
+    (``max_hold_seconds``); None for a holder within its time, or a record without a readable
+    ``since`` (a holder between taking the lock and writing its record)."""
+    try:
+        record = json.loads(text) if text.strip() else None
+        since = datetime.fromisoformat(str(record["since"])) if isinstance(record, dict) else None
+    except (ValueError, KeyError):
+        return None
+    if since is None or since.tzinfo is None:
+        return None
+    held = ((now or datetime.now(UTC)) - since).total_seconds()
+    if held <= (max_hold_seconds() if limit is None else limit):
+        return None
+    return {k: v for k, v in record.items() if k != "token"}, held
+
+
+def held_too_long_message(record: dict, held: float, limit: float, refused: str) -> str:
+    """Who has held the lock too long, and what the operator does about it (never automatic)."""
+    pid = record.get("pid")
+    host = record.get("host")
+    here = socket.gethostname()
+    where = f" on host {host}" if host else ""
+    if host and host != here:
+        where += f" (not this machine, {here}: look there)"
+    alive = host not in (None, here) or _alive(pid)
+    check = (
+        f"check it: `ps -o pid,etime,args -p {pid}` and its log under logs/ in {recon_home()}"
+        if alive
+        else f"pid {pid} is gone, yet the lock is held: `fuser -v {lock_path()}` names the process holding it"
+    )
+    return (
+        f"{describe_run(record)} {HELD_MARK} {record.get('since')} ({span(held)}), longer "
+        f"than {span(limit)} ({MAX_HOLD_ENV}): it may be hung (a dbt process stuck on a lock, a stalled mount, a "
+        f"paused VM); pid {pid}{where}. {refused} did not start. To do: {check}. If it is still working, let it "
+        f"finish (or raise {MAX_HOLD_ENV}); if it is stuck, `kill {pid}` (`kill -9 {pid}` if it does not end): "
+        "the next run stops what it left running and marks its Dagster run failed. recon never takes the lock "
+        "from a live process."
+    )
 
 
 def _describe_holder(text: str) -> str:
@@ -96,8 +201,17 @@ def warehouse_lock(holder: str, wait_seconds: float | None = None) -> Iterator[N
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     fh.seek(0)
+                    text = fh.read()
+                    # A mistyped setting is refused by the run's own checks; here it must not hide the holder.
+                    limit = loading(max_hold_seconds, DEFAULT_MAX_HOLD_SECONDS)
+                    found = overdue(text, limit=limit)
+                    if found:
+                        record, held = found
+                        raise WarehouseHeldTooLong(
+                            held_too_long_message(record, held, limit, holder), record, held, limit
+                        ) from None
                     raise WarehouseBusy(
-                        f"the warehouse is held by another process ({_describe_holder(fh.read())});"
+                        f"the warehouse is held by another process ({_describe_holder(text)});"
                         f" {holder} did not start. Wait for it to finish (runs: see `make dev` → Runs), or set"
                         " RECON_LOCK_WAIT_SECONDS to queue behind it."
                     ) from None
@@ -108,7 +222,15 @@ def warehouse_lock(holder: str, wait_seconds: float | None = None) -> Iterator[N
         fh.seek(0)
         fh.truncate()
         fh.write(
-            json.dumps({"holder": holder, "pid": os.getpid(), "since": datetime.now(UTC).isoformat(), "token": token})
+            json.dumps(
+                {
+                    "holder": holder,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "since": datetime.now(UTC).isoformat(),
+                    "token": token,
+                }
+            )
         )
         fh.flush()
         _held[key] = 1

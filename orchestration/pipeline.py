@@ -203,7 +203,7 @@ def run_pipeline(
     log_dir = settings.recon_home() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
-    from orchestration.lock import WarehouseBusy, warehouse_lock
+    from orchestration.lock import WarehouseBusy, WarehouseHeldTooLong, warehouse_lock
 
     # Nothing new since the publication (landing listing, action log, project): a quiet
     # run of the ingestion and the raw gates only, which still builds if it finds anything.
@@ -250,7 +250,10 @@ def run_pipeline(
                     )
     except WarehouseBusy as exc:
         # Not recorded nor alerted: another run (or command) holds the warehouse, and that
-        # run's own end is what `recon status` and the alerts report.
+        # run's own end is what `recon status` and the alerts report. Unless it has held it
+        # longer than RECON_LOCK_MAX_HOLD_SECONDS: maybe hung, and then it may never end.
+        if isinstance(exc, WarehouseHeldTooLong):
+            record_refusal(exc)
         if raise_refusals:
             raise
         print(f"recon run refused: {exc}", file=sys.stderr)
@@ -313,8 +316,8 @@ def quiet_selection() -> list:
 
 def check_run_settings(rewind_clock: bool = False) -> None:
     """What a run refuses before it starts, whoever starts it (`recon run`, the schedule, the
-    landing sensor, the UI): dbt's threads in profiles.yml, RECON_SCHEDULE_CRON and
-    RECON_SENSOR_INTERVAL_SECONDS, the quality config, and the
+    landing sensor, the UI): dbt's threads in profiles.yml, RECON_SCHEDULE_CRON,
+    RECON_SENSOR_INTERVAL_SECONDS and RECON_LOCK_MAX_HOLD_SECONDS, the quality config, and the
     business clock (RECON_AS_OF readable, not ahead of the real time, not before the last
     publication). Raises ``SettingError``, ``QualityConfigError`` or ``ActionError``, each
     naming the file, key or variable to fix."""
@@ -325,6 +328,9 @@ def check_run_settings(rewind_clock: bool = False) -> None:
     # Read when the Dagster definitions load, which fall back to the defaults on a mistake.
     settings.schedule_cron()
     settings.sensor_interval_seconds()
+    from orchestration import lock
+
+    lock.max_hold_seconds()  # read when a run is refused, which must not fail on a mistake
     try:
         quality.check_specs()  # reads the config in force: RECON_QUALITY_CONFIG or config/quality.yml
     except ValueError as exc:
@@ -338,11 +344,16 @@ def check_run_settings(rewind_clock: bool = False) -> None:
 
 def record_refusal(exc: BaseException) -> None:
     """A run refused before it started: in last_run.json for `recon status`, and alerted as
-    run_failed; never raises (the refusal itself is what the caller reports)."""
+    run_failed (once per reason and day; a lock held too long, once per holder); never raises
+    (the refusal itself is what the caller reports)."""
     from orchestration import alerts
+    from orchestration.lock import WarehouseHeldTooLong
 
     try:
-        summary = alerts.after_refusal(str(exc))
+        if isinstance(exc, WarehouseHeldTooLong):
+            summary = alerts.after_lock_held(str(exc), exc.record, exc.held_seconds, exc.limit_seconds)
+        else:
+            summary = alerts.after_refusal(str(exc))
     except Exception as problem:  # an alert problem is reported, never instead of the refusal
         print(f"  refusal not alerted: {type(problem).__name__}: {problem}", file=sys.stderr)
         return

@@ -543,6 +543,8 @@ def last_run_lines(published: dict | None) -> list[str]:
     if not last or last.get("succeeded") or (published and published.get("run_id") == last.get("run_id")):
         return []
     kept = f"publication {published['publication']}" if published else "nothing published yet"
+    if last.get("refused") and isinstance(last.get("lock_held"), dict):
+        return lock_held_lines(last, kept)
     if last.get("refused"):
         why = (last.get("error") or "see recon run").splitlines()[0][:500]
         return [
@@ -558,6 +560,32 @@ def last_run_lines(published: dict | None) -> list[str]:
         f"LAST RUN FAILED: run {str(last.get('run_id'))[:8]} at {last.get('finished_at')}: {why}. "
         f"Nothing new was published; readers still see {kept}. Fix it and run again (recon run)."
     ]
+
+
+def lock_held_lines(last: dict, kept: str) -> list[str]:
+    """The latest run was refused by a holder of the warehouse lock past RECON_LOCK_MAX_HOLD_SECONDS:
+    who (run, pid, host), since when, and whether it still holds the lock now."""
+    from orchestration import lock
+
+    held = last["lock_held"]
+    where = f" on host {held['host']}" if held.get("host") else ""
+    lines = [
+        f"LAST RUN REFUSED at {last.get('finished_at')}: {lock.describe_run(held)} {lock.HELD_MARK} "
+        f"{held.get('since')} ({lock.span(float(held.get('held_seconds') or 0))} then), longer than "
+        f"{lock.span(float(held.get('limit_seconds') or 0))} ({lock.MAX_HOLD_ENV}); pid {held.get('pid')}{where}. "
+        f"It may be hung. Nothing ran; readers still see {kept}."
+    ]
+    now = lock.current_holder() or {}
+    if (now.get("pid"), now.get("since")) == (held.get("pid"), held.get("since")):
+        pid = held.get("pid")
+        lines.append(
+            f"  it still holds the lock: check it (`ps -o pid,etime,args -p {pid}`); if it is stuck, `kill {pid}` "
+            f"(`kill -9 {pid}` if it does not end): the next run cleans up after it. recon never takes the lock "
+            "from a live process."
+        )
+    else:
+        lines.append("  it no longer holds the lock: the next run goes ahead (recon run).")
+    return lines
 
 
 def publication_lines() -> list[str]:

@@ -2,7 +2,7 @@
 
 import importlib.metadata
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -67,7 +67,18 @@ class WarehouseWriter(dg.ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseWriter"]:
         _refuse_bad_settings(context)
-        with warehouse_lock(f"dagster run {context.run.run_id if context.run else None}", self.wait_seconds):
+        with ExitStack() as held:
+            try:
+                held.enter_context(
+                    warehouse_lock(f"dagster run {context.run.run_id if context.run else None}", self.wait_seconds)
+                )
+            except lock.WarehouseHeldTooLong as exc:
+                # Maybe hung (orchestration/lock.py): recorded and alerted once per holder, like `recon
+                # run`; the failure carries the holder and what to do to the failure sensor.
+                from orchestration.pipeline import record_refusal
+
+                record_refusal(exc)
+                raise dg.Failure(description=f"{REFUSED}{exc}", allow_retries=False) from None
             if context.run is not None:
                 lock.record_run(context.run.run_id)
                 _fail_dead_run(context)

@@ -455,7 +455,8 @@ def test_a_refused_recon_run_shows_in_status_and_is_alerted(
     assert cli.main(["run", "--quiet"]) == 3
     assert len(received) == 1
     # A warehouse held by another run is not this run's failure: not recorded, not alerted
-    # (pipeline.run_pipeline lets WarehouseBusy through before record_refusal is reached).
+    # (pipeline.run_pipeline lets WarehouseBusy through before record_refusal is reached), unless
+    # held longer than RECON_LOCK_MAX_HOLD_SECONDS: tests/python/test_lock_held.py.
     monkeypatch.delenv("RECON_QUALITY_CONFIG")
     alerts.record_last_run("run-ok-2", True, now=datetime.now(UTC) + timedelta(minutes=1))
     assert status.last_run_lines({"publication": "p", "run_id": "run-ok-2"}) == []
