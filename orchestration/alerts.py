@@ -16,6 +16,10 @@ event                     when                                          key
 ``daily_digest``          every morning, per team                       team + day
 ========================  ============================================  =====================================
 
+An action store the alerts cannot read where one is expected (a mistyped RECON_ACTIONS_PATH)
+is itself sent as ``run_failed`` (key ``action_store_unreadable``), and each team's digest says
+so: alerts that read no store do not say nothing is overdue.
+
 Dagster sends them: a run-status and a run-failure sensor on ``recon_job`` and the
 ``alert_digest`` schedule (orchestration/defs/alerting.py). A run started by ``recon run``
 (in-process, maybe with no daemon) sends its own events when it ends; the keys make the
@@ -270,11 +274,39 @@ def run_events(run_id: str, succeeded: bool, error: str | None = None, now: date
     return out
 
 
-def exception_events(store=None) -> list[Event]:
-    """SLA breaches of open exceptions, and escalations, from the action store."""
-    from orchestration.actions import ActionStore
+def _alert_store(store=None):
+    """``(store, problem)``: the action store the alerts read, or why it cannot be read.
 
-    store = store or ActionStore.existing()
+    ``(None, None)`` only in a home where nothing ran yet. A store missing where one is
+    expected (a published run, the warehouse's anchors: ``ActionStore.expected``), or a path
+    naming a directory, is the problem, named: alerts that read no store would otherwise say
+    nothing is overdue (a mistyped RECON_ACTIONS_PATH in the alerts job's environment)."""
+    from orchestration.actions import ActionError, ActionStore
+
+    if store is not None:
+        return store, None
+    try:
+        return ActionStore.expected(), None
+    except ActionError as exc:
+        return None, str(exc)
+
+
+def store_problem_event(problem: str, now: datetime | None = None) -> Event:
+    """A store the alerts cannot read, as run_failed (the route that hears of broken runs): once
+    per problem and day, as a refused run is."""
+    now = now or datetime.now(UTC)
+    digest = hashlib.sha256(problem.strip().encode()).hexdigest()[:12]
+    return Event("run_failed", f"action_store_unreadable:{digest}:{now.date().isoformat()}", None,
+                 "The action store cannot be read: SLA breaches and escalations are unknown",
+                 f"alerts read no action store: {problem.strip()}"[:600])  # fmt: skip
+
+
+def exception_events(store=None) -> list[Event]:
+    """SLA breaches of open exceptions, and escalations, from the action store (or, when it
+    cannot be read where one is expected, that: ``store_problem_event``)."""
+    store, problem = _alert_store(store)
+    if problem is not None:
+        return [store_problem_event(problem)]
     if store is None:
         return []
     _, states = store.fold_all()
@@ -322,10 +354,17 @@ def exception_events(store=None) -> list[Event]:
 
 
 def digest_events(day: str, store=None) -> list[Event]:
-    """One digest per team: open, past SLA, value at risk, new in the last day, the most urgent."""
-    from orchestration.actions import ActionStore
+    """One digest per team: open, past SLA, value at risk, new in the last day, the most urgent.
 
-    store = store or ActionStore.existing()
+    When the store cannot be read where one is expected, each team's digest says so (a
+    digest that did not come would look like a quiet day), beside ``store_problem_event``."""
+    store, problem = _alert_store(store)
+    if problem is not None:
+        return [store_problem_event(problem)] + [
+            Event("daily_digest", f"daily_digest:{team}:{day}:store_unreadable", team, f"Daily digest {day}",
+                  f"No digest: the action store cannot be read. {problem}"[:600])  # fmt: skip
+            for team in sorted(_teams())
+        ]
     if store is None:
         return []
     _, states = store.fold_all()
@@ -589,7 +628,13 @@ def after_run(run_id: str, succeeded: bool, error: str | None = None) -> dict:
     if not config.routes:
         return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
     events = [e for e in run_events(run_id, succeeded, error) if not (lock_held and e.key == f"run_failed:{run_id}")]
-    return dispatch(events + exception_events(), config)
+    return _with_store_problem(dispatch(events + (found := exception_events()), config), found)
+
+
+def _with_store_problem(summary: dict, events: list[Event]) -> dict:
+    """The summary, with ``store_problem`` when the events say the action store could not be read."""
+    problem = next((e.line for e in events if e.key.startswith("action_store_unreadable:")), None)
+    return {**summary, "store_problem": problem} if problem else summary
 
 
 def record_refused_run(reason: str, now: datetime | None = None, lock_held: dict | None = None) -> dict:
@@ -663,4 +708,5 @@ def after_lock_held(reason: str, holder: dict, held_seconds: float, limit_second
 def send_digests(day: str | None = None) -> dict:
     config = load_config()
     day = day or datetime.now(UTC).date().isoformat()
-    return dispatch(digest_events(day), config) if config.routes else {"events": 0, "sent": 0}
+    events = digest_events(day)
+    return _with_store_problem(dispatch(events, config) if config.routes else {"events": 0, "sent": 0}, events)

@@ -356,6 +356,21 @@ class ActionStore:
         return cls(path, **kw) if path.exists() else None
 
     @classmethod
+    def expected(cls, path: Path | None = None, **kw) -> ActionStore | None:
+        """The store at ``path`` for a reader that also runs in a home where nothing ran yet (the
+        alerts): None only there. Missing where a run published or the warehouse anchored it, it
+        is refused (:func:`missing_store`, naming why one is expected), as :meth:`open_existing`
+        refuses it: a mistyped RECON_ACTIONS_PATH must not read as "nothing overdue"."""
+        path = path or store_path()
+        check_store_file(path)
+        if path.exists():
+            return cls(path, **kw)
+        because = store_expected_because()
+        if because is None:
+            return None
+        raise missing_store(path, because)
+
+    @classmethod
     def open_existing(cls, path: Path | None = None, **kw) -> ActionStore:
         """The store for a command: never created here (a mistyped RECON_ACTIONS_PATH or
         RECON_HOME would otherwise get a new, empty store and list no exceptions). Only a run

@@ -18,6 +18,8 @@ def _log(context, summary: dict) -> None:
         f"alerts: {summary.get('sent', 0)} event(s) sent in {summary.get('messages', 0)} message(s), "
         f"{summary.get('already_sent', 0)} already sent, {summary.get('failed', 0)} failed"
     )
+    if summary.get("store_problem"):
+        context.log.error(summary["store_problem"])
     for error in summary.get("errors") or []:
         context.log.warning(f"alert not delivered (retried at the next look): {error}")
 
@@ -96,7 +98,11 @@ def alert_after_failed_ui_reprocessing(context: dg.RunFailureSensorContext) -> d
 
 @dg.op(description="Send each team its digest: open exceptions, SLA breaches, value at risk, the most urgent.")
 def send_alert_digests(context: dg.OpExecutionContext) -> None:
-    _log(context, alerts.send_digests())
+    summary = alerts.send_digests()
+    _log(context, summary)
+    if summary.get("store_problem"):
+        # Sent as run_failed and in each digest; the job fails too, so the UI shows it red.
+        raise dg.Failure(description=summary["store_problem"])
 
 
 @dg.job(description="The daily digest per team (config/alerts.yml routes daily_digest).")

@@ -247,6 +247,45 @@ def test_escalations_and_the_daily_digest(store: ActionStore, smtp, webhook, tmp
     assert next_day["sent"] == 1  # finance; media_ops has no digest route
 
 
+def test_a_store_missing_where_one_is_expected_is_alerted_not_read_as_nothing_overdue(
+    store: ActionStore, recon_home: Path, webhook, smtp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, box = smtp
+    url, received, _ = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    config = alerts.load_config(write_config(tmp_path / "alerts.yml", port, url))
+    typo = recon_home / "acitons" / "actions.sqlite"
+    monkeypatch.setenv("RECON_ACTIONS_PATH", str(typo))
+    # A home where nothing ran yet: no store is expected, nothing to say.
+    assert alerts.exception_events() == [] and alerts.digest_events("2026-06-01") == []
+    (recon_home / "publications").mkdir()
+    (recon_home / "publications" / "current.json").write_text(
+        json.dumps({"publication": "20260601T000000Z-abc", "audit_anchor": {"store": str(store.path)}})
+    )
+    # Before: ActionStore.existing() gave None and the alerts job found nothing overdue.
+    [event] = alerts.exception_events()
+    assert event.kind == "run_failed" and event.key.startswith("action_store_unreadable:"), event
+    assert f"no action store at {typo} (RECON_ACTIONS_PATH=" in event.line
+    assert f"which read the store at {store.path}" in event.line
+    digests = alerts.digest_events("2026-06-01")
+    assert [e.kind for e in digests][0] == "run_failed"
+    teams = {e.team for e in digests if e.kind == "daily_digest"}
+    assert {"finance", "media_ops"} <= teams
+    assert all("No digest: the action store cannot be read" in e.line for e in digests if e.kind == "daily_digest")
+    sent = alerts.dispatch([event], config, alerts.Outbox(tmp_path / "alerts.sqlite"), sleep=lambda s: None)
+    assert sent["sent"] == 1 and "no action store at" in received[0]["text"]
+    assert not typo.parent.exists()  # nothing created in its place
+    # The digest job says it too (a store problem in the summary, which fails the Dagster op).
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(tmp_path / "alerts.yml"))
+    assert "no action store at" in alerts.send_digests("2026-06-01")["store_problem"]
+    # A path naming a directory is named the same way.
+    monkeypatch.setenv("RECON_ACTIONS_PATH", str(recon_home))
+    [event] = alerts.exception_events()
+    assert "is a directory" in event.line
+    monkeypatch.delenv("RECON_ACTIONS_PATH")
+    assert all(e.kind == "sla_breached" for e in alerts.exception_events())
+
+
 def test_run_events_from_the_quality_report(recon_home: Path) -> None:
     history = recon_home / "quality" / "history"
     history.mkdir(parents=True)
@@ -311,7 +350,7 @@ def test_dagster_sensors_send_through_the_same_outbox(
     url, received, _ = webhook
     monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
     monkeypatch.setenv("RECON_ALERTS_CONFIG", str(write_config(tmp_path / "alerts.yml", port, url)))
-    monkeypatch.setattr(ActionStore, "existing", classmethod(lambda cls, *a, **k: store))
+    monkeypatch.setattr(ActionStore, "expected", classmethod(lambda cls, *a, **k: store))
     with dg.instance_for_test() as instance:
         run = instance.create_run_for_job(alerting.alert_digest_job)
         context = dg.build_run_status_sensor_context(
