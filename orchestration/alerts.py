@@ -309,6 +309,10 @@ def exception_events(store=None) -> list[Event]:
         return [store_problem_event(problem)]
     if store is None:
         return []
+    from orchestration.actions.store import reporting_value_basis, todays_value
+    from orchestration.publish import reporting_currency
+
+    today = reporting_currency()  # a value at risk in another (the var changed since) is not summed as today's
     _, states = store.fold_all()
     out = []
     with store._connect() as con:
@@ -325,7 +329,13 @@ def exception_events(store=None) -> list[Event]:
         due, breached, escalated = store.sla_of(state, entry)
         if not breached:
             continue
-        amount = Decimal(entry["amount_at_risk_reporting"] or 0)
+        value = todays_value(entry, today)
+        amount = value or Decimal(0)
+        shown = (
+            f"{amount:,.2f} at risk"
+            if value is not None or reporting_value_basis(entry, today) == "in_reporting_currency"
+            else f"value at risk not in today's reporting currency ({today})"
+        )
         out.append(
             Event(
                 "sla_breached",
@@ -333,7 +343,7 @@ def exception_events(store=None) -> list[Event]:
                 state.owner_team,
                 "Exceptions past their SLA",
                 f"{eid[:8]} {entry['exception_type']} {entry['record_id']} ({entry['client_name'] or '?'}): "
-                f"{amount:,.2f} at risk, due {due:%Y-%m-%d %H:%M} UTC"
+                f"{shown}, due {due:%Y-%m-%d %H:%M} UTC"
                 + (f", escalated to {state.escalated_to or escalated}" if state.escalated_to or escalated else ""),
                 amount,
             )
@@ -361,12 +371,21 @@ def digest_events(day: str, store=None) -> list[Event]:
     store, problem = _alert_store(store)
     if problem is not None:
         return [store_problem_event(problem)] + [
-            Event("daily_digest", f"daily_digest:{team}:{day}:store_unreadable", team, f"Daily digest {day}",
-                  f"No digest: the action store cannot be read. {problem}"[:600])  # fmt: skip
+            Event(
+                "daily_digest",
+                f"daily_digest:{team}:{day}:store_unreadable",
+                team,
+                f"Daily digest {day}",
+                f"No digest: the action store cannot be read. {problem}"[:600],
+            )  # fmt: skip
             for team in sorted(_teams())
         ]
     if store is None:
         return []
+    from orchestration.actions.store import reporting_value_basis, todays_value
+    from orchestration.publish import reporting_currency
+
+    today = reporting_currency()
     _, states = store.fold_all()
     now = store.clock()
     per_team: dict[str, list] = defaultdict(list)
@@ -380,7 +399,10 @@ def digest_events(day: str, store=None) -> list[Event]:
     out = []
     for team, rows in sorted(per_team.items()):
         rows.sort(key=lambda r: r[0])
-        at_risk = sum((Decimal(r[2]["amount_at_risk_reporting"] or 0) for r in rows), Decimal(0))
+        at_risk = sum((todays_value(r[2], today) or Decimal(0) for r in rows), Decimal(0))
+        # Values a run wrote in another reporting currency (the var changed since) are not summed; said.
+        other = sum(1 for r in rows if reporting_value_basis(r[2], today) != "in_reporting_currency")
+        not_summed = f" ({other} with a value not in today's reporting currency, {today}, not summed)" if other else ""
         new = sum(1 for r in rows if datetime.fromisoformat(r[2]["first_seen_at"]) > now - timedelta(days=1))
         urgent = "; ".join(f"{r[2]['exception_id'][:8]} {r[2]['exception_type']} due {r[0]:%Y-%m-%d}" for r in rows[:5])
         out.append(
@@ -390,7 +412,7 @@ def digest_events(day: str, store=None) -> list[Event]:
                 team,
                 f"Daily digest {day}",
                 f"{len(rows)} open, {sum(r[1] for r in rows)} past SLA, {new} new since yesterday, "
-                f"{at_risk:,.2f} at risk. Most urgent: {urgent}",
+                f"{at_risk:,.2f} at risk{not_summed}. Most urgent: {urgent}",
             )  # fmt: skip
         )
     return out

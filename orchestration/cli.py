@@ -841,7 +841,9 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
     echo(f"  {'amount_at_risk':<26} {_money(entry['amount_at_risk'], currency)}")
     from orchestration.publish import reporting_currency
 
-    reporting = _money(entry["amount_at_risk_reporting"], reporting_currency())
+    # Only a value in today's reporting currency is printed under it (store.in_todays_currency);
+    # before, a closed exception's value of a run that reported in another showed as today's.
+    reporting = entry.get("reporting_value_note") or _money(entry["amount_at_risk_reporting"], reporting_currency())
     echo(f"  {'amount_at_risk_reporting':<26} {reporting}")
     echo(f"  {'owner team':<26} {state.owner_team}")
     echo(f"  {'status':<26} {state.status}" + (f" (claimed by {state.claimed_by})" if state.claimed_by else ""))

@@ -319,10 +319,12 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
         # What the store writes of each exception, as one digest: a row the store holds as found
         # with the same digest is passed by id only (at 1M orders, turning 306,737 rows into
         # Python took longer than writing the 1 % that changed). A resolution found outgrown
-        # needs the amounts for the reopening it appends.
+        # needs the amounts for the reopening it appends. With the run's reporting currency: a row
+        # whose value at risk is in another is written again, so the store knows which it is in.
         digest = (
             "'md5:' || md5(to_json(struct_pack(exception_type, owner_team, severity, sla_hours, record_entity,"
-            " record_id, client_name, currency, amount_at_risk, amount_at_risk_reporting, details)))"
+            " record_id, client_name, currency, amount_at_risk, amount_at_risk_reporting, details,"
+            " reporting_currency)))"
         )
         found = con.execute(
             f"select exception_id, {digest}, reopened_because = 'amount_grew' from found_exceptions"  # fixed text

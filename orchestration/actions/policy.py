@@ -112,7 +112,8 @@ class Policy:
         value at risk mixes currencies (MIXED_CURRENCY_TYPES) that ratio is no rate: the seed's
         rate of the exception's currency in the month of ``on`` (the business clock) is used
         (a currency_mismatch is in its one foreign currency, or the order's where several
-        bill the order: int_exception_breaks).
+        bill the order: int_exception_breaks), and for a catalog row whose amount_at_risk_reporting
+        is not in today's reporting currency (its ``reporting_currency``).
         None when the rate is unknown (no currency, no amount, an amount of zero, a currency
         the seed lacks): the caller fails safe.
         """
@@ -120,7 +121,13 @@ class Policy:
         currency = str(catalog.get("currency") or "").strip().upper()
         if currency and currency == self.reporting_currency.upper():
             return amount
-        if catalog.get("exception_type") in MIXED_CURRENCY_TYPES:
+        # The ratio is a rate into the reporting currency of the run that wrote the row: one that
+        # reported in another (or did not say, a row written before the store kept it) is no rate
+        # into today's; the seed's rate is, as for a mix of currencies.
+        other_currency = "reporting_currency" in catalog and str(catalog.get("reporting_currency") or "").upper() != (
+            self.reporting_currency.upper()
+        )
+        if catalog.get("exception_type") in MIXED_CURRENCY_TYPES or other_currency:
             rate = self.fx_rate(currency, on or date.today()) if currency else None
             return None if rate is None else amount * rate
         try:

@@ -82,7 +82,9 @@ create table if not exists exception_catalog (
     last_seen_at text not null,
     is_current integer not null
     -- added by ActionStore._migrate_catalog: content_digest (what the warehouse gave, to find
-    -- what changed), row_digest (every column above, for `recon audit verify`)
+    -- what changed), row_digest (every column above, for `recon audit verify`), reporting_currency
+    -- (the currency amount_at_risk_reporting is in: the reporting currency of the run that wrote
+    -- the row; null in rows written before it was kept)
 );
 -- The digest of the catalog as the run that wrote it left it (refresh_catalog, in the same
 -- transaction): `recon audit verify` recomputes it, and the publication anchors it.
@@ -106,10 +108,14 @@ create table if not exists catalog_clock (
 CATALOG_COLUMNS = (
     "exception_id", "exception_type", "owner_team", "severity", "sla_hours", "record_entity", "record_id",
     "client_name", "currency", "amount_at_risk", "amount_at_risk_reporting", "details", "first_seen_at",
-    "last_seen_at", "is_current",
+    "last_seen_at", "is_current", "reporting_currency",
 )  # fmt: skip
+# The columns of the releases before reporting_currency: the digest v1 reads them only, and a
+# row whose reporting_currency is null digests over them alone (catalog_row_digest), so the
+# rows those releases wrote keep their digests (`recon audit verify` stays clean) until rewritten.
+CATALOG_COLUMNS_BEFORE_CURRENCY = CATALOG_COLUMNS[:15]
 # What a run's warehouse decides of a row: the rest (sightings, is_current) is the store's.
-CONTENT_COLUMNS = CATALOG_COLUMNS[1:12]
+CONTENT_COLUMNS = (*CATALOG_COLUMNS[1:12], "reporting_currency")
 # The digest of the catalog as rows of (exception_id, row_digest); the version before it
 # (a sha256 over every value of every row) is read only in stores a release before wrote.
 CATALOG_DIGEST_V2 = "v2:"
@@ -122,9 +128,67 @@ select
     currency, amount_at_risk, amount_at_risk_reporting, details, first_seen_at,
     case when is_current = 1 then coalesce((select as_of from catalog_clock where id = 1), last_seen_at)
         else last_seen_at end as last_seen_at,
-    is_current
+    is_current, reporting_currency
 from exception_catalog;
 """
+
+# Why a catalog row shows no value at risk in today's reporting currency (reporting_value_basis),
+# as fct_exception_current says it of the same exception.
+NOT_TODAYS_CURRENCY = {
+    "other_reporting_currency": "not in today's reporting currency ({today}): last found when runs reported in {was}",
+    "currency_not_recorded": (
+        "not in today's reporting currency ({today}) as far as the store knows: written before it kept the currency "
+        "(the next run that finds it records it)"
+    ),
+}
+
+
+def reporting_value_basis(entry: Mapping, today: str) -> str:
+    """Whose value a catalog row's amount_at_risk_reporting is, by fct_exception_current's rule:
+    ``in_reporting_currency`` when the run that wrote it reported in ``today`` (today's
+    reporting currency), else ``other_reporting_currency`` or ``currency_not_recorded``."""
+    was = entry.get("reporting_currency")
+    if was is None:
+        return "currency_not_recorded"
+    return "in_reporting_currency" if str(was).upper() == today.upper() else "other_reporting_currency"
+
+
+def in_todays_currency(entry: dict, today: str) -> dict:
+    """A catalog row as readers show, sum and convert it: amount_at_risk_reporting only when it is
+    in ``today``'s reporting currency, else None, with ``reporting_value_basis`` and, for a row not
+    in it, ``reporting_value_note`` (the sentence to show in its place)."""
+    basis = reporting_value_basis(entry, today)
+    out = {**entry, "reporting_value_basis": basis}
+    if basis != "in_reporting_currency":
+        out["amount_at_risk_reporting"] = None
+        out["reporting_value_note"] = NOT_TODAYS_CURRENCY[basis].format(
+            today=today, was=entry.get("reporting_currency")
+        )
+    return out
+
+
+def todays_value(entry: Mapping, today: str) -> Decimal | None:
+    """A catalog row's value at risk in ``today``'s reporting currency, or None (none, or in another)."""
+    if reporting_value_basis(entry, today) != "in_reporting_currency" or entry.get("amount_at_risk_reporting") is None:
+        return None
+    return Decimal(str(entry["amount_at_risk_reporting"]))
+
+
+def catalog_row_digest(values) -> str:
+    """The row digest of a catalog row's values in ``CATALOG_COLUMNS`` order: a null
+    reporting_currency (the last column) is left out, so a row the releases before it wrote
+    keeps its digest, and a currency set or cleared on a row gives another digest."""
+    values = tuple(values)
+    if len(values) == len(CATALOG_COLUMNS) and values[-1] is None:
+        values = values[:-1]
+    return values_digest(values)
+
+
+def _stored_columns(con: sqlite3.Connection) -> str:
+    """``CATALOG_COLUMNS`` as a select list, without reporting_currency in a store not yet migrated
+    to it (`recon audit verify` reads a store read-only, before any release opened it)."""
+    present = {r[1] for r in con.execute("pragma table_info(exception_catalog)")}
+    return ", ".join(CATALOG_COLUMNS if "reporting_currency" in present else CATALOG_COLUMNS_BEFORE_CURRENCY)
 
 
 def values_digest(values) -> str:
@@ -134,8 +198,10 @@ def values_digest(values) -> str:
     return hashlib.sha256(repr(tuple(values)).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _catalog_values(e: dict) -> list:
-    """The values of ``CONTENT_COLUMNS`` a catalog row is written with, from an exception the build found."""
+def _catalog_values(e: dict, today: str) -> list:
+    """The values of ``CONTENT_COLUMNS`` a catalog row is written with, from an exception the build
+    found, and last the reporting currency of its amount_at_risk_reporting (``today``'s when ``e``
+    does not say: a caller that computed it now)."""
     return [
         e["exception_type"],
         e["owner_team"],
@@ -148,6 +214,7 @@ def _catalog_values(e: dict) -> list:
         None if e.get("amount_at_risk") is None else str(e["amount_at_risk"]),
         None if e.get("amount_at_risk_reporting") is None else str(e["amount_at_risk_reporting"]),
         _details_text(e.get("details")),
+        e["reporting_currency"] if "reporting_currency" in e else today,
     ]
 
 
@@ -164,10 +231,10 @@ def catalog_digest(con: sqlite3.Connection, version: str = CATALOG_DIGEST_V2) ->
     if version != CATALOG_DIGEST_V2:
         return _catalog_digest_v1(con)
     digest, rows = hashlib.sha256(), 0
-    columns = ", ".join(CATALOG_COLUMNS)  # fixed names
+    columns = _stored_columns(con)  # fixed names
     cur = con.execute(f"select {columns} from exception_catalog order by exception_id")
     while batch := cur.fetchmany(5000):
-        digest.update("".join(f"{row[0]},{values_digest(tuple(row))}\n" for row in batch).encode())
+        digest.update("".join(f"{row[0]},{catalog_row_digest(row)}\n" for row in batch).encode())
         rows += len(batch)
     return CATALOG_DIGEST_V2 + digest.hexdigest(), rows
 
@@ -184,11 +251,11 @@ def stored_catalog_digest(con: sqlite3.Connection) -> tuple[str, int]:
 
 def edited_catalog_rows(con: sqlite3.Connection, limit: int = 5) -> list[str]:
     """Ids of catalog rows whose values no longer give the row digest the run wrote beside them."""
-    columns = ", ".join(CATALOG_COLUMNS)  # fixed names
+    columns = _stored_columns(con)  # fixed names
     cur = con.execute(f"select {columns}, row_digest from exception_catalog order by exception_id")
     edited = []
     while batch := cur.fetchmany(5000):
-        edited += [row[0] for row in batch if values_digest(tuple(row)[:-1]) != row[-1]]
+        edited += [row[0] for row in batch if catalog_row_digest(tuple(row)[:-1]) != row[-1]]
         if len(edited) >= limit:
             break
     return edited[:limit]
@@ -197,7 +264,7 @@ def edited_catalog_rows(con: sqlite3.Connection, limit: int = 5) -> list[str]:
 def _catalog_digest_v1(con: sqlite3.Connection) -> tuple[str, int]:
     """The digest releases before ``CATALOG_DIGEST_V2`` recorded: sha256 over every value of every row."""
     digest, rows = hashlib.sha256(), 0
-    line = " || ',' || ".join(f"quote({c})" for c in CATALOG_COLUMNS)  # fixed names
+    line = " || ',' || ".join(f"quote({c})" for c in CATALOG_COLUMNS_BEFORE_CURRENCY)  # fixed names
     cur = con.execute(f"select {line} || char(10) from exception_catalog order by exception_id")
     while batch := cur.fetchmany(5000):
         digest.update("".join(row[0] for row in batch).encode())
@@ -298,9 +365,10 @@ class ActionStore:
 
     @staticmethod
     def _migrate_catalog(con: sqlite3.Connection) -> None:
-        """The row digests beside each catalog row (a store made before them: null until the next run)."""
+        """The row digests beside each catalog row (a store made before them: null until the next run),
+        and the reporting currency of its value at risk (null in rows written before it was kept)."""
         columns = {r["name"] for r in con.execute("pragma table_info(exception_catalog)")}
-        for column in ("content_digest", "row_digest"):
+        for column in ("content_digest", "row_digest", "reporting_currency"):
             if column in columns:
                 continue
             try:
@@ -308,6 +376,8 @@ class ActionStore:
             except sqlite3.OperationalError as exc:  # another process migrated it just now
                 if "duplicate column" not in str(exc):
                     raise
+        if "reporting_currency" not in {r["name"] for r in con.execute("pragma table_info(catalog_entries)")}:
+            con.execute("drop view if exists catalog_entries")  # a release before's, without the currency
         con.executescript(CATALOG_VIEW)
         # What the catalog step reads of every row, without the details: the row digests in
         # exception_id order (the catalog's digest) and what it compares (covering).
@@ -461,6 +531,11 @@ class ActionStore:
         where a current row was last seen by this refresh (catalog_clock).
         """
         now = self.clock().isoformat()
+        from orchestration.publish import reporting_currency
+
+        # The currency of each row's amount_at_risk_reporting: the run's, as the warehouse gives it
+        # (fct_reconciliation_exceptions.reporting_currency); a caller that gives none gives today's.
+        today = reporting_currency()
         with self._connect() as con, self._writer_turn():
             con.execute("begin immediate")
             previous = {
@@ -476,7 +551,7 @@ class ActionStore:
                 # The warehouse may give the digest of what it found (the bridge: DuckDB's, over
                 # the same values), and only the id and digest of a row the store has as found.
                 content = e.get("content_digest")
-                values = None if content is not None else _catalog_values(e)
+                values = None if content is not None else _catalog_values(e, today)
                 content = content if content is not None else values_digest(values)
                 old = previous.get(e["exception_id"])
                 if old is not None and old[0] and old[1] == content and old[3] is not None:
@@ -487,15 +562,17 @@ class ActionStore:
                             f"exception {e['exception_id']} came without its values, but the catalog does not hold "
                             "it as found: the catalog changed since its digests were read; run again"
                         )
-                    values = _catalog_values(e)
+                    values = _catalog_values(e, today)
                 first_seen = old[2] if old is not None else now
-                row = [e["exception_id"], *values, first_seen, now, 1]
-                written.append([*row, content, values_digest(row)])
+                row = [e["exception_id"], *values[:-1], first_seen, now, 1, values[-1]]
+                written.append([*row, content, catalog_row_digest(row)])
             # One statement for the rows that changed (a whole catalog on the first run: at 1M
             # orders about 300,000 exceptions). The rows not found are retired after it.
             con.executemany(
                 """
-                    insert into exception_catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    insert into exception_catalog ("""
+                + ", ".join((*CATALOG_COLUMNS, "content_digest", "row_digest"))  # fixed names
+                + """) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     on conflict (exception_id) do update set
                         exception_type = excluded.exception_type, owner_team = excluded.owner_team,
                         severity = excluded.severity, sla_hours = excluded.sla_hours,
@@ -504,6 +581,7 @@ class ActionStore:
                         amount_at_risk = excluded.amount_at_risk,
                         amount_at_risk_reporting = excluded.amount_at_risk_reporting,
                         details = excluded.details, last_seen_at = excluded.last_seen_at, is_current = 1,
+                        reporting_currency = excluded.reporting_currency,
                         content_digest = excluded.content_digest, row_digest = excluded.row_digest
                     """,
                 written,
@@ -522,7 +600,7 @@ class ActionStore:
             con.executemany(
                 "update exception_catalog set row_digest = ? where exception_id = ?",
                 (
-                    [values_digest(tuple(row)), row[0]]
+                    [catalog_row_digest(row), row[0]]
                     for eid in stale
                     for row in con.execute(
                         f"select {columns} from exception_catalog where exception_id = ?", [eid]
@@ -629,7 +707,7 @@ class ActionStore:
                 con.execute(
                     "update exception_catalog set first_seen_at = ?, last_seen_at = ?, row_digest = ?"
                     " where exception_id = ?",
-                    [values["first_seen_at"], values["last_seen_at"], values_digest(list(values.values())),
+                    [values["first_seen_at"], values["last_seen_at"], catalog_row_digest(values.values()),
                      values["exception_id"]],
                 )  # fmt: skip
                 changed += 1
@@ -827,9 +905,14 @@ class ActionStore:
             return {pair for pair, word in self._link_words(con, reconciliation).items() if word["linked"]}
 
     def catalog_entry(self, exception_id: str) -> dict:
+        """An exception's catalog row as readers show it: its value at risk in the reporting
+        currency only when in today's (:func:`in_todays_currency`)."""
+        from orchestration.publish import reporting_currency
+
         with self._connect() as con:
             eid = self.resolve_id(exception_id, con)
-            return dict(con.execute("select * from catalog_entries where exception_id = ?", [eid]).fetchone())
+            row = dict(con.execute("select * from catalog_entries where exception_id = ?", [eid]).fetchone())
+        return in_todays_currency(row, reporting_currency())
 
     # -------------------------------------------------------------- rules
 
@@ -1295,7 +1378,11 @@ class ActionStore:
         overdue: bool = False,
         include_retired: bool = False,
     ) -> list[dict]:
-        """Current exceptions with their operator state, most urgent SLA first."""
+        """Current exceptions with their operator state, most urgent SLA first (values at risk in
+        the reporting currency only when in today's: :func:`in_todays_currency`)."""
+        from orchestration.publish import reporting_currency
+
+        today = reporting_currency()
         with self._connect() as con:
             where, params = [], []
             if not include_retired:
@@ -1309,7 +1396,7 @@ class ActionStore:
             ).fetchall()
             out = []
             for row in rows:
-                entry = dict(row)
+                entry = in_todays_currency(dict(row), today)
                 state = self._state(con, entry["exception_id"])
                 entry.update(
                     status=state.status,

@@ -37,6 +37,7 @@ from orchestration.actions import (
     check_run_store,
     store_path,
 )
+from orchestration.actions.store import in_todays_currency
 from orchestration.identity import DESK_LOGIN_PREFIX
 from orchestration.settings import PROJECT_DIR, serving_path
 from orchestration.warehouse import open_reader
@@ -140,8 +141,14 @@ class InboxQuery:
         )
 
 
-def _parsed(entry: dict) -> dict:
-    """A catalog row with what every inbox request needs parsed once: dates, amount, the listed fields."""
+def _parsed(entry: dict, today: str) -> dict:
+    """A catalog row with what every inbox request needs parsed once: dates, amount, the listed fields.
+
+    The amount sorted, filtered and summed is the value at risk in ``today``'s reporting currency
+    only (a row a run wrote in another, closed since, is shown by its own amount): before, such a
+    value was summed as today's."""
+    found_value = Decimal(entry["amount_at_risk_reporting"] or 0)
+    entry = in_todays_currency(entry, today)
     details = json.loads(entry["details"] or "{}")
     business = details.get("business_due_at") if isinstance(details, dict) else None
     return {
@@ -161,6 +168,8 @@ def _parsed(entry: dict) -> dict:
             # amount and currency (invoice lines whose header has not arrived: currency
             # unknown), or nothing (amount_out_of_range). Before, both showed 0.00.
             "amount_shown": _own_amount_shown(entry),
+            # What escalation asks of it: whether anything was at risk when found, in any currency.
+            "found_at_risk": found_value,
             "is_current": bool(entry["is_current"]),
         },
     }
@@ -311,7 +320,10 @@ class Desk:
             )
             reload = signature != self._folded.signature
             catalog = (
-                {r["exception_id"]: _parsed(dict(r)) for r in con.execute("select * from catalog_entries")}
+                {
+                    r["exception_id"]: _parsed(dict(r), self.reporting_currency)
+                    for r in con.execute("select * from catalog_entries")
+                }
                 if reload
                 else self._folded.catalog
             )
@@ -366,7 +378,7 @@ class Desk:
             row = cached[1]
             breached = not row["is_closed"] and row["sla_due_at"] < now
             row["is_breached"] = breached
-            escalates = breached and store.policy.escalates(state.severity, row["amount"])
+            escalates = breached and store.policy.escalates(state.severity, row["found_at_risk"])
             row["escalated_to"] = state.escalated_to or (escalate_to.get(state.severity) if escalates else None)
             # A closed exception's age stops at its closing, as fct_exception_current.age_hours does.
             until = datetime.fromisoformat(state.closed_at) if state.is_closed and state.closed_at else now

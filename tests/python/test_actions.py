@@ -594,3 +594,67 @@ def test_a_breach_with_nothing_at_risk_escalates_only_where_the_severity_says(tm
     # An operator may still escalate it by hand.
     store.act("escalate", void[:8], "alice", reason="needs_lead")
     assert store.state(void).escalated_to == "operations"
+
+
+def catalog_row(path: Path, eid: str) -> dict:
+    """A row of the catalog_entries view as the store holds it (what the desk and alerts read)."""
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    try:
+        return dict(con.execute("select * from catalog_entries where exception_id = ?", [eid]).fetchone())
+    finally:
+        con.close()
+
+
+def test_a_value_at_risk_is_shown_summed_and_converted_only_in_todays_reporting_currency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fct_exception_current's rule in the store: a run writes each row's value at risk with its
+    reporting currency (fct_reconciliation_exceptions.reporting_currency); with var
+    reporting_currency changed since, a row of a run that reported in another is not shown,
+    summed (desk, alerts) or taken as a rate (the approval threshold), but said so. Before, an
+    exception closed under USD showed its USD value as EUR."""
+    from orchestration import alerts, publish
+    from orchestration.desk import service
+
+    gbp = "e" * 32
+    path = tmp_path / "actions.sqlite"
+    usd_run = [*catalog(), finance_exception(gbp, "GBP", "1000.0000", "1256.5230")]
+    store = ActionStore(path, clock=Clock(T0))
+    store.refresh_catalog([{**e, "reporting_currency": "USD"} for e in usd_run])
+    store.refresh_catalog([{**e, "reporting_currency": "USD"} for e in usd_run if e["exception_id"] != MEDIA])
+    assert store.catalog_entry(MEDIA)["amount_at_risk_reporting"] == "80.00"  # closed, today's currency (USD)
+    assert store.catalog_entry(MEDIA)["reporting_value_basis"] == "in_reporting_currency"
+
+    monkeypatch.setattr(publish, "reporting_currency", lambda: "EUR")  # var reporting_currency: EUR
+    eur = ActionStore(path, clock=Clock(T0 + timedelta(days=30)))
+    entry = eur.catalog_entry(MEDIA)
+    assert entry["amount_at_risk_reporting"] is None and entry["reporting_value_basis"] == "other_reporting_currency"
+    assert (
+        "not in today's reporting currency (EUR): last found when runs reported in USD" in entry["reporting_value_note"]
+    )
+    listed = {e["exception_id"]: e for e in eur.list_exceptions(include_retired=True)}
+    assert {e["amount_at_risk_reporting"] for e in listed.values()} == {None}  # none is in EUR yet
+    # The desk sorts, filters and sums nothing of them, and shows each one's own amount instead.
+    parsed = service._parsed(catalog_row(path, MEDIA), "EUR")["row"]
+    assert parsed["amount"] == 0 and parsed["amount_shown"] == "80.00 USD" and parsed["found_at_risk"] == 80
+    # Alerts neither: FIN is past its SLA, with a value of a USD run.
+    [breach] = [e for e in alerts.exception_events(eur) if e.kind == "sla_breached" and FIN[:8] in e.line]
+    assert "value at risk not in today's reporting currency (EUR)" in breach.line and breach.weight == 0
+    digest = {e.team: e.line for e in alerts.digest_events("2026-12-02", eur)}
+    assert "0.00 at risk (2 with a value not in today's reporting currency, EUR, not summed)" in digest["finance"]
+    # The threshold (500 EUR): GBP to EUR at the seed's rate, not at the USD run's ratio (1.2565).
+    raw = catalog_row(path, gbp)
+    assert eur.policy.reporting_currency == "EUR" and raw["reporting_currency"] == "USD"
+    on = (T0 + timedelta(days=30)).date()
+    rate = eur.policy.fx_rate("GBP", on)
+    assert rate is not None and abs(rate - Decimal("1.2565")) > Decimal("0.01")
+    assert eur.policy.in_reporting_currency(Decimal(100), raw, on) == Decimal(100) * rate
+    # The next run, in EUR: what it finds is in EUR again; the one closed under USD stays unshown.
+    eur.refresh_catalog(
+        [{**e, "amount_at_risk_reporting": "1107.69", "reporting_currency": "EUR"} for e in catalog()[:1]]
+    )
+    assert eur.catalog_entry(FIN)["amount_at_risk_reporting"] == "1107.69"
+    assert eur.catalog_entry(MEDIA)["amount_at_risk_reporting"] is None
+    assert eur.catalog_entry(gbp)["reporting_value_basis"] == "other_reporting_currency"  # closed by this run
+    assert eur.verify() == []

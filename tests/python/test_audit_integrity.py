@@ -873,6 +873,11 @@ def _recompute_digest(path: Path) -> None:
         (f"update exception_catalog set details = '{{\"domain\": \"leads\"}}' where exception_id = '{FIN}'; recompute",
          ["is not the one the publication", "anchored (3 rows, digest"]),
         ("delete from catalog_digest", ["has no recorded digest, but the publication"]),
+        # The currency of a value at risk: a closed exception's value passed off as today's, or hidden.
+        (f"update exception_catalog set reporting_currency = 'EUR' where exception_id = '{RETIRED}'",
+         ["its 3 rows do not match", f"rows changed since the run wrote them: {RETIRED[:8]}"]),
+        (f"update exception_catalog set reporting_currency = null where exception_id = '{FIN}'",
+         ["its 3 rows do not match", f"rows changed since the run wrote them: {FIN[:8]}"]),
     ],
 )  # fmt: skip
 def test_audit_verify_finds_the_catalog_edited(
@@ -1031,3 +1036,64 @@ def test_only_a_homes_first_run_makes_the_store(recon_home: Path, tmp_path: Path
         assert not elsewhere.parent.exists()
     finally:
         con.close()
+
+
+# The catalog_entries view of the release before reporting_currency was kept.
+VIEW_BEFORE_CURRENCY = """
+create view catalog_entries as
+select
+    exception_id, exception_type, owner_team, severity, sla_hours, record_entity, record_id, client_name,
+    currency, amount_at_risk, amount_at_risk_reporting, details, first_seen_at,
+    case when is_current = 1 then coalesce((select as_of from catalog_clock where id = 1), last_seen_at)
+        else last_seen_at end as last_seen_at,
+    is_current
+from exception_catalog;
+"""
+
+
+def _as_the_release_before_left_it(path: Path) -> None:
+    """The store as a release without exception_catalog.reporting_currency wrote it: no column,
+    the older view, row and content digests without it, and the catalog's digest over them."""
+    from orchestration.actions import store as store_module
+
+    con = sqlite3.connect(path)
+    con.execute("drop view catalog_entries")
+    con.execute("alter table exception_catalog drop column reporting_currency")
+    con.execute(VIEW_BEFORE_CURRENCY)
+    columns = ", ".join(store_module.CATALOG_COLUMNS_BEFORE_CURRENCY)
+    for row in con.execute(f"select {columns} from exception_catalog").fetchall():
+        con.execute(
+            "update exception_catalog set row_digest = ?, content_digest = ? where exception_id = ?",
+            [store_module.values_digest(row), store_module.values_digest(row[1:12]), row[0]],
+        )
+    con.commit()
+    con.close()
+    con = sqlite3.connect(path)
+    digest, rows = store_module.stored_catalog_digest(con)
+    con.execute("update catalog_digest set digest = ?, catalog_rows = ?", [digest, rows])
+    con.commit()
+    con.close()
+
+
+def test_a_store_written_before_the_reporting_currency_verifies_and_says_it_is_not_recorded(
+    recon_home: Path, home_store: ActionStore, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home_store.refresh_catalog([*CATALOG, {**CATALOG[1], "exception_id": RETIRED}])
+    home_store.refresh_catalog(CATALOG)
+    _as_the_release_before_left_it(home_store.path)
+    _publish_catalog(recon_home, home_store, "run-0001", CATALOG)
+    # Read-only, before this release opened it: clean (no "no such column").
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    store = ActionStore(home_store.path, clock=home_store.clock)  # migrated: the column, the view
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    for eid in (FIN, RETIRED):  # no currency recorded: not shown as today's, and said so
+        entry = store.catalog_entry(eid)
+        assert entry["amount_at_risk_reporting"] is None and entry["reporting_value_basis"] == "currency_not_recorded"
+    assert cli.main(["exceptions", "show", RETIRED[:8]]) == 0
+    assert "written before it kept the currency" in capsys.readouterr().out
+    # The next run writes every row it finds again, with its currency; the closed one keeps none.
+    store.refresh_catalog(CATALOG)
+    _publish_catalog(recon_home, store, "run-0002", CATALOG)
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
+    assert store.catalog_entry(FIN)["amount_at_risk_reporting"] == "1128.1300"
+    assert store.catalog_entry(RETIRED)["reporting_value_basis"] == "currency_not_recorded"

@@ -464,6 +464,33 @@ def test_exceptions_show_prints_money_with_the_currency_places_not_as_floats(
     assert '"booked": 10000.0' in out and '"amount_at_risk": "10000.0000"' in out  # JSON as stored
 
 
+def test_show_and_list_print_a_value_at_risk_only_in_todays_reporting_currency(
+    listed: ActionStore, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run under reporting_currency USD found b (5.50 USD), the next one no longer: b closed. Var
+    # reporting_currency is then EUR. Before, show printed -5.50 as b's value at risk in EUR.
+    import json
+
+    from orchestration import publish
+
+    only_a = [{"exception_id": "a" * 32, "exception_type": "unbilled_order", "owner_team": "finance",
+               "severity": "manual_review", "sla_hours": 72, "record_id": RECORD,
+               "amount_at_risk_reporting": "1200", "reporting_currency": "USD"}]  # fmt: skip
+    listed.refresh_catalog(only_a)
+    code, out, err = _run(capsys, "exceptions", "show", "b" * 8)
+    assert code == 0 and "  amount_at_risk_reporting   -5.50\n" in out, out  # today's currency (USD): shown
+    monkeypatch.setattr(publish, "reporting_currency", lambda: "EUR")
+    code, out, err = _run(capsys, "exceptions", "show", "b" * 8)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("  amount_at_risk_reporting"))
+    assert "-5.50" not in line and "not in today's reporting currency (EUR)" in line and "in USD" in line, line
+    code, out, err = _run(capsys, "exceptions", "list", "--all")
+    assert code == 0 and "1,200.00" not in out and "5.50" not in out, out
+    code, out, err = _run(capsys, "exceptions", "show", "b" * 8, "--json")
+    shown = json.loads(out)["exception"]
+    assert shown["amount_at_risk_reporting"] is None and shown["reporting_value_basis"] == "other_reporting_currency"
+
+
 def test_exceptions_show_names_records_clients_and_currencies_as_an_operator_reads_them(
     listed: ActionStore, capsys: pytest.CaptureFixture
 ) -> None:
