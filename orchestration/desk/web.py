@@ -329,7 +329,9 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
                 r["claimed_by"],
                 r["client_name"],
                 r["record_id"],
-                r["amount"],
+                # Empty where the row has no value in today's reporting currency (none, or a run's
+                # in another: the inbox shows its own amount), not 0: a spreadsheet would sum it.
+                r["amount"] if r["amount_shown"] is None else "",
                 desk.reporting_currency,
                 r["age_days"],
                 r["sla_due_at"].isoformat(),
