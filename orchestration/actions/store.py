@@ -1519,7 +1519,7 @@ def check_catalog(
         con.execute("begin")  # one snapshot: the catalog and its digest as one run's commit left them
         tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
         if "exception_catalog" not in tables:
-            return [], False
+            return [], False, False
         recorded = (
             con.execute("select digest, catalog_rows, written_at from catalog_digest where id = 1").fetchone()
             if "catalog_digest" in tables

@@ -162,7 +162,7 @@ def _parsed(entry: dict, today: str) -> dict:
             "client_name": entry["client_name"] or "",
             "record_id": entry["record_id"] or "",
             "currency": entry["currency"],
-            # The reporting amount (sorting, filters, totals, escalation) ...
+            # The reporting amount, in today's reporting currency (sorting, filters, totals) ...
             "amount": Decimal(entry["amount_at_risk_reporting"] or 0),
             # ... and, where there is none, what the inbox shows instead: the exception's own
             # amount and currency (invoice lines whose header has not arrived: currency

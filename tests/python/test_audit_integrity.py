@@ -1097,3 +1097,15 @@ def test_a_store_written_before_the_reporting_currency_verifies_and_says_it_is_n
     assert cli.main(["audit", "verify"]) == 0, capsys.readouterr().out
     assert store.catalog_entry(FIN)["amount_at_risk_reporting"] == "1128.1300"
     assert store.catalog_entry(RETIRED)["reporting_value_basis"] == "currency_not_recorded"
+
+
+def test_audit_verify_of_a_store_with_no_catalog_table_is_no_traceback(home_store: ActionStore, capsys) -> None:
+    # check_catalog gave two values where three are read: `recon audit verify` stopped with a
+    # ValueError on a store whose actions table has no catalog beside it.
+    con = sqlite3.connect(home_store.path)
+    con.execute("drop view catalog_entries")
+    con.execute("drop table exception_catalog")
+    con.commit()
+    con.close()
+    assert actions.check_catalog(home_store.path, None, "the publication") == ([], False, False)
+    assert cli.main(["audit", "verify"]) == 0, capsys.readouterr()
