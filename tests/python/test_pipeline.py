@@ -250,7 +250,25 @@ def test_the_catalog_step_writes_only_the_exceptions_a_build_changed(
     assert after[gone][0] == (clock[0] - timedelta(days=1)).isoformat()  # last seen the night before
     ro = sqlite3.connect(store.path)
     assert store.recorded_catalog_digest()["digest"] == catalog_digest(ro)[0]
+    # Each row carries the reporting currency the build converted its value at risk to; a build
+    # in another (var reporting_currency changed) rewrites every row it finds, with that one,
+    # and leaves the closed one with its own.
+    from orchestration.publish import reporting_currency
+
+    currencies = dict(ro.execute("select exception_id, reporting_currency from exception_catalog").fetchall())
+    assert set(currencies.values()) == {reporting_currency()}, set(currencies.values())
     ro.close()
+    con = duckdb.connect(str(warehouse))
+    con.execute("update marts.fct_reconciliation_exceptions set reporting_currency = 'JPY'")
+    con.close()
+    clock[0] += timedelta(days=1)
+    catalog_from_warehouse(warehouse, store)
+    ro = sqlite3.connect(store.path)
+    currencies = dict(ro.execute("select exception_id, reporting_currency from exception_catalog").fetchall())
+    assert store.recorded_catalog_digest()["digest"] == catalog_digest(ro)[0]
+    ro.close()
+    assert currencies.pop(gone) == reporting_currency() and set(currencies.values()) == {"JPY"}
+    assert store.catalog_entry(changed)["reporting_value_basis"] == "other_reporting_currency"  # today's is not JPY
 
 
 def test_second_run_without_new_files_changes_no_raw_counts(pipeline_home: Path, first_run: dict) -> None:
