@@ -4,62 +4,32 @@
 -- in raw, which is append-only, and 999,999,999,999 USD converted into JPY overflows the
 -- models. One row per record, with the last such row (its file and row number); the rows stay
 -- loaded and counted. int_amounts_out_of_range raises each as amount_out_of_range.
+{#- Each source holding an amount with its currency on the row: staging model, raw schema and
+    table, key column, and the date its exception ages from. #}
+{%- set sources = [
+    ('stg_crm__orders', 'raw_crm', 'crm__orders', 'order_id', 'service_start_date'),
+    ('stg_billing__invoices', 'raw_billing', 'billing__invoices', 'invoice_id', 'issue_date'),
+    ('stg_billing__credit_notes', 'raw_billing', 'billing__credit_notes', 'credit_note_id', 'issue_date'),
+] %}
 with
 
-orders as (
-    select
-        'stg_crm__orders' as record_entity,
-        raw_rows.order_id as record_id,
-        raw_rows.client_name,
-        raw_rows.currency,
-        raw_rows.service_start_date as business_date,
-        raw_rows._batch_id as batch_id,
-        raw_rows._source_file as source_file,
-        raw_rows._row_number as source_row_number,
-        raw_rows._ingested_at as ingested_at
-    from ({{ current_raw_rows('raw_crm', 'crm__orders') }}) as raw_rows
-    where raw_rows.order_id is not null
-        and {{ recon_row_past_amount_range('crm__orders') }}
-),
-
-invoices as (
-    select
-        'stg_billing__invoices' as record_entity,
-        raw_rows.invoice_id as record_id,
-        raw_rows.client_name,
-        raw_rows.currency,
-        raw_rows.issue_date as business_date,
-        raw_rows._batch_id as batch_id,
-        raw_rows._source_file as source_file,
-        raw_rows._row_number as source_row_number,
-        raw_rows._ingested_at as ingested_at
-    from ({{ current_raw_rows('raw_billing', 'billing__invoices') }}) as raw_rows
-    where raw_rows.invoice_id is not null
-        and {{ recon_row_past_amount_range('billing__invoices') }}
-),
-
-credit_notes as (
-    select
-        'stg_billing__credit_notes' as record_entity,
-        raw_rows.credit_note_id as record_id,
-        raw_rows.client_name,
-        raw_rows.currency,
-        raw_rows.issue_date as business_date,
-        raw_rows._batch_id as batch_id,
-        raw_rows._source_file as source_file,
-        raw_rows._row_number as source_row_number,
-        raw_rows._ingested_at as ingested_at
-    from ({{ current_raw_rows('raw_billing', 'billing__credit_notes') }}) as raw_rows
-    where raw_rows.credit_note_id is not null
-        and {{ recon_row_past_amount_range('billing__credit_notes') }}
-),
-
 rows_past_range as (
-    select * from orders
-    union all
-    select * from invoices
-    union all
-    select * from credit_notes
+    {%- for record_entity, schema, table, key, business_date in sources %}
+    select
+        '{{ record_entity }}' as record_entity,
+        raw_rows.{{ key }} as record_id,
+        raw_rows.client_name,
+        raw_rows.currency,
+        raw_rows.{{ business_date }} as business_date,
+        raw_rows._batch_id as batch_id,
+        raw_rows._source_file as source_file,
+        raw_rows._row_number as source_row_number,
+        raw_rows._ingested_at as ingested_at
+    from ({{ current_raw_rows(schema, table) }}) as raw_rows
+    where raw_rows.{{ key }} is not null
+        and {{ recon_row_past_amount_range(table) }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
 ),
 
 records as (
