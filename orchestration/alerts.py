@@ -10,6 +10,7 @@ event                     when                                          key
 ``escalated``             an operator escalated an exception            the action id
 ``run_failed``            a run failed (not by a gate)                  run id
 ``run_failed``            a run refused by a lock held too long         the holder: host, pid, since
+``run_failed``            a Dagster run refused by a lock held (busy)   the holder: host, pid, since
 ``run_blocked``           a blocking quality gate stopped a run         run id
 ``source_stale``          a source's newest file is older than allowed  check + the newest file's load time
 ``match_rate_drop``       a match rate fell below its baseline          reconciliation + day
@@ -636,11 +637,13 @@ def last_run() -> dict | None:
 def after_run(run_id: str, succeeded: bool, error: str | None = None) -> dict:
     """Everything a finished run may have to tell: its own events, and the exceptions it left past SLA.
 
-    A run refused because the warehouse lock was held too long was recorded and alerted where it
-    was refused, once per holder (orchestration/defs/resources.py): not again for each run."""
-    from orchestration.lock import HELD_MARK
+    A run refused because another process holds the warehouse lock (busy, or too long) was
+    alerted where it was refused, once per holder (orchestration/defs/resources.py): not again
+    for each run, and not recorded as this home's last run (the holder's own end is, or the
+    refusal by a holder held too long, recorded there)."""
+    from orchestration.lock import BUSY_MARK, HELD_MARK
 
-    lock_held = not succeeded and HELD_MARK in (error or "")
+    lock_held = not succeeded and (HELD_MARK in (error or "") or BUSY_MARK in (error or ""))
     try:
         if not lock_held:
             record_last_run(run_id, succeeded, error)
@@ -725,6 +728,29 @@ def after_lock_held(reason: str, holder: dict, held_seconds: float, limit_second
     if not config.routes:
         return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
     return dispatch([lock_held_event(reason, holder)], config)
+
+
+def lock_busy_event(reason: str, holder: dict | None, now: datetime | None = None) -> Event:
+    """A Dagster run (schedule, sensor, UI) refused because another process holds the warehouse
+    lock, within RECON_LOCK_MAX_HOLD_SECONDS: once per holder (host, pid and since), however many
+    runs it refuses; by the reason and day when the lock file named no holder."""
+    if holder:
+        key = f"lock_busy:{holder.get('host') or '?'}:{holder.get('pid')}:{holder.get('since')}"
+    else:
+        now = now or datetime.now(UTC)
+        key = f"lock_busy:{hashlib.sha256(reason.strip().encode()).hexdigest()[:12]}:{now.date().isoformat()}"
+    return Event("run_failed", key, None, "A run was refused: another process holds the warehouse",
+                 f"Dagster run refused: {reason.strip()}"[:900])  # fmt: skip
+
+
+def after_lock_busy(reason: str, holder: dict | None) -> dict:
+    """A Dagster run refused by a holder of the warehouse lock within its time: sent as run_failed
+    once per holder, not recorded (the holder's own end is what `recon status` reports, as for a
+    `recon run` refused this way)."""
+    config = load_config()
+    if not config.routes:
+        return {"events": 0, "sent": 0, "already_sent": 0, "failed": 0, "messages": 0, "errors": []}
+    return dispatch([lock_busy_event(reason, holder)], config)
 
 
 def send_digests(day: str | None = None) -> dict:

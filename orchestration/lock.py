@@ -55,7 +55,12 @@ last_takeover: dict | None = None
 
 
 class WarehouseBusy(RuntimeError):
-    """Another run holds the warehouse."""
+    """Another run holds the warehouse. ``record`` is the holder's lock record without its token,
+    when the lock file had a readable one (a Dagster run alerts once per holder by it)."""
+
+    def __init__(self, message: str, record: dict | None = None):
+        super().__init__(message)
+        self.record = record
 
 
 class WarehouseHeldTooLong(WarehouseBusy):
@@ -65,9 +70,10 @@ class WarehouseHeldTooLong(WarehouseBusy):
     say how long it has held the lock and how long it may.
     """
 
+    record: dict
+
     def __init__(self, message: str, record: dict, held_seconds: float, limit_seconds: float):
-        super().__init__(message)
-        self.record = record
+        super().__init__(message, record)
         self.held_seconds = held_seconds
         self.limit_seconds = limit_seconds
 
@@ -82,6 +88,7 @@ class WarehouseHeldTooLong(WarehouseBusy):
 
 MAX_HOLD_ENV = "RECON_LOCK_MAX_HOLD_SECONDS"
 HELD_MARK = "has held the warehouse lock since"  # in every WarehouseHeldTooLong message
+BUSY_MARK = "the warehouse is held by another process"  # in every refusal by a holder within its time
 # Two hours: the longest whole runs measured on the reference machine (2 cores) are 6-7 min
 # at 1M orders and 9 min at 200k under heavy load; the stages of a 10M run took 70 min on a
 # contended machine (docs/benchmarks.md). Raise it for homes whose runs take over an hour.
@@ -156,15 +163,25 @@ def held_too_long_message(record: dict, held: float, limit: float, refused: str)
     )
 
 
-def _describe_holder(text: str) -> str:
-    """Who holds the lock, as a person reads it: holder, pid, since (never its token)."""
+def _describe_holder(text: str, now: datetime | None = None) -> tuple[str, dict | None]:
+    """Who holds the lock, as a person reads it: holder and its Dagster run, pid, host when not
+    this one, since when and how long that is; and its record without the token, if readable."""
     try:
         record = json.loads(text)
     except ValueError:
         record = None
     if not isinstance(record, dict):
-        return text.strip()[:200] or "unknown holder"
-    return f"{record.get('holder', 'unknown holder')}, pid {record.get('pid', '?')}, since {record.get('since', '?')}"
+        return text.strip()[:200] or "unknown holder", None
+    record = {k: v for k, v in record.items() if k != "token"}
+    host = record.get("host")
+    where = f" on host {host}" if host and host != socket.gethostname() else ""
+    since = record.get("since", "?")
+    try:
+        held = ((now or datetime.now(UTC)) - datetime.fromisoformat(str(since))).total_seconds()
+        since = f"{since} ({span(max(held, 0))})"
+    except (TypeError, ValueError):  # naive or unreadable: as written
+        pass
+    return f"{describe_run(record)}, pid {record.get('pid', '?')}{where}, since {since}", record
 
 
 def lock_path() -> Path:
@@ -210,10 +227,11 @@ def warehouse_lock(holder: str, wait_seconds: float | None = None) -> Iterator[N
                         raise WarehouseHeldTooLong(
                             held_too_long_message(record, held, limit, holder), record, held, limit
                         ) from None
+                    who, record = _describe_holder(text)
                     raise WarehouseBusy(
-                        f"the warehouse is held by another process ({_describe_holder(text)});"
-                        f" {holder} did not start. Wait for it to finish (runs: see `make dev` → Runs), or set"
-                        " RECON_LOCK_WAIT_SECONDS to queue behind it."
+                        f"{BUSY_MARK} ({who}); {holder} did not start. Wait for it to finish (runs: see"
+                        " `make dev` → Runs), or set RECON_LOCK_WAIT_SECONDS to queue behind it.",
+                        record,
                     ) from None
                 time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         fh.seek(0)

@@ -345,13 +345,17 @@ def check_run_settings(rewind_clock: bool = False) -> None:
 def record_refusal(exc: BaseException) -> None:
     """A run refused before it started: in last_run.json for `recon status`, and alerted as
     run_failed (once per reason and day; a lock held too long, once per holder); never raises
-    (the refusal itself is what the caller reports)."""
+    (the refusal itself is what the caller reports). A lock held within its time (a Dagster run
+    refused busy: `recon run` reports that to its caller only) is alerted once per holder and
+    not recorded."""
     from orchestration import alerts
-    from orchestration.lock import WarehouseHeldTooLong
+    from orchestration.lock import WarehouseBusy, WarehouseHeldTooLong
 
     try:
         if isinstance(exc, WarehouseHeldTooLong):
             summary = alerts.after_lock_held(str(exc), exc.record, exc.held_seconds, exc.limit_seconds)
+        elif isinstance(exc, WarehouseBusy):
+            summary = alerts.after_lock_busy(str(exc), exc.record)
         else:
             summary = alerts.after_refusal(str(exc))
     except Exception as problem:  # an alert problem is reported, never instead of the refusal

@@ -72,9 +72,11 @@ class WarehouseWriter(dg.ConfigurableResource):
                 held.enter_context(
                     warehouse_lock(f"dagster run {context.run.run_id if context.run else None}", self.wait_seconds)
                 )
-            except lock.WarehouseHeldTooLong as exc:
-                # Maybe hung (orchestration/lock.py): recorded and alerted once per holder, like `recon
-                # run`; the failure carries the holder and what to do to the failure sensor.
+            except lock.WarehouseBusy as exc:
+                # Held too long (maybe hung: orchestration/lock.py), recorded and alerted once per holder,
+                # like `recon run`; held within its time (a `recon run`, a command), alerted once per
+                # holder. The failure carries the holder and what to do to the failure sensor, which
+                # sends nothing more for it.
                 from orchestration.pipeline import record_refusal
 
                 record_refusal(exc)

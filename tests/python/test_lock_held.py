@@ -1,9 +1,11 @@
 """A run refused by a holder of the warehouse lock that may be hung.
 
-A refusal because another run holds the lock is neither recorded nor alerted: that run
-reports its own end. A run that hung holding it (a dbt process stuck on a lock, a stalled
-mount, a paused VM) never ends, so past RECON_LOCK_MAX_HOLD_SECONDS the refused run says
-who holds it and what to do, records it for `recon status` and alerts once per holder.
+A `recon run` refused because another run holds the lock is neither recorded nor alerted:
+that run reports its own end (a Dagster run refused so says who holds the lock and is
+alerted once per holder: the schedule's or sensor's run is lost). A run that hung holding
+it (a dbt process stuck on a lock, a stalled mount, a paused VM) never ends, so past
+RECON_LOCK_MAX_HOLD_SECONDS the refused run says who holds it and what to do, records it
+for `recon status` and alerts once per holder.
 The holder here is a real process (``sleep``) holding a real flock on the lock file, with
 the record lock.py writes; nothing runs a pipeline.
 """
@@ -205,3 +207,61 @@ def test_a_refused_run_records_and_alerts_once_per_holder_and_status_says_what_t
     again = holders(timedelta(hours=2, minutes=10))
     assert pipeline.run_pipeline() is False
     assert len(received) == 2 and str(again.pid) in received[1]["keys"][0]
+
+
+def test_a_daemon_run_refused_busy_names_the_holder_and_alerts_once_per_holder(
+    recon_home: Path,
+    holders,
+    webhook,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A run the schedule, a sensor or the UI starts while `recon run` (or a command) holds the
+    # warehouse within its time: it failed with Dagster's "An exception was thrown during
+    # execution.", the failure sensor sent that for every such run and recorded it as the home's
+    # last run. Now the failure names the holder and since when, and is alerted once per holder.
+    from orchestration.definitions import defs
+
+    url, received, _ = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(write_config(tmp_path / "alerts.yml", 25, url)))
+    alerts.record_last_run("run-ok-1", True, now=datetime(2026, 6, 1, tzinfo=UTC))
+    sensor = defs.resolve_sensor_def("alert_after_failure")
+    working = holders(timedelta(minutes=20))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("recon_job").execute_in_process(instance=instance, raise_on_error=False)
+        (failure,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        run = instance.get_run_by_id(result.run_id)
+        sensor(
+            dg.build_run_status_sensor_context(
+                sensor_name=sensor.name, dagster_instance=instance, dagster_run=run, dagster_event=failure.dagster_event
+            )
+        )
+    assert not result.success
+    [message] = received
+    assert message["event"] == "run_failed"
+    assert message["keys"] == [f"lock_busy:{socket.gethostname()}:{working.pid}:{working.since}"]
+    text = message["text"]
+    assert "An exception was thrown" not in text and lock.BUSY_MARK in text, text
+    assert f"recon run (Dagster run 5e1f0c2a-run), pid {working.pid}, since {working.since} (20 min)" in text
+    assert f"dagster run {result.run_id} did not start" in text
+    assert json.loads((recon_home / "last_run.json").read_text())["run_id"] == "run-ok-1"  # not recorded
+
+    def refused() -> str:
+        """A daemon run refused when it starts, its failure as the sensor reads it (above)."""
+        with pytest.raises(dg.Failure) as caught:
+            with WarehouseWriter().yield_for_execution(dg.build_init_resource_context()):
+                pass
+        assert caught.value.description.startswith(REFUSED) and not caught.value.allow_retries
+        alerts.after_run("d43m0n-run", False, caught.value.description)
+        return caught.value.description
+
+    # More runs refused by the same holder: not alerted again, the last run still untouched.
+    refused()
+    assert len(received) == 1
+    assert json.loads((recon_home / "last_run.json").read_text())["run_id"] == "run-ok-1"
+    # Another holder: alerted.
+    working.stop()
+    other = holders(timedelta(minutes=5), name="recon trace 3f2a")
+    assert f"recon trace 3f2a (Dagster run 5e1f0c2a-run), pid {other.pid}" in refused()
+    assert len(received) == 2 and f":{other.pid}:" in received[1]["keys"][0]
