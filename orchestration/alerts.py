@@ -260,7 +260,8 @@ def run_events(run_id: str, succeeded: bool, error: str | None = None, now: date
                          f"run {run_id[:8]}: {names}. {blocking[0].get('description', '')}"[:600]))  # fmt: skip
     elif not succeeded:
         out.append(Event("run_failed", f"run_failed:{run_id}", None, "A run failed",
-                         f"run {run_id[:8]}: {(error or 'see the Dagster run log').strip()}"[:600]))  # fmt: skip
+                         # 900: a run Dagster stopped for its runtime says what to do (lock.runtime_exceeded_message)
+                         f"run {run_id[:8]}: {(error or 'see the Dagster run log').strip()}"[:900]))  # fmt: skip
     for check in checks:
         if check.get("passed"):
             continue

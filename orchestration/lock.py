@@ -28,6 +28,9 @@ paused VM) is never taken over: only a person can tell it from a slow run. A run
 while the holder has held the lock longer than ``RECON_LOCK_MAX_HOLD_SECONDS`` (default 2
 hours) is refused with ``WarehouseHeldTooLong``, whose message names the holder (pid, host,
 run id, since when) and what to do; the run records and alerts it (orchestration/pipeline.py).
+A run Dagster launched gets the same limit as its ``dagster/max_runtime``: the daemon's run
+monitoring stops it past that (orchestration/defs/resources.py), since the runs queued behind
+it would never reach the lock.
 """
 
 from __future__ import annotations
@@ -163,6 +166,29 @@ def held_too_long_message(record: dict, held: float, limit: float, refused: str)
     )
 
 
+def runtime_exceeded_message(run_id: str, limit: float) -> str:
+    """A Dagster run that Dagster's run monitoring stopped and failed past its ``dagster/max_runtime``
+    (RECON_LOCK_MAX_HOLD_SECONDS: orchestration/defs/resources.py): what happened, whether its
+    process still holds the warehouse, and what to do."""
+    holder = current_holder()
+    if holder and holder.get("run_id") == run_id:
+        pid = holder.get("pid")
+        where = f" on host {holder.get('host')}" if holder.get("host") not in (None, socket.gethostname()) else ""
+        process = (
+            f"Its process (pid {pid}{where}) still holds the warehouse lock, and runs are refused until it ends: if "
+            f"it is stuck, `kill {pid}` (`kill -9 {pid}` if it does not end); the next run cleans up what it left"
+        )
+    else:
+        process = "It no longer holds the warehouse lock: the next run goes ahead"
+    return (
+        f"ran longer than {span(limit)} ({MAX_HOLD_ENV}): Dagster's run monitoring stopped it and marked it failed, "
+        f"so the runs queued behind it start. It may have hung (a dbt process stuck on a lock, a stalled mount, a "
+        f"paused VM) or been slow. {process}. To do: see the step it stopped in (Runs page; dbt's log under "
+        f"{recon_home() / 'dbt-runs'}); if runs of this home take that long, raise {MAX_HOLD_ENV} where "
+        "`recon dev` (the daemon) starts."
+    )
+
+
 def _describe_holder(text: str, now: datetime | None = None) -> tuple[str, dict | None]:
     """Who holds the lock, as a person reads it: holder and its Dagster run, pid, host when not
     this one, since when and how long that is; and its record without the token, if readable."""
@@ -268,6 +294,11 @@ def warehouse_lock(holder: str, wait_seconds: float | None = None) -> Iterator[N
             fcntl.flock(fh, fcntl.LOCK_UN)
     finally:
         fh.close()
+
+
+def holding() -> bool:
+    """Whether this process holds the warehouse lock (a `recon run` around its in-process run)."""
+    return bool(_held.get(str(lock_path())))
 
 
 def record_run(run_id: str) -> None:

@@ -81,6 +81,11 @@ def pin_environment() -> None:
 # The Dagster instance config recon manages under DAGSTER_HOME (rewritten if it differs).
 # Runs from the UI, the schedule and the sensor queue one at a time (one warehouse
 # writer); a run whose process dies is retried, a failed step (a failed test) is not.
+# Run monitoring fails a run past its dagster/max_runtime tag, which the warehouse writer
+# sets to RECON_LOCK_MAX_HOLD_SECONDS on the runs Dagster launches (orchestration/defs/
+# resources.py; the tag, not max_runtime_seconds here, so this text stays the same whatever
+# the environment), and a run that has not started after 15 minutes (definitions load in
+# 10-100 s on a loaded 2-core machine, a dbt parse included): either would hold the queue.
 # Events go to Dagster's usual SQLite files under DAGSTER_HOME through a storage that
 # keeps its databases open (orchestration/event_log_storage.py).
 DAGSTER_YAML = """\
@@ -92,6 +97,9 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 1
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 900
 run_retries:
   enabled: true
   max_retries: 2

@@ -6,9 +6,11 @@ Each event has an idempotency key (orchestration/alerts.py), so whichever looks 
 sends it and the other finds it sent.
 """
 
+import re
+
 import dagster as dg
 
-from orchestration import alerts
+from orchestration import alerts, lock
 from orchestration.defs.automation import recon_job, reprocess_landing_job, reprocessed_landing_files
 from orchestration.defs.resources import REFUSED
 
@@ -52,6 +54,9 @@ def _error(context: dg.RunFailureSensorContext) -> str | None:
     refused = refusal_reason(getattr(context.failure_event, "event_specific_data", None))
     if refused:
         return refused
+    limit = runtime_limit_exceeded(context.instance, context.dagster_run.run_id, error)
+    if limit is not None:
+        return lock.runtime_exceeded_message(context.dagster_run.run_id, limit)
     if not reprocessed_landing_files(context.dagster_run):
         return error
     for step in context.get_step_failure_events():
@@ -59,6 +64,24 @@ def _error(context: dg.RunFailureSensorContext) -> str | None:
         if reason:
             return f"{reason} ({error})" if error else reason
     return error
+
+
+# Dagster's run monitoring says, for a run past its dagster/max_runtime (dagster/_daemon/monitoring/
+# run_monitoring.py): "Canceling due to exceeding maximum runtime of N seconds.", then fails it with
+# "Exceeded maximum runtime of N seconds." or, when it could not stop the run's process, "This job is
+# being forcibly marked as failed. ...".
+RUNTIME_EXCEEDED = re.compile(r"\bmaximum runtime of (\d+) seconds")
+
+
+def runtime_limit_exceeded(instance: dg.DagsterInstance, run_id: str, error: str | None) -> int | None:
+    """The limit in seconds, when Dagster's run monitoring failed the run for running longer."""
+    found = RUNTIME_EXCEEDED.search(error or "")
+    if found is None:
+        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_CANCELING):
+            found = RUNTIME_EXCEEDED.search(entry.message or "")
+            if found:
+                break
+    return int(found.group(1)) if found else None
 
 
 def refusal_reason(failure_data) -> str | None:
@@ -82,15 +105,20 @@ def _failed_asset_job_reprocessing(run: dg.DagsterRun) -> bool:
 
 @dg.run_failure_sensor(
     # Every job of the code location, since Dagster's own asset job cannot be named in
-    # monitored_jobs; any run that is not a reprocessing is skipped, and alert_after_failure keeps
-    # its jobs filtered in storage.
+    # monitored_jobs; any run that is not a reprocessing or stopped for its runtime is skipped, and
+    # alert_after_failure keeps its jobs filtered in storage.
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="After a failed reprocessing of landing files from the UI (a materialization or asset backfill of "
-    "raw_ingestion/landing_files partitions, run as __ASSET_JOB): what failed, to config/alerts.yml.",
+    "raw_ingestion/landing_files partitions, run as __ASSET_JOB), or a run of another job than recon_job's that "
+    "Dagster's run monitoring stopped past RECON_LOCK_MAX_HOLD_SECONDS: what failed, to config/alerts.yml.",
 )
 def alert_after_failed_ui_reprocessing(context: dg.RunFailureSensorContext) -> dg.SkipReason | None:
     run = context.dagster_run
-    if not _failed_asset_job_reprocessing(run):
+    watched = run.job_name in (recon_job.name, reprocess_landing_job.name)  # alert_after_failure's
+    error = context.failure_event.message if context.failure_event else None
+    if watched or not (
+        _failed_asset_job_reprocessing(run) or runtime_limit_exceeded(context.instance, run.run_id, error) is not None
+    ):
         return dg.SkipReason(f"run {run.run_id} ({run.job_name}) is not a reprocessing from the UI")
     _log(context, alerts.after_run(run.run_id, False, _error(context)))
     return None

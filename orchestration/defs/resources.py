@@ -67,6 +67,7 @@ class WarehouseWriter(dg.ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseWriter"]:
         _refuse_bad_settings(context)
+        launched = not lock.holding()  # not the in-process run of a `recon run`, which holds it already
         with ExitStack() as held:
             try:
                 held.enter_context(
@@ -83,6 +84,8 @@ class WarehouseWriter(dg.ConfigurableResource):
                 raise dg.Failure(description=f"{REFUSED}{exc}", allow_retries=False) from None
             if context.run is not None:
                 lock.record_run(context.run.run_id)
+                if launched:
+                    _limit_runtime(context)
                 _fail_dead_run(context)
             yield self
 
@@ -106,6 +109,27 @@ def _refuse_bad_settings(context: dg.InitResourceContext) -> None:
         check_run_settings(rewind_clock=rewind_clock)
     except (settings.SettingError, QualityConfigError, ActionError) as exc:
         raise dg.Failure(description=f"{REFUSED}{exc}", allow_retries=False) from None
+
+
+# Dagster's run tag for the longest a run may last (dagster._core.storage.tags.MAX_RUNTIME_SECONDS_TAG):
+# its run monitoring (enabled in recon's dagster.yaml) fails a run that runs longer.
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+
+
+def _limit_runtime(context: dg.InitResourceContext) -> None:
+    """Give a run Dagster launched (schedule, sensors, UI, a retry) RECON_LOCK_MAX_HOLD_SECONDS as
+    its ``dagster/max_runtime``, once it holds the warehouse: the daemon's run monitoring fails it
+    past that, so the runs queued behind a hung run (``max_concurrent_runs: 1``) start, and the
+    failure sensor alerts it (orchestration/defs/alerting.py). A limit set at launch is kept. A
+    `recon run`'s own run gets none: the daemon cannot stop that process, and runs refused by its
+    lock say so (orchestration/lock.py)."""
+    if context.instance is None or context.run is None or context.run.tags.get(MAX_RUNTIME_TAG):
+        return
+    limit = settings.loading(lock.max_hold_seconds, lock.DEFAULT_MAX_HOLD_SECONDS)
+    try:
+        context.instance.add_run_tags(context.run.run_id, {MAX_RUNTIME_TAG: str(limit)})
+    except Exception as exc:  # the run goes ahead; what it could not set is in its log
+        context.log.warning(f"could not set {MAX_RUNTIME_TAG} on run {context.run.run_id}: {exc}")
 
 
 def _fail_dead_run(context: dg.InitResourceContext) -> None:

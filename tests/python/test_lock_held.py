@@ -36,7 +36,7 @@ fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
 os.set_inheritable(fh.fileno(), True)
 fh.seek(0); fh.truncate()
 fh.write(json.dumps({"holder": sys.argv[2], "pid": os.getpid(), "host": sys.argv[3], "since": sys.argv[4],
-                     "token": "f" * 32, "run_id": "5e1f0c2a-run"}))
+                     "token": "f" * 32, "run_id": sys.argv[5]}))
 fh.flush()
 print("held", flush=True)
 os.execv("/bin/sleep", ["sleep", "120"])
@@ -44,11 +44,22 @@ os.execv("/bin/sleep", ["sleep", "120"])
 
 
 class Holder:
-    def __init__(self, held_for: timedelta, name: str = "recon run", host: str | None = None):
+    def __init__(
+        self, held_for: timedelta, name: str = "recon run", host: str | None = None, run_id: str = "5e1f0c2a-run"
+    ):
         self.since = (datetime.now(UTC) - held_for).isoformat()
         lock.lock_path().parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, str(lock.lock_path()), name, host or socket.gethostname(), self.since],
+            [
+                sys.executable,
+                "-c",
+                HOLDER,
+                str(lock.lock_path()),
+                name,
+                host or socket.gethostname(),
+                self.since,
+                run_id,
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -265,3 +276,94 @@ def test_a_daemon_run_refused_busy_names_the_holder_and_alerts_once_per_holder(
     other = holders(timedelta(minutes=5), name="recon trace 3f2a")
     assert f"recon trace 3f2a (Dagster run 5e1f0c2a-run), pid {other.pid}" in refused()
     assert len(received) == 2 and f":{other.pid}:" in received[1]["keys"][0]
+
+
+def test_a_daemon_run_past_the_limit_is_failed_by_dagster_and_the_alert_says_what_to_do(
+    recon_home: Path,
+    holders,
+    webhook,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Under the daemon, runs queue one at a time behind a run that hung: none reached the lock,
+    # nothing was refused or alerted, and every later night waited. Dagster's run monitoring
+    # (recon's dagster.yaml) now fails a run Dagster launched once it has run longer than
+    # RECON_LOCK_MAX_HOLD_SECONDS (its dagster/max_runtime tag), and the failure sensor says so.
+    import logging
+
+    from dagster._core.storage.dagster_run import RunRecord
+    from dagster._core.storage.tags import MAX_RUNTIME_SECONDS_TAG
+    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+
+    from orchestration.defs import alerting
+    from orchestration.defs.resources import MAX_RUNTIME_TAG
+
+    assert MAX_RUNTIME_TAG == MAX_RUNTIME_SECONDS_TAG
+    url, received, _ = webhook
+    monkeypatch.setenv("TEST_RECON_WEBHOOK", url)
+    monkeypatch.setenv("RECON_ALERTS_CONFIG", str(write_config(tmp_path / "alerts.yml", 25, url)))
+    monkeypatch.setenv(lock.MAX_HOLD_ENV, "600")
+    settings.apply_environment()
+
+    @dg.op(required_resource_keys={"warehouse_writer"})
+    def write() -> None:
+        pass
+
+    @dg.job(resource_defs={"warehouse_writer": WarehouseWriter()}, executor_def=dg.in_process_executor)
+    def writes() -> None:
+        write()
+
+    with dg.DagsterInstance.get() as instance:  # what the daemon loads from the dagster.yaml recon wrote
+        assert instance.run_monitoring_enabled and instance.run_monitoring_start_timeout_seconds == 900
+        assert instance.run_monitoring_max_runtime_seconds == 0  # the limit is each run's tag
+        # A run Dagster launched gets the limit once it holds the warehouse; a `recon run`'s own
+        # (in-process, under the lock it took) gets none: the daemon could not stop that process.
+        launched = writes.execute_in_process(instance=instance)
+        assert instance.get_run_by_id(launched.run_id).tags[MAX_RUNTIME_TAG] == "600"
+        with lock.warehouse_lock("recon run"):
+            in_process = writes.execute_in_process(instance=instance)
+        assert MAX_RUNTIME_TAG not in instance.get_run_by_id(in_process.run_id).tags
+
+        # A run that hung holding the warehouse, 11 minutes in, as the daemon's monitoring sees it.
+        run_id = "5e1f0c2a-0000-4000-8000-00000000a11d"
+        hung = holders(timedelta(minutes=11), name=f"dagster run {run_id}", run_id=run_id)
+        run = instance.create_run_for_job(
+            writes, run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags={MAX_RUNTIME_TAG: "600"}
+        )
+        stored = instance.get_run_record_by_id(run.run_id)
+        started = (datetime.now(UTC) - timedelta(minutes=11)).timestamp()
+        monitor_started_run(
+            instance,
+            None,
+            RunRecord(stored.storage_id, run, stored.create_timestamp, stored.update_timestamp, start_time=started),
+            logging.getLogger("test"),
+        )
+        run = instance.get_run_by_id(run.run_id)
+        assert run.status == dg.DagsterRunStatus.FAILURE
+        (failure,) = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        # Forced, its process not stopped here (no code server): Dagster's failure says neither the
+        # limit nor the run; its cancelling does. When it stops the process, its failure says the limit.
+        assert "forcibly marked as failed" in failure.message
+        assert alerting.runtime_limit_exceeded(instance, run_id, failure.message) == 600
+        assert alerting.runtime_limit_exceeded(instance, "x", "Exceeded maximum runtime of 7200 seconds.") == 7200
+        for sensor in (alerting.alert_after_failure, alerting.alert_after_failed_ui_reprocessing):
+            sensor(
+                dg.build_run_status_sensor_context(
+                    sensor_name=sensor.name,
+                    dagster_instance=instance,
+                    dagster_run=run,
+                    dagster_event=failure.dagster_event,
+                )
+            )
+    [message] = received  # once, whichever sensor looked first
+    assert message["event"] == "run_failed" and message["keys"] == [f"run_failed:{run_id}"]
+    text = message["text"]
+    assert "run 5e1f0c2a: ran longer than 10 min (RECON_LOCK_MAX_HOLD_SECONDS): Dagster's run monitoring" in text
+    assert f"pid {hung.pid}) still holds the warehouse lock" in text and f"`kill {hung.pid}`" in text, text
+    assert f"raise {lock.MAX_HOLD_ENV}" in text
+    last = json.loads((recon_home / "last_run.json").read_text())
+    assert last["run_id"] == run_id and last["error"].startswith("ran longer than 10 min")
+
+    # Once its process let go, the message says the next run goes ahead.
+    hung.stop()
+    assert "It no longer holds the warehouse lock" in lock.runtime_exceeded_message(run_id, 600)
