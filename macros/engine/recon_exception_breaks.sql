@@ -558,8 +558,10 @@
     name as the matched record's, or, the unmatched record's own client_id unknown, the
     first word (four letters or more) of that record's name ("Ravenscar Group" for an order
     of Ravenscar Dental). One row per unmatched record and other-side record, with how many
-    other-side records the unmatched record repeats (left_count), and whether it repeats a
-    record by its whole amount (by_whole_amount) or by its main line only. A
+    other-side records the unmatched record repeats (left_count), whether it repeats a
+    record by its whole amount (by_whole_amount) or by its main line only, and the matched
+    record of its side it repeats (repeated_key: by its whole amount where it can, then the
+    nearest in date). A
     repeat of a record matched in full is the same billing sent again (duplicate_billing, in
     int_exception_breaks); a repeat of a record whose order is still short is a month or an
     instalment the passes could not place. Either way a match to make, not an orphan. -#}
@@ -601,7 +603,15 @@
                 unmatched.record_key,
                 matched_links.other_key as {{ other }}_key,
                 -- Whether it repeats it by its whole amount, not by its main line only.
-                bool_or(unmatched.compared_amount = unmatched.amount) as by_whole_amount
+                bool_or(unmatched.compared_amount = unmatched.amount) as by_whole_amount,
+                -- The matched record it repeats (repeated_key), the one an operator is shown:
+                -- of those it repeats, one it repeats by its whole amount where there is one,
+                -- then the nearest in date, then the first key.
+                {{ recon_arg_min('matched.record_key', recon_struct_pack([
+                    ['by_main_line', 'case when unmatched.compared_amount = unmatched.amount then 0 else 1 end'],
+                    ['days_apart', 'abs(' ~ recon_days_between('matched.record_date', 'unmatched.record_date') ~ ')'],
+                    ['record_key', 'matched.record_key']
+                ])) }} as repeated_key
             -- Compared by its amount and by its main line (amount_primary): a copy that
             -- carries an extra charge the billing it repeats lacked (3,000 + 91 of stock
             -- imagery, repeating an instalment of 3,000) repeats it all the same.

@@ -152,23 +152,30 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
             ),"""
         )
         # The items a duplicate_billing exception is about, by the order billed again
-        # (int_duplicate_billing_items): the operator credits the copy without a query.
+        # (int_duplicate_billing_items): the rule that raised it and the items it compared, so
+        # the operator credits the copy without a query; a rule comparing no items (billed
+        # about twice the booking) names none, and says what it compared.
         repeated_billing = (
             """
             repeated_billing as (
                 select repeats.order_id,
                     list(struct_pack(
+                        rule := repeats.rule,
                         currency := repeats.currency,
                         days_apart := repeats.days_apart,
-                        original := struct_pack(
+                        order_currency := repeats.order_currency,
+                        booked_amount := repeats.booked_amount,
+                        billed_amount := repeats.billed_amount,
+                        invoice_count := repeats.invoice_count,
+                        original := case when repeats.original_billing_item_id is not null then struct_pack(
                             invoice_id := repeats.original_invoice_id,
                             invoice_number := repeats.original_invoice_number,
                             billing_item_id := repeats.original_billing_item_id,
                             lines := repeats.original_line_numbers,
                             issue_date := strftime(repeats.original_issue_date, '%Y-%m-%d'),
                             amount := repeats.original_amount
-                        ),
-                        repeat := struct_pack(
+                        ) end,
+                        repeat := case when repeats.repeat_billing_item_id is not null then struct_pack(
                             invoice_id := repeats.repeat_invoice_id,
                             invoice_number := repeats.repeat_invoice_number,
                             billing_item_id := repeats.repeat_billing_item_id,
@@ -176,7 +183,7 @@ def catalog_from_warehouse(warehouse: Path, store: ActionStore) -> dict[str, int
                             issue_date := strftime(repeats.repeat_issue_date, '%Y-%m-%d'),
                             amount := repeats.repeat_amount,
                             matched := repeats.repeat_is_matched
-                        )
+                        ) end
                     ) order by repeats.repeat_issue_date, repeats.repeat_invoice_id, repeats.repeat_billing_item_id)
                         as items
                 from intermediate.int_duplicate_billing_items as repeats

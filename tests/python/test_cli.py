@@ -464,6 +464,74 @@ def test_exceptions_show_prints_money_with_the_currency_places_not_as_floats(
     assert '"booked": 10000.0' in out and '"amount_at_risk": "10000.0000"' in out  # JSON as stored
 
 
+def test_duplicate_billing_shows_the_items_its_rule_compared_and_none_for_the_total(
+    listed: ActionStore, capsys: pytest.CaptureFixture
+) -> None:
+    # A review: the items shown as "billed again" were worked out after the rule, apart from
+    # it; an order billed about twice its booking in unequal items (two instalments of 500
+    # and a copy of the whole 1,000) was shown its two instalments as the copy. That rule
+    # compares the total, no item: show says so and names no pair (int_duplicate_billing_items).
+    in_all = {
+        "rule": "billed_twice_the_booking",
+        "currency": "EUR",
+        "order_currency": "EUR",
+        "booked_amount": 1000,
+        "billed_amount": 2000,
+        "invoice_count": 3,
+        "days_apart": None,
+        "original": None,
+        "repeat": None,
+    }
+    pair = {
+        "rule": "copy_within_cycle",
+        "currency": "USD",
+        "order_currency": "USD",
+        "booked_amount": 5400,
+        "billed_amount": 900,
+        "invoice_count": 2,
+        "days_apart": 1,
+        "original": {"invoice_number": "SI-6", "lines": "1", "issue_date": "2026-01-03", "amount": 450},
+        "repeat": {"invoice_number": "SI-7", "lines": "1", "issue_date": "2026-01-04", "amount": 450, "matched": True},
+    }
+    # Over-billed by the amount of each of seven items (a retainer's months, one billed twice).
+    several = {**in_all, "rule": "excess_billed_twice", "currency": "USD", "order_currency": "USD",
+               "booked_amount": 31800, "billed_amount": 37100, "invoice_count": 7}  # fmt: skip
+    listed.refresh_catalog(
+        [
+            {"exception_id": "e" * 32, "exception_type": "duplicate_billing", "owner_team": "finance",
+             "severity": "block_payout", "sla_hours": 24, "record_entity": "stg_crm__orders", "record_id": "SO-55",
+             "currency": "EUR", "amount_at_risk": "1000.0000", "amount_at_risk_reporting": "1000.0000",
+             "details": {"repeated_billing": [in_all]}},
+            {"exception_id": "9" * 32, "exception_type": "duplicate_billing", "owner_team": "finance",
+             "severity": "block_payout", "sla_hours": 24, "record_entity": "stg_crm__orders", "record_id": "SO-56",
+             "currency": "USD", "amount_at_risk": "5300.0000", "amount_at_risk_reporting": "5300.0000",
+             "details": {"repeated_billing": [several]}},
+            {"exception_id": "f" * 32, "exception_type": "duplicate_billing", "owner_team": "finance",
+             "severity": "block_payout", "sla_hours": 24, "record_entity": "stg_crm__orders", "record_id": "SO-33",
+             "currency": "USD", "amount_at_risk": "450.0000", "amount_at_risk_reporting": "450.0000",
+             "details": {"repeated_billing": [pair]}},
+        ]
+    )  # fmt: skip
+    code, out, err = _run(capsys, "exceptions", "show", "e" * 8)
+    assert code == 0, err
+    assert (
+        "  billed in all              2.0 × the booking (2000.00 of 1000.00 EUR) on 3 invoice(s); no single item is"
+        " named as repeating another: the rule compared what was billed in all with the booking" in out
+    ), out
+    assert "billed twice" not in out and "and again" not in out, out
+    code, out, err = _run(capsys, "exceptions", "show", "9" * 8)
+    assert code == 0, err
+    assert (
+        "  billed in all              over the booking by 5300.00 (37100.00 of 31800.00 USD), the amount of each of"
+        " several of its items; no single item is named as repeating another" in out
+    ), out
+    code, out, err = _run(capsys, "exceptions", "show", "f" * 8)
+    assert code == 0, err
+    # The two items its rule compared, neither called the copy (the rules do not say which).
+    assert "  billed twice               SI-6 line 1, 2026-01-03, 450.00 USD\n" in out, out
+    assert "    and again                SI-7 line 1, 2026-01-04, 450.00 USD  (1 day(s) apart)\n" in out, out
+
+
 def test_show_and_list_print_a_value_at_risk_only_in_todays_reporting_currency(
     listed: ActionStore, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -853,3 +853,52 @@ def test_an_exception_with_no_reporting_amount_shows_its_own_in_the_inbox() -> N
     )
     assert _own_amount_shown({"amount_at_risk_reporting": None, "amount_at_risk": "7", "currency": "XTS"}) == "7.00 XTS"
     assert _own_amount_shown({"amount_at_risk_reporting": None, "amount_at_risk": None, "currency": "USD"}) == ""
+
+
+def test_duplicate_billing_shows_the_items_its_rule_compared_and_none_for_the_total() -> None:
+    """A review: the desk named two items "billed again … repeats …" worked out after the rule,
+    apart from it: an order billed about twice its booking in unequal items was shown its two
+    equal instalments. A rule that compared no two items now names none and says what it
+    compared; two items it compared are named without calling either the copy."""
+    from jinja2 import ChainableUndefined, Environment, FileSystemLoader, Undefined, select_autoescape
+
+    from orchestration.desk import web
+
+    env = Environment(
+        loader=FileSystemLoader(web.TEMPLATES), autoescape=select_autoescape(["html"]), undefined=ChainableUndefined
+    )
+    # As the desk's own (web.create_app); the page's other fields are left out here.
+    env.filters["money"] = lambda v: "–" if v is None or isinstance(v, Undefined) else f"{Decimal(str(v)):,.2f}"
+    for name in ("when", "shown", "link"):
+        env.filters[name] = str
+    env.globals.update(fmt_number=str, fmt_percent=str, no_candidates_said=lambda *a: "")
+    in_all = {
+        "rule": "billed_twice_the_booking",
+        "currency": "EUR",
+        "order_currency": "EUR",
+        "invoice_count": 3,
+        "booked_amount": Decimal("1000"),
+        "billed_amount": Decimal("2000"),
+        "original": None,
+        "repeat": None,
+    }
+    several = {**in_all, "rule": "excess_billed_twice", "billed_amount": Decimal("1500")}
+    pair = {"rule": "copy_within_cycle", "currency": "USD", "days_apart": 1,
+            "original": {"invoice_number": "SI-6", "lines": "1", "issue_date": "2026-01-03", "amount": 450},
+            "repeat": {"invoice_number": "SI-7", "lines": "1", "issue_date": "2026-01-04", "amount": 450,
+                       "matched": True}}  # fmt: skip
+    doc = {
+        "entry": {"exception_type": "duplicate_billing", "exception_id": "e" * 32, "record_id": "SO-55"},
+        "details": {"repeated_billing": [in_all, several, pair]},
+    }
+    request = type("Request", (), {"url": type("URL", (), {"path": "/exceptions/x"})()})()
+    page = env.get_template("exception.html").render(doc=doc, request=request, waterfalls=[], teams=[])
+    rows = [re.sub(r"<[^>]+>", "", line) for line in page.splitlines() if "<th>billed" in line]
+    assert rows == [
+        "billed in all2.0 × the booking (2,000.00 of 1,000.00 EUR) on 3 invoice(s); no single item is named as"
+        " repeating another: the rule compared what was billed in all with the booking, not one item with another",
+        "billed in allover the booking by 500.00 (1,500.00 of 1,000.00 EUR), the amount of each of several of its"
+        " items; no single item is named as repeating another: which of them is billed again the rule does not say",
+        "billed twiceSI-6 line 1, 2026-01-03, 450.00 USD and again SI-7 line 1, 2026-01-04, 450.00 USD"
+        " (1 day(s) apart)",
+    ], rows

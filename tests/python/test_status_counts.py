@@ -90,8 +90,9 @@ def test_status_counts_and_tables_agree_with_a_cancelled_order_billed_and_credit
     assert "match rate: 75.0% of the 4 active orders have a matched invoice; 1 of the 4 billed in full" in out
     assert "billing state  active orders  cancelled orders  booked, active orders (reporting ccy)" in out
 
-    # SO-5 is billed twice: its exception names the invoice billing it again and the one it
-    # repeats (number, line, date, amount), so finance can credit the copy without a query.
+    # SO-5 is billed twice: its exception names the two invoices, each its whole booking, whose
+    # total its rule compared (number, line, date, amount), so finance can credit the copy
+    # without a query; which of the two is the copy no rule says.
     [(duplicate,)] = con_rows(
         "select exception_id from marts.fct_reconciliation_exceptions"
         " where exception_type = 'duplicate_billing' and record_id = 'SO-5'"
@@ -99,8 +100,8 @@ def test_status_counts_and_tables_agree_with_a_cancelled_order_billed_and_credit
     capsys.readouterr()
     assert cli.main(["exceptions", "show", duplicate]) == 0
     out = capsys.readouterr().out
-    assert "billed again               NINV-5B line 1, 2026-08-05, 9000.00 USD" in out
-    assert "  repeats                  NINV-5 line 1, 2026-08-05, 9000.00 USD  (0 day(s) apart)" in out
+    assert "  billed twice               NINV-5 line 1, 2026-08-05, 9000.00 USD\n" in out, out
+    assert "    and again                NINV-5B line 1, 2026-08-05, 9000.00 USD  (0 day(s) apart)\n" in out, out
 
 
 def con_rows(sql: str) -> list[tuple]:

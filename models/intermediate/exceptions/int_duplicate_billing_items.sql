@@ -1,29 +1,35 @@
--- The billing items a duplicate_billing exception is about: for each order raised
--- duplicate_billing, the item that bills it again (the repeat) and the item it repeats (the
--- original), with invoice number, lines, date and amount, so an operator can credit the copy
--- without a query. Before, the exception named the order and the amount at stake only;
--- which of a retainer's five invoices of 3,300 was the copy took a query.
--- A repeat is an item billing the order the same amount (as invoiced: amount and currency)
--- as an item matched to it on another invoice: an item matched to it, dated after the
--- original (date, then invoice id), or an item left unmatched that repeats it (within 0.05,
--- its whole amount, within the spec's plausible_repeat window, of the order's client: the
--- item that would be an orphan invoice were it not a copy). Each repeat is paired with its
--- nearest original. Equal instalments and months bill the same amount too, so the pairs
--- within a billing cycle (duplicate_billing_window_days) are named; an order with none
--- names its closest pair. These are the evidence an operator reads, found after the rule
--- raised the order (int_exception_breaks decides whether it is a duplicate, and the amount).
-{%- set repeat = recon_spec('orders_invoices').get('exceptions', {}).get('right', {}).get('plausible_repeat') or {} %}
+-- The billing items a duplicate_billing exception is about, as the rule that raised it
+-- compared them: int_exception_breaks carries, on each duplicate_billing exception, the rule
+-- that decided it (duplicate_billing_rule) and the pairs of items that rule compared
+-- (duplicate_billing_pairs); this names them with invoice number, lines, date and amount as
+-- invoiced, so an operator can credit the copy without a query. One row per item billing
+-- the order again (the repeat) with the item it repeats (the original); an order raised by
+-- a rule that compares no item with another (billed_twice_the_booking: billed about twice
+-- the booking in all) has one row naming no item, with what was billed and booked, and the
+-- invoices it was billed on. Before, the items were worked out after the rule, apart from
+-- it: an order billed twice the booking in unequal items (two instalments and a copy of the
+-- whole) was shown its two equal instalments as "billed again", or nothing.
+-- Of two items matched to the order, the later is named the repeat (by issue date, then
+-- invoice id), and an unmatched item repeating a matched one is: an order, not a finding.
+-- The rules compare two items billing one amount, not which is the copy (B 11, 20,000
+-- orders: the later was the planted copy in 17 of 34 over-billed orders' pairs, the
+-- unmatched one in 2 of 9), so `show` and the desk call neither the copy. An item the rule
+-- paired with more than one (three equal items within a billing cycle) is shown with the
+-- nearest.
 with
 
 raised as (
-    select distinct breaks.record_id as order_id
+    select
+        breaks.record_id as order_id,
+        breaks.duplicate_billing_rule as rule,
+        breaks.duplicate_billing_pairs as pairs
     from {{ ref('int_exception_breaks') }} as breaks
     where breaks.exception_type = 'duplicate_billing'
         and breaks.record_entity = 'stg_crm__orders'
 ),
 
 orders as (
-    select * from {{ ref('stg_crm__orders') }}
+    select * from {{ ref('int_reconciled_orders') }}
 ),
 
 invoices as (
@@ -40,70 +46,76 @@ item_lines as (
     group by lines.billing_item_id
 ),
 
-matched_items as (
-    -- Items billing a raised order (credits and zero lines are no billing).
+compared as (
+    -- The pairs the rule compared, one row each.
     select
-        invoice_matches.order_id,
-        invoice_matches.billing_item_id,
-        invoice_matches.invoice_id,
-        invoice_matches.issue_date,
-        invoice_matches.invoice_currency as currency,
-        invoice_matches.billed_amount as amount,
-        true as is_matched
-    from {{ ref('int_order_invoice_matches') }} as invoice_matches
-    inner join raised
-        on invoice_matches.order_id = raised.order_id
-    where invoice_matches.billed_amount > 0
+        unnested.order_id,
+        unnested.pair.original_item_id as first_item_id,
+        unnested.pair.repeat_item_id as second_item_id
+    from (
+        select raised.order_id, {{ recon_unnest('raised.pairs') }} as pair
+        from raised
+    ) as unnested
 ),
 
-unmatched_items as (
-    select items.*
-    from {{ ref('int_invoice_billing_items') }} as items
-    inner join {{ ref('int_orders_invoices__records') }} as records
-        on records.side = 'right'
-        and records.record_key = items.billing_item_id
-        and records.record_state = 'unmatched'
+items as (
+    -- Each compared item as it bills the order (matched to it: amount and currency as
+    -- invoiced), or as invoiced (an item left unmatched).
+    select
+        compared_items.order_id,
+        compared_items.billing_item_id,
+        coalesce(invoice_matches.invoice_id, billing_items.invoice_id) as invoice_id,
+        coalesce(invoice_matches.issue_date, billing_items.issue_date) as issue_date,
+        coalesce(invoice_matches.invoice_currency, billing_items.currency) as currency,
+        coalesce(invoice_matches.billed_amount, billing_items.net_amount) as amount,
+        invoice_matches.billing_item_id is not null as is_matched
+    from (
+        select compared.order_id, compared.first_item_id as billing_item_id from compared
+        union
+        select compared.order_id, compared.second_item_id from compared
+    ) as compared_items
+    left join {{ ref('int_order_invoice_matches') }} as invoice_matches
+        on compared_items.order_id = invoice_matches.order_id
+        and compared_items.billing_item_id = invoice_matches.billing_item_id
+    left join {{ ref('int_invoice_billing_items') }} as billing_items
+        on compared_items.billing_item_id = billing_items.billing_item_id
 ),
 
-unmatched_repeats as (
-    -- Items left unmatched that bill a raised order's item again: same currency, its whole
-    -- amount within 0.05, another invoice, within the repeat window, of the order's client
-    -- (resolved to it, or named as it where no client was resolved). Joined on currency and
-    -- client, each way apart: a join on the currency alone compares every raised order's
-    -- items with every unmatched item of it.
-    {%- for client_join in [
-        'items.client_id_resolved = orders.client_id',
-        'items.client_name_normalised = orders.client_name_normalised and items.client_id_resolved is null'
-    ] %}
+oriented as (
+    -- The repeat: the unmatched item, else the later of the two.
     select
-        matched_items.order_id,
-        items.billing_item_id,
-        items.invoice_id,
-        items.issue_date,
-        items.currency,
-        items.net_amount as amount,
-        false as is_matched
-    from matched_items
-    inner join orders
-        on matched_items.order_id = orders.order_id
-    inner join unmatched_items as items
-        on matched_items.currency = items.currency
-        and {{ client_join }}
-    where matched_items.invoice_id != items.invoice_id
-        and abs(matched_items.amount - items.net_amount) <= {{ repeat.get('amount_abs', 0.05) }}
-        and abs({{ recon_days_between('matched_items.issue_date', 'items.issue_date') }})
-            <= {{ repeat.get('within_days', 62) }}
-    {{ "union" if not loop.last }}
-    {%- endfor %}
+        compared_pairs.order_id,
+        case when compared_pairs.swapped then compared_pairs.second_item_id else compared_pairs.first_item_id end
+            as original_billing_item_id,
+        case when compared_pairs.swapped then compared_pairs.first_item_id else compared_pairs.second_item_id end
+            as repeat_billing_item_id
+    from (
+        select
+            compared.order_id,
+            compared.first_item_id,
+            compared.second_item_id,
+            (not first_items.is_matched and second_items.is_matched)
+            or (
+                first_items.is_matched = second_items.is_matched
+                and (
+                    first_items.issue_date > second_items.issue_date
+                    or (first_items.issue_date = second_items.issue_date and first_items.invoice_id > second_items.invoice_id)
+                )
+            ) as swapped
+        from compared
+        inner join items as first_items
+            on compared.order_id = first_items.order_id
+            and compared.first_item_id = first_items.billing_item_id
+        inner join items as second_items
+            on compared.order_id = second_items.order_id
+            and compared.second_item_id = second_items.billing_item_id
+    ) as compared_pairs
 ),
 
 pairs as (
-    -- Each repeat and its nearest original: for an item matched to the order, the latest
-    -- matched item of the same amount before it; for an item left unmatched, the nearest
-    -- matched item of that amount either side.
     select
-        repeats.order_id,
-        repeats.currency,
+        oriented.order_id,
+        originals.currency,
         originals.billing_item_id as original_billing_item_id,
         originals.invoice_id as original_invoice_id,
         originals.issue_date as original_issue_date,
@@ -115,66 +127,61 @@ pairs as (
         repeats.is_matched as repeat_is_matched,
         abs({{ recon_days_between('originals.issue_date', 'repeats.issue_date') }}) as days_apart,
         row_number() over (
-            partition by repeats.order_id, repeats.billing_item_id
+            partition by oriented.order_id, repeats.billing_item_id
             order by
                 abs({{ recon_days_between('originals.issue_date', 'repeats.issue_date') }}),
                 originals.issue_date desc,
                 originals.invoice_id desc,
                 originals.billing_item_id
         ) as nearest
-    from (
-        select * from matched_items
-        union all
-        select * from unmatched_repeats
-    ) as repeats
-    inner join matched_items as originals
-        on repeats.order_id = originals.order_id
-        and repeats.currency = originals.currency
-        and repeats.invoice_id != originals.invoice_id
-        and abs(repeats.amount - originals.amount) <= {{ repeat.get('amount_abs', 0.05) }}
-    where not repeats.is_matched
-        or originals.issue_date < repeats.issue_date
-        or (originals.issue_date = repeats.issue_date and originals.invoice_id < repeats.invoice_id)
-),
-
-named as (
-    -- Within a billing cycle, or the order's closest pair where none is.
-    select
-        pairs.*,
-        min(pairs.days_apart) over (partition by pairs.order_id) as closest_days
-    from pairs
-    where pairs.nearest = 1
+    from oriented
+    inner join items as originals
+        on oriented.order_id = originals.order_id
+        and oriented.original_billing_item_id = originals.billing_item_id
+    inner join items as repeats
+        on oriented.order_id = repeats.order_id
+        and oriented.repeat_billing_item_id = repeats.billing_item_id
 ),
 
 final as (
     select
-        named.order_id,
-        named.currency,
-        named.original_billing_item_id,
-        named.original_invoice_id,
+        raised.order_id,
+        raised.rule,
+        coalesce(pairs.currency, orders.currency) as currency,
+        -- What the order was billed and booked, in its currency, on how many invoices: what
+        -- billed_twice_the_booking compares.
+        orders.currency as order_currency,
+        cast(orders.booked_amount as decimal(18, 4)) as booked_amount,
+        cast(orders.billed_amount as decimal(18, 4)) as billed_amount,
+        orders.invoice_count,
+        pairs.original_billing_item_id,
+        pairs.original_invoice_id,
         original_invoices.invoice_number as original_invoice_number,
         original_lines.line_numbers as original_line_numbers,
-        named.original_issue_date,
-        cast(named.original_amount as decimal(18, 4)) as original_amount,
-        named.repeat_billing_item_id,
-        named.repeat_invoice_id,
+        pairs.original_issue_date,
+        cast(pairs.original_amount as decimal(18, 4)) as original_amount,
+        pairs.repeat_billing_item_id,
+        pairs.repeat_invoice_id,
         repeat_invoices.invoice_number as repeat_invoice_number,
         repeat_lines.line_numbers as repeat_line_numbers,
-        named.repeat_issue_date,
-        cast(named.repeat_amount as decimal(18, 4)) as repeat_amount,
-        named.repeat_is_matched,
-        named.days_apart
-    from named
+        pairs.repeat_issue_date,
+        cast(pairs.repeat_amount as decimal(18, 4)) as repeat_amount,
+        pairs.repeat_is_matched,
+        pairs.days_apart
+    from raised
+    left join orders
+        on raised.order_id = orders.order_id
+    left join pairs
+        on raised.order_id = pairs.order_id
+        and pairs.nearest = 1
     left join invoices as original_invoices
-        on named.original_invoice_id = original_invoices.invoice_id
+        on pairs.original_invoice_id = original_invoices.invoice_id
     left join invoices as repeat_invoices
-        on named.repeat_invoice_id = repeat_invoices.invoice_id
+        on pairs.repeat_invoice_id = repeat_invoices.invoice_id
     left join item_lines as original_lines
-        on named.original_billing_item_id = original_lines.billing_item_id
+        on pairs.original_billing_item_id = original_lines.billing_item_id
     left join item_lines as repeat_lines
-        on named.repeat_billing_item_id = repeat_lines.billing_item_id
-    where named.days_apart <= {{ bounded_var('duplicate_billing_window_days', 0, 366, integer=true) }}
-        or named.days_apart = named.closest_days
+        on pairs.repeat_billing_item_id = repeat_lines.billing_item_id
 )
 
 select * from final

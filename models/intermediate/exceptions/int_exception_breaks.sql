@@ -68,7 +68,9 @@ repeated_billing_items as {{ recon_materialized_cte() }} (
         repeats.by_whole_amount,
         billing_items.net_amount as item_amount,
         -- The item's main line (an extra charge beside it is set aside once it is linked).
-        coalesce(billing_items.primary_net_amount, billing_items.net_amount) as item_main_amount
+        coalesce(billing_items.primary_net_amount, billing_items.net_amount) as item_main_amount,
+        -- The item matched to the order it repeats (duplicate_billing_evidence).
+        repeats.repeated_key as original_item_id
     from {{ recon_repeated_records(recon_spec('orders_invoices'), 'orders_invoices', 'right') }} as repeats
     inner join {{ ref('int_invoice_billing_items') }} as billing_items
         on repeats.record_key = billing_items.billing_item_id
@@ -82,7 +84,8 @@ repeated_billing_items as {{ recon_materialized_cte() }} (
         cast(null as bigint) as left_count,
         cast(null as boolean) as by_whole_amount,
         cast(null as decimal(18, 4)) as item_amount,
-        cast(null as decimal(18, 4)) as item_main_amount
+        cast(null as decimal(18, 4)) as item_main_amount,
+        cast(null as string) as original_item_id
     where false
     {%- endif %}
 ),
@@ -862,6 +865,7 @@ billed_again as (
     -- main lines say the same. Credits and zero lines are no billing.
     select
         first_item.order_id,
+        first_item.billing_item_id as original_item_id,
         second_item.billing_item_id,
         second_item.issue_date,
         second_item.billed_amount_order_currency as item_amount,
@@ -908,6 +912,24 @@ billed_twice as (
     where reconciled_orders.billing_state = 'over_billed'
 ),
 
+billed_twice_short_pairs as (
+    -- The pairs billed_twice_short reads (and duplicate_billing_evidence names).
+    select billed_again.*
+    from billed_again
+    inner join reconciled_orders
+        on billed_again.order_id = reconciled_orders.order_id
+    left join {{ ref('int_orders_credited') }} as credited
+        on billed_again.order_id = credited.order_id
+    where (
+            reconciled_orders.billing_state = 'under_billed'
+            or (reconciled_orders.billing_state = 'billed'
+                and reconciled_orders.billing_cadence = 'monthly_in_arrears'
+                and billed_again.names_period)
+        )
+        and billed_again.same_words
+        and not coalesce(credited.first_credit_date <= billed_again.issue_date, false)
+),
+
 billed_twice_short as (
     -- Under-billed orders two of whose items bill the same thing again: the same amount, the
     -- same words on the main lines ("CRO retainer - December 2025" on 3 and 4 January),
@@ -932,20 +954,8 @@ billed_twice_short as (
     -- retainer" lines ten days apart may be January billed late beside February (a review).
     select copies.order_id, sum(copies.item_amount) as repeated_amount
     from (
-        select distinct billed_again.order_id, billed_again.billing_item_id, billed_again.item_amount
-        from billed_again
-        inner join reconciled_orders
-            on billed_again.order_id = reconciled_orders.order_id
-        left join {{ ref('int_orders_credited') }} as credited
-            on billed_again.order_id = credited.order_id
-        where (
-                reconciled_orders.billing_state = 'under_billed'
-                or (reconciled_orders.billing_state = 'billed'
-                    and reconciled_orders.billing_cadence = 'monthly_in_arrears'
-                    and billed_again.names_period)
-            )
-            and billed_again.same_words
-            and not coalesce(credited.first_credit_date <= billed_again.issue_date, false)
+        select distinct copy_pairs.order_id, copy_pairs.billing_item_id, copy_pairs.item_amount
+        from billed_twice_short_pairs as copy_pairs
     ) as copies
     group by copies.order_id
 ),
@@ -972,6 +982,184 @@ repeated_billing as (
     group by repeats.order_id
 ),
 
+duplicate_billing_decisions as (
+    -- Which rule raises an order duplicate_billing (rule), the first that holds in the order
+    -- order_breaks reads them (the branches before them are orders nothing bills, which none
+    -- of these is): order_breaks raises the order when one does, and the items that rule
+    -- compared are the exception's evidence (duplicate_billing_evidence), so an operator is
+    -- shown what decided it and nothing else.
+    --   billed_twice_the_booking  over-billed about twice the booking on two or more
+    --                             invoices, not an invoice credited in full and issued
+    --                             again: the total against the booking, no item compared;
+    --   unmatched_repeat          billed in full, and an unmatched item repeats one of its
+    --                             items (repeated_billing);
+    --   excess_billed_twice       over-billed, by the amount of an item billed on two
+    --                             invoices, or with one amount invoiced twice within a
+    --                             billing cycle (billed_twice);
+    --   copy_within_cycle         billed short (or in full, billed monthly), and an item
+    --                             billed again within a cycle saying the same (billed_twice_short).
+    select decided.*
+    from (
+        select
+            reconciled_orders.order_id,
+            case
+                when reconciled_orders.billing_state = 'over_billed'
+                    and reconciled_orders.invoice_count >= 2
+                    and abs(reconciled_orders.billed_amount - 2 * reconciled_orders.booked_amount)
+                        <= 2 * reconciled_orders.variance_tolerance
+                    -- not an invoice credited in full before it was issued again (settled net)
+                    and not coalesce(
+                        order_credits.first_credit_date <= reconciled_orders.last_invoiced_date
+                        and abs(reconciled_orders.billed_net_of_credits - reconciled_orders.booked_amount)
+                            <= reconciled_orders.variance_tolerance,
+                        false
+                    )
+                    then 'billed_twice_the_booking'
+                when reconciled_orders.billing_state = 'billed'
+                    and repeated_billing.order_id is not null
+                    then 'unmatched_repeat'
+                when reconciled_orders.billing_state = 'over_billed'
+                    and billed_twice.order_id is not null
+                    then 'excess_billed_twice'
+                when reconciled_orders.billing_state in ('under_billed', 'billed')
+                    and billed_twice_short.order_id is not null
+                    then 'copy_within_cycle'
+            end as rule
+        from reconciled_orders
+        left join {{ ref('int_orders_credited') }} as order_credits
+            on reconciled_orders.order_id = order_credits.order_id
+        left join repeated_billing
+            on reconciled_orders.order_id = repeated_billing.order_id
+        left join billed_twice
+            on reconciled_orders.order_id = billed_twice.order_id
+        left join billed_twice_short
+            on reconciled_orders.order_id = billed_twice_short.order_id
+    ) as decided
+    where decided.rule is not null
+),
+
+duplicate_billing_evidence as (
+    -- The items the deciding rule compared, as pairs of billing items: the item it repeats
+    -- (original_item_id) and the item billing it again (repeat_item_id). Which of two matched
+    -- items is the copy the rules do not say (a pair is two items billing one amount); the
+    -- marts name the later one the repeat (int_duplicate_billing_items).
+    select decisions.order_id, pairs.original_item_id, pairs.repeat_item_id
+    from duplicate_billing_decisions as decisions
+    inner join (
+        -- Billed about twice the booking by two items on two invoices, each the whole
+        -- booking: the two whose total the rule compared (B 11, 20,000 orders: all 214). An
+        -- order billed so in other items (two instalments of 500 and 1,000 again on a booking
+        -- of 1,000) has no one item billing it again: none is named (the instalments, one
+        -- amount twice, were named before).
+        select
+            'billed_twice_the_booking' as rule,
+            whole.order_id,
+            whole.first_item_id as original_item_id,
+            whole.second_item_id as repeat_item_id
+        from (
+            select
+                invoice_matches.order_id,
+                min(invoice_matches.billing_item_id) as first_item_id,
+                max(invoice_matches.billing_item_id) as second_item_id,
+                count(*) as item_count,
+                count(distinct invoice_matches.invoice_id) as invoice_count,
+                bool_and(
+                    abs(invoice_matches.billed_amount_order_currency - reconciled_orders.booked_amount)
+                        <= reconciled_orders.variance_tolerance
+                ) as each_the_booking
+            from invoice_matches
+            inner join reconciled_orders
+                on invoice_matches.order_id = reconciled_orders.order_id
+            where reconciled_orders.billing_state = 'over_billed'
+            group by invoice_matches.order_id
+        ) as whole
+        where whole.item_count = 2
+            and whole.invoice_count = 2
+            and whole.each_the_booking
+        union all
+        -- The unmatched item and the matched item it repeats, as repeated_billing counts it.
+        select distinct
+            'unmatched_repeat',
+            repeated_items.order_id,
+            repeated_items.original_item_id,
+            repeated_items.record_key as repeat_item_id
+        from repeated_billing_items as repeated_items
+        where repeated_items.left_count = 1
+            and repeated_items.by_whole_amount
+        union all
+        -- The two items billing the amount the order is over-billed by (billed_twice, by its
+        -- excess). Where more than two bill it (a retainer of six months, one billed twice:
+        -- seven items of one amount) the excess is the amount of each, and which is the copy
+        -- the rule does not say: it names none (B 11, 20,000 orders: 13 of 47 such orders;
+        -- each item named with the one before it named six "copies" of one retainer).
+        select 'excess_billed_twice', items.order_id, items.original_item_id, items.repeat_item_id
+        from (
+            select
+                invoice_matches.order_id,
+                lag(invoice_matches.billing_item_id) over (
+                    partition by invoice_matches.order_id, invoice_matches.billed_amount_order_currency
+                    order by invoice_matches.issue_date, invoice_matches.invoice_id, invoice_matches.billing_item_id
+                ) as original_item_id,
+                lag(invoice_matches.invoice_id) over (
+                    partition by invoice_matches.order_id, invoice_matches.billed_amount_order_currency
+                    order by invoice_matches.issue_date, invoice_matches.invoice_id, invoice_matches.billing_item_id
+                ) as original_invoice_id,
+                invoice_matches.billing_item_id as repeat_item_id,
+                invoice_matches.invoice_id,
+                count(*) over (
+                    partition by invoice_matches.order_id, invoice_matches.billed_amount_order_currency
+                ) as items_at_amount
+            from invoice_matches
+            inner join (
+                select distinct reconciled_orders.order_id, repeated_items.item_amount
+                from reconciled_orders
+                inner join repeated_items
+                    on reconciled_orders.order_id = repeated_items.order_id
+                    and abs(reconciled_orders.billed_variance - repeated_items.item_amount)
+                        <= reconciled_orders.variance_tolerance
+            ) as excess
+                on invoice_matches.order_id = excess.order_id
+                and invoice_matches.billed_amount_order_currency = excess.item_amount
+        ) as items
+        where items.items_at_amount = 2
+            and items.original_invoice_id != items.invoice_id
+        union all
+        -- The pairs of one amount invoiced twice within a billing cycle (billed_twice, by a
+        -- pair).
+        select 'excess_billed_twice', billed_again.order_id, billed_again.original_item_id, billed_again.billing_item_id
+        from billed_again
+        union all
+        -- The pairs billed_twice_short counts.
+        select 'copy_within_cycle', copy_pairs.order_id, copy_pairs.original_item_id, copy_pairs.billing_item_id
+        from billed_twice_short_pairs as copy_pairs
+    ) as pairs
+        on decisions.order_id = pairs.order_id
+        and decisions.rule = pairs.rule
+),
+
+duplicate_billing_found as (
+    -- Per order raised duplicate_billing: the rule, and the pairs it compared (none for
+    -- billed_twice_the_booking), carried on the exception (duplicate_billing_pairs).
+    select
+        decisions.order_id,
+        decisions.rule,
+        {{ recon_ordered_agg(
+            recon_struct_pack([
+                ['original_item_id', 'evidence.original_item_id'],
+                ['repeat_item_id', 'evidence.repeat_item_id']
+            ]),
+            'evidence.repeat_item_id, evidence.original_item_id',
+            filter='where evidence.repeat_item_id is not null'
+        ) }} as pairs
+    from duplicate_billing_decisions as decisions
+    left join (
+        select distinct evidence.order_id, evidence.original_item_id, evidence.repeat_item_id
+        from duplicate_billing_evidence as evidence
+    ) as evidence
+        on decisions.order_id = evidence.order_id
+    group by decisions.order_id, decisions.rule
+),
+
 order_breaks as (
     -- Each leg of a reconciled order that disagrees raises its own typed exception, so
     -- billing goes to finance and delivery to media ops. Amounts are what is at stake:
@@ -994,6 +1182,8 @@ order_breaks as (
         on reconciled_orders.order_id = repeated_billing.order_id
     left join billed_twice_short
         on reconciled_orders.order_id = billed_twice_short.order_id
+    left join duplicate_billing_decisions as duplicate_billing
+        on reconciled_orders.order_id = duplicate_billing.order_id
     left join unlinked_billing
         on reconciled_orders.order_id = unlinked_billing.order_id
     left join short_billing
@@ -1016,8 +1206,6 @@ order_breaks as (
         on reconciled_orders.order_id = unlinked_project_work.order_id
     left join {{ ref('int_orders_fulfilled') }} as fulfilment_plan
         on reconciled_orders.order_id = fulfilment_plan.order_id
-    left join {{ ref('int_orders_credited') }} as order_credits
-        on reconciled_orders.order_id = order_credits.order_id
     cross join lateral (
         select
             case
@@ -1074,33 +1262,13 @@ order_breaks as (
                     )
                     then 'delivered_not_billed'
                 when reconciled_orders.billing_state = 'not_billed' then 'unbilled_order'
-                when reconciled_orders.billing_state = 'over_billed'
-                    and reconciled_orders.invoice_count >= 2
-                    and abs(reconciled_orders.billed_amount - 2 * reconciled_orders.booked_amount)
-                        <= 2 * reconciled_orders.variance_tolerance
-                    -- not an invoice credited in full before it was issued again (settled net)
-                    and not coalesce(
-                        order_credits.first_credit_date <= reconciled_orders.last_invoiced_date
-                        and abs(reconciled_orders.billed_net_of_credits - reconciled_orders.booked_amount)
-                            <= reconciled_orders.variance_tolerance,
-                        false
-                    )
-                    then 'duplicate_billing'
-                -- Billed in full, and an unmatched item bills it again (repeated_billing).
-                when reconciled_orders.billing_state = 'billed'
-                    and repeated_billing.order_id is not null
-                    then 'duplicate_billing'
-                -- One instalment or month billed twice: the excess is the amount of an
-                -- item the order was billed more than once.
-                when reconciled_orders.billing_state = 'over_billed'
-                    and billed_twice.order_id is not null
-                    then 'duplicate_billing'
-                -- Billed short (or, billed monthly, in full), and an item of it billed
-                -- again (billed_twice_short): the copy is the work, whatever else is still
-                -- to bill.
-                when reconciled_orders.billing_state in ('under_billed', 'billed')
-                    and billed_twice_short.order_id is not null
-                    then 'duplicate_billing'
+                -- Billed about twice the booking; billed in full, and an unmatched item bills
+                -- it again (repeated_billing); over-billed by one instalment or month billed
+                -- twice (billed_twice); billed short (or, billed monthly, in full), and an item
+                -- of it billed again (billed_twice_short): the copy is the work, whatever else
+                -- is still to bill. Which of them decided, and the items it compared, is
+                -- duplicate_billing_decisions (the exception's evidence).
+                when duplicate_billing.rule is not null then 'duplicate_billing'
                 -- Under-billed while billing items left unlinked that could be this
                 -- order's, each no larger than what is missing, bill at least that: those
                 -- items' exceptions are the work until they are linked (or not).
@@ -1593,5 +1761,13 @@ breaks as (
 select
     breaks.*,
     {{ normalise_client_name('breaks.client_name') }} as client_name_normalised,
-    coalesce(breaks.pending_until > cast({{ recon_at_utc(recon_as_of()) }} as date), false) as is_pending
+    coalesce(breaks.pending_until > cast({{ recon_at_utc(recon_as_of()) }} as date), false) as is_pending,
+    -- A duplicate_billing exception's evidence: the rule that raised it and the items that
+    -- rule compared (duplicate_billing_decisions; int_duplicate_billing_items shows them).
+    duplicate_billing.rule as duplicate_billing_rule,
+    duplicate_billing.pairs as duplicate_billing_pairs
 from breaks
+left join duplicate_billing_found as duplicate_billing
+    on breaks.exception_type = 'duplicate_billing'
+    and breaks.record_entity = 'stg_crm__orders'
+    and breaks.record_id = duplicate_billing.order_id
