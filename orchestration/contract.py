@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "2.8.0"
+CONTRACT_VERSION = "2.9.0"
 
 # What changed, newest first. Additive changes keep older files loading: a column that
 # a file lacks is loaded as null unless it is required.
 CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
+    (
+        "2.9.0",
+        "A file that looks truncated (an interrupted download or upload) is rejected whole, naming its last "
+        "line: a CSV or JSON Lines file whose last line has no line break after it and is no whole record "
+        "(fewer fields than the header; cut JSON), or a Parquet file without its end. The CSV's cut row was "
+        "quarantined as a footer and the rest loaded: a restatement cut short withdrew every record past "
+        "the cut.",
+    ),
     (
         "2.8.0",
         "The files of an entity's folder that arrive in one ingest are read in the order they were exported "

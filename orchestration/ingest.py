@@ -204,6 +204,40 @@ TOTALS_WORD = r"(?i)\s*((grand\s+total|sub-?\s?totals?|totals?|sum)\s*(:.*)?|tot
 TOTALS_ROW_REASON = (
     "a totals or summary row, not a record: nothing to fix; remove it from the export if you want it gone"
 )
+# A report's footer line: one cell holding when the report was run or a note, every other cell
+# empty (QuickBooks ends its exports with '" Tuesday, September 29, 2026 09:30 PM GMT-04:00",,,,,').
+# A date or time of day in it (ISO or day/month dates, 09:30, a month's or weekday's name).
+FOOTER_STAMP = (
+    r"(?i).*([0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}|[0-9]{1,2}:[0-9]{2}"
+    r"|(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+[0-9]{1,2}"
+    r"|[0-9]{1,2}\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+    r"|(mon|tues?|wed(nes)?|thu(rs)?|fri|sat(ur)?|sun)(day)?,).*"
+)
+# A file whose last line has no line break after it and is no whole record (fewer fields than the
+# header, cut JSON): its end was cut off, and what is left of it would load as if it were all.
+TRUNCATED_REASON = (
+    "the file looks truncated (an interrupted download or upload): it does not end with a line break "
+    "and its last line, {where}, {fault}. Records past the cut are missing, so nothing of it is loaded; "
+    "export the file again and re-drop it whole"
+)
+
+
+def _is_footer_stamp(value: str) -> bool:
+    return re.fullmatch(FOOTER_STAMP, value) is not None
+
+
+def _ends_without_line_break(path: Path) -> bool:
+    """The file's last byte is no line break (the cheapest sign of a cut file; many exporters
+    also leave it out after a whole last record)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, 2)
+            return fh.read(1) not in (b"\n", b"\r")
+    except OSError:
+        return False
 
 
 class FileRejected(Exception):
@@ -1047,6 +1081,7 @@ def _read_csv_by_record(path: Path, ent: Entity, notes: list[str]) -> Iterator[t
     columns: list[list[str | None]] = [[] for _ in names]
     numbers: list[int] = []
     bad: list[tuple[int, str, str, str]] = []
+    last: tuple[int, int, list[str]] | None = None  # the last record: row, line, fields
 
     def flush() -> pa.Table:
         table = pa.table({f"c{i}": pa.array(v, pa.string()) for i, v in enumerate(columns)}).rename_columns(names)
@@ -1068,6 +1103,7 @@ def _read_csv_by_record(path: Path, ent: Entity, notes: list[str]) -> Iterator[t
                         "close before the line ends (an unterminated quote), so the rows after it cannot be "
                         "told apart; close or remove the quote and re-drop the file"
                     )
+                last = (row_number, reader.line_num, record)
                 if len(record) != len(names):
                     text = io.StringIO()
                     csv.writer(text, lineterminator="").writerow(record)
@@ -1082,6 +1118,17 @@ def _read_csv_by_record(path: Path, ent: Entity, notes: list[str]) -> Iterator[t
     except (UnicodeDecodeError, csv.Error) as exc:
         where = _locate_csv_problem(path, names, count_fields=False)
         raise FileRejected(_unreadable_csv(where, exc, len(names))) from exc
+    if last is not None and len(last[2]) < len(names) and _ends_without_line_break(path):
+        row_number, line, record = last
+        # A totals line (Total,,,) or a footer's date stamp is short by nature, not cut.
+        filled = [v for v in record if v.strip()]
+        if not (re.fullmatch(TOTALS_WORD, record[0]) or (len(filled) == 1 and _is_footer_stamp(filled[0]))):
+            raise FileRejected(
+                TRUNCATED_REASON.format(
+                    where=f"row {row_number} (line {line})",
+                    fault=f"has {len(record)} field(s) where the header has {len(names)}",
+                )
+            )
     if numbers or bad:
         yield flush(), bad
 
@@ -1120,10 +1167,35 @@ def _row_numbers_past_blank_lines(path: Path) -> list[int] | None:
     return numbers
 
 
+PARQUET_MAGIC = b"PAR1"  # the first four bytes of a Parquet file and its last four, after the footer
+PARQUET_CUT = (
+    "the file looks truncated (an interrupted download or upload): it starts as Parquet but its end, the "
+    "footer that says where its rows are (written last), is missing, so none of its rows can be read and "
+    "nothing is loaded; export the file again and re-drop it whole"
+)
+
+
+def _parquet_cut(path: Path) -> bool:
+    """A file that opens as Parquet and does not close as one: its end was cut off."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != PARQUET_MAGIC:
+                return False
+            fh.seek(0, 2)
+            if fh.tell() < 12:  # magic, footer length, magic: a shorter file is cut too
+                return True
+            fh.seek(-4, 2)
+            return fh.read(4) != PARQUET_MAGIC
+    except OSError:
+        return False
+
+
 def _read_parquet(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.Table, list]]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
+        if _parquet_cut(path):
+            raise FileRejected(PARQUET_CUT) from exc
         raise FileRejected(f"not a readable Parquet file ({exc})") from exc
     raw_names = pf.schema_arrow.names
     names = _normalise_header(raw_names, path, ent)
@@ -1213,6 +1285,12 @@ def _read_jsonl(path: Path, ent: Entity, notes: list[str]) -> Iterator[tuple[pa.
                     bad.append((line_no, line.rstrip("\n"), str(exc), RECORD_COLUMN))
                     continue
                 except json.JSONDecodeError as exc:
+                    if not line.endswith("\n") and not line.endswith("\r"):  # the last line, cut
+                        raise FileRejected(
+                            TRUNCATED_REASON.format(
+                                where=f"line {line_no}", fault=f"is not whole JSON ({exc.msg} at column {exc.colno})"
+                            )
+                        ) from exc
                     bad.append(
                         (line_no, line.rstrip("\n"), f"line is not valid JSON ({exc.msg}); fix the line", RECORD_COLUMN)
                     )

@@ -809,3 +809,57 @@ def test_a_summary_row_without_names_is_quarantined_as_one_not_as_a_record_to_fi
     assert found[1][0] == "platform" and found[1][1].startswith("a summary row, not a record"), found[1]
     assert "fill in platform, account_id, campaign_id, campaign_name" in found[1][1], found[1]
     assert found[3] == ("campaign_id", "required value is empty: fill in campaign_id for this row and re-drop the file")
+
+
+def test_a_file_cut_short_is_rejected_whole_and_a_whole_last_row_without_a_line_break_loads(
+    recon_home: Path,
+) -> None:
+    # A tryout: crm/orders re-dropped at its path cut to 80 % of its bytes ("SO-00000160,C-000006,Saf",
+    # no line break) published: the cut row was quarantined as a footer and 39 orders vanished.
+    path = write(recon_home / "landing/crm/orders/orders.csv", orders_csv(*(order_row(str(n)) for n in range(1, 5))))
+    (first,) = run(recon_home).files
+    assert (first.status, first.rows_loaded) == ("loaded", 4)
+    cut = orders_csv(*(order_row(str(n)) for n in range(1, 5)))
+    path.write_text(cut[: cut.index(order_row("3")) + 12])  # "3,C-1,Acme L"
+    (outcome,) = run(recon_home).files
+    assert outcome.status == "rejected", outcome.message
+    assert "crm/orders/orders.csv" in outcome.message and "truncated" in outcome.message, outcome.message
+    assert "row 3 (line 4)" in outcome.message and "3 field(s)" in outcome.message, outcome.message
+    assert "export the file again" in outcome.message, outcome.message
+    # Counted as rejected files are (read = rejected), and the earlier batch stays current.
+    assert (outcome.rows_read, outcome.rows_rejected, outcome.rows_loaded) == (3, 3, 0)
+    assert rows(recon_home, "select count(*) from raw.quarantine") == [(0,)]
+    assert rows(recon_home, "select count(*) from raw.crm__orders") == [(4,)]
+    # Many exporters leave out the last line break after a whole row, or a totals line: not cut.
+    path.write_text(orders_csv(order_row("1"), order_row("2")).rstrip("\n"))
+    write(
+        recon_home / "landing/crm/orders/with_total.csv",
+        orders_csv(order_row("5"), "Total,,,,,,").rstrip("\n"),
+    )
+    outcomes = {f.source_file: f for f in run(recon_home).files}
+    assert outcomes["crm/orders/orders.csv"].status == "loaded", outcomes["crm/orders/orders.csv"].message
+    assert outcomes["crm/orders/orders.csv"].rows_loaded == 2
+    total = outcomes["crm/orders/with_total.csv"]
+    assert (total.status, total.rows_loaded, total.rows_quarantined) == ("loaded", 1, 1), total.message
+
+
+def test_a_cut_json_lines_file_or_parquet_file_is_rejected_as_truncated(recon_home: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    line = {"lead_id": "L1", "created_at": "2026-03-01T09:00:00Z"}
+    text = "\n".join(json.dumps(line | {"lead_id": f"L{n}"}) for n in range(1, 4))
+    write(recon_home / "landing/crm/leads/whole.jsonl", text)  # no line break after a whole object
+    write(recon_home / "landing/crm/leads/cut.jsonl", text[:-9])
+    path = recon_home / "landing/crm/leads/cut.parquet"
+    pq.write_table(pa.table({k: [v] * 50 for k, v in line.items()}), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 8 // 10])
+    outcomes = {f.source_file: f for f in run(recon_home).files}
+    assert outcomes["crm/leads/whole.jsonl"].rows_loaded == 3, outcomes["crm/leads/whole.jsonl"].message
+    cut = outcomes["crm/leads/cut.jsonl"]
+    assert cut.status == "rejected" and "truncated" in cut.message and "line 3" in cut.message, cut.message
+    assert (cut.rows_read, cut.rows_rejected) == (3, 3)
+    parquet = outcomes["crm/leads/cut.parquet"]
+    assert parquet.status == "rejected" and "truncated" in parquet.message, parquet.message
+    assert rows(recon_home, "select count(*) from raw.quarantine") == [(0,)]
