@@ -23,7 +23,10 @@ CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
         "line: a CSV or JSON Lines file whose last line has no line break after it and is no whole record "
         "(fewer fields than the header; cut JSON), or a Parquet file without its end. The CSV's cut row was "
         "quarantined as a footer and the rest loaded: a restatement cut short withdrew every record past "
-        "the cut.",
+        "the cut. A report's footer line (a date/time stamp or a note, every other cell empty) is "
+        "quarantined as a footer, not as a record to fill in. A quarantined row's reason names every "
+        "column that is wrong, not only the first. A timestamp with a time of day in a date column (a "
+        'Parquet timestamp not at midnight) is named as such, not as "not a date".',
     ),
     (
         "2.8.0",

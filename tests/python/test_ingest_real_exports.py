@@ -355,7 +355,8 @@ def test_a_totals_row_is_quarantined_as_a_summary_not_a_record_to_fill_in(recon_
         (7, "invoice_id", "Total: Account"),
     ]
     assert all(r[3] == TOTALS_ROW_REASON for r in quarantined[:5]), quarantined
-    assert quarantined[5][1] == "_record" and "field(s)" in quarantined[5][3]
+    # QuickBooks' date stamp below, on a line of its own: a report footer, nothing lost.
+    assert quarantined[5][1] == "_record" and quarantined[5][3].startswith("a report footer line"), quarantined[5]
     # `recon ingest` shows the reason under the file, not "fill in client_name".
     assert f"row 3, column invoice_id ('TOTAL'): {TOTALS_ROW_REASON}" in describe(outcome)
 
@@ -863,3 +864,74 @@ def test_a_cut_json_lines_file_or_parquet_file_is_rejected_as_truncated(recon_ho
     parquet = outcomes["crm/leads/cut.parquet"]
     assert parquet.status == "rejected" and "truncated" in parquet.message, parquet.message
     assert rows(recon_home, "select count(*) from raw.quarantine") == [(0,)]
+
+
+def test_a_report_footer_line_is_quarantined_as_a_footer_not_a_record_to_fill_in(recon_home: Path) -> None:
+    # A tryout: QuickBooks' last line '" Tuesday, September 29, 2026 09:30 PM GMT-04:00",,,,,' was
+    # quarantined as "required value is empty: fill in client_name", beside its TOTAL row called
+    # a totals row. A row holding only an id is still a record to fill in.
+    write(
+        recon_home / "landing/billing/invoices/qbo.csv",
+        "\n".join(
+            [
+                INVOICES_HEADER,
+                "X-F01,1,Foot Ltd,PO-F,2025-03-01,2025-04-01,USD,100.00,0.00,100.00,issued,2025-03-01T10:00:00Z",
+                "",
+                '" Tuesday, September 29, 2026 09:30 PM GMT-04:00",,,,,,,,,,,',
+                ",,Accrual Basis,,,,,,,,,",
+                "X-F02,,,,,,,,,,,",
+                '"Monday, Dec 07, 2026 09:00:00 AM GMT-05:00"',
+            ]
+        )
+        + "\n",
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (5, 1, 4), outcome.message
+    found = {
+        r: (column, why)
+        for r, column, why in rows(recon_home, "select row_number, column_name, reason from raw.quarantine")
+    }
+    for row, column in ((3, "invoice_id"), (4, "client_name"), (6, "_record")):
+        assert found[row][0] == column and found[row][1].startswith("a report footer line"), found[row]
+        assert "nothing was lost" in found[row][1], found[row]
+    assert found[5][0] == "client_name" and found[5][1].startswith("required value is empty"), found[5]
+
+
+def test_a_row_names_every_column_that_is_wrong_and_a_timestamp_in_a_date_column(recon_home: Path) -> None:
+    # A tryout with a Parquet file: a row with a bad issue_date and bad amounts (0.30000000000000004,
+    # 1e16) was quarantined for its issue_date alone, so fixing it took two re-drops; and a typed
+    # timestamp at 10:30 in issue_date was "expected ISO date YYYY-MM-DD", not what it was.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ten_thirty = 1_790_812_800_000_000 + 37_800_000_000  # 2026-10-01 10:30 UTC, in microseconds
+    n = 2
+    table = pa.table(
+        {
+            "invoice_id": ["I-1", "I-2"],
+            "client_name": ["Acme"] * n,
+            "issue_date": pa.array([ten_thirty, ten_thirty], pa.timestamp("us", tz="UTC")),
+            "currency": ["USD"] * n,
+            "net_amount": pa.array([0.1 + 0.2, 100.0]),
+            "tax_amount": pa.array([0.0, 0.0]),
+            "total_amount": pa.array([1e16, 100.0]),
+            "status": ["issued"] * n,
+        }
+    )
+    path = recon_home / "landing/billing/invoices/export.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (0, 2), outcome.message
+    found = {
+        r: (column, why)
+        for r, column, why in rows(recon_home, "select row_number, column_name, reason from raw.quarantine")
+    }
+    column, reason = found[1]
+    assert column == "issue_date" and reason.startswith("a timestamp (a date with a time of day), not a date"), reason
+    assert "not a date; expected" not in reason and "normalize" in reason, reason
+    also = reason.split("; also wrong in this row: ", 1)[1]
+    assert also.startswith('net_amount ("0.30000000000000004"): ') and " | total_amount (" in also, also
+    assert "tax_amount" not in also and len(reason) < 1200, reason
+    # One fault, one reason: nothing added.
+    assert found[2][1].startswith("a timestamp") and "also wrong" not in found[2][1], found[2]
