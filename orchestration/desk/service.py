@@ -168,6 +168,9 @@ def _parsed(entry: dict, today: str) -> dict:
             # amount and currency (invoice lines whose header has not arrived: currency
             # unknown), or nothing (amount_out_of_range). Before, both showed 0.00.
             "amount_shown": _own_amount_shown(entry),
+            # Why there is no value in today's reporting currency when a run reported it in
+            # another before the switch (in_todays_currency), as `recon exceptions show` says.
+            "reporting_value_note": entry.get("reporting_value_note"),
             # What escalation asks of it: whether anything was at risk when found, in any currency.
             "found_at_risk": found_value,
             "is_current": bool(entry["is_current"]),
@@ -420,6 +423,10 @@ class Desk:
             "total": len(rows),
             "breached": sum(r["is_breached"] for r in rows),
             "at_risk": sum((r["amount"] for r in rows), Decimal(0)),
+            # The rows whose value is in another reporting currency, left out of at_risk, and why.
+            "reporting_currency": self.reporting_currency,
+            "not_summed": sum(1 for r in rows if r["reporting_value_note"]),
+            "value_notes": sorted({r["reporting_value_note"] for r in rows if r["reporting_value_note"]}),
             "page": page,
             "pages": pages,
             "rows": rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],

@@ -318,6 +318,7 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
             "sla_due_at",
             "is_breached",
             "escalated_to",
+            "reporting_value_note",
         ]
         rows = (
             [
@@ -337,6 +338,9 @@ def create_app(desk: Desk | None = None, accounts: Accounts | None = None, secre
                 r["sla_due_at"].isoformat(),
                 r["is_breached"],
                 r["escalated_to"],
+                # Why amount_at_risk_reporting is empty when a run reported it in another
+                # currency before a switch (the sentence `recon exceptions show` prints).
+                r["reporting_value_note"] or "",
             ]
             for r in result["all_rows"]
         )

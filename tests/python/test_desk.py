@@ -842,6 +842,37 @@ def test_healthz_tells_a_stranger_only_ok_and_a_signed_in_user_the_publication(r
         assert (response.status_code, response.json()) == (503, {"ok": False})
 
 
+def test_the_inbox_and_its_csv_say_why_a_value_in_another_reporting_currency_is_left_out(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A review: after var reporting_currency changed (USD to EUR), `recon exceptions show` said
+    why an exception's value was not shown; the inbox showed its own amount and no reason, left
+    it out of the value at risk silently, and its CSV had an empty cell and no reason."""
+    import csv
+    import io
+
+    from orchestration import publish
+
+    _, eid, _ = small_desk(recon_home)  # found by a run that reported in USD
+    monkeypatch.setattr(publish, "reporting_currency", lambda: "EUR")  # var reporting_currency: EUR
+    client = client_for(Accounts())
+    login(client, "alice")
+    note = "not in today's reporting currency (EUR): last found when runs reported in USD"
+    page = html.unescape(client.get("/").text)
+    row = page.split(f'id="row-{eid[:8]}"')[1].split("</tr>")[0]
+    assert "10.00 USD" in row and f'title="{note}">not in EUR *</span>' in row, row
+    assert (
+        "* 1 exception(s) with no value in today's reporting currency (EUR), shown by their own amount "
+        f"and not summed in the value at risk: {note}." in page
+    ), page
+    [header, line] = list(csv.reader(io.StringIO(client.get("/inbox.csv").text)))
+    shown = dict(zip(header, line, strict=True))
+    assert shown["amount_at_risk_reporting"] == "" and shown["reporting_currency"] == "EUR", shown
+    assert shown["reporting_value_note"] == note, shown
+    detail = html.unescape(client.get(f"/exceptions/{eid}").text)
+    assert f'(<span id="reporting-value-note">{note}</span>)' in detail
+
+
 def test_an_exception_with_no_reporting_amount_shows_its_own_in_the_inbox() -> None:
     """A review: the inbox showed 0.00 for invoice lines whose header has not arrived (their
     currency is the header's) and for amount_out_of_range (no amount fits)."""
