@@ -442,7 +442,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     # The last batch each incremental staging model staged, per build, with the digest of
-    # the project that built it (macros/staging_incremental.sql).
+    # what staging it depends on and the project digest of the run that built it (empty for
+    # a dbt build by hand): macros/staging_incremental.sql.
     con.execute(
         f"""
         create table if not exists {RAW_SCHEMA}.staged_batches (
@@ -450,6 +451,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    con.execute(f"alter table {RAW_SCHEMA}.staged_batches add column if not exists staging_digest VARCHAR")
     # The head of the action log (seq, entry_hash) at each run: the store must keep it.
     con.execute(
         f"""

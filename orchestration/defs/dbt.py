@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -61,15 +62,54 @@ def parse_state_path() -> Path:
     return settings.recon_home() / "dbt-state" / f"partial_parse-{project_key}.msgpack"
 
 
-def staged_by_another_version(con, project_sha256: str) -> list[str]:
+# A var read in a macro's text (macro staging_digest_var_pattern).
+STAGING_DIGEST_VAR = re.compile(r"""var[(][ \n]*['"]([A-Za-z0-9_]+)['"]""")
+
+
+def staging_digests(manifest: dict, project_vars: dict) -> dict[str, str]:
+    """Each incremental model's staging digest, as dbt computes it (macro staging_digest).
+
+    md5 of the model's code, every macro of the project (name and text, in name order) and
+    the value of every var those texts read, joined as the macro joins them. The manifest
+    must be the one the next build parses to (``recon run`` prepares it first) and
+    ``project_vars`` the ``vars:`` of dbt_project.yml; a dbt build with ``--vars`` records
+    another digest, and the next run rebuilds staging whole (never too little).
+    """
+    project = manifest["metadata"].get("project_name") or "recon"
+    macros = sorted(
+        (macro["name"], macro["macro_sql"]) for macro in manifest["macros"].values() if macro["package_name"] == project
+    )
+    scoped = project_vars.get(project)
+    merged = {**project_vars, **(scoped if isinstance(scoped, dict) else {})}
+    digests = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["config"].get("materialized") != "incremental":
+            continue
+        parts = [node["unique_id"], node["raw_code"], *(f"{name}\n{sql}" for name, sql in macros)]
+        names = sorted(set(STAGING_DIGEST_VAR.findall("\n".join(parts))))
+        parts += [f"var {name}={json.dumps(merged.get(name), sort_keys=True)}" for name in names]
+        digests[node.get("alias") or node["name"]] = hashlib.md5("\x00".join(parts).encode()).hexdigest()
+    return digests
+
+
+def project_vars() -> dict:
+    """The ``vars:`` of dbt_project.yml."""
+    import yaml
+
+    return yaml.safe_load((settings.PROJECT_DIR / "dbt_project.yml").read_text()).get("vars") or {}
+
+
+def staged_by_another_version(con) -> list[str]:
     """The incremental models in the warehouse that another version of the project built.
 
-    Each build of an incremental staging model records its last batch with the project's
-    digest (raw.staged_batches, macros/staging_incremental.sql). Listed: such a model whose
-    table exists and whose last record has another digest, or none (a release before the
-    records, or one that built it as a plain table). Not listed: a model not built yet (its
-    first build is whole), a table the project no longer has, and a model that a full
-    refresh must not rebuild (``full_refresh=false``: the exception sightings).
+    Each build of an incremental staging model, by a run or by hand, records its last batch
+    with the digest of what staging it depends on (raw.staged_batches, staging_digest in
+    macros/staging_incremental.sql). Listed: such a model whose table exists and whose last
+    record has another digest than this project's (``staging_digests``), or none (a release
+    before the records, or one that built it as a plain table). Not listed: a model not
+    built yet (its first build is whole), a table the project no longer has, and a model
+    that a full refresh must not rebuild (``full_refresh=false``: the exception sightings).
+    A change outside what staging reads (the Python, the configs, a mart) lists nothing.
     """
     manifest = json.loads(pipeline.manifest_path().read_text())
     models = sorted(
@@ -83,16 +123,21 @@ def staged_by_another_version(con, project_sha256: str) -> list[str]:
     if not built:
         return []
     current = set()
-    if warehouse.table_exists(con, "raw", "staged_batches"):
-        current = {
-            model
-            for (model,) in con.execute(
-                "select model from raw.staged_batches where list_contains(?, model) "
-                "qualify row_number() over (partition by model order by staged_at desc, batch_id desc) = 1 "
-                "and project_sha256 = ?",
-                [built, project_sha256],
-            ).fetchall()
-        }
+    recorded = con.execute(
+        "select count(*) from information_schema.columns "
+        "where table_schema = 'raw' and table_name = 'staged_batches' and column_name = 'staging_digest'"
+    ).fetchone()[0]
+    # A manifest older than a project file (definitions loaded before an edit, no `recon
+    # prepare` since) would give the digests of the old files: every model is taken as built
+    # by another version, as before the digests.
+    if recorded and not pipeline._project_changed_since(pipeline.manifest_path().stat().st_mtime):
+        digests = staging_digests(manifest, project_vars())
+        last = con.execute(
+            "select model, staging_digest from raw.staged_batches where list_contains(?, model) "
+            "qualify row_number() over (partition by model order by staged_at desc, batch_id desc) = 1",
+            [built],
+        ).fetchall()
+        current = {model for model, digest in last if digest is not None and digest == digests.get(model)}
     return [name for name in built if name not in current]
 
 
@@ -181,7 +226,7 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
         # The exception lifecycle as at the last publication: a build whose gates blocked
         # it leaves no sighting or snapshot version behind (orchestration/lifecycle_checkpoint.py).
         context.log.info(lifecycle_checkpoint.hold(con, published["publication"] if published else None, run_id))
-        restaged = staged_by_another_version(con, inputs["project_sha256"])
+        restaged = staged_by_another_version(con)
     finally:
         con.close()
     reason = "full refresh" if full_refresh else None
@@ -195,7 +240,8 @@ def recon_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wareho
         )
         full_refresh, reason = True, "full refresh: staging was built by another version of the project"
     # Incremental staging models stage only what arrived since their last build by this
-    # version of the project (macros/staging_incremental.sql); another version restages all.
+    # version of what they depend on (macros/staging_incremental.sql); another restages all.
+    # The project digest goes with each record, to say which run staged it.
     os.environ["RECON_PROJECT_SHA"] = inputs["project_sha256"]
     # dagster-dbt's naming for a run's target directory, in this home (dbt_run_dirs). Not
     # through dbt_project(): under `dagster dev` that parses the whole project again.

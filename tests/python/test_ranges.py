@@ -12,6 +12,8 @@ overflowed DECIMAL(18) in a pairs model, stopping every run.
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -400,3 +402,80 @@ def test_rows_loaded_under_an_older_contract_past_the_range_are_held_out_of_stag
         ("stg_billing__invoices", "OLD-INV", "billing/invoices/loaded_under_2_6_0.csv"),
         ("stg_crm__orders", "OLD-USD", "crm/orders/loaded_under_2_6_0.csv"),
     ], held
+
+
+def test_a_dbt_build_by_hand_restages_what_other_rules_staged_and_a_run_after_it_rebuilds_nothing(
+    edge_home: tuple[Path, bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dbt run` by hand (no RECON_PROJECT_SHA) after the rules changed: staging restages what
+    the older rules staged, and only that, and the next `recon run` does not rebuild staging.
+
+    Before, a build by hand matched watermarks on RECON_PROJECT_SHA's empty value: the first
+    restaged every key (no watermark of its own), a second one after a change of the contract
+    restaged nothing and left records staged under the older rules, silently; and the run
+    after either rebuilt every incremental model whole (another digest).
+    """
+    from orchestration.defs.dbt import parse_state_path, project_vars, staged_by_another_version, staging_digests
+
+    home, ok = edge_home
+    assert ok
+    warehouse_path = home / "warehouse.duckdb"
+    manifest = json.loads(pipeline.manifest_path().read_text())
+    digests = staging_digests(manifest, project_vars())
+    # Another range in the contract, or another var a staging macro reads: other digests.
+    ranges = next(m for m in manifest["macros"].values() if m["name"] == "recon_amount_limit")
+    ranges["macro_sql"] = ranges["macro_sql"].replace("10000000000 ", "20000000000 ")
+    assert all(digests[m] != d for m, d in staging_digests(manifest, project_vars()).items())
+    suffixes = staging_digests(manifest, {**project_vars(), "legal_suffixes": ["gmbh"]})["stg_crm__clients"]
+    assert suffixes != staging_digests(manifest, project_vars())["stg_crm__clients"]
+    con = duckdb.connect(str(warehouse_path))
+    try:
+        # dbt's digest (the run's records) is the one orchestration computes from the manifest.
+        recorded = dict(
+            con.execute(
+                "select model, staging_digest from raw.staged_batches "
+                "qualify row_number() over (partition by model order by staged_at desc) = 1"
+            ).fetchall()
+        )
+        assert len(recorded) == 9 and recorded == {model: digests[model] for model in recorded}, (recorded, digests)
+        assert staged_by_another_version(con) == []
+        # Clients staged by older rules; one lead changed since its staging, under these rules.
+        con.execute("update raw.staged_batches set staging_digest = 'older rules' where model = 'stg_crm__clients'")
+        con.execute("update staging.stg_crm__clients set legal_name = 'STAGED BY OLDER RULES'")
+        lead_id, email = con.execute(
+            "select lead_id, email from staging.stg_crm__leads order by lead_id limit 1"
+        ).fetchone()
+        con.execute("update staging.stg_crm__leads set email = 'not restaged' where lead_id = ?", [lead_id])
+        clients = con.execute("select count(*) from staging.stg_crm__clients").fetchone()[0]
+    finally:
+        con.close()
+
+    monkeypatch.delenv("RECON_PROJECT_SHA", raising=False)
+    target = tmp_path / "target"
+    target.mkdir()
+    shutil.copyfile(parse_state_path(), target / pipeline.PARTIAL_PARSE)  # the run's parse, no full one
+    pipeline._dbt("run", "--quiet", "--select", "stg_crm__clients", "stg_crm__leads", target_path=target)
+
+    con = duckdb.connect(str(warehouse_path))
+    try:
+        assert con.execute(
+            "select count(*), count(*) filter (where legal_name = 'STAGED BY OLDER RULES') "
+            "from staging.stg_crm__clients"
+        ).fetchone() == (clients, 0)
+        assert con.execute("select email from staging.stg_crm__leads where lead_id = ?", [lead_id]).fetchone() == (
+            "not restaged",
+        )
+        con.execute("update staging.stg_crm__leads set email = ? where lead_id = ?", [email, lead_id])
+        by_hand = con.execute(
+            "select model, project_sha256, staging_digest from raw.staged_batches "
+            "qualify row_number() over (partition by model order by staged_at desc) = 1 and project_sha256 = '' "
+            "order by model"
+        ).fetchall()
+        assert by_hand == [
+            ("stg_crm__clients", "", digests["stg_crm__clients"]),
+            ("stg_crm__leads", "", digests["stg_crm__leads"]),
+        ], by_hand
+        # The next `recon run` finds staging built by this version: no rebuild of it whole.
+        assert staged_by_another_version(con) == []
+    finally:
+        con.close()
