@@ -2096,6 +2096,7 @@ def _load_rows(
 
     moved = _quarantine_conflicting_keys(con, ent, outcome, now, version_config, read_again)
     moved += _quarantine_conflicts_with_other_files(con, ent, outcome, now, version_config, read_again)
+    moved += _quarantine_unversioned_rows_of_versioned_keys(con, ent, outcome, now, version_config, read_again)
     outcome.rows_loaded -= moved
     outcome.rows_quarantined += moved
     if outcome.rows_loaded + outcome.rows_quarantined != outcome.rows_read:
@@ -2346,6 +2347,99 @@ def _quarantine_conflicts_with_other_files(
             || 'is stale, delete it' as _reason
         {pairs}
         qualify row_number() over (partition by rows._row_number order by earlier._batch_id, earlier._row_number) = 1
+        """,
+        params,
+    )
+    return _move_conflicting_rows(con, ent, outcome, now, read_again)
+
+
+UNVERSIONED_CONFLICT = "no version, and the key is already loaded with a version and other values"
+
+
+def _quarantine_unversioned_rows_of_versioned_keys(
+    con: duckdb.DuckDBPyConnection,
+    ent: Entity,
+    outcome: FileOutcome,
+    now: datetime,
+    version_config: dict[str, list[str]] | None,
+    read_again: Callable[[], Iterator[tuple[pa.Table, list]]],
+) -> int:
+    """Move the rows of this batch whose version is empty, and whose key a current row (of
+    another file or this one) holds with a version and other values, to quarantine; return
+    how many.
+
+    A version column may be optional (an invoice's updated_at: some billing exports lack
+    it). Staging keeps the latest version of a key, and a row with no version comes after
+    every row with one (``nulls last``): a corrected invoice re-sent without updated_at
+    loaded and was never seen, the earlier version kept in silence. Quarantined here, it
+    names the versioned row staging keeps and asks for a later version. A row with no
+    version that equals a versioned row of its key (a re-sent copy, even of an older
+    version) loads: nothing of it is lost. Where no row of the key has a version, the later
+    delivery wins, as in tables without version columns.
+    """
+    versions = _version_columns(ent, version_config)
+    optional = {c.name for c in ent.columns if not c.required}
+    if not versions or not optional.intersection(versions):
+        return 0  # a required version is never empty: nothing to check (orders)
+    unique_on = [*ent.key, *versions]
+    table = f"{RAW_SCHEMA}.{_ident(ent.table)}"
+    log = f"{RAW_SCHEMA}.ingestion_log"
+    same_key = " and ".join(f"versioned.{_ident(c)} = rows.{_ident(c)}" for c in ent.key)
+    no_version = " and ".join(f"rows.{_ident(c)} is null" for c in versions)
+    has_version = " and ".join(f"versioned.{_ident(c)} is not null" for c in versions)
+    compared = [c for c in ent.column_names if c not in unique_on]
+    equal = " and ".join(f"copy.{_ident(c)} is not distinct from rows.{_ident(c)}" for c in compared)
+    differs = (
+        "list_filter(["
+        + ", ".join(
+            f"case when rows.{_ident(c)} is distinct from versioned.{_ident(c)} then '{c}' end" for c in compared
+        )
+        + "], lambda x: x is not null)"
+    )
+    # Current: this batch, and every loaded batch neither superseded nor restated by this one.
+    # A full export supersedes every other batch of its entity: only its own rows count.
+    current = "{alias}._batch_id = ?"
+    params_current: list = [outcome.batch_id]
+    if ent.delivery != "full":
+        current = f"""({{alias}}._batch_id = ? or {{alias}}._batch_id in (
+            select loaded.batch_id from {log} as loaded
+            where loaded.status = 'loaded' and loaded.batch_id is distinct from ?
+                and loaded.batch_id not in ({superseded_batches_sql()})
+        ))"""
+        params_current = [outcome.batch_id, outcome.supersedes_batch_id]
+    current_versioned, current_copy = current.replace("{alias}", "versioned"), current.replace("{alias}", "copy")
+    same_key_copy = " and ".join(f"copy.{_ident(c)} = rows.{_ident(c)}" for c in ent.key)
+    copy_version = " and ".join(f"copy.{_ident(c)} is not null" for c in versions)
+    pairs = f"""
+        from {table} as rows
+        inner join {table} as versioned on {same_key} and {has_version} and {current_versioned}
+        where rows._batch_id = ? and {no_version}
+            and not exists (
+                select 1 from {table} as copy
+                where {same_key_copy} and {copy_version} and {equal} and {current_copy}
+            )
+    """
+    params = [*params_current, outcome.batch_id, *params_current]
+    if not con.execute(f"select exists (select 1 {pairs})", params).fetchone()[0]:
+        return 0
+    key_text = " || ', ' || ".join(f"coalesce(cast(rows.{_ident(c)} as VARCHAR), '(empty)')" for c in ent.key)
+    version_text = " || ', ' || ".join(f"cast(versioned.{_ident(c)} as VARCHAR)" for c in versions)
+    version_names = " and ".join(versions)
+    latest = ", ".join(f"versioned.{_ident(c)} desc" for c in versions)
+    con.execute(
+        f"""
+        create or replace temp table _conflicting_rows as
+        select rows._row_number, coalesce({differs}[1], '{versions[0]}') as _column,
+            '{UNVERSIONED_CONFLICT}; ({", ".join(ent.key)}) = (' || {key_text} || ') has {version_names} '
+            || {version_text} || ' on ' || versioned._source_file || ' (batch ' || versioned._batch_id
+            || ', row ' || versioned._row_number || '), and this row has no {version_names} and differs in '
+            || array_to_string({differs}, ', ') || '. Staging keeps the row with the latest {version_names}, '
+            || 'so this one would be loaded and never used: if it corrects the record, export it with its '
+            || '{version_names} set later than that one; if it is stale, delete it; then re-drop the file' as _reason
+        {pairs}
+        qualify row_number() over (
+            partition by rows._row_number order by {latest}, versioned._batch_id desc, versioned._row_number desc
+        ) = 1
         """,
         params,
     )

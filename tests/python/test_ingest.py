@@ -760,6 +760,68 @@ def test_one_version_of_an_order_with_other_values_in_a_later_file_is_quarantine
     assert (restated.is_restatement, restated.rows_loaded, restated.rows_quarantined) == (True, 2, 0)
 
 
+INVOICE_COLUMNS = [c.name for c in contract.entity("billing", "invoices").columns]
+
+
+def invoices_csv(*rows: dict[str, str]) -> str:
+    """Invoice rows over every contract column; each row gives what differs from INV-1's."""
+    base = {c: "" for c in INVOICE_COLUMNS} | {
+        "invoice_id": "INV-1",
+        "client_name": "Acme",
+        "issue_date": "2026-01-31",
+        "due_date": "2026-03-02",
+        "currency": "EUR",
+        "net_amount": "100.00",
+        "tax_amount": "20.00",
+        "total_amount": "120.00",
+        "status": "issued",
+        "updated_at": "2026-01-31T10:00:00Z",
+    }
+    return (
+        "\n".join([",".join(INVOICE_COLUMNS), *(",".join((base | r)[c] for c in INVOICE_COLUMNS) for r in rows)]) + "\n"
+    )
+
+
+def test_an_invoice_resent_without_a_version_and_other_values_is_quarantined(recon_home: Path) -> None:
+    # A tester's file: INV-00000002 loaded at 5671.81 with an updated_at, then re-sent corrected
+    # to 6671.81 with updated_at empty. It loaded, and staging (updated_at desc nulls last) kept
+    # 5671.81 in silence. Now it is quarantined naming the versioned row and asking for a later
+    # updated_at; a copy without version equal to a loaded version (even an older one) loads.
+    v1, v2 = "2026-01-31T10:00:00Z", "2026-02-05T10:00:00Z"
+    write(
+        recon_home / "landing/billing/invoices/a.csv",
+        invoices_csv({}, {"updated_at": v2, "status": "paid"}, {"invoice_id": "INV-2"}),
+    )
+    run(recon_home)
+    write(
+        recon_home / "landing/billing/invoices/resend_no_version.csv",
+        invoices_csv(
+            {"net_amount": "1100.00", "total_amount": "1120.00", "updated_at": ""},  # a correction: quarantined
+            {"invoice_id": "INV-2", "updated_at": ""},  # a copy of a loaded version: nothing lost
+            {"invoice_id": "INV-3", "updated_at": ""},  # no version anywhere: loads
+            {"invoice_id": "INV-4", "updated_at": v1, "status": "paid"},  # same file, with a version
+            {"invoice_id": "INV-4", "updated_at": "", "status": "void"},  # differs from it: quarantined
+        ),
+    )
+    (outcome,) = run(recon_home).by_status("loaded")
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (5, 3, 2), outcome.message
+    quarantined = rows(recon_home, "select row_number, column_name, original_value, reason from raw.quarantine")
+    assert [q[:3] for q in quarantined] == [(1, "net_amount", "1100.00"), (5, "status", "void")]
+    reason = quarantined[0][3]
+    assert reason.startswith(ingest.UNVERSIONED_CONFLICT), reason
+    said = "(invoice_id) = (INV-1) has updated_at 2026-02-05 10:00:00 on billing/invoices/a.csv (batch 1, row 2)"
+    assert said in reason, reason
+    assert (
+        "differs in net_amount, total_amount, status" in reason
+        and "with its updated_at set later than that one" in reason
+    )
+    assert "billing/invoices/resend_no_version.csv (batch 2, row 4)" in quarantined[1][3], quarantined[1][3]
+    # INV-1 re-sent as its older version was (a stale copy): loads, staging keeps the latest.
+    write(recon_home / "landing/billing/invoices/stale.csv", invoices_csv({"updated_at": ""}))
+    (stale,) = run(recon_home).by_status("loaded")
+    assert (stale.rows_loaded, stale.rows_quarantined) == (1, 0), stale.message
+
+
 def test_every_reason_a_row_is_quarantined_for_says_what_to_do() -> None:
     # A helper's review: "not a date; expected ...", "not a timestamp", "not a whole number" and
     # "unknown value; expected one of ..." named the format but not the fix, as the other
