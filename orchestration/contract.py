@@ -26,7 +26,16 @@ CONTRACT_HISTORY: tuple[tuple[str, str], ...] = (
         "the cut. A report's footer line (a date/time stamp or a note, every other cell empty) is "
         "quarantined as a footer, not as a record to fill in. A quarantined row's reason names every "
         "column that is wrong, not only the first. A timestamp with a time of day in a date column (a "
-        'Parquet timestamp not at midnight) is named as such, not as "not a date".',
+        'Parquet timestamp not at midnight) is named as such, not as "not a date".'
+        " Rows that parsed and still could not be right are quarantined, each reason naming the values: a "
+        "timestamp whose time of day is cut off (2026-01-08T04: and 2026-01-08T04:45: loaded as 04:00:00 and "
+        "04:45:00); an invoice whose net_amount + tax_amount differs from its total_amount by more than the "
+        "currency's smallest unit (0.01, 1 in JPY); an invoice or credit note amount with more decimals than "
+        "its currency has (1000.50 JPY). A row without a version (an invoice without updated_at) whose key a "
+        "current row holds with a version and other values is quarantined: staging keeps the latest version, "
+        "so a correction re-sent without updated_at loaded and was never used; send it with a later one. An "
+        "invoice due before it is issued loads, and the ingestion log names it. Rows loaded before stay "
+        "loaded; `recon ingest --again PATH` checks a file again.",
     ),
     (
         "2.8.0",
@@ -157,6 +166,50 @@ AMOUNT_LIMITS: dict[str, int] = {
 # What a converted amount stays below, at the limits above and the seeded rates.
 MAX_ABS_CONVERTED = 10**13
 
+# Decimals of each currency's smallest unit (ISO 4217 minor unit): a cent in most, none in JPY
+# (KWD or BHD, with three, would say 3 here when added). An invoice or credit note bills whole
+# smallest units, so its amounts have no more decimals than this, and its net + tax may differ
+# from its total by one smallest unit at most (each rounded on its own).
+MINOR_UNITS: dict[str, int] = {
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "JPY": 0,
+}
+if set(MINOR_UNITS) != set(CURRENCIES) or set(AMOUNT_LIMITS) != set(CURRENCIES):  # pragma: no cover
+    raise ValueError("every currency of CURRENCIES needs its MINOR_UNITS and AMOUNT_LIMITS")
+
+
+def smallest_unit_sql(currency: str) -> str:
+    """SQL: the smallest unit of the currency in ``currency`` (0.01; 1 in JPY), null for a
+    currency the contract lacks (that column's own check quarantines it)."""
+    whens = " ".join(f"when '{c}' then cast('{10**-n:.{n}f}' as DECIMAL(18, 4))" for c, n in MINOR_UNITS.items())
+    return f"(case upper({currency}) {whens} end)"
+
+
+def smallest_units_per_major_sql(currency: str) -> str:
+    """SQL: how many smallest units make one of the currency in ``currency`` (100; 1 in JPY),
+    null for a currency the contract lacks. An amount times it is whole when the amount bills
+    whole smallest units (exact: a DECIMAL times an integer stays a DECIMAL)."""
+    whens = " ".join(f"when '{c}' then {10**n}" for c, n in MINOR_UNITS.items())
+    return f"(case upper({currency}) {whens} end)"
+
+
+def minor_units_said() -> str:
+    """The minor units as the docs and reasons say them: "2 decimals in USD, ...; none in JPY"."""
+    by_digits: dict[int, list[str]] = {}
+    for currency, digits in MINOR_UNITS.items():
+        by_digits.setdefault(digits, []).append(currency)
+    return ", ".join(
+        f"{'no decimals' if n == 0 else f'{n} decimals'} in {', '.join(cs)}"
+        for n, cs in sorted(by_digits.items(), reverse=True)
+    )
+
+
 KIND_FORMAT = {
     "string": "text",
     "decimal": "plain decimal, dot separator, at most 4 decimals, no thousands separator (1234.50)",
@@ -202,7 +255,10 @@ class RowRule:
 
     column: str  # the column the quarantine names
     condition: str
-    reason: str
+    reason: str  # ``{name}`` in it after the first ``;`` is the row's text of that column
+    # True: the row loads and the ingestion log names it (a value the models do not compute
+    # with, that may be right in a real export); False: the row is quarantined.
+    flag_only: bool = False
 
 
 # How an entity's files arrive, and what a file that lacks a record means.
@@ -294,6 +350,38 @@ SERVICE_PERIOD = RowRule(
     "service_end_date is before service_start_date; correct the service period and re-drop the file",
 )
 MAX_QUANTITY = 10**9
+
+
+def whole_smallest_units(column: str) -> RowRule:
+    """An amount of a billed document (an invoice, a credit note) in whole smallest units of
+    its currency: no fraction of a cent, no fraction of a yen. (An ad platform's spend or a
+    unit price may well carry fractions of a cent; those columns have no such rule.)"""
+    return RowRule(
+        column,
+        f"{{{column}}} * {smallest_units_per_major_sql('{currency}')} "
+        f"= floor({{{column}}} * {smallest_units_per_major_sql('{currency}')})",
+        f"{column} has more decimals than its currency has ({minor_units_said()}), and a billing document "
+        f"bills whole units; this row has {column} {{{column}}} in {{currency}}: correct the amount in the "
+        "billing export (or the currency, if it is not the amount's) and re-drop the file",
+    )
+
+
+INVOICE_TOTAL = RowRule(
+    "total_amount",
+    f"abs({{net_amount}} + {{tax_amount}} - {{total_amount}}) <= {smallest_unit_sql('{currency}')}",
+    "net_amount + tax_amount differs from total_amount by more than the currency's smallest unit (0.01, "
+    "1 in JPY: what rounding each of the three on its own can make); this row has net_amount {net_amount} + "
+    "tax_amount {tax_amount} against total_amount {total_amount} in {currency}, so one of them is wrong: correct "
+    "it in the billing export and re-drop the file",
+)
+DUE_AFTER_ISSUE = RowRule(
+    "due_date",
+    "{due_date} >= {issue_date}",
+    "due_date is before issue_date (loaded as given: no model reads the due date, and a re-issued invoice "
+    "may keep its first due date); this row has issue_date {issue_date} and due_date {due_date}: check the "
+    "dates in the billing export and re-drop the file if they are wrong",
+    flag_only=True,
+)
 
 
 SOURCES: dict[str, str] = {
@@ -499,6 +587,11 @@ ENTITIES: tuple[Entity, ...] = (
                 "2026-04-03T08:00:00Z",
             ),
         ),
+        rules=(
+            *(whole_smallest_units(c) for c in ("net_amount", "tax_amount", "total_amount")),
+            INVOICE_TOTAL,
+            DUE_AFTER_ISSUE,
+        ),
     ),
     Entity(
         "billing",
@@ -560,6 +653,7 @@ ENTITIES: tuple[Entity, ...] = (
             _c("net_amount", "decimal", True, "Amount credited before tax (positive).", "500.00"),
             _c("reason", "string", False, "Why the credit was issued.", "under-delivery"),
         ),
+        rules=(whole_smallest_units("net_amount"),),
     ),
     Entity(
         "fulfilment",

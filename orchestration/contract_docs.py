@@ -124,7 +124,12 @@ def contract_markdown() -> str:
         "  key, the rows and the columns that differ; identical copies load (staging keeps one). A row",
         "  whose key and version (not empty) a current row of another file already holds with other values",
         "  is quarantined, naming that file: a change comes with a new version, a correction of that file",
-        "  is a restatement at its path. Tables without version columns keep the latest delivery. A CSV",
+        "  is a restatement at its path. A row with an empty version (an invoice's updated_at is optional)",
+        "  whose key a current row holds with a version and other values is quarantined, naming that row:",
+        "  staging keeps the latest version and would never use it; a correction comes with a later",
+        "  version. It loads when it equals a versioned row of its key (a re-sent copy), and where no row of",
+        "  its key has a version the latest delivery wins. Tables without version columns keep the latest",
+        "  delivery. A CSV",
         "  line with more or fewer fields than the header (a totals footer, a note, a value holding an",
         "  unquoted comma) is quarantined on its own (column `_record`, the line as read). A row whose",
         "  first value or key is a totals word (`Total`, `Totals`, `Grand Total`, `Subtotal`, `Sum`, alone",
@@ -207,6 +212,24 @@ def contract_markdown() -> str:
         f"value) convert into every traded currency below {contract.MAX_ABS_CONVERTED:,} at the seeded",
         "rates; a dbt test on `seeds/fx_rates.csv` stops the build if a rate breaks that.",
         "",
+        "Some rows parse and still cannot be right; each is quarantined with a reason that names the",
+        "values that disagree (since 2.9.0), or, where a real export may hold it, loaded and named:",
+        "",
+        "- A timestamp whose time of day is cut off (`2026-01-08T04:`, `2026-01-08T04:45:`) is quarantined:",
+        "  it read as 04:00:00 and 04:45:00, and a version decides which row of a record wins. Hours and",
+        "  minutes, and seconds if any, are two digits each (`2026-01-08 04:45` is whole).",
+        "- An invoice or credit note bills whole smallest units of its currency: an amount with more",
+        f"  decimals ({contract.minor_units_said()}) is quarantined (`1000.50` JPY). Spend, unit",
+        "  prices, quantities and rates keep up to 4 decimals: ad platforms report fractions of a cent.",
+        "  Orders are not checked: a CRM's amount is a booked figure, not a billed one.",
+        "- An invoice whose `net_amount + tax_amount` differs from `total_amount` by more than one",
+        "  smallest unit of its currency (0.01, 1 in JPY) is quarantined: rounding each of the three on",
+        "  its own moves them apart by one unit at most, so a larger gap means one of them is wrong, and",
+        "  matching on it would reconcile an amount nobody billed.",
+        "- An invoice whose `due_date` is before its `issue_date` loads, and `recon ingest` and",
+        "  `raw.ingestion_log.message` name its rows: no model reads the due date, a re-issued invoice may",
+        "  keep its first one, and quarantining it would hold a billed invoice out of matching.",
+        "",
         "Totals formed from many rows keep the same range in their currency: a campaign whose delivery",
         "rows or platform credits, an invoice whose lines, or a project whose deliverables add up (in",
         "absolute value) past it is held out of matching, and an order whose matched records add up past",
@@ -242,9 +265,18 @@ def contract_markdown() -> str:
                 if c.since != "1.0.0":
                     meaning += f" (since v{c.since})"
                 lines.append(f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {meaning} | `{c.example}` |")
-            if ent.rules:
+            quarantining = [rule for rule in ent.rules if not rule.flag_only]
+            flagging = [rule for rule in ent.rules if rule.flag_only]
+            if quarantining:
                 lines += ["", "Rows are also quarantined when:", ""]
-                lines += [f"- {rule.reason.split(';')[0]} (named column `{rule.column}`)." for rule in ent.rules]
+                lines += [f"- {rule.reason.split(';')[0]} (named column `{rule.column}`)." for rule in quarantining]
+            if flagging:
+                lines += [
+                    "",
+                    "Rows load but are named in the ingestion log (`recon ingest`, raw.ingestion_log) when:",
+                    "",
+                ]
+                lines += [f"- {rule.reason.split(';')[0]}." for rule in flagging]
     lines += ["", "## Versions", "", "| version | change |", "| --- | --- |"]
     lines += [f"| {version} | {change} |" for version, change in contract.CONTRACT_HISTORY]
     lines += [

@@ -171,6 +171,11 @@ BAD_UTC_OFFSET = (
     r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
     r"(\+(1[5-9]|[2-9][0-9])|-(1[3-9]|[2-9][0-9]))(:?[0-9]{2})?$"
 )
+# A timestamp with a time of day, and one whose time of day is whole: hh, hh:mm or hh:mm:ss
+# (with a fraction), two digits each, then the end, an offset, Z, a space or a zone name.
+# Cut off after a colon (2026-01-08T04:, 2026-01-08T04:45:) it is no ISO 8601 time.
+TIMESTAMP_WITH_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]"
+WHOLE_TIME_OF_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}(:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?($|[^0-9:.,])"
 # A UTC offset (or Z) written after a space, as strftime's "%Y-%m-%d %H:%M:%S %z" and many
 # exports do ("2026-11-03 09:00:00 +0200"): DuckDB reads it only without the space, so the
 # space goes before the value is checked or cast. A constant of this module, not a value.
@@ -672,6 +677,22 @@ def _problem_checks(col: Column, ent: Entity | None = None) -> list[tuple[str, l
         )
         checks.append(
             (
+                # DuckDB reads a time of day cut off after its hour or minutes (2026-01-08T04:,
+                # 2026-01-08T04:45:) as 04:00:00 and 04:45:00; it is no ISO 8601 time, and the
+                # version it makes may win over the right one. (A cast that fails is said above.)
+                f"{present} and regexp_matches({text}, ?) and not regexp_matches({text}, ?) "
+                f"and try_cast({text} as TIMESTAMPTZ) is not null",
+                [
+                    TIMESTAMP_WITH_TIME,
+                    WHOLE_TIME_OF_DAY,
+                    "not a timestamp: its time of day is cut off (2026-01-08T04: or 2026-01-08T04:45:); "
+                    "expected ISO 8601 with hours and minutes, and seconds if any, of two digits each "
+                    "(2026-01-08T04:45:00Z); export the column again in full and re-drop the file",
+                ],
+            )
+        )
+        checks.append(
+            (
                 # DuckDB reads +25:00 as an offset; the earth's run from -12:00 to +14:00.
                 f"{present} and regexp_matches({text}, ?)",
                 [BAD_UTC_OFFSET, "UTC offset out of range (-12:00 to +14:00); correct the value and re-drop the file"],
@@ -739,11 +760,43 @@ def _parsed(col: Column) -> str:
 
 
 def _rule_checks(ent: Entity) -> list[tuple[str, list]]:
-    """Row rules across columns: the row is quarantined when a rule's condition is false."""
+    """Row rules across columns: the row is quarantined when a rule's condition is false.
+    The reason is the rule's as written (its ``{name}`` not yet the row's text: _rule_problems)."""
     values = {c.name: _parsed(c) for c in ent.columns}
     return [
-        (f"not coalesce({rule.condition.format(**values)}, true)", [rule.column, rule.reason]) for rule in ent.rules
+        (f"not coalesce({rule.condition.format(**values)}, true)", [rule.column, rule.reason])
+        for rule in ent.rules
+        if not rule.flag_only
     ]
+
+
+_REASON_VALUE = re.compile(r"\{([a-z_]+)\}")
+
+
+def _reason_sql(reason: str, value: Callable[[str], str]) -> tuple[str, list]:
+    """A rule's reason as SQL (with its parameters): each ``{name}`` is the row's value of that
+    column (``value(name)``, SQL text), '(empty)' when it has none; the words are parameters."""
+    parts = _REASON_VALUE.split(reason)
+    sql: list[str] = []
+    params: list = []
+    for at, part in enumerate(parts):
+        if at % 2:
+            sql.append(f"coalesce(nullif({value(part)}, ''), '(empty)')")
+        elif part:
+            sql.append("cast(? as VARCHAR)")
+            params.append(part)
+    return " || ".join(sql), params
+
+
+def _rule_problems(ent: Entity) -> list[tuple[str, list]]:
+    """The problem entries (SQL, parameters) of the row rules that quarantine: the reason names
+    the row's values as the file writes them (net_amount 100.00 + tax_amount 20.00 against
+    total_amount 999.00), so a person sees which disagree without opening the file."""
+    out = []
+    for cond, (column, reason) in _rule_checks(ent):
+        reason_sql, reason_params = _reason_sql(reason, lambda name: f"trim({_ident(name)})")
+        out.append((f"case when {cond} then {{'column': ?, 'reason': {reason_sql}}} end", [column, *reason_params]))
+    return out
 
 
 def _cast_expr(col: Column) -> str:
@@ -876,9 +929,12 @@ def _entity_sql(ent: Entity) -> _EntitySql:
     footer_sql, footer_params = _footer_problem(ent)
     problems: list[str] = [totals_sql, summary_sql, footer_sql]
     params: list = list(totals_params) + summary_params + footer_params
-    checks = [check for col in ent.columns for check in _problem_checks(col, ent)] + _rule_checks(ent)
+    checks = [check for col in ent.columns for check in _problem_checks(col, ent)]
     for cond, p in checks:
         problems.append(f"case when {cond} then {{'column': ?, 'reason': ?}} end")
+        params.extend(p)
+    for problem, p in _rule_problems(ent):
+        problems.append(problem)
         params.extend(p)
     cols = ", ".join(_ident(c.name) for c in ent.columns)
     originals = ", ".join(f"{_ident(c.name)} := {_ident(c.name)}" for c in ent.columns)
@@ -2104,6 +2160,7 @@ def _load_rows(
             f"{outcome.source_file}: read {outcome.rows_read} rows but loaded {outcome.rows_loaded} and "
             f"quarantined {outcome.rows_quarantined}; refusing to commit an unbalanced batch"
         )
+    notes.extend(_flagged_rows(con, ent, outcome))
     if outcome.rows_quarantined:
         notes.append(f"{outcome.rows_quarantined} row(s) quarantined (see raw.quarantine)")
         for row_number, column, value, reason in con.execute(
@@ -2114,6 +2171,32 @@ def _load_rows(
             shown = "empty" if value is None else repr(value if len(value) <= 60 else value[:57] + "...")
             outcome.examples.append(f"row {row_number}, column {column} ({shown}): {reason}")
     outcome.message = "; ".join(notes)
+
+
+def _flagged_rows(con: duckdb.DuckDBPyConnection, ent: Entity, outcome: FileOutcome) -> list[str]:
+    """A note for each flag-only row rule (contract.RowRule.flag_only) that loaded rows of this
+    batch break: how many, which rows, and the first one's reason with its values. The rows
+    stay loaded; the note is in the batch's raw.ingestion_log message and `recon ingest`."""
+    notes = []
+    table = f"{RAW_SCHEMA}.{_ident(ent.table)}"
+    values = {c.name: _ident(c.name) for c in ent.columns}
+    for rule in ent.rules:
+        if not rule.flag_only:
+            continue
+        reason_sql, reason_params = _reason_sql(rule.reason, lambda name: f"cast({_ident(name)} as VARCHAR)")
+        found = con.execute(
+            f"""
+            select count(*) over (), _row_number, {reason_sql} from {table}
+            where _batch_id = ? and not coalesce({rule.condition.format(**values)}, true)
+            order by _row_number limit ?
+            """,
+            [*reason_params, outcome.batch_id, MAX_ROWS_NAMED],
+        ).fetchall()
+        if found:
+            count, numbers = found[0][0], ", ".join(str(row[1]) for row in found)
+            more = f" and {count - len(found)} more" if count > len(found) else ""
+            notes.append(f"{count} row(s) loaded but flagged (rows {numbers}{more}): row {found[0][1]}: {found[0][2]}")
+    return notes
 
 
 def _load_batches(

@@ -453,9 +453,11 @@ def test_jsonl_keeps_decimals_exact_and_quarantines_broken_lines(recon_home: Pat
                 "client_name": "Acme",
                 "issue_date": "2026-01-05",
                 "currency": "GBP",
-                "net_amount": "12.3456",
+                # An invoice bills whole cents (contract 2.9.0); a rate keeps its 4 decimals.
+                "net_amount": "12.34",
                 "tax_amount": "0",
-                "total_amount": "12.3456",
+                "total_amount": "12.34",
+                "tax_rate": "0.1234",
                 "status": "void",
             }
         ),
@@ -463,8 +465,13 @@ def test_jsonl_keeps_decimals_exact_and_quarantines_broken_lines(recon_home: Pat
     write(recon_home / "landing/billing/invoices/i.jsonl", "\n".join(lines) + "\n")
     (outcome,) = run(recon_home).files
     assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (4, 2, 2)
-    loaded = rows(recon_home, "select invoice_id, currency, net_amount, status from raw.billing__invoices order by 1")
-    assert loaded == [("I-1", "GBP", Decimal("0.1000"), "issued"), ("I-2", "GBP", Decimal("12.3456"), "void")]
+    loaded = rows(
+        recon_home, "select invoice_id, currency, net_amount, tax_rate, status from raw.billing__invoices order by 1"
+    )
+    assert loaded == [
+        ("I-1", "GBP", Decimal("0.1000"), None, "issued"),
+        ("I-2", "GBP", Decimal("12.3400"), Decimal("0.1234"), "void"),
+    ]
     bad = rows(recon_home, "select row_number, column_name from raw.quarantine order by 1")
     assert bad == [(2, "_record"), (4, "_record")]
 
@@ -820,6 +827,103 @@ def test_an_invoice_resent_without_a_version_and_other_values_is_quarantined(rec
     write(recon_home / "landing/billing/invoices/stale.csv", invoices_csv({"updated_at": ""}))
     (stale,) = run(recon_home).by_status("loaded")
     assert (stale.rows_loaded, stale.rows_quarantined) == (1, 0), stale.message
+
+
+def test_a_timestamp_cut_off_after_its_hour_or_minutes_is_quarantined(recon_home: Path) -> None:
+    # A tester's file: 2026-01-08T04: loaded as 04:00:00 and 2026-01-08T04:45: as 04:45:00, and
+    # updated_at decides which version of an order wins. Whole times of day still load.
+    write(
+        recon_home / "landing/crm/orders/trunc_ts.csv",
+        orders_csv(
+            order_row("1", updated_at="2026-01-08T04:"),
+            order_row("2", updated_at="2026-01-08T04:45:"),
+            order_row("3", updated_at="2026-01-08T04:45:00:"),
+            order_row("4", updated_at="2026-01-08 04:45"),
+            order_row("5", updated_at="2026-01-08T04:45:00.123+01:00"),
+            order_row("6", updated_at="2026-01-08 04:45:00 +0100"),
+            order_row("7", updated_at="2026-01-08 04:45:00 Europe/London"),
+            order_row("8", updated_at="2026-01-08"),
+        ),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (5, 3), outcome.message
+    quarantined = rows(recon_home, "select row_number, column_name, original_value, reason from raw.quarantine")
+    assert [q[:3] for q in quarantined] == [
+        (1, "updated_at", "2026-01-08T04:"),
+        (2, "updated_at", "2026-01-08T04:45:"),
+        (3, "updated_at", "2026-01-08T04:45:00:"),
+    ]
+    assert all("time of day is cut off" in q[3] and "2026-01-08T04:45:00Z" in q[3] for q in quarantined[:2])
+    assert quarantined[2][3].startswith("not a timestamp; expected ISO 8601"), quarantined[2][3]  # DuckDB refuses it
+
+
+def test_an_invoice_whose_amounts_disagree_or_split_a_yen_is_quarantined(recon_home: Path) -> None:
+    # A tester's file: net 100.00 + tax 20.00 against total 999.00, and JPY 1000.50 (a yen has
+    # no fraction) loaded. A cent of rounding between net + tax and total still loads, as does
+    # 1000 JPY; a credit note in JPY with a fraction is quarantined too.
+    write(
+        recon_home / "landing/billing/invoices/amounts.csv",
+        invoices_csv(
+            {"invoice_id": "X-15", "total_amount": "999.00"},
+            {"invoice_id": "X-16", "net_amount": "100.01", "total_amount": "120.00"},  # a cent: rounding
+            {"invoice_id": "X-17", "net_amount": "100.02", "total_amount": "120.00"},  # two cents: wrong
+            {
+                "invoice_id": "X-07",
+                "currency": "JPY",
+                "net_amount": "1000.50",
+                "tax_amount": "0",
+                "total_amount": "1000.50",
+            },
+            {
+                "invoice_id": "X-08",
+                "currency": "jpy",
+                "net_amount": "1000",
+                "tax_amount": "100.00",
+                "total_amount": "1100",
+            },
+            {"invoice_id": "X-09", "net_amount": "100.005", "tax_amount": "20.00", "total_amount": "120.005"},
+        ),
+    )
+    write(
+        recon_home / "landing/billing/credit_notes/c.csv",
+        "credit_note_id,client_name,issue_date,currency,net_amount\nCN-1,Acme,2026-02-01,JPY,10.5\n"
+        "CN-2,Acme,2026-02-01,EUR,10.5\n",
+    )
+    outcomes = {f.entity: f for f in run(recon_home).files}
+    invoices, credits = outcomes["invoices"], outcomes["credit_notes"]
+    assert (invoices.rows_loaded, invoices.rows_quarantined) == (2, 4), invoices.message
+    assert (credits.rows_loaded, credits.rows_quarantined) == (1, 1), credits.message
+    quarantined = dict(
+        ((s, r), (c, v, reason))
+        for s, r, c, v, reason in rows(
+            recon_home, "select source_file, row_number, column_name, original_value, reason from raw.quarantine"
+        )
+    )
+    column, value, reason = quarantined[("billing/invoices/amounts.csv", 1)]
+    assert (column, value) == ("total_amount", "999.00")
+    assert "net_amount 100.00 + tax_amount 20.00 against total_amount 999.00 in EUR" in reason, reason
+    assert quarantined[("billing/invoices/amounts.csv", 3)][0] == "total_amount"
+    column, value, reason = quarantined[("billing/invoices/amounts.csv", 4)]
+    assert (column, value) == ("net_amount", "1000.50"), reason
+    assert "no decimals in JPY" in reason and "net_amount 1000.50 in JPY" in reason, reason
+    assert quarantined[("billing/invoices/amounts.csv", 6)][:2] == ("net_amount", "100.005")
+    assert quarantined[("billing/credit_notes/c.csv", 1)][:2] == ("net_amount", "10.5")
+
+
+def test_an_invoice_due_before_it_is_issued_loads_and_is_flagged(recon_home: Path) -> None:
+    # A tester's file: due_date 2025-02-01 before issue_date 2025-03-01 loaded without a word.
+    # No model reads the due date, and a re-issued invoice may keep its first one, so the row
+    # loads (it is billed and matched) and the ingestion log names it.
+    write(
+        recon_home / "landing/billing/invoices/dates.csv",
+        invoices_csv({}, {"invoice_id": "X-07", "issue_date": "2025-03-01", "due_date": "2025-02-01"}),
+    )
+    (outcome,) = run(recon_home).files
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (2, 0)
+    assert "1 row(s) loaded but flagged (rows 2): row 2: due_date is before issue_date" in outcome.message
+    assert "issue_date 2025-03-01 and due_date 2025-02-01" in outcome.message, outcome.message
+    logged = scalar(recon_home, "select message from raw.ingestion_log")
+    assert "due_date is before issue_date" in logged
 
 
 def test_every_reason_a_row_is_quarantined_for_says_what_to_do() -> None:
