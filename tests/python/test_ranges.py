@@ -28,6 +28,9 @@ EDGE_DECIMAL = Decimal(contract.MAX_ABS_DECIMAL) - Decimal("0.0001")
 EDGE_INTEGER = contract.MAX_ABS_INTEGER - 1
 
 
+BILLED = {("billing", "invoices"), ("billing", "credit_notes")}
+
+
 def _value(ent: contract.Entity, col: contract.Column, high: bool, currency: str | None) -> str:
     """The value at the edge of ``col``'s range (``high``: the top, else the bottom), an
     amount's in ``currency`` (contract.AMOUNT_LIMITS) when its row carries one."""
@@ -41,7 +44,11 @@ def _value(ent: contract.Entity, col: contract.Column, high: bool, currency: str
             # Rules bound quantity x unit value below the range: stay just inside.
             top = str(Decimal(limit) / 1000 - Decimal("0.0001"))
             return top if high else ("-" + top if col.negative else "0")
-        top = str(Decimal(limit) - Decimal("0.0001"))
+        step = Decimal("0.0001")
+        if currency and (ent.source, ent.name) in BILLED:
+            # A billing document bills whole smallest units of its currency (contract 2.9.0).
+            step = Decimal(1).scaleb(-contract.MINOR_UNITS[currency])
+        top = str(Decimal(limit) - step)
         return top if high else ("-" + top if col.negative else "0")
     if col.kind == "integer":
         return str(EDGE_INTEGER) if high else ("-" + str(EDGE_INTEGER) if col.negative else "0")
@@ -70,6 +77,10 @@ def _edge_rows(ent: contract.Entity) -> list[dict[str, str]]:
             col = next(c for c in ent.columns if c.name == key)
             if col.kind == "string":
                 row[key] = f"EDGE-{n}-{row[key]}"
+        # An invoice's net + tax is its total (contract 2.9.0): net and total at the edge, no tax.
+        if "total_amount" in row:
+            row["tax_amount"] = "0"
+            row["total_amount"] = row["net_amount"]
         # A service period must not end before it starts, whichever edge we are at.
         if "service_start_date" in row:
             row["service_start_date"] = row["service_end_date"]
