@@ -39,16 +39,18 @@ deduplicated as (
 
 flagged as (
     -- The same invoice exported again under a new billing-system id (same number, client,
-    -- currency and net amount) is one invoice: the first export bills, later copies are
-    -- kept and flagged, never billed twice.
+    -- currency, net amount and issue date) is one invoice: the first export bills, later
+    -- copies are kept and flagged, never billed twice. The issue date too: a billing system
+    -- that numbers invoices again each year bills a fixed fee under last year's number, and
+    -- that invoice bills (a tryout's 2031 invoice was taken for a copy of its 2025 one).
     select
         deduplicated.*,
         invoice_number is not null and row_number() over (
-            partition by invoice_number, client_name_normalised, currency, net_amount
+            partition by invoice_number, client_name_normalised, currency, net_amount, issue_date
             order by batch_id, source_row_number, invoice_id
         ) > 1 as is_duplicate_export,
         case when invoice_number is not null then first_value(invoice_id) over (
-            partition by invoice_number, client_name_normalised, currency, net_amount
+            partition by invoice_number, client_name_normalised, currency, net_amount, issue_date
             order by batch_id, source_row_number, invoice_id
         ) end as first_export_invoice_id
     from deduplicated
