@@ -1741,6 +1741,24 @@ raised_breaks as (
             over (partition by record_entity, record_id) = 0") }}
 ),
 
+records_first_seen as (
+    -- The day a billing item's invoice was first loaded (stg_billing__invoices: by any batch,
+    -- superseded since or not). An item is here already: the order it waits for (grace of
+    -- the crm) may come late, but not later for an invoice dated ahead, so its wait starts
+    -- no later than the day it was first seen. Before, an invoice dated 2099-12-31 (or 2052
+    -- for 2025) waited as pending late data until 2100-01-03, in silence. An order's legs
+    -- wait from its own dates: billing or delivery not due yet is not late.
+    select
+        'int_invoice_billing_items' as record_entity,
+        billing_items.billing_item_id as record_id,
+        cast(min(invoices.first_ingested_at) as date) as first_seen_date
+    from {{ ref('int_invoice_billing_items') }} as billing_items
+    inner join {{ ref('stg_billing__invoices') }} as invoices
+        on billing_items.invoice_id = invoices.invoice_id
+    where invoices.first_ingested_at is not null
+    group by billing_items.billing_item_id
+),
+
 breaks as (
     select
         md5(all_breaks.exception_type || '|' || all_breaks.record_entity || '|' || all_breaks.record_id)
@@ -1750,12 +1768,20 @@ breaks as (
         exception_policy.owner_team as policy_owner_team,
         exception_policy.severity,
         exception_policy.awaits_source,
-        cast({{ dbt.dateadd('day', 'grace_windows.grace_days', 'all_breaks.due_date') }} as date) as pending_until
+        -- Its source's grace from the business date, or from the day the record was first
+        -- seen when that is earlier (a business date in the future).
+        cast({{ dbt.dateadd(
+            'day', 'grace_windows.grace_days',
+            'least(all_breaks.due_date, coalesce(records_first_seen.first_seen_date, all_breaks.due_date))'
+        ) }} as date) as pending_until
     from raised_breaks as all_breaks
     left join exception_policy
         on all_breaks.exception_type = exception_policy.exception_type
     left join grace_windows
         on exception_policy.awaits_source = grace_windows.source_system
+    left join records_first_seen
+        on all_breaks.record_entity = records_first_seen.record_entity
+        and all_breaks.record_id = records_first_seen.record_id
 )
 
 select
