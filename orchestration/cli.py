@@ -36,6 +36,7 @@ import click
 
 from orchestration import settings, terminal
 from orchestration.actions import ACTIONS, STATUSES
+from orchestration.actions.state import LINK_APPROVAL_PREFIX, link_approval_id
 from orchestration.links import link_shown, no_candidates_said, record_key_shown
 from orchestration.pipeline import (
     build_scratch,
@@ -50,10 +51,24 @@ EXIT_DISK_FULL = 28  # ENOSPC
 EXIT_BAD_CONFIG = 3  # a config file with a mistake: fix the named key and run again
 MAX_ROWS_SHOWN = 100_000
 LIMIT_HELP = f"rows shown, 1 to {MAX_ROWS_SHOWN:,}"
+MAX_CLIENT_CHARS = 200  # --client of exceptions list, as the desk's client filter
 LINK_ACTIONS = ("match", "unmatch")
 # The action options that mean something to some actions only (--text and --reason are
 # recorded with any action; the store checks a reason code against the action).
-OPTION_ACTIONS = {"--amount": ("adjust",), "--adjustment": ("approve", "reject"), "--team": ("reassign",)}
+OPTION_ACTIONS = {
+    "--amount": ("adjust",),
+    "--adjustment": ("approve", "reject"),
+    "--link": ("approve", "reject"),
+    "--team": ("reassign",),
+}
+# What each action's help says it does (the adjustment and link checks are approve's and reject's).
+ACTION_HELP = {
+    "approve": "approve an adjustment (--adjustment ADJ-…) or a manual link (--link LNK-…) waiting for a checker",
+    "reject": "reject an adjustment (--adjustment ADJ-…) or a manual link (--link LNK-…) waiting for a checker",
+    "adjust": "record an adjustment on an exception (in its currency; above the threshold it waits for an approver)",
+    "match": "link an exception's record to records of the other side by hand",
+    "unmatch": "break a link between an exception's record and records of the other side",
+}
 # argparse's test for a value that looks like an option but is a negative number.
 NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
 
@@ -714,6 +729,7 @@ def _at_risk_shown(row: dict) -> str:
 )
 @click.option("--severity", type=click.Choice(["auto_resolve", "manual_review", "block_payout"]))
 @click.option("--type", "exception_type")
+@click.option("--client", help="client name contains this text (any case), as the desk's client filter")
 @click.option("--overdue", is_flag=True)
 @click.option("--all", "include_retired", is_flag=True, help="include exceptions the last run no longer found")
 @click.option("--limit", type=click.IntRange(1, MAX_ROWS_SHOWN), default=50, show_default=True, help=LIMIT_HELP)
@@ -725,6 +741,7 @@ def cmd_exceptions_list(
     status: str | None,
     severity: str | None,
     exception_type: str | None,
+    client: str | None,
     overdue: bool,
     include_retired: bool,
     limit: int,
@@ -732,6 +749,17 @@ def cmd_exceptions_list(
     ids: bool,
 ) -> int:
     from orchestration import policy_docs
+    from orchestration.actions import InvalidInput, check_text
+
+    if client is not None:
+        # As the desk's filter (orchestration/desk/service.py): trimmed, at most 200 characters,
+        # and none a reader cannot see; empty means no filter there, but typed here it is a mistake.
+        try:
+            client = check_text(client.strip(), "--client", MAX_CLIENT_CHARS)
+        except InvalidInput as exc:
+            raise click.BadParameter(str(exc).removeprefix("--client "), param_hint="--client") from None
+        if not client:
+            raise click.BadParameter("needs a client name, or part of one", param_hint="--client")
 
     known = policy_docs.exception_types()
     if exception_type is not None and exception_type not in known:  # a typo would list nothing, silently
@@ -765,6 +793,7 @@ def cmd_exceptions_list(
         status=status,
         severity=severity,
         exception_type=exception_type,
+        client=client,
         overdue=overdue,
         # An exception closed by later data is one the last run no longer found: none is current.
         include_retired=include_retired or status == "auto_resolved",
@@ -856,6 +885,8 @@ def cmd_exceptions_show(exception_id: str, as_json: bool) -> int:
         echo(f"  {'escalated to':<26} {state.escalated_to}")
     if state.pending_adjustments:
         echo(f"  {'pending adjustments':<26} {', '.join(state.pending_adjustments)}")
+    if state.pending_links:  # manual matches waiting for a checker: no run applies them until approved
+        echo(f"  {'links awaiting approval':<26} {', '.join(state.pending_links)} (approve ID --link LNK-…)")
     # (A catalog published before reconciliations were listed has one: see below.)
     if not entry.get("is_current") and (legs or details.get("reconciliations", [None])):
         # No longer found: what follows (the order's legs, its records) is as the last run that
@@ -1088,13 +1119,14 @@ def cmd_exception_action(
     amount: str | None,
     adjustment: str | None,
     team: str | None,
+    link_id: str | None = None,
     with_keys: tuple[str, ...] = (),
     reconciliation: str | None = None,
 ) -> int:
     """``recon exceptions ACTION ID``: one action, recorded by the store, which checks who may take it."""
     from orchestration import actions
 
-    given = {"--amount": amount, "--adjustment": adjustment, "--team": team}
+    given = {"--amount": amount, "--adjustment": adjustment, "--link": link_id, "--team": team}
     for option, value in given.items():
         if value is not None and action not in OPTION_ACTIONS[option]:
             # Dropped silently, an operator would believe it recorded (claim --amount 500).
@@ -1121,6 +1153,7 @@ def cmd_exception_action(
         comment=text,
         amount=amount,
         adjustment=adjustment,
+        link_id=link_id,
         team=team,
         link=link,
     )
@@ -1133,14 +1166,26 @@ def cmd_exception_action(
         )
     for note in notes:
         click.echo(note, err=True)
-    if link is not None:
+    waiting = link_approval_id(entry.get("target")) if link is not None else None
+    if link is not None and waiting is not None:
+        sides = f"{', '.join(link.left)} ↔ {', '.join(link.right)}"
+        why = "; ".join(json.loads(entry["target"]).get("review") or [])
+        click.echo(
+            f"in {link.reconciliation}: {sides} awaits approval as {waiting} ({why}): a different approver of the "
+            f"team checks it (`recon exceptions approve {entry['exception_id'][:8]} --link {waiting}`, or reject); "
+            "no run applies it until approved"
+        )
+    elif link is not None:
         sides = f"{', '.join(link.left)} ↔ {', '.join(link.right)}"
         verb = "linked" if action == "match" else "may never be linked"
         click.echo(
             f"in {link.reconciliation}: {sides} {verb}; the next `recon run` applies it "
             "(pass `operator`) and the marts, the money and the exceptions follow"
         )
+    if entry["action"] == "approve" and str(entry.get("target") or "").startswith(LINK_APPROVAL_PREFIX):
+        click.echo(f"link {entry['target']} approved; the next `recon run` applies it (pass `operator`)")
     state = json.loads(entry["state_after"])
+    pending = [*state["pending_adjustments"], *state.get("pending_links", [])]
     # A resolution's target is the currency of the value at risk it accepted: said as such.
     resolve = entry["action"] == "resolve"
     # A link was said in words above; its JSON (with fingerprints) is the log's, not the operator's.
@@ -1153,7 +1198,7 @@ def cmd_exception_action(
     by = entry["actor"] + (f" (login {entry['login']})" if entry.get("login") != entry["actor"] else "")
     click.echo(
         f"{entry['action']}{target} recorded as #{entry['seq']} by {by}: status {state['status']}"
-        + (f", pending approval: {', '.join(state['pending_adjustments'])}" if state["pending_adjustments"] else "")
+        + (f", pending approval: {', '.join(pending)}" if pending else "")
         + accepted
     )
     return 0
@@ -1215,10 +1260,17 @@ def _action_command(action: str) -> click.Command:
         ),
         click.Option(["--reason"], help="reason code (seeds/reason_codes.csv)"),
         click.Option(["--text"], help="comment text"),
-        click.Option(["--amount"], help="adjustment amount, in the exception's currency"),
-        click.Option(["--adjustment"], help="adjustment id to approve or reject"),
-        click.Option(["--team"], help="team to reassign to"),
     ]
+    # Every action takes these options, so that one given where it does not apply is refused by
+    # name (cmd_exception_action: "does not apply", nothing recorded); --help lists them only
+    # for the actions they apply to.
+    for names, help_text in (
+        (["--amount"], "adjustment amount, in the exception's currency, within its currency's range"),
+        (["--adjustment"], "the adjustment (ADJ-…) to approve or reject"),
+        (["--link", "link_id"], "the manual link (LNK-…) to approve or reject: a match waiting for a checker"),
+        (["--team"], "team to reassign to"),
+    ):
+        params.append(click.Option(names, help=help_text, hidden=action not in OPTION_ACTIONS[names[0]]))
     if action in LINK_ACTIONS:
         params += [
             Variadic(
@@ -1235,7 +1287,7 @@ def _action_command(action: str) -> click.Command:
         action,
         params=params,
         callback=functools.partial(cmd_exception_action, action),
-        **_help(f"{action} an exception\n\nID: exception id (a unique prefix is enough)"),
+        **_help(f"{ACTION_HELP.get(action, action + ' an exception')}\n\nID: exception id (a unique prefix is enough)"),
     )
 
 

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 MAX_KEYS = 200  # records one action may link: a consolidated invoice names dozens of orders
@@ -505,26 +506,31 @@ def billed_in_full(link: Link, serving: Path) -> list[str]:
     ]
 
 
-def unlike(link: Link, serving: Path, limit: int = 5) -> list[str]:
-    """Notes on the pairs of a match whose records are of another client or currency.
-
-    Read from marts.fct_reconciliation_record_values of the serving copy (the values the
-    passes compare: ``client_id``, the normalised ``name``, ``currency``). Not a refusal: an
-    invoice in another currency than its order is legitimate, and an operator may know the
-    client better than the names do; but a slip of a key links a stranger's invoice and the
-    next run bills the order with it, so it is said before the run applies it. A name no
-    client goes by differs from a known client unless the names are the same.
-    """
+def _record_values(link: Link, serving: Path) -> dict[tuple[str, str], dict]:
+    """The link's records' values in the serving copy, by (side, key): what the passes
+    compare (marts.fct_reconciliation_record_values), or for a credit-note link its credit
+    notes' currency and net amount (marts.fct_credit_notes) on the right. Empty without them."""
     from orchestration.warehouse import open_reader, table_exists
 
     if not serving.exists():
-        return []
+        return {}
     con = open_reader(serving)
     try:
+        if link.reconciliation == CREDIT_NOTES:
+            if not table_exists(con, "marts", "fct_credit_notes"):
+                return {}
+            return {
+                ("right", str(key)): {"currency": currency, "amount": amount}
+                for key, currency, amount in con.execute(
+                    "select credit_note_id, currency, net_amount from marts.fct_credit_notes"
+                    " where credit_note_id in (select unnest(?))",
+                    [list(link.right)],
+                ).fetchall()
+            }
         if not table_exists(con, "marts", "fct_reconciliation_record_values"):
-            return []
-        values = {
-            (str(side), str(key)): json.loads(doc) if isinstance(doc, str) else dict(doc or {})
+            return {}
+        return {
+            (str(side), str(key)): json.loads(doc, parse_float=Decimal) if isinstance(doc, str) else dict(doc or {})
             for side, key, doc in con.execute(
                 "select side, record_key, record_values from marts.fct_reconciliation_record_values"
                 " where reconciliation = ? and record_key in (select unnest(?))",
@@ -534,12 +540,16 @@ def unlike(link: Link, serving: Path, limit: int = 5) -> list[str]:
     finally:
         con.close()
 
-    def described(key: str, doc: dict) -> str:
-        client = f"({doc['client_id']})" if doc.get("client_id") else "(a name of no known client)"
-        currency = doc.get("currency") or "(no currency)"
-        return f"{record_key_shown(key)} is {doc.get('name') or '(no name)'} {client} in {currency}"
 
-    notes = []
+def _described(key: str, doc: dict) -> str:
+    client = f"({doc['client_id']})" if doc.get("client_id") else "(a name of no known client)"
+    currency = doc.get("currency") or "(no currency)"
+    return f"{record_key_shown(key)} is {doc.get('name') or '(no name)'} {client} in {currency}"
+
+
+def _unlike_pairs(link: Link, values: dict[tuple[str, str], dict]) -> list[tuple[str, str, str]]:
+    """(right described, left described, what differs) of each pair of another client or currency."""
+    out = []
     for right in link.right:
         for left in link.left:
             r, le = values.get(("right", right)), values.get(("left", left))
@@ -555,13 +565,84 @@ def unlike(link: Link, serving: Path, limit: int = 5) -> list[str]:
             what = ", ".join(
                 w for w, on in (("another client", other_client), ("another currency", other_currency)) if on
             )
-            notes.append(
-                f"note: {described(right, r)}, {described(left, le)}: {what}; "
-                "recorded as asked (unmatch it if that was a slip)."
-            )
+            out.append((_described(right, r), _described(left, le), what))
+    return out
+
+
+def unlike(link: Link, serving: Path, limit: int = 5) -> list[str]:
+    """Notes on the pairs of a match whose records are of another client or currency.
+
+    Read from marts.fct_reconciliation_record_values of the serving copy (the values the
+    passes compare: ``client_id``, the normalised ``name``, ``currency``). An invoice in
+    another currency than its order may be legitimate, and an operator may know the client
+    better than the names do; but a slip of a key links a stranger's invoice and the next
+    run bills the order with it, so it is said, and the match waits for a checker
+    (:func:`review`). A name no client goes by differs from a known client unless the names
+    are the same.
+    """
+    if link.reconciliation == CREDIT_NOTES:
+        return []
+    notes = [
+        f"note: {right}, {left}: {what}; recorded as asked (unmatch it if that was a slip)."
+        for right, left, what in _unlike_pairs(link, _record_values(link, serving))
+    ]
     if len(notes) > limit:
         notes = [*notes[:limit], f"note: and {len(notes) - limit} more pair(s) of another client or currency."]
     return notes
+
+
+def review(link: Link, serving: Path, policy, on) -> list[str]:
+    """Why a manual match waits for a checker (maker–checker, as adjustments above the
+    threshold do); empty when it may apply at the next run by its maker's word alone.
+
+    A match moves money the engine would not have: the right records' amounts (an invoice
+    item's, a campaign's spend, a project's, a credit note's) are billed, delivered or
+    credited to the left records. It waits for a different approver of the team when
+
+    - a pair is of another client or another currency (:func:`_unlike_pairs`), or
+    - the right records' amounts, in absolute value and converted to the reporting currency
+      (``policy.fx_rate``, seed fx_rates, in the month of ``on``), total more than
+      ``adjustment_approval_threshold``; an amount in a currency with no rate counts as over.
+
+    Read from the serving copy; with none published (nothing to look up) nothing is said.
+    Records with no amount (a lead form) are judged by client and currency alone.
+    """
+    values = _record_values(link, serving)
+    if not values:
+        return []
+    reasons: list[str] = []
+    if link.reconciliation != CREDIT_NOTES:
+        pairs = _unlike_pairs(link, values)
+        reasons += [f"{right}, {left}: {what}" for right, left, what in pairs[:5]]
+        if len(pairs) > 5:
+            reasons.append(f"and {len(pairs) - 5} more pair(s) of another client or currency")
+    reporting = policy.reporting_currency
+    total, parts, unconverted = Decimal(0), {}, []
+    for key in link.right:
+        doc = values.get(("right", key)) or {}
+        try:
+            amount = abs(Decimal(str(doc["amount"])))
+        except (KeyError, TypeError, ArithmeticError, ValueError):
+            continue  # no amount to move (a lead form), or none published
+        if not amount.is_finite():
+            continue
+        currency = str(doc.get("currency") or "").strip().upper()
+        parts[currency] = parts.get(currency, Decimal(0)) + amount
+        rate = Decimal(1) if currency == reporting.upper() else (policy.fx_rate(currency, on) if currency else None)
+        if rate is None:
+            unconverted.append(currency or "(no currency)")
+        else:
+            total += amount * rate
+    moved = ", ".join(f"{amount:,f} {currency or '(no currency)'}" for currency, amount in parts.items())
+    if unconverted:
+        reasons.append(f"it moves {moved}, with no rate into {reporting} for {', '.join(unconverted)}")
+    elif total > policy.approval_threshold:
+        converted = "" if set(parts) == {reporting.upper()} else f" ({total:,.2f} {reporting})"
+        reasons.append(
+            f"it moves {moved}{converted}, over adjustment_approval_threshold "
+            f"{policy.approval_threshold:,.2f} {reporting}"
+        )
+    return reasons
 
 
 def no_candidates_said(record_state: str | None, matched_by: list[str] | None) -> str:

@@ -68,7 +68,7 @@ from orchestration.actions.core import (  # noqa: F401
     wall_clock,
 )
 from orchestration.actions.policy import Operator, Policy  # noqa: F401
-from orchestration.actions.state import STATUSES, ExceptionState  # noqa: F401
+from orchestration.actions.state import LINK_APPROVAL_PREFIX, STATUSES, ExceptionState, link_approval_id  # noqa: F401
 from orchestration.actions.store import (  # noqa: F401
     SCHEMA,
     ActionStore,

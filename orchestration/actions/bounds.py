@@ -111,7 +111,12 @@ def check_inputs(kw: dict) -> dict:
     """Bound every argument an interface passes to ``ActionStore.act`` before any rule runs."""
     out = dict(kw)
     out["comment"] = check_text(kw.get("comment"), "--text", MAX_TEXT_CHARS, allow_newlines=True)
-    for key, argument in (("reason", "--reason"), ("team", "--team"), ("adjustment", "--adjustment")):
+    for key, argument in (
+        ("reason", "--reason"),
+        ("team", "--team"),
+        ("adjustment", "--adjustment"),
+        ("link_id", "--link"),
+    ):
         out[key] = check_text(kw.get(key), argument, MAX_CODE_CHARS)
     if kw.get("amount") is not None:
         out["amount"] = parse_amount(kw["amount"])

@@ -8,6 +8,26 @@ from datetime import datetime
 
 # -------------------------------------------------------------------- state
 
+LINK_APPROVAL_PREFIX = "LNK-"
+
+
+def link_approval_id(target: str | None) -> str | None:
+    """The id (LNK-…) a match's target names when the link waits for a checker, else None.
+
+    The link is JSON (orchestration.links.Link.target); a link that needs an approver carries
+    ``awaits_approval``, and the engine (int_operator_links) applies it only once an
+    ``approve`` names that id.
+    """
+    if not target or "awaits_approval" not in target:
+        return None
+    try:
+        doc = json.loads(target)
+    except ValueError:
+        return None
+    value = doc.get("awaits_approval") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
 # Every status an exception's state can have; auto_resolved: closed by later data (no longer found).
 STATUSES = ("open", "claimed", "resolved", "auto_resolved")
 
@@ -27,6 +47,8 @@ class ExceptionState:
     is_breached: bool = False
     attempts: int = 0
     pending_adjustments: dict[str, dict] = field(default_factory=dict)
+    # Manual links waiting for a checker (LNK-…): recorded, not applied by the engine until approved.
+    pending_links: dict[str, dict] = field(default_factory=dict)
     applied_adjustments: list[dict] = field(default_factory=list)
     resolution: str | None = None
     last_action: str | None = None
@@ -35,13 +57,16 @@ class ExceptionState:
     resolution_seq: int | None = None  # the log entry of the resolution in force, if resolved
 
     def snapshot(self) -> dict:
-        return {
+        out = {
             "status": self.status,
             "owner_team": self.owner_team,
             "claimed_by": self.claimed_by,
             "escalated_to": self.escalated_to,
             "pending_adjustments": sorted(self.pending_adjustments),
         }
+        if self.pending_links:  # only when there are: the snapshots of every other entry read as before
+            out["pending_links"] = sorted(self.pending_links)
+        return out
 
     def apply(self, row: dict) -> None:
         action, actor = row["action"], row["actor"]
@@ -68,10 +93,19 @@ class ExceptionState:
                 self.pending_adjustments[row["target"]] = entry
             else:
                 self.applied_adjustments.append(entry)
+        elif action == "match":
+            # A link that waits for a checker names its id in its target (ActionStore._check).
+            approval = link_approval_id(row.get("target"))
+            if approval is not None:
+                self.pending_links[approval] = {"link_id": approval, "maker": actor, "seq": row.get("seq")}
         elif action == "approve":
-            self.applied_adjustments.append({**self.pending_adjustments.pop(row["target"]), "approved_by": actor})
+            if row["target"] in self.pending_links:
+                self.pending_links.pop(row["target"])
+            else:
+                self.applied_adjustments.append({**self.pending_adjustments.pop(row["target"]), "approved_by": actor})
         elif action == "reject":
             self.pending_adjustments.pop(row["target"], None)
+            self.pending_links.pop(row["target"], None)
         elif action == "reassign":
             self.owner_team, self.status, self.claimed_by = row["target"], "open", None
         elif action == "escalate":

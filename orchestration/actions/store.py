@@ -27,6 +27,7 @@ from orchestration.actions.core import (
     STORED_FIELDS,
     ActionError,
     Conflict,
+    InvalidInput,
     NotFound,
     ahead_of_real_time,
     as_of_pinned,
@@ -37,7 +38,7 @@ from orchestration.actions.core import (
     wall_clock,
 )
 from orchestration.actions.policy import Operator, Policy
-from orchestration.actions.state import ExceptionState
+from orchestration.actions.state import LINK_APPROVAL_PREFIX, ExceptionState, link_approval_id
 
 # -------------------------------------------------------------------- store
 
@@ -963,9 +964,8 @@ class ActionStore:
             raise ActionError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
         if action == "reopen" and kw.get("reason") in PIPELINE_REASONS:
             raise ActionError(f"reason {kw.get('reason')!r} is recorded by the pipeline only; nothing recorded")
-        # A reason code is recorded only if the policy allows it for this action.
-        reason = self.policy.check_reason(kw["reason"], action) if kw.get("reason") else None
-        fields: dict = {"reason_code": reason, "comment": kw.get("comment"), "amount": None, "target": None}
+        # The exception's state first: a reason code is beside the point on a closed exception
+        # (adjust on a resolved one complained of its reason code before saying it was resolved).
         if action not in ("comment", "reopen") and state.is_closed and not undoing_link:
             how = (
                 ("closed: its record was withdrawn from its source" if state.resolution == "record_withdrawn"
@@ -974,6 +974,9 @@ class ActionStore:
                 else f"resolved ({state.resolution})"
             )  # fmt: skip
             raise ActionError(f"exception {state.exception_id[:8]} is {how}; nothing to {action}")
+        # A reason code is recorded only if the policy allows it for this action.
+        reason = self.policy.check_reason(kw["reason"], action) if kw.get("reason") else None
+        fields: dict = {"reason_code": reason, "comment": kw.get("comment"), "amount": None, "target": None}
         if action in ("claim", "reassign") and not {"operator", "ops_lead"} & set(op.roles):
             # Working exceptions is the operator role's (config/operators.yml); a service
             # account (act_as) or a rule approver acts --as an operator, never as itself.
@@ -1013,6 +1016,12 @@ class ActionStore:
                         + ", ".join(state.pending_adjustments)
                         + "); approve or reject it before resolving"
                     )
+                if state.pending_links:
+                    raise ActionError(
+                        "a link awaits approval ("
+                        + ", ".join(state.pending_links)
+                        + "); approve or reject it (--link) before resolving"
+                    )
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "resolve")
                 # What the resolution accepts, and in which currency: a later run that finds
                 # more at risk, or the break in another currency, reopens it
@@ -1030,37 +1039,64 @@ class ActionStore:
                     raise ActionError(f"{action} needs the records to link: --with KEY [KEY ...]")
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), action)
                 fields["target"] = link.target()
+                review = list(kw.get("link_review") or ()) if action == "match" else []
+                if review:
+                    # Maker–checker: recorded, with why, and not applied (int_operator_links, _link_words)
+                    # until a different approver of the team approves its id.
+                    doc = json.loads(fields["target"])
+                    doc["awaits_approval"] = f"{LINK_APPROVAL_PREFIX}{uuid.uuid4().hex[:8]}"
+                    doc["review"] = review
+                    fields["target"] = json.dumps(doc, sort_keys=True, separators=(",", ":"))
             if action == "adjust":
                 amount = parse_amount(kw.get("amount"))  # bounded again: act() may be called directly
+                _check_currency_range(amount, catalog, state.exception_id)
                 fields["reason_code"] = self.policy.check_reason(kw.get("reason"), "adjust")
                 fields["amount"] = amount_text(amount)
                 fields["target"] = f"ADJ-{uuid.uuid4().hex[:8]}"
                 fields["needs_approval"] = self._needs_approval(amount, state, catalog)
         elif action in ("approve", "reject"):
-            adjustment = kw.get("adjustment")
-            if not adjustment:  # the command line gave none: say which option, and what to give it
-                pending = ", ".join(state.pending_adjustments) or "none"
-                raise ActionError(f"{action} needs --adjustment ADJ-…, the adjustment to {action} (pending: {pending})")
-            if adjustment not in state.pending_adjustments:
-                pending = ", ".join(state.pending_adjustments) or "none"
+            # An adjustment (--adjustment ADJ-…) or a manual link (--link LNK-…) waiting for a checker.
+            if kw.get("adjustment") and kw.get("link_id"):
+                raise ActionError(f"{action} takes --adjustment or --link, not both: one {action} checks one thing")
+            if kw.get("link_id"):
+                what, prefix, pending = "link", LINK_APPROVAL_PREFIX, state.pending_links
+                checked = kw["link_id"]
+            else:
+                what, prefix, pending = "adjustment", "ADJ-", state.pending_adjustments
+                checked = kw.get("adjustment")
+            if not checked:  # the command line gave none: say which option, and what to give it
+                listed = ", ".join(state.pending_adjustments) or "none"
+                links_said = (
+                    f"; or --link LNK-…, the link to {action} (pending: {', '.join(state.pending_links)})"
+                    if state.pending_links
+                    else ""
+                )
+                raise ActionError(
+                    f"{action} needs --adjustment ADJ-…, the adjustment to {action} (pending: {listed}){links_said}"
+                )
+            if checked not in pending:
+                listed = ", ".join(pending) or "none"
                 # adj-6ed424ef, 6ed424ef or ' ADJ-6ed424ef' pasted: named, never taken for it
                 # (an approval names exactly what it checks).
-                typed = adjustment.strip().upper().removeprefix("ADJ-")
-                meant = [a for a in state.pending_adjustments if a.upper().removeprefix("ADJ-") == typed]
+                typed = checked.strip().upper().removeprefix(prefix)
+                meant = [a for a in pending if a.upper().removeprefix(prefix) == typed]
                 hint = f"did you mean {meant[0]}? " if meant else ""
-                raise NotFound(
-                    f"no pending adjustment {adjustment!r} on {state.exception_id[:8]} ({hint}pending: {pending})"
-                )
+                other = state.pending_links if what == "adjustment" else state.pending_adjustments
+                if checked.strip() in other:
+                    hint = f"{checked.strip()} is a pending {'link' if what == 'adjustment' else 'adjustment'}: " + (
+                        "give it with --link. " if what == "adjustment" else "give it with --adjustment. "
+                    )
+                raise NotFound(f"no pending {what} {checked!r} on {state.exception_id[:8]} ({hint}pending: {listed})")
             if "approver" not in op.roles:
-                raise ActionError(f"{op.name} has no approver role: ask an approver to {action} {adjustment}")
+                raise ActionError(f"{op.name} has no approver role: ask an approver to {action} {checked}")
             if not self._may_work_on(op, state):
                 raise ActionError(
                     f"{op.name} ({op.team}) may not {action} on an exception owned by {state.owner_team}: "
                     "an approver of that team, or an ops lead"
                 )
-            if state.pending_adjustments[adjustment]["maker"] == op.name:
-                raise ActionError(f"{op.name} made {adjustment}; a different approver must check it (maker-checker)")
-            fields["target"] = adjustment
+            if pending[checked]["maker"] == op.name:
+                raise ActionError(f"{op.name} made {checked}; a different approver must check it (maker-checker)")
+            fields["target"] = checked
         elif action == "reassign":
             team = kw.get("team")
             if team not in self.working_teams():
@@ -1190,10 +1226,22 @@ class ActionStore:
                 shares = True
         words: dict[tuple[str, str], dict] = {}
         last_match_of_right: dict[str, int] = {}
-        for row in con.execute(
+        # Matches waiting for a checker, by their LNK id: applied at their approval (its seq),
+        # never when rejected, as int_operator_links reads them.
+        waiting: dict[tuple[str, str], dict] = {}
+        for entry in con.execute(
             "select seq, exception_id, action, actor, target from actions"
-            " where action in ('match', 'unmatch') order by seq"
+            " where action in ('match', 'unmatch', 'approve', 'reject') order by seq"
         ):
+            row = dict(entry)
+            if row["action"] in ("approve", "reject"):
+                held = waiting.pop((row["exception_id"], row["target"] or ""), None)
+                if held is None or row["action"] == "reject":
+                    continue
+                row = {**held, "seq": row["seq"]}  # the link takes effect when approved
+            elif row["action"] == "match" and link_approval_id(row["target"]) is not None:
+                waiting[(row["exception_id"], link_approval_id(row["target"]))] = row
+                continue
             try:
                 link = links.Link.from_target(row["target"])
             except (TypeError, ValueError, KeyError):
@@ -1285,6 +1333,16 @@ class ActionStore:
             f"`recon exceptions unmatch {short} --with {' '.join(others)} --reason CODE`"
         )
 
+    def link_review(self, link) -> list[str]:
+        """Why a manual match waits for a checker (empty: it applies at the next run), as
+        :func:`orchestration.links.review` reads the published copy: records of another client
+        or currency, or more money moved than ``adjustment_approval_threshold``."""
+        if link is None or not hasattr(link, "target"):
+            return []
+        from orchestration import links, publish
+
+        return links.review(link, publish.serving_path(), self.policy, self.clock().date())
+
     def working_teams(self) -> list[str]:
         """Teams an exception may be given to: those with an operator to work it."""
         return sorted({op.team for op in self.policy.operators.values() if {"operator", "ops_lead"} & op.roles})
@@ -1298,6 +1356,9 @@ class ActionStore:
         kw = check_inputs(kw)
         login = self.login()
         op = self.policy.acting(login, check_text(actor, "--as", MAX_CODE_CHARS), action)
+        # Why a match needs a checker, read from the published copy before the write turn (a
+        # caller's say is not taken: every interface gets the same rule).
+        kw["link_review"] = self.link_review(kw.get("link")) if action == "match" else []
         with self._connect() as con, self._writer_turn():
             con.execute("begin immediate")
             try:
@@ -1377,6 +1438,7 @@ class ActionStore:
         exception_type: str | None = None,
         overdue: bool = False,
         include_retired: bool = False,
+        client: str | None = None,
     ) -> list[dict]:
         """Current exceptions with their operator state, most urgent SLA first (values at risk in
         the reporting currency only when in today's: :func:`in_todays_currency`)."""
@@ -1397,6 +1459,9 @@ class ActionStore:
             out = []
             for row in rows:
                 entry = in_todays_currency(dict(row), today)
+                # The client name contains it, in any case: the desk's client filter.
+                if client and client.casefold() not in (entry.get("client_name") or "").casefold():
+                    continue
                 state = self._state(con, entry["exception_id"])
                 entry.update(
                     status=state.status,
@@ -1434,6 +1499,26 @@ class ActionStore:
     def all_actions(self, after_seq: int = 0) -> list[dict]:
         with self._connect() as con:
             return [dict(r) for r in con.execute("select * from actions where seq > ? order by seq", [after_seq])]
+
+
+def _check_currency_range(amount: Decimal, catalog: dict | None, exception_id: str) -> None:
+    """Refuse an adjustment past the range of one amount in the exception's currency.
+
+    The landing contract's range (orchestration.contract.AMOUNT_LIMITS, exclusive: below
+    10,000,000,000 in USD, 10^11 in SEK, 10^12 in JPY): an amount past it is no amount any
+    source may send, and the models convert amounts between currencies within it. An
+    exception of no known currency keeps the store's own bound (MAX_ABS_AMOUNT).
+    """
+    from orchestration.contract import AMOUNT_LIMITS
+
+    currency = str((catalog or {}).get("currency") or "").strip().upper()
+    limit = AMOUNT_LIMITS.get(currency)
+    if limit is not None and abs(amount) >= limit:
+        raise InvalidInput(
+            f"--amount must be above -{limit:,} and below {limit:,} on exception {exception_id[:8]}, in {currency}: "
+            f"the landing contract's range for one amount in {currency} (docs/landing_contract.md); "
+            f"got {amount_text(amount)}; nothing recorded"
+        )
 
 
 def _nth(values: tuple | list, index: int):

@@ -75,7 +75,7 @@ ACTION_LABELS = {
     "reject": "rejected",
     "reassign": "reassigned",
     "escalate": "escalated",
-    "match": "link recorded; the next run applies it",
+    "match": "link recorded; the next run applies it, or once approved where it awaits a checker (LNK-…)",
     "unmatch": "unlink recorded; the next run applies it",
     "reopen": "reopened",
 }

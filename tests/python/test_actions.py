@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.actions import ActionError, ActionStore, Conflict, NotFound
+from orchestration.actions import ActionError, ActionStore, Conflict, InvalidInput, NotFound
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 FIN = "a" * 32
@@ -658,3 +659,100 @@ def test_a_value_at_risk_is_shown_summed_and_converted_only_in_todays_reporting_
     assert eur.catalog_entry(MEDIA)["amount_at_risk_reporting"] is None
     assert eur.catalog_entry(gbp)["reporting_value_basis"] == "other_reporting_currency"  # closed by this run
     assert eur.verify() == []
+
+
+def publish_record_values(rows: list[tuple[str, str, str, dict]]) -> None:
+    """A serving copy holding only marts.fct_reconciliation_record_values (reconciliation, side,
+    key, values): what a match's check for a checker reads (orchestration.links.review)."""
+
+    import duckdb
+
+    from orchestration import publish
+
+    path = publish.serving_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema if not exists marts")
+        con.execute(
+            "create or replace table marts.fct_reconciliation_record_values"
+            " (reconciliation varchar, side varchar, record_key varchar, record_values json)"
+        )
+        con.executemany(
+            "insert into marts.fct_reconciliation_record_values values (?, ?, ?, ?)",
+            [(r, s, k, json.dumps(v)) for r, s, k, v in rows],
+        )
+    finally:
+        con.close()
+
+
+def test_a_manual_match_of_another_client_or_over_the_threshold_waits_for_a_checker(store: ActionStore) -> None:
+    # A tryout: one operator linked a USD 9,999,999,999.9999 invoice of Zoo Ltd to an EUR order
+    # of Copper Wellness, two notes and exit 0; the next run put 10 billion at risk. A match of
+    # another client or currency, or moving more than adjustment_approval_threshold, now waits
+    # for a different approver of the team, and the engine's reading (_link_words, as
+    # int_operator_links) leaves it out until approved.
+    from orchestration.links import Link
+
+    order = {"client_id": "C-1", "name": "copper wellness", "currency": "USD", "amount": 1000}
+    publish_record_values([
+        ("orders_invoices", "left", "SO-1", order),
+        ("orders_invoices", "left", "SO-2", {**order, "amount": 900000}),
+        ("orders_invoices", "right", "X-A20#", {"client_id": None, "name": "zoo", "currency": "USD",
+                                                 "amount": 9999999999.9999}),
+        ("orders_invoices", "right", "INV-9#", {**order, "amount": 120.5}),
+        ("orders_invoices", "right", "INV-8#", {**order, "currency": "EUR", "amount": 100}),
+    ])  # fmt: skip
+    store.act("claim", FIN, "alice")
+
+    def match(left: str, right: str) -> dict:
+        link = Link("orders_invoices", (left,), (right,))
+        return store.act("match", FIN, "alice", reason="confirmed_by_document", link=link)
+
+    small = match("SO-1", "INV-9#")  # same client and currency, 120.50 USD: applies at the next run
+    assert "awaits_approval" not in small["target"] and not store.state(FIN).pending_links
+    assert store.linked_pairs("orders_invoices") == {("SO-1", "INV-9#")}
+    big = match("SO-1", "X-A20#")
+    target = json.loads(big["target"])
+    waiting = target["awaits_approval"]
+    assert waiting.startswith("LNK-") and json.loads(big["state_after"])["pending_links"] == [waiting]
+    assert any("another client" in r for r in target["review"]), target["review"]
+    moved = [r for r in target["review"] if r.startswith("it moves")]
+    assert moved == ["it moves 9,999,999,999.9999 USD, over adjustment_approval_threshold 500.00 USD"]
+    assert store.linked_pairs("orders_invoices") == {("SO-1", "INV-9#")}  # not applied while it waits
+    other = match("SO-1", "INV-8#")  # another currency, 100 EUR
+    assert any("another currency" in r for r in json.loads(other["target"])["review"])
+    with pytest.raises(ActionError, match="a link awaits approval"):
+        store.act("resolve", FIN, "alice", reason="billed_late")
+    with pytest.raises(ActionError, match="alice has no approver role"):
+        store.act("approve", FIN, "alice", link_id=waiting)
+    with pytest.raises(ActionError, match="approve needs --adjustment .* or --link LNK-…"):
+        store.act("approve", FIN, "bob")
+    with pytest.raises(NotFound, match="is a pending link: give it with --link"):
+        store.act("approve", FIN, "bob", adjustment=waiting)
+    approved = store.act("approve", FIN, "bob", link_id=waiting)
+    assert approved["target"] == waiting and waiting not in store.state(FIN).pending_links
+    assert store.linked_pairs("orders_invoices") == {("SO-1", "INV-9#"), ("SO-1", "X-A20#")}
+    [word] = store.links_of("orders_invoices", "X-A20#")
+    assert word["seq"] == approved["seq"]  # in force from its approval, as the engine orders it
+    store.act("reject", FIN, "olga", link_id=json.loads(other["target"])["awaits_approval"])
+    assert ("SO-1", "INV-8#") not in store.linked_pairs("orders_invoices") and not store.state(FIN).pending_links
+    assert store.verify() == []
+
+
+def test_an_adjustment_is_bounded_by_its_currencys_range(store: ActionStore) -> None:
+    # A tryout: adjust --amount 999999999999 on a USD 100 exception was taken (the bound was
+    # 10^12 in every currency); the landing contract caps one USD amount below 10^10.
+    store.act("claim", FIN, "alice")
+    with pytest.raises(InvalidInput, match=r"below 10,000,000,000 on exception aaaaaaaa, in USD: the landing"):
+        store.act("adjust", FIN, "alice", amount="999999999999", reason="rounding")
+    with pytest.raises(InvalidInput, match="in USD"):
+        store.act("adjust", FIN, "alice", amount="-10000000000", reason="rounding")
+    assert store.act("adjust", FIN, "alice", amount="9999999999.99", reason="rounding")["amount"] == "9999999999.99"
+
+
+def test_an_action_on_a_resolved_exception_says_its_state_before_its_reason_code(store: ActionStore) -> None:
+    store.act("claim", FIN, "alice")
+    store.act("resolve", FIN, "alice", reason="billed_late")
+    with pytest.raises(ActionError, match=r"is resolved \(billed_late\); nothing to adjust"):
+        store.act("adjust", FIN, "alice", amount="10", reason="no_such_code")

@@ -1040,3 +1040,39 @@ def test_run_refuses_a_profile_threads_dbt_cannot_use_before_anything_runs(
     (profiles / "profiles.yml").write_text(text.replace("      threads: 2\n", '      threads: "{{ 4 }}"\n', 1))
     monkeypatch.setenv("DBT_PROFILES_DIR", str(profiles))
     settings.check_profile_threads()
+
+
+def test_each_action_lists_only_the_options_it_takes_and_approve_says_what_it_approves(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    # A tryout: every `recon exceptions ACTION --help` listed --amount, --adjustment and --team,
+    # and approve's said "approve an exception" (it approves an adjustment or a link).
+    for action in ACTIONS:
+        code, out, _ = _run(capsys, "exceptions", action, "--help")
+        assert code == 0
+        for option, takers in cli.OPTION_ACTIONS.items():
+            assert (f"{option} " in out) == (action in takers), (action, option)
+    _, out, _ = _run(capsys, "exceptions", "approve", "--help")
+    assert "approve an adjustment (--adjustment ADJ-…) or a manual link (--link LNK-…)" in " ".join(out.split())
+    assert "approve an exception" not in out
+
+
+def test_exceptions_list_filters_by_client_as_the_desk_does(
+    recon_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    for name in ("RECON_ACTIONS_PATH", "RECON_AS_OF", "RECON_USER", "RECON_OPERATORS"):
+        monkeypatch.delenv(name, raising=False)
+    ActionStore(recon_home / "actions.sqlite", clock=lambda: datetime(2026, 11, 1, tzinfo=UTC)).refresh_catalog(
+        [
+            {"exception_id": "a" * 32, "exception_type": "unbilled_order", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "client_name": "Copper Wellness"},
+            {"exception_id": "b" * 32, "exception_type": "orphan_invoice", "owner_team": "finance",
+             "severity": "manual_review", "sla_hours": 72, "client_name": "Zoo Ltd"},
+        ]
+    )  # fmt: skip
+    code, out, _ = _run(capsys, "exceptions", "list", "--client", "copper", "--ids")
+    assert code == 0 and out == "a" * 32 + "\n"
+    code, _, err = _run(capsys, "exceptions", "list", "--client", "x" * 201)
+    assert code == 2 and "--client" in err and "at most 200" in err
+    code, _, err = _run(capsys, "exceptions", "list", "--client", "zoo\u200b")
+    assert code == 2 and "ZERO WIDTH SPACE" in err

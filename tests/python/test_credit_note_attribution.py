@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import BuiltHomes
 from test_agency_nights import INVOICE_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, query, run, write_csv
+from test_manual_match import checked
 
 from orchestration import cli, links, publish
 from orchestration.actions import ActionStore
@@ -175,6 +176,8 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
                  "--with", "SO-2610-12") == 0  # fmt: skip
     assert recon("exceptions", "match", cn10, "--as", "alice", "--reason", "confirmed_by_document",
                  "--with", "INV-01043") == 0  # fmt: skip
+    checked(cn9)  # a link waiting for a checker applies once approved (maker–checker)
+    checked(cn10)
     [entry] = [h for h in ActionStore().history(exceptions["CN-9"]) if h["action"] == "match"]
     assert (entry["actor"], entry["reason_code"]) == ("alice", "confirmed_by_document")
 
@@ -253,6 +256,7 @@ def test_an_operator_links_a_credit_note_and_unmatch_undoes_it(
     assert recon("exceptions", "claim", changed[:12], "--as", "paul") == 0
     assert recon("exceptions", "match", changed[:12], "--as", "paul", "--reason", "confirmed_by_document",
                  "--with", "INV-01043") == 0  # fmt: skip
+    checked(changed)
     # Billing sends the 95.00 note again, its client name in other case and spacing: the same
     # note as the rules read it (by its normalised name), so paul's link holds.
     write_csv(

@@ -93,6 +93,26 @@ def spend_past_range(home: Path, campaign: str, currency: str) -> None:
     raise AssertionError(f"no landing file with two days of {campaign}")
 
 
+def checked(exception_id: str) -> None:
+    """Approve the links waiting for a checker on the exception (maker–checker: a match of
+    records of another client or currency, or moving more than adjustment_approval_threshold,
+    applies only once approved): bob, finance's approver, where he may, else olga (ops lead)."""
+    state = ActionStore().state(exception_id)
+    for link_id, held in state.pending_links.items():
+        finance = "finance" in (state.owner_team, state.escalated_to)
+        checker = "bob" if finance and held["maker"] != "bob" else "olga"
+        assert checker != held["maker"], f"no approver but the maker for {link_id} on {exception_id}"
+        assert recon("exceptions", "approve", exception_id[:12], "--as", checker, "--link", link_id) == 0
+
+
+def given_to_finance(exception_id: str) -> None:
+    """Reassign the exception to finance (olga, ops lead), so that bob, its approver, checks
+    olga's links on it: the shipped roster has no other approver than olga outside finance."""
+    if ActionStore().state(exception_id).owner_team != "finance":
+        assert recon("exceptions", "reassign", exception_id[:12], "--as", "olga", "--team", "finance",
+                     "--reason", "wrong_team") == 0  # fmt: skip
+
+
 def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first two nights both tests start from: a generated book and a run, then an
     operator links two orphan billing items by hand, each to orders of its currency (the
@@ -126,9 +146,11 @@ def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert recon("exceptions", "claim", exception_id[:12], "--as", "alice") == 0
     assert recon("exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
                  "--with", order) == 0  # fmt: skip
+    checked(exception_id)
     assert recon("exceptions", "claim", two_exception[:12], "--as", "alice") == 0
     assert recon("exceptions", "match", two_exception[:12], "--as", "alice", "--reason", "confirmed_by_document",
                  "--with", first, second) == 0  # fmt: skip
+    checked(two_exception)
     # One record of each other kind placed on an order by hand, from that order's exception
     # (olga, ops lead, acts on any team's): a campaign, a project, a credit note, each moved
     # from the order the rules gave it. The first test withdraws them.
@@ -152,9 +174,11 @@ def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             [taken, reconciliation, reconciliation],
         )
         [(record,)] = query(home, records, [on_order])
+        given_to_finance(on_exception)
         assert recon("exceptions", "claim", on_exception[:12], "--as", "olga") == 0
         assert recon("exceptions", "match", on_exception[:12], "--as", "olga", "--reason", "confirmed_by_document",
                      "--in", reconciliation, "--with", record) == 0  # fmt: skip
+        checked(on_exception)
         taken.append(on_order)
         placed[reconciliation] = {"order": on_order, "record": record}
     # A second campaign placed by hand, which the first test holds out of matching (its spend
@@ -177,9 +201,11 @@ def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         " order by matches.right_key limit 1",
         [on_order, placed["delivery_orders"]["record"]],
     )
+    given_to_finance(on_exception)
     assert recon("exceptions", "claim", on_exception[:12], "--as", "olga") == 0
     assert recon("exceptions", "match", on_exception[:12], "--as", "olga", "--reason", "confirmed_by_document",
                  "--in", "delivery_orders", "--with", campaign) == 0  # fmt: skip
+    checked(on_exception)
     held_out = {"order": on_order, "record": campaign, "currency": campaign_currency}
     [(lead_exception, lead, submission)] = query(
         home,
@@ -189,9 +215,11 @@ def linked_by_hand(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         " and records.record_key = exceptions.record_id and records.record_state = 'matched'"
         " where exceptions.exception_type = 'attribution_mismatch' order by exceptions.record_id limit 1",
     )
+    given_to_finance(lead_exception)
     assert recon("exceptions", "claim", lead_exception[:12], "--as", "olga") == 0
     assert recon("exceptions", "match", lead_exception[:12], "--as", "olga", "--reason", "confirmed_by_document",
                  "--with", submission) == 0  # fmt: skip
+    checked(lead_exception)
     assert pipeline.run_pipeline(), "a manual link (one of them to two orders) stopped the run"
     picks = {
         "one": {"exception_id": exception_id, "item": item, "amount": str(amount), "order": order,
@@ -386,6 +414,7 @@ def test_manual_match_feeds_the_engine_and_unmatch_undoes_it(
     assert [h["action"] for h in ActionStore().history(changed_exception)] == ["claim"]
     assert recon("exceptions", "match", changed_exception[:12], "--as", "paul", "--reason", "confirmed_by_document",
                  "--with", order) == 0  # fmt: skip
+    checked(changed_exception)
     assert pipeline.run_pipeline()
     [(pass_name,)] = query(
         recon_home,
@@ -487,6 +516,7 @@ def test_an_item_linked_by_hand_to_several_orders_never_stops_a_run(
     assert recon("exceptions", "match", other_exception[:12], "--as", "bob", "--reason", "confirmed_by_document",
                  "--with", item) == 0  # fmt: skip
     assert f"note: {item} is matched to {first} now; linking it here too ties it to both" in capsys.readouterr().err
+    checked(other_exception)
     assert pipeline.run_pipeline(), "a second operator's link of the same item stopped the run"
     linked = query(
         recon_home,

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from conftest import BuiltHomes
 from test_lifecycle import query
+from test_manual_match import checked
 
 from orchestration import cli, pipeline, quality
 
@@ -206,6 +207,7 @@ def test_a_lapsed_match_no_longer_counts_as_the_operators(recon_home: Path, caps
     assert cli.main(["exceptions", "claim", exception_id[:12], "--as", "alice"]) == 0, capsys.readouterr().err
     assert cli.main(["exceptions", "match", exception_id[:12], "--as", "alice", "--reason", "confirmed_by_document",
                      "--with", "SO-8"]) == 0  # fmt: skip
+    checked(exception_id)  # a link waiting for a checker applies once approved (maker–checker)
     assert pipeline.run_pipeline()
     assert flags() == [("left", "SO-8", True), ("right", item, True)]
     assert operator_records() == 1
@@ -227,6 +229,7 @@ def test_a_lapsed_match_no_longer_counts_as_the_operators(recon_home: Path, caps
     assert cli.main(["exceptions", "claim", changed[:12], "--as", "paul"]) == 0, capsys.readouterr().err
     assert cli.main(["exceptions", "match", changed[:12], "--as", "paul", "--reason", "confirmed_by_document",
                      "--with", "SO-8"]) == 0  # fmt: skip
+    checked(changed)
     assert pipeline.run_pipeline()
     assert flags() == [("left", "SO-8", True), ("right", item, True)]
 

@@ -5,7 +5,8 @@
 -- {"reconciliation", "left": [keys], "right": [keys]} the action store checked and chained,
 -- with "left_fingerprints" / "right_fingerprints": each record as the published copy showed
 -- it to the operator (fct_reconciliation_records.record_fingerprint; null in links made
--- before fingerprints, which never lapse).
+-- before fingerprints, which never lapse). A match that waits for a checker (its target's
+-- "awaits_approval") is read only once approved, at the approval's seq (docs/exceptions.md).
 --
 -- Where a right record belongs to one left record only (no many-to-one group and no pass
 -- that ties it to several: a campaign runs for one insertion order), an operator's later
@@ -29,6 +30,39 @@ actions as (
     where action in ('match', 'unmatch')
 ),
 
+verdicts as (
+    -- A match that waited for a checker (maker–checker: its target names "awaits_approval",
+    -- an LNK- id) applies only once a different approver approved that id on its exception,
+    -- and from then: its place among the pair's words is the approval's. A rejected one, or
+    -- one still waiting, is no word at all.
+    select exception_id, target as approval_id, action as verdict, action_seq as verdict_seq
+    from {{ ref('stg_operations__operator_actions') }}
+    where action in ('approve', 'reject') and target like 'LNK-%'
+),
+
+checked as (
+    select
+        actions.*,
+        {{ recon_json_text('actions.target', 'awaits_approval') }} as awaits_approval
+    from actions
+),
+
+applied as (
+    select
+        coalesce(verdicts.verdict_seq, checked.action_seq) as action_seq,
+        checked.action_id,
+        checked.action,
+        checked.actor,
+        checked.acted_at,
+        checked.reason_code,
+        checked.target
+    from checked
+    left join verdicts
+        on checked.exception_id = verdicts.exception_id
+        and checked.awaits_approval = verdicts.approval_id
+    where checked.awaits_approval is null or verdicts.verdict = 'approve'
+),
+
 targets as (
     select
         actions.action_seq,
@@ -42,7 +76,7 @@ targets as (
         {{ recon_json_text_list('actions.target', 'right') }} as right_keys,
         {{ recon_json_text_list('actions.target', 'left_fingerprints') }} as left_fingerprints,
         {{ recon_json_text_list('actions.target', 'right_fingerprints') }} as right_fingerprints
-    from actions
+    from applied as actions
 ),
 
 pairs as (
