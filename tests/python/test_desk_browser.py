@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import cli, pipeline, settings
+from orchestration.actions import ActionStore
 from orchestration.lab import generate
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -208,6 +209,14 @@ def test_operator_works_an_exception_and_the_next_run_shows_it(desk_url: str, br
     history = browser.find_element(By.ID, "history").text
     assert "claim" in history and "match" in history and "desk:alice" in history
     shot(browser, "exception", height=2200)
+    # A match by hand that moves more than adjustment_approval_threshold waits for a second
+    # approver (maker-checker): bob, finance's approver, else olga (ops lead), approves it.
+    exception_id = exception_url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    state = ActionStore().state(exception_id)
+    for link_id, held in state.pending_links.items():
+        finance = "finance" in (state.owner_team, state.escalated_to)
+        checker = "bob" if finance and held["maker"] != "bob" else "olga"
+        assert cli.main(["exceptions", "approve", exception_id[:12], "--as", checker, "--link", link_id]) == 0
 
     # Resolve another one from the inbox, with a reason, in bulk.
     browser.set_window_size(1400, 1000)
